@@ -1,0 +1,1 @@
+"""Campaigns, templates, the outbox planner, the rate-limited sender and reports."""

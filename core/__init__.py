@@ -1,0 +1,1 @@
+"""Settings, database, the audience models and the clock. Imports nothing else of segbot's."""

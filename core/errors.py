@@ -1,0 +1,9 @@
+"""The one base class for errors segbot expects and explains to people."""
+
+
+class SegbotError(Exception):
+    """A domain error with a message fit to show a user or an operator as is."""
+
+
+class ConfigError(SegbotError):
+    """Configuration is missing or malformed; the message names the setting."""

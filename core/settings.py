@@ -1,0 +1,123 @@
+"""Settings from `SEGBOT_*` environment variables (and `.env`): the contract in DESIGN.md.
+
+Build them once, in the entry point, with `load_settings()`; pass them down from there.
+"""
+
+import re
+from pathlib import Path
+from typing import Annotated
+from urllib.parse import urlsplit
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from core.errors import ConfigError
+
+ENV_PREFIX = "SEGBOT_"
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./segbot.db"
+DEFAULT_CONFIG_FILE = Path("segbot.yaml")
+
+# The async driver segbot uses for each supported database, keyed by backend name.
+ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg"}
+_TOKEN = re.compile(r"^\d+:[A-Za-z0-9_-]+$")
+
+
+def _http_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(f"expected an http(s) URL, got {value!r}")
+    return value.rstrip("/")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_file=".env", extra="ignore", frozen=True
+    )
+
+    bot_token: SecretStr | None = None
+    database_url: str = DEFAULT_DATABASE_URL
+    telegram_api_base: str = "https://api.telegram.org"
+    admin_ids: Annotated[tuple[int, ...], NoDecode] = ()
+    public_url: str = "http://127.0.0.1:8080"
+    web_host: str = "127.0.0.1"
+    web_port: int = Field(default=8080, ge=0, le=65535)
+    secret_key: SecretStr | None = None
+    rate_limit: float = Field(default=25.0, gt=0)
+    redis_url: str | None = None
+    config: Path | None = None
+
+    @field_validator("bot_token", "secret_key", "redis_url", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @field_validator("bot_token")
+    @classmethod
+    def _token_shape(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not _TOKEN.match(value.get_secret_value()):
+            raise ValueError("not a bot token (expected the form 123456:ABC-DEF from @BotFather)")
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _supported_database(cls, value: str) -> str:
+        """Accept plain `postgresql://` and `sqlite://` URLs and pick the async driver."""
+        try:
+            url = make_url(value)
+        except ArgumentError:
+            raise ValueError(f"not a database URL: {value!r}") from None
+        driver = ASYNC_DRIVERS.get(url.get_backend_name())
+        if driver is None:
+            raise ValueError(
+                f"unsupported database {url.get_backend_name()!r}; use "
+                "sqlite+aiosqlite:///FILE or postgresql+asyncpg://USER@HOST/DB"
+            )
+        return url.set(drivername=driver).render_as_string(hide_password=False)
+
+    @field_validator("telegram_api_base", "public_url")
+    @classmethod
+    def _valid_http_url(cls, value: str) -> str:
+        return _http_url(value)
+
+    @field_validator("admin_ids", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @property
+    def is_sqlite(self) -> bool:
+        return make_url(self.database_url).get_backend_name() == "sqlite"
+
+    @property
+    def config_path(self) -> Path | None:
+        """`SEGBOT_CONFIG`, else `./segbot.yaml` when it exists."""
+        if self.config is not None:
+            return self.config
+        return DEFAULT_CONFIG_FILE if DEFAULT_CONFIG_FILE.exists() else None
+
+    def require_for_run(self) -> None:
+        """Fail with one line naming every setting that running the bot needs but lacks."""
+        missing = [
+            ENV_PREFIX + name.upper()
+            for name in ("bot_token", "secret_key")
+            if getattr(self, name) is None
+        ]
+        if missing:
+            raise ConfigError(f"{' and '.join(missing)} must be set to run the bot")
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the environment (and `.env`); a bad value becomes one ConfigError line naming it."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as error:
+        problems = []
+        for detail in error.errors():
+            name = ENV_PREFIX + "_".join(str(part) for part in detail["loc"][:1]).upper()
+            message = str(detail["msg"]).removeprefix("Value error, ")
+            problems.append(f"{name}: {message}")
+        raise ConfigError("; ".join(problems)) from None

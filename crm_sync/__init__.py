@@ -1,0 +1,1 @@
+"""CRM customers and orders: connectors, identity matching and the sync worker."""

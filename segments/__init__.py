@@ -1,0 +1,1 @@
+"""Audience segmentation: the rule language, RFM, the awareness ladder, activity levels."""

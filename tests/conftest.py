@@ -1,0 +1,90 @@
+"""Fixtures shared by every test: a migrated database (SQLite by default, PostgreSQL when
+SEGBOT_TEST_DATABASE_URL names one), emptied after each test, and a clean environment."""
+
+import os
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import delete, make_url, text
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+import core.models  # noqa: F401
+import crm_sync.models  # noqa: F401  (every table must be on Base.metadata for cleanup)
+import migrations
+from core.db import Base, create_engine, create_sessionmaker
+from core.settings import ENV_PREFIX, load_settings
+
+TEST_DATABASE_ENV = "SEGBOT_TEST_DATABASE_URL"
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No SEGBOT_* variable or .env file of the developer's leaks into a test."""
+    for name in list(os.environ):
+        if name.startswith(ENV_PREFIX) and name != TEST_DATABASE_ENV:
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    configured = os.environ.get(TEST_DATABASE_ENV)
+    if configured:
+        return load_settings(database_url=configured).database_url
+    return f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('db') / 'segbot-test.db'}"
+
+
+@pytest.fixture(scope="session")
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    """The test database, wiped and migrated once per test run."""
+    engine = create_engine(database_url)
+    if engine.dialect.name == "postgresql":
+        async with engine.begin() as connection:
+            await connection.execute(text("DROP SCHEMA public CASCADE"))
+            await connection.execute(text("CREATE SCHEMA public"))
+    await migrations.upgrade(engine)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+async def sessionmaker(engine: AsyncEngine) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    """Sessions on the migrated test database; every row is deleted after the test."""
+    yield create_sessionmaker(engine)
+    async with engine.begin() as connection:
+        for table in reversed(Base.metadata.sorted_tables):
+            await connection.execute(delete(table))
+
+
+@pytest.fixture
+async def session(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> AsyncIterator[AsyncSession]:
+    async with sessionmaker() as session:
+        yield session
+
+
+@pytest.fixture
+async def fresh_database_url(database_url: str, tmp_path: Path) -> AsyncIterator[str]:
+    """An empty database of the same kind as the test database, dropped afterwards."""
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'fresh.db'}"
+        return
+    name = f"segbot_fresh_{uuid.uuid4().hex[:12]}"
+    server = create_async_engine(database_url, isolation_level="AUTOCOMMIT")
+    async with server.connect() as connection:
+        await connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        async with server.connect() as connection:
+            await connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        await server.dispose()

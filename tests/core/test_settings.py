@@ -1,0 +1,90 @@
+from pathlib import Path
+
+import pytest
+
+from core.errors import ConfigError
+from core.settings import DEFAULT_DATABASE_URL, load_settings
+
+
+def test_defaults_follow_the_design_contract() -> None:
+    settings = load_settings()
+    assert settings.database_url == DEFAULT_DATABASE_URL
+    assert settings.telegram_api_base == "https://api.telegram.org"
+    assert settings.public_url == "http://127.0.0.1:8080"
+    assert (settings.web_host, settings.web_port) == ("127.0.0.1", 8080)
+    assert settings.rate_limit == 25
+    assert settings.admin_ids == ()
+    assert settings.bot_token is None
+    assert settings.secret_key is None
+    assert settings.redis_url is None
+
+
+def test_reads_prefixed_environment_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SEGBOT_BOT_TOKEN", "123:abc-DEF_1")
+    monkeypatch.setenv("SEGBOT_ADMIN_IDS", "11, 22,33")
+    monkeypatch.setenv("SEGBOT_RATE_LIMIT", "12.5")
+    monkeypatch.setenv("SEGBOT_TELEGRAM_API_BASE", "http://127.0.0.1:8081/")
+    settings = load_settings()
+    assert settings.bot_token is not None
+    assert settings.bot_token.get_secret_value() == "123:abc-DEF_1"
+    assert "123:abc" not in repr(settings)  # secrets never print
+    assert settings.admin_ids == (11, 22, 33)
+    assert settings.rate_limit == 12.5
+    assert settings.telegram_api_base == "http://127.0.0.1:8081"
+
+
+def test_reads_dot_env_in_the_working_directory(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("SEGBOT_SECRET_KEY=from-dotenv\n")
+    secret = load_settings().secret_key
+    assert secret is not None
+    assert secret.get_secret_value() == "from-dotenv"
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("postgresql://u:p@db/segbot", "postgresql+asyncpg://u:p@db/segbot"),
+        ("postgresql+asyncpg://u@db/segbot", "postgresql+asyncpg://u@db/segbot"),
+        ("sqlite:///./x.db", "sqlite+aiosqlite:///./x.db"),
+    ],
+)
+def test_database_url_gets_the_async_driver(given: str, expected: str) -> None:
+    assert load_settings(database_url=given).database_url == expected
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("SEGBOT_DATABASE_URL", "nonsense://", "unsupported database 'nonsense'"),
+        ("SEGBOT_DATABASE_URL", "::not a url::", "not a database URL"),
+        ("SEGBOT_BOT_TOKEN", "hello", "not a bot token"),
+        ("SEGBOT_RATE_LIMIT", "fast", "valid number"),
+        ("SEGBOT_RATE_LIMIT", "0", "greater than 0"),
+        ("SEGBOT_WEB_PORT", "70000", "less than or equal to 65535"),
+        ("SEGBOT_ADMIN_IDS", "1,two", "valid integer"),
+        ("SEGBOT_PUBLIC_URL", "ftp://x", "http(s) URL"),
+    ],
+)
+def test_malformed_value_is_one_line_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str, message: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ConfigError) as raised:
+        load_settings()
+    text = str(raised.value)
+    assert text.startswith(f"{variable}: ")
+    assert message in text
+    assert "\n" not in text
+
+
+def test_running_requires_token_and_secret() -> None:
+    with pytest.raises(ConfigError, match="SEGBOT_BOT_TOKEN and SEGBOT_SECRET_KEY must be set"):
+        load_settings().require_for_run()
+    load_settings(bot_token="1:a", secret_key="s").require_for_run()
+
+
+def test_config_file_defaults_to_segbot_yaml_when_present(tmp_path: Path) -> None:
+    assert load_settings().config_path is None
+    (tmp_path / "segbot.yaml").write_text("{}\n")
+    assert load_settings().config_path == Path("segbot.yaml")
+    assert load_settings(config=tmp_path / "other.yaml").config_path == tmp_path / "other.yaml"

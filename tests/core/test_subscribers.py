@@ -1,0 +1,96 @@
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.models import Event, EventType, Subscriber, SubscriberStatus
+from core.subscribers import (
+    Profile,
+    SubscribeOutcome,
+    source_from_payload,
+    subscribe,
+    unsubscribe,
+)
+
+T0 = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
+ANN = Profile(telegram_id=501, chat_id=501, first_name="Ann", username="ann", language_code="es")
+
+
+@pytest.mark.parametrize(
+    ("payload", "source"),
+    [
+        ("promo_spring", "promo_spring"),
+        ("A-b_9", "A-b_9"),
+        ("x" * 64, "x" * 64),
+        (None, None),
+        ("", None),
+        ("x" * 65, None),
+        ("two words", None),
+        ("<script>", None),
+    ],
+)
+def test_a_malformed_payload_is_no_source(payload: str | None, source: str | None) -> None:
+    assert source_from_payload(payload) == source
+
+
+async def events(session: AsyncSession) -> list[tuple[str, datetime]]:
+    rows = await session.execute(select(Event.type, Event.occurred_at).order_by(Event.id))
+    return [(kind, at) for kind, at in rows.all()]
+
+
+async def test_first_start_creates_an_active_subscriber_with_its_source(
+    session: AsyncSession,
+) -> None:
+    subscriber, outcome = await subscribe(session, profile=ANN, source="promo_spring", now=T0)
+    assert outcome is SubscribeOutcome.NEW
+    stored = await session.scalar(select(Subscriber))
+    assert stored is not None
+    assert stored.id == subscriber.id
+    assert (stored.telegram_id, stored.first_name, stored.language_code) == (501, "Ann", "es")
+    assert stored.status is SubscriberStatus.ACTIVE
+    assert stored.source == "promo_spring"
+    assert stored.subscribed_at == T0
+    assert stored.last_seen_at == T0
+    assert await events(session) == [(EventType.SUBSCRIBED, T0)]
+
+
+async def test_first_touch_stays_and_every_touch_is_an_event(session: AsyncSession) -> None:
+    await subscribe(session, profile=ANN, source="promo_spring", now=T0)
+    later = T0 + timedelta(days=1)
+    _, outcome = await subscribe(session, profile=ANN, source="instagram", now=later)
+    assert outcome is SubscribeOutcome.ALREADY_ACTIVE
+    stored = await session.scalar(select(Subscriber))
+    assert stored is not None
+    assert stored.source == "promo_spring"
+    assert stored.last_seen_at == later
+    touches = await session.scalars(select(Event.payload).order_by(Event.id))
+    assert [payload["source"] for payload in touches] == ["promo_spring", "instagram"]
+
+
+async def test_stop_then_start_again(session: AsyncSession) -> None:
+    await subscribe(session, profile=ANN, source=None, now=T0)
+    assert await unsubscribe(session, telegram_id=501, now=T0 + timedelta(hours=1))
+    stored = await session.scalar(select(Subscriber))
+    assert stored is not None
+    assert stored.status is SubscriberStatus.UNSUBSCRIBED
+    assert stored.unsubscribed_at == T0 + timedelta(hours=1)
+    assert not await unsubscribe(session, telegram_id=501, now=T0 + timedelta(hours=2))
+
+    back = T0 + timedelta(days=2)
+    _, outcome = await subscribe(session, profile=ANN, source=None, now=back)
+    assert outcome is SubscribeOutcome.RESUBSCRIBED
+    again = await session.scalar(select(Subscriber).execution_options(populate_existing=True))
+    assert again is not None
+    assert again.status is SubscriberStatus.ACTIVE
+    assert (again.subscribed_at, again.unsubscribed_at) == (back, None)
+    assert [kind for kind, _ in await events(session)] == [
+        EventType.SUBSCRIBED,
+        EventType.UNSUBSCRIBED,
+        EventType.SUBSCRIBED,
+    ]
+
+
+async def test_unsubscribing_a_stranger_changes_nothing(session: AsyncSession) -> None:
+    assert not await unsubscribe(session, telegram_id=999, now=T0)
+    assert await events(session) == []
