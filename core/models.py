@@ -19,11 +19,34 @@ class SubscriberStatus(enum.StrEnum):
 
 
 class EventType(enum.StrEnum):
-    """Kinds of event the bot logs. Stored as text, so new kinds need no migration."""
+    """Kinds of event segbot logs: the vocabulary segments, the ladder and reports share.
 
+    Stored as text, so a new kind needs no migration.
+    """
+
+    # Membership of the audience
     SUBSCRIBED = "subscribed"
     START = "start"  # /start from someone already subscribed: another touch
     UNSUBSCRIBED = "unsubscribed"
+    BLOCKED = "blocked"
+    UNBLOCKED = "unblocked"
+    DEACTIVATED = "deactivated"
+    FORGOTTEN = "forgotten"  # personal data erased on request
+    # What a subscriber did in chat
+    MESSAGE = "message"  # a reply: any text or media the subscriber sent
+    COMMAND = "command"
+    BUTTON = "button"  # an inline button pressed (payload: data, delivery)
+    REACTION = "reaction"
+    CONTACT_SHARED = "contact_shared"
+    EMAIL_SHARED = "email_shared"
+    QUIZ_ANSWER = "quiz_answer"
+    # What a subscriber did with a broadcast
+    LINK_CLICK = "link_click"  # a tracked link followed (payload: tags)
+    READ = "read"  # inferred: the first sign a delivered message was seen
+    # What segbot concluded
+    STAGE_CHANGED = "stage_changed"
+    SEGMENT_ENTERED = "segment_entered"
+    SEGMENT_LEFT = "segment_left"
 
 
 class AdminRole(enum.StrEnum):
