@@ -9,4 +9,3 @@ Clock = Callable[[], datetime]
 def utcnow() -> datetime:
     """The system clock, as the default Clock."""
     return datetime.now(UTC)
-

@@ -1,8 +1,7 @@
 """Subscribing and unsubscribing: the service functions the bot's handlers call."""
 
 import enum
-import re
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 
 from sqlalchemy import select
@@ -10,9 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.models import Event, EventType, Subscriber, SubscriberStatus
-
-# Telegram allows up to 64 characters of [A-Za-z0-9_-] after /start.
-_START_PAYLOAD = re.compile(r"[A-Za-z0-9_-]{1,64}")
+from core.sources import StartSource
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,19 +30,13 @@ class SubscribeOutcome(enum.StrEnum):
     ALREADY_ACTIVE = "already_active"
 
 
-def source_from_payload(payload: str | None) -> str | None:
-    """The source a `/start` payload names; anything malformed counts as no source."""
-    if payload is None or not _START_PAYLOAD.fullmatch(payload):
-        return None
-    return payload
-
-
 async def subscribe(
-    session: AsyncSession, *, profile: Profile, source: str | None, now: datetime
+    session: AsyncSession, *, profile: Profile, source: StartSource | None, now: datetime
 ) -> tuple[Subscriber, SubscribeOutcome]:
     """Create or reactivate the subscriber and log the touch; commits.
 
-    The first source stays on the subscriber (first touch); every `/start` is an event.
+    The first source stays on the subscriber (first touch); every `/start` is an event
+    carrying its own source.
     """
     subscriber = await _find(session, profile.telegram_id)
     if subscriber is None:
@@ -55,9 +46,9 @@ async def subscribe(
             status=SubscriberStatus.ACTIVE,
             subscribed_at=now,
             last_seen_at=now,
-            source=source,
             attributes={},
         )
+        _set_first_touch(subscriber, source)
         session.add(subscriber)
         try:
             await session.flush()
@@ -81,7 +72,7 @@ async def subscribe(
             subscriber_id=subscriber.id,
             type=event_type,
             occurred_at=now,
-            payload={"source": source, "outcome": outcome.value},
+            payload={"outcome": outcome.value, **_touch(source)},
         )
     )
     await session.commit()
@@ -105,6 +96,28 @@ async def unsubscribe(session: AsyncSession, *, telegram_id: int, now: datetime)
 
 async def _find(session: AsyncSession, telegram_id: int) -> Subscriber | None:
     return await session.scalar(select(Subscriber).where(Subscriber.telegram_id == telegram_id))
+
+
+def _set_first_touch(subscriber: Subscriber, source: StartSource | None) -> None:
+    if source is None:
+        return
+    subscriber.source = source.name
+    subscriber.utm_source = source.utm_source
+    subscriber.utm_medium = source.utm_medium
+    subscriber.utm_campaign = source.utm_campaign
+    subscriber.utm_content = source.utm_content
+    subscriber.referrer = source.referrer
+
+
+def _touch(source: StartSource | None) -> dict[str, object]:
+    """The event payload describing one touch: the source fields that are set. A customer
+    link is only flagged: CRM ids stay out of the event log."""
+    if source is None:
+        return {"source": None}
+    fields = {key: value for key, value in asdict(source).items() if value is not None}
+    if fields.pop("customer", None) is not None:
+        fields["customer_link"] = True
+    return {"source": fields.pop("name", None), **fields}
 
 
 def _refresh_profile(subscriber: Subscriber, profile: Profile, now: datetime) -> None:

@@ -1,37 +1,20 @@
 from datetime import UTC, datetime, timedelta
 
-import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.models import Event, EventType, Subscriber, SubscriberStatus
+from core.sources import StartSource, parse_start_payload, utm_payload
 from core.subscribers import (
     Profile,
     SubscribeOutcome,
-    source_from_payload,
     subscribe,
     unsubscribe,
 )
 
 T0 = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
+SPRING = StartSource(name="promo_spring")
 ANN = Profile(telegram_id=501, chat_id=501, first_name="Ann", username="ann", language_code="es")
-
-
-@pytest.mark.parametrize(
-    ("payload", "source"),
-    [
-        ("promo_spring", "promo_spring"),
-        ("A-b_9", "A-b_9"),
-        ("x" * 64, "x" * 64),
-        (None, None),
-        ("", None),
-        ("x" * 65, None),
-        ("two words", None),
-        ("<script>", None),
-    ],
-)
-def test_a_malformed_payload_is_no_source(payload: str | None, source: str | None) -> None:
-    assert source_from_payload(payload) == source
 
 
 async def events(session: AsyncSession) -> list[tuple[str, datetime]]:
@@ -42,7 +25,7 @@ async def events(session: AsyncSession) -> list[tuple[str, datetime]]:
 async def test_first_start_creates_an_active_subscriber_with_its_source(
     session: AsyncSession,
 ) -> None:
-    subscriber, outcome = await subscribe(session, profile=ANN, source="promo_spring", now=T0)
+    subscriber, outcome = await subscribe(session, profile=ANN, source=SPRING, now=T0)
     assert outcome is SubscribeOutcome.NEW
     stored = await session.scalar(select(Subscriber))
     assert stored is not None
@@ -56,9 +39,11 @@ async def test_first_start_creates_an_active_subscriber_with_its_source(
 
 
 async def test_first_touch_stays_and_every_touch_is_an_event(session: AsyncSession) -> None:
-    await subscribe(session, profile=ANN, source="promo_spring", now=T0)
+    await subscribe(session, profile=ANN, source=SPRING, now=T0)
     later = T0 + timedelta(days=1)
-    _, outcome = await subscribe(session, profile=ANN, source="instagram", now=later)
+    _, outcome = await subscribe(
+        session, profile=ANN, source=StartSource(name="instagram"), now=later
+    )
     assert outcome is SubscribeOutcome.ALREADY_ACTIVE
     stored = await session.scalar(select(Subscriber))
     assert stored is not None
@@ -94,3 +79,27 @@ async def test_stop_then_start_again(session: AsyncSession) -> None:
 async def test_unsubscribing_a_stranger_changes_nothing(session: AsyncSession) -> None:
     assert not await unsubscribe(session, telegram_id=999, now=T0)
     assert await events(session) == []
+
+
+async def test_utm_fields_and_referrer_are_the_first_touch(session: AsyncSession) -> None:
+    payload = utm_payload(source="fb", medium="cpc", campaign="spring", referrer="1001")
+    source = parse_start_payload(payload, secret="s")
+    await subscribe(session, profile=ANN, source=source, now=T0)
+    stored = await session.scalar(select(Subscriber))
+    assert stored is not None
+    assert (stored.source, stored.utm_source, stored.utm_medium, stored.utm_campaign) == (
+        "fb",
+        "fb",
+        "cpc",
+        "spring",
+    )
+    assert (stored.utm_content, stored.referrer) == (None, "1001")
+    payload_of_event = await session.scalar(select(Event.payload))
+    assert payload_of_event == {
+        "outcome": "new",
+        "source": "fb",
+        "utm_source": "fb",
+        "utm_medium": "cpc",
+        "utm_campaign": "spring",
+        "referrer": "1001",
+    }

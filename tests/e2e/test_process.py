@@ -1,0 +1,65 @@
+"""`segbot run` and `segbot demo` as separate processes, as an operator starts them."""
+
+import asyncio
+import os
+import signal
+import sys
+from pathlib import Path
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.emulator import Emulator
+from bot.routers.subscription import WELCOME
+
+pytestmark = pytest.mark.e2e
+
+SEGBOT = str(Path(sys.executable).parent / "segbot")
+
+
+async def test_segbot_run_serves_until_sigterm_then_exits_cleanly(
+    emulator: Emulator, database_url: str, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    environment = os.environ | {
+        "SEGBOT_BOT_TOKEN": "123456:PROCESS-TEST",
+        "SEGBOT_SECRET_KEY": "test-secret",
+        "SEGBOT_DATABASE_URL": database_url,
+        "SEGBOT_TELEGRAM_API_BASE": emulator.base_url,
+        "SEGBOT_WEB_PORT": "0",
+    }
+    process = await asyncio.create_subprocess_exec(
+        SEGBOT,
+        "run",
+        env=environment,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    try:
+        await emulator.send_text(31337, "/start from_process")
+        [reply] = await emulator.wait_for_messages(31337, count=1, timeout=30)
+        assert reply.text == WELCOME
+        process.send_signal(signal.SIGTERM)
+        output, _ = await asyncio.wait_for(process.communicate(), timeout=30)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    assert process.returncode == 0, output.decode()
+    assert b"segbot stopped" in output
+    assert b"PROCESS-TEST" not in output  # the token never reaches the logs
+
+
+async def test_segbot_demo_prints_its_table_and_exits_0() -> None:
+    process = await asyncio.create_subprocess_exec(
+        SEGBOT,
+        "demo",
+        env={"PATH": "", "COLUMNS": "160"},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    output, errors = await asyncio.wait_for(process.communicate(), timeout=60)
+    assert process.returncode == 0, errors.decode()
+    text = output.decode()
+    assert "Simulated subscribers" in text
+    assert "promo_spring" in text
+    assert "unsubscribed" in text
