@@ -4,6 +4,7 @@ SEGBOT_TEST_DATABASE_URL names one), emptied after each test, and a clean enviro
 import os
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
@@ -34,21 +35,21 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
 
 @pytest.fixture(scope="session")
-def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+async def database_url(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
+    """The test run's own database: a SQLite file, or a PostgreSQL database created on the
+    server SEGBOT_TEST_DATABASE_URL names (so parallel runs never meet) and dropped after."""
     configured = os.environ.get(TEST_DATABASE_ENV)
-    if configured:
-        return load_settings(database_url=configured).database_url
-    return f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('db') / 'segbot-test.db'}"
+    if not configured:
+        yield f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('db') / 'segbot-test.db'}"
+        return
+    async with _postgres_database(load_settings(database_url=configured).database_url) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
 async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    """The test database, wiped and migrated once per test run."""
+    """The test database, migrated once per test run."""
     engine = create_engine(database_url)
-    if engine.dialect.name == "postgresql":
-        async with engine.begin() as connection:
-            await connection.execute(text("DROP SCHEMA public CASCADE"))
-            await connection.execute(text("CREATE SCHEMA public"))
     await migrations.upgrade(engine)
     yield engine
     await engine.dispose()
@@ -74,16 +75,22 @@ async def session(
 @pytest.fixture
 async def fresh_database_url(database_url: str, tmp_path: Path) -> AsyncIterator[str]:
     """An empty database of the same kind as the test database, dropped afterwards."""
-    url = make_url(database_url)
-    if url.get_backend_name() == "sqlite":
+    if make_url(database_url).get_backend_name() == "sqlite":
         yield f"sqlite+aiosqlite:///{tmp_path / 'fresh.db'}"
         return
-    name = f"segbot_fresh_{uuid.uuid4().hex[:12]}"
-    server = create_async_engine(database_url, isolation_level="AUTOCOMMIT")
-    async with server.connect() as connection:
-        await connection.execute(text(f'CREATE DATABASE "{name}"'))
+    async with _postgres_database(database_url) as url:
+        yield url
+
+
+@asynccontextmanager
+async def _postgres_database(server_url: str) -> AsyncIterator[str]:
+    """A new, empty database on the server of `server_url`; dropped on exit."""
+    name = f"segbot_test_{uuid.uuid4().hex[:12]}"
+    server = create_async_engine(server_url, isolation_level="AUTOCOMMIT")
     try:
-        yield url.set(database=name).render_as_string(hide_password=False)
+        async with server.connect() as connection:
+            await connection.execute(text(f'CREATE DATABASE "{name}"'))
+        yield make_url(server_url).set(database=name).render_as_string(hide_password=False)
     finally:
         async with server.connect() as connection:
             await connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
