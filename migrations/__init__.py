@@ -10,6 +10,8 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from core.errors import ConfigError
+
 
 def alembic_config() -> Config:
     """Alembic's configuration without an ini file: the scripts live in this package."""
@@ -25,6 +27,20 @@ def head_revision() -> str | None:
 async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
     async with engine.begin() as connection:
         await connection.run_sync(_apply, command.upgrade, revision)
+
+
+async def make_ready(engine: AsyncEngine, *, upgrade_in_place: bool) -> None:
+    """Before a command uses the database: migrate it (SQLite, the one-process default), or
+    insist it is already at the latest revision (PostgreSQL is migrated by an operator)."""
+    if upgrade_in_place:
+        await upgrade(engine)
+        return
+    current, head = await current_revision(engine), head_revision()
+    if current != head:
+        raise ConfigError(
+            f"the database schema is at revision {current or 'none'}, this segbot needs "
+            f"{head}: run `segbot db upgrade` first"
+        )
 
 
 async def downgrade(engine: AsyncEngine, revision: str) -> None:

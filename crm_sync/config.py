@@ -1,0 +1,231 @@
+"""The `crm:` section of segbot.yaml: rules for records, and the connectors to sync.
+
+```yaml
+crm:
+  default_region: ES            # phones written without a country code
+  connectors:
+    - name: shop                # becomes the `source` of every customer and order
+      type: files               # files | sql | http | retailcrm
+      customers: exports/customers.csv
+      orders: exports/orders.xlsx
+      every_minutes: 60         # leave out to sync on demand only
+```
+
+Secrets never live in the file: connectors name the environment variable holding them.
+"""
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Literal, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import phonenumbers
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from core.config import ConfigSections
+from core.errors import ConfigError
+
+M = TypeVar("M", bound=BaseModel)
+
+DEFAULT_REFUND_STATUSES = (
+    "refunded",
+    "refund",
+    "returned",
+    "return",
+    "cancelled",
+    "canceled",
+    "chargeback",
+)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ColumnMapping(_Strict):
+    """Source column (or JSON field path) for each field segbot knows; the rest are defaults."""
+
+    customers: dict[str, str] = Field(default_factory=dict)
+    orders: dict[str, str] = Field(default_factory=dict)
+
+
+class RecordRules(_Strict):
+    """How raw values become records; shared by every connector."""
+
+    default_region: str = "US"
+    refund_statuses: tuple[str, ...] = DEFAULT_REFUND_STATUSES
+    timezone: str = "UTC"  # for timestamps written without an offset
+    date_format: str | None = None  # strptime format; unset means ISO 8601
+    default_currency: str | None = None
+    attributes: tuple[str, ...] = ()  # extra customer columns kept in `attributes`
+
+    @field_validator("default_region")
+    @classmethod
+    def _known_region(cls, value: str) -> str:
+        region = value.upper()
+        if region not in phonenumbers.SUPPORTED_REGIONS:
+            raise ValueError(f"unknown region {value!r}; use a two-letter country code")
+        return region
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}") from None
+        return value
+
+    @field_validator("refund_statuses")
+    @classmethod
+    def _lower(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(status.strip().lower() for status in value)
+
+
+class _ConnectorBase(_Strict):
+    name: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
+    every_minutes: Annotated[int, Field(gt=0)] | None = None
+    columns: ColumnMapping = ColumnMapping()
+    timezone: str | None = None
+    date_format: str | None = None
+    attributes: tuple[str, ...] | None = None
+
+
+class FilesConnectorConfig(_ConnectorBase):
+    type: Literal["files"]
+    customers: Path | None = None
+    orders: Path | None = None
+    chunk_rows: Annotated[int, Field(gt=0)] = 50_000
+
+
+class SqlConnectorConfig(_ConnectorBase):
+    type: Literal["sql"]
+    url: str | None = None
+    url_env: str | None = None
+    customers_query: str | None = None
+    orders_query: str | None = None
+    chunk_rows: Annotated[int, Field(gt=0)] = 20_000
+
+
+class Auth(_Strict):
+    """A secret sent with every request: in a header (default) or a query parameter."""
+
+    header: str | None = "Authorization"
+    query_param: str | None = None
+    prefix: str = ""  # e.g. "Bearer "
+    value_env: str
+
+
+class Pagination(_Strict):
+    style: Literal["page", "offset", "cursor"] = "page"
+    page_param: str = "page"
+    first_page: int = 1
+    size_param: str = "limit"
+    page_size: Annotated[int, Field(gt=0)] = 100
+    offset_param: str = "offset"
+    cursor_param: str = "after"
+    total_pages_path: str | None = None  # e.g. pagination.totalPageCount
+    next_cursor_path: str | None = None  # e.g. paging.next.after
+
+
+class Endpoint(_Strict):
+    path: str
+    records_path: str  # where the list of records is in the response, e.g. data.items
+    params: dict[str, str] = Field(default_factory=dict)
+
+
+class HttpConnectorConfig(_ConnectorBase):
+    type: Literal["http"]
+    base_url: str
+    auth: Auth | None = None
+    customers: Endpoint | None = None
+    orders: Endpoint | None = None
+    pagination: Pagination = Pagination()
+    updated_since_param: str | None = None
+    updated_since_format: str = "iso"  # or a strftime format, in the connector's time zone
+    max_retries: Annotated[int, Field(ge=0)] = 5
+    max_retry_wait_seconds: Annotated[float, Field(gt=0)] = 120.0
+    timeout_seconds: Annotated[float, Field(gt=0)] = 60.0
+
+
+class RetailCrmConnectorConfig(_ConnectorBase):
+    type: Literal["retailcrm"]
+    url: str  # https://yourshop.retailcrm.ru
+    api_key_env: str
+    site: str | None = None
+    page_size: Literal[20, 50, 100] = 100
+    max_retries: Annotated[int, Field(ge=0)] = 5
+
+
+ConnectorConfig = Annotated[
+    FilesConnectorConfig | SqlConnectorConfig | HttpConnectorConfig | RetailCrmConnectorConfig,
+    Field(discriminator="type"),
+]
+
+
+class CrmConfig(_Strict):
+    default_region: str = "US"
+    refund_statuses: tuple[str, ...] = DEFAULT_REFUND_STATUSES
+    timezone: str = "UTC"
+    default_currency: str | None = None
+    stale_run_minutes: Annotated[int, Field(gt=0)] = 30
+    connectors: tuple[ConnectorConfig, ...] = ()
+
+    @field_validator("connectors")
+    @classmethod
+    def _unique_names(cls, value: tuple[ConnectorConfig, ...]) -> tuple[ConnectorConfig, ...]:
+        names = [connector.name for connector in value]
+        duplicates = sorted({name for name in names if names.count(name) > 1})
+        if duplicates:
+            raise ValueError(f"connector names must be unique; repeated: {', '.join(duplicates)}")
+        return value
+
+    def connector(self, name: str) -> ConnectorConfig:
+        for connector in self.connectors:
+            if connector.name == name:
+                return connector
+        known = ", ".join(c.name for c in self.connectors) or "none configured"
+        raise ConfigError(f"crm: no connector named {name!r} (known: {known})")
+
+    def rules_for(self, connector: ConnectorConfig | None = None) -> RecordRules:
+        """The record rules of `connector`: its own settings over the section's."""
+        return RecordRules(
+            default_region=self.default_region,
+            refund_statuses=self.refund_statuses,
+            timezone=(connector.timezone if connector and connector.timezone else self.timezone),
+            date_format=connector.date_format if connector else None,
+            default_currency=self.default_currency,
+            attributes=(connector.attributes or ()) if connector else (),
+        )
+
+
+def load_crm_config(sections: ConfigSections) -> CrmConfig:
+    """The validated `crm` section; a mistake becomes one ConfigError naming where it is."""
+    return _validated(CrmConfig, sections.get("crm") or {}, "crm")
+
+
+def load_mapping_file(path: Path) -> ColumnMapping:
+    """A `--mapping` file: the `columns` structure of a files connector, as YAML."""
+    from core.config import load_config_file
+
+    content = load_config_file(path)
+    return _validated(ColumnMapping, content.get("columns", content), str(path))
+
+
+def secret_from_env(variable: str, *, environ: Mapping[str, str] | None = None) -> str:
+    value = (environ if environ is not None else os.environ).get(variable, "")
+    if not value:
+        raise ConfigError(f"crm: environment variable {variable} is not set")
+    return value
+
+
+def _validated(model: type[M], content: object, where: str) -> M:
+    try:
+        return model.model_validate(content)
+    except ValidationError as error:
+        problems = []
+        for detail in error.errors():
+            location = ".".join(str(part) for part in (where, *detail["loc"]))
+            problems.append(f"{location}: {str(detail['msg']).removeprefix('Value error, ')}")
+        raise ConfigError("; ".join(problems)) from None

@@ -1,0 +1,83 @@
+"""Purchase facts per customer, derived from the orders that count as purchases.
+
+Orders count, total and average spend, first and last order date; refunds, cancellations
+and amounts <= 0 are left out. One set-based UPDATE per refresh, on both databases.
+Nothing here commits.
+"""
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, Select, and_, exists, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crm_sync.models import Customer, Order
+
+ID_CHUNK = 5_000
+
+
+async def refresh_facts_since(session: AsyncSession, *, source: str, since: datetime) -> None:
+    """Refresh every customer of `source` with an order stored at or after `since`."""
+    touched = (
+        select(Order.customer_id)
+        .where(Order.source == source, Order.updated_at >= since)
+        .scalar_subquery()
+    )
+    await _refresh(session, Customer.id.in_(touched), Order.customer_id.in_(touched))
+
+
+async def refresh_facts(session: AsyncSession, *, customer_ids: Iterable[int]) -> None:
+    """Refresh the given customers."""
+    ids = sorted(set(customer_ids))
+    for start in range(0, len(ids), ID_CHUNK):
+        chunk = ids[start : start + ID_CHUNK]
+        await _refresh(session, Customer.id.in_(chunk), Order.customer_id.in_(chunk))
+
+
+async def _refresh(
+    session: AsyncSession,
+    customers: ColumnElement[bool],
+    orders_of_customers: ColumnElement[bool],
+) -> None:
+    totals = _purchase_totals(orders_of_customers).subquery("totals")
+    await session.execute(
+        update(Customer)
+        .where(Customer.id == totals.c.customer_id)
+        .values(
+            orders_count=totals.c.orders,
+            total_spent=totals.c.spent,
+            average_order_value=func.round(totals.c.spent / totals.c.orders, 2),
+            first_order_at=totals.c.first_at,
+            last_order_at=totals.c.last_at,
+        )
+    )
+    no_purchases = ~exists().where(
+        and_(Order.customer_id == Customer.id, Order.counts_as_purchase.is_(True))
+    )
+    await session.execute(
+        update(Customer)
+        .where(customers, no_purchases, Customer.orders_count != 0)
+        .values(
+            orders_count=0,
+            total_spent=0,
+            average_order_value=None,
+            first_order_at=None,
+            last_order_at=None,
+        )
+    )
+
+
+def _purchase_totals(
+    orders_of_customers: ColumnElement[bool],
+) -> Select[int, int, float, datetime, datetime]:
+    return (
+        select(
+            Order.customer_id,
+            func.count().label("orders"),
+            func.sum(Order.amount).label("spent"),
+            func.min(Order.ordered_at).label("first_at"),
+            func.max(Order.ordered_at).label("last_at"),
+        )
+        .where(orders_of_customers, Order.counts_as_purchase.is_(True))
+        .group_by(Order.customer_id)
+    )

@@ -1,0 +1,224 @@
+"""Linking CRM customers to subscribers: by signed deep link, phone, or email, in that order
+of trust.
+
+A phone or email shared by two customers of one source, or by two subscribers, is a
+conflict: it is recorded in `identity_conflicts` for a person to resolve and links nobody.
+A subscriber has at most one customer per source. Deep links are never undone by matching;
+phone and email links follow the data (a changed phone unlinks).
+"""
+
+import enum
+from collections import defaultdict
+from dataclasses import dataclass
+
+from sqlalchemy import ColumnElement, and_, delete, false, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.clock import Clock, utcnow
+from core.errors import SegbotError
+from core.models import Subscriber
+from crm_sync.models import Customer, IdentityConflict
+
+
+class MatchMethod(enum.StrEnum):
+    DEEP_LINK = "deep_link"
+    PHONE = "phone"
+    EMAIL = "email"
+
+
+class UnknownCustomerError(SegbotError):
+    """A deep link named a customer or subscriber segbot does not have."""
+
+
+@dataclass(frozen=True, slots=True)
+class MatchOutcome:
+    linked: int  # customers linked to a (new) subscriber
+    unlinked: int  # customers whose phone or email link no longer holds
+    conflicts: int  # conflicts standing in the matched scope
+
+
+@dataclass(frozen=True, slots=True)
+class _Pair:
+    kind: MatchMethod
+    value: str
+    source: str
+    customer_id: int
+    subscriber_id: int
+
+
+async def link_by_deep_link(
+    session: AsyncSession, *, subscriber_id: int, source: str | None, external_id: str
+) -> Customer:
+    """Link the subscriber who opened a signed customer deep link to that customer; commits.
+
+    The signature is checked by the caller; this trusts it. `source` None means the only
+    customer with that external id in any source (a shop with one CRM need not name it).
+    The link replaces any other link of the subscriber to a customer of the same source.
+    """
+    if await session.get(Subscriber, subscriber_id) is None:
+        raise UnknownCustomerError(f"no subscriber {subscriber_id}")
+    named = select(Customer).where(Customer.external_id == external_id)
+    if source is not None:
+        named = named.where(Customer.source == source)
+    candidates = (await session.scalars(named.limit(2))).all()
+    if len(candidates) != 1:
+        where = f"from {source!r}" if source else "in a single source"
+        raise UnknownCustomerError(f"no unique customer {external_id!r} {where}")
+    customer = candidates[0]
+    source = customer.source
+    await session.execute(
+        update(Customer)
+        .where(
+            Customer.source == source,
+            Customer.subscriber_id == subscriber_id,
+            Customer.id != customer.id,
+        )
+        .values(subscriber_id=None, matched_by=None)
+    )
+    customer.subscriber_id = subscriber_id
+    customer.matched_by = MatchMethod.DEEP_LINK.value
+    await session.commit()
+    return customer
+
+
+async def match_subscriber(
+    session: AsyncSession, *, subscriber_id: int, clock: Clock = utcnow
+) -> MatchOutcome:
+    """Match one subscriber (after they shared a phone or email) to customers; commits."""
+    outcome = await rematch(session, subscriber_id=subscriber_id, clock=clock)
+    await session.commit()
+    return outcome
+
+
+async def rematch(
+    session: AsyncSession,
+    *,
+    source: str | None = None,
+    subscriber_id: int | None = None,
+    clock: Clock = utcnow,
+) -> MatchOutcome:
+    """Bring phone and email links up to date for the customers of `source`, or for the
+    customers one subscriber's phone or email point at (neither: everyone). No commit."""
+    scope, conflict_scope = await _scope(session, source=source, subscriber_id=subscriber_id)
+    pairs = await _candidate_pairs(session, scope)
+    current = await session.execute(
+        select(Customer.id, Customer.source, Customer.subscriber_id, Customer.matched_by).where(
+            scope, Customer.subscriber_id.is_not(None)
+        )
+    )
+    links = {row.id: (row.source, row.subscriber_id, row.matched_by) for row in current}
+    desired, conflicts = _decide(pairs, links)
+
+    changes = []
+    for customer_id, (_, _, how) in links.items():
+        if how != MatchMethod.DEEP_LINK and customer_id not in desired:
+            changes.append({"id": customer_id, "subscriber_id": None, "matched_by": None})
+    unlinked = len(changes)
+    for customer_id, (subscriber, kind) in desired.items():
+        if links.get(customer_id, (None, None, None))[1:] != (subscriber, kind.value):
+            changes.append({"id": customer_id, "subscriber_id": subscriber, "matched_by": kind})
+    if changes:
+        await session.execute(update(Customer), changes)
+
+    await session.execute(delete(IdentityConflict).where(conflict_scope))
+    now = clock()
+    for (kind, value, source_name), (customers, subscribers) in sorted(conflicts.items()):
+        session.add(
+            IdentityConflict(
+                kind=kind.value,
+                value=value,
+                source=source_name,
+                customer_ids=sorted(customers),
+                subscriber_ids=sorted(subscribers),
+                detected_at=now,
+            )
+        )
+    await session.flush()
+    return MatchOutcome(linked=len(changes) - unlinked, unlinked=unlinked, conflicts=len(conflicts))
+
+
+async def _scope(
+    session: AsyncSession, *, source: str | None, subscriber_id: int | None
+) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
+    """Which customers to rematch, and which recorded conflicts that replaces."""
+    if subscriber_id is None:
+        if source is None:
+            return Customer.id.is_not(None), IdentityConflict.id.is_not(None)
+        return Customer.source == source, IdentityConflict.source == source
+    subscriber = await session.get(Subscriber, subscriber_id)
+    if subscriber is None:
+        raise UnknownCustomerError(f"no subscriber {subscriber_id}")
+    # Every customer linked to the subscriber, deep links included: they hold its place.
+    customers: list[ColumnElement[bool]] = [Customer.subscriber_id == subscriber_id]
+    conflicts: list[ColumnElement[bool]] = [false()]
+    for kind, value in (
+        (MatchMethod.PHONE, subscriber.phone),
+        (MatchMethod.EMAIL, subscriber.email),
+    ):
+        if value:
+            customers.append(getattr(Customer, kind.value) == value)
+            conflicts.append(and_(IdentityConflict.kind == kind, IdentityConflict.value == value))
+    return or_(*customers), or_(*conflicts)
+
+
+async def _candidate_pairs(session: AsyncSession, scope: ColumnElement[bool]) -> list[_Pair]:
+    pairs = []
+    for kind in (MatchMethod.PHONE, MatchMethod.EMAIL):
+        customer_value = getattr(Customer, kind.value)
+        result = await session.execute(
+            select(Customer.id, Customer.source, customer_value, Subscriber.id.label("sub"))
+            .join(Subscriber, getattr(Subscriber, kind.value) == customer_value)
+            .where(scope, customer_value.is_not(None))
+        )
+        pairs += [_Pair(kind, str(row[2]), row.source, row.id, row.sub) for row in result]
+    return pairs
+
+
+def _decide(
+    pairs: list[_Pair], links: dict[int, tuple[str, int, str]]
+) -> tuple[
+    dict[int, tuple[int, MatchMethod]],
+    dict[tuple[MatchMethod, str, str], tuple[set[int], set[int]]],
+]:
+    """The link each customer should have, and the conflicts found."""
+    groups: dict[tuple[MatchMethod, str, str], tuple[set[int], set[int]]] = defaultdict(
+        lambda: (set(), set())
+    )
+    for pair in pairs:
+        customers, subscribers = groups[(pair.kind, pair.value, pair.source)]
+        customers.add(pair.customer_id)
+        subscribers.add(pair.subscriber_id)
+    conflicts = {
+        key: group for key, group in groups.items() if len(group[0]) > 1 or len(group[1]) > 1
+    }
+
+    deep_linked = {(sub, source) for source, sub, how in links.values() if how == "deep_link"}
+    taken: set[tuple[int, str]] = set(deep_linked)  # (subscriber, source) already linked
+    desired: dict[int, tuple[int, MatchMethod]] = {}
+    for kind in (MatchMethod.PHONE, MatchMethod.EMAIL):  # the more trusted kind goes first
+        for (group_kind, _, source), (customers, subscribers) in groups.items():
+            if group_kind != kind or len(customers) > 1 or len(subscribers) > 1:
+                continue
+            (customer,), (subscriber,) = customers, subscribers
+            if links.get(customer, ("", 0, ""))[2] == "deep_link" or customer in desired:
+                continue
+            if (subscriber, source) in taken:
+                continue
+            desired[customer] = (subscriber, kind)
+            taken.add((subscriber, source))
+    return desired, conflicts
+
+
+async def unlink_subscriber(session: AsyncSession, *, subscriber_id: int) -> int:
+    """Cut every link between the subscriber and CRM customers (erasure); the caller commits.
+
+    Returns how many customers were unlinked. The customers themselves stay: they are the
+    shop's records, not the subscriber's.
+    """
+    unlinked = await session.scalars(
+        update(Customer)
+        .where(Customer.subscriber_id == subscriber_id)
+        .values(subscriber_id=None, matched_by=None)
+        .returning(Customer.id)
+    )
+    return len(unlinked.all())

@@ -1,0 +1,110 @@
+"""What `segbot crm status` and `segbot crm rejected` show: runs, counts, match rates."""
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import distinct, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
+
+from core.models import Subscriber
+from crm_sync.models import Customer, IdentityConflict, Order, RejectedRow, SyncRun
+
+
+@dataclass(frozen=True, slots=True)
+class SourceStatus:
+    source: str
+    customers: int
+    orders: int
+    linked: int
+    linked_by: dict[str, int]  # deep_link, phone, email
+    conflicts: int
+    last_run: SyncRun | None
+
+    @property
+    def match_rate(self) -> float:
+        return self.linked / self.customers if self.customers else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class CrmStatus:
+    sources: list[SourceStatus] = field(default_factory=list)
+    subscribers: int = 0
+    matched_subscribers: int = 0  # subscribers linked to at least one customer
+
+    @property
+    def subscriber_match_rate(self) -> float:
+        return self.matched_subscribers / self.subscribers if self.subscribers else 0.0
+
+
+async def crm_status(session: AsyncSession) -> CrmStatus:
+    customers = await _count_by(session, Customer.source)
+    orders = await _count_by(session, Order.source)
+    conflicts = await _count_by(session, IdentityConflict.source)
+    linked_by: dict[str, dict[str, int]] = {}
+    rows = await session.execute(
+        select(Customer.source, Customer.matched_by, func.count())
+        .where(Customer.subscriber_id.is_not(None))
+        .group_by(Customer.source, Customer.matched_by)
+    )
+    for source, method, count in rows:
+        linked_by.setdefault(source, {})[str(method)] = int(count)
+    latest = (
+        select(SyncRun.connector, func.max(SyncRun.id).label("id"))
+        .group_by(SyncRun.connector)
+        .subquery()
+    )
+    runs = {
+        run.connector: run
+        for run in await session.scalars(select(SyncRun).join(latest, SyncRun.id == latest.c.id))
+    }
+    sources = [
+        SourceStatus(
+            source=name,
+            customers=customers.get(name, 0),
+            orders=orders.get(name, 0),
+            linked=sum(linked_by.get(name, {}).values()),
+            linked_by=linked_by.get(name, {}),
+            conflicts=conflicts.get(name, 0),
+            last_run=runs.get(name),
+        )
+        for name in sorted(set(customers) | set(runs))
+    ]
+    subscribers = await session.scalar(select(func.count()).select_from(Subscriber))
+    matched = await session.scalar(
+        select(func.count(distinct(Customer.subscriber_id))).where(
+            Customer.subscriber_id.is_not(None)
+        )
+    )
+    return CrmStatus(
+        sources=sources, subscribers=subscribers or 0, matched_subscribers=matched or 0
+    )
+
+
+async def rejected_rows(
+    session: AsyncSession, *, run_id: int | None = None, limit: int = 100
+) -> tuple[SyncRun | None, list[RejectedRow], int]:
+    """The run (`run_id`, else the latest run that rejected anything), up to `limit` of its
+    rejected rows in reading order, and how many it rejected in all."""
+    if run_id is None:
+        run = await session.scalar(
+            select(SyncRun).where(SyncRun.rejected_count > 0).order_by(SyncRun.id.desc()).limit(1)
+        )
+    else:
+        run = await session.get(SyncRun, run_id)
+    if run is None:
+        return None, [], 0
+    rows = await session.scalars(
+        select(RejectedRow)
+        .where(RejectedRow.run_id == run.id)
+        .order_by(RejectedRow.kind, RejectedRow.row_number, RejectedRow.id)
+        .limit(limit)
+    )
+    total = await session.scalar(
+        select(func.count()).select_from(RejectedRow).where(RejectedRow.run_id == run.id)
+    )
+    return run, list(rows), total or 0
+
+
+async def _count_by(session: AsyncSession, column: InstrumentedAttribute[str]) -> dict[str, int]:
+    rows = await session.execute(select(column, func.count()).group_by(column))
+    return {str(value): int(count) for value, count in rows}

@@ -1,0 +1,301 @@
+"""The sync worker: runs one connector, batch by batch, and records the run.
+
+`run_sync` is the service boundary and the one place that commits. Each batch commits
+with its cursor, so a crash loses at most the batch in flight and the next run resumes
+after the last stored one; stored rows read again come back "unchanged", never twice.
+At most one run per connector at a time, across processes (a unique index on running
+runs); a run whose worker died is declared abandoned once its heartbeat is stale.
+"""
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from core.clock import Clock, utcnow
+from core.db import upsert
+from core.errors import SegbotError
+from crm_sync.connectors.base import Batch, Connector, Cursor
+from crm_sync.facts import refresh_facts, refresh_facts_since
+from crm_sync.matching import MatchOutcome, rematch
+from crm_sync.models import RejectedRow, SyncCursor, SyncRun
+from crm_sync.records import Stream
+from crm_sync.store import WriteCounts, store_customers, store_orders
+
+logger = logging.getLogger(__name__)
+
+REASON_LENGTH = 255
+
+
+class SyncAlreadyRunningError(SegbotError):
+    """Another run of the same connector has not finished."""
+
+
+@dataclass(slots=True)
+class StreamCounts:
+    read: int = 0
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+    stub_customers: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class SyncSummary:
+    run_id: int
+    connector: str
+    status: str  # succeeded or failed
+    streams: dict[str, StreamCounts]
+    error: str | None = None
+    matching: MatchOutcome | None = None
+
+    def total(self, name: str) -> int:
+        return sum(int(getattr(counts, name)) for counts in self.streams.values())
+
+
+SyncedHook = Callable[[SyncSummary], Awaitable[None]]
+Progress = Callable[[Batch], None]
+
+
+async def no_hook(summary: SyncSummary) -> None:
+    """The default after-sync hook: nothing (segmentation plugs RFM rescoring in here)."""
+
+
+@dataclass(slots=True)
+class _Run:
+    id: int
+    connector: str
+    full: bool
+    cursors: dict[str, Cursor]
+    streams: dict[str, StreamCounts] = field(default_factory=dict)
+
+
+async def run_sync(
+    *,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    connector: Connector,
+    trigger: str = "manual",
+    full: bool = False,
+    on_synced: SyncedHook = no_hook,
+    clock: Clock = utcnow,
+    stale_after: timedelta = timedelta(minutes=30),
+    progress: Progress | None = None,
+) -> SyncSummary:
+    """Sync `connector` from its cursors (`full`: from the beginning) and record the run.
+
+    A failing source fails the run with its reason and leaves the cursors at the last
+    stored batch. After a successful run, purchase facts and identity links are brought
+    up to date and `on_synced` is called. Raises SyncAlreadyRunningError if the connector
+    is busy.
+    """
+    run = await _start(sessionmaker, connector.name, trigger, full, clock, stale_after)
+    try:
+        for stream in connector.streams:
+            async for batch in connector.batches(stream, run.cursors.get(stream)):
+                async with sessionmaker() as session:
+                    await _store_batch(session, run, batch, clock)
+                if progress is not None:
+                    progress(batch)
+        async with sessionmaker() as session:
+            matching = await _finish(session, run, clock)
+    except asyncio.CancelledError:
+        await _fail(sessionmaker, run, "cancelled (segbot stopped)", clock)
+        raise
+    except Exception as error:  # recorded on the run; anything unexpected is raised again
+        reason = _reason(error)
+        logger.warning("crm sync %s (run %s) failed: %s", connector.name, run.id, reason)
+        await _fail(sessionmaker, run, reason, clock)
+        if not isinstance(error, SegbotError | DBAPIError | OSError):
+            raise
+        return SyncSummary(run.id, connector.name, "failed", run.streams, error=reason)
+    summary = SyncSummary(run.id, connector.name, "succeeded", run.streams, matching=matching)
+    try:
+        await on_synced(summary)
+    except Exception:  # the sync itself is done and recorded; the hook's failure is its own
+        logger.exception("the after-sync hook failed for crm sync %s", connector.name)
+    return summary
+
+
+async def _start(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    connector: str,
+    trigger: str,
+    full: bool,
+    clock: Clock,
+    stale_after: timedelta,
+) -> _Run:
+    async with sessionmaker() as session:
+        now = clock()
+        await session.execute(
+            update(SyncRun)
+            .where(
+                SyncRun.connector == connector,
+                SyncRun.status == "running",
+                SyncRun.heartbeat_at < now - stale_after,
+            )
+            .values(
+                status="abandoned",
+                finished_at=now,
+                error="the worker stopped without finishing this run",
+            )
+        )
+        stored = await session.scalars(select(SyncCursor).where(SyncCursor.connector == connector))
+        cursors: dict[str, Cursor] = {} if full else {c.stream: c.value for c in stored}
+        run = SyncRun(
+            connector=connector,
+            trigger=trigger,
+            status="running",
+            started_at=now,
+            heartbeat_at=now,
+            read_count=0,
+            inserted_count=0,
+            updated_count=0,
+            unchanged_count=0,
+            rejected_count=0,
+            details={"full": full},
+            cursor_before=cursors,
+            cursor_after=cursors,
+        )
+        session.add(run)
+        try:
+            await session.commit()
+        except IntegrityError:
+            await session.rollback()
+            raise SyncAlreadyRunningError(
+                f"connector {connector!r} is already syncing; try again when that run ends"
+            ) from None
+        return _Run(id=run.id, connector=connector, full=full, cursors=dict(cursors))
+
+
+async def _store_batch(session: AsyncSession, run: _Run, batch: Batch, clock: Clock) -> None:
+    """Store one batch, its rejections, its cursor and the run's counts; commit them as one."""
+    now = clock()
+    if batch.stream == "customers":
+        counts = await store_customers(
+            session, source=run.connector, records=batch.records, now=now
+        )
+    else:
+        counts, moved_from = await store_orders(
+            session, source=run.connector, records=batch.records, now=now
+        )
+        if moved_from:
+            await refresh_facts(session, customer_ids=moved_from)
+    if batch.rejected:
+        await session.execute(
+            insert(RejectedRow),
+            [
+                {
+                    "run_id": run.id,
+                    "kind": batch.stream,
+                    "row_number": rejection.row_number,
+                    "external_id": rejection.external_id,
+                    "raw": rejection.raw,
+                    "reason": rejection.reason[:REASON_LENGTH],
+                }
+                for rejection in batch.rejected
+            ],
+        )
+    await upsert(
+        session,
+        SyncCursor,
+        [
+            {
+                "connector": run.connector,
+                "stream": batch.stream,
+                "value": batch.cursor,
+                "updated_at": now,
+            }
+        ],
+        key=("connector", "stream"),
+    )
+    run.cursors[batch.stream] = batch.cursor
+    _count(run, batch.stream, batch, counts)
+    await session.execute(update(SyncRun).where(SyncRun.id == run.id).values(**_progress(run, now)))
+    await session.commit()
+
+
+async def _finish(session: AsyncSession, run: _Run, clock: Clock) -> MatchOutcome:
+    """Purchase facts for every order stored since the last run that refreshed them, then
+    identity matching; the run is marked succeeded in the same commit."""
+    history = await session.execute(
+        select(SyncRun.id, SyncRun.started_at, SyncRun.details)
+        .where(SyncRun.connector == run.connector, SyncRun.id <= run.id)
+        .order_by(SyncRun.id.desc())
+        .limit(1000)
+    )
+    since = None
+    for row in history:
+        if row.id != run.id and row.details.get("facts_refreshed"):
+            break
+        since = row.started_at if since is None else min(since, row.started_at)
+    if since is not None:
+        await refresh_facts_since(session, source=run.connector, since=since)
+    matching = await rematch(session, source=run.connector, clock=clock)
+    now = clock()
+    values = _progress(run, now, facts_refreshed=True, matching=asdict(matching))
+    await session.execute(
+        update(SyncRun)
+        .where(SyncRun.id == run.id)
+        .values(status="succeeded", finished_at=now, **values)
+    )
+    await session.commit()
+    return matching
+
+
+async def _fail(
+    sessionmaker: async_sessionmaker[AsyncSession], run: _Run, reason: str, clock: Clock
+) -> None:
+    async with sessionmaker() as session:
+        now = clock()
+        await session.execute(
+            update(SyncRun)
+            .where(SyncRun.id == run.id)
+            .values(status="failed", finished_at=now, error=reason, **_progress(run, now))
+        )
+        await session.commit()
+
+
+def _count(run: _Run, stream: Stream, batch: Batch, counts: WriteCounts) -> None:
+    totals = run.streams.setdefault(stream, StreamCounts())
+    totals.read += batch.read
+    totals.inserted += counts.inserted
+    totals.updated += counts.updated
+    totals.unchanged += counts.unchanged
+    totals.rejected += len(batch.rejected)
+    totals.stub_customers += counts.stub_customers
+
+
+def _progress(run: _Run, now: datetime, **details: object) -> dict[str, object]:
+    """The run's columns as they stand: counts, cursors, heartbeat."""
+    counts = list(run.streams.values())
+    return {
+        "heartbeat_at": now,
+        "read_count": sum(c.read for c in counts),
+        "inserted_count": sum(c.inserted for c in counts),
+        "updated_count": sum(c.updated for c in counts),
+        "unchanged_count": sum(c.unchanged for c in counts),
+        "rejected_count": sum(c.rejected for c in counts),
+        "details": {
+            "full": run.full,
+            **{name: asdict(c) for name, c in run.streams.items()},
+            **details,
+        },
+        "cursor_after": dict(run.cursors),
+    }
+
+
+def _reason(error: BaseException) -> str:
+    """One line fit for an operator: no SQL, no parameters (they may hold personal data)."""
+    if isinstance(error, DBAPIError):
+        original = error.orig if error.orig is not None else error
+        first_line = str(original).strip().splitlines()[0] if str(original).strip() else ""
+        return f"database error: {type(original).__name__}: {first_line}"[:500]
+    if isinstance(error, SegbotError):
+        return str(error)[:500]
+    return f"{type(error).__name__}: {error}"[:500]

@@ -1,0 +1,145 @@
+"""A local stand-in for RetailCRM API v5 (and a cursor-paged API), reproducing the
+documented response shapes, paging and errors, with scriptable failures."""
+
+import math
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+API_KEY = "test-key"
+LIMITS = (20, 50, 100)  # what RetailCRM accepts for `limit`
+TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+MOSCOW = ZoneInfo("Europe/Moscow")
+
+Record = dict[str, object]
+
+
+@dataclass
+class Failure:
+    status: int
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class FakeCrm:
+    customers: list[Record] = field(default_factory=list)
+    orders: list[Record] = field(default_factory=list)
+    updated: dict[tuple[str, object], str] = field(default_factory=dict)  # (kind, id): time
+    # (kind, page) -> failures served, in order, before the page itself
+    failures: dict[tuple[str, int], list[Failure]] = field(default_factory=dict)
+    requests: list[tuple[str, int, int]] = field(default_factory=list)  # kind, page, status
+    queries: list[dict[str, str]] = field(default_factory=list)
+
+    async def listing(self, request: web.Request) -> web.Response:
+        kind = request.match_info["kind"]
+        page = int(request.query.get("page", "1"))
+        self.queries.append(dict(request.query))
+        if request.headers.get("X-API-KEY", request.query.get("apiKey")) != API_KEY:
+            return self._answer(
+                kind, page, 403, {"success": False, "errorMsg": 'Wrong "apiKey" value.'}
+            )
+        scripted = self.failures.get((kind, page))
+        if scripted:
+            failure = scripted.pop(0)
+            self.requests.append((kind, page, failure.status))
+            return web.json_response(
+                {"success": False, "errorMsg": "Try later"},
+                status=failure.status,
+                headers=failure.headers,
+            )
+        limit = int(request.query.get("limit", "20"))
+        if limit not in LIMITS:
+            return self._answer(kind, page, 400, {"success": False, "errorMsg": "Wrong limit"})
+        records = self.customers if kind == "customers" else self.orders
+        since = request.query.get("filter[updatedAtFrom]")
+        if since is not None:
+            cutoff = _local_time(since)
+            records = [
+                r
+                for r in records
+                if _local_time(self.updated.get((kind, r["id"]), "2000-01-01 00:00:00")) >= cutoff
+            ]
+        pages = max(math.ceil(len(records) / limit), 1)
+        body = {
+            "success": True,
+            "pagination": {
+                "limit": limit,
+                "totalCount": len(records),
+                "currentPage": page,
+                "totalPageCount": pages,
+            },
+            kind: records[(page - 1) * limit : page * limit],
+        }
+        return self._answer(kind, page, 200, body)
+
+    def _answer(self, kind: str, page: int, status: int, body: Record) -> web.Response:
+        self.requests.append((kind, page, status))
+        return web.json_response(body, status=status)
+
+    async def contacts(self, request: web.Request) -> web.Response:
+        """A HubSpot-like list: `after` cursor paging, Bearer token."""
+        self.queries.append(dict(request.query))
+        if request.headers.get("Authorization") != f"Bearer {API_KEY}":
+            return web.json_response(
+                {"message": "Authentication credentials not found"}, status=401
+            )
+        start = int(request.query.get("after", "0"))
+        limit = int(request.query.get("limit", "10"))
+        chunk = self.customers[start : start + limit]
+        body: Record = {
+            "results": [{"id": c["id"], "properties": {"email": c["email"]}} for c in chunk]
+        }
+        if start + limit < len(self.customers):
+            body["paging"] = {"next": {"after": str(start + limit)}}
+        self.requests.append(("contacts", start, 200))
+        return web.json_response(body)
+
+
+def _local_time(text: str) -> datetime:
+    """RetailCRM writes times without an offset, in the account's zone (Moscow here)."""
+    return datetime.strptime(text, TIME_FORMAT).replace(tzinfo=MOSCOW)
+
+
+def retail_customer(number: int) -> Record:
+    return {
+        "id": number,
+        "externalId": f"ext-{number}",
+        "firstName": f"Name{number}",
+        "lastName": "Lee",
+        "email": f"user{number}@example.com",
+        "phones": [{"number": f"+34 600 {number:06d}"}],
+        "createdAt": "2026-01-01 10:00:00",
+        "site": "shop",
+    }
+
+
+def retail_order(number: int, customer: int, *, status: str = "complete") -> Record:
+    return {
+        "id": 1000 + number,
+        "number": f"{1000 + number}A",
+        "createdAt": "2026-02-01 12:00:00",
+        "status": status,
+        "totalSumm": 10.5 * number,
+        "currency": "EUR",
+        "customer": {"type": "customer", "id": customer, "externalId": f"ext-{customer}"},
+        "source": {"source": "telegram", "campaign": "spring"},
+        "items": [{"id": number, "quantity": 1, "initialPrice": 10.5 * number}],
+    }
+
+
+@asynccontextmanager
+async def serve(crm: FakeCrm) -> AsyncIterator[str]:
+    app = web.Application()
+    app.router.add_get("/api/v5/{kind:customers|orders}", crm.listing)
+    app.router.add_get("/crm/v3/objects/contacts", crm.contacts)
+    server = TestServer(app)
+    await server.start_server()
+    try:
+        yield str(server.make_url("")).rstrip("/")
+    finally:
+        await server.close()

@@ -1,0 +1,148 @@
+"""Validation of raw rows: what becomes a record, what is rejected and why."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from crm_sync.config import RecordRules
+from crm_sync.identity import normalize_email, normalize_emails, normalize_phone
+from crm_sync.records import parse_amounts, parse_timestamps, validate_customers, validate_orders
+from tests.crm_sync.conftest import RULES
+
+
+def orders(
+    rows: list[dict[str, object]], rules: RecordRules = RULES
+) -> tuple[pd.DataFrame, list[tuple[int | None, str]]]:
+    frame = pd.DataFrame(rows, dtype=object)
+    checked = validate_orders(frame, rules=rules, raw=frame, row_numbers=np.arange(len(frame)) + 2)
+    return checked.records, [(r.row_number, r.reason) for r in checked.rejected]
+
+
+def order(**fields: object) -> dict[str, object]:
+    return {
+        "external_id": "o1",
+        "customer_external_id": "c1",
+        "ordered_at": "2026-01-01T10:00:00Z",
+        "amount": "10.00",
+        "currency": "EUR",
+        "status": "completed",
+        "quantity": "1",
+    } | fields
+
+
+@pytest.mark.parametrize(
+    ("text", "amount"),
+    [
+        ("12.5", 12.5),
+        ("1 234,50", 1234.5),
+        ("1,234.50", 1234.5),
+        ("1.234,50", 1234.5),
+        ("€12", 12.0),
+        ("12,5", 12.5),
+        ("1,234", 1234.0),
+        ("-30", -30.0),
+    ],
+)
+def test_amounts_in_the_formats_shops_export(text: str, amount: float) -> None:
+    assert parse_amounts(pd.Series([text])).iloc[0] == amount
+
+
+def test_naive_timestamps_are_read_in_the_configured_time_zone() -> None:
+    rules = RecordRules(timezone="Europe/Madrid")
+    parsed = parse_timestamps(
+        pd.Series(["2026-07-01 12:00", "2026-07-01T12:00:00+00:00", "nonsense"]), rules=rules
+    )
+    assert [str(value) for value in parsed] == [
+        "2026-07-01 10:00:00+00:00",
+        "2026-07-01 12:00:00+00:00",
+        "NaT",
+    ]
+
+
+def test_a_custom_date_format() -> None:
+    parsed = parse_timestamps(pd.Series(["31.12.2025"]), rules=RecordRules(date_format="%d.%m.%Y"))
+    assert str(parsed.iloc[0]) == "2025-12-31 00:00:00+00:00"
+
+
+def test_each_bad_row_gets_its_first_reason_and_the_rest_import() -> None:
+    records, rejected = orders(
+        [
+            order(external_id="ok"),
+            order(external_id=None),
+            order(external_id="no-customer", customer_external_id=" "),
+            order(external_id="bad-date", ordered_at="31/31/2026"),
+            order(external_id="bad-amount", amount="ten"),
+            order(external_id="bad-qty", quantity="two"),
+            order(external_id="neg-qty", quantity="-1"),
+            order(external_id="refund-qty", quantity="-1", status="Refunded"),
+            order(external_id="bad-currency", currency="EURO"),
+            order(external_id="both-bad", ordered_at="never", amount="x"),
+        ]
+    )
+    assert records["external_id"].tolist() == ["ok", "refund-qty"]
+    assert rejected == [
+        (3, "missing order id"),
+        (4, "missing customer id"),
+        (5, "missing or unparsable order date"),
+        (6, "missing or unparsable amount"),
+        (7, "unparsable quantity"),
+        (8, "negative quantity on an order that is not a refund"),
+        (10, "unknown currency code"),
+        (11, "missing or unparsable order date"),
+    ]
+
+
+def test_refunds_and_zero_amounts_do_not_count_as_purchases() -> None:
+    records, _ = orders(
+        [
+            order(external_id="paid"),
+            order(external_id="refunded", status="refunded"),
+            order(external_id="cancelled", status="Cancelled"),
+            order(external_id="credit", amount="-10"),
+            order(external_id="free", amount="0"),
+        ]
+    )
+    assert dict(zip(records["external_id"], records["counts_as_purchase"], strict=True)) == {
+        "paid": True,
+        "refunded": False,
+        "cancelled": False,
+        "credit": False,
+        "free": False,
+    }
+
+
+def test_the_last_row_of_an_id_wins_within_a_batch() -> None:
+    records, _ = orders([order(status="new"), order(status="completed")])
+    assert records[["external_id", "status"]].values.tolist() == [["o1", "completed"]]
+
+
+def test_customers_keep_a_bad_phone_or_email_out_but_are_kept() -> None:
+    frame = pd.DataFrame(
+        {
+            "external_id": ["c1", "c2"],
+            "phone": ["12", "+34 600 000 001"],
+            "email": ["nope", " A@B.co "],
+        },
+        dtype=object,
+    )
+    checked = validate_customers(frame, rules=RULES, raw=frame, row_numbers=np.array([2, 3]))
+    assert checked.rejected == []
+    assert checked.records[["phone", "email"]].astype(object).where(
+        checked.records[["phone", "email"]].notna(), None
+    ).values.tolist() == [[None, None], ["+34600000001", "a@b.co"]]
+
+
+def test_phone_normalisation_uses_the_default_region() -> None:
+    assert normalize_phone("600 000 001", region="ES") == "+34600000001"
+    assert normalize_phone("8 (916) 123-45-67", region="RU") == "+79161234567"
+    assert normalize_phone("+44 20 7946 0958", region="ES") == "+442079460958"
+    assert normalize_phone("call me", region="ES") is None
+
+
+@pytest.mark.parametrize(
+    "value", [" Ann@Example.COM ", "bad", "a@b", "a b@c.de", "@c.de", "a@b@c.de"]
+)
+def test_emails_the_same_one_by_one_and_vectorised(value: str) -> None:
+    assert normalize_emails(pd.Series([value])).astype(object).where(
+        lambda s: s.notna(), None
+    ).iloc[0] == normalize_email(value)
