@@ -1,0 +1,66 @@
+"""What the scheduler and the CRM sync call: rescoring and refreshing, each step committed.
+
+`after_crm_sync(...)` builds the `on_synced` hook `crm_sync.worker.run_sync` takes;
+`refresh_all(...)` is the scheduled job (RFM recency ages daily, activity and the ladder
+move with every event, and memberships follow them).
+"""
+
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from core.clock import Clock, utcnow
+from crm_sync.worker import SyncedHook, SyncSummary
+from segments.activity import ActivityRefresh, refresh_activity
+from segments.config import SegmentsConfig
+from segments.ladder import LadderRefresh, refresh_ladder
+from segments.membership import MembershipRefresh, refresh_memberships
+from segments.rfm_scores import RfmRescore, rescore_rfm
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentsRefresh:
+    rfm: RfmRescore
+    activity: ActivityRefresh
+    ladder: LadderRefresh
+    memberships: list[MembershipRefresh]
+
+
+async def rescore_customers(
+    sessionmaker: async_sessionmaker[AsyncSession], *, config: SegmentsConfig, clock: Clock = utcnow
+) -> tuple[RfmRescore, LadderRefresh]:
+    """RFM as of now, then the ladder (CRM orders are evidence)."""
+    now = clock()
+    async with sessionmaker() as session:
+        rfm = await rescore_rfm(
+            session, as_of=now.date(), now=now, segment_map=config.rfm.segment_map()
+        )
+    async with sessionmaker() as session:
+        ladder = await refresh_ladder(session, now=now, config=config.ladder)
+    return rfm, ladder
+
+
+def after_crm_sync(
+    sessionmaker: async_sessionmaker[AsyncSession], *, config: SegmentsConfig, clock: Clock = utcnow
+) -> SyncedHook:
+    """The hook for `run_sync(on_synced=...)`: rescore after every successful sync."""
+
+    async def rescore(summary: SyncSummary) -> None:
+        if summary.status == "succeeded":
+            await rescore_customers(sessionmaker, config=config, clock=clock)
+
+    return rescore
+
+
+async def refresh_all(
+    sessionmaker: async_sessionmaker[AsyncSession], *, config: SegmentsConfig, clock: Clock = utcnow
+) -> SegmentsRefresh:
+    """RFM, activity levels, ladder stages, then every saved segment's members."""
+    rfm, ladder = await rescore_customers(sessionmaker, config=config, clock=clock)
+    now = clock()
+    async with sessionmaker() as session:
+        activity = await refresh_activity(session, now=now, config=config.activity)
+    memberships = await refresh_memberships(
+        sessionmaker, now=now, rfm_segments=config.rfm.segment_map().names
+    )
+    return SegmentsRefresh(rfm, activity, ladder, memberships)

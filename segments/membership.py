@@ -1,0 +1,128 @@
+"""Live membership: each saved segment's members materialised, refreshed on demand or on a
+schedule. Entering and leaving are `segment_entered` / `segment_left` events, and every
+refresh records the segment's size.
+
+A refresh is four set-based statements per segment (events for those leaving, delete them,
+events for those entering, insert them), so no subscriber passes through Python. On
+PostgreSQL it runs in one REPEATABLE READ transaction, so all four see the same data.
+"""
+
+import logging
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import JSON, Insert, Select, delete, exists, insert, literal, not_, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from core.models import Event, EventType, Subscriber
+from segments.models import Segment, SegmentMember, SegmentSize
+from segments.rfm import DEFAULT_SEGMENT_MAP
+from segments.rules import RuleError
+from segments.rules.compiler import SegmentRules, condition
+from segments.saved import broken_rules, member_count, saved_rules
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class MembershipRefresh:
+    segment: str
+    size: int
+    entered: int
+    left: int
+    error: str | None = None  # the rule could not be used (e.g. an RFM name since removed)
+
+
+async def refresh_memberships(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    *,
+    now: datetime,
+    names: Collection[str] | None = None,
+    rfm_segments: Collection[str] = DEFAULT_SEGMENT_MAP.names,
+) -> list[MembershipRefresh]:
+    """Refresh the named saved segments (all when None), each in its own transaction; a
+    segment whose rule no longer compiles is reported and skipped, the rest go on."""
+    async with sessionmaker() as session:
+        segments = (await session.scalars(select(Segment).order_by(Segment.name))).all()
+        broken = await broken_rules(session, rfm_segments=rfm_segments)
+    outcomes = []
+    for segment in segments:
+        if names is not None and segment.name not in names:
+            continue
+        async with sessionmaker() as session:
+            await _snapshot_isolation(session)
+            try:
+                if segment.name in broken:
+                    raise RuleError(broken[segment.name])
+                rules = await saved_rules(session, rfm_segments=rfm_segments)
+                outcome = await refresh_segment(session, segment=segment, rules=rules, now=now)
+            except RuleError as error:
+                await session.rollback()
+                logger.warning("segment %s not refreshed: %s", segment.name, error)
+                outcome = MembershipRefresh(segment.name, segment.size or 0, 0, 0, str(error))
+            outcomes.append(outcome)
+    return outcomes
+
+
+async def refresh_segment(
+    session: AsyncSession, *, segment: Segment, rules: SegmentRules, now: datetime
+) -> MembershipRefresh:
+    """Bring one segment's members up to date with its rule at `now`; commits."""
+    matches = condition(rules[segment.name], now=now, segments=rules)
+    member = SegmentMember.segment_id == segment.id
+    still_matches = exists().where(Subscriber.id == SegmentMember.subscriber_id, matches)
+    already_member = exists().where(member, SegmentMember.subscriber_id == Subscriber.id)
+
+    leaving = select(SegmentMember.subscriber_id).where(member, not_(still_matches))
+    await session.execute(_events(leaving, EventType.SEGMENT_LEFT, segment, now))
+    left = await session.execute(delete(SegmentMember).where(member, not_(still_matches)))
+
+    entering = select(Subscriber.id).where(matches, not_(already_member))
+    await session.execute(_events(entering, EventType.SEGMENT_ENTERED, segment, now))
+    entered = await session.execute(
+        insert(SegmentMember).from_select(
+            ["segment_id", "subscriber_id", "entered_at"],
+            select(
+                literal(segment.id), Subscriber.id, literal(now, SegmentMember.entered_at.type)
+            ).where(matches, not_(already_member)),
+        )
+    )
+    size = await member_count(session, segment_id=segment.id)
+    outcome = MembershipRefresh(segment.name, size, entered.rowcount, left.rowcount)  # type: ignore[attr-defined]
+    session.add(
+        SegmentSize(
+            segment_id=segment.id, measured_at=now, size=size, entered=outcome.entered,
+            left=outcome.left,
+        )
+    )  # fmt: skip
+    live = await session.get(Segment, segment.id)
+    if live is not None:
+        live.size, live.refreshed_at = size, now
+    await session.commit()
+    return outcome
+
+
+def _events(subscribers: Select[int], kind: EventType, segment: Segment, now: datetime) -> Insert:
+    payload = {"segment": segment.name, "segment_id": segment.id}
+    rows = subscribers.add_columns(
+        literal(kind.value),
+        literal(now, Event.occurred_at.type),
+        literal(payload, JSON),
+    )
+    return insert(Event).from_select(["subscriber_id", "type", "occurred_at", "payload"], rows)
+
+
+async def _snapshot_isolation(session: AsyncSession) -> None:
+    """PostgreSQL: one snapshot for the whole refresh. SQLite transactions are serial."""
+    if session.get_bind().dialect.name == "postgresql":
+        await session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+
+
+async def size_history(session: AsyncSession, *, segment_id: int) -> list[SegmentSize]:
+    rows = await session.scalars(
+        select(SegmentSize)
+        .where(SegmentSize.segment_id == segment_id)
+        .order_by(SegmentSize.measured_at, SegmentSize.id)
+    )
+    return list(rows.all())

@@ -1,0 +1,128 @@
+"""Saved segments with their history and members, RFM scores, ladder stages, activity."""
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from core.db import Base, BigIntId
+
+
+class Segment(Base):
+    """A saved rule with a name; `version` counts saves, each kept in SegmentVersion."""
+
+    __tablename__ = "segments"
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    rule: Mapped[dict[str, Any]] = mapped_column(JSON)  # segments.rules.to_json
+    rule_text: Mapped[str] = mapped_column(Text)
+    description: Mapped[str | None] = mapped_column(Text)
+    owner: Mapped[str | None] = mapped_column(String(64))  # who saved it last
+    version: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    refreshed_at: Mapped[datetime | None]  # when membership was last materialised
+    size: Mapped[int | None] = mapped_column(Integer)  # members at refreshed_at
+
+
+class SegmentVersion(Base):
+    __tablename__ = "segment_versions"
+    __table_args__ = (UniqueConstraint("segment_id", "version"),)
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True)
+    segment_id: Mapped[int] = mapped_column(ForeignKey("segments.id", ondelete="CASCADE"))
+    version: Mapped[int] = mapped_column(Integer)
+    rule: Mapped[dict[str, Any]] = mapped_column(JSON)
+    rule_text: Mapped[str] = mapped_column(Text)
+    description: Mapped[str | None] = mapped_column(Text)
+    owner: Mapped[str | None] = mapped_column(String(64))
+    saved_at: Mapped[datetime]
+
+
+class SegmentMember(Base):
+    """Materialised membership: who was in the segment at its last refresh, since when."""
+
+    __tablename__ = "segment_members"
+
+    segment_id: Mapped[int] = mapped_column(
+        ForeignKey("segments.id", ondelete="CASCADE"), primary_key=True
+    )
+    subscriber_id: Mapped[int] = mapped_column(
+        ForeignKey("subscribers.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    entered_at: Mapped[datetime]
+
+
+class SegmentSize(Base):
+    """One refresh of one segment: its size and how many entered and left."""
+
+    __tablename__ = "segment_sizes"
+    __table_args__ = (Index("ix_segment_sizes_segment_time", "segment_id", "measured_at"),)
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True)
+    segment_id: Mapped[int] = mapped_column(ForeignKey("segments.id", ondelete="CASCADE"))
+    measured_at: Mapped[datetime]
+    size: Mapped[int] = mapped_column(Integer)
+    entered: Mapped[int] = mapped_column(Integer)
+    left: Mapped[int] = mapped_column(Integer)
+
+
+class RfmScore(Base):
+    """A customer's current RFM score (segments.rfm), replaced on every rescore."""
+
+    __tablename__ = "rfm_scores"
+
+    customer_id: Mapped[int] = mapped_column(
+        ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
+    )
+    as_of: Mapped[date]
+    recency_days: Mapped[int] = mapped_column(Integer)
+    frequency: Mapped[int] = mapped_column(Integer)
+    monetary: Mapped[float] = mapped_column(Float)
+    r: Mapped[int] = mapped_column(SmallInteger)
+    f: Mapped[int] = mapped_column(SmallInteger)
+    m: Mapped[int] = mapped_column(SmallInteger)
+    segment: Mapped[str] = mapped_column(String(32), index=True)
+    scored_at: Mapped[datetime]
+
+
+class LadderStage(Base):
+    """A subscriber's stage on the ladder of awareness (0-4, segments.levels.STAGES).
+
+    No row means stage 0, unaware.
+    """
+
+    __tablename__ = "ladder_stages"
+
+    subscriber_id: Mapped[int] = mapped_column(
+        ForeignKey("subscribers.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
+    )
+    stage: Mapped[int] = mapped_column(SmallInteger, index=True)
+    evidence_at: Mapped[datetime]  # the latest evidence of this stage
+    changed_at: Mapped[datetime]
+
+
+class ActivityLevel(Base):
+    """A subscriber's activity level (0-4, segments.levels.ACTIVITY_LEVELS) since
+    `changed_at`, and the one before; no row means not computed yet."""
+
+    __tablename__ = "activity_levels"
+
+    subscriber_id: Mapped[int] = mapped_column(
+        ForeignKey("subscribers.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
+    )
+    level: Mapped[int] = mapped_column(SmallInteger, index=True)
+    previous_level: Mapped[int | None] = mapped_column(SmallInteger)
+    changed_at: Mapped[datetime]

@@ -1,0 +1,257 @@
+"""A rule tree -> one SQL condition on `subscribers`, the same on SQLite and PostgreSQL.
+
+Facts in other tables become EXISTS or correlated scalar subqueries (`sql_facts`), so the
+database does all the filtering. Every compiled predicate is two-valued (never NULL), so
+SQL `NOT` means what `not` means in `comparison.compare`, the Python reference.
+"""
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    SQLColumnExpression,
+    and_,
+    false,
+    func,
+    literal,
+    not_,
+    or_,
+    select,
+)
+
+from core.models import Subscriber, SubscriberStatus
+from segments.rules.comparison import compare, day_start
+from segments.rules.errors import RuleReferenceError
+from segments.rules.fields import (
+    CustomerAttribute,
+    FieldSpec,
+    Kind,
+    Level,
+    PurchaseFact,
+    RfmFact,
+    SubscriberAttribute,
+    SubscriberColumn,
+    field_spec,
+)
+from segments.rules.sql_facts import (
+    customer_exists,
+    event_exists,
+    events_count,
+    level_holds,
+    purchase_fact,
+    rfm_exists,
+    tagged,
+)
+from segments.rules.sql_json import json_is_set, json_number, json_text
+from segments.rules.tree import (
+    Action,
+    AllOf,
+    AnyOf,
+    Condition,
+    Did,
+    Duration,
+    Flag,
+    HasFlag,
+    InSegment,
+    Not,
+    Op,
+    Rule,
+    Scalar,
+    Tagged,
+)
+
+SegmentRules = Mapping[str, Rule]
+
+
+def subscriber_ids(
+    rule: Rule, *, now: datetime, segments: SegmentRules | None = None
+) -> Select[int]:
+    """SELECT the ids of the subscribers `rule` holds for at `now`."""
+    return select(Subscriber.id).where(condition(rule, now=now, segments=segments))
+
+
+def count(rule: Rule, *, now: datetime, segments: SegmentRules | None = None) -> Select[int]:
+    """SELECT how many subscribers `rule` holds for at `now`."""
+    where = condition(rule, now=now, segments=segments)
+    return select(func.count()).select_from(Subscriber).where(where)
+
+
+def condition(
+    rule: Rule, *, now: datetime, segments: SegmentRules | None = None
+) -> ColumnElement[bool]:
+    """The condition on a `subscribers` row; `segments` resolves `in segment NAME`, and
+    RuleReferenceError reports a missing segment or a cycle."""
+    return _Compiler(now, segments or {}).rule(rule)
+
+
+@dataclass
+class _Compiler:
+    now: datetime
+    segments: SegmentRules
+    expanding: list[str] = field(default_factory=list)
+
+    def rule(self, rule: Rule) -> ColumnElement[bool]:
+        if isinstance(rule, AllOf):
+            return and_(*(self.rule(item) for item in rule.items))
+        if isinstance(rule, AnyOf):
+            return or_(*(self.rule(item) for item in rule.items))
+        if isinstance(rule, Not):
+            return not_(self.rule(rule.item))
+        if isinstance(rule, Condition):
+            return self.condition(rule)
+        if isinstance(rule, Did):
+            return self.did(rule)
+        if isinstance(rule, Tagged):
+            return tagged(rule.tag, via_clicks=rule.via_clicks)
+        if isinstance(rule, HasFlag):
+            return self.flag(rule.flag)
+        return self.segment(rule)
+
+    def segment(self, reference: InSegment) -> ColumnElement[bool]:
+        if reference.name in self.expanding:
+            cycle = " -> ".join([*self.expanding, reference.name])
+            raise RuleReferenceError(f"segments refer to each other in a cycle: {cycle}")
+        if reference.name not in self.segments:
+            raise RuleReferenceError(f"no segment named {reference.name!r}")
+        self.expanding.append(reference.name)
+        try:
+            return self.rule(self.segments[reference.name])
+        finally:
+            self.expanding.pop()
+
+    def flag(self, flag: Flag) -> ColumnElement[bool]:
+        if flag is Flag.BUYER:
+            return purchase_fact(PurchaseFact.COUNT) > 0
+        clicked = event_exists(Action.CLICKED, since=None, campaign=None)
+        if flag is Flag.CLICKER:
+            return clicked
+        return and_(event_exists(Action.READ, since=None, campaign=None), not_(clicked))
+
+    def did(self, did: Did) -> ColumnElement[bool]:
+        since = self.now - did.within.span if did.within else None
+        happened = event_exists(did.action, since=since, campaign=did.campaign)
+        if did.count is None:
+            return happened
+        op, wanted = did.count
+        if op is Op.NE:
+            return not_(self.did(replace(did, count=(Op.EQ, wanted))))
+        # Counts 0 .. wanted+1 decide every case: "at least once" and "never" need no count.
+        truth = [compare(op, n, wanted, now=self.now) for n in range(wanted + 2)]
+        if truth == [False] + [True] * (wanted + 1):
+            return happened
+        if truth == [True] + [False] * (wanted + 1):
+            return not_(happened)
+        return _test(events_count(did.action, since=since, campaign=did.campaign), op, wanted)
+
+    def condition(self, rule: Condition) -> ColumnElement[bool]:
+        if rule.op is Op.NE:
+            return not_(self.condition(replace(rule, op=Op.EQ)))
+        spec = field_spec(rule.field, rfm_segments=_names_in(rule))
+        source = spec.source
+        if isinstance(source, SubscriberColumn):
+            value = rule.value
+            if spec.name == "status":
+                value = _mapped(value, lambda each: SubscriberStatus(str(each)))
+            return self.test(getattr(Subscriber, source.column), rule.op, value)
+        if isinstance(source, SubscriberAttribute):
+            return self.attribute(Subscriber.attributes, source.key, spec, rule)
+        if isinstance(source, CustomerAttribute):
+            return customer_exists(lambda doc: self.attribute(doc, source.key, spec, rule))
+        if isinstance(source, RfmFact):
+            fact = None if rule.op is Op.IS_SET else source
+            return rfm_exists(fact, lambda column: self.test(column, rule.op, rule.value))
+        if isinstance(source, Level):
+            return self.level(source, spec, rule)
+        if source is PurchaseFact.AVERAGE:
+            return self.average(rule)
+        return self.test(purchase_fact(source), rule.op, rule.value)
+
+    def level(self, level: Level, spec: FieldSpec, rule: Condition) -> ColumnElement[bool]:
+        ranks = _mapped(rule.value, lambda name: spec.choices.index(str(name)))
+        without_row = 0 if level is Level.STAGE else None  # no stage yet is stage 0
+        return level_holds(
+            level,
+            lambda column: self.test(column, rule.op, ranks),
+            holds_without_row=compare(rule.op, without_row, ranks, now=self.now),
+        )
+
+    def average(self, rule: Condition) -> ColumnElement[bool]:
+        """avg_check compares total with value * count, so no division rounds anything."""
+        orders, spent = purchase_fact(PurchaseFact.COUNT), purchase_fact(PurchaseFact.TOTAL)
+        if rule.op is Op.IS_SET:
+            return orders > 0
+        values = rule.value if isinstance(rule.value, tuple) else (rule.value,)
+        op = Op.EQ if rule.op is Op.IN else rule.op
+        return and_(
+            orders > 0, or_(*(_test(spent, op, literal(value) * orders) for value in values))
+        )
+
+    def attribute(
+        self, document: SQLColumnExpression[Any], key: str, spec: FieldSpec, rule: Condition
+    ) -> ColumnElement[bool]:
+        """A JSON attribute: text values compare with a JSON string, numbers with a number."""
+        if rule.op is Op.IS_SET:
+            return json_is_set(document, key)
+        values = rule.value if isinstance(rule.value, tuple) else (rule.value,)
+        texts = [value for value in values if isinstance(value, str)]
+        numbers = [value for value in values if not isinstance(value, str)]
+        tests = []
+        for found, typed, kinds in (
+            (texts, json_text, (Kind.TEXT, Kind.ATTRIBUTE)),
+            (numbers, json_number, (Kind.NUMBER, Kind.ATTRIBUTE)),
+        ):
+            if found and spec.kind in kinds:
+                value = tuple(found) if rule.op is Op.IN else found[0]
+                tests.append(self.test(typed(document, key), rule.op, value))
+        return or_(false(), *tests)
+
+    def test(self, column: SQLColumnExpression[Any], op: Op, value: Any) -> ColumnElement[bool]:
+        """`column <op> value` for one row, false when the column is NULL."""
+        if op is Op.IS_SET:
+            return column.is_not(None)
+        if op is Op.WITHIN and isinstance(value, Duration):
+            return and_(column.is_not(None), column >= self.now - value.span)
+        if op is Op.BEFORE and isinstance(value, date):
+            return and_(column.is_not(None), column < day_start(value))
+        if op is Op.AFTER and isinstance(value, date):
+            after = day_start(value) + timedelta(days=1)
+            return and_(column.is_not(None), column >= after)
+        return and_(column.is_not(None), _test(column, op, value))
+
+
+def _test(column: SQLColumnExpression[Any], op: Op, value: Any) -> ColumnElement[bool]:
+    tested: ColumnElement[bool]
+    if op is Op.IN:
+        tested = column.in_(list(value))
+    elif op is Op.EQ:
+        tested = column == value
+    elif op is Op.LT:
+        tested = column < value
+    elif op is Op.LE:
+        tested = column <= value
+    elif op is Op.GT:
+        tested = column > value
+    elif op is Op.GE:
+        tested = column >= value
+    else:
+        raise ValueError(f"{op} is not a comparison")  # the type check rules it out
+    return tested
+
+
+def _names_in(rule: Condition) -> tuple[str, ...]:
+    """The rule was type-checked when parsed: any rfm segment name it holds is accepted."""
+    values = rule.value if isinstance(rule.value, tuple) else (rule.value,)
+    return tuple(str(value) for value in values)
+
+
+def _mapped(value: Any, convert: Any) -> Any:
+    if isinstance(value, tuple):
+        return tuple(convert(each) for each in value)
+    return None if value is None else convert(value)
+
+
+__all__ = ["Scalar", "SegmentRules", "condition", "count", "subscriber_ids"]

@@ -1,0 +1,116 @@
+"""SQL for the facts about a subscriber that live outside `subscribers`: tags, events, linked
+CRM customers and their purchase facts, RFM scores, ladder stage and activity level.
+
+Each function returns an expression correlated to the enclosing `subscribers` row and never
+NULL (EXISTS, or a COALESCEd aggregate), so rules stay two-valued.
+"""
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, SQLColumnExpression, exists, func, not_, or_, select
+
+from core.models import Event, EventType, Subscriber, SubscriberTag
+from crm_sync.models import Customer
+from segments.models import ActivityLevel, LadderStage, RfmScore
+from segments.rules.fields import Level, PurchaseFact, RfmFact
+from segments.rules.sql_json import json_array_has
+from segments.rules.tree import EVENT_TYPES, Action
+
+Where = Callable[[SQLColumnExpression[Any]], ColumnElement[bool]]
+
+_RFM_COLUMNS = {
+    RfmFact.SEGMENT: RfmScore.segment,
+    RfmFact.R: RfmScore.r,
+    RfmFact.F: RfmScore.f,
+    RfmFact.M: RfmScore.m,
+}
+
+
+def tagged(tag: str, *, via_clicks: bool) -> ColumnElement[bool]:
+    """The subscriber has `tag`; with `via_clicks`, or clicked a link tagged `tag`."""
+    has_tag = exists().where(SubscriberTag.subscriber_id == Subscriber.id, SubscriberTag.tag == tag)
+    if not via_clicks:
+        return has_tag
+    clicked_tagged = exists().where(
+        Event.subscriber_id == Subscriber.id,
+        Event.type == EventType.LINK_CLICK.value,
+        json_array_has(Event.payload, "tags", tag),
+    )
+    return or_(has_tag, clicked_tagged)
+
+
+def _events(action: Action, since: datetime | None, campaign: int | None) -> list[Any]:
+    conditions: list[Any] = [
+        Event.subscriber_id == Subscriber.id,
+        Event.type == EVENT_TYPES[action],
+    ]
+    if since is not None:
+        conditions.append(Event.occurred_at >= since)
+    if campaign is not None:
+        conditions.append(Event.campaign_id == campaign)
+    return conditions
+
+
+def event_exists(
+    action: Action, *, since: datetime | None, campaign: int | None
+) -> ColumnElement[bool]:
+    return exists().where(*_events(action, since, campaign))
+
+
+def events_count(
+    action: Action, *, since: datetime | None, campaign: int | None
+) -> ColumnElement[int]:
+    return (
+        select(func.count())
+        .select_from(Event)
+        .where(*_events(action, since, campaign))
+        .scalar_subquery()
+    )
+
+
+def customer_exists(
+    where: Callable[[SQLColumnExpression[Any]], ColumnElement[bool]],
+) -> ColumnElement[bool]:
+    """Some CRM customer linked to the subscriber has attributes for which `where` holds."""
+    return exists().where(Customer.subscriber_id == Subscriber.id, where(Customer.attributes))
+
+
+def purchase_fact(fact: PurchaseFact) -> ColumnElement[Any]:
+    """Over all linked customers: orders count and total spend (0 without any), last order
+    time (NULL without any). The average is total / count, compared by the caller."""
+    aggregate: ColumnElement[Any]
+    if fact is PurchaseFact.COUNT:
+        aggregate = func.coalesce(func.sum(Customer.orders_count), 0)
+    elif fact is PurchaseFact.TOTAL:
+        aggregate = func.coalesce(func.sum(Customer.total_spent), 0)
+    else:
+        aggregate = func.max(Customer.last_order_at)
+    return select(aggregate).where(Customer.subscriber_id == Subscriber.id).scalar_subquery()
+
+
+def rfm_exists(fact: RfmFact | None, where: Where) -> ColumnElement[bool]:
+    """Some linked customer has a current RFM score whose `fact` satisfies `where`
+    (`fact=None`: has a score at all)."""
+    conditions = [Customer.subscriber_id == Subscriber.id]
+    if fact is not None:
+        conditions.append(where(_RFM_COLUMNS[fact]))
+    return exists(
+        select(RfmScore.customer_id)
+        .join(Customer, Customer.id == RfmScore.customer_id)
+        .where(*conditions)
+    )
+
+
+def level_holds(level: Level, where: Where, *, holds_without_row: bool) -> ColumnElement[bool]:
+    """`where` on the subscriber's stage or activity level; a subscriber without a row
+    satisfies it exactly when `holds_without_row`."""
+    table, column = (
+        (LadderStage, LadderStage.stage)
+        if level is Level.STAGE
+        else (ActivityLevel, ActivityLevel.level)
+    )
+    if holds_without_row:  # true for the default: only a row that fails excludes them
+        return not_(exists().where(table.subscriber_id == Subscriber.id, not_(where(column))))
+    return exists().where(table.subscriber_id == Subscriber.id, where(column))

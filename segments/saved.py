@@ -1,0 +1,193 @@
+"""Saved segments: a name, a rule, a description, an owner, and every earlier version.
+
+Service functions: keyword-only arguments, an AsyncSession, and the commit (if any) here.
+A rule that does not parse, refers to a missing segment or closes a cycle between
+segments is refused with a RuleError; nothing is saved.
+"""
+
+from collections.abc import Collection, Mapping
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.errors import SegbotError
+from segments.explain import Explanation, explain
+from segments.models import Segment, SegmentMember, SegmentVersion
+from segments.rfm import DEFAULT_SEGMENT_MAP
+from segments.rules import (
+    Rule,
+    RuleError,
+    RuleReferenceError,
+    from_json,
+    parse,
+    segment_references,
+    to_json,
+    to_text,
+)
+from segments.rules.compiler import count
+
+MAX_NAME = 64
+RfmNames = Collection[str]
+
+
+class UnknownSegmentError(SegbotError):
+    """No saved segment has that name."""
+
+
+class SegmentNameError(SegbotError):
+    """A segment name must be 1-64 printable characters."""
+
+
+def check_references(name: str, rule: Rule, saved: Mapping[str, Rule]) -> None:
+    """RuleReferenceError if `rule`, saved as `name` among `saved`, names a missing
+    segment or makes segments refer to each other in a cycle."""
+    graph = {**saved, name: rule}
+    visiting: list[str] = []
+
+    def visit(current: str) -> None:
+        if current in visiting:
+            cycle = " -> ".join([*visiting[visiting.index(current) :], current])
+            raise RuleReferenceError(f"segments would refer to each other in a cycle: {cycle}")
+        visiting.append(current)
+        for reference in sorted(segment_references(graph[current])):
+            if reference not in graph:
+                raise RuleReferenceError(f"no segment named {reference!r}")
+            visit(reference)
+        visiting.pop()
+
+    visit(name)
+
+
+async def saved_rules(
+    session: AsyncSession, *, rfm_segments: RfmNames = DEFAULT_SEGMENT_MAP.names
+) -> dict[str, Rule]:
+    """Every saved segment's rule by name (what `in segment NAME` resolves against).
+
+    A rule that no longer type-checks (say an RFM segment name the map has since dropped)
+    is left out, so it reads as missing; `broken_rules` says why.
+    """
+    rules, _ = await _load_rules(session, rfm_segments)
+    return rules
+
+
+async def broken_rules(
+    session: AsyncSession, *, rfm_segments: RfmNames = DEFAULT_SEGMENT_MAP.names
+) -> dict[str, str]:
+    """Saved segments whose rule no longer type-checks, with the reason."""
+    _, broken = await _load_rules(session, rfm_segments)
+    return broken
+
+
+async def _load_rules(
+    session: AsyncSession, rfm_segments: RfmNames
+) -> tuple[dict[str, Rule], dict[str, str]]:
+    rules, broken = {}, {}
+    for name, stored in (await session.execute(select(Segment.name, Segment.rule))).all():
+        try:
+            rules[name] = from_json(stored, rfm_segments=rfm_segments)
+        except RuleError as error:
+            broken[name] = str(error)
+    return rules, broken
+
+
+async def save_segment(
+    session: AsyncSession,
+    *,
+    name: str,
+    rule_text: str,
+    now: datetime,
+    description: str | None = None,
+    owner: str | None = None,
+    rfm_segments: RfmNames = DEFAULT_SEGMENT_MAP.names,
+) -> Segment:
+    """Create the segment, or save a new version of it when the rule or description
+    changed; commits. RuleError (nothing saved) when the rule cannot be used."""
+    name = name.strip()
+    if not (0 < len(name) <= MAX_NAME and name.isprintable()):
+        raise SegmentNameError(f"a segment name is 1-{MAX_NAME} printable characters")
+    rule = parse(rule_text, rfm_segments=rfm_segments)
+    others = await saved_rules(session, rfm_segments=rfm_segments)
+    others.pop(name, None)
+    check_references(name, rule, others)
+    stored = to_json(rule)
+    segment = await session.scalar(select(Segment).where(Segment.name == name))
+    if segment is not None and segment.rule == stored and segment.description == description:
+        return segment
+    if segment is None:
+        segment = Segment(name=name, version=0, created_at=now)
+        session.add(segment)
+    segment.rule, segment.rule_text = stored, to_text(rule)
+    segment.description, segment.owner = description, owner
+    segment.version += 1
+    segment.updated_at = now
+    await session.flush()
+    session.add(
+        SegmentVersion(
+            segment_id=segment.id,
+            version=segment.version,
+            rule=stored,
+            rule_text=segment.rule_text,
+            description=description,
+            owner=owner,
+            saved_at=now,
+        )
+    )
+    await session.commit()
+    return segment
+
+
+async def list_segments(session: AsyncSession) -> list[Segment]:
+    return list((await session.scalars(select(Segment).order_by(Segment.name))).all())
+
+
+async def get_segment(session: AsyncSession, *, name: str) -> Segment:
+    segment = await session.scalar(select(Segment).where(Segment.name == name))
+    if segment is None:
+        raise UnknownSegmentError(f"no segment named {name!r}")
+    return segment
+
+
+async def segment_versions(session: AsyncSession, *, name: str) -> list[SegmentVersion]:
+    segment = await get_segment(session, name=name)
+    rows = await session.scalars(
+        select(SegmentVersion)
+        .where(SegmentVersion.segment_id == segment.id)
+        .order_by(SegmentVersion.version)
+    )
+    return list(rows.all())
+
+
+async def count_matching(
+    session: AsyncSession,
+    *,
+    rule_text: str,
+    now: datetime,
+    rfm_segments: RfmNames = DEFAULT_SEGMENT_MAP.names,
+) -> int:
+    """How many subscribers the rule selects right now (saved segments resolve by name)."""
+    rule = parse(rule_text, rfm_segments=rfm_segments)
+    segments = await saved_rules(session, rfm_segments=rfm_segments)
+    return int(await session.scalar(count(rule, now=now, segments=segments)) or 0)
+
+
+async def explain_membership(
+    session: AsyncSession,
+    *,
+    name: str,
+    subscriber_id: int,
+    now: datetime,
+    rfm_segments: RfmNames = DEFAULT_SEGMENT_MAP.names,
+) -> Explanation:
+    """Which predicates of the saved segment hold for the subscriber, and which do not."""
+    segments = await saved_rules(session, rfm_segments=rfm_segments)
+    if name not in segments:
+        raise UnknownSegmentError(f"no segment named {name!r}")
+    return await explain(
+        session, subscriber_id=subscriber_id, rule=segments[name], now=now, segments=segments
+    )
+
+
+async def member_count(session: AsyncSession, *, segment_id: int) -> int:
+    statement = select(func.count()).where(SegmentMember.segment_id == segment_id)
+    return int(await session.scalar(statement) or 0)

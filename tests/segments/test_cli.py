@@ -1,0 +1,135 @@
+"""`segbot segments|rfm|ladder` through typer's CliRunner, on the test database."""
+
+import asyncio
+from datetime import timedelta
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import typer
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from typer.testing import CliRunner, Result
+
+from bot.segments_cli import app, ladder_app, rfm_app
+from core.clock import utcnow
+from core.models import Subscriber
+from crm_sync.facts import refresh_facts
+from crm_sync.models import Customer, Order
+
+
+@pytest.fixture
+def runner(
+    monkeypatch: pytest.MonkeyPatch,
+    database_url: str,
+    sessionmaker: async_sessionmaker[AsyncSession],  # empties the tables afterwards
+) -> CliRunner:
+    monkeypatch.setenv("SEGBOT_DATABASE_URL", database_url)
+    monkeypatch.setenv("COLUMNS", "200")
+    return CliRunner()
+
+
+async def invoke(runner: CliRunner, command: typer.Typer, *args: str) -> Result:
+    """The CLI runs its own event loop, so it runs in a thread of its own here."""
+    return await asyncio.to_thread(runner.invoke, command, list(args))
+
+
+async def shop(session: AsyncSession) -> list[int]:
+    now = utcnow()
+    ids, customers = [], []
+    for number, language in enumerate(["es", "es", "en"], start=1):
+        subscriber = Subscriber(
+            telegram_id=number, chat_id=number, username=f"user{number}", language_code=language,
+            subscribed_at=now, last_seen_at=now, attributes={},
+        )  # fmt: skip
+        session.add(subscriber)
+        await session.flush()
+        ids.append(subscriber.id)
+        customer = Customer(
+            source="shop", external_id=str(number), attributes={}, subscriber_id=subscriber.id,
+            created_at=now, updated_at=now,
+        )  # fmt: skip
+        session.add(customer)
+        await session.flush()
+        customers.append(customer.id)
+        for days in range(number):
+            session.add(
+                Order(
+                    source="shop", external_id=f"{number}-{days}", customer_id=customer.id,
+                    ordered_at=now - timedelta(days=10 * days + 1), amount=10.0 * number,
+                    created_at=now, updated_at=now,
+                )
+            )  # fmt: skip
+    await session.flush()
+    await refresh_facts(session, customer_ids=customers)  # as the CRM sync does
+    await session.commit()
+    return ids
+
+
+async def test_save_list_show_count_explain_refresh(
+    runner: CliRunner, session: AsyncSession
+) -> None:
+    ids = await shop(session)
+    saved = await invoke(runner, app, "save", "spanish", "lang = es", "--owner", "ana")
+    assert saved.exit_code == 0, saved.output
+    assert "saved spanish (version 1): lang = es" in saved.stdout
+    assert "2 subscribers match now" in saved.stdout
+
+    counted = await invoke(runner, app, "count", "in segment spanish or lang = en")
+    assert (counted.exit_code, counted.stdout.strip()) == (0, "3")
+
+    refreshed = await invoke(runner, app, "refresh", "spanish")
+    assert refreshed.exit_code == 0, refreshed.output
+    assert "│ spanish │ 2       │ 2       │ 0    │" in refreshed.stdout
+
+    listed = await invoke(runner, app, "list")
+    assert "spanish" in listed.stdout
+    assert "lang = es" in listed.stdout
+
+    shown = await invoke(runner, app, "show", "spanish")
+    assert shown.exit_code == 0, shown.output
+    assert "spanish (version 1, owner ana)" in shown.stdout
+    assert "members: 2" in shown.stdout
+
+    explained = await invoke(runner, app, "explain", "spanish", "@user3")
+    assert explained.exit_code == 0, explained.output
+    assert f"subscriber {ids[2]} is not in spanish: lang = es" in explained.stdout
+    assert "no   lang = es" in explained.stdout
+
+    everything = await invoke(runner, app, "refresh")
+    assert everything.exit_code == 0, everything.output
+    assert "rfm: 3 customers scored" in everything.stdout
+
+
+async def test_bad_input_is_one_line_and_exit_2(runner: CliRunner, session: AsyncSession) -> None:
+    bad = await invoke(runner, app, "count", 'age > "abc"')
+    assert bad.exit_code == 2
+    assert bad.stderr.splitlines() == [
+        'error: at column 7: age > needs a number, not text "abc"',
+        'age > "abc"',
+        "      ^",
+    ]
+    missing = await invoke(runner, app, "show", "nope")
+    assert (missing.exit_code, missing.stderr) == (2, "error: no segment named 'nope'\n")
+    cycle = await invoke(runner, app, "save", "a", "in segment a")
+    assert cycle.exit_code == 2
+    assert "cycle: a -> a" in cycle.stderr
+
+
+async def test_rfm_and_ladder(runner: CliRunner, session: AsyncSession, tmp_path: Path) -> None:
+    await shop(session)
+    stored = await invoke(runner, rfm_app)
+    assert stored.exit_code == 0, stored.output
+    assert "3 customers (stored)" in stored.stdout
+    assert "champions" in stored.stdout
+
+    exported = tmp_path / "rfm.csv"
+    past = (utcnow() - timedelta(days=5)).date().isoformat()
+    looked = await invoke(runner, rfm_app, "--as-of", past, "--csv", str(exported))
+    assert looked.exit_code == 0, looked.output
+    assert f"RFM as of {past}: 2 customers" in looked.stdout
+    assert len(pd.read_csv(exported)) == 2
+
+    staged = await invoke(runner, ladder_app, "--refresh")
+    assert staged.exit_code == 0, staged.output
+    assert "restaged: 3 changed" in staged.stdout  # a recent CRM order is most_aware
+    assert "│ 4     │ most_aware     │ 3           │ 3      │" in staged.stdout

@@ -1,0 +1,100 @@
+from datetime import UTC, date, datetime
+
+import pandas as pd
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.models import Subscriber
+from crm_sync.models import Customer, Order
+from segments.rfm import score
+from segments.rfm_scores import rescore_rfm, rfm_table
+from segments.rules import parse
+from segments.rules.compiler import subscriber_ids
+
+NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
+AS_OF = date(2026, 11, 1)
+ORDERS = [  # (customer, ordered_at, amount, counts_as_purchase)
+    ("a", "2026-10-31T10:00Z", 100.10, True),
+    ("a", "2026-10-01T10:00Z", 50.20, True),
+    ("a", "2026-10-30T10:00Z", 70.00, False),  # refunded: the CRM sync flags it
+    ("b", "2026-06-01T10:00Z", 20.00, True),
+    ("b", "2026-11-02T10:00Z", 20.00, True),  # after as_of
+    ("c", "2026-10-20T10:00Z", 35.35, True),
+    ("c", "2026-10-21T10:00Z", -35.35, True),  # a negative amount never counts
+    ("d", "2026-10-21T10:00Z", 0.0, True),
+]
+
+
+async def shop(session: AsyncSession) -> dict[str, int]:
+    subscriber = Subscriber(
+        telegram_id=1, chat_id=1, subscribed_at=NOW, last_seen_at=NOW, attributes={}
+    )
+    session.add(subscriber)
+    await session.flush()
+    customers = {}
+    for name in "abcd":
+        customer = Customer(
+            source="shop",
+            external_id=name,
+            attributes={},
+            subscriber_id=subscriber.id if name == "a" else None,
+            created_at=NOW,
+            updated_at=NOW,
+        )
+        session.add(customer)
+        await session.flush()
+        customers[name] = customer.id
+    for number, (name, at, amount, counts) in enumerate(ORDERS):
+        session.add(
+            Order(
+                source="shop",
+                external_id=str(number),
+                customer_id=customers[name],
+                ordered_at=datetime.fromisoformat(at),
+                amount=amount,
+                counts_as_purchase=counts,
+                created_at=NOW,
+                updated_at=NOW,
+            )
+        )
+    await session.commit()
+    return customers
+
+
+async def test_rescore_stores_what_score_computes(session: AsyncSession) -> None:
+    customers = await shop(session)
+    outcome = await rescore_rfm(session, as_of=AS_OF, now=NOW)
+    counted = [row for row in ORDERS if row[3]]
+    expected = score(
+        pd.DataFrame(
+            {
+                "customer_id": [customers[row[0]] for row in counted],
+                "ordered_at": pd.to_datetime([row[1] for row in counted], utc=True),
+                "amount": [row[2] for row in counted],
+            }
+        ),
+        AS_OF,
+    )
+    stored = await rfm_table(session)
+    assert outcome.customers == 3 == len(stored)
+    assert sum(outcome.segments.values()) == 3
+    columns = list(expected.columns)
+    pd.testing.assert_frame_equal(stored[columns], expected, check_dtype=False)
+    assert (stored["as_of"] == AS_OF).all()
+    assert stored.set_index("external_id")["monetary"].to_dict() == {
+        "a": 150.30,
+        "b": 20.0,
+        "c": 35.35,
+    }
+
+
+async def test_rescoring_replaces_scores_and_reaches_subscribers(session: AsyncSession) -> None:
+    await shop(session)
+    await rescore_rfm(session, as_of=AS_OF, now=NOW)
+    top = await rfm_table(session)
+    segment_of_a = str(top.set_index("external_id").loc["a", "segment"])
+    chosen = await session.scalars(subscriber_ids(parse(f"rfm = {segment_of_a}"), now=NOW))
+    assert len(chosen.all()) == 1
+    # As of a day before any order, nobody is scored any more.
+    await rescore_rfm(session, as_of=date(2025, 1, 1), now=NOW)
+    assert (await rfm_table(session)).empty
+    assert (await session.scalars(subscriber_ids(parse("rfm is set"), now=NOW))).all() == []
