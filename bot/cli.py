@@ -1,24 +1,20 @@
 """The `segbot` command line. Every command has --help; a bad setting is one line, exit 2."""
 
-import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable
 from importlib.metadata import version as package_version
-from typing import Annotated, NoReturn, TypeVar
+from typing import Annotated, TypeVar
 
 import typer
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 import migrations
+from bot import crm_cli, segments_cli
+from bot.cli_support import execute, fail, settings_or_exit
 from core.db import create_engine
-from core.errors import SegbotError
-from core.settings import Settings, load_settings
+from core.sources import customer_payload, start_link, utm_payload
 
 T = TypeVar("T")
-
-EXIT_CONFIG = 2  # a setting or an argument is wrong: fix it and try again
-EXIT_FAILURE = 1  # the command could not do its work (e.g. the database is unreachable)
 
 app = typer.Typer(
     help="segbot: a Telegram marketing bot with in-chat audience segmentation.",
@@ -27,35 +23,16 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Database schema: apply and inspect migrations.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+links_app = typer.Typer(help="Deep links that open the bot with a source.", no_args_is_help=True)
+app.add_typer(links_app, name="links")
+app.add_typer(crm_cli.app, name="crm")
+app.add_typer(segments_cli.app, name="segments")
+app.add_typer(segments_cli.rfm_app, name="rfm")
+app.add_typer(segments_cli.ladder_app, name="ladder")
 
 
-def _fail(message: str, code: int = EXIT_CONFIG) -> NoReturn:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(code)
-
-
-def _settings(*, to_run_the_bot: bool = False) -> Settings:
-    try:
-        settings = load_settings()
-        if to_run_the_bot:
-            settings.require_for_run()
-    except SegbotError as error:
-        _fail(str(error))
-    return settings
-
-
-def _execute(work: Coroutine[object, object, T]) -> T:
-    """Run `work`; expected failures become one line on stderr instead of a traceback."""
-    try:
-        return asyncio.run(work)
-    except SegbotError as error:
-        _fail(str(error))
-    except (OSError, DBAPIError) as error:
-        reason = getattr(error, "orig", None) or error
-        _fail(f"cannot use the database: {type(reason).__name__}: {reason}", EXIT_FAILURE)
-
-
-async def _on_database(url: str, action: Callable[[AsyncEngine], Awaitable[T]]) -> T:
+async def _on_engine(url: str, action: Callable[[AsyncEngine], Awaitable[T]]) -> T:
+    """`action` on the database as it is (the `db` commands inspect and migrate it)."""
     engine = create_engine(url)
     try:
         return await action(engine)
@@ -70,20 +47,22 @@ def run() -> None:
     On SQLite the database is migrated first; PostgreSQL must be at the latest revision
     (`segbot db upgrade`).
     """
-    settings = _settings(to_run_the_bot=True)
+    settings = settings_or_exit(to_run_the_bot=True)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     from bot import runtime  # aiogram takes seconds to import: only the commands that use it
 
-    _execute(runtime.run(settings))
+    execute(runtime.run(settings))
 
 
 @app.command(name="demo")
 def run_demo() -> None:
-    """Rehearse segbot without Telegram: the built-in Bot API emulator, the real bot on a
-    temporary SQLite file, and a handful of simulated subscribers. Needs no token."""
+    """Rehearse segbot without Telegram (needs no token).
+
+    The built-in Bot API emulator, the real bot on a temporary SQLite file, a sample shop
+    and a handful of simulated subscribers."""
     from bot import demo
 
-    _execute(demo.run())
+    execute(demo.run())
 
 
 @app.command()
@@ -97,25 +76,74 @@ def upgrade(
     revision: Annotated[str, typer.Argument(help="Target revision.")] = "head",
 ) -> None:
     """Apply migrations to SEGBOT_DATABASE_URL up to REVISION (default: the latest)."""
-    settings = _settings()
+    settings = settings_or_exit()
 
     async def migrate(engine: AsyncEngine) -> str | None:
         await migrations.upgrade(engine, revision)
         return await migrations.current_revision(engine)
 
-    typer.echo(f"database at revision {_execute(_on_database(settings.database_url, migrate))}")
+    typer.echo(f"database at revision {execute(_on_engine(settings.database_url, migrate))}")
 
 
 @db_app.command()
 def current() -> None:
     """Show the revision SEGBOT_DATABASE_URL is at, and whether that is the latest."""
-    settings = _settings()
-    revision = _execute(_on_database(settings.database_url, migrations.current_revision))
+    settings = settings_or_exit()
+    revision = execute(_on_engine(settings.database_url, migrations.current_revision))
     head = migrations.head_revision()
     if revision == head:
         typer.echo(f"{revision} (head)")
     else:
         typer.echo(f"{revision or 'empty'} (latest is {head}: run `segbot db upgrade`)")
+
+
+BotOption = Annotated[
+    str | None, typer.Option("--bot", help="The bot's @username, to print a t.me link.")
+]
+
+
+def _print_start_link(payload: str, bot_username: str | None) -> None:
+    typer.echo(payload if bot_username is None else start_link(bot_username, payload))
+
+
+@links_app.command()
+def customer(
+    external_id: Annotated[str, typer.Argument(help="The customer's id in the CRM.")],
+    source: Annotated[
+        str | None, typer.Option(help="The CRM source the id belongs to (when several).")
+    ] = None,
+    bot_username: BotOption = None,
+) -> None:
+    """A signed link that ties whoever opens it to this CRM customer (SEGBOT_SECRET_KEY)."""
+    settings = settings_or_exit()
+    if settings.secret_key is None:
+        fail("SEGBOT_SECRET_KEY must be set to sign customer links")
+    try:
+        payload = customer_payload(
+            external_id, secret=settings.secret_key.get_secret_value(), source=source
+        )
+    except ValueError as error:
+        fail(str(error))
+    _print_start_link(payload, bot_username)
+
+
+@links_app.command()
+def utm(
+    source: Annotated[str, typer.Option(help="utm_source, e.g. instagram.")],
+    medium: Annotated[str | None, typer.Option(help="utm_medium.")] = None,
+    campaign: Annotated[str | None, typer.Option(help="utm_campaign.")] = None,
+    content: Annotated[str | None, typer.Option(help="utm_content.")] = None,
+    referrer: Annotated[str | None, typer.Option(help="Who referred them.")] = None,
+    bot_username: BotOption = None,
+) -> None:
+    """A link whose /start payload carries UTM fields (first touch stays on the subscriber)."""
+    try:
+        payload = utm_payload(
+            source=source, medium=medium, campaign=campaign, content=content, referrer=referrer
+        )
+    except ValueError as error:
+        fail(str(error))
+    _print_start_link(payload, bot_username)
 
 
 def main() -> None:

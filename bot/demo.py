@@ -2,26 +2,34 @@
 file, with simulated subscribers. Nothing leaves this machine."""
 
 import asyncio
+import socket
 import tempfile
-from collections.abc import Awaitable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import TypeVar
 
+import aiohttp
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import func, select
+from sqlalchemy import ScalarSelect, func, select
 
 from bot import runtime
-from bot.emulator import Emulator
+from bot.emulator import Emulator, SentMessage
+from broadcasts.links import LinkRef, register_links, tracked_url
 from core.db import create_engine, create_sessionmaker
-from core.models import Event, Subscriber
+from core.models import Event, EventType, Subscriber
 from core.settings import Settings
+from core.sources import utm_payload
 
 T = TypeVar("T")
 
 DEMO_TOKEN = "123456789:SEGBOT-DEMO-TOKEN"  # noqa: S105  (the emulator takes any token)
-REPLY_TIMEOUT = 10.0
+DEMO_SECRET = "segbot-demo-secret"  # noqa: S105  (a throwaway demo database)
+STEP_TIMEOUT = 10.0
+BROWSER = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) Safari/604.1"
 
 
 @dataclass(frozen=True)
@@ -29,16 +37,32 @@ class SimulatedUser:
     user_id: int
     first_name: str
     language_code: str
-    says: tuple[str, ...]  # what the user sends, in order; each gets one reply
+    start: str  # the /start line, deep-link payload included
+    interests: tuple[str, ...] = ()  # quiz labels to tick; none = skip the quiz
+    phone: str | None = None
+    then: tuple[str, ...] = field(default=())  # later commands, e.g. /stop
 
 
 CAST = (
-    SimulatedUser(1001, "Ana", "es", ("/start promo_spring",)),
-    SimulatedUser(1002, "Boris", "ru", ("/start instagram_bio",)),
-    SimulatedUser(1003, "Chloe", "en", ("/start",)),
-    SimulatedUser(1004, "Dev", "en", ("/start newsletter", "/stop")),
-    SimulatedUser(1005, "Emma", "en", ("/start not a valid payload!",)),
-    SimulatedUser(1006, "Farid", "en", ("/start promo_spring", "/stop", "/start")),
+    SimulatedUser(1001, "Ana", "es", "/start promo_spring", ("Ofertas", "Eventos"), "+34600111222"),
+    SimulatedUser(
+        1002,
+        "Boris",
+        "ru",
+        "/start " + utm_payload(source="vk", medium="cpc", campaign="autumn"),
+        ("Новинки",),
+    ),
+    SimulatedUser(1003, "Chloe", "en", "/start", ("How-to guides",)),
+    SimulatedUser(1004, "Dev", "en", "/start newsletter", then=("/stop",)),
+    SimulatedUser(
+        1005,
+        "Emma",
+        "en",
+        "/start not a valid payload!",
+        ("Deals and discounts",),
+        "+1 415 555 0100",
+    ),
+    SimulatedUser(1006, "Farid", "en", "/start promo_spring", then=("/stop", "/start")),
 )
 
 
@@ -47,34 +71,100 @@ async def run(console: Console | None = None) -> None:
     with tempfile.TemporaryDirectory(prefix="segbot-demo-") as workdir:
         database_url = f"sqlite+aiosqlite:///{Path(workdir) / 'demo.db'}"
         async with Emulator() as emulator:
+            port = _free_port()
             settings = Settings(
                 bot_token=DEMO_TOKEN,
-                secret_key="segbot-demo-secret",  # noqa: S106  (a throwaway demo database)
+                secret_key=DEMO_SECRET,
                 database_url=database_url,
                 telegram_api_base=emulator.base_url,
-                web_port=0,
+                web_port=port,
+                public_url=f"http://127.0.0.1:{port}",
             )
             console.print(f"[bold]segbot demo[/]: Bot API emulator at {emulator.base_url}")
             bot = asyncio.create_task(runtime.run(settings, handle_signals=False))
             try:
-                await _alongside(bot, _simulate(emulator))
+                await _alongside(bot, asyncio.gather(*(_act(emulator, u) for u in CAST)))
+                await _alongside(bot, _click_a_link(settings, database_url))
             finally:
                 bot.cancel()
                 await asyncio.gather(bot, return_exceptions=True)
-            console.print(await _subscriber_table(database_url, emulator))
+            console.print(await _subscriber_table(database_url))
             console.print(f"The bot made {len(emulator.requests)} Bot API requests.")
 
 
-async def _simulate(emulator: Emulator) -> None:
-    async def act(user: SimulatedUser) -> None:
-        emulator.add_user(
-            user.user_id, first_name=user.first_name, language_code=user.language_code
-        )
-        for count, text in enumerate(user.says, start=1):
-            await emulator.send_text(user.user_id, text)
-            await emulator.wait_for_messages(user.user_id, count=count, timeout=REPLY_TIMEOUT)
+async def _act(emulator: Emulator, user: SimulatedUser) -> None:
+    """One subscriber's session: /start, the quiz (or skipping it), a phone, later commands."""
+    emulator.add_user(user.user_id, first_name=user.first_name, language_code=user.language_code)
+    await emulator.send_text(user.user_id, user.start)
+    _, question = await emulator.wait_for_messages(user.user_id, count=2, timeout=STEP_TIMEOUT)
+    if user.interests:
+        for label in user.interests:
+            await emulator.press_button(user.user_id, question.message_id, _button(question, label))
+            question = await _until(partial(_ticked, emulator, question, label))
+        await emulator.press_button(user.user_id, question.message_id, question.callback_data()[-2])
+        question = await _next_message(emulator, user.user_id)
+    await emulator.press_button(user.user_id, question.message_id, question.callback_data()[-1])
+    await _next_message(emulator, user.user_id)  # the thanks, with the phone button
+    if user.phone:
+        await emulator.share_contact(user.user_id, user.phone)
+        await _next_message(emulator, user.user_id)
+    for command in user.then:
+        await emulator.send_text(user.user_id, command)
+        await _next_message(emulator, user.user_id)
 
-    await asyncio.gather(*(act(user) for user in CAST))
+
+async def _click_a_link(settings: Settings, database_url: str) -> None:
+    """What a broadcast's tracked link does: a preview fetch (not a click), then a click."""
+    engine = create_engine(database_url)
+    try:
+        async with create_sessionmaker(engine)() as session:
+            links = await register_links(
+                session,
+                ["https://shop.example/autumn-sale"],
+                campaign="autumn",
+                content="demo",
+                tags=["interest:deals"],
+                now=datetime.now(UTC),
+            )
+            await session.commit()
+            ana = await session.scalar(select(Subscriber.id).where(Subscriber.telegram_id == 1001))
+    finally:
+        await engine.dispose()
+    if ana is None:
+        raise RuntimeError("the demo's first subscriber is missing")
+    url = tracked_url(
+        settings.public_url,
+        LinkRef(links["https://shop.example/autumn-sale"], ana),
+        secret=DEMO_SECRET,
+    )
+    async with aiohttp.ClientSession() as http:
+        for agent in ("TelegramBot (like TwitterBot)", BROWSER):
+            async with http.get(url, allow_redirects=False, headers={"User-Agent": agent}):
+                pass
+
+
+def _button(message: SentMessage, label: str) -> str:
+    return next(data for text, data in message.callback_buttons() if label in text)
+
+
+def _ticked(emulator: Emulator, question: SentMessage, label: str) -> SentMessage | None:
+    current = next(
+        m for m in emulator.messages_to(question.chat_id) if m.message_id == question.message_id
+    )
+    return current if f"✓ {label}" in str(current.reply_markup) else None
+
+
+async def _next_message(emulator: Emulator, user_id: int) -> SentMessage:
+    count = len(emulator.messages_to(user_id)) + 1
+    return (await emulator.wait_for_messages(user_id, count=count, timeout=STEP_TIMEOUT))[-1]
+
+
+async def _until(probe: Callable[[], T | None]) -> T:
+    """Wait for a state the emulator has no event for (a keyboard edit)."""
+    async with asyncio.timeout(STEP_TIMEOUT):
+        while (found := probe()) is None:  # noqa: ASYNC110  (edits raise no event)
+            await asyncio.sleep(0.02)
+    return found
 
 
 async def _alongside(bot: "asyncio.Task[None]", work: Awaitable[T]) -> T:
@@ -88,28 +178,58 @@ async def _alongside(bot: "asyncio.Task[None]", work: Awaitable[T]) -> T:
     return job.result()
 
 
-async def _subscriber_table(database_url: str, emulator: Emulator) -> Table:
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+async def _subscriber_table(database_url: str) -> Table:
     engine = create_engine(database_url)
     try:
         async with create_sessionmaker(engine)() as session:
-            events = (
-                select(func.count()).where(Event.subscriber_id == Subscriber.id).scalar_subquery()
-            )
-            rows = (await session.execute(select(Subscriber, events).order_by(Subscriber.id))).all()
+
+            def count(kind: EventType) -> ScalarSelect[int]:
+                return (
+                    select(func.count())
+                    .where(Event.subscriber_id == Subscriber.id, Event.type == kind)
+                    .scalar_subquery()
+                )
+
+            rows = (
+                await session.execute(
+                    select(
+                        Subscriber, count(EventType.LINK_CLICK), count(EventType.QUIZ_ANSWER)
+                    ).order_by(Subscriber.id)
+                )
+            ).all()
     finally:
         await engine.dispose()
     table = Table(title="Simulated subscribers")
-    for column in ("user", "said", "source (first touch)", "status", "events", "last reply"):
+    for column in (
+        "user",
+        "lang",
+        "source (first touch)",
+        "utm",
+        "status",
+        "interests",
+        "phone",
+        "quiz answers",
+        "link clicks",
+    ):
         table.add_column(column)
-    said = {user.user_id: " → ".join(user.says) for user in CAST}
-    for subscriber, event_count in rows:
-        replies = emulator.messages_to(subscriber.chat_id)
+    for subscriber, clicks, answers in rows:
+        utm = " / ".join(filter(None, (subscriber.utm_medium, subscriber.utm_campaign)))
         table.add_row(
             subscriber.first_name or str(subscriber.telegram_id),
-            said.get(subscriber.telegram_id, ""),
+            subscriber.language_code or "",
             subscriber.source or "—",
+            utm or "—",
             subscriber.status.value,
-            str(event_count),
-            replies[-1].text if replies else "—",
+            ", ".join(subscriber.attributes.get("interests", [])) or "—",
+            subscriber.phone or "—",
+            str(answers),
+            str(clicks),
         )
     return table

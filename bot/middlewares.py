@@ -1,13 +1,25 @@
 """Outer middlewares: what every update goes through before a handler sees it."""
 
+import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiogram import BaseMiddleware
-from aiogram.types import TelegramObject
+from aiogram.types import TelegramObject, Update, User
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.i18n import Texts
+from bot.touches import touch_of
+from core.clock import Clock
+from core.events import EventLog
+from core.models import Subscriber
+
+logger = logging.getLogger(__name__)
+
 Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
+_MAX_TRACKED_USERS = 50_000
 
 
 class DbSessionMiddleware(BaseMiddleware):
@@ -20,3 +32,79 @@ class DbSessionMiddleware(BaseMiddleware):
         async with self._sessionmaker() as session:
             data["session"] = session
             return await handler(event, data)
+
+
+class ThrottleMiddleware(BaseMiddleware):
+    """Per-user anti-flood: a token bucket per Telegram user; excess updates are dropped,
+    so one user hammering the bot cannot slow everyone else down."""
+
+    def __init__(self, *, rate: float = 2.0, burst: int = 8) -> None:
+        self._rate = rate
+        self._burst = burst
+        self._buckets: dict[int, tuple[float, float]] = {}  # user -> (tokens, at)
+        self.dropped = 0
+
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        user = data.get("event_from_user")
+        if isinstance(user, User) and not self._admit(user.id, time.monotonic()):
+            self.dropped += 1
+            logger.debug("throttled an update from user %s", user.id)
+            return None
+        return await handler(event, data)
+
+    def _admit(self, user_id: int, now: float) -> bool:
+        tokens, at = self._buckets.get(user_id, (float(self._burst), now))
+        tokens = min(self._burst, tokens + (now - at) * self._rate)
+        if len(self._buckets) > _MAX_TRACKED_USERS:
+            self._forget_idle(now)
+        if tokens < 1:
+            self._buckets[user_id] = (tokens, now)
+            return False
+        self._buckets[user_id] = (tokens - 1, now)
+        return True
+
+    def _forget_idle(self, now: float) -> None:
+        """Users whose bucket has refilled are indistinguishable from new ones: drop them."""
+        refill = self._burst / self._rate
+        self._buckets = {
+            user: state for user, state in self._buckets.items() if now - state[1] < refill
+        }
+
+
+class EventLogMiddleware(BaseMiddleware):
+    """Every inbound update becomes a touch in the event log (buffered, see core.events)."""
+
+    def __init__(self, log: EventLog, *, clock: Clock, store_text: bool = False) -> None:
+        self._log = log
+        self._clock = clock
+        self._store_text = store_text
+
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        if isinstance(event, Update):
+            touch = touch_of(event, self._clock(), store_text=self._store_text)
+            if touch is not None:
+                self._log.record(touch)
+        return await handler(event, data)
+
+
+class LanguageMiddleware(BaseMiddleware):
+    """Hands handlers `t`, a Translator for the user: the language they chose with
+    /language, else the one their Telegram app uses. Inner: runs only for updates some
+    handler will take, so silent updates cost no query."""
+
+    def __init__(self, texts: Texts) -> None:
+        self._texts = texts
+
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        user = data.get("event_from_user")
+        code = None
+        if isinstance(user, User):
+            session: AsyncSession = data["session"]
+            code = (
+                await session.scalar(
+                    select(Subscriber.language_code).where(Subscriber.telegram_id == user.id)
+                )
+                or user.language_code
+            )
+        data["t"] = self._texts.for_language(code)
+        return await handler(event, data)

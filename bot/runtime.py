@@ -4,7 +4,9 @@
 web server and the scheduler, all closed in `finally` however the process stops.
 """
 
+import asyncio
 import logging
+from contextlib import suppress
 from datetime import UTC
 
 from aiogram import Bot, Dispatcher
@@ -13,16 +15,21 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 import migrations
+from bot.behaviour import Behaviour, load_behaviour
 from bot.errors import on_error
-from bot.middlewares import DbSessionMiddleware
+from bot.i18n import Texts
+from bot.middlewares import EventLogMiddleware, ThrottleMiddleware
+from bot.retry import RetryAfterMiddleware
 from bot.routers import get_routers
 from bot.web import create_web_app, start_web_server
 from core.clock import Clock, utcnow
+from core.config import load_config_file
 from core.db import create_engine, create_sessionmaker
 from core.errors import ConfigError
+from core.events import EventLog
 from core.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -33,6 +40,7 @@ def build_bot(settings: Settings) -> Bot:
     if settings.bot_token is None:
         raise ConfigError("SEGBOT_BOT_TOKEN must be set to run the bot")
     session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_base))
+    session.middleware(RetryAfterMiddleware())
     return Bot(
         token=settings.bot_token.get_secret_value(),
         session=session,
@@ -40,65 +48,107 @@ def build_bot(settings: Settings) -> Bot:
     )
 
 
+# Telegram sends only what is asked for: reactions and edits must be named explicitly.
+ALLOWED_UPDATES = (
+    "message",
+    "edited_message",
+    "callback_query",
+    "my_chat_member",
+    "message_reaction",
+)
+
+
 def build_dispatcher(
-    *, settings: Settings, sessionmaker: async_sessionmaker[AsyncSession], clock: Clock = utcnow
+    *,
+    settings: Settings,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    event_log: EventLog,
+    behaviour: Behaviour | None = None,
+    clock: Clock = utcnow,
 ) -> Dispatcher:
-    """The Dispatcher with its workflow data (settings, sessionmaker, clock...) and routers."""
-    if settings.secret_key is None:
-        raise ConfigError("SEGBOT_SECRET_KEY must be set to run the bot")
+    """The Dispatcher with its workflow data, middlewares and routers.
+
+    Outer middlewares (every update), in order: the anti-flood throttle, the event log.
+    Handlers get their DB session and translator from the routers' inner middlewares.
+    """
+    texts = Texts()
+    behaviour = behaviour or load_behaviour({})
     dispatcher = Dispatcher(
         settings=settings,
         sessionmaker=sessionmaker,
         clock=clock,
-        secret_key=settings.secret_key.get_secret_value(),
+        secret_key=_secret(settings),
+        behaviour=behaviour,
+        texts=texts,
+        event_log=event_log,
     )
-    dispatcher.update.outer_middleware(DbSessionMiddleware(sessionmaker))
+    dispatcher.update.outer_middleware(ThrottleMiddleware())
+    dispatcher.update.outer_middleware(
+        EventLogMiddleware(event_log, clock=clock, store_text=behaviour.tracking.store_message_text)
+    )
     dispatcher.errors.register(on_error)
-    dispatcher.include_routers(*get_routers())
+    dispatcher.include_routers(*get_routers(texts=texts, sessionmaker=sessionmaker))
     return dispatcher
 
 
-async def prepare_database(settings: Settings, engine: AsyncEngine) -> None:
-    """Migrate SQLite in place (the one-process default); insist PostgreSQL is migrated."""
-    if settings.is_sqlite:
-        await migrations.upgrade(engine)
-        return
-    current, head = await migrations.current_revision(engine), migrations.head_revision()
-    if current != head:
-        raise ConfigError(
-            f"the database schema is at revision {current or 'none'}, this segbot needs "
-            f"{head}: run `segbot db upgrade` first"
+def _secret(settings: Settings) -> str:
+    if settings.secret_key is None:
+        raise ConfigError("SEGBOT_SECRET_KEY must be set to run the bot")
+    return settings.secret_key.get_secret_value()
+
+
+async def _poll(dispatcher: Dispatcher, bot: Bot, *, handle_signals: bool) -> None:
+    """Long-poll until a signal, or until this coroutine is cancelled: either way polling
+    stops gracefully (aiogram leaves its polling tasks running if merely cancelled)."""
+    polling = asyncio.create_task(
+        dispatcher.start_polling(
+            bot,
+            handle_signals=handle_signals,
+            close_bot_session=False,
+            allowed_updates=list(ALLOWED_UPDATES),
         )
+    )
+    try:
+        await asyncio.shield(polling)
+    except asyncio.CancelledError:
+        with suppress(RuntimeError):  # "Polling is not started": nothing to stop yet
+            await dispatcher.stop_polling()
+        polling.cancel()
+        await asyncio.gather(polling, return_exceptions=True)
+        raise
 
 
 async def run(settings: Settings, *, handle_signals: bool = True, clock: Clock = utcnow) -> None:
     """Run the bot until SIGINT/SIGTERM (or cancellation), then close everything."""
     settings.require_for_run()
+    behaviour = load_behaviour(load_config_file(settings.config_path))
     engine = create_engine(settings.database_url)
     bot = build_bot(settings)
     scheduler = AsyncIOScheduler(timezone=UTC)
+    sessionmaker = create_sessionmaker(engine)
+    event_log = EventLog(sessionmaker, clock=clock)
     web_runner = None
     try:
-        await prepare_database(settings, engine)
+        await migrations.make_ready(engine, upgrade_in_place=settings.is_sqlite)
         dispatcher = build_dispatcher(
-            settings=settings, sessionmaker=create_sessionmaker(engine), clock=clock
+            settings=settings,
+            sessionmaker=sessionmaker,
+            event_log=event_log,
+            behaviour=behaviour,
+            clock=clock,
         )
-        web_runner = await start_web_server(
-            create_web_app(), host=settings.web_host, port=settings.web_port
-        )
+        event_log.start()
+        web_app = create_web_app(sessionmaker=sessionmaker, secret=_secret(settings), clock=clock)
+        web_runner = await start_web_server(web_app, host=settings.web_host, port=settings.web_port)
         scheduler.start()
         await bot.delete_webhook(drop_pending_updates=False)  # polling and a webhook exclude
-        await dispatcher.start_polling(
-            bot,
-            handle_signals=handle_signals,
-            close_bot_session=False,
-            allowed_updates=dispatcher.resolve_used_update_types(),
-        )
+        await _poll(dispatcher, bot, handle_signals=handle_signals)
     finally:
         if scheduler.running:
             scheduler.shutdown(wait=False)
         if web_runner is not None:
             await web_runner.cleanup()
+        await event_log.close()
         await bot.session.close()
         await engine.dispose()
         logger.info("segbot stopped")

@@ -1,15 +1,46 @@
-"""The web server beside the bot: health checks now; click redirects and the webhook later."""
+"""The web server beside the bot: tracked-link redirects and health checks."""
 
 from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from broadcasts.links import read_token, record_click, with_utm
+from core.clock import Clock
+
+SESSIONMAKER = web.AppKey("sessionmaker", async_sessionmaker[AsyncSession])
+SECRET = web.AppKey("secret", str)
+CLOCK: web.AppKey[Clock] = web.AppKey("clock")
 
 
 async def healthz(_request: web.Request) -> web.Response:
     return web.json_response({"status": "ok"})
 
 
-def create_web_app() -> web.Application:
+async def follow_link(request: web.Request) -> web.Response:
+    """302 to the link's target with UTM parameters; 404 for anything not ours."""
+    ref = read_token(request.match_info["token"], secret=request.app[SECRET])
+    if ref is None:
+        raise web.HTTPNotFound
+    async with request.app[SESSIONMAKER]() as session:
+        link = await record_click(
+            session,
+            ref=ref,
+            user_agent=request.headers.get("User-Agent", ""),
+            now=request.app[CLOCK](),
+        )
+    if link is None:
+        raise web.HTTPNotFound
+    raise web.HTTPFound(with_utm(link.url, campaign=link.campaign, content=link.content))
+
+
+def create_web_app(
+    *, sessionmaker: async_sessionmaker[AsyncSession], secret: str, clock: Clock
+) -> web.Application:
     app = web.Application()
+    app[SESSIONMAKER] = sessionmaker
+    app[SECRET] = secret
+    app[CLOCK] = clock
     app.router.add_get("/healthz", healthz)
+    app.router.add_get("/r/{token}", follow_link)
     return app
 
 

@@ -81,6 +81,11 @@ def customer_payload(external_id: str, *, secret: str, source: str | None = None
     return _within_limit(CUSTOMER_PREFIX + b64url(data) + signature)
 
 
+def start_link(bot_username: str, payload: str) -> str:
+    """The t.me link that opens the bot with `/start payload`."""
+    return f"https://t.me/{bot_username.removeprefix('@')}?start={payload}"
+
+
 def _parse_utm(encoded: str) -> StartSource | None:
     fields = b64url_decode(encoded).decode().split(_FIELD_SEPARATOR)
     if len(fields) > _UTM_FIELDS or not fields[0]:

@@ -4,11 +4,11 @@ import enum
 from dataclasses import asdict, dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.models import Event, EventType, Subscriber, SubscriberStatus
+from core.models import Event, EventType, Subscriber, SubscriberStatus, SubscriberTag
 from core.sources import StartSource
 
 
@@ -94,6 +94,74 @@ async def unsubscribe(session: AsyncSession, *, telegram_id: int, now: datetime)
     return True
 
 
+async def record_block(
+    session: AsyncSession, *, telegram_id: int, blocked: bool, now: datetime
+) -> bool:
+    """The user blocked (or unblocked) the bot; commits. False if nothing changed.
+
+    Unblocking restores an active subscription only if they had not said /stop before.
+    """
+    subscriber = await _find(session, telegram_id)
+    if subscriber is None:
+        return False
+    if blocked:
+        if subscriber.status is SubscriberStatus.BLOCKED:
+            return False
+        subscriber.status = SubscriberStatus.BLOCKED
+    else:
+        if subscriber.status is not SubscriberStatus.BLOCKED:
+            return False
+        stopped = subscriber.unsubscribed_at is not None
+        subscriber.status = SubscriberStatus.UNSUBSCRIBED if stopped else SubscriberStatus.ACTIVE
+    subscriber.last_seen_at = now
+    kind = EventType.BLOCKED if blocked else EventType.UNBLOCKED
+    session.add(Event(subscriber_id=subscriber.id, type=kind, occurred_at=now, payload={}))
+    await session.commit()
+    return True
+
+
+async def forget(session: AsyncSession, *, telegram_id: int, now: datetime) -> int | None:
+    """Erase the subscriber's personal data; the caller commits (after unlinking the CRM).
+
+    Names, username, phone, email, place, attributes, tags and any stored message text go.
+    The row stays, unsubscribed and anonymous, so aggregate reports still add up and the
+    bot knows not to message them again unless they /start anew. Returns the subscriber
+    id, or None if the user is unknown.
+    """
+    subscriber = await _find(session, telegram_id)
+    if subscriber is None:
+        return None
+    for personal in _PERSONAL_FIELDS:
+        setattr(subscriber, personal, None)
+    subscriber.attributes = {}
+    subscriber.status = SubscriberStatus.UNSUBSCRIBED
+    subscriber.unsubscribed_at = now
+    await session.execute(delete(SubscriberTag).where(SubscriberTag.subscriber_id == subscriber.id))
+    await session.execute(
+        update(Event)
+        .where(Event.subscriber_id == subscriber.id, Event.type == EventType.MESSAGE)
+        .values(payload={})
+    )
+    session.add(Event(subscriber_id=subscriber.id, type=EventType.FORGOTTEN, occurred_at=now))
+    return subscriber.id
+
+
+# Everything that says who a subscriber is. Source and UTM fields describe a campaign, not
+# the person, and stay for attribution.
+_PERSONAL_FIELDS = (
+    "first_name",
+    "last_name",
+    "username",
+    "phone",
+    "email",
+    "country",
+    "region",
+    "city",
+    "timezone",
+    "referrer",
+)
+
+
 async def _find(session: AsyncSession, telegram_id: int) -> Subscriber | None:
     return await session.scalar(select(Subscriber).where(Subscriber.telegram_id == telegram_id))
 
@@ -125,5 +193,6 @@ def _refresh_profile(subscriber: Subscriber, profile: Profile, now: datetime) ->
     subscriber.first_name = profile.first_name
     subscriber.last_name = profile.last_name
     subscriber.username = profile.username
-    subscriber.language_code = profile.language_code
+    if not subscriber.attributes.get("language_chosen"):
+        subscriber.language_code = profile.language_code
     subscriber.last_seen_at = now

@@ -12,12 +12,11 @@ from alembic.autogenerate.api import AutogenContext
 from sqlalchemy import Connection
 from sqlalchemy.types import TypeDecorator
 
-import core.models  # noqa: F401
-import crm_sync.models  # noqa: F401  (registers the tables on Base.metadata)
-from core.db import Base, create_engine
+from core.db import create_engine
 from core.settings import load_settings
+from migrations.metadata import metadata
 
-target_metadata = Base.metadata
+target_metadata = metadata
 
 
 def render_item(kind: str, obj: object, _context: AutogenContext) -> str | Literal[False]:

@@ -2,25 +2,18 @@
 SEGBOT_TEST_DATABASE_URL names one), emptied after each test, and a clean environment."""
 
 import os
-import uuid
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
-from sqlalchemy import delete, make_url, text
-from sqlalchemy.ext.asyncio import (
-    AsyncEngine,
-    AsyncSession,
-    async_sessionmaker,
-    create_async_engine,
-)
+from sqlalchemy import delete, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-import core.models  # noqa: F401
-import crm_sync.models  # noqa: F401  (every table must be on Base.metadata for cleanup)
 import migrations
-from core.db import Base, create_engine, create_sessionmaker
+from core.db import create_engine, create_sessionmaker
 from core.settings import ENV_PREFIX, load_settings
+from migrations.metadata import metadata
+from tests.databases import temporary_postgres_database
 
 TEST_DATABASE_ENV = "SEGBOT_TEST_DATABASE_URL"
 
@@ -42,7 +35,9 @@ async def database_url(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterato
     if not configured:
         yield f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('db') / 'segbot-test.db'}"
         return
-    async with _postgres_database(load_settings(database_url=configured).database_url) as url:
+    async with temporary_postgres_database(
+        load_settings(database_url=configured).database_url
+    ) as url:
         yield url
 
 
@@ -60,7 +55,7 @@ async def sessionmaker(engine: AsyncEngine) -> AsyncIterator[async_sessionmaker[
     """Sessions on the migrated test database; every row is deleted after the test."""
     yield create_sessionmaker(engine)
     async with engine.begin() as connection:
-        for table in reversed(Base.metadata.sorted_tables):
+        for table in reversed(metadata.sorted_tables):
             await connection.execute(delete(table))
 
 
@@ -78,20 +73,5 @@ async def fresh_database_url(database_url: str, tmp_path: Path) -> AsyncIterator
     if make_url(database_url).get_backend_name() == "sqlite":
         yield f"sqlite+aiosqlite:///{tmp_path / 'fresh.db'}"
         return
-    async with _postgres_database(database_url) as url:
+    async with temporary_postgres_database(database_url) as url:
         yield url
-
-
-@asynccontextmanager
-async def _postgres_database(server_url: str) -> AsyncIterator[str]:
-    """A new, empty database on the server of `server_url`; dropped on exit."""
-    name = f"segbot_test_{uuid.uuid4().hex[:12]}"
-    server = create_async_engine(server_url, isolation_level="AUTOCOMMIT")
-    try:
-        async with server.connect() as connection:
-            await connection.execute(text(f'CREATE DATABASE "{name}"'))
-        yield make_url(server_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        async with server.connect() as connection:
-            await connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        await server.dispose()

@@ -74,14 +74,20 @@ class SentMessage:
 
     def callback_data(self) -> list[str]:
         """The callback_data of every inline button, row by row."""
+        return [data for _text, data in self.callback_buttons()]
+
+    def callback_buttons(self) -> list[tuple[str, str]]:
+        """(text, callback_data) of every inline callback button, row by row."""
         rows = (self.reply_markup or {}).get("inline_keyboard")
         if not isinstance(rows, list):
             return []
         buttons = [button for row in rows if isinstance(row, list) for button in row]
         return [
-            data
+            (text, data)
             for button in buttons
-            if isinstance(button, dict) and isinstance(data := button.get("callback_data"), str)
+            if isinstance(button, dict)
+            and isinstance(text := button.get("text"), str)
+            and isinstance(data := button.get("callback_data"), str)
         ]
 
     def snapshot(self, now: float) -> MessageVersion:

@@ -8,6 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from bot.cli import app
+from core.sources import CustomerRef, StartSource, parse_start_payload
 
 SEGBOT = str(Path(sys.executable).parent / "segbot")
 
@@ -60,8 +61,47 @@ def test_version() -> None:
     assert result.stdout.startswith("segbot ")
 
 
+def test_a_customer_link_opens_the_bot_as_that_customer() -> None:
+    result = segbot("links", "customer", "C-1001", "--bot", "@shopbot", SEGBOT_SECRET_KEY="k")
+    assert result.returncode == 0, result.stderr
+    link = result.stdout.strip()
+    assert link.startswith("https://t.me/shopbot?start=c-")
+    source = parse_start_payload(link.partition("start=")[2], secret="k")
+    assert source is not None
+    assert source.customer == CustomerRef(external_id="C-1001", source=None)
+
+
+def test_a_customer_link_needs_the_secret_key() -> None:
+    result = segbot("links", "customer", "C-1001")
+    assert result.returncode == 2
+    assert result.stderr == "error: SEGBOT_SECRET_KEY must be set to sign customer links\n"
+
+
+def test_a_utm_link_carries_its_fields() -> None:
+    result = CliRunner().invoke(app, ["links", "utm", "--source", "insta", "--campaign", "spring"])
+    assert result.exit_code == 0, result.output
+    source = parse_start_payload(result.stdout.strip(), secret="unused")
+    assert isinstance(source, StartSource)
+    assert (source.utm_source, source.utm_campaign) == ("insta", "spring")
+
+
 @pytest.mark.parametrize(
-    "command", [[], ["run"], ["demo"], ["version"], ["db"], ["db", "upgrade"], ["db", "current"]]
+    "command",
+    [
+        [],
+        ["run"],
+        ["demo"],
+        ["version"],
+        ["db"],
+        ["db", "upgrade"],
+        ["db", "current"],
+        ["links", "customer"],
+        ["links", "utm"],
+        ["crm"],
+        ["segments"],
+        ["rfm"],
+        ["ladder"],
+    ],
 )
 def test_every_command_has_help(command: list[str]) -> None:
     result = CliRunner().invoke(app, [*command, "--help"])

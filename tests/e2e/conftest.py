@@ -1,7 +1,8 @@
 """The real bot, started the way `segbot run` starts it, against the Bot API emulator."""
 
 import asyncio
-from collections.abc import AsyncIterator
+import socket
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -11,6 +12,7 @@ from bot.emulator import Emulator
 from core.settings import Settings, load_settings
 
 BOT_TOKEN = "123456:TEST-TOKEN"
+SECRET_KEY = "test-secret"
 
 
 @pytest.fixture
@@ -19,14 +21,23 @@ async def emulator() -> AsyncIterator[Emulator]:
         yield emulator
 
 
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
 @pytest.fixture
 def bot_settings(database_url: str, emulator: Emulator) -> Settings:
+    port = free_port()
     return load_settings(
         bot_token=BOT_TOKEN,
-        secret_key="test-secret",
+        secret_key=SECRET_KEY,
         database_url=database_url,
         telegram_api_base=emulator.base_url,
-        web_port=0,
+        web_port=port,
+        public_url=f"http://127.0.0.1:{port}",
     )
 
 
@@ -41,3 +52,15 @@ async def running_bot(
         task.result()
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)
+
+
+EVENTUALLY_WITHIN = 5.0  # seconds
+
+
+async def eventually(check: Callable[[], Awaitable[bool]]) -> None:
+    """Wait until `check()` holds, for effects that land asynchronously (the event log's
+    batched writes, a status change after a member update). The database sends no
+    notification, so this polls; TimeoutError after EVENTUALLY_WITHIN seconds."""
+    async with asyncio.timeout(EVENTUALLY_WITHIN):
+        while not await check():  # noqa: ASYNC110  (polling the database is the point)
+            await asyncio.sleep(0.05)

@@ -5,12 +5,13 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, inspect
 
 import migrations
-from core.db import Base, create_engine
+from core.db import create_engine
+from migrations.metadata import metadata
 
 
 def _schema_diff(connection: Connection) -> list[object]:
     context = MigrationContext.configure(connection, opts={"compare_type": True})
-    return list(compare_metadata(context, Base.metadata))
+    return list(compare_metadata(context, metadata))
 
 
 def _tables(connection: Connection) -> set[str]:
@@ -38,6 +39,6 @@ async def test_upgrade_downgrade_upgrade(fresh_database_url: str) -> None:
         assert await migrations.current_revision(engine) is None
         await migrations.upgrade(engine)
         async with engine.connect() as connection:
-            assert await connection.run_sync(_tables) == set(Base.metadata.tables)
+            assert await connection.run_sync(_tables) == set(metadata.tables)
     finally:
         await engine.dispose()

@@ -1,0 +1,38 @@
+"""Small async filters for the hot path.
+
+aiogram runs a synchronous filter, magic filters (`F.x == y`) included, in a worker
+thread for every update it checks; these coroutine filters answer inline instead. The
+ingest benchmark (benchmarks/ingest.py) measures the difference.
+"""
+
+from aiogram.filters import BaseFilter
+from aiogram.types import CallbackQuery, ChatMemberUpdated, Message
+
+
+class PrivateChat(BaseFilter):
+    async def __call__(self, event: Message | CallbackQuery | ChatMemberUpdated) -> bool:
+        if isinstance(event, CallbackQuery):
+            return isinstance(event.message, Message) and event.message.chat.type == "private"
+        return event.chat.type == "private"
+
+
+class Data(BaseFilter):
+    """A callback query whose data is `exactly` this, or starts with `prefix`."""
+
+    def __init__(self, *, exactly: str | None = None, prefix: str | None = None) -> None:
+        self._exactly = exactly
+        self._prefix = prefix
+
+    async def __call__(self, query: CallbackQuery) -> bool:
+        data = query.data or ""
+        if self._exactly is not None:
+            return data == self._exactly
+        return self._prefix is not None and data.startswith(self._prefix)
+
+
+async def has_contact(message: Message) -> bool:
+    return message.contact is not None
+
+
+async def looks_like_command(message: Message) -> bool:
+    return (message.text or "").startswith("/")

@@ -1,0 +1,43 @@
+"""Replies that hit Telegram's flood limit wait `retry_after` and go again.
+
+A subscriber answering the quiz quickly can make the bot exceed the per-chat rate; the
+right answer to a 429 is to wait as long as Telegram says and retry, a few times at most.
+(The broadcast sender has its own, stricter handling of 429s.)
+"""
+
+import asyncio
+import logging
+
+from aiogram import Bot
+from aiogram.client.session.middlewares.base import BaseRequestMiddleware, NextRequestMiddlewareType
+from aiogram.exceptions import TelegramRetryAfter
+from aiogram.methods import Response, TelegramMethod
+from aiogram.methods.base import TelegramType
+
+logger = logging.getLogger(__name__)
+
+
+class RetryAfterMiddleware(BaseRequestMiddleware):
+    def __init__(self, *, attempts: int = 3, max_wait: float = 10.0) -> None:
+        self._attempts = attempts
+        self._max_wait = max_wait
+
+    async def __call__(
+        self,
+        make_request: NextRequestMiddlewareType[TelegramType],
+        bot: Bot,
+        method: TelegramMethod[TelegramType],
+    ) -> Response[TelegramType]:
+        for attempt in range(1, self._attempts + 1):
+            try:
+                return await make_request(bot, method)
+            except TelegramRetryAfter as flood:
+                if attempt == self._attempts or flood.retry_after > self._max_wait:
+                    raise
+                logger.info(
+                    "%s hit the flood limit; retrying in %ss",
+                    type(method).__name__,
+                    flood.retry_after,
+                )
+                await asyncio.sleep(flood.retry_after)
+        raise AssertionError("unreachable: the last attempt returns or raises")

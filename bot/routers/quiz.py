@@ -1,0 +1,268 @@
+"""The onboarding quiz in chat, and /profile to see and change the answers.
+
+Multi-choice selections live in the message's own keyboard (a ✓ on chosen options), so a
+half-answered question survives a restart and needs no server-side state.
+"""
+
+from aiogram import Router
+from aiogram.filters import Command
+from aiogram.filters.callback_data import CallbackData
+from aiogram.types import (
+    CallbackQuery,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    KeyboardButton,
+    Message,
+    ReplyKeyboardMarkup,
+)
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.behaviour import Behaviour
+from bot.filters import Data
+from bot.i18n import Translator
+from core.clock import Clock
+from core.models import Subscriber
+from core.profiles import answer_question, subscriber_of
+from core.quiz import PROFILE_FIELDS, Question, localized
+
+CHECK = "✓ "
+
+
+class Answer(CallbackData, prefix="qa"):
+    """A single-choice answer, or (multiple) a toggle of one option."""
+
+    question: str
+    option: str
+    editing: bool = False
+
+
+class Done(CallbackData, prefix="qd"):
+    question: str
+    editing: bool = False
+
+
+class Ask(CallbackData, prefix="qk"):
+    """/profile's "change this answer"."""
+
+    question: str
+
+
+SKIP = "quiz:skip"
+
+
+def question_markup(
+    question: Question, t: Translator, *, chosen: frozenset[str] = frozenset(), editing: bool
+) -> InlineKeyboardMarkup:
+    rows = [
+        [
+            InlineKeyboardButton(
+                text=(CHECK if option.id in chosen else "") + localized(option.label, t.language),
+                callback_data=Answer(
+                    question=question.id, option=option.id, editing=editing
+                ).pack(),
+            )
+        ]
+        for option in question.options
+    ]
+    if question.multiple:
+        done = Done(question=question.id, editing=editing).pack()
+        rows.append([InlineKeyboardButton(text=t("Done"), callback_data=done)])
+    if not editing:
+        rows.append([InlineKeyboardButton(text=t("Skip the questions"), callback_data=SKIP)])
+    return InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+async def ask(message: Message, question: Question, t: Translator, *, editing: bool) -> None:
+    await message.answer(
+        localized(question.text, t.language),
+        reply_markup=question_markup(question, t, editing=editing),
+    )
+
+
+def phone_keyboard(t: Translator) -> ReplyKeyboardMarkup:
+    return ReplyKeyboardMarkup(
+        keyboard=[[KeyboardButton(text=t("📱 Share my phone"), request_contact=True)]],
+        resize_keyboard=True,
+        one_time_keyboard=True,
+    )
+
+
+async def on_answer(
+    query: CallbackQuery,
+    callback_data: Answer,
+    session: AsyncSession,
+    behaviour: Behaviour,
+    clock: Clock,
+    t: Translator,
+) -> None:
+    question = behaviour.quiz.question(callback_data.question)
+    if question is None or question.option(callback_data.option) is None:
+        await query.answer(t("This button is no longer active."))
+        return
+    if question.multiple:
+        chosen = _chosen(query) ^ {callback_data.option}
+        markup = question_markup(question, t, chosen=chosen, editing=callback_data.editing)
+        if isinstance(query.message, Message):
+            await query.message.edit_reply_markup(reply_markup=markup)
+        await query.answer()
+        return
+    await _record(
+        query,
+        question,
+        [callback_data.option],
+        session,
+        behaviour,
+        clock,
+        t,
+        editing=callback_data.editing,
+    )
+
+
+async def on_done(
+    query: CallbackQuery,
+    callback_data: Done,
+    session: AsyncSession,
+    behaviour: Behaviour,
+    clock: Clock,
+    t: Translator,
+) -> None:
+    question = behaviour.quiz.question(callback_data.question)
+    if question is None:
+        await query.answer(t("This button is no longer active."))
+        return
+    chosen = [option.id for option in question.options if option.id in _chosen(query)]
+    await _record(
+        query, question, chosen, session, behaviour, clock, t, editing=callback_data.editing
+    )
+
+
+async def _record(
+    query: CallbackQuery,
+    question: Question,
+    option_ids: list[str],
+    session: AsyncSession,
+    behaviour: Behaviour,
+    clock: Clock,
+    t: Translator,
+    *,
+    editing: bool,
+) -> None:
+    await answer_question(
+        session,
+        telegram_id=query.from_user.id,
+        question=question,
+        option_ids=option_ids,
+        now=clock(),
+    )
+    await query.answer(t("Saved."))
+    if not isinstance(query.message, Message):
+        return
+    labels = [
+        localized(option.label, t.language)
+        for option in question.options
+        if option.id in option_ids
+    ]
+    await query.message.edit_text(
+        f"{localized(question.text, t.language)}\n→ {', '.join(labels) or '—'}"
+    )
+    following = None if editing else behaviour.quiz.after(question.id)
+    if following is not None:
+        await ask(query.message, following, t, editing=False)
+    elif not editing:
+        await _finish(query.message, behaviour, t)
+
+
+async def on_skip(query: CallbackQuery, behaviour: Behaviour, t: Translator) -> None:
+    await query.answer()
+    if isinstance(query.message, Message):
+        await query.message.edit_reply_markup(reply_markup=None)
+        await _finish(query.message, behaviour, t)
+
+
+async def _finish(message: Message, behaviour: Behaviour, t: Translator) -> None:
+    text = t("Thanks! You can change your answers any time with /profile.")
+    if behaviour.quiz.ask_phone:
+        text += "\n" + t("If you are our customer, share your phone so we can recognise you.")
+        await message.answer(text, reply_markup=phone_keyboard(t))
+    else:
+        await message.answer(text)
+
+
+async def profile(
+    message: Message, session: AsyncSession, behaviour: Behaviour, t: Translator
+) -> None:
+    if message.from_user is None:
+        return
+    subscriber = await subscriber_of(session, message.from_user.id)
+    lines = [t("<b>Your profile</b>")]
+    lines += [
+        f"{localized(q.text, t.language)}\n→ {_answer_labels(subscriber, q, t)}"
+        for q in behaviour.quiz.questions
+        if q.attribute
+    ]
+    lines.append(t("Phone: {phone}", phone=t("shared") if subscriber.phone else "—"))
+    lines.append(t("Email: {email}", email=subscriber.email or "—"))
+    buttons = [
+        [
+            InlineKeyboardButton(
+                text="✏️ " + localized(q.text, t.language)[:40],
+                callback_data=Ask(question=q.id).pack(),
+            )
+        ]
+        for q in behaviour.quiz.questions
+    ]
+    buttons.append([InlineKeyboardButton(text=t("🌐 Language"), callback_data="lang:menu")])
+    buttons.append([InlineKeyboardButton(text=t("🗑 Forget me"), callback_data="forget:ask")])
+    await message.answer(
+        "\n\n".join(lines), reply_markup=InlineKeyboardMarkup(inline_keyboard=buttons)
+    )
+    await message.answer(
+        t("To add or change your email, send /email you@example.com"),
+        reply_markup=phone_keyboard(t),
+    )
+
+
+async def on_ask(
+    query: CallbackQuery, callback_data: Ask, behaviour: Behaviour, t: Translator
+) -> None:
+    question = behaviour.quiz.question(callback_data.question)
+    await query.answer()
+    if question is None:
+        return
+    if isinstance(query.message, Message):
+        await ask(query.message, question, t, editing=True)
+
+
+def _chosen(query: CallbackQuery) -> frozenset[str]:
+    """The options ticked in the keyboard of the message the button belongs to."""
+    if not isinstance(query.message, Message) or query.message.reply_markup is None:
+        return frozenset()
+    chosen = set()
+    for row in query.message.reply_markup.inline_keyboard:
+        for button in row:
+            if button.text.startswith(CHECK) and button.callback_data:
+                try:
+                    chosen.add(Answer.unpack(button.callback_data).option)
+                except (TypeError, ValueError):
+                    continue
+    return frozenset(chosen)
+
+
+def _answer_labels(subscriber: Subscriber, question: Question, t: Translator) -> str:
+    attribute = question.attribute or ""
+    if attribute in PROFILE_FIELDS:
+        value = getattr(subscriber, attribute)
+    else:
+        value = subscriber.attributes.get(attribute)
+    chosen = set(value) if isinstance(value, list) else {value}
+    labels = [localized(o.label, t.language) for o in question.options if o.id in chosen]
+    return ", ".join(labels) or "—"
+
+
+def register(router: Router) -> None:
+    """Adds this feature's handlers to `router` (the private-chat router)."""
+    router.callback_query.register(on_answer, Answer.filter())
+    router.callback_query.register(on_done, Done.filter())
+    router.callback_query.register(on_ask, Ask.filter())
+    router.callback_query.register(on_skip, Data(exactly=SKIP))
+    router.message.register(profile, Command("profile"))
