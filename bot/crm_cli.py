@@ -30,12 +30,15 @@ from bot.cli_support import (
     section_or_exit,
     settings_or_exit,
 )
+from bot.tables import crm_status_table
 from core.errors import SegbotError
 from crm_sync.config import load_crm_config, load_mapping_file
 from crm_sync.connectors import Batch, FilesConnector
 from crm_sync.jobs import sync_configured
 from crm_sync.reports import crm_status, rejected_rows
 from crm_sync.worker import SyncSummary, run_sync
+from segments.config import load_segments_config
+from segments.jobs import after_crm_sync
 
 app = typer.Typer(
     help="CRM customers and orders: import files, sync connectors, match rates.",
@@ -62,11 +65,13 @@ def import_files(
         str, typer.Option("--source", help="Source name the rows are kept under.")
     ] = "files",
 ) -> None:
-    """Import customers and orders from files. Re-importing the same files changes nothing."""
+    """Import customers and orders from files, then rescore RFM and the ladder.
+    Re-importing the same files changes nothing."""
     if customers is None and orders is None:
         fail("give --customers FILE and/or --orders FILE")
     settings = settings_or_exit()
     config = section_or_exit(settings, load_crm_config)
+    segments = section_or_exit(settings, load_segments_config)
     columns = None
     if mapping is not None:
         try:
@@ -84,6 +89,7 @@ def import_files(
                 connector=connector,
                 trigger="import",
                 full=True,
+                on_synced=after_crm_sync(sessionmaker, config=segments),
                 progress=progress,
             )
 
@@ -102,6 +108,7 @@ def sync(
     """Sync the connectors configured in segbot.yaml (crm.connectors) now."""
     settings = settings_or_exit()
     config = section_or_exit(settings, load_crm_config)
+    segments = section_or_exit(settings, load_segments_config)
     if not config.connectors:
         fail("no CRM connectors configured (segbot.yaml, section crm.connectors)")
 
@@ -112,6 +119,7 @@ def sync(
                 config=config,
                 names=[connector] if connector else None,
                 full=full,
+                on_synced=after_crm_sync(sessionmaker, config=segments),
                 progress=progress,
             )
 
@@ -126,28 +134,7 @@ def status() -> None:
     async def work(sessionmaker: async_sessionmaker[AsyncSession]) -> None:
         async with sessionmaker() as session:
             report = await crm_status(session)
-        table = Table("source", "customers", "orders", "matched", "by link/phone/email")
-        table.add_column("conflicts")
-        table.add_column("last run")
-        for source in report.sources:
-            run = source.last_run
-            by = source.linked_by
-            table.add_row(
-                source.source,
-                str(source.customers),
-                str(source.orders),
-                f"{source.linked} ({source.match_rate:.1%})",
-                f"{by.get('deep_link', 0)}/{by.get('phone', 0)}/{by.get('email', 0)}",
-                str(source.conflicts),
-                "never"
-                if run is None
-                else f"#{run.id} {run.status} {run.started_at:%Y-%m-%d %H:%M}",
-            )
-        out.print(table)
-        out.print(
-            f"subscribers matched to a customer: {report.matched_subscribers} of "
-            f"{report.subscribers} ({report.subscriber_match_rate:.1%})"
-        )
+        out.print(crm_status_table(report))
 
     execute(on_database(settings, work))
 

@@ -31,6 +31,10 @@ from core.db import create_engine, create_sessionmaker
 from core.errors import ConfigError
 from core.events import EventLog
 from core.settings import Settings
+from crm_sync.config import CrmConfig, load_crm_config
+from crm_sync.jobs import schedule_syncs
+from segments.config import SegmentsConfig, load_segments_config
+from segments.jobs import after_crm_sync, schedule_refresh
 
 logger = logging.getLogger(__name__)
 
@@ -118,10 +122,26 @@ async def _poll(dispatcher: Dispatcher, bot: Bot, *, handle_signals: bool) -> No
         raise
 
 
+def _schedule_jobs(
+    scheduler: AsyncIOScheduler,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    *,
+    crm: CrmConfig,
+    segments: SegmentsConfig,
+    clock: Clock,
+) -> None:
+    """CRM syncs (each followed by an RFM and ladder rescore) and the segments refresh."""
+    rescore = after_crm_sync(sessionmaker, config=segments, clock=clock)
+    schedule_syncs(scheduler, sessionmaker=sessionmaker, config=crm, on_synced=rescore, clock=clock)
+    schedule_refresh(scheduler, sessionmaker=sessionmaker, config=segments, clock=clock)
+
+
 async def run(settings: Settings, *, handle_signals: bool = True, clock: Clock = utcnow) -> None:
     """Run the bot until SIGINT/SIGTERM (or cancellation), then close everything."""
     settings.require_for_run()
-    behaviour = load_behaviour(load_config_file(settings.config_path))
+    sections = load_config_file(settings.config_path)
+    behaviour = load_behaviour(sections)
+    crm, segments = load_crm_config(sections), load_segments_config(sections)
     engine = create_engine(settings.database_url)
     bot = build_bot(settings)
     scheduler = AsyncIOScheduler(timezone=UTC)
@@ -140,6 +160,7 @@ async def run(settings: Settings, *, handle_signals: bool = True, clock: Clock =
         event_log.start()
         web_app = create_web_app(sessionmaker=sessionmaker, secret=_secret(settings), clock=clock)
         web_runner = await start_web_server(web_app, host=settings.web_host, port=settings.web_port)
+        _schedule_jobs(scheduler, sessionmaker, crm=crm, segments=segments, clock=clock)
         scheduler.start()
         await bot.delete_webhook(drop_pending_updates=False)  # polling and a webhook exclude
         await _poll(dispatcher, bot, handle_signals=handle_signals)

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.cli_support import execute, on_database, section_or_exit, settings_or_exit
+from bot.tables import ladder_table, membership_table, rfm_summary_table
 from core.clock import utcnow
 from core.errors import SegbotError
 from core.models import Subscriber
@@ -219,13 +220,7 @@ def refresh(
             changed = (everything.activity.changed, everything.ladder.changed)
             out.print("activity: {} changed; ladder: {} changed".format(*changed))
             outcomes = everything.memberships
-        table = Table("segment", "members", "entered", "left", "problem")
-        for outcome in outcomes:
-            table.add_row(
-                outcome.segment, str(outcome.size), str(outcome.entered), str(outcome.left),
-                outcome.error or "",
-            )  # fmt: skip
-        out.print(table)
+        out.print(membership_table(outcomes))
 
     _run(work)
 
@@ -265,26 +260,7 @@ def rfm(
 def _print_rfm(scores: pd.DataFrame, names: tuple[str, ...], *, stored: bool) -> None:
     day: date | None = scores["as_of"].iloc[0] if len(scores) else None
     out.print(f"RFM as of {day or '-'}: {len(scores)} customers{' (stored)' if stored else ''}")
-    summary = scores.groupby("segment").agg(
-        customers=("customer_id", "size"),
-        recency_days=("recency_days", "mean"),
-        frequency=("frequency", "mean"),
-        monetary=("monetary", "mean"),
-    )
-    table = Table("segment", "customers", "share", "avg recency (days)", "avg orders", "avg spend")
-    for name in names:
-        if name not in summary.index:
-            table.add_row(name, "0", "0%", "-", "-", "-")
-    shown = summary.reindex([name for name in names if name in summary.index])
-    columns = ("customers", "recency_days", "frequency", "monetary")
-    for name, customers, recency, frequency, monetary in zip(
-        shown.index.tolist(), *(shown[column].tolist() for column in columns), strict=True
-    ):
-        table.add_row(
-            str(name), str(customers), f"{customers / len(scores):.0%}", f"{recency:.0f}",
-            f"{frequency:.1f}", f"{monetary:.2f}",
-        )  # fmt: skip
-    out.print(table)
+    out.print(rfm_summary_table(scores, names))
 
 
 # -- segbot ladder --------------------------------------------------------------------------
@@ -302,9 +278,6 @@ def ladder_command(
                 outcome = await refresh_ladder(session, now=utcnow(), config=config.ladder)
                 out.print(f"restaged: {outcome.changed} changed")
             counts = await ladder(session)
-        table = Table("stage", "", "subscribers", "buyers")
-        for number, count in enumerate(counts):
-            table.add_row(str(number), count.stage, str(count.subscribers), str(count.buyers))
-        out.print(table)
+        out.print(ladder_table(counts))
 
     _run(work)

@@ -154,7 +154,15 @@ def _span(name: str, value: int | str) -> tuple[int, int]:
         ) from None
 
 
+class RefreshConfig(_Strict):
+    """`segments: {refresh_every_minutes: N}`: how often the running bot rescores RFM,
+    restages the ladder, recomputes activity levels and refreshes every saved segment."""
+
+    refresh_every_minutes: Annotated[int, Field(gt=0)] = 15
+
+
 class SegmentsConfig(_Strict):
+    refresh: RefreshConfig = RefreshConfig()
     rfm: RfmConfig = RfmConfig()
     ladder: LadderConfig = LadderConfig()
     activity: ActivityConfig = ActivityConfig()
@@ -163,6 +171,7 @@ class SegmentsConfig(_Strict):
 def load_segments_config(sections: ConfigSections) -> SegmentsConfig:
     """The validated sections (defaults where absent); a mistake is one ConfigError."""
     config = SegmentsConfig(
+        refresh=_validated(RefreshConfig, sections.get("segments"), "segments"),
         rfm=_validated(RfmConfig, sections.get("rfm"), "rfm"),
         ladder=_validated(LadderConfig, sections.get("ladder"), "ladder"),
         activity=_validated(ActivityConfig, sections.get("activity"), "activity"),

@@ -2,20 +2,25 @@
 
 `after_crm_sync(...)` builds the `on_synced` hook `crm_sync.worker.run_sync` takes;
 `refresh_all(...)` is the scheduled job (RFM recency ages daily, activity and the ladder
-move with every event, and memberships follow them).
+move with every event, and memberships follow them); `schedule_refresh` adds it.
 """
 
+import logging
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.clock import Clock, utcnow
+from crm_sync.jobs import JobScheduler
 from crm_sync.worker import SyncedHook, SyncSummary
 from segments.activity import ActivityRefresh, refresh_activity
 from segments.config import SegmentsConfig
 from segments.ladder import LadderRefresh, refresh_ladder
 from segments.membership import MembershipRefresh, refresh_memberships
 from segments.rfm_scores import RfmRescore, rescore_rfm
+
+logger = logging.getLogger(__name__)
+REFRESH_JOB = "segments:refresh"
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,3 +69,39 @@ async def refresh_all(
         sessionmaker, now=now, rfm_segments=config.rfm.segment_map().names
     )
     return SegmentsRefresh(rfm, activity, ladder, memberships)
+
+
+def schedule_refresh(
+    scheduler: JobScheduler,
+    *,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    config: SegmentsConfig,
+    clock: Clock = utcnow,
+) -> str:
+    """Add the periodic `refresh_all` job (never overlapping; missed runs collapse)."""
+    scheduler.add_job(
+        _scheduled_refresh,
+        trigger="interval",
+        minutes=config.refresh.refresh_every_minutes,
+        id=REFRESH_JOB,
+        name="Segments: RFM, activity, ladder, memberships",
+        replace_existing=True,
+        max_instances=1,
+        coalesce=True,
+        kwargs={"sessionmaker": sessionmaker, "config": config, "clock": clock},
+    )
+    return REFRESH_JOB
+
+
+async def _scheduled_refresh(
+    *, sessionmaker: async_sessionmaker[AsyncSession], config: SegmentsConfig, clock: Clock
+) -> None:
+    outcome = await refresh_all(sessionmaker, config=config, clock=clock)
+    failed = [refresh.segment for refresh in outcome.memberships if refresh.error]
+    logger.info(
+        "segments refreshed: %d customers scored, %d segments, %d failed%s",
+        outcome.rfm.customers,
+        len(outcome.memberships),
+        len(failed),
+        f" ({', '.join(failed)})" if failed else "",
+    )

@@ -1,4 +1,6 @@
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -7,7 +9,7 @@ from core.models import Subscriber
 from crm_sync.models import Customer, Order
 from crm_sync.worker import SyncSummary
 from segments.config import load_segments_config
-from segments.jobs import after_crm_sync, refresh_all
+from segments.jobs import after_crm_sync, refresh_all, schedule_refresh
 from segments.models import RfmScore
 from segments.saved import save_segment
 
@@ -65,3 +67,13 @@ async def test_refresh_all_runs_every_step(
     assert outcome.ladder.stages["most_aware"] == 1  # a CRM order is most_aware evidence
     assert outcome.activity.levels["dormant"] == 1
     assert [(m.segment, m.size) for m in outcome.memberships] == [("ready", 1)]
+
+
+async def test_the_refresh_runs_on_the_configured_interval(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    config = load_segments_config({"segments": {"refresh_every_minutes": 5}})
+    scheduler = AsyncIOScheduler()
+    job_id = schedule_refresh(scheduler, sessionmaker=sessionmaker, config=config, clock=clock)
+    (job,) = scheduler.get_jobs()
+    assert (job.id, job.trigger.interval, job.max_instances) == (job_id, timedelta(minutes=5), 1)
