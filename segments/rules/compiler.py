@@ -106,7 +106,7 @@ class _Compiler:
         if isinstance(rule, Did):
             return self.did(rule)
         if isinstance(rule, Tagged):
-            return tagged(rule.tag, via_clicks=rule.via_clicks)
+            return tagged(rule.names, via_clicks=rule.via_clicks)
         if isinstance(rule, HasFlag):
             return self.flag(rule.flag)
         return self.segment(rule)

@@ -110,8 +110,9 @@ class _Evaluator:
         if isinstance(rule, Did):
             return self.did(rule)
         if isinstance(rule, Tagged):
-            return rule.tag in self.facts.tags or (
-                rule.via_clicks and any(event.has_link_tag(rule.tag) for event in self.clicks())
+            return any(tag in self.facts.tags for tag in rule.names) or (
+                rule.via_clicks
+                and any(event.has_link_tag(tag) for event in self.clicks() for tag in rule.names)
             )
         if isinstance(rule, HasFlag):
             clicked = any(True for _ in self.clicks())

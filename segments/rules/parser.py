@@ -122,7 +122,7 @@ class _Parser:
         if word in ("tag", "interest"):
             self.advance()
             self.expect(":", word)
-            return Tagged(self.name(f"a tag after {word}:"), via_clicks=word == "interest")
+            return Tagged(self.tag_name(word), via_clicks=word == "interest")
         if word == "in":
             self.advance()
             self.expect("segment", "in")
@@ -209,6 +209,13 @@ class _Parser:
             raise RuleTypeError(f"a name is 1-{MAX_NAME} characters", position=token.position)
         self.advance()
         return name
+
+    def tag_name(self, word: str) -> str:
+        """A tag may itself have colons (`tag:ladder:problem_aware`, as quiz tags do)."""
+        parts = [self.name(f"a tag after {word}:")]
+        while self.accept(":"):
+            parts.append(self.name(f"the rest of the tag after {':'.join(parts)}:"))
+        return ":".join(parts)
 
     def did(self, action: Action) -> Did:
         count: tuple[Op, int] | None = None

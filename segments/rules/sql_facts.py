@@ -28,15 +28,18 @@ _RFM_COLUMNS = {
 }
 
 
-def tagged(tag: str, *, via_clicks: bool) -> ColumnElement[bool]:
-    """The subscriber has `tag`; with `via_clicks`, or clicked a link tagged `tag`."""
-    has_tag = exists().where(SubscriberTag.subscriber_id == Subscriber.id, SubscriberTag.tag == tag)
+def tagged(names: tuple[str, ...], *, via_clicks: bool) -> ColumnElement[bool]:
+    """The subscriber has one of the tags `names`; with `via_clicks`, or clicked a link
+    tagged with one of them."""
+    has_tag = exists().where(
+        SubscriberTag.subscriber_id == Subscriber.id, SubscriberTag.tag.in_(names)
+    )
     if not via_clicks:
         return has_tag
     clicked_tagged = exists().where(
         Event.subscriber_id == Subscriber.id,
         Event.type == EventType.LINK_CLICK.value,
-        json_array_has(Event.payload, "tags", tag),
+        or_(*(json_array_has(Event.payload, "tags", name) for name in names)),
     )
     return or_(has_tag, clicked_tagged)
 

@@ -115,11 +115,16 @@ class Did:
 
 @dataclass(frozen=True, slots=True)
 class Tagged:
-    """`tag:NAME`: the subscriber carries the tag. `interest:NAME`: the tag, or a clicked
-    link with that tag."""
+    """`tag:NAME`: the subscriber carries the tag. `interest:NAME`: the subscriber carries
+    NAME or `interest:NAME` (the quiz's convention), or clicked a link tagged either."""
 
     tag: str
     via_clicks: bool = False
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The tags that count: NAME, and for an interest also `interest:NAME`."""
+        return (self.tag, f"interest:{self.tag}") if self.via_clicks else (self.tag,)
 
 
 @dataclass(frozen=True, slots=True)

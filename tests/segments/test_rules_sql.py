@@ -124,9 +124,12 @@ async def test_interests_come_from_tags_and_clicked_link_tags(session: AsyncSess
         subscriber(events=(EventFact("link_click", NOW, payload={"tags": ["running", "x"]}),)),
         subscriber(events=(EventFact("link_click", NOW, payload={"tags": "running"}),)),
         subscriber(events=(EventFact("button", NOW, payload={"tags": ["running"]}),)),
+        subscriber(tags=frozenset({"interest:running"})),  # as the quiz tags answers
+        subscriber(events=(EventFact("link_click", NOW, payload={"tags": ["interest:running"]}),)),
     ]
-    assert await matching(session, population, "interest:running") == [0, 1]
+    assert await matching(session, population, "interest:running") == [0, 1, 4, 5]
     assert await matching(session, population, "tag:running") == [0]
+    assert await matching(session, population, "tag:interest:running") == [4]
 
 
 async def test_event_counts_windows_and_campaigns(session: AsyncSession) -> None:
