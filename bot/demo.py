@@ -1,5 +1,6 @@
 """`segbot demo`: the real bot against the built-in Bot API emulator, on a temporary SQLite
-file, with simulated subscribers. Nothing leaves this machine."""
+file, with simulated subscribers, then a sample shop's CRM export imported, matched,
+scored and segmented (bot/demo_shop.py). Nothing leaves this machine."""
 
 import asyncio
 import socket
@@ -15,14 +16,16 @@ import aiohttp
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy import ScalarSelect, func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot import runtime
+import migrations
+from bot import demo_shop, runtime
 from bot.emulator import Emulator, SentMessage
 from broadcasts.links import LinkRef, register_links, tracked_url
 from core.db import create_engine, create_sessionmaker
 from core.models import Event, EventType, Subscriber
 from core.settings import Settings
-from core.sources import utm_payload
+from core.sources import customer_payload, utm_payload
 
 T = TypeVar("T")
 
@@ -52,7 +55,13 @@ CAST = (
         "/start " + utm_payload(source="vk", medium="cpc", campaign="autumn"),
         ("Новинки",),
     ),
-    SimulatedUser(1003, "Chloe", "en", "/start", ("How-to guides",)),
+    SimulatedUser(
+        1003,
+        "Chloe",
+        "en",
+        "/start " + customer_payload(demo_shop.LINKED_CUSTOMER, secret=DEMO_SECRET),
+        ("How-to guides",),
+    ),
     SimulatedUser(1004, "Dev", "en", "/start newsletter", then=("/stop",)),
     SimulatedUser(
         1005,
@@ -81,6 +90,11 @@ async def run(console: Console | None = None) -> None:
                 public_url=f"http://127.0.0.1:{port}",
             )
             console.print(f"[bold]segbot demo[/]: Bot API emulator at {emulator.base_url}")
+            export = demo_shop.write_export(Path(workdir), now=datetime.now(UTC))
+            await _on_database(
+                database_url,
+                lambda sessionmaker: demo_shop.import_export(sessionmaker, export, console),
+            )
             bot = asyncio.create_task(runtime.run(settings, handle_signals=False))
             try:
                 await _alongside(bot, asyncio.gather(*(_act(emulator, u) for u in CAST)))
@@ -90,6 +104,9 @@ async def run(console: Console | None = None) -> None:
                 await asyncio.gather(bot, return_exceptions=True)
             console.print(await _subscriber_table(database_url))
             console.print(f"The bot made {len(emulator.requests)} Bot API requests.")
+            await _on_database(
+                database_url, lambda sessionmaker: demo_shop.segment(sessionmaker, console)
+            )
 
 
 async def _act(emulator: Emulator, user: SimulatedUser) -> None:
@@ -176,6 +193,17 @@ async def _alongside(bot: "asyncio.Task[None]", work: Awaitable[T]) -> T:
         bot.result()  # re-raises why the bot stopped
         raise RuntimeError("the bot stopped before the simulated users were done")
     return job.result()
+
+
+async def _on_database(
+    url: str, work: Callable[[async_sessionmaker[AsyncSession]], Awaitable[T]]
+) -> T:
+    engine = create_engine(url)
+    try:
+        await migrations.make_ready(engine, upgrade_in_place=True)
+        return await work(create_sessionmaker(engine))
+    finally:
+        await engine.dispose()
 
 
 def _free_port() -> int:
