@@ -2,9 +2,11 @@
 schedule. Entering and leaving are `segment_entered` / `segment_left` events, and every
 refresh records the segment's size.
 
-A refresh is four set-based statements per segment (events for those leaving, delete them,
-events for those entering, insert them), so no subscriber passes through Python. On
-PostgreSQL it runs in one REPEATABLE READ transaction, so all four see the same data.
+A refresh evaluates the rule once, into a temporary table of the current matches, then
+diffs it against the stored members in set-based statements (events for those leaving,
+delete them, events for those entering, insert them): no subscriber passes through Python
+and the rule, the expensive part, runs once rather than once per statement. On PostgreSQL
+it all runs in one REPEATABLE READ transaction.
 """
 
 import logging
@@ -12,8 +14,23 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import JSON, Insert, Select, delete, exists, insert, literal, not_, select
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    Insert,
+    MetaData,
+    Select,
+    Table,
+    delete,
+    exists,
+    insert,
+    literal,
+    not_,
+    select,
+)
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.sql.elements import ColumnElement
 
 from core.models import Event, EventType, Subscriber
 from segments.models import Segment, SegmentMember, SegmentSize
@@ -23,6 +40,14 @@ from segments.rules.compiler import SegmentRules, condition
 from segments.saved import broken_rules, member_count, saved_rules
 
 logger = logging.getLogger(__name__)
+
+# Per connection (session) on both databases; emptied before and after each use.
+_matches = Table(
+    "segment_refresh_matches",
+    MetaData(),
+    Column("subscriber_id", BigInteger, primary_key=True),
+    prefixes=["TEMPORARY"],
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,25 +94,28 @@ async def refresh_segment(
     session: AsyncSession, *, segment: Segment, rules: SegmentRules, now: datetime
 ) -> MembershipRefresh:
     """Bring one segment's members up to date with its rule at `now`; commits."""
-    matches = condition(rules[segment.name], now=now, segments=rules)
+    await _collect_matches(session, condition(rules[segment.name], now=now, segments=rules))
     member = SegmentMember.segment_id == segment.id
-    still_matches = exists().where(Subscriber.id == SegmentMember.subscriber_id, matches)
-    already_member = exists().where(member, SegmentMember.subscriber_id == Subscriber.id)
+    matching = exists().where(_matches.c.subscriber_id == SegmentMember.subscriber_id)
+    already_member = exists().where(member, SegmentMember.subscriber_id == _matches.c.subscriber_id)
 
-    leaving = select(SegmentMember.subscriber_id).where(member, not_(still_matches))
+    leaving = select(SegmentMember.subscriber_id).where(member, not_(matching))
     await session.execute(_events(leaving, EventType.SEGMENT_LEFT, segment, now))
-    left = await session.execute(delete(SegmentMember).where(member, not_(still_matches)))
+    left = await session.execute(delete(SegmentMember).where(member, not_(matching)))
 
-    entering = select(Subscriber.id).where(matches, not_(already_member))
+    entering = select(_matches.c.subscriber_id).where(not_(already_member))
     await session.execute(_events(entering, EventType.SEGMENT_ENTERED, segment, now))
     entered = await session.execute(
         insert(SegmentMember).from_select(
             ["segment_id", "subscriber_id", "entered_at"],
             select(
-                literal(segment.id), Subscriber.id, literal(now, SegmentMember.entered_at.type)
-            ).where(matches, not_(already_member)),
+                literal(segment.id),
+                _matches.c.subscriber_id,
+                literal(now, SegmentMember.entered_at.type),
+            ).where(not_(already_member)),
         )
     )
+    await session.execute(delete(_matches))
     size = await member_count(session, segment_id=segment.id)
     outcome = MembershipRefresh(segment.name, size, entered.rowcount, left.rowcount)  # type: ignore[attr-defined]
     session.add(
@@ -101,6 +129,15 @@ async def refresh_segment(
         live.size, live.refreshed_at = size, now
     await session.commit()
     return outcome
+
+
+async def _collect_matches(session: AsyncSession, matches: ColumnElement[bool]) -> None:
+    connection = await session.connection()
+    await connection.run_sync(lambda sync: _matches.create(sync, checkfirst=True))
+    await session.execute(delete(_matches))
+    await session.execute(
+        insert(_matches).from_select(["subscriber_id"], select(Subscriber.id).where(matches))
+    )
 
 
 def _events(subscribers: Select[int], kind: EventType, segment: Segment, now: datetime) -> Insert:
