@@ -3,11 +3,12 @@
 Everything here works the same on SQLite (the embedded default) and PostgreSQL.
 """
 
+import enum
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import BigInteger, DateTime, Dialect, Integer, MetaData, event
+from sqlalchemy import BigInteger, DateTime, Dialect, Enum, Integer, MetaData, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
@@ -103,3 +104,13 @@ async def upsert(
     else:
         upserting = statement.on_conflict_do_nothing(index_elements=list(key))
     await session.execute(upserting, list(rows))
+
+
+def text_enum(enum_class: type[enum.StrEnum]) -> Enum:
+    """A portable enum column: VARCHAR holding the member's value, no native DB type."""
+    return Enum(
+        enum_class,
+        native_enum=False,
+        length=16,
+        values_callable=lambda members: [member.value for member in members],
+    )

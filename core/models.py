@@ -5,10 +5,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String
-from sqlalchemy import Enum as SqlEnum
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from core.db import Base, BigIntId
+from core.db import Base, BigIntId, text_enum
 
 
 class SubscriberStatus(enum.StrEnum):
@@ -56,16 +55,6 @@ class AdminRole(enum.StrEnum):
     VIEWER = "viewer"
 
 
-def _text_enum(enum_class: type[enum.StrEnum]) -> SqlEnum:
-    """A portable enum column: VARCHAR holding the member's value, no native DB type."""
-    return SqlEnum(
-        enum_class,
-        native_enum=False,
-        length=16,
-        values_callable=lambda members: [member.value for member in members],
-    )
-
-
 class Subscriber(Base):
     __tablename__ = "subscribers"
 
@@ -79,7 +68,7 @@ class Subscriber(Base):
     phone: Mapped[str | None] = mapped_column(String(32), index=True)  # E.164
     email: Mapped[str | None] = mapped_column(String(320), index=True)  # trimmed, lower-case
     status: Mapped[SubscriberStatus] = mapped_column(
-        _text_enum(SubscriberStatus), default=SubscriberStatus.ACTIVE, index=True
+        text_enum(SubscriberStatus), default=SubscriberStatus.ACTIVE, index=True
     )
     subscribed_at: Mapped[datetime]
     unsubscribed_at: Mapped[datetime | None]
@@ -138,7 +127,7 @@ class Admin(Base):
     __tablename__ = "admins"
 
     user_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
-    role: Mapped[AdminRole] = mapped_column(_text_enum(AdminRole))
+    role: Mapped[AdminRole] = mapped_column(text_enum(AdminRole))
     added_by: Mapped[int | None] = mapped_column(BigInteger)
     added_at: Mapped[datetime]
 
