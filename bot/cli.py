@@ -9,7 +9,7 @@ import typer
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 import migrations
-from bot import crm_cli, segments_cli
+from bot import campaign_cli, crm_cli, segments_cli
 from bot.cli_support import execute, fail, settings_or_exit
 from core.db import create_engine
 from core.sources import customer_payload, start_link, utm_payload
@@ -26,6 +26,7 @@ app.add_typer(db_app, name="db")
 links_app = typer.Typer(help="Deep links that open the bot with a source.", no_args_is_help=True)
 app.add_typer(links_app, name="links")
 app.add_typer(crm_cli.app, name="crm")
+app.add_typer(campaign_cli.app, name="campaign")
 app.add_typer(segments_cli.app, name="segments")
 app.add_typer(segments_cli.rfm_app, name="rfm")
 app.add_typer(segments_cli.ladder_app, name="ladder")

@@ -21,10 +21,15 @@ import migrations
 from bot.behaviour import Behaviour, load_behaviour
 from bot.errors import on_error
 from bot.i18n import Texts
+from bot.messenger import TelegramMessenger, build_broadcast_bot
 from bot.middlewares import EventLogMiddleware, ThrottleMiddleware
 from bot.retry import RetryAfterMiddleware
 from bot.routers import get_routers
 from bot.web import create_web_app, start_web_server
+from broadcasts.pacing import RateBudget
+from broadcasts.scheduler import CampaignScheduler
+from broadcasts.sender import Sender, SenderSettings
+from broadcasts.worker import DeliveryWorker
 from core.clock import Clock, utcnow
 from core.config import load_config_file
 from core.db import create_engine, create_sessionmaker
@@ -147,6 +152,17 @@ async def run(settings: Settings, *, handle_signals: bool = True, clock: Clock =
     scheduler = AsyncIOScheduler(timezone=UTC)
     sessionmaker = create_sessionmaker(engine)
     event_log = EventLog(sessionmaker, clock=clock)
+    broadcast_bot = build_broadcast_bot(settings)
+    sender = Sender(
+        sessionmaker,
+        TelegramMessenger(broadcast_bot),
+        RateBudget(settings.rate_limit),
+        SenderSettings(public_url=settings.public_url, secret=_secret(settings)),
+        clock=clock,
+    )
+    worker = DeliveryWorker(sender, sessionmaker)
+    campaigns = CampaignScheduler(sessionmaker, scheduler, on_run_started=worker.wake, clock=clock)
+    delivering: asyncio.Task[None] | None = None
     web_runner = None
     try:
         await migrations.make_ready(engine, upgrade_in_place=settings.is_sqlite)
@@ -162,14 +178,20 @@ async def run(settings: Settings, *, handle_signals: bool = True, clock: Clock =
         web_runner = await start_web_server(web_app, host=settings.web_host, port=settings.web_port)
         _schedule_jobs(scheduler, sessionmaker, crm=crm, segments=segments, clock=clock)
         scheduler.start()
+        delivering = asyncio.create_task(worker.run())
+        await campaigns.start()
         await bot.delete_webhook(drop_pending_updates=False)  # polling and a webhook exclude
         await _poll(dispatcher, bot, handle_signals=handle_signals)
     finally:
         if scheduler.running:
             scheduler.shutdown(wait=False)
+        if delivering is not None:
+            delivering.cancel()
+            await asyncio.gather(delivering, return_exceptions=True)
         if web_runner is not None:
             await web_runner.cleanup()
         await event_log.close()
         await bot.session.close()
+        await broadcast_bot.session.close()
         await engine.dispose()
         logger.info("segbot stopped")

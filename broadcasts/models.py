@@ -1,12 +1,25 @@
-"""What broadcasts are made of. Tracked links come first (the subscriber journey needs
-them); campaigns, variants, runs and deliveries join them here."""
+"""What broadcasts are made of: tracked links, campaigns with their ordered targets and
+message variants, runs (one per send of a campaign) and the outbox of deliveries."""
 
+import enum
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import JSON, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from core.db import Base, BigIntId
+from core.db import Base, BigIntId, text_enum
 
 
 class Link(Base):
@@ -21,3 +34,179 @@ class Link(Base):
     content: Mapped[str] = mapped_column(String(255), default="")  # utm_content: segment/variant
     tags: Mapped[list[str]] = mapped_column(JSON, default=list)  # interests a click signals
     created_at: Mapped[datetime]
+
+
+class CampaignStatus(enum.StrEnum):
+    DRAFT = "draft"
+    SCHEDULED = "scheduled"
+    RUNNING = "running"
+    PAUSED = "paused"
+    DONE = "done"
+    CANCELLED = "cancelled"
+    MISSED = "missed"  # its time passed while segbot was down, beyond the grace period
+
+
+class Goal(enum.StrEnum):
+    CLICKS = "clicks"
+    CONVERSIONS = "conversions"
+    REPLIES = "replies"
+
+
+class ScheduleKind(enum.StrEnum):
+    MANUAL = "manual"  # only `segbot campaign send-now`
+    NOW = "now"  # as soon as the scheduler sees it
+    AT = "at"  # once, at `run_at`
+    CRON = "cron"  # every occurrence of `cron` in `timezone` is a new run
+    LOCAL = "local"  # once, on a day at `local_time` in each subscriber's own timezone
+
+
+class RunStatus(enum.StrEnum):
+    SENDING = "sending"
+    PAUSED = "paused"
+    DONE = "done"
+    CANCELLED = "cancelled"
+    MISSED = "missed"
+
+
+class DeliveryStatus(enum.StrEnum):
+    QUEUED = "queued"
+    SENDING = "sending"  # claimed (committed) right before the API call
+    SENT = "sent"
+    FAILED = "failed"
+    BLOCKED = "blocked"  # the subscriber blocked the bot or deleted their account
+    UNKNOWN = "unknown"  # may or may not have arrived: never resent automatically
+    EXCLUDED = "excluded"  # planned but never to be sent; `reason` says why
+    CANCELLED = "cancelled"  # still queued when the run was cancelled
+
+
+class Exclusion(enum.StrEnum):
+    UNSUBSCRIBED = "unsubscribed"
+    BLOCKED = "blocked"
+    DEACTIVATED = "deactivated"
+    HOLDOUT = "holdout"  # the control group, kept for lift
+    CAPPED = "capped"  # the frequency cap was reached
+
+
+class Campaign(Base):
+    __tablename__ = "campaigns"
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)  # also its utm_campaign
+    goal: Mapped[Goal] = mapped_column(text_enum(Goal))
+    status: Mapped[CampaignStatus] = mapped_column(text_enum(CampaignStatus), index=True)
+    holdout_percent: Mapped[int] = mapped_column(SmallInteger, default=0)
+    cap_messages: Mapped[int] = mapped_column(SmallInteger, default=1)
+    cap_hours: Mapped[int] = mapped_column(Integer, default=24)
+    quiet_start: Mapped[str | None] = mapped_column(String(5))  # "HH:MM", subscriber's time
+    quiet_end: Mapped[str | None] = mapped_column(String(5))
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")  # when theirs is unknown
+    unsubscribe_button: Mapped[bool] = mapped_column(Boolean, default=False)
+    paid_broadcast: Mapped[bool] = mapped_column(Boolean, default=False)
+    stars_budget: Mapped[int | None] = mapped_column(Integer)
+    schedule_kind: Mapped[ScheduleKind] = mapped_column(text_enum(ScheduleKind))
+    schedule_timezone: Mapped[str] = mapped_column(String(64), default="UTC")  # of cron, at
+    run_at: Mapped[datetime | None]  # AT; LOCAL: the day (its date in `timezone`)
+    cron: Mapped[str | None] = mapped_column(String(64))
+    local_time: Mapped[str | None] = mapped_column(String(5))  # LOCAL: "HH:MM"
+    grace_minutes: Mapped[int] = mapped_column(Integer, default=60)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    last_fired_at: Mapped[datetime | None]  # the schedule's latest occurrence handled
+
+    targets: Mapped[list["CampaignTarget"]] = relationship(
+        back_populates="campaign",
+        cascade="all, delete-orphan",
+        order_by="CampaignTarget.position",
+        lazy="selectin",
+    )
+
+
+class CampaignTarget(Base):
+    """One entry of a campaign's ordered audience: a saved segment, a one-off rule, or
+    (neither) the default for whoever no earlier target took."""
+
+    __tablename__ = "campaign_targets"
+    __table_args__ = (UniqueConstraint("campaign_id", "position"),)
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(SmallInteger)
+    label: Mapped[str] = mapped_column(String(64))  # in utm_content: label/variant
+    segment: Mapped[str | None] = mapped_column(String(64))
+    rule_text: Mapped[str | None] = mapped_column(Text)
+
+    campaign: Mapped[Campaign] = relationship(back_populates="targets")
+    variants: Mapped[list["Variant"]] = relationship(
+        back_populates="target",
+        cascade="all, delete-orphan",
+        order_by="Variant.position",
+        lazy="selectin",
+    )
+
+    @property
+    def is_default(self) -> bool:
+        return self.segment is None and self.rule_text is None
+
+
+class Variant(Base):
+    """A message for one target: HTML text, or a photo with an HTML caption; buttons."""
+
+    __tablename__ = "campaign_variants"
+    __table_args__ = (UniqueConstraint("target_id", "name"),)
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True)
+    target_id: Mapped[int] = mapped_column(
+        ForeignKey("campaign_targets.id", ondelete="CASCADE"), index=True
+    )
+    position: Mapped[int] = mapped_column(SmallInteger)
+    name: Mapped[str] = mapped_column(String(32))
+    split_percent: Mapped[int] = mapped_column(SmallInteger)
+    body: Mapped[str] = mapped_column(Text)  # a Jinja2 template: the text, or the caption
+    photo: Mapped[str | None] = mapped_column(Text)  # URL or file_id
+    buttons: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+
+    target: Mapped[CampaignTarget] = relationship(back_populates="variants")
+
+
+class Run(Base):
+    """One send of a campaign: its deliveries were planned when it started."""
+
+    __tablename__ = "campaign_runs"
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(
+        ForeignKey("campaigns.id", ondelete="CASCADE"), index=True
+    )
+    status: Mapped[RunStatus] = mapped_column(text_enum(RunStatus), index=True)
+    scheduled_for: Mapped[datetime]
+    started_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+    stars_spent: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Delivery(Base):
+    """One subscriber's message in one run: the outbox row the sender works through."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        UniqueConstraint("run_id", "subscriber_id"),
+        Index("ix_deliveries_run_status", "run_id", "status"),
+        Index("ix_deliveries_subscriber_claimed", "subscriber_id", "claimed_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("campaign_runs.id", ondelete="CASCADE"))
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"))
+    target_id: Mapped[int] = mapped_column(
+        ForeignKey("campaign_targets.id", ondelete="CASCADE"), index=True
+    )
+    variant_id: Mapped[int] = mapped_column(
+        ForeignKey("campaign_variants.id", ondelete="CASCADE"), index=True
+    )
+    status: Mapped[DeliveryStatus] = mapped_column(text_enum(DeliveryStatus))
+    reason: Mapped[str | None] = mapped_column(String(32))  # why excluded or failed
+    not_before: Mapped[datetime | None]  # quiet hours or a local-time schedule
+    claimed_at: Mapped[datetime | None]
+    sent_at: Mapped[datetime | None]
+    message_id: Mapped[int | None] = mapped_column(BigInteger)
+    attempts: Mapped[int] = mapped_column(SmallInteger, default=0)

@@ -19,6 +19,7 @@ from bot.behaviour import Behaviour
 from bot.filters import Data
 from bot.i18n import Translator
 from bot.routers.quiz import ask
+from broadcasts.compose import UNSUBSCRIBE_DATA
 from core.clock import Clock
 from core.sources import StartSource, parse_start_payload
 from core.subscribers import (
@@ -31,8 +32,6 @@ from core.subscribers import (
 from crm_sync.matching import UnknownCustomerError, link_by_deep_link
 
 logger = logging.getLogger(__name__)
-
-UNSUBSCRIBE = "unsubscribe"  # callback data of the Unsubscribe button broadcasts attach
 
 
 def profile_of(user: User, chat_id: int) -> Profile:
@@ -133,6 +132,6 @@ def register(router: Router) -> None:
     """Adds this feature's handlers to `router` (the private-chat router)."""
     router.message.register(start, CommandStart())
     router.message.register(stop, Command("stop"))
-    router.callback_query.register(unsubscribe_button, Data(exactly=UNSUBSCRIBE))
+    router.callback_query.register(unsubscribe_button, Data(exactly=UNSUBSCRIBE_DATA))
     router.my_chat_member.register(blocked, ChatMemberUpdatedFilter(member_status_changed=KICKED))
     router.my_chat_member.register(unblocked, ChatMemberUpdatedFilter(member_status_changed=MEMBER))

@@ -93,6 +93,18 @@ def purchase_fact(fact: PurchaseFact) -> ColumnElement[Any]:
     return select(aggregate).where(Customer.subscriber_id == Subscriber.id).scalar_subquery()
 
 
+def rfm_segment() -> ColumnElement[Any]:
+    """The RFM segment of the subscriber's best-scored linked customer (NULL without one)."""
+    return (
+        select(RfmScore.segment)
+        .join(Customer, Customer.id == RfmScore.customer_id)
+        .where(Customer.subscriber_id == Subscriber.id)
+        .order_by(RfmScore.r.desc(), RfmScore.f.desc(), RfmScore.customer_id)
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
 def rfm_exists(fact: RfmFact | None, where: Where) -> ColumnElement[bool]:
     """Some linked customer has a current RFM score whose `fact` satisfies `where`
     (`fact=None`: has a score at all)."""

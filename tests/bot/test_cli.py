@@ -101,6 +101,7 @@ def test_a_utm_link_carries_its_fields() -> None:
         ["segments"],
         ["rfm"],
         ["ladder"],
+        ["campaign"],
     ],
 )
 def test_every_command_has_help(command: list[str]) -> None:

@@ -1,0 +1,37 @@
+"""When, in UTC, a subscriber's local clock allows a message: quiet hours and local-time
+schedules, computed once per timezone (there are few) rather than once per subscriber."""
+
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+
+def clock_time(text: str) -> time:
+    hours, minutes = text.split(":")
+    return time(int(hours), int(minutes))
+
+
+def zone(name: str | None, fallback: str) -> ZoneInfo:
+    """The named zone; `fallback` when the name is missing or not a known IANA zone."""
+    if name:
+        try:
+            return ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            pass
+    return ZoneInfo(fallback)
+
+
+def after_quiet_hours(moment: datetime, tz: ZoneInfo, start: time, end: time) -> datetime:
+    """`moment`, or the end of the quiet hours it falls in (local `start` to `end`, which
+    may span midnight)."""
+    local = moment.astimezone(tz)
+    now = local.time()
+    quiet = start <= now < end if start <= end else now >= start or now < end
+    if not quiet:
+        return moment
+    day = local.date() if now < end else local.date() + timedelta(days=1)
+    return datetime.combine(day, end, tzinfo=tz).astimezone(moment.tzinfo)
+
+
+def at_local_time(day: date, at: time, tz: ZoneInfo) -> datetime:
+    """The moment, in UTC, it is `at` o'clock in `tz` on `day`."""
+    return datetime.combine(day, at, tzinfo=tz).astimezone(UTC)

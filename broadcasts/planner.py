@@ -1,0 +1,233 @@
+"""The planner: when a run starts, its audience becomes an outbox of Delivery rows.
+
+Everything happens in the database, a few set-based INSERT ... SELECT statements per
+target, so a million subscribers never pass through Python:
+
+- targets are taken in order and a subscriber goes to the first that matches (later
+  targets skip anyone the run already has);
+- within a target, a subscriber's variant and whether they are in the holdout come from
+  hashing their id with the campaign's (stable across runs, so the control group is too);
+- subscribers who are not active, in the holdout or over the frequency cap get a row with
+  status `excluded` and the reason, so they are counted and the holdout can give lift;
+- quiet hours and local-time schedules become `not_before`, computed per timezone.
+"""
+
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import (
+    ColumnElement,
+    Insert,
+    Integer,
+    String,
+    case,
+    exists,
+    func,
+    insert,
+    literal,
+    not_,
+    select,
+    true,
+    type_coerce,
+)
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from broadcasts.local_time import after_quiet_hours, at_local_time, clock_time, zone
+from broadcasts.models import (
+    Campaign,
+    CampaignStatus,
+    CampaignTarget,
+    Delivery,
+    DeliveryStatus,
+    Exclusion,
+    Run,
+    RunStatus,
+    ScheduleKind,
+)
+from core.models import Subscriber, SubscriberStatus
+from segments.rfm import DEFAULT_SEGMENT_MAP
+from segments.rules import parse
+from segments.rules.compiler import SegmentRules, condition
+from segments.saved import RfmNames, UnknownSegmentError, saved_rules
+
+# Statuses that mean a message went (or may have gone) out: what the frequency cap counts.
+_OUT = (DeliveryStatus.SENT, DeliveryStatus.SENDING, DeliveryStatus.UNKNOWN)
+# Two hashes of (subscriber, campaign) into 0-99, for the holdout and the variant split:
+# different primes, so one says nothing about the other.
+_HOLDOUT_PRIME, _VARIANT_PRIME = 10007, 10009
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    run: Run
+    queued: int
+    excluded: dict[str, int]  # by reason
+    postponed: int  # queued with a not_before in the future
+
+
+async def plan_run(
+    session: AsyncSession,
+    *,
+    campaign: Campaign,
+    now: datetime,
+    scheduled_for: datetime | None = None,
+    rfm_segments: RfmNames = DEFAULT_SEGMENT_MAP.names,
+) -> Plan:
+    """Start a run of `campaign`: snapshot its audience into deliveries; commits."""
+    run = Run(
+        campaign_id=campaign.id,
+        status=RunStatus.SENDING,
+        scheduled_for=scheduled_for or now,
+        started_at=now,
+    )
+    session.add(run)
+    await session.flush()
+    rules = await saved_rules(session, rfm_segments=rfm_segments)
+    not_before = await _not_before(session, campaign, now)
+    for target in campaign.targets:
+        matches = _audience(target, rules, now=now, rfm_segments=rfm_segments)
+        await session.execute(_insert_deliveries(run, campaign, target, matches, not_before, now))
+    campaign.status = CampaignStatus.RUNNING
+    campaign.updated_at = now
+    await session.commit()
+    return await _summary(session, run, now)
+
+
+def _audience(
+    target: CampaignTarget, rules: SegmentRules, *, now: datetime, rfm_segments: RfmNames
+) -> ColumnElement[bool]:
+    if target.segment is not None:
+        if target.segment not in rules:
+            raise UnknownSegmentError(f"audience {target.label}: no segment {target.segment!r}")
+        return condition(rules[target.segment], now=now, segments=rules)
+    if target.rule_text is not None:
+        rule = parse(target.rule_text, rfm_segments=rfm_segments)
+        return condition(rule, now=now, segments=rules)
+    return true()
+
+
+def _bucket(campaign: Campaign, prime: int) -> ColumnElement[int]:
+    """0-99 from the subscriber id and the campaign id: deterministic and well spread."""
+    return (Subscriber.id * 7919 + campaign.id) % prime % 100
+
+
+def _insert_deliveries(
+    run: Run,
+    campaign: Campaign,
+    target: CampaignTarget,
+    matches: ColumnElement[bool],
+    not_before: ColumnElement[datetime | None],
+    now: datetime,
+) -> Insert:
+    earlier = aliased(Delivery)
+    already_planned = exists().where(
+        earlier.run_id == run.id, earlier.subscriber_id == Subscriber.id
+    )
+    variant_bucket = _bucket(campaign, _VARIANT_PRIME)
+    limits, cumulative = [], 0
+    for variant in target.variants[:-1]:
+        cumulative += variant.split_percent
+        limits.append((variant_bucket < cumulative, literal(variant.id)))
+    last = literal(target.variants[-1].id)
+    variant_id = case(*limits, else_=last) if limits else last
+    inactive = Subscriber.status != SubscriberStatus.ACTIVE
+    holdout = _bucket(campaign, _HOLDOUT_PRIME) < campaign.holdout_percent
+    capped = _cap_reached(campaign, now)
+    status = case(
+        (inactive | holdout | capped, literal(DeliveryStatus.EXCLUDED.value)),
+        else_=literal(DeliveryStatus.QUEUED.value),
+    )
+    reason = case(
+        (inactive, type_coerce(Subscriber.status, String)),
+        (holdout, literal(Exclusion.HOLDOUT.value)),
+        (capped, literal(Exclusion.CAPPED.value)),
+        else_=literal(None, String),
+    )
+    rows = select(
+        literal(run.id),
+        Subscriber.id,
+        literal(target.id),
+        variant_id,
+        status,
+        reason,
+        case(
+            (inactive | holdout | capped, literal(None, Delivery.not_before.type)), else_=not_before
+        ),
+        literal(0, Integer),
+    ).where(matches, not_(already_planned))
+    columns = [
+        "run_id",
+        "subscriber_id",
+        "target_id",
+        "variant_id",
+        "status",
+        "reason",
+        "not_before",
+        "attempts",
+    ]
+    return insert(Delivery).from_select(columns, rows)
+
+
+def _cap_reached(campaign: Campaign, now: datetime) -> ColumnElement[bool]:
+    sent = aliased(Delivery)
+    recent = (
+        select(func.count())
+        .where(
+            sent.subscriber_id == Subscriber.id,
+            sent.status.in_(_OUT),
+            sent.claimed_at >= now - timedelta(hours=campaign.cap_hours),
+        )
+        .scalar_subquery()
+    )
+    return recent >= campaign.cap_messages
+
+
+async def _not_before(
+    session: AsyncSession, campaign: Campaign, now: datetime
+) -> ColumnElement[datetime | None]:
+    """Per subscriber timezone: when their local clock allows this run's message (None:
+    at once). One CASE branch per timezone that has to wait."""
+    local = campaign.schedule_kind is ScheduleKind.LOCAL and campaign.local_time is not None
+    if not local and campaign.quiet_start is None:
+        return literal(None, Delivery.not_before.type)
+    zones = (await session.scalars(select(Subscriber.timezone).distinct())).all()
+    waits = {name: _allowed_from(campaign, name, now) for name in zones}
+    fallback = _allowed_from(campaign, None, now)
+    branches = [
+        (Subscriber.timezone == name, literal(moment, Delivery.not_before.type))
+        for name, moment in waits.items()
+        if name is not None and moment != fallback
+    ]
+    otherwise = literal(fallback, Delivery.not_before.type)
+    return case(*branches, else_=otherwise) if branches else otherwise
+
+
+def _allowed_from(campaign: Campaign, zone_name: str | None, now: datetime) -> datetime | None:
+    tz = zone(zone_name, campaign.timezone)
+    moment = now
+    if campaign.schedule_kind is ScheduleKind.LOCAL and campaign.local_time and campaign.run_at:
+        day = campaign.run_at.astimezone(zone(campaign.schedule_timezone, "UTC")).date()
+        moment = max(now, at_local_time(day, clock_time(campaign.local_time), tz))
+    if campaign.quiet_start is not None and campaign.quiet_end is not None:
+        start, end = clock_time(campaign.quiet_start), clock_time(campaign.quiet_end)
+        moment = after_quiet_hours(moment, tz, start, end)
+    return moment if moment > now else None
+
+
+async def _summary(session: AsyncSession, run: Run, now: datetime) -> Plan:
+    later = func.sum(case((Delivery.not_before > now, 1), else_=0))
+    rows = await session.execute(
+        select(Delivery.status, Delivery.reason, func.count(), later)
+        .where(Delivery.run_id == run.id)
+        .group_by(Delivery.status, Delivery.reason)
+    )
+    queued, postponed, excluded = 0, 0, Counter[str]()
+    for status, reason, count, waiting in rows.all():
+        if status is DeliveryStatus.EXCLUDED:
+            excluded[reason or ""] += count
+        else:
+            queued += count
+            postponed += int(waiting or 0)
+    return Plan(run=run, queued=queued, excluded=dict(excluded), postponed=postponed)

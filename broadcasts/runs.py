@@ -1,0 +1,164 @@
+"""Runs while and after they send: progress, pause, resume, cancel, finishing, and what a
+crash leaves behind. The sender reads a run's status between batches (a fraction of a
+second apart), so a pause or cancel from any process takes effect within a second."""
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from broadcasts.models import (
+    Campaign,
+    CampaignStatus,
+    Delivery,
+    DeliveryStatus,
+    Run,
+    RunStatus,
+    ScheduleKind,
+)
+from core.errors import SegbotError
+
+_PENDING = (DeliveryStatus.QUEUED, DeliveryStatus.SENDING)
+
+
+class RunStateError(SegbotError):
+    """The campaign has no run in a state that allows this (e.g. resume what is not paused)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    run_id: int
+    status: RunStatus
+    counts: dict[DeliveryStatus, int]
+    excluded: dict[str, int] = field(default_factory=dict)  # by reason
+    per_second: float | None = None  # sending rate so far
+    eta_seconds: float | None = None
+
+    def count(self, status: DeliveryStatus) -> int:
+        return self.counts.get(status, 0)
+
+    @property
+    def to_send(self) -> int:
+        """Everyone the run will message (not the excluded)."""
+        return sum(n for status, n in self.counts.items() if status is not DeliveryStatus.EXCLUDED)
+
+    @property
+    def pending(self) -> int:
+        return sum(self.count(status) for status in _PENDING)
+
+
+async def progress(session: AsyncSession, *, run_id: int) -> Progress:
+    run = await session.get(Run, run_id, populate_existing=True)
+    if run is None:
+        raise RunStateError(f"no run {run_id}")
+    rows = await session.execute(
+        select(Delivery.status, Delivery.reason, func.count())
+        .where(Delivery.run_id == run_id)
+        .group_by(Delivery.status, Delivery.reason)
+    )
+    counts: dict[DeliveryStatus, int] = {}
+    excluded: dict[str, int] = {}
+    for status, reason, count in rows.all():
+        counts[status] = counts.get(status, 0) + count
+        if status is DeliveryStatus.EXCLUDED:
+            excluded[reason or ""] = count
+    span = await session.execute(
+        select(func.min(Delivery.claimed_at), func.max(Delivery.sent_at)).where(
+            Delivery.run_id == run_id, Delivery.status == DeliveryStatus.SENT
+        )
+    )
+    first, last = span.one()
+    sent = counts.get(DeliveryStatus.SENT, 0)
+    rate = eta = None
+    if first is not None and last is not None and last > first:
+        rate = sent / (last - first).total_seconds()
+        pending = sum(counts.get(status, 0) for status in _PENDING)
+        eta = pending / rate
+    return Progress(run.id, run.status, counts, excluded, rate, eta)
+
+
+async def latest_run(session: AsyncSession, *, campaign_id: int) -> Run | None:
+    return await session.scalar(
+        select(Run)
+        .where(Run.campaign_id == campaign_id)
+        .order_by(Run.id.desc())
+        .limit(1)
+        .execution_options(populate_existing=True)
+    )
+
+
+async def pause(session: AsyncSession, *, campaign: Campaign, now: datetime) -> Run:
+    """Stop sending the campaign's current run (queued deliveries wait); commits."""
+    run = await _current(session, campaign, RunStatus.SENDING, "is not sending")
+    run.status = RunStatus.PAUSED
+    campaign.status, campaign.updated_at = CampaignStatus.PAUSED, now
+    await session.commit()
+    return run
+
+
+async def resume(session: AsyncSession, *, campaign: Campaign, now: datetime) -> Run:
+    run = await _current(session, campaign, RunStatus.PAUSED, "is not paused")
+    run.status = RunStatus.SENDING
+    campaign.status, campaign.updated_at = CampaignStatus.RUNNING, now
+    await session.commit()
+    return run
+
+
+async def cancel(session: AsyncSession, *, campaign: Campaign, now: datetime) -> int:
+    """Cancel the campaign: its schedule, and its run's queued deliveries; commits.
+    Returns how many deliveries will now never be sent."""
+    if campaign.status in (CampaignStatus.DONE, CampaignStatus.CANCELLED, CampaignStatus.MISSED):
+        raise RunStateError(f"campaign {campaign.name!r} is already {campaign.status.value}")
+    run = await latest_run(session, campaign_id=campaign.id)
+    dropped = 0
+    if run is not None and run.status in (RunStatus.SENDING, RunStatus.PAUSED):
+        run.status, run.finished_at = RunStatus.CANCELLED, now
+        result = await session.execute(
+            update(Delivery)
+            .where(Delivery.run_id == run.id, Delivery.status == DeliveryStatus.QUEUED)
+            .values(status=DeliveryStatus.CANCELLED)
+        )
+        dropped = result.rowcount  # type: ignore[attr-defined]
+    campaign.status, campaign.updated_at = CampaignStatus.CANCELLED, now
+    await session.commit()
+    return dropped
+
+
+async def finish_if_complete(session: AsyncSession, *, run: Run, now: datetime) -> bool:
+    """Mark the run done once nothing is queued or being sent; commits if it was."""
+    pending = await session.scalar(
+        select(func.count()).where(Delivery.run_id == run.id, Delivery.status.in_(_PENDING))
+    )
+    if pending:
+        return False
+    run.status, run.finished_at = RunStatus.DONE, now
+    campaign = await session.get(Campaign, run.campaign_id)
+    if campaign is not None and campaign.status is CampaignStatus.RUNNING:
+        # A recurring campaign goes back to waiting for its next occurrence.
+        recurring = campaign.schedule_kind is ScheduleKind.CRON
+        campaign.status = CampaignStatus.SCHEDULED if recurring else CampaignStatus.DONE
+        campaign.updated_at = now
+    await session.commit()
+    return True
+
+
+async def mark_interrupted_unknown(session: AsyncSession) -> int:
+    """After a crash: deliveries claimed but never finished may have arrived, so they
+    become `unknown` and are not resent. Call once, before any sender starts; commits."""
+    result = await session.execute(
+        update(Delivery)
+        .where(Delivery.status == DeliveryStatus.SENDING)
+        .values(status=DeliveryStatus.UNKNOWN, reason="interrupted")
+    )
+    await session.commit()
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def _current(
+    session: AsyncSession, campaign: Campaign, status: RunStatus, not_so: str
+) -> Run:
+    run = await latest_run(session, campaign_id=campaign.id)
+    if run is None or run.status is not status:
+        raise RunStateError(f"campaign {campaign.name!r} {not_so}")
+    return run

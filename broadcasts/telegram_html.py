@@ -1,0 +1,103 @@
+"""Telegram's HTML parse mode as the Bot API accepts it: which tags, which entities, and
+how long a message is once its markup is gone (what the 4096/1024 limits count).
+
+Checked here, before sending, so a campaign with markup Telegram would refuse is refused
+when it is saved rather than failing for every subscriber.
+"""
+
+import html
+import re
+
+from core.errors import SegbotError
+
+TEXT_LIMIT = 4096
+CAPTION_LIMIT = 1024
+
+# Tags and the attributes each may carry (https://core.telegram.org/bots/api#html-style).
+_TAGS: dict[str, frozenset[str]] = {
+    **dict.fromkeys(("b", "strong", "i", "em", "u", "ins", "s", "strike", "del"), frozenset()),
+    "tg-spoiler": frozenset(),
+    "span": frozenset({"class"}),
+    "a": frozenset({"href"}),
+    "code": frozenset({"class"}),
+    "pre": frozenset(),
+    "blockquote": frozenset({"expandable"}),
+    "tg-emoji": frozenset({"emoji-id"}),
+}
+_TAG = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9-]*)((?:\s+[^<>]*?)?)\s*(/?)>")
+_ATTRIBUTE = re.compile(r"""([A-Za-z-]+)(?:\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+)))?""")
+_ENTITY = re.compile(r"&(?:lt|gt|amp|quot|#[0-9]+|#x[0-9A-Fa-f]+);")
+
+
+class TelegramHtmlError(SegbotError):
+    """Markup Telegram would refuse: an unsupported or unclosed tag, a stray `<` or `&`."""
+
+
+class MessageTooLongError(SegbotError):
+    """The message, markup removed, is longer than Telegram allows."""
+
+
+def plain_text(markup: str) -> str:
+    """What the subscriber sees of `markup`; TelegramHtmlError if Telegram would refuse it."""
+    parts: list[str] = []
+    open_tags: list[str] = []
+    position = 0
+    for tag in _TAG.finditer(markup):
+        parts.append(_text(markup[position : tag.start()], position))
+        closing, name, attributes, self_closing = tag.group(1, 2, 3, 4)
+        name = name.lower()
+        if name not in _TAGS or self_closing:
+            raise TelegramHtmlError(f"Telegram does not support the tag <{closing}{name}>")
+        if closing:
+            if not open_tags or open_tags[-1] != name:
+                expected = f"</{open_tags[-1]}>" if open_tags else "no closing tag"
+                raise TelegramHtmlError(f"</{name}> does not close anything here: {expected}")
+            open_tags.pop()
+        else:
+            _check_attributes(name, attributes)
+            open_tags.append(name)
+        position = tag.end()
+    parts.append(_text(markup[position:], position))
+    if open_tags:
+        raise TelegramHtmlError(f"<{open_tags[-1]}> is never closed")
+    return "".join(parts)
+
+
+def check_length(markup: str, *, caption: bool) -> None:
+    """MessageTooLongError past 4096 characters (1024 for a photo caption), counted as
+    Telegram counts them: UTF-16 code units, markup removed."""
+    limit = CAPTION_LIMIT if caption else TEXT_LIMIT
+    length = len(plain_text(markup).encode("utf-16-le")) // 2
+    if length > limit:
+        kind = "a photo caption" if caption else "a message"
+        raise MessageTooLongError(f"{kind} is {length} characters; Telegram allows {limit}")
+
+
+def _text(chunk: str, offset: int) -> str:
+    """Text between tags: no bare `<`, and `&` only as an entity Telegram knows."""
+    if "<" in chunk or ">" in chunk:
+        at = offset + min(i for i in (chunk.find("<"), chunk.find(">")) if i >= 0)
+        raise TelegramHtmlError(f"a bare < or > at character {at + 1}: write &lt; or &gt;")
+    for index in (match.start() for match in re.finditer("&", chunk)):
+        if not _ENTITY.match(chunk, index):
+            raise TelegramHtmlError(
+                f"a bare & at character {offset + index + 1}: write &amp; "
+                "(Telegram knows only &lt; &gt; &amp; &quot; and numeric entities)"
+            )
+    return html.unescape(chunk)
+
+
+def _check_attributes(name: str, source: str) -> None:
+    attributes = {
+        match[1].lower(): match[2] or match[3] or match[4] or ""
+        for match in _ATTRIBUTE.finditer(source)
+    }
+    unknown = set(attributes) - _TAGS[name]
+    if unknown:
+        raise TelegramHtmlError(f"<{name}> cannot have {', '.join(sorted(unknown))}")
+    if name == "a" and not attributes.get("href"):
+        raise TelegramHtmlError("<a> needs an href")
+    if name == "span" and attributes.get("class") != "tg-spoiler":
+        raise TelegramHtmlError('<span> is only for spoilers: <span class="tg-spoiler">')
+    if name == "tg-emoji" and not attributes.get("emoji-id", "").isdigit():
+        raise TelegramHtmlError("<tg-emoji> needs a numeric emoji-id")

@@ -1,0 +1,59 @@
+"""Subscribers for broadcast tests, inserted in bulk, and campaign files built in code."""
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from broadcasts.campaigns import save_campaign
+from broadcasts.models import Campaign
+from broadcasts.spec import parse_campaign
+from core.models import Subscriber, SubscriberStatus
+
+NOW = datetime(2026, 11, 2, 12, 0, tzinfo=UTC)  # a Monday, noon UTC
+
+
+async def add_subscribers(
+    session: AsyncSession,
+    count: int,
+    *,
+    first_id: int = 1,
+    language: str | None = "en",
+    status: SubscriberStatus = SubscriberStatus.ACTIVE,
+    timezone: str | None = None,
+    attributes: dict[str, Any] | None = None,
+) -> list[int]:
+    """`count` subscribers with telegram and chat ids from `first_id` on; their row ids."""
+    telegram_ids = list(range(first_id, first_id + count))
+    rows = [
+        {
+            "telegram_id": number,
+            "chat_id": number,
+            "first_name": f"User{number}",
+            "language_code": language,
+            "status": status,
+            "timezone": timezone,
+            "subscribed_at": NOW,
+            "last_seen_at": NOW,
+            "attributes": attributes or {},
+        }
+        for number in telegram_ids
+    ]
+    result = await session.scalars(insert(Subscriber).returning(Subscriber.id), rows)
+    ids = list(result.all())
+    await session.commit()
+    return ids
+
+
+async def campaign_from(session: AsyncSession, text: str, *, now: datetime = NOW) -> Campaign:
+    return await save_campaign(session, spec=parse_campaign(text), now=now)
+
+
+def yaml_lines(*lines: str) -> str:
+    return "\n".join(lines) + "\n"
+
+
+def ids_of(rows: Sequence[tuple[int, ...]]) -> list[int]:
+    return [row[0] for row in rows]

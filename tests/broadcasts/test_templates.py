@@ -1,0 +1,103 @@
+"""Templates: sandboxed, escaped, and refused at save time with a specific reason."""
+
+import pytest
+
+from broadcasts.telegram_html import (
+    MessageTooLongError,
+    TelegramHtmlError,
+    check_length,
+    plain_text,
+)
+from broadcasts.templates import (
+    CustomerFacts,
+    RenderError,
+    TemplateContext,
+    TemplateSyntaxError,
+    UnknownVariableError,
+    render,
+    validate,
+)
+
+
+def test_a_template_renders_subscriber_facts_escaped() -> None:
+    template = validate(
+        "Hi <b>{{ first_name }}</b>, {{ customer.orders }} orders, {{ attr.income }}",
+        caption=False,
+    )
+    context = TemplateContext(
+        first_name="<Ann & Co>", attr={"income": "high"}, customer=CustomerFacts(orders=3)
+    )
+    assert render(template, context) == "Hi <b>&lt;Ann &amp; Co&gt;</b>, 3 orders, high"
+
+
+def test_syntax_errors_say_where() -> None:
+    with pytest.raises(TemplateSyntaxError, match="line 2"):
+        validate("Hello\n{{ first_name ", caption=False)
+
+
+def test_unknown_variables_are_named() -> None:
+    with pytest.raises(UnknownVariableError, match="fist_name"):
+        validate("Hello {{ fist_name }}", caption=False)
+
+
+def test_the_sandbox_refuses_python_internals() -> None:
+    with pytest.raises(RenderError, match="unsafe"):
+        validate("{{ first_name.__class__.__mro__ }}", caption=False)
+
+
+def test_a_missing_attribute_fails_that_subscriber_only() -> None:
+    template = validate("{{ attr.income }}", caption=False)
+    with pytest.raises(RenderError, match="income"):
+        render(template, TemplateContext())
+    defaulted = validate("{{ attr.income | default('unknown') }}", caption=False)
+    assert render(defaulted, TemplateContext()) == "unknown"
+
+
+@pytest.mark.parametrize(
+    ("markup", "reason"),
+    [
+        ("<div>hi</div>", "does not support"),
+        ("<b>hi", "never closed"),
+        ("<b><i>hi</b></i>", "does not close"),
+        ("1 < 2", "bare <"),
+        ("Fish & chips", "bare &"),
+        ('<a title="x" href="https://x.example">x</a>', "cannot have title"),
+        ("<a>x</a>", "needs an href"),
+        ('<span class="big">x</span>', "spoiler"),
+        ("line<br/>break", "does not support"),
+    ],
+)
+def test_html_telegram_refuses_is_refused(markup: str, reason: str) -> None:
+    with pytest.raises(TelegramHtmlError, match=reason):
+        plain_text(markup)
+
+
+def test_html_telegram_accepts_is_accepted() -> None:
+    markup = (
+        '<b>bold</b> <a href="https://x.example/?a=1&amp;b=2">link</a> '
+        '<span class="tg-spoiler">s</span> <blockquote expandable>q</blockquote> '
+        '<pre><code class="language-python">x = 1</code></pre> &lt;3 &#128512;'
+    )
+    assert plain_text(markup) == "bold link s q x = 1 <3 😀"
+
+
+def test_a_bad_template_html_is_refused_at_save() -> None:
+    with pytest.raises(TelegramHtmlError):
+        validate("<b>{{ first_name }}", caption=False)
+
+
+def test_length_counts_utf16_without_markup() -> None:
+    check_length("<b>" + "a" * 4096 + "</b>", caption=False)
+    with pytest.raises(MessageTooLongError, match="4097"):
+        check_length("😀" * 2048 + "a", caption=False)
+    with pytest.raises(MessageTooLongError, match="caption"):
+        check_length("a" * 1025, caption=True)
+
+
+def test_length_is_checked_after_rendering_and_link_rewriting() -> None:
+    url = "https://s.example/x"
+    fits_raw = f"{url} " * 200  # 4000 characters as written, longer once links are tracked
+    with pytest.raises(MessageTooLongError):
+        validate(fits_raw, caption=False)
+    with pytest.raises(MessageTooLongError):
+        validate("{{ first_name * 400 }}", caption=False)
