@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.emulator import Emulator
-from broadcasts.models import Campaign, DeliveryStatus
+from broadcasts.models import Campaign, DeliveryStatus, RunStatus
 from broadcasts.planner import plan_run
 from broadcasts.runs import Progress, progress
 from core.models import Subscriber, SubscriberStatus
@@ -64,12 +64,13 @@ async def audience(
 
 
 async def sent_out(sessionmaker: async_sessionmaker[AsyncSession], run_id: int) -> Progress:
-    """Wait until the run has nothing queued or in flight."""
+    """Wait until the run has nothing queued or in flight and the sender has closed it
+    (it marks the run and the campaign done in a transaction of its own, just after)."""
     async with asyncio.timeout(90):
         while True:
             async with sessionmaker() as session:
                 now = await progress(session, run_id=run_id)
-            if now.pending == 0:
+            if now.pending == 0 and now.status is not RunStatus.SENDING:
                 return now
             await asyncio.sleep(0.2)
 
