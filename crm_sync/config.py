@@ -96,7 +96,7 @@ class FilesConnectorConfig(_ConnectorBase):
     type: Literal["files"]
     customers: Path | None = None
     orders: Path | None = None
-    chunk_rows: Annotated[int, Field(gt=0)] = 50_000
+    chunk_rows: Annotated[int, Field(gt=0)] = 100_000
 
 
 class SqlConnectorConfig(_ConnectorBase):

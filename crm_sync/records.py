@@ -3,7 +3,8 @@
 Every connector hands its rows here as a frame with segbot's field names, so a CSV, a SQL
 query and a CRM API are held to the same rules. All checks are vectorised: a batch of a
 million rows costs a few column operations, never a Python call per row (phone numbers are
-the one exception: phonenumbers parses each distinct number once).
+the one exception: phonenumbers parses each distinct number once, and numbers already in
+E.164 form once per country and length).
 """
 
 from collections.abc import Mapping, Sequence
@@ -79,14 +80,20 @@ def validate_orders(
     customer_id = _text(_column(frame, "customer_external_id"))
     ordered_at = parse_timestamps(_column(frame, "ordered_at"), rules=rules)
     amount = parse_amounts(_column(frame, "amount"))
-    quantity_text = _text(_column(frame, "quantity"))
-    quantity = pd.to_numeric(quantity_text, errors="coerce")
-    currency = _text(_column(frame, "currency")).str.upper()
+    # Quantity, currency and status hold a handful of values: each is cleaned once.
+    quantities = _Distinct(_column(frame, "quantity"))
+    quantity_text = _text(quantities.values)
+    quantity = quantities.expand(pd.to_numeric(quantity_text, errors="coerce"))
+    quantity_text = quantities.expand(quantity_text)
+    currencies = _Distinct(_column(frame, "currency"))
+    currency = currencies.expand(_text(currencies.values).str.upper())
     if rules.default_currency:
         currency = currency.fillna(rules.default_currency)
-    status = _text(_column(frame, "status"))
-    is_refund = status.str.lower().isin(rules.refund_statuses).fillna(False).astype(bool)
-    is_refund |= (amount < 0).fillna(False)
+    statuses = _Distinct(_column(frame, "status"))
+    status_text = _text(statuses.values)
+    status = statuses.expand(status_text.str.slice(0, TEXT_LENGTHS["status"]))
+    refund_status = status_text.str.lower().isin(rules.refund_statuses).fillna(False)
+    is_refund = statuses.expand(refund_status.astype(bool)) | (amount < 0).fillna(False)
 
     reasons = _Reasons(len(frame))
     reasons.add(external_id.isna(), "missing order id")
@@ -108,7 +115,7 @@ def validate_orders(
             "ordered_at": ordered_at,
             "amount": amount.round(2),
             "currency": currency,
-            "status": status.str.slice(0, TEXT_LENGTHS["status"]),
+            "status": status,
             "quantity": quantity.round().astype("Int64"),
             "utm_campaign": _text(_column(frame, "utm_campaign")).str.slice(0, 255),
             "counts_as_purchase": ~is_refund & (amount > 0).fillna(False),
@@ -206,6 +213,22 @@ def _attributes(frame: pd.DataFrame, names: Sequence[str]) -> list[dict[str, obj
         {key: value for key, value in row.items() if value is not None}
         for row in jsonable_records(values)
     ]
+
+
+class _Distinct:
+    """A column's distinct values, to clean once each and spread back over every row."""
+
+    def __init__(self, column: pd.Series) -> None:
+        codes, uniques = pd.factorize(column)
+        self._rows = np.where(codes < 0, len(uniques), codes)  # missing: the last value
+        self._index = column.index
+        self.values = pd.Series(uniques).reindex(range(len(uniques) + 1))
+
+    def expand(self, cleaned: pd.Series) -> pd.Series:
+        """`cleaned` (one per distinct value) for every row of the column."""
+        spread = cleaned.iloc[self._rows]
+        spread.index = self._index
+        return spread
 
 
 class _Reasons:

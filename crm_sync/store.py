@@ -1,31 +1,54 @@
-"""Storing validated records: idempotent upserts keyed by (source, external id).
+"""Storing validated records: set-based, idempotent upserts keyed by (source, external id).
 
-Each batch is compared with what is stored first, so only new rows (bulk inserted) and
-changed rows (upserted with `core.db.upsert`) are written, `updated_at` moves only when
-something changed, and inserted/updated/unchanged are counted the same way on SQLite and
-PostgreSQL. Nothing here commits.
+A batch is staged into a temporary table (`crm_sync.staging`), then written with one
+INSERT ... SELECT ... ON CONFLICT (source, external_id) DO UPDATE ... WHERE something
+changed, so `updated_at` moves only when something did and re-reading stored rows updates
+nothing. Orders find their customer with a join; customers an order names before the
+customer stream does are created bare ("stubs"). Inserted/updated/unchanged are counted
+exactly and the same way on SQLite and PostgreSQL. Nothing here commits.
 """
 
-from collections.abc import Iterator, Sequence
+import typing
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import numpy as np
 import pandas as pd
-from sqlalchemy import ARRAY, Select, String, func, literal, select
+from sqlalchemy import (
+    JSON,
+    ColumnElement,
+    Select,
+    Table,
+    and_,
+    cast,
+    exists,
+    func,
+    literal,
+    or_,
+    select,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import InstrumentedAttribute
-from sqlalchemy.util.typing import TupleAny, Unpack
 
-from core.db import upsert
-from crm_sync.bulk import insert_new
-from crm_sync.models import Customer, Order
+from core.db import UtcDateTime
+from crm_sync.models import Customer, Money, Order
+from crm_sync.staging import CUSTOMERS_STAGE, ORDERS_STAGE, stage, staged_time
 
 KEY = ("source", "external_id")
-LOOKUP_CHUNK = 5_000  # ids per IN (...): far below SQLite's and asyncpg's parameter limits
-CUSTOMER_FIELDS = ("name", "phone", "email")
-ORDER_FIELDS = ("customer_id", "currency", "status", "utm_campaign", "counts_as_purchase")
+CUSTOMERS = typing.cast(Table, Customer.__table__)
+ORDERS = typing.cast(Table, Order.__table__)
+CUSTOMER_FIELDS = ("name", "phone", "email", "attributes")
+ORDER_FIELDS = (
+    "customer_id",
+    "ordered_at",
+    "amount",
+    "currency",
+    "status",
+    "quantity",
+    "utm_campaign",
+    "counts_as_purchase",
+)
 
 
 @dataclass(slots=True)
@@ -35,12 +58,6 @@ class WriteCounts:
     unchanged: int = 0
     stub_customers: int = 0  # customers created because an order named them first
 
-    def add(self, other: "WriteCounts") -> None:
-        self.inserted += other.inserted
-        self.updated += other.updated
-        self.unchanged += other.unchanged
-        self.stub_customers += other.stub_customers
-
 
 async def store_customers(
     session: AsyncSession, *, source: str, records: pd.DataFrame, now: datetime
@@ -48,33 +65,23 @@ async def store_customers(
     """Insert new customers and update changed ones; links and purchase facts are kept."""
     if records.empty:
         return WriteCounts()
-    columns: list[InstrumentedAttribute[Any]] = [Customer.external_id, Customer.attributes]
-    columns += [getattr(Customer, field) for field in CUSTOMER_FIELDS]
-    stored = await _stored(session, Customer, columns, source, records)
-    merged = records.merge(stored, on="external_id", how="left", suffixes=("", "_old"))
-    new = merged["_stored"].isna().to_numpy()
-    changed = ~new & (
-        np.logical_or.reduce([_differs(merged[f], merged[f"{f}_old"]) for f in CUSTOMER_FIELDS])
-        | np.array(
-            [a != b for a, b in zip(merged["attributes"], merged["attributes_old"], strict=True)]
-        )
-    )
-    fields = ("external_id", *CUSTOMER_FIELDS, "attributes")
-    stamps = {"source": source, "created_at": now, "updated_at": now}
-    await insert_new(
-        session,
-        Customer.__tablename__,
-        merged.loc[new, list(fields)],
-        constants=stamps,
-        json_columns=("attributes",),
-    )
-    rows = _rows(merged[changed], fields)
-    for row in rows:
-        row.update(stamps)
-    await upsert(
-        session, Customer, rows, key=KEY, update=(*CUSTOMER_FIELDS, "attributes", "updated_at")
-    )
-    return _counts(new, changed)
+    dialect = session.get_bind().dialect.name
+    await stage(session, CUSTOMERS_STAGE, records)
+    staged = CUSTOMERS_STAGE.c
+    existing = await _existing(session, CUSTOMERS, CUSTOMERS_STAGE, source)
+    attributes = cast(staged.attributes, JSON) if dialect == "postgresql" else staged.attributes
+    rows = select(
+        literal(source).label("source"),
+        staged.external_id,
+        staged.name,
+        staged.phone,
+        staged.email,
+        attributes.label("attributes"),
+        _stamp(now).label("created_at"),
+        _stamp(now).label("updated_at"),
+    ).where(staged.external_id.is_not(None))  # a WHERE: SQLite's upsert-after-SELECT rule
+    written = await _upsert(session, CUSTOMERS, rows, CUSTOMER_FIELDS)
+    return _counts(len(records), existing, written)
 
 
 async def store_orders(
@@ -87,131 +94,117 @@ async def store_orders(
     """
     if records.empty:
         return WriteCounts(), set()
-    customer_ids, stubs = await _customer_ids(
-        session, source=source, external_ids=records["customer_external_id"].unique(), now=now
+    dialect = session.get_bind().dialect.name
+    await stage(session, ORDERS_STAGE, records)
+    staged = ORDERS_STAGE.c
+    stubs = await _stub_customers(session, source=source, now=now)
+    existing = await _existing(session, ORDERS, ORDERS_STAGE, source)
+    customer = and_(Customer.source == source, Customer.external_id == staged.customer_external_id)
+    moved: set[int] = set()
+    if existing:
+        stored = Order.source == source, Order.external_id == staged.external_id
+        moved_from = (
+            select(Order.customer_id)
+            .distinct()
+            .join(ORDERS_STAGE, and_(*stored))
+            .join(Customer, customer)
+            .where(Order.customer_id != Customer.id)
+        )
+        moved = set((await session.scalars(moved_from)).all())
+    amount = cast(staged.amount, Money) if dialect == "postgresql" else staged.amount
+    rows = (
+        select(
+            literal(source).label("source"),
+            staged.external_id,
+            Customer.id.label("customer_id"),
+            staged_time(staged.ordered_at, dialect).label("ordered_at"),
+            amount.label("amount"),
+            staged.currency,
+            staged.status,
+            staged.quantity,
+            staged.utm_campaign,
+            staged.counts_as_purchase,
+            _stamp(now).label("created_at"),
+            _stamp(now).label("updated_at"),
+        )
+        .select_from(ORDERS_STAGE)
+        .join(Customer, customer)
+        .where(staged.external_id.is_not(None))  # a WHERE: SQLite's upsert-after-SELECT rule
     )
-    records = records.assign(customer_id=records["customer_external_id"].map(customer_ids))
-    columns = [Order.external_id, Order.ordered_at, Order.amount, Order.quantity]
-    columns += [getattr(Order, field) for field in ORDER_FIELDS]
-    stored = await _stored(session, Order, columns, source, records)
-    merged = records.merge(stored, on="external_id", how="left", suffixes=("", "_old"))
-    new = merged["_stored"].isna().to_numpy()
-    amount_moved = ~np.isclose(merged["amount"], merged["amount_old"].astype(float), atol=0.004)
-    changed = ~new & (
-        np.logical_or.reduce([_differs(merged[f], merged[f"{f}_old"]) for f in ORDER_FIELDS])
-        | _differs(merged["quantity"], merged["quantity_old"])
-        | amount_moved
-        | _differs(merged["ordered_at"], pd.to_datetime(merged["ordered_at_old"], utc=True))
-    )
-    fields = ("external_id", "ordered_at", "amount", "quantity", *ORDER_FIELDS)
-    stamps = {"source": source, "created_at": now, "updated_at": now}
-    await insert_new(session, Order.__tablename__, merged.loc[new, list(fields)], constants=stamps)
-    rows = _rows(merged[changed], fields)
-    for row in rows:
-        row.update(stamps)
-    await upsert(session, Order, rows, key=KEY, update=(*fields[1:], "updated_at"))
-    moved = merged.loc[changed & _differs(merged["customer_id"], merged["customer_id_old"])]
-    counts = _counts(new, changed)
+    written = await _upsert(session, ORDERS, rows, ORDER_FIELDS)
+    counts = _counts(len(records), existing, written)
     counts.stub_customers = stubs
-    return counts, {int(customer) for customer in moved["customer_id_old"].dropna()}
+    return counts, moved
 
 
-async def _customer_ids(
-    session: AsyncSession, *, source: str, external_ids: np.ndarray, now: datetime
-) -> tuple[dict[str, int], int]:
-    """{external id: customer id}, creating a bare customer for ids not seen yet."""
-    wanted = [str(external_id) for external_id in external_ids]
-    found = await _ids(session, source, wanted)
-    missing = [external_id for external_id in wanted if external_id not in found]
-    if missing:
-        stubs = [
-            {
-                "source": source,
-                "external_id": external_id,
-                "attributes": {},
-                "created_at": now,
-                "updated_at": now,
-            }
-            for external_id in missing
-        ]
-        await upsert(session, Customer, stubs, key=KEY, update=())
-        found.update(await _ids(session, source, missing))
-    return found, len(missing)
+async def _stub_customers(session: AsyncSession, *, source: str, now: datetime) -> int:
+    """Create a bare customer for every staged order's customer not stored yet."""
+    staged = ORDERS_STAGE.c
+    known = exists().where(
+        Customer.source == source, Customer.external_id == staged.customer_external_id
+    )
+    named = select(staged.customer_external_id).distinct().where(~known).subquery()
+    missing = select(
+        literal(source),
+        named.c.customer_external_id,
+        literal({}, JSON),
+        _stamp(now),
+        _stamp(now),
+    ).where(named.c.customer_external_id.is_not(None))  # see _upsert: SQLite needs a WHERE
+    statement = _insert(session, CUSTOMERS).from_select(
+        ["source", "external_id", "attributes", "created_at", "updated_at"], missing
+    )
+    result = await session.execute(statement.on_conflict_do_nothing(index_elements=list(KEY)))
+    return int(result.rowcount)  # type: ignore[attr-defined]
 
 
-async def _ids(session: AsyncSession, source: str, external_ids: list[str]) -> dict[str, int]:
-    found: dict[str, int] = {}
-    for chunk in _chunked(external_ids):
-        query = select(Customer.external_id, Customer.id).where(Customer.source == source)
-        result = await session.execute(_among(session, query, Customer.external_id, chunk))
-        found.update({str(row.external_id): int(row.id) for row in result})
-    return found
+async def _existing(session: AsyncSession, table: Table, staged: Table, source: str) -> int:
+    """How many staged rows are stored already."""
+    stored = exists().where(table.c.source == source, table.c.external_id == staged.c.external_id)
+    count = await session.scalar(select(func.count()).select_from(staged).where(stored))
+    return int(count or 0)
 
 
-async def _stored(
-    session: AsyncSession,
-    model: type[Customer] | type[Order],
-    columns: Sequence[InstrumentedAttribute[Any]],
-    source: str,
-    records: pd.DataFrame,
-) -> pd.DataFrame:
-    """The stored rows of `records`' ids, with a `_stored` marker column."""
-    names = [column.key for column in columns]
-    parts = []
-    for chunk in _chunked(records["external_id"].tolist()):
-        query = select(*columns).where(model.source == source)
-        result = await session.execute(_among(session, query, model.external_id, chunk))
-        parts.append(pd.DataFrame(result.all(), columns=names, dtype=object))
-    stored = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=names)
-    stored["_stored"] = True
-    return stored.rename(columns={n: f"{n}_old" for n in names if n != "external_id"})
+async def _upsert(
+    session: AsyncSession, table: Table, rows: Select[Any], fields: tuple[str, ...]
+) -> int:
+    """INSERT `rows`; on a stored key, UPDATE `fields` where one differs. Rows written."""
+    dialect = session.get_bind().dialect.name
+    statement = _insert(session, table)
+    columns = [column.name for column in rows.selected_columns]
+    statement = statement.from_select(columns, rows)
+    excluded = statement.excluded
+    changed = [_differs(table.c[field], excluded[field], dialect=dialect) for field in fields]
+    upserting = statement.on_conflict_do_update(
+        index_elements=list(KEY),
+        set_={field: excluded[field] for field in (*fields, "updated_at")},
+        where=or_(*changed),
+    )
+    result = await session.execute(upserting)
+    return int(result.rowcount)  # type: ignore[attr-defined]
 
 
-def _among(
-    session: AsyncSession,
-    query: Select[Unpack[TupleAny]],
-    column: InstrumentedAttribute[str],
-    values: list[str],
-) -> Select[Unpack[TupleAny]]:
-    """`query` narrowed to rows whose `column` is one of `values`.
+def _differs(
+    stored: ColumnElement[object], new: ColumnElement[object], *, dialect: str
+) -> ColumnElement[bool]:
+    """Null-safe "not equal"; JSON compared as values on PostgreSQL (json has no "=")."""
+    if isinstance(stored.type, JSON) and dialect == "postgresql":
+        return cast(stored, JSONB).is_distinct_from(cast(new, JSONB))
+    return stored.is_distinct_from(new)
 
-    On PostgreSQL a join with unnest(array): one parameter instead of thousands, and a plan
-    that probes the unique index even when a cached generic plan is used on a table whose
-    statistics are not yet current (a plain `IN`/`= ANY` then scans the source linearly).
-    """
+
+def _insert(session: AsyncSession, table: Table) -> postgresql.Insert | sqlite.Insert:
     if session.get_bind().dialect.name == "postgresql":
-        keys = func.unnest(literal(values, ARRAY(String))).table_valued("key").render_derived()
-        return query.join(keys, column == keys.c.key)
-    return query.where(column.in_(values))
+        return postgresql.insert(table)
+    return sqlite.insert(table)
 
 
-def _differs(new: pd.Series, old: pd.Series) -> np.ndarray:
-    """Element-wise "not equal", where missing equals missing."""
-    new_missing, old_missing = new.isna().to_numpy(), old.isna().to_numpy()
-    both = ~new_missing & ~old_missing
-    unequal = np.zeros(len(new), dtype=bool)
-    unequal[both] = new.to_numpy(dtype=object)[both] != old.to_numpy(dtype=object)[both]
-    differs: np.ndarray = unequal | (new_missing != old_missing)
-    return differs
+def _stamp(now: datetime) -> ColumnElement[datetime]:
+    return literal(now, UtcDateTime())
 
 
-def _rows(frame: pd.DataFrame, fields: Sequence[str]) -> list[dict[str, object]]:
-    """Plain Python values for the driver: None for missing, datetime for timestamps."""
-    picked = frame[list(fields)].copy()
-    for field in fields:
-        if isinstance(picked[field].dtype, pd.DatetimeTZDtype):
-            picked[field] = pd.Series(
-                picked[field].dt.to_pydatetime(), index=picked.index, dtype=object
-            )
-    as_objects = picked.astype(object)
-    return as_objects.where(picked.notna(), None).to_dict("records")  # type: ignore[return-value]
-
-
-def _counts(new: np.ndarray, changed: np.ndarray) -> WriteCounts:
-    inserted, updated = int(new.sum()), int(changed.sum())
-    return WriteCounts(inserted=inserted, updated=updated, unchanged=len(new) - inserted - updated)
-
-
-def _chunked(values: list[str]) -> Iterator[list[str]]:
-    for start in range(0, len(values), LOOKUP_CHUNK):
-        yield values[start : start + LOOKUP_CHUNK]
+def _counts(staged: int, existing: int, written: int) -> WriteCounts:
+    """Written rows are the new ones and the changed ones; the rest were unchanged."""
+    inserted = staged - existing
+    updated = written - inserted
+    return WriteCounts(inserted=inserted, updated=updated, unchanged=existing - updated)

@@ -24,7 +24,8 @@ from crm_sync.connectors.base import Batch, Connector, Cursor
 from crm_sync.facts import refresh_facts, refresh_facts_since
 from crm_sync.matching import MatchOutcome, rematch
 from crm_sync.models import RejectedRow, SyncCursor, SyncRun
-from crm_sync.records import Stream
+from crm_sync.records import ID_LENGTH, Stream
+from crm_sync.staging import bulk_writes
 from crm_sync.store import WriteCounts, store_customers, store_orders
 
 logger = logging.getLogger(__name__)
@@ -96,13 +97,13 @@ async def run_sync(
     """
     run = await _start(sessionmaker, connector.name, trigger, full, clock, stale_after)
     try:
-        for stream in connector.streams:
-            async for batch in connector.batches(stream, run.cursors.get(stream)):
-                async with sessionmaker() as session:
+        # One session (one connection) for the whole run; every batch commits on its own.
+        async with sessionmaker() as session, bulk_writes(session):
+            for stream in connector.streams:
+                async for batch in connector.batches(stream, run.cursors.get(stream)):
                     await _store_batch(session, run, batch, clock)
-                if progress is not None:
-                    progress(batch)
-        async with sessionmaker() as session:
+                    if progress is not None:
+                        progress(batch)
             matching = await _finish(session, run, clock)
     except asyncio.CancelledError:
         await _fail(sessionmaker, run, "cancelled (segbot stopped)", clock)
@@ -194,7 +195,8 @@ async def _store_batch(session: AsyncSession, run: _Run, batch: Batch, clock: Cl
                     "run_id": run.id,
                     "kind": batch.stream,
                     "row_number": rejection.row_number,
-                    "external_id": rejection.external_id,
+                    # Cut to fit: an id too long is one of the reasons to reject a row.
+                    "external_id": (rejection.external_id or "")[:ID_LENGTH] or None,
                     "raw": rejection.raw,
                     "reason": rejection.reason[:REASON_LENGTH],
                 }

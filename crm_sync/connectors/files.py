@@ -32,7 +32,7 @@ class FilesConnector:
         orders: Path | None,
         rules: RecordRules,
         mapping: ColumnMapping | None = None,
-        chunk_rows: int = 50_000,
+        chunk_rows: int = 100_000,
     ) -> None:
         self._name = name
         self._paths: dict[Stream, Path] = {}

@@ -2,10 +2,16 @@
 
 import numpy as np
 import pandas as pd
+import phonenumbers
 import pytest
 
 from crm_sync.config import RecordRules
-from crm_sync.identity import normalize_email, normalize_emails, normalize_phone
+from crm_sync.identity import (
+    normalize_email,
+    normalize_emails,
+    normalize_phone,
+    normalize_phones,
+)
 from crm_sync.records import parse_amounts, parse_timestamps, validate_customers, validate_orders
 from tests.crm_sync.conftest import RULES
 
@@ -146,3 +152,19 @@ def test_emails_the_same_one_by_one_and_vectorised(value: str) -> None:
     assert normalize_emails(pd.Series([value])).astype(object).where(
         lambda s: s.notna(), None
     ).iloc[0] == normalize_email(value)
+
+
+def test_phones_vectorised_match_one_by_one_across_countries_and_lengths() -> None:
+    codes = sorted(phonenumbers.COUNTRY_CODE_TO_REGION_CODE)
+    random = np.random.default_rng(7)
+    shaped = [
+        f"+{codes[i % len(codes)]}" + "".join(map(str, random.integers(0, 10, 1 + i % 15)))
+        for i in range(3_000)
+    ]
+    others = ["+0123456", "+", "600 000 001", "+34 600 000 001", "8 (916) 123-45-67", "x"]
+    values = pd.Series([*shaped, *others, None], dtype="string")
+    for region in ("ES", "US", "RU"):
+        vectorised = normalize_phones(values, region=region).astype(object)
+        assert [None if pd.isna(v) else v for v in vectorised] == [
+            None if pd.isna(v) else normalize_phone(str(v), region=region) for v in values
+        ]

@@ -1,0 +1,150 @@
+"""Staging tables: a batch of validated records, loaded into a TEMPORARY table by the
+driver's fastest path (COPY on PostgreSQL, one executemany of plain tuples on SQLite), so
+the store can upsert it with one set-based statement. Nothing here commits.
+
+Temporary tables are private to the connection and need no migration. Values are staged
+in the form the target columns store them (SQLite: SQLAlchemy's UTC timestamp text; on
+PostgreSQL microseconds since the epoch, turned into timestamptz by `staged_time`), so a
+staged row and a stored one compare equal exactly when nothing changed.
+"""
+
+import json
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    ColumnElement,
+    Float,
+    Integer,
+    MetaData,
+    Table,
+    Text,
+    literal_column,
+)
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.schema import CreateTable
+
+# Kept apart from the models' metadata: Alembic never sees these tables.
+STAGE_METADATA = MetaData()
+# SQLite: the timestamp text SQLAlchemy stores; PostgreSQL: microseconds since the epoch.
+StagedTime = BigInteger().with_variant(Text(), "sqlite")
+
+CUSTOMERS_STAGE = Table(
+    "crm_stage_customers",
+    STAGE_METADATA,
+    Column("external_id", Text),
+    Column("name", Text),
+    Column("phone", Text),
+    Column("email", Text),
+    Column("attributes", Text),  # JSON text
+    prefixes=["TEMPORARY"],
+)
+ORDERS_STAGE = Table(
+    "crm_stage_orders",
+    STAGE_METADATA,
+    Column("external_id", Text),
+    Column("customer_external_id", Text),
+    Column("ordered_at", StagedTime),
+    Column("amount", Float),
+    Column("currency", Text),
+    Column("status", Text),
+    Column("quantity", Integer),
+    Column("utm_campaign", Text),
+    Column("counts_as_purchase", Boolean),
+    prefixes=["TEMPORARY"],
+)
+
+Row = tuple[object, ...]
+# A sync's SQLite connection: a page cache (in KiB; the default is 2 MB) big enough that
+# inserting into the order indexes does not re-read index pages from the file, and the
+# staging tables in memory (temp_store 2).
+SQLITE_BULK_PRAGMAS = {"cache_size": -256 * 1024, "temp_store": 2}
+
+
+@asynccontextmanager
+async def bulk_writes(session: AsyncSession) -> AsyncIterator[None]:
+    """Set `session`'s connection up for a sync's bulk writes, and back afterwards.
+
+    SQLite gets a page cache sized for the sync and keeps the staging tables in memory.
+    On the way out the staging tables are dropped and the connection's own settings put
+    back, so the pooled connection goes back as it came; after an error the connection is discarded
+    instead (it may be broken), and its temporary tables and settings go with it.
+    """
+    connection = await session.connection()
+    sqlite = connection.dialect.name == "sqlite"
+    before: dict[str, int] = {}
+    if sqlite:
+        for pragma, value in SQLITE_BULK_PRAGMAS.items():
+            current = await connection.exec_driver_sql(f"PRAGMA {pragma}")
+            before[pragma] = int(current.scalar_one())
+            await connection.exec_driver_sql(f"PRAGMA {pragma} = {value}")
+    try:
+        yield
+    except BaseException:
+        await session.invalidate()
+        raise
+    connection = await session.connection()
+    for table in STAGE_METADATA.sorted_tables:
+        await connection.exec_driver_sql(f"DROP TABLE IF EXISTS {table.name}")
+    for pragma, previous in before.items():
+        await connection.exec_driver_sql(f"PRAGMA {pragma} = {previous}")
+    await session.commit()
+
+
+async def stage(session: AsyncSession, table: Table, frame: pd.DataFrame) -> None:
+    """Replace the contents of the temporary `table` with `frame` (columns named alike)."""
+    connection = await session.connection()
+    postgres = connection.dialect.name == "postgresql"
+    await connection.execute(CreateTable(table, if_not_exists=True))
+    # TRUNCATE leaves no dead rows behind (autovacuum never visits temporary tables).
+    await connection.exec_driver_sql(f"{'TRUNCATE' if postgres else 'DELETE FROM'} {table.name}")
+    names = [column.name for column in table.columns]
+    values = [
+        _column(frame[name], as_json=name == "attributes", sqlite=not postgres) for name in names
+    ]
+    rows: list[Row] = list(zip(*values, strict=True))
+    if not rows:
+        return
+    if postgres:
+        raw = await connection.get_raw_connection()
+        driver = raw.driver_connection
+        assert driver is not None  # noqa: S101  (an open connection always has one)
+        await driver.copy_records_to_table(table.name, records=rows, columns=names)
+        await connection.exec_driver_sql(f"ANALYZE {table.name}")  # plans see its real size
+    else:  # SQLite, the only other database segbot runs on
+        marks = ", ".join("?" for _ in names)
+        statement = f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({marks})"  # noqa: S608
+        await connection.exec_driver_sql(statement, rows)
+
+
+def staged_time(column: ColumnElement[object], dialect: str) -> ColumnElement[object]:
+    """A staged timestamp as the target column stores it."""
+    if dialect == "postgresql":
+        return literal_column("TIMESTAMPTZ 'epoch'") + column * literal_column(
+            "INTERVAL '1 microsecond'"
+        )
+    return column
+
+
+def _column(values: pd.Series, *, as_json: bool, sqlite: bool) -> Sequence[object]:
+    """Plain Python values for the driver, None where missing."""
+    if as_json:
+        return [json.dumps(value) for value in values]
+    present = values.notna().to_numpy()
+    if isinstance(values.dtype, pd.DatetimeTZDtype):
+        naive_utc = values.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy("datetime64[us]")
+        if sqlite:
+            text = np.char.replace(np.datetime_as_string(naive_utc, unit="us"), "T", " ")
+            column: list[object] = text.astype(object).tolist()
+        else:
+            column = naive_utc.astype(np.int64).astype(object).tolist()
+    else:
+        column = values.astype(object).tolist()
+    if present.all():
+        return column
+    return [value if keep else None for value, keep in zip(column, present, strict=True)]
