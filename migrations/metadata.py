@@ -4,6 +4,7 @@ Importing a package's models registers its tables on `core.db.Base.metadata`.
 """
 
 import broadcasts.models  # noqa: F401
+import core.inbox
 import core.models  # noqa: F401
 import crm_sync.models  # noqa: F401
 import segments.models  # noqa: F401

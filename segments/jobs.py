@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.clock import Clock, utcnow
+from core.metrics import SEGMENT_REFRESH_SECONDS
 from crm_sync.jobs import JobScheduler
 from crm_sync.worker import SyncedHook, SyncSummary
 from segments.activity import ActivityRefresh, refresh_activity
@@ -96,7 +97,8 @@ def schedule_refresh(
 async def _scheduled_refresh(
     *, sessionmaker: async_sessionmaker[AsyncSession], config: SegmentsConfig, clock: Clock
 ) -> None:
-    outcome = await refresh_all(sessionmaker, config=config, clock=clock)
+    with SEGMENT_REFRESH_SECONDS.time():
+        outcome = await refresh_all(sessionmaker, config=config, clock=clock)
     failed = [refresh.segment for refresh in outcome.memberships if refresh.error]
     logger.info(
         "segments refreshed: %d customers scored, %d segments, %d failed%s",

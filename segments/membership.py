@@ -4,9 +4,9 @@ refresh records the segment's size.
 
 A refresh evaluates the rule once, into a temporary table of the current matches, then
 diffs it against the stored members in set-based statements (events for those leaving,
-delete them, events for those entering, insert them): no subscriber passes through Python
-and the rule, the expensive part, runs once rather than once per statement. On PostgreSQL
-it all runs in one REPEATABLE READ transaction.
+delete them; keep only the matches not yet members, events for them, insert them): no
+subscriber passes through Python and the rule, the expensive part, runs once rather than
+once per statement. On PostgreSQL it all runs in one REPEATABLE READ transaction.
 """
 
 import logging
@@ -28,6 +28,7 @@ from sqlalchemy import (
     literal,
     not_,
     select,
+    text,
 )
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.sql.elements import ColumnElement
@@ -97,13 +98,16 @@ async def refresh_segment(
     await _collect_matches(session, condition(rules[segment.name], now=now, segments=rules))
     member = SegmentMember.segment_id == segment.id
     matching = exists().where(_matches.c.subscriber_id == SegmentMember.subscriber_id)
-    already_member = exists().where(member, SegmentMember.subscriber_id == _matches.c.subscriber_id)
-
     leaving = select(SegmentMember.subscriber_id).where(member, not_(matching))
     await session.execute(_events(leaving, EventType.SEGMENT_LEFT, segment, now))
     left = await session.execute(delete(SegmentMember).where(member, not_(matching)))
 
-    entering = select(_matches.c.subscriber_id).where(not_(already_member))
+    # The matches that are members already are dropped, leaving those entering: the inserts
+    # below read the matches alone. Had they tested membership while inserting members,
+    # PostgreSQL could plan a nested loop rescanning the growing segment_members per row.
+    already_member = exists().where(member, SegmentMember.subscriber_id == _matches.c.subscriber_id)
+    await session.execute(delete(_matches).where(already_member))
+    entering = select(_matches.c.subscriber_id)
     await session.execute(_events(entering, EventType.SEGMENT_ENTERED, segment, now))
     entered = await session.execute(
         insert(SegmentMember).from_select(
@@ -112,7 +116,7 @@ async def refresh_segment(
                 literal(segment.id),
                 _matches.c.subscriber_id,
                 literal(now, SegmentMember.entered_at.type),
-            ).where(not_(already_member)),
+            ),
         )
     )
     await session.execute(delete(_matches))
@@ -138,6 +142,9 @@ async def _collect_matches(session: AsyncSession, matches: ColumnElement[bool]) 
     await session.execute(
         insert(_matches).from_select(["subscriber_id"], select(Subscriber.id).where(matches))
     )
+    if session.get_bind().dialect.name == "postgresql":
+        # Never auto-analysed, a temporary table is planned blind; sampling it costs little.
+        await session.execute(text(f"ANALYZE {_matches.name}"))
 
 
 def _events(subscribers: Select[int], kind: EventType, segment: Segment, now: datetime) -> Insert:

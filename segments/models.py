@@ -1,5 +1,7 @@
-"""Saved segments with their history and members, RFM scores, ladder stages, activity."""
+"""Saved segments with their history and members, RFM scores, ladder stages, activity,
+the profiles of generated segments (AI clusters, lookalikes) and personas."""
 
+import enum
 from datetime import date, datetime
 from typing import Any
 
@@ -16,7 +18,20 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from core.db import Base, BigIntId
+from core.db import Base, BigIntId, text_enum
+
+
+class SegmentKind(enum.StrEnum):
+    """Who decides a segment's members: its rule, or a generator (segments.ai).
+
+    A generated segment's rule is `tag:"segment:<id>"`, and the generator puts that tag on
+    exactly the subscribers it chose, so refreshes, `in segment` and the planner treat it
+    like any other segment while its members stay what the generator decided.
+    """
+
+    RULE = "rule"  # a marketer's rule
+    AI = "ai"  # a cluster found by segments.ai.generate; replaced on every regeneration
+    LOOKALIKE = "lookalike"  # the subscribers most similar to a seed segment
 
 
 class Segment(Base):
@@ -35,6 +50,9 @@ class Segment(Base):
     updated_at: Mapped[datetime]
     refreshed_at: Mapped[datetime | None]  # when membership was last materialised
     size: Mapped[int | None] = mapped_column(Integer)  # members at refreshed_at
+    kind: Mapped[SegmentKind] = mapped_column(
+        text_enum(SegmentKind), default=SegmentKind.RULE, server_default=SegmentKind.RULE.value
+    )
 
 
 class SegmentVersion(Base):
@@ -126,3 +144,46 @@ class ActivityLevel(Base):
     level: Mapped[int] = mapped_column(SmallInteger, index=True)
     previous_level: Mapped[int | None] = mapped_column(SmallInteger)
     changed_at: Mapped[datetime]
+
+
+class SegmentProfile(Base):
+    """What a generator said about the segment it made: an AI cluster's profile (name,
+    demographics, geography, interests, behaviours, pain points) or a lookalike's seed."""
+
+    __tablename__ = "segment_profiles"
+
+    segment_id: Mapped[int] = mapped_column(
+        ForeignKey("segments.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
+    )
+    profile: Mapped[dict[str, Any]] = mapped_column(JSON)
+    generated_at: Mapped[datetime]
+
+
+class ContentFormat(enum.StrEnum):
+    SHORT_VIDEO = "short_video"
+    CAROUSEL = "carousel"
+    LIVE = "live"
+    TEXT = "text"
+
+
+class Persona(Base):
+    """An actionable profile a campaign can target: its audience is its source segment
+    (`segment_id`) or its own rule (`rule_text`), exactly one of them."""
+
+    __tablename__ = "personas"
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    segment_id: Mapped[int | None] = mapped_column(
+        ForeignKey("segments.id", ondelete="SET NULL"), index=True
+    )
+    source_segment: Mapped[str | None] = mapped_column(String(64))  # its name when chosen
+    rule_text: Mapped[str | None] = mapped_column(Text)
+    main_problem: Mapped[str] = mapped_column(Text)
+    preferred_format: Mapped[ContentFormat] = mapped_column(text_enum(ContentFormat))
+    tone: Mapped[str] = mapped_column(String(64))
+    best_offer: Mapped[str] = mapped_column(Text)
+    example_customer: Mapped[str] = mapped_column(Text)
+    narrative: Mapped[str | None] = mapped_column(Text)  # written by the language model
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.errors import SegbotError
 from segments.explain import Explanation, explain
-from segments.models import Segment, SegmentMember, SegmentVersion
+from segments.models import Segment, SegmentKind, SegmentMember, SegmentVersion
 from segments.rfm import DEFAULT_SEGMENT_MAP
 from segments.rules import (
     Rule,
@@ -112,6 +112,10 @@ async def save_segment(
     check_references(name, rule, others)
     stored = to_json(rule)
     segment = await session.scalar(select(Segment).where(Segment.name == name))
+    if segment is not None and segment.kind is not SegmentKind.RULE:
+        raise SegmentNameError(
+            f"{name!r} is a generated ({segment.kind.value}) segment: save under another name"
+        )
     if segment is not None and segment.rule == stored and segment.description == description:
         return segment
     if segment is None:

@@ -1,0 +1,144 @@
+"""The service that (re)generates AI segments: features, clusters, profiles, optional
+model-written names, then every current AI segment replaced by the new ones in one
+transaction, and their members materialised by the usual membership refresh.
+
+`generate_ai_segments(sessionmaker, now=..., config=...)` is the one call a chat handler,
+the CLI or a job makes. The result says what was removed and which personas lost their
+source segment (they keep their fields; give them a new source or a rule).
+"""
+
+import asyncio
+import logging
+from collections.abc import Collection
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+import numpy as np
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from core.errors import SegbotError
+from segments.ai.clusters import Clustering, find_clusters
+from segments.ai.config import AiConfig
+from segments.ai.describe import read_description
+from segments.ai.features import Features, build_features
+from segments.ai.llm import LanguageModel
+from segments.ai.profiles import Profile, profile_clusters, titled
+from segments.ai.store import add_generated, free_name, remove_generated
+from segments.ai.writing import model_names
+from segments.membership import refresh_memberships
+from segments.models import Persona, Segment, SegmentKind
+from segments.rfm import DEFAULT_SEGMENT_MAP
+
+logger = logging.getLogger(__name__)
+
+
+class ClusterRangeError(SegbotError):
+    """k_min and k_max do not make a range of cluster counts."""
+
+
+@dataclass(frozen=True)
+class Generation:
+    profiles: list[Profile]  # the new AI segments, largest first; `name` is the segment's
+    removed: list[str]  # the AI segments this generation replaced
+    orphaned_personas: list[str]  # personas whose source segment was among the removed
+    k: int
+    silhouettes: dict[int, float]
+    audience: int  # subscribers clustered
+    fitted_on: int  # of them, in the sample the clusters were fitted on
+    groups: tuple[str, ...]  # feature groups clustered on
+    where: str | None  # the audience rule from the description
+    named_by_model: bool
+
+
+async def generate_ai_segments(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    *,
+    now: datetime,
+    config: AiConfig,
+    k_min: int | None = None,
+    k_max: int | None = None,
+    description: str | None = None,
+    model: LanguageModel | None = None,
+    rfm_segments: Collection[str] = DEFAULT_SEGMENT_MAP.names,
+) -> Generation:
+    """Cluster the audience and replace every AI segment with the clusters; commits."""
+    low, high = k_min or config.k_min, k_max or config.k_max
+    if not 2 <= low <= high:
+        raise ClusterRangeError(f"need 2 <= k-min <= k-max; got k-min {low}, k-max {high}")
+    focus = read_description(description, rfm_segments=rfm_segments)
+    async with sessionmaker() as session:
+        features = await build_features(
+            session, now=now, window_days=config.window_days, audience=focus.audience,
+            rfm_segments=rfm_segments,
+        )  # fmt: skip
+    clustering, profiles = await asyncio.to_thread(
+        _cluster, features, focus.groups, low, high, config
+    )
+    named = await model_names(model, profiles, product=config.product) if model else None
+    if model is not None and named is None:
+        logger.warning("the language model could not name the AI segments: statistical names")
+    if named is not None:
+        profiles = [
+            replace(p, name=titled(p.number, [n])) for p, n in zip(profiles, named, strict=True)
+        ]
+    removed, orphaned = await _replace(sessionmaker, features, clustering, profiles, now)
+    await refresh_memberships(
+        sessionmaker, now=now, names=[profile.name for profile in profiles],
+        rfm_segments=rfm_segments,
+    )  # fmt: skip
+    return Generation(
+        profiles=profiles,
+        removed=removed,
+        orphaned_personas=orphaned,
+        k=clustering.k,
+        silhouettes=clustering.silhouettes,
+        audience=len(features.frame),
+        fitted_on=clustering.fitted_on,
+        groups=focus.groups,
+        where=focus.where,
+        named_by_model=named is not None,
+    )
+
+
+def _cluster(
+    features: Features, groups: tuple[str, ...], k_min: int, k_max: int, config: AiConfig
+) -> tuple[Clustering, list[Profile]]:
+    clustering = find_clusters(
+        features.only(groups), k_min=k_min, k_max=k_max, seed=config.seed,
+        sample_size=config.sample_size,
+    )  # fmt: skip
+    return clustering, profile_clusters(features, clustering.labels, config)
+
+
+async def _replace(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    features: Features,
+    clustering: Clustering,
+    profiles: list[Profile],
+    now: datetime,
+) -> tuple[list[str], list[str]]:
+    """Remove the current AI segments and add the new ones, in one transaction; the names
+    of the removed segments and of the personas that lost their source."""
+    ids = features.frame.index.to_numpy(dtype=np.int64)
+    async with sessionmaker() as session:
+        orphaned = await session.scalars(
+            select(Persona.name)
+            .join(Segment, Segment.id == Persona.segment_id)
+            .where(Segment.kind == SegmentKind.AI)
+            .order_by(Persona.name)
+        )
+        orphaned_names = list(orphaned.all())
+        removed = await remove_generated(session, kind=SegmentKind.AI)
+        for cluster, profile in enumerate(profiles):
+            named = replace(profile, name=await free_name(session, profile.name))
+            await add_generated(
+                session, name=named.name, kind=SegmentKind.AI,
+                members=ids[clustering.labels == cluster], profile=named.as_json(),
+                description="; ".join(trait.text for trait in named.traits[:3])
+                or "close to the audience as a whole",
+                now=now,
+            )  # fmt: skip
+            profiles[cluster] = named
+        await session.commit()
+    return removed, orphaned_names

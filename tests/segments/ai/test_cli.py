@@ -1,0 +1,48 @@
+"""`segbot segments generate|lookalike` and `segbot personas` through typer's CliRunner."""
+
+import asyncio
+
+import pytest
+import typer
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from typer.testing import CliRunner, Result
+
+from bot.personas_cli import app as personas_app
+from bot.segments_cli import app as segments_app
+from tests.segments.ai.planted import plant
+
+
+@pytest.fixture
+def runner(
+    monkeypatch: pytest.MonkeyPatch, database_url: str,
+    sessionmaker: async_sessionmaker[AsyncSession],  # empties the tables afterwards
+) -> CliRunner:  # fmt: skip
+    monkeypatch.setenv("SEGBOT_DATABASE_URL", database_url)
+    monkeypatch.setenv("COLUMNS", "200")
+    return CliRunner()
+
+
+async def invoke(runner: CliRunner, command: typer.Typer, *args: str) -> Result:
+    return await asyncio.to_thread(runner.invoke, command, list(args))
+
+
+async def test_generate_then_personas_and_a_lookalike(
+    runner: CliRunner, session: AsyncSession
+) -> None:
+    await plant(session, per_group=20)
+    generated = await invoke(runner, segments_app, "generate", "--k-min", "3", "--k-max", "3")
+    assert generated.exit_code == 0, generated.output
+    assert "3 AI segments of 60 subscribers" in generated.output
+    first = next(line for line in generated.output.splitlines() if line.startswith("AI 1:"))
+    name = first.rsplit(": ", 1)[0]
+
+    persona = await invoke(runner, personas_app, "from-segment", name, "--name", "First")
+    assert persona.exit_code == 0, persona.output
+    listed = await invoke(runner, personas_app, "list")
+    assert "First" in listed.output
+    lookalike = await invoke(runner, segments_app, "lookalike", name, "--size", "5")
+    assert lookalike.exit_code == 0, lookalike.output
+    assert "saved lookalike: AI 1" in lookalike.output
+    bad = await invoke(runner, segments_app, "generate", "--describe", "nothing useful")
+    assert bad.exit_code == 2
+    assert "names no features" in bad.output
