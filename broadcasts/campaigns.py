@@ -39,6 +39,10 @@ class CampaignStateError(SegbotError):
     """The campaign is not in a state that allows this (e.g. editing one that already ran)."""
 
 
+class PaidBroadcastsDisabledError(SegbotError):
+    """The campaign asks for paid broadcasts, which this bot has not enabled."""
+
+
 async def save_campaign(
     session: AsyncSession,
     *,
@@ -46,8 +50,15 @@ async def save_campaign(
     now: datetime,
     public_url: str | None = None,
     rfm_segments: Collection[str] = DEFAULT_SEGMENT_MAP.names,
+    paid_broadcasts: bool = False,
 ) -> Campaign:
-    """Check and save the campaign (draft without a schedule, else scheduled); commits."""
+    """Check and save the campaign (draft without a schedule, else scheduled); commits.
+    A campaign with `paid_broadcast` is refused unless `paid_broadcasts` is enabled."""
+    if spec.paid_broadcast is not None and not paid_broadcasts:
+        raise PaidBroadcastsDisabledError(
+            "paid_broadcast: paid broadcasts are off for this bot "
+            "(set broadcasts.paid_broadcasts.enabled: true in segbot.yaml)"
+        )
     link = SAMPLE_TRACKED_URL if public_url is None else f"{public_url}/r/{'x' * 40}"
     for place, variant in _variants(spec):
         _check_template(place, variant, link)
@@ -153,6 +164,8 @@ def _kind(schedule: ScheduleSpec | None) -> tuple[ScheduleKind, CampaignStatus]:
         kind = ScheduleKind.AT
     elif schedule.cron is not None:
         kind = ScheduleKind.CRON
+    elif schedule.best_hour:
+        kind = ScheduleKind.BEST_HOUR
     else:
         kind = ScheduleKind.LOCAL
     return kind, CampaignStatus.SCHEDULED

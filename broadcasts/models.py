@@ -58,6 +58,7 @@ class ScheduleKind(enum.StrEnum):
     AT = "at"  # once, at `run_at`
     CRON = "cron"  # every occurrence of `cron` in `timezone` is a new run
     LOCAL = "local"  # once, on a day at `local_time` in each subscriber's own timezone
+    BEST_HOUR = "best_hour"  # once, on a day at each target's best hour, their own timezone
 
 
 class RunStatus(enum.StrEnum):
@@ -105,7 +106,7 @@ class Campaign(Base):
     stars_budget: Mapped[int | None] = mapped_column(Integer)
     schedule_kind: Mapped[ScheduleKind] = mapped_column(text_enum(ScheduleKind))
     schedule_timezone: Mapped[str] = mapped_column(String(64), default="UTC")  # of cron, at
-    run_at: Mapped[datetime | None]  # AT; LOCAL: the day (its date in `timezone`)
+    run_at: Mapped[datetime | None]  # AT; LOCAL, BEST_HOUR: the day (its date in `timezone`)
     cron: Mapped[str | None] = mapped_column(String(64))
     local_time: Mapped[str | None] = mapped_column(String(5))  # LOCAL: "HH:MM"
     grace_minutes: Mapped[int] = mapped_column(Integer, default=60)

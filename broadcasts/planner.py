@@ -9,12 +9,15 @@ target, so a million subscribers never pass through Python:
   hashing their id with the campaign's (stable across runs, so the control group is too);
 - subscribers who are not active, in the holdout or over the frequency cap get a row with
   status `excluded` and the reason, so they are counted and the holdout can give lift;
-- quiet hours and local-time schedules become `not_before`, computed per timezone.
+- quiet hours and local-time schedules become `not_before`, computed per timezone;
+- a best-hour schedule first picks each target's hour from the engagement of the
+  subscribers it is about to take (`broadcasts.best_time`).
 """
 
 from collections import Counter
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta
 
 from sqlalchemy import (
     ColumnElement,
@@ -34,6 +37,8 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from broadcasts.best_time import BestHour, best_hour
+from broadcasts.config import DEFAULT_BEST_HOUR, BestHourConfig
 from broadcasts.local_time import after_quiet_hours, at_local_time, clock_time, zone
 from broadcasts.models import (
     Campaign,
@@ -65,6 +70,7 @@ class Plan:
     queued: int
     excluded: dict[str, int]  # by reason
     postponed: int  # queued with a not_before in the future
+    best_hours: dict[str, BestHour] = field(default_factory=dict)  # by target label
 
 
 async def plan_run(
@@ -74,6 +80,7 @@ async def plan_run(
     now: datetime,
     scheduled_for: datetime | None = None,
     rfm_segments: RfmNames = DEFAULT_SEGMENT_MAP.names,
+    best_hour: BestHourConfig = DEFAULT_BEST_HOUR,
 ) -> Plan:
     """Start a run of `campaign`: snapshot its audience into deliveries; commits."""
     run = Run(
@@ -85,14 +92,51 @@ async def plan_run(
     session.add(run)
     await session.flush()
     rules = await saved_rules(session, rfm_segments=rfm_segments)
-    not_before = await _not_before(session, campaign, now)
+    local = campaign.schedule_kind in (ScheduleKind.LOCAL, ScheduleKind.BEST_HOUR)
+    zones: Sequence[str | None] = ()
+    if local or campaign.quiet_start is not None:  # the timezones to wait in
+        zones = (await session.scalars(select(Subscriber.timezone).distinct())).all()
+    best_hours: dict[str, BestHour] = {}
     for target in campaign.targets:
         matches = _audience(target, rules, now=now, rfm_segments=rfm_segments)
-        await session.execute(_insert_deliveries(run, campaign, target, matches, not_before, now))
+        fresh = matches & not_(_planned_already(run))
+        local_at = clock_time(campaign.local_time) if campaign.local_time else None
+        if campaign.schedule_kind is ScheduleKind.BEST_HOUR:
+            best = await _best_hour(session, campaign, fresh, now=now, config=best_hour)
+            best_hours[target.label] = best
+            local_at = time(best.hour)
+        not_before = _not_before(campaign, zones, now, local_at)
+        await session.execute(_insert_deliveries(run, campaign, target, fresh, not_before, now))
     campaign.status = CampaignStatus.RUNNING
     campaign.updated_at = now
     await session.commit()
-    return await _summary(session, run, now)
+    summary = await _summary(session, run, now)
+    return Plan(summary.run, summary.queued, summary.excluded, summary.postponed, best_hours)
+
+
+def _planned_already(run: Run) -> ColumnElement[bool]:
+    """The subscriber already has a delivery in this run (an earlier target took them)."""
+    earlier = aliased(Delivery)
+    return exists().where(earlier.run_id == run.id, earlier.subscriber_id == Subscriber.id)
+
+
+async def _best_hour(
+    session: AsyncSession,
+    campaign: Campaign,
+    audience: ColumnElement[bool],
+    *,
+    now: datetime,
+    config: BestHourConfig,
+) -> BestHour:
+    return await best_hour(
+        session,
+        since=now - timedelta(days=config.days),
+        until=now,
+        fallback_hour=config.fallback_hour,
+        min_events=config.min_events,
+        subscriber_ids=select(Subscriber.id).where(audience),
+        default_timezone=campaign.timezone,
+    )
 
 
 def _audience(
@@ -121,10 +165,6 @@ def _insert_deliveries(
     not_before: ColumnElement[datetime | None],
     now: datetime,
 ) -> Insert:
-    earlier = aliased(Delivery)
-    already_planned = exists().where(
-        earlier.run_id == run.id, earlier.subscriber_id == Subscriber.id
-    )
     variant_bucket = _bucket(campaign, _VARIANT_PRIME)
     limits, cumulative = [], 0
     for variant in target.variants[:-1]:
@@ -156,7 +196,7 @@ def _insert_deliveries(
             (inactive | holdout | capped, literal(None, Delivery.not_before.type)), else_=not_before
         ),
         literal(0, Integer),
-    ).where(matches, not_(already_planned))
+    ).where(matches)
     columns = [
         "run_id",
         "subscriber_id",
@@ -184,17 +224,17 @@ def _cap_reached(campaign: Campaign, now: datetime) -> ColumnElement[bool]:
     return recent >= campaign.cap_messages
 
 
-async def _not_before(
-    session: AsyncSession, campaign: Campaign, now: datetime
+def _not_before(
+    campaign: Campaign, zones: Sequence[str | None], now: datetime, local_at: time | None
 ) -> ColumnElement[datetime | None]:
     """Per subscriber timezone: when their local clock allows this run's message (None:
-    at once). One CASE branch per timezone that has to wait."""
-    local = campaign.schedule_kind is ScheduleKind.LOCAL and campaign.local_time is not None
+    at once) — `local_at` on the campaign's day, and after the quiet hours. One CASE
+    branch per timezone that has to wait."""
+    local = campaign.run_at is not None and local_at is not None
     if not local and campaign.quiet_start is None:
         return literal(None, Delivery.not_before.type)
-    zones = (await session.scalars(select(Subscriber.timezone).distinct())).all()
-    waits = {name: _allowed_from(campaign, name, now) for name in zones}
-    fallback = _allowed_from(campaign, None, now)
+    waits = {name: _allowed_from(campaign, name, now, local_at) for name in zones}
+    fallback = _allowed_from(campaign, None, now, local_at)
     branches = [
         (Subscriber.timezone == name, literal(moment, Delivery.not_before.type))
         for name, moment in waits.items()
@@ -204,12 +244,14 @@ async def _not_before(
     return case(*branches, else_=otherwise) if branches else otherwise
 
 
-def _allowed_from(campaign: Campaign, zone_name: str | None, now: datetime) -> datetime | None:
+def _allowed_from(
+    campaign: Campaign, zone_name: str | None, now: datetime, local_at: time | None
+) -> datetime | None:
     tz = zone(zone_name, campaign.timezone)
     moment = now
-    if campaign.schedule_kind is ScheduleKind.LOCAL and campaign.local_time and campaign.run_at:
+    if local_at is not None and campaign.run_at is not None:
         day = campaign.run_at.astimezone(zone(campaign.schedule_timezone, "UTC")).date()
-        moment = max(now, at_local_time(day, clock_time(campaign.local_time), tz))
+        moment = max(now, at_local_time(day, local_at, tz))
     if campaign.quiet_start is not None and campaign.quiet_end is not None:
         start, end = clock_time(campaign.quiet_start), clock_time(campaign.quiet_end)
         moment = after_quiet_hours(moment, tz, start, end)

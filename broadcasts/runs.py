@@ -71,7 +71,8 @@ async def progress(session: AsyncSession, *, run_id: int) -> Progress:
     first, last = span.one()
     sent = counts.get(DeliveryStatus.SENT, 0)
     rate = eta = None
-    if first is not None and last is not None and last > first:
+    # The counts and the span are read a moment apart: a batch may finish in between.
+    if sent and first is not None and last is not None and last > first:
         rate = sent / (last - first).total_seconds()
         pending = sum(counts.get(status, 0) for status in _PENDING)
         eta = pending / rate
@@ -143,13 +144,22 @@ async def finish_if_complete(session: AsyncSession, *, run: Run, now: datetime) 
     return True
 
 
-async def mark_interrupted_unknown(session: AsyncSession) -> int:
+async def mark_interrupted_unknown(
+    session: AsyncSession, *, claimed_before: datetime | None = None
+) -> int:
     """After a crash: deliveries claimed but never finished may have arrived, so they
-    become `unknown` and are not resent. Call once, before any sender starts; commits."""
+    become `unknown` and are not resent; commits.
+
+    A sender starting calls it for every claim (`claimed_before=None`). Senders that keep
+    running call it with a lease, for the claims of a sender that died meanwhile: a live
+    sender finishes a claimed batch within seconds, so an older claim has nobody left.
+    Should a live sender's claim be caught anyway, it still never sends twice: the row is
+    already `unknown`, which is final."""
+    stale = Delivery.status == DeliveryStatus.SENDING
+    if claimed_before is not None:
+        stale &= Delivery.claimed_at < claimed_before
     result = await session.execute(
-        update(Delivery)
-        .where(Delivery.status == DeliveryStatus.SENDING)
-        .values(status=DeliveryStatus.UNKNOWN, reason="interrupted")
+        update(Delivery).where(stale).values(status=DeliveryStatus.UNKNOWN, reason="interrupted")
     )
     await session.commit()
     return int(result.rowcount)  # type: ignore[attr-defined]

@@ -1,28 +1,32 @@
 """When campaigns run. The campaign table is the truth: APScheduler jobs are rebuilt from
-it on start and re-synced every minute (a campaign saved from the CLI of another process
-is picked up), and nothing is pickled into a job store.
+it on start and re-synced every minute (`sync_seconds`: a campaign saved from the CLI of
+another process is picked up), and nothing is pickled into a job store.
 
-Schedules: now, at a moment, cron (each occurrence a new run), and a local time on a day
+Schedules: now, at a moment, cron (each occurrence a new run), a local time on a day
 (the run starts when that time comes in the earliest timezone; each delivery waits for
-its subscriber's own clock). An occurrence is fired only within its grace period: one
-missed during downtime starts on boot if still within it, else is recorded as missed
-(the campaign, or for cron just that occurrence's run) and logged — never sent late.
+its subscriber's own clock), and the best hour on a day (the run starts when the day
+begins in the earliest timezone; the planner picks each target's best hour then, and
+each delivery waits for that hour on its subscriber's own clock). An occurrence is
+fired only within its grace period: one missed during downtime starts on boot if still
+within it, else is recorded as missed (the campaign, or for cron just that occurrence's
+run) and logged — never sent late.
 """
 
 import enum
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from broadcasts.config import DEFAULT_BEST_HOUR, BestHourConfig
 from broadcasts.local_time import at_local_time, clock_time, zone
 from broadcasts.models import Campaign, CampaignStatus, Run, RunStatus, ScheduleKind
 from broadcasts.planner import plan_run
@@ -55,9 +59,13 @@ def start_instant(campaign: Campaign) -> datetime | None:
         return campaign.created_at
     if campaign.schedule_kind is ScheduleKind.AT:
         return campaign.run_at
-    if campaign.schedule_kind is ScheduleKind.LOCAL and campaign.run_at and campaign.local_time:
-        day = campaign.run_at.astimezone(zone(campaign.schedule_timezone, "UTC")).date()
+    if campaign.run_at is None:
+        return None
+    day = campaign.run_at.astimezone(zone(campaign.schedule_timezone, "UTC")).date()
+    if campaign.schedule_kind is ScheduleKind.LOCAL and campaign.local_time:
         return at_local_time(day, clock_time(campaign.local_time), EARLIEST_ZONE)
+    if campaign.schedule_kind is ScheduleKind.BEST_HOUR:
+        return at_local_time(day, time(), EARLIEST_ZONE)
     return None
 
 
@@ -111,11 +119,15 @@ async def handle_due(
     campaign: Campaign,
     now: datetime,
     rfm_segments: RfmNames = DEFAULT_SEGMENT_MAP.names,
+    best_hour: BestHourConfig = DEFAULT_BEST_HOUR,
 ) -> Due:
     """Fire or mark missed whatever occurrence is due for the campaign; commits."""
     verdict = due(campaign, now)
     if verdict.occurrence is None:
         return verdict
+    if not await _claim_occurrence(session, campaign.id, verdict.occurrence):
+        await session.rollback()
+        return Due(Decision.WAIT)  # another process (or sync) handled this occurrence
     campaign.last_fired_at = verdict.occurrence
     if verdict.decision is Decision.FIRE:
         await plan_run(
@@ -124,6 +136,7 @@ async def handle_due(
             now=now,
             scheduled_for=verdict.occurrence,
             rfm_segments=rfm_segments,
+            best_hour=best_hour,
         )
         return verdict
     logger.warning(
@@ -148,6 +161,25 @@ async def handle_due(
     return verdict
 
 
+async def _claim_occurrence(session: AsyncSession, campaign_id: int, occurrence: datetime) -> bool:
+    """Take this occurrence for this transaction, or learn that someone already has.
+
+    The guarded UPDATE locks the campaign row: a second scheduler (a standby that just took
+    over, the admin wizard's "send now") waits for the first to commit, then finds the
+    occurrence taken. A run therefore starts once, however many processes look."""
+    claimed = await session.execute(
+        update(Campaign)
+        .where(
+            Campaign.id == campaign_id,
+            Campaign.status == CampaignStatus.SCHEDULED,
+            or_(Campaign.last_fired_at.is_(None), Campaign.last_fired_at < occurrence),
+        )
+        .values(last_fired_at=occurrence)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(claimed.rowcount)  # type: ignore[attr-defined]
+
+
 class CampaignScheduler:
     """APScheduler jobs for scheduled campaigns; `on_run_started` wakes the sender."""
 
@@ -159,19 +191,23 @@ class CampaignScheduler:
         on_run_started: Callable[[], None],
         clock: Clock = utcnow,
         rfm_segments: RfmNames = DEFAULT_SEGMENT_MAP.names,
+        best_hour: BestHourConfig = DEFAULT_BEST_HOUR,
+        sync_seconds: float = SYNC_SECONDS,
     ) -> None:
         self._sessionmaker = sessionmaker
+        self._sync_seconds = sync_seconds
         self._scheduler = scheduler
         self._on_run_started = on_run_started
         self._clock = clock
         self._rfm_segments = rfm_segments
+        self._best_hour = best_hour
 
     async def start(self) -> None:
         """Catch up on what came due while segbot was down, then schedule the rest."""
         await self.sync()
         self._scheduler.add_job(
             self.sync,
-            IntervalTrigger(seconds=SYNC_SECONDS),
+            IntervalTrigger(seconds=self._sync_seconds),
             id="campaigns:sync",
             replace_existing=True,
         )
@@ -205,7 +241,11 @@ class CampaignScheduler:
             if campaign is None:
                 return Due(Decision.WAIT)
             verdict = await handle_due(
-                session, campaign=campaign, now=self._clock(), rfm_segments=self._rfm_segments
+                session,
+                campaign=campaign,
+                now=self._clock(),
+                rfm_segments=self._rfm_segments,
+                best_hour=self._best_hour,
             )
         if verdict.decision is Decision.FIRE:
             self._on_run_started()

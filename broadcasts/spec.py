@@ -1,6 +1,6 @@
 """A campaign as a marketer writes it (YAML): validated shape, before it meets the database.
 
-See the README's "Campaign files" section for the format. Everything here is checked
+See the README's "Campaigns" section for the format. Everything here is checked
 without a database; `broadcasts.campaigns.save_campaign` then checks templates, segment
 names and rules against the saved segments.
 """
@@ -131,25 +131,32 @@ class PaidBroadcast(_Strict):
 
 
 class ScheduleSpec(_Strict):
-    """Exactly one of: at (a moment), cron (every occurrence in `timezone`), local (a time
-    of day on `day`, in each subscriber's own timezone). Give none and set `now: true`
-    to send as soon as the scheduler sees it; a file without `schedule` is sent by hand."""
+    """Exactly one of: now (as soon as the scheduler sees it), at (a moment), cron (every
+    occurrence in `timezone`), local (a time of day on `day`, in each subscriber's own
+    timezone), best_hour (on `day`, at the hour each target's audience engaged most over
+    the last days, in each subscriber's own timezone). A file without `schedule` is sent
+    by hand."""
 
     now: bool = False
     at: datetime | None = None
     cron: str | None = None
     local: ClockTime | None = None
+    best_hour: bool = False
     day: date | None = None
     timezone: str = "UTC"
     grace_minutes: Annotated[int, Field(ge=0, le=24 * 60)] = 60
 
     @model_validator(mode="after")
     def _one_kind(self) -> Self:
-        given = [bool(self.now), self.at is not None, self.cron is not None, self.local is not None]
-        if sum(given) != 1:
-            raise ValueError("give exactly one of now, at, cron, local")
+        given = [self.now, self.at is not None, self.cron is not None, self.local is not None]
+        if sum([*given, self.best_hour]) != 1:
+            raise ValueError("give exactly one of now, at, cron, local, best_hour")
         if self.local is not None and self.day is None:
             raise ValueError("local needs the day: day: YYYY-MM-DD")
+        if self.best_hour and self.day is None:
+            raise ValueError("best_hour needs the day: day: YYYY-MM-DD")
+        if self.day is not None and self.local is None and not self.best_hour:
+            raise ValueError("day goes with local or best_hour")
         if self.cron is not None:
             try:
                 CronTrigger.from_crontab(self.cron, timezone=ZoneInfo(self.timezone))
@@ -163,8 +170,8 @@ class ScheduleSpec(_Strict):
         return _zone(value)
 
     def moment(self) -> datetime | None:
-        """AT: the moment (a time without zone is in `timezone`). LOCAL: midnight of the day
-        in `timezone`, the day each subscriber's own local time falls on."""
+        """AT: the moment (a time without zone is in `timezone`). LOCAL, BEST_HOUR: midnight
+        of the day in `timezone`, the day each subscriber's own local time falls on."""
         zone = ZoneInfo(self.timezone)
         if self.at is not None:
             return self.at if self.at.tzinfo else self.at.replace(tzinfo=zone)

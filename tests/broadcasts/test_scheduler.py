@@ -70,3 +70,25 @@ async def test_a_missed_cron_occurrence_keeps_the_schedule(session: AsyncSession
     assert campaign.status is CampaignStatus.SCHEDULED
     late_but_in_grace = NOW + timedelta(hours=3, minutes=5)
     assert due(campaign, late_but_in_grace).decision is Decision.FIRE
+
+
+async def test_two_schedulers_looking_at_once_start_one_run(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    """A standby taking over, or the wizard's "send now", while the leader fires."""
+    async with sessionmaker() as setup:
+        await add_subscribers(setup, 3)
+        campaign_id = (await scheduled(setup, '{at: "2026-11-02T12:00:00"}')).id
+    moment = datetime(2026, 11, 2, 12, 0, tzinfo=UTC)
+    async with sessionmaker() as first, sessionmaker() as second:
+        seen_by_first = await first.get(Campaign, campaign_id)
+        seen_by_second = await second.get(Campaign, campaign_id)
+        assert seen_by_first is not None
+        assert seen_by_second is not None
+        fired = await handle_due(first, campaign=seen_by_first, now=moment)
+        again = await handle_due(second, campaign=seen_by_second, now=moment)
+    assert fired.decision is Decision.FIRE
+    assert again.decision is Decision.WAIT
+    async with sessionmaker() as check:
+        runs = (await check.scalars(select(Run).where(Run.campaign_id == campaign_id))).all()
+    assert len(runs) == 1

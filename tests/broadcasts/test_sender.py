@@ -1,11 +1,13 @@
 """The sender against a scripted messenger: exactly once, every answer handled."""
 
+import asyncio
 from collections import Counter
 
 import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from broadcasts.campaigns import PaidBroadcastsDisabledError, save_campaign
 from broadcasts.links import read_token
 from broadcasts.messenger import (
     Blocked,
@@ -15,11 +17,13 @@ from broadcasts.messenger import (
     TransientError,
     Unknown,
 )
-from broadcasts.models import Campaign, CampaignStatus, Delivery, DeliveryStatus, RunStatus
+from broadcasts.models import Campaign, CampaignStatus, Delivery, DeliveryStatus, Run, RunStatus
 from broadcasts.pacing import RateBudget
 from broadcasts.planner import Plan, plan_run
 from broadcasts.runs import cancel, mark_interrupted_unknown, pause, progress, resume
 from broadcasts.sender import BatchResult, Sender, SenderSettings
+from broadcasts.spec import parse_campaign
+from broadcasts.worker import DeliveryWorker
 from core.models import Event, Subscriber, SubscriberStatus
 from tests.broadcasts.audience import NOW, add_subscribers, campaign_from
 from tests.broadcasts.fake_messenger import FakeMessenger
@@ -37,7 +41,9 @@ default:
 def sender(
     sessionmaker: async_sessionmaker[AsyncSession], messenger: FakeMessenger, rate: float = 1000
 ) -> Sender:
-    settings = SenderSettings(public_url=PUBLIC_URL, secret=SECRET, backoff_seconds=0.001)
+    settings = SenderSettings(
+        public_url=PUBLIC_URL, secret=SECRET, backoff_seconds=0.001, batch_seconds=0.25
+    )
     return Sender(sessionmaker, messenger, RateBudget(rate, chat_spacing=0), settings)
 
 
@@ -170,7 +176,7 @@ async def test_after_a_crash_claimed_rows_are_unknown_and_queued_ones_resume(
         sessionmaker,
         messenger,
         RateBudget(20, chat_spacing=0),  # one claim covers 5 deliveries
-        SenderSettings(public_url=PUBLIC_URL, secret=SECRET),
+        SenderSettings(public_url=PUBLIC_URL, secret=SECRET, batch_seconds=0.25),
     )
     with pytest.raises(CrashError):
         await first.deliver(plan.run.id)
@@ -193,7 +199,7 @@ async def test_pause_resume_and_cancel(
         sessionmaker,
         messenger,
         RateBudget(40, chat_spacing=0),  # 10 a batch
-        SenderSettings(public_url=PUBLIC_URL, secret=SECRET),
+        SenderSettings(public_url=PUBLIC_URL, secret=SECRET, batch_seconds=0.25),
     )
     campaign = await session.get(Campaign, plan.run.campaign_id)
     assert campaign is not None
@@ -209,3 +215,64 @@ async def test_pause_resume_and_cancel(
     final = await progress(session, run_id=plan.run.id)
     assert final.status is RunStatus.CANCELLED
     assert final.counts == {DeliveryStatus.SENT: 20, DeliveryStatus.CANCELLED: 20}
+
+
+async def test_paid_mode_stops_when_the_stars_budget_is_spent(
+    session: AsyncSession, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    await add_subscribers(session, 25)
+    text = CAMPAIGN + "paid_broadcast: {stars_budget: 2}\n"
+    with pytest.raises(PaidBroadcastsDisabledError, match="paid broadcasts are off"):
+        await save_campaign(session, spec=parse_campaign(text), now=NOW)
+    campaign = await save_campaign(
+        session, spec=parse_campaign(text), now=NOW, paid_broadcasts=True
+    )
+    plan = await plan_run(session, campaign=campaign, now=NOW)
+    messenger = FakeMessenger()
+    settings = SenderSettings(public_url=PUBLIC_URL, secret=SECRET, paid_broadcasts=True)
+    budget = RateBudget(1000, paid_per_second=1000, chat_spacing=0)
+    paid_sender = Sender(sessionmaker, messenger, budget, settings)
+
+    assert await paid_sender.deliver(plan.run.id) is BatchResult.FINISHED
+
+    assert [message.paid for message in messenger.sent] == [True] * 20 + [False] * 5
+    run = await session.get(Run, plan.run.id, populate_existing=True)
+    assert run is not None
+    assert run.stars_spent == 2
+    with pytest.raises(ValueError, match="paid lane"):
+        Sender(sessionmaker, messenger, RateBudget(10), settings)
+
+
+async def test_the_worker_restarts_after_a_crash_and_finishes_the_run(
+    session: AsyncSession, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    plan = await planned(session, 6)
+    messenger = FakeMessenger()
+    crashed = False
+
+    async def crash_once(message: OutgoingMessage) -> None:
+        nonlocal crashed
+        if not crashed:
+            crashed = True
+            raise RuntimeError("the database went away")
+
+    messenger.before_answer = crash_once
+    worker = DeliveryWorker(
+        sender(sessionmaker, messenger, rate=4), sessionmaker, idle_seconds=0.01, restart_seconds=0
+    )
+    running = asyncio.create_task(worker.keep_running())
+    try:
+        async with asyncio.timeout(20):
+            # Until the run is closed, not only empty: from then on the worker only reads,
+            # so stopping it cannot cut a write short and leave SQLite locked.
+            while (now := await progress(session, run_id=plan.run.id)).pending or (  # noqa: ASYNC110
+                now.status is RunStatus.SENDING
+            ):
+                await asyncio.sleep(0.02)
+    finally:
+        running.cancel()
+        await asyncio.gather(running, return_exceptions=True)
+    assert worker.crashes == 1
+    counts = await statuses(session, plan.run.id)
+    assert counts[DeliveryStatus.UNKNOWN] == 1  # the batch the crash interrupted
+    assert counts[DeliveryStatus.SENT] == 5

@@ -1,0 +1,369 @@
+"""How fast broadcasts are planned and sent.
+
+(a) Planning: a campaign with two segment targets and a default, holdout and frequency
+    cap on, for N subscribers (outbox materialisation) on SQLite and, when reachable,
+    PostgreSQL; the baseline, in the same run, is one bare INSERT ... SELECT of the same
+    number of delivery rows.
+(b) Sending, limits off: the real sender (claims, templates, tracked links, aiogram)
+    against the Bot API emulator, which runs in a process of its own so the sender has
+    this one to itself; the baseline replays the very requests the sender made with a
+    bare aiohttp loop (100 connections, as aiogram's session). Target: at least 1,000
+    messages/s, the paid-broadcast ceiling.
+    Wall-clock rates are capped by what the emulator can serve on its core; CPU rates
+    (messages per CPU second of this process) say what one core of sender can do.
+(c) Sending, limits on: the emulator enforces Telegram's limits (30/s free, 1000/s paid)
+    and the sender runs at SEGBOT_RATE_LIMIT's default 25/s, then in paid mode at
+    1000/s; the achieved rate as a fraction of the configured one (target: >= 0.9) and
+    of the reachable one (the configured rate, or the emulator's ceiling from (b) if
+    lower), and how many 429s the emulator answered (target: 0).
+
+Each timed side runs ROUNDS times and its best run counts. Prints one JSON line.
+
+    python -m benchmarks.broadcast [--small] [--postgres URL]   (from the repo root)
+"""
+
+import argparse
+import asyncio
+import json
+import multiprocessing
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from sqlalchemy import bindparam, func, insert, literal, select, text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+import migrations
+from bot.emulator import Emulator, EmulatorClient
+from bot.emulator.limits import Limits
+from bot.messenger import TelegramMessenger
+from broadcasts.campaigns import save_campaign
+from broadcasts.models import Campaign, Delivery, Run, RunStatus
+from broadcasts.pacing import RateBudget
+from broadcasts.planner import plan_run
+from broadcasts.sender import BatchResult, Sender, SenderSettings
+from broadcasts.spec import parse_campaign
+from core.db import UtcDateTime, create_engine, create_sessionmaker
+from core.models import Subscriber
+from core.settings import load_settings
+from segments.saved import save_segment
+from tests.databases import temporary_postgres_database
+
+POSTGRES = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+NOW = datetime(2026, 11, 2, 12, 0, tzinfo=UTC)
+ROUNDS = 2
+TOKEN = "123456:BENCH"  # noqa: S105  (the emulator takes any token)
+SECRET = "bench-secret"  # noqa: S105
+PUBLIC_URL = "http://127.0.0.1:8080"
+FREE_RATE, PAID_RATE = 25.0, 1000.0  # SEGBOT_RATE_LIMIT's default; Telegram's paid ceiling
+UNLIMITED_RATE = 10_000.0  # pacing that never binds: what the sender itself can do
+CAMPAIGN = """
+name: {name}
+audience:
+  - segment: spanish
+    text: "Hola {{{{ first_name }}}}: https://shop.example/es"
+  - segment: russian
+    text: "Привет, {{{{ first_name }}}}"
+default:
+  text: "Hello <b>{{{{ first_name }}}}</b>, see https://shop.example/sale"
+  buttons: [{{text: Shop, url: "https://shop.example/"}}]
+holdout: {holdout}
+frequency_cap: {{messages: 100, hours: 1}}
+"""
+
+
+# -- the audience ------------------------------------------------------------------------
+
+
+async def fresh_database(url: str) -> AsyncEngine:
+    engine = create_engine(url)
+    await migrations.upgrade(engine)
+    return engine
+
+
+async def add_audience(session: AsyncSession, count: int) -> None:
+    """`count` subscribers (ids, telegram and chat ids 1..count), a third each es/ru/en,
+    inserted by the database itself, and the two segments the campaign targets."""
+    dialect = session.get_bind().dialect.name
+    numbers = (
+        "SELECT n FROM generate_series(1, :count) AS n"
+        if dialect == "postgresql"
+        else "WITH RECURSIVE seq(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM seq WHERE n < :count)"
+        " SELECT n FROM seq"
+    )
+    attributes = "'{}'::json" if dialect == "postgresql" else "'{}'"
+    statement = text(
+        "INSERT INTO subscribers (telegram_id, chat_id, first_name, language_code, status,"  # noqa: S608
+        " subscribed_at, last_seen_at, attributes)"
+        " SELECT n, n, 'User' || n,"
+        " CASE n % 3 WHEN 0 THEN 'es' WHEN 1 THEN 'ru' ELSE 'en' END,"
+        f" 'active', :at, :at, {attributes} FROM ({numbers}) AS numbers"
+    ).bindparams(bindparam("at", type_=UtcDateTime()))
+    await session.execute(statement, {"count": count, "at": NOW})
+    await session.commit()
+    await save_segment(session, name="spanish", rule_text="lang = es", now=NOW)
+    await save_segment(session, name="russian", rule_text="lang = ru", now=NOW)
+
+
+async def campaign(session: AsyncSession, name: str, *, holdout: int = 0) -> Campaign:
+    spec = parse_campaign(CAMPAIGN.format(name=name, holdout=holdout))
+    return await save_campaign(session, spec=spec, now=NOW, public_url=PUBLIC_URL)
+
+
+# -- (a) planning ------------------------------------------------------------------------
+
+
+async def measure_planning(url: str, subscribers: int) -> dict[str, Any]:
+    engine = await fresh_database(url)
+    sessionmaker = create_sessionmaker(engine)
+    try:
+        async with sessionmaker() as session:
+            await add_audience(session, subscribers)
+        planned, bare = [], []
+        for round_number in range(ROUNDS):
+            async with sessionmaker() as session:
+                planned_campaign = await campaign(session, f"plan{round_number}", holdout=10)
+                started = time.perf_counter()
+                plan = await plan_run(session, campaign=planned_campaign, now=NOW)
+                planned.append(time.perf_counter() - started)
+            async with sessionmaker() as session:
+                bare.append(await bare_insert(session, round_number))
+        async with sessionmaker() as session:
+            rows = await session.scalar(select(func.count()).where(Delivery.run_id == plan.run.id))
+    finally:
+        await engine.dispose()
+    return {
+        "database": engine.dialect.name,
+        "subscribers": subscribers,
+        "deliveries": rows,
+        "queued": plan.queued,
+        "excluded": plan.excluded,
+        "seconds": round(min(planned), 2),
+        "rows_per_s": round(subscribers / min(planned)),
+        "baseline_seconds": round(min(bare), 2),
+        "ratio_to_baseline": round(min(planned) / min(bare), 2),
+    }
+
+
+async def bare_insert(session: AsyncSession, round_number: int) -> float:
+    """The least an outbox can cost: one constant row per subscriber, one statement."""
+    baseline = await campaign(session, f"bare{round_number}")
+    run = Run(campaign_id=baseline.id, status=RunStatus.DONE, scheduled_for=NOW, started_at=NOW)
+    session.add(run)
+    await session.flush()
+    target, variant = baseline.targets[-1], baseline.targets[-1].variants[0]
+    rows = select(
+        literal(run.id),
+        Subscriber.id,
+        literal(target.id),
+        literal(variant.id),
+        literal("queued"),
+        literal(0),
+    )
+    columns = ["run_id", "subscriber_id", "target_id", "variant_id", "status", "attempts"]
+    started = time.perf_counter()
+    await session.execute(insert(Delivery).from_select(columns, rows))
+    await session.commit()
+    return time.perf_counter() - started
+
+
+# -- (b), (c) sending ----------------------------------------------------------------------
+
+
+def serve_emulator(users: int, connection: Connection) -> None:
+    """The child process: an emulator knowing `users` chats, until told to stop."""
+
+    async def serve() -> None:
+        async with Emulator(Limits(enabled=False)) as emulator:
+            for user_id in range(1, users + 1):
+                emulator.add_user(user_id, first_name=f"User{user_id}")
+            connection.send(emulator.base_url)
+            await asyncio.get_running_loop().run_in_executor(None, connection.recv)
+
+    asyncio.run(serve())
+
+
+@contextmanager
+def emulator_process(users: int) -> Iterator[str]:
+    """An emulator in a process of its own; yields its base URL."""
+    context = multiprocessing.get_context("spawn")
+    ours, theirs = context.Pipe()
+    process = context.Process(target=serve_emulator, args=(users, theirs), daemon=True)
+    process.start()
+    try:
+        yield str(ours.recv())
+    finally:
+        ours.send("stop")
+        process.join(timeout=10)
+        if process.is_alive():
+            process.kill()
+
+
+async def send_run(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    base_url: str,
+    budget: RateBudget,
+    name: str,
+    *,
+    paid: bool = False,
+) -> tuple[int, float, float]:
+    """Plan a run of a fresh campaign and send it all; (messages, seconds, CPU seconds of
+    this process: the sender with its SQLite and HTTP work, the emulator not included)."""
+    async with sessionmaker() as session:
+        spec = parse_campaign(
+            CAMPAIGN.format(name=name, holdout=0)
+            + ("paid_broadcast: {stars_budget: 100000}\n" if paid else "")
+        )
+        sent_campaign = await save_campaign(
+            session, spec=spec, now=NOW, public_url=PUBLIC_URL, paid_broadcasts=paid
+        )
+        plan = await plan_run(session, campaign=sent_campaign, now=datetime.now(UTC))
+    settings = load_settings(bot_token=TOKEN, telegram_api_base=base_url)
+    sender_settings = SenderSettings(public_url=PUBLIC_URL, secret=SECRET, paid_broadcasts=paid)
+    async with TelegramMessenger.from_settings(settings) as messenger:
+        sender = Sender(sessionmaker, messenger, budget, sender_settings)
+        started, cpu = time.perf_counter(), time.process_time()
+        result = await sender.deliver(plan.run.id)
+        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+    if result is not BatchResult.FINISHED:
+        raise RuntimeError(f"the run ended {result.value}, not finished")
+    return plan.queued, elapsed, cpu
+
+
+async def replay(base_url: str, requests: list[dict[str, Any]]) -> tuple[float, float]:
+    """The baseline: the same sendMessage requests from a bare aiohttp loop; (seconds,
+    CPU seconds)."""
+    url = f"{base_url}/bot{TOKEN}/sendMessage"
+    connector = aiohttp.TCPConnector(limit=100)
+    async with aiohttp.ClientSession(connector=connector) as http:
+
+        async def post(params: dict[str, Any]) -> None:
+            async with http.post(url, json=params) as response:
+                await response.read()
+
+        started, cpu = time.perf_counter(), time.process_time()
+        await asyncio.gather(*(post(request["params"]) for request in requests))
+        return time.perf_counter() - started, time.process_time() - cpu
+
+
+async def measure_sending(url: str, messages: int, limited: int, paid: int) -> dict[str, Any]:
+    engine = await fresh_database(url)
+    sessionmaker = create_sessionmaker(engine)
+    try:
+        async with sessionmaker() as session:
+            await add_audience(session, messages)
+        with emulator_process(messages) as base_url:
+            async with EmulatorClient(base_url) as control:
+                unlimited = await throughput(sessionmaker, base_url, control, messages)
+                await control.set_limits(enabled=True, global_per_second=30)
+                ceiling = float(unlimited["baseline_messages_per_s"])
+                free = await paced(sessionmaker, base_url, control, limited, ceiling, paid=False)
+                await control.set_limits(paid_per_second=int(PAID_RATE))
+                paid_mode = await paced(sessionmaker, base_url, control, paid, ceiling, paid=True)
+    finally:
+        await engine.dispose()
+    return {"limits_off": unlimited, "limits_on_free": free, "limits_on_paid": paid_mode}
+
+
+async def throughput(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    base_url: str,
+    control: EmulatorClient,
+    messages: int,
+) -> dict[str, Any]:
+    """Wall-clock rates are capped by the emulator (a process of its own, on the other
+    core); CPU rates say what one core of sender can do, whatever serves it."""
+    sender: list[tuple[float, float]] = []
+    baseline: list[tuple[float, float]] = []
+    for round_number in range(ROUNDS):
+        await control.clear_requests()
+        budget = RateBudget(UNLIMITED_RATE, chat_spacing=0)
+        sent, *timing = await send_run(sessionmaker, base_url, budget, f"fast{round_number}")
+        sender.append((timing[0], timing[1]))
+        requests = await control.requests("sendMessage")
+        if sum(1 for request in requests if request["ok"]) != sent:
+            raise RuntimeError("the emulator did not accept every message")
+        baseline.append(await replay(base_url, requests))
+    best, bare = min(sender), min(baseline)
+    best_cpu, bare_cpu = min(cpu for _, cpu in sender), min(cpu for _, cpu in baseline)
+    return {
+        "messages": messages,
+        "messages_per_s": round(messages / best[0]),
+        "baseline_messages_per_s": round(messages / bare[0]),
+        "ratio_to_baseline": round(best[0] / bare[0], 2),
+        "cpu_messages_per_s": round(messages / best_cpu),
+        "baseline_cpu_messages_per_s": round(messages / bare_cpu),
+        "cpu_ratio_to_baseline": round(best_cpu / bare_cpu, 2),
+    }
+
+
+async def paced(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    base_url: str,
+    control: EmulatorClient,
+    messages: int,
+    ceiling: float,
+    *,
+    paid: bool,
+) -> dict[str, Any]:
+    """One run at the configured rate, with the emulator enforcing Telegram's limits.
+    `ceiling` is what the emulator served the bare loop: no client gets more out of it."""
+    rate = PAID_RATE if paid else FREE_RATE
+    await control.clear_requests()
+    async with sessionmaker() as session:  # only the first `messages` subscribers this time
+        await session.execute(text("UPDATE subscribers SET status = 'active'"))
+        await session.execute(
+            text("UPDATE subscribers SET status = 'unsubscribed' WHERE id > :n"), {"n": messages}
+        )
+        await session.commit()
+    budget = RateBudget(FREE_RATE, paid_per_second=PAID_RATE if paid else None)
+    name = "paid" if paid else "free"
+    sent, seconds, _ = await send_run(sessionmaker, base_url, budget, name, paid=paid)
+    requests = await control.requests("sendMessage")
+    times = sorted(float(str(request["at"])) for request in requests if request["ok"])
+    achieved = (len(times) - 1) / (times[-1] - times[0])
+    return {
+        "messages": sent,
+        "configured_per_s": rate,
+        "achieved_per_s": round(achieved, 1),
+        "fraction_of_limit": round(achieved / rate, 3),
+        "fraction_of_reachable": round(achieved / min(rate, ceiling), 3),
+        "emulator_429s": sum(1 for request in requests if request["status"] == 429),
+        "seconds": round(seconds, 2),
+    }
+
+
+# -- main ----------------------------------------------------------------------------------
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--small", action="store_true", help="a quick run with fewer of all")
+    parser.add_argument("--postgres", default=POSTGRES, help="'' to skip PostgreSQL")
+    arguments = parser.parse_args()
+    subscribers = 50_000 if arguments.small else 1_000_000
+    messages, limited, paid = (3_000, 100, 1_000) if arguments.small else (20_000, 500, 5_000)
+    planning: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory() as folder:
+        sqlite = f"sqlite+aiosqlite:///{Path(folder) / 'plan.db'}"
+        planning.append(await measure_planning(sqlite, subscribers))
+        sending = await measure_sending(
+            f"sqlite+aiosqlite:///{Path(folder) / 'send.db'}", messages, limited, paid
+        )
+    if arguments.postgres:
+        try:
+            async with temporary_postgres_database(arguments.postgres, prefix="bench") as url:
+                planning.append(await measure_planning(url, subscribers))
+        except OSError as unreachable:
+            planning.append({"database": "postgresql", "skipped": str(unreachable)})
+    print(json.dumps({"benchmark": "broadcast", "planning": planning, "sending": sending}))
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

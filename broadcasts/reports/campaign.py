@@ -1,0 +1,219 @@
+"""The campaign report: the funnel per run x target x variant with conversions and
+revenue, lift from the holdout per target, and A/B results per target.
+
+Everything is counted in grouped SQL queries (broadcasts.reports.funnel, .attribution,
+.lift) and joined in pandas; nothing loops over deliveries or orders.
+"""
+
+from collections import Counter
+from dataclasses import dataclass, field, fields
+from datetime import datetime, timedelta
+
+import pandas as pd
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from broadcasts.campaigns import UnknownCampaignError
+from broadcasts.models import Campaign, CampaignTarget, Goal, Run
+from broadcasts.reports.ab import METRIC_OF_GOAL, AbResult, VariantOutcome, compare_variants
+from broadcasts.reports.attribution import attributed_orders, conversions_frame
+from broadcasts.reports.config import DEFAULT_ATTRIBUTION_DAYS
+from broadcasts.reports.funnel import (
+    AFTER_SEND,
+    EXCLUDED_PREFIX,
+    KEY,
+    campaign_runs,
+    funnel_frame,
+    sent_span,
+)
+from broadcasts.reports.lift import Lift, holdout_lift
+from broadcasts.reports.stats import rate
+
+DEFAULT_WINDOW = timedelta(days=DEFAULT_ATTRIBUTION_DAYS)
+
+
+@dataclass(frozen=True, slots=True)
+class FunnelCounts:
+    """One funnel. `read` is inferred (see core.reads); `churned` is recipients who
+    unsubscribed, blocked the bot or deleted their account within 48 h of the send;
+    `conversions` are attributed orders, `converted` the recipients who placed them."""
+
+    targeted: int = 0
+    excluded: dict[str, int] = field(default_factory=dict)  # by reason
+    sent: int = 0
+    failed: int = 0
+    blocked: int = 0  # at send time (403)
+    unknown: int = 0
+    pending: int = 0  # queued or being sent
+    cancelled: int = 0
+    read: int = 0
+    clicked: int = 0  # recipients with at least one click
+    clicks: int = 0
+    replied: int = 0  # within 48 h
+    churned: int = 0
+    conversions: int = 0
+    converted: int = 0
+    revenue: float = 0.0
+
+    @property
+    def excluded_total(self) -> int:
+        return sum(self.excluded.values())
+
+    @property
+    def read_rate(self) -> float | None:
+        return rate(self.read, self.sent)
+
+    @property
+    def ctr(self) -> float | None:
+        """Unique click-through rate: recipients who clicked over messages sent."""
+        return rate(self.clicked, self.sent)
+
+    @property
+    def conversion_rate(self) -> float | None:
+        return rate(self.converted, self.sent)
+
+    @property
+    def churn_rate(self) -> float | None:
+        return rate(self.churned, self.sent)
+
+    @property
+    def revenue_per_sent(self) -> float | None:
+        return self.revenue / self.sent if self.sent else None
+
+    def __add__(self, other: "FunnelCounts") -> "FunnelCounts":
+        numbers = {
+            item.name: getattr(self, item.name) + getattr(other, item.name)
+            for item in fields(self)
+            if item.name != "excluded"
+        }
+        return FunnelCounts(
+            excluded=dict(Counter(self.excluded) + Counter(other.excluded)), **numbers
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class FunnelRow:
+    run_id: int
+    run_started_at: datetime
+    target: str  # the target's label
+    audience: str  # the segment's name, "rule: ..." or "everyone else"
+    variant: str
+    counts: FunnelCounts
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignReport:
+    campaign_id: int
+    campaign: str  # its name, also its utm_campaign
+    goal: Goal
+    generated_at: datetime
+    window: timedelta  # attribution window
+    window_open: bool  # orders may still come for the latest sends
+    runs: int
+    rows: tuple[FunnelRow, ...]  # run, then target position, then variant position
+    lift: tuple[Lift, ...]  # per target with a holdout
+    ab: tuple[AbResult, ...]  # per target with two variants or more
+    currencies: tuple[str, ...]  # of the attributed orders; revenue mixes them if several
+    after_send: timedelta = AFTER_SEND  # the window of `replied` and `churned`
+
+    @property
+    def totals(self) -> FunnelCounts:
+        return sum((row.counts for row in self.rows), FunnelCounts())
+
+
+async def campaign_report(
+    session: AsyncSession, *, campaign_id: int, now: datetime, window: timedelta | None = None
+) -> CampaignReport:
+    """The report of every run of a campaign as of `now`; conversions within `window`
+    (default 7 days, segbot.yaml `reports.attribution_days`) after a delivery."""
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
+    window = DEFAULT_WINDOW if window is None else window
+    if window <= timedelta(0):
+        raise ValueError(f"the attribution window must be positive, got {window}")
+    campaign = await session.get(Campaign, campaign_id)
+    if campaign is None:
+        raise UnknownCampaignError(f"no campaign with id {campaign_id}")
+    runs = campaign_runs(campaign_id)
+    span = await sent_span(session, runs)
+    frame = await funnel_frame(session, runs, last_sent=None if span is None else span[1])
+    orders = pd.DataFrame()
+    if span is not None:
+        orders = await attributed_orders(session, runs, span=span, window=window, now=now)
+        frame = frame.merge(conversions_frame(orders), on=KEY, how="left")
+    labels = {target.id: target.label for target in campaign.targets}
+    rows = await _rows(session, campaign, frame)
+    lift = await holdout_lift(session, runs, labels=labels, window=window, now=now)
+    currencies = () if orders.empty else tuple(sorted(orders["currency"].dropna().unique()))
+    return CampaignReport(
+        campaign_id=campaign.id,
+        campaign=campaign.name,
+        goal=campaign.goal,
+        generated_at=now,
+        window=window,
+        window_open=span is not None and now < span[1] + window,
+        runs=int(frame["run_id"].nunique()),
+        rows=rows,
+        lift=tuple(lift),
+        ab=_ab_results(campaign, rows),
+        currencies=tuple(str(code) for code in currencies),
+    )
+
+
+async def _rows(
+    session: AsyncSession, campaign: Campaign, frame: pd.DataFrame
+) -> tuple[FunnelRow, ...]:
+    runs = select(Run.id, Run.started_at).where(Run.campaign_id == campaign.id)
+    started: dict[int, datetime] = dict((await session.execute(runs)).all())
+    targets = {target.id: target for target in campaign.targets}
+    variants = {variant.id: variant for target in campaign.targets for variant in target.variants}
+    reasons = [column for column in frame.columns if column.startswith(EXCLUDED_PREFIX)]
+    numbers = [item.name for item in fields(FunnelCounts) if item.name != "excluded"]
+    records = frame.reindex(columns=[*KEY, *numbers, *reasons]).fillna(0).to_dict("records")
+    placed = []
+    for record in records:  # one per run x target x variant, not per delivery
+        run_id, target, variant = (
+            int(record["run_id"]),
+            targets[int(record["target_id"])],
+            variants[int(record["variant_id"])],
+        )
+        counts = FunnelCounts(
+            excluded={
+                reason.removeprefix(EXCLUDED_PREFIX): int(record[reason])
+                for reason in reasons
+                if record[reason]
+            },
+            revenue=round(float(record["revenue"]), 2),
+            **{name: int(record[name]) for name in numbers if name != "revenue"},
+        )
+        row = FunnelRow(
+            run_id, started[run_id], target.label, _audience(target), variant.name, counts
+        )
+        placed.append(((run_id, target.position, variant.position), row))
+    return tuple(row for _, row in sorted(placed, key=lambda item: item[0]))
+
+
+def _audience(target: CampaignTarget) -> str:
+    if target.segment is not None:
+        return target.segment
+    if target.rule_text is not None:
+        return f"rule: {target.rule_text}"
+    return "everyone else"
+
+
+def _ab_results(campaign: Campaign, rows: tuple[FunnelRow, ...]) -> tuple[AbResult, ...]:
+    metric = METRIC_OF_GOAL[campaign.goal]
+    results = []
+    for target in campaign.targets:
+        if len(target.variants) < 2:
+            continue
+        per_variant: dict[str, FunnelCounts] = {v.name: FunnelCounts() for v in target.variants}
+        for row in rows:
+            if row.target == target.label:
+                per_variant[row.variant] = per_variant[row.variant] + row.counts
+        outcomes = [
+            VariantOutcome(name, counts.sent, getattr(counts, metric))
+            for name, counts in per_variant.items()
+        ]
+        results.append(compare_variants(target.label, metric, outcomes))
+    return tuple(results)
