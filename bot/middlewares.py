@@ -1,8 +1,7 @@
 """Outer middlewares: what every update goes through before a handler sees it."""
 
 import logging
-import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from typing import Any
 
 from aiogram import BaseMiddleware
@@ -10,16 +9,17 @@ from aiogram.types import TelegramObject, Update, User
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.flood import Buckets, LocalBuckets
 from bot.i18n import Texts
 from bot.touches import touch_of
 from core.clock import Clock
 from core.events import EventLog
+from core.metrics import UPDATES
 from core.models import Subscriber
 
 logger = logging.getLogger(__name__)
 
 Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
-_MAX_TRACKED_USERS = 50_000
 
 
 class DbSessionMiddleware(BaseMiddleware):
@@ -35,40 +35,27 @@ class DbSessionMiddleware(BaseMiddleware):
 
 
 class ThrottleMiddleware(BaseMiddleware):
-    """Per-user anti-flood: a token bucket per Telegram user; excess updates are dropped,
-    so one user hammering the bot cannot slow everyone else down."""
+    """Per-user anti-flood: excess updates from one user are dropped, so one user hammering
+    the bot cannot slow everyone else down. The buckets live in this process unless given
+    shared ones (bot/flood.py). `exempt` users (the owners, clicking through the admin
+    wizard) are never throttled."""
 
-    def __init__(self, *, rate: float = 2.0, burst: int = 8) -> None:
-        self._rate = rate
-        self._burst = burst
-        self._buckets: dict[int, tuple[float, float]] = {}  # user -> (tokens, at)
+    def __init__(self, buckets: Buckets | None = None, *, exempt: Collection[int] = ()) -> None:
+        self._buckets = buckets or LocalBuckets()
+        self._exempt = frozenset(exempt)
         self.dropped = 0
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         user = data.get("event_from_user")
-        if isinstance(user, User) and not self._admit(user.id, time.monotonic()):
+        if (
+            isinstance(user, User)
+            and user.id not in self._exempt
+            and not await self._buckets.admit(user.id)
+        ):
             self.dropped += 1
             logger.debug("throttled an update from user %s", user.id)
             return None
         return await handler(event, data)
-
-    def _admit(self, user_id: int, now: float) -> bool:
-        tokens, at = self._buckets.get(user_id, (float(self._burst), now))
-        tokens = min(self._burst, tokens + (now - at) * self._rate)
-        if len(self._buckets) > _MAX_TRACKED_USERS:
-            self._forget_idle(now)
-        if tokens < 1:
-            self._buckets[user_id] = (tokens, now)
-            return False
-        self._buckets[user_id] = (tokens - 1, now)
-        return True
-
-    def _forget_idle(self, now: float) -> None:
-        """Users whose bucket has refilled are indistinguishable from new ones: drop them."""
-        refill = self._burst / self._rate
-        self._buckets = {
-            user: state for user, state in self._buckets.items() if now - state[1] < refill
-        }
 
 
 class EventLogMiddleware(BaseMiddleware):
@@ -81,6 +68,7 @@ class EventLogMiddleware(BaseMiddleware):
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         if isinstance(event, Update):
+            UPDATES.inc()
             touch = touch_of(event, self._clock(), store_text=self._store_text)
             if touch is not None:
                 self._log.record(touch)

@@ -14,6 +14,8 @@ from aiogram.exceptions import TelegramRetryAfter
 from aiogram.methods import Response, TelegramMethod
 from aiogram.methods.base import TelegramType
 
+from core.metrics import RETRY_AFTER
+
 logger = logging.getLogger(__name__)
 
 
@@ -32,6 +34,7 @@ class RetryAfterMiddleware(BaseRequestMiddleware):
             try:
                 return await make_request(bot, method)
             except TelegramRetryAfter as flood:
+                RETRY_AFTER.labels(client="bot").inc()
                 if attempt == self._attempts or flood.retry_after > self._max_wait:
                     raise
                 logger.info(

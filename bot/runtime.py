@@ -1,13 +1,20 @@
 """The composition root: settings -> engine -> sessionmaker -> Dispatcher -> routers.
 
-`run()` is what `segbot run` does: one asyncio process with the bot (long polling), the
-web server and the scheduler, all closed in `finally` however the process stops.
+`run()` is what `segbot run` does: one asyncio process with the roles it is given — the
+bot (long polling, or the webhook inbox), the broadcast sender, the scheduler (while it
+leads) and, always, the web server — all closed in `finally` however the process stops.
+`--role all` (the default) is all of them, the only choice on SQLite; on PostgreSQL each
+role can run in processes of its own (docs/deployment.md).
 """
 
 import asyncio
 import logging
+import signal
+from collections.abc import Coroutine
 from contextlib import suppress
 from datetime import UTC
+from functools import partial
+from typing import Any
 
 from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
@@ -15,33 +22,46 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from redis.asyncio import BlockingConnectionPool, Redis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 import migrations
+from bot.admin import install as install_console
+from bot.admin.services import AdminServices
+from bot.admin.storage import fsm_storage
 from bot.behaviour import Behaviour, load_behaviour
 from bot.errors import on_error
+from bot.flood import RedisBuckets
 from bot.i18n import Texts
-from bot.messenger import TelegramMessenger, build_broadcast_bot
+from bot.messenger import TelegramMessenger
 from bot.middlewares import EventLogMiddleware, ThrottleMiddleware
 from bot.retry import RetryAfterMiddleware
+from bot.roles import Role
 from bot.routers import get_routers
 from bot.web import create_web_app, start_web_server
+from bot.webhook import WEBHOOK_PATH, InboxProcessor, receiver, webhook_secret
+from broadcasts.config import BroadcastsConfig, load_broadcasts_config
 from broadcasts.pacing import RateBudget
+from broadcasts.reports import load_reports_config
 from broadcasts.scheduler import CampaignScheduler
 from broadcasts.sender import Sender, SenderSettings
+from broadcasts.shared_pacing import RedisSlots
 from broadcasts.worker import DeliveryWorker
 from core.clock import Clock, utcnow
 from core.config import load_config_file
 from core.db import create_engine, create_sessionmaker
 from core.errors import ConfigError
 from core.events import EventLog
+from core.leader import SCHEDULER_LOCK, lead
 from core.settings import Settings
 from crm_sync.config import CrmConfig, load_crm_config
 from crm_sync.jobs import schedule_syncs
+from segments.ai.config import load_ai_config
 from segments.config import SegmentsConfig, load_segments_config
 from segments.jobs import after_crm_sync, schedule_refresh
 
 logger = logging.getLogger(__name__)
+POLLING_LOCK = SCHEDULER_LOCK + 1  # Telegram serves getUpdates to one poller at a time
 
 
 def build_bot(settings: Settings) -> Bot:
@@ -74,15 +94,19 @@ def build_dispatcher(
     event_log: EventLog,
     behaviour: Behaviour | None = None,
     clock: Clock = utcnow,
+    admin_services: AdminServices | None = None,
+    redis: Redis | None = None,
 ) -> Dispatcher:
     """The Dispatcher with its workflow data, middlewares and routers.
 
-    Outer middlewares (every update), in order: the anti-flood throttle, the event log.
+    Outer middlewares (every update), in order: the anti-flood throttle (its buckets in
+    Redis when given, so every bot process counts alike; owners exempt), the event log.
     Handlers get their DB session and translator from the routers' inner middlewares.
     """
     texts = Texts()
     behaviour = behaviour or load_behaviour({})
     dispatcher = Dispatcher(
+        storage=fsm_storage(settings),
         settings=settings,
         sessionmaker=sessionmaker,
         clock=clock,
@@ -91,12 +115,14 @@ def build_dispatcher(
         texts=texts,
         event_log=event_log,
     )
-    dispatcher.update.outer_middleware(ThrottleMiddleware())
+    buckets = None if redis is None else RedisBuckets(redis)
+    dispatcher.update.outer_middleware(ThrottleMiddleware(buckets, exempt=settings.admin_ids))
     dispatcher.update.outer_middleware(
         EventLogMiddleware(event_log, clock=clock, store_text=behaviour.tracking.store_message_text)
     )
     dispatcher.errors.register(on_error)
     dispatcher.include_routers(*get_routers(texts=texts, sessionmaker=sessionmaker))
+    install_console(dispatcher, admin_services or AdminServices())
     return dispatcher
 
 
@@ -106,13 +132,14 @@ def _secret(settings: Settings) -> str:
     return settings.secret_key.get_secret_value()
 
 
-async def _poll(dispatcher: Dispatcher, bot: Bot, *, handle_signals: bool) -> None:
-    """Long-poll until a signal, or until this coroutine is cancelled: either way polling
-    stops gracefully (aiogram leaves its polling tasks running if merely cancelled)."""
+async def _poll(dispatcher: Dispatcher, bot: Bot) -> None:
+    """Long-poll until cancelled, then stop polling gracefully (aiogram leaves its polling
+    tasks running if merely cancelled)."""
+    await bot.delete_webhook(drop_pending_updates=False)  # polling and a webhook exclude
     polling = asyncio.create_task(
         dispatcher.start_polling(
             bot,
-            handle_signals=handle_signals,
+            handle_signals=False,
             close_bot_session=False,
             allowed_updates=list(ALLOWED_UPDATES),
         )
@@ -141,57 +168,191 @@ def _schedule_jobs(
     schedule_refresh(scheduler, sessionmaker=sessionmaker, config=segments, clock=clock)
 
 
-async def run(settings: Settings, *, handle_signals: bool = True, clock: Clock = utcnow) -> None:
-    """Run the bot until SIGINT/SIGTERM (or cancellation), then close everything."""
+def _delivery_worker(
+    settings: Settings,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    messenger: TelegramMessenger,
+    config: BroadcastsConfig,
+    *,
+    redis: Redis | None,
+    clock: Clock,
+) -> DeliveryWorker:
+    """The broadcast sender at SEGBOT_RATE_LIMIT (and the paid rate, when enabled): the
+    whole bot's rate, shared through Redis by every sender process when it is configured."""
+    paid = config.paid_broadcasts
+    budget = RateBudget(
+        settings.rate_limit,
+        paid_per_second=paid.per_second if paid.enabled else None,
+        slots=None if redis is None else RedisSlots(redis),
+    )
+    sender_settings = SenderSettings(
+        public_url=settings.public_url, secret=_secret(settings), paid_broadcasts=paid.enabled
+    )
+    sender = Sender(sessionmaker, messenger, budget, sender_settings, clock=clock)
+    return DeliveryWorker(sender, sessionmaker, clock=clock)
+
+
+async def run(
+    settings: Settings,
+    *,
+    role: Role = Role.ALL,
+    webhook: bool = False,
+    handle_signals: bool = True,
+    clock: Clock = utcnow,
+) -> None:
+    """Run `role` until SIGINT/SIGTERM (or cancellation), then close everything."""
     settings.require_for_run()
+    if settings.is_sqlite and role is not Role.ALL:
+        raise ConfigError(
+            f"--role {role} needs PostgreSQL: SQLite is the one-process default "
+            "(run `segbot run` without --role, or set SEGBOT_DATABASE_URL to PostgreSQL)"
+        )
+    roles = set(Role) - {Role.ALL} if role is Role.ALL else {role}
     sections = load_config_file(settings.config_path)
     behaviour = load_behaviour(sections)
     crm, segments = load_crm_config(sections), load_segments_config(sections)
-    engine = create_engine(settings.database_url)
+    broadcasts = load_broadcasts_config(sections)
+    engine = create_engine(
+        settings.database_url,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+    )
+    redis = None if settings.redis_url is None else _redis(settings.redis_url)
     bot = build_bot(settings)
     scheduler = AsyncIOScheduler(timezone=UTC)
     sessionmaker = create_sessionmaker(engine)
     event_log = EventLog(sessionmaker, clock=clock)
-    broadcast_bot = build_broadcast_bot(settings)
-    sender = Sender(
-        sessionmaker,
-        TelegramMessenger(broadcast_bot),
-        RateBudget(settings.rate_limit),
-        SenderSettings(public_url=settings.public_url, secret=_secret(settings)),
-        clock=clock,
+    messenger = TelegramMessenger.from_settings(settings)
+    worker = _delivery_worker(
+        settings, sessionmaker, messenger, broadcasts, redis=redis, clock=clock
     )
-    worker = DeliveryWorker(sender, sessionmaker)
-    campaigns = CampaignScheduler(sessionmaker, scheduler, on_run_started=worker.wake, clock=clock)
-    delivering: asyncio.Task[None] | None = None
+    campaigns = CampaignScheduler(
+        sessionmaker,
+        scheduler,
+        on_run_started=worker.wake,
+        clock=clock,
+        rfm_segments=segments.rfm.segment_map().names,
+        best_hour=broadcasts.best_hour,
+        sync_seconds=broadcasts.schedule_sync_seconds,
+    )
+    parts: list[Coroutine[Any, Any, None]] = []
     web_runner = None
     try:
         await migrations.make_ready(engine, upgrade_in_place=settings.is_sqlite)
-        dispatcher = build_dispatcher(
-            settings=settings,
-            sessionmaker=sessionmaker,
-            event_log=event_log,
-            behaviour=behaviour,
-            clock=clock,
+        web_app = create_web_app(
+            sessionmaker=sessionmaker, secret=_secret(settings), clock=clock, redis=redis
         )
-        event_log.start()
-        web_app = create_web_app(sessionmaker=sessionmaker, secret=_secret(settings), clock=clock)
+        if Role.BOT in roles:
+            dispatcher = build_dispatcher(
+                settings=settings,
+                sessionmaker=sessionmaker,
+                event_log=event_log,
+                behaviour=behaviour,
+                clock=clock,
+                admin_services=AdminServices(
+                    crm=crm,
+                    segments=segments,
+                    reports=load_reports_config(sections),
+                    ai=load_ai_config(sections),
+                    campaigns=campaigns,
+                    on_synced=after_crm_sync(sessionmaker, config=segments, clock=clock),
+                ),
+                redis=redis,
+            )
+            event_log.start()
+            if webhook:
+                inbox = InboxProcessor(
+                    sessionmaker, partial(dispatcher.feed_raw_update, bot), clock=clock
+                )
+                web_app.router.add_post(
+                    WEBHOOK_PATH,
+                    receiver(
+                        sessionmaker,
+                        secret=webhook_secret(_secret(settings)),
+                        clock=clock,
+                        stored=inbox.stored,
+                    ),
+                )
+                parts.append(_serve_webhook(bot, settings, inbox))
+            else:
+                parts.append(lead(engine, partial(_poll, dispatcher, bot), key=POLLING_LOCK))
+        if Role.SENDER in roles:
+            parts.append(worker.keep_running())
+        if Role.SCHEDULER in roles:
+            lead_the_schedule = partial(
+                _keep_schedule, scheduler, campaigns, sessionmaker, crm, segments, clock
+            )
+            parts.append(lead(engine, lead_the_schedule))
         web_runner = await start_web_server(web_app, host=settings.web_host, port=settings.web_port)
-        _schedule_jobs(scheduler, sessionmaker, crm=crm, segments=segments, clock=clock)
-        scheduler.start()
-        delivering = asyncio.create_task(worker.run())
-        await campaigns.start()
-        await bot.delete_webhook(drop_pending_updates=False)  # polling and a webhook exclude
-        await _poll(dispatcher, bot, handle_signals=handle_signals)
+        logger.info("segbot running: %s", ", ".join(sorted(roles)))
+        await _until_stopped(parts, handle_signals=handle_signals)
     finally:
+        for part in parts:
+            part.close()  # those never started (a failure before they were)
         if scheduler.running:
             scheduler.shutdown(wait=False)
-        if delivering is not None:
-            delivering.cancel()
-            await asyncio.gather(delivering, return_exceptions=True)
         if web_runner is not None:
             await web_runner.cleanup()
         await event_log.close()
         await bot.session.close()
-        await broadcast_bot.session.close()
+        await messenger.close()
+        if redis is not None:
+            await redis.aclose()
         await engine.dispose()
         logger.info("segbot stopped")
+
+
+def _redis(url: str) -> Redis:
+    """A client whose pool waits for a free connection rather than failing: a sender takes
+    a batch's slots at once, each a script call."""
+    return Redis(connection_pool=BlockingConnectionPool.from_url(url, max_connections=32))
+
+
+async def _keep_schedule(
+    scheduler: AsyncIOScheduler,
+    campaigns: CampaignScheduler,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    crm: CrmConfig,
+    segments: SegmentsConfig,
+    clock: Clock,
+) -> None:
+    """The scheduler role while this process leads: jobs run until leadership ends."""
+    _schedule_jobs(scheduler, sessionmaker, crm=crm, segments=segments, clock=clock)
+    scheduler.start()
+    try:
+        await campaigns.start()
+        await asyncio.Event().wait()
+    finally:
+        scheduler.shutdown(wait=False)
+
+
+async def _serve_webhook(bot: Bot, settings: Settings, inbox: InboxProcessor) -> None:
+    """Point Telegram at this deployment's webhook, then handle what it stores."""
+    await bot.set_webhook(
+        url=settings.public_url + WEBHOOK_PATH,
+        secret_token=webhook_secret(_secret(settings)),
+        allowed_updates=list(ALLOWED_UPDATES),
+        drop_pending_updates=False,
+    )
+    await inbox.run()
+
+
+async def _until_stopped(parts: list[Coroutine[Any, Any, None]], *, handle_signals: bool) -> None:
+    """Run the parts until SIGINT/SIGTERM, cancellation, or one of them failing (raised)."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    signals = (signal.SIGINT, signal.SIGTERM) if handle_signals else ()
+    for number in signals:
+        loop.add_signal_handler(number, stop.set)
+    tasks = [asyncio.ensure_future(part) for part in parts]
+    stopping = asyncio.ensure_future(stop.wait())
+    try:
+        done, _ = await asyncio.wait([*tasks, stopping], return_when=asyncio.FIRST_COMPLETED)
+        for task in done - {stopping}:
+            task.result()
+    finally:
+        for task in [*tasks, stopping]:
+            task.cancel()
+        await asyncio.gather(*tasks, stopping, return_exceptions=True)
+        for number in signals:
+            loop.remove_signal_handler(number)

@@ -1,18 +1,16 @@
-"""The web server beside the bot: tracked-link redirects and health checks."""
+"""The web server beside the bot: tracked-link redirects and the operations endpoints
+(bot/health.py)."""
 
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.health import Pingable, healthz, metrics, readiness
 from broadcasts.links import read_token, record_click, with_utm
 from core.clock import Clock
 
 SESSIONMAKER = web.AppKey("sessionmaker", async_sessionmaker[AsyncSession])
 SECRET = web.AppKey("secret", str)
 CLOCK: web.AppKey[Clock] = web.AppKey("clock")
-
-
-async def healthz(_request: web.Request) -> web.Response:
-    return web.json_response({"status": "ok"})
 
 
 async def follow_link(request: web.Request) -> web.Response:
@@ -33,13 +31,19 @@ async def follow_link(request: web.Request) -> web.Response:
 
 
 def create_web_app(
-    *, sessionmaker: async_sessionmaker[AsyncSession], secret: str, clock: Clock
+    *,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    secret: str,
+    clock: Clock,
+    redis: Pingable | None = None,
 ) -> web.Application:
     app = web.Application()
     app[SESSIONMAKER] = sessionmaker
     app[SECRET] = secret
     app[CLOCK] = clock
     app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readiness(sessionmaker, redis))
+    app.router.add_get("/metrics", metrics(sessionmaker, clock))
     app.router.add_get("/r/{token}", follow_link)
     return app
 

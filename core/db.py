@@ -56,12 +56,21 @@ class Base(DeclarativeBase):
     type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UtcDateTime()}
 
 
-def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
-    """An async engine; SQLite gets WAL, foreign keys and a busy timeout on every connection."""
-    engine = _create_async_engine(url, echo=echo, pool_pre_ping=not url.startswith("sqlite"))
-    if engine.dialect.name == "sqlite":
+def create_engine(
+    url: str, *, echo: bool = False, pool_size: int = 5, max_overflow: int = 10
+) -> AsyncEngine:
+    """An async engine; SQLite gets WAL, foreign keys and a busy timeout on every connection.
+
+    On PostgreSQL a process keeps up to `pool_size` connections open and opens up to
+    `max_overflow` more under load (SEGBOT_DB_POOL_SIZE, SEGBOT_DB_MAX_OVERFLOW).
+    """
+    if url.startswith("sqlite"):
+        engine = _create_async_engine(url, echo=echo)
         event.listen(engine.sync_engine, "connect", _configure_sqlite)
-    return engine
+        return engine
+    return _create_async_engine(
+        url, echo=echo, pool_pre_ping=True, pool_size=pool_size, max_overflow=max_overflow
+    )
 
 
 def _configure_sqlite(dbapi_connection: Any, _record: object) -> None:

@@ -21,6 +21,7 @@ from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.clock import Clock, utcnow
+from core.metrics import EVENTS_LOGGED
 from core.models import Event, EventType, Subscriber
 
 logger = logging.getLogger(__name__)
@@ -140,6 +141,7 @@ class EventLog:
                 [{"subscriber": key, "seen": seen} for key, seen in last_seen.items()],
             )
         self.written += len(events)
+        EVENTS_LOGGED.inc(len(events))
 
     async def _resolve(self, session: AsyncSession, telegram_ids: set[int]) -> None:
         unknown = telegram_ids - self._subscriber_ids.keys()

@@ -5,7 +5,7 @@ Build them once, in the entry point, with `load_settings()`; pass them down from
 
 import re
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
@@ -47,8 +47,25 @@ class Settings(BaseSettings):
     rate_limit: float = Field(default=25.0, gt=0)
     redis_url: str | None = None
     config: Path | None = None
+    db_pool_size: int = Field(default=5, ge=1)  # PostgreSQL connections kept per process
+    db_max_overflow: int = Field(default=10, ge=0)  # and opened beyond that under load
+    log_format: Literal["text", "json"] = "text"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # An OpenAI-compatible chat completions endpoint (e.g. http://127.0.0.1:11434/v1) and
+    # model for AI segment names, persona narratives and per-persona rewrites; optional.
+    llm_base_url: str | None = None
+    llm_model: str | None = None
+    llm_api_key: SecretStr | None = None
 
-    @field_validator("bot_token", "secret_key", "redis_url", mode="before")
+    @field_validator(
+        "bot_token",
+        "secret_key",
+        "redis_url",
+        "llm_base_url",
+        "llm_model",
+        "llm_api_key",
+        mode="before",
+    )
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value
@@ -80,6 +97,18 @@ class Settings(BaseSettings):
     @classmethod
     def _valid_http_url(cls, value: str) -> str:
         return _http_url(value)
+
+    @field_validator("llm_base_url")
+    @classmethod
+    def _valid_llm_url(cls, value: str | None) -> str | None:
+        return None if value is None else _http_url(value)
+
+    @field_validator("log_format", "log_level", mode="before")
+    @classmethod
+    def _any_case(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        return value.lower() if value.lower() in ("text", "json") else value.upper()
 
     @field_validator("admin_ids", mode="before")
     @classmethod

@@ -6,7 +6,7 @@ from bot.emulator import validation
 from bot.emulator.errors import bad_request, chat_not_found, forbidden, too_many_requests
 from bot.emulator.json_types import JSON, JSONObject
 from bot.emulator.limits import RateLimiter
-from bot.emulator.params import MethodHandler, Params
+from bot.emulator.params import MethodHandler, Params, Upload
 from bot.emulator.records import SentMessage
 from bot.emulator.state import ChatState, EmulatorState
 from bot.emulator.text_entities import FormattedText
@@ -42,6 +42,7 @@ class MessageMethods:
         return {
             "sendMessage": self.send_message,
             "sendPhoto": self.send_photo,
+            "sendDocument": self.send_document,
             "editMessageText": self.edit_message_text,
             "editMessageCaption": self.edit_message_caption,
             "editMessageReplyMarkup": self.edit_message_reply_markup,
@@ -81,6 +82,7 @@ class MessageMethods:
         file_id, source = self._photo(params)
         self._check_reply_target(chat, params)
         self._admit(chat, params)
+        upload = params.upload("photo")
         return self._store(
             chat,
             params,
@@ -89,11 +91,43 @@ class MessageMethods:
             caption=caption,
             photo=file_id,
             photo_source=source,
+            upload=upload,
+        )
+
+    async def send_document(self, params: Params) -> JSON:
+        """A file: uploaded (kept, for tests to read) or a file_id the emulator issued."""
+        chat = self._chat(params)
+        caption = params.optional_str("caption")
+        formatted = validation.caption_text(
+            caption,
+            parse_mode=params.optional_str("parse_mode"),
+            entities=params.optional_list("caption_entities"),
+        )
+        markup = validation.reply_markup(params.optional_object("reply_markup"))
+        upload = params.upload("document")
+        if upload is not None and not upload.content:
+            raise bad_request("file must be non-empty")
+        if upload is None and params.optional_str("document") not in self._state.file_ids:
+            raise bad_request("there is no document in the request")
+        self._check_reply_target(chat, params)
+        self._admit(chat, params)
+        file_id = params.optional_str("document") if upload is None else None
+        if file_id is None:
+            file_id = self._state.new_file_id()
+            self._state.file_ids.add(file_id)
+        return self._store(
+            chat,
+            params,
+            formatted=formatted or FormattedText(""),
+            markup=markup,
+            caption=caption,
+            document=file_id,
+            upload=upload,
         )
 
     async def edit_message_text(self, params: Params) -> JSON:
         chat, message = self._message_to_edit(params)
-        if message.photo is not None:
+        if message.photo is not None or message.document is not None:
             raise bad_request("there is no text in the message to edit")
         text = params.optional_str("text")
         formatted = validation.message_text(
@@ -110,7 +144,7 @@ class MessageMethods:
 
     async def edit_message_caption(self, params: Params) -> JSON:
         chat, message = self._message_to_edit(params)
-        if message.photo is None:
+        if message.photo is None and message.document is None:
             raise bad_request("there is no caption in the message to edit")
         caption = params.optional_str("caption")
         formatted = validation.caption_text(
@@ -216,6 +250,8 @@ class MessageMethods:
         caption: str | None = None,
         photo: str | None = None,
         photo_source: str | None = None,
+        document: str | None = None,
+        upload: Upload | None = None,
         link_preview_options: JSONObject | None = None,
     ) -> JSON:
         """Deliver a new message to the chat; return it as the Bot API `Message`."""
@@ -230,6 +266,9 @@ class MessageMethods:
             parse_mode=params.optional_str("parse_mode"),
             photo=photo,
             photo_source=photo_source,
+            document=document,
+            file_name=None if upload is None else upload.filename,
+            file_content=None if upload is None else upload.content,
             reply_markup=markup,
             link_preview_options=link_preview_options,
         )

@@ -145,6 +145,10 @@ class Emulator:
         """The user sends `text` (commands get a bot_command entity); returns the message."""
         return self._users.send_text(user_id, text, forward=forward, reply_to=reply_to)
 
+    async def send_photo(self, user_id: int, *, caption: str | None = None) -> JSONObject:
+        """The user sends a photo with an optional caption; returns the message."""
+        return self._users.send_photo(user_id, caption=caption)
+
     async def press_button(self, user_id: int, message_id: int, data: str) -> str:
         """Press the inline button with `data`; returns the callback query id."""
         return self._users.press_button(user_id, message_id, data)

@@ -4,7 +4,7 @@ import math
 from collections import deque
 from dataclasses import dataclass
 
-SENDING_METHODS = frozenset({"sendMessage", "sendPhoto"})
+SENDING_METHODS = frozenset({"sendMessage", "sendPhoto", "sendDocument"})
 """Methods that deliver a message to a chat and so count towards the flood limits."""
 
 

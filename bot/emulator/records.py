@@ -57,6 +57,9 @@ class SentMessage:
     parse_mode: str | None = None
     photo: str | None = None
     photo_source: str | None = None
+    document: str | None = None  # file_id of a document (sendDocument)
+    file_name: str | None = None  # an uploaded photo's or document's file name
+    file_content: bytes | None = None  # what was uploaded, for tests and demos to look at
     reply_markup: JSONObject | None = None
     link_preview_options: JSONObject | None = None
     edit_date: int | None = None
@@ -105,6 +108,8 @@ class SentMessage:
             "plain_text": self.plain_text,
             "parse_mode": self.parse_mode,
             "photo": self.photo,
+            "document": self.document,
+            "file_name": self.file_name,
             "reply_markup": self.reply_markup,
             "edited": self.edited,
             "edit_count": len(self.history),

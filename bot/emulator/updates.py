@@ -63,8 +63,11 @@ def bot_message(sent: SentMessage, chat: ChatState, bot_user: EmulatedUser) -> J
     }
     formatted = sent.formatted
     entities: list[JSON] = list(formatted.entities)
-    if sent.photo is not None:
-        message["photo"] = photo_sizes(sent.photo)
+    if sent.photo is not None or sent.document is not None:
+        if sent.photo is not None:
+            message["photo"] = photo_sizes(sent.photo)
+        else:
+            message["document"] = document(sent)
         if sent.caption is not None:
             message["caption"] = formatted.text
             if entities:
@@ -102,6 +105,27 @@ def photo_sizes(file_id: str) -> list[JSON]:
         }
         for width, height, size in PHOTO_SIZES
     ]
+
+
+def document(sent: SentMessage) -> JSONObject:
+    """The Document object of a file the bot sent."""
+    file_id = sent.document or ""
+    found: JSONObject = {
+        "file_id": file_id,
+        "file_unique_id": f"AgAD{zlib.crc32(file_id.encode()):08x}",
+        "file_size": len(sent.file_content or b""),
+    }
+    if sent.file_name is not None:
+        found["file_name"] = sent.file_name
+    return found
+
+
+def photo_content(file_id: str, caption: str | None) -> JSONObject:
+    """A photo a user sends (sizes as Telegram gives them), with its caption."""
+    content: JSONObject = {"photo": photo_sizes(file_id)}
+    if caption:
+        content["caption"] = caption
+    return content
 
 
 def callback_query(query_id: str, user: EmulatedUser, message: JSONObject, data: str) -> JSONObject:

@@ -45,6 +45,15 @@ class UserActions:
             content["reply_to_message"] = self._message_json(chat, reply_to)
         return self._post(chat, content)
 
+    def send_photo(self, user_id: int, *, caption: str | None = None) -> JSONObject:
+        """The user sends a photo (a new file the bot may send on by file_id)."""
+        chat = self._active_chat(user_id)
+        file_id = self._state.new_file_id()
+        self._state.file_ids.add(file_id)
+        sizes = (updates.photo_size_file_id(file_id, size[0]) for size in updates.PHOTO_SIZES)
+        self._state.file_ids.update(sizes)
+        return self._post(chat, updates.photo_content(file_id, caption))
+
     def share_contact(
         self,
         user_id: int,

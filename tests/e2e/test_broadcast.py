@@ -2,13 +2,14 @@
 
 import asyncio
 from collections import Counter
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.emulator import Emulator
-from broadcasts.models import Campaign, DeliveryStatus, RunStatus
+from broadcasts.models import Campaign, Delivery, DeliveryStatus, RunStatus
 from broadcasts.planner import plan_run
 from broadcasts.runs import Progress, progress
 from core.models import Subscriber, SubscriberStatus
@@ -95,6 +96,9 @@ async def test_a_segmented_campaign_reaches_everyone_once_with_their_variant(
     assert len(received) == 1998
     floods = [r for r in emulator.requests if r.status == 429]
     assert floods == []
+    sends = [r.at for r in emulator.requests_for("sendMessage")]
+    achieved = (len(sends) - 1) / (sends[-1] - sends[0])
+    assert achieved >= 0.9 * RATE_LIMIT
     assert emulator.messages_to(7)[-1].plain_text.startswith("Hola User7: http://127.0.0.1:")
     assert emulator.messages_to(900)[-1].plain_text == "Привет, User900"
     english = emulator.messages_to(1900)[-1]
@@ -121,7 +125,7 @@ async def test_a_429_storm_and_server_errors_end_in_final_states(
     running_bot: None,
 ) -> None:
     await audience(session, emulator, spanish=50, russian=50, other=100)
-    emulator.force_retry_after(1, n=20)
+    emulator.force_retry_after(1, n=10)
     emulator.fail_next(5, status=502, method="sendMessage")
     emulator.limits.error_rate = 0.05
     campaign = await campaign_from(session, SEGMENTED)
@@ -133,3 +137,80 @@ async def test_a_429_storm_and_server_errors_end_in_final_states(
     assert done.count(DeliveryStatus.SENT) >= 190
     received = Counter(r.params["chat_id"] for r in emulator.requests_for("sendMessage") if r.ok)
     assert set(received.values()) == {1}
+
+
+def received_texts(emulator: Emulator, prefix: str) -> set[int]:
+    """The chats that got a message starting with `prefix`."""
+    return {
+        message.chat_id
+        for request in emulator.requests_for("sendMessage")
+        if request.ok
+        for message in emulator.messages_to(int(str(request.params["chat_id"])))
+        if message.plain_text.startswith(prefix)
+    }
+
+
+async def test_holdout_frequency_cap_and_quiet_hours_are_honoured(
+    emulator: Emulator,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    session: AsyncSession,
+    running_bot: None,
+) -> None:
+    await save_segment(session, name="spanish", rule_text="lang = es", now=NOW)
+    first = 1
+    # Half in UTC, half at UTC+12: when it is night for one it is midday for the other.
+    for language, zone, count in (
+        ("es", "UTC", 20),
+        ("es", "Etc/GMT-12", 20),
+        ("en", "UTC", 30),
+        ("en", "Etc/GMT-12", 30),
+    ):
+        await add_subscribers(session, count, first_id=first, language=language, timezone=zone)
+        first += count
+    for user_id in range(1, first):
+        emulator.add_user(user_id, first_name=f"User{user_id}")
+    now = datetime.now(UTC)  # the running bot's own clock decides what is due
+    earlier = await campaign_from(
+        session, "name: earlier\naudience: [{segment: spanish, text: Earlier}]\n"
+    )
+    await sent_out(sessionmaker, (await plan_run(session, campaign=earlier, now=now)).run.id)
+
+    quiet_start = (now - timedelta(hours=1)).strftime("%H:00")
+    quiet_end_at = (now + timedelta(hours=2)).replace(minute=0, second=0, microsecond=0)
+    later = await campaign_from(
+        session,
+        "name: later\ndefault: {text: Later}\nholdout: 20\n"
+        f"quiet_hours: {{start: '{quiet_start}', end: '{quiet_end_at:%H:00}'}}\n",
+    )
+    plan = await plan_run(session, campaign=later, now=now)
+    rows = await session.execute(
+        select(Subscriber.chat_id, Subscriber.timezone, Delivery.status, Delivery.reason)
+        .join(Delivery, Delivery.subscriber_id == Subscriber.id)
+        .where(Delivery.run_id == plan.run.id)
+    )
+    planned = rows.all()
+    holdout = {chat for chat, _, _, reason in planned if reason == "holdout"}
+    capped = {chat for chat, _, _, reason in planned if reason == "capped"}
+    to_send = {
+        (chat, zone) for chat, zone, status, _ in planned if status is not DeliveryStatus.EXCLUDED
+    }
+    assert 5 <= len(holdout) <= 35
+    assert capped == set(range(1, 41)) - holdout  # messaged by `earlier` within 24 h
+    assert plan.postponed == sum(1 for _, zone in to_send if zone == "UTC")
+
+    async with asyncio.timeout(30):
+        while True:
+            async with sessionmaker() as reading:
+                current = await progress(reading, run_id=plan.run.id)
+            if current.count(DeliveryStatus.SENT) == plan.queued - plan.postponed:
+                break
+            await asyncio.sleep(0.1)
+    awake = {chat for chat, zone in to_send if zone != "UTC"}
+    assert received_texts(emulator, "Later") == awake
+    assert received_texts(emulator, "Earlier") == set(range(1, 41))
+    waiting = await session.scalars(
+        select(Delivery.not_before).where(
+            Delivery.run_id == plan.run.id, Delivery.status == DeliveryStatus.QUEUED
+        )
+    )
+    assert set(waiting.all()) == {quiet_end_at}

@@ -1,0 +1,277 @@
+"""Scale-out on PostgreSQL and Redis, with real `segbot run --role ...` processes:
+
+(a) broadcast messages delivered per second by 1, 2 and 4 sender processes against the
+    emulator with limits off (SEGBOT_RATE_LIMIT far above what is reached), next to a bare
+    aiohttp loop posting the same number of sendMessage requests in the same run;
+(b) webhook updates per second (stored, handled and answered) with 1 and 2 bot processes,
+    the updates posted round-robin as a load balancer would, next to the same posts to a
+    bare aiohttp endpoint that only answers 200.
+
+The emulator runs in a process of its own, so that it does not share a core with the
+measuring process. Prints one JSON line. Needs PostgreSQL at 127.0.0.1:5432 and Redis at
+127.0.0.1:6379, like the test suite; `--small` for a quick run.
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import sys
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from tempfile import TemporaryDirectory
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from benchmarks.broadcast import (
+    NOW,
+    POSTGRES,
+    SECRET,
+    TOKEN,
+    add_audience,
+    campaign,
+    emulator_process,
+    fresh_database,
+)
+from bot.webhook import SECRET_HEADER, WEBHOOK_PATH, webhook_secret
+from broadcasts.models import Delivery, DeliveryStatus
+from broadcasts.planner import plan_run
+from core.db import create_sessionmaker
+from core.inbox import InboundUpdate
+from core.settings import load_settings
+from tests.databases import temporary_postgres_database
+
+SEGBOT = str(Path(sys.executable).parent / "segbot")
+REDIS_URL = "redis://127.0.0.1:6379/14"
+STARTUP_SECONDS = 120
+
+
+@asynccontextmanager
+async def segbot_processes(
+    role: str, count: int, *, database_url: str, emulator_url: str, logs: Path, webhook: bool
+) -> AsyncIterator[list[str]]:
+    """`count` processes of `role`, up and running; yields their public URLs."""
+    processes, urls = [], []
+    for number in range(count):
+        port = _free_port()
+        url = f"http://127.0.0.1:{port}"
+        environment = os.environ | {
+            "SEGBOT_BOT_TOKEN": TOKEN,
+            "SEGBOT_SECRET_KEY": SECRET,
+            "SEGBOT_DATABASE_URL": database_url,
+            "SEGBOT_TELEGRAM_API_BASE": emulator_url,
+            "SEGBOT_REDIS_URL": REDIS_URL,
+            "SEGBOT_RATE_LIMIT": "100000",
+            "SEGBOT_WEB_PORT": str(port),
+            "SEGBOT_PUBLIC_URL": url,
+            "SEGBOT_LOG_LEVEL": "WARNING",
+        }
+        log = logs / f"{role}-{number}.log"
+        args = ["run", "--role", role, *(["--webhook"] if webhook else [])]
+        with log.open("wb") as output:
+            processes.append(
+                await asyncio.create_subprocess_exec(
+                    SEGBOT, *args, env=environment, stdout=output, stderr=output
+                )
+            )
+        urls.append(url)
+    try:
+        async with aiohttp.ClientSession() as http:
+            for url in urls:
+                await _until_ready(http, url)
+        yield urls
+    finally:
+        for process in processes:
+            process.terminate()
+        await asyncio.gather(*(process.wait() for process in processes))
+
+
+async def _until_ready(http: aiohttp.ClientSession, url: str) -> None:
+    async with asyncio.timeout(STARTUP_SECONDS):
+        while True:
+            try:
+                async with http.get(f"{url}/readyz") as answer:
+                    if answer.status == 200:
+                        return
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.2)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+async def _count(sessionmaker: async_sessionmaker[AsyncSession], statement: Any) -> int:
+    async with sessionmaker() as session:
+        return int(await session.scalar(statement) or 0)
+
+
+async def deliver_with(
+    senders: int, messages: int, *, emulator_url: str, logs: Path
+) -> dict[str, Any]:
+    """(a) for one number of sender processes, on a fresh database."""
+    async with temporary_postgres_database(POSTGRES) as url:
+        engine = await fresh_database(url)
+        sessionmaker = create_sessionmaker(engine)
+        try:
+            async with sessionmaker() as session:
+                await add_audience(session, messages)
+                sent_campaign = await campaign(session, f"scale{senders}")
+            async with segbot_processes(
+                "sender", senders, database_url=url, emulator_url=emulator_url, logs=logs,
+                webhook=False,
+            ):  # fmt: skip
+                async with sessionmaker() as session:
+                    await plan_run(session, campaign=sent_campaign, now=NOW)
+                started = time.perf_counter()
+                final = select(func.count()).where(
+                    Delivery.status.in_([DeliveryStatus.SENT, DeliveryStatus.FAILED])
+                )
+                while await _count(sessionmaker, final) < messages:  # noqa: ASYNC110  (polling the DB)
+                    await asyncio.sleep(0.05)
+                elapsed = time.perf_counter() - started
+        finally:
+            await engine.dispose()
+    return {"senders": senders, "messages": messages, "per_second": round(messages / elapsed)}
+
+
+async def bare_posts(emulator_url: str, messages: int) -> float:
+    """The ceiling of the emulator itself: sendMessage posts from a bare aiohttp loop."""
+    url = f"{emulator_url}/bot{TOKEN}/sendMessage"
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=100)) as http:
+
+        async def post(chat: int) -> None:
+            async with http.post(url, json={"chat_id": chat, "text": "Hello"}) as answer:
+                await answer.read()
+
+        started = time.perf_counter()
+        await asyncio.gather(*(post(1 + chat % 1000) for chat in range(messages)))
+        return messages / (time.perf_counter() - started)
+
+
+def _update(update_id: int, user: int) -> dict[str, Any]:
+    return {
+        "update_id": update_id,
+        "message": {
+            "message_id": update_id,
+            "date": int(NOW.timestamp()),
+            "chat": {"id": user, "type": "private"},
+            "from": {"id": user, "is_bot": False, "first_name": f"User{user}"},
+            "text": "hello",
+        },
+    }
+
+
+async def post_round_robin(urls: list[str], updates: int, *, secret: str) -> float:
+    """Post `updates` to the URLs in turn, 50 at a time; seconds until all were answered."""
+    headers = {SECRET_HEADER: secret}
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=50)) as http:
+
+        async def post(number: int) -> None:
+            url = urls[number % len(urls)]
+            update = _update(number, 1 + number % 1000)
+            async with http.post(url, json=update, headers=headers) as answer:
+                answer.raise_for_status()
+
+        started = time.perf_counter()
+        await asyncio.gather(*(post(number) for number in range(1, updates + 1)))
+        return time.perf_counter() - started
+
+
+async def webhooks_with(
+    bots: int, updates: int, *, emulator_url: str, logs: Path
+) -> dict[str, Any]:
+    """(b) for one number of bot processes: updates stored and handled per second."""
+    async with temporary_postgres_database(POSTGRES) as url:
+        engine = await fresh_database(url)
+        sessionmaker = create_sessionmaker(engine)
+        try:
+            async with segbot_processes(
+                "bot", bots, database_url=url, emulator_url=emulator_url, logs=logs,
+                webhook=True,
+            ) as urls:  # fmt: skip
+                started = time.perf_counter()
+                acknowledged = await post_round_robin(
+                    [url + WEBHOOK_PATH for url in urls], updates, secret=webhook_secret(SECRET)
+                )
+                handled = select(func.count()).where(InboundUpdate.handled_at.is_not(None))
+                while await _count(sessionmaker, handled) < updates:  # noqa: ASYNC110
+                    await asyncio.sleep(0.05)
+                elapsed = time.perf_counter() - started
+        finally:
+            await engine.dispose()
+    return {
+        "bots": bots,
+        "updates": updates,
+        "acknowledged_per_second": round(updates / acknowledged),
+        "handled_per_second": round(updates / elapsed),
+    }
+
+
+async def bare_endpoint(updates: int) -> float:
+    """The ceiling of the posting side: the same posts to an endpoint that only says 200."""
+
+    async def accept(request: web.Request) -> web.Response:
+        await request.read()
+        return web.Response()
+
+    app = web.Application()
+    app.router.add_post(WEBHOOK_PATH, accept)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    port = _free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        seconds = await post_round_robin(
+            [f"http://127.0.0.1:{port}{WEBHOOK_PATH}"],
+            updates,
+            secret="unchecked",  # noqa: S106
+        )
+    finally:
+        await runner.cleanup()
+    return updates / seconds
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--small", action="store_true", help="fewer messages and updates")
+    options = parser.parse_args()
+    messages, updates = (2000, 1000) if options.small else (12000, 6000)
+    load_settings(database_url=POSTGRES)  # a bad URL fails here, before any process starts
+    with TemporaryDirectory(prefix="segbot-scale-") as folder, emulator_process(messages) as base:
+        logs = Path(folder)
+        senders = [
+            await deliver_with(count, messages, emulator_url=base, logs=logs) for count in (1, 2, 4)
+        ]
+        bare_send = await bare_posts(base, messages)
+        bots = [
+            await webhooks_with(count, updates, emulator_url=base, logs=logs) for count in (1, 2)
+        ]
+        bare_webhook = await bare_endpoint(updates)
+    print(
+        json.dumps(
+            {
+                "benchmark": "scale",
+                "cores": os.cpu_count(),
+                "sending": senders,
+                "bare_aiohttp_sends_per_second": round(bare_send),
+                "webhooks": bots,
+                "bare_endpoint_posts_per_second": round(bare_webhook),
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,82 @@
+"""Per-user anti-flood token buckets: `rate` updates a second on average, bursts of `burst`.
+
+`LocalBuckets` keeps them in this process (one bot process, the default). `RedisBuckets`
+keeps them in Redis, updated atomically by a Lua script, so that a user whose updates a
+load balancer spreads over several bot processes meets one limit, not one per process.
+"""
+
+import time
+from typing import Protocol
+
+from redis.asyncio import Redis
+
+_MAX_TRACKED_USERS = 50_000
+
+# KEYS[1]: the user's bucket; ARGV: rate, burst, ttl in ms. Returns 1 when admitted.
+_BUCKET_SCRIPT = """
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
+local rate, burst = tonumber(ARGV[1]), tonumber(ARGV[2])
+local state = redis.call('HMGET', KEYS[1], 'tokens', 'at')
+local tokens = tonumber(state[1]) or burst
+local at = tonumber(state[2]) or now
+tokens = math.min(burst, tokens + math.max(0, now - at) * rate)
+local admitted = 0
+if tokens >= 1 then
+  tokens = tokens - 1
+  admitted = 1
+end
+redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', tostring(now))
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return admitted
+"""
+
+
+class Buckets(Protocol):
+    async def admit(self, user_id: int) -> bool:
+        """Take a token from the user's bucket; False when it is empty."""
+        ...
+
+
+class LocalBuckets:
+    def __init__(self, *, rate: float = 2.0, burst: int = 8) -> None:
+        self._rate = rate
+        self._burst = burst
+        self._buckets: dict[int, tuple[float, float]] = {}  # user -> (tokens, at)
+
+    async def admit(self, user_id: int) -> bool:
+        now = time.monotonic()
+        tokens, at = self._buckets.get(user_id, (float(self._burst), now))
+        tokens = min(self._burst, tokens + (now - at) * self._rate)
+        if len(self._buckets) > _MAX_TRACKED_USERS:
+            self._forget_idle(now)
+        if tokens < 1:
+            self._buckets[user_id] = (tokens, now)
+            return False
+        self._buckets[user_id] = (tokens - 1, now)
+        return True
+
+    def _forget_idle(self, now: float) -> None:
+        """Users whose bucket has refilled are indistinguishable from new ones: drop them."""
+        refill = self._burst / self._rate
+        self._buckets = {
+            user: state for user, state in self._buckets.items() if now - state[1] < refill
+        }
+
+
+class RedisBuckets:
+    def __init__(
+        self, redis: Redis, *, rate: float = 2.0, burst: int = 8, prefix: str = "segbot:flood:"
+    ) -> None:
+        self._take = redis.register_script(_BUCKET_SCRIPT)
+        self._rate = rate
+        self._burst = burst
+        self._prefix = prefix
+        # A bucket left alone this long has refilled: Redis may forget it.
+        self._ttl_ms = int(1000 * burst / rate) + 1000
+
+    async def admit(self, user_id: int) -> bool:
+        admitted = await self._take(
+            keys=[f"{self._prefix}{user_id}"], args=[self._rate, self._burst, self._ttl_ms]
+        )
+        return bool(admitted)

@@ -1,0 +1,133 @@
+"""Webhook mode: Telegram POSTs each update to `WEBHOOK_PATH` on `SEGBOT_PUBLIC_URL`.
+
+The request is checked (the secret token header, compared in constant time: 403 without
+it), the update stored in the inbox (core/inbox.py) and only then acknowledged with 200;
+handling happens after, in `InboxProcessor`. A process that dies between the two loses
+nothing: the stored update is claimed again by whichever bot process looks next.
+
+Updates of one user are handled in order; different users' updates concurrently.
+"""
+
+import asyncio
+import hmac
+import logging
+from collections import defaultdict
+from collections.abc import Awaitable, Callable
+from contextlib import suppress
+from datetime import timedelta
+from hashlib import sha256
+from typing import Any
+
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from core import inbox
+from core.clock import Clock
+
+logger = logging.getLogger(__name__)
+
+WEBHOOK_PATH = "/telegram/webhook"
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105  (a header name)
+PRUNE_EVERY = timedelta(hours=1)
+UpdateHandler = Callable[[dict[str, Any]], Awaitable[object]]
+
+
+def webhook_secret(secret_key: str) -> str:
+    """The `secret_token` for setWebhook, derived from SEGBOT_SECRET_KEY (hex: Telegram
+    allows 1-256 characters of A-Z, a-z, 0-9, _ and -)."""
+    return hmac.new(secret_key.encode(), b"segbot telegram webhook", sha256).hexdigest()
+
+
+def receiver(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    *,
+    secret: str,
+    clock: Clock,
+    stored: asyncio.Event,
+) -> Callable[[web.Request], Awaitable[web.Response]]:
+    """The POST handler: 403 without the secret, 400 for what is not an update, else the
+    update is committed to the inbox, `stored` is set, and Telegram gets its 200."""
+
+    async def receive(request: web.Request) -> web.Response:
+        if not hmac.compare_digest(request.headers.get(SECRET_HEADER, ""), secret):
+            raise web.HTTPForbidden
+        try:
+            payload = await request.json()
+        except ValueError:
+            raise web.HTTPBadRequest(text="the body is not JSON") from None
+        if not isinstance(payload, dict) or type(payload.get("update_id")) is not int:
+            raise web.HTTPBadRequest(text="not a Telegram update: no integer update_id")
+        async with sessionmaker() as session:
+            await inbox.store(session, payload, now=clock())
+        stored.set()
+        return web.Response()
+
+    return receive
+
+
+class InboxProcessor:
+    """Claims stored updates and hands each to `handle` (the dispatcher), then marks them
+    handled. Wakes when this process stores one, and polls for the rest."""
+
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        handle: UpdateHandler,
+        *,
+        clock: Clock,
+        poll_seconds: float = 1.0,
+        batch: int = 100,
+    ) -> None:
+        self._sessionmaker = sessionmaker
+        self._handle = handle
+        self._clock = clock
+        self._poll_seconds = poll_seconds
+        self._batch = batch
+        self.stored = asyncio.Event()
+        self.handled = 0
+
+    async def run(self) -> None:
+        """Handle updates until cancelled."""
+        next_prune = self._clock()
+        while True:
+            if self._clock() >= next_prune:
+                async with self._sessionmaker() as session:
+                    await inbox.prune(session, now=self._clock())
+                next_prune = self._clock() + PRUNE_EVERY
+            if not await self.handle_batch():
+                with suppress(TimeoutError):
+                    await asyncio.wait_for(self.stored.wait(), timeout=self._poll_seconds)
+                self.stored.clear()
+
+    async def handle_batch(self) -> int:
+        """Claim and handle one batch; how many updates it held."""
+        async with self._sessionmaker() as session:
+            claimed = await inbox.claim(session, now=self._clock(), limit=self._batch)
+        if not claimed:
+            return 0
+        by_user: defaultdict[int | None, list[inbox.Claimed]] = defaultdict(list)
+        for item in claimed:
+            by_user[_user_of(item.payload)].append(item)
+        await asyncio.gather(*(self._in_order(items) for items in by_user.values()))
+        async with self._sessionmaker() as session:
+            await inbox.mark_handled(
+                session, [item.update_id for item in claimed], now=self._clock()
+            )
+        self.handled += len(claimed)
+        return len(claimed)
+
+    async def _in_order(self, items: list[inbox.Claimed]) -> None:
+        for item in items:
+            try:
+                await self._handle(item.payload)
+            except Exception:  # one bad update must not stop the others
+                logger.exception("update %d could not be handled", item.update_id)
+
+
+def _user_of(payload: dict[str, Any]) -> int | None:
+    """The user (or chat) an update comes from, to keep each user's updates in order."""
+    for key, value in payload.items():
+        if key != "update_id" and isinstance(value, dict):
+            origin = value.get("from") or value.get("user") or value.get("chat") or {}
+            return origin.get("id") if isinstance(origin, dict) else None
+    return None

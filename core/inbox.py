@@ -1,0 +1,84 @@
+"""The webhook inbox: every update Telegram posts is stored before it is acknowledged, then
+handled from here, so an update is never lost when a bot process dies mid-way.
+
+Several bot processes behind a load balancer share the inbox: each claims a batch of
+unhandled updates (`FOR UPDATE SKIP LOCKED` on PostgreSQL, so no two claim the same row),
+handles them in `update_id` order, and marks them handled. A claim older than the lease
+belongs to a process that died; anyone may take it again (at-least-once: losing an update
+is worse than handling one twice). Handled rows are kept for a day, so that Telegram
+re-posting an update it thinks failed is recognised and ignored, then pruned.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Index, delete, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column
+
+from core.db import Base, upsert
+
+CLAIM_LEASE = timedelta(minutes=2)
+KEEP_HANDLED = timedelta(days=1)
+
+
+class InboundUpdate(Base):
+    __tablename__ = "inbound_updates"
+    __table_args__ = (Index("ix_inbound_updates_pending", "handled_at", "update_id"),)
+
+    update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    received_at: Mapped[datetime]
+    claimed_at: Mapped[datetime | None]
+    handled_at: Mapped[datetime | None]
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    update_id: int
+    payload: dict[str, Any]
+
+
+async def store(session: AsyncSession, payload: dict[str, Any], *, now: datetime) -> None:
+    """Keep one posted update (committed); one already stored, handled or not, is left be."""
+    row = {"update_id": payload["update_id"], "payload": payload, "received_at": now}
+    await upsert(session, InboundUpdate, [row], key=["update_id"], update=())
+    await session.commit()
+
+
+async def claim(session: AsyncSession, *, now: datetime, limit: int = 100) -> list[Claimed]:
+    """Claim (committed) up to `limit` unhandled updates nobody else holds, oldest first."""
+    free = or_(InboundUpdate.claimed_at.is_(None), InboundUpdate.claimed_at < now - CLAIM_LEASE)
+    rows = await session.execute(
+        select(InboundUpdate.update_id, InboundUpdate.payload)
+        .where(InboundUpdate.handled_at.is_(None), free)
+        .order_by(InboundUpdate.update_id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    claimed = [Claimed(update_id, payload) for update_id, payload in rows]
+    if claimed:
+        await session.execute(
+            update(InboundUpdate)
+            .where(InboundUpdate.update_id.in_([item.update_id for item in claimed]))
+            .values(claimed_at=now)
+        )
+    await session.commit()
+    return claimed
+
+
+async def mark_handled(session: AsyncSession, update_ids: list[int], *, now: datetime) -> None:
+    await session.execute(
+        update(InboundUpdate).where(InboundUpdate.update_id.in_(update_ids)).values(handled_at=now)
+    )
+    await session.commit()
+
+
+async def prune(session: AsyncSession, *, now: datetime) -> int:
+    """Forget updates handled more than a day ago; how many were removed."""
+    result = await session.execute(
+        delete(InboundUpdate).where(InboundUpdate.handled_at < now - KEEP_HANDLED)
+    )
+    await session.commit()
+    return int(result.rowcount)  # type: ignore[attr-defined]

@@ -1,0 +1,64 @@
+"""Anti-flood buckets: a flooding user is cut off while others go through, in process and
+shared through Redis (where two bot processes see one bucket per user)."""
+
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from aiogram.types import TelegramObject, User
+from redis.asyncio import Redis
+
+from bot.flood import Buckets, LocalBuckets, RedisBuckets
+from bot.middlewares import ThrottleMiddleware
+
+REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+@pytest.fixture
+async def redis() -> AsyncIterator[Redis]:
+    client = Redis.from_url(REDIS_URL)
+    yield client
+    await client.aclose()
+
+
+async def flood(throttle: ThrottleMiddleware, times: int, user_id: int) -> int:
+    handled = 0
+
+    async def handler(_event: TelegramObject, _data: dict[str, Any]) -> None:
+        nonlocal handled
+        handled += 1
+
+    user = User(id=user_id, is_bot=False, first_name="U")
+    for _ in range(times):
+        await throttle(handler, TelegramObject(), {"event_from_user": user})
+    return handled
+
+
+async def check_cut_off(buckets: Buckets) -> None:
+    throttle = ThrottleMiddleware(buckets)
+    flooder_handled = await flood(throttle, 50, user_id=1)
+    assert flooder_handled <= 6  # the burst, and at most one token refilled meanwhile
+    assert await flood(throttle, 1, user_id=2) == 1
+    assert throttle.dropped == 50 - flooder_handled
+
+
+async def test_in_process_buckets_cut_a_flooder_off() -> None:
+    await check_cut_off(LocalBuckets(rate=1.0, burst=5))
+
+
+async def test_owners_are_never_throttled() -> None:
+    throttle = ThrottleMiddleware(LocalBuckets(rate=1.0, burst=5), exempt=(1,))
+    assert await flood(throttle, 50, user_id=1) == 50
+
+
+async def test_redis_buckets_cut_a_flooder_off(redis: Redis) -> None:
+    await check_cut_off(RedisBuckets(redis, rate=1.0, burst=5, prefix=f"test:{uuid.uuid4()}:"))
+
+
+async def test_two_processes_share_one_bucket_per_user(redis: Redis) -> None:
+    prefix = f"test:{uuid.uuid4()}:"
+    first = ThrottleMiddleware(RedisBuckets(redis, rate=1.0, burst=5, prefix=prefix))
+    second = ThrottleMiddleware(RedisBuckets(redis, rate=1.0, burst=5, prefix=prefix))
+    handled = await flood(first, 5, user_id=1) + await flood(second, 5, user_id=1)
+    assert handled <= 6

@@ -1,0 +1,128 @@
+"""Webhook mode's receiving side: the secret is checked, an update is stored before the 200,
+and stored updates are handled once each, in order per user, even after a crash."""
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.webhook import SECRET_HEADER, WEBHOOK_PATH, InboxProcessor, receiver, webhook_secret
+from core import inbox
+from core.inbox import InboundUpdate
+from tests.broadcasts.audience import NOW
+
+SECRET = webhook_secret("test-key")
+
+
+def message(update_id: int, user: int, text: str) -> dict[str, Any]:
+    return {
+        "update_id": update_id,
+        "message": {
+            "message_id": update_id,
+            "date": 0,
+            "chat": {"id": user, "type": "private"},
+            "from": {"id": user, "is_bot": False, "first_name": "U"},
+            "text": text,
+        },
+    }
+
+
+@pytest.fixture
+async def client(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> AsyncIterator[TestClient[web.Request, web.Application]]:
+    app = web.Application()
+    receive = receiver(sessionmaker, secret=SECRET, clock=lambda: NOW, stored=asyncio.Event())
+    app.router.add_post(WEBHOOK_PATH, receive)
+    async with TestClient(TestServer(app)) as client:
+        yield client
+
+
+async def stored(sessionmaker: async_sessionmaker[AsyncSession]) -> int:
+    async with sessionmaker() as session:
+        return await session.scalar(select(func.count()).select_from(InboundUpdate)) or 0
+
+
+def test_the_secret_is_stable_and_telegram_shaped() -> None:
+    assert webhook_secret("test-key") == SECRET != webhook_secret("other-key")
+    assert SECRET.isalnum()
+    assert len(SECRET) <= 256
+
+
+async def test_a_request_without_the_secret_is_refused_and_not_stored(
+    client: TestClient[web.Request, web.Application],
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    for headers in ({}, {SECRET_HEADER: "wrong"}):
+        answer = await client.post(WEBHOOK_PATH, json=message(1, 7, "hi"), headers=headers)
+        assert answer.status == 403
+    assert await stored(sessionmaker) == 0
+
+
+async def test_an_update_is_stored_once_before_the_200(
+    client: TestClient[web.Request, web.Application],
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    for _ in range(2):  # Telegram re-posts what it thinks failed
+        answer = await client.post(
+            WEBHOOK_PATH, json=message(1, 7, "hi"), headers={SECRET_HEADER: SECRET}
+        )
+        assert answer.status == 200
+    assert await stored(sessionmaker) == 1
+
+
+async def test_what_is_not_an_update_is_a_400(
+    client: TestClient[web.Request, web.Application],
+) -> None:
+    headers = {SECRET_HEADER: SECRET}
+    assert (await client.post(WEBHOOK_PATH, data=b"{", headers=headers)).status == 400
+    assert (await client.post(WEBHOOK_PATH, json={"x": 1}, headers=headers)).status == 400
+
+
+async def test_updates_are_handled_once_in_order_per_user_and_one_failure_spares_the_rest(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    async with sessionmaker() as session:
+        for update_id, user, text in [(1, 7, "a"), (2, 8, "x"), (3, 7, "boom"), (4, 7, "b")]:
+            await inbox.store(session, message(update_id, user, text), now=NOW)
+    seen: list[tuple[int, str]] = []
+
+    async def handle(update: dict[str, Any]) -> None:
+        if update["message"]["text"] == "boom":
+            raise RuntimeError("a handler bug")
+        seen.append((update["message"]["from"]["id"], update["message"]["text"]))
+
+    processor = InboxProcessor(sessionmaker, handle, clock=lambda: NOW)
+    assert await processor.handle_batch() == 4
+    assert await processor.handle_batch() == 0
+    assert [text for user, text in seen if user == 7] == ["a", "b"]
+    assert sorted(seen) == [(7, "a"), (7, "b"), (8, "x")]
+
+
+async def test_a_claim_left_by_a_dead_process_is_taken_again_after_the_lease(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    async with sessionmaker() as session:
+        await inbox.store(session, message(1, 7, "hi"), now=NOW)
+        assert len(await inbox.claim(session, now=NOW)) == 1  # then that process died
+        assert await inbox.claim(session, now=NOW + timedelta(seconds=5)) == []
+        again = await inbox.claim(session, now=NOW + inbox.CLAIM_LEASE + timedelta(seconds=1))
+    assert [item.update_id for item in again] == [1]
+
+
+async def test_handled_updates_are_pruned_after_a_day(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    async with sessionmaker() as session:
+        await inbox.store(session, message(1, 7, "hi"), now=NOW)
+        await inbox.store(session, message(2, 7, "later"), now=NOW)
+        await inbox.mark_handled(session, [1], now=NOW)
+        assert await inbox.prune(session, now=NOW + timedelta(hours=23)) == 0
+        assert await inbox.prune(session, now=NOW + timedelta(hours=25)) == 1
+    assert await stored(sessionmaker) == 1  # the unhandled one stays

@@ -1,0 +1,65 @@
+"""The Telegram messenger against the emulator: every kind of answer becomes its outcome."""
+
+import pytest
+
+from bot.emulator import Emulator
+from bot.messenger import TelegramMessenger
+from broadcasts.messenger import (
+    Blocked,
+    Button,
+    ChatNotFound,
+    OutgoingMessage,
+    Rejected,
+    RetryAfter,
+    Sent,
+    TransientError,
+    Unknown,
+)
+from tests.e2e.conftest import BOT_TOKEN, free_port
+
+pytestmark = pytest.mark.e2e
+
+
+async def test_answers_become_outcomes(emulator: Emulator) -> None:
+    emulator.add_user(1, first_name="Ann")
+    emulator.add_user(2, first_name="Bob")
+    emulator.user(2).blocked = True
+    buttons = (Button("Shop", url="https://shop.example/"), Button("Stop", data="unsubscribe"))
+    async with TelegramMessenger(api_base=emulator.base_url, token=BOT_TOKEN) as messenger:
+        sent = await messenger.send(OutgoingMessage(1, "Hi <b>Ann</b>", buttons=buttons))
+        photo = await messenger.send(
+            OutgoingMessage(1, "A caption", photo="https://shop.example/p.jpg", paid=True)
+        )
+        blocked = await messenger.send(OutgoingMessage(2, "Hi"))
+        missing = await messenger.send(OutgoingMessage(3, "Hi"))
+        broken = await messenger.send(OutgoingMessage(1, "<b>unclosed"))
+        emulator.force_retry_after(7)
+        flood = await messenger.send(OutgoingMessage(1, "Hi"))
+        emulator.fail_next(1, status=502, method="sendMessage")
+        server = await messenger.send(OutgoingMessage(1, "Hi"))
+
+    assert isinstance(sent, Sent)
+    assert isinstance(photo, Sent)
+    assert (blocked, missing, flood) == (Blocked(), ChatNotFound(), RetryAfter(7.0))
+    assert isinstance(broken, Rejected)
+    assert isinstance(server, TransientError)
+    [text, picture] = emulator.messages_to(1)[:2]
+    assert text.plain_text == "Hi Ann"
+    assert text.callback_buttons() == [("Stop", "unsubscribe")]
+    assert picture.photo is not None
+    paid = [r.params.get("allow_paid_broadcast") for r in emulator.requests_for("sendPhoto")]
+    assert paid == [True]
+
+
+async def test_no_answer_is_unknown_and_no_connection_is_transient(emulator: Emulator) -> None:
+    emulator.add_user(1)
+    emulator.limits.delay_seconds = 1.0  # handled, then answered too late
+    slow = TelegramMessenger(api_base=emulator.base_url, token=BOT_TOKEN, timeout=0.2)
+    async with slow:
+        assert isinstance(await slow.send(OutgoingMessage(1, "Hi")), Unknown)
+    assert len(emulator.messages_to(1)) == 1  # it did arrive: hence never resent
+    nobody = TelegramMessenger(api_base=f"http://127.0.0.1:{free_port()}", token=BOT_TOKEN)
+    async with nobody:
+        outcome = await nobody.send(OutgoingMessage(1, "Hi"))
+    assert isinstance(outcome, TransientError)
+    assert BOT_TOKEN not in outcome.description

@@ -1,0 +1,208 @@
+"""Scale-out with real processes on PostgreSQL and Redis, as docs/deployment.md runs them:
+one bot process in webhook mode, a scheduler leader and its standby, two senders sharing
+one Redis send budget. The leader is killed before the campaign is due and the standby
+starts it, once; one sender is killed mid-run and replaced (as systemd would restart it);
+nobody gets the message twice, every delivery ends final, and the senders together keep
+to the configured rate."""
+
+import asyncio
+import os
+import signal
+import sys
+from collections import Counter
+from collections.abc import AsyncIterator, Callable
+from datetime import timedelta
+from functools import partial
+from pathlib import Path
+
+import aiohttp
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.emulator import Emulator
+from bot.webhook import WEBHOOK_PATH
+from broadcasts.models import Campaign, CampaignStatus, Delivery, DeliveryStatus, Run
+from core.clock import utcnow
+from core.settings import Settings
+from tests.broadcasts.audience import add_subscribers, campaign_from
+from tests.e2e.conftest import BOT_TOKEN, SECRET_KEY, free_port
+
+pytestmark = pytest.mark.e2e
+
+SEGBOT = str(Path(sys.executable).parent / "segbot")
+REDIS_URL = "redis://127.0.0.1:6379/15"
+AUDIENCE = 5000
+RATE_LIMIT = 250  # messages a second, the whole bot
+KILL_SENDER_AFTER = 1500
+
+
+class Processes:
+    """`segbot run --role ...` processes, each logging to a file of its own."""
+
+    def __init__(self, environment: dict[str, str], logs: Path) -> None:
+        self._environment = environment
+        self._logs = logs
+        self.started: dict[str, asyncio.subprocess.Process] = {}
+
+    async def start(self, name: str, *args: str) -> asyncio.subprocess.Process:
+        port = free_port()
+        environment = self._environment | {
+            "SEGBOT_WEB_PORT": str(port),
+            "SEGBOT_PUBLIC_URL": f"http://127.0.0.1:{port}",
+        }
+        with (self._logs / f"{name}.log").open("wb") as log:
+            process = await asyncio.create_subprocess_exec(
+                SEGBOT, "run", *args, env=environment, stdout=log, stderr=log
+            )
+        self.started[name] = process
+        return process
+
+    def log(self, name: str) -> str:
+        return (self._logs / f"{name}.log").read_text(errors="replace")
+
+    async def stop_all(self) -> None:
+        for process in self.started.values():
+            if process.returncode is None:
+                process.send_signal(signal.SIGTERM)
+        for process in self.started.values():
+            try:
+                await asyncio.wait_for(process.wait(), 20)
+            except TimeoutError:
+                process.kill()
+                await process.wait()
+
+
+@pytest.fixture
+async def processes(
+    bot_settings: Settings, emulator: Emulator, tmp_path: Path
+) -> AsyncIterator[Processes]:
+    environment = os.environ | {
+        "SEGBOT_BOT_TOKEN": BOT_TOKEN,
+        "SEGBOT_SECRET_KEY": SECRET_KEY,
+        "SEGBOT_DATABASE_URL": bot_settings.database_url,
+        "SEGBOT_TELEGRAM_API_BASE": emulator.base_url,
+        "SEGBOT_REDIS_URL": REDIS_URL,
+        "SEGBOT_RATE_LIMIT": str(RATE_LIMIT),
+    }
+    config = tmp_path / "segbot.yaml"  # new campaigns are noticed within a second
+    config.write_text("broadcasts:\n  schedule_sync_seconds: 1\n", encoding="utf-8")
+    running = Processes(environment | {"SEGBOT_CONFIG": str(config)}, tmp_path)
+    yield running
+    await running.stop_all()
+
+
+async def until(check: Callable[[], bool], *, within: float, what: str) -> None:
+    async with asyncio.timeout(within):
+        while not check():  # noqa: ASYNC110  (processes and the emulator send no event)
+            await asyncio.sleep(0.1)
+    assert check(), what
+
+
+def is_running(processes: Processes, name: str) -> bool:
+    return "segbot running" in processes.log(name)
+
+
+def delivered(emulator: Emulator) -> Counter[int]:
+    return Counter(
+        int(str(r.params["chat_id"]))
+        for r in emulator.requests_for("sendMessage")
+        if r.ok and r.params.get("text") == "Big news"
+    )
+
+
+async def test_processes_apart_share_the_work_and_survive_kills(
+    emulator: Emulator,
+    bot_settings: Settings,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    processes: Processes,
+) -> None:
+    if bot_settings.is_sqlite:
+        pytest.skip("roles in separate processes need PostgreSQL")
+    # Telegram-like ceiling, with room for the arrival jitter of a loaded two-core machine;
+    # two senders that did not share the budget would send at twice the limit and hit it.
+    emulator.limits.global_per_second = RATE_LIMIT * 3 // 2
+    async with sessionmaker() as session:
+        await add_subscribers(session, AUDIENCE, first_id=1)
+    for user_id in range(1, AUDIENCE + 1):
+        emulator.add_user(user_id, first_name=f"U{user_id}")
+
+    bot = await processes.start("bot", "--role", "bot", "--webhook")
+    first_scheduler = await processes.start("scheduler-1", "--role", "scheduler")
+    await until(lambda: "now the leader" in processes.log("scheduler-1"), within=90, what="leader")
+    await processes.start("scheduler-2", "--role", "scheduler")
+    first_sender = await processes.start("sender-1", "--role", "sender")
+    await processes.start("sender-2", "--role", "sender")
+    for name in ("bot", "scheduler-2", "sender-1", "sender-2"):
+        await until(partial(is_running, processes, name), within=90, what=name)
+
+    # The webhook process answers users, and refuses posts without the secret.
+    await emulator.send_text(777_777, "/start")
+    await emulator.wait_for_messages(777_777, count=2, timeout=20)
+    webhook_url = str(emulator.requests_for("setWebhook")[-1].params["url"])
+    assert webhook_url.endswith(WEBHOOK_PATH)
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(webhook_url, json={"update_id": 1}) as answer,
+    ):
+        assert answer.status == 403
+
+    # The leader dies; the standby takes over and starts a campaign due just after, once.
+    first_scheduler.kill()
+    await until(
+        lambda: "now the leader" in processes.log("scheduler-2"), within=30, what="hand-over"
+    )
+    due = utcnow() + timedelta(seconds=3)
+    async with sessionmaker() as session:
+        campaign = await campaign_from(
+            session,
+            f'name: big\ndefault: {{text: "Big news"}}\n'
+            f'schedule: {{at: "{due.strftime("%Y-%m-%dT%H:%M:%S")}", timezone: UTC}}\n',
+            now=utcnow(),
+        )
+
+    # One sender dies mid-run; its replacement settles what it left in flight.
+    await until(
+        lambda: sum(delivered(emulator).values()) >= KILL_SENDER_AFTER, within=90, what="sends"
+    )
+    first_sender.kill()
+    await first_sender.wait()
+    await processes.start("sender-3", "--role", "sender")
+
+    async def finished() -> bool:
+        async with sessionmaker() as session:
+            status = await session.scalar(select(Campaign.status).where(Campaign.id == campaign.id))
+        return status is CampaignStatus.DONE
+
+    async with asyncio.timeout(120):
+        while not await finished():  # noqa: ASYNC110  (the database sends no event)
+            await asyncio.sleep(0.5)
+    assert bot.returncode is None
+
+    received = delivered(emulator)
+    assert max(received.values()) == 1  # nobody twice
+    async with sessionmaker() as session:
+        runs = await session.scalar(
+            select(func.count()).select_from(Run).where(Run.campaign_id == campaign.id)
+        )
+        statuses = dict(
+            (
+                await session.execute(
+                    select(Delivery.status, func.count()).group_by(Delivery.status)
+                )
+            ).all()
+        )
+    assert runs == 1
+    assert set(statuses) <= {DeliveryStatus.SENT, DeliveryStatus.UNKNOWN}
+    # Everything recorded sent arrived; what a killed sender had in flight is `unknown`:
+    # some of it arrived (the sender died before recording it), none of it was resent.
+    sent, unknown = statuses[DeliveryStatus.SENT], statuses.get(DeliveryStatus.UNKNOWN, 0)
+    assert sent <= len(received) <= sent + unknown
+    assert sum(statuses.values()) == AUDIENCE + 1  # and whoever joined through the webhook
+    assert not [r for r in emulator.requests_for("sendMessage") if r.status == 429]
+    times = sorted(
+        r.at for r in emulator.requests_for("sendMessage") if r.params.get("text") == "Big news"
+    )
+    # Together the senders kept to the rate: on average, and never past the emulator's
+    # own per-second window, which would have answered 429 above.
+    assert (len(times) - 1) / (times[-1] - times[0]) <= RATE_LIMIT * 1.01
