@@ -10,6 +10,7 @@ through all of them to be handled by nobody (see benchmarks/ingest.py).
 from aiogram import Router
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot import admin
 from bot.filters import PrivateChat
 from bot.i18n import Texts
 from bot.middlewares import DbSessionMiddleware, LanguageMiddleware
@@ -24,6 +25,7 @@ def get_routers(*, texts: Texts, sessionmaker: async_sessionmaker[AsyncSession])
         observer.middleware(DbSessionMiddleware(sessionmaker))
     for observer in (private.message, private.callback_query):
         observer.middleware(LanguageMiddleware(texts))
-    for feature in (subscription, quiz, contact, privacy, fallback):  # fallback: last
+    # admin: before the fallback, which answers whatever an admin's role does not allow
+    for feature in (subscription, quiz, contact, privacy, admin, fallback):  # fallback: last
         feature.register(private)
     return [private]

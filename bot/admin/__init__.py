@@ -1,0 +1,117 @@
+"""The admin console: operators and marketers run segbot from the chat with the bot.
+
+`register(router)` adds the console's handlers to the private-chat router, before the
+subscriber fallback: every admin command goes through one handler behind the role check
+(bot.admin.registry), the wizard's steps and the campaign buttons behind their own.
+Anyone whose role does not allow a command falls through to the subscriber handlers, so
+a non-admin gets the ordinary reply and learns nothing. `install(dispatcher, services)`
+hands the console its services, sets each admin's command menu when polling starts and
+stops the live progress messages when it ends.
+"""
+
+from aiogram import Bot, Dispatcher, Router
+from aiogram.filters import Command, CommandObject
+from aiogram.fsm.context import FSMContext
+from aiogram.types import Message
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.admin import (
+    admins,
+    ai_commands,
+    audit,
+    campaign_buttons,
+    campaign_commands,
+    persona_commands,
+    report_commands,
+    segment_commands,
+    subscriber_commands,
+    wizard,
+    wizard_routing,
+)
+from bot.admin.menu import publish_all
+from bot.admin.registry import AdminCommand, Call, Catalog, CommandAllowed, reply_for
+from bot.admin.roles import AdminUser
+from bot.admin.services import AdminServices
+from core.clock import Clock
+from core.errors import SegbotError
+from core.settings import Settings
+
+CATALOG = Catalog(
+    (
+        *admins.COMMANDS[:1],
+        *report_commands.COMMANDS,
+        *segment_commands.COMMANDS,
+        *ai_commands.COMMANDS,
+        *persona_commands.COMMANDS,
+        *campaign_commands.COMMANDS,
+        *wizard.COMMANDS,
+        *subscriber_commands.COMMANDS,
+        *admins.COMMANDS[1:],
+    )
+)
+
+
+async def run_command(
+    message: Message,
+    command: CommandObject,
+    entry: AdminCommand,
+    admin: AdminUser,
+    session: AsyncSession,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    admin_services: AdminServices,
+    settings: Settings,
+    state: FSMContext,
+    bot: Bot,
+    clock: Clock,
+) -> None:
+    """Every admin command: run it; an expected error is the reply; audit it either way."""
+    call = Call(
+        message,
+        entry,
+        CATALOG,
+        (command.args or "").strip(),
+        admin,
+        session,
+        sessionmaker,
+        admin_services,
+        settings,
+        state,
+        bot,
+        clock,
+    )
+    outcome = "failed"
+    try:
+        await entry.run(call)
+        outcome = "ok"
+    except SegbotError as error:
+        outcome = f"refused: {error}"
+        await session.rollback()
+        await message.answer(reply_for(error))
+    finally:
+        await audit.record(
+            sessionmaker,
+            admin_id=admin.user_id,
+            action=entry.name,
+            now=clock(),
+            args=call.args,
+            outcome=outcome,
+        )
+
+
+def register(router: Router) -> None:
+    """Adds the console's handlers to `router` (the private-chat router)."""
+    router.message.register(run_command, Command(*CATALOG.by_name), CommandAllowed(CATALOG))
+    wizard_routing.register_steps(router)
+    campaign_buttons.register_buttons(router)
+
+
+def install(dispatcher: Dispatcher, services: AdminServices) -> None:
+    dispatcher["admin_services"] = services
+
+    async def publish_menus(
+        bot: Bot, sessionmaker: async_sessionmaker[AsyncSession], settings: Settings
+    ) -> None:
+        await publish_all(bot, CATALOG, sessionmaker=sessionmaker, owners=settings.admin_ids)
+
+    dispatcher.startup.register(publish_menus)
+    dispatcher.shutdown.register(services.live.close)

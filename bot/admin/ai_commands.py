@@ -1,0 +1,229 @@
+"""AI segment commands: `/ai_segments` (the current AI segments with their profiles, or
+generate / regenerate them, with a cluster chart) and `/lookalike SEED SIZE [NAME]`.
+
+Anyone with the reports permission may list AI segments; generating them, like saving a
+lookalike, takes the segments permission (marketers and owners). `generate` refuses to
+replace AI segments that exist; `regenerate` replaces them and says what went.
+"""
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from html import escape
+from typing import Any
+
+from aiogram.types import BufferedInputFile
+from sqlalchemy import select
+
+from bot.admin import charts
+from bot.admin.monospace import bold, code, pieces
+from bot.admin.registry import AdminCommand, Call, QueryError, UsageError
+from bot.admin.roles import Permission
+from segments.ai.chart import cluster_chart_png
+from segments.ai.generate import Generation, generate_ai_segments
+from segments.ai.llm import language_model
+from segments.ai.lookalike import build_lookalike
+from segments.models import Segment, SegmentKind, SegmentProfile
+from segments.rules import RuleError
+
+SECTIONS = ("demographics", "geography", "interests", "behaviours")
+TRAITS_SHOWN = 4  # per section
+MAX_K = 50  # as segbot.yaml's ai.k_max allows
+VERBS = ("generate", "regenerate")
+_DESCRIBE = re.compile(r"\bdescribe\b", re.IGNORECASE)
+_WHERE = re.compile(r"\bwhere\b", re.IGNORECASE)
+_LOOKALIKE = re.compile(
+    r"^(?P<seed>.+?)\s+(?P<size>\d[\d,_]{0,15})(?:\s+(?P<name>.+))?$", re.DOTALL
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Generate:
+    """What `/ai_segments generate|regenerate ...` asked for."""
+
+    replace: bool
+    k_min: int | None
+    k_max: int | None
+    description: str | None
+
+
+def _texts(data: Mapping[str, Any], key: str) -> list[str]:
+    value = data.get(key)
+    return [str(item) for item in value] if isinstance(value, list) else []
+
+
+def profile_block(name: str, size: int, data: Mapping[str, Any]) -> str:
+    """One AI segment for the chat: name and size, its profile by section, pain points
+    and what to send them (a profile as `Profile.as_json()` stores it)."""
+    share = data.get("share")
+    of_all = f" ({share:.0%} of the audience)" if isinstance(share, float) else ""
+    lines = [f"{bold(name)} — {size:,} subscribers{of_all}"]
+    for section in SECTIONS:
+        traits = _texts(data, section)[:TRAITS_SHOWN]
+        lines.append(f"{section.capitalize()}: {escape('; '.join(traits) or '-')}")
+    lines.append(f"Pain points: {escape('; '.join(_texts(data, 'pain_points')) or '-')}")
+    advice = [str(data.get(key, "-")).replace("_", " ") for key in ("preferred_format", "tone")]
+    lines.append(
+        f"Send: {escape(' · '.join(advice))} · offer {escape(str(data.get('offer', '-')))}"
+    )
+    return "\n".join(lines)
+
+
+FOOTER = "/persona_from SEGMENT turns one into a persona; /segment SEGMENT shows its members."
+READ_ONLY_FOOTER = "/segment SEGMENT shows its members."
+
+
+async def _list(call: Call) -> None:
+    rows = (
+        await call.session.execute(
+            select(Segment.name, Segment.size, SegmentProfile.profile)
+            .join(SegmentProfile, SegmentProfile.segment_id == Segment.id)
+            .where(Segment.kind == SegmentKind.AI)
+            .order_by(Segment.size.desc(), Segment.name)
+        )
+    ).all()
+    if not rows:
+        hint = " /ai_segments generate finds them." if call.admin.can(Permission.SEGMENTS) else ""
+        await call.reply(f"No AI segments yet.{hint}")
+        return
+    header = f"{bold('AI segments')} ({len(rows)}; members at the last refresh)"
+    blocks = [profile_block(name, size or 0, profile) for name, size, profile in rows]
+    footer = FOOTER if call.admin.can(Permission.SEGMENTS) else READ_ONLY_FOOTER
+    for text in pieces([header, *blocks, escape(footer)]):
+        await call.reply(text)
+
+
+def _count(call: Call, text: str, what: str) -> int:
+    if not (text.isascii() and text.isdigit()) or not 2 <= int(text) <= MAX_K:
+        raise call.usage(f"{what} must be a number from 2 to {MAX_K}; got {text!r}.")
+    return int(text)
+
+
+def parse_generate(call: Call) -> Generate:
+    """`generate|regenerate [K_MIN K_MAX] [describe TEXT]`; the usage otherwise."""
+    parts = _DESCRIBE.split(call.args, maxsplit=1)
+    words = parts[0].split()
+    if not words or words[0].lower() not in VERBS or len(words) not in (1, 3):
+        raise call.usage()
+    description = parts[1].strip() if len(parts) == 2 else None
+    if description == "":
+        raise call.usage("Say what to look for after describe, e.g. describe interests.")
+    low, high = (None, None)
+    if len(words) == 3:
+        low, high = _count(call, words[1], "K_MIN"), _count(call, words[2], "K_MAX")
+        if low > high:
+            raise call.usage(f"K_MIN ({low}) must not exceed K_MAX ({high}).")
+    return Generate(words[0].lower() == "regenerate", low, high, description)
+
+
+async def _generate(call: Call, asked: Generate) -> None:
+    existing = await call.session.scalar(
+        select(Segment.id).where(Segment.kind == SegmentKind.AI).limit(1)
+    )
+    if existing is not None and not asked.replace:
+        raise UsageError(
+            "AI segments exist already: /ai_segments regenerate replaces all of them (and "
+            "personas made from them lose their source)."
+        )
+    await call.reply("Finding AI segments: this can take a minute on a large audience…")
+    try:
+        result = await generate_ai_segments(
+            call.sessionmaker, now=call.clock(), config=call.services.ai, k_min=asked.k_min,
+            k_max=asked.k_max, description=asked.description,
+            model=language_model(call.settings), rfm_segments=call.services.rfm_names,
+        )  # fmt: skip
+    except RuleError as error:  # in the audience rule after `where`
+        parts = _WHERE.split(asked.description or "", maxsplit=1)
+        raise QueryError(error, parts[-1].strip()) from None
+    png = await charts.render(lambda: cluster_chart_png(result))
+    await call.message.answer_photo(
+        BufferedInputFile(png, filename="ai-segments.png"),
+        caption=f"{result.k} AI segments of {result.audience:,} subscribers",
+    )
+    for text in pieces(generation_blocks(result)):
+        await call.reply(text)
+
+
+def generation_blocks(result: Generation) -> list[str]:
+    """The reply to a generation: what was clustered, what it replaced, each profile."""
+    scores = ", ".join(f"k={k}: {v:.2f}" for k, v in sorted(result.silhouettes.items()))
+    head = [
+        f"{bold(f'{result.k} AI segments')} of {result.audience:,} active subscribers "
+        f"(fitted on {result.fitted_on:,}; silhouette {escape(scores)})",
+        f"Features: {escape(', '.join(result.groups))}",
+    ]
+    if result.where:
+        head.append(f"Audience: {code(result.where)}")
+    if result.named_by_model:
+        head.append("Named by the language model.")
+    if result.removed:
+        removed = escape(", ".join(result.removed))
+        head.append(f"Replaced {len(result.removed)} earlier AI segments: {removed}")
+    if result.orphaned_personas:
+        head.append(
+            "These personas lost their source segment: "
+            f"{escape(', '.join(result.orphaned_personas))} — make them again with "
+            "/persona_from, or give them a rule."
+        )
+    blocks = [profile_block(p.name, p.size, p.as_json()) for p in result.profiles]
+    return ["\n".join(head), *blocks, escape(FOOTER)]
+
+
+async def ai_segments_command(call: Call) -> None:
+    if not call.args:
+        await _list(call)
+        return
+    if not call.admin.can(Permission.SEGMENTS):
+        raise UsageError(
+            f"Your role ({call.admin.role.value}) may list AI segments; generating them "
+            "takes a marketer or an owner."
+        )
+    await _generate(call, parse_generate(call))
+
+
+def _unquoted(text: str) -> str:
+    text = text.strip()
+    return text[1:-1] if len(text) > 1 and text[0] == text[-1] == '"' else text
+
+
+def parse_lookalike(call: Call) -> tuple[str, int, str | None]:
+    found = _LOOKALIKE.match(call.args)
+    if found is None:
+        raise call.usage("Give the seed segment and how many subscribers to find.")
+    size = int(found["size"].replace(",", "").replace("_", ""))
+    name = _unquoted(found["name"]) if found["name"] else None
+    return _unquoted(found["seed"]), size, name
+
+
+async def lookalike_command(call: Call) -> None:
+    seed, size, name = parse_lookalike(call)
+    result = await build_lookalike(
+        call.sessionmaker, seed=seed, size=size, now=call.clock(), config=call.services.ai,
+        name=name, rfm_segments=call.services.rfm_names,
+    )  # fmt: skip
+    lines = [
+        f"{'Replaced' if result.replaced else 'Saved'} the segment {bold(result.name)}: the "
+        f"{result.size:,} subscribers most like the {result.seed_size:,} in {escape(seed)}."
+    ]
+    if result.size < size:
+        lines.append(f"Only {result.size:,} active subscribers outside {escape(seed)} exist.")
+    lines.append(f"/segment {escape(result.name)} shows them; /export exports them for ads.")
+    await call.reply("\n".join(lines))
+
+
+COMMANDS = (
+    AdminCommand(
+        "ai_segments",
+        Permission.REPORTS,
+        "/ai_segments [generate|regenerate] [K_MIN K_MAX] [describe TEXT]",
+        "AI segments and their profiles; generate or regenerate them",
+        ai_segments_command,
+    ),
+    AdminCommand(
+        "lookalike",
+        Permission.SEGMENTS,
+        "/lookalike SEED SIZE [NAME]",
+        "Save the SIZE subscribers most like a segment's members as a segment",
+        lookalike_command,
+    ),
+)

@@ -1,0 +1,232 @@
+"""`/campaigns` and `/campaign ID`: a campaign's state with a live progress message, edited
+as its run sends, and Pause, Resume and Cancel buttons for those allowed to use them."""
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from html import escape
+
+from aiogram import Bot
+from aiogram.filters.callback_data import CallbackData
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup, Message
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.admin.monospace import bold, table
+from bot.admin.registry import AdminCommand, Call
+from bot.admin.roles import AdminUser, Permission
+from bot.admin.services import AdminServices
+from broadcasts.campaigns import get_campaign, list_campaigns
+from broadcasts.models import Campaign, CampaignStatus, DeliveryStatus, Run, RunStatus
+from broadcasts.runs import Progress, latest_run, progress
+
+BAR = 12
+LISTED = 10
+CONTROLS = ("pause", "resume", "cancel")
+
+
+class CampaignAction(CallbackData, prefix="admc"):
+    action: str  # show, refresh, pause, resume, cancel
+    campaign_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class View:
+    text: str
+    markup: InlineKeyboardMarkup | None
+    sending: bool  # worth keeping current
+
+
+def schedule_text(campaign: Campaign) -> str:
+    if campaign.cron:
+        return f"every {campaign.cron} ({campaign.schedule_timezone})"
+    if campaign.local_time and campaign.run_at:
+        return f"{campaign.run_at:%Y-%m-%d} at {campaign.local_time} local time"
+    if campaign.schedule_kind.value == "best_hour" and campaign.run_at:
+        return f"{campaign.run_at:%Y-%m-%d} at each audience's best hour"
+    if campaign.run_at:
+        return f"at {campaign.run_at:%Y-%m-%d %H:%M} UTC"
+    return campaign.schedule_kind.value
+
+
+def _bar(done: int, total: int) -> str:
+    filled = 0 if total == 0 else round(BAR * done / total)
+    share = 0 if total == 0 else 100 * done // total
+    return f"{'▓' * filled}{'░' * (BAR - filled)} {share}% ({done:,} of {total:,})"
+
+
+def _progress_lines(state: Progress) -> list[str]:
+    done = state.to_send - state.pending
+    counts = [
+        f"{status.value} {state.count(status):,}"
+        for status in (
+            DeliveryStatus.SENT,
+            DeliveryStatus.FAILED,
+            DeliveryStatus.BLOCKED,
+            DeliveryStatus.UNKNOWN,
+            DeliveryStatus.QUEUED,
+            DeliveryStatus.CANCELLED,
+        )
+        if state.count(status)
+    ]
+    lines = [f"Run {state.run_id}: {bold(state.status.value)}", _bar(done, state.to_send)]
+    lines.append(" · ".join(counts) or "nothing to send")
+    if state.excluded:
+        lines.append(
+            "excluded: " + ", ".join(f"{r or 'other'} {n:,}" for r, n in state.excluded.items())
+        )
+    if state.status is RunStatus.SENDING and state.per_second:
+        eta = f" · about {state.eta_seconds:.0f} s left" if state.eta_seconds else ""
+        lines.append(f"{state.per_second:.1f} messages/s{eta}")
+    return lines
+
+
+def _buttons(campaign: Campaign, run: Run | None, admin: AdminUser) -> InlineKeyboardMarkup:
+    def button(text: str, action: str) -> InlineKeyboardButton:
+        data = CampaignAction(action=action, campaign_id=campaign.id).pack()
+        return InlineKeyboardButton(text=text, callback_data=data)
+
+    row = []
+    if admin.can(Permission.CAMPAIGNS):
+        if run is not None and run.status is RunStatus.SENDING:
+            row.append(button("⏸ Pause", "pause"))
+        if run is not None and run.status is RunStatus.PAUSED:
+            row.append(button("▶ Resume", "resume"))
+        if campaign.status.value in ("draft", "scheduled", "running", "paused"):
+            row.append(button("✖ Cancel", "cancel"))
+    row.append(button("↻ Refresh", "refresh"))
+    return InlineKeyboardMarkup(inline_keyboard=[row])
+
+
+async def campaign_view(session: AsyncSession, *, campaign_id: int, admin: AdminUser) -> View:
+    campaign = await get_campaign(session, ref=campaign_id)
+    await session.refresh(campaign)
+    run = await latest_run(session, campaign_id=campaign.id)
+    targets = ", ".join(
+        f"{target.label} ({len(target.variants)} variant{'s' * (len(target.variants) > 1)})"
+        for target in campaign.targets
+    )
+    lines = [
+        f"{bold(f'Campaign #{campaign.id} {campaign.name}')} — {campaign.status.value}",
+        f"Goal {campaign.goal.value} · {escape(schedule_text(campaign))}",
+        f"Audience: {escape(targets)}",
+    ]
+    state = None if run is None else await progress(session, run_id=run.id)
+    lines += ["No run yet."] if state is None else _progress_lines(state)
+    # The run finishes first, the campaign just after: follow until both have settled.
+    sending = state is not None and (
+        state.status is RunStatus.SENDING or campaign.status is CampaignStatus.RUNNING
+    )
+    return View("\n".join(lines), _buttons(campaign, run, admin), sending)
+
+
+Refresh = Callable[[], Awaitable[bool]]
+
+
+def live_refresh(
+    bot: Bot,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    *,
+    chat_id: int,
+    message_id: int,
+    campaign_id: int,
+    admin: AdminUser,
+    shown: str,
+) -> Refresh:
+    """One step of keeping a progress message current: edit it if anything changed;
+    answer whether the run is still sending."""
+    last = [shown]
+
+    async def refresh() -> bool:
+        async with sessionmaker() as session:
+            view = await campaign_view(session, campaign_id=campaign_id, admin=admin)
+        if view.text != last[0]:
+            await bot.edit_message_text(
+                text=view.text, chat_id=chat_id, message_id=message_id, reply_markup=view.markup
+            )
+            last[0] = view.text
+        return view.sending
+
+    return refresh
+
+
+async def show(
+    message: Message,
+    *,
+    view: View,
+    campaign_id: int,
+    admin: AdminUser,
+    services: AdminServices,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    bot: Bot,
+) -> Message:
+    """Send the campaign view and keep it current while its run sends."""
+    sent = await message.answer(view.text, reply_markup=view.markup)
+    if view.sending:
+        services.live.follow(
+            sent.chat.id,
+            sent.message_id,
+            live_refresh(
+                bot,
+                sessionmaker,
+                chat_id=sent.chat.id,
+                message_id=sent.message_id,
+                campaign_id=campaign_id,
+                admin=admin,
+                shown=view.text,
+            ),
+        )
+    return sent
+
+
+async def campaigns_command(call: Call) -> None:
+    if call.args:
+        raise call.usage("/campaigns takes no arguments.")
+    campaigns = await list_campaigns(call.session)
+    if not campaigns:
+        await call.reply("No campaigns yet: /broadcast starts the wizard.")
+        return
+    latest = campaigns[::-1][:LISTED]
+    rows = [(c.id, c.name, c.status.value) for c in latest]
+    buttons = [
+        [
+            InlineKeyboardButton(
+                text=f"#{c.id} {c.name}",
+                callback_data=CampaignAction(action="show", campaign_id=c.id).pack(),
+            )
+        ]
+        for c in latest
+    ]
+    await call.message.answer(
+        f"{bold('Campaigns')} (latest {len(latest)} of {len(campaigns)})\n"
+        f"{table(['id', 'name', 'status'], rows)}\nTap one, or /campaign ID.",
+        reply_markup=InlineKeyboardMarkup(inline_keyboard=buttons),
+    )
+
+
+async def campaign_command(call: Call) -> None:
+    if not call.args or " " in call.args:
+        raise call.usage()
+    campaign = await get_campaign(call.session, ref=call.args)
+    view = await campaign_view(call.session, campaign_id=campaign.id, admin=call.admin)
+    await show(
+        call.message,
+        view=view,
+        campaign_id=campaign.id,
+        admin=call.admin,
+        services=call.services,
+        sessionmaker=call.sessionmaker,
+        bot=call.bot,
+    )
+
+
+COMMANDS = (
+    AdminCommand(
+        "campaigns", Permission.REPORTS, "/campaigns", "The latest campaigns", campaigns_command
+    ),
+    AdminCommand(
+        "campaign",
+        Permission.REPORTS,
+        "/campaign ID",
+        "A campaign's live progress, with pause, resume and cancel",
+        campaign_command,
+    ),
+)

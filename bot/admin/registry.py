@@ -1,0 +1,127 @@
+"""The table of admin commands: name, permission, usage and what each does. One table
+drives the dispatch, the role check, the role-aware /help and each admin's command menu.
+
+Every admin command arrives at one handler (`run_command`) behind two filters: aiogram's
+`Command` for the names in the table, then `CommandAllowed`, which passes only when the
+sender's role grants the command's permission. Whatever a command raises as a
+`SegbotError` is the reply; every run, however it ends, is written to the audit log.
+"""
+
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from html import escape
+
+from aiogram import Bot
+from aiogram.filters import BaseFilter, CommandObject
+from aiogram.fsm.context import FSMContext
+from aiogram.types import Message, User
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.admin.roles import GRANTS, AdminUser, Permission, role_of
+from bot.admin.services import AdminServices
+from core.clock import Clock
+from core.errors import SegbotError
+from core.models import AdminRole
+from core.settings import Settings
+from segments.rules import RuleError
+
+
+class UsageError(SegbotError):
+    """The command's arguments are missing or malformed: the reply is its usage."""
+
+
+class QueryError(SegbotError):
+    """A rule that cannot be used: the reason, then the rule with a caret under the place."""
+
+    def __init__(self, error: RuleError, text: str) -> None:
+        pointer = error.pointer(text) if error.position is not None else text
+        super().__init__(f"{error}\n{pointer}")
+
+
+def reply_for(error: SegbotError) -> str:
+    """The HTML reply for an expected error (a rule's caret needs monospace)."""
+    if isinstance(error, QueryError):
+        return f"<pre>{escape(str(error))}</pre>"
+    return escape(str(error))
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """One admin command being handled: who, with what arguments, and the means to act."""
+
+    message: Message
+    command: "AdminCommand"
+    catalog: "Catalog"
+    args: str  # everything after the command, stripped
+    admin: AdminUser
+    session: AsyncSession
+    sessionmaker: async_sessionmaker[AsyncSession]
+    services: AdminServices
+    settings: Settings
+    state: FSMContext
+    bot: Bot
+    clock: Clock
+
+    @property
+    def chat_id(self) -> int:
+        return self.message.chat.id
+
+    def usage(self, problem: str | None = None) -> UsageError:
+        """The error to raise for bad arguments: the problem, then the usage line."""
+        lines = [problem] if problem else []
+        lines.append(f"Usage: {self.command.usage}")
+        lines.append(self.command.summary)
+        return UsageError("\n".join(lines))
+
+    async def reply(self, text: str) -> Message:
+        return await self.message.answer(text)
+
+
+Run = Callable[[Call], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class AdminCommand:
+    name: str
+    permission: Permission
+    usage: str  # e.g. "/segment NAME|QUERY"
+    summary: str  # one line, for /help and the command menu
+    run: Run
+
+
+class Catalog:
+    """Every admin command by name, in the order /help lists them."""
+
+    def __init__(self, commands: Iterable[AdminCommand]) -> None:
+        self.by_name = {command.name: command for command in commands}
+
+    def for_role(self, role: AdminRole) -> list[AdminCommand]:
+        granted = GRANTS[role]
+        return [command for command in self.by_name.values() if command.permission in granted]
+
+
+class CommandAllowed(BaseFilter):
+    """After `Command(...)`: the table's command, if the sender's role grants it."""
+
+    def __init__(self, catalog: Catalog) -> None:
+        self._commands = catalog.by_name
+
+    async def __call__(
+        self,
+        message: Message,
+        command: CommandObject,
+        event_from_user: User | None,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        settings: Settings,
+    ) -> bool | dict[str, object]:
+        entry = self._commands.get(command.command)
+        if entry is None or event_from_user is None:
+            return False
+        async with sessionmaker() as session:
+            role = await role_of(session, user_id=event_from_user.id, owners=settings.admin_ids)
+        if role is None:
+            return False
+        admin = AdminUser(event_from_user.id, role)
+        if not admin.can(entry.permission):
+            return False
+        return {"admin": admin, "entry": entry}

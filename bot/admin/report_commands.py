@@ -1,0 +1,147 @@
+"""Reports: `/stats` (the audience at a glance, with a chart) and `/report ID` (a campaign's
+funnel per segment and variant as a table, a funnel chart and a CSV file). The numbers
+come from broadcasts.reports; this module only presents them."""
+
+import re
+from collections import defaultdict
+from html import escape
+
+from aiogram.types import BufferedInputFile
+
+from bot.admin import charts
+from bot.admin.monospace import bold, percent, table
+from bot.admin.registry import AdminCommand, Call
+from bot.admin.roles import Permission
+from broadcasts.campaigns import get_campaign
+from broadcasts.reports import (
+    AudienceStats,
+    CampaignReport,
+    FunnelCounts,
+    audience_stats,
+    campaign_report,
+    funnel_png,
+    report_csv,
+)
+
+
+def _stats_text(stats: AudienceStats) -> str:
+    statuses = " · ".join(f"{status} {count:,}" for status, count in stats.by_status.items())
+    growth = [(f"{g.days} days", g.joined, g.left, f"{g.net:+,}") for g in stats.growth]
+    activity = " · ".join(f"{level} {count:,}" for level, count in stats.activity.items())
+    sources = [(source, count, percent(count, stats.total)) for source, count in stats.sources]
+    return "\n".join(
+        [
+            f"{bold('Audience')}: {stats.total:,} subscribers, {stats.active:,} active",
+            escape(statuses),
+            table(["period", "joined", "left", "net"], growth),
+            f"Activity of active subscribers: {escape(activity)}",
+            table(["source", "subscribers", "share"], sources) if sources else "No sources yet.",
+        ]
+    )
+
+
+def _stats_png(stats: AudienceStats) -> bytes:
+    parts: list[charts.Panel] = [
+        ("Subscribers by status", list(stats.by_status), list(stats.by_status.values())),
+        ("Activity (active subscribers)", list(stats.activity), list(stats.activity.values())),
+    ]
+    if stats.sources:
+        parts.append(
+            ("Where they came from", [s for s, _ in stats.sources], [n for _, n in stats.sources])
+        )
+    return charts.panels(f"Audience: {stats.total:,} subscribers", parts)
+
+
+async def stats_command(call: Call) -> None:
+    if call.args:
+        raise call.usage("/stats takes no arguments.")
+    stats = await audience_stats(call.session, now=call.clock())
+    await call.reply(_stats_text(stats))
+    png = await charts.render(lambda: _stats_png(stats))
+    await call.message.answer_photo(
+        BufferedInputFile(png, filename="audience.png"), caption="Audience"
+    )
+
+
+def _per_target(report: CampaignReport) -> dict[str, FunnelCounts]:
+    """Every run added up, per target and variant."""
+    totals: dict[str, FunnelCounts] = defaultdict(FunnelCounts)
+    for row in report.rows:
+        totals[f"{row.target}/{row.variant}"] += row.counts
+    return dict(totals)
+
+
+def _report_text(report: CampaignReport) -> str:
+    rows = _per_target(report)
+    delivery = [(key, c.targeted, c.sent, c.blocked, c.failed) for key, c in rows.items()]
+    response = [
+        (key, c.read, c.clicked, percent(c.clicked, c.sent), c.conversions, round(c.revenue, 2))
+        for key, c in rows.items()
+    ]
+    money = f" ({', '.join(report.currencies)})" if report.currencies else ""
+    title = f"Report: campaign #{report.campaign_id} {report.campaign}"
+    if not rows:
+        return f"{bold(title)}: not sent yet, so there is nothing to count."
+    lines = [
+        f"{bold(title)} — {report.runs} run(s)",
+        table(["target/variant", "targeted", "sent", "blocked", "failed"], delivery),
+        table(["target/variant", "read*", "clicked", "CTR", "conv", f"revenue{money}"], response),
+        "* read is inferred: a click, button, reaction or reply after the message.",
+    ]
+    if report.window_open:
+        lines.append(f"Conversions may still come: the window is {report.window.days} days.")
+    for lift in report.lift:
+        if lift.difference is not None:
+            low, high = lift.difference.low, lift.difference.high
+            lines.append(
+                f"Lift for {escape(lift.target)}: {100 * low:+.1f} to {100 * high:+.1f} points "
+                f"over the holdout ({lift.confidence:.0%} confidence)"
+            )
+    for result in report.ab:
+        best = result.variants[0]
+        verdict = "" if result.p_value is None else f", p = {result.p_value:.3f}"
+        lines.append(
+            f"A/B {escape(result.target)}: {escape(best.variant)} leads on {result.metric}{verdict}"
+        )
+    return "\n".join(lines)
+
+
+async def report_command(call: Call) -> None:
+    if not call.args or " " in call.args:
+        raise call.usage()
+    campaign = await get_campaign(call.session, ref=call.args)
+    report = await campaign_report(
+        call.session,
+        campaign_id=campaign.id,
+        now=call.clock(),
+        window=call.services.reports.attribution_window,
+    )
+    await call.reply(_report_text(report))
+    png = await charts.render(lambda: funnel_png(report))
+    safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", report.campaign)
+    await call.message.answer_photo(
+        BufferedInputFile(png, filename=f"{safe}-funnel.png"),
+        caption=f"Funnel of {escape(report.campaign)}",
+    )
+    await call.message.answer_document(
+        BufferedInputFile(report_csv(report).encode(), filename=f"{safe}-report.csv"),
+        caption="Every run, target and variant, as CSV",
+    )
+
+
+COMMANDS = (
+    AdminCommand(
+        "stats",
+        Permission.REPORTS,
+        "/stats",
+        "Subscribers by status, growth, activity and sources, with a chart",
+        stats_command,
+    ),
+    AdminCommand(
+        "report",
+        Permission.REPORTS,
+        "/report ID",
+        "A campaign's funnel per segment and variant: table, chart and CSV",
+        report_command,
+    ),
+)

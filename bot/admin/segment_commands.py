@@ -1,0 +1,283 @@
+"""Segment commands: `/segments`, `/segment NAME|QUERY`, `/segment_save`, `/segment_delete`,
+`/rfm`, `/ladder` and `/export` (a CSV of a segment for ad platforms)."""
+
+import io
+import re
+from html import escape
+
+import pandas as pd
+from aiogram.types import BufferedInputFile
+from sqlalchemy import func, select
+
+from bot.admin import charts
+from bot.admin.monospace import bold, code, percent, table
+from bot.admin.registry import AdminCommand, Call, QueryError
+from bot.admin.roles import Permission
+from bot.admin.segment_deletion import delete_segment
+from core.models import Subscriber, SubscriberStatus
+from segments.export import ExportFormat, write_export
+from segments.ladder import ladder
+from segments.membership import size_history
+from segments.models import Segment
+from segments.rfm_scores import rfm_table
+from segments.rules import Rule, RuleError, parse
+from segments.rules.compiler import condition
+from segments.saved import list_segments, save_segment, saved_rules
+
+SAMPLE = 5
+SCORES = range(1, 6)
+
+
+def _when(segment: Segment) -> str:
+    return "never" if segment.refreshed_at is None else f"{segment.refreshed_at:%m-%d %H:%M}"
+
+
+async def segments_command(call: Call) -> None:
+    if call.args:
+        raise call.usage("/segments takes no arguments.")
+    segments = await list_segments(call.session)
+    if not segments:
+        await call.reply("No saved segments yet. Save one: /segment_save NAME QUERY")
+        return
+    rows = [(segment.name, segment.size, _when(segment)) for segment in segments]
+    rules = "\n".join(f"{bold(s.name)}: {code(s.rule_text)}" for s in segments)
+    await call.reply(
+        f"{bold('Saved segments')} (members at the last refresh)\n"
+        f"{table(['segment', 'members', 'refreshed'], rows)}\n{rules}\n\n"
+        "/segment NAME for members and history."
+    )
+
+
+async def segment_command(call: Call) -> None:
+    if not call.args:
+        raise call.usage()
+    text = call.args
+    rules = await saved_rules(call.session, rfm_segments=call.services.rfm_names)
+    segment = await call.session.scalar(select(Segment).where(Segment.name == text))
+    if segment is not None and text not in rules:
+        raise call.usage(f"Segment {text!r} has a rule that no longer works; save it again.")
+    rule = rules[text] if segment is not None else _parsed(call, text)
+    try:
+        where = condition(rule, now=call.clock(), segments=rules)
+    except RuleError as error:
+        raise QueryError(error, text) from None
+    active = where & (Subscriber.status == SubscriberStatus.ACTIVE)
+    total = int(await call.session.scalar(select(func.count()).where(where)) or 0)
+    reachable = int(await call.session.scalar(select(func.count()).where(active)) or 0)
+    sample = (
+        await call.session.scalars(
+            select(Subscriber).where(where).order_by(Subscriber.id).limit(SAMPLE)
+        )
+    ).all()
+    title = f"Segment {text}" if segment is not None else "Query"
+    lines = [bold(title), code(segment.rule_text if segment else text)]
+    if segment is not None and segment.description:
+        lines.append(escape(segment.description))
+    lines.append(f"{total:,} subscribers match now, {reachable:,} of them active.")
+    if sample:
+        rows = [
+            (
+                str(s.telegram_id),
+                s.first_name or "",
+                f"@{s.username}" if s.username else "",
+                s.status.value,
+            )
+            for s in sample
+        ]
+        lines.append(f"Sample:\n{table(['telegram id', 'name', 'username', 'status'], rows)}")
+    await call.reply("\n".join(lines))
+    if segment is not None:
+        await _size_chart(call, segment)
+
+
+def _parsed(call: Call, text: str) -> Rule:
+    try:
+        return parse(text, rfm_segments=call.services.rfm_names)
+    except RuleError as error:
+        if " " not in text.strip():
+            raise QueryError(
+                RuleError(f"no segment named {text!r}, and not a query either: {error}"), text
+            ) from None
+        raise QueryError(error, text) from None
+
+
+async def _size_chart(call: Call, segment: Segment) -> None:
+    sizes = await size_history(call.session, segment_id=segment.id)
+    if not sizes:
+        await call.reply("No size history yet: members are counted at each refresh.")
+        return
+    png = await charts.render(
+        lambda: charts.line(
+            f"Segment {segment.name}: members",
+            [size.measured_at for size in sizes],
+            [size.size for size in sizes],
+            ylabel="members",
+        )
+    )
+    await call.message.answer_photo(
+        BufferedInputFile(png, filename="segment-size.png"),
+        caption=f"{escape(segment.name)}: members at each refresh",
+    )
+
+
+async def segment_save_command(call: Call) -> None:
+    name, _, rule_text = call.args.partition(" ")
+    rule_text = rule_text.strip()
+    if not name or not rule_text:
+        raise call.usage("Give a one-word name and a query.")
+    try:
+        segment = await save_segment(
+            call.session,
+            name=name,
+            rule_text=rule_text,
+            now=call.clock(),
+            owner=f"telegram:{call.admin.user_id}",
+            rfm_segments=call.services.rfm_names,
+        )
+    except RuleError as error:
+        raise QueryError(error, rule_text) from None
+    rules = await saved_rules(call.session, rfm_segments=call.services.rfm_names)
+    where = condition(rules[segment.name], now=call.clock(), segments=rules)
+    size = int(await call.session.scalar(select(func.count()).where(where)) or 0)
+    await call.reply(
+        f"Saved {bold(segment.name)} (version {segment.version}): {code(segment.rule_text)}\n"
+        f"{size:,} subscribers match now; members update at the next refresh."
+    )
+
+
+async def segment_delete_command(call: Call) -> None:
+    if not call.args:
+        raise call.usage()
+    await delete_segment(call.session, name=call.args, rfm_segments=call.services.rfm_names)
+    await call.reply(f"Deleted segment {bold(call.args)} with its history.")
+
+
+async def rfm_command(call: Call) -> None:
+    if call.args:
+        raise call.usage("/rfm takes no arguments.")
+    scores = await rfm_table(call.session)
+    if scores.empty:
+        await call.reply(
+            "No RFM scores yet: they are computed after each CRM sync (or segbot rfm)."
+        )
+        return
+    counts = scores["segment"].value_counts()
+    names = [name for name in call.services.rfm_names if counts.get(name, 0)]
+    rows = [(name, int(counts[name]), percent(int(counts[name]), len(scores))) for name in names]
+    as_of = scores["as_of"].iloc[0]
+    await call.reply(
+        f"{bold('RFM segments')} as of {as_of}: {len(scores):,} customers\n"
+        f"{table(['segment', 'customers', 'share'], rows)}"
+    )
+    grid = pd.crosstab(scores["r"], scores["f"]).reindex(index=SCORES, columns=SCORES, fill_value=0)
+    cells = [[int(value) for value in row] for row in grid.to_numpy()]
+    png = await charts.render(
+        lambda: charts.heatmap(
+            "RFM: customers by recency and frequency",
+            cells,
+            rows=[f"R{score}" for score in SCORES],
+            columns=[f"F{score}" for score in SCORES],
+            row_label="recency score (5 = most recent)",
+            column_label="frequency score",
+        )
+    )
+    await call.message.answer_photo(BufferedInputFile(png, filename="rfm.png"), caption="R by F")
+
+
+async def ladder_command(call: Call) -> None:
+    if call.args:
+        raise call.usage("/ladder takes no arguments.")
+    counts = await ladder(call.session)
+    rows = [
+        (number, count.stage, count.subscribers, count.buyers)
+        for number, count in enumerate(counts)
+    ]
+    await call.reply(
+        f"{bold('Ladder of awareness')}\n{table(['#', 'stage', 'subscribers', 'buyers'], rows)}"
+    )
+    png = await charts.render(
+        lambda: charts.bars(
+            "Ladder of awareness",
+            [count.stage for count in counts],
+            [count.subscribers for count in counts],
+            xlabel="subscribers",
+            highlight=[count.buyers for count in counts],
+            highlight_label="buyers",
+        )
+    )
+    await call.message.answer_photo(BufferedInputFile(png, filename="ladder.png"), caption="Stages")
+
+
+async def export_command(call: Call) -> None:
+    words = call.args.split()
+    if not words:
+        raise call.usage()
+    export_format = ExportFormat.HASHED
+    if len(words) > 1 and words[-1].lower() in set(ExportFormat):
+        export_format = ExportFormat(words.pop().lower())
+    name = " ".join(words)
+    out = io.StringIO()
+    summary = await write_export(
+        call.session,
+        segment=name,
+        export_format=export_format,
+        out=out,
+        now=call.clock(),
+        region=call.services.crm.rules_for().default_region,
+        rfm_segments=call.services.rfm_names,
+    )
+    safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", name)
+    what = "Telegram ids" if export_format is ExportFormat.IDS else "SHA-256 of email and phone"
+    left_out = summary.members - summary.rows
+    await call.message.answer_document(
+        BufferedInputFile(out.getvalue().encode(), filename=f"{safe}-{export_format.value}.csv"),
+        caption=(
+            f"{escape(name)}: {summary.rows:,} rows ({what}) of {summary.members:,} members"
+            + (f"; {left_out:,} without phone or email left out" if left_out else "")
+        ),
+    )
+
+
+COMMANDS = (
+    AdminCommand(
+        "segments",
+        Permission.REPORTS,
+        "/segments",
+        "Saved segments and their sizes",
+        segments_command,
+    ),
+    AdminCommand(
+        "segment",
+        Permission.REPORTS,
+        "/segment NAME|QUERY",
+        "Size, a sample of members and size over time, of a segment or a query",
+        segment_command,
+    ),
+    AdminCommand(
+        "segment_save",
+        Permission.SEGMENTS,
+        "/segment_save NAME QUERY",
+        "Save a segment (a one-word name) or a new version of it",
+        segment_save_command,
+    ),
+    AdminCommand(
+        "segment_delete",
+        Permission.SEGMENTS,
+        "/segment_delete NAME",
+        "Delete a saved segment",
+        segment_delete_command,
+    ),
+    AdminCommand(
+        "rfm", Permission.REPORTS, "/rfm", "RFM segments and the R-by-F heatmap", rfm_command
+    ),
+    AdminCommand(
+        "ladder", Permission.REPORTS, "/ladder", "Subscribers on each ladder stage", ladder_command
+    ),
+    AdminCommand(
+        "export",
+        Permission.SEGMENTS,
+        "/export SEGMENT [hashed|ids]",
+        "CSV of a segment: SHA-256 of email and phone for ad platforms (default), or Telegram ids",
+        export_command,
+    ),
+)

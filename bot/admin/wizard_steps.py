@@ -1,0 +1,292 @@
+"""The broadcast wizard's steps: what each one asks, with its buttons. Every prompt shows
+what the draft already holds, so going back keeps what was entered."""
+
+from dataclasses import dataclass, replace
+from html import escape
+
+from aiogram import Bot
+from aiogram.exceptions import TelegramBadRequest
+from aiogram.filters.callback_data import CallbackData
+from aiogram.fsm.context import FSMContext
+from aiogram.fsm.state import State, StatesGroup
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup, Message
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.admin.audience import audience_counts, sample_member
+from bot.admin.draft import (
+    APPROACH_LABELS,
+    NAME,
+    WHEN_ASKS,
+    WHEN_LABELS,
+    Approach,
+    Draft,
+    When,
+    describe_schedule,
+)
+from bot.admin.monospace import bold, code
+from bot.admin.roles import AdminUser
+from bot.admin.services import AdminServices
+from broadcasts.compose import UNSUBSCRIBE_TEXT, subscriber_context
+from broadcasts.models import Campaign
+from broadcasts.templates import SAMPLE, TemplateError, compile_template, render
+from core.clock import Clock
+from core.settings import Settings
+from segments.saved import list_segments
+
+MAX_OFFERED = 30
+
+
+class Broadcast(StatesGroup):
+    name = State()
+    approach = State()
+    segments = State()
+    query = State()
+    personas = State()
+    message = State()
+    buttons = State()
+    preview = State()
+    when = State()
+    when_detail = State()
+    confirm = State()
+
+
+class WizardButton(CallbackData, prefix="admw"):
+    action: str
+    value: int = 0
+
+
+Button = tuple[str, str, int]  # text, action, value
+
+
+def keyboard(*rows: list[Button]) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        inline_keyboard=[
+            [
+                InlineKeyboardButton(
+                    text=text, callback_data=WizardButton(action=action, value=value).pack()
+                )
+                for text, action, value in row
+            ]
+            for row in rows
+            if row
+        ]
+    )
+
+
+BACK: Button = ("← Back", "back", 0)
+KEEP: Button = ("Keep it →", "keep", 0)
+
+
+@dataclass(slots=True)
+class Step:
+    """One update inside the wizard, with everything a step needs."""
+
+    chat: Message  # answered in this chat
+    state: FSMContext
+    draft: Draft
+    session: AsyncSession
+    sessionmaker: async_sessionmaker[AsyncSession]
+    services: AdminServices
+    settings: Settings
+    clock: Clock
+    admin: AdminUser
+    bot: Bot
+
+    async def go(self, state: State, text: str, markup: InlineKeyboardMarkup | None) -> None:
+        await self.state.set_state(state)
+        await self.state.update_data(draft=self.draft.model_dump(mode="json"))
+        await self.chat.answer(text, reply_markup=markup)
+
+    async def save(self) -> None:
+        await self.state.update_data(draft=self.draft.model_dump(mode="json"))
+
+    async def redraw(self, text: str, markup: InlineKeyboardMarkup) -> None:
+        """Save the draft and edit the picker in place (a press that changed nothing
+        leaves it as it was)."""
+        await self.save()
+        try:
+            await self.chat.edit_text(text, reply_markup=markup)
+        except TelegramBadRequest as error:
+            if "not modified" not in error.message:
+                raise
+
+
+async def ask_name(step: Step) -> None:
+    current = step.draft.name
+    text = f"{bold('New broadcast')} — step 1: name it (letters, digits, _ . -, no spaces)."
+    if current:
+        text += f"\nNow: {code(current)}. Send another, or keep it."
+    await step.go(
+        Broadcast.name,
+        text + "\n/cancel leaves the wizard at any step.",
+        keyboard([KEEP]) if current else None,
+    )
+
+
+async def ask_approach(step: Step) -> None:
+    chosen = step.draft.approach
+    buttons = [
+        [(("✓ " if approach is chosen else "") + label, "approach", index)]
+        for index, (approach, label) in enumerate(APPROACH_LABELS.items())
+    ]
+    await step.go(
+        Broadcast.approach,
+        "Who gets it? Switching clears the other choice.",
+        keyboard(*buttons, [BACK]),
+    )
+
+
+async def ask_segments(step: Step) -> None:
+    names = [s.name for s in await list_segments(step.session) if NAME.match(s.name)]
+    step.draft.offered = names[:MAX_OFFERED]
+    if not step.draft.offered:
+        await step.go(
+            Broadcast.segments,
+            "There are no saved segments yet: save one with "
+            "/segment_save, or go back and choose a query.",
+            keyboard([BACK]),
+        )
+        return
+    await step.go(Broadcast.segments, segments_text(step.draft), segments_keyboard(step.draft))
+
+
+def segments_text(draft: Draft) -> str:
+    chosen = ", ".join(draft.segments) or "none yet"
+    return (
+        "Tap the segments to message, in order of priority (someone in two gets the first "
+        f"one's message). Chosen: {escape(chosen)}"
+    )
+
+
+def segments_keyboard(draft: Draft) -> InlineKeyboardMarkup:
+    rows: list[list[Button]] = [
+        [(("✓ " if name in draft.segments else "") + name, "segment", index)]
+        for index, name in enumerate(draft.offered)
+    ]
+    done: list[Button] = [("Done →", "segments_done", 0)] if draft.segments else []
+    return keyboard(*rows, [BACK, *done])
+
+
+async def ask_query(step: Step) -> None:
+    text = "Send the rule that picks the audience, e.g. lang = es and clicked within 30d"
+    if step.draft.query:
+        text += f"\nNow: {code(step.draft.query)}. Send another, or keep it."
+    await step.go(Broadcast.query, text, keyboard([BACK, KEEP] if step.draft.query else [BACK]))
+
+
+async def ask_message(step: Step) -> None:
+    targets = step.draft.targets()
+    target = targets[step.draft.target]
+    lines = [
+        f"Message for {bold(target.label)} ({step.draft.target + 1} of {len(targets)}): send the "
+        "text, or a photo with a caption. Formatting is kept; {{ first_name }} and the other "
+        "template variables work."
+    ]
+    rows: list[list[Button]] = [
+        [(f"Reuse the message for {earlier.label}", "reuse", index)]
+        for index, earlier in enumerate(targets[: step.draft.target])
+        if earlier.label in step.draft.messages
+    ]
+    first = targets[0].label
+    if (
+        step.draft.approach is Approach.PERSONAS
+        and step.draft.target
+        and first in step.draft.messages
+    ):
+        lines.append(
+            f"Or let the language model rewrite the message for {bold(first)} in each "
+            "remaining persona's tone and for their problem."
+        )
+        rows.append([("✨ Rewrite it for each remaining persona", "rewrite", 0)])
+    last: list[Button] = [BACK]
+    if target.label in step.draft.messages:
+        lines.append("It has one already: send a new one, or keep it.")
+        last.append(KEEP)
+    await step.go(Broadcast.message, "\n".join(lines), keyboard(*rows, last))
+
+
+async def ask_buttons(step: Step) -> None:
+    label = step.draft.current().label
+    message = step.draft.messages[label]
+    text = (
+        f"Buttons under the message for {bold(label)}? One per line: {code('Text | https://link')}"
+    )
+    row: list[Button] = [BACK, ("No buttons →", "no_buttons", 0)]
+    if message.buttons:
+        text += f"\nIt has {len(message.buttons)}: send new ones, or keep them."
+        row.append(KEEP)
+    await step.go(Broadcast.buttons, text, keyboard(row))
+
+
+async def show_preview(step: Step) -> None:
+    """Each target's message as a real member of it would get it (links untracked)."""
+    await step.state.set_state(Broadcast.preview)
+    await step.save()
+    campaign = Campaign(name=step.draft.name or "")
+    now = step.clock()
+    for target in step.draft.targets():
+        message = step.draft.messages[target.label]
+        member = await sample_member(
+            step.session, target, now=now, rfm_names=step.services.rfm_names
+        )
+        context = (
+            None
+            if member is None
+            else await subscriber_context(step.session, subscriber_id=member.id, campaign=campaign)
+        )
+        who = (
+            "a sample subscriber (no member yet)"
+            if member is None
+            else (f"{escape(member.first_name or 'a member')} ({member.telegram_id})")
+        )
+        try:
+            body = render(
+                compile_template(message.body), replace(context or SAMPLE, segment=target.label)
+            )
+        except TemplateError as error:
+            await step.chat.answer(f"Preview for {bold(target.label)} failed: {escape(str(error))}")
+            continue
+        await step.chat.answer(f"Preview for {bold(target.label)}, as {who} will see it:")
+        buttons = [[InlineKeyboardButton(text=b.text, url=b.url)] for b in message.buttons if b.url]
+        markup = InlineKeyboardMarkup(inline_keyboard=buttons) if buttons else None
+        if message.photo is not None:
+            await step.chat.answer_photo(message.photo, caption=body or None, reply_markup=markup)
+        else:
+            await step.chat.answer(body, reply_markup=markup)
+    await step.chat.answer(
+        f"Every message also gets an {escape(UNSUBSCRIBE_TEXT)} button. Good to go?",
+        reply_markup=keyboard([BACK, ("Looks good →", "preview_ok", 0)]),
+    )
+
+
+async def ask_when(step: Step) -> None:
+    buttons = [[(label, "when", index)] for index, label in enumerate(WHEN_LABELS.values())]
+    await step.go(Broadcast.when, "When should it go out?", keyboard(*buttons, [BACK]))
+
+
+async def ask_when_detail(step: Step) -> None:
+    when = step.draft.when or When.AT
+    await step.go(Broadcast.when_detail, escape(WHEN_ASKS[when]), keyboard([BACK]))
+
+
+async def ask_confirm(step: Step) -> None:
+    draft = step.draft
+    targets = draft.targets()
+    counts = await audience_counts(
+        step.session, targets, now=step.clock(), rfm_names=step.services.rfm_names
+    )
+    lines = [
+        bold(f"Campaign {draft.name}"),
+        f"Approach: {APPROACH_LABELS[draft.approach or Approach.SEGMENTS]}",
+    ]
+    for target, count in zip(targets, counts, strict=True):
+        audience = target.segment or f"rule {target.query}"
+        kind = "photo" if draft.messages[target.label].photo else "text"
+        lines.append(f"• {escape(target.label)}: {count:,} ({escape(audience)}, {kind})")
+    when = "-" if draft.schedule is None else describe_schedule(draft.schedule)
+    lines.append(f"Audience: {bold(f'{sum(counts):,} subscribers')} · sends {escape(when)}")
+    await step.go(
+        Broadcast.confirm,
+        "\n".join(lines),
+        keyboard([BACK, ("✖ Cancel", "cancel", 0), ("✅ Confirm", "confirm", 0)]),
+    )
