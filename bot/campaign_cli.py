@@ -8,6 +8,7 @@ database cannot be used.
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, TypeVar
 
@@ -18,10 +19,12 @@ from rich.table import Table
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.cli_support import execute, fail, on_database, section_or_exit, settings_or_exit
+from bot.messenger import TelegramMessenger
 from broadcasts.campaigns import get_campaign, list_campaigns, save_campaign
 from broadcasts.compose import subscriber_context
+from broadcasts.config import BroadcastsConfig, load_broadcasts_config
 from broadcasts.messenger import Button, OutgoingMessage, Sent
-from broadcasts.models import Campaign, DeliveryStatus, Run, RunStatus
+from broadcasts.models import Campaign, DeliveryStatus, Run, RunStatus, ScheduleKind
 from broadcasts.planner import plan_run
 from broadcasts.runs import cancel, latest_run, pause, progress, resume
 from broadcasts.spec import parse_campaign
@@ -44,13 +47,24 @@ CampaignRef = Annotated[str, typer.Argument(help="The campaign's id or name.")]
 FINISHED = (DeliveryStatus.SENT, DeliveryStatus.FAILED, DeliveryStatus.BLOCKED)
 
 
+@dataclass(frozen=True, slots=True)
+class _Config:
+    """What campaign commands need of segbot.yaml."""
+
+    rfm_segments: tuple[str, ...]
+    broadcasts: BroadcastsConfig
+
+
 def _run(
-    work: Callable[[async_sessionmaker[AsyncSession], Settings, tuple[str, ...]], Awaitable[T]],
+    work: Callable[[async_sessionmaker[AsyncSession], Settings, _Config], Awaitable[T]],
 ) -> T:
     settings = settings_or_exit()
-    config: SegmentsConfig = section_or_exit(settings, load_segments_config)
-    names = config.rfm.segment_map().names
-    return execute(on_database(settings, lambda sessions: work(sessions, settings, names)))
+    segments: SegmentsConfig = section_or_exit(settings, load_segments_config)
+    config = _Config(
+        rfm_segments=segments.rfm.segment_map().names,
+        broadcasts=section_or_exit(settings, load_broadcasts_config),
+    )
+    return execute(on_database(settings, lambda sessions: work(sessions, settings, config)))
 
 
 @app.command()
@@ -64,12 +78,13 @@ def create(
         fail(str(error))
 
     async def work(
-        sessionmaker: async_sessionmaker[AsyncSession], settings: Settings, names: tuple[str, ...]
+        sessionmaker: async_sessionmaker[AsyncSession], settings: Settings, config: _Config
     ) -> None:
         async with sessionmaker() as session:
             campaign = await save_campaign(
                 session, spec=spec, now=utcnow(), public_url=settings.public_url,
-                rfm_segments=names,
+                rfm_segments=config.rfm_segments,
+                paid_broadcasts=config.broadcasts.paid_broadcasts.enabled,
             )  # fmt: skip
         out.print(f"saved campaign {campaign.id} {campaign.name}: {campaign.status.value}")
 
@@ -100,6 +115,8 @@ def _schedule(campaign: Campaign) -> str:
         return f"cron {campaign.cron} ({campaign.schedule_timezone})"
     if campaign.local_time and campaign.run_at:
         return f"local {campaign.local_time} on {campaign.run_at.date()}"
+    if campaign.schedule_kind is ScheduleKind.BEST_HOUR and campaign.run_at:
+        return f"best hour on {campaign.run_at.date()}"
     if campaign.run_at:
         return f"at {campaign.run_at:%Y-%m-%d %H:%M} UTC"
     return kind
@@ -171,15 +188,11 @@ def test_send(
     """Send every variant, rendered for a sample subscriber, to one chat (SEGBOT_BOT_TOKEN)."""
 
     async def work(
-        sessionmaker: async_sessionmaker[AsyncSession], settings: Settings, _: tuple[str, ...]
+        sessionmaker: async_sessionmaker[AsyncSession], settings: Settings, _: _Config
     ) -> None:
         async with sessionmaker() as session:
             campaign = await get_campaign(session, ref=ref)
-        from bot.messenger import TelegramMessenger, build_broadcast_bot  # aiogram: seconds
-
-        bot = build_broadcast_bot(settings)
-        try:
-            messenger = TelegramMessenger(bot)
+        async with TelegramMessenger.from_settings(settings) as messenger:
             for target in campaign.targets:
                 for variant in target.variants:
                     message = OutgoingMessage(
@@ -191,8 +204,6 @@ def test_send(
                     outcome = await messenger.send(message)
                     verdict = "sent" if isinstance(outcome, Sent) else f"not sent: {outcome}"
                     out.print(f"{target.label}/{variant.name}: {verdict}")
-        finally:
-            await bot.session.close()
 
     _run(work)
 
@@ -205,14 +216,20 @@ def send_now(
     """Start a run now; `segbot run` sends it. Ctrl-C stops watching, not sending."""
 
     async def work(
-        sessionmaker: async_sessionmaker[AsyncSession], _: Settings, names: tuple[str, ...]
+        sessionmaker: async_sessionmaker[AsyncSession], _: Settings, config: _Config
     ) -> None:
         async with sessionmaker() as session:
             campaign = await get_campaign(session, ref=ref)
-            plan = await plan_run(session, campaign=campaign, now=utcnow(), rfm_segments=names)
+            plan = await plan_run(
+                session, campaign=campaign, now=utcnow(), rfm_segments=config.rfm_segments,
+                best_hour=config.broadcasts.best_hour,
+            )  # fmt: skip
         excluded = ", ".join(f"{reason} {n}" for reason, n in plan.excluded.items()) or "none"
         queued = f"{plan.queued} to send ({plan.postponed} later)"
         out.print(f"run {plan.run.id}: {queued}; excluded: {excluded}")
+        for label, best in plan.best_hours.items():
+            why = "too little engagement: fallback" if best.fallback else f"{best.events} events"
+            out.print(f"{label}: best hour {best.hour:02d}:00 local ({why})")
         if wait:
             await _follow(sessionmaker, plan.run.id)
 

@@ -1,18 +1,26 @@
 """The `segbot` command line. Every command has --help; a bad setting is one line, exit 2."""
 
-import logging
+import sys
 from collections.abc import Awaitable, Callable
+from contextlib import nullcontext
 from importlib.metadata import version as package_version
+from pathlib import Path
 from typing import Annotated, TypeVar
 
 import typer
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 import migrations
-from bot import campaign_cli, crm_cli, segments_cli
-from bot.cli_support import execute, fail, settings_or_exit
+from bot import campaign_cli, crm_cli, personas_cli, report_cli, segments_cli
+from bot.cli_support import execute, fail, on_database, section_or_exit, settings_or_exit
+from bot.logs import configure_logging
+from bot.roles import Role
+from core.clock import utcnow
 from core.db import create_engine
 from core.sources import customer_payload, start_link, utm_payload
+from crm_sync.config import load_crm_config
+from segments.config import load_segments_config
+from segments.export import ExportFormat, ExportSummary, write_export
 
 T = TypeVar("T")
 
@@ -30,6 +38,8 @@ app.add_typer(campaign_cli.app, name="campaign")
 app.add_typer(segments_cli.app, name="segments")
 app.add_typer(segments_cli.rfm_app, name="rfm")
 app.add_typer(segments_cli.ladder_app, name="ladder")
+app.add_typer(personas_cli.app, name="personas")
+app.add_typer(report_cli.app, name="report")
 
 
 async def _on_engine(url: str, action: Callable[[AsyncEngine], Awaitable[T]]) -> T:
@@ -42,17 +52,27 @@ async def _on_engine(url: str, action: Callable[[AsyncEngine], Awaitable[T]]) ->
 
 
 @app.command()
-def run() -> None:
-    """Run the bot (long polling), the web server and the scheduler until SIGINT/SIGTERM.
+def run(
+    role: Annotated[
+        Role,
+        typer.Option(help="What this process does; roles apart need PostgreSQL."),
+    ] = Role.ALL,
+    webhook: Annotated[
+        bool,
+        typer.Option(help="Receive updates at SEGBOT_PUBLIC_URL/telegram/webhook, not polling."),
+    ] = False,
+) -> None:
+    """Run the bot, the broadcast sender, the scheduler and the web server (or one --role
+    of them) until SIGINT/SIGTERM.
 
     On SQLite the database is migrated first; PostgreSQL must be at the latest revision
-    (`segbot db upgrade`).
+    (`segbot db upgrade`). Deployment with several processes: docs/deployment.md.
     """
     settings = settings_or_exit(to_run_the_bot=True)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_logging(settings)
     from bot import runtime  # aiogram takes seconds to import: only the commands that use it
 
-    execute(runtime.run(settings))
+    execute(runtime.run(settings, role=role, webhook=webhook))
 
 
 @app.command(name="demo")
@@ -64,6 +84,35 @@ def run_demo() -> None:
     from bot import demo
 
     execute(demo.run())
+
+
+@app.command()
+def export(
+    segment: Annotated[str, typer.Argument(help="The saved segment's name.")],
+    export_format: Annotated[
+        ExportFormat,
+        typer.Option("--format", help="ids: Telegram ids; hashed: SHA-256 of email and phone."),
+    ] = ExportFormat.HASHED,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Write the CSV here (default: stdout).")
+    ] = None,
+) -> None:
+    """A segment's members as CSV: Telegram ids, or hashed contacts for ad platforms'
+    custom audiences (columns email and phone, SHA-256 of the normalised values)."""
+    settings = settings_or_exit()
+    region = section_or_exit(settings, load_crm_config).rules_for().default_region
+    names = section_or_exit(settings, load_segments_config).rfm.segment_map().names
+
+    async def work(sessionmaker: async_sessionmaker[AsyncSession]) -> ExportSummary:
+        with nullcontext(sys.stdout) if out is None else out.open("w", encoding="utf-8") as target:
+            async with sessionmaker() as session:
+                return await write_export(
+                    session, segment=segment, export_format=export_format, out=target,
+                    now=utcnow(), region=region, rfm_segments=names,
+                )  # fmt: skip
+
+    summary = execute(on_database(settings, work))
+    typer.echo(f"{summary.rows} rows of {summary.members} members ({segment})", err=True)
 
 
 @app.command()

@@ -1,6 +1,13 @@
 """`segbot demo`: the real bot against the built-in Bot API emulator, on a temporary SQLite
-file, with simulated subscribers, then a sample shop's CRM export imported, matched,
-scored and segmented (bot/demo_shop.py). Nothing leaves this machine."""
+file: a sample shop's CRM export imported, simulated subscribers, their segments, and a
+segmented campaign scheduled and sent, the orders it brought, AI segments, and the owner
+reading /stats and /report in the admin console (bot/demo_*.py). Nothing leaves this
+machine.
+
+The demo is a list of steps (`STEPS`), each an async function of the `Demo` it runs in,
+taken in order while the bot runs; adding a step is adding one line there. A step leaves
+what later steps may need on the `Demo` (the campaign's id and run, for one).
+"""
 
 import asyncio
 import socket
@@ -19,7 +26,7 @@ from sqlalchemy import ScalarSelect, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 import migrations
-from bot import demo_shop, runtime
+from bot import demo_admin, demo_ai, demo_campaign, demo_report, demo_shop, runtime
 from bot.emulator import Emulator, SentMessage
 from broadcasts.links import LinkRef, register_links, tracked_url
 from core.db import create_engine, create_sessionmaker
@@ -75,10 +82,97 @@ CAST = (
 )
 
 
+DEMO_ADMIN = 1000  # the shop's owner, in SEGBOT_ADMIN_IDS
+CAMPAIGN_SAMPLES = (1001, 1005, 1003)  # one of each: Spanish, deal seeker, everyone else
+# The running bot looks for newly saved campaigns this often (60 s in production).
+DEMO_CONFIG = "broadcasts:\n  schedule_sync_seconds: 1\n"
+
+
+@dataclass
+class Demo:
+    """What the steps share. A step may set the fields below `bot` for later steps."""
+
+    console: Console
+    emulator: Emulator
+    settings: Settings
+    workdir: Path  # a temporary folder for files (deleted at the end)
+    bot: "asyncio.Task[None]"  # `segbot run`, running
+    campaign_id: int | None = None  # the segmented campaign the demo sent
+    run_id: int | None = None  # and its run
+
+    async def on_database(
+        self, work: Callable[[async_sessionmaker[AsyncSession]], Awaitable[T]]
+    ) -> T:
+        return await _on_database(self.settings.database_url, work)
+
+
+Step = Callable[[Demo], Awaitable[None]]
+
+
+async def subscribers_arrive(demo: Demo) -> None:
+    await asyncio.gather(*(_act(demo.emulator, user) for user in CAST))
+
+
+async def follow_a_link(demo: Demo) -> None:
+    await _click_a_link(demo.settings, demo.settings.database_url)
+    demo.console.print(await _subscriber_table(demo.settings.database_url))
+
+
+async def segment_the_audience(demo: Demo) -> None:
+    await demo.on_database(lambda sessionmaker: demo_shop.segment(sessionmaker, demo.console))
+
+
+async def send_a_campaign(demo: Demo) -> None:
+    sent = await demo.on_database(
+        lambda sessionmaker: demo_campaign.schedule_and_send(
+            sessionmaker, demo.settings, demo.console
+        )
+    )
+    demo.campaign_id, demo.run_id = sent.campaign_id, sent.run_id
+    for user in CAST:
+        if user.user_id in CAMPAIGN_SAMPLES:
+            received = demo.emulator.messages_to(user.user_id)[-1]
+            demo.console.print(f"{user.first_name} got: {received.plain_text}")
+
+
+async def shop_orders_convert(demo: Demo) -> None:
+    await demo.on_database(
+        lambda sessionmaker: demo_report.buy_and_report(
+            sessionmaker, campaign=str(demo.campaign_id), folder=demo.workdir, console=demo.console
+        )
+    )
+
+
+async def find_ai_segments(demo: Demo) -> None:
+    await demo.on_database(
+        lambda sessionmaker: demo_ai.show_ai_segments(sessionmaker, demo.console)
+    )
+
+
+async def admin_looks_at_the_results(demo: Demo) -> None:
+    await demo_admin.show_admin_console(
+        demo.emulator, DEMO_ADMIN, campaign_id=demo.campaign_id, console=demo.console
+    )
+
+
+# In order, while the bot runs: add a step here.
+STEPS: tuple[Step, ...] = (
+    subscribers_arrive,
+    follow_a_link,
+    segment_the_audience,
+    send_a_campaign,
+    shop_orders_convert,
+    find_ai_segments,
+    admin_looks_at_the_results,
+)
+
+
 async def run(console: Console | None = None) -> None:
     console = console or Console()
     with tempfile.TemporaryDirectory(prefix="segbot-demo-") as workdir:
         database_url = f"sqlite+aiosqlite:///{Path(workdir) / 'demo.db'}"
+        config = Path(workdir) / "segbot.yaml"
+        config.write_text(DEMO_CONFIG, encoding="utf-8")
         async with Emulator() as emulator:
             port = _free_port()
             settings = Settings(
@@ -88,6 +182,8 @@ async def run(console: Console | None = None) -> None:
                 telegram_api_base=emulator.base_url,
                 web_port=port,
                 public_url=f"http://127.0.0.1:{port}",
+                config=config,
+                admin_ids=(DEMO_ADMIN,),
             )
             console.print(f"[bold]segbot demo[/]: Bot API emulator at {emulator.base_url}")
             export = demo_shop.write_export(Path(workdir), now=datetime.now(UTC))
@@ -96,17 +192,14 @@ async def run(console: Console | None = None) -> None:
                 lambda sessionmaker: demo_shop.import_export(sessionmaker, export, console),
             )
             bot = asyncio.create_task(runtime.run(settings, handle_signals=False))
+            demo = Demo(console, emulator, settings, Path(workdir), bot)
             try:
-                await _alongside(bot, asyncio.gather(*(_act(emulator, u) for u in CAST)))
-                await _alongside(bot, _click_a_link(settings, database_url))
+                for step in STEPS:
+                    await _alongside(bot, step(demo))
             finally:
                 bot.cancel()
                 await asyncio.gather(bot, return_exceptions=True)
-            console.print(await _subscriber_table(database_url))
             console.print(f"The bot made {len(emulator.requests)} Bot API requests.")
-            await _on_database(
-                database_url, lambda sessionmaker: demo_shop.segment(sessionmaker, console)
-            )
 
 
 async def _act(emulator: Emulator, user: SimulatedUser) -> None:
@@ -191,7 +284,7 @@ async def _alongside(bot: "asyncio.Task[None]", work: Awaitable[T]) -> T:
     if not job.done():
         job.cancel()
         bot.result()  # re-raises why the bot stopped
-        raise RuntimeError("the bot stopped before the simulated users were done")
+        raise RuntimeError("the bot stopped before the demo step was done")
     return job.result()
 
 

@@ -4,38 +4,26 @@ Results go to stdout; errors are one line on stderr (a rule error adds the rule 
 caret under the place), exit 2 for bad input and 1 when the database cannot be used.
 """
 
+from __future__ import annotations
+
 from collections.abc import Awaitable, Callable
 from datetime import date, datetime
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
-import pandas as pd
 import typer
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.cli_support import execute, on_database, section_or_exit, settings_or_exit
-from bot.tables import ladder_table, membership_table, rfm_summary_table
 from core.clock import utcnow
 from core.errors import SegbotError
-from core.models import Subscriber
-from segments.config import SegmentsConfig, load_segments_config
-from segments.jobs import refresh_all
-from segments.ladder import ladder, refresh_ladder
-from segments.membership import refresh_memberships, size_history
-from segments.rfm import score_summary
-from segments.rfm_scores import read_purchase_summary, rescore_rfm, rfm_table
-from segments.rules import RuleError
-from segments.saved import (
-    count_matching,
-    explain_membership,
-    get_segment,
-    list_segments,
-    save_segment,
-    segment_versions,
-)
+
+if TYPE_CHECKING:  # pandas and the domain modules load only when a command runs
+    import pandas as pd
+    from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+    from segments.config import SegmentsConfig
 
 T = TypeVar("T")
 
@@ -56,6 +44,9 @@ def _run(
 ) -> T:
     """Settings, config and a ready database for `work`; errors become one line (a rule
     error with `rule_text` adds the rule with a caret under the place)."""
+    from segments.config import load_segments_config
+    from segments.rules import RuleError
+
     settings = settings_or_exit()
     config = section_or_exit(settings, load_segments_config)
 
@@ -80,14 +71,17 @@ def _when(moment: datetime | None) -> str:
 def list_command() -> None:
     """Every saved segment with its size at the last refresh."""
 
+    from segments.saved import list_segments
+
     async def work(sessionmaker: async_sessionmaker[AsyncSession], _: SegmentsConfig) -> None:
         async with sessionmaker() as session:
             segments = await list_segments(session)
-        table = Table("name", "members", "refreshed", "version", "rule")
+        table = Table("name", "kind", "members", "refreshed", "version", "rule")
         for segment in segments:
             size = "-" if segment.size is None else str(segment.size)
-            refreshed = _when(segment.refreshed_at)
-            table.add_row(segment.name, size, refreshed, str(segment.version), segment.rule_text)
+            refreshed, version = _when(segment.refreshed_at), str(segment.version)
+            row = (segment.name, segment.kind.value, size, refreshed, version, segment.rule_text)
+            table.add_row(*row)
         out.print(table if segments else "no saved segments yet: segbot segments save NAME RULE")
 
     _run(work)
@@ -96,6 +90,9 @@ def list_command() -> None:
 @app.command()
 def show(name: Annotated[str, typer.Argument(help="The segment's name.")]) -> None:
     """A segment's rule, description, owner, versions and size history."""
+
+    from segments.membership import size_history
+    from segments.saved import get_segment, segment_versions
 
     async def work(sessionmaker: async_sessionmaker[AsyncSession], _: SegmentsConfig) -> None:
         async with sessionmaker() as session:
@@ -133,6 +130,8 @@ def count(
 ) -> None:
     """How many subscribers a rule selects right now."""
 
+    from segments.saved import count_matching
+
     async def work(sessionmaker: async_sessionmaker[AsyncSession], config: SegmentsConfig) -> None:
         async with sessionmaker() as session:
             found = await count_matching(
@@ -151,6 +150,8 @@ def save(
     owner: Annotated[str | None, typer.Option("--owner", help="Who saves it.")] = None,
 ) -> None:
     """Save a segment (a new version if it exists); a bad rule saves nothing."""
+
+    from segments.saved import count_matching, save_segment
 
     async def work(sessionmaker: async_sessionmaker[AsyncSession], config: SegmentsConfig) -> None:
         names, now = _names(config), utcnow()
@@ -175,6 +176,8 @@ def explain(
 ) -> None:
     """Why a subscriber is or is not in a segment, predicate by predicate."""
 
+    from segments.saved import explain_membership
+
     async def work(sessionmaker: async_sessionmaker[AsyncSession], config: SegmentsConfig) -> None:
         async with sessionmaker() as session:
             subscriber_id = await _subscriber_id(session, subscriber)
@@ -191,6 +194,10 @@ def explain(
 
 
 async def _subscriber_id(session: AsyncSession, given: str) -> int:
+    from sqlalchemy import select
+
+    from core.models import Subscriber
+
     if given.isdigit():
         return int(given)
     found = await session.scalar(
@@ -209,6 +216,10 @@ def refresh(
 ) -> None:
     """Refresh members. Without names: RFM, activity, ladder and every segment first."""
 
+    from bot.tables import membership_table
+    from segments.jobs import refresh_all
+    from segments.membership import refresh_memberships
+
     async def work(sessionmaker: async_sessionmaker[AsyncSession], config: SegmentsConfig) -> None:
         if names:
             outcomes = await refresh_memberships(
@@ -225,6 +236,76 @@ def refresh(
     _run(work)
 
 
+@app.command()
+def generate(
+    k_min: Annotated[int | None, typer.Option("--k-min", help="Fewest clusters.")] = None,
+    k_max: Annotated[int | None, typer.Option("--k-max", help="Most clusters.")] = None,
+    describe: Annotated[
+        str | None,
+        typer.Option(
+            "--describe",
+            help='Features and audience, e.g. "engagement and interests where lang = es".',
+        ),
+    ] = None,
+) -> None:
+    """Find AI segments (clusters with profiles); replaces every current AI segment."""
+    from core.settings import load_settings
+    from segments.ai.config import load_ai_config
+    from segments.ai.generate import generate_ai_segments
+    from segments.ai.llm import language_model
+
+    ai = section_or_exit(settings_or_exit(), load_ai_config)
+
+    async def work(sessionmaker: async_sessionmaker[AsyncSession], config: SegmentsConfig) -> None:
+        result = await generate_ai_segments(
+            sessionmaker, now=utcnow(), config=ai, k_min=k_min, k_max=k_max,
+            description=describe, model=language_model(load_settings()),
+            rfm_segments=_names(config),
+        )  # fmt: skip
+        if result.removed:
+            out.print(f"replaced {len(result.removed)} AI segments: {', '.join(result.removed)}")
+        scores = ", ".join(f"k={k}: {v:.2f}" for k, v in sorted(result.silhouettes.items()))
+        out.print(
+            f"{result.k} AI segments of {result.audience} subscribers (silhouette {scores}; "
+            f"fitted on {result.fitted_on}; features: {', '.join(result.groups)})"
+        )
+        for profile in result.profiles:
+            out.print(f"\n[bold]{profile.name}[/]: {profile.size} ({profile.share:.0%})")
+            for section in ("demographics", "geography", "interests", "behaviours"):
+                out.print(f"  {section}: {'; '.join(profile.section(section)) or '-'}")
+            out.print(f"  pain points: {'; '.join(profile.pain_points)}")
+        for persona in result.orphaned_personas:
+            out.print(f"persona {persona} lost its source segment: recreate it")
+
+    _run(work)
+
+
+@app.command()
+def lookalike(
+    seed: Annotated[str, typer.Argument(help="The segment to look like, e.g. buyers.")],
+    size: Annotated[int, typer.Option("--size", help="How many subscribers.")],
+    name: Annotated[str | None, typer.Option("--name", help="The new segment's name.")] = None,
+) -> None:
+    """Save the SIZE subscribers most like the members of SEED (not in it) as a segment."""
+    from segments.ai.config import load_ai_config
+    from segments.ai.lookalike import build_lookalike
+
+    ai = section_or_exit(settings_or_exit(), load_ai_config)
+
+    async def work(sessionmaker: async_sessionmaker[AsyncSession], config: SegmentsConfig) -> None:
+        result = await build_lookalike(
+            sessionmaker, seed=seed, size=size, now=utcnow(), config=ai, name=name,
+            rfm_segments=_names(config),
+        )  # fmt: skip
+        verb = "replaced" if result.replaced else "saved"
+        out.print(
+            f"{verb} {result.name}: the {result.size} subscribers most like the "
+            f"{result.seed_size} in {result.seed}"
+        )
+
+    _run(work)
+
+
 # -- segbot rfm -----------------------------------------------------------------------------
 @rfm_app.callback(invoke_without_command=True)
 def rfm(
@@ -237,6 +318,9 @@ def rfm(
     ] = None,
 ) -> None:
     """RFM scores per segment. Without --as-of: rescore now and store the scores."""
+
+    from segments.rfm import score_summary
+    from segments.rfm_scores import read_purchase_summary, rescore_rfm, rfm_table
 
     async def work(sessionmaker: async_sessionmaker[AsyncSession], config: SegmentsConfig) -> None:
         segment_map = config.rfm.segment_map()
@@ -258,6 +342,8 @@ def rfm(
 
 
 def _print_rfm(scores: pd.DataFrame, names: tuple[str, ...], *, stored: bool) -> None:
+    from bot.tables import rfm_summary_table
+
     day: date | None = scores["as_of"].iloc[0] if len(scores) else None
     out.print(f"RFM as of {day or '-'}: {len(scores)} customers{' (stored)' if stored else ''}")
     out.print(rfm_summary_table(scores, names))
@@ -271,6 +357,9 @@ def ladder_command(
     ] = False,
 ) -> None:
     """Subscribers (and buyers among them) on each stage of the ladder of awareness."""
+
+    from bot.tables import ladder_table
+    from segments.ladder import ladder, refresh_ladder
 
     async def work(sessionmaker: async_sessionmaker[AsyncSession], config: SegmentsConfig) -> None:
         async with sessionmaker() as session:
