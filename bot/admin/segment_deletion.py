@@ -1,7 +1,8 @@
 """Deleting a saved segment, refused while anything still depends on it.
 
-A service function without aiogram (AsyncSession in, the commit here). Its natural home is
-`segments.saved`; it lives with the console until that module grows a delete.
+A service function without aiogram (AsyncSession in, the commit here). It asks the
+campaigns as well as the segments, and `segments` may not import `broadcasts` (DESIGN.md),
+so it sits above both, with the console that uses it.
 """
 
 from sqlalchemy import select
