@@ -10,8 +10,22 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any, cast
 
 import pandas as pd
-from sqlalchemy import and_, delete, func, insert, select
+from sqlalchemy import (
+    BigInteger,
+    Float,
+    Integer,
+    Text,
+    and_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    literal,
+    select,
+)
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.types import TypeEngine
 
 from crm_sync.models import Customer, Order
 from segments.models import RfmScore
@@ -19,6 +33,16 @@ from segments.rfm import COLUMNS, DEFAULT_SEGMENT_MAP, SUMMARY_COLUMNS, SegmentM
 from segments.rules.comparison import day_start
 
 INSERT_BATCH = 50_000
+ARRAY_TYPES: dict[str, TypeEngine[Any]] = {
+    "customer_id": BigInteger(),
+    "recency_days": Integer(),
+    "frequency": Integer(),
+    "monetary": Float(),
+    "r": Integer(),
+    "f": Integer(),
+    "m": Integer(),
+    "segment": Text(),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,10 +96,7 @@ async def rescore_rfm(
     )
     day = as_of.astimezone(UTC).date() if isinstance(as_of, datetime) else as_of
     await session.execute(delete(RfmScore))
-    records = scores.assign(as_of=day, scored_at=now)
-    rows = cast(list[dict[str, Any]], records.to_dict("records"))
-    for start in range(0, len(rows), INSERT_BATCH):
-        await session.execute(insert(RfmScore), rows[start : start + INSERT_BATCH])
+    await _insert_scores(session, scores, as_of=day, scored_at=now)
     await session.commit()
     counts = scores["segment"].value_counts()
     return RfmRescore(
@@ -83,6 +104,32 @@ async def rescore_rfm(
         customers=len(scores),
         segments={str(name): int(count) for name, count in counts.items()},
     )
+
+
+async def _insert_scores(
+    session: AsyncSession, scores: pd.DataFrame, *, as_of: date, scored_at: datetime
+) -> None:
+    """PostgreSQL: one INSERT ... SELECT FROM unnest(one array per column), about twice as
+    fast for 200,000 customers as building dicts for an executemany (which SQLite, in
+    process, runs quickly)."""
+    if session.get_bind().dialect.name == "postgresql":
+        arrays = [
+            bindparam(column, scores[column].tolist(), type_=postgresql.ARRAY(ARRAY_TYPES[column]))
+            for column in COLUMNS
+        ]
+        unnested = func.unnest(*arrays).table_valued(*COLUMNS).render_derived()
+        from_arrays = select(
+            *(unnested.c[column] for column in COLUMNS),
+            literal(as_of, RfmScore.as_of.type),
+            literal(scored_at, RfmScore.scored_at.type),
+        )
+        columns = [*COLUMNS, "as_of", "scored_at"]
+        await session.execute(insert(RfmScore).from_select(columns, from_arrays))
+        return
+    records = scores.assign(as_of=as_of, scored_at=scored_at)
+    rows = cast(list[dict[str, Any]], records.to_dict("records"))
+    for start in range(0, len(rows), INSERT_BATCH):
+        await session.execute(insert(RfmScore), rows[start : start + INSERT_BATCH])
 
 
 async def rfm_table(session: AsyncSession) -> pd.DataFrame:
