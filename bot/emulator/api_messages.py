@@ -72,13 +72,7 @@ class MessageMethods:
 
     async def send_photo(self, params: Params) -> JSON:
         chat = self._chat(params)
-        caption = params.optional_str("caption")
-        formatted = validation.caption_text(
-            caption,
-            parse_mode=params.optional_str("parse_mode"),
-            entities=params.optional_list("caption_entities"),
-        )
-        markup = validation.reply_markup(params.optional_object("reply_markup"))
+        caption, formatted, markup = self._caption_and_markup(params)
         file_id, source = self._photo(params)
         self._check_reply_target(chat, params)
         self._admit(chat, params)
@@ -86,7 +80,7 @@ class MessageMethods:
         return self._store(
             chat,
             params,
-            formatted=formatted or FormattedText(""),
+            formatted=formatted,
             markup=markup,
             caption=caption,
             photo=file_id,
@@ -97,13 +91,7 @@ class MessageMethods:
     async def send_document(self, params: Params) -> JSON:
         """A file: uploaded (kept, for tests to read) or a file_id the emulator issued."""
         chat = self._chat(params)
-        caption = params.optional_str("caption")
-        formatted = validation.caption_text(
-            caption,
-            parse_mode=params.optional_str("parse_mode"),
-            entities=params.optional_list("caption_entities"),
-        )
-        markup = validation.reply_markup(params.optional_object("reply_markup"))
+        caption, formatted, markup = self._caption_and_markup(params)
         upload = params.upload("document")
         if upload is not None and not upload.content:
             raise bad_request("file must be non-empty")
@@ -118,12 +106,26 @@ class MessageMethods:
         return self._store(
             chat,
             params,
-            formatted=formatted or FormattedText(""),
+            formatted=formatted,
             markup=markup,
             caption=caption,
             document=file_id,
             upload=upload,
         )
+
+    @staticmethod
+    def _caption_and_markup(
+        params: Params,
+    ) -> tuple[str | None, FormattedText, JSONObject | None]:
+        """A photo's or document's caption (validated, empty when absent) and buttons."""
+        caption = params.optional_str("caption")
+        formatted = validation.caption_text(
+            caption,
+            parse_mode=params.optional_str("parse_mode"),
+            entities=params.optional_list("caption_entities"),
+        )
+        markup = validation.reply_markup(params.optional_object("reply_markup"))
+        return caption, formatted or FormattedText(""), markup
 
     async def edit_message_text(self, params: Params) -> JSON:
         chat, message = self._message_to_edit(params)
