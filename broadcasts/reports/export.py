@@ -5,25 +5,9 @@ import io
 from datetime import datetime
 
 from broadcasts.reports.campaign import CampaignReport, FunnelCounts
+from broadcasts.reports.funnel import COUNT_COLUMNS
 
-COUNT_FIELDS = (
-    "targeted",
-    "excluded",
-    "sent",
-    "failed",
-    "blocked",
-    "unknown",
-    "pending",
-    "cancelled",
-    "read",
-    "clicked",
-    "clicks",
-    "replied",
-    "churned",
-    "conversions",
-    "converted",
-    "revenue",
-)
+COUNT_FIELDS = (*COUNT_COLUMNS, "conversions", "converted", "revenue")
 RATE_FIELDS = ("read_rate", "ctr", "conversion_rate", "churn_rate", "revenue_per_sent")
 KEY_FIELDS = ("run_id", "run_started_at", "target", "audience", "variant")
 
