@@ -10,7 +10,7 @@ from aiogram.types import CallbackQuery, Message
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.admin import audit
-from bot.admin.campaign_commands import CONTROLS, CampaignAction, campaign_view, live_refresh, show
+from bot.admin.campaign_commands import CONTROLS, CampaignAction, campaign_view, follow, show
 from bot.admin.roles import AdminUser, Allowed, Permission
 from bot.admin.services import AdminServices
 from broadcasts.campaigns import get_campaign
@@ -104,20 +104,8 @@ async def _redraw(
     except TelegramBadRequest as error:  # Refresh with nothing new to show
         if "not modified" not in error.message:
             raise
-    if view.sending:
-        services.live.follow(
-            message.chat.id,
-            message.message_id,
-            live_refresh(
-                bot,
-                sessionmaker,
-                chat_id=message.chat.id,
-                message_id=message.message_id,
-                campaign_id=campaign_id,
-                admin=admin,
-                shown=view.text,
-            ),
-        )
+    follow(message, view=view, campaign_id=campaign_id, admin=admin, services=services,
+           sessionmaker=sessionmaker, bot=bot)  # fmt: skip
 
 
 async def _is_control(query: CallbackQuery, callback_data: CampaignAction) -> bool:

@@ -160,21 +160,34 @@ async def show(
 ) -> Message:
     """Send the campaign view and keep it current while its run sends."""
     sent = await message.answer(view.text, reply_markup=view.markup)
-    if view.sending:
-        services.live.follow(
-            sent.chat.id,
-            sent.message_id,
-            live_refresh(
-                bot,
-                sessionmaker,
-                chat_id=sent.chat.id,
-                message_id=sent.message_id,
-                campaign_id=campaign_id,
-                admin=admin,
-                shown=view.text,
-            ),
-        )
+    follow(sent, view=view, campaign_id=campaign_id, admin=admin, services=services,
+           sessionmaker=sessionmaker, bot=bot)  # fmt: skip
     return sent
+
+
+def follow(
+    message: Message,
+    *,
+    view: View,
+    campaign_id: int,
+    admin: AdminUser,
+    services: AdminServices,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    bot: Bot,
+) -> None:
+    """Keep `message`, which shows `view`, current while the campaign's run sends."""
+    if not view.sending:
+        return
+    refresh = live_refresh(
+        bot,
+        sessionmaker,
+        chat_id=message.chat.id,
+        message_id=message.message_id,
+        campaign_id=campaign_id,
+        admin=admin,
+        shown=view.text,
+    )
+    services.live.follow(message.chat.id, message.message_id, refresh)
 
 
 async def campaigns_command(call: Call) -> None:
