@@ -17,7 +17,7 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import Message, User
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.admin.roles import GRANTS, AdminUser, Permission, role_of
+from bot.admin.roles import GRANTS, AdminUser, Permission, admin_behind
 from bot.admin.services import AdminServices
 from core.clock import Clock
 from core.errors import SegbotError
@@ -115,13 +115,9 @@ class CommandAllowed(BaseFilter):
         settings: Settings,
     ) -> bool | dict[str, object]:
         entry = self._commands.get(command.command)
-        if entry is None or event_from_user is None:
+        if entry is None:
             return False
-        async with sessionmaker() as session:
-            role = await role_of(session, user_id=event_from_user.id, owners=settings.admin_ids)
-        if role is None:
-            return False
-        admin = AdminUser(event_from_user.id, role)
-        if not admin.can(entry.permission):
+        admin = await admin_behind(event_from_user, sessionmaker=sessionmaker, settings=settings)
+        if admin is None or not admin.can(entry.permission):
             return False
         return {"admin": admin, "entry": entry}

@@ -57,6 +57,18 @@ async def role_of(
     return await session.scalar(select(Admin.role).where(Admin.user_id == user_id))
 
 
+async def admin_behind(
+    user: User | None, *, sessionmaker: async_sessionmaker[AsyncSession], settings: Settings
+) -> AdminUser | None:
+    """The admin who sent an update, looked up in a short session of its own; None when
+    the sender is not an admin (or the update has no sender)."""
+    if user is None:
+        return None
+    async with sessionmaker() as session:
+        role = await role_of(session, user_id=user.id, owners=settings.admin_ids)
+    return None if role is None else AdminUser(user.id, role)
+
+
 class Allowed(BaseFilter):
     """Passes updates from admins whose role grants `permission` (None: any admin role),
     handing the handler `admin: AdminUser`.
@@ -76,13 +88,9 @@ class Allowed(BaseFilter):
         sessionmaker: async_sessionmaker[AsyncSession],
         settings: Settings,
     ) -> bool | dict[str, AdminUser]:
-        if event_from_user is None:
+        admin = await admin_behind(event_from_user, sessionmaker=sessionmaker, settings=settings)
+        if admin is None:
             return False
-        async with sessionmaker() as session:
-            role = await role_of(session, user_id=event_from_user.id, owners=settings.admin_ids)
-        if role is None:
-            return False
-        admin = AdminUser(event_from_user.id, role)
         if self._permission is not None and not admin.can(self._permission):
             return False
         return {"admin": admin}
