@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 import migrations
-from benchmarks.segments import NOW, generate, load_postgres, load_sqlite, on_postgres
+from benchmarks.segments import NOW, generate, load, on_postgres
 from core.db import create_engine, create_sessionmaker
 from segments.ai.clusters import choose_k, sample_rows
 from segments.ai.config import AiConfig
@@ -86,13 +86,7 @@ async def measure(
     segments = load_segments_config({})
     try:
         await migrations.upgrade(engine)
-        started = time.perf_counter()
-        if sqlite_path is not None:
-            await engine.dispose()
-            await asyncio.to_thread(load_sqlite, sqlite_path, tables)
-        else:
-            await load_postgres(engine, tables)
-        result: dict[str, Any] = {"load_seconds": round(time.perf_counter() - started, 1)}
+        result: dict[str, Any] = {"load_seconds": round(await load(engine, tables, sqlite_path), 1)}
         sessions = create_sessionmaker(engine)
         async with sessions() as session:
             await rescore_rfm(session, as_of=NOW.date(), now=NOW)

@@ -18,7 +18,6 @@ import argparse
 import asyncio
 import json
 import tempfile
-import time
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -29,7 +28,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 import migrations
-from benchmarks.segments import load_postgres, load_sqlite, on_postgres, timed
+from benchmarks.segments import load, on_postgres, timed
 from broadcasts.campaigns import save_campaign
 from broadcasts.models import Delivery, Run, RunStatus
 from broadcasts.reports import audience_stats, campaign_report
@@ -210,13 +209,7 @@ async def measure(
         sessions = create_sessionmaker(engine)
         campaign_id, targets, variants = await _campaign(sessions)
         tables = generate(*sizes, variants=variants, targets=targets)
-        started = time.perf_counter()
-        if sqlite_path is not None:
-            await engine.dispose()
-            await asyncio.to_thread(load_sqlite, sqlite_path, tables)
-        else:
-            await load_postgres(engine, tables)
-        result: dict[str, Any] = {"load_seconds": round(time.perf_counter() - started, 1)}
+        result: dict[str, Any] = {"load_seconds": round(await load(engine, tables, sqlite_path), 1)}
         baselines, reports = [], []
         for _ in range(3):
             async with sessions() as session:

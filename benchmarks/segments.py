@@ -189,6 +189,20 @@ def _chunks(frame: pd.DataFrame) -> Iterator[pd.DataFrame]:
         yield frame.iloc[start : start + CHUNK]
 
 
+async def load(
+    engine: AsyncEngine, tables: dict[str, pd.DataFrame], sqlite_path: Path | None
+) -> float:
+    """Load `tables` into the migrated database (the SQLite file at `sqlite_path`, else
+    `engine`'s PostgreSQL); seconds taken."""
+    started = time.perf_counter()
+    if sqlite_path is not None:
+        await engine.dispose()
+        await asyncio.to_thread(load_sqlite, sqlite_path, tables)
+    else:
+        await load_postgres(engine, tables)
+    return time.perf_counter() - started
+
+
 def load_sqlite(path: Path, tables: dict[str, pd.DataFrame]) -> None:
     connection = sqlite3.connect(path)
     connection.execute("PRAGMA cache_size = -2000000")  # 2 GB: index pages stay in memory
@@ -288,13 +302,7 @@ async def measure(
     config = load_segments_config({})
     try:
         await migrations.upgrade(engine)
-        started = time.perf_counter()
-        if sqlite_path is not None:
-            await engine.dispose()
-            await asyncio.to_thread(load_sqlite, sqlite_path, tables)
-        else:
-            await load_postgres(engine, tables)
-        loaded = time.perf_counter() - started
+        loaded = await load(engine, tables, sqlite_path)
         sessions = create_sessionmaker(engine)
         result: dict[str, Any] = {"load_seconds": round(loaded, 1)}
         session: AsyncSession
