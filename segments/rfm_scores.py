@@ -11,10 +11,7 @@ from typing import Any, cast
 
 import pandas as pd
 from sqlalchemy import (
-    BigInteger,
-    Float,
-    Integer,
-    Text,
+    Table,
     and_,
     bindparam,
     delete,
@@ -25,7 +22,6 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.types import TypeEngine
 
 from crm_sync.models import Customer, Order
 from segments.models import RfmScore
@@ -33,16 +29,6 @@ from segments.rfm import COLUMNS, DEFAULT_SEGMENT_MAP, SUMMARY_COLUMNS, SegmentM
 from segments.rules.comparison import day_start
 
 INSERT_BATCH = 50_000
-ARRAY_TYPES: dict[str, TypeEngine[Any]] = {
-    "customer_id": BigInteger(),
-    "recency_days": Integer(),
-    "frequency": Integer(),
-    "monetary": Float(),
-    "r": Integer(),
-    "f": Integer(),
-    "m": Integer(),
-    "segment": Text(),
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,8 +99,9 @@ async def _insert_scores(
     fast for 200,000 customers as building dicts for an executemany (which SQLite, in
     process, runs quickly)."""
     if session.get_bind().dialect.name == "postgresql":
+        table = cast(Table, RfmScore.__table__)
         arrays = [
-            bindparam(column, scores[column].tolist(), type_=postgresql.ARRAY(ARRAY_TYPES[column]))
+            bindparam(column, scores[column].tolist(), type_=postgresql.ARRAY(table.c[column].type))
             for column in COLUMNS
         ]
         unnested = func.unnest(*arrays).table_valued(*COLUMNS).render_derived()
