@@ -29,6 +29,8 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.schema import CreateTable
 
+from core.frames import copy_records
+
 # Kept apart from the models' metadata: Alembic never sees these tables.
 STAGE_METADATA = MetaData()
 # SQLite: the timestamp text SQLAlchemy stores; PostgreSQL: microseconds since the epoch.
@@ -111,10 +113,7 @@ async def stage(session: AsyncSession, table: Table, frame: pd.DataFrame) -> Non
     if not rows:
         return
     if postgres:
-        raw = await connection.get_raw_connection()
-        driver = raw.driver_connection
-        assert driver is not None  # noqa: S101  (an open connection always has one)
-        await driver.copy_records_to_table(table.name, records=rows, columns=names)
+        await copy_records(session, table.name, names, rows)
         await connection.exec_driver_sql(f"ANALYZE {table.name}")  # plans see its real size
     else:  # SQLite, the only other database segbot runs on
         marks = ", ".join("?" for _ in names)

@@ -15,6 +15,7 @@ from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db import upsert
+from core.frames import read_frame
 from core.models import Event, Subscriber
 from segments.config import ActivityConfig
 from segments.levels import ACTIVITY_LEVELS
@@ -57,8 +58,7 @@ async def refresh_activity(
         .outerjoin(engaged, engaged.c.subscriber_id == Subscriber.id)
         .outerjoin(ActivityLevel, ActivityLevel.subscriber_id == Subscriber.id)
     )
-    found = (await session.execute(statement)).all()
-    frame = pd.DataFrame.from_records(found, columns=["subscriber_id", "recent", "stored"])
+    frame = await read_frame(session, statement, ["subscriber_id", "recent", "stored"])
     recent = frame["recent"].astype("float64")
     frame["level"] = np.select(
         [

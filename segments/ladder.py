@@ -26,6 +26,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db import upsert
+from core.frames import read_frame
 from core.models import Event, EventType, Subscriber, SubscriberTag
 from crm_sync.models import Customer
 from segments.config import Evidence, LadderConfig
@@ -104,14 +105,11 @@ async def refresh_ladder(
         .join(Subscriber, Subscriber.id == found.c.subscriber_id)
         .group_by(found.c.subscriber_id, found.c.stage, Subscriber.last_seen_at)
     )
-    evidence = _frame(
-        await session.execute(best), ["subscriber_id", "evidence", "at", "last_seen_at"]
-    )
-    stored = _frame(
-        await session.execute(
-            select(LadderStage.subscriber_id, LadderStage.stage, Subscriber.last_seen_at).join(
-                Subscriber, Subscriber.id == LadderStage.subscriber_id
-            )
+    evidence = await read_frame(session, best, ["subscriber_id", "evidence", "at", "last_seen_at"])
+    stored = await read_frame(
+        session,
+        select(LadderStage.subscriber_id, LadderStage.stage, Subscriber.last_seen_at).join(
+            Subscriber, Subscriber.id == LadderStage.subscriber_id
         ),
         ["subscriber_id", "stored", "last_seen_at"],
     )
@@ -197,7 +195,3 @@ async def ladder(session: AsyncSession) -> list[StageCount]:
     )
     counts = {int(number): (int(total), int(paying or 0)) for number, total, paying in rows}
     return [StageCount(name, *counts.get(number, (0, 0))) for number, name in enumerate(STAGES)]
-
-
-def _frame(result: Any, columns: list[str]) -> pd.DataFrame:
-    return pd.DataFrame.from_records(result.all(), columns=columns)

@@ -28,7 +28,6 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import (
     BigInteger,
-    Executable,
     Float,
     Integer,
     String,
@@ -43,6 +42,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.sql.elements import ColumnElement
 
+from core.frames import read_frame
 from core.models import Event, EventType, Subscriber, SubscriberTag
 from crm_sync.models import Customer
 from segments.models import LadderStage, RfmScore
@@ -154,7 +154,7 @@ async def _people(
         rules = await saved_rules(session, rfm_segments=rfm_segments)
         statement = statement.where(condition(audience, now=now, segments=rules))
     names = ["id", "lang", "country", "city", "timezone", "tenure", "age", *ATTRIBUTES, "stage"]
-    frame = (await _frame(session, statement.order_by(Subscriber.id), names)).set_index("id")
+    frame = (await read_frame(session, statement.order_by(Subscriber.id), names)).set_index("id")
     for column in DEMOGRAPHICS + GEOGRAPHY:
         frame[column] = frame[column].fillna(UNKNOWN).astype("str").astype("category")
     frame["age"] = pd.to_numeric(frame["age"], errors="coerce").astype("float64")
@@ -174,15 +174,6 @@ def _days_since(
     return cast(func.julianday(at) - func.julianday(moment), Float)
 
 
-async def _frame(session: AsyncSession, statement: Executable, names: list[str]) -> pd.DataFrame:
-    """The rows of `statement` as a frame with the columns `names`. Run on the session's
-    connection, not through the ORM, and handed to pandas as plain tuples: both the ORM's
-    row handling and pandas on Row objects cost seconds per million rows."""
-    connection = await session.connection()
-    rows = (await connection.execute(statement)).all()
-    return pd.DataFrame(list(map(tuple, rows)), columns=names)
-
-
 async def _rfm(session: AsyncSession) -> pd.DataFrame:
     statement = (
         select(
@@ -196,7 +187,7 @@ async def _rfm(session: AsyncSession) -> pd.DataFrame:
         .where(Customer.subscriber_id.is_not(None))
         .group_by(Customer.subscriber_id)
     )
-    frame = (await _frame(session, statement, ["id", *RFM])).set_index("id")
+    frame = (await read_frame(session, statement, ["id", *RFM])).set_index("id")
     return frame.fillna(0).astype("int64")
 
 
@@ -228,7 +219,7 @@ async def _engagement(
     ]
     statement = select(recent.c.subscriber_id, *kinds, *packed).group_by(recent.c.subscriber_id)
     counts = (
-        await _frame(session, statement, ["id", *ENGAGEMENT, *range(24 // PACKED)])
+        await read_frame(session, statement, ["id", *ENGAGEMENT, *range(24 // PACKED)])
     ).set_index("id")
     packs = counts[list(range(24 // PACKED))].to_numpy("int64")
     shifts = np.arange(PACKED, dtype=np.int64) * HOUR_BITS
@@ -307,14 +298,14 @@ async def _clicked_tags(session: AsyncSession) -> pd.DataFrame:
         subscriber_id=Integer, value=String
     )
     kind = statement.bindparams(kind=EventType.LINK_CLICK.value)
-    return await _frame(session, kind, ["id", "tag"])
+    return await read_frame(session, kind, ["id", "tag"])
 
 
 async def _tags(session: AsyncSession) -> pd.DataFrame:
     statement = select(SubscriberTag.subscriber_id, SubscriberTag.tag).where(
         SubscriberTag.tag.not_like(f"{MEMBERSHIP_TAG}%")
     )
-    return await _frame(session, statement, ["id", "tag"])
+    return await read_frame(session, statement, ["id", "tag"])
 
 
 def _binary(pairs: pd.DataFrame, ids: pd.Index, prefix: str) -> pd.DataFrame:
