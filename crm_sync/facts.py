@@ -63,9 +63,7 @@ async def _refresh(
             last_order_at=totals.c.last_at,
         )
     )
-    no_purchases = ~exists().where(
-        and_(Order.customer_id == Customer.id, Order.counts_as_purchase.is_(True))
-    )
+    no_purchases = ~exists().where(Order.customer_id == Customer.id, _purchase())
     await session.execute(
         update(Customer)
         .where(customers, no_purchases, Customer.orders_count != 0)
@@ -90,6 +88,12 @@ def _purchase_totals(
             func.min(Order.ordered_at).label("first_at"),
             func.max(Order.ordered_at).label("last_at"),
         )
-        .where(orders_of_customers, Order.counts_as_purchase.is_(True))
+        .where(orders_of_customers, _purchase())
         .group_by(Order.customer_id)
     )
+
+
+def _purchase() -> ColumnElement[bool]:
+    """The CRM sync flags refunds, cancellations and amounts <= 0 as not purchases; an
+    order written some other way is held to the amount too, as RFM holds it."""
+    return and_(Order.counts_as_purchase.is_(True), Order.amount > 0)

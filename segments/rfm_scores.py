@@ -1,34 +1,48 @@
-"""RFM scores in the database: rescored from the orders, read back as a table.
+"""RFM scores in the database: rescored from the purchases, read back as a table.
 
-The database sums each customer's counted orders (one GROUP BY); `rfm.score_summary`
-scores them in pandas; the scores replace the previous ones. A customer's score reaches
-their subscriber through `Customer.subscriber_id` (rules: `rfm = champions`, `rfm.r >= 4`).
+The database gives one summary row per customer; `rfm.score_summary` scores them in
+pandas; the scores replace the previous ones. The summary comes from the purchase facts
+the CRM sync keeps on each customer (one row per customer) when every counted order was
+placed by the as-of day, the rescore after each sync; for an earlier as-of it is summed
+from the orders (one GROUP BY over all of them). A customer's score reaches their
+subscriber through `Customer.subscriber_id` (rules: `rfm = champions`, `rfm.r >= 4`).
 """
 
+import typing
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
 import pandas as pd
 from sqlalchemy import (
-    Table,
-    and_,
-    bindparam,
+    BigInteger,
+    ColumnElement,
+    Select,
+    SQLColumnExpression,
+    cast,
+    column,
     delete,
+    exists,
     func,
     insert,
     literal,
     select,
+    table,
+    text,
 )
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.frames import copy_records, read_frame
 from crm_sync.models import Customer, Order
 from segments.models import RfmScore
 from segments.rfm import COLUMNS, DEFAULT_SEGMENT_MAP, SUMMARY_COLUMNS, SegmentMap, score_summary
 from segments.rules.comparison import day_start
 
 INSERT_BATCH = 50_000
+# PostgreSQL: the new scores, staged for the duration of the rescore's transaction.
+_NEW_SCORES = table("rfm_scores_new", *(column(name) for name in COLUMNS))
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,31 +55,69 @@ class RfmRescore:
 async def read_purchase_summary(session: AsyncSession, *, as_of: date | datetime) -> pd.DataFrame:
     """Per customer, over orders that count as purchases with a positive amount placed by
     `as_of`: SUMMARY_COLUMNS (monetary summed in cents, as `rfm.score` does)."""
-    if isinstance(as_of, datetime):
-        placed = Order.ordered_at <= as_of
+    placed_by_as_of = _placed_by(as_of)
+    latest_purchase = select(func.max(Customer.last_order_at)).scalar_subquery()
+    moment = _moment_reader(session.get_bind().dialect.name)
+    statement: Select[int, Any, int, int]
+    if await session.scalar(select(placed_by_as_of(latest_purchase))):
+        statement = select(
+            Customer.id,
+            moment(Customer.last_order_at),
+            Customer.orders_count,
+            _cents(Customer.total_spent),
+        ).where(Customer.orders_count > 0)
     else:
-        placed = Order.ordered_at < day_start(as_of) + timedelta(days=1)
-    statement = (
-        select(
-            Order.customer_id,
-            func.max(Order.ordered_at),
-            func.count(),
-            func.sum(func.round(Order.amount * 100)),
+        statement = (
+            select(
+                Order.customer_id,
+                moment(func.max(Order.ordered_at)),
+                func.count(),
+                func.sum(_cents(Order.amount)),
+            )
+            .where(
+                Order.counts_as_purchase.is_(True),
+                Order.amount > 0,
+                placed_by_as_of(Order.ordered_at),
+            )
+            .group_by(Order.customer_id)
         )
-        .where(and_(Order.counts_as_purchase.is_(True), Order.amount > 0, placed))
-        .group_by(Order.customer_id)
-    )
-    rows = (await session.execute(statement)).all()
-    frame = pd.DataFrame.from_records(rows, columns=["customer_id", "last", "frequency", "cents"])
+    frame = await read_frame(session, statement, ["customer_id", "last", "frequency", "cents"])
+    last = frame["last"]
     return pd.DataFrame(
         {
             "customer_id": frame["customer_id"].astype("int64"),
-            "last_ordered_at": pd.to_datetime(frame["last"], utc=True),
+            "last_ordered_at": pd.to_datetime(
+                last, unit="us" if pd.api.types.is_integer_dtype(last) else None, utc=True
+            ),
             "frequency": frame["frequency"].astype("int64"),
             "monetary": frame["cents"].astype("float64") / 100,
         },
         columns=SUMMARY_COLUMNS,
     )
+
+
+def _moment_reader(dialect: str) -> Callable[[SQLColumnExpression[Any]], SQLColumnExpression[Any]]:
+    """PostgreSQL: a time as microseconds since the epoch, an integer (half a million
+    timestamps decode and convert in about 1.5 s, integers in a fraction of that);
+    SQLite: the stored text as it is (pandas parses it)."""
+    if dialect == "postgresql":
+        return lambda moment: cast(func.extract("epoch", moment) * 1_000_000, BigInteger)
+    return lambda moment: moment
+
+
+def _cents(money: SQLColumnExpression[Any]) -> ColumnElement[int]:
+    """Money as whole cents, an integer: decoded many times faster than a numeric."""
+    return cast(func.round(money * 100), BigInteger)
+
+
+def _placed_by(
+    as_of: date | datetime,
+) -> Callable[[SQLColumnExpression[Any]], ColumnElement[bool]]:
+    """The condition "`moment` is by `as_of`": a date includes its whole (UTC) day."""
+    if isinstance(as_of, datetime):
+        return lambda moment: moment <= as_of
+    next_day = day_start(as_of) + timedelta(days=1)
+    return lambda moment: moment < next_day
 
 
 async def rescore_rfm(
@@ -81,8 +133,7 @@ async def rescore_rfm(
         await read_purchase_summary(session, as_of=as_of), as_of, segment_map=segment_map
     )
     day = as_of.astimezone(UTC).date() if isinstance(as_of, datetime) else as_of
-    await session.execute(delete(RfmScore))
-    await _insert_scores(session, scores, as_of=day, scored_at=now)
+    await _replace_scores(session, scores, as_of=day, scored_at=now)
     await session.commit()
     counts = scores["segment"].value_counts()
     return RfmRescore(
@@ -92,31 +143,45 @@ async def rescore_rfm(
     )
 
 
-async def _insert_scores(
+async def _replace_scores(
     session: AsyncSession, scores: pd.DataFrame, *, as_of: date, scored_at: datetime
 ) -> None:
-    """PostgreSQL: one INSERT ... SELECT FROM unnest(one array per column), about twice as
-    fast for 200,000 customers as building dicts for an executemany (which SQLite, in
-    process, runs quickly)."""
-    if session.get_bind().dialect.name == "postgresql":
-        table = cast(Table, RfmScore.__table__)
-        arrays = [
-            bindparam(column, scores[column].tolist(), type_=postgresql.ARRAY(table.c[column].type))
-            for column in COLUMNS
-        ]
-        unnested = func.unnest(*arrays).table_valued(*COLUMNS).render_derived()
-        from_arrays = select(
-            *(unnested.c[column] for column in COLUMNS),
-            literal(as_of, RfmScore.as_of.type),
-            literal(scored_at, RfmScore.scored_at.type),
-        )
-        columns = [*COLUMNS, "as_of", "scored_at"]
-        await session.execute(insert(RfmScore).from_select(columns, from_arrays))
+    """Make the stored scores exactly `scores`.
+
+    PostgreSQL: COPY into a temporary table, then update in place the customers scored
+    before, insert the new ones and delete the ones gone. Updating in place keeps the
+    primary key untouched, so no foreign-key checks run, and with the table's free space
+    on each page (fillfactor) most updates are HOT and leave the indexes alone: for
+    500,000 customers about 3 s where a DELETE and a COPY took 14 s. SQLite, in process,
+    deletes and inserts quickly.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        records = scores.assign(as_of=as_of, scored_at=scored_at)
+        rows = typing.cast(list[dict[str, Any]], records.to_dict("records"))
+        await session.execute(delete(RfmScore))
+        for start in range(0, len(rows), INSERT_BATCH):
+            await session.execute(insert(RfmScore), rows[start : start + INSERT_BATCH])
         return
-    records = scores.assign(as_of=as_of, scored_at=scored_at)
-    rows = cast(list[dict[str, Any]], records.to_dict("records"))
-    for start in range(0, len(rows), INSERT_BATCH):
-        await session.execute(insert(RfmScore), rows[start : start + INSERT_BATCH])
+    score_columns = ", ".join(COLUMNS)  # names from the code, no input
+    no_scores = f"SELECT {score_columns} FROM {RfmScore.__tablename__} WITH NO DATA"  # noqa: S608
+    create_new_scores = f"CREATE TEMPORARY TABLE {_NEW_SCORES.name} ON COMMIT DROP AS {no_scores}"
+    await session.execute(text(create_new_scores))
+    values = zip(*(scores[name].tolist() for name in COLUMNS), strict=True)
+    await copy_records(session, _NEW_SCORES.name, COLUMNS, list(values))
+    stamped = select(
+        *_NEW_SCORES.c,
+        literal(as_of, RfmScore.as_of.type),
+        literal(scored_at, RfmScore.scored_at.type),
+    )
+    upsert = postgresql.insert(RfmScore).from_select([*COLUMNS, "as_of", "scored_at"], stamped)
+    await session.execute(
+        upsert.on_conflict_do_update(
+            index_elements=[RfmScore.customer_id],
+            set_={name: upsert.excluded[name] for name in [*COLUMNS[1:], "as_of", "scored_at"]},
+        )
+    )
+    scored = exists().where(_NEW_SCORES.c.customer_id == RfmScore.customer_id)
+    await session.execute(delete(RfmScore).where(~scored))
 
 
 async def rfm_table(session: AsyncSession) -> pd.DataFrame:
@@ -130,6 +195,5 @@ async def rfm_table(session: AsyncSession) -> pd.DataFrame:
         *(getattr(RfmScore, column) for column in COLUMNS[1:]),
         RfmScore.as_of,
     ).join(Customer, Customer.id == RfmScore.customer_id)
-    rows = (await session.execute(statement.order_by(RfmScore.customer_id))).all()
     columns = ["customer_id", "source", "external_id", "subscriber_id", *COLUMNS[1:], "as_of"]
-    return pd.DataFrame.from_records(rows, columns=columns)
+    return await read_frame(session, statement.order_by(RfmScore.customer_id), columns)

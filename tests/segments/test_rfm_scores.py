@@ -4,6 +4,7 @@ import pandas as pd
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.models import Subscriber
+from crm_sync.facts import refresh_facts
 from crm_sync.models import Customer, Order
 from segments.rfm import score
 from segments.rfm_scores import rescore_rfm, rfm_table
@@ -56,24 +57,28 @@ async def shop(session: AsyncSession) -> dict[str, int]:
                 updated_at=NOW,
             )
         )
+    await refresh_facts(session, customer_ids=customers.values())  # as the CRM sync does
     await session.commit()
     return customers
+
+
+def expected_scores(customers: dict[str, int], as_of: date) -> pd.DataFrame:
+    """`rfm.score` on the orders the CRM sync counts as purchases."""
+    counted = [row for row in ORDERS if row[3]]
+    orders = pd.DataFrame(
+        {
+            "customer_id": [customers[row[0]] for row in counted],
+            "ordered_at": pd.to_datetime([row[1] for row in counted], utc=True),
+            "amount": [row[2] for row in counted],
+        }
+    )
+    return score(orders, as_of)
 
 
 async def test_rescore_stores_what_score_computes(session: AsyncSession) -> None:
     customers = await shop(session)
     outcome = await rescore_rfm(session, as_of=AS_OF, now=NOW)
-    counted = [row for row in ORDERS if row[3]]
-    expected = score(
-        pd.DataFrame(
-            {
-                "customer_id": [customers[row[0]] for row in counted],
-                "ordered_at": pd.to_datetime([row[1] for row in counted], utc=True),
-                "amount": [row[2] for row in counted],
-            }
-        ),
-        AS_OF,
-    )
+    expected = expected_scores(customers, AS_OF)
     stored = await rfm_table(session)
     assert outcome.customers == 3 == len(stored)
     assert sum(outcome.segments.values()) == 3
@@ -98,3 +103,18 @@ async def test_rescoring_replaces_scores_and_reaches_subscribers(session: AsyncS
     await rescore_rfm(session, as_of=date(2025, 1, 1), now=NOW)
     assert (await rfm_table(session)).empty
     assert (await session.scalars(subscriber_ids(parse("rfm is set"), now=NOW))).all() == []
+
+
+async def test_rescore_after_every_order_reads_the_purchase_facts_alike(
+    session: AsyncSession,
+) -> None:
+    # As of a day after every order, the summary comes from the customers' purchase facts;
+    # the scores are the ones the orders give.
+    customers = await shop(session)
+    after_all = date(2026, 11, 3)
+    outcome = await rescore_rfm(session, as_of=after_all, now=NOW)
+    expected = expected_scores(customers, after_all)
+    stored = await rfm_table(session)
+    assert outcome.customers == 3
+    pd.testing.assert_frame_equal(stored[list(expected.columns)], expected, check_dtype=False)
+    assert stored.set_index("external_id")["frequency"].to_dict() == {"a": 2, "b": 2, "c": 1}
