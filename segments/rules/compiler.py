@@ -14,6 +14,7 @@ from sqlalchemy import (
     ColumnElement,
     Select,
     SQLColumnExpression,
+    Subquery,
     and_,
     false,
     func,
@@ -38,11 +39,13 @@ from segments.rules.fields import (
     field_spec,
 )
 from segments.rules.sql_facts import (
+    aggregate_holds,
+    buyer,
     customer_exists,
+    event_counts,
     event_exists,
-    events_count,
     level_holds,
-    purchase_fact,
+    purchase_totals,
     rfm_exists,
     tagged,
 )
@@ -65,6 +68,12 @@ from segments.rules.tree import (
 )
 
 SegmentRules = Mapping[str, Rule]
+# A purchase fact's value for a subscriber with no customer.
+_WITHOUT_CUSTOMER: dict[PurchaseFact, int | None] = {
+    PurchaseFact.COUNT: 0,
+    PurchaseFact.TOTAL: 0,
+    PurchaseFact.LAST: None,
+}
 
 
 def subscriber_ids(
@@ -125,7 +134,7 @@ class _Compiler:
 
     def flag(self, flag: Flag) -> ColumnElement[bool]:
         if flag is Flag.BUYER:
-            return purchase_fact(PurchaseFact.COUNT) > 0
+            return buyer()
         clicked = event_exists(Action.CLICKED, since=None, campaign=None)
         if flag is Flag.CLICKER:
             return clicked
@@ -145,7 +154,11 @@ class _Compiler:
             return happened
         if truth == [True] + [False] * (wanted + 1):
             return not_(happened)
-        return _test(events_count(did.action, since=since, campaign=did.campaign), op, wanted)
+        return aggregate_holds(
+            event_counts(did.action, since=since, campaign=did.campaign),
+            lambda counts: _test(counts.c.events, op, wanted),
+            holds_without_row=truth[0],
+        )
 
     def condition(self, rule: Condition) -> ColumnElement[bool]:
         if rule.op is Op.NE:
@@ -168,7 +181,12 @@ class _Compiler:
             return self.level(source, spec, rule)
         if source is PurchaseFact.AVERAGE:
             return self.average(rule)
-        return self.test(purchase_fact(source), rule.op, rule.value)
+        without_customer = _WITHOUT_CUSTOMER[source]
+        return aggregate_holds(
+            purchase_totals(source),
+            lambda totals: self.test(totals.c[source.value], rule.op, rule.value),
+            holds_without_row=compare(rule.op, without_customer, rule.value, now=self.now),
+        )
 
     def level(self, level: Level, spec: FieldSpec, rule: Condition) -> ColumnElement[bool]:
         ranks = _mapped(rule.value, lambda name: spec.choices.index(str(name)))
@@ -181,14 +199,18 @@ class _Compiler:
 
     def average(self, rule: Condition) -> ColumnElement[bool]:
         """avg_check compares total with value * count, so no division rounds anything."""
-        orders, spent = purchase_fact(PurchaseFact.COUNT), purchase_fact(PurchaseFact.TOTAL)
-        if rule.op is Op.IS_SET:
-            return orders > 0
         values = rule.value if isinstance(rule.value, tuple) else (rule.value,)
         op = Op.EQ if rule.op is Op.IN else rule.op
-        return and_(
-            orders > 0, or_(*(_test(spent, op, literal(value) * orders) for value in values))
-        )
+
+        def holds(totals: Subquery) -> ColumnElement[bool]:
+            orders, spent = totals.c[PurchaseFact.COUNT], totals.c[PurchaseFact.TOTAL]
+            if rule.op is Op.IS_SET:
+                return orders > 0
+            tests = (_test(spent, op, literal(value) * orders) for value in values)
+            return and_(orders > 0, or_(*tests))
+
+        totals = purchase_totals(PurchaseFact.COUNT, PurchaseFact.TOTAL)
+        return aggregate_holds(totals, holds, holds_without_row=False)
 
     def attribute(
         self, document: SQLColumnExpression[Any], key: str, spec: FieldSpec, rule: Condition

@@ -9,7 +9,16 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, SQLColumnExpression, exists, func, not_, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    SQLColumnExpression,
+    Subquery,
+    exists,
+    func,
+    not_,
+    or_,
+    select,
+)
 
 from core.models import Event, EventType, Subscriber, SubscriberTag
 from crm_sync.models import Customer
@@ -39,16 +48,14 @@ def tagged(names: tuple[str, ...], *, via_clicks: bool) -> ColumnElement[bool]:
     clicked_tagged = exists().where(
         Event.subscriber_id == Subscriber.id,
         Event.type == EventType.LINK_CLICK.value,
-        or_(*(json_array_has(Event.payload, "tags", name) for name in names)),
+        json_array_has(Event.payload, "tags", *names),
     )
     return or_(has_tag, clicked_tagged)
 
 
 def _events(action: Action, since: datetime | None, campaign: int | None) -> list[Any]:
-    conditions: list[Any] = [
-        Event.subscriber_id == Subscriber.id,
-        Event.type == EVENT_TYPES[action],
-    ]
+    """The events of `action` (since `since`, on `campaign`), by any subscriber."""
+    conditions: list[Any] = [Event.type == EVENT_TYPES[action]]
     if since is not None:
         conditions.append(Event.occurred_at >= since)
     if campaign is not None:
@@ -59,18 +66,55 @@ def _events(action: Action, since: datetime | None, campaign: int | None) -> lis
 def event_exists(
     action: Action, *, since: datetime | None, campaign: int | None
 ) -> ColumnElement[bool]:
-    return exists().where(*_events(action, since, campaign))
+    return exists().where(Event.subscriber_id == Subscriber.id, *_events(action, since, campaign))
 
 
-def events_count(
-    action: Action, *, since: datetime | None, campaign: int | None
-) -> ColumnElement[int]:
+def event_counts(action: Action, *, since: datetime | None, campaign: int | None) -> Subquery:
+    """Per subscriber with such events: `subscriber_id`, `events` (how many)."""
     return (
-        select(func.count())
-        .select_from(Event)
+        select(Event.subscriber_id, func.count().label("events"))
         .where(*_events(action, since, campaign))
-        .scalar_subquery()
+        .group_by(Event.subscriber_id)
+        .subquery("event_counts")
     )
+
+
+def purchase_totals(*facts: PurchaseFact) -> Subquery:
+    """Per subscriber linked to a CRM customer, over their customers: a column named after
+    each of `facts` (count, total or last). Only the facts asked for are aggregated."""
+    return (
+        select(
+            Customer.subscriber_id,
+            *(_purchase_aggregate(fact).label(fact.value) for fact in facts),
+        )
+        .where(Customer.subscriber_id.is_not(None))
+        .group_by(Customer.subscriber_id)
+        .subquery("purchase_totals")
+    )
+
+
+def aggregate_holds(
+    per_subscriber: Subquery,
+    holds: Callable[[Subquery], ColumnElement[bool]],
+    *,
+    holds_without_row: bool,
+) -> ColumnElement[bool]:
+    """`holds` on the subscriber's row of `per_subscriber` (one row per subscriber_id, made
+    by `event_counts` or `purchase_totals`); a subscriber without a row satisfies it
+    exactly when `holds_without_row`.
+
+    The aggregate is computed once for everyone and joined (a semi- or anti-join), where a
+    correlated subquery would aggregate again for each of a million subscribers.
+    """
+    of_subscriber = per_subscriber.c.subscriber_id == Subscriber.id
+    if holds_without_row:
+        return not_(exists().where(of_subscriber, not_(holds(per_subscriber))))
+    return exists().where(of_subscriber, holds(per_subscriber))
+
+
+def buyer() -> ColumnElement[bool]:
+    """Some customer linked to the subscriber has bought."""
+    return exists().where(Customer.subscriber_id == Subscriber.id, Customer.orders_count > 0)
 
 
 def customer_exists(
@@ -82,15 +126,18 @@ def customer_exists(
 
 def purchase_fact(fact: PurchaseFact) -> ColumnElement[Any]:
     """Over all linked customers: orders count and total spend (0 without any), last order
-    time (NULL without any). The average is total / count, compared by the caller."""
-    aggregate: ColumnElement[Any]
-    if fact is PurchaseFact.COUNT:
-        aggregate = func.coalesce(func.sum(Customer.orders_count), 0)
-    elif fact is PurchaseFact.TOTAL:
-        aggregate = func.coalesce(func.sum(Customer.total_spent), 0)
-    else:
-        aggregate = func.max(Customer.last_order_at)
+    time (NULL without any), as a correlated subquery (for one subscriber at a time; a rule
+    over everyone uses `purchase_totals`)."""
+    aggregate = _purchase_aggregate(fact)
     return select(aggregate).where(Customer.subscriber_id == Subscriber.id).scalar_subquery()
+
+
+def _purchase_aggregate(fact: PurchaseFact) -> ColumnElement[Any]:
+    if fact is PurchaseFact.COUNT:
+        return func.coalesce(func.sum(Customer.orders_count), 0)
+    if fact is PurchaseFact.TOTAL:
+        return func.coalesce(func.sum(Customer.total_spent), 0)
+    return func.max(Customer.last_order_at)
 
 
 def rfm_segment() -> ColumnElement[Any]:
