@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import BigInteger, DateTime, Dialect, Enum, Integer, MetaData, event
+from sqlalchemy import BigInteger, DateTime, Dialect, Enum, Integer, MetaData, event, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
@@ -113,6 +113,18 @@ async def upsert(
     else:
         upserting = statement.on_conflict_do_nothing(index_elements=list(key))
     await session.execute(upserting, list(rows))
+
+
+# Per hash join or aggregate, for queries over the whole audience (the server's default
+# is often 4 MB, at which a million subscribers' hash tables spill to disk in batches).
+AUDIENCE_QUERY_WORK_MEM = "64MB"
+
+
+async def for_audience_queries(session: AsyncSession) -> None:
+    """PostgreSQL: let this transaction's hash joins and aggregates hold the audience in
+    memory (SET LOCAL: it ends with the transaction). SQLite has no such setting."""
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(text(f"SET LOCAL work_mem = '{AUDIENCE_QUERY_WORK_MEM}'"))
 
 
 def text_enum(enum_class: type[enum.StrEnum]) -> Enum:

@@ -4,9 +4,9 @@ refresh records the segment's size.
 
 A refresh evaluates the rule once, into a temporary table of the current matches, then
 diffs it against the stored members in set-based statements (events for those leaving,
-delete them; keep only the matches not yet members, events for them, insert them): no
-subscriber passes through Python and the rule, the expensive part, runs once rather than
-once per statement. On PostgreSQL it all runs in one REPEATABLE READ transaction.
+delete them; the matches not yet members into a second temporary table, events for them,
+insert them): no subscriber passes through Python and the rule, the expensive part, runs
+once rather than once per statement. On PostgreSQL it all runs in one REPEATABLE READ transaction.
 """
 
 import logging
@@ -33,6 +33,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.sql.elements import ColumnElement
 
+from core.db import for_audience_queries
 from core.models import Event, EventType, Subscriber
 from segments.models import Segment, SegmentMember, SegmentSize
 from segments.rfm import DEFAULT_SEGMENT_MAP
@@ -42,10 +43,18 @@ from segments.saved import broken_rules, member_count, saved_rules
 
 logger = logging.getLogger(__name__)
 
-# Per connection (session) on both databases; emptied before and after each use.
+# Per connection (session) on both databases; emptied before and after each use: the
+# subscribers the rule selects, and those of them not members yet.
+_TEMPORARY = MetaData()
 _matches = Table(
     "segment_refresh_matches",
-    MetaData(),
+    _TEMPORARY,
+    Column("subscriber_id", BigInteger, primary_key=True),
+    prefixes=["TEMPORARY"],
+)
+_entering = Table(
+    "segment_refresh_entering",
+    _TEMPORARY,
     Column("subscriber_id", BigInteger, primary_key=True),
     prefixes=["TEMPORARY"],
 )
@@ -77,7 +86,7 @@ async def refresh_memberships(
         if names is not None and segment.name not in names:
             continue
         async with sessionmaker() as session:
-            await _snapshot_isolation(session)
+            await _begin_refresh(session)
             try:
                 if segment.name in broken:
                     raise RuleError(broken[segment.name])
@@ -102,24 +111,29 @@ async def refresh_segment(
     await session.execute(_events(leaving, EventType.SEGMENT_LEFT, segment, now))
     left = await session.execute(delete(SegmentMember).where(member, not_(matching)))
 
-    # The matches that are members already are dropped, leaving those entering: the inserts
-    # below read the matches alone. Had they tested membership while inserting members,
-    # PostgreSQL could plan a nested loop rescanning the growing segment_members per row.
+    # Those entering are set apart first, so the inserts below read them alone (had they
+    # tested membership while inserting members, PostgreSQL could plan a nested loop
+    # rescanning the growing segment_members per row), and a refresh where few enter writes
+    # little however many match.
     already_member = exists().where(member, SegmentMember.subscriber_id == _matches.c.subscriber_id)
-    await session.execute(delete(_matches).where(already_member))
-    entering = select(_matches.c.subscriber_id)
+    await session.execute(
+        insert(_entering).from_select(
+            ["subscriber_id"], select(_matches.c.subscriber_id).where(not_(already_member))
+        )
+    )
+    entering = select(_entering.c.subscriber_id)
     await session.execute(_events(entering, EventType.SEGMENT_ENTERED, segment, now))
     entered = await session.execute(
         insert(SegmentMember).from_select(
             ["segment_id", "subscriber_id", "entered_at"],
             select(
                 literal(segment.id),
-                _matches.c.subscriber_id,
+                _entering.c.subscriber_id,
                 literal(now, SegmentMember.entered_at.type),
             ),
         )
     )
-    await session.execute(delete(_matches))
+    await _empty(session, _matches, _entering)
     size = await member_count(session, segment_id=segment.id)
     outcome = MembershipRefresh(segment.name, size, entered.rowcount, left.rowcount)  # type: ignore[attr-defined]
     session.add(
@@ -137,14 +151,24 @@ async def refresh_segment(
 
 async def _collect_matches(session: AsyncSession, matches: ColumnElement[bool]) -> None:
     connection = await session.connection()
-    await connection.run_sync(lambda sync: _matches.create(sync, checkfirst=True))
-    await session.execute(delete(_matches))
+    await connection.run_sync(lambda sync: _TEMPORARY.create_all(sync, checkfirst=True))
+    await _empty(session, _matches, _entering)
     await session.execute(
         insert(_matches).from_select(["subscriber_id"], select(Subscriber.id).where(matches))
     )
     if session.get_bind().dialect.name == "postgresql":
         # Never auto-analysed, a temporary table is planned blind; sampling it costs little.
         await session.execute(text(f"ANALYZE {_matches.name}"))
+
+
+async def _empty(session: AsyncSession, *tables: Table) -> None:
+    """PostgreSQL: TRUNCATE (instant, and no dead rows left in a table autovacuum never
+    visits); SQLite: DELETE."""
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(text(f"TRUNCATE {', '.join(table.name for table in tables)}"))
+    else:
+        for table in tables:
+            await session.execute(delete(table))
 
 
 def _events(subscribers: Select[int], kind: EventType, segment: Segment, now: datetime) -> Insert:
@@ -157,10 +181,12 @@ def _events(subscribers: Select[int], kind: EventType, segment: Segment, now: da
     return insert(Event).from_select(["subscriber_id", "type", "occurred_at", "payload"], rows)
 
 
-async def _snapshot_isolation(session: AsyncSession) -> None:
-    """PostgreSQL: one snapshot for the whole refresh. SQLite transactions are serial."""
+async def _begin_refresh(session: AsyncSession) -> None:
+    """PostgreSQL: one snapshot for the whole refresh, with room for the audience in
+    memory. SQLite transactions are serial."""
     if session.get_bind().dialect.name == "postgresql":
         await session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+    await for_audience_queries(session)
 
 
 async def size_history(session: AsyncSession, *, segment_id: int) -> list[SegmentSize]:

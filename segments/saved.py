@@ -11,6 +11,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.db import for_audience_queries
 from core.errors import SegbotError
 from segments.explain import Explanation, explain
 from segments.models import Segment, SegmentKind, SegmentMember, SegmentVersion
@@ -172,6 +173,7 @@ async def count_matching(
     """How many subscribers the rule selects right now (saved segments resolve by name)."""
     rule = parse(rule_text, rfm_segments=rfm_segments)
     segments = await saved_rules(session, rfm_segments=rfm_segments)
+    await for_audience_queries(session)
     return int(await session.scalar(count(rule, now=now, segments=segments)) or 0)
 
 
