@@ -8,6 +8,8 @@ Prints one JSON line. Each phase runs in its own process, so its peak memory (ma
 is its own. PostgreSQL is used when reachable at --postgres-url: the import goes into a
 fresh database created for the run and dropped after it.
 Target: the whole import within 4x of the bare pandas parse, peak memory under 1 GB.
+Also timed, as a floor: the same parse followed by the fastest bulk load each database
+takes of the rows as they are (`bare_load_seconds`, `ratio_to_bare_load`).
 """
 
 import argparse
@@ -30,12 +32,14 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import migrations  # noqa: E402
+from benchmarks.segments import load  # noqa: E402
 from core.db import create_engine, create_sessionmaker  # noqa: E402
 from crm_sync.config import RecordRules  # noqa: E402
 from crm_sync.connectors.files import FilesConnector  # noqa: E402
 from crm_sync.worker import run_sync  # noqa: E402
 
 POSTGRES_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+USES = ("import", "bare")
 STATUSES = np.array(["completed", "completed", "completed", "shipped", "refunded", "cancelled"])
 
 
@@ -103,6 +107,54 @@ async def import_phase(url: str, customers_csv: Path, orders_csv: Path) -> dict[
     }
 
 
+async def bare_load_phase(url: str, customers_csv: Path, orders_csv: Path) -> dict[str, float]:
+    """The floor under any import: parse both files with pandas and bulk-load the rows as
+    they are into the same migrated tables, the fastest way the database takes them
+    (`benchmarks.segments.load`: COPY or one executemany, indexes built after, no foreign
+    key checks); no validation, upsert, purchase facts or matching."""
+    engine = create_engine(url)
+    try:
+        await migrations.upgrade(engine)
+        started = time.perf_counter()
+        people, sales = pd.read_csv(customers_csv), pd.read_csv(orders_csv)
+        now = pd.Timestamp.now(tz="UTC")
+        ids = pd.Series(np.arange(1, len(people) + 1), index=people["customer_id"])
+        customers = pd.DataFrame(
+            {
+                "id": ids.to_numpy(),
+                "source": "bench",
+                "external_id": people["customer_id"],
+                "name": people["name"],
+                "phone": people["phone"],
+                "email": people["email"],
+                "attributes": "{}",
+                "created_at": now,
+                "updated_at": now,
+            }
+        )
+        orders = pd.DataFrame(
+            {
+                "source": "bench",
+                "external_id": sales["order_id"],
+                "customer_id": ids.loc[sales["customer_id"]].to_numpy(),
+                "ordered_at": pd.to_datetime(sales["ordered_at"], utc=True),
+                "amount": sales["amount"],
+                "currency": sales["currency"],
+                "status": sales["status"],
+                "quantity": sales["quantity"],
+                "counts_as_purchase": ~sales["status"].isin(["refunded", "cancelled"]),
+                "created_at": now,
+                "updated_at": now,
+            }
+        )
+        sqlite_path = Path(make_url(url).database or "") if url.startswith("sqlite") else None
+        await load(engine, {"customers": customers, "orders": orders}, sqlite_path)
+        seconds = time.perf_counter() - started
+    finally:
+        await engine.dispose()
+    return {"seconds": seconds, "rows": len(customers) + len(orders)}
+
+
 def peak_memory_kb() -> int:
     """This process's peak resident memory since it started its program. Not ru_maxrss:
     Linux carries that over from the parent through fork and exec, so every phase would
@@ -150,6 +202,8 @@ def main() -> None:
         kind, *paths = options.phase
         if kind == "parse":
             result = parse_phase(Path(paths[0]), Path(paths[1]))
+        elif kind == "bare":
+            result = asyncio.run(bare_load_phase(paths[2], Path(paths[0]), Path(paths[1])))
         else:
             result = asyncio.run(import_phase(paths[2], Path(paths[0]), Path(paths[1])))
         print(json.dumps({**result, "peak_mb": round(peak_memory_kb() / 1024, 1)}))
@@ -161,12 +215,21 @@ def main() -> None:
         customers_csv, orders_csv = generate(directory, orders=orders, customers=customers)
         files = [str(customers_csv), str(orders_csv)]
         parse = run_phase(["parse", *files])
-        targets = {"sqlite": f"sqlite+aiosqlite:///{directory / 'bench.db'}"}
-        name = f"segbot_bench_{uuid.uuid4().hex[:10]}"
-        postgres = asyncio.run(postgres_database(options.postgres_url, create=True, name=name))
+        # Per database: where the import goes and where the bare load goes, both empty.
+        targets = {
+            "sqlite": tuple(f"sqlite+aiosqlite:///{directory / f'{use}.db'}" for use in USES)
+        }
+        names = [f"segbot_bench_{uuid.uuid4().hex[:10]}" for _ in USES]
+        created = [
+            name
+            for name in names
+            if asyncio.run(postgres_database(options.postgres_url, create=True, name=name))
+        ]
+        postgres = created == names
         if postgres:
-            targets["postgresql"] = (
-                make_url(options.postgres_url).set(database=name).render_as_string(False)
+            server = make_url(options.postgres_url)
+            targets["postgresql"] = tuple(
+                server.set(database=name).render_as_string(False) for name in names
             )
         results: dict[str, object] = {
             "benchmark": "crm_import",
@@ -176,8 +239,9 @@ def main() -> None:
             "pandas_parse_peak_mb": parse["peak_mb"],
         }
         try:
-            for database, url in targets.items():
-                phase = run_phase(["import", *files, url])
+            for database, (import_url, bare_url) in targets.items():
+                phase = run_phase(["import", *files, import_url])
+                bare = run_phase(["bare", *files, bare_url])
                 rows = orders + customers
                 results[database] = {
                     "seconds": round(phase["seconds"], 3),
@@ -186,9 +250,11 @@ def main() -> None:
                     "ratio_to_pandas_parse": round(phase["seconds"] / parse["seconds"], 2),
                     "rows_inserted": phase["inserted"],
                     "rows_rejected": phase["rejected"],
+                    "bare_load_seconds": round(bare["seconds"], 3),
+                    "ratio_to_bare_load": round(phase["seconds"] / bare["seconds"], 2),
                 }
         finally:
-            if postgres:
+            for name in created:
                 asyncio.run(postgres_database(options.postgres_url, create=False, name=name))
         if not postgres:
             results["postgresql"] = None
