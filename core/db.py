@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import BigInteger, DateTime, Dialect, Enum, Integer, MetaData, event, text
+from sqlalchemy import BigInteger, DateTime, Dialect, Enum, Integer, MetaData, Table, event, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
@@ -86,6 +86,15 @@ def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
+def dialect_insert(
+    session: AsyncSession, table: type[Base] | Table
+) -> postgresql.Insert | sqlite.Insert:
+    """An INSERT into `table` in the session's dialect, so it can take ON CONFLICT."""
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
+
+
 async def upsert(
     session: AsyncSession,
     model: type[Base],
@@ -101,9 +110,7 @@ async def upsert(
     """
     if not rows:
         return
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(model)
+    statement = dialect_insert(session, model)
     columns = update if update is not None else [c for c in rows[0] if c not in key]
     if columns:
         upserting = statement.on_conflict_do_update(

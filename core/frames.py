@@ -1,4 +1,4 @@
-"""Large result sets into pandas, and many rows into PostgreSQL, without per-row overhead.
+"""Large result sets into pandas, and many rows into a table, without per-row overhead.
 
 The ORM's row handling, and pandas reading SQLAlchemy `Row` objects, cost seconds per
 million rows; plain tuples on the session's connection cost a fraction of that. Kept out
@@ -30,3 +30,23 @@ async def copy_records(
     driver = (await connection.get_raw_connection()).driver_connection
     assert driver is not None  # noqa: S101  (an open connection always has one)
     await driver.copy_records_to_table(table, records=records, columns=columns)
+
+
+async def insert_records(
+    session: AsyncSession, table: str, columns: list[str], records: Sequence[tuple[object, ...]]
+) -> None:
+    """Insert `records` into `table` by the driver's fastest path, in the session's
+    transaction: COPY on PostgreSQL, one executemany of the tuples on SQLite.
+
+    No column type processes the values: they go in as the table stores them (plain
+    numbers and text; a time as the caller has already formatted it).
+    """
+    if not records:
+        return
+    if session.get_bind().dialect.name == "postgresql":
+        await copy_records(session, table, columns, records)
+        return
+    connection = await session.connection()
+    marks = ", ".join("?" for _ in columns)
+    statement = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})"  # noqa: S608
+    await connection.exec_driver_sql(statement, list(records))

@@ -29,7 +29,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.schema import CreateTable
 
-from core.frames import copy_records
+from core.frames import insert_records
 
 # Kept apart from the models' metadata: Alembic never sees these tables.
 STAGE_METADATA = MetaData()
@@ -110,15 +110,9 @@ async def stage(session: AsyncSession, table: Table, frame: pd.DataFrame) -> Non
         _column(frame[name], as_json=name == "attributes", sqlite=not postgres) for name in names
     ]
     rows: list[Row] = list(zip(*values, strict=True))
-    if not rows:
-        return
-    if postgres:
-        await copy_records(session, table.name, names, rows)
+    await insert_records(session, table.name, names, rows)
+    if postgres and rows:
         await connection.exec_driver_sql(f"ANALYZE {table.name}")  # plans see its real size
-    else:  # SQLite, the only other database segbot runs on
-        marks = ", ".join("?" for _ in names)
-        statement = f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({marks})"  # noqa: S608
-        await connection.exec_driver_sql(statement, rows)
 
 
 def staged_time(column: ColumnElement[object], dialect: str) -> ColumnElement[object]:

@@ -27,11 +27,10 @@ from sqlalchemy import (
     or_,
     select,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.db import UtcDateTime
+from core.db import UtcDateTime, dialect_insert
 from crm_sync.models import Customer, Money, Order
 from crm_sync.staging import CUSTOMERS_STAGE, ORDERS_STAGE, stage, staged_time
 
@@ -151,7 +150,7 @@ async def _stub_customers(session: AsyncSession, *, source: str, now: datetime) 
         _stamp(now),
         _stamp(now),
     ).where(named.c.customer_external_id.is_not(None))  # see _upsert: SQLite needs a WHERE
-    statement = _insert(session, CUSTOMERS).from_select(
+    statement = dialect_insert(session, CUSTOMERS).from_select(
         ["source", "external_id", "attributes", "created_at", "updated_at"], missing
     )
     result = await session.execute(statement.on_conflict_do_nothing(index_elements=list(KEY)))
@@ -170,7 +169,7 @@ async def _upsert(
 ) -> int:
     """INSERT `rows`; on a stored key, UPDATE `fields` where one differs. Rows written."""
     dialect = session.get_bind().dialect.name
-    statement = _insert(session, table)
+    statement = dialect_insert(session, table)
     columns = [column.name for column in rows.selected_columns]
     statement = statement.from_select(columns, rows)
     excluded = statement.excluded
@@ -191,12 +190,6 @@ def _differs(
     if isinstance(stored.type, JSON) and dialect == "postgresql":
         return cast(stored, JSONB).is_distinct_from(cast(new, JSONB))
     return stored.is_distinct_from(new)
-
-
-def _insert(session: AsyncSession, table: Table) -> postgresql.Insert | sqlite.Insert:
-    if session.get_bind().dialect.name == "postgresql":
-        return postgresql.insert(table)
-    return sqlite.insert(table)
 
 
 def _stamp(now: datetime) -> ColumnElement[datetime]:
