@@ -2,14 +2,23 @@
 schedule. Entering and leaving are `segment_entered` / `segment_left` events, and every
 refresh records the segment's size.
 
+A segment's first refresh sets its baseline: the members are stored (with `entered_at`)
+and the size history counts them as entered, but no per-member events are logged, since
+nobody crossed into the segment; they were in it when it was made. (A later feature that
+messages people on entering must not greet a whole new segment of existing people, and a
+segment of a million would write a million events.) Every later refresh, a new version
+of the rule included, logs each entry and exit.
+
 A refresh evaluates the rule once, into a temporary table of the current matches, then
 diffs it against the stored members in set-based statements (events for those leaving,
 delete them; the matches not yet members into a second temporary table, events for them,
 insert them). The rule, the expensive part, runs once rather than once per statement, and
 only subscriber ids ever reach Python (on PostgreSQL, so the rule's SELECT may run in
-parallel). On PostgreSQL it all runs in one REPEATABLE READ transaction.
+parallel). On PostgreSQL each segment's refresh is one REPEATABLE READ transaction, and
+two segments refresh at once.
 """
 
+import asyncio
 import logging
 from collections.abc import Collection
 from dataclasses import dataclass
@@ -45,6 +54,9 @@ from segments.saved import broken_rules, member_count, saved_rules
 
 logger = logging.getLogger(__name__)
 
+# Segments refreshed at once on PostgreSQL: the two cores of a small server.
+PARALLEL_REFRESHES = 2
+
 # Per connection (session) on both databases; emptied before and after each use: the
 # subscribers the rule selects, and those of them not members yet.
 _TEMPORARY = MetaData()
@@ -77,29 +89,39 @@ async def refresh_memberships(
     now: datetime,
     names: Collection[str] | None = None,
     rfm_segments: Collection[str] = DEFAULT_SEGMENT_MAP.names,
+    parallel: int = PARALLEL_REFRESHES,
 ) -> list[MembershipRefresh]:
     """Refresh the named saved segments (all when None), each in its own transaction; a
-    segment whose rule no longer compiles is reported and skipped, the rest go on."""
+    segment whose rule no longer compiles is reported and skipped, the rest go on.
+
+    On PostgreSQL up to `parallel` segments refresh at once, each on its own connection
+    (a refresh is mostly the server's work, one core per connection); SQLite has one
+    writer, so its segments refresh one after another. Outcomes come in name order.
+    """
     async with sessionmaker() as session:
         segments = (await session.scalars(select(Segment).order_by(Segment.name))).all()
         broken = await broken_rules(session, rfm_segments=rfm_segments)
-    outcomes = []
-    for segment in segments:
-        if names is not None and segment.name not in names:
-            continue
-        async with sessionmaker() as session:
+        if session.get_bind().dialect.name != "postgresql":
+            parallel = 1
+    chosen = [segment for segment in segments if names is None or segment.name in names]
+    slots = asyncio.Semaphore(max(parallel, 1))
+
+    async def refresh_one(segment: Segment) -> MembershipRefresh:
+        async with slots, sessionmaker() as session:
             await _begin_refresh(session)
             try:
                 if segment.name in broken:
                     raise RuleError(broken[segment.name])
                 rules = await saved_rules(session, rfm_segments=rfm_segments)
-                outcome = await refresh_segment(session, segment=segment, rules=rules, now=now)
+                return await refresh_segment(session, segment=segment, rules=rules, now=now)
             except RuleError as error:
                 await session.rollback()
                 logger.warning("segment %s not refreshed: %s", segment.name, error)
-                outcome = MembershipRefresh(segment.name, segment.size or 0, 0, 0, str(error))
-            outcomes.append(outcome)
-    return outcomes
+                return MembershipRefresh(segment.name, segment.size or 0, 0, 0, str(error))
+
+    async with asyncio.TaskGroup() as group:  # one failing refresh cancels the others
+        tasks = [group.create_task(refresh_one(segment)) for segment in chosen]
+    return [task.result() for task in tasks]
 
 
 async def refresh_segment(
@@ -107,6 +129,29 @@ async def refresh_segment(
 ) -> MembershipRefresh:
     """Bring one segment's members up to date with its rule at `now`; commits."""
     await _collect_matches(session, condition(rules[segment.name], now=now, segments=rules))
+    if segment.refreshed_at is None:  # the baseline: every match is a member, no events
+        entered, left = await _add_members(session, segment, _matches, now), 0
+    else:
+        entered, left = await _apply_changes(session, segment, now)
+    await _empty(session, _matches, _entering)
+    size = await member_count(session, segment_id=segment.id)
+    outcome = MembershipRefresh(segment.name, size, entered, left)
+    session.add(
+        SegmentSize(
+            segment_id=segment.id, measured_at=now, size=size, entered=outcome.entered,
+            left=outcome.left,
+        )
+    )  # fmt: skip
+    live = await session.get(Segment, segment.id)
+    if live is not None:
+        live.size, live.refreshed_at = size, now
+    await session.commit()
+    return outcome
+
+
+async def _apply_changes(session: AsyncSession, segment: Segment, now: datetime) -> tuple[int, int]:
+    """Members who no longer match leave, matches not yet members enter, each with its
+    event; how many entered and left."""
     member = SegmentMember.segment_id == segment.id
     matching = exists().where(_matches.c.subscriber_id == SegmentMember.subscriber_id)
     leaving = select(SegmentMember.subscriber_id).where(member, not_(matching))
@@ -125,30 +170,25 @@ async def refresh_segment(
     )
     entering = select(_entering.c.subscriber_id)
     await session.execute(_events(entering, EventType.SEGMENT_ENTERED, segment, now))
-    entered = await session.execute(
+    entered = await _add_members(session, segment, _entering, now)
+    return entered, int(left.rowcount)  # type: ignore[attr-defined]
+
+
+async def _add_members(
+    session: AsyncSession, segment: Segment, subscribers: Table, now: datetime
+) -> int:
+    """Make everyone in the temporary table `subscribers` a member; how many."""
+    added = await session.execute(
         insert(SegmentMember).from_select(
             ["segment_id", "subscriber_id", "entered_at"],
             select(
                 literal(segment.id),
-                _entering.c.subscriber_id,
+                subscribers.c.subscriber_id,
                 literal(now, SegmentMember.entered_at.type),
             ),
         )
     )
-    await _empty(session, _matches, _entering)
-    size = await member_count(session, segment_id=segment.id)
-    outcome = MembershipRefresh(segment.name, size, entered.rowcount, left.rowcount)  # type: ignore[attr-defined]
-    session.add(
-        SegmentSize(
-            segment_id=segment.id, measured_at=now, size=size, entered=outcome.entered,
-            left=outcome.left,
-        )
-    )  # fmt: skip
-    live = await session.get(Segment, segment.id)
-    if live is not None:
-        live.size, live.refreshed_at = size, now
-    await session.commit()
-    return outcome
+    return int(added.rowcount)  # type: ignore[attr-defined]
 
 
 async def _collect_matches(session: AsyncSession, matches: ColumnElement[bool]) -> None:
