@@ -119,8 +119,11 @@ async def refresh_memberships(
                 logger.warning("segment %s not refreshed: %s", segment.name, error)
                 return MembershipRefresh(segment.name, segment.size or 0, 0, 0, str(error))
 
-    async with asyncio.TaskGroup() as group:  # one failing refresh cancels the others
-        tasks = [group.create_task(refresh_one(segment)) for segment in chosen]
+    try:
+        async with asyncio.TaskGroup() as group:  # one failing refresh cancels the others
+            tasks = [group.create_task(refresh_one(segment)) for segment in chosen]
+    except ExceptionGroup as failures:  # raised as a refresh one at a time would raise it
+        raise failures.exceptions[0] from None
     return [task.result() for task in tasks]
 
 

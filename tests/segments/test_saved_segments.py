@@ -5,9 +5,11 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.models import Event, EventType, Subscriber
-from segments.membership import refresh_memberships, size_history
+from segments import membership
+from segments.membership import MembershipRefresh, refresh_memberships, size_history
 from segments.models import Segment, SegmentMember
 from segments.rules import RuleReferenceError, RuleSyntaxError, RuleTypeError
+from segments.rules.compiler import SegmentRules
 from segments.saved import (
     SegmentNameError,
     UnknownSegmentError,
@@ -146,3 +148,27 @@ async def test_a_broken_segment_is_reported_and_the_rest_refresh(
     assert "rfm is one of recent, lapsed" in str(outcomes[0].error)
     assert (outcomes[1].segment, outcomes[1].size, outcomes[1].error) == ("spanish", 1, None)
     assert await session.scalar(select(func.count()).select_from(Segment)) == 2
+
+
+async def test_a_failing_refresh_raises_its_own_error(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    session: AsyncSession,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Segments may refresh side by side; a failure still surfaces as itself (not
+    wrapped in an exception group), as it would one segment at a time."""
+    await people(session, "es")
+    for name in ("a", "b", "c"):
+        await save_segment(session, name=name, rule_text="lang = es", now=NOW)
+    refresh_segment = membership.refresh_segment
+
+    async def failing_on_b(
+        session: AsyncSession, *, segment: Segment, rules: SegmentRules, now: datetime
+    ) -> MembershipRefresh:
+        if segment.name == "b":
+            raise OSError("the database went away")
+        return await refresh_segment(session, segment=segment, rules=rules, now=now)
+
+    monkeypatch.setattr(membership, "refresh_segment", failing_on_b)
+    with pytest.raises(OSError, match="went away"):
+        await refresh_memberships(sessionmaker, now=NOW)
