@@ -8,8 +8,9 @@ of `core.db` so that importing the database layer does not import pandas.
 from collections.abc import Sequence
 
 import pandas as pd
-from sqlalchemy import Executable
+from sqlalchemy import Executable, Table
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.schema import CreateTable
 
 
 async def read_frame(
@@ -50,3 +51,19 @@ async def insert_records(
     marks = ", ".join("?" for _ in columns)
     statement = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})"  # noqa: S608
     await connection.exec_driver_sql(statement, list(records))
+
+
+async def fill_temporary(
+    session: AsyncSession, table: Table, records: Sequence[tuple[object, ...]]
+) -> None:
+    """Make the temporary `table` (created if missing) hold exactly `records`, in its
+    column order, by `insert_records`. On PostgreSQL it is emptied by TRUNCATE (no dead
+    rows left in a table autovacuum never visits) and analysed after (never auto-analysed,
+    it would be planned blind)."""
+    connection = await session.connection()
+    postgres = connection.dialect.name == "postgresql"
+    await connection.execute(CreateTable(table, if_not_exists=True))
+    await connection.exec_driver_sql(f"{'TRUNCATE' if postgres else 'DELETE FROM'} {table.name}")
+    await insert_records(session, table.name, [column.name for column in table.columns], records)
+    if postgres and records:
+        await connection.exec_driver_sql(f"ANALYZE {table.name}")

@@ -27,9 +27,8 @@ from sqlalchemy import (
     literal_column,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.schema import CreateTable
 
-from core.frames import insert_records
+from core.frames import fill_temporary
 
 # Kept apart from the models' metadata: Alembic never sees these tables.
 STAGE_METADATA = MetaData()
@@ -100,19 +99,11 @@ async def bulk_writes(session: AsyncSession) -> AsyncIterator[None]:
 
 async def stage(session: AsyncSession, table: Table, frame: pd.DataFrame) -> None:
     """Replace the contents of the temporary `table` with `frame` (columns named alike)."""
-    connection = await session.connection()
-    postgres = connection.dialect.name == "postgresql"
-    await connection.execute(CreateTable(table, if_not_exists=True))
-    # TRUNCATE leaves no dead rows behind (autovacuum never visits temporary tables).
-    await connection.exec_driver_sql(f"{'TRUNCATE' if postgres else 'DELETE FROM'} {table.name}")
+    sqlite = session.get_bind().dialect.name == "sqlite"
     names = [column.name for column in table.columns]
-    values = [
-        _column(frame[name], as_json=name == "attributes", sqlite=not postgres) for name in names
-    ]
+    values = [_column(frame[name], as_json=name == "attributes", sqlite=sqlite) for name in names]
     rows: list[Row] = list(zip(*values, strict=True))
-    await insert_records(session, table.name, names, rows)
-    if postgres and rows:
-        await connection.exec_driver_sql(f"ANALYZE {table.name}")  # plans see its real size
+    await fill_temporary(session, table, rows)
 
 
 def staged_time(column: ColumnElement[object], dialect: str) -> ColumnElement[object]:

@@ -33,9 +33,10 @@ from sqlalchemy import (
     type_coerce,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.schema import DropTable
 
 from core.db import dialect_insert
-from core.frames import insert_records, read_frame
+from core.frames import fill_temporary, read_frame
 from crm_sync.models import Customer, Order
 from segments.models import RfmScore
 from segments.rfm import COLUMNS, DEFAULT_SEGMENT_MAP, SUMMARY_COLUMNS, SegmentMap, score_summary
@@ -171,11 +172,8 @@ async def _replace_scores(
     indexes alone: for 500,000 customers about 4 s in all, where deleting them all and
     inserting them again took 10-14 s.
     """
-    connection = await session.connection()
-    await connection.run_sync(lambda sync: _NEW_SCORES.create(sync, checkfirst=True))
-    await session.execute(delete(_NEW_SCORES))  # left over by a rescore that failed
     values = zip(*(scores[name].tolist() for name in COLUMNS), strict=True)
-    await insert_records(session, _NEW_SCORES.name, COLUMNS, list(values))
+    await fill_temporary(session, _NEW_SCORES, list(values))
     stamped = select(
         *_NEW_SCORES.c,
         literal(as_of, RfmScore.as_of.type),
@@ -191,7 +189,7 @@ async def _replace_scores(
     )
     scored = exists().where(_NEW_SCORES.c.customer_id == RfmScore.customer_id)
     await session.execute(delete(RfmScore).where(~scored))
-    await connection.run_sync(_NEW_SCORES.drop)
+    await session.execute(DropTable(_NEW_SCORES))
 
 
 async def rfm_table(session: AsyncSession) -> pd.DataFrame:
