@@ -26,10 +26,7 @@ from datetime import datetime
 
 from sqlalchemy import (
     JSON,
-    BigInteger,
-    Column,
     Insert,
-    MetaData,
     Select,
     Table,
     delete,
@@ -41,10 +38,11 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.schema import CreateTable
 from sqlalchemy.sql.elements import ColumnElement
 
 from core.db import for_audience_queries
-from core.frames import copy_records
+from core.frames import copy_records, temporary_table
 from core.models import Event, EventType, Subscriber
 from segments.models import Segment, SegmentMember, SegmentSize
 from segments.rfm import DEFAULT_SEGMENT_MAP
@@ -59,19 +57,8 @@ PARALLEL_REFRESHES = 2
 
 # Per connection (session) on both databases; emptied before and after each use: the
 # subscribers the rule selects, and those of them not members yet.
-_TEMPORARY = MetaData()
-_matches = Table(
-    "segment_refresh_matches",
-    _TEMPORARY,
-    Column("subscriber_id", BigInteger, primary_key=True),
-    prefixes=["TEMPORARY"],
-)
-_entering = Table(
-    "segment_refresh_entering",
-    _TEMPORARY,
-    Column("subscriber_id", BigInteger, primary_key=True),
-    prefixes=["TEMPORARY"],
-)
+_matches = temporary_table("segment_refresh_matches", "subscriber_id")
+_entering = temporary_table("segment_refresh_entering", "subscriber_id")
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,7 +183,8 @@ async def _add_members(
 
 async def _collect_matches(session: AsyncSession, matches: ColumnElement[bool]) -> None:
     connection = await session.connection()
-    await connection.run_sync(lambda sync: _TEMPORARY.create_all(sync, checkfirst=True))
+    for table in (_matches, _entering):
+        await connection.execute(CreateTable(table, if_not_exists=True))
     await _empty(session, _matches, _entering)
     matching = select(Subscriber.id).where(matches)
     if session.get_bind().dialect.name != "postgresql":

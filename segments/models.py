@@ -98,25 +98,43 @@ class SegmentSize(Base):
 
 
 class RfmScore(Base):
-    """A customer's current RFM score (segments.rfm), replaced on every rescore."""
+    """A customer's current RFM score (segments.rfm), as of the latest `RfmRun`.
+
+    A rescore writes only the rows whose values changed (`changed_at`): what a customer's
+    scores mean as of a day lives once, in the rescore, and recency is the days from
+    `last_ordered_at` to the run's as-of day (`rfm_scores.rfm_table`).
+    """
 
     __tablename__ = "rfm_scores"
-    # Half of each page left free: a rescore updates every row in place, and an update
-    # that fits on its page, changing no indexed column, leaves the indexes alone (HOT).
+    # Half of each page left free: an update that fits on its page, changing no indexed
+    # column, leaves the indexes alone (HOT).
     __table_args__ = ({"postgresql_with": {"fillfactor": 50}},)
 
     customer_id: Mapped[int] = mapped_column(
         ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
     )
-    as_of: Mapped[date]
-    recency_days: Mapped[int] = mapped_column(Integer)
+    last_ordered_at: Mapped[datetime]  # of the customer's last counted order by the as-of day
     frequency: Mapped[int] = mapped_column(Integer)
     monetary: Mapped[float] = mapped_column(Float)
     r: Mapped[int] = mapped_column(SmallInteger)
     f: Mapped[int] = mapped_column(SmallInteger)
     m: Mapped[int] = mapped_column(SmallInteger)
     segment: Mapped[str] = mapped_column(String(32), index=True)
-    scored_at: Mapped[datetime]
+    changed_at: Mapped[datetime]  # when a rescore last changed any of the above
+
+
+class RfmRun(Base):
+    """One rescore: the day its scores are as of (the latest run's are the stored ones),
+    how many customers it scored and how many rows it changed, customers per segment."""
+
+    __tablename__ = "rfm_runs"
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True)
+    as_of: Mapped[date]
+    scored_at: Mapped[datetime] = mapped_column(index=True)
+    customers: Mapped[int] = mapped_column(Integer)
+    changed: Mapped[int] = mapped_column(Integer)
+    segments: Mapped[dict[str, int]] = mapped_column(JSON)
 
 
 class LadderStage(Base):

@@ -142,15 +142,10 @@ def score_summary(
     segment_map: SegmentMap = DEFAULT_SEGMENT_MAP,
 ) -> pd.DataFrame:
     """Score per-customer purchase facts (SUMMARY_COLUMNS, counted orders only)."""
-    last = _aware_utc(summary["last_ordered_at"])
-    if isinstance(as_of, datetime):
-        recency = (pd.Timestamp(_aware(as_of)) - last).dt.days
-    else:
-        recency = (pd.Timestamp(as_of, tz=UTC) - last.dt.floor("D")).dt.days
     frame = pd.DataFrame(
         {
             "customer_id": summary["customer_id"].to_numpy(),
-            "recency_days": recency.to_numpy(dtype="int64"),
+            "recency_days": recency_days(summary["last_ordered_at"], as_of).to_numpy("int64"),
             "frequency": summary["frequency"].to_numpy(dtype="int64"),
             "monetary": summary["monetary"].to_numpy(dtype="float64"),
         }
@@ -162,6 +157,17 @@ def score_summary(
     names = segment_map.grid()[frame["r"].to_numpy() - 1, frame["f"].to_numpy() - 1]
     frame["segment"] = pd.Series(names, dtype="str", index=frame.index)
     return frame[COLUMNS]
+
+
+def recency_days(last_ordered_at: pd.Series, as_of: date | datetime) -> pd.Series:
+    """Whole days from each last order (aware timestamps) to `as_of`: calendar days (UTC)
+    to a date, whole 24-hour periods to a datetime."""
+    last = _aware_utc(last_ordered_at)
+    if isinstance(as_of, datetime):
+        elapsed = pd.Timestamp(_aware(as_of)) - last
+    else:
+        elapsed = pd.Timestamp(as_of, tz=UTC) - last.dt.floor("D")
+    return pd.Series(elapsed.dt.days, index=last.index)
 
 
 def _quintiles(frame: pd.DataFrame, column: str, *, ascending: bool) -> pd.Series:
@@ -203,6 +209,7 @@ __all__ = [
     "SUMMARY_COLUMNS",
     "RfmInputError",
     "SegmentMap",
+    "recency_days",
     "score",
     "score_summary",
 ]

@@ -1,16 +1,21 @@
 """RFM scores in the database: rescored from the purchases, read back as a table.
 
 The database gives one summary row per customer; `rfm.score_summary` scores them in
-pandas; the scores replace the previous ones. The summary comes from the purchase facts
-the CRM sync keeps on each customer (one row per customer) when every counted order was
-placed by the as-of day, the rescore after each sync; for an earlier as-of it is summed
-from the orders (one GROUP BY over all of them). A customer's score reaches their
-subscriber through `Customer.subscriber_id` (rules: `rfm = champions`, `rfm.r >= 4`).
+pandas. The summary comes from the purchase facts the CRM sync keeps on each customer
+(one row per customer) when every counted order was placed by the as-of day, the rescore
+after each sync; for an earlier as-of it is summed from the orders (one GROUP BY over all
+of them). A customer's score reaches their subscriber through `Customer.subscriber_id`
+(rules: `rfm = champions`, `rfm.r >= 4`).
+
+The stored scores are then made exactly the new ones by writing only the difference:
+what the scores are as of lives once, in the run (`RfmRun`), and each row keeps its
+customer's last order rather than a recency that grows every day, so a daily rescore
+rewrites just the customers who bought, stopped counting, or crossed a quintile boundary.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import pandas as pd
@@ -18,41 +23,43 @@ from sqlalchemy import (
     BigInteger,
     Column,
     ColumnElement,
-    MetaData,
     Select,
     SQLColumnExpression,
-    String,
-    Table,
+    case,
     cast,
     delete,
     exists,
     func,
+    insert,
     literal,
     select,
-    true,
-    type_coerce,
+    update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.schema import DropTable
 
-from core.db import dialect_insert
-from core.frames import fill_temporary, read_frame
+from core.frames import fill_temporary, read_frame, read_integers, stored_times, temporary_table
 from crm_sync.models import Customer, Order
-from segments.models import RfmScore
-from segments.rfm import COLUMNS, DEFAULT_SEGMENT_MAP, SUMMARY_COLUMNS, SegmentMap, score_summary
+from segments.models import RfmRun, RfmScore
+from segments.rfm import (
+    DEFAULT_SEGMENT_MAP,
+    SUMMARY_COLUMNS,
+    SegmentMap,
+    recency_days,
+    score_summary,
+)
 from segments.rules.comparison import day_start
 
-# The new scores, staged for the duration of a rescore (private to its connection); keyed
-# by customer, so deleting the scores gone looks each one up.
-_NEW_SCORES = Table(
-    "rfm_scores_new",
-    MetaData(),
-    *(
-        Column(name, RfmScore.__table__.c[name].type, primary_key=name == "customer_id")
-        for name in COLUMNS
-    ),
-    prefixes=["TEMPORARY"],
+# What a row holds besides its customer, in the order the scores are staged.
+_STORED = ["last_ordered_at", "frequency", "monetary", "r", "f", "m", "segment"]
+# Per rescore, private to its connection: the rows to write, and the customers no longer
+# scored.
+_WRITTEN = temporary_table(
+    "rfm_scores_written",
+    "customer_id",
+    *(Column(name, RfmScore.__table__.c[name].type) for name in _STORED),
 )
+_GONE = temporary_table("rfm_scores_gone", "customer_id")
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +67,7 @@ class RfmRescore:
     as_of: date
     customers: int
     segments: dict[str, int]  # customers per segment name
+    changed: int = 0  # stored rows written or deleted
 
 
 async def read_purchase_summary(session: AsyncSession, *, as_of: date | datetime) -> pd.DataFrame:
@@ -71,7 +79,7 @@ async def read_purchase_summary(session: AsyncSession, *, as_of: date | datetime
     """
     placed_by_as_of = _placed_by(as_of)
     latest_purchase = select(func.max(Customer.last_order_at)).scalar_subquery()
-    moment = _moment_reader(session.get_bind().dialect.name)
+    moment = _microseconds(session.get_bind().dialect.name)
     statement: Select[int, Any, int, int]
     if await session.scalar(select(placed_by_as_of(latest_purchase))):
         statement = select(
@@ -95,16 +103,11 @@ async def read_purchase_summary(session: AsyncSession, *, as_of: date | datetime
             )
             .group_by(Order.customer_id)
         )
-    frame = await read_frame(session, statement, ["customer_id", "last", "frequency", "cents"])
-    last = frame["last"]
-    if pd.api.types.is_integer_dtype(last):
-        last_ordered_at = pd.to_datetime(last, unit="us", utc=True)
-    else:
-        last_ordered_at = pd.to_datetime(last, format="ISO8601", utc=True)
+    frame = await read_integers(session, statement, ["customer_id", "last", "frequency", "cents"])
     return pd.DataFrame(
         {
             "customer_id": frame["customer_id"].astype("int64"),
-            "last_ordered_at": last_ordered_at,
+            "last_ordered_at": pd.to_datetime(frame["last"].astype("int64"), unit="us", utc=True),
             "frequency": frame["frequency"].astype("int64"),
             "monetary": frame["cents"].astype("float64") / 100,
         },
@@ -112,13 +115,17 @@ async def read_purchase_summary(session: AsyncSession, *, as_of: date | datetime
     )
 
 
-def _moment_reader(dialect: str) -> Callable[[SQLColumnExpression[Any]], SQLColumnExpression[Any]]:
-    """PostgreSQL: a time as microseconds since the epoch, an integer (half a million
-    timestamps decode and convert in about 1.5 s, integers in a fraction of that);
-    SQLite: the stored text as it is, not parsed row by row (pandas parses it at once)."""
+def _microseconds(dialect: str) -> Callable[[SQLColumnExpression[Any]], ColumnElement[int]]:
+    """A time as whole microseconds since the epoch, an integer: half a million of them
+    decode and convert in a fraction of the time timestamps take."""
     if dialect == "postgresql":
         return lambda moment: cast(func.extract("epoch", moment) * 1_000_000, BigInteger)
-    return lambda moment: type_coerce(moment, String)
+    # SQLite holds the UTC time as 'YYYY-MM-DD HH:MM:SS.ffffff': its whole seconds since
+    # the epoch, and the six digits of the fraction.
+    return lambda moment: (
+        cast(func.strftime("%s", moment), BigInteger) * 1_000_000
+        + cast(func.substr(moment, 21, 6), BigInteger)
+    )
 
 
 def _cents(money: SQLColumnExpression[Any]) -> ColumnElement[int]:
@@ -139,69 +146,127 @@ def _placed_by(
 async def rescore_rfm(
     session: AsyncSession,
     *,
-    as_of: date | datetime,
+    as_of: date,
     now: datetime,
     segment_map: SegmentMap = DEFAULT_SEGMENT_MAP,
 ) -> RfmRescore:
-    """Score every customer with a counted order as of `as_of`, replacing all stored
-    scores (customers without one lose theirs); commits."""
-    scores = score_summary(
-        await read_purchase_summary(session, as_of=as_of), as_of, segment_map=segment_map
+    """Score every customer with a counted order as of the day `as_of`, and make the
+    stored scores exactly these (customers without one lose theirs); commits."""
+    summary = await read_purchase_summary(session, as_of=as_of)
+    scores = score_summary(summary, as_of, segment_map=segment_map)
+    scores = scores.merge(summary[["customer_id", "last_ordered_at"]], on="customer_id")
+    changed = await _store_difference(session, scores, segment_map.names, now)
+    counts = {str(name): int(count) for name, count in scores["segment"].value_counts().items()}
+    session.add(
+        RfmRun(as_of=as_of, scored_at=now, customers=len(scores), changed=changed, segments=counts)
     )
-    day = as_of.astimezone(UTC).date() if isinstance(as_of, datetime) else as_of
-    await _replace_scores(session, scores, as_of=day, scored_at=now)
     await session.commit()
-    counts = scores["segment"].value_counts()
-    return RfmRescore(
-        as_of=day,
-        customers=len(scores),
-        segments={str(name): int(count) for name, count in counts.items()},
-    )
+    return RfmRescore(as_of=as_of, customers=len(scores), segments=counts, changed=changed)
 
 
-async def _replace_scores(
-    session: AsyncSession, scores: pd.DataFrame, *, as_of: date, scored_at: datetime
-) -> None:
-    """Make the stored scores exactly `scores`.
+async def _store_difference(
+    session: AsyncSession, scores: pd.DataFrame, names: Sequence[str], now: datetime
+) -> int:
+    """Bring the stored scores to `scores` (COLUMNS and `last_ordered_at`), comparing
+    them in pandas and writing only what differs: the changed and new rows are staged
+    and written by one UPDATE ... FROM and one INSERT, the customers gone are deleted.
+    How many rows were written or deleted.
 
-    The new scores go into a temporary table by the driver's fastest path (COPY on
-    PostgreSQL, one executemany on SQLite); then the customers scored before are updated
-    in place, the new ones inserted and the ones gone deleted. Updating in place keeps
-    the primary key untouched, so no foreign-key checks run, and on PostgreSQL, with the
-    table's free space on each page (fillfactor), most updates are HOT and leave the
-    indexes alone: for 500,000 customers about 4 s in all, where deleting them all and
-    inserting them again took 10-14 s.
+    Updating in place keeps the primary key untouched, so no foreign-key checks run, and
+    on PostgreSQL, with free space on each page (fillfactor), most updates are HOT.
     """
-    values = zip(*(scores[name].tolist() for name in COLUMNS), strict=True)
-    await fill_temporary(session, _NEW_SCORES, list(values))
-    stamped = select(
-        *_NEW_SCORES.c,
-        literal(as_of, RfmScore.as_of.type),
-        literal(scored_at, RfmScore.scored_at.type),
-    ).where(true())  # SQLite parses an upsert's SELECT only with a WHERE
-    columns = [*COLUMNS, "as_of", "scored_at"]
-    upsert = dialect_insert(session, RfmScore).from_select(columns, stamped)
+    dialect = session.get_bind().dialect.name
+    stored = await _stored_keys(session, names)
+    new = _keys(scores, names)
+    both = new.merge(stored, on="customer_id", how="outer", suffixes=("", "_stored"))
+    scored = both["last"].notna().to_numpy()
+    differs = ~scored.copy()
+    for key in _KEYS:
+        differs |= both[key].to_numpy() != both[f"{key}_stored"].to_numpy()
+    written = set(both.loc[scored & differs, "customer_id"])
+    gone = both.loc[~scored, "customer_id"].astype("int64").tolist()
+    rows = scores[scores["customer_id"].isin(written)]
+    values = [rows["customer_id"].tolist(), stored_times(rows["last_ordered_at"], dialect)]
+    values += [rows[name].tolist() for name in _STORED[1:]]
+    await fill_temporary(session, _WRITTEN, list(zip(*values, strict=True)))
+    await fill_temporary(session, _GONE, [(customer,) for customer in gone])
+
+    staged = _WRITTEN.c
+    is_stored = exists().where(RfmScore.customer_id == staged.customer_id)
     await session.execute(
-        upsert.on_conflict_do_update(
-            index_elements=[RfmScore.customer_id],
-            set_={name: upsert.excluded[name] for name in columns[1:]},
-        )
+        delete(RfmScore).where(RfmScore.customer_id.in_(select(_GONE.c.customer_id)))
     )
-    scored = exists().where(_NEW_SCORES.c.customer_id == RfmScore.customer_id)
-    await session.execute(delete(RfmScore).where(~scored))
-    await session.execute(DropTable(_NEW_SCORES))
+    await session.execute(
+        update(RfmScore)
+        .where(RfmScore.customer_id == staged.customer_id)
+        .values({name: staged[name] for name in _STORED} | {"changed_at": _stamp(now)})
+    )
+    new_rows = select(*staged, _stamp(now)).where(~is_stored)
+    await session.execute(
+        insert(RfmScore).from_select(["customer_id", *_STORED, "changed_at"], new_rows)
+    )
+    for table in (_WRITTEN, _GONE):
+        await session.execute(DropTable(table))
+    return len(written) + len(gone)
+
+
+# The stored values compared, as exact integers: times in microseconds, money in cents,
+# the segment as its position in the map (-1 for a name the map no longer has).
+_KEYS = ["last", "frequency", "cents", "r", "f", "m", "segment"]
+
+
+async def _stored_keys(session: AsyncSession, names: Sequence[str]) -> pd.DataFrame:
+    microseconds = _microseconds(session.get_bind().dialect.name)
+    position = case({name: number for number, name in enumerate(names)}, value=RfmScore.segment)
+    statement = select(
+        RfmScore.customer_id,
+        microseconds(RfmScore.last_ordered_at),
+        RfmScore.frequency,
+        _cents(RfmScore.monetary),
+        RfmScore.r,
+        RfmScore.f,
+        RfmScore.m,
+        func.coalesce(position, -1),
+    )
+    return await read_integers(session, statement, ["customer_id", *_KEYS])
+
+
+def _keys(scores: pd.DataFrame, names: Sequence[str]) -> pd.DataFrame:
+    last = scores["last_ordered_at"].dt.tz_convert("UTC").dt.tz_localize(None)
+    return pd.DataFrame(
+        {
+            "customer_id": scores["customer_id"],
+            "last": last.to_numpy("datetime64[us]").astype("int64"),
+            "frequency": scores["frequency"],
+            "cents": (scores["monetary"] * 100).round().astype("int64"),
+            "r": scores["r"],
+            "f": scores["f"],
+            "m": scores["m"],
+            "segment": pd.Categorical(scores["segment"], categories=list(names)).codes,
+        }
+    )
+
+
+def _stamp(now: datetime) -> ColumnElement[datetime]:
+    return literal(now, RfmScore.changed_at.type)
 
 
 async def rfm_table(session: AsyncSession) -> pd.DataFrame:
     """The stored scores with each customer's source, external id and subscriber:
-    `customer_id, source, external_id, subscriber_id` + rfm.COLUMNS[1:] + `as_of`."""
+    `customer_id, source, external_id, subscriber_id` + rfm.COLUMNS[1:] + `as_of` (the
+    latest run's day, from which recency_days counts)."""
+    latest = select(RfmRun.as_of).order_by(RfmRun.scored_at.desc(), RfmRun.id.desc()).limit(1)
+    as_of = await session.scalar(latest)
     statement = select(
         RfmScore.customer_id,
         Customer.source,
         Customer.external_id,
         Customer.subscriber_id,
-        *(getattr(RfmScore, column) for column in COLUMNS[1:]),
-        RfmScore.as_of,
+        *(getattr(RfmScore, column) for column in _STORED),
     ).join(Customer, Customer.id == RfmScore.customer_id)
-    columns = ["customer_id", "source", "external_id", "subscriber_id", *COLUMNS[1:], "as_of"]
-    return await read_frame(session, statement.order_by(RfmScore.customer_id), columns)
+    columns = ["customer_id", "source", "external_id", "subscriber_id", *_STORED]
+    frame = await read_frame(session, statement.order_by(RfmScore.customer_id), columns)
+    last = pd.to_datetime(frame.pop("last_ordered_at"), utc=True)
+    frame.insert(4, "recency_days", None if as_of is None else recency_days(last, as_of))
+    frame["as_of"] = as_of
+    return frame

@@ -1,12 +1,15 @@
 """The migrations and the models describe the same schema, and migrations run both ways."""
 
+from datetime import UTC, date, datetime
+
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Connection, inspect
+from sqlalchemy import Connection, Date, column, insert, inspect, table
 
 import migrations
-from core.db import create_engine
+from core.db import UtcDateTime, create_engine, create_sessionmaker
 from migrations.metadata import metadata
+from segments.rfm_scores import rfm_table
 
 
 def _schema_diff(connection: Connection) -> list[object]:
@@ -40,5 +43,54 @@ async def test_upgrade_downgrade_upgrade(fresh_database_url: str) -> None:
         await migrations.upgrade(engine)
         async with engine.connect() as connection:
             assert await connection.run_sync(_tables) == set(metadata.tables)
+    finally:
+        await engine.dispose()
+
+
+async def test_rfm_scores_stored_before_runs_keep_their_day_and_last_order(
+    fresh_database_url: str,
+) -> None:
+    day, last_order = date(2026, 11, 1), datetime(2026, 10, 20, 9, 30, tzinfo=UTC)
+    customers = table(
+        "customers", *(column(name) for name in ("id", "source", "external_id", "attributes")),
+        column("created_at", UtcDateTime()), column("updated_at", UtcDateTime()),
+        column("last_order_at", UtcDateTime()),
+    )  # fmt: skip
+    scores = table(
+        "rfm_scores",
+        *(column(name) for name in ("customer_id", "recency_days", "frequency", "monetary")),
+        *(column(name) for name in ("r", "f", "m", "segment")),
+        column("as_of", Date()), column("scored_at", UtcDateTime()),
+    )  # fmt: skip
+    engine = create_engine(fresh_database_url)
+    try:
+        await migrations.upgrade(engine, "0008")
+        async with engine.begin() as connection:
+            await connection.execute(
+                insert(customers),
+                [
+                    {"id": number, "source": "shop", "external_id": str(number),
+                     "attributes": "{}", "created_at": last_order, "updated_at": last_order,
+                     "last_order_at": last_order if number == 1 else None}
+                    for number in (1, 2)
+                ],
+            )  # fmt: skip
+            await connection.execute(
+                insert(scores),
+                [
+                    {"customer_id": number, "recency_days": 12, "frequency": 2,
+                     "monetary": 10.5, "r": 3, "f": 2, "m": 4, "segment": "about_to_sleep",
+                     "as_of": day, "scored_at": last_order}
+                    for number in (1, 2)
+                ],
+            )  # fmt: skip
+        await migrations.upgrade(engine)
+        async with create_sessionmaker(engine)() as session:
+            stored = await rfm_table(session)
+        # Customer 2 has no last order to count recency from: dropped until the next rescore.
+        assert stored[["customer_id", "recency_days", "segment"]].values.tolist() == [
+            [1, 12, "about_to_sleep"]
+        ]
+        assert stored["as_of"].tolist() == [day]
     finally:
         await engine.dispose()

@@ -1,6 +1,6 @@
 """Random subscribers (as evaluator facts), and storing them in the database as rows."""
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from hypothesis import strategies as st
 from sqlalchemy import delete
@@ -153,13 +153,12 @@ def _add_related(session: AsyncSession, subscriber_id: int, facts: SubscriberFac
 def _rfm_row(customer_id: int, rfm: RfmFacts) -> RfmScore:
     return RfmScore(
         customer_id=customer_id,
-        as_of=date(2026, 11, 1),
-        recency_days=1,
+        last_ordered_at=NOW - timedelta(days=1),
         frequency=1,
         monetary=1.0,
         r=rfm.r,
         f=rfm.f,
         m=rfm.m,
         segment=rfm.segment,
-        scored_at=NOW,
+        changed_at=NOW,
     )

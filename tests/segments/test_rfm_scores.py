@@ -1,12 +1,14 @@
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pandas as pd
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.models import Subscriber
 from crm_sync.facts import refresh_facts
 from crm_sync.models import Customer, Order
-from segments.rfm import score
+from segments.models import RfmRun, RfmScore
+from segments.rfm import SegmentMap, score
 from segments.rfm_scores import rescore_rfm, rfm_table
 from segments.rules import parse
 from segments.rules.compiler import subscriber_ids
@@ -62,17 +64,19 @@ async def shop(session: AsyncSession) -> dict[str, int]:
     return customers
 
 
-def expected_scores(customers: dict[str, int], as_of: date) -> pd.DataFrame:
+def expected_scores(
+    customers: dict[str, int], as_of: date, orders: list[tuple[str, str, float, bool]] = ORDERS
+) -> pd.DataFrame:
     """`rfm.score` on the orders the CRM sync counts as purchases."""
-    counted = [row for row in ORDERS if row[3]]
-    orders = pd.DataFrame(
+    counted = [row for row in orders if row[3]]
+    frame = pd.DataFrame(
         {
             "customer_id": [customers[row[0]] for row in counted],
             "ordered_at": pd.to_datetime([row[1] for row in counted], utc=True),
             "amount": [row[2] for row in counted],
         }
     )
-    return score(orders, as_of)
+    return score(frame, as_of)
 
 
 async def test_rescore_stores_what_score_computes(session: AsyncSession) -> None:
@@ -118,3 +122,59 @@ async def test_rescore_after_every_order_reads_the_purchase_facts_alike(
     assert outcome.customers == 3
     pd.testing.assert_frame_equal(stored[list(expected.columns)], expected, check_dtype=False)
     assert stored.set_index("external_id")["frequency"].to_dict() == {"a": 2, "b": 2, "c": 1}
+
+
+async def test_a_rescore_writes_only_the_scores_that_changed(session: AsyncSession) -> None:
+    customers = await shop(session)
+    after_all = date(2026, 11, 3)
+    first = await rescore_rfm(session, as_of=after_all, now=NOW)
+    assert first.changed == 3  # all new
+    # A week later nobody bought: everyone's recency grew, yet no stored row changes.
+    week_later = date(2026, 11, 10)
+    again = await rescore_rfm(session, as_of=week_later, now=NOW + timedelta(days=7))
+    assert again.changed == 0
+    stored = await rfm_table(session)
+    before = expected_scores(customers, week_later)
+    pd.testing.assert_frame_equal(stored[list(before.columns)], before, check_dtype=False)
+    assert (stored["as_of"] == week_later).all()
+    assert stored.set_index("external_id")["recency_days"].to_dict() == {"a": 10, "b": 8, "c": 21}
+    assert set((await session.scalars(select(RfmScore.changed_at))).all()) == {NOW}
+
+    # c buys again: c's row changes, and any row whose quintile moved with it.
+    again_c = ("c", "2026-11-10T09:00Z", 10.00, True)
+    session.add(
+        Order(
+            source="shop", external_id="c-again", customer_id=customers["c"],
+            ordered_at=datetime.fromisoformat(again_c[1]), amount=again_c[2],
+            counts_as_purchase=True, created_at=NOW, updated_at=NOW,
+        )
+    )  # fmt: skip
+    await refresh_facts(session, customer_ids=[customers["c"]])
+    await session.commit()
+    outcome = await rescore_rfm(session, as_of=week_later, now=NOW + timedelta(days=8))
+    after = expected_scores(customers, week_later, [*ORDERS, again_c])
+    moved = (before.drop(columns="recency_days") != after.drop(columns="recency_days")).any(axis=1)
+    assert outcome.changed == int(moved.sum()) >= 1
+    stored = await rfm_table(session)
+    pd.testing.assert_frame_equal(stored[list(after.columns)], after, check_dtype=False)
+    runs = await session.execute(select(RfmRun.as_of, RfmRun.customers, RfmRun.changed))
+    assert sorted(tuple(run) for run in runs) == [
+        (after_all, 3, 3),
+        (week_later, 3, 0),
+        (week_later, 3, outcome.changed),
+    ]
+
+
+async def test_a_new_segment_map_renames_every_customer_it_moves(session: AsyncSession) -> None:
+    await shop(session)
+    await rescore_rfm(session, as_of=AS_OF, now=NOW)
+    renamed = SegmentMap(
+        {
+            "high": ((3, 5), (1, 5)),
+            "low": ((1, 2), (1, 5)),
+        }
+    )
+    outcome = await rescore_rfm(session, as_of=AS_OF, now=NOW, segment_map=renamed)
+    assert outcome.changed == 3
+    stored = await rfm_table(session)
+    assert set(stored["segment"]) <= {"high", "low"}

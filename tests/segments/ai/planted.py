@@ -121,7 +121,7 @@ async def _buyers(group_ids: list[int], session: AsyncSession) -> None:
         await session.flush()
         session.add(
             RfmScore(
-                customer_id=customer.id, as_of=NOW.date(), recency_days=5, frequency=3,
-                monetary=90.0, r=5, f=4, m=4, segment="champions", scored_at=NOW,
+                customer_id=customer.id, last_ordered_at=NOW - timedelta(days=5), frequency=3,
+                monetary=90.0, r=5, f=4, m=4, segment="champions", changed_at=NOW,
             )
         )  # fmt: skip

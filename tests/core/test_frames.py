@@ -1,0 +1,56 @@
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.frames import read_integers
+from core.models import Subscriber
+
+T0 = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
+
+
+async def add_subscribers(session: AsyncSession, count: int) -> None:
+    session.add_all(
+        Subscriber(
+            telegram_id=100 + number,
+            chat_id=100 + number,
+            subscribed_at=T0 + timedelta(days=number),
+            last_seen_at=T0,
+        )
+        for number in range(count)
+    )
+    await session.commit()
+
+
+async def test_read_integers_binds_parameters_as_the_columns_store_them(
+    session: AsyncSession,
+) -> None:
+    await add_subscribers(session, 4)
+    statement = (
+        select(Subscriber.telegram_id, Subscriber.chat_id * 3)
+        .where(Subscriber.subscribed_at >= T0 + timedelta(days=2), Subscriber.chat_id > 100)
+        .order_by(Subscriber.telegram_id)
+    )
+    frame = await read_integers(session, statement, ["id", "triple"])
+    assert frame.to_dict("list") == {"id": [102, 103], "triple": [306, 309]}
+    assert list(frame.dtypes) == ["int64", "int64"]
+
+
+async def test_read_integers_gives_an_empty_frame_for_no_rows(session: AsyncSession) -> None:
+    await add_subscribers(session, 2)
+    nothing = select(Subscriber.telegram_id, Subscriber.chat_id).where(Subscriber.chat_id < 0)
+    empty = await read_integers(session, nothing, ["a", "b"])
+    assert empty.empty
+    assert list(empty.columns) == ["a", "b"]
+    assert list(empty.dtypes) == ["int64", "int64"]
+
+
+async def test_read_integers_refuses_null_and_in_lists(session: AsyncSession) -> None:
+    await add_subscribers(session, 2)
+    with_null = select(func.nullif(Subscriber.telegram_id, 100))
+    with pytest.raises(ValueError, match="NULL"):
+        await read_integers(session, with_null, ["a"])
+    listed = select(Subscriber.telegram_id).where(Subscriber.telegram_id.in_([1, 2]))
+    with pytest.raises(ValueError, match="IN"):
+        await read_integers(session, listed, ["a"])
