@@ -8,9 +8,10 @@ Prints one JSON line. The same generated data goes into SQLite (a temporary file
 PostgreSQL when reachable at --postgres-url (a database created for the run and dropped
 after it). Loading is not timed. Timed, per database:
 - RFM end to end (read, score, persist) against `rfm.score` on the same orders as an
-  in-memory frame, in the same run; target within 3x. As of today the rescore reads the
-  purchase facts kept on each customer (loaded with the data, as the CRM sync keeps them);
-  `rfm_from_orders_seconds` is a rescore as of yesterday, summed from all the orders;
+  in-memory frame (the best of three), in the same run; target within 3x. The timed
+  rescore is today's, the day after `rfm_from_orders_seconds` (a rescore as of yesterday,
+  summed from all the orders): it reads the purchase facts kept on each customer (loaded
+  with the data, as the CRM sync keeps them) and writes the scores that changed;
 - the count of a 4-predicate segment (best of 3); target under 2 s on PostgreSQL;
 - a full membership refresh of 20 saved segments (the first, when everyone enters, and a
   second one); target under 60 s on PostgreSQL.
@@ -354,11 +355,16 @@ async def _refreshes(sessions: async_sessionmaker[AsyncSession]) -> dict[str, An
     }
 
 
-def bare_rfm(orders: pd.DataFrame) -> float:
+def bare_rfm(orders: pd.DataFrame, rounds: int = 3) -> float:
+    """The best of `rounds` runs of `rfm.score` on the orders as an in-memory frame: the
+    fastest baseline is the strictest one to be compared with."""
     frame = orders[["customer_id", "ordered_at", "amount"]]
-    started = time.perf_counter()
-    score(frame, NOW.date())
-    return time.perf_counter() - started
+    times = []
+    for _ in range(rounds):
+        started = time.perf_counter()
+        score(frame, NOW.date())
+        times.append(time.perf_counter() - started)
+    return min(times)
 
 
 async def on_postgres(url: str, work: Callable[[str], Awaitable[T]]) -> T | None:
