@@ -111,7 +111,9 @@ class Event(Base):
     __tablename__ = "events"
     __table_args__ = (
         Index("ix_events_subscriber_timeline", "subscriber_id", "occurred_at"),
-        Index("ix_events_type_time", "type", "occurred_at"),
+        # Covers "who did this within a window": audience rules read the ids from the
+        # index alone, never visiting the table.
+        Index("ix_events_type_time_subscriber", "type", "occurred_at", "subscriber_id"),
     )
 
     id: Mapped[int] = mapped_column(BigIntId, primary_key=True)

@@ -145,7 +145,9 @@ async def _apply_changes(session: AsyncSession, segment: Segment, now: datetime)
     member = SegmentMember.segment_id == segment.id
     matching = exists().where(_matches.c.subscriber_id == SegmentMember.subscriber_id)
     leaving = select(SegmentMember.subscriber_id).where(member, not_(matching))
-    await session.execute(_events(leaving, EventType.SEGMENT_LEFT, segment, now))
+    # A member whose subscriber row is gone just goes: there is nobody to log it for.
+    still_here = leaving.join(Subscriber, Subscriber.id == SegmentMember.subscriber_id)
+    await session.execute(_events(still_here, EventType.SEGMENT_LEFT, segment, now))
     left = await session.execute(delete(SegmentMember).where(member, not_(matching)))
 
     # Those entering are set apart first, so the inserts below read them alone (had they

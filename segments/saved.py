@@ -8,7 +8,7 @@ segments is refused with a RuleError; nothing is saved.
 from collections.abc import Collection, Mapping
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db import for_audience_queries
@@ -140,6 +140,14 @@ async def save_segment(
     )
     await session.commit()
     return segment
+
+
+async def delete_segments(session: AsyncSession, *, segment_ids: Collection[int]) -> None:
+    """Delete the segments with their members, versions, size history and profiles (the
+    members here: their table keeps no foreign keys, see `SegmentMember`). No commit."""
+    ids = list(segment_ids)
+    await session.execute(delete(SegmentMember).where(SegmentMember.segment_id.in_(ids)))
+    await session.execute(delete(Segment).where(Segment.id.in_(ids)))
 
 
 async def list_segments(session: AsyncSession) -> list[Segment]:

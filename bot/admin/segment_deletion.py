@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from broadcasts.models import Campaign, CampaignStatus, CampaignTarget
 from core.errors import SegbotError
 from segments.rules import segment_references
-from segments.saved import RfmNames, get_segment, saved_rules
+from segments.saved import RfmNames, delete_segments, get_segment, saved_rules
 
 OPEN_CAMPAIGNS = (
     CampaignStatus.DRAFT,
@@ -52,5 +52,5 @@ async def delete_segment(session: AsyncSession, *, name: str, rfm_segments: RfmN
         raise SegmentInUseError(
             f"Segment {name!r} is the audience of campaign {named}; cancel or finish it first."
         )
-    await session.delete(segment)
+    await delete_segments(session, segment_ids=[segment.id])
     await session.commit()

@@ -19,7 +19,7 @@ from core.models import SubscriberTag
 from segments.ai.features import MEMBERSHIP_TAG
 from segments.models import Segment, SegmentKind, SegmentProfile, SegmentVersion
 from segments.rules import Tagged, to_json, to_text
-from segments.saved import MAX_NAME
+from segments.saved import MAX_NAME, delete_segments
 
 BATCH = 50_000
 
@@ -43,7 +43,7 @@ async def remove_generated(
     ids = [segment_id for segment_id, _ in found]
     tags = [membership_tag(segment_id) for segment_id in ids]
     await session.execute(delete(SubscriberTag).where(SubscriberTag.tag.in_(tags)))
-    await session.execute(delete(Segment).where(Segment.id.in_(ids)))
+    await delete_segments(session, segment_ids=ids)
     return sorted(name for _, name in found)
 
 

@@ -1,7 +1,7 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.models import Event, EventType, Subscriber
@@ -14,6 +14,7 @@ from segments.saved import (
     SegmentNameError,
     UnknownSegmentError,
     count_matching,
+    delete_segments,
     explain_membership,
     get_segment,
     list_segments,
@@ -172,3 +173,27 @@ async def test_a_failing_refresh_raises_its_own_error(
     monkeypatch.setattr(membership, "refresh_segment", failing_on_b)
     with pytest.raises(OSError, match="went away"):
         await refresh_memberships(sessionmaker, now=NOW)
+
+
+async def test_deleting_segments_takes_their_members_and_a_gone_subscriber_just_leaves(
+    sessionmaker: async_sessionmaker[AsyncSession], session: AsyncSession
+) -> None:
+    ann, bo = await people(session, "es", "es")
+    spanish = await save_segment(session, name="spanish", rule_text="lang = es", now=NOW)
+    await save_segment(session, name="all", rule_text="not lang = xx", now=NOW)
+    await refresh_memberships(sessionmaker, now=NOW)
+
+    # Members keep no foreign keys: a subscriber row deleted outright (segbot only ever
+    # erases one in place) leaves at the next refresh, with no event for nobody.
+    await session.execute(delete(Subscriber).where(Subscriber.id == bo))
+    await session.commit()
+    (refreshed,) = await refresh_memberships(sessionmaker, now=NOW, names=["spanish"])
+    assert (refreshed.size, refreshed.left) == (1, 1)
+    assert await events_of(session, EventType.SEGMENT_LEFT) == []
+
+    await delete_segments(session, segment_ids=[spanish.id])
+    await session.commit()
+    assert [segment.name for segment in await list_segments(session)] == ["all"]
+    members = await session.execute(select(SegmentMember.segment_id, SegmentMember.subscriber_id))
+    remaining = await get_segment(session, name="all")
+    assert sorted(tuple(row) for row in members) == [(remaining.id, ann), (remaining.id, bo)]
