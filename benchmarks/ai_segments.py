@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 import migrations
-from benchmarks.segments import NOW, generate, load, on_postgres
+from benchmarks.segments import NOW, generate, keep_purchase_sums, load, on_postgres
 from core.db import create_engine, create_sessionmaker
 from segments.ai.clusters import choose_k, sample_rows
 from segments.ai.config import AiConfig
@@ -87,6 +87,7 @@ async def measure(
     try:
         await migrations.upgrade(engine)
         result: dict[str, Any] = {"load_seconds": round(await load(engine, tables, sqlite_path), 1)}
+        await keep_purchase_sums(engine)
         sessions = create_sessionmaker(engine)
         async with sessions() as session:
             await rescore_rfm(session, as_of=NOW.date(), now=NOW)

@@ -28,7 +28,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 import migrations
-from benchmarks.segments import load, on_postgres, timed
+from benchmarks.segments import keep_purchase_sums, load, on_postgres, timed
 from broadcasts.campaigns import save_campaign
 from broadcasts.models import Delivery, Run, RunStatus
 from broadcasts.reports import audience_stats, campaign_report
@@ -210,6 +210,7 @@ async def measure(
         campaign_id, targets, variants = await _campaign(sessions)
         tables = generate(*sizes, variants=variants, targets=targets)
         result: dict[str, Any] = {"load_seconds": round(await load(engine, tables, sqlite_path), 1)}
+        await keep_purchase_sums(engine)
         baselines, reports = [], []
         for _ in range(3):
             async with sessions() as session:

@@ -1,17 +1,19 @@
-"""Purchase facts per customer, derived from the orders that count as purchases.
+"""Purchase facts per customer, derived from the orders that count as purchases, and per
+subscriber, summed over the customers linked to them.
 
 Orders count, total and average spend, first and last order date; refunds, cancellations
-and amounts <= 0 are left out. One set-based UPDATE per refresh, on both databases.
-Nothing here commits.
+and amounts <= 0 are left out. Set-based statements on both databases; refreshing a
+customer's facts refreshes its subscriber's sums too. Nothing here commits.
 """
 
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, Select, and_, exists, func, select, update
+from sqlalchemy import ColumnElement, Select, and_, delete, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm_sync.models import Customer, Order
+from core.db import dialect_insert
+from crm_sync.models import Customer, Order, SubscriberPurchases
 
 ID_CHUNK = 5_000
 
@@ -46,6 +48,19 @@ async def refresh_facts(session: AsyncSession, *, customer_ids: Iterable[int]) -
         await _refresh(session, Customer.id.in_(chunk), Order.customer_id.in_(chunk))
 
 
+async def refresh_subscriber_purchases(
+    session: AsyncSession, *, subscriber_ids: Iterable[int | None] | None = None
+) -> None:
+    """Bring the per-subscriber sums up to date for `subscriber_ids` (None: everyone),
+    as after their links to customers changed."""
+    if subscriber_ids is None:
+        await _refresh_subscribers(session, None)
+        return
+    ids = sorted({subscriber for subscriber in subscriber_ids if subscriber is not None})
+    for start in range(0, len(ids), ID_CHUNK):
+        await _refresh_subscribers(session, ids[start : start + ID_CHUNK])
+
+
 async def _refresh(
     session: AsyncSession,
     customers: ColumnElement[bool],
@@ -73,6 +88,50 @@ async def _refresh(
             average_order_value=None,
             first_order_at=None,
             last_order_at=None,
+        )
+    )
+    their_subscribers = select(Customer.subscriber_id).where(customers).correlate(None)
+    await _refresh_subscribers(session, their_subscribers)
+
+
+async def _refresh_subscribers(
+    session: AsyncSession, subscribers: list[int] | Select[int | None] | None
+) -> None:
+    """Recompute the sums of `subscribers` (ids, or a SELECT of them; None: everyone)
+    from their customers: rows of subscribers no longer linked go, the others are
+    upserted where a sum changed."""
+    linked: ColumnElement[bool] = Customer.subscriber_id.is_not(None)
+    rollup = SubscriberPurchases.subscriber_id
+    still_linked = exists().where(Customer.subscriber_id == rollup)
+    if subscribers is None:
+        await session.execute(delete(SubscriberPurchases).where(~still_linked))
+    else:
+        linked = and_(linked, Customer.subscriber_id.in_(subscribers))
+        await session.execute(
+            delete(SubscriberPurchases).where(rollup.in_(subscribers), ~still_linked)
+        )
+    sums = (
+        select(
+            Customer.subscriber_id,
+            func.count(),
+            func.sum(Customer.orders_count),
+            func.sum(Customer.total_spent),
+            func.max(Customer.last_order_at),
+        )
+        .where(linked)
+        .group_by(Customer.subscriber_id)
+    )
+    columns = ["subscriber_id", "customers", "orders_count", "total_spent", "last_order_at"]
+    upsert = dialect_insert(session, SubscriberPurchases).from_select(columns, sums)
+    changed = [
+        SubscriberPurchases.__table__.c[name].is_distinct_from(upsert.excluded[name])
+        for name in columns[1:]
+    ]
+    await session.execute(
+        upsert.on_conflict_do_update(
+            index_elements=[rollup],
+            set_={name: upsert.excluded[name] for name in columns[1:]},
+            where=or_(*changed),
         )
     )
 

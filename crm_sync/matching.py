@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.clock import Clock, utcnow
 from core.errors import SegbotError
 from core.models import Subscriber
+from crm_sync.facts import refresh_subscriber_purchases
 from crm_sync.models import Customer, IdentityConflict
 
 
@@ -65,7 +66,7 @@ async def link_by_deep_link(
         where = f"from {source!r}" if source else "in a single source"
         raise UnknownCustomerError(f"no unique customer {external_id!r} {where}")
     customer = candidates[0]
-    source = customer.source
+    source, previous = customer.source, customer.subscriber_id
     await session.execute(
         update(Customer)
         .where(
@@ -77,6 +78,8 @@ async def link_by_deep_link(
     )
     customer.subscriber_id = subscriber_id
     customer.matched_by = MatchMethod.DEEP_LINK.value
+    await session.flush()
+    await refresh_subscriber_purchases(session, subscriber_ids=[subscriber_id, previous])
     await session.commit()
     return customer
 
@@ -119,6 +122,9 @@ async def rematch(
             changes.append({"id": customer_id, "subscriber_id": subscriber, "matched_by": kind})
     if changes:
         await session.execute(update(Customer), changes)
+        relinked = {change["subscriber_id"] for change in changes}
+        relinked |= {links[change["id"]][1] for change in changes if change["id"] in links}
+        await refresh_subscriber_purchases(session, subscriber_ids=relinked)
 
     await session.execute(delete(IdentityConflict).where(conflict_scope))
     now = clock()
@@ -221,4 +227,6 @@ async def unlink_subscriber(session: AsyncSession, *, subscriber_id: int) -> int
         .values(subscriber_id=None, matched_by=None)
         .returning(Customer.id)
     )
-    return len(unlinked.all())
+    count = len(unlinked.all())
+    await refresh_subscriber_purchases(session, subscriber_ids=[subscriber_id])
+    return count

@@ -77,6 +77,27 @@ class Order(Base):
     counts_as_purchase: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
 
 
+class SubscriberPurchases(Base):
+    """Purchase facts per subscriber, summed over every customer linked to them: what
+    audience rules ask (`buyer`, `orders`, `spent`, `avg_check`, `last_purchase`), one
+    row per subscriber in a table the planner keeps statistics on (summing customers per
+    subscriber inside every audience query left it guessing, and its plans with it).
+
+    Kept by `crm_sync.facts` whenever a customer's facts or links change; a subscriber
+    with no linked customer has no row.
+    """
+
+    __tablename__ = "subscriber_purchases"
+
+    subscriber_id: Mapped[int] = mapped_column(
+        ForeignKey("subscribers.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
+    )
+    customers: Mapped[int] = mapped_column(Integer)
+    orders_count: Mapped[int] = mapped_column(Integer)
+    total_spent: Mapped[float] = mapped_column(Money)
+    last_order_at: Mapped[datetime | None]
+
+
 class SyncRun(Base):
     """One run of one connector: what it read, wrote and rejected, and where it got to."""
 

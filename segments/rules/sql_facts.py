@@ -21,7 +21,7 @@ from sqlalchemy import (
 )
 
 from core.models import Event, EventType, Subscriber, SubscriberTag
-from crm_sync.models import Customer
+from crm_sync.models import Customer, SubscriberPurchases
 from segments.models import ActivityLevel, LadderStage, RfmScore
 from segments.rules.fields import Level, PurchaseFact, RfmFact
 from segments.rules.sql_json import json_array_has
@@ -29,6 +29,11 @@ from segments.rules.tree import EVENT_TYPES, Action
 
 Where = Callable[[SQLColumnExpression[Any]], ColumnElement[bool]]
 
+_PURCHASE_COLUMNS = {
+    PurchaseFact.COUNT: SubscriberPurchases.orders_count,
+    PurchaseFact.TOTAL: SubscriberPurchases.total_spent,
+    PurchaseFact.LAST: SubscriberPurchases.last_order_at,
+}
 _RFM_COLUMNS = {
     RfmFact.SEGMENT: RfmScore.segment,
     RfmFact.R: RfmScore.r,
@@ -81,16 +86,11 @@ def event_counts(action: Action, *, since: datetime | None, campaign: int | None
 
 def purchase_totals(*facts: PurchaseFact) -> Subquery:
     """Per subscriber linked to a CRM customer, over their customers: a column named after
-    each of `facts` (count, total or last). Only the facts asked for are aggregated."""
-    return (
-        select(
-            Customer.subscriber_id,
-            *(_purchase_aggregate(fact).label(fact.value) for fact in facts),
-        )
-        .where(Customer.subscriber_id.is_not(None))
-        .group_by(Customer.subscriber_id)
-        .subquery("purchase_totals")
-    )
+    each of `facts` (count, total or last), read from the sums the CRM sync keeps."""
+    return select(
+        SubscriberPurchases.subscriber_id,
+        *(_PURCHASE_COLUMNS[fact].label(fact.value) for fact in facts),
+    ).subquery("purchase_totals")
 
 
 def aggregate_holds(
@@ -114,7 +114,9 @@ def aggregate_holds(
 
 def buyer() -> ColumnElement[bool]:
     """Some customer linked to the subscriber has bought."""
-    return exists().where(Customer.subscriber_id == Subscriber.id, Customer.orders_count > 0)
+    return exists().where(
+        SubscriberPurchases.subscriber_id == Subscriber.id, SubscriberPurchases.orders_count > 0
+    )
 
 
 def customer_exists(
@@ -128,16 +130,12 @@ def purchase_fact(fact: PurchaseFact) -> ColumnElement[Any]:
     """Over all linked customers: orders count and total spend (0 without any), last order
     time (NULL without any), as a correlated subquery (for one subscriber at a time; a rule
     over everyone uses `purchase_totals`)."""
-    aggregate = _purchase_aggregate(fact)
-    return select(aggregate).where(Customer.subscriber_id == Subscriber.id).scalar_subquery()
-
-
-def _purchase_aggregate(fact: PurchaseFact) -> ColumnElement[Any]:
-    if fact is PurchaseFact.COUNT:
-        return func.coalesce(func.sum(Customer.orders_count), 0)
-    if fact is PurchaseFact.TOTAL:
-        return func.coalesce(func.sum(Customer.total_spent), 0)
-    return func.max(Customer.last_order_at)
+    value = select(_PURCHASE_COLUMNS[fact]).where(
+        SubscriberPurchases.subscriber_id == Subscriber.id
+    )
+    if fact is PurchaseFact.LAST:
+        return value.scalar_subquery()
+    return func.coalesce(value.scalar_subquery(), 0)
 
 
 def rfm_segment() -> ColumnElement[Any]:

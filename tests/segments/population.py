@@ -7,6 +7,7 @@ from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.models import Event, Subscriber, SubscriberStatus, SubscriberTag
+from crm_sync.facts import refresh_subscriber_purchases
 from crm_sync.models import Customer
 from segments.models import ActivityLevel, LadderStage, RfmScore
 from segments.rfm import DEFAULT_SEGMENT_MAP
@@ -120,6 +121,8 @@ async def store(session: AsyncSession, population: list[SubscriberFacts]) -> lis
             await session.flush()
             if customer.rfm is not None:
                 session.add(_rfm_row(row.id, customer.rfm))
+    await session.flush()
+    await refresh_subscriber_purchases(session)  # as the CRM sync does
     await session.commit()
     return ids
 

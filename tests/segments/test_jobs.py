@@ -5,6 +5,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.models import Subscriber
+from crm_sync.facts import refresh_facts
 from crm_sync.models import Customer, Order
 from crm_sync.worker import SyncSummary
 from segments.config import load_segments_config
@@ -38,6 +39,7 @@ async def a_buyer(session: AsyncSession) -> None:
             created_at=NOW, updated_at=NOW,
         )
     )  # fmt: skip
+    await refresh_facts(session, customer_ids=[customer.id])  # as the CRM sync does
     await session.commit()
 
 

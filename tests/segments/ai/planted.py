@@ -12,6 +12,7 @@ from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.models import Event, Subscriber, SubscriberTag
+from crm_sync.facts import refresh_subscriber_purchases
 from crm_sync.models import Customer
 from segments.models import LadderStage, RfmScore
 
@@ -106,6 +107,7 @@ async def plant(
     members = dict(zip(ids, (group.name for group in groups), strict=True))
     if buyers_in is not None:
         await _buyers([i for i, name in members.items() if name == buyers_in], session)
+        await refresh_subscriber_purchases(session)  # as the CRM sync does
     await session.commit()
     return members
 
