@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import (
     BigInteger,
@@ -52,6 +53,9 @@ from segments.rules.comparison import day_start
 
 # What a row holds besides its customer, in the order the scores are staged.
 _STORED = ["last_ordered_at", "frequency", "monetary", "r", "f", "m", "segment"]
+# The same values as a rescore compares them, exact integers: times in microseconds,
+# money in cents, the segment as its position in the map (-1: a name the map lacks).
+_KEYS = ["last", "frequency", "cents", "r", "f", "m", "segment"]
 # Per rescore, private to its connection: the rows to write, and the customers no longer
 # scored.
 _WRITTEN = temporary_table(
@@ -67,7 +71,7 @@ class RfmRescore:
     as_of: date
     customers: int
     segments: dict[str, int]  # customers per segment name
-    changed: int = 0  # stored rows written or deleted
+    changed: int  # stored rows written or deleted
 
 
 async def read_purchase_summary(session: AsyncSession, *, as_of: date | datetime) -> pd.DataFrame:
@@ -180,7 +184,7 @@ async def _store_difference(
     new = _keys(scores, names)
     both = new.merge(stored, on="customer_id", how="outer", suffixes=("", "_stored"))
     scored = both["last"].notna().to_numpy()
-    differs = ~scored.copy()
+    differs = np.zeros(len(both), dtype=bool)  # a missing side is NaN: it differs too
     for key in _KEYS:
         differs |= both[key].to_numpy() != both[f"{key}_stored"].to_numpy()
     written = set(both.loc[scored & differs, "customer_id"])
@@ -208,11 +212,6 @@ async def _store_difference(
     for table in (_WRITTEN, _GONE):
         await session.execute(DropTable(table))
     return len(written) + len(gone)
-
-
-# The stored values compared, as exact integers: times in microseconds, money in cents,
-# the segment as its position in the map (-1 for a name the map no longer has).
-_KEYS = ["last", "frequency", "cents", "r", "f", "m", "segment"]
 
 
 async def _stored_keys(session: AsyncSession, names: Sequence[str]) -> pd.DataFrame:
