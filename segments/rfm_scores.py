@@ -29,11 +29,11 @@ from sqlalchemy import (
     case,
     cast,
     delete,
-    exists,
     func,
     insert,
     literal,
     select,
+    text,
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -160,6 +160,10 @@ async def rescore_rfm(
     scores = score_summary(summary, as_of, segment_map=segment_map)
     scores = scores.merge(summary[["customer_id", "last_ordered_at"]], on="customer_id")
     changed = await _store_difference(session, scores, segment_map.names, now)
+    if changed and session.get_bind().dialect.name == "postgresql":
+        # The next rescore joins these rows: plan it on their real number, not on what
+        # autovacuum last saw (a table it thinks empty may be scanned once per row).
+        await session.execute(text("ANALYZE rfm_scores"))
     counts = {str(name): int(count) for name, count in scores["segment"].value_counts().items()}
     session.add(
         RfmRun(as_of=as_of, scored_at=now, customers=len(scores), changed=changed, segments=counts)
@@ -172,46 +176,54 @@ async def _store_difference(
     session: AsyncSession, scores: pd.DataFrame, names: Sequence[str], now: datetime
 ) -> int:
     """Bring the stored scores to `scores` (COLUMNS and `last_ordered_at`), comparing
-    them in pandas and writing only what differs: the changed and new rows are staged
-    and written by one UPDATE ... FROM and one INSERT, the customers gone are deleted.
-    How many rows were written or deleted.
+    them in pandas and writing only what differs: the customers gone are deleted, the
+    changed rows staged and updated in place (one UPDATE ... FROM), the new ones staged
+    and inserted. How many rows were deleted or written.
 
     Updating in place keeps the primary key untouched, so no foreign-key checks run, and
-    on PostgreSQL, with free space on each page (fillfactor), most updates are HOT.
+    on PostgreSQL, with free space on each page (fillfactor), most updates are HOT. The
+    new rows are known from the comparison, so the INSERT tests nothing against the table
+    it fills (a planner that thinks the table empty may rescan it for every row).
     """
-    dialect = session.get_bind().dialect.name
     stored = await _stored_keys(session, names)
     new = _keys(scores, names)
     both = new.merge(stored, on="customer_id", how="outer", suffixes=("", "_stored"))
-    scored = both["last"].notna().to_numpy()
-    differs = np.zeros(len(both), dtype=bool)  # a missing side is NaN: it differs too
+    scored, was_stored = both["last"].notna().to_numpy(), both["last_stored"].notna().to_numpy()
+    differs = np.zeros(len(both), dtype=bool)
     for key in _KEYS:
         differs |= both[key].to_numpy() != both[f"{key}_stored"].to_numpy()
-    written = set(both.loc[scored & differs, "customer_id"])
+    changed = set(both.loc[scored & was_stored & differs, "customer_id"])
+    added = set(both.loc[scored & ~was_stored, "customer_id"])
     gone = both.loc[~scored, "customer_id"].astype("int64").tolist()
-    rows = scores[scores["customer_id"].isin(written)]
-    values = [rows["customer_id"].tolist(), stored_times(rows["last_ordered_at"], dialect)]
-    values += [rows[name].tolist() for name in _STORED[1:]]
-    await fill_temporary(session, _WRITTEN, list(zip(*values, strict=True)))
-    await fill_temporary(session, _GONE, [(customer,) for customer in gone])
 
-    staged = _WRITTEN.c
-    is_stored = exists().where(RfmScore.customer_id == staged.customer_id)
+    await fill_temporary(session, _GONE, [(customer,) for customer in gone])
     await session.execute(
         delete(RfmScore).where(RfmScore.customer_id.in_(select(_GONE.c.customer_id)))
     )
+    staged = _WRITTEN.c
+    await _stage(session, scores[scores["customer_id"].isin(changed)])
     await session.execute(
         update(RfmScore)
         .where(RfmScore.customer_id == staged.customer_id)
         .values({name: staged[name] for name in _STORED} | {"changed_at": _stamp(now)})
     )
-    new_rows = select(*staged, _stamp(now)).where(~is_stored)
+    await _stage(session, scores[scores["customer_id"].isin(added)])
     await session.execute(
-        insert(RfmScore).from_select(["customer_id", *_STORED, "changed_at"], new_rows)
+        insert(RfmScore).from_select(
+            ["customer_id", *_STORED, "changed_at"], select(*staged, _stamp(now))
+        )
     )
     for table in (_WRITTEN, _GONE):
         await session.execute(DropTable(table))
-    return len(written) + len(gone)
+    return len(gone) + len(changed) + len(added)
+
+
+async def _stage(session: AsyncSession, rows: pd.DataFrame) -> None:
+    """Make the temporary `_WRITTEN` hold exactly `rows` (scores to write)."""
+    dialect = session.get_bind().dialect.name
+    values = [rows["customer_id"].tolist(), stored_times(rows["last_ordered_at"], dialect)]
+    values += [rows[name].tolist() for name in _STORED[1:]]
+    await fill_temporary(session, _WRITTEN, list(zip(*values, strict=True)))
 
 
 async def _stored_keys(session: AsyncSession, names: Sequence[str]) -> pd.DataFrame:
