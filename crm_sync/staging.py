@@ -28,7 +28,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.frames import fill_temporary
+from core.frames import fill_temporary, stored_times
 
 # Kept apart from the models' metadata: Alembic never sees these tables.
 STAGE_METADATA = MetaData()
@@ -119,14 +119,13 @@ def _column(values: pd.Series, *, as_json: bool, sqlite: bool) -> Sequence[objec
     """Plain Python values for the driver, None where missing."""
     if as_json:
         return [json.dumps(value) for value in values]
+    timestamps = isinstance(values.dtype, pd.DatetimeTZDtype)
+    if timestamps and sqlite:
+        return stored_times(values, "sqlite")
     present = values.notna().to_numpy()
-    if isinstance(values.dtype, pd.DatetimeTZDtype):
+    if timestamps:
         naive_utc = values.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy("datetime64[us]")
-        if sqlite:
-            text = np.char.replace(np.datetime_as_string(naive_utc, unit="us"), "T", " ")
-            column: list[object] = text.astype(object).tolist()
-        else:
-            column = naive_utc.astype(np.int64).astype(object).tolist()
+        column: list[object] = naive_utc.astype(np.int64).astype(object).tolist()
     else:
         column = values.astype(object).tolist()
     if present.all():

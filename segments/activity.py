@@ -14,7 +14,7 @@ import pandas as pd
 from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.db import upsert
+from core.db import analyze, upsert
 from core.frames import read_frame
 from core.models import Event, Subscriber
 from segments.config import ActivityConfig
@@ -83,6 +83,8 @@ async def refresh_activity(
         )
     ]
     await upsert(session, ActivityLevel, rows, key=["subscriber_id"])
+    if rows:
+        await analyze(session, ActivityLevel.__tablename__)
     await session.commit()
     counts = frame["level"].value_counts()
     return ActivityRefresh(

@@ -25,7 +25,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.db import upsert
+from core.db import analyze, upsert
 from core.frames import read_frame
 from core.models import Event, EventType, Subscriber, SubscriberTag
 from crm_sync.models import Customer
@@ -122,6 +122,8 @@ async def refresh_ladder(
     staged = _stages(top, now, config)
     changed = staged[staged["stage"] != staged["stored"].fillna(0)]
     await _record(session, changed, now)
+    if len(changed):
+        await analyze(session, LadderStage.__tablename__)
     await session.commit()
     return LadderRefresh(
         len(changed), {row.stage: row.subscribers for row in await ladder(session)}

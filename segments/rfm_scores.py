@@ -33,12 +33,12 @@ from sqlalchemy import (
     insert,
     literal,
     select,
-    text,
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.schema import DropTable
 
+from core.db import analyze
 from core.frames import fill_temporary, read_frame, read_integers, stored_times, temporary_table
 from crm_sync.models import Customer, Order
 from segments.models import RfmRun, RfmScore
@@ -160,10 +160,8 @@ async def rescore_rfm(
     scores = score_summary(summary, as_of, segment_map=segment_map)
     scores = scores.merge(summary[["customer_id", "last_ordered_at"]], on="customer_id")
     changed = await _store_difference(session, scores, segment_map.names, now)
-    if changed and session.get_bind().dialect.name == "postgresql":
-        # The next rescore joins these rows: plan it on their real number, not on what
-        # autovacuum last saw (a table it thinks empty may be scanned once per row).
-        await session.execute(text("ANALYZE rfm_scores"))
+    if changed:
+        await analyze(session, RfmScore.__tablename__)
     counts = {str(name): int(count) for name, count in scores["segment"].value_counts().items()}
     session.add(
         RfmRun(as_of=as_of, scored_at=now, customers=len(scores), changed=changed, segments=counts)
