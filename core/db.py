@@ -143,6 +143,30 @@ async def analyze(session: AsyncSession, *tables: str) -> None:
         await session.execute(text(f"ANALYZE {', '.join(tables)}"))
 
 
+# When a table is due for new statistics, by autovacuum's default rule: more rows written
+# than 50 plus a tenth of the rows the planner last counted in it.
+ANALYZE_BASE_ROWS, ANALYZE_SHARE = 50, 0.1
+
+
+async def analyze_if_due(session: AsyncSession, written: Mapping[str, int]) -> None:
+    """PostgreSQL: `analyze` the tables of `written` (name: rows a job wrote to it) that
+    autovacuum's default rule finds due, a table never analysed counting no rows; for a job
+    that writes in bulk now and then, where autovacuum may be late or off. SQLite: nothing
+    (see `analyze`)."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    due = []
+    for table, rows in written.items():
+        counted = await session.scalar(
+            text("SELECT greatest(reltuples, 0) FROM pg_class WHERE oid = to_regclass(:table)"),
+            {"table": table},
+        )
+        if rows > ANALYZE_BASE_ROWS + ANALYZE_SHARE * float(counted or 0):
+            due.append(table)
+    if due:
+        await analyze(session, *due)
+
+
 def text_enum(enum_class: type[enum.StrEnum]) -> Enum:
     """A portable enum column: VARCHAR holding the member's value, no native DB type."""
     return Enum(

@@ -18,12 +18,19 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.clock import Clock, utcnow
-from core.db import upsert
+from core.db import analyze_if_due, upsert
 from core.errors import SegbotError
 from crm_sync.connectors.base import Batch, Connector, Cursor
 from crm_sync.facts import refresh_facts, refresh_facts_since
 from crm_sync.matching import MatchOutcome, rematch
-from crm_sync.models import RejectedRow, SyncCursor, SyncRun
+from crm_sync.models import (
+    Customer,
+    Order,
+    RejectedRow,
+    SubscriberPurchases,
+    SyncCursor,
+    SyncRun,
+)
 from crm_sync.records import ID_LENGTH, Stream
 from crm_sync.staging import bulk_writes
 from crm_sync.store import WriteCounts, store_customers, store_orders
@@ -224,7 +231,8 @@ async def _store_batch(session: AsyncSession, run: _Run, batch: Batch, clock: Cl
 
 async def _finish(session: AsyncSession, run: _Run, clock: Clock) -> MatchOutcome:
     """Purchase facts for every order stored since the last run that refreshed them, then
-    identity matching; the run is marked succeeded in the same commit."""
+    identity matching, then fresh planner statistics for the tables the run changed much
+    (PostgreSQL); the run is marked succeeded in the same commit."""
     history = await session.execute(
         select(SyncRun.id, SyncRun.started_at, SyncRun.details)
         .where(SyncRun.connector == run.connector, SyncRun.id <= run.id)
@@ -239,6 +247,7 @@ async def _finish(session: AsyncSession, run: _Run, clock: Clock) -> MatchOutcom
     if since is not None:
         await refresh_facts_since(session, source=run.connector, since=since)
     matching = await rematch(session, source=run.connector, clock=clock)
+    await analyze_if_due(session, _written(run))
     now = clock()
     values = _progress(run, now, facts_refreshed=True, matching=asdict(matching))
     await session.execute(
@@ -271,6 +280,20 @@ def _count(run: _Run, stream: Stream, batch: Batch, counts: WriteCounts) -> None
     totals.unchanged += counts.unchanged
     totals.rejected += len(batch.rejected)
     totals.stub_customers += counts.stub_customers
+
+
+def _written(run: _Run) -> dict[str, int]:
+    """About how many rows of each table the run changed, for `analyze_if_due`: purchase
+    facts, on customers and summed per subscriber, move with every order written."""
+    customers = run.streams.get("customers", StreamCounts())
+    orders = run.streams.get("orders", StreamCounts())
+    orders_written = orders.inserted + orders.updated
+    facts = customers.inserted + customers.updated + orders.stub_customers + orders_written
+    return {
+        Order.__tablename__: orders_written,
+        Customer.__tablename__: facts,
+        SubscriberPurchases.__tablename__: facts,
+    }
 
 
 def _progress(run: _Run, now: datetime, **details: object) -> dict[str, object]:

@@ -6,15 +6,24 @@ from pathlib import Path
 
 import pytest
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import make_url, select, text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+import migrations
+from core.db import create_engine, create_sessionmaker
 from crm_sync.config import load_crm_config
 from crm_sync.connectors import FilesConnector
 from crm_sync.jobs import schedule_syncs, scheduled_sync, sync_configured
 from crm_sync.models import SyncRun
 from crm_sync.worker import SyncAlreadyRunningError, SyncSummary, run_sync
-from tests.crm_sync.conftest import RULES, T0, SteppingClock
+from tests.crm_sync.conftest import (
+    CUSTOMER_HEADER,
+    ORDER_HEADER,
+    RULES,
+    T0,
+    SteppingClock,
+    write_csv,
+)
 
 
 def shop(shop_files: tuple[Path, Path]) -> FilesConnector:
@@ -134,3 +143,49 @@ async def test_configured_connectors_are_scheduled_and_run_on_demand(
 
     summaries = await sync_configured(sessionmaker=sessionmaker, config=config, names=["shop"])
     assert [(s.connector, s.status) for s in summaries] == [("shop", "succeeded")]
+
+
+async def planned_rows(engine: AsyncEngine, table: str) -> float:
+    """The rows PostgreSQL's planner last counted in `table` (-1: never counted)."""
+    async with engine.connect() as connection:
+        counted = await connection.scalar(
+            text("SELECT reltuples FROM pg_class WHERE oid = to_regclass(:table)"),
+            {"table": table},
+        )
+    return float(counted)
+
+
+async def test_a_sync_that_wrote_much_renews_the_planner_statistics(
+    fresh_database_url: str, tmp_path: Path, clock: SteppingClock
+) -> None:
+    """Audience queries are planned on statistics that autovacuum gathers late, or never
+    where it is off: a sync that grew a table past autovacuum's own rule analyses it, and
+    a sync that changed little leaves the statistics as they are."""
+    if make_url(fresh_database_url).get_backend_name() != "postgresql":
+        pytest.skip("planner statistics are PostgreSQL's")
+    customers = write_csv(
+        tmp_path / "customers.csv",
+        CUSTOMER_HEADER,
+        [(f"c{n}", f"Customer {n}", "", "") for n in range(20)],
+    )
+    orders = [
+        (f"o{n}", f"c{n % 20}", "2026-01-10T10:00:00Z", "10", "EUR", "completed")
+        for n in range(125)
+    ]
+
+    def shop_selling(sold: int) -> FilesConnector:
+        sales = write_csv(tmp_path / "orders.csv", ORDER_HEADER, orders[:sold])
+        return FilesConnector(name="shop", customers=customers, orders=sales, rules=RULES)
+
+    engine = create_engine(fresh_database_url)
+    try:
+        await migrations.upgrade(engine)
+        sessionmaker = create_sessionmaker(engine)
+        await run_sync(sessionmaker=sessionmaker, connector=shop_selling(120), clock=clock)
+        assert await planned_rows(engine, "orders") == 120
+        assert await planned_rows(engine, "customers") == 20
+
+        await run_sync(sessionmaker=sessionmaker, connector=shop_selling(125), clock=clock)
+        assert await planned_rows(engine, "orders") == 120  # five more: not due yet
+    finally:
+        await engine.dispose()
