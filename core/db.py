@@ -149,20 +149,25 @@ ANALYZE_BASE_ROWS, ANALYZE_SHARE = 50, 0.1
 
 
 async def analyze_if_due(session: AsyncSession, written: Mapping[str, int]) -> None:
-    """PostgreSQL: `analyze` the tables of `written` (name: rows a job wrote to it) that
+    """PostgreSQL: `analyze` the tables of `written` (unqualified name: rows written) that
     autovacuum's default rule finds due, a table never analysed counting no rows; for a job
     that writes in bulk now and then, where autovacuum may be late or off. SQLite: nothing
     (see `analyze`)."""
     if session.get_bind().dialect.name != "postgresql":
         return
-    due = []
-    for table, rows in written.items():
-        counted = await session.scalar(
-            text("SELECT greatest(reltuples, 0) FROM pg_class WHERE oid = to_regclass(:table)"),
-            {"table": table},
-        )
-        if rows > ANALYZE_BASE_ROWS + ANALYZE_SHARE * float(counted or 0):
-            due.append(table)
+    counted = await session.execute(
+        text(
+            "SELECT relname, greatest(reltuples, 0) FROM pg_class"
+            " WHERE oid = ANY(CAST(CAST(:tables AS text[]) AS regclass[]))"
+        ),
+        {"tables": list(written)},
+    )
+    planned = {str(table): float(rows) for table, rows in counted.all()}
+    due = [
+        table
+        for table, rows in written.items()
+        if rows > ANALYZE_BASE_ROWS + ANALYZE_SHARE * planned.get(table, 0)
+    ]
     if due:
         await analyze(session, *due)
 
