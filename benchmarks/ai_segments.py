@@ -39,7 +39,7 @@ from segments.ai.features import build_features
 from segments.ai.generate import generate_ai_segments
 from segments.config import load_segments_config
 from segments.ladder import refresh_ladder
-from segments.rfm_scores import rescore_rfm
+from segments.rfm.store import rescore_rfm
 
 POSTGRES_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 CONFIG = AiConfig(k_min=3, k_max=8)

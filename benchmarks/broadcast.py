@@ -40,8 +40,6 @@ from sqlalchemy import bindparam, func, insert, literal, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 import migrations
-from bot.emulator import Emulator, EmulatorClient
-from bot.emulator.limits import Limits
 from bot.messenger import TelegramMessenger
 from broadcasts.campaigns import save_campaign
 from broadcasts.models import Campaign, Delivery, Run, RunStatus
@@ -53,6 +51,8 @@ from core.db import UtcDateTime, create_engine, create_sessionmaker
 from core.models import Subscriber
 from core.settings import load_settings
 from segments.saved import save_segment
+from telegram_emulator import Emulator, EmulatorClient
+from telegram_emulator.limits import Limits
 from tests.databases import temporary_postgres_database
 
 POSTGRES = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"

@@ -42,8 +42,8 @@ from segments.activity import refresh_activity
 from segments.config import load_segments_config
 from segments.ladder import refresh_ladder
 from segments.membership import refresh_memberships
-from segments.rfm import score
-from segments.rfm_scores import rescore_rfm
+from segments.rfm.scoring import score
+from segments.rfm.store import rescore_rfm
 from segments.saved import count_matching, save_segment
 from tests.databases import temporary_postgres_database
 

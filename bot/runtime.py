@@ -35,10 +35,10 @@ from bot.flood import RedisBuckets
 from bot.i18n import Texts
 from bot.messenger import TelegramMessenger
 from bot.middlewares import EventLogMiddleware, ThrottleMiddleware
+from bot.process_roles import Role
 from bot.retry import RetryAfterMiddleware
-from bot.roles import Role
 from bot.routers import get_routers
-from bot.web import create_web_app, start_web_server
+from bot.web_server import create_web_app, start_web_server
 from bot.webhook import WEBHOOK_PATH, InboxProcessor, receiver, webhook_secret
 from broadcasts.config import BroadcastsConfig, load_broadcasts_config
 from broadcasts.pacing import RateBudget

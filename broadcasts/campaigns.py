@@ -23,7 +23,7 @@ from broadcasts.spec import CampaignSpec, ScheduleSpec, VariantSpec
 from broadcasts.telegram_html import MessageTooLongError, TelegramHtmlError
 from broadcasts.templates import SAMPLE_TRACKED_URL, TemplateError, validate
 from core.errors import SegbotError
-from segments.rfm import DEFAULT_SEGMENT_MAP
+from segments.rfm.scoring import DEFAULT_SEGMENT_MAP
 from segments.rules import parse
 from segments.rules.compiler import condition
 from segments.saved import UnknownSegmentError, saved_rules

@@ -52,7 +52,7 @@ from broadcasts.models import (
     ScheduleKind,
 )
 from core.models import Subscriber, SubscriberStatus
-from segments.rfm import DEFAULT_SEGMENT_MAP
+from segments.rfm.scoring import DEFAULT_SEGMENT_MAP
 from segments.rules import parse
 from segments.rules.compiler import SegmentRules, condition
 from segments.saved import RfmNames, UnknownSegmentError, saved_rules

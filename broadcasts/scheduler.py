@@ -31,7 +31,7 @@ from broadcasts.local_time import at_local_time, clock_time, zone
 from broadcasts.models import Campaign, CampaignStatus, Run, RunStatus, ScheduleKind
 from broadcasts.planner import plan_run
 from core.clock import Clock, utcnow
-from segments.rfm import DEFAULT_SEGMENT_MAP
+from segments.rfm.scoring import DEFAULT_SEGMENT_MAP
 from segments.saved import RfmNames
 
 logger = logging.getLogger(__name__)

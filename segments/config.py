@@ -31,7 +31,7 @@ from core.config import ConfigSections
 from core.errors import ConfigError
 from core.models import EventType
 from segments.levels import STAGES
-from segments.rfm import DEFAULT_SEGMENT_MAP, SegmentMap
+from segments.rfm.scoring import DEFAULT_SEGMENT_MAP, SegmentMap
 
 M = TypeVar("M", bound=BaseModel)
 Days = Annotated[int, Field(gt=0, le=3650)]

@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.models import Subscriber
 from crm_sync.identity import normalize_email, normalize_phone
-from segments.rfm import DEFAULT_SEGMENT_MAP
+from segments.rfm.scoring import DEFAULT_SEGMENT_MAP
 from segments.rules.compiler import condition
 from segments.saved import RfmNames, UnknownSegmentError, saved_rules
 

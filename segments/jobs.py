@@ -18,7 +18,7 @@ from segments.activity import ActivityRefresh, refresh_activity
 from segments.config import SegmentsConfig
 from segments.ladder import LadderRefresh, refresh_ladder
 from segments.membership import MembershipRefresh, refresh_memberships
-from segments.rfm_scores import RfmRescore, rescore_rfm
+from segments.rfm.store import RfmRescore, rescore_rfm
 
 logger = logging.getLogger(__name__)
 REFRESH_JOB = "segments:refresh"

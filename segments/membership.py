@@ -45,7 +45,7 @@ from core.db import for_audience_queries
 from core.frames import copy_records, temporary_table
 from core.models import Event, EventType, Subscriber
 from segments.models import Segment, SegmentMember, SegmentSize
-from segments.rfm import DEFAULT_SEGMENT_MAP
+from segments.rfm.scoring import DEFAULT_SEGMENT_MAP
 from segments.rules import RuleError
 from segments.rules.compiler import SegmentRules, condition
 from segments.saved import broken_rules, member_count, saved_rules

@@ -103,11 +103,11 @@ class SegmentSize(Base):
 
 
 class RfmScore(Base):
-    """A customer's current RFM score (segments.rfm), as of the latest `RfmRun`.
+    """A customer's current RFM score (segments.rfm.scoring), as of the latest `RfmRun`.
 
     A rescore writes only the rows whose values changed (`changed_at`): what a customer's
     scores mean as of a day lives once, in the rescore, and recency is the days from
-    `last_ordered_at` to the run's as-of day (`rfm_scores.rfm_table`).
+    `last_ordered_at` to the run's as-of day (`segments.rfm.store.rfm_table`).
     """
 
     __tablename__ = "rfm_scores"

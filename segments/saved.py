@@ -15,7 +15,7 @@ from core.db import for_audience_queries
 from core.errors import SegbotError
 from segments.explain import Explanation, explain
 from segments.models import Segment, SegmentKind, SegmentMember, SegmentVersion
-from segments.rfm import DEFAULT_SEGMENT_MAP
+from segments.rfm.scoring import DEFAULT_SEGMENT_MAP
 from segments.rules import (
     Rule,
     RuleError,

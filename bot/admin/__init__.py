@@ -29,8 +29,8 @@ from bot.admin import (
     wizard_routing,
 )
 from bot.admin.menu import publish_all
+from bot.admin.permissions import AdminUser
 from bot.admin.registry import AdminCommand, Call, Catalog, CommandAllowed, reply_for
-from bot.admin.roles import AdminUser
 from bot.admin.services import AdminServices
 from core.clock import Clock
 from core.errors import SegbotError

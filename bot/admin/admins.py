@@ -8,8 +8,8 @@ from sqlalchemy import select
 from bot.admin import audit
 from bot.admin.menu import publish_menu
 from bot.admin.monospace import bold, code
+from bot.admin.permissions import Permission
 from bot.admin.registry import AdminCommand, Call
-from bot.admin.roles import Permission
 from core.models import Admin, AdminRole, Subscriber
 
 ASSIGNABLE = (AdminRole.MARKETER, AdminRole.OPERATOR, AdminRole.VIEWER)

@@ -17,8 +17,8 @@ from sqlalchemy import select
 
 from bot.admin import charts
 from bot.admin.monospace import bold, code, pieces
+from bot.admin.permissions import Permission
 from bot.admin.registry import AdminCommand, Call, QueryError, UsageError
-from bot.admin.roles import Permission
 from segments.ai.chart import cluster_chart_png
 from segments.ai.generate import Generation, generate_ai_segments
 from segments.ai.llm import language_model

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.admin import audit
 from bot.admin.campaign_commands import CONTROLS, CampaignAction, campaign_view, follow, show
-from bot.admin.roles import AdminUser, Allowed, Permission
+from bot.admin.permissions import AdminUser, Allowed, Permission
 from bot.admin.services import AdminServices
 from broadcasts.campaigns import get_campaign
 from broadcasts.runs import cancel, pause, resume

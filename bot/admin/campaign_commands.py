@@ -11,8 +11,8 @@ from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup, Message
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.admin.monospace import bold, table
+from bot.admin.permissions import AdminUser, Permission
 from bot.admin.registry import AdminCommand, Call
-from bot.admin.roles import AdminUser, Permission
 from bot.admin.services import AdminServices
 from broadcasts.campaigns import get_campaign, list_campaigns
 from broadcasts.models import Campaign, CampaignStatus, DeliveryStatus, Run, RunStatus

@@ -13,8 +13,8 @@ from html import escape
 from sqlalchemy import select
 
 from bot.admin.monospace import bold, code, pieces
+from bot.admin.permissions import Permission
 from bot.admin.registry import AdminCommand, Call, QueryError
-from bot.admin.roles import Permission
 from segments.ai.llm import language_model
 from segments.ai.personas import (
     MAX_PERSONA_TARGETS,

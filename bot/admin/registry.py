@@ -17,7 +17,7 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import Message, User
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.admin.roles import GRANTS, AdminUser, Permission, admin_behind
+from bot.admin.permissions import GRANTS, AdminUser, Permission, admin_behind
 from bot.admin.services import AdminServices
 from core.clock import Clock
 from core.errors import SegbotError

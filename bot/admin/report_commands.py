@@ -10,8 +10,8 @@ from aiogram.types import BufferedInputFile
 
 from bot.admin import charts
 from bot.admin.monospace import bold, percent, table
+from bot.admin.permissions import Permission
 from bot.admin.registry import AdminCommand, Call
-from bot.admin.roles import Permission
 from broadcasts.campaigns import get_campaign
 from broadcasts.reports import (
     AudienceStats,

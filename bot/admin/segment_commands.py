@@ -11,15 +11,15 @@ from sqlalchemy import func, select
 
 from bot.admin import charts
 from bot.admin.monospace import bold, code, percent, table
+from bot.admin.permissions import Permission
 from bot.admin.registry import AdminCommand, Call, QueryError
-from bot.admin.roles import Permission
 from bot.admin.segment_deletion import delete_segment
 from core.models import Subscriber, SubscriberStatus
 from segments.export import ExportFormat, write_export
 from segments.ladder import ladder
 from segments.membership import size_history
 from segments.models import Segment
-from segments.rfm_scores import rfm_table
+from segments.rfm.store import rfm_table
 from segments.rules import Rule, RuleError, parse
 from segments.rules.compiler import condition
 from segments.saved import list_segments, save_segment, saved_rules

@@ -3,8 +3,8 @@
 from html import escape
 
 from bot.admin.monospace import bold, code, table
+from bot.admin.permissions import Permission
 from bot.admin.registry import AdminCommand, Call
-from bot.admin.roles import Permission
 from bot.admin.subscriber_card import card
 from bot.admin.subscribers import add_tag, find_subscriber, remove_tag
 from core.models import Subscriber

@@ -27,8 +27,8 @@ from bot.admin.draft import (
     parse_buttons,
     parse_schedule,
 )
+from bot.admin.permissions import Permission
 from bot.admin.registry import AdminCommand, Call, QueryError
-from bot.admin.roles import Permission
 from bot.admin.wizard_steps import Broadcast, Step
 from broadcasts.campaigns import save_campaign
 from broadcasts.templates import validate

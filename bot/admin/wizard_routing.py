@@ -9,8 +9,8 @@ from aiogram.types import CallbackQuery, Message
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.admin.draft import Draft
+from bot.admin.permissions import AdminUser, Allowed, Permission
 from bot.admin.registry import reply_for
-from bot.admin.roles import AdminUser, Allowed, Permission
 from bot.admin.services import AdminServices
 from bot.admin.wizard import PRESSES, TYPED, go_back
 from bot.admin.wizard_steps import Broadcast, Step, WizardButton

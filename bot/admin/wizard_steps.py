@@ -24,7 +24,7 @@ from bot.admin.draft import (
     describe_schedule,
 )
 from bot.admin.monospace import bold, code
-from bot.admin.roles import AdminUser
+from bot.admin.permissions import AdminUser
 from bot.admin.services import AdminServices
 from broadcasts.compose import UNSUBSCRIBE_TEXT, subscriber_context
 from broadcasts.models import Campaign

@@ -34,7 +34,7 @@ DEFAULT_WINDOW = timedelta(days=DEFAULT_ATTRIBUTION_DAYS)
 
 @dataclass(frozen=True, slots=True)
 class FunnelCounts:
-    """One funnel. `read` is inferred (see core.reads); `churned` is recipients who
+    """One funnel. `read` is inferred (see core.inferred_reads); `churned` is recipients who
     unsubscribed, blocked the bot or deleted their account within 48 h of the send;
     `conversions` are attributed orders, `converted` the recipients who placed them."""
 

@@ -4,7 +4,7 @@ queries (never a loop over deliveries).
 Columns of `funnel_frame`: `run_id`, `target_id`, `variant_id`, then counts —
 `targeted` (every planned delivery), `excluded` and `excluded:<reason>`, `sent`, `failed`,
 `blocked` (at send time), `unknown`, `pending` (queued or being sent), `cancelled`,
-`read` (inferred, see core.reads), `clicked` (deliveries with a tracked-link click),
+`read` (inferred, see core.inferred_reads), `clicked` (deliveries with a tracked-link click),
 `clicks` (all clicks), `replied` and `churned` (a message, resp. an unsubscribe, block or
 deactivation, from the recipient within 48 hours of the send).
 """
@@ -16,8 +16,8 @@ from sqlalchemy import Select, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from broadcasts.models import Delivery, DeliveryStatus, Run
+from core.inferred_reads import SIGNS_OF_READING
 from core.models import Event, EventType
-from core.reads import SIGNS_OF_READING
 
 KEY = ["run_id", "target_id", "variant_id"]
 AFTER_SEND = timedelta(hours=48)  # the window of `replied` and `churned`

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from core.errors import SegbotError
 from segments.ai.features import GROUP_NAMES
-from segments.rfm import DEFAULT_SEGMENT_MAP
+from segments.rfm.scoring import DEFAULT_SEGMENT_MAP
 from segments.rules import AllOf, Condition, Op, Rule, parse
 from segments.saved import RfmNames
 

@@ -46,7 +46,7 @@ from core.frames import read_frame
 from core.models import Event, EventType, Subscriber, SubscriberTag
 from crm_sync.models import Customer
 from segments.models import LadderStage, RfmScore
-from segments.rfm import DEFAULT_SEGMENT_MAP
+from segments.rfm.scoring import DEFAULT_SEGMENT_MAP
 from segments.rules import Rule
 from segments.rules.compiler import condition
 from segments.rules.sql_json import json_number, json_text

@@ -28,7 +28,7 @@ from segments.ai.store import add_generated, free_name, remove_generated
 from segments.ai.writing import model_names
 from segments.membership import refresh_memberships
 from segments.models import Persona, Segment, SegmentKind
-from segments.rfm import DEFAULT_SEGMENT_MAP
+from segments.rfm.scoring import DEFAULT_SEGMENT_MAP
 
 logger = logging.getLogger(__name__)
 

@@ -27,7 +27,7 @@ from segments.ai.features import Features, build_features
 from segments.ai.store import add_generated, remove_generated
 from segments.membership import refresh_memberships
 from segments.models import Segment, SegmentKind
-from segments.rfm import DEFAULT_SEGMENT_MAP
+from segments.rfm.scoring import DEFAULT_SEGMENT_MAP
 from segments.rules.compiler import subscriber_ids
 from segments.saved import MAX_NAME, SegmentNameError, UnknownSegmentError, saved_rules
 

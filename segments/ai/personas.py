@@ -22,7 +22,7 @@ from core.errors import SegbotError
 from segments.ai.llm import LanguageModel
 from segments.ai.writing import narrative
 from segments.models import ContentFormat, Persona, Segment, SegmentKind, SegmentProfile
-from segments.rfm import DEFAULT_SEGMENT_MAP
+from segments.rfm.scoring import DEFAULT_SEGMENT_MAP
 from segments.rules import parse, to_text
 from segments.rules.compiler import condition
 from segments.saved import MAX_NAME, RfmNames, get_segment, saved_rules

@@ -13,7 +13,7 @@ from datetime import date
 from difflib import get_close_matches
 
 from segments.levels import ACTIVITY_LEVELS, STAGES
-from segments.rfm import DEFAULT_SEGMENT_MAP
+from segments.rfm.scoring import DEFAULT_SEGMENT_MAP
 from segments.rules.errors import RuleTypeError
 from segments.rules.tree import COMPARISONS, ORDERING, Condition, Duration, Op, Scalar
 

@@ -11,7 +11,7 @@ from collections.abc import Collection, Mapping
 from datetime import date
 from typing import TypeAlias, TypeVar
 
-from segments.rfm import DEFAULT_SEGMENT_MAP
+from segments.rfm.scoring import DEFAULT_SEGMENT_MAP
 from segments.rules.errors import RuleError, RuleSyntaxError, RuleTypeError
 from segments.rules.fields import check_condition
 from segments.rules.tree import (

@@ -4,7 +4,7 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from segments.rfm import DEFAULT_SEGMENT_MAP
+from segments.rfm.scoring import DEFAULT_SEGMENT_MAP
 from segments.rules.errors import RuleError, RuleSyntaxError, RuleTypeError
 from segments.rules.fields import check_condition, check_operator, field_spec
 from segments.rules.tokens import Token, TokenKind, tokenize

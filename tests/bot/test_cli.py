@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from bot.cli import app
+from cli.app import app
 from core.sources import CustomerRef, StartSource, parse_start_payload
 
 SEGBOT = str(Path(sys.executable).parent / "segbot")

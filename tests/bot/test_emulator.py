@@ -19,7 +19,7 @@ from aiogram.types import (
     Message,
 )
 
-from bot.emulator import Emulator
+from telegram_emulator import Emulator
 
 USER = 1001
 

@@ -16,8 +16,8 @@ from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup, Message
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler
 from aiohttp import web
 
-from bot.emulator import Emulator, EmulatorClient, EmulatorError
-from bot.emulator.json_types import JSON
+from telegram_emulator import Emulator, EmulatorClient, EmulatorError
+from telegram_emulator.json_types import JSON
 
 USER = 3001
 
@@ -236,7 +236,7 @@ async def test_newer_long_poll_terminates_the_waiting_one(bot: Bot) -> None:
 
 async def test_client_drives_a_standalone_emulator_process() -> None:
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot.emulator", "--port", "0", stdout=asyncio.subprocess.PIPE
+        sys.executable, "-m", "telegram_emulator", "--port", "0", stdout=asyncio.subprocess.PIPE
     )
     try:
         assert process.stdout is not None

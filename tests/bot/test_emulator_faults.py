@@ -8,7 +8,7 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.exceptions import TelegramNetworkError, TelegramRetryAfter, TelegramServerError
 
-from bot.emulator import Emulator, Limits
+from telegram_emulator import Emulator, Limits
 
 USERS = range(2001, 2101)
 

@@ -2,10 +2,10 @@
 
 import pytest
 
-from bot.emulator.errors import ApiError
-from bot.emulator.html_markup import parse_html
-from bot.emulator.markdown_markup import parse_markdown_v2
-from bot.emulator.updates import command_entities
+from telegram_emulator.errors import ApiError
+from telegram_emulator.html_markup import parse_html
+from telegram_emulator.markdown_markup import parse_markdown_v2
+from telegram_emulator.updates import command_entities
 
 
 def test_html_becomes_plain_text_and_utf16_entities() -> None:

@@ -11,7 +11,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.health import Pingable
-from bot.web import create_web_app
+from bot.web_server import create_web_app
 from broadcasts.models import Delivery, DeliveryStatus
 from broadcasts.planner import plan_run
 from core.db import create_engine, create_sessionmaker

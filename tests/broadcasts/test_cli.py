@@ -8,7 +8,7 @@ import typer
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from typer.testing import CliRunner, Result
 
-from bot.campaign_cli import app
+from cli.campaign import app
 from tests.broadcasts.audience import add_subscribers
 
 CAMPAIGN = """

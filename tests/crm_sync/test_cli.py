@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from typer.testing import CliRunner
 
-from bot.crm_cli import app
+from cli.crm import app
 from tests.crm_sync.conftest import ORDER_HEADER, write_csv
 
 

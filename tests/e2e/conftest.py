@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import runtime
-from bot.emulator import Emulator
 from core.settings import Settings, load_settings
+from telegram_emulator import Emulator
 
 BOT_TOKEN = "123456:TEST-TOKEN"
 SECRET_KEY = "test-secret"

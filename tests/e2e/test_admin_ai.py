@@ -10,12 +10,12 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from bot.emulator import Emulator
 from broadcasts.models import Campaign, CampaignTarget
 from core.clock import utcnow
 from core.models import AuditLog
 from segments.models import Persona
 from segments.saved import save_segment
+from telegram_emulator import Emulator
 from tests.bot.admin.console import (
     MARKETER,
     NOT_A_COMMAND,

@@ -8,9 +8,9 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from bot.emulator import Emulator
 from broadcasts.models import Campaign, CampaignTarget, Variant
 from core.models import AuditLog
+from telegram_emulator import Emulator
 from tests.bot.admin.console import (
     MARKETER,
     Chat,

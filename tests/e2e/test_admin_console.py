@@ -9,12 +9,12 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from bot.admin import CATALOG
-from bot.emulator import Emulator
 from broadcasts.campaigns import save_campaign
 from broadcasts.spec import parse_campaign
 from core.clock import utcnow
 from core.models import AuditLog
 from segments.saved import save_segment
+from telegram_emulator import Emulator
 from tests.bot.admin.console import (
     MARKETER,
     NOT_A_COMMAND,

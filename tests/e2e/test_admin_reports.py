@@ -14,14 +14,14 @@ from rich.console import Console
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from typer.testing import CliRunner
 
-from bot.cli import app
-from bot.demo_admin import show_admin_console
-from bot.emulator import Emulator, SentMessage
 from broadcasts.campaigns import save_campaign
 from broadcasts.planner import plan_run
 from broadcasts.spec import parse_campaign
+from cli.app import app
 from core.clock import utcnow
+from demo.admin import show_admin_console
 from segments.saved import save_segment
+from telegram_emulator import Emulator, SentMessage
 from tests.bot.admin.console import (
     OWNER,
     VIEWER,

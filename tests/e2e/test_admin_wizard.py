@@ -10,7 +10,6 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from bot.emulator import Emulator, SentMessage
 from broadcasts.campaigns import save_campaign
 from broadcasts.models import Campaign, CampaignStatus, Delivery, DeliveryStatus
 from broadcasts.planner import plan_run
@@ -18,6 +17,7 @@ from broadcasts.spec import parse_campaign
 from core.clock import utcnow
 from core.models import AuditLog
 from segments.saved import save_segment
+from telegram_emulator import Emulator, SentMessage
 from tests.bot.admin.console import (
     MARKETER,
     VIEWER,

@@ -8,13 +8,13 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.emulator import Emulator
 from broadcasts.models import Campaign, Delivery, DeliveryStatus, RunStatus
 from broadcasts.planner import plan_run
 from broadcasts.runs import Progress, progress
 from core.models import Subscriber, SubscriberStatus
 from core.settings import Settings, load_settings
 from segments.saved import save_segment
+from telegram_emulator import Emulator
 from tests.broadcasts.audience import NOW, add_subscribers, campaign_from
 from tests.e2e.conftest import BOT_TOKEN, SECRET_KEY, free_port
 

@@ -11,10 +11,10 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.emulator import Emulator
 from broadcasts.models import Delivery, DeliveryStatus
 from broadcasts.planner import plan_run
 from core.models import Subscriber
+from telegram_emulator import Emulator
 from tests.broadcasts.audience import NOW, campaign_from
 from tests.e2e.test_broadcast import SEGMENTED, audience, sent_out
 

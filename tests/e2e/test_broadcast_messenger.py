@@ -2,7 +2,6 @@
 
 import pytest
 
-from bot.emulator import Emulator
 from bot.messenger import TelegramMessenger
 from broadcasts.messenger import (
     Blocked,
@@ -15,6 +14,7 @@ from broadcasts.messenger import (
     TransientError,
     Unknown,
 )
+from telegram_emulator import Emulator
 from tests.e2e.conftest import BOT_TOKEN, free_port
 
 pytestmark = pytest.mark.e2e

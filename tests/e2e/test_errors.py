@@ -9,11 +9,11 @@ from aiogram import F, Router
 from aiogram.types import Message
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.emulator import Emulator
 from bot.runtime import build_bot, build_dispatcher
 from core.errors import SegbotError
 from core.events import EventLog
 from core.settings import Settings
+from telegram_emulator import Emulator
 
 pytestmark = pytest.mark.e2e
 

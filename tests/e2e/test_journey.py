@@ -7,10 +7,10 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.emulator import Emulator, SentMessage
 from core.models import Event, Subscriber, SubscriberStatus, SubscriberTag
 from core.sources import customer_payload, utm_payload
 from crm_sync.models import Customer
+from telegram_emulator import Emulator, SentMessage
 from tests.e2e.conftest import eventually
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("running_bot")]

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.emulator import Emulator
+from telegram_emulator import Emulator
 
 pytestmark = pytest.mark.e2e
 

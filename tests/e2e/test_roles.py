@@ -13,13 +13,13 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import runtime
-from bot.emulator import Emulator
-from bot.roles import Role
+from bot.process_roles import Role
 from bot.webhook import SECRET_HEADER, WEBHOOK_PATH
 from broadcasts.models import Campaign, CampaignStatus
 from core.clock import utcnow
 from core.errors import ConfigError
 from core.settings import Settings
+from telegram_emulator import Emulator
 from tests.broadcasts.audience import add_subscribers, campaign_from
 from tests.e2e.conftest import free_port
 

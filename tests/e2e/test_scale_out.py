@@ -20,11 +20,11 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.emulator import Emulator
 from bot.webhook import WEBHOOK_PATH
 from broadcasts.models import Campaign, CampaignStatus, Delivery, DeliveryStatus, Run
 from core.clock import utcnow
 from core.settings import Settings
+from telegram_emulator import Emulator
 from tests.broadcasts.audience import add_subscribers, campaign_from
 from tests.e2e.conftest import BOT_TOKEN, SECRET_KEY, free_port
 

@@ -4,8 +4,8 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.emulator import Emulator
 from core.models import Event, Subscriber, SubscriberStatus
+from telegram_emulator import Emulator
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("running_bot")]
 

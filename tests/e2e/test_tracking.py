@@ -8,11 +8,11 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.emulator import Emulator
 from broadcasts.links import LinkRef, register_links, tracked_url
+from core.inferred_reads import inferred_read_at
 from core.models import Event, Subscriber
-from core.reads import inferred_read_at
 from core.settings import Settings
+from telegram_emulator import Emulator
 from tests.e2e.conftest import SECRET_KEY, eventually
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("running_bot")]

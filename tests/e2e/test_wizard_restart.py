@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import runtime
-from bot.emulator import Emulator, SentMessage
 from core.settings import Settings
+from telegram_emulator import Emulator, SentMessage
 from tests.bot.admin.console import Chat, no_flood_limits, until
 
 pytestmark = pytest.mark.e2e

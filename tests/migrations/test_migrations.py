@@ -9,7 +9,7 @@ from sqlalchemy import Connection, Date, column, insert, inspect, table
 import migrations
 from core.db import UtcDateTime, create_engine, create_sessionmaker
 from migrations.metadata import metadata
-from segments.rfm_scores import rfm_table
+from segments.rfm.store import rfm_table
 
 
 def _schema_diff(connection: Connection) -> list[object]:

@@ -10,7 +10,7 @@ from core.models import Event, Subscriber, SubscriberStatus, SubscriberTag
 from crm_sync.facts import refresh_subscriber_purchases
 from crm_sync.models import Customer
 from segments.models import ActivityLevel, LadderStage, RfmScore
-from segments.rfm import DEFAULT_SEGMENT_MAP
+from segments.rfm.scoring import DEFAULT_SEGMENT_MAP
 from segments.rules.comparison import day_start
 from segments.rules.evaluator import CustomerFacts, EventFact, RfmFacts, SubscriberFacts
 from segments.rules.json_form import JsonValue

@@ -10,7 +10,7 @@ import typer
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from typer.testing import CliRunner, Result
 
-from bot.segments_cli import app, ladder_app, rfm_app
+from cli.segments import app, ladder_app, rfm_app
 from core.clock import utcnow
 from core.models import Subscriber
 from crm_sync.facts import refresh_facts

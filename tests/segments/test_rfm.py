@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from core.errors import ConfigError
-from segments.rfm import COLUMNS, DEFAULT_SEGMENT_MAP, RfmInputError, SegmentMap, score
+from segments.rfm.scoring import COLUMNS, DEFAULT_SEGMENT_MAP, RfmInputError, SegmentMap, score
 
 AS_OF = date(2026, 11, 1)
 

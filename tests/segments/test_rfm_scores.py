@@ -8,8 +8,8 @@ from core.models import Subscriber
 from crm_sync.facts import refresh_facts
 from crm_sync.models import Customer, Order
 from segments.models import RfmRun, RfmScore
-from segments.rfm import SegmentMap, score
-from segments.rfm_scores import rescore_rfm, rfm_table
+from segments.rfm.scoring import SegmentMap, score
+from segments.rfm.store import rescore_rfm, rfm_table
 from segments.rules import parse
 from segments.rules.compiler import subscriber_ids
 

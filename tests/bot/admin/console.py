@@ -12,12 +12,12 @@ from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import runtime
-from bot.emulator import Emulator, SentMessage
 from bot.middlewares import ThrottleMiddleware
 from core.models import Admin, AdminRole, Subscriber
 from core.settings import load_settings
 from segments.ai.personas import create_persona
 from segments.models import ContentFormat
+from telegram_emulator import Emulator, SentMessage
 from tests.e2e.conftest import BOT_TOKEN, SECRET_KEY, free_port
 
 OWNER, MARKETER, OPERATOR, VIEWER, STRANGER = 900_001, 900_002, 900_003, 900_004, 900_005

@@ -6,8 +6,8 @@ from rich.console import Console
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.demo_report import buy_and_report
 from crm_sync.models import Order
+from demo.report import buy_and_report
 from tests.broadcasts.reports.scenario import build
 
 

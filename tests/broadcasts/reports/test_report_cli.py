@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from typer.testing import CliRunner
 
-from bot.report_cli import app
+from cli.report import app
 from tests.broadcasts.reports.scenario import build
 from tests.broadcasts.test_cli import invoke
 

@@ -7,8 +7,8 @@ import typer
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from typer.testing import CliRunner, Result
 
-from bot.personas_cli import app as personas_app
-from bot.segments_cli import app as segments_app
+from cli.personas import app as personas_app
+from cli.segments import app as segments_app
 from tests.segments.ai.planted import plant
 
 

@@ -1,0 +1,1 @@
+"""The `segbot` command (Typer): one module per command group."""

@@ -1,0 +1,372 @@
+"""`segbot segments ...`, `segbot rfm` and `segbot ladder`: segments from the command line.
+
+Results go to stdout; errors are one line on stderr (a rule error adds the rule with a
+caret under the place), exit 2 for bad input and 1 when the database cannot be used.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import date, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from cli.execution import execute, on_database, section_or_exit, settings_or_exit
+from core.clock import utcnow
+from core.errors import SegbotError
+
+if TYPE_CHECKING:  # pandas and the domain modules load only when a command runs
+    import pandas as pd
+    from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+    from segments.config import SegmentsConfig
+
+T = TypeVar("T")
+
+app = typer.Typer(
+    help="Saved segments: list, show, count, save, explain, refresh.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+rfm_app = typer.Typer(add_completion=False)
+ladder_app = typer.Typer(add_completion=False)
+out = Console(highlight=False)
+
+
+def _run(
+    work: Callable[[async_sessionmaker[AsyncSession], SegmentsConfig], Awaitable[T]],
+    *,
+    rule_text: str | None = None,
+) -> T:
+    """Settings, config and a ready database for `work`; errors become one line (a rule
+    error with `rule_text` adds the rule with a caret under the place)."""
+    from segments.config import load_segments_config
+    from segments.rules import RuleError
+
+    settings = settings_or_exit()
+    config = section_or_exit(settings, load_segments_config)
+
+    def explain(error: SegbotError) -> str:
+        if isinstance(error, RuleError) and rule_text and error.position is not None:
+            return f"{error}\n{error.pointer(rule_text)}"
+        return str(error)
+
+    return execute(on_database(settings, lambda sessions: work(sessions, config)), explain=explain)
+
+
+def _names(config: SegmentsConfig) -> tuple[str, ...]:
+    return config.rfm.segment_map().names
+
+
+def _when(moment: datetime | None) -> str:
+    return "never" if moment is None else moment.strftime("%Y-%m-%d %H:%M UTC")
+
+
+# -- segbot segments ------------------------------------------------------------------------
+@app.command(name="list")
+def list_command() -> None:
+    """Every saved segment with its size at the last refresh."""
+
+    from segments.saved import list_segments
+
+    async def work(sessionmaker: async_sessionmaker[AsyncSession], _: SegmentsConfig) -> None:
+        async with sessionmaker() as session:
+            segments = await list_segments(session)
+        table = Table("name", "kind", "members", "refreshed", "version", "rule")
+        for segment in segments:
+            size = "-" if segment.size is None else str(segment.size)
+            refreshed, version = _when(segment.refreshed_at), str(segment.version)
+            row = (segment.name, segment.kind.value, size, refreshed, version, segment.rule_text)
+            table.add_row(*row)
+        out.print(table if segments else "no saved segments yet: segbot segments save NAME RULE")
+
+    _run(work)
+
+
+@app.command()
+def show(name: Annotated[str, typer.Argument(help="The segment's name.")]) -> None:
+    """A segment's rule, description, owner, versions and size history."""
+
+    from segments.membership import size_history
+    from segments.saved import get_segment, segment_versions
+
+    async def work(sessionmaker: async_sessionmaker[AsyncSession], _: SegmentsConfig) -> None:
+        async with sessionmaker() as session:
+            segment = await get_segment(session, name=name)
+            versions = await segment_versions(session, name=name)
+            sizes = await size_history(session, segment_id=segment.id)
+        out.print(f"{segment.name} (version {segment.version}, owner {segment.owner or '-'})")
+        out.print(f"rule: {segment.rule_text}")
+        if segment.description:
+            out.print(f"description: {segment.description}")
+        out.print(f"members: {segment.size if segment.size is not None else '-'}")
+        history = Table("version", "saved", "owner", "rule")
+        for version in versions:
+            history.add_row(
+                str(version.version),
+                _when(version.saved_at),
+                version.owner or "-",
+                version.rule_text,
+            )
+        out.print(history)
+        if sizes:
+            table = Table("refreshed", "members", "entered", "left")
+            for size in sizes[-10:]:
+                table.add_row(
+                    _when(size.measured_at), *(str(n) for n in (size.size, size.entered, size.left))
+                )
+            out.print(table)
+
+    _run(work)
+
+
+@app.command()
+def count(
+    rule: Annotated[str, typer.Argument(help='A rule, e.g. "lang = es and clicked within 7d".')],
+) -> None:
+    """How many subscribers a rule selects right now."""
+
+    from segments.saved import count_matching
+
+    async def work(sessionmaker: async_sessionmaker[AsyncSession], config: SegmentsConfig) -> None:
+        async with sessionmaker() as session:
+            found = await count_matching(
+                session, rule_text=rule, now=utcnow(), rfm_segments=_names(config)
+            )
+        out.print(str(found))
+
+    _run(work, rule_text=rule)
+
+
+@app.command()
+def save(
+    name: Annotated[str, typer.Argument(help="The segment's name.")],
+    rule: Annotated[str, typer.Argument(help="Its rule.")],
+    description: Annotated[str | None, typer.Option("--description", "-d")] = None,
+    owner: Annotated[str | None, typer.Option("--owner", help="Who saves it.")] = None,
+) -> None:
+    """Save a segment (a new version if it exists); a bad rule saves nothing."""
+
+    from segments.saved import count_matching, save_segment
+
+    async def work(sessionmaker: async_sessionmaker[AsyncSession], config: SegmentsConfig) -> None:
+        names, now = _names(config), utcnow()
+        async with sessionmaker() as session:
+            segment = await save_segment(
+                session, name=name, rule_text=rule, now=now, description=description,
+                owner=owner, rfm_segments=names,
+            )  # fmt: skip
+            size = await count_matching(
+                session, rule_text=segment.rule_text, now=now, rfm_segments=names
+            )
+        out.print(f"saved {segment.name} (version {segment.version}): {segment.rule_text}")
+        out.print(f"{size} subscribers match now; members update on the next refresh")
+
+    _run(work, rule_text=rule)
+
+
+@app.command()
+def explain(
+    name: Annotated[str, typer.Argument(help="The segment's name.")],
+    subscriber: Annotated[str, typer.Argument(help="Subscriber id, or @username.")],
+) -> None:
+    """Why a subscriber is or is not in a segment, predicate by predicate."""
+
+    from segments.saved import explain_membership
+
+    async def work(sessionmaker: async_sessionmaker[AsyncSession], config: SegmentsConfig) -> None:
+        async with sessionmaker() as session:
+            subscriber_id = await _subscriber_id(session, subscriber)
+            explanation = await explain_membership(
+                session, name=name, subscriber_id=subscriber_id, now=utcnow(),
+                rfm_segments=_names(config),
+            )  # fmt: skip
+        verdict = "is in" if explanation.matches else "is not in"
+        out.print(f"subscriber {subscriber_id} {verdict} {name}: {explanation.rule}")
+        for check in explanation.checks:
+            out.print(f"  {'yes' if check.held else 'no '}  {check.predicate}")
+
+    _run(work)
+
+
+async def _subscriber_id(session: AsyncSession, given: str) -> int:
+    from sqlalchemy import select
+
+    from core.models import Subscriber
+
+    if given.isdigit():
+        return int(given)
+    found = await session.scalar(
+        select(Subscriber.id).where(Subscriber.username == given.lstrip("@"))
+    )
+    if found is None:
+        raise SegbotError(f"no subscriber {given}: give a subscriber id or @username")
+    return found
+
+
+@app.command()
+def refresh(
+    names: Annotated[
+        list[str] | None, typer.Argument(help="Segments to refresh (default: everything).")
+    ] = None,
+) -> None:
+    """Refresh members. Without names: RFM, activity, ladder and every segment first."""
+
+    from cli.tables import membership_table
+    from segments.jobs import refresh_all
+    from segments.membership import refresh_memberships
+
+    async def work(sessionmaker: async_sessionmaker[AsyncSession], config: SegmentsConfig) -> None:
+        if names:
+            outcomes = await refresh_memberships(
+                sessionmaker, now=utcnow(), names=names, rfm_segments=_names(config)
+            )
+        else:
+            everything = await refresh_all(sessionmaker, config=config)
+            out.print(f"rfm: {everything.rfm.customers} customers scored")
+            changed = (everything.activity.changed, everything.ladder.changed)
+            out.print("activity: {} changed; ladder: {} changed".format(*changed))
+            outcomes = everything.memberships
+        out.print(membership_table(outcomes))
+
+    _run(work)
+
+
+@app.command()
+def generate(
+    k_min: Annotated[int | None, typer.Option("--k-min", help="Fewest clusters.")] = None,
+    k_max: Annotated[int | None, typer.Option("--k-max", help="Most clusters.")] = None,
+    describe: Annotated[
+        str | None,
+        typer.Option(
+            "--describe",
+            help='Features and audience, e.g. "engagement and interests where lang = es".',
+        ),
+    ] = None,
+) -> None:
+    """Find AI segments (clusters with profiles); replaces every current AI segment."""
+    from core.settings import load_settings
+    from segments.ai.config import load_ai_config
+    from segments.ai.generate import generate_ai_segments
+    from segments.ai.llm import language_model
+
+    ai = section_or_exit(settings_or_exit(), load_ai_config)
+
+    async def work(sessionmaker: async_sessionmaker[AsyncSession], config: SegmentsConfig) -> None:
+        result = await generate_ai_segments(
+            sessionmaker, now=utcnow(), config=ai, k_min=k_min, k_max=k_max,
+            description=describe, model=language_model(load_settings()),
+            rfm_segments=_names(config),
+        )  # fmt: skip
+        if result.removed:
+            out.print(f"replaced {len(result.removed)} AI segments: {', '.join(result.removed)}")
+        scores = ", ".join(f"k={k}: {v:.2f}" for k, v in sorted(result.silhouettes.items()))
+        out.print(
+            f"{result.k} AI segments of {result.audience} subscribers (silhouette {scores}; "
+            f"fitted on {result.fitted_on}; features: {', '.join(result.groups)})"
+        )
+        for profile in result.profiles:
+            out.print(f"\n[bold]{profile.name}[/]: {profile.size} ({profile.share:.0%})")
+            for section in ("demographics", "geography", "interests", "behaviours"):
+                out.print(f"  {section}: {'; '.join(profile.section(section)) or '-'}")
+            out.print(f"  pain points: {'; '.join(profile.pain_points)}")
+        for persona in result.orphaned_personas:
+            out.print(f"persona {persona} lost its source segment: recreate it")
+
+    _run(work)
+
+
+@app.command()
+def lookalike(
+    seed: Annotated[str, typer.Argument(help="The segment to look like, e.g. buyers.")],
+    size: Annotated[int, typer.Option("--size", help="How many subscribers.")],
+    name: Annotated[str | None, typer.Option("--name", help="The new segment's name.")] = None,
+) -> None:
+    """Save the SIZE subscribers most like the members of SEED (not in it) as a segment."""
+    from segments.ai.config import load_ai_config
+    from segments.ai.lookalike import build_lookalike
+
+    ai = section_or_exit(settings_or_exit(), load_ai_config)
+
+    async def work(sessionmaker: async_sessionmaker[AsyncSession], config: SegmentsConfig) -> None:
+        result = await build_lookalike(
+            sessionmaker, seed=seed, size=size, now=utcnow(), config=ai, name=name,
+            rfm_segments=_names(config),
+        )  # fmt: skip
+        verb = "replaced" if result.replaced else "saved"
+        out.print(
+            f"{verb} {result.name}: the {result.size} subscribers most like the "
+            f"{result.seed_size} in {result.seed}"
+        )
+
+    _run(work)
+
+
+# -- segbot rfm -----------------------------------------------------------------------------
+@rfm_app.callback(invoke_without_command=True)
+def rfm(
+    as_of: Annotated[
+        datetime | None,
+        typer.Option("--as-of", formats=["%Y-%m-%d"], help="Score as of this day (not stored)."),
+    ] = None,
+    csv: Annotated[
+        Path | None, typer.Option("--csv", help="Write every customer's scores here.")
+    ] = None,
+) -> None:
+    """RFM scores per segment. Without --as-of: rescore now and store the scores."""
+
+    from segments.rfm.scoring import score_summary
+    from segments.rfm.store import read_purchase_summary, rescore_rfm, rfm_table
+
+    async def work(sessionmaker: async_sessionmaker[AsyncSession], config: SegmentsConfig) -> None:
+        segment_map = config.rfm.segment_map()
+        async with sessionmaker() as session:
+            if as_of is None:
+                now = utcnow()
+                await rescore_rfm(session, as_of=now.date(), now=now, segment_map=segment_map)
+                scores = await rfm_table(session)
+            else:
+                day = as_of.date()
+                summary = await read_purchase_summary(session, as_of=day)
+                scores = score_summary(summary, day, segment_map=segment_map).assign(as_of=day)
+        _print_rfm(scores, segment_map.names, stored=as_of is None)
+        if csv is not None:
+            scores.to_csv(csv, index=False)
+            out.print(f"wrote {len(scores)} customers to {csv}")
+
+    _run(work)
+
+
+def _print_rfm(scores: pd.DataFrame, names: tuple[str, ...], *, stored: bool) -> None:
+    from cli.tables import rfm_summary_table
+
+    day: date | None = scores["as_of"].iloc[0] if len(scores) else None
+    out.print(f"RFM as of {day or '-'}: {len(scores)} customers{' (stored)' if stored else ''}")
+    out.print(rfm_summary_table(scores, names))
+
+
+# -- segbot ladder --------------------------------------------------------------------------
+@ladder_app.callback(invoke_without_command=True)
+def ladder_command(
+    refresh_first: Annotated[
+        bool, typer.Option("--refresh", help="Restage everyone first.")
+    ] = False,
+) -> None:
+    """Subscribers (and buyers among them) on each stage of the ladder of awareness."""
+
+    from cli.tables import ladder_table
+    from segments.ladder import ladder, refresh_ladder
+
+    async def work(sessionmaker: async_sessionmaker[AsyncSession], config: SegmentsConfig) -> None:
+        async with sessionmaker() as session:
+            if refresh_first:
+                outcome = await refresh_ladder(session, now=utcnow(), config=config.ladder)
+                out.print(f"restaged: {outcome.changed} changed")
+            counts = await ladder(session)
+        out.print(ladder_table(counts))
+
+    _run(work)

@@ -1,0 +1,1 @@
+"""RFM: quintile scoring of CRM purchases (`scoring`) and the stored scores (`store`)."""

@@ -1,0 +1,96 @@
+"""The Bot API over HTTP: `/bot<token>/<method>` dispatch, fault injection, request log."""
+
+import asyncio
+import time
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from http import HTTPStatus
+
+from aiohttp import web
+
+from telegram_emulator.errors import ApiError, not_found
+from telegram_emulator.faults import Faults
+from telegram_emulator.json_types import JSONObject
+from telegram_emulator.limits import SENDING_METHODS, RateLimiter
+from telegram_emulator.notifier import Notifier
+from telegram_emulator.params import MethodHandler, Params, read_params
+from telegram_emulator.records import RecordedRequest
+
+MAX_REQUEST_BYTES = 60 * 1024 * 1024
+"""Largest request body accepted (Telegram takes photos up to 10 MB, other files 50 MB)."""
+SHUTDOWN_TIMEOUT = 2.0
+
+
+async def serve(routes: Iterable[web.RouteDef], host: str, port: int) -> tuple[web.AppRunner, str]:
+    """Listen on host:port (0 picks a free port); return the runner and the base URL."""
+    app = web.Application(client_max_size=MAX_REQUEST_BYTES)
+    app.add_routes(routes)
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=SHUTDOWN_TIMEOUT)
+    await runner.setup()
+    await web.TCPSite(runner, host, port).start()
+    bound_host, bound_port = runner.addresses[0][:2]
+    return runner, f"http://{bound_host}:{bound_port}"
+
+
+class BotApi:
+    """Routes Bot API calls to method handlers and records each call with its answer."""
+
+    def __init__(
+        self, handlers: Mapping[str, MethodHandler], *, faults: Faults, limiter: RateLimiter
+    ) -> None:
+        # Telegram matches method names case-insensitively.
+        self._handlers = {name.lower(): (name, handler) for name, handler in handlers.items()}
+        self._faults = faults
+        self._limiter = limiter
+        self.requests: list[RecordedRequest] = []
+        self.requests_changed = Notifier()
+
+    def routes(self) -> list[web.RouteDef]:
+        return [web.route("*", "/bot{token}/{method}", self.handle_http)]
+
+    async def handle_http(self, request: web.Request) -> web.StreamResponse:
+        try:
+            params = await read_params(request)
+        except ApiError as error:
+            return web.json_response(error.body(), status=error.status)
+        status, body = await self.call(request.match_info["method"], params)
+        delay = self._limiter.limits.delay_seconds
+        if delay > 0:
+            await asyncio.sleep(delay)
+        return web.json_response(body, status=status)
+
+    async def call(self, method: str, params: Params) -> tuple[int, JSONObject]:
+        """Run one method; return the HTTP status and the Telegram-shaped body."""
+        arrived, wall_time = time.monotonic(), datetime.now(UTC)
+        name, handler = self._handlers.get(method.lower(), (method, None))
+        try:
+            if handler is None:
+                raise not_found()
+            fault = self._faults.take(
+                name,
+                is_send=name in SENDING_METHODS,
+                error_rate=self._limiter.limits.error_rate,
+            )
+            if fault is not None:
+                raise fault
+            body: JSONObject = {"ok": True, "result": await handler(params)}
+            status, description = int(HTTPStatus.OK), None
+        except ApiError as error:
+            body, status, description = error.body(), error.status, error.description
+        self.requests.append(
+            RecordedRequest(
+                method=name,
+                params=params.to_record(),
+                at=arrived,
+                wall_time=wall_time,
+                status=status,
+                ok=status == HTTPStatus.OK,
+                description=description,
+            )
+        )
+        self.requests_changed.notify()
+        return status, body
+
+    async def run_webhook_reply(self, method: str, params: Params) -> None:
+        """A method the bot answered a webhook delivery with (recorded like any call)."""
+        await self.call(method, params)
