@@ -28,7 +28,7 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 import migrations
-from bot.runtime import build_dispatcher
+from bot.dispatcher import build_dispatcher
 from core.db import create_engine, create_sessionmaker
 from core.events import EventLog
 from core.models import Event, Subscriber

@@ -1,4 +1,11 @@
-"""Outer middlewares: what every update goes through before a handler sees it."""
+"""The bot's middlewares.
+
+Outer, on every update (installed by `bot.dispatcher.build_dispatcher`): the anti-flood
+throttle (`ThrottleMiddleware`) and the event log (`EventLogMiddleware`). Inner, on the
+private-chat router (`bot.routers.get_routers`), so they run only for an update a handler
+takes: one database session (`DbSessionMiddleware`) and the subscriber's language
+(`LanguageMiddleware`).
+"""
 
 import logging
 from collections.abc import Awaitable, Callable, Collection

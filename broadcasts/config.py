@@ -15,10 +15,9 @@ broadcasts:
 
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from core.config import ConfigSections
-from core.errors import ConfigError
+from core.config import ConfigSections, validated
 
 # Telegram's ceiling for allow_paid_broadcast.
 MAX_PAID_PER_SECOND = 1000
@@ -51,11 +50,4 @@ class BroadcastsConfig(_Strict):
 def load_broadcasts_config(sections: ConfigSections) -> BroadcastsConfig:
     """The validated `broadcasts` section (defaults where absent); a mistake is one
     ConfigError naming the key."""
-    try:
-        return BroadcastsConfig.model_validate(sections.get("broadcasts") or {})
-    except ValidationError as error:
-        problems = []
-        for detail in error.errors():
-            location = ".".join(str(part) for part in ("broadcasts", *detail["loc"]))
-            problems.append(f"{location}: {str(detail['msg']).removeprefix('Value error, ')}")
-        raise ConfigError("; ".join(problems)) from None
+    return validated(BroadcastsConfig, sections.get("broadcasts") or {}, "broadcasts")

@@ -14,12 +14,10 @@ import migrations
 from bot.logs import configure_logging
 from bot.process_roles import Role
 from cli import campaign, crm, personas, report, segments
-from cli.execution import execute, fail, on_database, section_or_exit, settings_or_exit
+from cli.execution import config_or_exit, execute, fail, on_database, settings_or_exit
 from core.clock import utcnow
 from core.db import create_engine
 from core.sources import customer_payload, start_link, utm_payload
-from crm_sync.config import load_crm_config
-from segments.config import load_segments_config
 from segments.export import ExportFormat, ExportSummary, write_export
 
 T = TypeVar("T")
@@ -72,7 +70,7 @@ def run(
     configure_logging(settings)
     from bot import runtime  # aiogram takes seconds to import: only the commands that use it
 
-    execute(runtime.run(settings, role=role, webhook=webhook))
+    execute(runtime.run(settings, config=config_or_exit(settings), role=role, webhook=webhook))
 
 
 @app.command(name="demo")
@@ -100,8 +98,8 @@ def export(
     """A segment's members as CSV: Telegram ids, or hashed contacts for ad platforms'
     custom audiences (columns email and phone, SHA-256 of the normalised values)."""
     settings = settings_or_exit()
-    region = section_or_exit(settings, load_crm_config).rules_for().default_region
-    names = section_or_exit(settings, load_segments_config).rfm.segment_map().names
+    config = config_or_exit(settings)
+    region, names = config.phone_region, config.rfm_names
 
     async def work(sessionmaker: async_sessionmaker[AsyncSession]) -> ExportSummary:
         with nullcontext(sys.stdout) if out is None else out.open("w", encoding="utf-8") as target:

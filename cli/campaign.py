@@ -21,18 +21,17 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.messenger import TelegramMessenger
 from broadcasts.campaigns import get_campaign, list_campaigns, save_campaign
 from broadcasts.compose import subscriber_context
-from broadcasts.config import BroadcastsConfig, load_broadcasts_config
+from broadcasts.config import BroadcastsConfig
 from broadcasts.messenger import Button, OutgoingMessage, Sent
 from broadcasts.models import Campaign, DeliveryStatus, Run, RunStatus, ScheduleKind
 from broadcasts.planner import plan_run
 from broadcasts.runs import cancel, latest_run, pause, progress, resume
 from broadcasts.spec import parse_campaign
 from broadcasts.templates import SAMPLE, compile_template, render
-from cli.execution import execute, fail, on_database, section_or_exit, settings_or_exit
+from cli.execution import config_or_exit, execute, fail, on_database, settings_or_exit
 from core.clock import utcnow
 from core.errors import SegbotError
 from core.settings import Settings
-from segments.config import SegmentsConfig, load_segments_config
 
 T = TypeVar("T")
 
@@ -59,11 +58,8 @@ def _run(
     work: Callable[[async_sessionmaker[AsyncSession], Settings, _Config], Awaitable[T]],
 ) -> T:
     settings = settings_or_exit()
-    segments: SegmentsConfig = section_or_exit(settings, load_segments_config)
-    config = _Config(
-        rfm_segments=segments.rfm.segment_map().names,
-        broadcasts=section_or_exit(settings, load_broadcasts_config),
-    )
+    loaded = config_or_exit(settings)
+    config = _Config(rfm_segments=loaded.rfm_names, broadcasts=loaded.broadcasts)
     return execute(on_database(settings, lambda sessions: work(sessions, settings, config)))
 
 

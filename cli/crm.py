@@ -24,20 +24,19 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cli.execution import (
     EXIT_FAILURE,
+    config_or_exit,
     execute,
     fail,
     on_database,
-    section_or_exit,
     settings_or_exit,
 )
 from cli.tables import crm_status_table
 from core.errors import SegbotError
-from crm_sync.config import load_crm_config, load_mapping_file
+from crm_sync.config import load_mapping_file
 from crm_sync.connectors import Batch, FilesConnector
 from crm_sync.jobs import sync_configured
 from crm_sync.reports import crm_status, rejected_rows
 from crm_sync.worker import SyncSummary, run_sync
-from segments.config import load_segments_config
 from segments.jobs import after_crm_sync
 
 app = typer.Typer(
@@ -70,8 +69,8 @@ def import_files(
     if customers is None and orders is None:
         fail("give --customers FILE and/or --orders FILE")
     settings = settings_or_exit()
-    config = section_or_exit(settings, load_crm_config)
-    segments = section_or_exit(settings, load_segments_config)
+    loaded = config_or_exit(settings)
+    config, segments = loaded.crm, loaded.segments
     columns = None
     if mapping is not None:
         try:
@@ -107,8 +106,8 @@ def sync(
 ) -> None:
     """Sync the connectors configured in segbot.yaml (crm.connectors) now."""
     settings = settings_or_exit()
-    config = section_or_exit(settings, load_crm_config)
-    segments = section_or_exit(settings, load_segments_config)
+    loaded = config_or_exit(settings)
+    config, segments = loaded.crm, loaded.segments
     if not config.connectors:
         fail("no CRM connectors configured (segbot.yaml, section crm.connectors)")
 

@@ -14,7 +14,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 import migrations
-from core.config import ConfigSections, load_config_file
+from bot.config import AppConfig, load_app_config
 from core.db import create_engine, create_sessionmaker
 from core.errors import SegbotError
 from core.settings import Settings, load_settings
@@ -40,10 +40,10 @@ def settings_or_exit(*, to_run_the_bot: bool = False) -> Settings:
     return settings
 
 
-def section_or_exit(settings: Settings, load: Callable[[ConfigSections], T]) -> T:
-    """One package's section of segbot.yaml, validated by that package's `load`."""
+def config_or_exit(settings: Settings) -> AppConfig:
+    """segbot.yaml (SEGBOT_CONFIG), every section validated; a mistake is one line, exit 2."""
     try:
-        return load(load_config_file(settings.config_path))
+        return load_app_config(settings.config_path)
     except SegbotError as error:
         fail(str(error))
 

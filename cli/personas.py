@@ -89,13 +89,12 @@ def from_segment(
 ) -> None:
     """Create a persona from an AI segment's profile (with a narrative when a language
     model is configured)."""
-    from cli.execution import section_or_exit
-    from segments.ai.config import load_ai_config
+    from cli.execution import config_or_exit
     from segments.ai.llm import language_model
     from segments.ai.personas import persona_from_segment
 
     settings = settings_or_exit()
-    ai = section_or_exit(settings, load_ai_config)
+    ai = config_or_exit(settings).ai
 
     async def work(sessionmaker: async_sessionmaker[AsyncSession]) -> None:
         async with sessionmaker() as session:

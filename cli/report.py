@@ -24,7 +24,6 @@ from broadcasts.reports import (
     audience_stats,
     campaign_report,
     funnel_png,
-    load_reports_config,
     report_csv,
 )
 from broadcasts.reports.send_time import SegmentSendTime, best_send_times
@@ -34,7 +33,7 @@ from broadcasts.reports.trends import (
     activity_transitions,
     segment_trends,
 )
-from cli.execution import execute, fail, on_database, section_or_exit, settings_or_exit
+from cli.execution import config_or_exit, execute, fail, on_database, settings_or_exit
 from core.clock import utcnow
 
 T = TypeVar("T")
@@ -49,7 +48,7 @@ out = Console(highlight=False)
 
 def _run(work: Callable[[async_sessionmaker[AsyncSession], ReportsConfig], Awaitable[T]]) -> T:
     settings = settings_or_exit()
-    config = section_or_exit(settings, load_reports_config)
+    config = config_or_exit(settings).reports
     return execute(on_database(settings, lambda sessions: work(sessions, config)))
 
 

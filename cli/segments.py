@@ -15,7 +15,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from cli.execution import execute, on_database, section_or_exit, settings_or_exit
+from cli.execution import config_or_exit, execute, on_database, settings_or_exit
 from core.clock import utcnow
 from core.errors import SegbotError
 
@@ -44,11 +44,10 @@ def _run(
 ) -> T:
     """Settings, config and a ready database for `work`; errors become one line (a rule
     error with `rule_text` adds the rule with a caret under the place)."""
-    from segments.config import load_segments_config
     from segments.rules import RuleError
 
     settings = settings_or_exit()
-    config = section_or_exit(settings, load_segments_config)
+    config = config_or_exit(settings).segments
 
     def explain(error: SegbotError) -> str:
         if isinstance(error, RuleError) and rule_text and error.position is not None:
@@ -250,11 +249,10 @@ def generate(
 ) -> None:
     """Find AI segments (clusters with profiles); replaces every current AI segment."""
     from core.settings import load_settings
-    from segments.ai.config import load_ai_config
     from segments.ai.generate import generate_ai_segments
     from segments.ai.llm import language_model
 
-    ai = section_or_exit(settings_or_exit(), load_ai_config)
+    ai = config_or_exit(settings_or_exit()).ai
 
     async def work(sessionmaker: async_sessionmaker[AsyncSession], config: SegmentsConfig) -> None:
         result = await generate_ai_segments(
@@ -287,10 +285,9 @@ def lookalike(
     name: Annotated[str | None, typer.Option("--name", help="The new segment's name.")] = None,
 ) -> None:
     """Save the SIZE subscribers most like the members of SEED (not in it) as a segment."""
-    from segments.ai.config import load_ai_config
     from segments.ai.lookalike import build_lookalike
 
-    ai = section_or_exit(settings_or_exit(), load_ai_config)
+    ai = config_or_exit(settings_or_exit()).ai
 
     async def work(sessionmaker: async_sessionmaker[AsyncSession], config: SegmentsConfig) -> None:
         result = await build_lookalike(

@@ -1,17 +1,24 @@
 """`segbot.yaml`: behaviour (quiz, ladder rules, activity thresholds, CRM connectors).
 
-This module only reads the file into sections; each package validates its own section
-with its own pydantic model, so core knows nothing of what the sections mean.
+This module reads the file into sections and owns the one way a validation mistake is
+told: `validated(model, content, where)` turns pydantic's errors into a single
+`ConfigError` line naming each wrong key (`crm.connectors.0.kind: ...`). Each package
+keeps the pydantic model of its own section, so core knows nothing of what they mean;
+the application's typed config (`bot.config.AppConfig`) puts them together, once.
 """
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
+from pydantic import BaseModel, ValidationError
 
 from core.errors import ConfigError
 
 ConfigSections = dict[str, Any]
+Location = tuple[int | str, ...]
+M = TypeVar("M", bound=BaseModel)
 
 
 def load_config_file(path: Path | None) -> ConfigSections:
@@ -31,3 +38,23 @@ def load_config_file(path: Path | None) -> ConfigSections:
     if not isinstance(content, dict):
         raise ConfigError(f"{path}: expected sections (a mapping) at the top level")
     return content
+
+
+def config_error(error: ValidationError, *, name: Callable[[Location], str]) -> ConfigError:
+    """One line for every mistake pydantic found: `name(location): message; ...`."""
+    return ConfigError(
+        "; ".join(
+            f"{name(detail['loc'])}: {str(detail['msg']).removeprefix('Value error, ')}"
+            for detail in error.errors()
+        )
+    )
+
+
+def validated(model: type[M], content: object, where: str) -> M:
+    """`content` as a `model`, or a ConfigError naming each wrong key under `where`."""
+    try:
+        return model.model_validate(content)
+    except ValidationError as error:
+        raise config_error(
+            error, name=lambda location: ".".join(str(part) for part in (where, *location))
+        ) from None

@@ -1,4 +1,5 @@
-"""Settings from `SEGBOT_*` environment variables (and `.env`): the contract in DESIGN.md.
+"""Settings from `SEGBOT_*` environment variables (and `.env`). Their names are a contract
+(the README's "Configuration" table): deployments rely on them.
 
 Build them once, in the entry point, with `load_settings()`; pass them down from there.
 """
@@ -13,6 +14,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from core.config import config_error
 from core.errors import ConfigError
 
 ENV_PREFIX = "SEGBOT_"
@@ -144,9 +146,6 @@ def load_settings(**overrides: object) -> Settings:
     try:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as error:
-        problems = []
-        for detail in error.errors():
-            name = ENV_PREFIX + "_".join(str(part) for part in detail["loc"][:1]).upper()
-            message = str(detail["msg"]).removeprefix("Value error, ")
-            problems.append(f"{name}: {message}")
-        raise ConfigError("; ".join(problems)) from None
+        raise config_error(
+            error, name=lambda location: ENV_PREFIX + "".join(map(str, location[:1])).upper()
+        ) from None

@@ -17,16 +17,14 @@ Secrets never live in the file: connectors name the environment variable holding
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Literal, TypeVar
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from core.config import ConfigSections
+from core.config import ConfigSections, load_config_file, validated
 from core.errors import ConfigError
-
-M = TypeVar("M", bound=BaseModel)
 
 DEFAULT_REFUND_STATUSES = (
     "refunded",
@@ -202,15 +200,13 @@ class CrmConfig(_Strict):
 
 def load_crm_config(sections: ConfigSections) -> CrmConfig:
     """The validated `crm` section; a mistake becomes one ConfigError naming where it is."""
-    return _validated(CrmConfig, sections.get("crm") or {}, "crm")
+    return validated(CrmConfig, sections.get("crm") or {}, "crm")
 
 
 def load_mapping_file(path: Path) -> ColumnMapping:
     """A `--mapping` file: the `columns` structure of a files connector, as YAML."""
-    from core.config import load_config_file
-
     content = load_config_file(path)
-    return _validated(ColumnMapping, content.get("columns", content), str(path))
+    return validated(ColumnMapping, content.get("columns", content), str(path))
 
 
 def secret_from_env(variable: str, *, environ: Mapping[str, str] | None = None) -> str:
@@ -218,14 +214,3 @@ def secret_from_env(variable: str, *, environ: Mapping[str, str] | None = None) 
     if not value:
         raise ConfigError(f"crm: environment variable {variable} is not set")
     return value
-
-
-def _validated(model: type[M], content: object, where: str) -> M:
-    try:
-        return model.model_validate(content)
-    except ValidationError as error:
-        problems = []
-        for detail in error.errors():
-            location = ".".join(str(part) for part in (where, *detail["loc"]))
-            problems.append(f"{location}: {str(detail['msg']).removeprefix('Value error, ')}")
-        raise ConfigError("; ".join(problems)) from None

@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 import migrations
 from bot import runtime
+from bot.config import AppConfig, load_app_config
 from broadcasts.links import LinkRef, register_links, tracked_url
 from core.db import create_engine, create_sessionmaker
 from core.models import Event, EventType, Subscriber
@@ -86,7 +87,7 @@ CAST = (
 DEMO_ADMIN = 1000  # the shop's owner, in SEGBOT_ADMIN_IDS
 CAMPAIGN_SAMPLES = (1001, 1005, 1003)  # one of each: Spanish, deal seeker, everyone else
 # The running bot looks for newly saved campaigns this often (60 s in production).
-DEMO_CONFIG = "broadcasts:\n  schedule_sync_seconds: 1\n"
+DEMO_CONFIG = "crm:\n  default_region: ES\nbroadcasts:\n  schedule_sync_seconds: 1\n"
 
 
 @dataclass
@@ -96,6 +97,7 @@ class Demo:
     console: Console
     emulator: Emulator
     settings: Settings
+    config: AppConfig  # the demo's segbot.yaml, loaded once
     workdir: Path  # a temporary folder for files (deleted at the end)
     bot: "asyncio.Task[None]"  # `segbot run`, running
     campaign_id: int | None = None  # the segmented campaign the demo sent
@@ -120,7 +122,9 @@ async def follow_a_link(demo: Demo) -> None:
 
 
 async def segment_the_audience(demo: Demo) -> None:
-    await demo.on_database(lambda sessionmaker: shop.segment(sessionmaker, demo.console))
+    await demo.on_database(
+        lambda sessionmaker: shop.segment(sessionmaker, demo.config.segments, demo.console)
+    )
 
 
 async def send_a_campaign(demo: Demo) -> None:
@@ -137,7 +141,11 @@ async def send_a_campaign(demo: Demo) -> None:
 async def shop_orders_convert(demo: Demo) -> None:
     await demo.on_database(
         lambda sessionmaker: report.buy_and_report(
-            sessionmaker, campaign=str(demo.campaign_id), folder=demo.workdir, console=demo.console
+            sessionmaker,
+            campaign=str(demo.campaign_id),
+            crm=demo.config.crm,
+            folder=demo.workdir,
+            console=demo.console,
         )
     )
 
@@ -168,8 +176,9 @@ async def run(console: Console | None = None) -> None:
     console = console or Console()
     with tempfile.TemporaryDirectory(prefix="segbot-demo-") as workdir:
         database_url = f"sqlite+aiosqlite:///{Path(workdir) / 'demo.db'}"
-        config = Path(workdir) / "segbot.yaml"
-        config.write_text(DEMO_CONFIG, encoding="utf-8")
+        config_path = Path(workdir) / "segbot.yaml"
+        config_path.write_text(DEMO_CONFIG, encoding="utf-8")
+        config = load_app_config(config_path)
         async with Emulator() as emulator:
             port = _free_port()
             settings = Settings(
@@ -179,17 +188,17 @@ async def run(console: Console | None = None) -> None:
                 telegram_api_base=emulator.base_url,
                 web_port=port,
                 public_url=f"http://127.0.0.1:{port}",
-                config=config,
+                config=config_path,
                 admin_ids=(DEMO_ADMIN,),
             )
             console.print(f"[bold]segbot demo[/]: Bot API emulator at {emulator.base_url}")
             export = shop.write_export(Path(workdir), now=datetime.now(UTC))
             await _on_database(
                 database_url,
-                lambda sessionmaker: shop.import_export(sessionmaker, export, console),
+                lambda sessionmaker: shop.import_export(sessionmaker, export, config.crm, console),
             )
-            bot = asyncio.create_task(runtime.run(settings, handle_signals=False))
-            demo = Demo(console, emulator, settings, Path(workdir), bot)
+            bot = asyncio.create_task(runtime.run(settings, config=config, handle_signals=False))
+            demo = Demo(console, emulator, settings, config, Path(workdir), bot)
             try:
                 for step in STEPS:
                     await _alongside(bot, step(demo))

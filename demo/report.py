@@ -19,7 +19,7 @@ from broadcasts.models import Delivery, DeliveryStatus, Run
 from broadcasts.reports import CampaignReport, campaign_report
 from cli.report import print_campaign_report
 from core.clock import utcnow
-from crm_sync.config import load_crm_config
+from crm_sync.config import CrmConfig
 from crm_sync.connectors import FilesConnector
 from crm_sync.models import Customer
 from crm_sync.worker import run_sync
@@ -33,6 +33,7 @@ async def buy_and_report(
     sessionmaker: async_sessionmaker[AsyncSession],
     *,
     campaign: str,
+    crm: CrmConfig,
     folder: Path,
     console: Console,
 ) -> CampaignReport:
@@ -48,7 +49,7 @@ async def buy_and_report(
         name=SHOP,
         customers=None,
         orders=orders,
-        rules=load_crm_config({"crm": {"default_region": "ES"}}).rules_for(),
+        rules=crm.rules_for(),
     )
     await run_sync(sessionmaker=sessionmaker, connector=connector, trigger="import", full=True)
     console.print(

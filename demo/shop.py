@@ -19,11 +19,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cli.tables import crm_status_table, ladder_table, membership_table, rfm_summary_table
 from core.clock import utcnow
-from crm_sync.config import load_crm_config
+from crm_sync.config import CrmConfig
 from crm_sync.connectors import FilesConnector
 from crm_sync.reports import crm_status
 from crm_sync.worker import run_sync
-from segments.config import load_segments_config
+from segments.config import SegmentsConfig
 from segments.jobs import refresh_all
 from segments.ladder import ladder
 from segments.rfm.store import rfm_table
@@ -77,11 +77,13 @@ def write_export(folder: Path, *, now: datetime, seed: int = 7) -> ShopExport:
 
 
 async def import_export(
-    sessionmaker: async_sessionmaker[AsyncSession], export: ShopExport, console: Console
+    sessionmaker: async_sessionmaker[AsyncSession],
+    export: ShopExport,
+    crm: CrmConfig,
+    console: Console,
 ) -> None:
     """Import the export as `segbot crm import` would (before the subscribers arrive, as a
     shop's CRM is synced before it hands out customer links)."""
-    crm = load_crm_config({"crm": {"default_region": "ES"}})
     connector = FilesConnector(
         name="shop", customers=export.customers, orders=export.orders, rules=crm.rules_for()
     )
@@ -94,9 +96,10 @@ async def import_export(
     )
 
 
-async def segment(sessionmaker: async_sessionmaker[AsyncSession], console: Console) -> None:
+async def segment(
+    sessionmaker: async_sessionmaker[AsyncSession], config: SegmentsConfig, console: Console
+) -> None:
     """Match rates, then save a few segments, refresh everything and show the results."""
-    config = load_segments_config({})
     async with sessionmaker() as session:
         console.print("CRM matches", crm_status_table(await crm_status(session)))
         for name, rule in SEGMENTS.items():

@@ -22,18 +22,16 @@ activity:
 ```
 """
 
-from collections.abc import Mapping
-from typing import Annotated, Literal, Self, TypeVar
+from typing import Annotated, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from core.config import ConfigSections
+from core.config import ConfigSections, validated
 from core.errors import ConfigError
 from core.models import EventType
 from segments.levels import STAGES
 from segments.rfm.scoring import DEFAULT_SEGMENT_MAP, SegmentMap
 
-M = TypeVar("M", bound=BaseModel)
 Days = Annotated[int, Field(gt=0, le=3650)]
 Name = Annotated[str, Field(min_length=1, max_length=64)]
 StageName = Literal["problem_aware", "solution_aware", "product_aware", "most_aware"]
@@ -171,21 +169,10 @@ class SegmentsConfig(_Strict):
 def load_segments_config(sections: ConfigSections) -> SegmentsConfig:
     """The validated sections (defaults where absent); a mistake is one ConfigError."""
     config = SegmentsConfig(
-        refresh=_validated(RefreshConfig, sections.get("segments"), "segments"),
-        rfm=_validated(RfmConfig, sections.get("rfm"), "rfm"),
-        ladder=_validated(LadderConfig, sections.get("ladder"), "ladder"),
-        activity=_validated(ActivityConfig, sections.get("activity"), "activity"),
+        refresh=validated(RefreshConfig, sections.get("segments") or {}, "segments"),
+        rfm=validated(RfmConfig, sections.get("rfm") or {}, "rfm"),
+        ladder=validated(LadderConfig, sections.get("ladder") or {}, "ladder"),
+        activity=validated(ActivityConfig, sections.get("activity") or {}, "activity"),
     )
     config.rfm.segment_map()  # a map with gaps or overlaps fails here, at start-up
     return config
-
-
-def _validated(model: type[M], data: Mapping[str, object] | None, where: str) -> M:
-    try:
-        return model.model_validate(data or {})
-    except ValidationError as error:
-        problems = []
-        for detail in error.errors():
-            location = ".".join(str(part) for part in (where, *detail["loc"]))
-            problems.append(f"{location}: {str(detail['msg']).removeprefix('Value error, ')}")
-        raise ConfigError("; ".join(problems)) from None

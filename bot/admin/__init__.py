@@ -2,16 +2,17 @@
 
 `register(router)` adds the console's handlers to the private-chat router, before the
 subscriber fallback: every admin command goes through one handler behind the role check
-(bot.admin.registry), the wizard's steps and the campaign buttons behind their own.
-Anyone whose role does not allow a command falls through to the subscriber handlers, so
-a non-admin gets the ordinary reply and learns nothing. `install(dispatcher, services)`
-hands the console its services, sets each admin's command menu when polling starts and
-stops the live progress messages when it ends.
+(bot.admin.registry), the wizard's steps (routed by state in bot.admin.wizard_routing)
+and the campaign buttons behind their own. Each receives one `AdminContext` (`ctx`,
+bot.admin.context), built by the middleware `register` adds. Anyone whose role does not
+allow a command falls through to the subscriber handlers, so a non-admin gets the
+ordinary reply and learns nothing. `install(dispatcher, services)` hands the console its
+services, sets each admin's command menu when polling starts and stops the live progress
+messages when it ends.
 """
 
 from aiogram import Bot, Dispatcher, Router
 from aiogram.filters import Command, CommandObject
-from aiogram.fsm.context import FSMContext
 from aiogram.types import Message
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -28,17 +29,30 @@ from bot.admin import (
     wizard,
     wizard_routing,
 )
+from bot.admin.context import AdminContext, AdminContextMiddleware
 from bot.admin.menu import publish_all
-from bot.admin.permissions import AdminUser
 from bot.admin.registry import AdminCommand, Call, Catalog, CommandAllowed, reply_for
 from bot.admin.services import AdminServices
-from core.clock import Clock
 from core.errors import SegbotError
 from core.settings import Settings
 
+# /help lists the commands in this order (and each admin's command menu shows them so).
+# fmt: off
+HELP_ORDER = (
+    "help",
+    "stats", "report",
+    "segments", "segment", "segment_save", "segment_delete", "rfm", "ladder", "export",
+    "ai_segments", "lookalike",
+    "personas", "persona", "persona_from", "persona_create",
+    "campaigns", "campaign", "broadcast", "cancel",
+    "find", "tag", "untag", "sync",
+    "admins", "audit",
+)
+# fmt: on
 CATALOG = Catalog(
+    HELP_ORDER,
     (
-        *admins.COMMANDS[:1],
+        *admins.COMMANDS,
         *report_commands.COMMANDS,
         *segment_commands.COMMANDS,
         *ai_commands.COMMANDS,
@@ -46,60 +60,40 @@ CATALOG = Catalog(
         *campaign_commands.COMMANDS,
         *wizard.COMMANDS,
         *subscriber_commands.COMMANDS,
-        *admins.COMMANDS[1:],
-    )
+    ),
 )
 
 
 async def run_command(
-    message: Message,
-    command: CommandObject,
-    entry: AdminCommand,
-    admin: AdminUser,
-    session: AsyncSession,
-    sessionmaker: async_sessionmaker[AsyncSession],
-    admin_services: AdminServices,
-    settings: Settings,
-    state: FSMContext,
-    bot: Bot,
-    clock: Clock,
+    message: Message, command: CommandObject, entry: AdminCommand, ctx: AdminContext
 ) -> None:
     """Every admin command: run it; an expected error is the reply; audit it either way."""
-    call = Call(
-        message,
-        entry,
-        CATALOG,
-        (command.args or "").strip(),
-        admin,
-        session,
-        sessionmaker,
-        admin_services,
-        settings,
-        state,
-        bot,
-        clock,
-    )
+    call = Call(message, entry, CATALOG, (command.args or "").strip(), ctx)
     outcome = "failed"
     try:
         await entry.run(call)
         outcome = "ok"
     except SegbotError as error:
         outcome = f"refused: {error}"
-        await session.rollback()
+        await ctx.session.rollback()
         await message.answer(reply_for(error))
     finally:
         await audit.record(
-            sessionmaker,
-            admin_id=admin.user_id,
+            ctx.sessionmaker,
+            admin_id=ctx.admin.user_id,
             action=entry.name,
-            now=clock(),
+            now=ctx.clock(),
             args=call.args,
             outcome=outcome,
         )
 
 
 def register(router: Router) -> None:
-    """Adds the console's handlers to `router` (the private-chat router)."""
+    """Adds the console's handlers to `router` (the private-chat router, whose DB session
+    middleware is registered already), and the middleware that hands them `ctx`."""
+    context = AdminContextMiddleware()
+    router.message.middleware(context)
+    router.callback_query.middleware(context)
     router.message.register(run_command, Command(*CATALOG.by_name), CommandAllowed(CATALOG))
     wizard_routing.register_steps(router)
     campaign_buttons.register_buttons(router)

@@ -10,10 +10,10 @@ from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup, Message
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.admin.context import AdminContext
 from bot.admin.monospace import bold, table
 from bot.admin.permissions import AdminUser, Permission
 from bot.admin.registry import AdminCommand, Call
-from bot.admin.services import AdminServices
 from broadcasts.campaigns import get_campaign, list_campaigns
 from broadcasts.models import Campaign, CampaignStatus, DeliveryStatus, Run, RunStatus
 from broadcasts.runs import Progress, latest_run, progress
@@ -148,46 +148,28 @@ def live_refresh(
     return refresh
 
 
-async def show(
-    message: Message,
-    *,
-    view: View,
-    campaign_id: int,
-    admin: AdminUser,
-    services: AdminServices,
-    sessionmaker: async_sessionmaker[AsyncSession],
-    bot: Bot,
-) -> Message:
+async def show(message: Message, ctx: AdminContext, *, view: View, campaign_id: int) -> Message:
     """Send the campaign view and keep it current while its run sends."""
     sent = await message.answer(view.text, reply_markup=view.markup)
-    follow(sent, view=view, campaign_id=campaign_id, admin=admin, services=services,
-           sessionmaker=sessionmaker, bot=bot)  # fmt: skip
+    follow(sent, ctx, view=view, campaign_id=campaign_id)
     return sent
 
 
-def follow(
-    message: Message,
-    *,
-    view: View,
-    campaign_id: int,
-    admin: AdminUser,
-    services: AdminServices,
-    sessionmaker: async_sessionmaker[AsyncSession],
-    bot: Bot,
-) -> None:
-    """Keep `message`, which shows `view`, current while the campaign's run sends."""
+def follow(message: Message, ctx: AdminContext, *, view: View, campaign_id: int) -> None:
+    """Keep `message`, which shows `view`, current while the campaign's run sends (with
+    sessions of its own: the update's ends with its handler)."""
     if not view.sending:
         return
     refresh = live_refresh(
-        bot,
-        sessionmaker,
+        ctx.bot,
+        ctx.sessionmaker,
         chat_id=message.chat.id,
         message_id=message.message_id,
         campaign_id=campaign_id,
-        admin=admin,
+        admin=ctx.admin,
         shown=view.text,
     )
-    services.live.follow(message.chat.id, message.message_id, refresh)
+    ctx.services.live.follow(message.chat.id, message.message_id, refresh)
 
 
 async def campaigns_command(call: Call) -> None:
@@ -220,15 +202,7 @@ async def campaign_command(call: Call) -> None:
         raise call.usage()
     campaign = await get_campaign(call.session, ref=call.args)
     view = await campaign_view(call.session, campaign_id=campaign.id, admin=call.admin)
-    await show(
-        call.message,
-        view=view,
-        campaign_id=campaign.id,
-        admin=call.admin,
-        services=call.services,
-        sessionmaker=call.sessionmaker,
-        bot=call.bot,
-    )
+    await show(call.message, call.ctx, view=view, campaign_id=campaign.id)
 
 
 COMMANDS = (

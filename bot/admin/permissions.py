@@ -1,5 +1,6 @@
-"""Who may do what in the admin console: roles, what each grants, and the filter every
-admin command and button passes through.
+"""Who may do what in the admin console: roles, what each grants, and the role check
+every admin button and wizard step passes through (`Allowed`; admin commands have the
+table's own, bot.admin.registry.CommandAllowed).
 
 Owners are the Telegram ids in `SEGBOT_ADMIN_IDS`; everyone else's role is a row in
 `admins` (set with `/admins add`). A user without a role, or whose role lacks the
@@ -71,11 +72,12 @@ async def admin_behind(
 
 class Allowed(BaseFilter):
     """Passes updates from admins whose role grants `permission` (None: any admin role),
-    handing the handler `admin: AdminUser`.
+    adding `admin: AdminUser` to the handler's data (from which bot.admin.context's
+    middleware builds the handler's `ctx`).
 
     Filters run before the router's inner middlewares, so this opens its own short
-    session. `permission_of` lets one filter serve a table of commands: it receives the
-    data earlier filters produced (the parsed command) and names the permission needed.
+    session. The admin commands' table has its own filter, `registry.CommandAllowed`,
+    which looks up the permission of the command named.
     """
 
     def __init__(self, permission: Permission | None = None) -> None:

@@ -1,25 +1,27 @@
 """The table of admin commands: name, permission, usage and what each does. One table
 drives the dispatch, the role check, the role-aware /help and each admin's command menu.
 
-Every admin command arrives at one handler (`run_command`) behind two filters: aiogram's
-`Command` for the names in the table, then `CommandAllowed`, which passes only when the
-sender's role grants the command's permission. Whatever a command raises as a
-`SegbotError` is the reply; every run, however it ends, is written to the audit log.
+Each command module exposes its `COMMANDS`; the catalogue (bot.admin.CATALOG) lists them
+by name in the order /help shows them, and refuses a command it does not list.
+
+Every admin command arrives at one handler (`bot.admin.run_command`) behind two filters:
+aiogram's `Command` for the names in the table, then `CommandAllowed`, which passes only
+when the sender's role grants the command's permission. The command runs with a `Call`:
+the message, its arguments and the admin's context (bot.admin.context). Whatever a
+command raises as a `SegbotError` is the reply; every run, however it ends, is written
+to the audit log.
 """
 
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from html import escape
 
-from aiogram import Bot
 from aiogram.filters import BaseFilter, CommandObject
-from aiogram.fsm.context import FSMContext
 from aiogram.types import Message, User
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.admin.permissions import GRANTS, AdminUser, Permission, admin_behind
-from bot.admin.services import AdminServices
-from core.clock import Clock
+from bot.admin.context import AdminContext, UsesContext
+from bot.admin.permissions import GRANTS, Permission, admin_behind
 from core.errors import SegbotError
 from core.models import AdminRole
 from core.settings import Settings
@@ -46,21 +48,15 @@ def reply_for(error: SegbotError) -> str:
 
 
 @dataclass(frozen=True, slots=True)
-class Call:
-    """One admin command being handled: who, with what arguments, and the means to act."""
+class Call(UsesContext):
+    """One admin command being handled: with what arguments, and who with what means
+    (`ctx`; `call.admin`, `call.session`... name its parts)."""
 
     message: Message
     command: "AdminCommand"
     catalog: "Catalog"
     args: str  # everything after the command, stripped
-    admin: AdminUser
-    session: AsyncSession
-    sessionmaker: async_sessionmaker[AsyncSession]
-    services: AdminServices
-    settings: Settings
-    state: FSMContext
-    bot: Bot
-    clock: Clock
+    ctx: AdminContext
 
     @property
     def chat_id(self) -> int:
@@ -90,10 +86,21 @@ class AdminCommand:
 
 
 class Catalog:
-    """Every admin command by name, in the order /help lists them."""
+    """Every admin command by name, in the order /help lists them: `order` names each of
+    `commands` once (a command left out, named twice or unknown is a mistake here)."""
 
-    def __init__(self, commands: Iterable[AdminCommand]) -> None:
-        self.by_name = {command.name: command for command in commands}
+    def __init__(self, order: Iterable[str], commands: Iterable[AdminCommand]) -> None:
+        listed, commands = list(order), list(commands)
+        known = {command.name: command for command in commands}
+        problems = [
+            *(f"{name} is not listed" for name in sorted(known.keys() - set(listed))),
+            *(f"{name} is no command" for name in sorted(set(listed) - known.keys())),
+            *(f"{name} is listed twice" for name in sorted(set(listed)) if listed.count(name) > 1),
+            *(["two commands share a name"] if len(known) < len(commands) else []),
+        ]
+        if problems:
+            raise ValueError("the admin command catalogue: " + "; ".join(problems))
+        self.by_name = {name: known[name] for name in listed}
 
     def for_role(self, role: AdminRole) -> list[AdminCommand]:
         granted = GRANTS[role]

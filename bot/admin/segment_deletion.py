@@ -1,8 +1,8 @@
 """Deleting a saved segment, refused while anything still depends on it.
 
 A service function without aiogram (AsyncSession in, the commit here). It asks the
-campaigns as well as the segments, and `segments` may not import `broadcasts` (DESIGN.md),
-so it sits above both, with the console that uses it.
+campaigns as well as the segments, and `segments` may not import `broadcasts`
+(docs/architecture.md), so it sits above both, with the console that uses it.
 """
 
 from sqlalchemy import select

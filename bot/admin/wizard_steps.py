@@ -4,15 +4,13 @@ what the draft already holds, so going back keeps what was entered."""
 from dataclasses import dataclass, replace
 from html import escape
 
-from aiogram import Bot
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters.callback_data import CallbackData
-from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup, Message
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.admin.audience import audience_counts, sample_member
+from bot.admin.context import AdminContext, UsesContext
 from bot.admin.draft import (
     APPROACH_LABELS,
     NAME,
@@ -24,13 +22,9 @@ from bot.admin.draft import (
     describe_schedule,
 )
 from bot.admin.monospace import bold, code
-from bot.admin.permissions import AdminUser
-from bot.admin.services import AdminServices
 from broadcasts.compose import UNSUBSCRIBE_TEXT, subscriber_context
 from broadcasts.models import Campaign
 from broadcasts.templates import SAMPLE, TemplateError, compile_template, render
-from core.clock import Clock
-from core.settings import Settings
 from segments.saved import list_segments
 
 MAX_OFFERED = 30
@@ -77,20 +71,19 @@ BACK: Button = ("← Back", "back", 0)
 KEEP: Button = ("Keep it →", "keep", 0)
 
 
-@dataclass(slots=True)
-class Step:
-    """One update inside the wizard, with everything a step needs."""
+@dataclass(frozen=True, slots=True)
+class Step(UsesContext):
+    """One update inside the wizard: the chat, the draft so far (changed in place, saved
+    with the next prompt) and the admin's context (`step.state`, `step.session`...)."""
 
     chat: Message  # answered in this chat
-    state: FSMContext
     draft: Draft
-    session: AsyncSession
-    sessionmaker: async_sessionmaker[AsyncSession]
-    services: AdminServices
-    settings: Settings
-    clock: Clock
-    admin: AdminUser
-    bot: Bot
+    ctx: AdminContext
+
+    @classmethod
+    async def load(cls, chat: Message, ctx: AdminContext) -> "Step":
+        """The step with the draft the chat's wizard state holds (a new one if none)."""
+        return cls(chat, Draft.model_validate((await ctx.state.get_data()).get("draft", {})), ctx)
 
     async def go(self, state: State, text: str, markup: InlineKeyboardMarkup | None) -> None:
         await self.state.set_state(state)

@@ -8,7 +8,7 @@ from aiogram.filters import Command, CommandObject
 from aiogram.types import Message, ReplyKeyboardRemove
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.behaviour import Behaviour
+from bot.config import AppConfig
 from bot.filters import has_contact
 from bot.i18n import Translator
 from core.clock import Clock
@@ -18,7 +18,7 @@ from crm_sync.matching import match_subscriber
 
 
 async def contact(
-    message: Message, session: AsyncSession, behaviour: Behaviour, clock: Clock, t: Translator
+    message: Message, session: AsyncSession, config: AppConfig, clock: Clock, t: Translator
 ) -> None:
     shared = message.contact
     if shared is None or message.from_user is None:
@@ -28,7 +28,7 @@ async def contact(
             t("Please share your own number with the button below, not someone else's contact.")
         )
         return
-    phone = normalize_phone(shared.phone_number, region=behaviour.phone_region)
+    phone = normalize_phone(shared.phone_number, region=config.phone_region)
     if phone is None:
         await message.answer(t("That does not look like a phone number."))
         return

@@ -17,7 +17,7 @@ from aiogram.types import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.behaviour import Behaviour
+from bot.config import AppConfig
 from bot.filters import Data
 from bot.i18n import Translator
 from core.clock import Clock
@@ -91,11 +91,11 @@ async def on_answer(
     query: CallbackQuery,
     callback_data: Answer,
     session: AsyncSession,
-    behaviour: Behaviour,
+    config: AppConfig,
     clock: Clock,
     t: Translator,
 ) -> None:
-    question = behaviour.quiz.question(callback_data.question)
+    question = config.quiz.question(callback_data.question)
     if question is None or question.option(callback_data.option) is None:
         await query.answer(t("This button is no longer active."))
         return
@@ -111,7 +111,7 @@ async def on_answer(
         question,
         [callback_data.option],
         session,
-        behaviour,
+        config,
         clock,
         t,
         editing=callback_data.editing,
@@ -122,18 +122,16 @@ async def on_done(
     query: CallbackQuery,
     callback_data: Done,
     session: AsyncSession,
-    behaviour: Behaviour,
+    config: AppConfig,
     clock: Clock,
     t: Translator,
 ) -> None:
-    question = behaviour.quiz.question(callback_data.question)
+    question = config.quiz.question(callback_data.question)
     if question is None:
         await query.answer(t("This button is no longer active."))
         return
     chosen = [option.id for option in question.options if option.id in _chosen(query)]
-    await _record(
-        query, question, chosen, session, behaviour, clock, t, editing=callback_data.editing
-    )
+    await _record(query, question, chosen, session, config, clock, t, editing=callback_data.editing)
 
 
 async def _record(
@@ -141,7 +139,7 @@ async def _record(
     question: Question,
     option_ids: list[str],
     session: AsyncSession,
-    behaviour: Behaviour,
+    config: AppConfig,
     clock: Clock,
     t: Translator,
     *,
@@ -165,23 +163,23 @@ async def _record(
     await query.message.edit_text(
         f"{localized(question.text, t.language)}\n→ {', '.join(labels) or '—'}"
     )
-    following = None if editing else behaviour.quiz.after(question.id)
+    following = None if editing else config.quiz.after(question.id)
     if following is not None:
         await ask(query.message, following, t, editing=False)
     elif not editing:
-        await _finish(query.message, behaviour, t)
+        await _finish(query.message, config, t)
 
 
-async def on_skip(query: CallbackQuery, behaviour: Behaviour, t: Translator) -> None:
+async def on_skip(query: CallbackQuery, config: AppConfig, t: Translator) -> None:
     await query.answer()
     if isinstance(query.message, Message):
         await query.message.edit_reply_markup(reply_markup=None)
-        await _finish(query.message, behaviour, t)
+        await _finish(query.message, config, t)
 
 
-async def _finish(message: Message, behaviour: Behaviour, t: Translator) -> None:
+async def _finish(message: Message, config: AppConfig, t: Translator) -> None:
     text = t("Thanks! You can change your answers any time with /profile.")
-    if behaviour.quiz.ask_phone:
+    if config.quiz.ask_phone:
         text += "\n" + t("If you are our customer, share your phone so we can recognise you.")
         await message.answer(text, reply_markup=phone_keyboard(t))
     else:
@@ -189,7 +187,7 @@ async def _finish(message: Message, behaviour: Behaviour, t: Translator) -> None
 
 
 async def profile(
-    message: Message, session: AsyncSession, behaviour: Behaviour, t: Translator
+    message: Message, session: AsyncSession, config: AppConfig, t: Translator
 ) -> None:
     if message.from_user is None:
         return
@@ -197,7 +195,7 @@ async def profile(
     lines = [t("<b>Your profile</b>")]
     lines += [
         f"{localized(q.text, t.language)}\n→ {_answer_labels(subscriber, q, t)}"
-        for q in behaviour.quiz.questions
+        for q in config.quiz.questions
         if q.attribute
     ]
     lines.append(t("Phone: {phone}", phone=t("shared") if subscriber.phone else "—"))
@@ -209,7 +207,7 @@ async def profile(
                 callback_data=Ask(question=q.id).pack(),
             )
         ]
-        for q in behaviour.quiz.questions
+        for q in config.quiz.questions
     ]
     buttons.append([InlineKeyboardButton(text=t("🌐 Language"), callback_data="lang:menu")])
     buttons.append([InlineKeyboardButton(text=t("🗑 Forget me"), callback_data="forget:ask")])
@@ -223,9 +221,9 @@ async def profile(
 
 
 async def on_ask(
-    query: CallbackQuery, callback_data: Ask, behaviour: Behaviour, t: Translator
+    query: CallbackQuery, callback_data: Ask, config: AppConfig, t: Translator
 ) -> None:
-    question = behaviour.quiz.question(callback_data.question)
+    question = config.quiz.question(callback_data.question)
     await query.answer()
     if question is None:
         return

@@ -15,7 +15,7 @@ from aiogram.filters import (
 from aiogram.types import CallbackQuery, ChatMemberUpdated, Message, User
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.behaviour import Behaviour
+from bot.config import AppConfig
 from bot.filters import Data
 from bot.i18n import Translator
 from bot.routers.quiz import ask
@@ -51,7 +51,7 @@ async def start(
     session: AsyncSession,
     clock: Clock,
     secret_key: str,
-    behaviour: Behaviour,
+    config: AppConfig,
     t: Translator,
 ) -> None:
     if message.from_user is None:
@@ -76,7 +76,7 @@ async def start(
         ),
     }
     await message.answer(replies[outcome])
-    quiz = behaviour.quiz
+    quiz = config.quiz
     if outcome is SubscribeOutcome.NEW and quiz.enabled and quiz.questions:
         await ask(message, quiz.questions[0], t, editing=False)
 

@@ -9,10 +9,9 @@ reports:
 from datetime import timedelta
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from core.config import ConfigSections
-from core.errors import ConfigError
+from core.config import ConfigSections, validated
 
 DEFAULT_ATTRIBUTION_DAYS = 7
 
@@ -29,11 +28,4 @@ class ReportsConfig(BaseModel):
 
 def load_reports_config(sections: ConfigSections) -> ReportsConfig:
     """The validated `reports` section (defaults when absent); a mistake is a ConfigError."""
-    try:
-        return ReportsConfig.model_validate(sections.get("reports") or {})
-    except ValidationError as error:
-        problems = [
-            ".".join(str(part) for part in ("reports", *detail["loc"])) + f": {detail['msg']}"
-            for detail in error.errors()
-        ]
-        raise ConfigError("; ".join(problems)) from None
+    return validated(ReportsConfig, sections.get("reports") or {}, "reports")

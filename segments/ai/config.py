@@ -21,13 +21,11 @@ link's tag), and `FEATURE:high` / `FEATURE:low` for `reads clicks replies reacti
 recency frequency monetary buyer tenure age night morning afternoon evening`.
 """
 
-from collections.abc import Mapping
 from typing import Annotated, Self
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from core.config import ConfigSections
-from core.errors import ConfigError
+from core.config import ConfigSections, validated
 from segments.models import ContentFormat
 
 Text = Annotated[str, Field(min_length=1, max_length=300)]
@@ -147,12 +145,4 @@ class AiConfig(_Strict):
 
 def load_ai_config(sections: ConfigSections) -> AiConfig:
     """The validated `ai` section (defaults where absent); a mistake is one ConfigError."""
-    data: Mapping[str, object] | None = sections.get("ai")
-    try:
-        return AiConfig.model_validate(data or {})
-    except ValidationError as error:
-        problems = []
-        for detail in error.errors():
-            location = ".".join(str(part) for part in ("ai", *detail["loc"]))
-            problems.append(f"{location}: {str(detail['msg']).removeprefix('Value error, ')}")
-        raise ConfigError("; ".join(problems)) from None
+    return validated(AiConfig, sections.get("ai") or {}, "ai")

@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.runtime import build_dispatcher
+from bot.dispatcher import build_dispatcher
 from core.events import EventLog
 from core.settings import load_settings
 from core.sources import customer_payload, utm_payload

@@ -27,6 +27,7 @@ from broadcasts.worker import DeliveryWorker
 from core.models import Event, Subscriber, SubscriberStatus
 from tests.broadcasts.audience import NOW, add_subscribers, campaign_from
 from tests.broadcasts.fake_messenger import FakeMessenger
+from tests.polling import until
 
 SECRET = "test-secret"
 PUBLIC_URL = "http://bot.test"
@@ -260,15 +261,16 @@ async def test_the_worker_restarts_after_a_crash_and_finishes_the_run(
     worker = DeliveryWorker(
         sender(sessionmaker, messenger, rate=4), sessionmaker, idle_seconds=0.01, restart_seconds=0
     )
+
+    # Until the run is closed, not only empty: from then on the worker only reads,
+    # so stopping it cannot cut a write short and leave SQLite locked.
+    async def closed() -> bool:
+        now = await progress(session, run_id=plan.run.id)
+        return not now.pending and now.status is not RunStatus.SENDING
+
     running = asyncio.create_task(worker.keep_running())
     try:
-        async with asyncio.timeout(20):
-            # Until the run is closed, not only empty: from then on the worker only reads,
-            # so stopping it cannot cut a write short and leave SQLite locked.
-            while (now := await progress(session, run_id=plan.run.id)).pending or (  # noqa: ASYNC110
-                now.status is RunStatus.SENDING
-            ):
-                await asyncio.sleep(0.02)
+        await until(closed, within=20, every=0.02, what="the run to be sent out and closed")
     finally:
         running.cancel()
         await asyncio.gather(running, return_exceptions=True)

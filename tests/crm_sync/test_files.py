@@ -12,7 +12,7 @@ from crm_sync.connectors import Batch, Cursor, FilesConnector, SourceError
 from crm_sync.models import Order, RejectedRow, SyncCursor, SyncRun
 from crm_sync.records import Stream
 from crm_sync.worker import run_sync
-from tests.crm_sync.conftest import (
+from tests.crm_sync.shop import (
     ORDER_HEADER,
     RULES,
     SteppingClock,

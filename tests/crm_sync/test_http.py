@@ -12,8 +12,8 @@ from crm_sync.config import CrmConfig, load_crm_config
 from crm_sync.connectors import build_connector
 from crm_sync.models import Order, SyncCursor
 from crm_sync.worker import SyncSummary, run_sync
-from tests.crm_sync.conftest import SteppingClock, customers_by_id, orders_by_id
 from tests.crm_sync.fake_crm import API_KEY, Failure, FakeCrm, retail_customer, retail_order, serve
+from tests.crm_sync.shop import SteppingClock, customers_by_id, orders_by_id
 
 ENV = {"RETAILCRM_KEY": API_KEY}
 

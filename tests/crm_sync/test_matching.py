@@ -11,7 +11,7 @@ from crm_sync.matching import UnknownCustomerError, link_by_deep_link, match_sub
 from crm_sync.models import IdentityConflict
 from crm_sync.reports import crm_status
 from crm_sync.worker import run_sync
-from tests.crm_sync.conftest import (
+from tests.crm_sync.shop import (
     CUSTOMER_HEADER,
     RULES,
     SubscriberFactory,

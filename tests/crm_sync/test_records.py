@@ -13,7 +13,7 @@ from crm_sync.identity import (
     normalize_phones,
 )
 from crm_sync.records import parse_amounts, parse_timestamps, validate_customers, validate_orders
-from tests.crm_sync.conftest import RULES
+from tests.crm_sync.shop import RULES
 
 
 def orders(

@@ -21,7 +21,7 @@ from core.db import create_engine
 from crm_sync.connectors import SqlConnector
 from crm_sync.records import Stream
 from crm_sync.worker import run_sync
-from tests.crm_sync.conftest import RULES, SteppingClock, customers_by_id, orders_by_id
+from tests.crm_sync.shop import RULES, SteppingClock, customers_by_id, orders_by_id
 
 shop = MetaData()
 clients = Table(

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from crm_sync.connectors import FilesConnector
 from crm_sync.models import RejectedRow
 from crm_sync.worker import run_sync
-from tests.crm_sync.conftest import (
+from tests.crm_sync.shop import (
     CUSTOMER_HEADER,
     RULES,
     SteppingClock,

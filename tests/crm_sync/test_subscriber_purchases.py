@@ -10,7 +10,7 @@ from crm_sync.connectors import FilesConnector
 from crm_sync.matching import link_by_deep_link, match_subscriber, unlink_subscriber
 from crm_sync.models import Customer, SubscriberPurchases
 from crm_sync.worker import run_sync
-from tests.crm_sync.conftest import (
+from tests.crm_sync.shop import (
     CUSTOMER_HEADER,
     ORDER_HEADER,
     RULES,

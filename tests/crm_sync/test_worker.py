@@ -16,7 +16,7 @@ from crm_sync.connectors import FilesConnector
 from crm_sync.jobs import schedule_syncs, scheduled_sync, sync_configured
 from crm_sync.models import SyncRun
 from crm_sync.worker import SyncAlreadyRunningError, SyncSummary, run_sync
-from tests.crm_sync.conftest import (
+from tests.crm_sync.shop import (
     CUSTOMER_HEADER,
     ORDER_HEADER,
     RULES,

@@ -2,7 +2,7 @@
 
 import asyncio
 import socket
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot import runtime
 from core.settings import Settings, load_settings
 from telegram_emulator import Emulator
+from tests.cli.conftest import runner  # noqa: F401  (the CLI tests' runner, for `segbot export`)
 
 BOT_TOKEN = "123456:TEST-TOKEN"
 SECRET_KEY = "test-secret"
@@ -54,13 +55,6 @@ async def running_bot(
     await asyncio.gather(task, return_exceptions=True)
 
 
-EVENTUALLY_WITHIN = 5.0  # seconds
-
-
-async def eventually(check: Callable[[], Awaitable[bool]]) -> None:
-    """Wait until `check()` holds, for effects that land asynchronously (the event log's
-    batched writes, a status change after a member update). The database sends no
-    notification, so this polls; TimeoutError after EVENTUALLY_WITHIN seconds."""
-    async with asyncio.timeout(EVENTUALLY_WITHIN):
-        while not await check():  # noqa: ASYNC110  (polling the database is the point)
-            await asyncio.sleep(0.05)
+# Seconds for an effect that lands just after the bot's reply (an edited keyboard, the event
+# log's batched writes, a status change after a member update): tests.polling.until waits.
+SETTLES_WITHIN = 5.0

@@ -28,8 +28,8 @@ from tests.bot.admin.console import (
     add_staff,
     hand_made,
     running_console,
-    until,
 )
+from tests.polling import until
 from tests.segments.ai.planted import plant
 
 pytestmark = [pytest.mark.e2e]
@@ -53,7 +53,7 @@ async def audited(session: AsyncSession, *actions: str) -> None:
         logged = set((await session.scalars(select(AuditLog.action))).all())
         return set(actions) <= logged
 
-    await until(found)
+    await until(found, what=f"{', '.join(actions)} in the audit log")
 
 
 async def test_ai_segments_generate_regenerate_and_list(
@@ -229,7 +229,10 @@ async def test_the_wizard_targets_personas(
     saved, _ = await chat.press(confirm, "Confirm", replies=2)
     assert saved.plain_text.startswith("Saved campaign #")
 
-    await until(lambda: bool(emulator.messages_to(1001)) and bool(emulator.messages_to(1002)))
+    await until(
+        lambda: bool(emulator.messages_to(1001)) and bool(emulator.messages_to(1002)),
+        what="the campaign to reach 1001 and 1002",
+    )
     assert emulator.messages_to(1001)[-1].plain_text == "Hola Ana!"
     assert emulator.messages_to(1003) == []
     campaign = await session.scalar(select(Campaign).where(Campaign.name == "persona_sale"))

@@ -18,8 +18,8 @@ from tests.bot.admin.console import (
     add_staff,
     hand_made,
     running_console,
-    until,
 )
+from tests.polling import until
 from tests.segments.ai.fake_llm import FakeModel, fake_model
 from tests.segments.ai.planted import plant
 
@@ -107,4 +107,4 @@ async def test_the_wizard_rewrites_a_message_for_each_persona(
             is not None
         )
 
-    await until(rewrite_audited)
+    await until(rewrite_audited, what="campaign.rewrite in the audit log")

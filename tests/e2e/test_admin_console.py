@@ -27,8 +27,8 @@ from tests.bot.admin.console import (
     add_staff,
     chat_scope,
     running_console,
-    until,
 )
+from tests.polling import until
 
 pytestmark = [pytest.mark.e2e]
 
@@ -112,7 +112,7 @@ async def test_each_command_for_an_allowed_and_a_refused_role(
         by.update(await session.execute(select(AuditLog.admin_user_id, AuditLog.action)))
         return len(by) >= len(ROUNDS)
 
-    await until(all_audited)
+    await until(all_audited, what="every round in the audit log")
     for line, allowed, refused, _ in ROUNDS:
         name = line.split()[0][1:]
         assert (allowed, name) in by, line
@@ -166,7 +166,7 @@ async def test_owners_manage_admins_and_their_menus(
         actions = select(func.count()).where(AuditLog.action == "admins")
         return await session.scalar(actions) == 2
 
-    await until(both_audited)
+    await until(both_audited, what="both /admins commands in the audit log")
     audit = await owner.reply("/audit 3")
     assert f"admins remove {STRANGER} → ok" in audit
     assert f"admins add {STRANGER} marketer → ok" in audit

@@ -2,7 +2,6 @@
 and a CSV; /stats with a chart; /export with a CSV whose hashes match contacts normalised
 independently here (and the same export from `segbot export`)."""
 
-import asyncio
 import csv
 import hashlib
 import io
@@ -22,15 +21,9 @@ from core.clock import utcnow
 from demo.admin import show_admin_console
 from segments.saved import save_segment
 from telegram_emulator import Emulator, SentMessage
-from tests.bot.admin.console import (
-    OWNER,
-    VIEWER,
-    Chat,
-    add_people,
-    add_staff,
-    running_console,
-    until,
-)
+from tests.bot.admin.console import OWNER, VIEWER, Chat, add_people, add_staff, running_console
+from tests.cli.conftest import invoke
+from tests.polling import until
 
 pytestmark = [pytest.mark.e2e]
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -84,11 +77,14 @@ async def test_report_answers_with_a_table_a_chart_and_a_csv(
     spec = parse_campaign("name: hola\naudience:\n  - segment: spanish\n    text: Hola\n")
     campaign = await save_campaign(session, spec=spec, now=utcnow())
     await plan_run(session, campaign=campaign, now=utcnow())
-    await until(lambda: all(emulator.messages_to(n) for n in (1001, 1002, 1003)))
+    await until(
+        lambda: all(emulator.messages_to(n) for n in (1001, 1002, 1003)),
+        what="the campaign to reach 1001, 1002 and 1003",
+    )
     chat = Chat(emulator, VIEWER)
     (view,) = await chat.say(f"/campaign {campaign.id}")
     try:
-        await until(lambda: " — done" in chat.current(view).plain_text)
+        await until(lambda: " — done" in chat.current(view).plain_text, what="the run done")
     except TimeoutError:
         raise AssertionError(chat.current(view).plain_text) from None
 
@@ -109,7 +105,7 @@ async def test_stats_answers_with_a_chart(emulator: Emulator, shop: None) -> Non
 
 
 async def test_export_hashes_match_independently_normalised_contacts(
-    emulator: Emulator, shop: None, database_url: str, tmp_path: Path
+    emulator: Emulator, shop: None, runner: CliRunner, tmp_path: Path
 ) -> None:
     owner = Chat(emulator, OWNER)
     (hashed,) = await owner.say("/export spanish")
@@ -122,17 +118,10 @@ async def test_export_hashes_match_independently_normalised_contacts(
     assert [row["telegram_id"] for row in rows_of(ids)] == ["1001", "1002", "1003"]
 
     out = tmp_path / "spanish.csv"
-    result = await asyncio.to_thread(
-        CliRunner().invoke,
-        app,
-        ["export", "spanish", "--format", "hashed", "--out", str(out)],
-        env={"SEGBOT_DATABASE_URL": database_url},
-    )
+    result = await invoke(runner, app, "export", "spanish", "--format", "hashed", "--out", str(out))
     assert result.exit_code == 0, result.output
     assert out.read_bytes() == hashed.file_content
-    missing = await asyncio.to_thread(
-        CliRunner().invoke, app, ["export", "nosuch"], env={"SEGBOT_DATABASE_URL": database_url}
-    )
+    missing = await invoke(runner, app, "export", "nosuch")
     assert missing.exit_code == 2
     assert "no segment named 'nosuch'" in missing.output
 

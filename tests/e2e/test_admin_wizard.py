@@ -25,8 +25,8 @@ from tests.bot.admin.console import (
     add_people,
     add_staff,
     running_console,
-    until,
 )
+from tests.polling import until
 
 pytestmark = [pytest.mark.e2e]
 RATE_LIMIT = 5  # messages a second: slow enough to pause a run while it sends
@@ -56,7 +56,7 @@ def edited(chat: Chat, message: SentMessage, times: int) -> bool:
 
 
 async def received(emulator: Emulator, user_id: int) -> SentMessage:
-    await until(lambda: bool(emulator.messages_to(user_id)))
+    await until(lambda: bool(emulator.messages_to(user_id)), what=f"a message to {user_id}")
     return emulator.messages_to(user_id)[-1]
 
 
@@ -72,7 +72,7 @@ async def test_segments_wizard_with_back_and_previews_sends_now(
     for name in ("spanish", "russian"):
         edits = len(chat.current(segments).history)
         await chat.press(chat.current(segments), name, replies=0)
-        await until(partial(edited, chat, segments, edits + 1))
+        await until(partial(edited, chat, segments, edits + 1), what=f"{name} ticked")
     assert "Chosen: spanish, russian" in chat.current(segments).plain_text
     (spanish,) = await chat.press(chat.current(segments), "Done")
     assert "Message for spanish (1 of 2)" in spanish.plain_text
@@ -104,7 +104,7 @@ async def test_segments_wizard_with_back_and_previews_sends_now(
     assert photo.photo is not None
     assert [text for text, _ in photo.callback_buttons()] == ["Unsubscribe"]
     assert emulator.messages_to(1003) == []
-    await until(lambda: " — done" in chat.current(view).plain_text)
+    await until(lambda: " — done" in chat.current(view).plain_text, what="the view to say done")
     created = await session.scalar(select(func.count()).where(AuditLog.action == "campaign.create"))
     assert created == 1
 
@@ -117,7 +117,7 @@ async def test_query_wizard_switches_approach_and_sends_at_a_time(
     (approach,) = await chat.say("at_noon")
     (segments,) = await chat.press(approach, "Saved segments")
     await chat.press(segments, "spanish", replies=0)
-    await until(lambda: bool(chat.current(segments).history))
+    await until(lambda: bool(chat.current(segments).history), what="spanish ticked")
     (approach,) = await chat.press(chat.current(segments), "Back")
     (query,) = await chat.press(approach, "A query")
     (approach,) = await chat.press(query, "Back")
@@ -173,13 +173,19 @@ async def test_pause_resume_and_cancel_with_the_buttons(
     chat = Chat(emulator, MARKETER)
     (view,) = await chat.say(f"/campaign {campaign.id}")
     await chat.press(view, "Pause", replies=0)
-    await until(lambda: "Resume" in str(chat.current(view).callback_buttons()))
+    await until(
+        lambda: "Resume" in str(chat.current(view).callback_buttons()), what="a Resume button"
+    )
     assert "Run " in chat.current(view).plain_text
     assert "paused" in chat.current(view).plain_text
     await chat.press(chat.current(view), "Resume", replies=0)
-    await until(lambda: "Pause" in str(chat.current(view).callback_buttons()))
+    await until(
+        lambda: "Pause" in str(chat.current(view).callback_buttons()), what="a Pause button"
+    )
     await chat.press(chat.current(view), "Cancel", replies=0)
-    await until(lambda: "cancelled" in chat.current(view).plain_text)
+    await until(
+        lambda: "cancelled" in chat.current(view).plain_text, what="the view to say cancelled"
+    )
 
     status = await session.scalar(
         select(Campaign.status)

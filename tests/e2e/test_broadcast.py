@@ -1,6 +1,5 @@
 """Broadcasts through the real bot and the emulator, with Telegram's flood limits on."""
 
-import asyncio
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
@@ -17,6 +16,7 @@ from segments.saved import save_segment
 from telegram_emulator import Emulator
 from tests.broadcasts.audience import NOW, add_subscribers, campaign_from
 from tests.e2e.conftest import BOT_TOKEN, SECRET_KEY, free_port
+from tests.polling import until
 
 pytestmark = [pytest.mark.e2e]
 
@@ -67,13 +67,15 @@ async def audience(
 async def sent_out(sessionmaker: async_sessionmaker[AsyncSession], run_id: int) -> Progress:
     """Wait until the run has nothing queued or in flight and the sender has closed it
     (it marks the run and the campaign done in a transaction of its own, just after)."""
-    async with asyncio.timeout(90):
-        while True:
-            async with sessionmaker() as session:
-                now = await progress(session, run_id=run_id)
-            if now.pending == 0 and now.status is not RunStatus.SENDING:
-                return now
-            await asyncio.sleep(0.2)
+    seen: list[Progress] = []
+
+    async def closed() -> bool:
+        async with sessionmaker() as session:
+            seen.append(now := await progress(session, run_id=run_id))
+        return now.pending == 0 and now.status is not RunStatus.SENDING
+
+    await until(closed, within=90, every=0.2, what=f"run {run_id} to be sent out and closed")
+    return seen[-1]
 
 
 async def test_a_segmented_campaign_reaches_everyone_once_with_their_variant(
@@ -198,13 +200,12 @@ async def test_holdout_frequency_cap_and_quiet_hours_are_honoured(
     assert capped == set(range(1, 41)) - holdout  # messaged by `earlier` within 24 h
     assert plan.postponed == sum(1 for _, zone in to_send if zone == "UTC")
 
-    async with asyncio.timeout(30):
-        while True:
-            async with sessionmaker() as reading:
-                current = await progress(reading, run_id=plan.run.id)
-            if current.count(DeliveryStatus.SENT) == plan.queued - plan.postponed:
-                break
-            await asyncio.sleep(0.1)
+    async def awake_sent() -> bool:
+        async with sessionmaker() as reading:
+            current = await progress(reading, run_id=plan.run.id)
+        return current.count(DeliveryStatus.SENT) == plan.queued - plan.postponed
+
+    await until(awake_sent, within=30, every=0.1, what="every delivery not postponed sent")
     awake = {chat for chat, zone in to_send if zone != "UTC"}
     assert received_texts(emulator, "Later") == awake
     assert received_texts(emulator, "Earlier") == set(range(1, 41))

@@ -17,6 +17,7 @@ from core.models import Subscriber
 from telegram_emulator import Emulator
 from tests.broadcasts.audience import NOW, campaign_from
 from tests.e2e.test_broadcast import SEGMENTED, audience, sent_out
+from tests.polling import until
 
 pytestmark = pytest.mark.e2e
 
@@ -34,9 +35,12 @@ def delivered(emulator: Emulator) -> Counter[int]:
 
 
 async def until_delivered(emulator: Emulator, count: int) -> None:
-    async with asyncio.timeout(60):
-        while sum(delivered(emulator).values()) < count:  # noqa: ASYNC110  (no event to await)
-            await asyncio.sleep(0.01)
+    await until(
+        lambda: sum(delivered(emulator).values()) >= count,
+        within=60,
+        every=0.01,
+        what=f"{count} messages delivered",
+    )
 
 
 async def start_sender(emulator: Emulator, database_url: str) -> asyncio.subprocess.Process:

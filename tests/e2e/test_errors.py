@@ -9,7 +9,7 @@ from aiogram import F, Router
 from aiogram.types import Message
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.runtime import build_bot, build_dispatcher
+from bot.dispatcher import build_bot, build_dispatcher
 from core.errors import SegbotError
 from core.events import EventLog
 from core.settings import Settings

@@ -11,7 +11,8 @@ from core.models import Event, Subscriber, SubscriberStatus, SubscriberTag
 from core.sources import customer_payload, utm_payload
 from crm_sync.models import Customer
 from telegram_emulator import Emulator, SentMessage
-from tests.e2e.conftest import eventually
+from tests.e2e.conftest import SETTLES_WITHIN
+from tests.polling import until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("running_bot")]
 
@@ -59,7 +60,7 @@ async def tick(emulator: Emulator, question: SentMessage, label: str) -> SentMes
     def current() -> SentMessage:
         return next(m for m in emulator.messages_to(USER) if m.message_id == question.message_id)
 
-    await eventually(shown)
+    await until(shown, within=SETTLES_WITHIN, what=f"✓ {label} on the keyboard")
     return current()
 
 
@@ -160,7 +161,11 @@ async def test_the_quiz_can_be_skipped_and_edited_later_with_profile(
     age = (await emulator.wait_for_messages(USER, count=6))[-1]
     assert "Skip" not in str(age.reply_markup)  # editing one answer, not the whole quiz
     await press(emulator, age, "45+")
-    await eventually(lambda: _attribute_is(sessionmaker, "age_band", "45_plus"))
+    await until(
+        lambda: _attribute_is(sessionmaker, "age_band", "45_plus"),
+        within=SETTLES_WITHIN,
+        what="age_band 45_plus stored",
+    )
     assert len(emulator.messages_to(USER)) == 6  # no next question when editing
 
 
@@ -203,9 +208,17 @@ async def test_blocking_and_unblocking_the_bot(
 ) -> None:
     await start(emulator)
     await emulator.block(USER)
-    await eventually(lambda: _status_is(sessionmaker, SubscriberStatus.BLOCKED))
+    await until(
+        lambda: _status_is(sessionmaker, SubscriberStatus.BLOCKED),
+        within=SETTLES_WITHIN,
+        what="status blocked",
+    )
     await emulator.unblock(USER)
-    await eventually(lambda: _status_is(sessionmaker, SubscriberStatus.ACTIVE))
+    await until(
+        lambda: _status_is(sessionmaker, SubscriberStatus.ACTIVE),
+        within=SETTLES_WITHIN,
+        what="status active",
+    )
 
 
 async def _status_is(
@@ -233,7 +246,11 @@ async def test_forget_erases_personal_data_and_keeps_the_counts(
     await emulator.send_text(USER, "/forget")
     confirm = (await emulator.wait_for_messages(USER, count=5))[-1]
     await press(emulator, confirm, "Yes")
-    await eventually(lambda: _status_is(sessionmaker, SubscriberStatus.UNSUBSCRIBED))
+    await until(
+        lambda: _status_is(sessionmaker, SubscriberStatus.UNSUBSCRIBED),
+        within=SETTLES_WITHIN,
+        what="status unsubscribed",
+    )
 
     gone = await subscriber(sessionmaker)
     assert (gone.first_name, gone.username, gone.email, gone.phone) == (None, None, None, None)
@@ -261,7 +278,7 @@ async def test_texts_follow_the_users_language_until_they_choose_another(
     await emulator.send_text(USER, "/language")
     menu = (await emulator.wait_for_messages(USER, count=3))[-1]
     await press(emulator, menu, "Русский")
-    await eventually(lambda: _language_is(sessionmaker, "ru"))
+    await until(lambda: _language_is(sessionmaker, "ru"), within=SETTLES_WITHIN, what="language ru")
     await emulator.send_text(USER, "/stop")
     farewell = (await emulator.wait_for_messages(USER, count=4))[-1]
     assert farewell.text is not None

@@ -22,6 +22,7 @@ from core.settings import Settings
 from telegram_emulator import Emulator
 from tests.broadcasts.audience import add_subscribers, campaign_from
 from tests.e2e.conftest import free_port
+from tests.polling import until
 
 pytestmark = pytest.mark.e2e
 
@@ -92,6 +93,12 @@ async def test_bot_senders_and_schedulers_apart_deliver_a_campaign_once(
         campaign = await campaign_from(
             session, "name: apart\ndefault: {text: Hi}\nschedule: now\n", now=utcnow()
         )
+
+    async def done() -> bool:
+        async with sessionmaker() as session:
+            status = await session.scalar(select(Campaign.status).where(Campaign.id == campaign.id))
+        return status is CampaignStatus.DONE
+
     async with (
         running(on_own_port(settings), Role.BOT, webhook=True),
         running(on_own_port(settings), Role.SCHEDULER),
@@ -99,15 +106,7 @@ async def test_bot_senders_and_schedulers_apart_deliver_a_campaign_once(
         running(on_own_port(settings), Role.SENDER),
         running(on_own_port(settings), Role.SENDER),
     ):
-        async with asyncio.timeout(60):
-            while True:
-                async with sessionmaker() as session:
-                    status = await session.scalar(
-                        select(Campaign.status).where(Campaign.id == campaign.id)
-                    )
-                if status is CampaignStatus.DONE:
-                    break
-                await asyncio.sleep(0.2)
+        await until(done, within=60, every=0.2, what="the campaign to be done")
         await emulator.send_text(4243, "/start")
         await emulator.wait_for_messages(4243, count=2, timeout=20)
     received = Counter(

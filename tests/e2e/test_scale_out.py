@@ -10,7 +10,7 @@ import os
 import signal
 import sys
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from functools import partial
 from pathlib import Path
@@ -27,6 +27,7 @@ from core.settings import Settings
 from telegram_emulator import Emulator
 from tests.broadcasts.audience import add_subscribers, campaign_from
 from tests.e2e.conftest import BOT_TOKEN, SECRET_KEY, free_port
+from tests.polling import until
 
 pytestmark = pytest.mark.e2e
 
@@ -92,13 +93,6 @@ async def processes(
     await running.stop_all()
 
 
-async def until(check: Callable[[], bool], *, within: float, what: str) -> None:
-    async with asyncio.timeout(within):
-        while not check():  # noqa: ASYNC110  (processes and the emulator send no event)
-            await asyncio.sleep(0.1)
-    assert check(), what
-
-
 def is_running(processes: Processes, name: str) -> bool:
     return "segbot running" in processes.log(name)
 
@@ -130,12 +124,19 @@ async def test_processes_apart_share_the_work_and_survive_kills(
 
     bot = await processes.start("bot", "--role", "bot", "--webhook")
     first_scheduler = await processes.start("scheduler-1", "--role", "scheduler")
-    await until(lambda: "now the leader" in processes.log("scheduler-1"), within=90, what="leader")
+    await until(
+        lambda: "now the leader" in processes.log("scheduler-1"),
+        within=90,
+        every=0.1,
+        what="scheduler-1 to lead",
+    )
     await processes.start("scheduler-2", "--role", "scheduler")
     first_sender = await processes.start("sender-1", "--role", "sender")
     await processes.start("sender-2", "--role", "sender")
     for name in ("bot", "scheduler-2", "sender-1", "sender-2"):
-        await until(partial(is_running, processes, name), within=90, what=name)
+        await until(
+            partial(is_running, processes, name), within=90, every=0.1, what=f"{name} to run"
+        )
 
     # The webhook process answers users, and refuses posts without the secret.
     await emulator.send_text(777_777, "/start")
@@ -151,7 +152,10 @@ async def test_processes_apart_share_the_work_and_survive_kills(
     # The leader dies; the standby takes over and starts a campaign due just after, once.
     first_scheduler.kill()
     await until(
-        lambda: "now the leader" in processes.log("scheduler-2"), within=30, what="hand-over"
+        lambda: "now the leader" in processes.log("scheduler-2"),
+        within=30,
+        every=0.1,
+        what="scheduler-2 to take over",
     )
     due = utcnow() + timedelta(seconds=3)
     async with sessionmaker() as session:
@@ -164,7 +168,10 @@ async def test_processes_apart_share_the_work_and_survive_kills(
 
     # One sender dies mid-run; its replacement settles what it left in flight.
     await until(
-        lambda: sum(delivered(emulator).values()) >= KILL_SENDER_AFTER, within=90, what="sends"
+        lambda: sum(delivered(emulator).values()) >= KILL_SENDER_AFTER,
+        within=90,
+        every=0.1,
+        what=f"{KILL_SENDER_AFTER} messages delivered",
     )
     first_sender.kill()
     await first_sender.wait()
@@ -175,9 +182,7 @@ async def test_processes_apart_share_the_work_and_survive_kills(
             status = await session.scalar(select(Campaign.status).where(Campaign.id == campaign.id))
         return status is CampaignStatus.DONE
 
-    async with asyncio.timeout(120):
-        while not await finished():  # noqa: ASYNC110  (the database sends no event)
-            await asyncio.sleep(0.5)
+    await until(finished, within=120, every=0.5, what="the campaign to be done")
     assert bot.returncode is None
 
     received = delivered(emulator)

@@ -13,7 +13,8 @@ from core.inferred_reads import inferred_read_at
 from core.models import Event, Subscriber
 from core.settings import Settings
 from telegram_emulator import Emulator
-from tests.e2e.conftest import SECRET_KEY, eventually
+from tests.e2e.conftest import SECRET_KEY, SETTLES_WITHIN
+from tests.polling import until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("running_bot")]
 
@@ -112,7 +113,7 @@ async def test_a_message_counts_as_read_at_the_next_sign_of_life(
     async def was_read() -> bool:
         return await read_at() is not None
 
-    await eventually(was_read)
+    await until(was_read, within=SETTLES_WITHIN, what="the message counted as read")
     moment = await read_at()
     assert moment is not None
     assert moment >= sent_at

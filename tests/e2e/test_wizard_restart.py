@@ -10,7 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot import runtime
 from core.settings import Settings
 from telegram_emulator import Emulator, SentMessage
-from tests.bot.admin.console import Chat, no_flood_limits, until
+from tests.bot.admin.console import Chat, no_flood_limits
+from tests.polling import until
 
 pytestmark = pytest.mark.e2e
 REDIS_URL = "redis://127.0.0.1:6379/13"
@@ -20,12 +21,13 @@ async def in_a_fresh_process(settings: Settings, chat: Chat, text: str) -> SentM
     """Start the bot, say `text`, take the one reply, stop the bot."""
     polls = len(chat.emulator.requests_for("getUpdates"))
 
-    def polling() -> bool:
-        return bot.done() or len(chat.emulator.requests_for("getUpdates")) > polls
-
     bot = asyncio.create_task(runtime.run(settings, handle_signals=False))
     try:
-        await until(polling, within=60)  # a loaded machine may take a while to start
+        await until(  # a loaded machine may take a while to start
+            lambda: bot.done() or len(chat.emulator.requests_for("getUpdates")) > polls,
+            within=60,
+            what="the bot to poll for updates",
+        )
         if bot.done():
             bot.result()  # why it stopped
         (reply,) = await chat.say(text)

@@ -2,7 +2,7 @@
 an admin's chat with it (send a command, wait for the replies, press a button)."""
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -19,6 +19,7 @@ from segments.ai.personas import create_persona
 from segments.models import ContentFormat
 from telegram_emulator import Emulator, SentMessage
 from tests.e2e.conftest import BOT_TOKEN, SECRET_KEY, free_port
+from tests.polling import until
 
 OWNER, MARKETER, OPERATOR, VIEWER, STRANGER = 900_001, 900_002, 900_003, 900_004, 900_005
 STAFF = {MARKETER: AdminRole.MARKETER, OPERATOR: AdminRole.OPERATOR, VIEWER: AdminRole.VIEWER}
@@ -54,7 +55,11 @@ async def running_console(database_url: str, **settings: Any) -> AsyncIterator[E
         with no_flood_limits(emulator):
             task = asyncio.create_task(runtime.run(config, handle_signals=False))
             try:
-                await until(lambda: task.done() or bool(emulator.my_commands(chat_scope(OWNER))))
+                await until(
+                    lambda: task.done() or bool(emulator.my_commands(chat_scope(OWNER))),
+                    within=WAIT,
+                    what="the bot to set the owner's commands",
+                )
                 if task.done():
                     task.result()  # why the bot stopped
                 yield emulator
@@ -87,16 +92,6 @@ async def add_people(session: AsyncSession, emulator: Emulator, *people: dict[st
     await session.commit()
     for row in rows:
         emulator.add_user(row["telegram_id"], first_name=row["first_name"])
-
-
-async def until(probe: Callable[[], bool | Awaitable[bool]], within: float = WAIT) -> None:
-    """Wait for something the emulator raises no event for (an edit, a run finishing)."""
-    async with asyncio.timeout(within):
-        while True:
-            found = probe()
-            if found if isinstance(found, bool) else await found:
-                return
-            await asyncio.sleep(0.03)
 
 
 class Chat:
@@ -150,7 +145,11 @@ class Chat:
         """Press a picker's button (whose press edits the picker) and wait for the edit."""
         edits = len(self.current(picker).history)
         await self.press(self.current(picker), label, replies=0)
-        await until(lambda: len(self.current(picker).history) > edits)
+        await until(
+            lambda: len(self.current(picker).history) > edits,
+            within=WAIT,
+            what=f"the press on {label!r} to edit the picker",
+        )
 
 
 async def hand_made(

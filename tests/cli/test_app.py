@@ -1,4 +1,5 @@
-"""`segbot` as a user runs it: in a subprocess, judged by its output and exit code."""
+"""`segbot` as a user runs it: in a subprocess, judged by its output and exit code (a UTM
+link and every --help through the CLI tests' CliRunner)."""
 
 import subprocess
 import sys
@@ -77,8 +78,8 @@ def test_a_customer_link_needs_the_secret_key() -> None:
     assert result.stderr == "error: SEGBOT_SECRET_KEY must be set to sign customer links\n"
 
 
-def test_a_utm_link_carries_its_fields() -> None:
-    result = CliRunner().invoke(app, ["links", "utm", "--source", "insta", "--campaign", "spring"])
+def test_a_utm_link_carries_its_fields(runner: CliRunner) -> None:
+    result = runner.invoke(app, ["links", "utm", "--source", "insta", "--campaign", "spring"])
     assert result.exit_code == 0, result.output
     source = parse_start_payload(result.stdout.strip(), secret="unused")
     assert isinstance(source, StartSource)
@@ -104,7 +105,7 @@ def test_a_utm_link_carries_its_fields() -> None:
         ["campaign"],
     ],
 )
-def test_every_command_has_help(command: list[str]) -> None:
-    result = CliRunner().invoke(app, [*command, "--help"])
+def test_every_command_has_help(runner: CliRunner, command: list[str]) -> None:
+    result = runner.invoke(app, [*command, "--help"])
     assert result.exit_code == 0
     assert "Usage:" in result.output

@@ -1,29 +1,12 @@
 """`segbot segments generate|lookalike` and `segbot personas` through typer's CliRunner."""
 
-import asyncio
-
-import pytest
-import typer
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from typer.testing import CliRunner, Result
+from sqlalchemy.ext.asyncio import AsyncSession
+from typer.testing import CliRunner
 
 from cli.personas import app as personas_app
 from cli.segments import app as segments_app
+from tests.cli.conftest import invoke
 from tests.segments.ai.planted import plant
-
-
-@pytest.fixture
-def runner(
-    monkeypatch: pytest.MonkeyPatch, database_url: str,
-    sessionmaker: async_sessionmaker[AsyncSession],  # empties the tables afterwards
-) -> CliRunner:  # fmt: skip
-    monkeypatch.setenv("SEGBOT_DATABASE_URL", database_url)
-    monkeypatch.setenv("COLUMNS", "200")
-    return CliRunner()
-
-
-async def invoke(runner: CliRunner, command: typer.Typer, *args: str) -> Result:
-    return await asyncio.to_thread(runner.invoke, command, list(args))
 
 
 async def test_generate_then_personas_and_a_lookalike(

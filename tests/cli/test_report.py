@@ -3,23 +3,12 @@
 from pathlib import Path
 
 import pytest
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 from typer.testing import CliRunner
 
 from cli.report import app
 from tests.broadcasts.reports.scenario import build
-from tests.broadcasts.test_cli import invoke
-
-
-@pytest.fixture
-def runner(
-    monkeypatch: pytest.MonkeyPatch,
-    database_url: str,
-    sessionmaker: async_sessionmaker[AsyncSession],  # empties the tables afterwards
-) -> CliRunner:
-    monkeypatch.setenv("SEGBOT_DATABASE_URL", database_url)
-    monkeypatch.setenv("COLUMNS", "250")
-    return CliRunner()
+from tests.cli.conftest import invoke
 
 
 async def test_campaign_report_with_csv_and_png(

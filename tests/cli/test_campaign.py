@@ -1,15 +1,13 @@
 """`segbot campaign ...` through typer's CliRunner, on the test database."""
 
-import asyncio
 from pathlib import Path
 
-import pytest
-import typer
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from typer.testing import CliRunner, Result
+from sqlalchemy.ext.asyncio import AsyncSession
+from typer.testing import CliRunner
 
 from cli.campaign import app
 from tests.broadcasts.audience import add_subscribers
+from tests.cli.conftest import invoke
 
 CAMPAIGN = """
 name: welcome
@@ -19,22 +17,6 @@ audience:
 default:
   text: "Hello {{ first_name }}, see https://shop.example/"
 """
-
-
-@pytest.fixture
-def runner(
-    monkeypatch: pytest.MonkeyPatch,
-    database_url: str,
-    sessionmaker: async_sessionmaker[AsyncSession],  # empties the tables afterwards
-) -> CliRunner:
-    monkeypatch.setenv("SEGBOT_DATABASE_URL", database_url)
-    monkeypatch.setenv("COLUMNS", "200")
-    return CliRunner()
-
-
-async def invoke(runner: CliRunner, command: typer.Typer, *args: str) -> Result:
-    """The CLI runs its own event loop, so it runs in a thread of its own here."""
-    return await asyncio.to_thread(runner.invoke, command, list(args))
 
 
 def campaign_file(tmp_path: Path, text: str) -> str:

@@ -1,36 +1,18 @@
 """`segbot segments|rfm|ladder` through typer's CliRunner, on the test database."""
 
-import asyncio
 from datetime import timedelta
 from pathlib import Path
 
 import pandas as pd
-import pytest
-import typer
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from typer.testing import CliRunner, Result
+from sqlalchemy.ext.asyncio import AsyncSession
+from typer.testing import CliRunner
 
 from cli.segments import app, ladder_app, rfm_app
 from core.clock import utcnow
 from core.models import Subscriber
 from crm_sync.facts import refresh_facts
 from crm_sync.models import Customer, Order
-
-
-@pytest.fixture
-def runner(
-    monkeypatch: pytest.MonkeyPatch,
-    database_url: str,
-    sessionmaker: async_sessionmaker[AsyncSession],  # empties the tables afterwards
-) -> CliRunner:
-    monkeypatch.setenv("SEGBOT_DATABASE_URL", database_url)
-    monkeypatch.setenv("COLUMNS", "200")
-    return CliRunner()
-
-
-async def invoke(runner: CliRunner, command: typer.Typer, *args: str) -> Result:
-    """The CLI runs its own event loop, so it runs in a thread of its own here."""
-    return await asyncio.to_thread(runner.invoke, command, list(args))
+from tests.cli.conftest import invoke
 
 
 async def shop(session: AsyncSession) -> list[int]:

@@ -6,6 +6,7 @@ from rich.console import Console
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.config import parse_app_config
 from crm_sync.models import Order
 from demo.report import buy_and_report
 from tests.broadcasts.reports.scenario import build
@@ -16,7 +17,10 @@ async def test_recipients_who_are_customers_buy_and_the_report_is_printed(
 ) -> None:
     await build(session)
     console = Console(record=True, width=250)
-    report = await buy_and_report(sessionmaker, campaign="spring", folder=tmp_path, console=console)
+    crm = parse_app_config({"crm": {"default_region": "ES"}}).crm
+    report = await buy_and_report(
+        sessionmaker, campaign="spring", crm=crm, folder=tmp_path, console=console
+    )
     imported = await session.execute(
         select(Order.external_id, Order.counts_as_purchase)
         .where(Order.external_id.like("AFTER-%"))

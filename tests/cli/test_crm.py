@@ -3,28 +3,14 @@
 from pathlib import Path
 
 import pytest
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from typer.testing import CliRunner
 
 from cli.crm import app
-from tests.crm_sync.conftest import ORDER_HEADER, write_csv
+from tests.crm_sync.shop import ORDER_HEADER, write_csv, write_shop_files
 
 
-@pytest.fixture
-def crm_cli(
-    monkeypatch: pytest.MonkeyPatch,
-    database_url: str,
-    sessionmaker: async_sessionmaker[AsyncSession],  # empties the tables afterwards
-) -> CliRunner:
-    monkeypatch.setenv("SEGBOT_DATABASE_URL", database_url)
-    monkeypatch.setenv("COLUMNS", "200")
-    return CliRunner()
-
-
-def test_import_then_status_then_rejected(
-    crm_cli: CliRunner, shop_files: tuple[Path, Path], tmp_path: Path
-) -> None:
-    customers, orders = shop_files
+def test_import_then_status_then_rejected(runner: CliRunner, tmp_path: Path) -> None:
+    customers, orders = write_shop_files(tmp_path)
     write_csv(
         orders,
         ORDER_HEADER,
@@ -33,7 +19,7 @@ def test_import_then_status_then_rejected(
             ("o2", "c1", "not a date", "10", "EUR", "completed"),
         ],
     )
-    imported = crm_cli.invoke(
+    imported = runner.invoke(
         app, ["import", "--customers", str(customers), "--orders", str(orders), "--source", "shop"]
     )
     assert imported.exit_code == 0, imported.output
@@ -41,45 +27,45 @@ def test_import_then_status_then_rejected(
     assert "succeeded" in imported.stdout
     assert "segbot crm rejected --run" in imported.stdout
 
-    again = crm_cli.invoke(
+    again = runner.invoke(
         app, ["import", "--customers", str(customers), "--orders", str(orders), "--source", "shop"]
     )
     assert again.exit_code == 0
     assert "│ shop   │ orders    │ 2    │ 0        │ 0       │ 1         │ 1" in again.stdout
 
-    status = crm_cli.invoke(app, ["status"])
+    status = runner.invoke(app, ["status"])
     assert status.exit_code == 0, status.output
     assert "shop" in status.stdout
     assert "subscribers matched to a customer: 0 of 0" in status.stdout
 
-    rejected = crm_cli.invoke(app, ["rejected"])
+    rejected = runner.invoke(app, ["rejected"])
     assert rejected.exit_code == 0, rejected.output
     assert "1 rejected" in rejected.stdout
     assert "missing or unparsable order date" in rejected.stdout
 
 
-def test_import_needs_a_file_and_says_so_in_one_line(crm_cli: CliRunner) -> None:
-    result = crm_cli.invoke(app, ["import"])
+def test_import_needs_a_file_and_says_so_in_one_line(runner: CliRunner) -> None:
+    result = runner.invoke(app, ["import"])
     assert result.exit_code == 2
     assert result.stderr == "error: give --customers FILE and/or --orders FILE\n"
 
 
-def test_a_failed_import_exits_1_with_the_reason(crm_cli: CliRunner, tmp_path: Path) -> None:
+def test_a_failed_import_exits_1_with_the_reason(runner: CliRunner, tmp_path: Path) -> None:
     orders = write_csv(tmp_path / "orders.csv", ("order_id",), [("o1",)])
-    result = crm_cli.invoke(app, ["import", "--orders", str(orders)])
+    result = runner.invoke(app, ["import", "--orders", str(orders)])
     assert result.exit_code == 1
     assert result.stderr.startswith("error: files: run #")
     assert "no column for customer_external_id, ordered_at, amount" in result.stderr
 
 
-def test_sync_without_connectors_says_what_to_configure(crm_cli: CliRunner) -> None:
-    result = crm_cli.invoke(app, ["sync"])
+def test_sync_without_connectors_says_what_to_configure(runner: CliRunner) -> None:
+    result = runner.invoke(app, ["sync"])
     assert result.exit_code == 2
     assert "no CRM connectors configured" in result.stderr
 
 
 @pytest.mark.parametrize("command", [[], ["import"], ["sync"], ["status"], ["rejected"]])
-def test_every_crm_command_has_help(command: list[str]) -> None:
-    result = CliRunner().invoke(app, [*command, "--help"])
+def test_every_crm_command_has_help(runner: CliRunner, command: list[str]) -> None:
+    result = runner.invoke(app, [*command, "--help"])
     assert result.exit_code == 0
     assert "Usage:" in result.output

@@ -1,0 +1,55 @@
+"""segbot.yaml as one typed `AppConfig`: the shipped example loads, every default holds
+without a file, and each mistake is one ConfigError line naming where it is."""
+
+from pathlib import Path
+
+import pytest
+
+from bot.config import AppConfig, load_app_config, parse_app_config
+from core.errors import ConfigError
+
+EXAMPLE = Path(__file__).parent.parent.parent / "segbot.example.yaml"
+
+
+def test_the_example_configuration_loads() -> None:
+    config = load_app_config(EXAMPLE)
+    assert [connector.name for connector in config.crm.connectors] == [
+        "shop", "pos", "retailcrm", "crm",
+    ]  # fmt: skip
+    assert config.segments.refresh.refresh_every_minutes == 15
+    assert config.segments.ladder.step_down_after_days == 30
+    assert config.reports.attribution_days == 7
+    broadcasts = config.broadcasts
+    assert (broadcasts.best_hour.fallback_hour, broadcasts.paid_broadcasts.enabled) == (18, False)
+    assert (config.ai.k_min, config.ai.k_max) == (3, 8)
+    assert config.ai.hint("country:ES") is not None
+
+
+def test_no_file_is_every_default() -> None:
+    config = load_app_config(None)
+    assert config == AppConfig()
+    assert [question.id for question in config.quiz.questions]  # the shipped quiz
+    assert config.tracking.store_message_text is False
+    assert "champions" in config.rfm_names
+
+
+@pytest.mark.parametrize(
+    ("sections", "message"),
+    [
+        ({"crn": {}}, "unknown section crn"),
+        ({"reports": {"attribution_days": 0}}, "reports.attribution_days: "),
+        (
+            {"broadcasts": {"best_hour": {"fallback_hour": 24}}},
+            "broadcasts.best_hour.fallback_hour",
+        ),
+        ({"tracking": {"store_text": True}}, "tracking.store_text: "),
+        ({"ai": {"k_min": 9, "k_max": 3}}, "ai: k_min must not exceed k_max"),
+        ({"activity": {"window_days": -1}}, "activity.window_days: "),
+        ({"quiz": {"questions": "none"}}, "quiz.questions: "),
+        ({"crm": {"connectors": [{"name": "x"}]}}, "crm.connectors.0"),
+    ],
+)
+def test_a_mistake_is_one_line_naming_its_key(sections: dict[str, object], message: str) -> None:
+    with pytest.raises(ConfigError, match=message.replace(".", r"\.")) as raised:
+        parse_app_config(sections)
+    assert "\n" not in str(raised.value)
