@@ -1,61 +1,107 @@
-"""The send-rate budget: evenly spaced slots at the configured rate for the whole bot, a
-global pause when Telegram answers 429, and a minimum spacing between two messages to
-the same chat.
+"""The send-rate budget: no 1-second window holds more sends than the rate, for the whole
+bot, whatever the wake-ups, stalls and restarts; a global pause when Telegram answers 429;
+a minimum spacing between two messages to the same chat.
 
-Slots are spaced, not counted per second, so the rate never bursts past Telegram's
-window; a slot missed by a late wake-up may be made up within `catch_up` seconds only
-(later, the send takes a fresh slot instead).
-Paid broadcasts (Telegram's allow_paid_broadcast) have a lane of their own at the paid
-rate; a 429 pauses both lanes.
+The promise, counted when `take` returns (the send is handed to the HTTP client): no
+window of one second holds more than `rate` sends of a lane, for every sender sharing the
+store (a fractional rate counts whole sends: 25.5 is 25; below 1, one send at a time).
+Why: a lane's slots are at least `interval = (1 + MARGIN) / rate` apart, and `take`
+returns at its slot or at most TOLERANCE after it; a sender that wakes later does not send
+then but takes a fresh slot (the missed one stays used: skipped, never made up). So any
+rate + 1 sends used rate + 1 distinct slots, which span at least
+rate * interval = 1 + MARGIN seconds, and the sends themselves at least
+1 + MARGIN - TOLERANCE = 1.02 s. The 20 ms to spare absorb jitter between the hand-over
+and the request reaching Telegram: against the emulator in another process, on a busy
+two-core machine, that delay varied by 10 ms at most at 25/s, and the tightest 26 sends
+it accepted spanned 1.021 s.
+
+What it costs: the lane runs at 1 / (1 + MARGIN) = 97.1% of the rate (25/s gives
+24.27/s, 1000/s gives 970.9/s); each late wake-up costs one slot, so a process too busy
+to keep up (1000/s from one Python process) sends at what it can, never more; a store
+with no memory of a lane gives out its first slot one second late (below).
 
 Where the slots and the pause are kept is a `SlotStore`: this process (`LocalSlots`, one
 sender) or Redis (broadcasts/shared_pacing.py), so that several sender processes share
-one rate and one pause. Each sender reserves the next free slot atomically and waits for
-it; should a pause begin meanwhile, it waits the pause out and reserves again.
+one spacing and one pause. A store on another clock tells when a slot may be at the
+earliest and at the latest on this process's clock: `take` sleeps until the latest and
+measures how late it is from the earliest. A pause (retry_after) holds every lane: a
+sender checks for one when it wakes (one set by another process through Redis is heard
+within `shared_pacing.PAUSE_NEWS`, 50 ms), and the slots after it start at its end,
+spaced as usual.
+
+Failure cases, where the promise does not hold:
+- a stall of the process after `take` returned (before the request leaves) or network
+  jitter beyond the 20 ms: the request may reach Telegram bunched with later ones;
+- two senders that do not share a store (two processes without Redis) each use the whole
+  rate;
+- restarts are safe only because a store with no memory of a lane (a new `LocalSlots`, a
+  Redis key lost or idle for a minute) starts it one second late: the sender before it may
+  have sent a full second's worth just before it stopped. A process started while the old
+  one still sends, without Redis, is the case above.
 """
 
 import asyncio
+import logging
+import math
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 FREE, PAID = "free", "paid"
+MARGIN = 0.03  # slots are (1 + MARGIN) / rate apart
+TOLERANCE = 0.010  # the latest a send may go after its slot (must stay below MARGIN s)
+START_AFTER = 1.0  # a store with no memory of a lane: the previous sender's last second
+_MISSES_TO_WARN = 5
+
+logger = logging.getLogger(__name__)
+Sleep = Callable[[float], Awaitable[None]]
 
 
 class SlotStore(Protocol):
-    async def reserve(self, lane: str, interval: float, catch_up: float) -> float:
-        """Claim the lane's next slot (at least `interval` after the previous one, not
-        before a pause ends, not earlier than `catch_up` ago); seconds until it comes."""
+    async def reserve(self, lane: str, interval: float) -> tuple[float, float]:
+        """Claim the lane's next slot: `interval` after its previous one, not in the past,
+        not before a pause ends. The earliest and the latest it may be on this process's
+        monotonic clock (the same moment for a store in this process)."""
+        ...
+
+    async def paused_until(self) -> float:
+        """The latest the current pause may end, on this process's clock (in the past when
+        there is none)."""
         ...
 
     async def pause(self, seconds: float) -> None:
         """No slot in any lane comes sooner than `seconds` from now."""
         ...
 
-    async def paused_for(self) -> float:
-        """Seconds the current pause still lasts (0 when there is none)."""
-        ...
-
 
 class LocalSlots:
-    """Slots kept in this process."""
+    """Slots kept in this process. The first slot of each lane comes `start_after` seconds
+    after the store is made (0 only where nothing else sent in the last second: tests)."""
 
-    def __init__(self, monotonic: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, monotonic: Callable[[], float] = time.monotonic, *, start_after: float = START_AFTER
+    ) -> None:
         self._monotonic = monotonic
+        self._first = monotonic() + start_after
         self._next: dict[str, float] = {}
         self._paused_until = 0.0
 
-    async def reserve(self, lane: str, interval: float, catch_up: float) -> float:
-        now = self._monotonic()
-        slot = max(self._next.get(lane, 0.0), now - catch_up, self._paused_until)
+    async def reserve(self, lane: str, interval: float) -> tuple[float, float]:
+        slot = max(self._next.get(lane, self._first), self._monotonic(), self._paused_until)
         self._next[lane] = slot + interval
-        return slot - now
+        return slot, slot
+
+    async def paused_until(self) -> float:
+        return self._paused_until
 
     async def pause(self, seconds: float) -> None:
         self._paused_until = max(self._paused_until, self._monotonic() + seconds)
 
-    async def paused_for(self) -> float:
-        return max(0.0, self._paused_until - self._monotonic())
+
+def _interval(rate: float) -> float:
+    if rate <= 0:
+        raise ValueError("the rate must be positive")
+    return (1 + MARGIN) / (math.floor(rate) if rate >= 1 else rate)
 
 
 class RateBudget:
@@ -65,70 +111,82 @@ class RateBudget:
         *,
         paid_per_second: float | None = None,
         chat_spacing: float = 1.0,
-        catch_up: float = 0.05,
         monotonic: Callable[[], float] = time.monotonic,
+        sleep: Sleep = asyncio.sleep,
         slots: SlotStore | None = None,
     ) -> None:
-        if per_second <= 0 or (paid_per_second is not None and paid_per_second <= 0):
-            raise ValueError("the rate must be positive")
-        self._intervals = {FREE: 1.0 / per_second}
+        self._rates = {FREE: per_second}
         if paid_per_second is not None:
-            self._intervals[PAID] = 1.0 / paid_per_second
+            self._rates[PAID] = paid_per_second
+        self._intervals = {lane: _interval(rate) for lane, rate in self._rates.items()}
         self._slots = slots or LocalSlots(monotonic)
         self._chat_spacing = chat_spacing
-        self._catch_up = catch_up
         self._monotonic = monotonic
+        self._sleep = sleep
         self._last_to_chat: dict[int, float] = {}
 
     @property
     def per_second(self) -> float:
-        return 1.0 / self._intervals[FREE]
+        return self._rates[FREE]
 
     @property
     def paid_per_second(self) -> float | None:
         """The paid lane's rate; None when paid broadcasts are off."""
-        return 1.0 / self._intervals[PAID] if PAID in self._intervals else None
+        return self._rates.get(PAID)
 
     async def pause(self, seconds: float) -> None:
         """Nothing is sent for `seconds` from now (Telegram's retry_after), by any sender
         sharing the slots."""
         await self._slots.pause(seconds)
 
-    async def take(self, chat_id: int, *, paid: bool = False) -> None:
-        """Wait until a message may go to `chat_id`, and claim that slot (in the paid lane
-        when `paid`; ValueError if this budget has none)."""
+    async def take(
+        self,
+        chat_id: int,
+        *,
+        paid: bool = False,
+        prepare: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
+        """Wait until a message may go to `chat_id` (in the paid lane when `paid`;
+        ValueError if this budget has none); on return, send it at once.
+
+        `prepare` is awaited once, after the first slot is reserved, while waiting for it
+        (to record that the message is about to go); a slot missed meanwhile is replaced by
+        a fresh one without preparing again."""
         lane = PAID if paid else FREE
         if lane not in self._intervals:
             raise ValueError("this budget has no paid lane: paid broadcasts are off")
         await self._chat_ready(chat_id)
-        given_back = False
+        misses = 0
         while True:
-            wait = await self._slots.reserve(lane, self._intervals[lane], self._catch_up)
-            if wait > 0:
-                due = self._monotonic() + wait
-                await asyncio.sleep(wait)
-                if not given_back and self._monotonic() - due > self._catch_up:
-                    # A stalled process wakes all its waiting sends at once: sending them
-                    # now would bunch up with the next slots, so this one takes a new slot.
-                    given_back = True
-                    continue
-            if await self._slots.paused_for() <= 0:
+            earliest, latest = await self._slots.reserve(lane, self._intervals[lane])
+            if prepare is not None:
+                await prepare()
+                prepare = None
+            while (left := latest - self._monotonic()) > 0:
+                await self._sleep(left)
+            paused_until = await self._slots.paused_until()
+            handed_over = self._monotonic()
+            if paused_until > handed_over:
+                continue  # a pause began meanwhile: a slot after it
+            if handed_over - earliest <= TOLERANCE:
                 break
-        now = self._monotonic()
-        self._last_to_chat[chat_id] = now
-        self._forget_old(now)
+            misses += 1  # woke too late: the slot is skipped, the send takes a fresh one
+            if misses == _MISSES_TO_WARN:
+                logger.warning("sends keep missing their slots: the process or Redis is slow")
+        self._last_to_chat[chat_id] = handed_over
+        self._forget_old(handed_over)
 
     async def _chat_ready(self, chat_id: int) -> None:
         last = self._last_to_chat.get(chat_id)
         if last is not None:
             wait = last + self._chat_spacing - self._monotonic()
             if wait > 0:
-                await asyncio.sleep(wait)
+                await self._sleep(wait)
 
     def _forget_old(self, now: float) -> None:
         """Chats last messaged longer ago than the spacing need no memory; a broadcast
         touches each chat once, so without this the map would grow by the audience."""
-        fastest = max(self.per_second, self.paid_per_second or 0.0)
+        fastest = max(self._rates.values())
         if len(self._last_to_chat) > 4 * fastest * self._chat_spacing + 64:
             horizon = now - self._chat_spacing
             self._last_to_chat = {c: t for c, t in self._last_to_chat.items() if t > horizon}

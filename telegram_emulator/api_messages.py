@@ -206,7 +206,7 @@ class MessageMethods:
     def _admit(self, chat: ChatState, params: Params) -> None:
         """A valid send takes a flood-limit slot, then must reach the user."""
         paid = params.flag("allow_paid_broadcast")
-        retry_after = self._limiter.acquire(chat.id, paid=paid, now=time.monotonic())
+        retry_after = self._limiter.acquire(chat.id, paid=paid, now=params.received_at)
         if retry_after is not None:
             raise too_many_requests(retry_after)
         self._reachable(chat)

@@ -1,4 +1,5 @@
-"""Injected failures: the next n calls fail, forced 429 storms, a random error rate."""
+"""Injected failures: the next n calls fail, forced 429 storms, a random error rate, slow
+answers to a random fraction of sends."""
 
 import random
 from dataclasses import dataclass
@@ -72,3 +73,7 @@ class Faults:
         if error_rate > 0 and self._rng.random() < error_rate:
             return server_error()
         return None
+
+    def holds(self, *, is_send: bool, hold_rate: float) -> bool:
+        """Whether this call's answer is held back (`Limits.hold_rate` of the sends)."""
+        return is_send and hold_rate > 0 and self._rng.random() < hold_rate

@@ -12,9 +12,16 @@ SENDING_METHODS = frozenset({"sendMessage", "sendPhoto", "sendDocument"})
 class Limits:
     """Behaviour knobs; a running emulator reads them on every request, so change them freely.
 
-    `error_rate` and `delay_seconds` are fault injection: the fraction of sending calls that
-    fail with 500 (drawn from the emulator's seeded RNG) and a pause before every answer
-    (the request is handled first, so a client that times out may still have delivered).
+    The global limit is exact: at most `global_per_second` sends (`paid_per_second` for a
+    paid broadcast) are accepted in any sliding window of one second, a send counting from
+    the moment it is read (`RecordedRequest.at`) until a full second later.
+
+    `error_rate`, `delay_seconds`, `hold_rate` and `hold_seconds` are fault injection: the
+    fraction of sending calls that fail with 500 (drawn from the emulator's seeded RNG); a
+    pause before every answer; and a fraction of sending calls (drawn from the same RNG)
+    answered `hold_seconds` later still (on top of `delay_seconds`). A delayed request is
+    handled first (delivered, recorded, counted), so a client that times out may still
+    have delivered.
     """
 
     enabled: bool = True
@@ -24,6 +31,8 @@ class Limits:
     chat_burst: int = 3
     error_rate: float = 0.0
     delay_seconds: float = 0.0
+    hold_rate: float = 0.0
+    hold_seconds: float = 0.0
 
 
 def _whole_seconds(wait: float) -> int:

@@ -6,6 +6,7 @@ decodes the fields it knows so every handler and every recorded request sees typ
 """
 
 import json
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
@@ -89,11 +90,15 @@ def _decode(name: str, value: JSON) -> JSON:
 
 
 class Params:
-    """Typed access to one request's parameters, raising Telegram's 400 answers on bad input."""
+    """Typed access to one request's parameters, raising Telegram's 400 answers on bad input.
+
+    `received_at` (time.monotonic) is when the request was read: the one moment its flood
+    limits judge it by and it is recorded at (`RecordedRequest.at`)."""
 
     def __init__(self, values: Mapping[str, JSON], uploads: Mapping[str, Upload] | None = None):
         self._values = {name: _decode(name, value) for name, value in values.items()}
         self._uploads = dict(uploads or {})
+        self.received_at = time.monotonic()
 
     def __contains__(self, name: str) -> bool:
         return name in self._values or name in self._uploads

@@ -119,7 +119,10 @@ class SentMessage:
 
 @dataclass(frozen=True, slots=True)
 class RecordedRequest:
-    """One Bot API call the bot made and how the emulator answered it."""
+    """One Bot API call the bot made and how the emulator answered it.
+
+    `at` (time.monotonic) is when the emulator read the call; an accepted send (`ok`) took
+    its place in the flood limits' one-second window at exactly that moment."""
 
     method: str
     params: JSONObject

@@ -1,7 +1,6 @@
 """The Bot API over HTTP: `/bot<token>/<method>` dispatch, fault injection, request log."""
 
 import asyncio
-import time
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from http import HTTPStatus
@@ -19,6 +18,7 @@ from telegram_emulator.records import RecordedRequest
 MAX_REQUEST_BYTES = 60 * 1024 * 1024
 """Largest request body accepted (Telegram takes photos up to 10 MB, other files 50 MB)."""
 SHUTDOWN_TIMEOUT = 2.0
+_SENDING = frozenset(method.lower() for method in SENDING_METHODS)
 
 
 async def serve(routes: Iterable[web.RouteDef], host: str, port: int) -> tuple[web.AppRunner, str]:
@@ -53,15 +53,19 @@ class BotApi:
             params = await read_params(request)
         except ApiError as error:
             return web.json_response(error.body(), status=error.status)
-        status, body = await self.call(request.match_info["method"], params)
-        delay = self._limiter.limits.delay_seconds
+        method = request.match_info["method"]
+        status, body = await self.call(method, params)
+        limits = self._limiter.limits
+        delay = limits.delay_seconds
+        if self._faults.holds(is_send=method.lower() in _SENDING, hold_rate=limits.hold_rate):
+            delay += limits.hold_seconds
         if delay > 0:
             await asyncio.sleep(delay)
         return web.json_response(body, status=status)
 
     async def call(self, method: str, params: Params) -> tuple[int, JSONObject]:
         """Run one method; return the HTTP status and the Telegram-shaped body."""
-        arrived, wall_time = time.monotonic(), datetime.now(UTC)
+        wall_time = datetime.now(UTC)
         name, handler = self._handlers.get(method.lower(), (method, None))
         try:
             if handler is None:
@@ -81,7 +85,7 @@ class BotApi:
             RecordedRequest(
                 method=name,
                 params=params.to_record(),
-                at=arrived,
+                at=params.received_at,
                 wall_time=wall_time,
                 status=status,
                 ok=status == HTTPStatus.OK,

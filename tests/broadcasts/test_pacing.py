@@ -1,93 +1,274 @@
-"""The rate budget, on a fake clock: spacing, 429 pauses and per-chat spacing."""
+"""The rate budget on a virtual clock: no 1-second window holds more sends than the rate,
+whatever the stalls, pauses and restarts (a property), and the behaviour around it."""
 
 import asyncio
-from itertools import pairwise
+import heapq
+import itertools
+import math
+from collections import Counter
+from collections.abc import Awaitable, Iterable, Sequence
+from typing import TypeVar
 
 import pytest
+from hypothesis import given, settings, target
+from hypothesis import strategies as st
 
-from broadcasts.pacing import RateBudget
+from broadcasts.pacing import MARGIN, START_AFTER, TOLERANCE, LocalSlots, RateBudget
+
+T = TypeVar("T")
 
 
-class FakeTime:
-    """A monotonic clock that `asyncio.sleep` advances instead of waiting."""
+class VirtualClock:
+    """Time that moves only when every task sleeps on it, to the earliest wake-up. Each
+    sleep wakes `seconds` later plus the next of `stalls` (the process was busy or not
+    scheduled); once they run out, on time."""
 
-    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        self.now = 100.0
-        self.sleeps: list[float] = []
-        self.stall_next_sleep = 0.0  # the process stalls: the next sleep wakes this late
-        real_sleep = asyncio.sleep
+    def __init__(self, stalls: Iterable[float] = ()) -> None:
+        self.now = 1000.0
+        self._stalls = iter(stalls)
+        self._sleepers: list[tuple[float, int, asyncio.Future[None]]] = []
+        self._order = itertools.count()
+        self._changed = asyncio.Event()
 
-        async def sleep(seconds: float) -> None:
-            self.sleeps.append(seconds)
-            self.now += seconds + self.stall_next_sleep
-            self.stall_next_sleep = 0.0
-            await real_sleep(0)
-
-        monkeypatch.setattr("broadcasts.pacing.asyncio.sleep", sleep)
-
-    def __call__(self) -> float:
+    def monotonic(self) -> float:
         return self.now
 
+    async def sleep(self, seconds: float) -> None:
+        """A sleep of the code under test: late by the next stall."""
+        await self.wait(seconds + next(self._stalls, 0.0))
 
-@pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> FakeTime:
-    return FakeTime(monkeypatch)
+    async def wait(self, seconds: float) -> None:
+        """A sleep of the test's own: on time."""
+        wakes = self.now + max(seconds, 0.0)
+        woken = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._sleepers, (wakes, next(self._order), woken))
+        self._changed.set()
+        await woken
+
+    async def run(self, *calls: Awaitable[T]) -> list[T]:
+        """Run `calls` concurrently to the end, moving time on whenever all of them sleep."""
+        tasks = [asyncio.ensure_future(call) for call in calls]
+        for task in tasks:
+            task.add_done_callback(lambda _: self._changed.set())
+        while (live := sum(not task.done() for task in tasks)) and not _failed(tasks):
+            if live > len(self._sleepers):  # some are busy (on Redis): wait for them to sleep
+                self._changed.clear()
+                await self._changed.wait()
+                continue
+            wakes, _, woken = heapq.heappop(self._sleepers)
+            self.now = max(self.now, wakes)
+            woken.set_result(None)
+        for task in tasks:
+            task.cancel()  # the rest, after a failure
+        if tasks:
+            await asyncio.wait(tasks)
+        if failures := _failed(tasks):
+            raise failures[0]
+        return [task.result() for task in tasks]
 
 
-async def test_slots_are_evenly_spaced(clock: FakeTime) -> None:
-    budget = RateBudget(10, monotonic=clock)
-    start = clock.now
-    for chat in range(21):
+def _failed(tasks: Sequence[asyncio.Task[T]]) -> list[BaseException]:
+    return [
+        error
+        for task in tasks
+        if task.done() and not task.cancelled() and (error := task.exception()) is not None
+    ]
+
+
+def budget_on(
+    clock: VirtualClock, rate: float, *, paid: float | None = None, chat_spacing: float = 1.0
+) -> RateBudget:
+    """A budget on the clock whose slots start at once (no process ran before it)."""
+    return RateBudget(
+        rate,
+        paid_per_second=paid,
+        chat_spacing=chat_spacing,
+        monotonic=clock.monotonic,
+        sleep=clock.sleep,
+        slots=LocalSlots(clock.monotonic, start_after=0),
+    )
+
+
+def window_limit(rate: float) -> int:
+    """The most sends a 1-second window may hold at `rate`."""
+    return math.floor(rate) if rate >= 1 else 1
+
+
+def tightest_span(times: Sequence[float], rate: float) -> float:
+    """The shortest time any rate + 1 of `times` fall within (inf if there are not as many)."""
+    most, ordered = window_limit(rate), sorted(times)
+    spans = (last - first for first, last in zip(ordered, ordered[most:], strict=False))
+    return min(spans, default=math.inf)
+
+
+def assert_no_window_exceeds(*lanes: tuple[Sequence[float], float]) -> None:
+    """No half-open window (t - 1, t] holds more sends of a lane than its rate: any rate + 1
+    of them span 1 s at least (hypothesis is steered towards the tightest spans)."""
+    tightest = min(tightest_span(times, rate) for times, rate in lanes)
+    if tightest < math.inf:
+        target(-tightest)
+    assert tightest >= 1.0, f"more sends than the rate within {tightest:.6f} s"
+
+
+async def send_all(
+    clock: VirtualClock,
+    budgets: Sequence[RateBudget],
+    sends: Sequence[tuple[float, bool]],
+    pauses: Sequence[tuple[float, float]] = (),
+    *,
+    heard_within: float = 0.0,
+) -> dict[bool, list[float]]:
+    """Each send starts after its delay (through the budgets in turn, in the paid lane when
+    asked) and prepares once; each pause begins after its delay (through the budgets in
+    turn). The hand-over times of each lane (paid: True), checking that prepare ran once
+    before and that no send went in a pause (other budgets may hear of it `heard_within`)."""
+    handed: dict[bool, list[float]] = {False: [], True: []}
+    prepared: Counter[int] = Counter()
+    paused: list[tuple[float, float, int]] = []
+
+    async def send(number: int, delay: float, paid: bool) -> None:
+        async def prepare() -> None:
+            prepared[number] += 1
+            await clock.sleep(0.002)  # recording "sending" takes a moment (delays a due send)
+
+        sender = number % len(budgets)
+        await clock.wait(delay)
+        await budgets[sender].take(number, paid=paid, prepare=prepare)
+        assert prepared[number] == 1
+        for began, ends, pauser in paused:
+            heard = began + (0.0 if pauser == sender else heard_within)
+            assert not heard < clock.now < ends - 1e-6, "sent in a pause"  # Redis: whole µs
+        handed[paid].append(clock.now)
+
+    async def pause(number: int, delay: float, seconds: float) -> None:
+        pauser = number % len(budgets)
+        await clock.wait(delay)
+        began = clock.now
+        await budgets[pauser].pause(seconds)
+        paused.append((began, began + seconds, pauser))
+
+    await clock.run(
+        *(send(number, delay, paid) for number, (delay, paid) in enumerate(sends)),
+        *(pause(number, delay, seconds) for number, (delay, seconds) in enumerate(pauses)),
+    )
+    return handed
+
+
+rates = st.sampled_from([0.5, 1.0, 2.5, 3.0, 7.0, 25.0, 30.0])
+stall = st.one_of(st.just(0.0), st.floats(0, 2 * MARGIN), st.floats(0, 0.3), st.floats(0, 3.0))
+stalls = st.lists(stall, max_size=100)
+sends = st.lists(st.tuples(st.floats(0, 3.0), st.booleans()), min_size=1, max_size=60)
+pauses = st.lists(st.tuples(st.floats(0, 4.0), st.floats(0.1, 2.0)), max_size=2)
+
+
+@settings(max_examples=150, deadline=None)
+@given(rate=rates, paid_rate=rates, stalls=stalls, sends=sends, pauses=pauses)
+async def test_no_window_ever_holds_more_than_the_rate(
+    rate: float,
+    paid_rate: float,
+    stalls: list[float],
+    sends: list[tuple[float, bool]],
+    pauses: list[tuple[float, float]],
+) -> None:
+    clock = VirtualClock(stalls)
+    budget = budget_on(clock, rate, paid=paid_rate)
+    handed = await send_all(clock, [budget], sends, pauses)
+    assert_no_window_exceeds((handed[False], rate), (handed[True], paid_rate))
+    assert len(handed[False]) + len(handed[True]) == len(sends)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    rate=rates,
+    stalls=stalls,
+    before=st.integers(0, 40),
+    after=st.integers(1, 40),
+    gap=st.one_of(st.just(0.0), st.floats(0, 2.0)),
+)
+async def test_a_restarted_process_keeps_the_window(
+    rate: float, stalls: list[float], before: int, after: int, gap: float
+) -> None:
+    """A new process remembers nothing of the old one's last second, so it waits it out."""
+    clock = VirtualClock(stalls)
+    old = RateBudget(rate, monotonic=clock.monotonic, sleep=clock.sleep)
+    handed = await send_all(clock, [old], [(0.0, False)] * before)
+    clock.now += gap  # the old process stops right after its last send; a new one starts
+    started = clock.now
+    new = RateBudget(rate, monotonic=clock.monotonic, sleep=clock.sleep)
+    handed_after = await send_all(clock, [new], [(0.0, False)] * after)
+    assert min(handed_after[False]) >= started + START_AFTER
+    assert_no_window_exceeds((handed[False] + handed_after[False], rate))
+
+
+async def test_slots_are_evenly_spaced_below_the_rate_by_the_margin() -> None:
+    clock = VirtualClock()
+    budget = budget_on(clock, 10)
+    await clock.run(*(budget.take(chat) for chat in range(21)))
+    assert clock.now == pytest.approx(1000.0 + 20 * (1 + MARGIN) / 10)
+
+
+async def test_a_fractional_rate_counts_whole_sends() -> None:
+    clock = VirtualClock()
+    budget = budget_on(clock, 2.5)
+    assert budget.per_second == 2.5
+    await clock.run(*(budget.take(chat) for chat in range(3)))
+    assert clock.now == pytest.approx(1000.0 + 1 + MARGIN)
+
+
+async def test_a_late_wake_up_skips_its_slot_and_sends_in_a_fresh_one() -> None:
+    interval = (1 + MARGIN) / 10
+    clock = VirtualClock([0.9 * TOLERANCE, 0.0, TOLERANCE + 0.001])  # the 2nd, 4th wake late
+    budget = budget_on(clock, 10)
+    handed: list[float] = []
+
+    async def send(chat: int) -> None:
         await budget.take(chat)
-    # 21 slots 0.1 s apart, the first one early by the 0.05 s catch-up allowance
-    assert clock.now - start == pytest.approx(1.95)
+        handed.append(clock.now)
+
+    await clock.run(*(send(chat) for chat in range(5)))
+    # late within the tolerance still sends; later than it, the slot is lost, not made up
+    expected = [0.0, interval + 0.9 * TOLERANCE, 2 * interval, 4 * interval, 5 * interval]
+    assert sorted(handed) == pytest.approx([1000.0 + t for t in expected])
 
 
-async def test_a_late_wake_up_does_not_bunch_the_sends_after_it(clock: FakeTime) -> None:
-    budget = RateBudget(10, monotonic=clock)
-    sent_at = []
-    for chat in range(6):
-        if chat == 2:
-            clock.stall_next_sleep = 0.5
-        await budget.take(chat)
-        sent_at.append(clock.now)
-    gaps = [later - earlier for earlier, later in pairwise(sent_at)]
-    assert min(gaps) >= 0.1 - 0.05 - 1e-9  # the interval, less the catch-up allowance
+async def test_prepare_runs_once_while_waiting_even_when_the_slot_is_missed() -> None:
+    clock = VirtualClock([0.5])  # preparing stalls past the slot
+    budget = budget_on(clock, 10)
+    calls: list[float] = []
+
+    async def prepare() -> None:
+        calls.append(clock.now)
+        await clock.sleep(0.01)
+
+    await clock.run(budget.take(1), budget.take(2, prepare=prepare))
+    assert calls == [1000.0]
+    assert clock.now == pytest.approx(1000.51)  # a fresh slot at once, not prepared again
 
 
-async def test_a_pause_holds_every_send(clock: FakeTime) -> None:
-    budget = RateBudget(10, monotonic=clock)
-    await budget.take(1)
-    await budget.pause(5)
+async def test_a_pause_holds_every_send_and_the_sends_after_it_are_spaced() -> None:
+    interval = (1 + MARGIN) / 10
+    clock = VirtualClock()
+    budget = budget_on(clock, 10, paid=1000)
+    sends = [(0.0, False)] * 3 + [(0.2, False), (0.2, True)]
+    handed = await send_all(clock, [budget], sends, [(0.15, 5.0)])
+    assert handed[True] == [pytest.approx(1005.15)]
+    after = [1005.15 + k * interval for k in range(2)]  # the third woke in the pause
+    assert sorted(handed[False]) == pytest.approx([1000.002, 1000.0 + interval, *after])
+
+
+async def test_the_same_chat_waits_for_its_spacing() -> None:
+    clock = VirtualClock()
+    budget = budget_on(clock, 100, chat_spacing=1.0)
+    await clock.run(budget.take(7))
     start = clock.now
-    await budget.take(2)
-    assert clock.now - start == pytest.approx(5.0)
-
-
-async def test_the_same_chat_waits_for_its_spacing(clock: FakeTime) -> None:
-    budget = RateBudget(100, chat_spacing=1.0, monotonic=clock)
-    await budget.take(7)
-    start = clock.now
-    await budget.take(7)
+    await clock.run(budget.take(7))
     assert clock.now - start == pytest.approx(1.0)
 
 
-def test_the_rate_must_be_positive() -> None:
+async def test_the_rate_must_be_positive_and_the_paid_lane_exist() -> None:
     with pytest.raises(ValueError, match="positive"):
         RateBudget(0)
-
-
-async def test_the_paid_lane_runs_at_its_own_rate_and_a_pause_holds_it_too(
-    clock: FakeTime,
-) -> None:
-    budget = RateBudget(10, paid_per_second=1000, catch_up=0, monotonic=clock)
-    start = clock.now
-    for chat in range(1001):
-        await budget.take(chat, paid=True)
-    assert clock.now - start == pytest.approx(1.0)
-    await budget.pause(3)
-    paused = clock.now
-    await budget.take(5000, paid=True)
-    assert clock.now - paused == pytest.approx(3.0)
+    with pytest.raises(ValueError, match="positive"):
+        RateBudget(10, paid_per_second=0)
     with pytest.raises(ValueError, match="no paid lane"):
-        await RateBudget(10, monotonic=clock).take(1, paid=True)
+        await RateBudget(10).take(1, paid=True)

@@ -166,10 +166,13 @@ async def test_control_routes_drive_users_and_read_back(
     assert isinstance(pressed, dict)
     assert isinstance(pressed["callback_query_id"], str)
 
-    limits = await call("PUT", "/limits", {"global_per_second": 99, "enabled": False})
+    changes: dict[str, JSON] = {"global_per_second": 99, "enabled": False}
+    changes |= {"hold_rate": 0.25, "hold_seconds": 3}
+    limits = await call("PUT", "/limits", changes)
     assert isinstance(limits, dict)
-    assert limits["global_per_second"] == 99
+    assert changes.items() <= limits.items()
     assert emu.limits.global_per_second == 99
+    assert (emu.limits.hold_rate, emu.limits.hold_seconds) == (0.25, 3)
     assert not emu.limits.enabled
     contact = await call("POST", "/users/3002/contact", {"phone_number": "+15550003"})
     assert isinstance(contact, dict)
@@ -256,7 +259,9 @@ async def test_client_drives_a_standalone_emulator_process() -> None:
             await client.fail_next(method="getMe")
             with pytest.raises(TelegramServerError):
                 await bot.get_me()
-            assert (await client.set_limits(enabled=False))["enabled"] is False
+            wanted: dict[str, float | bool] = {"enabled": False, "hold_rate": 0.5}
+            wanted["hold_seconds"] = 0.2
+            assert wanted.items() <= (await client.set_limits(**wanted)).items()
             assert [r["method"] for r in await client.requests("getMe")] == ["getMe"]
             with pytest.raises(TimeoutError, match="received 1 message"):
                 await client.wait_for_messages(USER, count=2, timeout=0.05)

@@ -1,5 +1,7 @@
 """Flood limits and injected faults, seen through the real aiogram client."""
 
+import asyncio
+import random
 from collections.abc import AsyncIterator, Iterable
 
 import pytest
@@ -7,6 +9,7 @@ from aiogram import Bot
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.exceptions import TelegramNetworkError, TelegramRetryAfter, TelegramServerError
+from aiogram.types import Message
 
 from telegram_emulator import Emulator, Limits
 
@@ -47,6 +50,19 @@ async def test_global_limit_answers_429_with_retry_after(bot: Bot, emu: Emulator
     assert limited.retry_after >= 1
     [answer] = [request for request in emu.requests if request.status == 429]
     assert answer.description == f"Too Many Requests: retry after {limited.retry_after}"
+
+
+async def test_the_recorded_times_show_the_exact_window(bot: Bot, emu: Emulator) -> None:
+    emu.limits.global_per_second = 3
+
+    await asyncio.gather(*(bot.send_message(u, "Sale!") for u in USERS[:8]), return_exceptions=True)
+
+    requests = emu.requests_for("sendMessage")
+    accepted = sorted(request.at for request in requests if request.ok)
+    refused = [request.at for request in requests if request.status == 429]
+    assert refused  # eight at once: some went over
+    assert all(later - first >= 1.0 for first, later in zip(accepted, accepted[3:], strict=False))
+    assert all(sum(at - 1.0 < sent <= at for sent in accepted) == 3 for at in refused)
 
 
 async def test_paid_broadcast_raises_the_global_ceiling(bot: Bot, emu: Emulator) -> None:
@@ -128,3 +144,19 @@ async def test_slow_responses_may_still_deliver(bot: Bot, emu: Emulator) -> None
 
     # Like Telegram, a request that timed out on the client may have been delivered.
     assert [message.text for message in emu.messages_to(USERS[0])] == ["Hi"]
+
+
+async def test_held_sends_are_delivered_but_answered_late(bot: Bot, emu: Emulator) -> None:
+    emu.limits = Limits(enabled=False, hold_rate=0.5, hold_seconds=2.0)
+    sends = [bot.send_message(user_id, "Hi", request_timeout=1) for user_id in USERS[:20]]
+
+    answers = await asyncio.gather(*sends, return_exceptions=True)
+
+    timed_out = [answer for answer in answers if isinstance(answer, TelegramNetworkError)]
+    # the seeded RNG holds the same sends every time; the others answer at once
+    draws = random.Random(7)  # noqa: S311 - the emulator's seed
+    assert len(timed_out) == sum(draws.random() < 0.5 for _ in answers)
+    assert 0 < len(timed_out) < len(answers)
+    assert all(isinstance(answer, Message) for answer in answers if answer not in timed_out)
+    assert all(len(emu.messages_to(user_id)) == 1 for user_id in USERS[:20])
+    assert all(request.ok for request in emu.requests_for("sendMessage"))
