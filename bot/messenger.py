@@ -8,6 +8,12 @@ replies still go through aiogram, on another connection pool, so a broadcast nev
 queues in front of them; and the sender answers a 429 itself (pausing every send, not
 just this one), so nothing here retries.
 
+Each request has SEGBOT_SEND_TIMEOUT (`timeout`): unanswered by then, it is `Unknown` (it
+went out, so it may have arrived), unless its connection never opened (`TransientError`).
+The connection pool has no limit of its own: the sender bounds its requests in flight,
+and a request held back for a connection would leave after its send slot, bunched with
+later ones.
+
 The bot token is part of every request URL: it is never logged or put in an outcome.
 """
 
@@ -31,8 +37,7 @@ from broadcasts.messenger import (
 from core.errors import ConfigError
 from core.settings import Settings
 
-CONNECTIONS = 100  # as aiogram's own session
-TIMEOUT_SECONDS = 30.0
+TIMEOUT_SECONDS = 10.0  # SEGBOT_SEND_TIMEOUT's default
 
 
 class TelegramMessenger:
@@ -48,7 +53,11 @@ class TelegramMessenger:
     def from_settings(cls, settings: Settings) -> Self:
         if settings.bot_token is None:
             raise ConfigError("SEGBOT_BOT_TOKEN must be set to send broadcasts")
-        return cls(api_base=settings.telegram_api_base, token=settings.bot_token.get_secret_value())
+        return cls(
+            api_base=settings.telegram_api_base,
+            token=settings.bot_token.get_secret_value(),
+            timeout=settings.send_timeout,
+        )
 
     async def close(self) -> None:
         if self._session is not None:
@@ -69,7 +78,7 @@ class TelegramMessenger:
     async def send(self, message: OutgoingMessage) -> Outcome:
         method, payload = _request(message)
         if self._session is None:
-            connector = aiohttp.TCPConnector(limit=CONNECTIONS)
+            connector = aiohttp.TCPConnector(limit=0)
             self._session = aiohttp.ClientSession(connector=connector, timeout=self._timeout)
         try:
             async with self._session.post(self._base + method, json=payload) as response:
@@ -78,10 +87,12 @@ class TelegramMessenger:
                     answer = await response.json(content_type=None)
                 except ValueError:
                     answer = None
-        except aiohttp.ClientConnectorError as error:
+        except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as error:
             # Only a connection that never opened proves the request was not sent.
             return TransientError(f"cannot connect: {type(error).__name__}")
-        except (aiohttp.ClientError, TimeoutError) as error:
+        except TimeoutError:
+            return Unknown(f"timeout: no answer within {self._timeout.total:g} s")
+        except aiohttp.ClientError as error:
             return Unknown(f"no answer: {type(error).__name__}")
         return _outcome(status, answer)
 

@@ -75,7 +75,7 @@ async def run(
     config = config or load_app_config(settings.config_path)
     try:
         async with AsyncExitStack() as stack:
-            process = _build(settings, config, clock=clock, stack=stack)
+            process = _build(settings, config, clock=clock, stack=stack, alone=role is Role.ALL)
             await migrations.make_ready(process.engine, upgrade_in_place=settings.is_sqlite)
             parts: list[Part] = []
             if Role.BOT in roles:
@@ -122,9 +122,10 @@ class Process:
 
 
 def _build(
-    settings: Settings, config: AppConfig, *, clock: Clock, stack: AsyncExitStack
+    settings: Settings, config: AppConfig, *, clock: Clock, stack: AsyncExitStack, alone: bool
 ) -> Process:
-    """Build the process; each part that holds a resource is closed on `stack`."""
+    """Build the process; each part that holds a resource is closed on `stack`. `alone`:
+    this process is the deployment's only sender (`--role all`)."""
     engine = create_engine(
         settings.database_url,
         pool_size=settings.db_pool_size,
@@ -141,7 +142,9 @@ def _build(
     stack.push_async_callback(event_log.close)
     messenger = TelegramMessenger.from_settings(settings)
     stack.push_async_callback(messenger.close)
-    worker = _delivery_worker(settings, config, sessionmaker, messenger, redis=redis, clock=clock)
+    worker = _delivery_worker(
+        settings, config, sessionmaker, messenger, redis=redis, clock=clock, alone=alone
+    )
     scheduler = AsyncIOScheduler(timezone=UTC)
     stack.callback(_shut_down, scheduler)
     campaigns = CampaignScheduler(
@@ -181,9 +184,12 @@ def _delivery_worker(
     *,
     redis: Redis | None,
     clock: Clock,
+    alone: bool,
 ) -> DeliveryWorker:
     """The broadcast sender at SEGBOT_RATE_LIMIT (and the paid rate, when enabled): the
-    whole bot's rate, shared through Redis by every sender process when it is configured."""
+    whole bot's rate, shared through Redis by every sender process when it is configured.
+    A sender `alone` settles every claim left by a stop as it starts, not only its own
+    and those of senders whose heartbeat went stale."""
     paid = config.broadcasts.paid_broadcasts
     budget = RateBudget(
         settings.rate_limit,
@@ -191,10 +197,13 @@ def _delivery_worker(
         slots=None if redis is None else RedisSlots(redis),
     )
     sender_settings = SenderSettings(
-        public_url=settings.public_url, secret=secret_key(settings), paid_broadcasts=paid.enabled
+        public_url=settings.public_url,
+        secret=secret_key(settings),
+        paid_broadcasts=paid.enabled,
+        send_timeout=settings.send_timeout,
     )
     sender = Sender(sessionmaker, messenger, budget, sender_settings, clock=clock)
-    return DeliveryWorker(sender, sessionmaker, clock=clock)
+    return DeliveryWorker(sender, sessionmaker, exclusive=alone, clock=clock)
 
 
 # -- the parts -------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 """What broadcasts are made of: tracked links, campaigns with their ordered targets and
-message variants, runs (one per send of a campaign) and the outbox of deliveries."""
+message variants, runs (one per send of a campaign), the outbox of deliveries and the
+heartbeats of the senders working through it."""
 
 import enum
 from datetime import datetime
@@ -16,6 +17,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -71,7 +73,7 @@ class RunStatus(enum.StrEnum):
 
 class DeliveryStatus(enum.StrEnum):
     QUEUED = "queued"
-    SENDING = "sending"  # claimed (committed) right before the API call
+    SENDING = "sending"  # claimed by a sender; `attempted_at` once its request may have left
     SENT = "sent"
     FAILED = "failed"
     BLOCKED = "blocked"  # the subscriber blocked the bot or deleted their account
@@ -193,6 +195,13 @@ class Delivery(Base):
         UniqueConstraint("run_id", "subscriber_id"),
         Index("ix_deliveries_run_status", "run_id", "status"),
         Index("ix_deliveries_subscriber_claimed", "subscriber_id", "claimed_at"),
+        # The claims in progress, by sender: what settling after a crash looks through.
+        Index(
+            "ix_deliveries_in_flight",
+            "claimed_by",
+            sqlite_where=text("status = 'sending'"),
+            postgresql_where=text("status = 'sending'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigIntId, primary_key=True)
@@ -208,6 +217,19 @@ class Delivery(Base):
     reason: Mapped[str | None] = mapped_column(String(32))  # why excluded or failed
     not_before: Mapped[datetime | None]  # quiet hours or a local-time schedule
     claimed_at: Mapped[datetime | None]
+    claimed_by: Mapped[str | None] = mapped_column(String(32))  # the sender's id, while sending
+    # Committed before the request is handed over: from then on it may have arrived. A
+    # claim without it never left and may go back to the queue.
+    attempted_at: Mapped[datetime | None]
     sent_at: Mapped[datetime | None]
     message_id: Mapped[int | None] = mapped_column(BigInteger)
     attempts: Mapped[int] = mapped_column(SmallInteger, default=0)
+
+
+class SenderBeat(Base):
+    """A running sender's heartbeat: its claims are live while `beat_at` is recent."""
+
+    __tablename__ = "broadcast_senders"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    beat_at: Mapped[datetime]

@@ -1,13 +1,15 @@
-"""Runs while and after they send: progress, pause, resume, cancel, finishing, and what a
-crash leaves behind. The sender reads a run's status between batches (a fraction of a
-second apart), so a pause or cancel from any process takes effect within a second."""
+"""Runs while and after they send: progress, pause, resume, cancel and finishing. The
+sender reads the status of each run it sends every half second, so a pause or cancel
+from any process takes effect within a second: its claimed messages not yet on their way
+go back to the queue (what a crash leaves claimed is settled by broadcasts/claims.py)."""
 
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from broadcasts.claims import settle
 from broadcasts.models import (
     Campaign,
     CampaignStatus,
@@ -144,25 +146,11 @@ async def finish_if_complete(session: AsyncSession, *, run: Run, now: datetime) 
     return True
 
 
-async def mark_interrupted_unknown(
-    session: AsyncSession, *, claimed_before: datetime | None = None
-) -> int:
-    """After a crash: deliveries claimed but never finished may have arrived, so they
-    become `unknown` and are not resent; commits.
-
-    A sender starting calls it for every claim (`claimed_before=None`). Senders that keep
-    running call it with a lease, for the claims of a sender that died meanwhile: a live
-    sender finishes a claimed batch within seconds, so an older claim has nobody left.
-    Should a live sender's claim be caught anyway, it still never sends twice: the row is
-    already `unknown`, which is final."""
-    stale = Delivery.status == DeliveryStatus.SENDING
-    if claimed_before is not None:
-        stale &= Delivery.claimed_at < claimed_before
-    result = await session.execute(
-        update(Delivery).where(stale).values(status=DeliveryStatus.UNKNOWN, reason="interrupted")
-    )
-    await session.commit()
-    return int(result.rowcount)  # type: ignore[attr-defined]
+async def mark_interrupted_unknown(session: AsyncSession) -> int:
+    """What a sender alone settles as it starts: every claim left by a stop (attempted:
+    `unknown`, never resent; the rest back in the queue); commits. How many became
+    unknown. (A sender among several settles less: broadcasts/worker.py.)"""
+    return (await settle(session, true())).unknown
 
 
 async def _current(

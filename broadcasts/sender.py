@@ -1,56 +1,60 @@
 """The sender: works through a run's outbox at the rate budget, exactly once or not at all.
 
-Each batch of deliveries is claimed as `sending` in a committed transaction before any
-API call, and each is finished after its answer. A crash between the two leaves `sending`
-rows, which become `unknown` on the next start (`runs.mark_interrupted_unknown`) and are
-never resent: a missed message is better than a duplicate. Batches last a fraction of a
-second at the configured rate, and the run's status is read before each, so pause and
-cancel take effect within a second. A batch's results are written while the next batch
-is claimed and sent (one batch in writing at a time), so the rate budget's slots are not
-lost to the database.
+Nobody gets a run's message twice; a message may be lost, never doubled. Deliveries are
+claimed (committed `sending`) in batches of at most CLAIM_CAP, and each message is marked
+attempted, in a group commit, before its request is handed over: while the rate budget
+waits for its slot (the protocol: broadcasts/claims.py). When a sender stops or crashes,
+its claims are settled: attempted messages may have arrived and become `unknown` (never
+resent); the others go back to the queue and are sent later.
+
+The pipeline (broadcasts/pipeline.py): claimed messages wait in a pool, and the next
+batch is claimed when the pool holds at most one claim (`batch_seconds` of sending,
+CLAIM_CAP at most): claimed, not yet on their way, are at most two claims.
+Each is sent by a task of its own (broadcasts/attempts.py), at most `in_flight` at once
+and at most `ahead` of them waiting for a slot: a slow or hung request holds only its own
+permit, until `send_timeout` (then it is `unknown`: the request went out). Results are
+written in group commits by one writer (broadcasts/recorder.py). The runs' statuses are
+read every half second: a paused or cancelled run's pooled messages go back to the queue.
 
 Paid broadcasts (when enabled, for a campaign with a Stars budget) go at the paid rate
-with allow_paid_broadcast; Telegram charges 0.1 Star a message. Each batch's Stars are
-reserved with its claim, rounded up to whole Stars, so the budget is never exceeded
-even across a crash; once it is spent the run goes on at the free rate.
+with allow_paid_broadcast; Telegram charges 0.1 Star a message. Each claim's Stars are
+reserved with it, rounded up to whole Stars, so the budget is never exceeded even across
+a crash; once it is spent the run goes on at the free rate.
 
-Answers: 429 pauses every send for retry_after, then the same message goes again; 403
-marks the subscriber blocked (or deactivated) and the delivery blocked; "chat not found"
-and other refusals fail it; 5xx and connections that never opened are retried a few times
-with backoff, then fail it; a request that went out unanswered is `unknown`.
+Failure cases: if the database or the messenger fails, the pipeline stops and the next
+call raises; `close` then settles what is left (the worker restarts it). A finished run
+logs its counts, blocked included; faults are logged as they come, bursts summarised.
 """
 
 import asyncio
+import enum
 import logging
 import math
+import uuid
 from dataclasses import dataclass
-from datetime import datetime
-from enum import StrEnum
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from broadcasts.compose import PreparedVariant, Recipient, compose, prepare_variants, recipients
-from broadcasts.messenger import (
-    Blocked,
-    ChatNotFound,
-    Messenger,
-    Outcome,
-    Rejected,
-    RetryAfter,
-    Sent,
-    TransientError,
-    Unknown,
-)
-from broadcasts.models import Campaign, Delivery, DeliveryStatus, Run, RunStatus
+from broadcasts.attempts import AttemptRules, Pending
+from broadcasts.claims import Settled, claim, of_sender, settle
+from broadcasts.compose import PreparedVariant, prepare_variants, recipients
+from broadcasts.fault_log import FaultLog
+from broadcasts.messenger import Messenger
+from broadcasts.models import Campaign, DeliveryStatus, Run, RunStatus
 from broadcasts.pacing import RateBudget
-from broadcasts.runs import finish_if_complete
-from broadcasts.templates import RenderError
+from broadcasts.pipeline import Bounds, Pipeline
+from broadcasts.recorder import MESSAGES_PER_STAR
+from broadcasts.runs import finish_if_complete, progress
 from core.clock import Clock, utcnow
-from core.metrics import MESSAGES, RETRY_AFTER
-from core.models import Event, EventType, Subscriber, SubscriberStatus
 
 logger = logging.getLogger(__name__)
+
+CLAIM_CAP = 200  # deliveries claimed at once, whatever the rate
+PAID_CLAIM_CAP = 500  # in the paid lane (a multiple of MESSAGES_PER_STAR)
+AHEAD_SECONDS = 0.25  # of sending that may wait for its slot at once
+ANSWER_SECONDS = 0.5  # in flight: room for the usual answer time, and for...
+HUNG_SHARE = 0.05  # ...this share of the requests hanging until the send timeout
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,35 +64,30 @@ class SenderSettings:
     transient_attempts: int = 3  # sends of one message that may end in a 5xx
     backoff_seconds: float = 0.5  # before the 2nd attempt; doubles after
     flood_attempts: int = 8  # 429s one message may meet before it goes back in the queue
-    batch_seconds: float = 0.5  # how much sending one claim covers (pause: within a second)
+    batch_seconds: float = 0.5  # the sending one claim covers, at most
     paid_broadcasts: bool = False  # campaigns with a Stars budget may use allow_paid_broadcast
+    send_timeout: float = 10.0  # SEGBOT_SEND_TIMEOUT: past it, a request's outcome is unknown
+    in_flight: int | None = None  # requests at once; None: from the rates and the timeout
+    stop_grace: float = 2.0  # seconds a stopping sender waits for answers to requests out
 
 
-class BatchResult(StrEnum):
-    SENT = "sent"  # a batch went out
-    WAITING = "waiting"  # nothing due yet (quiet hours, local times)
+def bounds(budget: RateBudget, settings: SenderSettings) -> Bounds:
+    claim_size = min(CLAIM_CAP, max(1, math.ceil(budget.per_second * settings.batch_seconds)))
+    paid_claim, rate = 0, budget.per_second
+    if settings.paid_broadcasts and budget.paid_per_second is not None:
+        stars = math.ceil(budget.paid_per_second * settings.batch_seconds / MESSAGES_PER_STAR)
+        paid_claim = min(PAID_CLAIM_CAP, MESSAGES_PER_STAR * stars)
+        rate += budget.paid_per_second
+    ahead = max(2, math.ceil(rate * AHEAD_SECONDS))
+    flying = ahead + math.ceil(rate * (ANSWER_SECONDS + HUNG_SHARE * settings.send_timeout))
+    return Bounds(claim_size, paid_claim, ahead, settings.in_flight or flying)
+
+
+class BatchResult(enum.StrEnum):
+    SENT = "sent"  # a batch was claimed and is on its way
+    WAITING = "waiting"  # nothing due yet (quiet hours, local times, answers to come)
     STOPPED = "stopped"  # the run is paused, cancelled or gone
     FINISHED = "finished"  # nothing left to send: the run is done
-
-
-@dataclass(frozen=True, slots=True)
-class _Requeue:
-    """Flood control went on too long for this message: back in the queue, unsent."""
-
-
-@dataclass(frozen=True, slots=True)
-class _Unrenderable:
-    reason: str
-
-
-_Final = Outcome | _Requeue | _Unrenderable
-MESSAGES_PER_STAR = 10  # Telegram charges 0.1 Star per paid broadcast message
-
-
-@dataclass(frozen=True, slots=True)
-class _Claim:
-    delivery_ids: list[int]
-    paid: bool
 
 
 class Sender:
@@ -101,59 +100,79 @@ class Sender:
         *,
         clock: Clock = utcnow,
     ) -> None:
+        if settings.paid_broadcasts and budget.paid_per_second is None:
+            raise ValueError("paid broadcasts need a rate budget with a paid lane")
+        self.id = uuid.uuid4().hex[:16]  # whose claims are whose (broadcasts/claims.py)
+        self.bounds = bounds(budget, settings)
         self._sessionmaker = sessionmaker
         self._messenger = messenger
         self._budget = budget
         self._settings = settings
         self._clock = clock
-        self._batch = max(1, math.ceil(budget.per_second * settings.batch_seconds))
-        self._paid_batch = 0
-        if settings.paid_broadcasts:
-            if budget.paid_per_second is None:
-                raise ValueError("paid broadcasts need a rate budget with a paid lane")
-            # A multiple of MESSAGES_PER_STAR, so no reserved Star goes half used.
-            stars = math.ceil(budget.paid_per_second * settings.batch_seconds / MESSAGES_PER_STAR)
-            self._paid_batch = MESSAGES_PER_STAR * stars
+        self._faults = FaultLog(logger)
         self._prepared: dict[int, tuple[Campaign, dict[int, PreparedVariant]]] = {}
         self._budget_spent: set[int] = set()  # runs told their Stars budget ran out
-        self._finishing: asyncio.Task[None] | None = None  # the last batch's results
+        self._writing = asyncio.Lock()  # one write at a time (broadcasts/recorder.py)
+        self._pipeline = self._new_pipeline()
 
     async def deliver(self, run_id: int) -> BatchResult:
-        """Send the run until it is done, stopped, or only has deliveries due later."""
-        while (result := await self.send_batch(run_id)) is BatchResult.SENT:
-            pass
-        return result
-
-    async def settle(self) -> None:
-        """Wait until the last batch's results are written (raising what writing raised)."""
-        if self._finishing is not None:
-            finishing, self._finishing = self._finishing, None
-            await finishing
+        """Send the run until it is done, stopped, or has only deliveries due later; every
+        result is written when this returns."""
+        while True:
+            result = await self.send_batch(run_id)
+            if result is BatchResult.SENT:
+                continue
+            answers_to_come = self._pipeline.outstanding(run_id)
+            await self._pipeline.drain(run_id)
+            if not (result is BatchResult.WAITING and answers_to_come):
+                return result
 
     async def send_batch(self, run_id: int) -> BatchResult:
+        """Claim the run's next due deliveries into the pipeline, once it has room."""
+        pipeline = self._pipeline
+        await pipeline.until(pipeline.has_room)
         async with self._sessionmaker() as session:
             run = await session.get(Run, run_id, populate_existing=True)
             if run is None or run.status is not RunStatus.SENDING:
                 self._prepared.pop(run_id, None)
-                await self.settle()
+                await pipeline.stopped(run_id, None if run is None else run.status)
                 return BatchResult.STOPPED
             campaign, variants = await self._variants(session, run)
-            claim = await self._claim(session, run, campaign)
-            if not claim.delivery_ids:
-                await self.settle()
-                if await finish_if_complete(session, run=run, now=self._clock()):
-                    self._prepared.pop(run_id, None)
-                    return BatchResult.FINISHED
-                return BatchResult.WAITING
-            batch = await recipients(session, delivery_ids=claim.delivery_ids, campaign=campaign)
-        try:
-            outcomes = await asyncio.gather(
-                *(self._send(campaign, variants[r.variant_id], r, paid=claim.paid) for r in batch)
-            )
-        finally:
-            await self.settle()  # the batch before, written however this one ends
-        self._finishing = asyncio.create_task(self._finish(list(zip(batch, outcomes, strict=True))))
+            claimed, paid = await self._claim(session, run, campaign)
+            if not claimed:
+                if pipeline.outstanding(run_id):
+                    return BatchResult.WAITING
+                if not await finish_if_complete(session, run=run, now=self._clock()):
+                    return BatchResult.WAITING
+                self._prepared.pop(run_id, None)
+                await _log_finished(session, run_id)
+                return BatchResult.FINISHED
+            batch = await recipients(session, delivery_ids=claimed, campaign=campaign)
+        await pipeline.add(
+            run_id, [Pending(run_id, campaign, variants[to.variant_id], to, paid) for to in batch]
+        )
         return BatchResult.SENT
+
+    async def close(self) -> Settled:
+        """Stop: nothing more is sent, requests out have `stop_grace` to be answered (then
+        are abandoned), the results known are written, and this sender's claims are
+        settled (attempted: unknown; the rest: queued). It may start again after."""
+        pipeline, self._pipeline = self._pipeline, self._new_pipeline()
+        self._prepared.clear()
+        await pipeline.close(grace=self._settings.stop_grace)
+        async with self._sessionmaker() as session:
+            return await settle(session, of_sender(self.id))
+
+    def _new_pipeline(self) -> Pipeline:
+        settings = self._settings
+        rules = AttemptRules(
+            settings.public_url, settings.secret, settings.send_timeout,
+            settings.transient_attempts, settings.backoff_seconds, settings.flood_attempts,
+        )  # fmt: skip
+        return Pipeline(
+            self._sessionmaker, self._messenger, self._budget, rules, sender=self.id,
+            bounds=self.bounds, faults=self._faults, clock=self._clock, writing=self._writing,
+        )  # fmt: skip
 
     async def _variants(
         self, session: AsyncSession, run: Run
@@ -167,44 +186,31 @@ class Sender:
             self._prepared[run.id] = (campaign, variants)
         return self._prepared[run.id]
 
-    async def _claim(self, session: AsyncSession, run: Run, campaign: Campaign) -> _Claim:
-        """Mark the next due deliveries `sending` (and reserve their Stars, when paid) and
-        commit: from here on, a crash can only lose them, never send them twice."""
-        now = self._clock()
+    async def _claim(
+        self, session: AsyncSession, run: Run, campaign: Campaign
+    ) -> tuple[list[int], bool]:
+        """Claim the next due deliveries (reserving their Stars, when paid) and commit;
+        the ids, and whether they go paid."""
         paid_left = self._paid_messages_left(run, campaign)
-        limit = min(self._paid_batch, paid_left) if paid_left else self._batch
-        due = (
-            select(Delivery.id)
-            .where(
-                Delivery.run_id == run.id,
-                Delivery.status == DeliveryStatus.QUEUED,
-                (Delivery.not_before.is_(None)) | (Delivery.not_before <= now),
-            )
-            .order_by(Delivery.id)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        )
-        ids = list((await session.scalars(due)).all())
-        if not ids:
-            return _Claim([], paid=False)
-        claimed = await session.scalars(
-            update(Delivery)
-            .where(Delivery.id.in_(ids), Delivery.status == DeliveryStatus.QUEUED)
-            .values(status=DeliveryStatus.SENDING, claimed_at=now)
-            .returning(Delivery.id)
-        )
-        result = sorted(claimed.all())
-        if paid_left and result:
-            stars = math.ceil(len(result) / MESSAGES_PER_STAR)
-            await session.execute(
-                update(Run).where(Run.id == run.id).values(stars_spent=Run.stars_spent + stars)
-            )
-        await session.commit()
-        return _Claim(result, paid=bool(paid_left))
+        limit = min(self.bounds.paid_claim, paid_left) if paid_left else self.bounds.claim
+        async with self._writing:
+            while True:  # a batch of subscribers all gone meanwhile is no batch: the next
+                now = self._clock()
+                claimed = await claim(session, run_id=run.id, limit=limit, sender=self.id, now=now)
+                if claimed.ids or not claimed.excluded:
+                    break
+            ids = claimed.ids
+            if paid_left and ids:
+                stars = math.ceil(len(ids) / MESSAGES_PER_STAR)
+                await session.execute(
+                    update(Run).where(Run.id == run.id).values(stars_spent=Run.stars_spent + stars)
+                )
+            await session.commit()
+        return ids, bool(paid_left)
 
     def _paid_messages_left(self, run: Run, campaign: Campaign) -> int:
         """How many more messages of this run may go paid (0: send at the free rate)."""
-        if not (self._paid_batch and campaign.paid_broadcast and campaign.stars_budget):
+        if not (self.bounds.paid_claim and campaign.paid_broadcast and campaign.stars_budget):
             return 0
         left = (campaign.stars_budget - run.stars_spent) * MESSAGES_PER_STAR
         if left <= 0 and run.id not in self._budget_spent:
@@ -216,96 +222,22 @@ class Sender:
             )
         return max(0, left)
 
-    async def _send(
-        self, campaign: Campaign, variant: PreparedVariant, to: Recipient, *, paid: bool
-    ) -> _Final:
-        try:
-            message = compose(
-                to,
-                variant,
-                public_url=self._settings.public_url,
-                secret=self._settings.secret,
-                unsubscribe_button=campaign.unsubscribe_button,
-                paid=paid,
-            )
-        except RenderError as error:
-            logger.warning("delivery %s not sent: %s", to.delivery_id, error)
-            return _Unrenderable("template")
-        attempts = floods = 0
-        while True:
-            await self._budget.take(message.chat_id, paid=paid)
-            outcome = await self._messenger.send(message)
-            MESSAGES.labels(outcome=type(outcome).__name__.lower()).inc()
-            if isinstance(outcome, RetryAfter):
-                RETRY_AFTER.labels(client="broadcasts").inc()
-                await self._budget.pause(outcome.seconds)
-                floods += 1
-                if floods >= self._settings.flood_attempts:
-                    return _Requeue()
-                continue
-            attempts += 1
-            if isinstance(outcome, TransientError) and attempts < self._settings.transient_attempts:
-                await asyncio.sleep(self._settings.backoff_seconds * 2 ** (attempts - 1))
-                continue
-            return outcome
 
-    async def _finish(self, results: list[tuple[Recipient, _Final]]) -> None:
-        now = self._clock()
-        rows = [_row(recipient.delivery_id, outcome, now) for recipient, outcome in results]
-        blocked = [
-            (recipient.subscriber_id, outcome.deactivated)
-            for recipient, outcome in results
-            if isinstance(outcome, Blocked)
-        ]
-        async with self._sessionmaker() as session:
-            await session.execute(update(Delivery), rows)
-            if blocked:
-                await _mark_blocked(session, blocked, now)
-            await session.commit()
+async def _log_finished(session: AsyncSession, run_id: int) -> None:
+    counts = (await progress(session, run_id=run_id)).counts
+    logger.info(
+        "run %d finished: %d sent, %d blocked, %d failed, %d unknown",
+        run_id,
+        *(counts.get(status, 0) for status in _REPORTED),
+    )
 
 
-def _row(delivery_id: int, outcome: _Final, now: datetime) -> dict[str, object]:
-    row: dict[str, object] = {"id": delivery_id}
-    if isinstance(outcome, Sent):
-        return row | {
-            "status": DeliveryStatus.SENT,
-            "sent_at": now,
-            "message_id": outcome.message_id,
-        }
-    if isinstance(outcome, _Requeue):
-        return row | {"status": DeliveryStatus.QUEUED, "claimed_at": None}
-    if isinstance(outcome, Blocked):
-        reason = "deactivated" if outcome.deactivated else "blocked"
-        return row | {"status": DeliveryStatus.BLOCKED, "reason": reason}
-    if isinstance(outcome, Unknown):
-        return row | {"status": DeliveryStatus.UNKNOWN, "reason": "no_answer"}
-    reasons = {ChatNotFound: "chat_not_found", Rejected: "rejected", TransientError: "server_error"}
-    reason = outcome.reason if isinstance(outcome, _Unrenderable) else reasons[type(outcome)]
-    return row | {"status": DeliveryStatus.FAILED, "reason": reason}
-
-
-async def _mark_blocked(
-    session: AsyncSession, blocked: list[tuple[int, bool]], now: datetime
-) -> None:
-    """A 403 says as much as my_chat_member would: the subscriber is blocked (or gone)."""
-    for deactivated in (False, True):
-        ids = [subscriber for subscriber, gone in blocked if gone is deactivated]
-        if not ids:
-            continue
-        status = SubscriberStatus.DEACTIVATED if deactivated else SubscriberStatus.BLOCKED
-        kind = EventType.DEACTIVATED if deactivated else EventType.BLOCKED
-        changed = await session.scalars(
-            update(Subscriber)
-            .where(Subscriber.id.in_(ids), Subscriber.status == SubscriberStatus.ACTIVE)
-            .values(status=status)
-            .returning(Subscriber.id)
-        )
-        events: list[dict[str, object]] = [
-            {"subscriber_id": sid, "type": kind.value, "occurred_at": now, "payload": {}}
-            for sid in changed.all()
-        ]
-        if events:
-            await session.execute(insert(Event), events)
+_REPORTED = (
+    DeliveryStatus.SENT,
+    DeliveryStatus.BLOCKED,
+    DeliveryStatus.FAILED,
+    DeliveryStatus.UNKNOWN,
+)
 
 
 async def sending_runs(session: AsyncSession) -> list[int]:

@@ -1,26 +1,39 @@
-"""The delivery worker `segbot run` keeps going: on start it settles what a crash left
-(`sending` becomes `unknown`), then sends every run that is sending, a batch of each in
-turn, and sleeps when there is nothing due until woken (a run started) or a second passed
-(a run resumed from another process, a quiet-hours wait ended). `keep_running` restarts
-it after a crash (logged), so a bad moment of the database does not stop broadcasts.
+"""The delivery worker `segbot run` keeps going: it sends every run that is sending, a
+batch of each in turn, and sleeps when there is nothing due until woken (a run started)
+or a second passed (a run resumed from another process, a quiet-hours wait ended).
 
-With several sender processes, each also settles, every minute, claims older than
-`SENDING_LEASE`: those of a sender that was killed while the others kept running."""
+It settles what stopped senders left claimed (broadcasts/claims.py): attempted
+deliveries become `unknown` (their request may have left), the others go back to the
+queue. On start, a sender alone (`exclusive`: SQLite, or `--role all`) settles every
+claim at once, so a restarted process resends at once; one of several senders settles
+its own and those of senders whose heartbeat is stale. While running it beats every
+BEAT_SECONDS, and settles the claims of senders that stopped beating meanwhile (after
+STALE_AFTER). On a stop, the sender abandons what is in flight and settles its own.
+
+`keep_running` restarts it after a crash (logged), so a bad moment of the database does
+not stop broadcasts."""
 
 import asyncio
 import logging
 from contextlib import suppress
-from datetime import timedelta
 
+from sqlalchemy import true
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from broadcasts.runs import mark_interrupted_unknown
+from broadcasts.claims import (
+    BEAT_SECONDS,
+    Settled,
+    beat,
+    forget,
+    forget_stopped,
+    of_sender,
+    of_stopped_senders,
+    settle,
+)
 from broadcasts.sender import BatchResult, Sender, sending_runs
 from core.clock import Clock, utcnow
 
 logger = logging.getLogger(__name__)
-SENDING_LEASE = timedelta(minutes=5)
-SETTLE_EVERY = timedelta(minutes=1)
 
 
 class DeliveryWorker:
@@ -29,6 +42,7 @@ class DeliveryWorker:
         sender: Sender,
         sessionmaker: async_sessionmaker[AsyncSession],
         *,
+        exclusive: bool = False,
         idle_seconds: float = 1.0,
         restart_seconds: float = 5.0,
         clock: Clock = utcnow,
@@ -36,6 +50,7 @@ class DeliveryWorker:
         self._clock = clock
         self._sender = sender
         self._sessionmaker = sessionmaker
+        self._exclusive = exclusive  # no other sender shares this database
         self._idle_seconds = idle_seconds
         self._restart_seconds = restart_seconds
         self._wake = asyncio.Event()
@@ -45,8 +60,7 @@ class DeliveryWorker:
         self._wake.set()
 
     async def keep_running(self) -> None:
-        """`run`, restarted `restart_seconds` after any crash, until cancelled. What the
-        crash left claimed becomes `unknown` on the restart, as after a process crash."""
+        """`run`, restarted `restart_seconds` after any crash, until cancelled."""
         while True:
             try:
                 await self.run()
@@ -59,37 +73,58 @@ class DeliveryWorker:
 
     async def run(self) -> None:
         """Until cancelled."""
+        me = self._sender.id
+        logger.info("broadcast sender %s starting", me)
         async with self._sessionmaker() as session:
-            interrupted = await mark_interrupted_unknown(session)
-        if interrupted:
-            logger.warning("%d deliveries were interrupted by a stop: marked unknown", interrupted)
-        next_settle = self._clock() + SETTLE_EVERY
+            await beat(session, sender=me, now=self._clock())  # before claiming anything
+            stopped = true() if self._exclusive else of_stopped_senders(self._clock(), but=me)
+            _log_settled("left by a stop", await settle(session, stopped | of_sender(me)))
+        beating = asyncio.create_task(self._keep_beating())
         try:
             while True:
-                if self._clock() >= next_settle:
-                    await self._settle_abandoned()
-                    next_settle = self._clock() + SETTLE_EVERY
                 self._wake.clear()
                 if not await self._round():
                     with suppress(TimeoutError):
                         async with asyncio.timeout(self._idle_seconds):
                             await self._wake.wait()
         finally:
-            await self._sender.settle()  # what was sent is recorded, even on a stop
+            beating.cancel()
+            await asyncio.gather(beating, return_exceptions=True)
+            _log_settled("in flight at this stop", await self._sender.close())
+            async with self._sessionmaker() as session:
+                await forget(session, sender=me)
 
-    async def _settle_abandoned(self) -> None:
-        async with self._sessionmaker() as session:
-            abandoned = await mark_interrupted_unknown(
-                session, claimed_before=self._clock() - SENDING_LEASE
-            )
-        if abandoned:
-            logger.warning("%d deliveries claimed by a stopped sender: marked unknown", abandoned)
+    async def _keep_beating(self) -> None:
+        """Beat; settle the claims of senders that stopped beating. A failure is logged
+        and tried again at the next beat (the sending itself fails loudly enough)."""
+        while True:
+            await asyncio.sleep(BEAT_SECONDS)
+            try:
+                async with self._sessionmaker() as session:
+                    now = self._clock()
+                    await beat(session, sender=self._sender.id, now=now)
+                    stopped = of_stopped_senders(now, but=self._sender.id)
+                    _log_settled("of a stopped sender", await settle(session, stopped))
+                    await forget_stopped(session, now=now)
+            except Exception as error:
+                logger.warning("the sender's heartbeat failed: %s", type(error).__name__)
 
     async def _round(self) -> bool:
-        """One batch of every sending run; True if anything went out."""
+        """A batch of every sending run; True if any was claimed."""
         async with self._sessionmaker() as session:
             runs = await sending_runs(session)
         sent = False
         for run_id in runs:
             sent |= await self._sender.send_batch(run_id) is BatchResult.SENT
         return sent
+
+
+def _log_settled(whose: str, settled: Settled) -> None:
+    if settled:
+        logger.warning(
+            "deliveries %s: %d unknown (their request may have left, never resent), "
+            "%d back in the queue",
+            whose,
+            settled.unknown,
+            settled.requeued,
+        )

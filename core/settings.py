@@ -47,6 +47,8 @@ class Settings(BaseSettings):
     web_port: int = Field(default=8080, ge=0, le=65535)
     secret_key: SecretStr | None = None
     rate_limit: float = Field(default=25.0, gt=0)
+    # Seconds a broadcast message's request may go unanswered; then its outcome is unknown.
+    send_timeout: float = Field(default=10.0, gt=0)
     redis_url: str | None = None
     config: Path | None = None
     db_pool_size: int = Field(default=5, ge=1)  # PostgreSQL connections kept per process

@@ -1,13 +1,22 @@
-"""The sender against a scripted messenger: exactly once, every answer handled."""
+"""The sender against a scripted messenger: exactly once, every answer handled, a crash
+costing only what was in flight, a hung request holding up nobody else."""
 
 import asyncio
+import logging
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from datetime import timedelta
+from typing import Any
 
 import pytest
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import event, func, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from broadcasts.campaigns import PaidBroadcastsDisabledError, save_campaign
+from broadcasts.claims import of_stopped_senders, settle
+from broadcasts.fault_log import FaultLog
 from broadcasts.links import read_token
 from broadcasts.messenger import (
     Blocked,
@@ -17,13 +26,22 @@ from broadcasts.messenger import (
     TransientError,
     Unknown,
 )
-from broadcasts.models import Campaign, CampaignStatus, Delivery, DeliveryStatus, Run, RunStatus
-from broadcasts.pacing import RateBudget
+from broadcasts.models import (
+    Campaign,
+    CampaignStatus,
+    Delivery,
+    DeliveryStatus,
+    Run,
+    RunStatus,
+    SenderBeat,
+)
+from broadcasts.pacing import LocalSlots, RateBudget
 from broadcasts.planner import Plan, plan_run
 from broadcasts.runs import cancel, mark_interrupted_unknown, pause, progress, resume
-from broadcasts.sender import BatchResult, Sender, SenderSettings
+from broadcasts.sender import CLAIM_CAP, BatchResult, Sender, SenderSettings
 from broadcasts.spec import parse_campaign
 from broadcasts.worker import DeliveryWorker
+from core.clock import utcnow
 from core.models import Event, Subscriber, SubscriberStatus
 from tests.broadcasts.audience import NOW, add_subscribers, campaign_from
 from tests.broadcasts.fake_messenger import FakeMessenger
@@ -37,15 +55,21 @@ default:
   text: 'Hi {{ first_name }}, see https://shop.example/sale'
   buttons: [{text: Shop, url: "https://shop.example/"}]
 """
+SETTINGS = SenderSettings(public_url=PUBLIC_URL, secret=SECRET, backoff_seconds=0.001)
+
+
+def budget(rate: float = 1000, paid: float | None = None) -> RateBudget:
+    """Nothing sent in the second before: the first slot is now."""
+    return RateBudget(rate, paid_per_second=paid, chat_spacing=0, slots=LocalSlots(start_after=0))
 
 
 def sender(
-    sessionmaker: async_sessionmaker[AsyncSession], messenger: FakeMessenger, rate: float = 1000
+    sessionmaker: async_sessionmaker[AsyncSession],
+    messenger: FakeMessenger,
+    rate: float = 1000,
+    **settings: Any,
 ) -> Sender:
-    settings = SenderSettings(
-        public_url=PUBLIC_URL, secret=SECRET, backoff_seconds=0.001, batch_seconds=0.25
-    )
-    return Sender(sessionmaker, messenger, RateBudget(rate, chat_spacing=0), settings)
+    return Sender(sessionmaker, messenger, budget(rate), replace(SETTINGS, **settings))
 
 
 async def planned(session: AsyncSession, subscribers: int, text: str = CAMPAIGN) -> Plan:
@@ -57,6 +81,30 @@ async def planned(session: AsyncSession, subscribers: int, text: str = CAMPAIGN)
 async def statuses(session: AsyncSession, run_id: int) -> Counter[DeliveryStatus]:
     progress_now = await progress(session, run_id=run_id)
     return Counter(progress_now.counts)
+
+
+async def status_by_chat(
+    session: AsyncSession, run_id: int
+) -> dict[int, tuple[DeliveryStatus, str | None]]:
+    rows = await session.execute(
+        select(Subscriber.chat_id, Delivery.status, Delivery.reason)
+        .join(Subscriber, Subscriber.id == Delivery.subscriber_id)
+        .where(Delivery.run_id == run_id)
+        .execution_options(populate_existing=True)
+    )
+    return {chat: (status, reason) for chat, status, reason in rows.all()}
+
+
+def hang_after(messenger: FakeMessenger, answered: int) -> asyncio.Event:
+    """From call `answered + 1` on, requests go out and wait for the returned event."""
+    released = asyncio.Event()
+
+    async def hang(message: OutgoingMessage) -> None:
+        if len(messenger.calls) > answered:
+            await released.wait()
+
+    messenger.before_answer = hang
+    return released
 
 
 async def test_each_subscriber_gets_one_personal_tracked_message(
@@ -87,26 +135,27 @@ async def test_each_subscriber_gets_one_personal_tracked_message(
     assert campaign.status is CampaignStatus.DONE
 
 
-async def test_a_delivery_is_committed_as_sending_before_the_call(
+async def test_a_message_is_committed_as_attempted_before_its_request(
     session: AsyncSession, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
     plan = await planned(session, 5)
     messenger = FakeMessenger()
-    seen: list[DeliveryStatus] = []
+    the_sender = sender(sessionmaker, messenger)
+    seen: list[tuple[DeliveryStatus, str | None, bool]] = []
 
     async def look(message: OutgoingMessage) -> None:
         async with sessionmaker() as other:  # another connection sees only what is committed
-            status = await other.scalar(
-                select(Delivery.status)
+            row = await other.execute(
+                select(Delivery.status, Delivery.claimed_by, Delivery.attempted_at)
                 .join(Subscriber, Subscriber.id == Delivery.subscriber_id)
                 .where(Subscriber.chat_id == message.chat_id)
             )
-        assert status is not None
-        seen.append(status)
+        status, claimed_by, attempted_at = row.one()
+        seen.append((status, claimed_by, attempted_at is not None))
 
     messenger.before_answer = look
-    await sender(sessionmaker, messenger).deliver(plan.run.id)
-    assert seen == [DeliveryStatus.SENDING] * 5
+    await the_sender.deliver(plan.run.id)
+    assert seen == [(DeliveryStatus.SENDING, the_sender.id, True)] * 5
 
 
 async def test_every_answer_ends_in_a_final_state(
@@ -118,7 +167,7 @@ async def test_every_answer_ends_in_a_final_state(
         1: [Blocked()],
         2: [Blocked(deactivated=True)],
         3: [ChatNotFound()],
-        4: [Unknown("timeout")],
+        4: [Unknown("no answer: ServerDisconnectedError")],
         5: [TransientError("502"), TransientError("502")],  # the third attempt goes through
         6: [TransientError("500")] * 3,  # gives up
         7: [RetryAfter(0.01), RetryAfter(0.01)],  # waits, then goes through
@@ -130,6 +179,9 @@ async def test_every_answer_ends_in_a_final_state(
         DeliveryStatus.FAILED: 2,
         DeliveryStatus.UNKNOWN: 1,
     }
+    by_chat = await status_by_chat(session, plan.run.id)
+    assert by_chat[4] == (DeliveryStatus.UNKNOWN, "no_answer")
+    assert by_chat[6] == (DeliveryStatus.FAILED, "server_error")
     assert sorted(m.chat_id for m in messenger.sent) == [5, 7, 8]
     assert len([m for m in messenger.calls if m.chat_id == 4]) == 1  # unknown: never resent
     people = await session.execute(
@@ -159,36 +211,164 @@ async def test_a_template_that_fails_for_one_subscriber_fails_only_them(
     }
 
 
-async def test_after_a_crash_claimed_rows_are_unknown_and_queued_ones_resume(
+async def test_who_left_after_the_run_was_planned_is_never_messaged(
+    session: AsyncSession, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    plan = await planned(session, 6)
+    for chat, status in ((2, SubscriberStatus.UNSUBSCRIBED), (3, SubscriberStatus.BLOCKED)):
+        await session.execute(
+            update(Subscriber).where(Subscriber.chat_id == chat).values(status=status)
+        )
+    await session.commit()
+    messenger = FakeMessenger()
+    assert await sender(sessionmaker, messenger, rate=2).deliver(plan.run.id) is (
+        BatchResult.FINISHED
+    )  # rate 2: claims of one, so a claim may find nobody left
+    assert sorted(m.chat_id for m in messenger.calls) == [1, 4, 5, 6]
+    by_chat = await status_by_chat(session, plan.run.id)
+    assert (by_chat[2], by_chat[3]) == (
+        (DeliveryStatus.EXCLUDED, "unsubscribed"),
+        (DeliveryStatus.EXCLUDED, "blocked"),
+    )
+
+
+async def test_a_hung_request_holds_only_its_own_permit_and_ends_unknown(
+    session: AsyncSession,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    plan = await planned(session, 20)
+    messenger = FakeMessenger()
+    never = asyncio.Event()
+
+    async def hang_for_chat_3(message: OutgoingMessage) -> None:
+        if message.chat_id == 3:
+            await never.wait()
+
+    messenger.before_answer = hang_for_chat_3
+    the_sender = sender(sessionmaker, messenger, in_flight=2, send_timeout=0.5)
+    with caplog.at_level(logging.INFO, logger="broadcasts"):
+        assert await the_sender.deliver(plan.run.id) is BatchResult.FINISHED
+    by_chat = await status_by_chat(session, plan.run.id)
+    assert by_chat.pop(3) == (DeliveryStatus.UNKNOWN, "timeout")
+    assert set(by_chat.values()) == {(DeliveryStatus.SENT, None)}
+    assert [m.chat_id for m in messenger.calls].count(3) == 1  # it went out: never again
+    delivery_3 = await session.scalar(
+        select(Delivery.id).join(Subscriber).where(Subscriber.chat_id == 3)
+    )
+    assert f"delivery {delivery_3}: no answer within 0.5 s" in caplog.text
+    assert f"run {plan.run.id} finished: 19 sent, 0 blocked, 0 failed, 1 unknown" in caplog.text
+
+
+async def test_requests_in_flight_and_claims_are_bounded_whatever_the_rate(
+    session: AsyncSession, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    plan = await planned(session, 1000)
+    messenger = FakeMessenger()
+    the_sender = sender(sessionmaker, messenger, rate=1_000_000, in_flight=4)
+    out = most_out = 0
+
+    async def count(message: OutgoingMessage) -> None:
+        nonlocal out, most_out
+        out += 1
+        most_out = max(most_out, out)
+        await asyncio.sleep(0)
+        out -= 1
+
+    messenger.before_answer = count
+    assert await the_sender.deliver(plan.run.id) is BatchResult.FINISHED
+    assert most_out == 4
+    claims = await session.execute(  # one claim, one claimed_at
+        select(func.count()).where(Delivery.run_id == plan.run.id).group_by(Delivery.claimed_at)
+    )
+    assert max(claims.scalars().all()) == CLAIM_CAP  # never the 1,000 the rate would allow
+    assert await statuses(session, plan.run.id) == {DeliveryStatus.SENT: 1000}
+
+
+@contextmanager
+def commits_counted(engine: AsyncEngine) -> Iterator[list[int]]:
+    counted = [0]
+
+    def one_more(connection: object) -> None:
+        counted[0] += 1
+
+    event.listen(engine.sync_engine, "commit", one_more)
+    try:
+        yield counted
+    finally:
+        event.remove(engine.sync_engine, "commit", one_more)
+
+
+async def test_marks_and_results_are_written_in_group_commits(
+    session: AsyncSession, sessionmaker: async_sessionmaker[AsyncSession], engine: AsyncEngine
+) -> None:
+    plan = await planned(session, 400)
+    the_sender = sender(sessionmaker, FakeMessenger(), rate=1_000_000)
+    with commits_counted(engine) as commits:
+        assert await the_sender.deliver(plan.run.id) is BatchResult.FINISHED
+    # Two writes a message (its mark, its result) would be 800 commits.
+    assert commits[0] < 400 / 4
+
+
+async def test_a_crash_makes_unknown_only_the_requests_out_and_the_rest_are_sent_once(
     session: AsyncSession, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
     plan = await planned(session, 20)
     messenger = FakeMessenger()
+    released = hang_after(messenger, answered=5)
+    first = sender(sessionmaker, messenger, in_flight=3, stop_grace=0)
+    delivering = asyncio.create_task(first.deliver(plan.run.id))
+    await until(lambda: len(messenger.calls) == 8, what="three requests out, unanswered")
+    delivering.cancel()
+    settled = await first.close()  # what the worker does when it stops
+    released.set()
+    assert (settled.unknown, settled.requeued) == (3, 12)
+    out = {m.chat_id for m in messenger.calls[5:]}
+    assert await statuses(session, plan.run.id) == {
+        DeliveryStatus.SENT: 5,
+        DeliveryStatus.UNKNOWN: 3,
+        DeliveryStatus.QUEUED: 12,
+    }
 
-    class CrashError(Exception):
-        pass
-
-    async def crash(message: OutgoingMessage) -> None:
-        if len(messenger.calls) == 7:
-            raise CrashError
-
-    messenger.before_answer = crash
-    first = Sender(
-        sessionmaker,
-        messenger,
-        RateBudget(20, chat_spacing=0),  # one claim covers 5 deliveries
-        SenderSettings(public_url=PUBLIC_URL, secret=SECRET, batch_seconds=0.25),
-    )
-    with pytest.raises(CrashError):
-        await first.deliver(plan.run.id)
-    async with sessionmaker() as restarted:
-        assert await mark_interrupted_unknown(restarted) == 5
     messenger.before_answer = None
-    await sender(sessionmaker, messenger).deliver(plan.run.id)
-    counts = await statuses(session, plan.run.id)
-    assert counts == {DeliveryStatus.SENT: 15, DeliveryStatus.UNKNOWN: 5}
-    chats = Counter(message.chat_id for message in messenger.sent)
-    assert set(chats.values()) == {1}  # nobody twice
+    assert await sender(sessionmaker, messenger).deliver(plan.run.id) is BatchResult.FINISHED
+    by_chat = await status_by_chat(session, plan.run.id)
+    assert {
+        chat for chat, (status, _) in by_chat.items() if status is DeliveryStatus.UNKNOWN
+    } == out
+    assert {reason for status, reason in by_chat.values() if status is DeliveryStatus.UNKNOWN} == {
+        "interrupted"
+    }
+    assert set(Counter(m.chat_id for m in messenger.calls).values()) == {1}  # nobody twice
+
+
+async def test_a_sender_taken_for_dead_cannot_send_what_was_given_to_another(
+    session: AsyncSession, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    plan = await planned(session, 20)
+    messenger = FakeMessenger()
+    released = hang_after(messenger, answered=5)
+    stalled = sender(sessionmaker, messenger, in_flight=3)
+    delivering = asyncio.create_task(stalled.deliver(plan.run.id))
+    await until(lambda: len(messenger.calls) == 8, what="three requests out, unanswered")
+
+    async def answered_written() -> bool:
+        async with sessionmaker() as reading:
+            return (await statuses(reading, plan.run.id))[DeliveryStatus.SENT] == 5
+
+    await until(answered_written, what="the five answers written")
+    # It never beat: to any other sender its claims are a stopped sender's.
+    async with sessionmaker() as other:
+        settled = await settle(other, of_stopped_senders(utcnow(), but="another"))
+    assert (settled.unknown, settled.requeued) == (3, 12)
+
+    messenger.before_answer = None
+    other_sender = sender(sessionmaker, messenger)
+    assert await other_sender.deliver(plan.run.id) is BatchResult.FINISHED
+    released.set()  # the stalled sender wakes up: its answers arrive, its pool goes on
+    assert await delivering is BatchResult.STOPPED  # the run was done meanwhile
+    assert set(Counter(m.chat_id for m in messenger.calls).values()) == {1}  # nobody twice
+    assert await statuses(session, plan.run.id) == {DeliveryStatus.SENT: 20}
 
 
 async def test_pause_resume_and_cancel(
@@ -196,26 +376,35 @@ async def test_pause_resume_and_cancel(
 ) -> None:
     plan = await planned(session, 40)
     messenger = FakeMessenger()
-    the_sender = Sender(
-        sessionmaker,
-        messenger,
-        RateBudget(40, chat_spacing=0),  # 10 a batch
-        SenderSettings(public_url=PUBLIC_URL, secret=SECRET, batch_seconds=0.25),
-    )
+    released = hang_after(messenger, answered=10)
+    the_sender = sender(sessionmaker, messenger, in_flight=2)
     campaign = await session.get(Campaign, plan.run.campaign_id)
     assert campaign is not None
-    assert await the_sender.send_batch(plan.run.id) is BatchResult.SENT
+    delivering = asyncio.create_task(the_sender.deliver(plan.run.id))
+    await until(lambda: len(messenger.calls) == 12, what="two requests out, unanswered")
     await pause(session, campaign=campaign, now=NOW)
-    assert await the_sender.deliver(plan.run.id) is BatchResult.STOPPED
-    assert len(messenger.sent) == 10
+    await asyncio.sleep(0.6)  # the sender reads the run's status every half second
+    released.set()  # the two out are answered; nothing else went after the pause
+    assert await delivering is BatchResult.STOPPED
+    assert len(messenger.calls) == 12
+    assert await statuses(session, plan.run.id) == {
+        DeliveryStatus.SENT: 12,
+        DeliveryStatus.QUEUED: 28,
+    }
+
     await resume(session, campaign=campaign, now=NOW)
-    assert await the_sender.send_batch(plan.run.id) is BatchResult.SENT
-    assert await cancel(session, campaign=campaign, now=NOW) == 20
-    assert await the_sender.deliver(plan.run.id) is BatchResult.STOPPED
-    assert len(messenger.sent) == 20
+    released = hang_after(messenger, answered=20)
+    delivering = asyncio.create_task(the_sender.deliver(plan.run.id))
+    await until(lambda: len(messenger.calls) == 22, what="two more requests out")
+    assert await cancel(session, campaign=campaign, now=NOW) == 0  # all 28 claimed: none queued
+    await asyncio.sleep(0.6)
+    released.set()
+    assert await delivering is BatchResult.STOPPED
     final = await progress(session, run_id=plan.run.id)
     assert final.status is RunStatus.CANCELLED
-    assert final.counts == {DeliveryStatus.SENT: 20, DeliveryStatus.CANCELLED: 20}
+    # Claimed when the run was cancelled, not yet on their way: cancelled, never sent.
+    assert final.counts == {DeliveryStatus.SENT: 22, DeliveryStatus.CANCELLED: 18}
+    assert len(messenger.calls) == 22
 
 
 async def test_paid_mode_stops_when_the_stars_budget_is_spent(
@@ -230,13 +419,12 @@ async def test_paid_mode_stops_when_the_stars_budget_is_spent(
     )
     plan = await plan_run(session, campaign=campaign, now=NOW)
     messenger = FakeMessenger()
-    settings = SenderSettings(public_url=PUBLIC_URL, secret=SECRET, paid_broadcasts=True)
-    budget = RateBudget(1000, paid_per_second=1000, chat_spacing=0)
-    paid_sender = Sender(sessionmaker, messenger, budget, settings)
+    settings = replace(SETTINGS, paid_broadcasts=True)
+    paid_sender = Sender(sessionmaker, messenger, budget(1000, paid=1000), settings)
 
     assert await paid_sender.deliver(plan.run.id) is BatchResult.FINISHED
 
-    assert [message.paid for message in messenger.sent] == [True] * 20 + [False] * 5
+    assert Counter(message.paid for message in messenger.sent) == {True: 20, False: 5}
     run = await session.get(Run, plan.run.id, populate_existing=True)
     assert run is not None
     assert run.stars_spent == 2
@@ -276,5 +464,87 @@ async def test_the_worker_restarts_after_a_crash_and_finishes_the_run(
         await asyncio.gather(running, return_exceptions=True)
     assert worker.crashes == 1
     counts = await statuses(session, plan.run.id)
-    assert counts[DeliveryStatus.UNKNOWN] == 1  # the batch the crash interrupted
-    assert counts[DeliveryStatus.SENT] == 5
+    assert counts[DeliveryStatus.UNKNOWN] == 1  # the request the crash interrupted
+    assert counts[DeliveryStatus.SENT] == 5  # the others, claimed too, went after the restart
+
+
+async def claimed_by(
+    session: AsyncSession, run_id: int, sender_id: str, *, attempted: int, claimed: int
+) -> None:
+    """Chats `attempted` (its request out) and `claimed` (not yet) are `sender_id`'s."""
+    for chat, when in ((attempted, NOW), (claimed, None)):
+        whose = select(Subscriber.id).where(Subscriber.chat_id == chat)
+        await session.execute(
+            update(Delivery)
+            .where(Delivery.run_id == run_id, Delivery.subscriber_id.in_(whose))
+            .values(
+                status=DeliveryStatus.SENDING,
+                claimed_at=NOW,
+                claimed_by=sender_id,
+                attempted_at=when,
+            )
+        )
+    await session.commit()
+
+
+async def test_a_sender_starting_settles_only_stopped_senders_claims_unless_alone(
+    session: AsyncSession, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    plan = await planned(session, 6)
+    now = utcnow()
+    session.add_all(
+        [
+            SenderBeat(id="alive", beat_at=now),
+            SenderBeat(id="dead", beat_at=now - timedelta(seconds=31)),
+        ]
+    )
+    await claimed_by(session, plan.run.id, "alive", attempted=1, claimed=2)
+    await claimed_by(session, plan.run.id, "dead", attempted=3, claimed=4)
+    messenger = FakeMessenger()
+    worker = DeliveryWorker(sender(sessionmaker, messenger), sessionmaker, idle_seconds=0.01)
+
+    async def others_sent() -> bool:
+        async with sessionmaker() as reading:
+            return (await statuses(reading, plan.run.id))[DeliveryStatus.SENT] == 3
+
+    running = asyncio.create_task(worker.keep_running())
+    try:
+        await until(others_sent, what="the dead sender's unsent claim and the queue sent")
+    finally:
+        running.cancel()
+        await asyncio.gather(running, return_exceptions=True)
+    assert sorted(m.chat_id for m in messenger.calls) == [4, 5, 6]
+    by_chat = await status_by_chat(session, plan.run.id)
+    assert by_chat[3] == (DeliveryStatus.UNKNOWN, "interrupted")
+    assert by_chat[1] == by_chat[2] == (DeliveryStatus.SENDING, None)  # a live sender's
+    # A sender alone (SQLite, --role all) settles every claim as it starts.
+    assert await mark_interrupted_unknown(session) == 1
+    by_chat = await status_by_chat(session, plan.run.id)
+    assert (by_chat[1], by_chat[2]) == (
+        (DeliveryStatus.UNKNOWN, "interrupted"),
+        (DeliveryStatus.QUEUED, None),
+    )
+
+
+def test_faults_are_logged_at_most_once_a_second_each_kind_with_counts(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    now = [0.0]
+    faults = FaultLog(logging.getLogger("broadcasts.test"), monotonic=lambda: now[0])
+    with caplog.at_level(logging.INFO, logger="broadcasts.test"):
+        for number in range(1, 6):
+            faults.note("timeouts", logging.WARNING, f"delivery {number}: no answer")
+            now[0] += 0.1
+        faults.note("429s", logging.WARNING, "429 for delivery 9")
+        faults.flush()  # the second is not over yet
+        now[0] = 1.2
+        faults.flush()
+        faults.note("timeouts", logging.WARNING, "delivery 7: no answer")  # held: 0.0 s later
+        now[0] = 2.5
+        faults.note("timeouts", logging.WARNING, "delivery 8: no answer")
+    assert caplog.messages == [
+        "delivery 1: no answer",
+        "429 for delivery 9",
+        "4 more timeouts in 1.2 s; the last: delivery 5: no answer",
+        "delivery 8: no answer (1 more timeouts before it)",
+    ]

@@ -14,6 +14,7 @@ from broadcasts.messenger import (
     TransientError,
     Unknown,
 )
+from core.settings import load_settings
 from telegram_emulator import Emulator
 from tests.e2e.conftest import BOT_TOKEN, free_port
 from tests.polling import until
@@ -52,12 +53,17 @@ async def test_answers_become_outcomes(emulator: Emulator) -> None:
     assert paid == [True]
 
 
-async def test_no_answer_is_unknown_and_no_connection_is_transient(emulator: Emulator) -> None:
+async def test_no_answer_in_time_is_unknown_and_no_connection_is_transient(
+    emulator: Emulator,
+) -> None:
     emulator.add_user(1)
     emulator.limits.delay_seconds = 5.0  # handled, then answered too late
-    slow = TelegramMessenger(api_base=emulator.base_url, token=BOT_TOKEN, timeout=1.0)
-    async with slow:
-        assert isinstance(await slow.send(OutgoingMessage(1, "Hi")), Unknown)
+    settings = load_settings(
+        bot_token=BOT_TOKEN, telegram_api_base=emulator.base_url, send_timeout=1.0
+    )  # SEGBOT_SEND_TIMEOUT
+    async with TelegramMessenger.from_settings(settings) as slow:
+        outcome = await slow.send(OutgoingMessage(1, "Hi"))
+    assert outcome == Unknown("timeout: no answer within 1 s")
     # It did arrive (a busy machine may handle it after the client gave up): never resent.
     await until(lambda: len(emulator.messages_to(1)) == 1, what="the unanswered message")
     nobody = TelegramMessenger(api_base=f"http://127.0.0.1:{free_port()}", token=BOT_TOKEN)

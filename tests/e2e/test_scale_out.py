@@ -2,8 +2,8 @@
 one bot process in webhook mode, a scheduler leader and its standby, two senders sharing
 one Redis send budget. The leader is killed before the campaign is due and the standby
 starts it, once; one sender is killed mid-run and replaced (as systemd would restart it);
-nobody gets the message twice, every delivery ends final, and the senders together keep
-to the configured rate."""
+nobody gets the message twice, every delivery ends final, only what the killed sender had
+in flight is `unknown`, and the senders share one rate (the emulator allows exactly it)."""
 
 import asyncio
 import os
@@ -22,6 +22,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.webhook import WEBHOOK_PATH
 from broadcasts.models import Campaign, CampaignStatus, Delivery, DeliveryStatus, Run
+from broadcasts.pacing import RateBudget
+from broadcasts.sender import SenderSettings, bounds
 from core.clock import utcnow
 from core.settings import Settings
 from telegram_emulator import Emulator
@@ -36,6 +38,8 @@ REDIS_URL = "redis://127.0.0.1:6379/15"
 AUDIENCE = 5000
 RATE_LIMIT = 250  # messages a second, the whole bot
 KILL_SENDER_AFTER = 1500
+# The most a sender has on its way at once (waiting for a slot, or out) at this rate.
+IN_FLIGHT = bounds(RateBudget(RATE_LIMIT), SenderSettings(public_url="", secret="")).in_flight
 
 
 class Processes:
@@ -113,10 +117,9 @@ async def test_processes_apart_share_the_work_and_survive_kills(
 ) -> None:
     if bot_settings.is_sqlite:
         pytest.skip("roles in separate processes need PostgreSQL")
-    # Telegram-like ceiling, with room for the arrival jitter of a loaded two-core machine;
-    # two senders that did not share the budget would send at twice the limit, and be
-    # refused far more often than the check below allows.
-    emulator.limits.global_per_second = RATE_LIMIT * 3 // 2
+    # Exactly the configured rate: two senders that did not share the budget would send at
+    # twice the limit, and be refused far more often than the check below allows.
+    emulator.limits.global_per_second = RATE_LIMIT
     async with sessionmaker() as session:
         await add_subscribers(session, AUDIENCE, first_id=1)
     for user_id in range(1, AUDIENCE + 1):
@@ -205,13 +208,11 @@ async def test_processes_apart_share_the_work_and_survive_kills(
     sent, unknown = statuses[DeliveryStatus.SENT], statuses.get(DeliveryStatus.UNKNOWN, 0)
     assert sent <= len(received) <= sent + unknown
     assert sum(statuses.values()) == AUDIENCE + 1  # and whoever joined through the webhook
+    # The killed sender's claims were settled by the others once its heartbeat went stale:
+    # what it had on its way (at most its in-flight bound) is unknown, the rest was sent.
+    assert unknown <= IN_FLIGHT
     # The emulator runs in this loaded test process: when it stalls, requests queue up and
     # reach its one-second window together, so a few 429s (answered by a shared pause and a
-    # retry, and nobody got twice) are this machine's noise; the rate is checked on average.
+    # retry, and nobody got twice) are this machine's noise.
     refused = [r for r in emulator.requests_for("sendMessage") if r.status == 429]
     assert len(refused) <= AUDIENCE // 20
-    times = sorted(
-        r.at for r in emulator.requests_for("sendMessage") if r.params.get("text") == "Big news"
-    )
-    # Together the senders kept to the rate.
-    assert (len(times) - 1) / (times[-1] - times[0]) <= RATE_LIMIT * 1.01

@@ -4,12 +4,28 @@ from datetime import UTC, date, datetime
 
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Connection, Date, column, insert, inspect, table
+from sqlalchemy import (
+    Connection,
+    Date,
+    column,
+    func,
+    insert,
+    inspect,
+    select,
+    table,
+    true,
+    update,
+)
 
 import migrations
+from broadcasts.claims import settle
+from broadcasts.models import Delivery, DeliveryStatus
+from broadcasts.planner import plan_run
+from broadcasts.runs import progress
 from core.db import UtcDateTime, create_engine, create_sessionmaker
 from migrations.metadata import metadata
 from segments.rfm.store import rfm_table
+from tests.broadcasts.audience import NOW, add_subscribers, campaign_from
 
 
 def _schema_diff(connection: Connection) -> list[object]:
@@ -92,5 +108,40 @@ async def test_rfm_scores_stored_before_runs_keep_their_day_and_last_order(
             [1, 12, "about_to_sleep"]
         ]
         assert stored["as_of"].tolist() == [day]
+    finally:
+        await engine.dispose()
+
+
+async def test_claims_made_before_0012_count_as_attempted(fresh_database_url: str) -> None:
+    """A delivery claimed by a sender of before 0012 may have gone out: it stays so."""
+    deliveries = table(
+        "deliveries", column("id"), column("status"), column("claimed_at", UtcDateTime())
+    )
+    engine = create_engine(fresh_database_url)
+    try:
+        await migrations.upgrade(engine)
+        sessionmaker = create_sessionmaker(engine)
+        async with sessionmaker() as session:
+            await add_subscribers(session, 2)
+            campaign = await campaign_from(session, "name: old\ndefault: {text: Hi}\n")
+            plan = await plan_run(session, campaign=campaign, now=NOW)
+        await migrations.downgrade(engine, "0011")
+        async with engine.begin() as connection:
+            first = await connection.scalar(select(func.min(deliveries.c.id)))
+            await connection.execute(
+                update(deliveries)
+                .where(deliveries.c.id == first)
+                .values(status="sending", claimed_at=NOW)
+            )
+        await migrations.upgrade(engine)
+        async with sessionmaker() as session:
+            claimed = await session.scalar(
+                select(Delivery.attempted_at).where(Delivery.id == first)
+            )
+            assert claimed == NOW
+            settled = await settle(session, true())
+            assert (settled.unknown, settled.requeued) == (1, 0)
+            progress_now = await progress(session, run_id=plan.run.id)
+            assert progress_now.counts == {DeliveryStatus.UNKNOWN: 1, DeliveryStatus.QUEUED: 1}
     finally:
         await engine.dispose()

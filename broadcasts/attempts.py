@@ -1,0 +1,176 @@
+"""One claimed message's way out: composed, marked attempted while it waits for its slot,
+handed over, and retried as its answers call for. Nothing here waits on another message:
+a slow answer holds up only its own.
+
+- The mark (broadcasts/recorder.py `Marks`) is committed in the rate budget's `prepare`,
+  before `take` returns; a message whose claim is no longer this sender's, or whose run
+  stopped meanwhile, is not sent (`Unsent`, or `Refused` once marked: it never left).
+- The request has `send_timeout`; past it the outcome is `TimedOut` (it went out, so it
+  may have arrived: `unknown`).
+- 429: every send pauses for retry_after (the budget is shared) and the message goes
+  again, up to `flood_attempts` times, then back in the queue. 5xx and connections that
+  never opened: retried `transient_attempts` times with backoff, then failed.
+"""
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+
+from broadcasts.compose import PreparedVariant, Recipient, compose
+from broadcasts.fault_log import FaultLog
+from broadcasts.messenger import (
+    ChatNotFound,
+    Messenger,
+    Outcome,
+    OutgoingMessage,
+    Rejected,
+    RetryAfter,
+    TransientError,
+    Unknown,
+)
+from broadcasts.models import Campaign
+from broadcasts.outcomes import Final, Refused, TimedOut, Unrenderable, Unsent
+from broadcasts.pacing import RateBudget
+from broadcasts.recorder import Marks
+from broadcasts.templates import RenderError
+from core.metrics import MESSAGES, RETRY_AFTER
+
+
+@dataclass(slots=True)
+class Pending:
+    """A claimed message on its way: which run, what, to whom, in which lane."""
+
+    run_id: int
+    campaign: Campaign
+    variant: PreparedVariant
+    recipient: Recipient
+    paid: bool
+    marked: bool = False  # attempted_at is committed: from here on it may go out
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptRules:
+    public_url: str
+    secret: str
+    send_timeout: float
+    transient_attempts: int
+    backoff_seconds: float
+    flood_attempts: int
+
+
+class Attempts:
+    def __init__(
+        self,
+        messenger: Messenger,
+        budget: RateBudget,
+        marks: Marks,
+        rules: AttemptRules,
+        *,
+        ahead: asyncio.Semaphore,
+        sending: Callable[[int], bool],
+        faults: FaultLog,
+    ) -> None:
+        self._messenger = messenger
+        self._budget = budget
+        self._marks = marks
+        self._rules = rules
+        self._ahead = ahead  # at most this many messages wait for a slot
+        self._sending = sending  # is the run (by id) still sending?
+        self._faults = faults
+
+    async def send(self, pending: Pending) -> Final:
+        """Send the message until it has a final answer (or does not go after all). The
+        caller holds one of `ahead`'s permits for it: given back once its slot is taken."""
+        rules, delivery_id = self._rules, pending.recipient.delivery_id
+        try:
+            try:
+                message = compose(
+                    pending.recipient,
+                    pending.variant,
+                    public_url=rules.public_url,
+                    secret=rules.secret,
+                    unsubscribe_button=pending.campaign.unsubscribe_button,
+                    paid=pending.paid,
+                )
+            except RenderError as error:
+                note = f"delivery {delivery_id}: {error}"
+                self._faults.note("template errors", logging.WARNING, note)
+                return Unrenderable("template")
+            may_go = await self._take(pending, message.chat_id)
+        finally:
+            self._ahead.release()
+        attempts = floods = 0
+        while may_go:
+            outcome = await self._request(message)
+            MESSAGES.labels(outcome=type(outcome).__name__.lower()).inc()
+            if isinstance(outcome, RetryAfter):
+                RETRY_AFTER.labels(client="broadcasts").inc()
+                self._faults.note(
+                    "429s",
+                    logging.WARNING,
+                    f"429 for delivery {delivery_id}: every send paused for "
+                    f"{outcome.seconds:g} s (retry_after)",
+                )
+                await self._budget.pause(outcome.seconds)
+                floods += 1
+                if floods >= rules.flood_attempts:
+                    return Refused()
+            else:
+                attempts += 1
+                if not (
+                    isinstance(outcome, TransientError) and attempts < rules.transient_attempts
+                ):
+                    self._log(delivery_id, outcome, attempts)
+                    return outcome
+                await asyncio.sleep(rules.backoff_seconds * 2 ** (attempts - 1))
+            async with self._ahead:
+                may_go = await self._take(pending, message.chat_id)
+        return Refused() if pending.marked else Unsent()
+
+    async def _take(self, pending: Pending, chat_id: int) -> bool:
+        """Wait for a send slot, the message marked attempted meanwhile; whether it may go."""
+        prepare = partial(self._mark, pending)
+        await self._budget.take(chat_id, paid=pending.paid, prepare=prepare)
+        return pending.marked and self._sending(pending.run_id)
+
+    async def _mark(self, pending: Pending) -> None:
+        if not pending.marked and self._sending(pending.run_id):
+            pending.marked = await self._marks.mark(pending.recipient.delivery_id)
+
+    async def _request(self, message: OutgoingMessage) -> Outcome | TimedOut:
+        timeout = self._rules.send_timeout
+        try:
+            async with asyncio.timeout(timeout) as deadline:
+                outcome = await self._messenger.send(message)
+        except TimeoutError:
+            return TimedOut(timeout)
+        # The messenger may answer the deadline's cancellation with its own no answer.
+        return TimedOut(timeout) if deadline.expired() and isinstance(outcome, Unknown) else outcome
+
+    def _log(self, delivery_id: int, outcome: Outcome | TimedOut, attempts: int) -> None:
+        """One line per fault (bursts summarised); 403s are counted when the run ends."""
+        warning = logging.WARNING
+        if isinstance(outcome, TimedOut):
+            self._faults.note(
+                "timeouts",
+                warning,
+                f"delivery {delivery_id}: no answer within {outcome.seconds:g} s: "
+                "unknown (it may have arrived)",
+            )
+        elif isinstance(outcome, TransientError):
+            self._faults.note(
+                "server errors",
+                warning,
+                f"delivery {delivery_id} failed after {attempts} attempts: {outcome.description}",
+            )
+        elif isinstance(outcome, Unknown):
+            self._faults.note(
+                "unanswered",
+                warning,
+                f"delivery {delivery_id}: {outcome.description}: unknown (it may have arrived)",
+            )
+        elif isinstance(outcome, Rejected | ChatNotFound):
+            why = outcome.description if isinstance(outcome, Rejected) else "chat not found"
+            self._faults.note("refusals", warning, f"delivery {delivery_id} refused: {why}")

@@ -1,0 +1,213 @@
+"""The outbox's claim protocol, in SQL: how several senders share deliveries, and what a
+stopped one leaves behind, without anyone ever getting a message twice.
+
+A delivery goes `queued` -> `sending`, claimed by one sender (`claimed_by`, a per-process
+id) -> attempted (`attempted_at` committed right before its request is handed over) -> a
+final status. A claim never attempted has certainly not left: it may go back to the
+queue. An attempted one may have arrived: if its sender stops before recording the
+answer, it becomes `unknown` ("interrupted") and is never resent.
+
+Every write is guarded by who holds the claim: a sender taken for dead, whose claims were
+settled meanwhile, can neither mark nor requeue what is no longer its own, so it cannot
+send something that was given to another sender.
+
+Senders beat: `broadcast_senders` holds each running sender's last heartbeat (every
+BEAT_SECONDS). The claims of a sender whose beat is older than STALE_AFTER (or that has
+none) are settled by any other sender.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import cast
+
+from sqlalchemy import (
+    ColumnElement,
+    Table,
+    and_,
+    bindparam,
+    case,
+    delete,
+    literal,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from broadcasts.models import Delivery, DeliveryStatus, Run, RunStatus, SenderBeat
+from core.db import upsert
+from core.models import Subscriber, SubscriberStatus
+
+BEAT_SECONDS = 5.0
+STALE_AFTER = timedelta(seconds=30)
+INTERRUPTED = "interrupted"  # the reason of an attempted delivery whose sender stopped
+
+
+@dataclass(frozen=True, slots=True)
+class Settled:
+    unknown: int  # attempted, unanswered: may have arrived, never resent
+    requeued: int  # claimed, never attempted: back in the queue
+
+    def __bool__(self) -> bool:
+        return bool(self.unknown or self.requeued)
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    ids: list[int]  # now `sending`, the sender's
+    excluded: int  # found gone meanwhile, and excluded
+
+
+async def claim(
+    session: AsyncSession, *, run_id: int, limit: int, sender: str, now: datetime
+) -> Claimed:
+    """Mark up to `limit` due deliveries of the run `sending` by `sender`, in id order
+    (the caller commits). Rows locked by another sender's claim are skipped. Those of
+    subscribers who have left since the run was planned (unsubscribed, blocked the bot,
+    deleted their account) are excluded instead, as the planner would have."""
+    due = (
+        select(Delivery.id, Subscriber.status)
+        .join(Subscriber, Subscriber.id == Delivery.subscriber_id)
+        .where(
+            Delivery.run_id == run_id,
+            Delivery.status == DeliveryStatus.QUEUED,
+            (Delivery.not_before.is_(None)) | (Delivery.not_before <= now),
+        )
+        .order_by(Delivery.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True, of=Delivery)
+    )
+    ids: list[int] = []
+    gone: dict[SubscriberStatus, list[int]] = {}
+    for delivery_id, status in (await session.execute(due)).all():
+        if status is SubscriberStatus.ACTIVE:
+            ids.append(delivery_id)
+        else:
+            gone.setdefault(status, []).append(delivery_id)
+    for status, left in gone.items():
+        await session.execute(
+            update(Delivery)
+            .where(Delivery.id.in_(left), Delivery.status == DeliveryStatus.QUEUED)
+            .values(status=DeliveryStatus.EXCLUDED, reason=status.value)
+        )
+    excluded = sum(len(left) for left in gone.values())
+    if not ids:
+        return Claimed([], excluded)
+    claimed = await session.scalars(
+        update(Delivery)
+        .where(Delivery.id.in_(ids), Delivery.status == DeliveryStatus.QUEUED)
+        .values(status=DeliveryStatus.SENDING, claimed_at=now, claimed_by=sender, attempted_at=None)
+        .returning(Delivery.id)
+    )
+    return Claimed(sorted(claimed.all()), excluded)
+
+
+async def mark_attempted(
+    session: AsyncSession, ids: list[int], *, sender: str, now: datetime
+) -> set[int]:
+    """Record that these requests are about to go out; commits. Returns the ids that are
+    still `sender`'s unattempted claims: only those may be sent."""
+    marked = await session.execute(_MARK, {"ids": ids, "sender": sender, "now": now})
+    result = set(marked.scalars().all())
+    await session.commit()
+    return result
+
+
+async def release(
+    session: AsyncSession, ids: list[int], *, sender: str, attempted: bool = False
+) -> int:
+    """Put `sender`'s claims back in the queue (the caller commits); how many went back.
+    Unattempted ones only, unless `attempted`: requests the platform refused unsent (429)."""
+    statement = _RELEASE_REFUSED if attempted else _RELEASE_UNSENT
+    result = await session.execute(statement, {"ids": ids, "sender": sender})
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def of_sender(sender: str) -> ColumnElement[bool]:
+    """The claims of one sender."""
+    return Delivery.claimed_by == sender
+
+
+def of_stopped_senders(now: datetime, *, but: str) -> ColumnElement[bool]:
+    """Claims whose sender has not beaten for STALE_AFTER (or never did), `but`'s aside."""
+    alive = select(SenderBeat.id).where(SenderBeat.beat_at >= now - STALE_AFTER)
+    return or_(
+        Delivery.claimed_by.is_(None),
+        and_(Delivery.claimed_by != but, Delivery.claimed_by.not_in(alive)),
+    )
+
+
+async def settle(session: AsyncSession, claims: ColumnElement[bool]) -> Settled:
+    """The `sending` deliveries `claims` selects, whose sender is no longer at work on
+    them: attempted ones (and those claimed by no known sender: made before this
+    protocol, or by hand) -> `unknown` ("interrupted"); the others -> queued; commits.
+    Requeueing goes first, so a claim marked attempted in between is caught as unknown."""
+    # Inline, not a parameter: so the partial index of the claims in flight serves it.
+    sending = Delivery.status == literal(DeliveryStatus.SENDING.value, literal_execute=True)
+    never_left = Delivery.attempted_at.is_(None) & Delivery.claimed_by.is_not(None)
+    requeued = await session.execute(
+        update(Delivery)
+        .where(sending, never_left, claims)
+        .values(**_QUEUED_AGAIN)
+        .execution_options(synchronize_session=False)
+    )
+    unknown = await session.execute(
+        update(Delivery)
+        .where(sending, ~never_left, claims)
+        .values(status=DeliveryStatus.UNKNOWN, reason=INTERRUPTED)
+        .execution_options(synchronize_session=False)
+    )
+    await session.commit()
+    return Settled(int(unknown.rowcount), int(requeued.rowcount))  # type: ignore[attr-defined]
+
+
+async def beat(session: AsyncSession, *, sender: str, now: datetime) -> None:
+    """`sender` is alive; commits."""
+    await upsert(session, SenderBeat, [{"id": sender, "beat_at": now}], key=["id"])
+    await session.commit()
+
+
+async def forget_stopped(session: AsyncSession, *, now: datetime) -> None:
+    """Drop the beats of senders stopped long enough for their claims to be settled
+    (call after settling them); commits."""
+    await session.execute(delete(SenderBeat).where(SenderBeat.beat_at < now - STALE_AFTER))
+    await session.commit()
+
+
+async def forget(session: AsyncSession, *, sender: str) -> None:
+    """`sender` stopped, its claims settled; commits."""
+    await session.execute(delete(SenderBeat).where(SenderBeat.id == sender))
+    await session.commit()
+
+
+# Back in the queue; in a run cancelled meanwhile, cancelled like the rest of its queue.
+_QUEUED_AGAIN = {
+    "status": case(
+        (
+            Delivery.run_id.in_(select(Run.id).where(Run.status == RunStatus.CANCELLED)),
+            DeliveryStatus.CANCELLED.value,
+        ),
+        else_=DeliveryStatus.QUEUED.value,
+    ),
+    "claimed_at": None,
+    "claimed_by": None,
+    "attempted_at": None,
+}
+
+# The statements a sender runs many times a second: Core, prepared once, on the table.
+DELIVERIES = cast("Table", Delivery.__table__)
+_COLUMNS = DELIVERIES.c
+_CLAIMS_GIVEN = (
+    _COLUMNS.id.in_(bindparam("ids", expanding=True)),
+    _COLUMNS.status == DeliveryStatus.SENDING,
+    _COLUMNS.claimed_by == bindparam("sender"),
+)
+_UNATTEMPTED = _COLUMNS.attempted_at.is_(None)
+_MARK = (
+    update(DELIVERIES)
+    .where(*_CLAIMS_GIVEN, _UNATTEMPTED)
+    .values(attempted_at=bindparam("now"))
+    .returning(_COLUMNS.id)
+)
+_RELEASE_UNSENT = update(DELIVERIES).where(*_CLAIMS_GIVEN, _UNATTEMPTED).values(_QUEUED_AGAIN)
+_RELEASE_REFUSED = update(DELIVERIES).where(*_CLAIMS_GIVEN).values(_QUEUED_AGAIN)
