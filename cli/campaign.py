@@ -1,19 +1,23 @@
 """`segbot campaign ...`: save campaigns from YAML, look at them, preview, test-send, send,
-pause, resume and cancel. Sending itself is done by `segbot run` (its delivery worker);
-`send-now` plans the run and follows it with a progress bar.
+pause, resume and cancel; list a run's unknown deliveries and, once confirmed, resend them.
+Sending itself is done by `segbot run` (its delivery worker); `send-now` plans the run and
+follows it with a progress bar.
 
 Results go to stdout; errors are one line on stderr, exit 2 for bad input and 1 when the
 database cannot be used.
 """
 
 import asyncio
+import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -28,7 +32,22 @@ from broadcasts.planner import plan_run
 from broadcasts.runs import cancel, latest_run, pause, progress, resume
 from broadcasts.spec import parse_campaign
 from broadcasts.templates import SAMPLE, compile_template, render
-from cli.execution import config_or_exit, execute, fail, on_database, settings_or_exit
+from broadcasts.unknowns import (
+    UnknownSummary,
+    counted,
+    resend_unknown,
+    unknown_counts,
+    unknowns,
+    unknowns_csv,
+)
+from cli.execution import (
+    EXIT_FAILURE,
+    config_or_exit,
+    execute,
+    fail,
+    on_database,
+    settings_or_exit,
+)
 from core.clock import utcnow
 from core.errors import SegbotError
 from core.settings import Settings
@@ -36,13 +55,19 @@ from core.settings import Settings
 T = TypeVar("T")
 
 app = typer.Typer(
-    help="Campaigns: create from YAML, list, show, preview, test-send, send, pause, cancel.",
+    help=(
+        "Campaigns: create from YAML, list, show, preview, test-send, send, pause, cancel; "
+        "list and resend a run's unknown deliveries."
+    ),
     no_args_is_help=True,
     add_completion=False,
 )
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
 CampaignRef = Annotated[str, typer.Argument(help="The campaign's id or name.")]
+RunId = Annotated[
+    int, typer.Argument(help="The run's id (`segbot campaign show` names the latest run).")
+]
 FINISHED = (DeliveryStatus.SENT, DeliveryStatus.FAILED, DeliveryStatus.BLOCKED)
 
 
@@ -127,6 +152,7 @@ def show(ref: CampaignRef) -> None:
             campaign = await get_campaign(session, ref=ref)
             run = await latest_run(session, campaign_id=campaign.id)
             state = None if run is None else await progress(session, run_id=run.id)
+            unknown = {} if run is None else await unknown_counts(session, run_id=run.id)
         out.print(f"{campaign.name} ({campaign.status.value}), goal {campaign.goal.value}")
         out.print(f"schedule: {_schedule(campaign)}; holdout {campaign.holdout_percent}%")
         table = Table("target", "audience", "variant", "split", "message")
@@ -143,6 +169,11 @@ def show(ref: CampaignRef) -> None:
             out.print(f"run {state.run_id} ({state.status.value}): {counts}")
             if state.excluded:
                 out.print("excluded: " + ", ".join(f"{r} {n}" for r, n in state.excluded.items()))
+            if unknown:
+                out.print(
+                    f"unknown {sum(unknown.values())} (may or may not have arrived): "
+                    f"{counted(unknown)}; segbot campaign unknown {state.run_id} lists them"
+                )
 
     _run(work)
 
@@ -285,3 +316,109 @@ def cancel_command(ref: CampaignRef) -> None:
         out.print(f"{campaign.name} cancelled; {dropped} queued messages will not be sent")
 
     _run(work)
+
+
+@app.command(name="unknown")
+def unknown_command(
+    run_id: RunId,
+    csv: Annotated[
+        Path | None,
+        typer.Option("--csv", help="Write them as CSV to this file instead (- for stdout)."),
+    ] = None,
+) -> None:
+    """Who the run's unknown deliveries were for (may or may not have arrived), and why."""
+
+    async def work(sessionmaker: async_sessionmaker[AsyncSession], *_: object) -> None:
+        async with sessionmaker() as session:
+            found = await unknowns(session, run_id=run_id)
+        if csv is not None:
+            text = unknowns_csv(found.deliveries)
+            if str(csv) == "-":
+                sys.stdout.write(text)
+                return
+            csv.write_text(text, encoding="utf-8")
+            out.print(f"wrote {csv}: {len(found.deliveries)} unknown deliveries of run {run_id}")
+            return
+        out.print(f"run {run_id} of {found.campaign_name} ({found.run_status.value})")
+        if not found.deliveries:
+            out.print("no unknown deliveries")
+            return
+        table = Table(
+            "subscriber", "telegram id", "name", "status now", "message", "reason",
+            "claimed at (UTC)", "resend",
+        )  # fmt: skip
+        for row in found.deliveries:
+            table.add_row(
+                str(row.subscriber_id), str(row.telegram_id), escape(row.name),
+                row.subscriber_status.value, escape(f"{row.target}/{row.variant}"), row.reason,
+                _moment(row.claimed_at), "yes" if row.skip is None else f"no: {row.skip}",
+            )  # fmt: skip
+        out.print(table)
+        out.print(_summary(found.summary))
+        if found.summary.resendable:
+            out.print(f"segbot campaign resend-unknown {run_id} resends to them")
+
+    _run(work)
+
+
+@app.command(name="resend-unknown")
+def resend_unknown_command(
+    run_id: RunId,
+    yes: Annotated[
+        bool,
+        typer.Option("--yes", help="Resend without asking: some may get the message twice."),
+    ] = False,
+) -> None:
+    """Resend to the run's unknown deliveries, once confirmed: some may get it twice.
+
+    They go back in the queue and the run reopens if it had finished (`segbot run` sends).
+    Skipped: who has since unsubscribed, blocked the bot or clicked the message's link.
+    Only a campaign's latest run, never a cancelled one."""
+    if not yes and not _interactive():
+        fail(
+            "resend-unknown asks for confirmation (some may get the message twice): "
+            "run it in a terminal, or pass --yes"
+        )
+
+    async def work(sessionmaker: async_sessionmaker[AsyncSession], *_: object) -> None:
+        async with sessionmaker() as session:
+            found = await unknowns(session, run_id=run_id, limit=0)
+        summary = found.summary
+        out.print(f"run {run_id} of {found.campaign_name} ({found.run_status.value})")
+        out.print(_summary(summary))
+        if summary.resendable:
+            out.print(
+                "Telegram may already have delivered the message to "
+                + ("this person" if summary.resendable == 1 else "some of these people")
+                + ": they would get it twice."
+            )
+            if not yes and not typer.confirm(f"Resend to {summary.resendable}?", err=True):
+                err.print("nothing resent")
+                raise typer.Exit(EXIT_FAILURE)
+        async with sessionmaker() as session:  # not held open while the person decides
+            resent = await resend_unknown(
+                session, run_id=run_id, now=utcnow(), expected=summary.resendable
+            )
+        after = {
+            RunStatus.SENDING: "segbot run sends them",
+            RunStatus.PAUSED: "the run is paused: they go when you resume it",
+        }.get(resent.run_status, resent.run_status.value)
+        reopened = ", the run is sending again" if resent.reopened else ""
+        out.print(f"queued {resent.requeued} again{reopened}; {after}")
+
+    _run(work)
+
+
+def _interactive() -> bool:
+    return sys.stdin.isatty()
+
+
+def _summary(summary: UnknownSummary) -> str:
+    line = f"unknown {summary.total}: {counted(summary.by_reason)}"
+    if summary.skipped:
+        line += f"; not to resend: {counted(summary.skipped)}"
+    return line + f"; to resend: {summary.resendable}"
+
+
+def _moment(moment: datetime | None) -> str:
+    return "" if moment is None else f"{moment:%Y-%m-%d %H:%M:%S}"

@@ -1,6 +1,8 @@
 """The buttons under a campaign's progress message: Pause, Resume and Cancel for those
 whose role allows campaigns (each pressed action audited), Refresh and Show for everyone
-who may read reports. A press redraws the message and keeps it current while it sends."""
+who may read reports, and for owners the run's unknown deliveries (listed and resent by
+bot.admin.unknown_deliveries). A press redraws the message and keeps it current while it
+sends."""
 
 from collections.abc import Awaitable, Callable
 
@@ -8,7 +10,7 @@ from aiogram import Router
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.types import CallbackQuery, Message
 
-from bot.admin import audit
+from bot.admin import audit, unknown_deliveries
 from bot.admin.campaign_commands import CONTROLS, CampaignAction, campaign_view, follow, show
 from bot.admin.context import AdminContext
 from bot.admin.permissions import Allowed, Permission
@@ -84,3 +86,4 @@ def register_buttons(router: Router) -> None:
     router.callback_query.register(
         _view, CampaignAction.filter(), _is_view, Allowed(Permission.REPORTS)
     )
+    unknown_deliveries.register_buttons(router)

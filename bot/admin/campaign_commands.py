@@ -1,5 +1,7 @@
 """`/campaigns` and `/campaign ID`: a campaign's state with a live progress message, edited
-as its run sends, and Pause, Resume and Cancel buttons for those allowed to use them."""
+as its run sends, and Pause, Resume and Cancel buttons for those allowed to use them. The
+run's unknown deliveries are counted with their reasons; owners get a button that lists
+them and offers to resend (bot.admin.unknown_deliveries)."""
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -14,9 +16,11 @@ from bot.admin.context import AdminContext
 from bot.admin.monospace import bold, table
 from bot.admin.permissions import AdminUser, Permission
 from bot.admin.registry import AdminCommand, Call
+from bot.admin.unknown_deliveries import OWNER_ONLY, reasons_text, unknown_button
 from broadcasts.campaigns import get_campaign, list_campaigns
 from broadcasts.models import Campaign, CampaignStatus, DeliveryStatus, Run, RunStatus
 from broadcasts.runs import Progress, latest_run, progress
+from broadcasts.unknowns import unknown_counts
 
 BAR = 12
 LISTED = 10
@@ -53,7 +57,7 @@ def _bar(done: int, total: int) -> str:
     return f"{'▓' * filled}{'░' * (BAR - filled)} {share}% ({done:,} of {total:,})"
 
 
-def _progress_lines(state: Progress) -> list[str]:
+def _progress_lines(state: Progress, unknown: dict[str, int]) -> list[str]:
     done = state.to_send - state.pending
     counts = [
         f"{status.value} {state.count(status):,}"
@@ -73,13 +77,20 @@ def _progress_lines(state: Progress) -> list[str]:
         lines.append(
             "excluded: " + ", ".join(f"{r or 'other'} {n:,}" for r, n in state.excluded.items())
         )
+    if unknown:
+        lines.append(
+            f"unknown {sum(unknown.values()):,} (may or may not have arrived): "
+            + escape(reasons_text(unknown))
+        )
     if state.status is RunStatus.SENDING and state.per_second:
         eta = f" · about {state.eta_seconds:.0f} s left" if state.eta_seconds else ""
         lines.append(f"{state.per_second:.1f} messages/s{eta}")
     return lines
 
 
-def _buttons(campaign: Campaign, run: Run | None, admin: AdminUser) -> InlineKeyboardMarkup:
+def _buttons(
+    campaign: Campaign, run: Run | None, admin: AdminUser, unknown: int
+) -> InlineKeyboardMarkup:
     def button(text: str, action: str) -> InlineKeyboardButton:
         data = CampaignAction(action=action, campaign_id=campaign.id).pack()
         return InlineKeyboardButton(text=text, callback_data=data)
@@ -93,7 +104,10 @@ def _buttons(campaign: Campaign, run: Run | None, admin: AdminUser) -> InlineKey
         if campaign.status.value in ("draft", "scheduled", "running", "paused"):
             row.append(button("✖ Cancel", "cancel"))
     row.append(button("↻ Refresh", "refresh"))
-    return InlineKeyboardMarkup(inline_keyboard=[row])
+    rows = [row]
+    if run is not None and unknown and admin.can(OWNER_ONLY):
+        rows.append([unknown_button(run.id, unknown)])
+    return InlineKeyboardMarkup(inline_keyboard=rows)
 
 
 async def campaign_view(session: AsyncSession, *, campaign_id: int, admin: AdminUser) -> View:
@@ -110,12 +124,16 @@ async def campaign_view(session: AsyncSession, *, campaign_id: int, admin: Admin
         f"Audience: {escape(targets)}",
     ]
     state = None if run is None else await progress(session, run_id=run.id)
-    lines += ["No run yet."] if state is None else _progress_lines(state)
+    unknown = {}
+    if state is not None and state.count(DeliveryStatus.UNKNOWN):
+        unknown = await unknown_counts(session, run_id=state.run_id)
+    lines += ["No run yet."] if state is None else _progress_lines(state, unknown)
     # The run finishes first, the campaign just after: follow until both have settled.
     sending = state is not None and (
         state.status is RunStatus.SENDING or campaign.status is CampaignStatus.RUNNING
     )
-    return View("\n".join(lines), _buttons(campaign, run, admin), sending)
+    markup = _buttons(campaign, run, admin, sum(unknown.values()))
+    return View("\n".join(lines), markup, sending)
 
 
 Refresh = Callable[[], Awaitable[bool]]
