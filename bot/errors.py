@@ -1,8 +1,11 @@
 """The last line of defence: no update ever takes the bot down.
 
 A SegbotError is an expected problem and its message is the reply. Anything else is
-logged with a short reference id (no message text: it may hold personal data), and the
-user gets an apology quoting that id so an operator can find the log line.
+logged at ERROR with the update id and a short reference id (no message text and no SQL
+parameters: they may hold personal data), and the user gets an apology quoting that id so
+an operator can find the log line. An update that lost out to concurrent work on the
+database gets here only once `bot.middlewares.DbSessionMiddleware`'s retries are spent (or
+it had already replied), and its log line says "on a busy database".
 """
 
 import logging
@@ -10,7 +13,9 @@ import uuid
 
 from aiogram.exceptions import TelegramAPIError
 from aiogram.types import ErrorEvent
+from sqlalchemy.exc import StatementError
 
+from core.db import is_contention
 from core.errors import SegbotError
 
 logger = logging.getLogger(__name__)
@@ -24,9 +29,12 @@ async def on_error(event: ErrorEvent) -> None:
         reply = str(error)
     else:
         ref = uuid.uuid4().hex[:8]
+        if isinstance(error, StatementError):
+            error.hide_parameters = True  # the traceback's message would quote them
         logger.error(
-            "update %s failed (ref %s)",
+            "update %s failed%s (ref %s)",
             event.update.update_id,
+            " on a busy database" if is_contention(error) else "",
             ref,
             exc_info=(type(error), error, error.__traceback__),
         )

@@ -3,15 +3,22 @@
 Outer, on every update (installed by `bot.dispatcher.build_dispatcher`): the anti-flood
 throttle (`ThrottleMiddleware`) and the event log (`EventLogMiddleware`). Inner, on the
 private-chat router (`bot.routers.get_routers`), so they run only for an update a handler
-takes: one database session (`DbSessionMiddleware`) and the subscriber's language
+takes: one database session (`DbSessionMiddleware`, which handles the update again when it
+lost out to concurrent work on the database) and the subscriber's language
 (`LanguageMiddleware`).
 """
 
+import asyncio
 import logging
+import random
 from collections.abc import Awaitable, Callable, Collection
+from contextvars import ContextVar
 from typing import Any
 
-from aiogram import BaseMiddleware
+from aiogram import BaseMiddleware, Bot
+from aiogram.client.session.middlewares.base import BaseRequestMiddleware, NextRequestMiddlewareType
+from aiogram.methods import Response, TelegramMethod
+from aiogram.methods.base import TelegramType
 from aiogram.types import TelegramObject, Update, User
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -20,6 +27,7 @@ from bot.flood import Buckets, LocalBuckets
 from bot.i18n import Texts
 from bot.touches import touch_of
 from core.clock import Clock
+from core.db import is_contention
 from core.events import EventLog
 from core.metrics import UPDATES
 from core.models import Subscriber
@@ -29,16 +37,108 @@ logger = logging.getLogger(__name__)
 Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
 
 
-class DbSessionMiddleware(BaseMiddleware):
-    """One database session per update, handed to handlers as `session`."""
+# An update that lost out to concurrent work on the database is handled again this many
+# times at most, after pauses of about this many seconds, doubling (each jittered by half).
+CONTENTION_RETRIES = 3
+CONTENTION_BACKOFF = 0.1
 
-    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+
+class DbSessionMiddleware(BaseMiddleware):
+    """One database session per update, handed to handlers as `session`.
+
+    An update whose handler lost out to concurrent work (`core.db.is_contention`: SQLite
+    still locked after its busy timeout, a PostgreSQL serialization failure or deadlock, no
+    pooled connection free in time) is handled again from the start in a fresh session, up
+    to `retries` more times after growing, jittered pauses. The failed attempt's session is
+    rolled back and closed first, so nothing it had not committed is kept.
+
+    A retry cannot double a reply: only an attempt that has made no Bot API call (other than
+    a `get...` read; `BotCallWatch`, installed on the bot's session on first use, notes each
+    call) is retried, so it has sent, edited and answered nothing. What the attempt had
+    committed, or kept outside the database (FSM state, an audit entry in its own session),
+    stays, and the next attempt finds it (a second `/start` finds the subscriber): handlers
+    are written for repeated updates anyway. An error the retries do not cure, or one raised
+    after a call, goes on to `bot.errors.on_error`, which logs it at ERROR with the update id
+    and apologises: no update is dropped silently.
+    """
+
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        *,
+        retries: int = CONTENTION_RETRIES,
+        backoff: float = CONTENTION_BACKOFF,
+    ) -> None:
         self._sessionmaker = sessionmaker
+        self._retries = retries
+        self._backoff = backoff
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
-        async with self._sessionmaker() as session:
-            data["session"] = session
-            return await handler(event, data)
+        bot = data.get("bot")
+        if isinstance(bot, Bot):
+            _watch_calls(bot)
+        for retry in range(self._retries + 1):
+            attempt = _Attempt()
+            token = _attempt.set(attempt)
+            try:
+                async with self._sessionmaker() as session:
+                    # A copy: what inner middlewares add is built afresh on each attempt.
+                    return await handler(event, {**data, "session": session})
+            except Exception as error:
+                if retry == self._retries or attempt.called_bot or not is_contention(error):
+                    raise
+                pause = self._backoff * 2**retry * random.uniform(0.5, 1.5)  # noqa: S311
+                logger.warning(
+                    "update %s lost out to concurrent work on the database (%s); handling it again"
+                    " in %.2fs (retry %d of %d)",
+                    _update_id(data),
+                    type(error).__name__,
+                    pause,
+                    retry + 1,
+                    self._retries,
+                )
+            finally:
+                _attempt.reset(token)
+            await asyncio.sleep(pause)
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+
+class _Attempt:
+    """What one attempt at handling an update did besides its database session."""
+
+    __slots__ = ("called_bot",)
+
+    def __init__(self) -> None:
+        self.called_bot = False
+
+
+_attempt: ContextVar[_Attempt | None] = ContextVar("segbot_update_attempt", default=None)
+
+
+class BotCallWatch(BaseRequestMiddleware):
+    """Notes on the attempt being handled (if any) each Bot API call that may change what a
+    user sees: anything but a `get...` read. `DbSessionMiddleware` installs it on its bot."""
+
+    async def __call__(
+        self,
+        make_request: NextRequestMiddlewareType[TelegramType],
+        bot: Bot,
+        method: TelegramMethod[TelegramType],
+    ) -> Response[TelegramType]:
+        attempt = _attempt.get()
+        if attempt is not None and not method.__api_method__.startswith("get"):
+            attempt.called_bot = True  # before the call: a failed call may still have landed
+        return await make_request(bot, method)
+
+
+def _watch_calls(bot: Bot) -> None:
+    if not any(isinstance(middleware, BotCallWatch) for middleware in bot.session.middleware):
+        bot.session.middleware(BotCallWatch())
+
+
+def _update_id(data: dict[str, Any]) -> int | None:
+    update = data.get("event_update")
+    return update.update_id if isinstance(update, Update) else None
 
 
 class ThrottleMiddleware(BaseMiddleware):

@@ -8,11 +8,26 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import BigInteger, DateTime, Dialect, Enum, Integer, MetaData, Table, event, text
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    Dialect,
+    Enum,
+    Integer,
+    MetaData,
+    Table,
+    event,
+    make_url,
+    text,
+)
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine.default import DefaultDialect
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
 from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.pool import QueuePool
 from sqlalchemy.types import TypeDecorator
 
 # Named constraints let Alembic alter them later, SQLite batch mode included.
@@ -56,6 +71,14 @@ class Base(DeclarativeBase):
     type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UtcDateTime()}
 
 
+# How long a SQLite connection waits for another's write transaction before "database is
+# locked", and how long a session waits for a pooled connection. A burst of updates queues
+# on both (SQLite takes one write at a time); at 5 s and 30 s, a burst of 1,000 /start on a
+# loaded machine lost updates to each of them. Waiting is what should happen.
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+SQLITE_POOL_TIMEOUT_S = 300.0
+
+
 def create_engine(
     url: str, *, echo: bool = False, pool_size: int = 5, max_overflow: int = 10
 ) -> AsyncEngine:
@@ -63,9 +86,28 @@ def create_engine(
 
     On PostgreSQL a process keeps up to `pool_size` connections open and opens up to
     `max_overflow` more under load (SEGBOT_DB_POOL_SIZE, SEGBOT_DB_MAX_OVERFLOW).
+
+    SQLite serialises writers: a write waits up to `SQLITE_BUSY_TIMEOUT_MS` for the one
+    before it to commit, so lock contention is a wait, not an error. The wait works because
+    the driver keeps its own transaction control: a SELECT runs outside any transaction and
+    BEGIN comes just before a transaction's first INSERT, UPDATE or DELETE, so every write
+    transaction starts by asking for the write lock, which SQLite waits for (as with BEGIN
+    IMMEDIATE). A transaction that had read first would instead fail at once on its first
+    write if another connection had committed meanwhile (SQLITE_BUSY_SNAPSHOT: no timeout
+    helps). BEGIN IMMEDIATE on every transaction (SQLAlchemy's recipe) is not used: a read
+    would then hold the write lock until its session ends, and code that reads in one
+    session and then writes in another (every admin command, then its audit entry) would
+    wait on itself until the timeout. tests/core/test_sqlite_writes.py shows all of this.
     """
     if url.startswith("sqlite"):
-        engine = _create_async_engine(url, echo=echo)
+        # A file has a pool of connections to wait for; an in-memory database shares one.
+        parsed = make_url(url)
+        dialect = parsed.get_dialect()
+        pooled = issubclass(dialect, DefaultDialect) and issubclass(
+            dialect.get_pool_class(parsed), QueuePool
+        )
+        waiting = {"pool_timeout": SQLITE_POOL_TIMEOUT_S} if pooled else {}
+        engine = _create_async_engine(url, echo=echo, **waiting)
         event.listen(engine.sync_engine, "connect", _configure_sqlite)
         return engine
     return _create_async_engine(
@@ -77,9 +119,34 @@ def _configure_sqlite(dbapi_connection: Any, _record: object) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+# SQLite's SQLITE_BUSY and SQLITE_LOCKED (primary codes: extended codes carry them in the
+# low byte); PostgreSQL's serialization_failure and deadlock_detected.
+_SQLITE_CONFLICTS = frozenset({5, 6})
+_POSTGRES_CONFLICTS = frozenset({"40001", "40P01"})
+
+
+def is_contention(error: BaseException) -> bool:
+    """Whether `error` is a transaction losing out to concurrent work, which running it
+    again from its start can cure: a write conflict (SQLite: the database stayed locked
+    through the busy timeout; PostgreSQL: a serialization failure or a deadlock) or no
+    pooled connection coming free in time. Any other error is not."""
+    if isinstance(error, PoolTimeoutError):
+        return True
+    if not isinstance(error, DBAPIError):
+        return False
+    original = error.orig
+    sqlite_code = getattr(original, "sqlite_errorcode", None)
+    if isinstance(sqlite_code, int):
+        return sqlite_code & 0xFF in _SQLITE_CONFLICTS
+    sqlstate = getattr(original, "sqlstate", None) or getattr(original, "pgcode", None)
+    if isinstance(sqlstate, str):
+        return sqlstate in _POSTGRES_CONFLICTS
+    return "database is locked" in str(original)
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

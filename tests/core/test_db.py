@@ -1,11 +1,12 @@
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import select, text
-from sqlalchemy.exc import StatementError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy import delete, select, text, update
+from sqlalchemy.exc import DBAPIError, IntegrityError, StatementError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from core.db import upsert
+from core.db import SQLITE_BUSY_TIMEOUT_MS, is_contention, upsert
 from crm_sync.models import Customer
 
 NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
@@ -85,3 +86,46 @@ async def test_naive_timestamps_are_refused(session: AsyncSession) -> None:
             [customer("c1", "Ann") | {"created_at": naive}],
             key=["source", "external_id"],
         )
+
+
+async def test_a_write_conflict_is_told_from_other_errors(
+    engine: AsyncEngine, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    """What DbSessionMiddleware retries: a real conflict on this database, or no free
+    connection; nothing else."""
+    conflict = _sqlite_conflict if engine.dialect.name == "sqlite" else _postgres_conflict
+    async with sessionmaker() as first, sessionmaker() as second:
+        with pytest.raises(DBAPIError) as raised:
+            await conflict(first, second)
+    assert is_contention(raised.value)
+
+    async with sessionmaker() as session:
+        session.add_all([Customer(**customer("c2", "Bo")), Customer(**customer("c2", "Cy"))])
+        with pytest.raises(IntegrityError) as duplicate:
+            await session.commit()
+    assert not is_contention(duplicate.value)
+    assert not is_contention(ValueError("database is locked"))
+    assert is_contention(PoolTimeoutError("QueuePool limit reached, connection timed out"))
+
+
+async def _sqlite_conflict(first: AsyncSession, second: AsyncSession) -> None:
+    """A write while another connection holds the write lock, not waiting for it."""
+    first.add(Customer(**customer("c1", "Ann")))
+    await first.flush()  # holds the write lock
+    await second.execute(text("PRAGMA busy_timeout=0"))
+    try:
+        await second.execute(delete(Customer))
+    finally:  # the connection goes back to the pool as every other one
+        await second.execute(text(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}"))
+
+
+async def _postgres_conflict(first: AsyncSession, second: AsyncSession) -> None:
+    """Two REPEATABLE READ transactions updating one row: the second to write cannot be
+    serialised after the first (serialization_failure)."""
+    first.add(Customer(**customer("c1", "Ann")))
+    await first.commit()
+    await second.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+    await second.scalar(select(Customer.name))
+    await first.execute(update(Customer).values(name="Ann B"))
+    await first.commit()
+    await second.execute(update(Customer).values(name="Ann C"))

@@ -1,0 +1,89 @@
+"""SQLite takes one write at a time; contention is a wait, never an error (core.db).
+
+Writers wait for the write lock (the busy timeout) instead of failing; a session that read
+before another committed can still write (its read held no snapshot); and a session that
+only read holds up no writer, so code that reads in one session and writes in another
+cannot wait on itself (as it would if every transaction began with BEGIN IMMEDIATE).
+"""
+
+import asyncio
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import func, select, text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.pool import QueuePool
+
+from core.db import SQLITE_BUSY_TIMEOUT_MS, SQLITE_POOL_TIMEOUT_S
+from crm_sync.models import Customer
+
+NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def sqlite_only(engine: AsyncEngine) -> None:
+    if engine.dialect.name != "sqlite":
+        pytest.skip("SQLite's write lock")
+
+
+def customer(external_id: str) -> Customer:
+    return Customer(
+        source="shop", external_id=external_id, attributes={}, created_at=NOW, updated_at=NOW
+    )
+
+
+async def customers(sessionmaker: async_sessionmaker[AsyncSession]) -> list[str]:
+    async with sessionmaker() as session:
+        rows = await session.scalars(select(Customer.external_id).order_by(Customer.external_id))
+        return list(rows.all())
+
+
+async def test_writers_wait_long_for_the_lock_and_for_a_connection(engine: AsyncEngine) -> None:
+    async with engine.connect() as connection:
+        busy_timeout = (await connection.execute(text("PRAGMA busy_timeout"))).scalar()
+    assert busy_timeout == SQLITE_BUSY_TIMEOUT_MS >= 30_000
+    assert isinstance(engine.pool, QueuePool)
+    assert engine.pool.timeout() == SQLITE_POOL_TIMEOUT_S
+
+
+async def test_a_write_waits_for_the_write_before_it_to_commit(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    async with sessionmaker() as first:
+        first.add(customer("c1"))
+        await first.flush()  # holds the write lock until it commits
+
+        async def second_writer() -> None:
+            async with sessionmaker() as second:
+                second.add(customer("c2"))
+                await second.commit()
+
+        second = asyncio.create_task(second_writer())
+        await asyncio.sleep(0.2)  # let it start waiting for the lock
+        await first.commit()
+        await second  # waited, then wrote: no "database is locked"
+    assert await customers(sessionmaker) == ["c1", "c2"]
+
+
+async def test_a_session_that_read_before_another_committed_can_still_write(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    async with sessionmaker() as reader_then_writer:
+        assert await reader_then_writer.scalar(select(func.count(Customer.id))) == 0
+        async with sessionmaker() as other:
+            other.add(customer("c1"))
+            await other.commit()
+        reader_then_writer.add(customer("c2"))
+        await reader_then_writer.commit()  # no SQLITE_BUSY_SNAPSHOT
+    assert await customers(sessionmaker) == ["c1", "c2"]
+
+
+async def test_a_session_that_only_read_holds_up_no_writer(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    async with sessionmaker() as reading:
+        await reading.scalar(select(func.count(Customer.id)))
+        async with sessionmaker() as writing:  # as an admin command's audit entry does
+            writing.add(customer("c1"))
+            await writing.commit()
+    assert await customers(sessionmaker) == ["c1"]
