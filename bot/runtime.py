@@ -52,6 +52,7 @@ from core.events import EventLog
 from core.leader import SCHEDULER_LOCK, lead
 from core.settings import Settings
 from crm_sync.jobs import schedule_syncs
+from crm_sync.worker import SyncedHook
 from segments.jobs import after_crm_sync, schedule_refresh
 
 logger = logging.getLogger(__name__)
@@ -119,6 +120,7 @@ class Process:
     campaigns: CampaignScheduler
     scheduler: AsyncIOScheduler
     web_app: web.Application
+    rescore: SyncedHook  # after a CRM sync (scheduled or /sync): RFM and the ladder
 
 
 def _build(
@@ -159,9 +161,10 @@ def _build(
     web_app = create_web_app(
         sessionmaker=sessionmaker, secret=secret_key(settings), clock=clock, redis=redis
     )
+    rescore = after_crm_sync(sessionmaker, config=config.segments, clock=clock)
     return Process(
         settings, config, clock, engine, sessionmaker, redis, bot, event_log, worker, campaigns,
-        scheduler, web_app,
+        scheduler, web_app, rescore,
     )  # fmt: skip
 
 
@@ -211,14 +214,15 @@ def _bot_part(process: Process, *, webhook: bool) -> Part:
     """The bot: the Dispatcher fed by long polling, or by the webhook inbox (its route is
     added to the web app here, before the web server starts)."""
     settings, config, clock = process.settings, process.config, process.clock
-    rescore = after_crm_sync(process.sessionmaker, config=config.segments, clock=clock)
     dispatcher = build_dispatcher(
         settings=settings,
         sessionmaker=process.sessionmaker,
         event_log=process.event_log,
         config=config,
         clock=clock,
-        admin_services=AdminServices(config, campaigns=process.campaigns, on_synced=rescore),
+        admin_services=AdminServices(
+            config, campaigns=process.campaigns, on_synced=process.rescore
+        ),
         redis=process.redis,
     )
     process.event_log.start()
@@ -283,9 +287,8 @@ def _scheduler_part(process: Process) -> Part:
 async def _keep_schedule(process: Process) -> None:
     """The scheduler role while this process leads: jobs run until leadership ends."""
     config, sessionmaker, clock = process.config, process.sessionmaker, process.clock
-    rescore = after_crm_sync(sessionmaker, config=config.segments, clock=clock)
     schedule_syncs(
-        process.scheduler, sessionmaker=sessionmaker, config=config.crm, on_synced=rescore,
+        process.scheduler, sessionmaker=sessionmaker, config=config.crm, on_synced=process.rescore,
         clock=clock,
     )  # fmt: skip
     schedule_refresh(
