@@ -3,8 +3,10 @@
 A busy bot gets hundreds of updates a second; one INSERT and one UPDATE per update would
 make the database the bottleneck. `EventLog.record()` only appends to a buffer; a
 background task writes the buffer as one multi-row INSERT (plus one bulk `last_seen_at`
-update) when it holds `max_batch` touches or `max_delay` seconds have passed. `close()`
-writes what is left. A crash loses at most the last `max_delay` seconds of touches.
+update) when it holds `max_batch` touches or `max_delay` seconds have passed. A batch
+leaves the buffer only once it is committed, so a busy or unreachable database delays
+touches, not loses them (up to MAX_BUFFERED). `close()` lets the batch being written
+finish, then writes what is left. A crash loses at most the last `max_delay` seconds of touches.
 
 A touch from someone with no subscriber row yet (the `/start` that creates it may still be
 committing) waits up to `MATCH_GRACE` for the row, then is skipped and counted.
@@ -18,15 +20,20 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.clock import Clock, utcnow
+from core.db import is_contention
 from core.metrics import EVENTS_LOGGED
 from core.models import Event, EventType, Subscriber
 
 logger = logging.getLogger(__name__)
 
 MATCH_GRACE = timedelta(seconds=5)
+MAX_BUFFERED = 100_000  # touches kept while the database is unreachable; then the oldest go
+DROPS_PER_WARNING = 10_000  # one warning line per this many touches dropped
+MAX_BACKOFF_DOUBLINGS = 5  # a failing writer tries again at most every 32 x max_delay
 _subscribers = Subscriber.metadata.tables[Subscriber.__tablename__]
 # A Core statement (not ORM), so a list of parameters runs as one executemany.
 _RAISE_LAST_SEEN = (
@@ -67,61 +74,119 @@ class EventLog:
         self._subscriber_ids: dict[int, int] = {}  # telegram id -> subscriber id
         self._wake = asyncio.Event()
         self._writer: asyncio.Task[None] | None = None
+        self._closing = False
         self.written = 0  # touches written so far
         self.unmatched = 0  # touches from users with no subscriber row, skipped
+        self.dropped = 0  # touches given up: refused by the database, or past MAX_BUFFERED
 
     def record(self, touch: Touch) -> None:
         """Buffer a touch; never waits on the database."""
         self._buffer.append(touch)
+        if len(self._buffer) > MAX_BUFFERED:
+            del self._buffer[0]
+            self.dropped += 1
+            if self.dropped % DROPS_PER_WARNING == 1:
+                logger.warning(
+                    "the event log has %d touches waiting for the database: the oldest are "
+                    "dropped (%d so far)",
+                    MAX_BUFFERED,
+                    self.dropped,
+                )
         if len(self._buffer) >= self._max_batch:
             self._wake.set()
 
     def start(self) -> None:
         if self._writer is None:
+            self._closing = False
             self._writer = asyncio.create_task(self._write_continuously(), name="event-log")
 
     async def close(self) -> None:
-        """Stop the background writer and write everything still buffered."""
+        """Stop the background writer once the batch it is writing is written, then write
+        everything still buffered."""
         if self._writer is not None:
-            self._writer.cancel()
+            self._closing = True
+            self._wake.set()
             await asyncio.gather(self._writer, return_exceptions=True)
             self._writer = None
         await self.flush()
 
     def forget_subscriber(self, telegram_id: int) -> None:
-        """Drop a cached id (after erasure, so a later /start maps afresh)."""
+        """After erasure: drop the person's cached row id, so a later /start maps afresh,
+        and their touches still buffered, which would otherwise land after the erasure
+        with what they carry (button data, message text)."""
         self._subscriber_ids.pop(telegram_id, None)
+        self._buffer = [touch for touch in self._buffer if touch.telegram_id != telegram_id]
 
     async def flush(self) -> None:
-        """Write every buffered touch now (touches still waiting for their row stay)."""
-        pending, self._buffer = self._buffer, []
-        for start in range(0, len(pending), self._max_batch):
-            async with self._sessionmaker() as session:
-                await self._write(session, pending[start : start + self._max_batch])
-                await session.commit()
+        """Write every buffered touch now, batch by batch (touches still waiting for their
+        row stay). A batch that fails stays buffered, and the error is raised."""
+        for batch in self._batches():
+            await self._write_batch(batch)
 
     async def _write_continuously(self) -> None:
-        while True:
+        """Write batches as they fill or age, until closed. While the database is busy or
+        unreachable the touches stay buffered and the writer tries less often; a batch the
+        database refuses as such is dropped, so one bad touch cannot stop the log."""
+        failures = 0
+        while not self._closing:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self._max_delay)
+                wait = self._max_delay * 2 ** min(failures, MAX_BACKOFF_DOUBLINGS)
+                await asyncio.wait_for(self._wake.wait(), timeout=wait)
             self._wake.clear()
-            try:
-                await self.flush()
-            except Exception:  # a failing batch must not stop logging for good
-                logger.exception("could not write %d touches to the event log", len(self._buffer))
-                self._buffer.clear()
+            failures += 1
+            for batch in self._batches():
+                try:
+                    await self._write_batch(batch)
+                except Exception as error:  # the writer must outlive any failure
+                    if _passing(error):
+                        logger.warning(
+                            "the event log could not write (%s): %d touches kept for the next try",
+                            type(error).__name__,
+                            len(self._buffer),
+                        )
+                        break
+                    logger.exception("the database refused %d touches: dropped", len(batch))
+                    self._remove(batch)
+                    self.dropped += len(batch)
+            else:
+                failures = 0
 
-    async def _write(self, session: AsyncSession, batch: list[Touch]) -> None:
+    def _batches(self) -> list[list[Touch]]:
+        buffered, size = list(self._buffer), self._max_batch
+        return [buffered[start : start + size] for start in range(0, len(buffered), size)]
+
+    async def _write_batch(self, batch: list[Touch]) -> None:
+        """Write one batch in a transaction of its own; only once it is committed does
+        the batch leave the buffer (but for touches still waiting for their row)."""
+        async with self._sessionmaker() as session:
+            written, waiting, unmatched = await self._write(session, batch)
+            await session.commit()
+        still_waiting = {id(touch) for touch in waiting}
+        self._remove([touch for touch in batch if id(touch) not in still_waiting])
+        self.written += written
+        self.unmatched += unmatched
+        EVENTS_LOGGED.inc(written)
+
+    def _remove(self, touches: list[Touch]) -> None:
+        gone = {id(touch) for touch in touches}
+        self._buffer = [touch for touch in self._buffer if id(touch) not in gone]
+
+    async def _write(
+        self, session: AsyncSession, batch: list[Touch]
+    ) -> tuple[int, list[Touch], int]:
+        """Insert the batch's events; (events written, touches still waiting for their
+        row, touches given up after MATCH_GRACE)."""
         await self._resolve(session, {touch.telegram_id for touch in batch})
         events, last_seen = [], dict[int, datetime]()
+        waiting, unmatched = list[Touch](), 0
         give_up_before = self._clock() - MATCH_GRACE
         for touch in batch:
             subscriber_id = self._subscriber_ids.get(touch.telegram_id)
             if subscriber_id is None:
                 if touch.occurred_at > give_up_before:
-                    self._buffer.append(touch)
+                    waiting.append(touch)
                 else:
-                    self.unmatched += 1
+                    unmatched += 1
                 continue
             events.append(
                 {
@@ -140,8 +205,7 @@ class EventLog:
                 _RAISE_LAST_SEEN,
                 [{"subscriber": key, "seen": seen} for key, seen in last_seen.items()],
             )
-        self.written += len(events)
-        EVENTS_LOGGED.inc(len(events))
+        return len(events), waiting, unmatched
 
     async def _resolve(self, session: AsyncSession, telegram_ids: set[int]) -> None:
         unknown = telegram_ids - self._subscriber_ids.keys()
@@ -152,3 +216,10 @@ class EventLog:
                 )
             )
             self._subscriber_ids.update(dict(rows.all()))
+
+
+def _passing(error: Exception) -> bool:
+    """Whether a failed write says the database is busy or unreachable for now (try the
+    same batch again later), not that it refuses the batch."""
+    unreachable = OperationalError | InterfaceError | OSError | TimeoutError
+    return is_contention(error) or isinstance(error, unreachable)

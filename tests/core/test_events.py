@@ -1,0 +1,148 @@
+"""The event log: it forgets an erased person (what they did that is still buffered is
+never written, and their cached row is dropped, so coming back maps to their new row), and
+it loses no touch to a busy database or to closing."""
+
+import asyncio
+from datetime import UTC, datetime
+from typing import cast
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from core.events import EventLog, Touch
+from core.models import Event, EventType
+from core.subscribers import Profile, forget, subscribe
+from tests.polling import until
+
+NOW = datetime(2026, 11, 2, 12, 0, tzinfo=UTC)
+ARYA, SANSA = 7_000_444, 7_000_555
+
+
+async def test_touches_still_buffered_when_a_person_is_erased_are_never_written(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    log = EventLog(sessionmaker, clock=lambda: NOW)
+    async with sessionmaker() as session:
+        arya, _ = await subscribe(session, profile=Profile(ARYA, ARYA), source=None, now=NOW)
+        sansa, _ = await subscribe(session, profile=Profile(SANSA, SANSA), source=None, now=NOW)
+        arya_id, sansa_id = arya.id, sansa.id
+    log.record(Touch(ARYA, EventType.MESSAGE, NOW, {"kind": "text"}))
+    await log.flush()  # her row id is cached now
+    log.record(Touch(ARYA, EventType.MESSAGE, NOW, {"kind": "text", "text": "Needle"}))
+    log.record(Touch(ARYA, EventType.BUTTON, NOW, {"data": "forget:yes"}))
+    log.record(Touch(SANSA, EventType.MESSAGE, NOW, {"kind": "text", "text": "lemon cakes"}))
+
+    async with sessionmaker() as session:
+        await forget(session, telegram_id=ARYA, now=NOW)
+        await session.commit()
+    log.forget_subscriber(ARYA)
+    log.record(Touch(ARYA, EventType.COMMAND, NOW, {"command": "/start"}))  # she comes back
+    await log.flush()
+    async with sessionmaker() as session:
+        back, _ = await subscribe(session, profile=Profile(ARYA, ARYA), source=None, now=NOW)
+        back_id = back.id
+    log.record(Touch(ARYA, EventType.COMMAND, NOW, {"command": "/profile"}))
+    await log.close()
+
+    async with sessionmaker() as session:
+        rows = await session.execute(
+            select(Event.subscriber_id, Event.type, Event.payload).where(
+                Event.type.in_([EventType.MESSAGE, EventType.BUTTON, EventType.COMMAND])
+            )
+        )
+        written = [tuple(row) for row in rows.all()]
+    assert sorted(written, key=str) == sorted(
+        [
+            (arya_id, EventType.MESSAGE, {}),  # written before the erasure, emptied by it
+            (sansa_id, EventType.MESSAGE, {"kind": "text", "text": "lemon cakes"}),
+            (back_id, EventType.COMMAND, {"command": "/start"}),  # her new row, not the old
+            (back_id, EventType.COMMAND, {"command": "/profile"}),
+        ],
+        key=str,
+    )
+
+
+class FailingFirst:
+    """A sessionmaker whose first `failures` sessions raise `error` at their first
+    statement: a database that is busy, or that refuses what it is given."""
+
+    def __init__(
+        self, sessionmaker: async_sessionmaker[AsyncSession], failures: int, error: Exception
+    ) -> None:
+        self._sessionmaker = sessionmaker
+        self.failures = failures
+        self._error = error
+
+    def __call__(self) -> AsyncSession:
+        session = self._sessionmaker()
+        if self.failures > 0:
+            self.failures -= 1
+            error = self._error
+
+            async def refuse(*_: object, **__: object) -> None:
+                raise error
+
+            session.execute = refuse  # type: ignore[method-assign,assignment]
+        return session
+
+
+async def written_texts(sessionmaker: async_sessionmaker[AsyncSession]) -> list[str]:
+    async with sessionmaker() as session:
+        payloads = await session.scalars(select(Event.payload).where(Event.type == "message"))
+        return sorted(str(payload["text"]) for payload in payloads)
+
+
+def messages(count: int, *, by: int = ARYA) -> list[Touch]:
+    return [Touch(by, EventType.MESSAGE, NOW, {"text": f"m{n:03}"}) for n in range(count)]
+
+
+async def test_touches_wait_out_a_busy_database_and_none_is_lost(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    async with sessionmaker() as session:
+        await subscribe(session, profile=Profile(ARYA, ARYA), source=None, now=NOW)
+    locked = OperationalError("INSERT INTO events", {}, Exception("database is locked"))
+    flaky = FailingFirst(sessionmaker, failures=3, error=locked)
+    log = EventLog(cast(async_sessionmaker[AsyncSession], flaky), max_batch=10, max_delay=0.01)
+    log.start()
+    for touch in messages(35):
+        log.record(touch)
+    await until(lambda: log.written == 35, what="every touch written once the database is free")
+    await log.close()
+    assert flaky.failures == 0
+    assert await written_texts(sessionmaker) == [f"m{n:03}" for n in range(35)]
+    assert log.dropped == 0
+
+
+async def test_a_batch_the_database_refuses_is_dropped_and_logging_goes_on(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    async with sessionmaker() as session:
+        await subscribe(session, profile=Profile(ARYA, ARYA), source=None, now=NOW)
+    refused = IntegrityError("INSERT INTO events", {}, Exception("constraint failed"))
+    flaky = FailingFirst(sessionmaker, failures=1, error=refused)
+    log = EventLog(cast(async_sessionmaker[AsyncSession], flaky), max_batch=10, max_delay=0.01)
+    log.start()
+    for touch in messages(10):
+        log.record(touch)
+    await until(lambda: log.dropped == 10, what="the refused batch dropped")
+    for touch in messages(5):
+        log.record(touch)
+    await until(lambda: log.written == 5, what="the next touches written")
+    await log.close()
+    assert len(await written_texts(sessionmaker)) == 5
+
+
+async def test_closing_mid_write_loses_nothing(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    async with sessionmaker() as session:
+        await subscribe(session, profile=Profile(ARYA, ARYA), source=None, now=NOW)
+    log = EventLog(sessionmaker, max_batch=50, max_delay=0.001)
+    log.start()
+    for touch in messages(200):
+        log.record(touch)
+    await asyncio.sleep(0)  # the writer is on its way with the first batch
+    await log.close()
+    assert await written_texts(sessionmaker) == [f"m{n:03}" for n in range(200)]
