@@ -1,16 +1,111 @@
 """Process logging: plain lines for a terminal, or one JSON object per line
 (`SEGBOT_LOG_FORMAT=json`) for a log collector, at `SEGBOT_LOG_LEVEL`.
 
-What is logged is the business of each module; nothing here adds personal data.
+The promise: no secret reaches the log, whichever library logs it, and no personal data
+comes from the database drivers.
+
+- Secrets: `Redactor`, on the handler every record goes through, takes out of the message,
+  its arguments, its traceback and its stack: the bot token (and any `bot<id>:<secret>` in
+  a Bot API URL, where aiogram's network errors quote it), SEGBOT_SECRET_KEY and the webhook
+  secret derived from it, the passwords of SEGBOT_DATABASE_URL and SEGBOT_REDIS_URL (and of
+  any `scheme://user:password@` URL), and SEGBOT_LLM_API_KEY.
+- Personal data: the driver loggers (SQLAlchemy, aiosqlite, asyncpg, Redis) would print
+  every query's parameters and rows at INFO or DEBUG (phones, emails, names, message
+  texts); they are held at WARNING, and engines leave parameters out of their errors
+  (core.db). `SEGBOT_LOG_SQL=true` lets SQL statements with their parameters through, for
+  debugging only. What segbot's own modules log names updates and rows by id, never by
+  what people wrote.
 """
 
 import json
 import logging
+import re
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from bot.webhook import webhook_secret
 from core.settings import Settings
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
+REDACTED = "***"
+
+# A secret shorter than this is not searched for in the log: it could not be told apart from
+# ordinary words (a 3-letter test password would blank every word that contains it).
+MIN_SECRET_LENGTH = 6
+
+# Loggers of the database drivers: at INFO and DEBUG they print statements with their
+# parameters, and result rows.
+DRIVER_LOGGERS = ("sqlalchemy", "aiosqlite", "asyncpg", "redis")
+SQL_LOGGER = "sqlalchemy.engine"  # statements and their parameters at INFO (SEGBOT_LOG_SQL)
+
+# The token in a Bot API URL: https://api.telegram.org/bot<id>:<secret>/<method>.
+_TOKEN_IN_URL = re.compile(r"\b(bot\d+:)[A-Za-z0-9_-]+")
+# The password of a URL with credentials: scheme://user:password@host.
+_URL_PASSWORD = re.compile(r"(\b[A-Za-z][A-Za-z0-9+.-]*://[^\s:/?#@]*:)[^\s/?#@]+(@)")
+_FORMATTER = logging.Formatter()  # renders tracebacks before they are redacted
+
+
+class Redactor(logging.Filter):
+    """Replaces secrets with `***` in everything a record will print, so no handler after
+    it can write them: the message with its arguments merged in, the traceback, the stack."""
+
+    def __init__(self, secrets: Iterable[str]) -> None:
+        super().__init__()
+        # Longest first, so a secret that contains another is taken out whole.
+        searched = sorted({s for s in secrets if len(s) >= MIN_SECRET_LENGTH}, key=len)[::-1]
+        self._secrets = re.compile("|".join(map(re.escape, searched))) if searched else None
+
+    def redact(self, text: str) -> str:
+        text = _TOKEN_IN_URL.sub(rf"\1{REDACTED}", text)
+        text = _URL_PASSWORD.sub(rf"\1{REDACTED}\2", text)
+        return text if self._secrets is None else self._secrets.sub(REDACTED, text)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg, record.args = self.redact(_message(record)), None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = _FORMATTER.formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = self.redact(record.exc_text)
+        if record.stack_info:
+            record.stack_info = self.redact(record.stack_info)
+        return True
+
+
+def _message(record: logging.LogRecord) -> str:
+    """The record's message with its arguments merged in, as a formatter would print it;
+    one whose arguments do not fit its format is printed as both, not raised here (it would
+    break the code that logged it)."""
+    try:
+        return record.getMessage()
+    except Exception:  # whatever an argument's __str__ raises
+        return f"{record.msg!s} (arguments that do not fit it: {record.args!r})"
+
+
+def secrets_of(settings: Settings) -> Iterator[str]:
+    """Every secret value `settings` hold (the token's secret part covers the whole token)."""
+    if settings.bot_token is not None:
+        yield settings.bot_token.get_secret_value().partition(":")[2]
+    if settings.secret_key is not None:
+        key = settings.secret_key.get_secret_value()
+        yield key
+        yield webhook_secret(key)
+    if settings.llm_api_key is not None:
+        yield settings.llm_api_key.get_secret_value()
+    for url in (settings.database_url, settings.redis_url):
+        if url is not None:
+            yield from _password(url.get_secret_value())
+
+
+def _password(url: str) -> Iterator[str]:
+    try:
+        password = make_url(url).password
+    except (ArgumentError, ValueError):  # unparsable: `_URL_PASSWORD` is left to find it
+        return
+    if password:
+        yield str(password)
 
 
 class JsonFormatter(logging.Formatter):
@@ -23,14 +118,22 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
-        if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            entry["exception"] = record.exc_text
         return json.dumps(entry, ensure_ascii=False)
 
 
 def configure_logging(settings: Settings) -> None:
-    """Send the root logger's records to stderr in the configured format and level."""
+    """Send every record to stderr in the configured format and level, secrets redacted;
+    the database drivers say only warnings unless SEGBOT_LOG_SQL asks for the SQL."""
     handler = logging.StreamHandler()
     formatter = JsonFormatter() if settings.log_format == "json" else logging.Formatter(TEXT_FORMAT)
     handler.setFormatter(formatter)
+    handler.addFilter(Redactor(secrets_of(settings)))
     logging.basicConfig(level=settings.log_level, handlers=[handler], force=True)
+    for name in DRIVER_LOGGERS:
+        logging.getLogger(name).setLevel(logging.NOTSET if settings.log_sql else logging.WARNING)
+    if settings.log_sql:
+        logging.getLogger(SQL_LOGGER).setLevel(logging.INFO)

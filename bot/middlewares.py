@@ -160,7 +160,9 @@ class ThrottleMiddleware(BaseMiddleware):
             and not await self._buckets.admit(user.id)
         ):
             self.dropped += 1
-            logger.debug("throttled an update from user %s", user.id)
+            # The update, not the person: the log outlives a subscriber's /forget.
+            update_id = event.update_id if isinstance(event, Update) else None
+            logger.debug("throttled update %s: its sender is over the flood limit", update_id)
             return None
         return await handler(event, data)
 

@@ -1,6 +1,11 @@
 """The database: declarative Base, portable column types, engine, sessions and upsert.
 
 Everything here works the same on SQLite (the embedded default) and PostgreSQL.
+
+An engine keeps what it is given out of logs and errors: its URL shows with the password
+masked, and SQL parameters (phones, emails, names, message texts) are left out of its log
+lines and of the `[parameters: ...]` in its error messages, unless `show_parameters` asks
+for them (SEGBOT_LOG_SQL, for debugging).
 """
 
 import enum
@@ -29,6 +34,8 @@ from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.pool import QueuePool
 from sqlalchemy.types import TypeDecorator
+
+from core.settings import SecretUrl
 
 # Named constraints let Alembic alter them later, SQLite batch mode included.
 NAMING_CONVENTION = {
@@ -80,9 +87,16 @@ SQLITE_POOL_TIMEOUT_S = 300.0
 
 
 def create_engine(
-    url: str, *, echo: bool = False, pool_size: int = 5, max_overflow: int = 10
+    url: str | SecretUrl,
+    *,
+    show_parameters: bool = False,
+    pool_size: int = 5,
+    max_overflow: int = 10,
 ) -> AsyncEngine:
     """An async engine; SQLite gets WAL, foreign keys and a busy timeout on every connection.
+
+    `url` may be the configured secret (SEGBOT_DATABASE_URL): it is revealed only here.
+    SQL parameters appear in log lines and error messages only with `show_parameters`.
 
     On PostgreSQL a process keeps up to `pool_size` connections open and opens up to
     `max_overflow` more under load (SEGBOT_DB_POOL_SIZE, SEGBOT_DB_MAX_OVERFLOW).
@@ -99,19 +113,24 @@ def create_engine(
     session and then writes in another (every admin command, then its audit entry) would
     wait on itself until the timeout. tests/core/test_sqlite_writes.py shows all of this.
     """
-    if url.startswith("sqlite"):
+    parsed = make_url(url.get_secret_value() if isinstance(url, SecretUrl) else url)
+    hide_parameters = not show_parameters
+    if parsed.get_backend_name() == "sqlite":
         # A file has a pool of connections to wait for; an in-memory database shares one.
-        parsed = make_url(url)
         dialect = parsed.get_dialect()
         pooled = issubclass(dialect, DefaultDialect) and issubclass(
             dialect.get_pool_class(parsed), QueuePool
         )
         waiting = {"pool_timeout": SQLITE_POOL_TIMEOUT_S} if pooled else {}
-        engine = _create_async_engine(url, echo=echo, **waiting)
+        engine = _create_async_engine(parsed, hide_parameters=hide_parameters, **waiting)
         event.listen(engine.sync_engine, "connect", _configure_sqlite)
         return engine
     return _create_async_engine(
-        url, echo=echo, pool_pre_ping=True, pool_size=pool_size, max_overflow=max_overflow
+        parsed,
+        hide_parameters=hide_parameters,
+        pool_pre_ping=True,
+        pool_size=pool_size,
+        max_overflow=max_overflow,
     )
 
 

@@ -2,6 +2,11 @@
 (the README's "Configuration" table): deployments rely on them.
 
 Build them once, in the entry point, with `load_settings()`; pass them down from there.
+
+Secrets are held as secrets: the token, the keys and every URL that may carry a password
+(the database's, Redis's) are pydantic secrets, so `repr()`, `str()`, `model_dump()`,
+`model_dump_json()` and validation errors never show them; a URL shows with its password
+masked. Code that needs the value asks for it: `.get_secret_value()`.
 """
 
 import re
@@ -9,7 +14,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, Secret, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -26,6 +31,17 @@ ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg
 _TOKEN = re.compile(r"^\d+:[A-Za-z0-9_-]+$")
 
 
+class SecretUrl(Secret[str]):
+    """A URL that may carry a password (SEGBOT_DATABASE_URL, SEGBOT_REDIS_URL): shown with
+    the password masked, so an operator still sees which server and database it names."""
+
+    def _display(self) -> str:
+        try:
+            return make_url(self.get_secret_value()).render_as_string(hide_password=True)
+        except (ArgumentError, ValueError):  # unparsable: the password cannot be told apart
+            return "**********"
+
+
 def _http_url(value: str) -> str:
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.netloc:
@@ -35,11 +51,15 @@ def _http_url(value: str) -> str:
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_prefix=ENV_PREFIX, env_file=".env", extra="ignore", frozen=True
+        env_prefix=ENV_PREFIX,
+        env_file=".env",
+        extra="ignore",
+        frozen=True,
+        hide_input_in_errors=True,  # a wrong value may still be a secret, or hold one
     )
 
     bot_token: SecretStr | None = None
-    database_url: str = DEFAULT_DATABASE_URL
+    database_url: SecretUrl = SecretUrl(DEFAULT_DATABASE_URL)
     telegram_api_base: str = "https://api.telegram.org"
     admin_ids: Annotated[tuple[int, ...], NoDecode] = ()
     public_url: str = "http://127.0.0.1:8080"
@@ -49,12 +69,14 @@ class Settings(BaseSettings):
     rate_limit: float = Field(default=25.0, gt=0)
     # Seconds a broadcast message's request may go unanswered; then its outcome is unknown.
     send_timeout: float = Field(default=10.0, gt=0)
-    redis_url: str | None = None
+    redis_url: SecretUrl | None = None
     config: Path | None = None
     db_pool_size: int = Field(default=5, ge=1)  # PostgreSQL connections kept per process
     db_max_overflow: int = Field(default=10, ge=0)  # and opened beyond that under load
     log_format: Literal["text", "json"] = "text"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # Every SQL statement with its parameters in the log (personal data!), for debugging.
+    log_sql: bool = False
     # An OpenAI-compatible chat completions endpoint (e.g. http://127.0.0.1:11434/v1) and
     # model for AI segment names, persona narratives and per-persona rewrites; optional.
     llm_base_url: str | None = None
@@ -83,19 +105,23 @@ class Settings(BaseSettings):
 
     @field_validator("database_url")
     @classmethod
-    def _supported_database(cls, value: str) -> str:
-        """Accept plain `postgresql://` and `sqlite://` URLs and pick the async driver."""
+    def _supported_database(cls, value: SecretUrl) -> SecretUrl:
+        """Accept plain `postgresql://` and `sqlite://` URLs and pick the async driver. The
+        messages never quote the URL: it may hold the password."""
         try:
-            url = make_url(value)
-        except ArgumentError:
-            raise ValueError(f"not a database URL: {value!r}") from None
+            url = make_url(value.get_secret_value())
+        except (ArgumentError, ValueError):  # ValueError: e.g. a port that is not a number
+            raise ValueError(
+                "not a database URL (expected sqlite+aiosqlite:///FILE or "
+                "postgresql://USER:PASSWORD@HOST/DB)"
+            ) from None
         driver = ASYNC_DRIVERS.get(url.get_backend_name())
         if driver is None:
             raise ValueError(
                 f"unsupported database {url.get_backend_name()!r}; use "
                 "sqlite+aiosqlite:///FILE or postgresql+asyncpg://USER@HOST/DB"
             )
-        return url.set(drivername=driver).render_as_string(hide_password=False)
+        return SecretUrl(url.set(drivername=driver).render_as_string(hide_password=False))
 
     @field_validator("telegram_api_base", "public_url")
     @classmethod
@@ -123,7 +149,7 @@ class Settings(BaseSettings):
 
     @property
     def is_sqlite(self) -> bool:
-        return make_url(self.database_url).get_backend_name() == "sqlite"
+        return make_url(self.database_url.get_secret_value()).get_backend_name() == "sqlite"
 
     @property
     def config_path(self) -> Path | None:

@@ -106,7 +106,7 @@ class Demo:
     async def on_database(
         self, work: Callable[[async_sessionmaker[AsyncSession]], Awaitable[T]]
     ) -> T:
-        return await _on_database(self.settings.database_url, work)
+        return await _on_database(self.settings.database_url.get_secret_value(), work)
 
 
 Step = Callable[[Demo], Awaitable[None]]
@@ -117,8 +117,9 @@ async def subscribers_arrive(demo: Demo) -> None:
 
 
 async def follow_a_link(demo: Demo) -> None:
-    await _click_a_link(demo.settings, demo.settings.database_url)
-    demo.console.print(await _subscriber_table(demo.settings.database_url))
+    database_url = demo.settings.database_url.get_secret_value()
+    await _click_a_link(demo.settings, database_url)
+    demo.console.print(await _subscriber_table(database_url))
 
 
 async def segment_the_audience(demo: Demo) -> None:

@@ -53,7 +53,7 @@ if shared_connection is not None:
     run_migrations(shared_connection)
 elif context.is_offline_mode():
     context.configure(
-        url=load_settings().database_url,
+        url=load_settings().database_url.get_secret_value(),
         target_metadata=target_metadata,
         literal_binds=True,
         render_as_batch=True,

@@ -36,7 +36,7 @@ async def database_url(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterato
         yield f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('db') / 'segbot-test.db'}"
         return
     async with temporary_postgres_database(
-        load_settings(database_url=configured).database_url
+        load_settings(database_url=configured).database_url.get_secret_value()
     ) as url:
         yield url
 

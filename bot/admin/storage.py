@@ -17,4 +17,6 @@ def fsm_storage(settings: Settings) -> BaseStorage:
         return MemoryStorage()
     from aiogram.fsm.storage.redis import RedisStorage  # needs the optional redis package
 
-    return RedisStorage.from_url(settings.redis_url, state_ttl=STATE_TTL, data_ttl=STATE_TTL)
+    return RedisStorage.from_url(
+        settings.redis_url.get_secret_value(), state_ttl=STATE_TTL, data_ttl=STATE_TTL
+    )

@@ -1,23 +1,47 @@
-"""Log output: JSON lines on request, in any case spelling; a bad value is a config error."""
+"""Log output: JSON lines on request, in any case spelling; a bad value is a config error.
+No secret reaches the log whichever library logs it, and at DEBUG the database drivers
+print no query parameters unless SEGBOT_LOG_SQL asks for them."""
 
+import asyncio
 import json
 import logging
-from collections.abc import Iterator
+import socket
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 
 import pytest
+from aiogram import Bot, Dispatcher
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiohttp import web
+from sqlalchemy import text
 
-from bot.logs import configure_logging
+from bot.logs import DRIVER_LOGGERS, SQL_LOGGER, configure_logging
+from bot.webhook import webhook_secret
+from core.db import create_engine
 from core.errors import ConfigError
 from core.settings import load_settings
+from tests.polling import until
+
+BOT_ID = 123456
+TOKEN = f"{BOT_ID}:AAE-token_SECRET-part"
+SECRET_KEY = "logs-test-secret-key"
+DB_PASSWORD = "Db-Pa55word-x9"
+REDIS_PASSWORD = "Redis-Pa55word-7"
+LLM_KEY = "sk-llm-key-0123456789"
+PHONE = "+34611222333"
 
 
 @pytest.fixture(autouse=True)
-def restore_root_logger() -> Iterator[None]:
+def restore_logging() -> Iterator[None]:
     root = logging.getLogger()
     handlers, level = root.handlers[:], root.level
+    drivers = {name: logging.getLogger(name).level for name in (*DRIVER_LOGGERS, SQL_LOGGER)}
     yield
     root.handlers[:] = handlers
     root.setLevel(level)
+    for name, driver_level in drivers.items():
+        logging.getLogger(name).setLevel(driver_level)
 
 
 def test_json_lines_carry_level_logger_message_and_traceback(
@@ -46,3 +70,126 @@ def test_an_unknown_format_names_the_variable(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setenv("SEGBOT_LOG_FORMAT", "xml")
     with pytest.raises(ConfigError, match="SEGBOT_LOG_FORMAT"):
         load_settings()
+
+
+@asynccontextmanager
+async def api_that_redirects_forever() -> AsyncIterator[str]:
+    """A Bot API (its base URL) that answers getMe, then sends every other call round a
+    redirect loop: aiohttp gives up with an error that quotes the URL, token and all."""
+
+    async def answer(request: web.Request) -> web.StreamResponse:
+        if request.path.endswith("/getMe"):
+            me = {"id": BOT_ID, "is_bot": True, "first_name": "Test", "username": "test_bot"}
+            return web.json_response({"ok": True, "result": me})
+        raise web.HTTPTemporaryRedirect(str(request.url))
+
+    app = web.Application()
+    app.router.add_route("*", "/{path:.*}", answer)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    listening = socket.socket()
+    listening.bind(("127.0.0.1", 0))
+    site = web.SockSite(runner, listening)
+    await site.start()
+    try:
+        yield site.name
+    finally:
+        await runner.cleanup()
+
+
+async def test_a_bot_api_network_error_is_logged_without_the_token(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    configure_logging(load_settings(bot_token=TOKEN))
+    output: list[str] = []
+
+    def polling_failed() -> bool:
+        output.append(capsys.readouterr().err)
+        return "Failed to fetch updates" in "".join(output)
+
+    async with api_that_redirects_forever() as base:
+        bot = Bot(TOKEN, session=AiohttpSession(api=TelegramAPIServer.from_base(base)))
+        dispatcher = Dispatcher()
+        polling = asyncio.create_task(dispatcher.start_polling(bot, handle_signals=False))
+        try:
+            await until(polling_failed, what="aiogram to log that getUpdates failed")
+        finally:
+            await dispatcher.stop_polling()
+            await polling
+    log = "".join(output)
+    assert f"/bot{BOT_ID}:***/getUpdates" in log  # which call failed, still said
+    assert TOKEN.partition(":")[2] not in log
+
+
+@pytest.mark.parametrize("log_format", ["text", "json"])
+def test_no_configured_secret_reaches_the_log_whoever_logs_it(
+    log_format: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    configure_logging(
+        load_settings(
+            bot_token=TOKEN,
+            secret_key=SECRET_KEY,
+            database_url=f"postgresql://segbot:{DB_PASSWORD}@db.example/segbot",
+            redis_url=f"redis://:{REDIS_PASSWORD}@cache.example:6379/0",
+            llm_api_key=LLM_KEY,
+            log_format=log_format,
+        )
+    )
+    secrets = [
+        TOKEN.partition(":")[2],
+        SECRET_KEY,
+        webhook_secret(SECRET_KEY),
+        DB_PASSWORD,
+        REDIS_PASSWORD,
+        LLM_KEY,
+    ]
+    library = logging.getLogger("some.library")
+    library.warning("calling %s with %s", f"https://api.example/bot{TOKEN}/getMe", secrets)
+    try:
+        raise ConnectionError(f"refused: {' '.join(secrets)}")
+    except ConnectionError:
+        library.exception("could not reach %s", "smtp://mailer:Smtp-Pa55word@mail.example")
+    log = capsys.readouterr().err
+    assert [secret for secret in secrets if secret in log] == []
+    assert "Smtp-Pa55word" not in log  # the password of any URL
+    assert "smtp://mailer:***@mail.example" in log
+    assert "ConnectionError: refused: ***" in log
+
+
+def test_a_message_whose_arguments_do_not_fit_is_printed_redacted_not_raised(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    configure_logging(load_settings(secret_key=SECRET_KEY))
+    logging.getLogger("some.library").warning("one %s here", "argument", SECRET_KEY)
+    log = capsys.readouterr().err
+    assert "one %s here" in log
+    assert SECRET_KEY not in log
+    assert "Logging error" not in log
+
+
+async def select_phone(database_url: str, *, show_parameters: bool = False) -> None:
+    engine = create_engine(database_url, show_parameters=show_parameters)
+    try:
+        async with engine.connect() as connection:
+            assert await connection.scalar(text("SELECT :phone"), {"phone": PHONE}) == PHONE
+    finally:
+        await engine.dispose()
+
+
+async def test_at_debug_the_database_drivers_print_no_query_parameters(
+    database_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    configure_logging(load_settings(log_level="DEBUG"))
+    await select_phone(database_url)
+    assert PHONE not in capsys.readouterr().err
+
+
+async def test_sql_logging_when_asked_for_prints_statements_with_their_parameters(
+    database_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings = load_settings(log_sql=True)
+    configure_logging(settings)
+    await select_phone(database_url, show_parameters=settings.log_sql)
+    log = capsys.readouterr().err
+    assert f"INFO {SQL_LOGGER}" in log
+    assert PHONE in log

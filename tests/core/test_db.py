@@ -6,7 +6,8 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, StatementError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from core.db import SQLITE_BUSY_TIMEOUT_MS, is_contention, upsert
+from core.db import SQLITE_BUSY_TIMEOUT_MS, create_engine, is_contention, upsert
+from core.settings import load_settings
 from crm_sync.models import Customer
 
 NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
@@ -129,3 +130,47 @@ async def _postgres_conflict(first: AsyncSession, second: AsyncSession) -> None:
     await first.execute(update(Customer).values(name="Ann B"))
     await first.commit()
     await second.execute(update(Customer).values(name="Ann C"))
+
+
+PERSONAL = "Ann Personal-Name"  # a value the rows carry that no error may quote
+
+
+async def test_database_errors_quote_no_sql_parameters(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    async with sessionmaker() as session:
+        session.add_all(
+            [Customer(**customer("c9", PERSONAL)), Customer(**customer("c9", PERSONAL))]
+        )
+        with pytest.raises(IntegrityError) as duplicate:
+            await session.commit()
+    assert "INSERT INTO customers" in str(duplicate.value)  # the statement, to debug with
+    assert PERSONAL not in str(duplicate.value)
+
+
+async def test_sql_parameters_show_only_when_asked_for(database_url: str) -> None:
+    engine = create_engine(database_url, show_parameters=True)  # what SEGBOT_LOG_SQL does
+    try:
+        async with engine.connect() as connection:
+            with pytest.raises(DBAPIError) as raised:
+                await connection.execute(
+                    text("SELECT * FROM nowhere WHERE x = :x"), {"x": PERSONAL}
+                )
+    finally:
+        await engine.dispose()
+    assert PERSONAL in str(raised.value)
+
+
+async def test_an_engine_takes_the_configured_secret_url_and_never_shows_its_password(
+    database_url: str,
+) -> None:
+    settings = load_settings(database_url=database_url)
+    engine = create_engine(settings.database_url)
+    try:
+        async with engine.connect() as connection:
+            assert await connection.scalar(text("SELECT 1")) == 1
+    finally:
+        await engine.dispose()
+    with_password = create_engine("postgresql+asyncpg://segbot:Db-Pa55word-x9@db.example/segbot")
+    shown = [repr(with_password.sync_engine), str(with_password.url), repr(with_password.url)]
+    assert all("Db-Pa55word-x9" not in text for text in shown)

@@ -1,14 +1,17 @@
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from core.errors import ConfigError
-from core.settings import DEFAULT_DATABASE_URL, load_settings
+from core.settings import DEFAULT_DATABASE_URL, Settings, load_settings
+
+PASSWORD = "Db-Pa55word-x9"
 
 
 def test_defaults_follow_the_design_contract() -> None:
     settings = load_settings()
-    assert settings.database_url == DEFAULT_DATABASE_URL
+    assert settings.database_url.get_secret_value() == DEFAULT_DATABASE_URL
     assert settings.telegram_api_base == "https://api.telegram.org"
     assert settings.public_url == "http://127.0.0.1:8080"
     assert (settings.web_host, settings.web_port) == ("127.0.0.1", 8080)
@@ -17,6 +20,7 @@ def test_defaults_follow_the_design_contract() -> None:
     assert settings.bot_token is None
     assert settings.secret_key is None
     assert settings.redis_url is None
+    assert settings.log_sql is False
 
 
 def test_reads_prefixed_environment_variables(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -49,7 +53,51 @@ def test_reads_dot_env_in_the_working_directory(tmp_path: Path) -> None:
     ],
 )
 def test_database_url_gets_the_async_driver(given: str, expected: str) -> None:
-    assert load_settings(database_url=given).database_url == expected
+    assert load_settings(database_url=given).database_url.get_secret_value() == expected
+
+
+def test_url_passwords_never_print(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SEGBOT_DATABASE_URL", f"postgresql://segbot:{PASSWORD}@db/segbot")
+    monkeypatch.setenv("SEGBOT_REDIS_URL", f"redis://:{PASSWORD}@cache:6379/0")
+    settings = load_settings()
+    shown = [
+        repr(settings),
+        str(settings),
+        str(settings.model_dump()),
+        settings.model_dump_json(),
+        str(settings.database_url),
+        f"{settings.redis_url}",
+    ]
+    assert all(PASSWORD not in text for text in shown)
+    assert "postgresql+asyncpg://segbot:***@db/segbot" in repr(settings)  # which server, still
+    assert "redis://:***@cache:6379/0" in repr(settings)
+    assert settings.database_url.get_secret_value().endswith(f":{PASSWORD}@db/segbot")
+    assert settings.redis_url is not None
+    assert PASSWORD in settings.redis_url.get_secret_value()
+
+
+@pytest.mark.parametrize(
+    "url",
+    [f"postgresql//segbot:{PASSWORD}@db/segbot", f"postgresql://segbot:{PASSWORD}@db:port/segbot"],
+)
+def test_a_malformed_database_url_is_reported_without_quoting_it(url: str) -> None:
+    with pytest.raises(ConfigError, match="SEGBOT_DATABASE_URL: not a database URL") as raised:
+        load_settings(database_url=url)
+    assert PASSWORD not in str(raised.value)
+    with pytest.raises(ValidationError) as invalid:  # built directly, as the demo does
+        Settings(database_url=url)
+    assert PASSWORD not in str(invalid.value)
+
+
+def test_a_malformed_token_is_reported_without_quoting_it() -> None:
+    with pytest.raises(ValidationError) as invalid:
+        Settings(bot_token="123456 SECRET-part")
+    assert "SECRET-part" not in str(invalid.value)
+
+
+def test_sql_logging_is_asked_for_explicitly(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SEGBOT_LOG_SQL", "true")
+    assert load_settings().log_sql is True
 
 
 @pytest.mark.parametrize(

@@ -85,7 +85,7 @@ async def processes(
     environment = os.environ | {
         "SEGBOT_BOT_TOKEN": BOT_TOKEN,
         "SEGBOT_SECRET_KEY": SECRET_KEY,
-        "SEGBOT_DATABASE_URL": bot_settings.database_url,
+        "SEGBOT_DATABASE_URL": bot_settings.database_url.get_secret_value(),
         "SEGBOT_TELEGRAM_API_BASE": emulator.base_url,
         "SEGBOT_REDIS_URL": REDIS_URL,
         "SEGBOT_RATE_LIMIT": str(RATE_LIMIT),

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import runtime
-from core.settings import Settings
+from core.settings import SecretUrl, Settings
 from telegram_emulator import Emulator, SentMessage
 from tests.bot.admin.console import Chat, no_flood_limits
 from tests.polling import until
@@ -41,7 +41,9 @@ async def test_a_wizard_half_done_carries_on_after_a_restart(
     emulator: Emulator, bot_settings: Settings, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
     owner = 10**8 + uuid.uuid4().int % 10**8  # a wizard of its own, whatever Redis holds
-    settings = bot_settings.model_copy(update={"redis_url": REDIS_URL, "admin_ids": (owner,)})
+    settings = bot_settings.model_copy(
+        update={"redis_url": SecretUrl(REDIS_URL), "admin_ids": (owner,)}
+    )
     emulator.add_user(owner, first_name="Owner")
     chat = Chat(emulator, owner)
     with no_flood_limits(emulator):
