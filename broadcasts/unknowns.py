@@ -16,7 +16,6 @@ subscriber's clock.
 Nothing here shows or exports phones or emails.
 """
 
-import csv
 import io
 import logging
 from collections import Counter
@@ -42,6 +41,7 @@ from broadcasts.models import (
 from broadcasts.runs import latest_run
 from core.errors import SegbotError
 from core.models import Event, EventType, Subscriber, SubscriberStatus
+from core.safe_csv import SafeCsvWriter
 
 logger = logging.getLogger(__name__)
 
@@ -216,18 +216,18 @@ async def unknowns(session: AsyncSession, *, run_id: int, limit: int | None = No
 
 
 def unknowns_csv(deliveries: Iterable[UnknownDelivery]) -> str:
-    """The deliveries as CSV with a header (`resend`: "yes", or why a resend skips it).
-    A cell a spreadsheet would take for a formula (a name like "=1+1") is quoted with '."""
+    """The deliveries as CSV with a header (`resend`: "yes", or why a resend skips it),
+    safe to open in a spreadsheet (`core.safe_csv`: a name like "=1+1" stays text)."""
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
+    writer = SafeCsvWriter(buffer)
     writer.writerow(CSV_COLUMNS)
     for row in deliveries:
         writer.writerow(
             [
-                row.delivery_id, row.subscriber_id, row.telegram_id, _cell(row.username),
-                _cell(row.first_name), _cell(row.last_name), row.subscriber_status.value,
-                _cell(row.target), _cell(row.variant), row.reason, _when(row.claimed_at),
-                _when(row.clicked_at), row.skip or "yes",
+                row.delivery_id, row.subscriber_id, row.telegram_id, row.username,
+                row.first_name, row.last_name, row.subscriber_status.value, row.target,
+                row.variant, row.reason, _when(row.claimed_at), _when(row.clicked_at),
+                row.skip or "yes",
             ]
         )  # fmt: skip
     return buffer.getvalue()
@@ -420,9 +420,3 @@ def _most_first(counts: Counter[str]) -> dict[str, int]:
 
 def _when(moment: datetime | None) -> str:
     return "" if moment is None else moment.isoformat(timespec="seconds")
-
-
-def _cell(text: str | None) -> str:
-    if text and text[0] in "=+-@\t\r":
-        return "'" + text
-    return text or ""

@@ -17,8 +17,9 @@ from cli import campaign, crm, personas, report, segments
 from cli.execution import config_or_exit, execute, fail, on_database, settings_or_exit
 from core.clock import utcnow
 from core.db import create_engine
+from core.settings import SecretUrl
 from core.sources import customer_payload, start_link, utm_payload
-from segments.export import ExportFormat, ExportSummary, write_export
+from segments.export import AdPlatform, ExportFormat, ExportSummary, write_export
 
 T = TypeVar("T")
 
@@ -40,7 +41,7 @@ app.add_typer(personas.app, name="personas")
 app.add_typer(report.app, name="report")
 
 
-async def _on_engine(url: str, action: Callable[[AsyncEngine], Awaitable[T]]) -> T:
+async def _on_engine(url: str | SecretUrl, action: Callable[[AsyncEngine], Awaitable[T]]) -> T:
     """`action` on the database as it is (the `db` commands inspect and migrate it)."""
     engine = create_engine(url)
     try:
@@ -91,6 +92,10 @@ def export(
         ExportFormat,
         typer.Option("--format", help="ids: Telegram ids; hashed: SHA-256 of email and phone."),
     ] = ExportFormat.HASHED,
+    platform: Annotated[
+        AdPlatform,
+        typer.Option(help="How `hashed` normalises: meta, or google (Customer Match)."),
+    ] = AdPlatform.META,
     out: Annotated[
         Path | None, typer.Option("--out", help="Write the CSV here (default: stdout).")
     ] = None,
@@ -106,7 +111,7 @@ def export(
             async with sessionmaker() as session:
                 return await write_export(
                     session, segment=segment, export_format=export_format, out=target,
-                    now=utcnow(), region=region, rfm_segments=names,
+                    now=utcnow(), platform=platform, region=region, rfm_segments=names,
                 )  # fmt: skip
 
     summary = execute(on_database(settings, work))

@@ -316,6 +316,7 @@ def rfm(
 ) -> None:
     """RFM scores per segment. Without --as-of: rescore now and store the scores."""
 
+    from core.safe_csv import write_frame
     from segments.rfm.scoring import score_summary
     from segments.rfm.store import read_purchase_summary, rescore_rfm, rfm_table
 
@@ -332,7 +333,7 @@ def rfm(
                 scores = score_summary(summary, day, segment_map=segment_map).assign(as_of=day)
         _print_rfm(scores, segment_map.names, stored=as_of is None)
         if csv is not None:
-            scores.to_csv(csv, index=False)
+            write_frame(scores, csv)
             out.print(f"wrote {len(scores)} customers to {csv}")
 
     _run(work)

@@ -5,8 +5,10 @@ Several bot processes behind a load balancer share the inbox: each claims a batc
 unhandled updates (`FOR UPDATE SKIP LOCKED` on PostgreSQL, so no two claim the same row),
 handles them in `update_id` order, and marks them handled. A claim older than the lease
 belongs to a process that died; anyone may take it again (at-least-once: losing an update
-is worse than handling one twice). Handled rows are kept for a day, so that Telegram
-re-posting an update it thinks failed is recognised and ignored, then pruned.
+is worse than handling one twice). A handled update is emptied at once: its payload (names,
+username, phone, message text) is kept only until it is handled. Its id is kept for a day,
+so that Telegram re-posting an update it thinks failed is recognised and ignored, then
+pruned.
 """
 
 from dataclasses import dataclass
@@ -69,8 +71,12 @@ async def claim(session: AsyncSession, *, now: datetime, limit: int = 100) -> li
 
 
 async def mark_handled(session: AsyncSession, update_ids: list[int], *, now: datetime) -> None:
+    """Mark updates handled and empty them (committed): what a user sent is needed only to
+    handle it, and the id alone recognises a re-post."""
     await session.execute(
-        update(InboundUpdate).where(InboundUpdate.update_id.in_(update_ids)).values(handled_at=now)
+        update(InboundUpdate)
+        .where(InboundUpdate.update_id.in_(update_ids))
+        .values(handled_at=now, payload={})
     )
     await session.commit()
 

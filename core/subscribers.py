@@ -1,14 +1,16 @@
-"""Subscribing and unsubscribing: the service functions the bot's handlers call."""
+"""Subscribing, unsubscribing and erasure (/forget): the service functions the bot's handlers
+call."""
 
 import enum
 from dataclasses import asdict, dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.models import Event, EventType, Subscriber, SubscriberStatus, SubscriberTag
+from core.erasure import Person, erase_person
+from core.models import Event, EventType, Subscriber, SubscriberStatus
 from core.sources import StartSource
 
 
@@ -121,37 +123,57 @@ async def record_block(
 
 
 async def forget(session: AsyncSession, *, telegram_id: int, now: datetime) -> int | None:
-    """Erase the subscriber's personal data; the caller commits (after unlinking the CRM).
+    """Erase the subscriber's personal data everywhere (`core.erasure`); the caller commits.
 
-    Names, username, phone, email, place, attributes, tags and any stored message text go.
-    The row stays, unsubscribed and anonymous, so aggregate reports still add up and the
-    bot knows not to message them again unless they /start anew. Returns the subscriber
+    The row stays as an anonymous count, unsubscribed, so aggregate reports still add up:
+    it keeps its first-touch source and UTM fields (they describe a campaign, not the
+    person) and its dates, and loses everything that says who it was. Its Telegram id
+    becomes `erased_telegram_id(row id)`, so the bot can never reach or recognise the
+    person through it; a later /start makes them a new subscriber. Returns the subscriber
     id, or None if the user is unknown.
     """
     subscriber = await _find(session, telegram_id)
     if subscriber is None:
         return None
+    person = Person(
+        subscriber_id=subscriber.id,
+        telegram_id=subscriber.telegram_id,
+        username=subscriber.username,
+        phone=subscriber.phone,
+        email=subscriber.email,
+    )
     for personal in _PERSONAL_FIELDS:
         setattr(subscriber, personal, None)
+    subscriber.telegram_id = erased_telegram_id(subscriber.id)
+    subscriber.chat_id = NO_CHAT
     subscriber.attributes = {}
     subscriber.status = SubscriberStatus.UNSUBSCRIBED
     subscriber.unsubscribed_at = now
-    await session.execute(delete(SubscriberTag).where(SubscriberTag.subscriber_id == subscriber.id))
-    await session.execute(
-        update(Event)
-        .where(Event.subscriber_id == subscriber.id, Event.type == EventType.MESSAGE)
-        .values(payload={})
-    )
+    await erase_person(session, person)
     session.add(Event(subscriber_id=subscriber.id, type=EventType.FORGOTTEN, occurred_at=now))
     return subscriber.id
 
 
-# Everything that says who a subscriber is. Source and UTM fields describe a campaign, not
-# the person, and stay for attribution.
+def erased_telegram_id(subscriber_id: int) -> int:
+    """The Telegram id an erased subscriber's row carries: minus its row id. Telegram's
+    user ids are positive, so it names nobody, and it stays unique."""
+    return -subscriber_id
+
+
+def is_erased() -> ColumnElement[bool]:
+    """Subscribers whose personal data was erased: anonymous counts, nobody to reach."""
+    return Subscriber.telegram_id < 0
+
+
+NO_CHAT = 0  # an erased subscriber's chat: Telegram has none with this id
+# Everything that says who a subscriber is, besides the Telegram id, the chat and the
+# attributes. Source and UTM fields describe a campaign, not the person, and stay for
+# attribution.
 _PERSONAL_FIELDS = (
     "first_name",
     "last_name",
     "username",
+    "language_code",
     "phone",
     "email",
     "country",

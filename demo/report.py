@@ -6,8 +6,8 @@ Recipients who are shop customers (matched by phone or a customer link) buy: one
 each, and the first also has a refunded order, which the report must not count.
 """
 
-import csv
 from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 
 from rich.console import Console
@@ -19,13 +19,15 @@ from broadcasts.models import Delivery, DeliveryStatus, Run
 from broadcasts.reports import CampaignReport, campaign_report
 from cli.report import print_campaign_report
 from core.clock import utcnow
+from core.safe_csv import Cell, write_csv
 from crm_sync.config import CrmConfig
 from crm_sync.connectors import FilesConnector
 from crm_sync.models import Customer
 from crm_sync.worker import run_sync
 
 SHOP = "shop"  # the connector name of demo/shop.py: the same customers
-AMOUNTS = (49.90, 120.00, 35.50)
+AMOUNTS = (Decimal("49.90"), Decimal("120.00"), Decimal("35.50"))
+REFUND = Decimal("80.00")
 ORDER_COLUMNS = ("order_id", "customer_id", "ordered_at", "amount", "currency", "status")
 
 
@@ -78,14 +80,11 @@ async def _customers_reached(session: AsyncSession, campaign_id: int) -> list[st
 
 
 def _write_orders(path: Path, buyers: list[str], *, now: datetime) -> None:
-    rows = [
-        (f"AFTER-{number}", buyer, now.isoformat(), f"{AMOUNTS[number % len(AMOUNTS)]:.2f}",
+    rows: list[tuple[Cell, ...]] = [
+        (f"AFTER-{number}", buyer, now.isoformat(), AMOUNTS[number % len(AMOUNTS)],
          "EUR", "completed")
         for number, buyer in enumerate(buyers)
     ]  # fmt: skip
     if buyers:
-        rows.append(("AFTER-refund", buyers[0], now.isoformat(), "80.00", "EUR", "refunded"))
-    with path.open("w", newline="", encoding="utf-8") as file:
-        writer = csv.writer(file)
-        writer.writerow(ORDER_COLUMNS)
-        writer.writerows(rows)
+        rows.append(("AFTER-refund", buyers[0], now.isoformat(), REFUND, "EUR", "refunded"))
+    write_csv(path, ORDER_COLUMNS, rows)

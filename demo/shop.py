@@ -7,11 +7,11 @@ customers are demo subscribers: two share a phone number with a subscriber, one 
 the bot through a signed customer link.
 """
 
-import csv
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 from rich.console import Console
@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cli.tables import crm_status_table, ladder_table, membership_table, rfm_summary_table
 from core.clock import utcnow
+from core.safe_csv import Cell, write_csv
 from crm_sync.config import CrmConfig
 from crm_sync.connectors import FilesConnector
 from crm_sync.reports import crm_status
@@ -51,8 +52,8 @@ class ShopExport:
 def write_export(folder: Path, *, now: datetime, seed: int = 7) -> ShopExport:
     """The shop's customers.csv and orders.csv, in the default column names."""
     rng = random.Random(seed)  # noqa: S311  (sample data, not security)
-    customers: list[tuple[str, ...]] = []
-    orders: list[tuple[str, ...]] = []
+    customers: list[tuple[Cell, ...]] = []
+    orders: list[tuple[Cell, ...]] = []
     for number in range(1, CUSTOMERS + 1):
         external_id = f"C-{1000 + number}"
         phone = KNOWN_PHONES.get(external_id, f"+34 611 {number:03d} {rng.randint(100, 999)}")
@@ -62,13 +63,13 @@ def write_export(folder: Path, *, now: datetime, seed: int = 7) -> ShopExport:
         for count in range(loyalty):
             ordered_at = first + (now - first) * (count + rng.random()) / max(loyalty, 1)
             status = "refunded" if rng.random() < 0.05 else "completed"
-            amount = f"{rng.gammavariate(2.0, 30.0):.2f}"
+            amount = Decimal(f"{rng.gammavariate(2.0, 30.0):.2f}")
             order_id = f"O-{number}-{count}"
             orders.append((order_id, external_id, ordered_at.isoformat(), amount, "EUR", status))
-    orders.append(("O-broken", "C-1001", "yesterday-ish", "12.50", "EUR", "completed"))
+    orders.append(("O-broken", "C-1001", "yesterday-ish", Decimal("12.50"), "EUR", "completed"))
     export = ShopExport(folder / "customers.csv", folder / "orders.csv")
-    _write(export.customers, ("customer_id", "name", "phone", "email"), customers)
-    _write(
+    write_csv(export.customers, ("customer_id", "name", "phone", "email"), customers)
+    write_csv(
         export.orders,
         ("order_id", "customer_id", "ordered_at", "amount", "currency", "status"),
         orders,
@@ -112,10 +113,3 @@ async def segment(
     console.print(f"RFM of {len(scores)} customers", rfm_summary_table(scores, names))
     console.print("Ladder of awareness", ladder_table(stages))
     console.print("Saved segments", membership_table(everything.memberships))
-
-
-def _write(path: Path, header: tuple[str, ...], rows: Sequence[Sequence[object]]) -> None:
-    with path.open("w", newline="", encoding="utf-8") as file:
-        writer = csv.writer(file)
-        writer.writerow(header)
-        writer.writerows(rows)

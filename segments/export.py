@@ -1,16 +1,23 @@
 """A segment's members as a CSV file: Telegram ids, or hashed contacts for ad platforms.
 
-`hashed` is what Meta and other ad platforms take for a customer-list custom audience:
-columns `email` and `phone`, each the SHA-256 (lower-case hex) of the normalised value —
-the email trimmed and lower-cased, the phone in E.164 as digits only (country code, no
-`+`). Members with neither are left out; a member with one has the other column empty.
-Raw phones and emails never leave this module.
+`hashed` is what ad platforms take for a customer list: columns `email` and `phone`, each
+the SHA-256 (lower-case hex) of the value normalised the way the platform hashes its own
+users' contacts, so the two hashes meet:
+
+- Meta (custom audiences, the default): the email trimmed and lower-cased; the phone in
+  E.164 as digits only (country code, no `+`).
+- Google (Customer Match): the email trimmed and lower-cased, and for gmail.com and
+  googlemail.com addresses without the dots before the `@` (Gmail ignores them; a
+  `+suffix` is kept, as Google's own examples keep it); the phone in E.164 with its `+`.
+
+Members with neither are left out; a member with one has the other column empty. Raw
+phones and emails never leave this module. Erased subscribers are nobody's and never
+exported.
 
 Members are the saved rule evaluated now (not the last materialised refresh), streamed
 from the database so a large segment is never all in memory at once.
 """
 
-import csv
 import enum
 import hashlib
 from dataclasses import dataclass
@@ -21,6 +28,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.models import Subscriber
+from core.safe_csv import SafeCsvWriter
+from core.subscribers import is_erased
 from crm_sync.identity import normalize_email, normalize_phone
 from segments.rfm.scoring import DEFAULT_SEGMENT_MAP
 from segments.rules.compiler import condition
@@ -34,7 +43,13 @@ class ExportFormat(enum.StrEnum):
     HASHED = "hashed"  # columns email, phone: SHA-256 of the normalised values
 
 
+class AdPlatform(enum.StrEnum):
+    META = "meta"
+    GOOGLE = "google"
+
+
 COLUMNS = {ExportFormat.IDS: ("telegram_id",), ExportFormat.HASHED: ("email", "phone")}
+GMAIL_DOMAINS = frozenset({"gmail.com", "googlemail.com"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,14 +64,23 @@ def sha256_hex(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def hashed_email(email: str | None) -> str:
+def hashed_email(email: str | None, *, platform: AdPlatform = AdPlatform.META) -> str:
+    """The SHA-256 of the email as `platform` hashes it; "" for no usable email."""
     normalised = None if email is None else normalize_email(email)
-    return "" if normalised is None else sha256_hex(normalised)
+    if normalised is None:
+        return ""
+    local, _, domain = normalised.partition("@")
+    if platform is AdPlatform.GOOGLE and domain in GMAIL_DOMAINS:
+        normalised = f"{local.replace('.', '')}@{domain}"
+    return sha256_hex(normalised)
 
 
-def hashed_phone(phone: str | None, *, region: str) -> str:
+def hashed_phone(phone: str | None, *, region: str, platform: AdPlatform = AdPlatform.META) -> str:
+    """The SHA-256 of the phone as `platform` hashes it; "" for no usable phone."""
     normalised = None if phone is None else normalize_phone(phone, region=region)
-    return "" if normalised is None else sha256_hex(normalised.removeprefix("+"))
+    if normalised is None:
+        return ""
+    return sha256_hex(normalised if platform is AdPlatform.GOOGLE else normalised.removeprefix("+"))
 
 
 async def write_export(
@@ -66,24 +90,26 @@ async def write_export(
     export_format: ExportFormat,
     out: TextIO,
     now: datetime,
+    platform: AdPlatform = AdPlatform.META,
     region: str = "US",
     rfm_segments: RfmNames = DEFAULT_SEGMENT_MAP.names,
 ) -> ExportSummary:
     """Write the segment's members to `out` as CSV (header first), ordered by Telegram id.
-    `region` reads phones stored without a country code."""
+    `platform` says how `hashed` contacts are normalised; `region` reads phones stored
+    without a country code."""
     rules = await saved_rules(session, rfm_segments=rfm_segments)
     if segment not in rules:
         raise UnknownSegmentError(f"no segment named {segment!r}")
-    writer = csv.writer(out, lineterminator="\n")
+    writer = SafeCsvWriter(out)
     writer.writerow(COLUMNS[export_format])
     statement = (
         select(Subscriber.telegram_id, Subscriber.email, Subscriber.phone)
-        .where(condition(rules[segment], now=now, segments=rules))
+        .where(condition(rules[segment], now=now, segments=rules), ~is_erased())
         .order_by(Subscriber.telegram_id)
         .execution_options(yield_per=STREAM_ROWS)
     )
     members = rows = 0
-    lines: list[tuple[object, ...]]
+    lines: list[tuple[int] | tuple[str, str]]
     result = await session.stream(statement)
     async for partition in result.partitions():
         members += len(partition)
@@ -91,7 +117,10 @@ async def write_export(
             lines = [(telegram_id,) for telegram_id, _, _ in partition]
         else:
             hashed = [
-                (hashed_email(email), hashed_phone(phone, region=region))
+                (
+                    hashed_email(email, platform=platform),
+                    hashed_phone(phone, region=region, platform=platform),
+                )
                 for _, email, phone in partition
             ]
             lines = [line for line in hashed if any(line)]

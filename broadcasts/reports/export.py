@@ -1,11 +1,13 @@
-"""A campaign report as CSV: one line per run x target x variant, then a total line."""
+"""A campaign report as CSV: one line per run x target x variant, then a total line.
+Target and variant names are the marketer's text, safe to open in a spreadsheet."""
 
-import csv
 import io
 from datetime import datetime
+from decimal import Decimal
 
 from broadcasts.reports.campaign import CampaignReport, FunnelCounts
 from broadcasts.reports.funnel import COUNT_COLUMNS
+from core.safe_csv import Cell, SafeCsvWriter
 
 COUNT_FIELDS = (*COUNT_COLUMNS, "conversions", "converted", "revenue")
 RATE_FIELDS = ("read_rate", "ctr", "conversion_rate", "churn_rate", "revenue_per_sent")
@@ -24,7 +26,7 @@ def report_csv(report: CampaignReport) -> str:
         *RATE_FIELDS,
     ]
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
+    writer = SafeCsvWriter(buffer)
     writer.writerow(header)
     for row in report.rows:
         key = (row.run_id, _timestamp(row.run_started_at), row.target, row.audience, row.variant)
@@ -33,13 +35,13 @@ def report_csv(report: CampaignReport) -> str:
     return buffer.getvalue()
 
 
-def _values(counts: FunnelCounts, reasons: list[str]) -> list[object]:
-    numbers: list[object] = [counts.targeted, counts.excluded_total]
+def _values(counts: FunnelCounts, reasons: list[str]) -> list[Cell]:
+    numbers: list[Cell] = [counts.targeted, counts.excluded_total]
     numbers += [counts.excluded.get(reason, 0) for reason in reasons]
     numbers += [getattr(counts, name) for name in COUNT_FIELDS[2:-1]]
-    numbers.append(f"{counts.revenue:.2f}")
+    numbers.append(Decimal(f"{counts.revenue:.2f}"))
     rates = [getattr(counts, name) for name in RATE_FIELDS]
-    return numbers + ["" if value is None else f"{value:.4f}" for value in rates]
+    return numbers + [None if value is None else Decimal(f"{value:.4f}") for value in rates]
 
 
 def _timestamp(moment: datetime) -> str:

@@ -1,12 +1,17 @@
-"""`segbot segments|rfm|ladder` through typer's CliRunner, on the test database."""
+"""`segbot segments|rfm|ladder` and `segbot export` through typer's CliRunner, on the test
+database."""
 
+import csv
+import hashlib
 from datetime import timedelta
 from pathlib import Path
 
 import pandas as pd
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 from typer.testing import CliRunner
 
+from cli import app as segbot
 from cli.segments import app, ladder_app, rfm_app
 from core.clock import utcnow
 from core.models import Subscriber
@@ -115,3 +120,51 @@ async def test_rfm_and_ladder(runner: CliRunner, session: AsyncSession, tmp_path
     assert staged.exit_code == 0, staged.output
     assert "restaged: 3 changed" in staged.stdout  # a recent CRM order is most_aware
     assert "│ 4     │ most_aware     │ 3           │ 3      │" in staged.stdout
+
+
+async def test_rfm_csv_is_safe_in_a_spreadsheet(
+    runner: CliRunner, session: AsyncSession, tmp_path: Path
+) -> None:
+    await shop(session)
+    hostile = '=HYPERLINK("http://evil.example","refund")'
+    await session.execute(
+        update(Customer).where(Customer.external_id == "1").values(external_id=hostile)
+    )
+    await session.commit()
+    exported = tmp_path / "rfm.csv"
+    stored = await invoke(runner, rfm_app, "--csv", str(exported))
+    assert stored.exit_code == 0, stored.output
+
+    with exported.open(newline="", encoding="utf-8") as file:
+        rows = {row["customer_id"]: row for row in csv.DictReader(file)}
+    assert sorted(row["external_id"] for row in rows.values()) == ["'" + hostile, "2", "3"]
+    assert {float(row["monetary"]) for row in rows.values()} == {10.0, 40.0, 90.0}  # numbers
+
+
+async def test_export_for_google_customer_match(
+    runner: CliRunner, session: AsyncSession, tmp_path: Path
+) -> None:
+    await shop(session)
+    await session.execute(
+        update(Subscriber)
+        .where(Subscriber.username == "user1")
+        .values(email="Ana.Lopez@Gmail.com", phone="+34600111222")
+    )
+    await session.commit()
+    saved = await invoke(runner, app, "save", "first", "orders = 1")
+    assert saved.exit_code == 0, saved.output
+
+    exported = tmp_path / "first.csv"
+    result = await invoke(
+        runner, segbot.app, "export", "first", "--platform", "google", "--out", str(exported)
+    )
+    assert result.exit_code == 0, result.output
+    with exported.open(newline="", encoding="utf-8") as file:
+        assert list(csv.reader(file)) == [
+            ["email", "phone"],
+            [sha256("analopez@gmail.com"), sha256("+34600111222")],
+        ]
+
+
+def sha256(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()

@@ -243,16 +243,23 @@ async def test_forget_erases_personal_data_and_keeps_the_counts(
     before = await history()
     assert before["subscribed"] == 1
     assert before["quiz_answer"] == 1
+    row_id = (await subscriber(sessionmaker)).id
     await emulator.send_text(USER, "/forget")
     confirm = (await emulator.wait_for_messages(USER, count=5))[-1]
     await press(emulator, confirm, "Yes")
-    await until(
-        lambda: _status_is(sessionmaker, SubscriberStatus.UNSUBSCRIBED),
-        within=SETTLES_WITHIN,
-        what="status unsubscribed",
-    )
 
-    gone = await subscriber(sessionmaker)
+    async def row() -> Subscriber:
+        async with sessionmaker() as session:
+            found = await session.get(Subscriber, row_id)
+            assert found is not None
+            return found
+
+    async def erased() -> bool:
+        return (await row()).telegram_id != USER  # the Telegram id goes too
+
+    await until(erased, within=SETTLES_WITHIN, what="erased")
+    gone = await row()
+    assert gone.status is SubscriberStatus.UNSUBSCRIBED
     assert (gone.first_name, gone.username, gone.email, gone.phone) == (None, None, None, None)
     assert gone.attributes == {}
     assert await tags(sessionmaker) == set()

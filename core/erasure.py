@@ -1,0 +1,209 @@
+"""Erasure, table by table: what `/forget` leaves of a person (`core.subscribers.forget`).
+
+The promise: afterwards no table holds their Telegram id, names, username, phone, email,
+place, language, attributes, tags, quiz answers, button data or message texts. What stays
+are anonymous counts: their subscriber row, with nothing that says who they were, and the
+rows reports count it by, so that the past still adds up.
+
+Tables are found from the metadata, so a table added later is covered with no change
+here: every table with a column that refers to a subscriber (a foreign key to
+`subscribers.id`, or a column named `subscriber_id`) loses the person's rows, unless it is
+named below. Per table:
+
+- `subscribers`: the row stays, anonymous and unsubscribed (`core.subscribers.forget`).
+- `events`, `deliveries` (ANONYMOUS_COUNTS): kept for the counts; every JSON column is
+  emptied (quiz answers, button data, message texts, link tags, reactions, sources).
+- `customers` (OTHERS_RECORDS): the shop's records matched to them are unlinked and their
+  name, phone, email and attributes cleared; their orders and RFM scores stay, anonymous.
+  Any other customer record carrying their phone or email loses that phone or email.
+- any other table that refers to them (tags, segment members, ladder stages, activity
+  levels, purchase sums): their rows are deleted; refreshes recompute what still applies.
+- `audit_log`: their Telegram id, @username, phone and email become "[erased]" in the
+  entries that name them; the admin's action stays.
+- `identity_conflicts`, `rejected_rows`: a conflict over their phone or email, or listing
+  them, and a rejected CRM row carrying their phone or email, are deleted.
+- other subscribers' first touch: a referrer naming them (Telegram id or @username) is
+  cleared from those rows and their /start events.
+- `inbound_updates`: the webhook inbox empties an update as soon as it is handled
+  (`core.inbox.mark_handled`), so nothing of theirs is kept there to erase.
+
+A table is only seen here if its model was imported: the bot, the CLI and the migrations
+import them all.
+"""
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import JSON, Column, Table, Text, cast, delete, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy.sql.elements import ColumnElement
+
+from core.db import Base
+from core.models import AuditLog, Event, EventType, Subscriber
+
+ERASED = "[erased]"
+ANONYMOUS_COUNTS = frozenset({"events", "deliveries"})
+# Someone else's record that points at a subscriber: the columns saying who the person is.
+OTHERS_RECORDS = {"customers": ("name", "phone", "email", "attributes", "matched_by")}
+CONTACT_COLUMNS = ("phone", "email")  # in `customers`, as in `subscribers`: E.164, lower-case
+SUBSCRIBER_KEY = f"{Subscriber.__tablename__}.id"
+
+
+@dataclass(frozen=True, slots=True)
+class Person:
+    """Who is being erased, as read from their row before it is cleared."""
+
+    subscriber_id: int
+    telegram_id: int
+    username: str | None
+    phone: str | None  # E.164
+    email: str | None
+
+    def mentions(self) -> list[str]:
+        """How other records name them: Telegram id, @username, phone (with and without
+        its +) and email."""
+        named = [str(self.telegram_id)]
+        if self.username:
+            named.append(f"@{self.username}")
+        if self.phone:
+            named += [self.phone, self.phone.removeprefix("+")]
+        if self.email:
+            named.append(self.email)
+        return named
+
+
+async def erase_person(session: AsyncSession, person: Person) -> None:
+    """Everything above but the subscriber row itself; the caller commits."""
+    for table in Base.metadata.sorted_tables:
+        reference = _subscriber_reference(table)
+        if reference is not None:
+            await _erase_rows(session, table, reference, person.subscriber_id)
+    await _redact_audit_log(session, person)
+    await _erase_crm_mentions(session, person)
+    await _clear_referrals(session, person)
+
+
+def _subscriber_reference(table: Table) -> Column[Any] | None:
+    """The column of `table` that names a subscriber, if it has one."""
+    for column in table.columns:
+        named = column.name == "subscriber_id"
+        if named or any(key.target_fullname == SUBSCRIBER_KEY for key in column.foreign_keys):
+            return column
+    return None
+
+
+async def _erase_rows(
+    session: AsyncSession, table: Table, reference: Column[Any], subscriber_id: int
+) -> None:
+    theirs = reference == subscriber_id
+    if table.name in ANONYMOUS_COUNTS:
+        emptied: dict[str, Any] = {
+            column.name: {} for column in table.columns if isinstance(column.type, JSON)
+        }
+        if emptied:
+            await session.execute(update(table).where(theirs).values(emptied))
+    elif table.name in OTHERS_RECORDS:
+        cleared = {name: _empty(table.c[name]) for name in OTHERS_RECORDS[table.name]}
+        await session.execute(update(table).where(theirs).values({reference.name: None, **cleared}))
+    else:
+        await session.execute(delete(table).where(theirs))
+
+
+def _empty(column: Column[Any]) -> dict[str, Any] | None:
+    return {} if isinstance(column.type, JSON) else None
+
+
+async def _redact_audit_log(session: AsyncSession, person: Person) -> None:
+    entries = await session.scalars(
+        select(AuditLog).where(_mentions_any(AuditLog.detail, person.mentions()))
+    )
+    pattern = _mention_pattern(person.mentions())
+    for entry in entries:
+        redacted = _redacted(entry.detail, pattern, person.telegram_id)
+        if redacted != entry.detail:
+            entry.detail = redacted
+
+
+async def _erase_crm_mentions(session: AsyncSession, person: Person) -> None:
+    contacts = [value for value in (person.phone, person.email) if value]
+    customers = Base.metadata.tables.get("customers")
+    if customers is not None:
+        for name, value in zip(CONTACT_COLUMNS, (person.phone, person.email), strict=True):
+            if value:
+                column = customers.c[name]
+                await session.execute(update(customers).where(column == value).values({name: None}))
+    conflicts = Base.metadata.tables.get("identity_conflicts")
+    if conflicts is not None:
+        listing = await session.execute(
+            select(conflicts.c.id, conflicts.c.subscriber_ids).where(
+                _mentions_any(conflicts.c.subscriber_ids, [str(person.subscriber_id)])
+            )
+        )
+        theirs = [key for key, listed in listing.all() if person.subscriber_id in listed]
+        await session.execute(
+            delete(conflicts).where(
+                or_(conflicts.c.value.in_(contacts), conflicts.c.id.in_(theirs))
+            )
+        )
+    rejected = Base.metadata.tables.get("rejected_rows")
+    if rejected is not None and contacts:
+        mentions = [*contacts, *([person.phone.removeprefix("+")] if person.phone else [])]
+        candidates = await session.execute(
+            select(rejected.c.id, rejected.c.raw).where(_mentions_any(rejected.c.raw, mentions))
+        )
+        pattern = _mention_pattern(mentions)
+        theirs = [key for key, raw in candidates.all() if _redacted(raw, pattern, None) != raw]
+        await session.execute(delete(rejected).where(rejected.c.id.in_(theirs)))
+
+
+async def _clear_referrals(session: AsyncSession, person: Person) -> None:
+    """A referrer is whatever the deep link said; it names them if it is their Telegram id
+    or username."""
+    names = [str(person.telegram_id)]
+    if person.username:
+        names += [person.username, f"@{person.username}"]
+    await session.execute(
+        update(Subscriber).where(Subscriber.referrer.in_(names)).values(referrer=None)
+    )
+    touches = await session.execute(
+        select(Event.id, Event.payload).where(
+            Event.type.in_([EventType.SUBSCRIBED, EventType.START]),
+            _mentions_any(Event.payload, names),
+        )
+    )
+    for event_id, payload in touches.all():
+        if payload.get("referrer") in names:
+            kept = {key: value for key, value in payload.items() if key != "referrer"}
+            await session.execute(update(Event).where(Event.id == event_id).values(payload=kept))
+
+
+def _mentions_any(
+    column: ColumnElement[Any] | InstrumentedAttribute[Any], needles: Iterable[str]
+) -> ColumnElement[bool]:
+    """The column's text (JSON as its text) contains one of `needles`, ignoring case: a
+    cheap first cut, which the caller narrows when a mere substring is not enough."""
+    text = func.lower(cast(column, Text))
+    return or_(*(text.contains(needle.lower(), autoescape=True) for needle in needles))
+
+
+def _mention_pattern(mentions: list[str]) -> re.Pattern[str]:
+    """A mention standing on its own: `501` in "/find 501", not in "run 15012"."""
+    alternatives = "|".join(re.escape(mention) for mention in mentions)
+    return re.compile(rf"(?<![\w@+.-])(?:{alternatives})(?![\w@-]|\.\w)", re.IGNORECASE)
+
+
+def _redacted(value: Any, pattern: re.Pattern[str], telegram_id: int | None) -> Any:
+    """`value` (JSON) with every mention `pattern` finds, and the Telegram id as a number,
+    replaced by ERASED."""
+    if isinstance(value, str):
+        return pattern.sub(ERASED, value)
+    if isinstance(value, int) and not isinstance(value, bool) and value == telegram_id:
+        return ERASED
+    if isinstance(value, list):
+        return [_redacted(item, pattern, telegram_id) for item in value]
+    if isinstance(value, dict):
+        return {key: _redacted(item, pattern, telegram_id) for key, item in value.items()}
+    return value
