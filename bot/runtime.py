@@ -7,7 +7,7 @@ process stops. Then it picks the parts its `--role` asks for and runs them toget
 
 | part | role | what it runs |
 |---|---|---|
-| `_bot_part` | bot | long polling (one poller at a time), or the webhook inbox |
+| `_bot_part` | bot | long polling (`bot.polling`, one poller at a time), or the webhook inbox |
 | `_sender_part` | sender | the delivery worker at SEGBOT_RATE_LIMIT |
 | `_scheduler_part` | scheduler | campaigns, CRM syncs, segment refreshes (one leader) |
 | the web server | always | tracked-link redirects, /healthz, /readyz, /metrics, webhook |
@@ -20,7 +20,7 @@ import asyncio
 import logging
 import signal
 from collections.abc import Callable, Coroutine
-from contextlib import AsyncExitStack, suppress
+from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from datetime import UTC
 from functools import partial
@@ -33,6 +33,7 @@ from redis.asyncio import BlockingConnectionPool, Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 import migrations
+from bot import polling
 from bot.admin.services import AdminServices
 from bot.config import AppConfig, load_app_config
 from bot.dispatcher import ALLOWED_UPDATES, build_bot, build_dispatcher, secret_key
@@ -130,12 +131,13 @@ def _build(
     this process is the deployment's only sender (`--role all`)."""
     engine = create_engine(
         settings.database_url,
+        show_parameters=settings.log_sql,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
     )
     stack.push_async_callback(engine.dispose)
     sessionmaker = create_sessionmaker(engine)
-    redis = None if settings.redis_url is None else _redis(settings.redis_url)
+    redis = None if settings.redis_url is None else _redis(settings.redis_url.get_secret_value())
     if redis is not None:
         stack.push_async_callback(redis.aclose)
     bot = build_bot(settings)
@@ -231,7 +233,7 @@ def _bot_part(process: Process, *, webhook: bool) -> Part:
             lead, process.engine, partial(_poll, dispatcher, process.bot), key=POLLING_LOCK
         )
     inbox = InboxProcessor(
-        process.sessionmaker, partial(dispatcher.feed_raw_update, process.bot), clock=clock
+        process.sessionmaker, partial(polling.feed_raw, dispatcher, process.bot), clock=clock
     )
     secret = webhook_secret(secret_key(settings))
     process.web_app.router.add_post(
@@ -242,25 +244,9 @@ def _bot_part(process: Process, *, webhook: bool) -> Part:
 
 
 async def _poll(dispatcher: Dispatcher, bot: Bot) -> None:
-    """Long-poll until cancelled, then stop polling gracefully (aiogram leaves its polling
-    tasks running if merely cancelled)."""
+    """Long-poll until cancelled, each update decoded and handled on its own (bot.polling)."""
     await bot.delete_webhook(drop_pending_updates=False)  # polling and a webhook exclude
-    polling = asyncio.create_task(
-        dispatcher.start_polling(
-            bot,
-            handle_signals=False,
-            close_bot_session=False,
-            allowed_updates=list(ALLOWED_UPDATES),
-        )
-    )
-    try:
-        await asyncio.shield(polling)
-    except asyncio.CancelledError:
-        with suppress(RuntimeError):  # "Polling is not started": nothing to stop yet
-            await dispatcher.stop_polling()
-        polling.cancel()
-        await asyncio.gather(polling, return_exceptions=True)
-        raise
+    await polling.poll(dispatcher, bot, allowed_updates=ALLOWED_UPDATES)
 
 
 async def _serve_webhook(bot: Bot, settings: Settings, inbox: InboxProcessor) -> None:

@@ -5,12 +5,22 @@ it), the update stored in the inbox (core/inbox.py) and only then acknowledged w
 handling happens after, in `InboxProcessor`. A process that dies between the two loses
 nothing: the stored update is claimed again by whichever bot process looks next.
 
+Whatever the body, the answer is 200, 400 or 403 (413 past the web server's 1 MiB),
+never a 500 that Telegram would post again and again. A body that is not strict JSON (NaN,
+an infinite number, nesting too deep to read) or has no update_id that fits the inbox is
+refused with 400 and the reason. An update nested deeper than `MAX_DEPTH`, or JSON that
+aiogram cannot read as an update, is logged with its update_id and skipped (the first
+here, unstored; the second as it is handled, `bot.polling.feed_raw`), and acknowledged so
+that Telegram does not post it again.
+
 Updates of one user are handled in order; different users' updates concurrently.
 """
 
 import asyncio
 import hmac
+import json
 import logging
+import math
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from contextlib import suppress
@@ -29,6 +39,8 @@ logger = logging.getLogger(__name__)
 WEBHOOK_PATH = "/telegram/webhook"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105  (a header name)
 PRUNE_EVERY = timedelta(hours=1)
+MAX_DEPTH = 64  # Telegram's updates nest about 10 levels deep; deeper is not an update
+MAX_UPDATE_ID = 2**63 - 1  # the inbox keys updates by a 64-bit integer
 UpdateHandler = Callable[[dict[str, Any]], Awaitable[object]]
 
 
@@ -46,23 +58,65 @@ def receiver(
     stored: asyncio.Event,
 ) -> Callable[[web.Request], Awaitable[web.Response]]:
     """The POST handler: 403 without the secret, 400 for what is not an update, else the
-    update is committed to the inbox, `stored` is set, and Telegram gets its 200."""
+    update is committed to the inbox (unless skipped), `stored` is set, and Telegram gets
+    its 200."""
 
     async def receive(request: web.Request) -> web.Response:
         if not hmac.compare_digest(request.headers.get(SECRET_HEADER, ""), secret):
             raise web.HTTPForbidden
-        try:
-            payload = await request.json()
-        except ValueError:
-            raise web.HTTPBadRequest(text="the body is not JSON") from None
-        if not isinstance(payload, dict) or type(payload.get("update_id")) is not int:
-            raise web.HTTPBadRequest(text="not a Telegram update: no integer update_id")
+        payload = _update(await request.read())
+        if _deeper_than(payload, MAX_DEPTH):
+            logger.warning(
+                "update %d skipped: nested deeper than %d levels", payload["update_id"], MAX_DEPTH
+            )
+            return web.Response()
         async with sessionmaker() as session:
             await inbox.store(session, payload, now=clock())
         stored.set()
         return web.Response()
 
     return receive
+
+
+def _update(body: bytes) -> dict[str, Any]:
+    """The body as an update, or 400 saying why it is not one."""
+    try:
+        payload = json.loads(body, parse_constant=_refuse_constant, parse_float=_finite)
+    except RecursionError:
+        raise web.HTTPBadRequest(text="the body is JSON nested too deep to read") from None
+    except ValueError:  # not UTF-8, not JSON, an integer of over 4,300 digits
+        raise web.HTTPBadRequest(text="the body is not strict JSON") from None
+    if not isinstance(payload, dict):
+        raise web.HTTPBadRequest(text="not a Telegram update: not a JSON object")
+    update_id = payload.get("update_id")
+    if type(update_id) is not int or not 0 <= update_id <= MAX_UPDATE_ID:
+        raise web.HTTPBadRequest(text="not a Telegram update: no update_id of 0 to 2**63-1")
+    return payload
+
+
+def _refuse_constant(name: str) -> object:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _finite(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):
+        raise ValueError(f"{text[:20]} does not fit a float")
+    return number
+
+
+def _deeper_than(value: object, limit: int) -> bool:
+    """Whether `value` nests lists and objects more than `limit` levels deep (no recursion:
+    the depth is what is in question)."""
+    level: list[object] = [value]
+    for _ in range(limit):
+        level = [
+            child
+            for item in level
+            if isinstance(item, dict | list)
+            for child in (item.values() if isinstance(item, dict) else item)
+        ]
+    return any(isinstance(item, dict | list) for item in level)
 
 
 class InboxProcessor:
@@ -125,9 +179,11 @@ class InboxProcessor:
 
 
 def _user_of(payload: dict[str, Any]) -> int | None:
-    """The user (or chat) an update comes from, to keep each user's updates in order."""
+    """The user (or chat) an update comes from, to keep each user's updates in order (None
+    when the update does not say, in a form that can be trusted or not)."""
     for key, value in payload.items():
         if key != "update_id" and isinstance(value, dict):
-            origin = value.get("from") or value.get("user") or value.get("chat") or {}
-            return origin.get("id") if isinstance(origin, dict) else None
+            origin = value.get("from") or value.get("user") or value.get("chat")
+            user_id = origin.get("id") if isinstance(origin, dict) else None
+            return user_id if type(user_id) is int else None
     return None

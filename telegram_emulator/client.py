@@ -140,8 +140,21 @@ class EmulatorClient:
     async def updates_pending(self) -> list[JSONObject]:
         return _objects(await self._call("GET", "/updates"))
 
+    async def inject_update(self, fields: JSONObject) -> JSONObject:
+        """Queue a raw update (all of it but update_id); returns it as delivered."""
+        return _object(await self._call("POST", "/updates", {"update": fields}))
+
     async def webhook_info(self) -> JSONObject:
         return _object(await self._call("GET", "/webhook"))
+
+    async def post_to_webhook(self, body: str, *, with_secret: bool = True) -> int:
+        """POST `body` as it is to the bot's webhook; returns the HTTP status it answered."""
+        payload: JSONObject = {"body": body, "with_secret": with_secret}
+        result = _object(await self._call("POST", "/webhook/posts", payload))
+        status = result["status"]
+        if not isinstance(status, int):
+            raise EmulatorError(f"expected an HTTP status, got {status!r}")
+        return status
 
     async def _call(self, verb: str, path: str, payload: JSONObject | None = None) -> JSON:
         body = None if payload is None else {k: v for k, v in payload.items() if v is not None}

@@ -97,7 +97,9 @@ class ControlApi:
             web.post(f"{PREFIX}/faults/retry_after", _answer(self.retry_after)),
             web.delete(f"{PREFIX}/faults", _answer(self.clear_faults)),
             web.get(f"{PREFIX}/updates", _answer(self.updates)),
+            web.post(f"{PREFIX}/updates", _answer(self.inject_update)),
             web.get(f"{PREFIX}/webhook", _answer(self.webhook)),
+            web.post(f"{PREFIX}/webhook/posts", _answer(self.post_to_webhook)),
         ]
 
     async def add_user(self, request: web.Request, params: Params) -> JSON:
@@ -199,8 +201,23 @@ class ControlApi:
     async def updates(self, request: web.Request, params: Params) -> JSON:
         return list(self._emu.updates_pending())
 
+    async def inject_update(self, request: web.Request, params: Params) -> JSON:
+        """Body `{"update": {...}}`: the raw update's fields, all but its update_id."""
+        fields = params.optional_object("update")
+        if fields is None:
+            raise EmulatorError("update is required: a JSON object, the update's fields")
+        return self._emu.inject_update(fields)
+
     async def webhook(self, request: web.Request, params: Params) -> JSON:
         return self._emu.webhook_info()
+
+    async def post_to_webhook(self, request: web.Request, params: Params) -> JSON:
+        """Body `{"body": "...", "with_secret": true}`: the text is posted as it is (a JSON
+        body too deep or broken to carry as JSON here travels as a string)."""
+        status = await self._emu.post_to_webhook(
+            _required_str(params, "body"), with_secret=params.get("with_secret") is not False
+        )
+        return {"status": status}
 
 
 def control_routes(emulator: "Emulator") -> list[web.RouteDef]:

@@ -260,6 +260,18 @@ class Emulator:
         """What getWebhookInfo would answer."""
         return self._webhook.info()
 
+    def inject_update(self, fields: JSONObject) -> JSONObject:
+        """Queue a raw update, schema-invalid or of an unknown type as it may be: `fields`
+        are all of it but the update_id, which the emulator assigns. It is delivered like
+        any other (getUpdates or the webhook); returns it as delivered."""
+        return self._queue.push_raw(fields).to_json()
+
+    async def post_to_webhook(self, body: str | bytes, *, with_secret: bool = True) -> int:
+        """POST any `body` to the bot's webhook (with its secret token unless told not to),
+        outside the update queue; return the HTTP status the bot answered."""
+        raw = body.encode() if isinstance(body, str) else body
+        return await self._webhook.post_raw(raw, with_secret=with_secret)
+
     # -- faults ------------------------------------------------------------------------
 
     def fail_next(

@@ -4,6 +4,7 @@ import itertools
 from collections import deque
 from dataclasses import dataclass
 
+from telegram_emulator.errors import EmulatorError
 from telegram_emulator.json_types import JSON, JSONObject
 from telegram_emulator.notifier import Notifier
 
@@ -41,12 +42,14 @@ FIRST_UPDATE_ID = 100_000_001
 
 @dataclass(frozen=True, slots=True)
 class Update:
+    """An update as the bot receives it: its id and the rest of its fields (normally one:
+    its type's key and object; anything at all for an injected raw update)."""
+
     update_id: int
-    update_type: str
-    payload: JSONObject
+    fields: JSONObject
 
     def to_json(self) -> JSONObject:
-        return {"update_id": self.update_id, self.update_type: self.payload}
+        return {"update_id": self.update_id, **self.fields}
 
 
 class UpdateQueue:
@@ -67,7 +70,14 @@ class UpdateQueue:
         """Queue an update; `None` if the bot's allowed_updates filter drops it."""
         if update_type not in self.allowed_updates:
             return None
-        update = Update(next(self._ids), update_type, payload)
+        return self.push_raw({update_type: payload})
+
+    def push_raw(self, fields: JSONObject) -> Update:
+        """Queue `fields` as they are under the next update_id, whatever allowed_updates says:
+        an update Telegram may send that the bot cannot read (a newer Bot API's, a broken one)."""
+        if "update_id" in fields:
+            raise EmulatorError("the emulator numbers updates itself: leave update_id out")
+        update = Update(next(self._ids), fields)
         self._pending.append(update)
         self.changed.notify()
         return update

@@ -1,4 +1,8 @@
-"""Webhook mode: POST each update, in order, to the bot's URL; retry with backoff on failure."""
+"""Webhook mode: POST each update, in order, to the bot's URL; retry with backoff on failure.
+
+`post_raw` sends any body at all to the same URL, for tests of what the bot does with a
+request Telegram would never make.
+"""
 
 import asyncio
 import contextlib
@@ -7,6 +11,7 @@ from dataclasses import dataclass
 
 import aiohttp
 
+from telegram_emulator.errors import EmulatorError
 from telegram_emulator.json_types import JSON, JSONObject
 from telegram_emulator.params import Params, Upload
 from telegram_emulator.update_queue import UpdateQueue
@@ -94,6 +99,22 @@ class WebhookDelivery:
             info["last_error_date"] = self.last_error_date
             info["last_error_message"] = self.last_error_message
         return info
+
+    async def post_raw(self, body: bytes, *, with_secret: bool = True) -> int:
+        """POST `body` as it is (as JSON, with the secret token unless `with_secret` is
+        false) to the webhook; return the HTTP status the bot answered."""
+        config = self.config
+        if config is None:
+            raise EmulatorError("no webhook is set: the bot has not called setWebhook")
+        headers = {"Content-Type": "application/json"}
+        if with_secret and config.secret_token:
+            headers[SECRET_HEADER] = config.secret_token
+        timeout = aiohttp.ClientTimeout(total=DELIVERY_TIMEOUT)
+        async with (
+            aiohttp.ClientSession(timeout=timeout) as session,
+            session.post(config.url, data=body, headers=headers) as response,
+        ):
+            return response.status
 
     async def _deliver_forever(self) -> None:
         timeout = aiohttp.ClientTimeout(total=DELIVERY_TIMEOUT)

@@ -1,10 +1,15 @@
-"""/language, and /forget: the subscriber's right to have their data erased."""
+"""/language, and /forget: the subscriber's right to have their data erased.
+
+A double-pressed button is handled twice; its second edit or deletion changes nothing and
+is not an error (`bot.edits`).
+"""
 
 from aiogram import Router
 from aiogram.filters import Command
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot import edits
 from bot.filters import Data
 from bot.i18n import LANGUAGE_NAMES, Texts, Translator
 from core.clock import Clock
@@ -46,7 +51,7 @@ async def choose_language(
     t = texts.for_language(code)
     await query.answer(t("Language saved."))
     if isinstance(query.message, Message):
-        await query.message.edit_text(t("Language saved."))
+        await edits.edit_text(query.message, t("Language saved."))
 
 
 async def ask_to_forget(event: Message | CallbackQuery, t: Translator) -> None:
@@ -78,18 +83,19 @@ async def confirm_forget(
     event_log.forget_subscriber(telegram_id)
     await query.answer()
     if isinstance(query.message, Message):
-        await query.message.edit_text(
+        await edits.edit_text(
+            query.message,
             t(
                 "Done: your data is erased and you will get no more messages. "
                 "Send /start if you ever want to come back."
-            )
+            ),
         )
 
 
 async def keep(query: CallbackQuery, t: Translator) -> None:
     await query.answer(t("Nothing was changed."))
     if isinstance(query.message, Message):
-        await query.message.delete()
+        await edits.delete(query.message)
 
 
 def register(router: Router) -> None:

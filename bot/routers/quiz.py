@@ -1,8 +1,14 @@
 """The onboarding quiz in chat, and /profile to see and change the answers.
 
+Quiz texts are plain text, escaped for the bot's HTML messages (an option such as "< 25").
 Multi-choice selections live in the message's own keyboard (a ✓ on chosen options), so a
-half-answered question survives a restart and needs no server-side state.
+half-answered question survives a restart and needs no server-side state. A double-pressed
+button is handled twice; the second press finds the message already edited (`bot.edits`)
+and stops there, so the next question is asked once.
 """
+
+import html
+from collections.abc import Collection
 
 from aiogram import Router
 from aiogram.filters import Command
@@ -17,6 +23,7 @@ from aiogram.types import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot import edits
 from bot.config import AppConfig
 from bot.filters import Data
 from bot.i18n import Translator
@@ -74,7 +81,7 @@ def question_markup(
 
 async def ask(message: Message, question: Question, t: Translator, *, editing: bool) -> None:
     await message.answer(
-        localized(question.text, t.language),
+        _html(localized(question.text, t.language)),
         reply_markup=question_markup(question, t, editing=editing),
     )
 
@@ -103,7 +110,7 @@ async def on_answer(
         chosen = _chosen(query) ^ {callback_data.option}
         markup = question_markup(question, t, chosen=chosen, editing=callback_data.editing)
         if isinstance(query.message, Message):
-            await query.message.edit_reply_markup(reply_markup=markup)
+            await edits.edit_keyboard(query.message, markup)
         await query.answer()
         return
     await _record(
@@ -155,14 +162,8 @@ async def _record(
     await query.answer(t("Saved."))
     if not isinstance(query.message, Message):
         return
-    labels = [
-        localized(option.label, t.language)
-        for option in question.options
-        if option.id in option_ids
-    ]
-    await query.message.edit_text(
-        f"{localized(question.text, t.language)}\n→ {', '.join(labels) or '—'}"
-    )
+    if not await edits.edit_text(query.message, _answered(question, option_ids, t)):
+        return  # a press before this one already went on from here
     following = None if editing else config.quiz.after(question.id)
     if following is not None:
         await ask(query.message, following, t, editing=False)
@@ -172,8 +173,7 @@ async def _record(
 
 async def on_skip(query: CallbackQuery, config: AppConfig, t: Translator) -> None:
     await query.answer()
-    if isinstance(query.message, Message):
-        await query.message.edit_reply_markup(reply_markup=None)
+    if isinstance(query.message, Message) and await edits.edit_keyboard(query.message, None):
         await _finish(query.message, config, t)
 
 
@@ -194,12 +194,10 @@ async def profile(
     subscriber = await subscriber_of(session, message.from_user.id)
     lines = [t("<b>Your profile</b>")]
     lines += [
-        f"{localized(q.text, t.language)}\n→ {_answer_labels(subscriber, q, t)}"
-        for q in config.quiz.questions
-        if q.attribute
+        _answered(q, _stored_answer(subscriber, q), t) for q in config.quiz.questions if q.attribute
     ]
     lines.append(t("Phone: {phone}", phone=t("shared") if subscriber.phone else "—"))
-    lines.append(t("Email: {email}", email=subscriber.email or "—"))
+    lines.append(t("Email: {email}", email=_html(subscriber.email or "—")))
     buttons = [
         [
             InlineKeyboardButton(
@@ -246,15 +244,25 @@ def _chosen(query: CallbackQuery) -> frozenset[str]:
     return frozenset(chosen)
 
 
-def _answer_labels(subscriber: Subscriber, question: Question, t: Translator) -> str:
+def _stored_answer(subscriber: Subscriber, question: Question) -> set[object]:
+    """The option ids the subscriber's profile holds for the question."""
     attribute = question.attribute or ""
     if attribute in PROFILE_FIELDS:
         value = getattr(subscriber, attribute)
     else:
         value = subscriber.attributes.get(attribute)
-    chosen = set(value) if isinstance(value, list) else {value}
+    return set(value) if isinstance(value, list) else {value}
+
+
+def _answered(question: Question, chosen: Collection[object], t: Translator) -> str:
+    """The question and the labels of the chosen options, as the HTML of a message."""
     labels = [localized(o.label, t.language) for o in question.options if o.id in chosen]
-    return ", ".join(labels) or "—"
+    return _html(f"{localized(question.text, t.language)}\n→ {', '.join(labels) or '—'}")
+
+
+def _html(text: str) -> str:
+    """Plain text (quiz texts, what a subscriber typed) for the bot's HTML messages."""
+    return html.escape(text, quote=False)
 
 
 def register(router: Router) -> None:

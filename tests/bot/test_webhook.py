@@ -1,7 +1,9 @@
 """Webhook mode's receiving side: the secret is checked, an update is stored before the 200,
-and stored updates are handled once each, in order per user, even after a crash."""
+and stored updates are handled once each, in order per user, even after a crash. Whatever
+the body, the answer is 200, 400 or 403, never a 500."""
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
@@ -12,7 +14,14 @@ from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.webhook import SECRET_HEADER, WEBHOOK_PATH, InboxProcessor, receiver, webhook_secret
+from bot.webhook import (
+    MAX_DEPTH,
+    SECRET_HEADER,
+    WEBHOOK_PATH,
+    InboxProcessor,
+    receiver,
+    webhook_secret,
+)
 from core import inbox
 from core.inbox import InboundUpdate
 from tests.broadcasts.audience import NOW
@@ -126,3 +135,86 @@ async def test_handled_updates_are_pruned_after_a_day(
         assert await inbox.prune(session, now=NOW + timedelta(hours=23)) == 0
         assert await inbox.prune(session, now=NOW + timedelta(hours=25)) == 1
     assert await stored(sessionmaker) == 1  # the unhandled one stays
+
+
+async def test_a_body_too_deep_or_not_strict_json_is_a_400_never_a_500(
+    client: TestClient[web.Request, web.Application],
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    headers = {SECRET_HEADER: SECRET}
+    deep = "[" * 100_000 + "]" * 100_000
+    bodies = [
+        deep,
+        '{"update_id": 1, "message": ' + deep + "}",
+        '{"update_id": 2, "x": NaN}',
+        '{"update_id": 3, "x": -Infinity}',
+        '{"update_id": 4, "x": 1e999}',
+        '{"update_id": 5, "x": ' + "9" * 5000 + "}",
+        "[1, 2]",
+        b"\xff\xfe{".decode("latin-1"),
+    ]
+    for body in bodies:
+        answer = await client.post(WEBHOOK_PATH, data=body.encode(), headers=headers)
+        assert answer.status == 400, (body[:40], await answer.text())
+    answer = await client.post(WEBHOOK_PATH, data=deep.encode(), headers=headers)
+    assert await answer.text() == "the body is JSON nested too deep to read"
+    assert await stored(sessionmaker) == 0
+
+
+async def test_an_update_id_that_does_not_fit_the_inbox_is_a_400(
+    client: TestClient[web.Request, web.Application],
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    for update_id in ["-1", str(2**63), str(2**64), '"7"', "7.0", "true", "null"]:
+        body = f'{{"update_id": {update_id}, "message": {{}}}}'.encode()
+        answer = await client.post(WEBHOOK_PATH, data=body, headers={SECRET_HEADER: SECRET})
+        assert answer.status == 400, update_id
+    assert await stored(sessionmaker) == 0
+
+
+async def test_an_update_nested_deeper_than_the_limit_is_acknowledged_logged_and_not_stored(
+    client: TestClient[web.Request, web.Application],
+    sessionmaker: async_sessionmaker[AsyncSession],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    nested: Any = "secret text"
+    for _ in range(MAX_DEPTH):
+        nested = [nested]
+    with caplog.at_level(logging.WARNING, logger="bot.webhook"):
+        answer = await client.post(
+            WEBHOOK_PATH, json={"update_id": 42, "x": nested}, headers={SECRET_HEADER: SECRET}
+        )
+    assert answer.status == 200  # Telegram must not post it again
+    assert await stored(sessionmaker) == 0
+    assert caplog.messages == [f"update 42 skipped: nested deeper than {MAX_DEPTH} levels"]
+
+
+async def test_strings_a_database_may_refuse_are_stored_as_they_are(
+    client: TestClient[web.Request, web.Application],
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    body = b'{"update_id": 9, "message": {"text": "a\\u0000b\\ud800c\\udfff"}}'
+    answer = await client.post(WEBHOOK_PATH, data=body, headers={SECRET_HEADER: SECRET})
+    assert answer.status == 200
+    async with sessionmaker() as session:
+        [item] = await inbox.claim(session, now=NOW)
+    assert item.payload["message"]["text"] == "a\x00b\ud800c\udfff"
+
+
+async def test_an_update_whose_sender_id_is_not_an_integer_is_still_handled(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    odd_senders: list[Any] = [[7], {"id": 7}, "7", None]
+    async with sessionmaker() as session:
+        for update_id, sender in enumerate(odd_senders, start=1):
+            payload = message(update_id, 7, "hi")
+            payload["message"]["from"]["id"] = sender
+            await inbox.store(session, payload, now=NOW)
+    seen: list[int] = []
+
+    async def handle(update: dict[str, Any]) -> None:
+        seen.append(update["update_id"])
+
+    processor = InboxProcessor(sessionmaker, handle, clock=lambda: NOW)
+    assert await processor.handle_batch() == len(odd_senders)
+    assert sorted(seen) == [1, 2, 3, 4]

@@ -10,7 +10,12 @@ import pytest
 from aiogram import Bot, Dispatcher
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
-from aiogram.exceptions import TelegramConflictError, TelegramNotFound, TelegramServerError
+from aiogram.exceptions import (
+    ClientDecodeError,
+    TelegramConflictError,
+    TelegramNotFound,
+    TelegramServerError,
+)
 from aiogram.methods import GetMe, SendMessage
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup, Message
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler
@@ -270,3 +275,36 @@ async def test_client_drives_a_standalone_emulator_process() -> None:
     finally:
         process.terminate()
         await process.wait()
+
+
+async def test_raw_updates_reach_the_bot_as_they_are_and_raw_bodies_its_webhook(
+    bot: Bot, emu: Emulator, receiver: WebhookReceiver, http: aiohttp.ClientSession
+) -> None:
+    async with EmulatorClient(emu.base_url) as client:
+        raw = await client.inject_update({"message": {"message_id": "one"}, "future": [1]})
+        with pytest.raises(EmulatorError, match="leave update_id out"):
+            await client.inject_update({"update_id": 5})
+        with pytest.raises(EmulatorError, match="no webhook is set"):
+            await client.post_to_webhook("{}")
+        async with http.get(f"{emu.base_url}/bot42:TEST/getUpdates") as response:
+            batch = (await response.json())["result"]
+        assert batch == [raw]
+        assert raw == {
+            "update_id": raw["update_id"],
+            "message": {"message_id": "one"},
+            "future": [1],
+        }
+        with pytest.raises(ClientDecodeError):  # why segbot decodes each update on its own
+            await bot.get_updates()
+
+        await bot.set_webhook(receiver.url, secret_token="s3cr3t")
+        async with asyncio.timeout(10):
+            assert await receiver.received.get() == raw  # after the first attempt's 500
+        assert await client.post_to_webhook('{"raw": 1}') == 200
+        assert await client.post_to_webhook('{"raw": 2}', with_secret=False) == 200
+    *_, (with_secret, first), (without_secret, second) = receiver.deliveries
+    assert (first, second) == ({"raw": 1}, {"raw": 2})
+    assert with_secret["X-Telegram-Bot-Api-Secret-Token"] == "s3cr3t"
+    assert "X-Telegram-Bot-Api-Secret-Token" not in without_secret
+    assert await emu.post_to_webhook(b"[]") == 200
+    assert emu.updates_pending() == []

@@ -1,0 +1,179 @@
+"""Long polling that no update can stop: each update is decoded and handled on its own.
+
+aiogram's own polling decodes a whole getUpdates batch at once, so one update it cannot
+read (a field of a newer Bot API, a broken value) fails the batch, the offset never moves
+and the bot answers nobody again. Here the batch arrives as raw JSON and then, per update:
+
+- one that decodes goes to the Dispatcher as a task of its own, as aiogram's polling does;
+- one that does not, or whose type aiogram does not know, is logged at WARNING with its
+  update_id and the fields at fault (never their values: they may be personal data) and
+  skipped;
+- either way the offset moves past it, so Telegram does not send it again.
+
+A failed getUpdates (the network, Telegram's 5xx, another poller) is logged without the
+response and tried again after aiogram's backoff. Cancelling `poll` stops it gracefully: no
+new batch, the updates being handled get `STOP_GRACE` seconds to finish, then the
+Dispatcher's shutdown hooks run. The webhook inbox hands its stored updates to `feed_raw`,
+so both modes decode and handle an update alike.
+"""
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from aiogram import Bot, Dispatcher
+from aiogram.dispatcher.dispatcher import DEFAULT_BACKOFF_CONFIG
+from aiogram.exceptions import AiogramError, TelegramAPIError
+from aiogram.methods import TelegramMethod
+from aiogram.types import Update
+from aiogram.types.update import UpdateTypeLookupError
+from aiogram.utils.backoff import Backoff
+from pydantic import ValidationError
+
+logger = logging.getLogger(__name__)
+
+POLLING_TIMEOUT = 10  # seconds Telegram holds a getUpdates open when nothing is pending
+STOP_GRACE = 10.0  # seconds the updates being handled get to finish when polling stops
+REPORTED_FAULTS = 3  # a skipped update's log line names at most this many faulty fields
+REPORTED_CHARS = 120  # and cuts each name (a path into the update) to this length
+
+
+class GetRawUpdates(TelegramMethod[list[Any]]):
+    """getUpdates answered as raw JSON objects, so that each is decoded on its own."""
+
+    __returning__ = list[Any]
+    __api_method__ = "getUpdates"
+
+    offset: int | None = None
+    timeout: int | None = None
+    allowed_updates: list[str] | None = None
+
+
+async def poll(
+    dispatcher: Dispatcher,
+    bot: Bot,
+    *,
+    allowed_updates: Sequence[str],
+    timeout: int = POLLING_TIMEOUT,  # noqa: ASYNC109 - Telegram's long-poll wait, not ours
+) -> None:
+    """Run the Dispatcher's startup hooks, then long-poll and handle every update until
+    cancelled; then stop gracefully (see the module's docstring)."""
+    hook_data: dict[str, Any] = {"dispatcher": dispatcher, **dispatcher.workflow_data}
+    await dispatcher.emit_startup(bot=bot, **hook_data)
+    request = GetRawUpdates(timeout=timeout, allowed_updates=list(allowed_updates))
+    backoff = Backoff(DEFAULT_BACKOFF_CONFIG)
+    handling: set[asyncio.Task[None]] = set()
+    logger.info("long polling started")
+    try:
+        while True:
+            for raw in await _fetch(bot, request, backoff):
+                update_id = _update_id(raw)
+                if update_id is not None and update_id >= (request.offset or 0):
+                    request.offset = update_id + 1
+                update = decode(raw, bot)
+                if update is not None:
+                    task = asyncio.create_task(feed(dispatcher, bot, update))
+                    handling.add(task)
+                    task.add_done_callback(handling.discard)
+    finally:
+        await _finish(handling)
+        await dispatcher.emit_shutdown(bot=bot, **hook_data)
+        logger.info("long polling stopped")
+
+
+async def feed_raw(dispatcher: Dispatcher, bot: Bot, raw: dict[str, Any]) -> None:
+    """Decode one raw update and handle it; one that does not decode is logged and skipped."""
+    update = decode(raw, bot)
+    if update is not None:
+        await feed(dispatcher, bot, update)
+
+
+async def feed(dispatcher: Dispatcher, bot: Bot, update: Update) -> None:
+    """Handle one update as aiogram's polling does (a Bot API method a handler returns is
+    called). What escapes the Dispatcher (its error handler takes the handlers' failures)
+    is logged with the update's id, never raised: it must not stop the next update."""
+    try:
+        response = await dispatcher.feed_update(bot, update)
+        if isinstance(response, TelegramMethod):
+            await dispatcher.silent_call_request(bot, response)
+    except Exception:
+        logger.exception("update %d could not be handled", update.update_id)
+
+
+def decode(raw: object, bot: Bot) -> Update | None:
+    """`raw` as an `Update` bound to `bot`, or None, logged with its update_id, when aiogram
+    cannot read it or knows none of its types (the Dispatcher would only warn, quoting it)."""
+    try:
+        update = Update.model_validate(raw, context={"bot": bot})
+    except ValidationError as error:
+        logger.warning("update %s skipped: it does not decode (%s)", _shown_id(raw), _faults(error))
+        return None
+    try:
+        update.event_type  # noqa: B018 - raises when no field is a known update type
+    except UpdateTypeLookupError:
+        fields = sorted(update.model_extra or ())
+        named = ", ".join(ascii(name[:REPORTED_CHARS]) for name in fields[:REPORTED_FAULTS])
+        logger.warning(
+            "update %d skipped: no update type aiogram knows (fields: %s)",
+            update.update_id,
+            named or "none",
+        )
+        return None
+    return update
+
+
+async def _fetch(bot: Bot, request: GetRawUpdates, backoff: Backoff) -> list[Any]:
+    """One getUpdates. A failure is logged (the error's kind and Telegram's description,
+    never the response: it holds the updates) and gives an empty batch after the backoff."""
+    timeout = bot.session.timeout
+    request_timeout = None if not timeout else int(timeout + (request.timeout or 0))
+    try:
+        batch = await bot(request, request_timeout=request_timeout)
+    except AiogramError as error:
+        reason = error.message if isinstance(error, TelegramAPIError) else "undecodable answer"
+        logger.error(
+            "getUpdates failed (%s: %s); trying again in %.1f s",
+            type(error).__name__,
+            reason,
+            backoff.next_delay,
+        )
+        await backoff.asleep()
+        return []
+    if backoff.counter:
+        logger.info("getUpdates works again after %d failures", backoff.counter)
+        backoff.reset()
+    return batch
+
+
+async def _finish(handling: set[asyncio.Task[None]]) -> None:
+    """Let the updates being handled finish; cancel those still running after STOP_GRACE."""
+    if not handling:
+        return
+    _, late = await asyncio.wait(set(handling), timeout=STOP_GRACE)
+    for task in late:
+        task.cancel()
+    await asyncio.gather(*late, return_exceptions=True)
+
+
+def _update_id(raw: object) -> int | None:
+    if isinstance(raw, dict) and type(raw.get("update_id")) is int:
+        update_id: int = raw["update_id"]
+        return update_id
+    return None
+
+
+def _shown_id(raw: object) -> str:
+    update_id = _update_id(raw)
+    return "without an id" if update_id is None else str(update_id)
+
+
+def _faults(error: ValidationError) -> str:
+    """The paths of the first faulty fields and what is wrong with each, without values."""
+    faults = error.errors(include_url=False, include_context=False, include_input=False)
+    shown = [
+        ascii(".".join(str(part) for part in fault["loc"])[:REPORTED_CHARS]) + ": " + fault["msg"]
+        for fault in faults[:REPORTED_FAULTS]
+    ]
+    more = len(faults) - len(shown)
+    return "; ".join(shown) + (f"; {more} more" if more else "")
