@@ -1,8 +1,10 @@
 """Saved segments: a name, a rule, a description, an owner, and every earlier version.
 
 Service functions: keyword-only arguments, an AsyncSession, and the commit (if any) here.
-A rule that does not parse, refers to a missing segment or closes a cycle between
-segments is refused with a RuleError; nothing is saved.
+A rule that does not parse, refers to a missing segment, closes a cycle between
+segments, or would be beyond the rule language's limits once `in segment` is expanded (it,
+or a segment that refers to it) is refused with a RuleError; nothing is saved. So every
+saved segment compiles.
 """
 
 from collections.abc import Collection, Mapping
@@ -19,7 +21,9 @@ from segments.rfm.scoring import DEFAULT_SEGMENT_MAP
 from segments.rules import (
     Rule,
     RuleError,
+    RuleLimitError,
     RuleReferenceError,
+    check_limits,
     from_json,
     parse,
     segment_references,
@@ -58,6 +62,28 @@ def check_references(name: str, rule: Rule, saved: Mapping[str, Rule]) -> None:
         visiting.pop()
 
     visit(name)
+
+
+def check_expanded_limits(name: str, rule: Rule, saved: Mapping[str, Rule]) -> None:
+    """RuleLimitError if `rule`, saved as `name` among `saved`, or a segment that refers
+    to it (directly or through others), is beyond the limits with `in segment` expanded."""
+    graph = {**saved, name: rule}
+    referrers: dict[str, set[str]] = {}
+    for other, other_rule in graph.items():
+        for reference in segment_references(other_rule):
+            referrers.setdefault(reference, set()).add(other)
+    affected, pending = {name}, [name]
+    while pending:
+        for referrer in referrers.get(pending.pop(), set()) - affected:
+            affected.add(referrer)
+            pending.append(referrer)
+    for other in sorted(affected, key=lambda each: (each != name, each)):
+        try:
+            check_limits(graph[other], segments=graph)
+        except RuleLimitError as error:
+            if other == name:
+                raise
+            raise RuleLimitError(f"segment {other!r} refers to it: {error.reason}") from None
 
 
 async def saved_rules(
@@ -111,6 +137,7 @@ async def save_segment(
     others = await saved_rules(session, rfm_segments=rfm_segments)
     others.pop(name, None)
     check_references(name, rule, others)
+    check_expanded_limits(name, rule, others)
     stored = to_json(rule)
     segment = await session.scalar(select(Segment).where(Segment.name == name))
     if segment is not None and segment.kind is not SegmentKind.RULE:

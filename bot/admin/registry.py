@@ -36,8 +36,7 @@ class QueryError(SegbotError):
     """A rule that cannot be used: the reason, then the rule with a caret under the place."""
 
     def __init__(self, error: RuleError, text: str) -> None:
-        pointer = error.pointer(text) if error.position is not None else text
-        super().__init__(f"{error}\n{pointer}")
+        super().__init__(f"{error}\n{error.pointer(text)}")  # both short, whatever the rule
 
 
 def reply_for(error: SegbotError) -> str:

@@ -1,5 +1,10 @@
 """Segment commands: `/segments`, `/segment NAME|QUERY`, `/segment_save`, `/segment_delete`,
-`/rfm`, `/ladder` and `/export` (a CSV of a segment for ad platforms)."""
+`/rfm`, `/ladder` and `/export` (a CSV of a segment for ad platforms).
+
+A rule may be 10,000 characters long and a chat message at most 4,096, so a reply quotes a
+rule cut short (`ECHOED`, `LISTED` characters), a rule error shows a window of the rule
+around the place (`RuleError.pointer`), and a long list goes out in several messages.
+"""
 
 import io
 import re
@@ -10,7 +15,7 @@ from aiogram.types import BufferedInputFile
 from sqlalchemy import func, select
 
 from bot.admin import charts
-from bot.admin.monospace import bold, code, percent, table
+from bot.admin.monospace import bold, code, percent, pieces, table
 from bot.admin.permissions import Permission
 from bot.admin.registry import AdminCommand, Call, QueryError
 from bot.admin.segment_deletion import delete_segment
@@ -22,10 +27,14 @@ from segments.models import Segment
 from segments.rfm.store import rfm_table
 from segments.rules import Rule, RuleError, parse
 from segments.rules.compiler import condition
+from segments.rules.errors import excerpt
 from segments.saved import list_segments, save_segment, saved_rules
 
 SAMPLE = 5
 SCORES = range(1, 6)
+ECHOED = 300  # characters of a rule quoted in a reply about it
+LISTED = 100  # characters of each rule in the list of segments
+LISTED_ROWS = 40  # segments per table and per block of rules in the list
 
 
 def _when(segment: Segment) -> str:
@@ -40,12 +49,21 @@ async def segments_command(call: Call) -> None:
         await call.reply("No saved segments yet. Save one: /segment_save NAME QUERY")
         return
     rows = [(segment.name, segment.size, _when(segment)) for segment in segments]
-    rules = "\n".join(f"{bold(s.name)}: {code(s.rule_text)}" for s in segments)
-    await call.reply(
-        f"{bold('Saved segments')} (members at the last refresh)\n"
-        f"{table(['segment', 'members', 'refreshed'], rows)}\n{rules}\n\n"
-        "/segment NAME for members and history."
-    )
+    rules = [f"{bold(s.name)}: {code(excerpt(s.rule_text, LISTED))}" for s in segments]
+    blocks = [
+        *(
+            table(["segment", "members", "refreshed"], rows[start : start + LISTED_ROWS])
+            for start in range(0, len(rows), LISTED_ROWS)
+        ),
+        *(
+            "\n".join(rules[start : start + LISTED_ROWS])
+            for start in range(0, len(rules), LISTED_ROWS)
+        ),
+        "/segment NAME for members and history.",
+    ]
+    blocks[0] = f"{bold('Saved segments')} (members at the last refresh)\n{blocks[0]}"
+    for text in pieces(blocks):
+        await call.reply(text)
 
 
 async def segment_command(call: Call) -> None:
@@ -70,9 +88,9 @@ async def segment_command(call: Call) -> None:
         )
     ).all()
     title = f"Segment {text}" if segment is not None else "Query"
-    lines = [bold(title), code(segment.rule_text if segment else text)]
+    lines = [bold(title), code(excerpt(segment.rule_text if segment else text, ECHOED))]
     if segment is not None and segment.description:
-        lines.append(escape(segment.description))
+        lines.append(escape(excerpt(segment.description, ECHOED)))
     lines.append(f"{total:,} subscribers match now, {reachable:,} of them active.")
     if sample:
         rows = [
@@ -95,9 +113,8 @@ def _parsed(call: Call, text: str) -> Rule:
         return parse(text, rfm_segments=call.services.rfm_names)
     except RuleError as error:
         if " " not in text.strip():
-            raise QueryError(
-                RuleError(f"no segment named {text!r}, and not a query either: {error}"), text
-            ) from None
+            unknown = f"no segment named {excerpt(text)!r}, and not a query either: {error}"
+            raise QueryError(RuleError(unknown), text) from None
         raise QueryError(error, text) from None
 
 
@@ -140,7 +157,8 @@ async def segment_save_command(call: Call) -> None:
     where = condition(rules[segment.name], now=call.clock(), segments=rules)
     size = int(await call.session.scalar(select(func.count()).where(where)) or 0)
     await call.reply(
-        f"Saved {bold(segment.name)} (version {segment.version}): {code(segment.rule_text)}\n"
+        f"Saved {bold(segment.name)} (version {segment.version}): "
+        f"{code(excerpt(segment.rule_text, ECHOED))}\n"
         f"{size:,} subscribers match now; members update at the next refresh."
     )
 

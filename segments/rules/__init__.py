@@ -43,9 +43,19 @@ answered (a quiz question). Without a count they mean at least once.
 Meaning: text compares exactly (case matters); `before D` is before that UTC day,
 `after D` after it, `within 7d` in the last 7 days. Missing data makes a comparison
 false and `not` makes it true, so `city != Madrid` includes unknown cities.
+
+A rule has limits (`segments.rules.limits`: its length, nesting, number of conditions
+and of list values, the size of numbers and durations); beyond them it is refused with a
+RuleLimitError at the column where a limit is crossed.
 """
 
-from segments.rules.errors import RuleError, RuleReferenceError, RuleSyntaxError, RuleTypeError
+from segments.rules.errors import (
+    RuleError,
+    RuleLimitError,
+    RuleReferenceError,
+    RuleSyntaxError,
+    RuleTypeError,
+)
 from segments.rules.json_form import JsonRule, JsonValue, from_json, to_json
 from segments.rules.parser import parse
 from segments.rules.text_form import to_text
@@ -64,6 +74,7 @@ from segments.rules.tree import (
     Predicate,
     Rule,
     Tagged,
+    check_limits,
     predicates,
     segment_references,
 )
@@ -85,10 +96,12 @@ __all__ = [
     "Predicate",
     "Rule",
     "RuleError",
+    "RuleLimitError",
     "RuleReferenceError",
     "RuleSyntaxError",
     "RuleTypeError",
     "Tagged",
+    "check_limits",
     "from_json",
     "parse",
     "predicates",

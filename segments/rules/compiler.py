@@ -3,6 +3,11 @@
 Facts in other tables become EXISTS or correlated scalar subqueries (`sql_facts`), so the
 database does all the filtering. Every compiled predicate is two-valued (never NULL), so
 SQL `NOT` means what `not` means in `comparison.compare`, the Python reference.
+
+Any rule within the language's limits (`segments.rules.limits`, checked first, with
+`in segment` expanded) compiles to a statement both databases take: an `in` list is one
+parameter however long (`sql_lists`), long `and` / `or` lists are shallow
+(`sql_combine`), and nothing here loops or recurses by a number the rule gives.
 """
 
 from collections.abc import Mapping
@@ -38,6 +43,7 @@ from segments.rules.fields import (
     SubscriberColumn,
     field_spec,
 )
+from segments.rules.sql_combine import all_of, any_of
 from segments.rules.sql_facts import (
     aggregate_holds,
     buyer,
@@ -50,6 +56,7 @@ from segments.rules.sql_facts import (
     tagged,
 )
 from segments.rules.sql_json import json_is_set, json_number, json_text
+from segments.rules.sql_lists import in_values
 from segments.rules.tree import (
     Action,
     AllOf,
@@ -65,6 +72,7 @@ from segments.rules.tree import (
     Rule,
     Scalar,
     Tagged,
+    check_limits,
 )
 
 SegmentRules = Mapping[str, Rule]
@@ -92,8 +100,10 @@ def count(rule: Rule, *, now: datetime, segments: SegmentRules | None = None) ->
 def condition(
     rule: Rule, *, now: datetime, segments: SegmentRules | None = None
 ) -> ColumnElement[bool]:
-    """The condition on a `subscribers` row; `segments` resolves `in segment NAME`, and
-    RuleReferenceError reports a missing segment or a cycle."""
+    """The condition on a `subscribers` row; `segments` resolves `in segment NAME`.
+    RuleReferenceError reports a missing segment or a cycle, RuleLimitError a rule (with
+    the segments it refers to) beyond the limits."""
+    check_limits(rule, segments=segments or {})
     return _Compiler(now, segments or {}).rule(rule)
 
 
@@ -105,9 +115,9 @@ class _Compiler:
 
     def rule(self, rule: Rule) -> ColumnElement[bool]:
         if isinstance(rule, AllOf):
-            return and_(*(self.rule(item) for item in rule.items))
+            return all_of([self.rule(item) for item in rule.items])
         if isinstance(rule, AnyOf):
-            return or_(*(self.rule(item) for item in rule.items))
+            return any_of([self.rule(item) for item in rule.items])
         if isinstance(rule, Not):
             return not_(self.rule(rule.item))
         if isinstance(rule, Condition):
@@ -148,16 +158,17 @@ class _Compiler:
         op, wanted = did.count
         if op is Op.NE:
             return not_(self.did(replace(did, count=(Op.EQ, wanted))))
-        # Counts 0 .. wanted+1 decide every case: "at least once" and "never" need no count.
-        truth = [compare(op, n, wanted, now=self.now) for n in range(wanted + 2)]
-        if truth == [False] + [True] * (wanted + 1):
-            return happened
-        if truth == [True] + [False] * (wanted + 1):
-            return not_(happened)
+        # "At least once" and "never" need no count. A comparison with `wanted` changes
+        # its truth over the counts 1, 2, ... only at wanted or wanted + 1, so these
+        # counts decide whether it is the same for every count from 1 on.
+        at_zero = compare(op, 0, wanted, now=self.now)
+        from_one = {compare(op, n, wanted, now=self.now) for n in {1, wanted, wanted + 1} - {0}}
+        if from_one == {not at_zero}:
+            return happened if from_one == {True} else not_(happened)
         return aggregate_holds(
             event_counts(did.action, since=since, campaign=did.campaign),
             lambda counts: _test(counts.c.events, op, wanted),
-            holds_without_row=truth[0],
+            holds_without_row=at_zero,
         )
 
     def condition(self, rule: Condition) -> ColumnElement[bool]:
@@ -199,15 +210,14 @@ class _Compiler:
 
     def average(self, rule: Condition) -> ColumnElement[bool]:
         """avg_check compares total with value * count, so no division rounds anything."""
-        values = rule.value if isinstance(rule.value, tuple) else (rule.value,)
-        op = Op.EQ if rule.op is Op.IN else rule.op
 
         def holds(totals: Subquery) -> ColumnElement[bool]:
             orders, spent = totals.c[PurchaseFact.COUNT], totals.c[PurchaseFact.TOTAL]
             if rule.op is Op.IS_SET:
                 return orders > 0
-            tests = (_test(spent, op, literal(value) * orders) for value in values)
-            return and_(orders > 0, or_(*tests))
+            if isinstance(rule.value, tuple):  # `in`
+                return and_(orders > 0, in_values(spent, rule.value, times=orders))
+            return and_(orders > 0, _test(spent, rule.op, literal(rule.value) * orders))
 
         totals = purchase_totals(PurchaseFact.COUNT, PurchaseFact.TOTAL)
         return aggregate_holds(totals, holds, holds_without_row=False)
@@ -246,10 +256,10 @@ class _Compiler:
 
 
 def _test(column: SQLColumnExpression[Any], op: Op, value: Any) -> ColumnElement[bool]:
-    tested: ColumnElement[bool]
     if op is Op.IN:
-        tested = column.in_(list(value))
-    elif op is Op.EQ:
+        return in_values(column, list(value))
+    tested: ColumnElement[bool]
+    if op is Op.EQ:
         tested = column == value
     elif op is Op.LT:
         tested = column < value

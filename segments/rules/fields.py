@@ -5,7 +5,6 @@ both dispatch on it, so a field is declared once.
 """
 
 import enum
-import math
 import re
 from collections.abc import Collection
 from dataclasses import dataclass, replace
@@ -14,7 +13,8 @@ from difflib import get_close_matches
 
 from segments.levels import ACTIVITY_LEVELS, STAGES
 from segments.rfm.scoring import DEFAULT_SEGMENT_MAP
-from segments.rules.errors import RuleTypeError
+from segments.rules import limits
+from segments.rules.errors import RuleTypeError, excerpt
 from segments.rules.tree import COMPARISONS, ORDERING, Condition, Duration, Op, Scalar
 
 
@@ -125,7 +125,6 @@ FIXED_FIELDS = {
         FieldSpec("activity", Kind.RANK, Level.ACTIVITY, "activity level", ACTIVITY_LEVELS),
     )
 }
-MAX_NUMBER = 1e15
 _CUSTOM = re.compile(r"(attr|crm)\.([A-Za-z0-9_]{1,64})")
 _KIND_OPS = {
     Kind.TEXT: (Op.EQ, Op.NE, Op.IN, Op.IS_SET),
@@ -151,7 +150,7 @@ def field_spec(
         return FieldSpec(name, Kind.ATTRIBUTE, source, f"{custom[1]} attribute {custom[2]}")
     close = get_close_matches(name, [*FIXED_FIELDS, "rfm"], n=1)
     hint = f" (did you mean {close[0]}?)" if close else " (custom ones are attr.NAME or crm.NAME)"
-    raise RuleTypeError(f"unknown field {name!r}{hint}")
+    raise RuleTypeError(f"unknown field {excerpt(name)!r}{hint}")
 
 
 def check_condition(
@@ -182,6 +181,10 @@ def check_operator(spec: FieldSpec, op: Op) -> None:
 
 
 def _check_value(spec: FieldSpec, op: Op, value: Scalar) -> Scalar:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        limits.check_number(value)
+    elif isinstance(value, Duration):
+        value.check()
     shown = describe(value)
     if spec.kind is Kind.MOMENT:
         wanted: type = Duration if op is Op.WITHIN else date
@@ -209,18 +212,16 @@ def _check_value(spec: FieldSpec, op: Op, value: Scalar) -> Scalar:
 
 
 def _is_number(value: Scalar) -> bool:
-    """An int or float small enough to be exact in both databases' arithmetic."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return False
-    return math.isfinite(value) and abs(value) < MAX_NUMBER
+    """An int or float, not a bool (`_check_value` has checked its size first)."""
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def describe(value: Scalar) -> str:
     """How an error message shows a literal: its text form and its type."""
     if isinstance(value, str):
-        return f'text "{value}"'
+        return f'text "{excerpt(value)}"'
     if isinstance(value, Duration):
         return f"the duration {value}"
     if isinstance(value, date):
         return f"the date {value.isoformat()}"
-    return f"the number {value}"
+    return f"the number {excerpt(str(value))}"

@@ -12,7 +12,8 @@ from datetime import date
 from typing import TypeAlias, TypeVar
 
 from segments.rfm.scoring import DEFAULT_SEGMENT_MAP
-from segments.rules.errors import RuleError, RuleSyntaxError, RuleTypeError
+from segments.rules import limits
+from segments.rules.errors import RuleError, RuleLimitError, RuleSyntaxError, RuleTypeError
 from segments.rules.fields import check_condition
 from segments.rules.tree import (
     COMPARISONS,
@@ -31,11 +32,15 @@ from segments.rules.tree import (
     Rule,
     Scalar,
     Tagged,
+    check_limits,
 )
 
 JsonValue: TypeAlias = dict[str, "JsonValue"] | list["JsonValue"] | str | int | float | bool | None
 JsonRule = dict[str, JsonValue]
 E = TypeVar("E", Op, Action, Flag)
+# Objects within objects: the deepest tree a rule within the nesting limit can make (each
+# level of parentheses may hold an `or` of `and`s), so decoding never recurses further.
+_MAX_DEPTH = 2 * limits.MAX_NESTING + 2
 
 
 def to_json(rule: Rule) -> JsonRule:
@@ -69,27 +74,37 @@ def to_json(rule: Rule) -> JsonRule:
 def from_json(
     data: JsonValue, *, rfm_segments: Collection[str] = DEFAULT_SEGMENT_MAP.names
 ) -> Rule:
-    """The rule `data` encodes; a RuleError naming the place (e.g. `and[1].value`) if not."""
-    return _Decoder(rfm_segments).rule(data, "rule")
+    """The rule `data` encodes; a RuleError naming the place (e.g. `and[1].value`) if not,
+    or a RuleLimitError when it is beyond the limits of `segments.rules.limits`."""
+    rule = _Decoder(rfm_segments).rule(data, "rule", depth=0)
+    check_limits(rule)
+    return rule
 
 
 class _Decoder:
     def __init__(self, rfm_segments: Collection[str]) -> None:
         self.rfm_segments = rfm_segments
 
-    def rule(self, data: JsonValue, at: str) -> Rule:
+    def rule(self, data: JsonValue, at: str, *, depth: int) -> Rule:
         if not isinstance(data, Mapping) or not data:
             raise RuleSyntaxError(f'{at}: expected an object such as {{"tag": "vip"}}')
+        if depth > _MAX_DEPTH:
+            raise RuleLimitError(limits.TOO_DEEP)  # no place: its path would be as deep
         for combinator in ("and", "or"):
             if combinator in data:
                 items = self.exactly(data, at, combinator)
-                if not isinstance(items, list) or len(items) < 2:
-                    raise RuleSyntaxError(f"{at}.{combinator}: expected a list of 2 or more rules")
                 place = f"{at}.{combinator}"
-                rules = tuple(self.rule(item, f"{place}[{i}]") for i, item in enumerate(items))
+                if not isinstance(items, list) or len(items) < 2:
+                    raise RuleSyntaxError(f"{place}: expected a list of 2 or more rules")
+                if len(items) > limits.MAX_TERMS:
+                    raise RuleLimitError(f"{place}: {limits.TOO_MANY_TERMS}")
+                rules = tuple(
+                    self.rule(item, f"{place}[{i}]", depth=depth + 1)
+                    for i, item in enumerate(items)
+                )
                 return AllOf(rules) if combinator == "and" else AnyOf(rules)
         if "not" in data:
-            return Not(self.rule(self.exactly(data, at, "not"), f"{at}.not"))
+            return Not(self.rule(self.exactly(data, at, "not"), f"{at}.not", depth=depth + 1))
         if "field" in data:
             return self.condition(data, at)
         if "did" in data:
@@ -114,13 +129,15 @@ class _Decoder:
         if op is Op.IN:
             if not isinstance(raw, list):
                 raise RuleTypeError(f"{at}.value: `in` needs a list")
+            if len(raw) > limits.MAX_LIST:
+                raise RuleLimitError(f"{at}.value: {limits.TOO_MANY_VALUES}")
             value = tuple(self.scalar(item, op, f"{at}.value[{i}]") for i, item in enumerate(raw))
         else:
             value = None if raw is None else self.scalar(raw, op, f"{at}.value")
         try:
             return check_condition(Condition(field, op, value), rfm_segments=self.rfm_segments)
-        except RuleTypeError as error:
-            raise RuleTypeError(f"{at}: {error.reason}") from None
+        except RuleError as error:
+            raise type(error)(f"{at}: {error.reason}") from None
 
     def did(self, data: Mapping[str, JsonValue], at: str) -> Did:
         self.only(data, at, {"did", "count", "within", "campaign"})
@@ -156,7 +173,10 @@ class _Decoder:
         return raw
 
     def duration(self, raw: JsonValue, at: str) -> Duration:
-        duration = Duration.parse(self.text(raw, at))
+        try:
+            duration = Duration.parse(self.text(raw, at))
+        except RuleLimitError as error:
+            raise RuleLimitError(f"{at}: {error.reason}") from None
         if duration is None:
             raise RuleTypeError(f"{at}: expected a duration like 7d, 12h or 2w")
         return duration
@@ -165,6 +185,8 @@ class _Decoder:
     def whole(raw: JsonValue, at: str, *, minimum: int) -> int:
         if isinstance(raw, bool) or not isinstance(raw, int) or raw < minimum:
             raise RuleTypeError(f"{at}: expected a whole number of at least {minimum}")
+        if not limits.is_small(raw):
+            raise RuleLimitError(f"{at}: {limits.TOO_BIG}")
         return raw
 
     @staticmethod

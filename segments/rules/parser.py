@@ -1,11 +1,18 @@
-"""Recursive-descent parser of the rule text form (the grammar is in `segments.rules`)."""
+"""Recursive-descent parser of the rule text form (the grammar is in `segments.rules`).
 
-from collections.abc import Callable, Collection
+It enforces the language's limits (`segments.rules.limits`) as it reads, each reported at
+the column where it is crossed: the length before any token, the nesting before it
+recurses a level deeper, the conditions and list values as they are counted.
+"""
+
+from collections.abc import Callable, Collection, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TypeVar
 
 from segments.rfm.scoring import DEFAULT_SEGMENT_MAP
-from segments.rules.errors import RuleError, RuleSyntaxError, RuleTypeError
+from segments.rules import limits
+from segments.rules.errors import RuleError, RuleLimitError, RuleSyntaxError, RuleTypeError
 from segments.rules.fields import check_condition, check_operator, field_spec
 from segments.rules.tokens import Token, TokenKind, tokenize
 from segments.rules.tree import (
@@ -39,7 +46,11 @@ _MOMENT_OPS = {"before": Op.BEFORE, "after": Op.AFTER, "within": Op.WITHIN}
 
 
 def parse(text: str, *, rfm_segments: Collection[str] = DEFAULT_SEGMENT_MAP.names) -> Rule:
-    """The rule `text` says; RuleError (syntax or type) with the position otherwise."""
+    """The rule `text` says; RuleError (syntax, type or limit) with the position otherwise."""
+    if len(text) > limits.MAX_LENGTH:
+        raise RuleLimitError(
+            f"{limits.TOO_LONG}; this one has {len(text):,}", position=limits.MAX_LENGTH
+        )
     parser = _Parser(tokenize(text), rfm_segments)
     if parser.peek().kind is TokenKind.END:
         raise RuleSyntaxError("expected a rule, found nothing", position=0)
@@ -53,6 +64,8 @@ class _Parser:
     tokens: list[Token]
     rfm_segments: Collection[str]
     index: int = field(default=0)
+    nesting: int = field(default=0)  # parentheses and `not` open where the parser reads
+    terms: int = field(default=0)  # predicates read so far
 
     # -- token stream --------------------------------------------------------------------
     def peek(self) -> Token:
@@ -106,18 +119,35 @@ class _Parser:
         return items[0] if len(items) == 1 else AllOf(tuple(items))
 
     def negation(self) -> Rule:
+        opening = self.peek()
         if self.accept("not"):
-            return Not(self.negation())
+            with self.nested(opening):
+                return Not(self.negation())
         if self.accept("("):
-            inner = self.disjunction()
+            with self.nested(opening):
+                inner = self.disjunction()
             if not self.accept(")"):
                 raise self.error("expected `and`, `or` or `)`")
             return inner
         return self.predicate()
 
+    @contextmanager
+    def nested(self, opening: Token) -> Iterator[None]:
+        """One level deeper for what follows `opening` (`not` or `(`), within the limit."""
+        if self.nesting == limits.MAX_NESTING:
+            raise RuleLimitError(limits.TOO_DEEP, position=opening.position)
+        self.nesting += 1
+        try:
+            yield
+        finally:
+            self.nesting -= 1
+
     # -- predicates ---------------------------------------------------------------------
     def predicate(self) -> Rule:
         token = self.peek()
+        self.terms += 1
+        if self.terms > limits.MAX_TERMS:
+            raise RuleLimitError(limits.TOO_MANY_TERMS, position=token.position)
         word = token.text.lower() if token.kind is TokenKind.WORD else None
         if word in ("tag", "interest"):
             self.advance()
@@ -175,8 +205,8 @@ class _Parser:
         """Run a type check, placing its error at `token`."""
         try:
             return check()
-        except RuleTypeError as error:
-            raise RuleTypeError(error.reason, position=token.position) from None
+        except RuleError as error:
+            raise type(error)(error.reason, position=token.position) from None
 
     def operand(self, op: Op) -> Scalar | tuple[Scalar, ...] | None:
         if op is Op.IS_SET:
@@ -186,6 +216,8 @@ class _Parser:
         self.expect("(", "in")
         values = [self.value()]
         while self.accept(","):
+            if len(values) == limits.MAX_LIST:
+                raise RuleLimitError(limits.TOO_MANY_VALUES, position=self.peek().position)
             values.append(self.value())
         if not self.accept(")"):
             raise self.error("expected `,` or `)` in the list")

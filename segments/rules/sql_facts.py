@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     ColumnElement,
     SQLColumnExpression,
     Subquery,
@@ -75,9 +76,10 @@ def event_exists(
 
 
 def event_counts(action: Action, *, since: datetime | None, campaign: int | None) -> Subquery:
-    """Per subscriber with such events: `subscriber_id`, `events` (how many)."""
+    """Per subscriber with such events: `subscriber_id`, `events` (how many, a BIGINT as
+    COUNT is: a count in a rule may be up to 10^15, past a 32-bit INTEGER)."""
     return (
-        select(Event.subscriber_id, func.count().label("events"))
+        select(Event.subscriber_id, func.count(type_=BigInteger).label("events"))
         .where(*_events(action, since, campaign))
         .group_by(Event.subscriber_id)
         .subquery("event_counts")

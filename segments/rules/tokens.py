@@ -6,8 +6,9 @@ import re
 from dataclasses import dataclass
 from datetime import date
 
-from segments.rules.errors import RuleSyntaxError
-from segments.rules.tree import Duration
+from segments.rules import limits
+from segments.rules.errors import RuleError, RuleLimitError, RuleSyntaxError, excerpt
+from segments.rules.tree import DURATION_TEXT, Duration
 
 
 class TokenKind(enum.StrEnum):
@@ -48,7 +49,7 @@ class Token:
         return lowered if self.kind is TokenKind.WORD and lowered in KEYWORDS else None
 
     def shown(self) -> str:
-        return "the end of the rule" if self.kind is TokenKind.END else repr(self.text)
+        return "the end of the rule" if self.kind is TokenKind.END else repr(excerpt(self.text))
 
 
 def tokenize(text: str) -> list[Token]:
@@ -74,7 +75,7 @@ def bare_kind(text: str) -> TokenKind | None:
         return None
     if _DATE.fullmatch(text):
         return TokenKind.DATE
-    if Duration.parse(text) is not None:
+    if DURATION_TEXT.fullmatch(text):
         return TokenKind.DURATION
     if _NUMBER.fullmatch(text):
         return TokenKind.NUMBER
@@ -112,15 +113,29 @@ def _bare(text: str, position: int) -> Token | None:
     chunk = match[0]
     kind = bare_kind(chunk)
     if kind is None:
-        raise RuleSyntaxError(f"{chunk!r} is neither a word nor a number", position=position)
-    value: str | int | float | date | Duration | None = chunk
+        shown = excerpt(chunk)
+        raise RuleSyntaxError(f"{shown!r} is neither a word nor a number", position=position)
+    try:
+        return Token(kind, chunk, position, _value(kind, chunk))
+    except RuleError as error:
+        raise type(error)(error.reason, position=position) from None
+
+
+def _value(kind: TokenKind, chunk: str) -> str | int | float | date | Duration | None:
+    """What a bare token stands for; a number or duration beyond the limits is refused
+    here, before it becomes a Python number (int() of 5,000 digits raises, a float of them
+    is infinite, a timedelta of them overflows)."""
     if kind is TokenKind.DATE:
         try:
-            value = date.fromisoformat(chunk)
+            return date.fromisoformat(chunk)
         except ValueError:
-            raise RuleSyntaxError(f"{chunk} is not a date", position=position) from None
-    elif kind is TokenKind.DURATION:
-        value = Duration.parse(chunk)
-    elif kind is TokenKind.NUMBER:
-        value = float(chunk) if any(mark in chunk for mark in ".eE") else int(chunk)
-    return Token(kind, chunk, position, value)
+            raise RuleSyntaxError(f"{chunk} is not a date") from None
+    if kind is TokenKind.DURATION:
+        return Duration.parse(chunk)
+    if kind is TokenKind.NUMBER:
+        number = float(chunk)  # never raises: the pattern matched; too big is infinite
+        if not limits.is_small(number):
+            raise RuleLimitError(f"{limits.TOO_BIG} (write it in quotes to mean the text)")
+        whole = not any(mark in chunk for mark in ".eE")
+        return int(number) if whole else number
+    return chunk

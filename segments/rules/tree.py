@@ -8,8 +8,12 @@ is two-valued: missing data makes a comparison false, and `not` turns false into
 
 import enum
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
+
+from segments.rules import limits
+from segments.rules.errors import RuleLimitError, RuleReferenceError
 
 MAX_NAME = 64  # characters in a tag or a segment name
 
@@ -59,7 +63,7 @@ class Flag(enum.StrEnum):
     VIEWER = "viewer"  # has read a message (inferred) but never clicked
 
 
-_DURATION = re.compile(r"(\d+)([hdw])")
+DURATION_TEXT = re.compile(r"(\d+)([hdw])")
 _UNIT_HOURS = {"h": 1, "d": 24, "w": 24 * 7}
 
 
@@ -72,12 +76,30 @@ class Duration:
 
     @classmethod
     def parse(cls, text: str) -> "Duration | None":
-        match = _DURATION.fullmatch(text)
-        return cls(int(match[1]), match[2]) if match else None
+        """The duration `text` writes, None if it writes none; RuleLimitError when it is
+        longer than the language allows (told before its digits become a number)."""
+        match = DURATION_TEXT.fullmatch(text)
+        if match is None:
+            return None
+        digits = match[1].lstrip("0") or "0"
+        if len(digits) > len(str(limits.MAX_DURATION_HOURS)):
+            raise RuleLimitError(limits.TOO_LONG_AGO)
+        duration = cls(int(digits), match[2])
+        duration.check()
+        return duration
+
+    @property
+    def hours(self) -> int:
+        return self.amount * _UNIT_HOURS[self.unit]
 
     @property
     def span(self) -> timedelta:
-        return timedelta(hours=self.amount * _UNIT_HOURS[self.unit])
+        return timedelta(hours=self.hours)
+
+    def check(self) -> None:
+        """RuleLimitError when longer than the language allows (a timedelta overflows)."""
+        if not 0 <= self.hours <= limits.MAX_DURATION_HOURS:
+            raise RuleLimitError(limits.TOO_LONG_AGO)
 
     def __str__(self) -> str:
         return f"{self.amount}{self.unit}"
@@ -169,3 +191,64 @@ def predicates(rule: Rule) -> list[Predicate]:
 
 def segment_references(rule: Rule) -> set[str]:
     return {found.name for found in predicates(rule) if isinstance(found, InSegment)}
+
+
+def check_limits(rule: Rule, *, segments: Mapping[str, Rule] | None = None) -> None:
+    """RuleLimitError if `rule` is beyond the limits of `segments.rules.limits`, with each
+    `in segment` replaced by its rule from `segments` (RuleReferenceError for a cycle; a
+    missing segment is the compiler's to report).
+
+    The walk keeps its own stack and stops at the first limit crossed, so a tree of any
+    size or depth (built in code, or from JSON) costs little and never recurses.
+    """
+    terms, expanded = 0, False
+    pending: list[tuple[Rule, int, tuple[str, ...]]] = [(rule, 0, ())]
+    while pending:
+        node, level, via = pending.pop()
+        if level > limits.MAX_NESTING:
+            raise RuleLimitError(_counting(limits.TOO_DEEP, expanded))
+        if isinstance(node, AllOf | AnyOf | Not):
+            items = node.items if isinstance(node, AllOf | AnyOf) else (node.item,)
+            pending.extend((item, level + _levels(node, item), via) for item in reversed(items))
+        elif isinstance(node, InSegment) and segments is not None and node.name in segments:
+            if node.name in via:
+                cycle = " -> ".join([*via, node.name])
+                raise RuleReferenceError(f"segments refer to each other in a cycle: {cycle}")
+            expanded = True
+            pending.append((segments[node.name], level + 1, (*via, node.name)))
+        else:
+            terms += 1
+            if terms > limits.MAX_TERMS:
+                raise RuleLimitError(_counting(limits.TOO_MANY_TERMS, expanded))
+            _check_predicate(node)
+
+
+def _levels(parent: Rule, item: Rule) -> int:
+    """The levels of nesting `item` opens inside `parent` in the text form: `not` is one,
+    and so are the parentheses precedence needs (`to_text` writes exactly those)."""
+    grouped = isinstance(item, AnyOf) or (isinstance(item, AllOf) and not isinstance(parent, AnyOf))
+    if not isinstance(parent, Not):
+        return int(grouped)
+    if isinstance(item, Condition) and (isinstance(item.value, tuple) or item.value is None):
+        return 0  # `x not in (...)`, `x is not set`
+    return 1 + int(isinstance(item, AllOf | AnyOf))
+
+
+def _check_predicate(predicate: Rule) -> None:
+    if isinstance(predicate, Condition):
+        values = predicate.value if isinstance(predicate.value, tuple) else (predicate.value,)
+        limits.check_list(len(values))
+        for value in values:
+            if isinstance(value, Duration):
+                value.check()
+            elif isinstance(value, int | float):
+                limits.check_number(value)
+    elif isinstance(predicate, Did):
+        for number in (predicate.count[1] if predicate.count else 0, predicate.campaign or 0):
+            limits.check_number(number)
+        if predicate.within is not None:
+            predicate.within.check()
+
+
+def _counting(message: str, expanded: bool) -> str:
+    return f"{message}, counting the segments it refers to" if expanded else message
