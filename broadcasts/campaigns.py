@@ -1,7 +1,8 @@
 """Saving campaigns and finding them again: the service functions the CLI and chat call.
 
 Saving checks everything that can be checked before a send: each template (syntax,
-variables, Telegram HTML, length), each segment name and one-off rule. A problem saves
+variables, Telegram HTML, length, the render limits; in a child process, see
+broadcasts.templates.check), each segment name and one-off rule. A problem saves
 nothing. A campaign that never ran may be saved again under its name (replacing it).
 """
 
@@ -20,8 +21,8 @@ from broadcasts.models import (
     Variant,
 )
 from broadcasts.spec import CampaignSpec, ScheduleSpec, VariantSpec
-from broadcasts.telegram_html import MessageTooLongError, TelegramHtmlError
-from broadcasts.templates import SAMPLE_TRACKED_URL, TemplateError, validate
+from broadcasts.templates import SAMPLE_TRACKED_URL
+from broadcasts.templates.check import TemplateDraft, check_templates
 from core.errors import SegbotError
 from segments.rfm.scoring import DEFAULT_SEGMENT_MAP
 from segments.rules import parse
@@ -60,8 +61,11 @@ async def save_campaign(
             "(set broadcasts.paid_broadcasts.enabled: true in segbot.yaml)"
         )
     link = SAMPLE_TRACKED_URL if public_url is None else f"{public_url}/r/{'x' * 40}"
-    for place, variant in _variants(spec):
-        _check_template(place, variant, link)
+    drafts = [
+        TemplateDraft(variant.body, caption=variant.photo is not None, place=place)
+        for place, variant in _variants(spec)
+    ]
+    await check_templates(drafts, link=link)
     rules = await saved_rules(session, rfm_segments=rfm_segments)
     for target in spec.audience:
         if target.segment is not None and target.segment not in rules:
@@ -93,13 +97,6 @@ def _variants(spec: CampaignSpec) -> list[tuple[str, VariantSpec]]:
     if spec.default is not None:
         found += [(f"default, variant {v.name}", v) for v in spec.default.variants]
     return found
-
-
-def _check_template(place: str, variant: VariantSpec, link: str) -> None:
-    try:
-        validate(variant.body, caption=variant.photo is not None, tracked_url=lambda _: link)
-    except (TemplateError, TelegramHtmlError, MessageTooLongError) as error:
-        raise type(error)(f"{place}: {error}") from None
 
 
 def _campaign(spec: CampaignSpec, now: datetime) -> Campaign:

@@ -13,6 +13,8 @@ from core.errors import SegbotError
 TEXT_LIMIT = 4096
 CAPTION_LIMIT = 1024
 
+# Link targets Telegram opens: web pages and tg:// links (no javascript:, data:, file:).
+_LINK = re.compile(r"(?:https?|tg)://\S", re.IGNORECASE)
 # Tags and the attributes each may carry (https://core.telegram.org/bots/api#html-style).
 _TAGS: dict[str, frozenset[str]] = {
     **dict.fromkeys(("b", "strong", "i", "em", "u", "ins", "s", "strike", "del"), frozenset()),
@@ -24,7 +26,9 @@ _TAGS: dict[str, frozenset[str]] = {
     "blockquote": frozenset({"expandable"}),
     "tg-emoji": frozenset({"emoji-id"}),
 }
-_TAG = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9-]*)((?:\s+[^<>]*?)?)\s*(/?)>")
+# A tag: its name, then a `/` or (after white space) everything up to `>`. No two parts
+# of the pattern can match the same characters, so a long unclosed tag costs linear time.
+_TAG = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9-]*)((?:\s[^<>]*|/)?)>")
 _ATTRIBUTE = re.compile(r"""([A-Za-z-]+)(?:\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+)))?""")
 _ENTITY = re.compile(r"&(?:lt|gt|amp|quot|#[0-9]+|#x[0-9A-Fa-f]+);")
 
@@ -44,8 +48,9 @@ def plain_text(markup: str) -> str:
     position = 0
     for tag in _TAG.finditer(markup):
         parts.append(_text(markup[position : tag.start()], position))
-        closing, name, attributes, self_closing = tag.group(1, 2, 3, 4)
+        closing, name, attributes = tag.group(1, 2, 3)
         name = name.lower()
+        self_closing = attributes.rstrip().endswith("/")
         if name not in _TAGS or self_closing:
             raise TelegramHtmlError(f"Telegram does not support the tag <{closing}{name}>")
         if closing:
@@ -95,9 +100,20 @@ def _check_attributes(name: str, source: str) -> None:
     unknown = set(attributes) - _TAGS[name]
     if unknown:
         raise TelegramHtmlError(f"<{name}> cannot have {', '.join(sorted(unknown))}")
-    if name == "a" and not attributes.get("href"):
-        raise TelegramHtmlError("<a> needs an href")
+    if name == "a":
+        _check_href(attributes.get("href", ""))
     if name == "span" and attributes.get("class") != "tg-spoiler":
         raise TelegramHtmlError('<span> is only for spoilers: <span class="tg-spoiler">')
     if name == "tg-emoji" and not attributes.get("emoji-id", "").isdigit():
         raise TelegramHtmlError("<tg-emoji> needs a numeric emoji-id")
+
+
+def _check_href(value: str) -> None:
+    """An http(s):// or tg:// link, as Telegram reads it (entities decoded)."""
+    href = html.unescape(value)
+    if not href:
+        raise TelegramHtmlError("<a> needs an href")
+    if not _LINK.match(href):
+        raise TelegramHtmlError(
+            f"<a href={href[:40]!r}>: a link must start with http://, https:// or tg://"
+        )

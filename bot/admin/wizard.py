@@ -33,7 +33,7 @@ from bot.admin.permissions import Permission
 from bot.admin.registry import AdminCommand, Call, QueryError
 from bot.admin.wizard_steps import Step
 from broadcasts.campaigns import save_campaign
-from broadcasts.templates import validate
+from broadcasts.templates.check import check_template
 from segments.rules import RuleError, parse
 
 CONTENT_KINDS = ("text", "photo")
@@ -85,10 +85,10 @@ async def on_message(step: Step, message: Message) -> None:
     if body.startswith("/"):
         raise DraftError("That looks like a command: send the message itself, or /cancel.")
     if message.photo:
-        validate(body, caption=True)
+        await check_template(body, caption=True)
         content = DraftMessage(photo=message.photo[-1].file_id, caption=body)
     else:
-        validate(body, caption=False)
+        await check_template(body, caption=False)
         content = DraftMessage(text=body)
     step.draft.messages[step.draft.current().label] = content
     await wizard_steps.ask_buttons(step)

@@ -8,7 +8,7 @@ from html import escape
 from aiogram.types import InlineKeyboardMarkup
 
 from bot.admin import audit
-from bot.admin.draft import MAX_PERSONAS, Draft, DraftError, DraftMessage
+from bot.admin.draft import MAX_PERSONAS, Draft, DraftError
 from bot.admin.wizard_steps import (
     BACK,
     MAX_OFFERED,
@@ -18,7 +18,7 @@ from bot.admin.wizard_steps import (
     keyboard,
     show_preview,
 )
-from broadcasts.templates import validate
+from broadcasts.templates.check import TemplateDraft, check_templates
 from core.errors import SegbotError
 from segments.ai.llm import language_model
 from segments.ai.personas import get_persona, list_personas, persona_targets
@@ -108,10 +108,11 @@ async def rewrite_remaining(step: Step) -> None:
         personas=personas,
         product=step.services.ai.product,
     )
-    rewritten: dict[str, DraftMessage] = {}
-    for target, persona in zip(remaining, personas, strict=True):
-        body = variants[persona.name]
-        validate(body, caption=source.photo is not None)
-        field = "text" if source.photo is None else "caption"
-        rewritten[target.label] = source.model_copy(update={field: body}, deep=True)
+    caption = source.photo is not None
+    bodies = {t.label: variants[p.name] for t, p in zip(remaining, personas, strict=True)}
+    await check_templates([TemplateDraft(b, caption, place=t) for t, b in bodies.items()])
+    field = "caption" if caption else "text"
+    rewritten = {
+        label: source.model_copy(update={field: body}, deep=True) for label, body in bodies.items()
+    }
     draft.messages |= rewritten

@@ -1,8 +1,14 @@
-"""Message templates: Jinja2 in a sandbox, HTML-escaped, strict about undefined names.
+"""Message templates: Jinja2 in a sandbox, HTML-escaped, strict about undefined names,
+and bounded: every render has limits (broadcasts.templates.limits) on loops, operations,
+the size of values, of what macros write and of the output, macro depth and CPU time,
+and may call only what broadcasts.templates.calls lists. Going past a limit raises
+TemplateLimitError naming it; for one subscriber at send time, that fails only them.
 
-A template is checked when its campaign is saved: it must parse, name only the variables
-below, and rendered with a sample subscriber (URLs rewritten to tracked links as the
-sender will) be Telegram HTML of an allowed length. Each problem is its own error.
+A template is checked when it is saved, by broadcasts.templates.check.check_template (in
+a child process with a hard time limit): it must parse, name only the variables below,
+and rendered with a sample subscriber (URLs rewritten to tracked links as the sender
+will) be Telegram HTML of an allowed length, within the limits. Each problem is its own
+error.
 
 Variables: first_name, last_name, username, language, country, region, city, timezone,
 attr (the subscriber's attributes, `attr.income`), tags, customer (`customer.orders`,
@@ -10,17 +16,17 @@ attr (the subscriber's attributes, `attr.income`), tags, customer (`customer.ord
 stage name), segment (the campaign target's label), campaign.
 """
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
 import jinja2
 from jinja2 import meta
-from jinja2.sandbox import SandboxedEnvironment
 
-from broadcasts.links import rewrite_urls
-from broadcasts.telegram_html import check_length
+from broadcasts.telegram_html import plain_text
+from broadcasts.templates import sandbox
+from broadcasts.templates.limits import LIMITS, LimitExceeded, TemplateLimits
 from core.errors import SegbotError
 
 VARIABLES = frozenset(
@@ -60,6 +66,10 @@ class UnknownVariableError(TemplateError):
 
 class RenderError(TemplateError):
     """Rendering failed for one subscriber (e.g. an attribute they do not have)."""
+
+
+class TemplateLimitError(RenderError):
+    """The template went past one of its limits; the message names it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,43 +128,55 @@ SAMPLE = TemplateContext(
     campaign="sample_campaign",
 )
 
-_environment = SandboxedEnvironment(
-    autoescape=True, undefined=jinja2.StrictUndefined, keep_trailing_newline=True
-)
-
 
 def compile_template(source: str) -> jinja2.Template:
     """The template, parsed; TemplateSyntaxError or UnknownVariableError if unusable."""
     try:
-        unknown = meta.find_undeclared_variables(_environment.parse(source)) - VARIABLES
+        tree = sandbox.parse(source)
+        unknown = meta.find_undeclared_variables(tree) - VARIABLES
         if unknown:
             names = ", ".join(sorted(unknown))
             known = ", ".join(sorted(VARIABLES))
             raise UnknownVariableError(f"unknown variable(s) {names}; templates can use {known}")
-        return _environment.from_string(source)
+        return sandbox.compile_tree(tree)
     except jinja2.TemplateSyntaxError as error:
         where = f"line {error.lineno}"
         raise TemplateSyntaxError(f"template syntax error at {where}: {error.message}") from None
+    except (RecursionError, SyntaxError):  # Jinja's parser or Python's compiler gave up
+        raise TemplateSyntaxError(
+            "the template nests too deeply (brackets, loops, ifs or filters inside one "
+            "another; Python allows 20 loops): keep it shallower"
+        ) from None
+    except ValueError as error:  # a number literal Python will not read
+        raise TemplateSyntaxError(f"template syntax error: {error}") from None
 
 
-def render(template: jinja2.Template, context: TemplateContext) -> str:
-    """The text for one subscriber; RenderError if the template cannot be filled in."""
+def render(
+    template: jinja2.Template, context: TemplateContext, *, limits: TemplateLimits = LIMITS
+) -> str:
+    """The text for one subscriber; RenderError if the template cannot be filled in,
+    TemplateLimitError if it goes past a limit."""
     try:
-        return template.render(context.variables())
+        return sandbox.render(template, context.variables(), limits)
+    except LimitExceeded as error:
+        raise TemplateLimitError(f"template limit: {error}") from None
+    except RecursionError:  # a value nested too deeply to print
+        raise TemplateLimitError("template limit: a value nested too deeply to print") from None
     except (jinja2.TemplateError, TypeError, ValueError, ArithmeticError) as error:
         raise RenderError(f"cannot render the template: {error}") from None
 
 
-def validate(
-    source: str,
-    *,
-    caption: bool,
-    tracked_url: Callable[[str], str] = lambda _url: SAMPLE_TRACKED_URL,
-) -> jinja2.Template:
-    """Check a template at save time (see the module docstring); return it compiled."""
-    template = compile_template(source)
-    sample = render(template, SAMPLE)
-    if not sample.strip() and not caption:
+def sample_text(source: str, *, caption: bool) -> str:
+    """The template rendered for the sample subscriber, checked as Telegram HTML (its
+    length is checked once links are tracked). broadcasts.templates.check runs this in
+    a child process when a template is saved."""
+    if len(source) > LIMITS.length:
+        raise TemplateLimitError(
+            f"template limit: the template is {len(source)} characters; "
+            f"a template may have at most {LIMITS.length}"
+        )
+    text = render(compile_template(source), SAMPLE)
+    if not text.strip() and not caption:
         raise TemplateError("the message is empty for the sample subscriber")
-    check_length(rewrite_urls(sample, tracked_url), caption=caption)
-    return template
+    plain_text(text)
+    return text
