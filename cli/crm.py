@@ -145,22 +145,29 @@ def rejected(
     ] = None,
     limit: Annotated[int, typer.Option("--limit", min=1, help="Rows to show.")] = 50,
 ) -> None:
-    """Rows a run rejected: where they were, why, and what they held."""
+    """Rows a run rejected, and values it left out of rows it stored (a phone or email
+    that is not one): where they were, why, and what the row held."""
     settings = settings_or_exit()
 
     async def work(sessionmaker: async_sessionmaker[AsyncSession]) -> None:
         async with sessionmaker() as session:
-            found, rows, total = await rejected_rows(session, run_id=run, limit=limit)
+            found = await rejected_rows(session, run_id=run, limit=limit)
         if found is None:
             fail(f"no run {run}" if run is not None else "no run has rejected rows", EXIT_FAILURE)
-        out.print(f"run #{found.id} ({found.connector}): {total} rejected, showing {len(rows)}")
-        table = Table("kind", "row", "id", "reason", "record")
-        for row in rows:
+        out.print(
+            f"run #{found.run.id} ({found.run.connector}): "
+            f"{_plural(found.rows_rejected, 'row')} rejected, "
+            f"{_plural(found.values_left_out, 'value')} left out of rows stored without them; "
+            f"showing {len(found.rows)}"
+        )
+        table = Table("kind", "row", "id", "left out", "reason", "record")
+        for row in found.rows:
             record = json.dumps(row.raw, ensure_ascii=False, default=str)
             table.add_row(
                 row.kind,
                 str(row.row_number or ""),
                 row.external_id or "",
+                row.field or "the row",
                 row.reason,
                 record if len(record) <= 120 else record[:117] + "...",
             )
@@ -189,8 +196,13 @@ def _progress_bars() -> Iterator[Callable[[Batch], None]]:
         yield advance
 
 
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
 def _report(summaries: list[SyncSummary]) -> None:
     table = Table("source", "stream", "read", "inserted", "updated", "unchanged", "rejected")
+    table.add_column("values left out")
     for summary in summaries:
         for stream, counts in summary.streams.items():
             table.add_row(
@@ -199,6 +211,7 @@ def _report(summaries: list[SyncSummary]) -> None:
                 *(str(getattr(counts, name)) for name in ("read", "inserted", "updated")),
                 str(counts.unchanged),
                 str(counts.rejected),
+                str(counts.fields_dropped),
             )
     out.print(table)
     failed = [summary for summary in summaries if summary.status != "succeeded"]
@@ -209,8 +222,8 @@ def _report(summaries: list[SyncSummary]) -> None:
                 f"{summary.connector}: run #{summary.run_id} succeeded; matching linked "
                 f"{match.linked}, unlinked {match.unlinked}, {match.conflicts} conflict(s)"
             )
-        if summary.total("rejected"):
-            out.print(f"  see the rejected rows: segbot crm rejected --run {summary.run_id}")
+        if summary.total("rejected") or summary.total("fields_dropped"):
+            out.print(f"  see what was left out: segbot crm rejected --run {summary.run_id}")
     if failed:
         first = failed[0]
         fail(f"{first.connector}: run #{first.run_id} failed: {first.error}", EXIT_FAILURE)

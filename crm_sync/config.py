@@ -115,6 +115,12 @@ class Auth(_Strict):
     value_env: str
 
 
+# How far one pass of a stream may page before it stops with an error: a backstop for an
+# API that never says it is done (paging ignored, or records without end).
+MAX_PAGES = 100_000
+MAX_RECORDS = 10_000_000
+
+
 class Pagination(_Strict):
     style: Literal["page", "offset", "cursor"] = "page"
     page_param: str = "page"
@@ -125,6 +131,8 @@ class Pagination(_Strict):
     cursor_param: str = "after"
     total_pages_path: str | None = None  # e.g. pagination.totalPageCount
     next_cursor_path: str | None = None  # e.g. paging.next.after
+    max_pages: Annotated[int, Field(gt=0)] = MAX_PAGES  # per pass of a stream
+    max_records: Annotated[int, Field(gt=0)] = MAX_RECORDS
 
 
 class Endpoint(_Strict):
@@ -154,6 +162,8 @@ class RetailCrmConnectorConfig(_ConnectorBase):
     site: str | None = None
     page_size: Literal[20, 50, 100] = 100
     max_retries: Annotated[int, Field(ge=0)] = 5
+    max_pages: Annotated[int, Field(gt=0)] = MAX_PAGES
+    max_records: Annotated[int, Field(gt=0)] = MAX_RECORDS
 
 
 ConnectorConfig = Annotated[
@@ -167,7 +177,9 @@ class CrmConfig(_Strict):
     refund_statuses: tuple[str, ...] = DEFAULT_REFUND_STATUSES
     timezone: str = "UTC"
     default_currency: str | None = None
-    stale_run_minutes: Annotated[int, Field(gt=0)] = 30
+    # Read and ignored: a sync whose process died no longer waits out a staleness time
+    # (crm_sync/run_lock.py), but older segbot.yaml files that set it still load.
+    stale_run_minutes: Annotated[int, Field(gt=0)] | None = None
     connectors: tuple[ConnectorConfig, ...] = ()
 
     @field_validator("connectors")

@@ -6,7 +6,6 @@ start; `segbot crm sync` and admin commands call `sync_configured`.
 
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from datetime import timedelta
 from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -69,7 +68,6 @@ def schedule_syncs(
                 "connector": connector,
                 "on_synced": on_synced,
                 "clock": clock,
-                "stale_after": timedelta(minutes=config.stale_run_minutes),
             },
         )
         job_ids.append(job_id)
@@ -82,7 +80,6 @@ async def scheduled_sync(
     connector: Connector,
     on_synced: SyncedHook = no_hook,
     clock: Clock = utcnow,
-    stale_after: timedelta = timedelta(minutes=30),
 ) -> SyncSummary | None:
     """One scheduled run; a connector still busy with the previous run is skipped."""
     try:
@@ -92,7 +89,6 @@ async def scheduled_sync(
             trigger="schedule",
             on_synced=on_synced,
             clock=clock,
-            stale_after=stale_after,
         )
     except SyncAlreadyRunningError:
         logger.info("crm sync %s skipped: the previous run has not finished", connector.name)
@@ -133,7 +129,6 @@ async def sync_configured(
                 full=full,
                 on_synced=on_synced,
                 clock=clock,
-                stale_after=timedelta(minutes=config.stale_run_minutes),
                 progress=progress,
             )
         )

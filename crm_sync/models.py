@@ -119,7 +119,9 @@ class SyncRun(Base):
     trigger: Mapped[str] = mapped_column(String(16))  # schedule, manual or import
     status: Mapped[str] = mapped_column(String(16))  # running, succeeded, failed, abandoned
     started_at: Mapped[datetime]
-    heartbeat_at: Mapped[datetime]  # the last batch commit; a stale one means a dead worker
+    # The last batch stored: progress to show. Whether the run is alive is its connector's
+    # lock's to say (crm_sync.run_lock), not this time's.
+    heartbeat_at: Mapped[datetime]
     finished_at: Mapped[datetime | None]
     read_count: Mapped[int] = mapped_column(Integer, default=0)
     inserted_count: Mapped[int] = mapped_column(Integer, default=0)
@@ -134,7 +136,8 @@ class SyncRun(Base):
 
 
 class RejectedRow(Base):
-    """A record that failed validation: kept as read, with the reason, for a person to fix."""
+    """A record that failed validation: kept as read, with the reason, for a person to fix.
+    With `field`, the record was stored and only that value was left out of it."""
 
     __tablename__ = "rejected_rows"
 
@@ -145,6 +148,7 @@ class RejectedRow(Base):
     external_id: Mapped[str | None] = mapped_column(String(128))
     raw: Mapped[dict[str, Any]] = mapped_column(JSON)
     reason: Mapped[str] = mapped_column(String(255))
+    field: Mapped[str | None] = mapped_column(String(32))  # phone or email
 
 
 class SyncCursor(Base):

@@ -17,6 +17,7 @@ import pandas as pd
 
 from crm_sync.config import RecordRules
 from crm_sync.currencies import ISO_4217
+from crm_sync.duplicates import FirstRows
 from crm_sync.identity import normalize_emails, normalize_phones
 from crm_sync.raw import JsonObject, jsonable_records
 
@@ -30,15 +31,20 @@ TEXT_LENGTHS = {"name": 255, "status": 32, "utm_campaign": 255}
 
 @dataclass(frozen=True, slots=True)
 class Rejection:
+    """A row left out, with the reason; or, with `field`, a value left out of a row that
+    was stored without it (a phone or email that is not one)."""
+
     row_number: int | None  # the row in a file as a spreadsheet shows it; else the position
     external_id: str | None
     raw: JsonObject
     reason: str
+    field: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class Validated:
-    """Records ready to store (one per external id: the last one read wins) and rejections."""
+    """Records ready to store (one per external id: the first valid row with it, see
+    `crm_sync.duplicates`) and the rejections, in reading order."""
 
     records: pd.DataFrame
     rejected: list[Rejection]
@@ -48,25 +54,42 @@ RawRows = pd.DataFrame | Sequence[Mapping[str, object]]
 
 
 def validate_customers(
-    frame: pd.DataFrame, *, rules: RecordRules, raw: RawRows, row_numbers: np.ndarray
+    frame: pd.DataFrame,
+    *,
+    rules: RecordRules,
+    raw: RawRows,
+    row_numbers: np.ndarray,
+    seen: FirstRows | None = None,
 ) -> Validated:
-    """Customers need an id; a phone or email that isn't one is dropped, not the customer."""
+    """Customers need an id. A phone or email that is not one is left out and reported,
+    and the customer is stored without it: a marketer would rather have the customer, the
+    name and the orders (and fix the phone in the CRM) than lose them over a typo.
+
+    `seen` carries the ids of earlier batches of the same pass (None: this batch alone).
+    """
     external_id = _text(_column(frame, "external_id"))
     reasons = _Reasons(len(frame))
     reasons.add(external_id.isna(), "missing customer id")
     reasons.add(external_id.str.len() > ID_LENGTH, f"customer id longer than {ID_LENGTH}")
+    reasons.add_repeats("customer", external_id, row_numbers, seen)
 
     name = _text(_column(frame, "name"))
     if "name" not in frame and ("first_name" in frame or "last_name" in frame):
         first = _text(_column(frame, "first_name")).fillna("")
         last = _text(_column(frame, "last_name")).fillna("")
         name = _text(first + " " + last)
+    phone_text = _text(_column(frame, "phone"))
+    phone = normalize_phones(phone_text, region=rules.default_region)
+    email_text = _text(_column(frame, "email"))
+    email = normalize_emails(email_text)
+    reasons.leave_out(phone_text.notna() & phone.isna(), "phone", "not a phone number")
+    reasons.leave_out(email_text.notna() & email.isna(), "email", "not an email address")
     records = pd.DataFrame(
         {
             "external_id": external_id,
             "name": name.str.slice(0, TEXT_LENGTHS["name"]),
-            "phone": normalize_phones(_text(_column(frame, "phone")), region=rules.default_region),
-            "email": normalize_emails(_text(_column(frame, "email"))),
+            "phone": phone,
+            "email": email,
             "attributes": _attributes(frame, rules.attributes),
         }
     )
@@ -74,8 +97,14 @@ def validate_customers(
 
 
 def validate_orders(
-    frame: pd.DataFrame, *, rules: RecordRules, raw: RawRows, row_numbers: np.ndarray
+    frame: pd.DataFrame,
+    *,
+    rules: RecordRules,
+    raw: RawRows,
+    row_numbers: np.ndarray,
+    seen: FirstRows | None = None,
 ) -> Validated:
+    """Orders need an id, a customer id, a date and an amount; `seen` as for customers."""
     external_id = _text(_column(frame, "external_id"))
     customer_id = _text(_column(frame, "customer_external_id"))
     ordered_at = parse_timestamps(_column(frame, "ordered_at"), rules=rules)
@@ -107,6 +136,7 @@ def validate_orders(
     reasons.add(quantity.notna() & (quantity % 1 != 0), "quantity is not a whole number")
     reasons.add((quantity < 0) & ~is_refund, "negative quantity on an order that is not a refund")
     reasons.add(currency.notna() & ~currency.isin(ISO_4217), "unknown currency code")
+    reasons.add_repeats("order", external_id, row_numbers, seen)
 
     records = pd.DataFrame(
         {
@@ -232,30 +262,78 @@ class _Distinct:
 
 
 class _Reasons:
-    """The first failed check of each row."""
+    """The first failed check of each row, and the values left out of rows kept."""
 
     def __init__(self, rows: int) -> None:
         self._reasons = np.full(rows, None, dtype=object)
+        self._left_out: list[tuple[np.ndarray, str, str]] = []  # rows, field, reason
 
     def add(self, failed: pd.Series, reason: str) -> None:
-        mask = failed.fillna(False).to_numpy(dtype=bool) & (self._reasons == None)  # noqa: E711
+        mask = failed.fillna(False).to_numpy(dtype=bool) & self._valid()
         self._reasons[mask] = reason
 
+    def add_repeats(
+        self, noun: str, ids: pd.Series, row_numbers: np.ndarray, seen: FirstRows | None
+    ) -> None:
+        """Reject each row whose id a valid row before it had (the last check: only a row
+        that would be stored can claim its id)."""
+        positions = np.flatnonzero(self._valid())
+        first_rows = (seen if seen is not None else FirstRows()).repeats(
+            ids.iloc[positions], np.asarray(row_numbers)[positions]
+        )
+        for hit in np.flatnonzero(first_rows):
+            first = first_rows[hit]
+            self._reasons[positions[hit]] = f"same {noun} id as row {first}, which is kept"
+
+    def leave_out(self, failed: pd.Series, field: str, reason: str) -> None:
+        """Store the row without `field`, and report that with `reason`."""
+        self._left_out.append((failed.fillna(False).to_numpy(dtype=bool), field, reason))
+
     def split(self, records: pd.DataFrame, *, raw: RawRows, row_numbers: np.ndarray) -> Validated:
-        bad = self._reasons != None  # noqa: E711
-        positions = np.flatnonzero(bad)
-        rejected = []
-        if len(positions):
-            raw_rows = jsonable_records(raw, positions)
-            ids = records["external_id"].iloc[positions]
-            for position, raw_row, external_id in zip(positions, raw_rows, ids, strict=True):
-                rejected.append(
-                    Rejection(
-                        row_number=int(row_numbers[position]),
-                        external_id=None if pd.isna(external_id) else str(external_id),
-                        raw=raw_row,
-                        reason=str(self._reasons[position]),
-                    )
-                )
-        good = records[~bad].drop_duplicates("external_id", keep="last")
-        return Validated(records=good.reset_index(drop=True), rejected=rejected)
+        kept = self._valid()
+        positions = np.flatnonzero(~kept)
+        rejected = _rejections(
+            positions, self._reasons[positions].tolist(), records, raw=raw, row_numbers=row_numbers
+        )
+        for failed, field, reason in self._left_out:
+            positions = np.flatnonzero(failed & kept)
+            rejected += _rejections(
+                positions,
+                [f"{field} left out: {reason}"] * len(positions),
+                records,
+                raw=raw,
+                row_numbers=row_numbers,
+                field=field,
+            )
+        rejected.sort(key=lambda rejection: (rejection.row_number or 0, rejection.field or ""))
+        return Validated(records=records[kept].reset_index(drop=True), rejected=rejected)
+
+    def _valid(self) -> np.ndarray:
+        valid: np.ndarray = self._reasons == None  # noqa: E711
+        return valid
+
+
+def _rejections(
+    positions: np.ndarray,
+    reasons: Sequence[object],
+    records: pd.DataFrame,
+    *,
+    raw: RawRows,
+    row_numbers: np.ndarray,
+    field: str | None = None,
+) -> list[Rejection]:
+    if not len(positions):
+        return []
+    ids = records["external_id"].iloc[positions]
+    return [
+        Rejection(
+            row_number=int(row_numbers[position]),
+            external_id=None if pd.isna(external_id) else str(external_id),
+            raw=raw_row,
+            reason=str(reason),
+            field=field,
+        )
+        for position, reason, raw_row, external_id in zip(
+            positions, reasons, jsonable_records(raw, positions), ids, strict=True
+        )
+    ]

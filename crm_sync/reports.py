@@ -80,29 +80,42 @@ async def crm_status(session: AsyncSession) -> CrmStatus:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class Rejections:
+    """What one run left out: whole rows, and values left out of rows it stored."""
+
+    run: SyncRun
+    rows: list[RejectedRow]  # the first ones, in reading order
+    rows_rejected: int
+    values_left_out: int
+
+
 async def rejected_rows(
     session: AsyncSession, *, run_id: int | None = None, limit: int = 100
-) -> tuple[SyncRun | None, list[RejectedRow], int]:
-    """The run (`run_id`, else the latest run that rejected anything), up to `limit` of its
-    rejected rows in reading order, and how many it rejected in all."""
+) -> Rejections | None:
+    """The rejections of run `run_id` (else of the latest run that rejected anything):
+    up to `limit` of them in reading order, and how many of each kind it made in all.
+    None when there is no such run."""
     if run_id is None:
-        run = await session.scalar(
-            select(SyncRun).where(SyncRun.rejected_count > 0).order_by(SyncRun.id.desc()).limit(1)
-        )
+        latest = select(func.max(RejectedRow.run_id)).scalar_subquery()
+        run = await session.scalar(select(SyncRun).where(SyncRun.id == latest))
     else:
         run = await session.get(SyncRun, run_id)
     if run is None:
-        return None, [], 0
+        return None
     rows = await session.scalars(
         select(RejectedRow)
         .where(RejectedRow.run_id == run.id)
         .order_by(RejectedRow.kind, RejectedRow.row_number, RejectedRow.id)
         .limit(limit)
     )
-    total = await session.scalar(
-        select(func.count()).select_from(RejectedRow).where(RejectedRow.run_id == run.id)
+    counted = await session.execute(
+        select(RejectedRow.field.is_(None), func.count())
+        .where(RejectedRow.run_id == run.id)
+        .group_by(RejectedRow.field.is_(None))
     )
-    return run, list(rows), total or 0
+    whole = {bool(is_row): int(count) for is_row, count in counted.all()}
+    return Rejections(run, list(rows), whole.get(True, 0), whole.get(False, 0))
 
 
 async def _count_by(session: AsyncSession, column: InstrumentedAttribute[str]) -> dict[str, int]:

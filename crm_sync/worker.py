@@ -3,15 +3,20 @@
 `run_sync` is the service boundary and the one place that commits. Each batch commits
 with its cursor, so a crash loses at most the batch in flight and the next run resumes
 after the last stored one; stored rows read again come back "unchanged", never twice.
-At most one run per connector at a time, across processes (a unique index on running
-runs); a run whose worker died is declared abandoned once its heartbeat is stale.
+
+At most one run per connector at a time, across processes, and no run stays "running"
+after its process died: a run holds its connector's lock (`crm_sync.run_lock`), which
+ends with the process. The next run takes the lock, marks a run left "running" abandoned,
+and goes on; while the lock is held, a new run is refused with the live run's progress.
+Every write of a run requires it to be still running, so a run whose lock was lost (its
+database connection ended) and that another process took over stops at its next batch.
 """
 
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
@@ -32,6 +37,7 @@ from crm_sync.models import (
     SyncRun,
 )
 from crm_sync.records import ID_LENGTH, Stream
+from crm_sync.run_lock import Lock, connector_lock
 from crm_sync.staging import bulk_writes
 from crm_sync.store import WriteCounts, store_customers, store_orders
 
@@ -44,13 +50,18 @@ class SyncAlreadyRunningError(SegbotError):
     """Another run of the same connector has not finished."""
 
 
+class SyncRunLostError(SegbotError):
+    """The run was marked abandoned by another process while it went on: it lost its lock."""
+
+
 @dataclass(slots=True)
 class StreamCounts:
     read: int = 0
     inserted: int = 0
     updated: int = 0
     unchanged: int = 0
-    rejected: int = 0
+    rejected: int = 0  # rows left out
+    fields_dropped: int = 0  # values left out of rows stored without them
     stub_customers: int = 0
 
 
@@ -92,7 +103,6 @@ async def run_sync(
     full: bool = False,
     on_synced: SyncedHook = no_hook,
     clock: Clock = utcnow,
-    stale_after: timedelta = timedelta(minutes=30),
     progress: Progress | None = None,
 ) -> SyncSummary:
     """Sync `connector` from its cursors (`full`: from the beginning) and record the run.
@@ -102,7 +112,27 @@ async def run_sync(
     up to date and `on_synced` is called. Raises SyncAlreadyRunningError if the connector
     is busy.
     """
-    run = await _start(sessionmaker, connector.name, trigger, full, clock, stale_after)
+    async with connector_lock(sessionmaker, connector.name) as lock:
+        if lock is Lock.BUSY:
+            raise SyncAlreadyRunningError(await _busy(sessionmaker, connector.name))
+        abandon = lock is Lock.HELD
+        run = await _start(sessionmaker, connector.name, trigger, full, clock, abandon=abandon)
+        summary = await _sync(sessionmaker, connector, run, clock, progress)
+    if summary.status == "succeeded":
+        try:
+            await on_synced(summary)
+        except Exception:  # the sync itself is done and recorded; the hook's failure is its own
+            logger.exception("the after-sync hook failed for crm sync %s", connector.name)
+    return summary
+
+
+async def _sync(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    connector: Connector,
+    run: _Run,
+    clock: Clock,
+    progress: Progress | None,
+) -> SyncSummary:
     try:
         # One session (one connection) for the whole run; every batch commits on its own.
         async with sessionmaker() as session, bulk_writes(session):
@@ -122,12 +152,23 @@ async def run_sync(
         if not isinstance(error, SegbotError | DBAPIError | OSError):
             raise
         return SyncSummary(run.id, connector.name, "failed", run.streams, error=reason)
-    summary = SyncSummary(run.id, connector.name, "succeeded", run.streams, matching=matching)
-    try:
-        await on_synced(summary)
-    except Exception:  # the sync itself is done and recorded; the hook's failure is its own
-        logger.exception("the after-sync hook failed for crm sync %s", connector.name)
-    return summary
+    return SyncSummary(run.id, connector.name, "succeeded", run.streams, matching=matching)
+
+
+async def _busy(sessionmaker: async_sessionmaker[AsyncSession], connector: str) -> str:
+    """Why a run of `connector` is refused: the live run, and how far it got."""
+    async with sessionmaker() as session:
+        live = await session.scalar(
+            select(SyncRun).where(SyncRun.connector == connector, SyncRun.status == "running")
+        )
+    if live is None:
+        return f"connector {connector!r} is already syncing; try again when that run ends"
+    rows = "1 row" if live.read_count == 1 else f"{live.read_count} rows"
+    return (
+        f"connector {connector!r} is already syncing: run #{live.id}, started "
+        f"{live.started_at:%Y-%m-%d %H:%M} UTC, {rows} read by "
+        f"{live.heartbeat_at:%H:%M:%S} UTC; try again when it ends"
+    )
 
 
 async def _start(
@@ -136,23 +177,23 @@ async def _start(
     trigger: str,
     full: bool,
     clock: Clock,
-    stale_after: timedelta,
+    *,
+    abandon: bool,
 ) -> _Run:
+    """Record a new running run; `abandon` (the connector's lock is held) first marks a
+    run still marked running abandoned: it lost its process."""
     async with sessionmaker() as session:
         now = clock()
-        await session.execute(
-            update(SyncRun)
-            .where(
-                SyncRun.connector == connector,
-                SyncRun.status == "running",
-                SyncRun.heartbeat_at < now - stale_after,
+        if abandon:
+            await session.execute(
+                update(SyncRun)
+                .where(SyncRun.connector == connector, SyncRun.status == "running")
+                .values(
+                    status="abandoned",
+                    finished_at=now,
+                    error="its process ended before the run did",
+                )
             )
-            .values(
-                status="abandoned",
-                finished_at=now,
-                error="the worker stopped without finishing this run",
-            )
-        )
         stored = await session.scalars(select(SyncCursor).where(SyncCursor.connector == connector))
         cursors: dict[str, Cursor] = {} if full else {c.stream: c.value for c in stored}
         run = SyncRun(
@@ -173,7 +214,7 @@ async def _start(
         session.add(run)
         try:
             await session.commit()
-        except IntegrityError:
+        except IntegrityError:  # a process that runs syncs without taking the lock
             await session.rollback()
             raise SyncAlreadyRunningError(
                 f"connector {connector!r} is already syncing; try again when that run ends"
@@ -206,6 +247,7 @@ async def _store_batch(session: AsyncSession, run: _Run, batch: Batch, clock: Cl
                     "external_id": (rejection.external_id or "")[:ID_LENGTH] or None,
                     "raw": rejection.raw,
                     "reason": rejection.reason[:REASON_LENGTH],
+                    "field": rejection.field,
                 }
                 for rejection in batch.rejected
             ],
@@ -225,7 +267,7 @@ async def _store_batch(session: AsyncSession, run: _Run, batch: Batch, clock: Cl
     )
     run.cursors[batch.stream] = batch.cursor
     _count(run, batch.stream, batch, counts)
-    await session.execute(update(SyncRun).where(SyncRun.id == run.id).values(**_progress(run, now)))
+    await _update_run(session, run, **_progress(run, now))
     await session.commit()
 
 
@@ -250,13 +292,21 @@ async def _finish(session: AsyncSession, run: _Run, clock: Clock) -> MatchOutcom
     await analyze_if_due(session, _written(run))
     now = clock()
     values = _progress(run, now, facts_refreshed=True, matching=asdict(matching))
-    await session.execute(
-        update(SyncRun)
-        .where(SyncRun.id == run.id)
-        .values(status="succeeded", finished_at=now, **values)
-    )
+    await _update_run(session, run, status="succeeded", finished_at=now, **values)
     await session.commit()
     return matching
+
+
+async def _update_run(session: AsyncSession, run: _Run, **values: object) -> None:
+    """Write the run's row, if it is still running; else it was taken over: stop."""
+    result = await session.execute(
+        update(SyncRun).where(SyncRun.id == run.id, SyncRun.status == "running").values(**values)
+    )
+    if not result.rowcount:  # type: ignore[attr-defined]
+        raise SyncRunLostError(
+            f"run #{run.id} was marked abandoned by another process while it went on "
+            "(its lock ended with the database connection that held it); it stops here"
+        )
 
 
 async def _fail(
@@ -266,7 +316,7 @@ async def _fail(
         now = clock()
         await session.execute(
             update(SyncRun)
-            .where(SyncRun.id == run.id)
+            .where(SyncRun.id == run.id, SyncRun.status == "running")  # not one taken over
             .values(status="failed", finished_at=now, error=reason, **_progress(run, now))
         )
         await session.commit()
@@ -278,7 +328,9 @@ def _count(run: _Run, stream: Stream, batch: Batch, counts: WriteCounts) -> None
     totals.inserted += counts.inserted
     totals.updated += counts.updated
     totals.unchanged += counts.unchanged
-    totals.rejected += len(batch.rejected)
+    dropped = sum(1 for rejection in batch.rejected if rejection.field is not None)
+    totals.rejected += len(batch.rejected) - dropped
+    totals.fields_dropped += dropped
     totals.stub_customers += counts.stub_customers
 
 

@@ -9,6 +9,7 @@ import pandas as pd
 
 from core.errors import SegbotError
 from crm_sync.config import RecordRules
+from crm_sync.duplicates import FirstRows
 from crm_sync.records import (
     RawRows,
     Rejection,
@@ -67,6 +68,7 @@ def validate(
     rules: RecordRules,
     raw: RawRows,
     row_numbers: np.ndarray,
+    seen: FirstRows | None = None,
 ) -> Validated:
     check = validate_customers if stream == "customers" else validate_orders
-    return check(frame, rules=rules, raw=raw, row_numbers=row_numbers)
+    return check(frame, rules=rules, raw=raw, row_numbers=row_numbers, seen=seen)

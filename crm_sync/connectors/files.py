@@ -1,4 +1,5 @@
-"""CSV and XLSX exports of customers and orders, read in chunks so memory stays bounded.
+"""CSV and XLSX exports of customers and orders, read in chunks so memory stays bounded
+(`crm_sync.connectors.sheets`).
 
 The cursor remembers the file (size and modification time) and how many rows are stored:
 an interrupted import resumes after the last stored row, an unchanged file is not read
@@ -6,21 +7,21 @@ again, and a changed file is read from the top (stored rows come back unchanged)
 """
 
 import asyncio
-import itertools
-from collections.abc import AsyncIterator, Generator, Iterator
+from collections.abc import AsyncIterator, Generator
 from pathlib import Path
 
 import numpy as np
-import openpyxl  # type: ignore[import-untyped]
-import pandas as pd
 
 from crm_sync.config import ColumnMapping, RecordRules
 from crm_sync.connectors.base import Batch, Cursor, SourceError, validate
 from crm_sync.connectors.columns import resolve_columns
-from crm_sync.records import Stream
+from crm_sync.connectors.sheets import Chunk, count_rows, read_chunks
+from crm_sync.duplicates import FirstRows
+from crm_sync.raw import JsonValue, jsonable_records
+from crm_sync.records import Rejection, Stream
 
 FIRST_DATA_ROW = 2  # row 1 is the header, as a spreadsheet numbers them
-DELIMITERS = (",", ";", "\t", "|")
+SURPLUS_FIELDS = "(fields past the header)"  # where a rejected overlong row keeps them
 
 
 class FilesConnector:
@@ -60,7 +61,7 @@ class FilesConnector:
             if cursor.get("complete"):
                 return
             done = int(cursor.get("rows_done") or 0)
-        total = await asyncio.to_thread(_count_rows, path)
+        total = await asyncio.to_thread(count_rows, path)
         chunks = self._chunks(stream, path, done)
         # The next chunk is read and validated in a thread while the caller stores this one;
         # at most two chunks are in memory.
@@ -87,11 +88,14 @@ class FilesConnector:
         )
 
     def _chunks(self, stream: Stream, path: Path, skip: int) -> Generator[Batch, None, None]:
-        """Validated chunks of the file after its first `skip` data rows (runs in a thread)."""
-        frames = _xlsx_frames if path.suffix.lower() in (".xlsx", ".xlsm") else _csv_frames
+        """Validated chunks of the file after its first `skip` data rows (runs in a thread).
+        A row with more fields than the header is rejected; an id is checked against
+        every row before it in the file."""
         position = skip
         columns: dict[str, str] | None = None
-        for frame in frames(path, skip=skip, chunk_rows=self._chunk_rows):
+        seen = FirstRows()
+        for chunk in read_chunks(path, skip=skip, chunk_rows=self._chunk_rows):
+            frame = chunk.frame
             if columns is None:
                 columns = resolve_columns(
                     stream,
@@ -103,20 +107,49 @@ class FilesConnector:
             read = len(frame)
             row_numbers = np.arange(position, position + read) + FIRST_DATA_ROW
             position += read
-            filled = frame.notna().any(axis=1).to_numpy()  # blank spreadsheet rows are skipped
-            if not filled.all():
-                frame, row_numbers = frame[filled], row_numbers[filled]
+            overlong = _overlong(chunk, columns, row_numbers)
+            keep = frame.notna().any(axis=1).to_numpy(copy=True)  # blank rows are skipped
+            keep[list(chunk.surplus)] = False
+            if not keep.all():
+                frame, row_numbers = frame[keep], row_numbers[keep]
             canonical = frame[list(columns)].rename(columns=columns)
             checked = validate(
-                stream, canonical, rules=self._rules, raw=frame, row_numbers=row_numbers
+                stream, canonical, rules=self._rules, raw=frame, row_numbers=row_numbers, seen=seen
             )
             yield Batch(
                 stream=stream,
                 cursor={},
                 records=checked.records,
-                rejected=checked.rejected,
+                rejected=sorted(
+                    overlong + checked.rejected, key=lambda rejection: rejection.row_number or 0
+                ),
                 read=read,
             )
+
+
+def _overlong(chunk: Chunk, columns: dict[str, str], row_numbers: np.ndarray) -> list[Rejection]:
+    """The rows with more fields than the header, kept as read with the fields past it."""
+    if not chunk.surplus:
+        return []
+    positions = np.fromiter(chunk.surplus, dtype=np.int64)
+    width = len(chunk.frame.columns)
+    id_column = next((column for column, name in columns.items() if name == "external_id"), None)
+    rejections = []
+    for position, raw in zip(positions, jsonable_records(chunk.frame, positions), strict=True):
+        surplus: list[JsonValue] = [*chunk.surplus[int(position)]]
+        external_id = raw.get(id_column) if id_column else None
+        rejections.append(
+            Rejection(
+                row_number=int(row_numbers[position]),
+                external_id=external_id if isinstance(external_id, str) else None,
+                raw={**raw, SURPLUS_FIELDS: surplus},
+                reason=(
+                    f"{width + len(surplus)} fields where the header has {width}: "
+                    f"a value holding {chunk.delimiter!r} must be in double quotes"
+                ),
+            )
+        )
+    return rejections
 
 
 async def _settled(future: "asyncio.Future[Batch | None]") -> None:
@@ -132,70 +165,3 @@ def _fingerprint(path: Path) -> str:
     except OSError as error:
         raise SourceError(f"cannot read {path}: {error.strerror or error}") from None
     return f"{stat.st_size}:{stat.st_mtime_ns}"
-
-
-def _count_rows(path: Path) -> int | None:
-    """Data rows in the file, for progress: lines less the header, or what a sheet declares."""
-    if path.suffix.lower() in (".xlsx", ".xlsm"):
-        try:
-            workbook = openpyxl.load_workbook(path, read_only=True)
-        except (OSError, KeyError, ValueError):
-            return None
-        try:
-            rows = workbook.worksheets[0].max_row
-        finally:
-            workbook.close()
-        return None if rows is None else max(rows - 1, 0)
-    newlines, size, last = 0, 0, b""
-    with path.open("rb") as file:
-        while block := file.read(1 << 20):
-            newlines += block.count(b"\n")
-            size += len(block)
-            last = block[-1:]
-    lines = newlines + (1 if size and last != b"\n" else 0)
-    return max(lines - 1, 0)
-
-
-def _csv_frames(path: Path, *, skip: int, chunk_rows: int) -> Iterator[pd.DataFrame]:
-    try:
-        with path.open(encoding="utf-8-sig", newline="") as file:
-            header = file.readline()
-        delimiter = max(DELIMITERS, key=header.count)
-        reader = pd.read_csv(
-            path,
-            sep=delimiter,
-            dtype=str,
-            keep_default_na=False,
-            na_values=[""],
-            encoding="utf-8-sig",
-            skiprows=range(1, skip + 1) if skip else None,
-            chunksize=chunk_rows,
-        )
-        with reader:
-            yield from reader
-    except (OSError, UnicodeDecodeError, pd.errors.ParserError) as error:
-        raise SourceError(f"cannot read {path}: {error}") from None
-
-
-def _xlsx_frames(path: Path, *, skip: int, chunk_rows: int) -> Iterator[pd.DataFrame]:
-    try:
-        workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except (OSError, KeyError, ValueError) as error:
-        raise SourceError(f"cannot read {path}: {error}") from None
-    try:
-        sheet = workbook.worksheets[0]
-        rows = sheet.iter_rows(values_only=True)
-        header = [str(cell).strip() if cell is not None else "" for cell in next(rows, ())]
-        width = len(header)
-        rows = itertools.islice(rows, skip, None)
-        while chunk := [_cells(row, width) for row in itertools.islice(rows, chunk_rows)]:
-            yield pd.DataFrame(chunk, columns=header, dtype=object)
-    finally:
-        workbook.close()
-
-
-def _cells(row: tuple[object, ...], width: int) -> list[object]:
-    """A sheet row as wide as the header. Spreadsheets store ids and phones as numbers:
-    1001.0 means '1001'."""
-    cells = [int(v) if isinstance(v, float) and v.is_integer() else v for v in row[:width]]
-    return cells + [None] * (width - len(cells))

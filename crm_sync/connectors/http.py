@@ -4,6 +4,12 @@ field mapping by JSON path (`customer.id`, `phones.0.number`), retries from Json
 A pass is resumable: its cursor holds the page (or offset, or cursor token) after the last
 stored batch and the `since` it filtered on. A finished pass moves `since` to the pass's
 own start less an overlap, so records changed while it paged are read again next time.
+
+A pass cannot page forever (`crm_sync.connectors.paging`): a page holding the records of an
+earlier page, or a cursor token sent twice, means the API is not paging as configured,
+and past `max_pages` or `max_records` the pass stops; each fails the run with what to
+check. A record that is not a JSON object is rejected with that reason; the rest of its
+page imports.
 """
 
 from collections.abc import AsyncIterator, Mapping, Sequence
@@ -19,9 +25,10 @@ from core.clock import Clock, utcnow
 from crm_sync.config import Endpoint, Pagination, RecordRules
 from crm_sync.connectors.base import Batch, Cursor, SourceError, validate
 from crm_sync.connectors.columns import DEFAULT_COLUMNS, REQUIRED
-from crm_sync.connectors.http_client import JsonClient, Sleep
+from crm_sync.connectors.http_client import JsonClient, Sleep, error_reason
+from crm_sync.connectors.paging import PagingGuard
 from crm_sync.raw import JsonObject, JsonValue
-from crm_sync.records import Stream
+from crm_sync.records import Rejection, Stream
 
 OVERLAP = timedelta(minutes=5)
 
@@ -79,6 +86,13 @@ class HttpConnector:
         if position is None and paging.style != "cursor":
             position = paging.first_page if paging.style == "page" else 0
         read = int(cursor.get("rows_done") or 0) if resuming and cursor else 0
+        guard = PagingGuard(
+            self._name,
+            stream,
+            paging,
+            pages=int(cursor.get("pages") or 0) if resuming and cursor else 0,
+            records=read,
+        )
 
         timeout = aiohttp.ClientTimeout(total=source.timeout)
         async with aiohttp.ClientSession(timeout=timeout) as session:
@@ -94,29 +108,63 @@ class HttpConnector:
                 **({"sleep": self._sleep} if self._sleep else {}),
             )
             while True:
+                guard.before_page()
                 params = {**endpoint.params, **self._since_param(since)}
                 params.update(_paging_params(paging, position))
                 body = await client.get(endpoint.path, params)
-                records = _records(body, endpoint.records_path, self._name)
-                position, more = _next(paging, body, position, len(records))
-                if records:
-                    frame = self._frame(stream, records)
-                    numbers = np.arange(read, read + len(records)) + 1
-                    read += len(records)
-                    checked = validate(
-                        stream, frame, rules=self._rules, raw=records, row_numbers=numbers
-                    )
+                items = _items(body, endpoint, self._name)
+                records = [item for item in items if isinstance(item, dict)]
+                paths = self._paths(stream, records) if records else {}
+                guard.check_page(_identities(items, paths.get("external_id")))
+                position, more = _next(paging, body, position, len(items))
+                if more and paging.style == "cursor":
+                    guard.check_cursor(position)
+                if items:
+                    numbers = np.arange(read, read + len(items)) + 1
+                    read += len(items)
+                    stored, rejected = self._checked(stream, items, paths, numbers)
                     yield Batch(
                         stream=stream,
-                        cursor=_cursor(since, started, position=position, read=read),
-                        records=checked.records,
-                        rejected=checked.rejected,
-                        read=len(records),
+                        cursor=_cursor(
+                            since, started, position=position, read=read, pages=guard.pages
+                        ),
+                        records=stored,
+                        rejected=rejected,
+                        read=len(items),
                         total=_int(_dig(body, "pagination.totalCount")),
                     )
                 if not more:
                     break
         yield Batch(stream=stream, cursor=_cursor(started - OVERLAP, started, done=True))
+
+    def _checked(
+        self, stream: Stream, items: list[JsonValue], paths: dict[str, str], numbers: np.ndarray
+    ) -> tuple[pd.DataFrame, list[Rejection]]:
+        """A page's records to store and its rejections (an item that is not an object is
+        one, with that reason; the others are validated)."""
+        objects = [at for at, item in enumerate(items) if isinstance(item, dict)]
+        rejected = [
+            Rejection(
+                row_number=int(numbers[at]),
+                external_id=None,
+                raw={"record": item},
+                reason=f"the record is {_kind(item)}, not a JSON object",
+            )
+            for at, item in enumerate(items)
+            if not isinstance(item, dict)
+        ]
+        if not objects:
+            return pd.DataFrame(), rejected
+        records = [item for item in items if isinstance(item, dict)]
+        checked = validate(
+            stream,
+            _frame(records, paths),
+            rules=self._rules,
+            raw=records,
+            row_numbers=numbers[objects],
+        )
+        rejected += checked.rejected
+        return checked.records, sorted(rejected, key=lambda rejection: rejection.row_number or 0)
 
     def _since_param(self, since: datetime | None) -> dict[str, str]:
         param = self._source.updated_since_param
@@ -127,15 +175,20 @@ class HttpConnector:
             return {param: since.isoformat()}
         return {param: since.astimezone(ZoneInfo(self._rules.timezone)).strftime(fmt)}
 
-    def _frame(self, stream: Stream, records: Sequence[JsonObject]) -> pd.DataFrame:
+    def _paths(self, stream: Stream, records: Sequence[JsonObject]) -> dict[str, str]:
+        """{field: JSON path} for a page's records, attributes included."""
         keys = {key for record in records for key in record}
         paths = _field_paths(stream, self._source.fields.get(stream, {}), keys, self._name)
         if stream == "customers":
             paths.update({f"attr:{name}": name for name in self._rules.attributes})
-        return pd.DataFrame(
-            {name: [_dig(record, path) for record in records] for name, path in paths.items()},
-            dtype=object,
-        )
+        return paths
+
+
+def _frame(records: Sequence[JsonObject], paths: Mapping[str, str]) -> pd.DataFrame:
+    return pd.DataFrame(
+        {name: [_dig(record, path) for record in records] for name, path in paths.items()},
+        dtype=object,
+    )
 
 
 def _field_paths(
@@ -179,11 +232,41 @@ def _next(
     return current + 1, more and count > 0
 
 
-def _records(body: JsonValue, path: str, source: str) -> list[JsonObject]:
-    records = _dig(body, path)
-    if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
-        raise SourceError(f"{source}: the response has no list of records at {path!r}")
-    return [r for r in records if isinstance(r, dict)]
+def _items(body: JsonValue, endpoint: Endpoint, source: str) -> list[JsonValue]:
+    """The list of records at the endpoint's `records_path`, whatever each one is."""
+    items = _dig(body, endpoint.records_path)
+    if isinstance(items, list):
+        return items
+    where = f"{source}: GET {endpoint.path}: the answer has"
+    if items is None:
+        said = error_reason(body)
+        raise SourceError(
+            f"{where} nothing at {endpoint.records_path!r}"
+            + (f" (it says: {said})" if said else "")
+        )
+    raise SourceError(f"{where} {_kind(items)} at {endpoint.records_path!r}, not a list")
+
+
+def _identities(items: list[JsonValue], id_path: str | None) -> list[JsonValue]:
+    """Each record's id where it has one, else the record itself: what tells pages apart."""
+    identities: list[JsonValue] = []
+    for item in items:
+        found = _dig(item, id_path) if isinstance(item, dict) and id_path else None
+        identities.append(item if found is None else {"id": found})
+    return identities
+
+
+def _kind(value: JsonValue) -> str:
+    """What a JSON value is, in words: "a string", "a list", "null"."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    return "a list" if isinstance(value, list) else "an object"
 
 
 def _dig(value: JsonValue, path: str | None) -> JsonValue:
@@ -205,6 +288,7 @@ def _cursor(
     *,
     position: str | int | None = None,
     read: int = 0,
+    pages: int = 0,
     done: bool = False,
 ) -> Cursor:
     return {
@@ -212,6 +296,7 @@ def _cursor(
         "pass_started": started.isoformat(),
         "position": position,
         "rows_done": read,
+        "pages": pages,
         "complete": done,
     }
 

@@ -57,6 +57,8 @@ def retailcrm_connector(
             size_param="limit",
             page_size=config.page_size,
             total_pages_path="pagination.totalPageCount",
+            max_pages=config.max_pages,
+            max_records=config.max_records,
         ),
         fields={
             "customers": {**CUSTOMER_FIELDS, **config.columns.customers},

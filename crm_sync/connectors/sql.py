@@ -23,6 +23,7 @@ from core.clock import Clock, utcnow
 from crm_sync.config import ColumnMapping, RecordRules
 from crm_sync.connectors.base import Batch, Cursor, SourceError, validate
 from crm_sync.connectors.columns import resolve_columns
+from crm_sync.duplicates import FirstRows
 from crm_sync.records import Stream
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -64,6 +65,7 @@ class SqlConnector:
         if "since" in statement.compile().params:
             statement = statement.bindparams(bindparam("since", type_=DateTime(timezone=True)))
         position = 0
+        seen = FirstRows()  # an id the query returns twice is rejected the second time
         engine = create_async_engine(self._url)
         try:
             async with engine.connect() as connection:
@@ -88,6 +90,7 @@ class SqlConnector:
                         rules=self._rules,
                         raw=frame,
                         row_numbers=row_numbers,
+                        seen=seen,
                     )
                     yield Batch(
                         stream=stream,

@@ -53,3 +53,10 @@ def test_a_mistake_is_one_line_naming_its_key(sections: dict[str, object], messa
     with pytest.raises(ConfigError, match=message.replace(".", r"\.")) as raised:
         parse_app_config(sections)
     assert "\n" not in str(raised.value)
+
+
+def test_a_retired_key_still_loads() -> None:
+    """crm.stale_run_minutes no longer does anything (a sync holds a lock its process
+    loses when it dies), but files that set it keep working."""
+    config = parse_app_config({"crm": {"stale_run_minutes": 30}})
+    assert config.crm.connectors == ()

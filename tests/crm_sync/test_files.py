@@ -1,9 +1,11 @@
-"""CSV and XLSX imports through the worker: counts, idempotency, resume, rejections."""
+"""CSV and XLSX imports through the worker: counts, idempotency, resume, rejections (bad
+values, lines with more fields than the header, repeated ids, phones and emails left out)."""
 
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import openpyxl  # type: ignore[import-untyped]
+import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -13,6 +15,7 @@ from crm_sync.models import Order, RejectedRow, SyncCursor, SyncRun
 from crm_sync.records import Stream
 from crm_sync.worker import run_sync
 from tests.crm_sync.shop import (
+    CUSTOMER_HEADER,
     ORDER_HEADER,
     RULES,
     SteppingClock,
@@ -253,3 +256,110 @@ async def test_naive_dates_follow_the_connector_time_zone(
     )
     await run_sync(sessionmaker=sessionmaker, connector=connector)
     assert (await orders_by_id(session))["o1"].ordered_at.isoformat() == "2026-07-01T10:00:00+00:00"
+
+
+OVERLONG_ORDERS = """order_id,customer_id,ordered_at,amount,currency,status
+o1,c1,2026-01-10T10:00:00Z,10,EUR,completed
+o2,c1,2026-01-10T10:00:00Z,"1,50",EUR,completed
+o3,c1,2026-01-10T10:00:00Z,1,50,EUR,completed
+
+o4,c2,2026-01-11T10:00:00Z,20,EUR,completed
+o5,c2,2026-01-12T10:00:00Z,"30",EUR,"completed
+and packed"
+"""
+
+
+@pytest.mark.parametrize("chunk_rows", [2, 1000], ids=["in-a-later-chunk", "in-the-first-chunk"])
+async def test_a_line_with_more_fields_than_the_header_is_rejected_and_the_rest_import(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    session: AsyncSession,
+    tmp_path: Path,
+    chunk_rows: int,
+) -> None:
+    path = tmp_path / "orders.csv"
+    path.write_text(OVERLONG_ORDERS, encoding="utf-8")
+
+    summary = await run_sync(
+        sessionmaker=sessionmaker, connector=files(None, path, chunk_rows=chunk_rows)
+    )
+
+    assert summary.status == "succeeded", summary.error
+    assert (summary.streams["orders"].inserted, summary.streams["orders"].rejected) == (4, 1)
+    orders = await orders_by_id(session)
+    assert sorted(orders) == ["o1", "o2", "o4", "o5"]
+    assert (orders["o2"].amount, orders["o5"].status) == (1.5, "completed\nand packed")
+    (rejected,) = (await session.scalars(select(RejectedRow))).all()
+    assert (rejected.row_number, rejected.external_id, rejected.field, rejected.reason) == (
+        4,
+        "o3",
+        None,
+        "7 fields where the header has 6: a value holding ',' must be in double quotes",
+    )
+    assert rejected.raw == {
+        "order_id": "o3",
+        "customer_id": "c1",
+        "ordered_at": "2026-01-10T10:00:00Z",
+        "amount": "1",
+        "currency": "50",
+        "status": "EUR",
+        "(fields past the header)": ["completed"],
+    }
+
+
+async def test_an_id_repeated_in_a_file_keeps_its_first_row_and_names_it(
+    sessionmaker: async_sessionmaker[AsyncSession], session: AsyncSession, tmp_path: Path
+) -> None:
+    customers = write_csv(
+        tmp_path / "customers.csv",
+        CUSTOMER_HEADER,
+        [
+            ("c1", "Ann", "", ""),
+            ("c2", "Bob", "", ""),
+            ("c3", "Cy", "", ""),
+            ("c1", "Ann Other", "", ""),
+            ("c2", "Bob", "", ""),
+        ],
+    )
+
+    summary = await run_sync(
+        sessionmaker=sessionmaker, connector=files(customers, None, chunk_rows=2)
+    )
+
+    assert (summary.streams["customers"].inserted, summary.streams["customers"].rejected) == (3, 2)
+    assert (await customers_by_id(session))["c1"].name == "Ann"
+    rejected = (await session.scalars(select(RejectedRow).order_by(RejectedRow.row_number))).all()
+    assert [(r.row_number, r.external_id, r.reason) for r in rejected] == [
+        (5, "c1", "same customer id as row 2, which is kept"),
+        (6, "c2", "same customer id as row 3, which is kept"),
+    ]
+
+
+async def test_a_phone_or_email_that_is_not_one_is_left_out_and_listed(
+    sessionmaker: async_sessionmaker[AsyncSession], session: AsyncSession, tmp_path: Path
+) -> None:
+    customers = write_csv(
+        tmp_path / "customers.csv",
+        CUSTOMER_HEADER,
+        [("c1", "Ann", "call me", "ann@example"), ("c2", "Bob", "600000002", "bob@example.com")],
+    )
+
+    summary = await run_sync(sessionmaker=sessionmaker, connector=files(customers, None))
+
+    counts = summary.streams["customers"]
+    assert (counts.inserted, counts.rejected, counts.fields_dropped) == (2, 0, 2)
+    ann = (await customers_by_id(session))["c1"]
+    assert (ann.name, ann.phone, ann.email) == ("Ann", None, None)
+    rejected = (await session.scalars(select(RejectedRow).order_by(RejectedRow.field))).all()
+    assert [(r.row_number, r.external_id, r.field, r.reason) for r in rejected] == [
+        (2, "c1", "email", "email left out: not an email address"),
+        (2, "c1", "phone", "phone left out: not a phone number"),
+    ]
+    assert rejected[0].raw == {
+        "customer_id": "c1",
+        "name": "Ann",
+        "phone": "call me",
+        "email": "ann@example",
+    }
+    run = await session.get(SyncRun, summary.run_id)
+    assert run is not None
+    assert (run.rejected_count, run.details["customers"]["fields_dropped"]) == (0, 2)

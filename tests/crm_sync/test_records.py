@@ -6,6 +6,7 @@ import phonenumbers
 import pytest
 
 from crm_sync.config import RecordRules
+from crm_sync.duplicates import FirstRows
 from crm_sync.identity import (
     normalize_email,
     normalize_emails,
@@ -117,25 +118,65 @@ def test_refunds_and_zero_amounts_do_not_count_as_purchases() -> None:
     }
 
 
-def test_the_last_row_of_an_id_wins_within_a_batch() -> None:
-    records, _ = orders([order(status="new"), order(status="completed")])
-    assert records[["external_id", "status"]].values.tolist() == [["o1", "completed"]]
+def test_a_repeated_id_keeps_the_first_row_and_rejects_the_others_naming_it() -> None:
+    records, rejected = orders(
+        [
+            order(status="new"),
+            order(external_id="o2"),
+            order(status="completed"),
+            order(status="new"),
+        ]
+    )
+    assert records[["external_id", "status"]].values.tolist() == [
+        ["o1", "new"],
+        ["o2", "completed"],
+    ]
+    assert rejected == [
+        (4, "same order id as row 2, which is kept"),
+        (5, "same order id as row 2, which is kept"),
+    ]
 
 
-def test_customers_keep_a_bad_phone_or_email_out_but_are_kept() -> None:
+def test_a_rejected_row_does_not_claim_its_id() -> None:
+    records, rejected = orders([order(amount="ten"), order(amount="10")])
+    assert records[["external_id", "amount"]].values.tolist() == [["o1", 10.0]]
+    assert rejected == [(2, "missing or unparsable amount")]
+
+
+def test_an_id_is_checked_against_the_earlier_batches_of_the_pass() -> None:
+    seen = FirstRows()
+    for rows, numbers in (([order(), order(external_id="o2")], [2, 3]), ([order()], [4])):
+        frame = pd.DataFrame(rows, dtype=object)
+        checked = validate_orders(
+            frame, rules=RULES, raw=frame, row_numbers=np.array(numbers), seen=seen
+        )
+    assert checked.records.empty
+    assert [(r.row_number, r.reason) for r in checked.rejected] == [
+        (4, "same order id as row 2, which is kept")
+    ]
+
+
+def test_a_bad_phone_or_email_is_left_out_and_reported_and_the_customer_kept() -> None:
     frame = pd.DataFrame(
         {
-            "external_id": ["c1", "c2"],
-            "phone": ["12", "+34 600 000 001"],
-            "email": ["nope", " A@B.co "],
+            "external_id": ["c1", "c2", None],
+            "phone": ["12", "+34 600 000 001", "12"],
+            "email": ["nope", " A@B.co ", "nope"],
         },
         dtype=object,
     )
-    checked = validate_customers(frame, rules=RULES, raw=frame, row_numbers=np.array([2, 3]))
-    assert checked.rejected == []
-    assert checked.records[["phone", "email"]].astype(object).where(
-        checked.records[["phone", "email"]].notna(), None
-    ).values.tolist() == [[None, None], ["+34600000001", "a@b.co"]]
+    checked = validate_customers(frame, rules=RULES, raw=frame, row_numbers=np.array([2, 3, 4]))
+    assert [(r.row_number, r.external_id, r.field, r.reason) for r in checked.rejected] == [
+        (2, "c1", "email", "email left out: not an email address"),
+        (2, "c1", "phone", "phone left out: not a phone number"),
+        (4, None, None, "missing customer id"),  # a row left out is not reported twice
+    ]
+    assert checked.rejected[0].raw == {"external_id": "c1", "phone": "12", "email": "nope"}
+    stored = checked.records[["external_id", "phone", "email"]].astype(object).values.tolist()
+    assert [[None if pd.isna(value) else value for value in row] for row in stored] == [
+        ["c1", None, None],
+        ["c2", "+34600000001", "a@b.co"],
+    ]
 
 
 def test_phone_normalisation_uses_the_default_region() -> None:
