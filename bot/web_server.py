@@ -1,33 +1,43 @@
 """The web server beside the bot: tracked-link redirects and the operations endpoints
 (bot/health.py)."""
 
+import logging
+
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.health import Pingable, healthz, metrics, readiness
-from broadcasts.links import read_token, record_click, with_utm
+from broadcasts.links import UnsafeTargetError, follow, read_token
 from core.clock import Clock
 
 SESSIONMAKER = web.AppKey("sessionmaker", async_sessionmaker[AsyncSession])
 SECRET = web.AppKey("secret", str)
 CLOCK: web.AppKey[Clock] = web.AppKey("clock")
 
+logger = logging.getLogger(__name__)
+
 
 async def follow_link(request: web.Request) -> web.Response:
-    """302 to the link's target with UTM parameters; 404 for anything not ours."""
+    """302 to the link's target with UTM parameters, for people and machines alike (only
+    people count as clicks); 404 for a token not ours or a target that is not http(s)."""
     ref = read_token(request.match_info["token"], secret=request.app[SECRET])
     if ref is None:
         raise web.HTTPNotFound
     async with request.app[SESSIONMAKER]() as session:
-        link = await record_click(
-            session,
-            ref=ref,
-            user_agent=request.headers.get("User-Agent", ""),
-            now=request.app[CLOCK](),
-        )
-    if link is None:
+        try:
+            target = await follow(
+                session,
+                ref=ref,
+                method=request.method,
+                headers=request.headers,
+                now=request.app[CLOCK](),
+            )
+        except UnsafeTargetError as error:
+            logger.warning("tracked link %d not followed: %s", ref.link_id, error)
+            raise web.HTTPNotFound from None
+    if target is None:
         raise web.HTTPNotFound
-    raise web.HTTPFound(with_utm(link.url, campaign=link.campaign, content=link.content))
+    raise web.HTTPFound(target)
 
 
 def create_web_app(

@@ -6,40 +6,48 @@ forged or altered token finds nothing: no open redirect. A click is logged as a
 `link_click` event carrying the link's tags (psychographic signals for segments), and the
 target gets `utm_source=telegram&utm_medium=bot&utm_campaign=...&utm_content=...` unless it
 already has its own.
+
+Following a link redirects whenever the link exists and its target is safe, but counts a
+click only when a person made it:
+- a machine's hit (preview, scanner, prefetch, HEAD, HTTP library: broadcasts.click_filter)
+  and the same person's second tap within seconds are redirected, not counted;
+- a token for a subscriber who is gone (deleted, or erased by `/forget`) is redirected,
+  and nobody is logged;
+- the target is checked again when followed, whatever wrote the row: only an absolute
+  http(s) URL is redirected to, never `javascript:`, `data:` or `file:`
+  (UnsafeTargetError, which the web server answers with 404).
 """
 
+import logging
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from yarl import URL
 
+from broadcasts.click_filter import not_a_click
 from broadcasts.models import Link
-from core.models import Event, EventType
+from core.errors import SegbotError
+from core.models import Event, EventType, Subscriber
 from core.signing import SIGNED_LENGTH, Signer, b64url, b64url_decode
+from core.subscribers import is_erased
 
 LINK_PURPOSE = "tracked-link"
 DOUBLE_HIT_WINDOW = timedelta(seconds=5)
-# User agents that fetch a URL to draw a preview card, not because a person clicked.
-PREVIEW_AGENTS = (
-    "telegrambot",
-    "twitterbot",
-    "facebookexternalhit",
-    "slackbot",
-    "whatsapp",
-    "discordbot",
-    "linkedinbot",
-    "skypeuripreview",
-    "vkshare",
-    "googlebot",
-    "bingbot",
-    "embedly",
-)
+SAFE_SCHEMES = ("http", "https")
 _URL = re.compile(r"https?://[^\s<>\"']+")
 _TRAILING_PUNCTUATION = ".,;:!?)]}"
+
+logger = logging.getLogger(__name__)
+
+
+class UnsafeTargetError(SegbotError):
+    """A link's target is not an absolute http(s) URL, so nobody is sent there."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,16 +136,29 @@ async def register_links(
     return ids | {link.url: link.id for link in created}
 
 
-async def record_click(
-    session: AsyncSession, *, ref: LinkRef, user_agent: str, now: datetime
-) -> Link | None:
-    """The link a token names, logging the click unless it is a preview fetch or a repeat
-    within seconds; commits. None if the link does not exist."""
+async def follow(
+    session: AsyncSession,
+    *,
+    ref: LinkRef,
+    method: str,
+    headers: Mapping[str, str],
+    now: datetime,
+) -> str | None:
+    """Where a hit on the link `ref` names goes: its target with UTM parameters. Logs a
+    click if a person made it (see the module docstring); commits.
+
+    None if the link does not exist; UnsafeTargetError if its target is not http(s).
+    """
     link = await session.get(Link, ref.link_id)
     if link is None:
         return None
-    if is_preview_agent(user_agent) or await _clicked_just_now(session, ref, now):
-        return link
+    target = with_utm(check_target(link.url), campaign=link.campaign, content=link.content)
+    machine = not_a_click(method=method, headers=headers)
+    if machine is not None:
+        logger.debug("link %d fetched by a machine (%s): redirected, not counted", link.id, machine)
+        return target
+    if await _gone(session, ref.subscriber_id) or await _clicked_just_now(session, ref, now):
+        return target
     session.add(
         Event(
             subscriber_id=ref.subscriber_id,
@@ -147,13 +168,38 @@ async def record_click(
             payload={"link": link.id, "tags": link.tags},
         )
     )
-    await session.commit()
-    return link
+    try:
+        await session.commit()
+    except IntegrityError:  # the row was deleted since `_gone` looked: nobody to log
+        await session.rollback()
+    return target
 
 
-def is_preview_agent(user_agent: str) -> bool:
-    agent = user_agent.lower()
-    return any(name in agent for name in PREVIEW_AGENTS)
+def check_target(url: str) -> str:
+    """`url` as a redirect sends it (encoded by the parser aiohttp's redirects use), if a
+    person may be sent there: an absolute http(s) URL with a host, and no whitespace,
+    control characters or backslashes (which browsers read as slashes)."""
+    if not url.isprintable() or " " in url or "\\" in url:
+        raise _unsafe(url, "has whitespace, control characters or a backslash")
+    try:
+        parsed = URL(url)
+    except ValueError as error:  # a bad port, IPv6 address or international host name
+        raise _unsafe(url, f"is malformed: {error}") from error
+    if parsed.scheme not in SAFE_SCHEMES or not parsed.host:
+        raise _unsafe(url, "is not an absolute http(s) URL")
+    return str(parsed)
+
+
+def _unsafe(url: str, problem: str) -> UnsafeTargetError:
+    return UnsafeTargetError(f"the link target {url[:80]!r} {problem}")
+
+
+async def _gone(session: AsyncSession, subscriber_id: int) -> bool:
+    """No such subscriber any more, or only the anonymous row `/forget` leaves."""
+    found = await session.scalar(
+        select(Subscriber.id).where(Subscriber.id == subscriber_id, ~is_erased())
+    )
+    return found is None
 
 
 async def _clicked_just_now(session: AsyncSession, ref: LinkRef, now: datetime) -> bool:
