@@ -155,6 +155,8 @@ async def test_everyone_gets_their_variant_once_while_one_answer_in_a_hundred_ha
     try:
         with caplog.at_level(logging.INFO, logger="broadcasts"):
             done = await sent_out(sessionmaker, plan.run.id)
+            # The sender logs the run's summary just after it closes the run.
+            await until(lambda: " finished: " in caplog.text, what="the run's summary logged")
     finally:
         bot.cancel()
         await asyncio.gather(bot, return_exceptions=True)
