@@ -1,14 +1,22 @@
 """From a claimed delivery to the message itself: the subscriber's template variables
 (loaded for a whole batch in one query), the rendered variant, and every URL in it (text
-and buttons) rewritten to a tracked link carrying the subscriber and the delivery."""
+and buttons) rewritten to a tracked link carrying the subscriber and the delivery.
+
+Money reaches templates exact: the total spent is read back as the Decimal the database
+holds (to the cent), never as the float a SQLite sum gives (866.9100000000001). Its
+currency, which the `money` filter shows, is that of the subscriber's latest purchase,
+else that of the shop's latest order, else unknown. An order the CRM sent without a
+currency was given crm.default_currency when it was imported.
+"""
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 import jinja2
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from broadcasts.links import LinkRef, register_links, rewrite_urls, tracked_url, urls_in
@@ -16,6 +24,7 @@ from broadcasts.messenger import Button, OutgoingMessage
 from broadcasts.models import Campaign, Delivery
 from broadcasts.templates import CustomerFacts, TemplateContext, compile_template, render
 from core.models import Subscriber, SubscriberTag
+from crm_sync.models import Customer, Order
 from segments.levels import STAGES
 from segments.models import LadderStage
 from segments.rules.fields import PurchaseFact
@@ -24,6 +33,7 @@ from segments.rules.sql_facts import purchase_fact, rfm_segment
 # The callback data the bot's Unsubscribe handler answers (bot.routers.subscription).
 UNSUBSCRIBE_DATA = "unsubscribe"
 UNSUBSCRIBE_TEXT = "Unsubscribe"
+CENT = Decimal("0.01")  # money columns are NUMERIC(14, 2)
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +100,30 @@ def _facts() -> tuple[Any, ...]:
         purchase_fact(PurchaseFact.LAST),
         rfm_segment(),
         stage,
+        _currency(),
     )
+
+
+def _currency() -> ColumnElement[str | None]:
+    """The currency of the subscriber's latest purchase, else of the shop's latest order
+    (the same for every row: the database computes it once)."""
+    latest = (Order.ordered_at.desc(), Order.id.desc())
+    known = Order.currency.is_not(None)
+    purchased = (
+        select(Order.currency)
+        .join(Customer, Customer.id == Order.customer_id)
+        .where(
+            Customer.subscriber_id == Subscriber.id,
+            Order.counts_as_purchase,
+            Order.amount > 0,  # a purchase as crm_sync.facts counts one
+            known,
+        )
+        .order_by(*latest)
+        .limit(1)
+        .scalar_subquery()
+    )
+    shop = select(Order.currency).where(known).order_by(*latest).limit(1).scalar_subquery()
+    return func.coalesce(purchased, shop)
 
 
 async def recipients(
@@ -142,7 +175,7 @@ async def _tags(session: AsyncSession, subscriber_ids: list[int]) -> dict[int, t
 
 
 def _context(facts: Sequence[Any], tags: tuple[str, ...], campaign: Campaign) -> TemplateContext:
-    subscriber, orders, spent, last, rfm, stage = facts
+    subscriber, orders, spent, last, rfm, stage, currency = facts
     last_purchase: datetime | None = last
     return TemplateContext(
         first_name=subscriber.first_name,
@@ -157,13 +190,20 @@ def _context(facts: Sequence[Any], tags: tuple[str, ...], campaign: Campaign) ->
         tags=tags,
         customer=CustomerFacts(
             orders=int(orders or 0),
-            total_spent=float(spent or 0),
+            total_spent=_cents(spent),
             last_purchase=last_purchase.date() if last_purchase else None,
+            currency=currency,
         ),
         rfm=rfm,
         stage=STAGES[stage or 0],
         campaign=campaign.name,
     )
+
+
+def _cents(amount: float | Decimal | None) -> Decimal:
+    """A money column's value as the exact Decimal it stores: its 14 digits survive a
+    float's 15, so rounding to the cent undoes the float's error."""
+    return Decimal(str(amount or 0)).quantize(CENT)
 
 
 def compose(

@@ -12,42 +12,59 @@ error.
 
 Variables: first_name, last_name, username, language, country, region, city, timezone,
 attr (the subscriber's attributes, `attr.income`), tags, customer (`customer.orders`,
-`customer.total_spent`, `customer.last_purchase`), rfm (segment name), stage (ladder
-stage name), segment (the campaign target's label), campaign.
-"""
+`customer.total_spent`, `customer.last_purchase`, `customer.currency`), rfm (segment
+name), stage (ladder stage name), segment (the campaign target's label), campaign. Money
+is an exact Decimal. The sample subscriber (broadcasts.templates.context.SAMPLE) is
+awkward on purpose, so a preview shows what would go wrong.
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from datetime import date
-from typing import Any
+Filters for numbers, in the subscriber's locale (their Telegram language; English when
+unknown), from broadcasts.templates.formats:
+
+    {{ customer.total_spent | money }}     1.416,38 € (es), €1,416.38 (en)
+    {{ attr.credit | money('USD') }}       in that currency (an ISO 4217 code)
+    {{ x | number }}  {{ x | number(2) }}  1.416,38; up to 3 decimals, or exactly 2
+    {{ r | percent }} {{ r | percent(1) }} a ratio: 0.256 is 26 %, or 25,6 %
+    {{ d | date }}  {{ d | date('long') }} 31 ene 2026; short, medium, long, full, or a
+                                           pattern such as 'd MMMM'
+
+`money`'s currency: its argument, else the customer's latest purchase's, else the
+shop's latest order's (orders the CRM sent without one got crm.default_currency when
+imported), else none: the amount with two decimals and no symbol. Without a filter
+(`{{ x }}`, `~`, `join`), a number prints in plain digits, floats rounded to 15
+significant digits, so none shows its binary noise (1416.3799999999999); a Decimal and
+a float mix in arithmetic (broadcasts.templates.printing).
+"""
 
 import jinja2
 from jinja2 import meta
 
 from broadcasts.telegram_html import plain_text
 from broadcasts.templates import sandbox
+from broadcasts.templates.context import (
+    SAMPLE,
+    VARIABLES,
+    CustomerFacts,
+    TemplateContext,
+)
 from broadcasts.templates.limits import LIMITS, LimitExceeded, TemplateLimits
 from core.errors import SegbotError
 
-VARIABLES = frozenset(
-    {
-        "first_name",
-        "last_name",
-        "username",
-        "language",
-        "country",
-        "region",
-        "city",
-        "timezone",
-        "attr",
-        "tags",
-        "customer",
-        "rfm",
-        "stage",
-        "segment",
-        "campaign",
-    }
-)
+__all__ = [
+    "SAMPLE",
+    "SAMPLE_TRACKED_URL",
+    "VARIABLES",
+    "CustomerFacts",
+    "RenderError",
+    "TemplateContext",
+    "TemplateError",
+    "TemplateLimitError",
+    "TemplateSyntaxError",
+    "UnknownVariableError",
+    "compile_template",
+    "render",
+    "sample_text",
+]
+
 # A tracked link as long as real ones get: long ids and an 80-bit signature.
 SAMPLE_TRACKED_URL = "https://bot.example.com/r/" + "x" * 40
 
@@ -70,63 +87,6 @@ class RenderError(TemplateError):
 
 class TemplateLimitError(RenderError):
     """The template went past one of its limits; the message names it."""
-
-
-@dataclass(frozen=True, slots=True)
-class CustomerFacts:
-    orders: int = 0
-    total_spent: float = 0.0
-    last_purchase: date | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class TemplateContext:
-    """What a template sees of one subscriber."""
-
-    first_name: str | None = None
-    last_name: str | None = None
-    username: str | None = None
-    language: str | None = None
-    country: str | None = None
-    region: str | None = None
-    city: str | None = None
-    timezone: str | None = None
-    attr: Mapping[str, Any] = field(default_factory=dict)
-    tags: tuple[str, ...] = ()
-    customer: CustomerFacts = field(default_factory=CustomerFacts)
-    rfm: str | None = None
-    stage: str = "unaware"
-    segment: str = ""
-    campaign: str = ""
-
-    def variables(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in VARIABLES}
-
-
-class _AnyAttributes(dict[str, Any]):
-    """The sample subscriber has every attribute: which ones exist is not known at save."""
-
-    def __missing__(self, key: str) -> str:
-        return "sample"
-
-
-SAMPLE = TemplateContext(
-    first_name="Alexandrina",
-    last_name="Montgomery-Smith",
-    username="alexandrina_ms",
-    language="en",
-    country="ES",
-    region="Comunidad de Madrid",
-    city="Madrid",
-    timezone="Europe/Madrid",
-    attr=_AnyAttributes(),
-    tags=("sample",),
-    customer=CustomerFacts(orders=12, total_spent=1234.56, last_purchase=date(2026, 1, 31)),
-    rfm="champions",
-    stage="product_aware",
-    segment="sample_segment",
-    campaign="sample_campaign",
-)
 
 
 def compile_template(source: str) -> jinja2.Template:

@@ -4,27 +4,31 @@ Jinja2's sandbox keeps templates away from Python's internals, but it lets them 
 public method and every filter, and several build a huge value from small arguments:
 `'x'.center(10**9)`, `s.replace('', s)`, `'%0999999999d' % 1`, `[0]|batch(10**9, 0)`,
 `lipsum(10**6)`. So templates get a list instead: the string, mapping, sequence and date
-methods, the filters and the globals below. Those whose result can outgrow their
-arguments are checked before they run (a width, a replacement, a format's field widths,
-a repeat count, an exponent); the sandbox measures every result after.
+methods, the filters (segbot's own number filters among them: broadcasts.templates.formats)
+and the globals below. Those whose result can outgrow their arguments are checked before
+they run (a width, a replacement, a format's field widths, a repeat count, an exponent);
+the sandbox measures every result after.
 """
 
 import functools
+import math
 import re
 import string
 from collections.abc import Callable, Mapping
 from datetime import date
+from decimal import Decimal
 from types import BuiltinMethodType, MethodType
 from typing import Any
 
 from jinja2 import pass_eval_context
 from jinja2.exceptions import SecurityError
-from jinja2.filters import sync_do_join
+from jinja2.filters import make_attrgetter, sync_do_join
 from jinja2.nodes import EvalContext
 from jinja2.runtime import BlockReference, LoopContext, Macro, Undefined
 from jinja2.utils import Cycler, Joiner
 from jinja2.utils import Namespace as JinjaNamespace
 
+from broadcasts.templates import formats, printing
 from broadcasts.templates.limits import (
     LimitExceeded,
     TemplateLimits,
@@ -56,6 +60,7 @@ FILTERS = frozenset(
         *("reject", "rejectattr", "replace", "reverse", "round", "safe", "select"),
         *("selectattr", "sort", "string", "striptags", "sum", "title", "trim", "truncate"),
         *("unique", "upper", "urlencode", "wordcount"),
+        *formats.FILTERS,
     }
 )
 # Templates' own callables: running one nests (macros, `loop(...)`, `self.block()`).
@@ -212,13 +217,22 @@ def _check_product(left: Any, right: Any, limits: TemplateLimits) -> None:
 
 
 def _check_power(base: Any, exponent: Any, limits: TemplateLimits) -> None:
-    if (
-        isinstance(base, int)
-        and isinstance(exponent, int)
-        and abs(base) > 1
-        and (abs(base).bit_length() - 1) * exponent > _bits(limits)
-    ):
-        raise LimitExceeded(too_many_digits(f"{_short(base)} ** {_short(exponent)}", limits))
+    if isinstance(base, int) and isinstance(exponent, int):
+        if abs(base) > 1 and (abs(base).bit_length() - 1) * exponent > _bits(limits):
+            raise LimitExceeded(too_many_digits(f"{_short(base)} ** {_short(exponent)}", limits))
+    elif _magnitude(base, exponent) >= limits.digits:  # floats and Decimals overflow instead
+        raise LimitExceeded(too_many_digits(f"{base} ** {exponent}", limits))
+
+
+def _magnitude(base: Any, exponent: Any) -> float:
+    """About how many digits `base ** exponent` has before the point (0 if not numbers)."""
+    numbers = int | float | Decimal
+    if not (isinstance(base, numbers) and isinstance(exponent, numbers)) or not base:
+        return 0.0
+    try:
+        return math.log10(abs(float(base))) * float(exponent)
+    except (OverflowError, ValueError):  # inf or NaN: Python's own error says it
+        return 0.0
 
 
 def _short(number: int) -> str:
@@ -235,7 +249,7 @@ def filters(builtin: Mapping[str, Callable[..., Any]]) -> dict[str, Callable[...
     """The filters templates may use: the listed built-in ones, each counted as an
     operation, checked beforehand where its arguments can make it outgrow its input,
     and its result measured."""
-    chosen = {**builtin, "join": _join}
+    chosen = {**builtin, "join": _join, **formats.FILTERS}
     return {name: _guarded(chosen[name], _FILTER_CHECKS.get(name)) for name in FILTERS}
 
 
@@ -255,12 +269,15 @@ def _guarded(function: Callable[..., Any], check: Callable[..., None] | None) ->
 def _join(
     eval_ctx: EvalContext, value: Any, d: str = "", attribute: str | int | None = None
 ) -> str:
-    """The `join` filter, its total length known before it is built."""
+    """The `join` filter, its total length known before it is built, numbers in it
+    written as `{{ }}` writes them."""
     items = list(value)
+    if attribute is not None:
+        items = [make_attrgetter(eval_ctx.environment, attribute)(item) for item in items]
     limits = current().limits
     if text_size(items, limits.length) + len(str(d)) * len(items) > limits.length:
         raise LimitExceeded(too_long("join() would make", limits))
-    return sync_do_join(eval_ctx, items, d, attribute)
+    return sync_do_join(eval_ctx, [printing.shown(item) for item in items], d)
 
 
 def _check_center(limits: TemplateLimits, value: object, width: object = 80) -> None:

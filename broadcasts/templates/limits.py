@@ -17,6 +17,7 @@ import time
 from collections.abc import ItemsView, Iterable, Iterator, KeysView, Mapping, ValuesView
 from contextvars import ContextVar, Token
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -33,7 +34,7 @@ class TemplateLimits:
     length: int = 20_000  # characters of output, and characters (or items) of any value
     iterations: int = 10_000  # loop iterations, all loops together
     range: int = 10_000  # items in one range()
-    digits: int = 100  # digits of any whole number computed
+    digits: int = 100  # digits of any number computed (whole, or a Decimal's whole part)
     depth: int = 20  # macros (and recursive loops) running inside one another
     written: int = 200_000  # characters macros and blocks write, all together
     operations: int = 100_000  # calls, filters, arithmetic, literals, loop iterations
@@ -131,6 +132,9 @@ class Budget:
         """`value` if it is within the limits on numbers and sizes; else LimitExceeded."""
         if isinstance(value, int):
             if abs(value) >= self._largest:
+                raise LimitExceeded(too_many_digits("a step", self.limits))
+        elif isinstance(value, Decimal):  # cheap to make huge: Decimal(10) ** 10**9
+            if value.is_finite() and value.adjusted() >= self.limits.digits:
                 raise LimitExceeded(too_many_digits("a step", self.limits))
         elif text_size(value, self.limits.length) > self.limits.length:
             raise LimitExceeded(too_long("a step would make a value of", self.limits))

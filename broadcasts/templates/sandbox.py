@@ -14,6 +14,10 @@ the template's text holds.
 Mutating methods (`list.append`, `dict.update`) are not among the calls allowed, so
 values a template did not build itself stay as they are.
 
+Numbers print plainly (broadcasts.templates.printing): each value a template writes, and
+each piece a `~` joins, goes through `printing.printed`, so no float shows its binary
+noise; arithmetic mixing a Decimal and a float is done in Decimals.
+
 The budget is cooperative: a limit is checked at each step, in the rendering thread,
 for microseconds per message. A template that renders only through `render` cannot run
 without one (a step with no budget raises RuntimeError).
@@ -29,6 +33,7 @@ from jinja2.runtime import Context, LoopContext
 from jinja2.sandbox import SandboxedEnvironment
 from jinja2.visitor import NodeTransformer
 
+from broadcasts.templates import printing
 from broadcasts.templates.calls import (
     GLOBALS,
     NESTING,
@@ -49,6 +54,7 @@ _OUTPUT_BATCH = 64
 _LOOP = "segbot:loop"
 _MEASURE = "segbot:measure"
 _WRITE = "segbot:write"
+_PRINTED = "segbot:printed"
 
 
 @pass_context  # a context filter is never run at compile time on constant arguments
@@ -72,11 +78,14 @@ def _write(context: Context, piece: Any) -> Any:
 class BoundedEnvironment(SandboxedEnvironment):
     """Autoescaping, strict about undefined names, and every step on the budget."""
 
-    intercepted_binops = frozenset({"+", "*", "**", "%"})
+    intercepted_binops = frozenset({"+", "-", "*", "/", "//", "**", "%"})
 
     def __init__(self) -> None:
         super().__init__(
-            autoescape=True, undefined=jinja2.StrictUndefined, keep_trailing_newline=True
+            autoescape=True,
+            undefined=jinja2.StrictUndefined,
+            keep_trailing_newline=True,
+            finalize=printing.printed,
         )
         self.globals = dict(GLOBALS)
         self.filters = {
@@ -84,11 +93,13 @@ class BoundedEnvironment(SandboxedEnvironment):
             _LOOP: _loop,
             _MEASURE: _measure,
             _WRITE: _write,
+            _PRINTED: printing.printed,
         }
 
     def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
         budget = current()
         budget.spend()
+        left, right = printing.exact_operands(left, right)
         check_binop(operator, left, right, budget.limits)
         return budget.measure(super().call_binop(context, operator, left, right))
 
@@ -111,7 +122,7 @@ class BoundedEnvironment(SandboxedEnvironment):
 class _Instrument(NodeTransformer):
     """Routes loops, literals, concatenations and set blocks through the budget, and,
     inside macros and blocks (whose text is gathered and joined at their end), each
-    piece they write."""
+    piece they write; prints each piece a concatenation joins as `{{ }}` would."""
 
     def visit(self, node: nodes.Node, gathered: bool = False) -> nodes.Node:
         node = self.generic_visit(node, gathered or _gathers(node))
@@ -121,7 +132,10 @@ class _Instrument(NodeTransformer):
             node.filter = _through(_MEASURE, node.filter)  # None: the block's own text
         elif isinstance(node, nodes.Output) and gathered:
             node.nodes = [_through(_WRITE, piece) for piece in node.nodes]
-        elif isinstance(node, nodes.List | nodes.Dict | nodes.Concat) or (
+        elif isinstance(node, nodes.Concat):
+            node.nodes = [_through(_PRINTED, piece) for piece in node.nodes]
+            return _through(_MEASURE, node)
+        elif isinstance(node, nodes.List | nodes.Dict) or (
             isinstance(node, nodes.Tuple) and node.ctx == "load"  # not `for a, b in`
         ):
             return _through(_MEASURE, node)

@@ -97,7 +97,8 @@ async def test_an_ordinary_template_uses_what_marketers_write() -> None:
     )
     await check_template(source, caption=False)
     assert render(compile_template(source), SAMPLE) == (
-        "Hi Alexandrina! #SAMPLE 1234.56 12,000 n/a 31.01.2026 sample, x 1024"
+        "Hi María-José &#34;Pepa&#34; O&#39;Brien de la Fuente &lt;VIP&gt; &amp; Family! "
+        "#SAMPLE 1416.38 7,000 n/a 31.01.2026 sample, x 1024"
     )
 
 

@@ -115,4 +115,4 @@ async def test_length_is_checked_after_rendering_and_link_rewriting() -> None:
     with pytest.raises(MessageTooLongError):
         await check_template(fits_raw, caption=False)
     with pytest.raises(MessageTooLongError):
-        await check_template("{{ first_name * 400 }}", caption=False)
+        await check_template("{{ first_name * 80 }}", caption=False)
