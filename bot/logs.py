@@ -15,8 +15,14 @@ comes from the database drivers.
   (core.db). `SEGBOT_LOG_SQL=true` lets SQL statements with their parameters through, for
   debugging only. What segbot's own modules log names updates and rows by id, never by
   what people wrote.
+
+APScheduler's routine reports go to DEBUG (`SchedulerChatter`): each job run, each job
+added or removed, its own start and stop, a run skipped while the last one still goes on,
+a job cancelled by a stop. A missed run time and a job's failure keep their level, and
+segbot's jobs log their own summaries at INFO.
 """
 
+import asyncio
 import json
 import logging
 import re
@@ -40,6 +46,9 @@ MIN_SECRET_LENGTH = 6
 # parameters, and result rows.
 DRIVER_LOGGERS = ("sqlalchemy", "aiosqlite", "asyncpg", "redis")
 SQL_LOGGER = "sqlalchemy.engine"  # statements and their parameters at INFO (SEGBOT_LOG_SQL)
+SCHEDULER_LOGGER = "apscheduler"  # and its children: apscheduler.scheduler, .executors.*
+# APScheduler's warning that a job's run was skipped because its last run still goes on.
+_STILL_RUNNING = "maximum number of running instances reached"
 
 # The token in a Bot API URL: https://api.telegram.org/bot<id>:<secret>/<method>.
 _TOKEN_IN_URL = re.compile(r"\b(bot\d+:)[A-Za-z0-9_-]+")
@@ -72,6 +81,33 @@ class Redactor(logging.Filter):
         if record.stack_info:
             record.stack_info = self.redact(record.stack_info)
         return True
+
+
+class SchedulerChatter(logging.Filter):
+    """APScheduler's routine records become DEBUG ones, printed only where DEBUG is on:
+
+    - its INFO: every job run (twice) and every job it is handed (the campaign sync hands
+      them over each minute), which buried everything else `segbot run` said;
+    - a run skipped because the job's last run is still going: segbot's jobs never overlap
+      by design, and a slow campaign sync simply runs again at its next turn;
+    - a job cancelled because the scheduler stopped (segbot is stopping, or this process
+      lost the lead), which APScheduler reports as a failure with a traceback.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name != SCHEDULER_LOGGER and not record.name.startswith(f"{SCHEDULER_LOGGER}."):
+            return True
+        cancelled = record.exc_info is not None and isinstance(
+            record.exc_info[1], asyncio.CancelledError
+        )
+        skipped = _STILL_RUNNING in str(record.msg)
+        if record.levelno != logging.INFO and not cancelled and not skipped:
+            return True
+        if cancelled:
+            record.msg = f"a job was cancelled as the scheduler stopped ({_message(record)})"
+            record.args, record.exc_info, record.exc_text = None, None, None
+        record.levelno, record.levelname = logging.DEBUG, logging.getLevelName(logging.DEBUG)
+        return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
 
 
 def _message(record: logging.LogRecord) -> str:
@@ -127,10 +163,12 @@ class JsonFormatter(logging.Formatter):
 
 def configure_logging(settings: Settings) -> None:
     """Send every record to stderr in the configured format and level, secrets redacted;
-    the database drivers say only warnings unless SEGBOT_LOG_SQL asks for the SQL."""
+    the database drivers say only warnings unless SEGBOT_LOG_SQL asks for the SQL, and
+    APScheduler's chatter only at DEBUG."""
     handler = logging.StreamHandler()
     formatter = JsonFormatter() if settings.log_format == "json" else logging.Formatter(TEXT_FORMAT)
     handler.setFormatter(formatter)
+    handler.addFilter(SchedulerChatter())
     handler.addFilter(Redactor(secrets_of(settings)))
     logging.basicConfig(level=settings.log_level, handlers=[handler], force=True)
     for name in DRIVER_LOGGERS:

@@ -15,6 +15,7 @@ from apscheduler.triggers.cron import CronTrigger
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from broadcasts.models import Goal
+from core.config import yaml_mistake
 from core.errors import SegbotError
 
 Name = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
@@ -228,9 +229,9 @@ def parse_campaign(text: str, *, source: str = "campaign") -> CampaignSpec:
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise CampaignFileError(f"{source}: not valid YAML{where}") from None
+        raise CampaignFileError(
+            f"{source}: not valid YAML at {yaml_mistake(text, error)}"
+        ) from None
     if not isinstance(data, dict):
         raise CampaignFileError(f"{source}: expected a mapping (name, audience, ...)")
     if data.get("schedule") == "now":

@@ -108,10 +108,13 @@ def create_engine(
     transaction starts by asking for the write lock, which SQLite waits for (as with BEGIN
     IMMEDIATE). A transaction that had read first would instead fail at once on its first
     write if another connection had committed meanwhile (SQLITE_BUSY_SNAPSHOT: no timeout
-    helps). BEGIN IMMEDIATE on every transaction (SQLAlchemy's recipe) is not used: a read
-    would then hold the write lock until its session ends, and code that reads in one
-    session and then writes in another (every admin command, then its audit entry) would
-    wait on itself until the timeout. tests/core/test_sqlite_writes.py shows all of this.
+    helps). The driver's BEGIN is BEGIN IMMEDIATE, so it asks for the write lock even when
+    the first write is to a TEMPORARY table: a job that stages rows there, reads the
+    database and then writes it would otherwise have read first. BEGIN IMMEDIATE on every
+    transaction (SQLAlchemy's recipe) is not used: a read would then hold the write lock
+    until its session ends, and code that reads in one session and then writes in another
+    (every admin command, then its audit entry) would wait on itself until the timeout.
+    tests/core/test_sqlite_writes.py and tests/core/test_sqlite_staging.py show all of this.
     """
     parsed = make_url(url.get_secret_value() if isinstance(url, SecretUrl) else url)
     hide_parameters = not show_parameters
@@ -122,7 +125,12 @@ def create_engine(
             dialect.get_pool_class(parsed), QueuePool
         )
         waiting = {"pool_timeout": SQLITE_POOL_TIMEOUT_S} if pooled else {}
-        engine = _create_async_engine(parsed, hide_parameters=hide_parameters, **waiting)
+        engine = _create_async_engine(
+            parsed,
+            hide_parameters=hide_parameters,
+            connect_args={"isolation_level": "IMMEDIATE"},  # the driver's BEGIN, see above
+            **waiting,
+        )
         event.listen(engine.sync_engine, "connect", _configure_sqlite)
         return engine
     return _create_async_engine(

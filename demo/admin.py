@@ -1,11 +1,11 @@
 """The demo's last act: an owner opens the admin console in the emulated chat, runs
-/stats and /report, and the chart images the bot sent are saved into a folder it names.
+/stats and /report, and the chart images the bot sent are saved into the folder it is
+given (`segbot demo`: ./segbot-demo/charts), which it names.
 
-`segbot demo` calls `show_admin_console(emulator, admin_id)` while the bot is running;
-`admin_id` must be in the demo settings' `admin_ids`.
+`segbot demo` calls `show_admin_console(emulator, admin_id, into=folder)` while the bot
+is running; `admin_id` must be in the demo settings' `admin_ids`.
 """
 
-import tempfile
 from pathlib import Path
 
 from rich.console import Console
@@ -44,20 +44,18 @@ async def show_admin_console(
     emulator: Emulator,
     admin_id: int,
     *,
+    into: Path,
     campaign_id: int | None = None,
-    into: Path | None = None,
     console: Console | None = None,
 ) -> Path:
     """Run /stats and /report (of `campaign_id`, else the newest campaign) as `admin_id`;
-    print the replies and return the folder (`into`, else a new temporary one, kept) the
-    chart images were saved to."""
+    print the replies, save the chart images into the existing folder `into` and return it."""
     console = console or Console()
     emulator.add_user(admin_id, first_name="Owner")
-    folder = into or Path(tempfile.mkdtemp(prefix="segbot-demo-charts-"))
     console.print("[bold]Admin console[/]: the owner sends /stats")
     stats = await _ask(emulator, admin_id, "/stats", replies=2)
     console.print(stats[0].plain_text)
-    charts = _save_charts(stats, folder, "stats")
+    charts = _save_charts(stats, into, "stats")
     if campaign_id is None:
         (listing,) = await _ask(emulator, admin_id, "/campaigns", replies=1)
         campaign_id = _latest_campaign(listing)
@@ -67,6 +65,6 @@ async def show_admin_console(
         console.print(f"The owner sends /report {campaign_id}")
         report = await _ask(emulator, admin_id, f"/report {campaign_id}", replies=3)
         console.print(report[0].plain_text)
-        charts += _save_charts(report, folder, f"report-{campaign_id}")
-    console.print(f"Saved {len(charts)} chart image(s) the admin received to [bold]{folder}[/]")
-    return folder
+        charts += _save_charts(report, into, f"report-{campaign_id}")
+    console.print(f"Saved {len(charts)} chart image(s) the admin received to [bold]{into}[/]")
+    return into

@@ -2,9 +2,9 @@
 persona made from the largest. Statistics only (no language model), so it runs offline."""
 
 from rich.console import Console
-from rich.table import Table
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from cli.tables import FittedTable
 from core.clock import utcnow
 from core.errors import SegbotError
 from segments.ai.config import AiConfig
@@ -23,7 +23,7 @@ async def show_ai_segments(
     except SegbotError as error:  # e.g. too few subscribers to cluster
         console.print(f"AI segments: {error}")
         return
-    table = Table("AI segment", "members", "profile", "pain points", title="AI segments")
+    table = FittedTable("AI segment", "members", "profile", "pain points", title="AI segments")
     for profile in result.profiles:
         sections = ("demographics", "geography", "interests", "behaviours")
         lines = [f"{name}: {'; '.join(profile.section(name)) or '-'}" for name in sections]

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from rich.console import Console
-from rich.table import Table
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -15,6 +14,7 @@ from broadcasts.campaigns import save_campaign
 from broadcasts.models import CampaignTarget, Delivery, DeliveryStatus, RunStatus
 from broadcasts.runs import latest_run, progress
 from broadcasts.spec import parse_campaign
+from cli.tables import FittedTable
 from core.clock import utcnow
 from core.settings import Settings
 
@@ -73,7 +73,7 @@ async def _sent(sessionmaker: async_sessionmaker[AsyncSession], campaign_id: int
             await asyncio.sleep(0.2)
 
 
-async def _per_segment(session: AsyncSession, run_id: int) -> Table:
+async def _per_segment(session: AsyncSession, run_id: int) -> FittedTable:
     rows = await session.execute(
         select(
             CampaignTarget.position,
@@ -99,9 +99,10 @@ async def _per_segment(session: AsyncSession, run_id: int) -> Table:
         cells = counts.setdefault((label, segment or "everyone else"), {})
         key = f"excluded ({reason})" if status is DeliveryStatus.EXCLUDED else status.value
         cells[key] = cells.get(key, 0) + count
-    table = Table(title=f"Campaign {NAME}, run {run_id}: deliveries per segment")
-    for column in ("target", "audience", "targeted", *(s.value for s in COLUMNS), "other"):
-        table.add_column(column)
+    table = FittedTable(
+        "target", "audience", "targeted", *(s.value for s in COLUMNS), "other",
+        key=2, title=f"Campaign {NAME}, run {run_id}: deliveries per segment",
+    )  # fmt: skip
     for (label, audience), cells in counts.items():
         shown = [cells.pop(status.value, 0) for status in COLUMNS]
         other = ", ".join(f"{key} {n}" for key, n in sorted(cells.items())) or "—"

@@ -2,7 +2,11 @@
 file: a sample shop's CRM export imported, simulated subscribers, their segments, and a
 segmented campaign scheduled and sent, the orders it brought, AI segments, and the owner
 reading /stats and /report in the admin console (demo/*.py). Nothing leaves this
-machine.
+machine. What it keeps, the chart images the owner received, goes to `./segbot-demo/charts`
+(`OUTPUT`); everything else is deleted at the end.
+
+The bot logs as `segbot run` does (bot.logs), warnings and errors only: a demo that went
+well prints its tables and nothing else.
 
 The demo is a list of steps (`STEPS`), each an async function of the `Demo` it runs in,
 taken in order while the bot runs; adding a step is adding one line there. A step leaves
@@ -10,6 +14,7 @@ what later steps may need on the `Demo` (the campaign's id and run, for one).
 """
 
 import asyncio
+import os
 import socket
 import tempfile
 from collections.abc import Awaitable, Callable
@@ -21,15 +26,17 @@ from typing import TypeVar
 
 import aiohttp
 from rich.console import Console
-from rich.table import Table
 from sqlalchemy import ScalarSelect, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 import migrations
 from bot import runtime
 from bot.config import AppConfig, load_app_config
+from bot.logs import configure_logging
 from broadcasts.links import LinkRef, register_links, tracked_url
+from cli.tables import FittedTable
 from core.db import create_engine, create_sessionmaker
+from core.errors import SegbotError
 from core.models import Event, EventType, Subscriber
 from core.settings import Settings
 from core.sources import customer_payload, utm_payload
@@ -42,6 +49,7 @@ DEMO_TOKEN = "123456789:SEGBOT-DEMO-TOKEN"  # noqa: S105  (the emulator takes an
 DEMO_SECRET = "segbot-demo-secret"  # noqa: S105  (a throwaway demo database)
 STEP_TIMEOUT = 10.0
 BROWSER = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) Safari/604.1"
+OUTPUT = Path("segbot-demo")  # in the working directory: what the demo keeps
 
 
 @dataclass(frozen=True)
@@ -99,6 +107,7 @@ class Demo:
     settings: Settings
     config: AppConfig  # the demo's segbot.yaml, loaded once
     workdir: Path  # a temporary folder for files (deleted at the end)
+    charts: Path  # where the chart images the owner receives are saved (kept)
     bot: "asyncio.Task[None]"  # `segbot run`, running
     campaign_id: int | None = None  # the segmented campaign the demo sent
     run_id: int | None = None  # and its run
@@ -157,7 +166,11 @@ async def find_ai_segments(demo: Demo) -> None:
 
 async def admin_looks_at_the_results(demo: Demo) -> None:
     await admin.show_admin_console(
-        demo.emulator, DEMO_ADMIN, campaign_id=demo.campaign_id, console=demo.console
+        demo.emulator,
+        DEMO_ADMIN,
+        into=demo.charts,
+        campaign_id=demo.campaign_id,
+        console=demo.console,
     )
 
 
@@ -173,8 +186,11 @@ STEPS: tuple[Step, ...] = (
 )
 
 
-async def run(console: Console | None = None) -> None:
+async def run(console: Console | None = None, *, output: Path = OUTPUT) -> None:
+    """The whole demo; the charts go to `output`/charts (created, files of the same name
+    replaced). A folder that cannot be written is said at once, before anything runs."""
     console = console or Console()
+    charts = _writable_folder(output / "charts")
     with tempfile.TemporaryDirectory(prefix="segbot-demo-") as workdir:
         database_url = f"sqlite+aiosqlite:///{Path(workdir) / 'demo.db'}"
         config_path = Path(workdir) / "segbot.yaml"
@@ -191,7 +207,9 @@ async def run(console: Console | None = None) -> None:
                 public_url=f"http://127.0.0.1:{port}",
                 config=config_path,
                 admin_ids=(DEMO_ADMIN,),
+                log_level="WARNING",
             )
+            configure_logging(settings)
             console.print(f"[bold]segbot demo[/]: Bot API emulator at {emulator.base_url}")
             export = shop.write_export(Path(workdir), now=datetime.now(UTC))
             await _on_database(
@@ -199,7 +217,7 @@ async def run(console: Console | None = None) -> None:
                 lambda sessionmaker: shop.import_export(sessionmaker, export, config.crm, console),
             )
             bot = asyncio.create_task(runtime.run(settings, config=config, handle_signals=False))
-            demo = Demo(console, emulator, settings, config, Path(workdir), bot)
+            demo = Demo(console, emulator, settings, config, Path(workdir), charts, bot)
             try:
                 for step in STEPS:
                     await _alongside(bot, step(demo))
@@ -306,6 +324,21 @@ async def _on_database(
         await engine.dispose()
 
 
+def _writable_folder(folder: Path) -> Path:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        reason = error.strerror
+    else:
+        if os.access(folder, os.W_OK):
+            return folder
+        reason = "not writable"
+    raise SegbotError(
+        f"the demo keeps its charts in {folder}, which cannot be written ({reason}): "
+        "run it from a folder you can write to"
+    )
+
+
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -313,7 +346,7 @@ def _free_port() -> int:
         return port
 
 
-async def _subscriber_table(database_url: str) -> Table:
+async def _subscriber_table(database_url: str) -> FittedTable:
     engine = create_engine(database_url)
     try:
         async with create_sessionmaker(engine)() as session:
@@ -334,19 +367,10 @@ async def _subscriber_table(database_url: str) -> Table:
             ).all()
     finally:
         await engine.dispose()
-    table = Table(title="Simulated subscribers")
-    for column in (
-        "user",
-        "lang",
-        "source (first touch)",
-        "utm",
-        "status",
-        "interests",
-        "phone",
-        "quiz answers",
-        "link clicks",
-    ):
-        table.add_column(column)
+    table = FittedTable(
+        "user", "lang", "source (first touch)", "utm", "status", "interests", "phone",
+        "quiz answers", "link clicks", title="Simulated subscribers",
+    )  # fmt: skip
     for subscriber, clicks, answers in rows:
         utm = " / ".join(filter(None, (subscriber.utm_medium, subscriber.utm_campaign)))
         table.add_row(

@@ -60,3 +60,32 @@ def test_a_retired_key_still_loads() -> None:
     loses when it dies), but files that set it keep working."""
     config = parse_app_config({"crm": {"stale_run_minutes": 30}})
     assert config.crm.connectors == ()
+
+
+@pytest.mark.parametrize(
+    ("content", "where"),
+    [
+        # PyYAML notices an unclosed quote only at the end of the file (line 5)...
+        ('crm:\n  default_region: "ES\nreports:\n  attribution_days: 7\n', "line 2, column 19"),
+        # ...or where the next quote closes it, lines later (line 4).
+        ("crm:\n  default_region: 'ES\nreports:\n  title: 'x'\n", "line 2, column 19"),
+        ("crm:\n  connectors: [{name: shop\nreports:\n  attribution_days: 7\n", "line 2"),
+        ("crm:\n  default_region: ES\n   refunds: x\n", "line 3, column 11"),
+    ],
+)
+def test_a_yaml_mistake_is_told_where_it_is(tmp_path: Path, content: str, where: str) -> None:
+    path = tmp_path / "segbot.yaml"
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(ConfigError, match=f"not valid YAML at {where}") as raised:
+        load_app_config(path)
+    assert "\n" not in str(raised.value)
+
+
+def test_an_unclosed_quote_is_named_as_such(tmp_path: Path) -> None:
+    path = tmp_path / "segbot.yaml"
+    path.write_text('quiz:\n  intro: "Welcome!\nreports:\n  attribution_days: 7\n')
+    with pytest.raises(ConfigError) as raised:
+        load_app_config(path)
+    assert str(raised.value) == (
+        f"{path}: not valid YAML at line 2, column 10: a quote opened here is never closed"
+    )
