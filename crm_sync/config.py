@@ -11,20 +11,22 @@ crm:
       every_minutes: 60         # leave out to sync on demand only
 ```
 
-Secrets never live in the file: connectors name the environment variable holding them.
+Each connector also takes the reading options of `crm_sync.mapping` (columns, attributes,
+date_format or dayfirst, timezone, create_customers). Secrets never live in the file:
+connectors name the environment variable holding them.
 """
 
 import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from core.config import ConfigSections, load_config_file, validated
+from core.config import ConfigSections, validated
 from core.errors import ConfigError
+from crm_sync.mapping import Attributes, DateFormat, ReadingOptions, TimeZone
 
 DEFAULT_REFUND_STATUSES = (
     "refunded",
@@ -37,15 +39,12 @@ DEFAULT_REFUND_STATUSES = (
 )
 
 
+class UnknownConnectorError(ConfigError):
+    """No connector in crm.connectors has that name; the message lists those there are."""
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class ColumnMapping(_Strict):
-    """Source column (or JSON field path) for each field segbot knows; the rest are defaults."""
-
-    customers: dict[str, str] = Field(default_factory=dict)
-    orders: dict[str, str] = Field(default_factory=dict)
 
 
 class RecordRules(_Strict):
@@ -53,10 +52,11 @@ class RecordRules(_Strict):
 
     default_region: str = "US"
     refund_statuses: tuple[str, ...] = DEFAULT_REFUND_STATUSES
-    timezone: str = "UTC"  # for timestamps written without an offset
-    date_format: str | None = None  # strptime format; unset means ISO 8601
+    timezone: TimeZone = "UTC"  # for timestamps written without an offset
+    date_format: DateFormat | None = None  # strptime format; unset means ISO 8601
+    dayfirst: bool = False  # with no date_format: 31/12/2025 is the 31st of December
     default_currency: str | None = None
-    attributes: tuple[str, ...] = ()  # extra customer columns kept in `attributes`
+    attributes: Attributes = Field(default_factory=dict)  # crm.NAME -> its column or path
 
     @field_validator("default_region")
     @classmethod
@@ -66,28 +66,15 @@ class RecordRules(_Strict):
             raise ValueError(f"unknown region {value!r}; use a two-letter country code")
         return region
 
-    @field_validator("timezone")
-    @classmethod
-    def _known_timezone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {value!r}") from None
-        return value
-
     @field_validator("refund_statuses")
     @classmethod
     def _lower(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         return tuple(status.strip().lower() for status in value)
 
 
-class _ConnectorBase(_Strict):
+class _ConnectorBase(ReadingOptions):
     name: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
     every_minutes: Annotated[int, Field(gt=0)] | None = None
-    columns: ColumnMapping = ColumnMapping()
-    timezone: str | None = None
-    date_format: str | None = None
-    attributes: tuple[str, ...] | None = None
 
 
 class FilesConnectorConfig(_ConnectorBase):
@@ -196,29 +183,25 @@ class CrmConfig(_Strict):
             if connector.name == name:
                 return connector
         known = ", ".join(c.name for c in self.connectors) or "none configured"
-        raise ConfigError(f"crm: no connector named {name!r} (known: {known})")
+        raise UnknownConnectorError(f"crm: no connector named {name!r} (known: {known})")
 
-    def rules_for(self, connector: ConnectorConfig | None = None) -> RecordRules:
-        """The record rules of `connector`: its own settings over the section's."""
+    def rules_for(self, reading: ReadingOptions | None = None) -> RecordRules:
+        """The record rules of a connector or an import mapping: its own settings over the
+        section's."""
         return RecordRules(
             default_region=self.default_region,
             refund_statuses=self.refund_statuses,
-            timezone=(connector.timezone if connector and connector.timezone else self.timezone),
-            date_format=connector.date_format if connector else None,
+            timezone=(reading.timezone if reading and reading.timezone else self.timezone),
+            date_format=reading.date_format if reading else None,
+            dayfirst=reading.dayfirst if reading else False,
             default_currency=self.default_currency,
-            attributes=(connector.attributes or ()) if connector else (),
+            attributes=reading.attributes if reading else {},
         )
 
 
 def load_crm_config(sections: ConfigSections) -> CrmConfig:
     """The validated `crm` section; a mistake becomes one ConfigError naming where it is."""
     return validated(CrmConfig, sections.get("crm") or {}, "crm")
-
-
-def load_mapping_file(path: Path) -> ColumnMapping:
-    """A `--mapping` file: the `columns` structure of a files connector, as YAML."""
-    content = load_config_file(path)
-    return validated(ColumnMapping, content.get("columns", content), str(path))
 
 
 def secret_from_env(variable: str, *, environ: Mapping[str, str] | None = None) -> str:

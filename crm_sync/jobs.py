@@ -68,6 +68,7 @@ def schedule_syncs(
                 "connector": connector,
                 "on_synced": on_synced,
                 "clock": clock,
+                "create_customers": connector_config.create_customers,
             },
         )
         job_ids.append(job_id)
@@ -80,8 +81,9 @@ async def scheduled_sync(
     connector: Connector,
     on_synced: SyncedHook = no_hook,
     clock: Clock = utcnow,
+    create_customers: bool = False,
 ) -> SyncSummary | None:
-    """One scheduled run; a connector still busy with the previous run is skipped."""
+    """One scheduled run, logged; a connector still busy with the previous run is skipped."""
     try:
         summary = await run_sync(
             sessionmaker=sessionmaker,
@@ -89,10 +91,20 @@ async def scheduled_sync(
             trigger="schedule",
             on_synced=on_synced,
             clock=clock,
+            create_customers=create_customers,
         )
     except SyncAlreadyRunningError:
         logger.info("crm sync %s skipped: the previous run has not finished", connector.name)
         return None
+    if summary.error is not None:
+        logger.warning(
+            "crm sync %s (run %s) failed: %s; kept %s",
+            connector.name,
+            summary.run_id,
+            summary.error,
+            summary.kept() or "nothing",
+        )
+        return summary
     logger.info(
         "crm sync %s %s: %d read, %d inserted, %d updated, %d rejected",
         connector.name,
@@ -130,6 +142,7 @@ async def sync_configured(
                 on_synced=on_synced,
                 clock=clock,
                 progress=progress,
+                create_customers=connector_config.create_customers,
             )
         )
     return summaries

@@ -7,9 +7,8 @@ the one exception: phonenumbers parses each distinct number once, and numbers al
 E.164 form once per country and length).
 """
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -21,9 +20,15 @@ from crm_sync.duplicates import FirstRows
 from crm_sync.identity import normalize_emails, normalize_phones
 from crm_sync.raw import JsonObject, jsonable_records
 
-Stream = Literal["customers", "orders"]
-STREAMS: tuple[Stream, ...] = ("customers", "orders")
-
+# What `dayfirst: true` reads besides ISO 8601: 31/12/2025, 31.12.25 14:30, 31-12-2025 14:30:59.
+DAY_FIRST_FORMATS = tuple(
+    f"%d{separator}%m{separator}{year}{time}"
+    for separator in "/.-"
+    for year in ("%Y", "%y")
+    for time in ("", " %H:%M", " %H:%M:%S")
+)
+# Longest numeral an attribute keeps as a number: longer ones are ids, exact only as text.
+MAX_NUMERAL = 15
 # Longest values the columns hold; a longer id is rejected, longer text is cut.
 ID_LENGTH = 128
 TEXT_LENGTHS = {"name": 255, "status": 32, "utm_campaign": 255}
@@ -90,7 +95,7 @@ def validate_customers(
             "name": name.str.slice(0, TEXT_LENGTHS["name"]),
             "phone": phone,
             "email": email,
-            "attributes": _attributes(frame, rules.attributes),
+            "attributes": _attributes(frame, list(rules.attributes)),
         }
     )
     return reasons.split(records, raw=raw, row_numbers=row_numbers)
@@ -129,7 +134,8 @@ def validate_orders(
     reasons.add(external_id.str.len() > ID_LENGTH, f"order id longer than {ID_LENGTH}")
     reasons.add(customer_id.isna(), "missing customer id")
     reasons.add(customer_id.str.len() > ID_LENGTH, f"customer id longer than {ID_LENGTH}")
-    reasons.add(ordered_at.isna(), "missing or unparsable order date")
+    reasons.add(_text(_column(frame, "ordered_at")).isna(), "missing order date")
+    reasons.add(ordered_at.isna(), _unread_date(rules))
     reasons.add(amount.isna(), "missing or unparsable amount")
     reasons.add(amount.abs() >= 1e12, "amount too large")
     reasons.add(quantity_text.notna() & quantity.isna(), "unparsable quantity")
@@ -149,13 +155,31 @@ def validate_orders(
             "quantity": quantity.round().astype("Int64"),
             "utm_campaign": _text(_column(frame, "utm_campaign")).str.slice(0, 255),
             "counts_as_purchase": ~is_refund & (amount > 0).fillna(False),
+            "refund": is_refund,
+            "row_number": row_numbers,
         }
     )
     return reasons.split(records, raw=raw, row_numbers=row_numbers)
 
 
+def _unread_date(rules: RecordRules) -> str:
+    """Why an order date given did not read as one, and what would read it."""
+    if rules.date_format:
+        return f"order date does not match date_format {rules.date_format}"
+    if rules.dayfirst:
+        return "order date does not read day first (31/12/2025 14:30); give date_format"
+    return (
+        "order date is not ISO 8601 (2025-12-31, 2025-12-31T14:30); for 31/12/2025 "
+        'set dayfirst: true or date_format: "%d/%m/%Y"'
+    )
+
+
 def parse_timestamps(values: pd.Series, *, rules: RecordRules) -> pd.Series:
-    """Aware UTC timestamps (NaT where unparsable); naive ones are in `rules.timezone`."""
+    """Aware UTC timestamps (NaT where unparsable); naive ones are in `rules.timezone`.
+
+    Text is read as ISO 8601, or with `rules.date_format`, or (`rules.dayfirst`) as ISO
+    8601 or one of DAY_FIRST_FORMATS, each value by the first form that reads it whole.
+    """
     if isinstance(values.dtype, pd.DatetimeTZDtype):
         converted: pd.Series = values.dt.tz_convert("UTC")
         return converted
@@ -164,6 +188,15 @@ def parse_timestamps(values: pd.Series, *, rules: RecordRules) -> pd.Series:
     text = values if values.dtype == object else _text(values)
     fmt = rules.date_format or "ISO8601"
     parsed = pd.to_datetime(text, format=fmt, errors="coerce", utc=True)
+    if rules.dayfirst:  # each day-first form in turn, on the values still unread
+        parsed = parsed.copy()
+        for day_first in DAY_FIRST_FORMATS:
+            unread = parsed.isna() & text.notna()
+            if not unread.any():
+                break
+            parsed[unread] = pd.to_datetime(
+                text[unread], format=day_first, errors="coerce", utc=True
+            )
     if rules.timezone != "UTC":
         naive = _written_without_offset(text)
         if naive.any():
@@ -232,17 +265,45 @@ def _text(values: pd.Series) -> pd.Series:
     return text.mask(text == "")
 
 
-def _attributes(frame: pd.DataFrame, names: Sequence[str]) -> list[dict[str, object]]:
+def _attributes(frame: pd.DataFrame, names: Collection[str]) -> list[dict[str, object]]:
+    """Each row's attributes ({} for none): the `attr:<name>` columns, empty ones left out."""
     if not names:
         return [{} for _ in range(len(frame))]
-    columns = [f"attr:{name}" for name in names]
-    values = frame.reindex(columns=columns).astype(object)
-    values = values.where(values.notna(), None)
-    values.columns = list(names)
+    values = pd.DataFrame(
+        {name: attribute_values(_column(frame, f"attr:{name}")) for name in names},
+        index=frame.index,
+        dtype=object,
+    )
     return [
         {key: value for key, value in row.items() if value is not None}
         for row in jsonable_records(values)
     ]
+
+
+def attribute_values(values: pd.Series) -> pd.Series:
+    """Attribute values as rules compare them: a plain numeral (42, -3.5) is a number, so
+    `crm.visits > 3` holds for a CSV's "4" as for a spreadsheet's 4; anything else is
+    trimmed text ("007", "+34 600", "1e5" and "12,5" stay text); empty is None."""
+    text = _text(values)
+    number = pd.to_numeric(text, errors="coerce").astype(float)
+    unsigned = text.str.removeprefix("-")
+    leading_zero = unsigned.str.startswith("0") & ~unsigned.str.startswith("0.")
+    plain = (
+        (
+            number.between(-np.inf, np.inf, inclusive="neither")
+            & unsigned.str.slice(0, 1).isin(list("0123456789"))
+            & ~(leading_zero & (unsigned.str.len() > 1))
+            & ~text.str.lower().str.contains("e", regex=False)
+            & (text.str.len() <= MAX_NUMERAL)
+        )
+        .fillna(False)
+        .astype(bool)
+    )
+    typed = text.astype(object).where(text.notna(), None)
+    typed[plain] = number[plain].astype(object)
+    whole = plain & ~text.str.contains(".", regex=False).fillna(False).astype(bool)
+    typed[whole] = number[whole].astype("int64").astype(object)
+    return typed
 
 
 class _Distinct:

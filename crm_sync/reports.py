@@ -1,5 +1,8 @@
-"""What `segbot crm status` and `segbot crm rejected` show: runs, counts, match rates."""
+"""What `segbot crm status` and `segbot crm rejected` show: runs, counts, match rates;
+and how many customers are linked to a subscriber, which tells why a segment asking about
+customers can count none."""
 
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 
 from sqlalchemy import distinct, func, select
@@ -121,3 +124,60 @@ async def rejected_rows(
 async def _count_by(session: AsyncSession, column: InstrumentedAttribute[str]) -> dict[str, int]:
     rows = await session.execute(select(column, func.count()).group_by(column))
     return {str(value): int(count) for value, count in rows}
+
+
+# How a customer comes to count in segments: said under a count `CustomerLinks` explains.
+HOW_CUSTOMERS_LINK = (
+    "Segments count subscribers; a customer counts once linked to one: by opening their "
+    "link (segbot links customer ID), or by sharing a phone or email the CRM has."
+)
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerLinks:
+    """CRM customers, and how many of them are linked to a subscriber. Segments count
+    subscribers: customers not linked to one are in no segment, whatever they bought."""
+
+    customers: int
+    linked: int
+
+    def none_counted(self) -> str | None:
+        """`0 subscribers (50 customers, 0 linked to a subscriber)`; None without customers."""
+        if not self.customers:
+            return None
+        customers = "1 customer" if self.customers == 1 else f"{self.customers} customers"
+        return f"0 subscribers ({customers}, {self.linked} linked to a subscriber)"
+
+
+async def customer_links(session: AsyncSession) -> CustomerLinks:
+    linked = func.count(Customer.subscriber_id)  # counts the non-null ones
+    row = (await session.execute(select(func.count(), linked).select_from(Customer))).one()
+    return CustomerLinks(customers=int(row[0]), linked=int(row[1]))
+
+
+async def why_empty(
+    session: AsyncSession, sizes: Mapping[str, int | None], *, asking: Collection[str]
+) -> dict[str, str]:
+    """For each segment of `sizes` (name: subscribers) that counts none while its rule asks
+    about customers (its name is in `asking`) and there are customers: why, as
+    `0 subscribers (50 customers, 0 linked to a subscriber)`."""
+    empty = [name for name, size in sizes.items() if size == 0 and name in asking]
+    if not empty:
+        return {}
+    why = (await customer_links(session)).none_counted()
+    return dict.fromkeys(empty, why) if why else {}
+
+
+async def rejection_reasons(
+    session: AsyncSession, *, run_id: int, limit: int = 3
+) -> list[tuple[str, str, int]]:
+    """The reasons run `run_id` rejected whole rows for, most frequent first:
+    (kind, reason, rows)."""
+    rows = await session.execute(
+        select(RejectedRow.kind, RejectedRow.reason, func.count().label("rows"))
+        .where(RejectedRow.run_id == run_id, RejectedRow.field.is_(None))
+        .group_by(RejectedRow.kind, RejectedRow.reason)
+        .order_by(func.count().desc(), RejectedRow.kind, RejectedRow.reason)
+        .limit(limit)
+    )
+    return [(str(kind), str(reason), int(count)) for kind, reason, count in rows]

@@ -3,9 +3,11 @@
 A batch is staged into a temporary table (`crm_sync.staging`), then written with one
 INSERT ... SELECT ... ON CONFLICT (source, external_id) DO UPDATE ... WHERE something
 changed, so `updated_at` moves only when something did and re-reading stored rows updates
-nothing. Orders find their customer with a join; customers an order names before the
-customer stream does are created bare ("stubs"). Inserted/updated/unchanged are counted
-exactly and the same way on SQLite and PostgreSQL. Nothing here commits.
+nothing. Orders find their customer with a join. An order naming a customer the source
+does not have is handed back to be rejected (a typo in a customer id must not invent a
+customer), unless the sync creates customers: then the customer is created bare (a
+"stub"). Inserted/updated/unchanged are counted exactly and the same way on SQLite and
+PostgreSQL. Nothing here commits.
 """
 
 import typing
@@ -32,6 +34,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db import UtcDateTime, dialect_insert
 from crm_sync.models import Customer, Money, Order
+from crm_sync.raw import jsonable_records
+from crm_sync.records import Rejection
 from crm_sync.staging import CUSTOMERS_STAGE, ORDERS_STAGE, stage, staged_time
 
 KEY = ("source", "external_id")
@@ -50,12 +54,36 @@ ORDER_FIELDS = (
 )
 
 
+# What a source says of an order: kept with an order rejected after validation.
+SOURCE_ORDER_FIELDS = (
+    "customer_external_id",
+    "ordered_at",
+    "amount",
+    "currency",
+    "status",
+    "quantity",
+    "utm_campaign",
+)
+WITHOUT_CUSTOMER = (
+    "no such customer in this source: import the customers first, "
+    "or set create_customers: true to create them bare"
+)
+
+
 @dataclass(slots=True)
 class WriteCounts:
     inserted: int = 0
     updated: int = 0
     unchanged: int = 0
     stub_customers: int = 0  # customers created because an order named them first
+    refunds: int = 0  # orders stored that are refunds (a negative amount or a refund status)
+
+
+@dataclass(slots=True)
+class OrderWrites:
+    counts: WriteCounts
+    moved_from: set[int]  # customers an order moved away from: their facts need refreshing
+    rejected: list[Rejection]  # orders not stored: the source has no such customer
 
 
 async def store_customers(
@@ -84,19 +112,28 @@ async def store_customers(
 
 
 async def store_orders(
-    session: AsyncSession, *, source: str, records: pd.DataFrame, now: datetime
-) -> tuple[WriteCounts, set[int]]:
+    session: AsyncSession,
+    *,
+    source: str,
+    records: pd.DataFrame,
+    now: datetime,
+    create_customers: bool = False,
+) -> OrderWrites:
     """Insert new orders and update changed ones (a new status, a refund) in place.
 
-    Returns the counts and the customers an order was moved away from, whose purchase
-    facts need refreshing too.
+    An order naming a customer `source` does not have is not stored but handed back as a
+    rejection, unless `create_customers`, which creates that customer bare.
     """
     if records.empty:
-        return WriteCounts(), set()
+        return OrderWrites(WriteCounts(), set(), [])
     dialect = session.get_bind().dialect.name
     await stage(session, ORDERS_STAGE, records)
     staged = ORDERS_STAGE.c
-    stubs = await _stub_customers(session, source=source, now=now)
+    stubs, without_customer = 0, []
+    if create_customers:
+        stubs = await _stub_customers(session, source=source, now=now)
+    else:
+        without_customer = await _unstage_without_customer(session, source=source)
     existing = await _existing(session, ORDERS, ORDERS_STAGE, source)
     customer = and_(Customer.source == source, Customer.external_id == staged.customer_external_id)
     moved: set[int] = set()
@@ -131,9 +168,25 @@ async def store_orders(
         .where(staged.external_id.is_not(None))  # a WHERE: SQLite's upsert-after-SELECT rule
     )
     written = await _upsert(session, ORDERS, rows, ORDER_FIELDS)
-    counts = _counts(len(records), existing, written)
+    counts = _counts(len(records) - len(without_customer), existing, written)
     counts.stub_customers = stubs
-    return counts, moved
+    rejected = records["external_id"].isin(without_customer)
+    if "refund" in records:
+        counts.refunds = int(records["refund"][~rejected].sum())
+    return OrderWrites(counts, moved, _rejections(records[rejected], WITHOUT_CUSTOMER))
+
+
+async def _unstage_without_customer(session: AsyncSession, *, source: str) -> list[str]:
+    """Take the staged orders whose customer `source` does not have out of the stage;
+    their ids."""
+    staged = ORDERS_STAGE.c
+    unknown = ~exists().where(
+        Customer.source == source, Customer.external_id == staged.customer_external_id
+    )
+    ids = list((await session.scalars(select(staged.external_id).where(unknown))).all())
+    if ids:
+        await session.execute(ORDERS_STAGE.delete().where(unknown))
+    return ids
 
 
 async def _stub_customers(session: AsyncSession, *, source: str, now: datetime) -> int:
@@ -190,6 +243,23 @@ def _differs(
     if isinstance(stored.type, JSON) and dialect == "postgresql":
         return cast(stored, JSONB).is_distinct_from(cast(new, JSONB))
     return stored.is_distinct_from(new)
+
+
+def _rejections(records: pd.DataFrame, reason: str) -> list[Rejection]:
+    """Validated order records not stored, as rejections holding what they said."""
+    fields = [name for name in SOURCE_ORDER_FIELDS if name in records]
+    numbers = records.get("row_number", pd.Series(None, index=records.index, dtype=object))
+    return [
+        Rejection(
+            row_number=None if pd.isna(number) else int(number),
+            external_id=str(external_id),
+            raw={"external_id": str(external_id), **raw},
+            reason=reason,
+        )
+        for external_id, number, raw in zip(
+            records["external_id"], numbers, jsonable_records(records[fields]), strict=True
+        )
+    ]
 
 
 def _stamp(now: datetime) -> ColumnElement[datetime]:

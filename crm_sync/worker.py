@@ -1,8 +1,11 @@
 """The sync worker: runs one connector, batch by batch, and records the run.
 
-`run_sync` is the service boundary and the one place that commits. Each batch commits
-with its cursor, so a crash loses at most the batch in flight and the next run resumes
-after the last stored one; stored rows read again come back "unchanged", never twice.
+`run_sync` is the service boundary and the one place that commits. Before anything is
+stored the connector checks what it can (every file's columns), so a source read with the
+wrong columns fails the run having changed nothing. Each batch commits with its cursor,
+so a crash loses at most the batch in flight and the next run resumes after the last
+stored one; stored rows read again come back "unchanged", never twice. A run that fails
+part way keeps the batches it stored, and its summary says which (`SyncSummary.kept`).
 
 At most one run per connector at a time, across processes, and no run stays "running"
 after its process died: a run holds its connector's lock (`crm_sync.run_lock`), which
@@ -36,7 +39,7 @@ from crm_sync.models import (
     SyncCursor,
     SyncRun,
 )
-from crm_sync.records import ID_LENGTH, Stream
+from crm_sync.records import ID_LENGTH, Rejection
 from crm_sync.run_lock import Lock, connector_lock
 from crm_sync.staging import bulk_writes
 from crm_sync.store import WriteCounts, store_customers, store_orders
@@ -63,6 +66,9 @@ class StreamCounts:
     rejected: int = 0  # rows left out
     fields_dropped: int = 0  # values left out of rows stored without them
     stub_customers: int = 0
+    refunds: int = 0  # orders stored that are refunds: never counted as purchases
+    ignored_columns: list[str] = field(default_factory=list)  # source columns not read
+    complete: bool = False  # the whole stream was read and stored
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +82,21 @@ class SyncSummary:
 
     def total(self, name: str) -> int:
         return sum(int(getattr(counts, name)) for counts in self.streams.values())
+
+    def kept(self) -> str | None:
+        """What the run stored, stream by stream (None: nothing); for a failed run, exactly
+        what stays."""
+        parts = []
+        for stream, counts in self.streams.items():
+            written = counts.inserted + counts.updated + counts.unchanged
+            if not written:
+                continue
+            how = "complete" if counts.complete else "up to where it stopped"
+            parts.append(
+                f"{stream}: {counts.inserted} inserted, {counts.updated} updated, "
+                f"{counts.unchanged} unchanged ({how})"
+            )
+        return "; ".join(parts) or None
 
 
 SyncedHook = Callable[[SyncSummary], Awaitable[None]]
@@ -92,6 +113,7 @@ class _Run:
     connector: str
     full: bool
     cursors: dict[str, Cursor]
+    create_customers: bool = False
     streams: dict[str, StreamCounts] = field(default_factory=dict)
 
 
@@ -104,19 +126,23 @@ async def run_sync(
     on_synced: SyncedHook = no_hook,
     clock: Clock = utcnow,
     progress: Progress | None = None,
+    create_customers: bool = False,
 ) -> SyncSummary:
     """Sync `connector` from its cursors (`full`: from the beginning) and record the run.
 
-    A failing source fails the run with its reason and leaves the cursors at the last
-    stored batch. After a successful run, purchase facts and identity links are brought
-    up to date and `on_synced` is called. Raises SyncAlreadyRunningError if the connector
-    is busy.
+    An order naming a customer the source does not have is rejected, unless
+    `create_customers` creates that customer bare. A failing source fails the run with its
+    reason (told in the summary; the caller reports it) and leaves the cursors at the
+    last stored batch. After a successful run, purchase facts and identity links are
+    brought up to date and `on_synced` is called. Raises SyncAlreadyRunningError if the
+    connector is busy.
     """
     async with connector_lock(sessionmaker, connector.name) as lock:
         if lock is Lock.BUSY:
             raise SyncAlreadyRunningError(await _busy(sessionmaker, connector.name))
         abandon = lock is Lock.HELD
         run = await _start(sessionmaker, connector.name, trigger, full, clock, abandon=abandon)
+        run.create_customers = create_customers
         summary = await _sync(sessionmaker, connector, run, clock, progress)
     if summary.status == "succeeded":
         try:
@@ -134,20 +160,22 @@ async def _sync(
     progress: Progress | None,
 ) -> SyncSummary:
     try:
+        await connector.check()
         # One session (one connection) for the whole run; every batch commits on its own.
         async with sessionmaker() as session, bulk_writes(session):
             for stream in connector.streams:
+                run.streams.setdefault(stream, StreamCounts())
                 async for batch in connector.batches(stream, run.cursors.get(stream)):
                     await _store_batch(session, run, batch, clock)
                     if progress is not None:
                         progress(batch)
+                run.streams[stream].complete = True
             matching = await _finish(session, run, clock)
     except asyncio.CancelledError:
         await _fail(sessionmaker, run, "cancelled (segbot stopped)", clock)
         raise
     except Exception as error:  # recorded on the run; anything unexpected is raised again
         reason = _reason(error)
-        logger.warning("crm sync %s (run %s) failed: %s", connector.name, run.id, reason)
         await _fail(sessionmaker, run, reason, clock)
         if not isinstance(error, SegbotError | DBAPIError | OSError):
             raise
@@ -225,17 +253,24 @@ async def _start(
 async def _store_batch(session: AsyncSession, run: _Run, batch: Batch, clock: Clock) -> None:
     """Store one batch, its rejections, its cursor and the run's counts; commit them as one."""
     now = clock()
+    rejected = batch.rejected
     if batch.stream == "customers":
         counts = await store_customers(
             session, source=run.connector, records=batch.records, now=now
         )
     else:
-        counts, moved_from = await store_orders(
-            session, source=run.connector, records=batch.records, now=now
+        writes = await store_orders(
+            session,
+            source=run.connector,
+            records=batch.records,
+            now=now,
+            create_customers=run.create_customers,
         )
-        if moved_from:
-            await refresh_facts(session, customer_ids=moved_from)
-    if batch.rejected:
+        counts = writes.counts
+        if writes.moved_from:
+            await refresh_facts(session, customer_ids=writes.moved_from)
+        rejected = sorted([*rejected, *writes.rejected], key=lambda r: r.row_number or 0)
+    if rejected:
         await session.execute(
             insert(RejectedRow),
             [
@@ -249,7 +284,7 @@ async def _store_batch(session: AsyncSession, run: _Run, batch: Batch, clock: Cl
                     "reason": rejection.reason[:REASON_LENGTH],
                     "field": rejection.field,
                 }
-                for rejection in batch.rejected
+                for rejection in rejected
             ],
         )
     await upsert(
@@ -266,7 +301,7 @@ async def _store_batch(session: AsyncSession, run: _Run, batch: Batch, clock: Cl
         key=("connector", "stream"),
     )
     run.cursors[batch.stream] = batch.cursor
-    _count(run, batch.stream, batch, counts)
+    _count(run, batch, rejected, counts)
     await _update_run(session, run, **_progress(run, now))
     await session.commit()
 
@@ -322,16 +357,18 @@ async def _fail(
         await session.commit()
 
 
-def _count(run: _Run, stream: Stream, batch: Batch, counts: WriteCounts) -> None:
-    totals = run.streams.setdefault(stream, StreamCounts())
+def _count(run: _Run, batch: Batch, rejected: list[Rejection], counts: WriteCounts) -> None:
+    totals = run.streams.setdefault(batch.stream, StreamCounts())
     totals.read += batch.read
     totals.inserted += counts.inserted
     totals.updated += counts.updated
     totals.unchanged += counts.unchanged
-    dropped = sum(1 for rejection in batch.rejected if rejection.field is not None)
-    totals.rejected += len(batch.rejected) - dropped
+    dropped = sum(1 for rejection in rejected if rejection.field is not None)
+    totals.rejected += len(rejected) - dropped
     totals.fields_dropped += dropped
     totals.stub_customers += counts.stub_customers
+    totals.refunds += counts.refunds
+    totals.ignored_columns += [c for c in batch.ignored_columns if c not in totals.ignored_columns]
 
 
 def _written(run: _Run) -> dict[str, int]:

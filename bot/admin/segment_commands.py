@@ -20,6 +20,7 @@ from bot.admin.permissions import Permission
 from bot.admin.registry import AdminCommand, Call, QueryError
 from bot.admin.segment_deletion import delete_segment
 from core.models import Subscriber, SubscriberStatus
+from crm_sync.reports import HOW_CUSTOMERS_LINK, why_empty
 from segments.export import ExportFormat, write_export
 from segments.ladder import ladder
 from segments.membership import size_history
@@ -28,6 +29,7 @@ from segments.rfm.store import rfm_table
 from segments.rules import Rule, RuleError, parse
 from segments.rules.compiler import condition
 from segments.rules.errors import excerpt
+from segments.rules.fields import asks_about_customers
 from segments.saved import list_segments, save_segment, saved_rules
 
 SAMPLE = 5
@@ -48,6 +50,8 @@ async def segments_command(call: Call) -> None:
     if not segments:
         await call.reply("No saved segments yet. Save one: /segment_save NAME QUERY")
         return
+    whys = await _why_empty(call, {segment.name: segment.size for segment in segments})
+    explained = [f"{bold(name)}: {escape(why)}" for name, why in whys.items()]
     rows = [(segment.name, segment.size, _when(segment)) for segment in segments]
     rules = [f"{bold(s.name)}: {code(excerpt(s.rule_text, LISTED))}" for s in segments]
     blocks = [
@@ -59,6 +63,11 @@ async def segments_command(call: Call) -> None:
             "\n".join(rules[start : start + LISTED_ROWS])
             for start in range(0, len(rules), LISTED_ROWS)
         ),
+        *(
+            "\n".join(explained[start : start + LISTED_ROWS])
+            for start in range(0, len(explained), LISTED_ROWS)
+        ),
+        *([escape(HOW_CUSTOMERS_LINK)] if explained else []),
         "/segment NAME for members and history.",
     ]
     blocks[0] = f"{bold('Saved segments')} (members at the last refresh)\n{blocks[0]}"
@@ -106,6 +115,16 @@ async def segment_command(call: Call) -> None:
     await call.reply("\n".join(lines))
     if segment is not None:
         await _size_chart(call, segment)
+
+
+async def _why_empty(call: Call, sizes: dict[str, int | None]) -> dict[str, str]:
+    """Why segments count no subscriber, when their rule asks about CRM customers and no
+    customer is linked: `0 subscribers (50 customers, 0 linked to a subscriber)`."""
+    if 0 not in sizes.values():
+        return {}
+    rules = await saved_rules(call.session, rfm_segments=call.services.rfm_names)
+    asking = {name for name, rule in rules.items() if asks_about_customers(rule, segments=rules)}
+    return await why_empty(call.session, sizes, asking=asking)
 
 
 def _parsed(call: Call, text: str) -> Rule:

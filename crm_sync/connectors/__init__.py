@@ -22,7 +22,7 @@ from crm_sync.connectors.http import HttpConnector, HttpSource
 from crm_sync.connectors.http_client import Sleep
 from crm_sync.connectors.retailcrm import retailcrm_connector
 from crm_sync.connectors.sql import SqlConnector
-from crm_sync.records import Stream
+from crm_sync.fields import Stream
 
 __all__ = [
     "Batch",

@@ -10,14 +10,8 @@ import pandas as pd
 from core.errors import SegbotError
 from crm_sync.config import RecordRules
 from crm_sync.duplicates import FirstRows
-from crm_sync.records import (
-    RawRows,
-    Rejection,
-    Stream,
-    Validated,
-    validate_customers,
-    validate_orders,
-)
+from crm_sync.fields import Stream
+from crm_sync.records import RawRows, Rejection, Validated, validate_customers, validate_orders
 
 # Where a stream got to: opaque to everyone but the connector that wrote it, stored as JSON.
 Cursor = dict[str, str | int | bool | None]
@@ -41,6 +35,7 @@ class Batch:
     rejected: list[Rejection] = field(default_factory=list)
     read: int = 0  # rows read, rejected ones included
     total: int | None = None  # rows the stream holds in all, when the source says
+    ignored_columns: tuple[str, ...] = ()  # source columns nothing reads (last batch)
 
 
 class Connector(Protocol):
@@ -54,6 +49,11 @@ class Connector(Protocol):
     @property
     def streams(self) -> tuple[Stream, ...]:
         """The streams it has, customers before orders."""
+        ...
+
+    async def check(self) -> None:
+        """Raise SourceError if a stream cannot be read as configured (a file or a query
+        without a column the sync needs): the run then fails before storing anything."""
         ...
 
     def batches(self, stream: Stream, cursor: Cursor | None) -> AsyncIterator[Batch]:

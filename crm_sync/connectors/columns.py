@@ -1,35 +1,21 @@
-"""Which source column holds which field: the mapping from segbot.yaml, else the defaults."""
+"""Which source column holds which field: the mapping's, else the default names
+(`crm_sync.fields.DEFAULT_COLUMNS`); and the columns nothing reads, to report."""
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from difflib import get_close_matches
 
 from crm_sync.connectors.base import SourceError
-from crm_sync.records import Stream
+from crm_sync.fields import DEFAULT_COLUMNS, REQUIRED, Stream
 
-# Header names read without a mapping (compared case-insensitively), first match wins.
-DEFAULT_COLUMNS: dict[Stream, dict[str, tuple[str, ...]]] = {
-    "customers": {
-        "external_id": ("customer_id", "external_id", "id"),
-        "name": ("name", "full_name"),
-        "first_name": ("first_name",),
-        "last_name": ("last_name",),
-        "phone": ("phone", "phone_number", "mobile"),
-        "email": ("email", "e-mail"),
-    },
-    "orders": {
-        "external_id": ("order_id", "external_id", "id"),
-        "customer_external_id": ("customer_id", "customer_external_id"),
-        "ordered_at": ("ordered_at", "order_date", "created_at", "date"),
-        "amount": ("amount", "total", "sum"),
-        "currency": ("currency",),
-        "status": ("status",),
-        "quantity": ("quantity", "qty"),
-        "utm_campaign": ("utm_campaign",),
-    },
-}
-REQUIRED: dict[Stream, tuple[str, ...]] = {
-    "customers": ("external_id",),
-    "orders": ("external_id", "customer_external_id", "ordered_at", "amount"),
-}
+
+@dataclass(frozen=True, slots=True)
+class Columns:
+    """{field: source column} for what segbot reads (attributes as `attr:<name>`), and the
+    header's columns it does not read."""
+
+    fields: dict[str, str]
+    ignored: tuple[str, ...]
 
 
 def resolve_columns(
@@ -37,41 +23,55 @@ def resolve_columns(
     header: Sequence[str],
     *,
     mapping: Mapping[str, str],
-    attributes: Sequence[str] = (),
+    attributes: Mapping[str, str],
     where: str,
-) -> dict[str, str]:
-    """{source column: field} for the columns of `header` that segbot reads.
+    map_in: str,
+) -> Columns:
+    """The columns of `header` each field comes from.
 
-    Attribute columns become `attr:<name>`. A required field or a mapped or attribute
-    column missing from the header fails the whole source, naming what is missing.
+    A required field, or a column the mapping or an attribute names, missing from the
+    header fails the whole source with one message: what is missing, the columns there
+    are, and how to map them in `map_in` (where the mapping lives, e.g. `--mapping FILE`).
     """
-    unknown = sorted(set(mapping) - set(DEFAULT_COLUMNS[stream]))
-    if unknown:
-        raise SourceError(
-            f"{where}: unknown {stream} field(s) {', '.join(unknown)} "
-            f"(known: {', '.join(DEFAULT_COLUMNS[stream])})"
-        )
     by_lower = {str(column).strip().lower(): str(column) for column in header}
-    chosen: dict[str, str] = {}
+    found = f"columns found: {', '.join(map(str, header)) or 'none'}"
+    fields: dict[str, str] = {}
     for field, candidates in DEFAULT_COLUMNS[stream].items():
         if field in mapping:
             column = by_lower.get(mapping[field].strip().lower())
             if column is None:
-                raise SourceError(f"{where}: no column {mapping[field]!r} (mapped to {field})")
+                raise SourceError(
+                    f"{where}: no column {mapping[field]!r}, which {map_in} maps to {field}; "
+                    f"{found}"
+                )
         else:
             column = next((by_lower[c] for c in candidates if c in by_lower), None)
-        if column is not None and column not in chosen:
-            chosen[column] = field
-    missing = [field for field in REQUIRED[stream] if field not in chosen.values()]
+        if column is not None:
+            fields[field] = column
+    missing = [field for field in REQUIRED[stream] if field not in fields]
     if missing:
         raise SourceError(
-            f"{where}: no column for {', '.join(missing)}; name it in crm columns.{stream} "
-            f"(columns found: {', '.join(map(str, header))})"
+            f"{where}: no column for {', '.join(missing)}; {found}. Map them under "
+            f"columns.{stream} in {map_in}, e.g. {_example(stream, missing[0], header, fields)}"
         )
     if stream == "customers":
-        for name in attributes:
-            column = by_lower.get(name.strip().lower())
+        for name, wanted in attributes.items():
+            column = by_lower.get(wanted.strip().lower())
             if column is None:
-                raise SourceError(f"{where}: no attribute column {name!r}")
-            chosen.setdefault(column, f"attr:{name}")
-    return chosen
+                raise SourceError(
+                    f"{where}: no column {wanted!r} for the attribute {name} ({map_in}); {found}"
+                )
+            fields[f"attr:{name}"] = column
+    read = set(fields.values())
+    return Columns(fields, tuple(str(column) for column in header if str(column) not in read))
+
+
+def _example(stream: Stream, field: str, header: Sequence[str], taken: Mapping[str, str]) -> str:
+    """`field: "a column"`, the column one of the header's unread ones if one looks like it."""
+    free = [str(column) for column in header if str(column) not in taken.values()]
+    lowered = {column.lower(): column for column in free}
+    for candidate in (field, *DEFAULT_COLUMNS[stream][field]):
+        close = get_close_matches(candidate, list(lowered), n=1, cutoff=0.6)
+        if close:
+            return f'{field}: "{lowered[close[0]]}"'
+    return f'{field}: "YOUR COLUMN"'

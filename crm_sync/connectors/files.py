@@ -4,6 +4,10 @@
 The cursor remembers the file (size and modification time) and how many rows are stored:
 an interrupted import resumes after the last stored row, an unchanged file is not read
 again, and a changed file is read from the top (stored rows come back unchanged).
+
+`check` reads every file's header before a run stores anything, so a file without a column
+the import needs (or one the mapping names) fails the import having changed nothing. The
+columns nothing reads are handed on with the last batch of their file, to be reported.
 """
 
 import asyncio
@@ -12,13 +16,15 @@ from pathlib import Path
 
 import numpy as np
 
-from crm_sync.config import ColumnMapping, RecordRules
+from crm_sync.config import RecordRules
 from crm_sync.connectors.base import Batch, Cursor, SourceError, validate
-from crm_sync.connectors.columns import resolve_columns
-from crm_sync.connectors.sheets import Chunk, count_rows, read_chunks
+from crm_sync.connectors.columns import Columns, resolve_columns
+from crm_sync.connectors.sheets import Chunk, count_rows, read_chunks, read_header
 from crm_sync.duplicates import FirstRows
+from crm_sync.fields import Stream
+from crm_sync.mapping import ColumnMapping
 from crm_sync.raw import JsonValue, jsonable_records
-from crm_sync.records import Rejection, Stream
+from crm_sync.records import Rejection
 
 FIRST_DATA_ROW = 2  # row 1 is the header, as a spreadsheet numbers them
 SURPLUS_FIELDS = "(fields past the header)"  # where a rejected overlong row keeps them
@@ -33,8 +39,11 @@ class FilesConnector:
         orders: Path | None,
         rules: RecordRules,
         mapping: ColumnMapping | None = None,
+        mapped_in: str | None = None,
         chunk_rows: int = 100_000,
     ) -> None:
+        """`mapped_in` says where a person names columns, for errors (default: this
+        connector in segbot.yaml; `segbot crm import` says its --mapping file)."""
         self._name = name
         self._paths: dict[Stream, Path] = {}
         if customers is not None:
@@ -43,7 +52,9 @@ class FilesConnector:
             self._paths["orders"] = orders
         self._rules = rules
         self._mapping = mapping or ColumnMapping()
+        self._mapped_in = mapped_in or f"segbot.yaml (crm connector {name})"
         self._chunk_rows = chunk_rows
+        self._columns: dict[Stream, Columns] = {}
 
     @property
     def name(self) -> str:
@@ -52,6 +63,11 @@ class FilesConnector:
     @property
     def streams(self) -> tuple[Stream, ...]:
         return tuple(stream for stream in ("customers", "orders") if stream in self._paths)
+
+    async def check(self) -> None:
+        for stream, path in self._paths.items():
+            header = await asyncio.to_thread(read_header, path)
+            self._columns[stream] = self._resolve(stream, header, path)
 
     async def batches(self, stream: Stream, cursor: Cursor | None) -> AsyncIterator[Batch]:
         path = self._paths[stream]
@@ -81,10 +97,12 @@ class FilesConnector:
         finally:
             await _settled(ahead)  # a thread cannot be cancelled: let it finish first
             chunks.close()
+        columns = self._columns.get(stream)
         yield Batch(
             stream=stream,
             cursor={"fingerprint": fingerprint, "rows_done": done, "complete": True},
             total=total,
+            ignored_columns=columns.ignored if columns else (),
         )
 
     def _chunks(self, stream: Stream, path: Path, skip: int) -> Generator[Batch, None, None]:
@@ -92,18 +110,12 @@ class FilesConnector:
         A row with more fields than the header is rejected; an id is checked against
         every row before it in the file."""
         position = skip
-        columns: dict[str, str] | None = None
+        columns = self._columns.get(stream)
         seen = FirstRows()
         for chunk in read_chunks(path, skip=skip, chunk_rows=self._chunk_rows):
             frame = chunk.frame
             if columns is None:
-                columns = resolve_columns(
-                    stream,
-                    list(frame.columns),
-                    mapping=getattr(self._mapping, stream),
-                    attributes=self._rules.attributes if stream == "customers" else (),
-                    where=str(path),
-                )
+                columns = self._columns[stream] = self._resolve(stream, list(frame.columns), path)
             read = len(frame)
             row_numbers = np.arange(position, position + read) + FIRST_DATA_ROW
             position += read
@@ -112,7 +124,9 @@ class FilesConnector:
             keep[list(chunk.surplus)] = False
             if not keep.all():
                 frame, row_numbers = frame[keep], row_numbers[keep]
-            canonical = frame[list(columns)].rename(columns=columns)
+            canonical = frame[list(columns.fields.values())].set_axis(
+                list(columns.fields), axis="columns"
+            )
             checked = validate(
                 stream, canonical, rules=self._rules, raw=frame, row_numbers=row_numbers, seen=seen
             )
@@ -126,14 +140,24 @@ class FilesConnector:
                 read=read,
             )
 
+    def _resolve(self, stream: Stream, header: list[str], path: Path) -> Columns:
+        return resolve_columns(
+            stream,
+            header,
+            mapping=getattr(self._mapping, stream),
+            attributes=self._rules.attributes if stream == "customers" else {},
+            where=str(path),
+            map_in=self._mapped_in,
+        )
 
-def _overlong(chunk: Chunk, columns: dict[str, str], row_numbers: np.ndarray) -> list[Rejection]:
+
+def _overlong(chunk: Chunk, columns: Columns, row_numbers: np.ndarray) -> list[Rejection]:
     """The rows with more fields than the header, kept as read with the fields past it."""
     if not chunk.surplus:
         return []
     positions = np.fromiter(chunk.surplus, dtype=np.int64)
     width = len(chunk.frame.columns)
-    id_column = next((column for column, name in columns.items() if name == "external_id"), None)
+    id_column = columns.fields.get("external_id")
     rejections = []
     for position, raw in zip(positions, jsonable_records(chunk.frame, positions), strict=True):
         surplus: list[JsonValue] = [*chunk.surplus[int(position)]]

@@ -24,11 +24,11 @@ import pandas as pd
 from core.clock import Clock, utcnow
 from crm_sync.config import Endpoint, Pagination, RecordRules
 from crm_sync.connectors.base import Batch, Cursor, SourceError, validate
-from crm_sync.connectors.columns import DEFAULT_COLUMNS, REQUIRED
 from crm_sync.connectors.http_client import JsonClient, Sleep, error_reason
 from crm_sync.connectors.paging import PagingGuard
+from crm_sync.fields import DEFAULT_COLUMNS, REQUIRED, Stream
 from crm_sync.raw import JsonObject, JsonValue
-from crm_sync.records import Rejection, Stream
+from crm_sync.records import Rejection
 
 OVERLAP = timedelta(minutes=5)
 
@@ -74,6 +74,10 @@ class HttpConnector:
     def streams(self) -> tuple[Stream, ...]:
         endpoints = self._source.endpoints
         return tuple(stream for stream in ("customers", "orders") if stream in endpoints)
+
+    async def check(self) -> None:
+        """Nothing to check before the first page: an API's records name their fields
+        only when they are read (a page without a required field fails the run then)."""
 
     async def batches(self, stream: Stream, cursor: Cursor | None) -> AsyncIterator[Batch]:
         source, paging = self._source, self._source.pagination
@@ -180,7 +184,7 @@ class HttpConnector:
         keys = {key for record in records for key in record}
         paths = _field_paths(stream, self._source.fields.get(stream, {}), keys, self._name)
         if stream == "customers":
-            paths.update({f"attr:{name}": name for name in self._rules.attributes})
+            paths.update({f"attr:{name}": path for name, path in self._rules.attributes.items()})
         return paths
 
 

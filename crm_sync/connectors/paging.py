@@ -18,8 +18,8 @@ import json
 
 from crm_sync.config import Pagination
 from crm_sync.connectors.base import SourceError
+from crm_sync.fields import Stream
 from crm_sync.raw import JsonValue
-from crm_sync.records import Stream
 
 
 class PagingGuard:

@@ -43,6 +43,24 @@ def read_chunks(path: Path, *, skip: int, chunk_rows: int) -> Iterator[Chunk]:
     return _csv_chunks(path, skip=skip, chunk_rows=chunk_rows)
 
 
+def read_header(path: Path) -> list[str]:
+    """The file's column names, as `read_chunks` names its frames' columns."""
+    if path.suffix.lower() in (".xlsx", ".xlsm"):
+        workbook = _workbook(path)
+        try:
+            return _header(next(workbook.worksheets[0].iter_rows(values_only=True), ()))
+        finally:
+            workbook.close()
+    try:
+        delimiter = _delimiter(path)
+        columns = pd.read_csv(path, sep=delimiter, nrows=0, encoding=ENCODING).columns
+    except pd.errors.EmptyDataError:
+        raise SourceError(f"cannot read {path}: the file is empty") from None
+    except (OSError, UnicodeDecodeError, pd.errors.ParserError) as error:
+        raise SourceError(f"cannot read {path}: {_reason(error)}") from None
+    return [str(column) for column in columns]
+
+
 def count_rows(path: Path) -> int | None:
     """Data rows in the file, for progress: lines less the header, or what a sheet declares."""
     if path.suffix.lower() in (".xlsx", ".xlsm"):
@@ -67,9 +85,7 @@ def count_rows(path: Path) -> int | None:
 
 def _csv_chunks(path: Path, *, skip: int, chunk_rows: int) -> Iterator[Chunk]:
     try:
-        with path.open(encoding=ENCODING, newline="") as file:
-            header = file.readline()
-        delimiter = max(DELIMITERS, key=header.count)
+        delimiter = _delimiter(path)
         done = skip
         try:
             for frame in _fast_frames(path, delimiter=delimiter, skip=skip, chunk_rows=chunk_rows):
@@ -79,9 +95,21 @@ def _csv_chunks(path: Path, *, skip: int, chunk_rows: int) -> Iterator[Chunk]:
             if OVERLONG not in str(error):
                 raise
             yield from _exact_chunks(path, delimiter=delimiter, skip=done, chunk_rows=chunk_rows)
+    except pd.errors.EmptyDataError:
+        raise SourceError(f"cannot read {path}: the file is empty") from None
     except (OSError, UnicodeDecodeError, pd.errors.ParserError) as error:
-        reason = str(error).removeprefix("Error tokenizing data. C error: ").strip()
-        raise SourceError(f"cannot read {path}: {reason}") from None
+        raise SourceError(f"cannot read {path}: {_reason(error)}") from None
+
+
+def _reason(error: Exception) -> str:
+    return str(error).removeprefix("Error tokenizing data. C error: ").strip()
+
+
+def _delimiter(path: Path) -> str:
+    """The one of DELIMITERS the header line holds most of."""
+    with path.open(encoding=ENCODING, newline="") as file:
+        header = file.readline()
+    return max(DELIMITERS, key=header.count)
 
 
 def _fast_frames(
@@ -124,20 +152,28 @@ def _exact_chunks(path: Path, *, delimiter: str, skip: int, chunk_rows: int) -> 
 def _xlsx_chunks(path: Path, *, skip: int, chunk_rows: int) -> Iterator[Chunk]:
     """The first sheet; cells past the header's last column are not read (a sheet's cells
     cannot shift the way a CSV line's fields do)."""
-    try:
-        workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except (OSError, KeyError, ValueError) as error:
-        raise SourceError(f"cannot read {path}: {error}") from None
+    workbook = _workbook(path)
     try:
         sheet = workbook.worksheets[0]
         rows = sheet.iter_rows(values_only=True)
-        header = [str(cell).strip() if cell is not None else "" for cell in next(rows, ())]
+        header = _header(next(rows, ()))
         width = len(header)
         rows = itertools.islice(rows, skip, None)
         while chunk := [_cells(row, width) for row in itertools.islice(rows, chunk_rows)]:
             yield Chunk(pd.DataFrame(chunk, columns=header, dtype=object))
     finally:
         workbook.close()
+
+
+def _workbook(path: Path) -> openpyxl.Workbook:
+    try:
+        return openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except (OSError, KeyError, ValueError) as error:
+        raise SourceError(f"cannot read {path}: {error}") from None
+
+
+def _header(row: tuple[object, ...]) -> list[str]:
+    return [str(cell).strip() if cell is not None else "" for cell in row]
 
 
 def _cells(row: tuple[object, ...], width: int) -> list[object]:

@@ -8,6 +8,10 @@ The query may use `:since` (an aware UTC timestamp) to pull only what changed:
 A pass re-reads from the same `since` when it was interrupted (stored rows come back
 unchanged); a finished pass moves `since` to its own start, less a safety overlap for
 clocks that disagree and transactions still open when it started.
+
+Before a run stores anything, `check` asks the database for each query's columns (the
+query wrapped to return no rows), so a query without a column the sync needs fails the
+run having changed nothing.
 """
 
 from collections.abc import AsyncIterator
@@ -15,16 +19,17 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import DateTime, bindparam, make_url, text
+from sqlalchemy import DateTime, TextClause, bindparam, make_url, text
 from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from core.clock import Clock, utcnow
-from crm_sync.config import ColumnMapping, RecordRules
+from crm_sync.config import RecordRules
 from crm_sync.connectors.base import Batch, Cursor, SourceError, validate
-from crm_sync.connectors.columns import resolve_columns
+from crm_sync.connectors.columns import Columns, resolve_columns
 from crm_sync.duplicates import FirstRows
-from crm_sync.records import Stream
+from crm_sync.fields import Stream
+from crm_sync.mapping import ColumnMapping
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 OVERLAP = timedelta(minutes=5)
@@ -59,34 +64,40 @@ class SqlConnector:
     def streams(self) -> tuple[Stream, ...]:
         return tuple(stream for stream in ("customers", "orders") if stream in self._queries)
 
+    async def check(self) -> None:
+        engine = create_async_engine(self._url)
+        try:
+            async with engine.connect() as connection:
+                for stream, query in self._queries.items():
+                    no_rows = f"SELECT * FROM ({query.strip().rstrip(';')}) q WHERE 1 = 0"  # noqa: S608
+                    try:
+                        result = await connection.execute(_statement(no_rows), {"since": EPOCH})
+                    except (DBAPIError, OSError) as error:
+                        raise _failed(self._name, stream, error) from None
+                    self._resolve(stream, list(result.keys()))
+        finally:
+            await engine.dispose()
+
     async def batches(self, stream: Stream, cursor: Cursor | None) -> AsyncIterator[Batch]:
         since, started = _pass(cursor, self._clock)
-        statement = text(self._queries[stream])
-        if "since" in statement.compile().params:
-            statement = statement.bindparams(bindparam("since", type_=DateTime(timezone=True)))
+        statement = _statement(self._queries[stream])
         position = 0
         seen = FirstRows()  # an id the query returns twice is rejected the second time
         engine = create_async_engine(self._url)
         try:
             async with engine.connect() as connection:
                 result = await connection.stream(statement, {"since": since})
-                columns: dict[str, str] | None = None
+                header = list(result.keys())
+                columns = self._resolve(stream, header)
                 async for rows in result.partitions(self._chunk_rows):
-                    header = list(result.keys())
-                    if columns is None:
-                        columns = resolve_columns(
-                            stream,
-                            header,
-                            mapping=getattr(self._mapping, stream),
-                            attributes=self._rules.attributes if stream == "customers" else (),
-                            where=f"{self._name} {stream} query",
-                        )
                     frame = pd.DataFrame.from_records(rows, columns=header)
                     row_numbers = np.arange(position, position + len(frame)) + 1
                     position += len(frame)
                     checked = validate(
                         stream,
-                        frame[list(columns)].rename(columns=columns),
+                        frame[list(columns.fields.values())].set_axis(
+                            list(columns.fields), axis="columns"
+                        ),
                         rules=self._rules,
                         raw=frame,
                         row_numbers=row_numbers,
@@ -100,13 +111,37 @@ class SqlConnector:
                         read=len(frame),
                     )
         except (DBAPIError, OSError) as error:
-            reason = getattr(error, "orig", None) or error
-            raise SourceError(
-                f"{self._name}: the {stream} query failed: {type(reason).__name__}: {reason}"
-            ) from None
+            raise _failed(self._name, stream, error) from None
         finally:
             await engine.dispose()
-        yield Batch(stream=stream, cursor=_cursor(started - OVERLAP, started, done=True))
+        yield Batch(
+            stream=stream,
+            cursor=_cursor(started - OVERLAP, started, done=True),
+            ignored_columns=columns.ignored,
+        )
+
+    def _resolve(self, stream: Stream, header: list[str]) -> Columns:
+        return resolve_columns(
+            stream,
+            header,
+            mapping=getattr(self._mapping, stream),
+            attributes=self._rules.attributes if stream == "customers" else {},
+            where=f"{self._name} {stream} query",
+            map_in=f"segbot.yaml (crm connector {self._name}), or name them with AS",
+        )
+
+
+def _statement(query: str) -> TextClause:
+    """The query, its `:since` (if it has one) bound as an aware timestamp."""
+    statement = text(query)
+    if "since" in statement.compile().params:
+        statement = statement.bindparams(bindparam("since", type_=DateTime(timezone=True)))
+    return statement
+
+
+def _failed(source: str, stream: Stream, error: DBAPIError | OSError) -> SourceError:
+    reason = getattr(error, "orig", None) or error
+    return SourceError(f"{source}: the {stream} query failed: {type(reason).__name__}: {reason}")
 
 
 def _pass(cursor: Cursor | None, clock: Clock) -> tuple[datetime, datetime]:

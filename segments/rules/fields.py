@@ -6,16 +6,29 @@ both dispatch on it, so a field is declared once.
 
 import enum
 import re
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, replace
 from datetime import date
 from difflib import get_close_matches
 
+from crm_sync.fields import ATTRIBUTE_NAME
 from segments.levels import ACTIVITY_LEVELS, STAGES
 from segments.rfm.scoring import DEFAULT_SEGMENT_MAP
 from segments.rules import limits
 from segments.rules.errors import RuleTypeError, excerpt
-from segments.rules.tree import COMPARISONS, ORDERING, Condition, Duration, Op, Scalar
+from segments.rules.tree import (
+    COMPARISONS,
+    ORDERING,
+    Condition,
+    Duration,
+    Flag,
+    HasFlag,
+    InSegment,
+    Op,
+    Rule,
+    Scalar,
+    predicates,
+)
 
 
 class Kind(enum.StrEnum):
@@ -125,7 +138,8 @@ FIXED_FIELDS = {
         FieldSpec("activity", Kind.RANK, Level.ACTIVITY, "activity level", ACTIVITY_LEVELS),
     )
 }
-_CUSTOM = re.compile(r"(attr|crm)\.([A-Za-z0-9_]{1,64})")
+# crm.NAME names an attribute as the CRM import keeps it (`crm_sync.fields`).
+_CUSTOM = re.compile(rf"(attr|crm)\.({ATTRIBUTE_NAME})")
 _KIND_OPS = {
     Kind.TEXT: (Op.EQ, Op.NE, Op.IN, Op.IS_SET),
     Kind.CHOICE: (Op.EQ, Op.NE, Op.IN, Op.IS_SET),
@@ -151,6 +165,25 @@ def field_spec(
     close = get_close_matches(name, [*FIXED_FIELDS, "rfm"], n=1)
     hint = f" (did you mean {close[0]}?)" if close else " (custom ones are attr.NAME or crm.NAME)"
     raise RuleTypeError(f"unknown field {excerpt(name)!r}{hint}")
+
+
+def asks_about_customers(rule: Rule, *, segments: Mapping[str, Rule]) -> bool:
+    """Whether `rule`, or a segment it names, asks about the CRM customers linked to a
+    subscriber (crm.NAME, purchases, RFM, `buyer`): its count depends on those links."""
+    pending, seen = [rule], set()
+    while pending:
+        for predicate in predicates(pending.pop()):
+            if isinstance(predicate, HasFlag) and predicate.flag is Flag.BUYER:
+                return True
+            if isinstance(predicate, Condition) and isinstance(
+                field_spec(predicate.field).source, CustomerAttribute | PurchaseFact | RfmFact
+            ):
+                return True
+            if isinstance(predicate, InSegment) and predicate.name not in seen:
+                seen.add(predicate.name)
+                if predicate.name in segments:
+                    pending.append(segments[predicate.name])
+    return False
 
 
 def check_condition(

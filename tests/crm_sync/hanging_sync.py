@@ -11,7 +11,7 @@ from pathlib import Path
 
 from core.db import create_engine, create_sessionmaker
 from crm_sync.connectors import Batch, Cursor, FilesConnector
-from crm_sync.records import Stream
+from crm_sync.fields import Stream
 from crm_sync.worker import run_sync
 from tests.crm_sync.shop import RULES
 
@@ -24,6 +24,7 @@ class HangsAfterOneBatch:
             name=CONNECTOR, customers=customers, orders=None, rules=RULES, chunk_rows=1
         )
         self.name, self.streams = self._inner.name, self._inner.streams
+        self.check = self._inner.check
 
     async def batches(self, stream: Stream, cursor: Cursor | None) -> AsyncIterator[Batch]:
         async for batch in self._inner.batches(stream, cursor):

@@ -36,6 +36,11 @@ def write_csv(path: Path, header: Sequence[str], rows: Sequence[Sequence[object]
     return path
 
 
+# Why an order date that is not ISO 8601 is rejected when no date format is configured.
+ISO_DATES_ONLY = (
+    "order date is not ISO 8601 (2025-12-31, 2025-12-31T14:30); for 31/12/2025 "
+    'set dayfirst: true or date_format: "%d/%m/%Y"'
+)
 CUSTOMER_HEADER = ("customer_id", "name", "phone", "email")
 ORDER_HEADER = ("order_id", "customer_id", "ordered_at", "amount", "currency", "status")
 

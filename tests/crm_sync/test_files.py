@@ -9,13 +9,15 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from crm_sync.config import ColumnMapping, RecordRules
+from crm_sync.config import RecordRules
 from crm_sync.connectors import Batch, Cursor, FilesConnector, SourceError
+from crm_sync.fields import Stream
+from crm_sync.mapping import ColumnMapping
 from crm_sync.models import Order, RejectedRow, SyncCursor, SyncRun
-from crm_sync.records import Stream
 from crm_sync.worker import run_sync
 from tests.crm_sync.shop import (
     CUSTOMER_HEADER,
+    ISO_DATES_ONLY,
     ORDER_HEADER,
     RULES,
     SteppingClock,
@@ -137,14 +139,16 @@ async def test_bad_rows_are_kept_with_reasons_while_the_rest_import(
             ("o5", "c1", "2026-01-10T10:00:00Z", "10", "E", "completed"),
         ],
     )
-    summary = await run_sync(sessionmaker=sessionmaker, connector=files(None, orders))
+    summary = await run_sync(
+        sessionmaker=sessionmaker, connector=files(None, orders), create_customers=True
+    )
 
     assert summary.status == "succeeded"
     assert (summary.streams["orders"].inserted, summary.streams["orders"].rejected) == (1, 4)
     rejected = (await session.scalars(select(RejectedRow).order_by(RejectedRow.row_number))).all()
     assert [(r.run_id, r.kind, r.row_number, r.external_id, r.reason) for r in rejected] == [
         (summary.run_id, "orders", 3, None, "missing order id"),
-        (summary.run_id, "orders", 4, "o3", "missing or unparsable order date"),
+        (summary.run_id, "orders", 4, "o3", ISO_DATES_ONLY),
         (summary.run_id, "orders", 5, "o4", "missing or unparsable amount"),
         (summary.run_id, "orders", 6, "o5", "unknown currency code"),
     ]
@@ -202,7 +206,7 @@ class CrashAfter:
 
     def __init__(self, inner: FilesConnector, batches: int) -> None:
         self.inner, self.left = inner, batches
-        self.name, self.streams = inner.name, inner.streams
+        self.name, self.streams, self.check = inner.name, inner.streams, inner.check
 
     async def batches(self, stream: Stream, cursor: Cursor | None) -> AsyncIterator[Batch]:
         async for batch in self.inner.batches(stream, cursor):
@@ -227,14 +231,16 @@ async def test_a_crash_mid_import_resumes_without_loss_or_double_counting(
     orders = write_csv(tmp_path / "orders.csv", ORDER_HEADER, rows)
     connector = files(None, orders, chunk_rows=30)
 
-    crashed = await run_sync(sessionmaker=sessionmaker, connector=CrashAfter(connector, 2))
+    crashed = await run_sync(
+        sessionmaker=sessionmaker, connector=CrashAfter(connector, 2), create_customers=True
+    )
     assert crashed.status == "failed"
     assert crashed.streams["orders"].inserted == 60  # two batches stored before the crash
     cursor = await session.scalar(select(SyncCursor.value))
     assert cursor is not None
     assert (cursor["rows_done"], cursor["complete"]) == (60, False)
 
-    resumed = await run_sync(sessionmaker=sessionmaker, connector=connector)
+    resumed = await run_sync(sessionmaker=sessionmaker, connector=connector, create_customers=True)
     assert resumed.status == "succeeded"
     assert (resumed.streams["orders"].read, resumed.streams["orders"].inserted) == (40, 40)
     assert await session.scalar(select(func.count()).select_from(Order)) == 100
@@ -254,7 +260,7 @@ async def test_naive_dates_follow_the_connector_time_zone(
     connector = FilesConnector(
         name="shop", customers=None, orders=orders, rules=RecordRules(timezone="Europe/Madrid")
     )
-    await run_sync(sessionmaker=sessionmaker, connector=connector)
+    await run_sync(sessionmaker=sessionmaker, connector=connector, create_customers=True)
     assert (await orders_by_id(session))["o1"].ordered_at.isoformat() == "2026-07-01T10:00:00+00:00"
 
 
@@ -280,7 +286,9 @@ async def test_a_line_with_more_fields_than_the_header_is_rejected_and_the_rest_
     path.write_text(OVERLONG_ORDERS, encoding="utf-8")
 
     summary = await run_sync(
-        sessionmaker=sessionmaker, connector=files(None, path, chunk_rows=chunk_rows)
+        sessionmaker=sessionmaker,
+        connector=files(None, path, chunk_rows=chunk_rows),
+        create_customers=True,
     )
 
     assert summary.status == "succeeded", summary.error

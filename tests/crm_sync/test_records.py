@@ -14,7 +14,7 @@ from crm_sync.identity import (
     normalize_phones,
 )
 from crm_sync.records import parse_amounts, parse_timestamps, validate_customers, validate_orders
-from tests.crm_sync.shop import RULES
+from tests.crm_sync.shop import ISO_DATES_ONLY, RULES
 
 
 def orders(
@@ -71,6 +71,57 @@ def test_a_custom_date_format() -> None:
     assert str(parsed.iloc[0]) == "2025-12-31 00:00:00+00:00"
 
 
+def test_day_first_dates_read_in_any_of_the_usual_forms_and_iso_still_reads() -> None:
+    rules = RecordRules(dayfirst=True, timezone="Europe/Madrid")
+    parsed = parse_timestamps(
+        pd.Series(["31/12/2025", "1.2.26 14:30", "31-12-2025 14:30:59", "2026-07-01", "12/31/25"]),
+        rules=rules,
+    )
+    assert [str(value) for value in parsed] == [
+        "2025-12-30 23:00:00+00:00",
+        "2026-02-01 13:30:00+00:00",
+        "2025-12-31 13:30:59+00:00",
+        "2026-06-30 22:00:00+00:00",
+        "NaT",  # month 31: not day first
+    ]
+
+
+@pytest.mark.parametrize(
+    ("rules", "reason"),
+    [
+        (RULES, ISO_DATES_ONLY),
+        (RecordRules(date_format="%d.%m.%Y"), "order date does not match date_format %d.%m.%Y"),
+        (
+            RecordRules(dayfirst=True),
+            "order date does not read day first (31/12/2025 14:30); give date_format",
+        ),
+    ],
+    ids=["iso", "date_format", "dayfirst"],
+)
+def test_an_unread_date_says_what_would_read_it(rules: RecordRules, reason: str) -> None:
+    _, rejected = orders([order(ordered_at="12/31/2025 2pm"), order(ordered_at=" ")], rules)
+    assert rejected == [(2, reason), (3, "missing order date")]
+
+
+def test_attributes_a_rule_compares_as_numbers_are_kept_as_numbers() -> None:
+    rules = RULES.model_copy(update={"attributes": {"visits": "visits", "zip": "zip"}})
+    frame = pd.DataFrame(
+        {
+            "external_id": ["c1", "c2", "c3", "c4"],
+            "attr:visits": ["4", "-2.5", " 12 ", None],
+            "attr:zip": ["08001", "+34", "1e5", "28001"],
+        },
+        dtype=object,
+    )
+    checked = validate_customers(frame, rules=rules, raw=frame, row_numbers=np.arange(2, 6))
+    assert checked.records["attributes"].tolist() == [
+        {"visits": 4, "zip": "08001"},
+        {"visits": -2.5, "zip": "+34"},
+        {"visits": 12, "zip": "1e5"},
+        {"zip": 28001},
+    ]
+
+
 def test_each_bad_row_gets_its_first_reason_and_the_rest_import() -> None:
     records, rejected = orders(
         [
@@ -90,12 +141,12 @@ def test_each_bad_row_gets_its_first_reason_and_the_rest_import() -> None:
     assert rejected == [
         (3, "missing order id"),
         (4, "missing customer id"),
-        (5, "missing or unparsable order date"),
+        (5, ISO_DATES_ONLY),
         (6, "missing or unparsable amount"),
         (7, "unparsable quantity"),
         (8, "negative quantity on an order that is not a refund"),
         (10, "unknown currency code"),
-        (11, "missing or unparsable order date"),
+        (11, ISO_DATES_ONLY),
     ]
 
 

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.db import create_engine
 from crm_sync.connectors import SqlConnector
-from crm_sync.records import Stream
+from crm_sync.fields import Stream
 from crm_sync.worker import run_sync
 from tests.crm_sync.shop import RULES, SteppingClock, customers_by_id, orders_by_id
 
@@ -157,3 +157,22 @@ async def test_a_broken_query_fails_the_run_with_the_database_reason(
     assert summary.error is not None
     assert summary.error.startswith("shop: the orders query failed:")
     assert "no_such_table" in summary.error
+
+
+async def test_a_query_without_a_needed_column_fails_before_anything_is_stored(
+    sessionmaker: async_sessionmaker[AsyncSession], session: AsyncSession, shop_database: str
+) -> None:
+    queries: dict[Stream, str] = {
+        "customers": QUERIES["customers"],
+        "orders": "SELECT id AS order_id, client_id AS customer_id, created AS ordered_at "
+        "FROM sales WHERE modified >= :since;",
+    }
+    connector = SqlConnector(name="shop", url=shop_database, queries=queries, rules=RULES)
+
+    summary = await run_sync(sessionmaker=sessionmaker, connector=connector)
+
+    assert summary.status == "failed"
+    assert summary.error is not None
+    assert summary.error.startswith("shop orders query: no column for amount; columns found: ")
+    assert "name them with AS" in summary.error
+    assert await customers_by_id(session) == {}

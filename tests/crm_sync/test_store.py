@@ -11,6 +11,7 @@ from crm_sync.models import RejectedRow
 from crm_sync.worker import run_sync
 from tests.crm_sync.shop import (
     CUSTOMER_HEADER,
+    ISO_DATES_ONLY,
     RULES,
     SteppingClock,
     customers_by_id,
@@ -56,7 +57,9 @@ async def test_a_chunk_mixing_good_rows_and_every_kind_of_bad_row(
         [good_orders[0], *bad_orders[:6], good_orders[1], *bad_orders[6:], good_orders[2]],
     )
 
-    summary = await run_sync(sessionmaker=sessionmaker, connector=shop(customers, orders))
+    summary = await run_sync(
+        sessionmaker=sessionmaker, connector=shop(customers, orders), create_customers=True
+    )
 
     assert summary.status == "succeeded", summary.error
     counts = {name: (c.read, c.inserted, c.rejected) for name, c in summary.streams.items()}
@@ -74,7 +77,7 @@ async def test_a_chunk_mixing_good_rows_and_every_kind_of_bad_row(
         ("orders", 4, "order id longer than 128"),
         ("orders", 5, "missing customer id"),
         ("orders", 6, "customer id longer than 128"),
-        ("orders", 7, "missing or unparsable order date"),
+        ("orders", 7, ISO_DATES_ONLY),
         ("orders", 8, "missing or unparsable amount"),
         ("orders", 10, "amount too large"),
         ("orders", 11, "unparsable quantity"),

@@ -16,9 +16,9 @@ import migrations
 from core.db import create_engine, create_sessionmaker
 from crm_sync.config import load_crm_config
 from crm_sync.connectors import Batch, Cursor, FilesConnector
+from crm_sync.fields import Stream
 from crm_sync.jobs import schedule_syncs, scheduled_sync, sync_configured
 from crm_sync.models import Order, SyncRun
-from crm_sync.records import Stream
 from crm_sync.run_lock import Lock, connector_lock
 from crm_sync.worker import SyncAlreadyRunningError, SyncSummary, run_sync
 from tests.crm_sync.shop import (
@@ -128,7 +128,7 @@ class PausesAfterOneBatch:
 
     def __init__(self, inner: FilesConnector) -> None:
         self.inner = inner
-        self.name, self.streams = inner.name, inner.streams
+        self.name, self.streams, self.check = inner.name, inner.streams, inner.check
         self.stored, self.go = asyncio.Event(), asyncio.Event()
 
     async def batches(self, stream: Stream, cursor: Cursor | None) -> AsyncIterator[Batch]:
