@@ -27,6 +27,7 @@ from sqlalchemy import (
     bindparam,
     case,
     delete,
+    func,
     literal,
     or_,
     select,
@@ -130,11 +131,21 @@ def of_sender(sender: str) -> ColumnElement[bool]:
 
 def of_stopped_senders(now: datetime, *, but: str) -> ColumnElement[bool]:
     """Claims whose sender has not beaten for STALE_AFTER (or never did), `but`'s aside."""
-    alive = select(SenderBeat.id).where(SenderBeat.beat_at >= now - STALE_AFTER)
+    alive = select(SenderBeat.id).where(_beating(now))
     return or_(
         Delivery.claimed_by.is_(None),
         and_(Delivery.claimed_by != but, Delivery.claimed_by.not_in(alive)),
     )
+
+
+async def live_senders(session: AsyncSession, *, now: datetime) -> int:
+    """How many senders have beaten within STALE_AFTER: while one has, it sends every
+    run that is sending (`segbot campaign send-now` leaves a run to it)."""
+    return int(await session.scalar(select(func.count()).where(_beating(now))) or 0)
+
+
+def _beating(now: datetime) -> ColumnElement[bool]:
+    return SenderBeat.beat_at >= now - STALE_AFTER
 
 
 async def settle(session: AsyncSession, claims: ColumnElement[bool]) -> Settled:

@@ -12,10 +12,13 @@ target, so a million subscribers never pass through Python:
 - quiet hours and local-time schedules become `not_before`, computed per timezone;
 - a best-hour schedule first picks each target's hour from the engagement of the
   subscribers it is about to take (`broadcasts.best_time`).
+
+`place` answers where a run starting now would put given (or random) subscribers, from
+the same expressions, planning nothing: what previews show and explain.
 """
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 
@@ -26,10 +29,12 @@ from sqlalchemy import (
     String,
     case,
     exists,
+    false,
     func,
     insert,
     literal,
     not_,
+    or_,
     select,
     true,
     type_coerce,
@@ -50,6 +55,7 @@ from broadcasts.models import (
     Run,
     RunStatus,
     ScheduleKind,
+    Variant,
 )
 from core.models import Subscriber, SubscriberStatus
 from segments.rfm.scoring import DEFAULT_SEGMENT_MAP
@@ -62,6 +68,26 @@ _OUT = (DeliveryStatus.SENT, DeliveryStatus.SENDING, DeliveryStatus.UNKNOWN)
 # Two hashes of (subscriber, campaign) into 0-99, for the holdout and the variant split:
 # different primes, so one says nothing about the other.
 _HOLDOUT_PRIME, _VARIANT_PRIME = 10007, 10009
+
+
+@dataclass(frozen=True, slots=True)
+class Placement:
+    """Where a run would put one subscriber: the first target that takes them, the variant
+    their hash picks, and (an `Exclusion` value) why they would get nothing, if so."""
+
+    subscriber_id: int
+    target: CampaignTarget
+    variant: Variant
+    exclusion: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Choice:
+    """Per subscriber, as SQL: the variant, whether they are left out, and why."""
+
+    variant_id: ColumnElement[int]
+    excluded: ColumnElement[bool]
+    reason: ColumnElement[str | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +138,44 @@ async def plan_run(
     await session.commit()
     summary = await _summary(session, run, now)
     return Plan(summary.run, summary.queued, summary.excluded, summary.postponed, best_hours)
+
+
+async def place(
+    session: AsyncSession,
+    *,
+    campaign: Campaign,
+    now: datetime,
+    subscriber_ids: Collection[int] | None = None,
+    sample: int | None = None,
+    rfm_segments: RfmNames = DEFAULT_SEGMENT_MAP.names,
+) -> list[Placement]:
+    """Where a run of `campaign` starting at `now` would put `subscriber_ids` (or, with
+    `sample`, that many random members of each target, those it would send to first):
+    the audiences, their order, the split, holdout and cap of `plan_run`. Reads only."""
+    rules = await saved_rules(session, rfm_segments=rfm_segments)
+    variants = {variant.id: variant for target in campaign.targets for variant in target.variants}
+    earlier: list[ColumnElement[bool]] = []
+    placements = []
+    for target in campaign.targets:
+        matches = _audience(target, rules, now=now, rfm_segments=rfm_segments)
+        fresh = matches & _none_of(earlier) if earlier else matches
+        earlier.append(matches)
+        choice = _choice(campaign, target, now)
+        query = select(Subscriber.id, choice.variant_id, choice.reason).where(fresh)
+        if subscriber_ids is not None:
+            query = query.where(Subscriber.id.in_(subscriber_ids))
+        if sample is not None:
+            query = query.order_by(case((choice.excluded, 1), else_=0), func.random())
+            query = query.limit(sample)
+        for subscriber_id, variant_id, reason in (await session.execute(query)).all():
+            placements.append(Placement(subscriber_id, target, variants[variant_id], reason))
+    return placements
+
+
+def _none_of(audiences: Sequence[ColumnElement[bool]]) -> ColumnElement[bool]:
+    """No earlier target took the subscriber: none of their audiences holds (NULL, as in
+    the INSERT's WHERE, is not holding)."""
+    return case((or_(*audiences), false()), else_=true())
 
 
 def _planned_already(run: Run) -> ColumnElement[bool]:
@@ -165,36 +229,19 @@ def _insert_deliveries(
     not_before: ColumnElement[datetime | None],
     now: datetime,
 ) -> Insert:
-    variant_bucket = _bucket(campaign, _VARIANT_PRIME)
-    limits, cumulative = [], 0
-    for variant in target.variants[:-1]:
-        cumulative += variant.split_percent
-        limits.append((variant_bucket < cumulative, literal(variant.id)))
-    last = literal(target.variants[-1].id)
-    variant_id = case(*limits, else_=last) if limits else last
-    inactive = Subscriber.status != SubscriberStatus.ACTIVE
-    holdout = _bucket(campaign, _HOLDOUT_PRIME) < campaign.holdout_percent
-    capped = _cap_reached(campaign, now)
+    choice = _choice(campaign, target, now)
     status = case(
-        (inactive | holdout | capped, literal(DeliveryStatus.EXCLUDED.value)),
+        (choice.excluded, literal(DeliveryStatus.EXCLUDED.value)),
         else_=literal(DeliveryStatus.QUEUED.value),
-    )
-    reason = case(
-        (inactive, type_coerce(Subscriber.status, String)),
-        (holdout, literal(Exclusion.HOLDOUT.value)),
-        (capped, literal(Exclusion.CAPPED.value)),
-        else_=literal(None, String),
     )
     rows = select(
         literal(run.id),
         Subscriber.id,
         literal(target.id),
-        variant_id,
+        choice.variant_id,
         status,
-        reason,
-        case(
-            (inactive | holdout | capped, literal(None, Delivery.not_before.type)), else_=not_before
-        ),
+        choice.reason,
+        case((choice.excluded, literal(None, Delivery.not_before.type)), else_=not_before),
         literal(0, Integer),
     ).where(matches)
     columns = [
@@ -208,6 +255,26 @@ def _insert_deliveries(
         "attempts",
     ]
     return insert(Delivery).from_select(columns, rows)
+
+
+def _choice(campaign: Campaign, target: CampaignTarget, now: datetime) -> _Choice:
+    variant_bucket = _bucket(campaign, _VARIANT_PRIME)
+    limits, cumulative = [], 0
+    for variant in target.variants[:-1]:
+        cumulative += variant.split_percent
+        limits.append((variant_bucket < cumulative, literal(variant.id)))
+    last = literal(target.variants[-1].id)
+    variant_id = case(*limits, else_=last) if limits else last
+    inactive = Subscriber.status != SubscriberStatus.ACTIVE
+    holdout = _bucket(campaign, _HOLDOUT_PRIME) < campaign.holdout_percent
+    capped = _cap_reached(campaign, now)
+    reason = case(
+        (inactive, type_coerce(Subscriber.status, String)),
+        (holdout, literal(Exclusion.HOLDOUT.value)),
+        (capped, literal(Exclusion.CAPPED.value)),
+        else_=literal(None, String),
+    )
+    return _Choice(variant_id, inactive | holdout | capped, reason)
 
 
 def _cap_reached(campaign: Campaign, now: datetime) -> ColumnElement[bool]:

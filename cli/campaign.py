@@ -1,13 +1,12 @@
 """`segbot campaign ...`: save campaigns from YAML, look at them, preview, test-send, send,
 pause, resume and cancel; list a run's unknown deliveries and, once confirmed, resend them.
-Sending itself is done by `segbot run` (its delivery worker); `send-now` plans the run and
-follows it with a progress bar.
+Sending is done by `segbot run` (its delivery worker), or by `send-now` itself when no
+sender is running (cli/sending.py); `test-send` says each answer in words (cli/trial_send.py).
 
 Results go to stdout; errors are one line on stderr, exit 2 for bad input and 1 when the
-database cannot be used.
+command could not do its work (a name nothing has, a message not sent, the database).
 """
 
-import asyncio
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -18,17 +17,13 @@ from typing import Annotated, TypeVar
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-from rich.table import Table
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.messenger import TelegramMessenger
 from broadcasts.campaigns import get_campaign, list_campaigns, save_campaign
-from broadcasts.compose import subscriber_context
 from broadcasts.config import BroadcastsConfig
-from broadcasts.messenger import Button, OutgoingMessage, Sent
-from broadcasts.models import Campaign, DeliveryStatus, Run, RunStatus, ScheduleKind
-from broadcasts.planner import plan_run
+from broadcasts.messenger import Button, OutgoingMessage
+from broadcasts.models import Campaign, Run, RunStatus, ScheduleKind
 from broadcasts.runs import cancel, latest_run, pause, progress, resume
 from broadcasts.spec import parse_campaign
 from broadcasts.templates import SAMPLE, compile_template, render
@@ -40,6 +35,7 @@ from broadcasts.unknowns import (
     unknowns,
     unknowns_csv,
 )
+from cli import sending
 from cli.execution import (
     EXIT_FAILURE,
     config_or_exit,
@@ -48,6 +44,8 @@ from cli.execution import (
     on_database,
     settings_or_exit,
 )
+from cli.tables import FittedTable
+from cli.trial_send import send_each
 from core.clock import utcnow
 from core.errors import SegbotError
 from core.settings import Settings
@@ -68,7 +66,6 @@ CampaignRef = Annotated[str, typer.Argument(help="The campaign's id or name.")]
 RunId = Annotated[
     int, typer.Argument(help="The run's id (`segbot campaign show` names the latest run).")
 ]
-FINISHED = (DeliveryStatus.SENT, DeliveryStatus.FAILED, DeliveryStatus.BLOCKED)
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,7 +116,7 @@ def list_command() -> None:
     async def work(sessionmaker: async_sessionmaker[AsyncSession], *_: object) -> None:
         async with sessionmaker() as session:
             campaigns = await list_campaigns(session)
-        table = Table("id", "name", "status", "goal", "schedule")
+        table = FittedTable("id", "name", "status", "goal", "schedule", key=2)
         for campaign in campaigns:
             table.add_row(
                 str(campaign.id), campaign.name, campaign.status.value, campaign.goal.value,
@@ -155,7 +152,7 @@ def show(ref: CampaignRef) -> None:
             unknown = {} if run is None else await unknown_counts(session, run_id=run.id)
         out.print(f"{campaign.name} ({campaign.status.value}), goal {campaign.goal.value}")
         out.print(f"schedule: {_schedule(campaign)}; holdout {campaign.holdout_percent}%")
-        table = Table("target", "audience", "variant", "split", "message")
+        table = FittedTable("target", "audience", "variant", "split", "message")
         for target in campaign.targets:
             audience = target.segment or target.rule_text or "everyone else"
             for variant in target.variants:
@@ -164,7 +161,9 @@ def show(ref: CampaignRef) -> None:
                     variant.body[:60],
                 )  # fmt: skip
         out.print(table)
-        if state is not None:
+        if state is None:
+            out.print(f"no run yet (segbot campaign send-now {campaign.name} sends it now)")
+        else:
             counts = ", ".join(f"{s.value} {n}" for s, n in sorted(state.counts.items()))
             out.print(f"run {state.run_id} ({state.status.value}): {counts}")
             if state.excluded:
@@ -182,27 +181,47 @@ def show(ref: CampaignRef) -> None:
 def preview(
     ref: CampaignRef,
     subscriber: Annotated[
-        int | None, typer.Option(help="Subscriber id (default: a sample).")
+        str | None,
+        typer.Option(
+            metavar="WHO",
+            help="Only this person's message, and why: id, tg:TELEGRAM_ID or @username.",
+        ),
+    ] = None,
+    sample: Annotated[
+        int | None,
+        typer.Option(
+            min=1, max=50, metavar="N", help="The messages of N random members of each target."
+        ),
     ] = None,
 ) -> None:
-    """Every variant rendered for one subscriber (links shown untracked)."""
+    """Each message as Telegram shows it, for real subscribers, and why they get it.
 
-    async def work(sessionmaker: async_sessionmaker[AsyncSession], *_: object) -> None:
+    Buttons beneath, the Unsubscribe button too; which target and variant each person
+    gets, or why nothing (holdout, frequency cap, not active). Default: every variant of
+    each target, for a random member of it. Links are shown untracked. Exit 1 if a
+    message cannot be rendered for someone (the sender would skip them)."""
+    from cli.campaign_preview import Previewer
+
+    if subscriber is not None and sample is not None:
+        fail("give --subscriber or --sample, not both")
+
+    async def work(
+        sessionmaker: async_sessionmaker[AsyncSession], _: Settings, config: _Config
+    ) -> None:
         async with sessionmaker() as session:
-            campaign = await get_campaign(session, ref=ref)
-            context = SAMPLE
+            previewer = await Previewer.of(session, out, ref=ref, rfm=config.rfm_segments)
             if subscriber is not None:
-                found = await subscriber_context(
-                    session, subscriber_id=subscriber, campaign=campaign
-                )
-                if found is None:
-                    raise SegbotError(f"no subscriber {subscriber}")
-                context = found
-        for target in campaign.targets:
-            for variant in target.variants:
-                text = render(compile_template(variant.body), context)
-                photo = f" [photo {variant.photo}]" if variant.photo else ""
-                out.print(f"-- {target.label}/{variant.name}{photo}\n{text}")
+                await previewer.subscriber(subscriber)
+            elif sample is not None:
+                await previewer.sample(sample)
+            else:
+                await previewer.every_variant()
+        if previewer.unrenderable:
+            fail(
+                f"{previewer.unrenderable} message(s) cannot be rendered for their subscriber: "
+                "the sender would skip them",
+                EXIT_FAILURE,
+            )
 
     _run(work)
 
@@ -212,75 +231,67 @@ def test_send(
     ref: CampaignRef,
     to: Annotated[int, typer.Option("--to", help="Your Telegram user id: only you get it.")],
 ) -> None:
-    """Send every variant, rendered for a sample subscriber, to one chat (SEGBOT_BOT_TOKEN)."""
+    """Send every variant, rendered for a sample subscriber, to one chat (SEGBOT_BOT_TOKEN).
+
+    Waits when Telegram asks to (flood control); says why any message was not sent, and
+    then exits 1. The chat must have started the bot."""
 
     async def work(
         sessionmaker: async_sessionmaker[AsyncSession], settings: Settings, _: _Config
     ) -> None:
         async with sessionmaker() as session:
             campaign = await get_campaign(session, ref=ref)
+        messages = [
+            (
+                f"{target.label}/{variant.name}",
+                OutgoingMessage(
+                    chat_id=to,
+                    text=render(compile_template(variant.body), SAMPLE),
+                    photo=variant.photo,
+                    buttons=tuple(Button(**button) for button in variant.buttons),
+                ),
+            )
+            for target in campaign.targets
+            for variant in target.variants
+        ]
         async with TelegramMessenger.from_settings(settings) as messenger:
-            for target in campaign.targets:
-                for variant in target.variants:
-                    message = OutgoingMessage(
-                        chat_id=to,
-                        text=render(compile_template(variant.body), SAMPLE),
-                        photo=variant.photo,
-                        buttons=tuple(Button(**button) for button in variant.buttons),
-                    )
-                    outcome = await messenger.send(message)
-                    verdict = "sent" if isinstance(outcome, Sent) else f"not sent: {outcome}"
-                    out.print(f"{target.label}/{variant.name}: {verdict}")
+            failed = await send_each(messenger, messages, say=_say, note=_note)
+        if failed:
+            fail(f"{failed} of {len(messages)} messages not sent to {to}", EXIT_FAILURE)
 
     _run(work)
+
+
+def _say(line: str) -> None:
+    out.print(line, markup=False)
+
+
+def _note(line: str) -> None:
+    err.print(line, markup=False)
 
 
 @app.command(name="send-now")
 def send_now(
     ref: CampaignRef,
-    wait: Annotated[bool, typer.Option(help="Follow the run with a progress bar.")] = True,
+    wait: Annotated[
+        bool,
+        typer.Option(
+            help="Follow the run with a progress bar, sending it from here if no sender "
+            "runs; --no-wait only queues it for `segbot run`."
+        ),
+    ] = True,
 ) -> None:
-    """Start a run now; `segbot run` sends it. Ctrl-C stops watching, not sending."""
+    """Send the campaign now: a running `segbot run` sends it, else this command does
+    (SEGBOT_BOT_TOKEN, SEGBOT_SECRET_KEY), with a progress bar. A run still sending is
+    carried on, not started again. Exits 1 if nothing could be sent."""
 
     async def work(
-        sessionmaker: async_sessionmaker[AsyncSession], _: Settings, config: _Config
+        sessionmaker: async_sessionmaker[AsyncSession], settings: Settings, config: _Config
     ) -> None:
-        async with sessionmaker() as session:
-            campaign = await get_campaign(session, ref=ref)
-            plan = await plan_run(
-                session, campaign=campaign, now=utcnow(), rfm_segments=config.rfm_segments,
-                best_hour=config.broadcasts.best_hour,
-            )  # fmt: skip
-        excluded = ", ".join(f"{reason} {n}" for reason, n in plan.excluded.items()) or "none"
-        queued = f"{plan.queued} to send ({plan.postponed} later)"
-        out.print(f"run {plan.run.id}: {queued}; excluded: {excluded}")
-        for label, best in plan.best_hours.items():
-            why = "too little engagement: fallback" if best.fallback else f"{best.events} events"
-            out.print(f"{label}: best hour {best.hour:02d}:00 local ({why})")
-        if wait:
-            await _follow(sessionmaker, plan.run.id)
+        how = sending.SendNow(settings, config.broadcasts, config.rfm_segments, wait, out, err)
+        await sending.send_now(sessionmaker, ref=ref, how=how)
 
     _run(work)
-
-
-async def _follow(sessionmaker: async_sessionmaker[AsyncSession], run_id: int) -> None:
-    columns = (
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-        TextColumn("{task.fields[rate]}"), TimeRemainingColumn(),
-    )  # fmt: skip
-    with Progress(*columns, console=err) as bar:
-        task = bar.add_task("sending", total=None, rate="")
-        while True:
-            async with sessionmaker() as session:
-                state = await progress(session, run_id=run_id)
-            done = state.to_send - state.pending
-            rate = f"{state.per_second:.1f}/s" if state.per_second else ""
-            bar.update(task, total=state.to_send, completed=done, rate=rate)
-            if state.status is not RunStatus.SENDING or state.pending == 0:
-                break
-            await asyncio.sleep(0.5)
-    counts = ", ".join(f"{s.value} {state.count(s)}" for s in (*FINISHED, DeliveryStatus.UNKNOWN))
-    out.print(f"run {run_id} {state.status.value}: {counts}")
 
 
 @app.command(name="pause")
@@ -343,7 +354,7 @@ def unknown_command(
         if not found.deliveries:
             out.print("no unknown deliveries")
             return
-        table = Table(
+        table = FittedTable(
             "subscriber", "telegram id", "name", "status now", "message", "reason",
             "claimed at (UTC)", "resend",
         )  # fmt: skip

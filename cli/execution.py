@@ -1,23 +1,29 @@
 """What every `segbot` command shares: settings, a ready database, an event loop, and
 expected failures said in one line on stderr (never a traceback).
 
-Exit codes: 2 when a setting or an argument is wrong (fix it and try again), 1 when the
-command could not do its work (e.g. the database is unreachable).
+Exit codes: 2 when a setting or an argument is malformed (fix it and try again), 1 when
+the command could not do its work: a name nothing has (the line lists the names there
+are, cli/unknown_names.py), a file or the database that cannot be used, a send that
+failed. A command that did nothing it was asked to never exits 0.
 """
 
+from __future__ import annotations
+
 import asyncio
+import os
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import NoReturn, TypeVar
+from typing import TYPE_CHECKING, NoReturn, TypeVar
 
 import typer
-from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-import migrations
-from bot.config import AppConfig, load_app_config
-from core.db import create_engine, create_sessionmaker
+from cli.unknown_names import UnknownNameError, known_names
 from core.errors import SegbotError
-from core.settings import Settings, load_settings
+from core.settings import Settings, load_settings, unknown_variables
+
+if TYPE_CHECKING:  # the database, migrations and segbot.yaml load only when a command uses them
+    from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+    from bot.config import AppConfig
 
 T = TypeVar("T")
 
@@ -31,6 +37,9 @@ def fail(message: str, code: int = EXIT_CONFIG) -> NoReturn:
 
 
 def settings_or_exit(*, to_run_the_bot: bool = False) -> Settings:
+    """The settings; a `SEGBOT_*` variable that is no setting is a warning line each."""
+    for warning in unknown_variables(os.environ):
+        typer.echo(f"warning: {warning}", err=True)
     try:
         settings = load_settings()
         if to_run_the_bot:
@@ -42,6 +51,8 @@ def settings_or_exit(*, to_run_the_bot: bool = False) -> Settings:
 
 def config_or_exit(settings: Settings) -> AppConfig:
     """segbot.yaml (SEGBOT_CONFIG), every section validated; a mistake is one line, exit 2."""
+    from bot.config import load_app_config
+
     try:
         return load_app_config(settings.config_path)
     except SegbotError as error:
@@ -51,23 +62,50 @@ def config_or_exit(settings: Settings) -> AppConfig:
 def execute(
     work: Coroutine[object, object, T], *, explain: Callable[[SegbotError], str] = str
 ) -> T:
-    """Run `work`; a SegbotError becomes `explain(error)` on one line, exit 2."""
+    """Run `work`; a SegbotError becomes `explain(error)` on one line, exit 2 (exit 1 for
+    a name nothing has)."""
+    from sqlalchemy.exc import DBAPIError
+
     try:
         return asyncio.run(work)
+    except UnknownNameError as error:
+        fail(explain(error), EXIT_FAILURE)
     except SegbotError as error:
         fail(explain(error))
-    except (OSError, DBAPIError) as error:
-        reason = getattr(error, "orig", None) or error
+    except DBAPIError as error:
+        reason = error.orig or error
         fail(f"cannot use the database: {type(reason).__name__}: {reason}", EXIT_FAILURE)
+    except OSError as error:
+        fail(_os_error(error), EXIT_FAILURE)
+
+
+def _os_error(error: OSError) -> str:
+    """A file the command reads or writes (its name), else the database server: the one
+    connection a command makes that does not report its own failures (Telegram, CRMs and
+    language models answer with theirs)."""
+    if error.filename is not None:
+        return f"cannot use {error.filename}: {error.strerror}"
+    return f"cannot use the database: {type(error).__name__}: {error}"
 
 
 async def on_database(
     settings: Settings, work: Callable[[async_sessionmaker[AsyncSession]], Awaitable[T]]
 ) -> T:
-    """`work` on a ready database (SQLite migrated in place; PostgreSQL must be at head)."""
+    """`work` on a ready database (SQLite migrated in place; PostgreSQL must be at head).
+    A name nothing has fails with the names there are (cli/unknown_names.py)."""
+    import migrations
+    from core.db import create_engine, create_sessionmaker
+
     engine = create_engine(settings.database_url)
     try:
         await migrations.make_ready(engine, upgrade_in_place=settings.is_sqlite)
-        return await work(create_sessionmaker(engine))
+        sessionmaker = create_sessionmaker(engine)
+        try:
+            return await work(sessionmaker)
+        except SegbotError as error:
+            told = await known_names(error, sessionmaker)
+            if told is error:
+                raise
+            raise told from error
     finally:
         await engine.dispose()

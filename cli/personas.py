@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
-from cli.execution import execute, on_database, settings_or_exit
+from cli.execution import config_or_exit, execute, fail, on_database, settings_or_exit
+from cli.tables import FittedTable
 from core.clock import utcnow
 
 if TYPE_CHECKING:  # the domain modules load only when a command runs
@@ -35,7 +35,7 @@ def list_command() -> None:
     async def work(sessionmaker: async_sessionmaker[AsyncSession]) -> None:
         async with sessionmaker() as session:
             personas = await list_personas(session)
-        table = Table("name", "audience", "main problem", "format", "tone", "best offer")
+        table = FittedTable("name", "audience", "main problem", "format", "tone", "best offer")
         for persona in personas:
             audience = persona.rule_text or persona.source_segment or "-"
             if persona.rule_text is None and persona.segment_id is None:
@@ -67,8 +67,9 @@ def create(
     from segments.models import ContentFormat
 
     if content_format not in FORMATS:
-        typer.echo(f"error: --format is one of {', '.join(FORMATS)}", err=True)
-        raise typer.Exit(2)
+        fail(f"--format is one of {', '.join(FORMATS)}, not {content_format!r}")
+    settings = settings_or_exit()
+    rfm_segments = config_or_exit(settings).rfm_names  # a --rule may name RFM segments
 
     async def work(sessionmaker: async_sessionmaker[AsyncSession]) -> None:
         async with sessionmaker() as session:
@@ -76,10 +77,11 @@ def create(
                 session, name=name, main_problem=problem,
                 preferred_format=ContentFormat(content_format), tone=tone, best_offer=offer,
                 example_customer=example, now=utcnow(), segment=segment, rule_text=rule,
+                rfm_segments=rfm_segments,
             )  # fmt: skip
         out.print(f"saved persona {persona.name}")
 
-    execute(on_database(settings_or_exit(), work))
+    execute(on_database(settings, work))
 
 
 @app.command(name="from-segment")
@@ -89,7 +91,6 @@ def from_segment(
 ) -> None:
     """Create a persona from an AI segment's profile (with a narrative when a language
     model is configured)."""
-    from cli.execution import config_or_exit
     from segments.ai.llm import language_model
     from segments.ai.personas import persona_from_segment
 

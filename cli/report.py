@@ -12,7 +12,6 @@ from typing import Annotated, TypeVar
 
 import typer
 from rich.console import Console
-from rich.table import Table
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from broadcasts.campaigns import get_campaign
@@ -33,7 +32,15 @@ from broadcasts.reports.trends import (
     activity_transitions,
     segment_trends,
 )
-from cli.execution import config_or_exit, execute, fail, on_database, settings_or_exit
+from cli.execution import (
+    EXIT_FAILURE,
+    config_or_exit,
+    execute,
+    fail,
+    on_database,
+    settings_or_exit,
+)
+from cli.tables import FittedTable
 from core.clock import utcnow
 
 T = TypeVar("T")
@@ -73,6 +80,12 @@ def campaign(
             report = await campaign_report(
                 session, campaign_id=found.id, now=utcnow(), window=window
             )
+        if not report.runs:
+            fail(
+                f"campaign {found.name!r} has not sent yet: nothing to report "
+                f"(segbot campaign send-now {found.name})",
+                EXIT_FAILURE,
+            )
         print_campaign_report(out, report)
         try:
             if csv is not None:
@@ -82,7 +95,7 @@ def campaign(
                 png.write_bytes(funnel_png(report))
                 out.print(f"wrote {png}")
         except OSError as error:
-            fail(f"cannot write {error.filename}: {error.strerror}")
+            fail(f"cannot write {error.filename}: {error.strerror}", EXIT_FAILURE)
 
     _run(work)
 
@@ -134,11 +147,11 @@ def print_campaign_report(console: Console, report: CampaignReport) -> None:
         )
 
 
-def funnel_table(report: CampaignReport) -> Table:
-    table = Table(
+def funnel_table(report: CampaignReport) -> FittedTable:
+    table = FittedTable(
         "run", "target", "variant", "targeted", "excluded", "sent", "failed", "blocked",
         "unknown", "read", "clicked", "CTR", "unsub/block 48h", "conversions", "revenue",
-        "rev/sent", title="Funnel",
+        "rev/sent", key=3, title="Funnel",
     )  # fmt: skip
     for row in report.rows:
         table.add_row(str(row.run_id), row.target, row.variant, *_cells(row.counts))
@@ -158,9 +171,9 @@ def _cells(counts: FunnelCounts) -> list[str]:
     ]  # fmt: skip
 
 
-def lift_table(report: CampaignReport) -> Table:
+def lift_table(report: CampaignReport) -> FittedTable:
     confidence = report.lift[0].confidence
-    table = Table(
+    table = FittedTable(
         "target", "messaged", "converted", "holdout", "converted", "lift (points)",
         f"{confidence:.0%} interval", "relative",
         title="Lift against the holdout (Newcombe hybrid score interval)",
@@ -180,8 +193,8 @@ def lift_table(report: CampaignReport) -> Table:
     return table
 
 
-def audience_table(stats: AudienceStats) -> Table:
-    table = Table("audience", "subscribers", title=f"Audience ({stats.total} in all)")
+def audience_table(stats: AudienceStats) -> FittedTable:
+    table = FittedTable("audience", "subscribers", title=f"Audience ({stats.total} in all)")
     for status, count in stats.by_status.items():
         table.add_row(status, str(count))
     table.add_section()
@@ -198,9 +211,11 @@ def audience_table(stats: AudienceStats) -> Table:
     return table
 
 
-def segments_table(trends: list[SegmentTrend], times: list[SegmentSendTime], *, days: int) -> Table:
+def segments_table(
+    trends: list[SegmentTrend], times: list[SegmentSendTime], *, days: int
+) -> FittedTable:
     hours = {time.segment: time for time in times}
-    table = Table(
+    table = FittedTable(
         "segment", "size", f"change {days}d", "entered", "left", "refreshed", "best hour",
         title=f"Segments over the last {days} days",
     )  # fmt: skip
@@ -216,8 +231,10 @@ def segments_table(trends: list[SegmentTrend], times: list[SegmentSendTime], *, 
     return table
 
 
-def transitions_table(moves: list[Transition], *, days: int) -> Table:
-    table = Table("from", "to", "subscribers", title=f"Activity level changes, last {days} days")
+def transitions_table(moves: list[Transition], *, days: int) -> FittedTable:
+    table = FittedTable(
+        "from", "to", "subscribers", title=f"Activity level changes, last {days} days"
+    )
     for move in moves:
         table.add_row(move.before, move.after, str(move.subscribers))
     return table

@@ -13,9 +13,16 @@ from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
-from cli.execution import config_or_exit, execute, on_database, settings_or_exit
+from cli.execution import (
+    EXIT_FAILURE,
+    config_or_exit,
+    execute,
+    fail,
+    on_database,
+    settings_or_exit,
+)
+from cli.tables import FittedTable
 from core.clock import utcnow
 from core.errors import SegbotError
 
@@ -23,6 +30,7 @@ if TYPE_CHECKING:  # pandas and the domain modules load only when a command runs
     import pandas as pd
     from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+    from core.settings import Settings
     from segments.config import SegmentsConfig
 
 T = TypeVar("T")
@@ -41,12 +49,14 @@ def _run(
     work: Callable[[async_sessionmaker[AsyncSession], SegmentsConfig], Awaitable[T]],
     *,
     rule_text: str | None = None,
+    settings: Settings | None = None,
 ) -> T:
-    """Settings, config and a ready database for `work`; errors become one line (a rule
-    error with `rule_text` adds the rule with a caret under the place)."""
+    """Settings (unless the command read them already), config and a ready database for
+    `work`; errors become one line (a rule error with `rule_text` adds the rule with a
+    caret under the place)."""
     from segments.rules import RuleError
 
-    settings = settings_or_exit()
+    settings = settings or settings_or_exit()
     config = config_or_exit(settings).segments
 
     def explain(error: SegbotError) -> str:
@@ -65,6 +75,31 @@ def _when(moment: datetime | None) -> str:
     return "never" if moment is None else moment.strftime("%Y-%m-%d %H:%M UTC")
 
 
+async def _why_empty(
+    session: AsyncSession, sizes: dict[str, int | None], config: SegmentsConfig
+) -> dict[str, str]:
+    """For each segment of `sizes` counting no subscriber while its rule asks about CRM
+    customers: `0 subscribers (50 customers, 0 linked to a subscriber)`."""
+    from crm_sync.reports import why_empty
+    from segments.rules.fields import asks_about_customers
+    from segments.saved import saved_rules
+
+    if 0 not in sizes.values():
+        return {}
+    rules = await saved_rules(session, rfm_segments=_names(config))
+    asking = {name for name, rule in rules.items() if asks_about_customers(rule, segments=rules)}
+    return await why_empty(session, sizes, asking=asking)
+
+
+def _print_why_empty(whys: dict[str, str]) -> None:
+    from crm_sync.reports import HOW_CUSTOMERS_LINK
+
+    for name, why in whys.items():
+        out.print(f"{name}: {why}", markup=False)
+    if whys:
+        out.print(HOW_CUSTOMERS_LINK, markup=False)
+
+
 # -- segbot segments ------------------------------------------------------------------------
 @app.command(name="list")
 def list_command() -> None:
@@ -72,16 +107,18 @@ def list_command() -> None:
 
     from segments.saved import list_segments
 
-    async def work(sessionmaker: async_sessionmaker[AsyncSession], _: SegmentsConfig) -> None:
+    async def work(sessionmaker: async_sessionmaker[AsyncSession], config: SegmentsConfig) -> None:
         async with sessionmaker() as session:
             segments = await list_segments(session)
-        table = Table("name", "kind", "members", "refreshed", "version", "rule")
+            whys = await _why_empty(session, {s.name: s.size for s in segments}, config)
+        table = FittedTable("name", "kind", "members", "refreshed", "version", "rule")
         for segment in segments:
             size = "-" if segment.size is None else str(segment.size)
             refreshed, version = _when(segment.refreshed_at), str(segment.version)
             row = (segment.name, segment.kind.value, size, refreshed, version, segment.rule_text)
             table.add_row(*row)
         out.print(table if segments else "no saved segments yet: segbot segments save NAME RULE")
+        _print_why_empty(whys)
 
     _run(work)
 
@@ -93,17 +130,19 @@ def show(name: Annotated[str, typer.Argument(help="The segment's name.")]) -> No
     from segments.membership import size_history
     from segments.saved import get_segment, segment_versions
 
-    async def work(sessionmaker: async_sessionmaker[AsyncSession], _: SegmentsConfig) -> None:
+    async def work(sessionmaker: async_sessionmaker[AsyncSession], config: SegmentsConfig) -> None:
         async with sessionmaker() as session:
             segment = await get_segment(session, name=name)
             versions = await segment_versions(session, name=name)
             sizes = await size_history(session, segment_id=segment.id)
+            whys = await _why_empty(session, {segment.name: segment.size}, config)
         out.print(f"{segment.name} (version {segment.version}, owner {segment.owner or '-'})")
         out.print(f"rule: {segment.rule_text}")
         if segment.description:
             out.print(f"description: {segment.description}")
-        out.print(f"members: {segment.size if segment.size is not None else '-'}")
-        history = Table("version", "saved", "owner", "rule")
+        members = whys.get(segment.name, "-" if segment.size is None else str(segment.size))
+        out.print(f"members: {members}", markup=False)
+        history = FittedTable("version", "saved", "owner", "rule")
         for version in versions:
             history.add_row(
                 str(version.version),
@@ -113,7 +152,7 @@ def show(name: Annotated[str, typer.Argument(help="The segment's name.")]) -> No
             )
         out.print(history)
         if sizes:
-            table = Table("refreshed", "members", "entered", "left")
+            table = FittedTable("refreshed", "members", "entered", "left")
             for size in sizes[-10:]:
                 table.add_row(
                     _when(size.measured_at), *(str(n) for n in (size.size, size.entered, size.left))
@@ -171,15 +210,18 @@ def save(
 @app.command()
 def explain(
     name: Annotated[str, typer.Argument(help="The segment's name.")],
-    subscriber: Annotated[str, typer.Argument(help="Subscriber id, or @username.")],
+    subscriber: Annotated[
+        str, typer.Argument(help="The subscriber: id (42 or id:42), tg:TELEGRAM_ID or @username.")
+    ],
 ) -> None:
     """Why a subscriber is or is not in a segment, predicate by predicate."""
 
+    from cli.subscribers import subscriber_or_exit
     from segments.saved import explain_membership
 
     async def work(sessionmaker: async_sessionmaker[AsyncSession], config: SegmentsConfig) -> None:
         async with sessionmaker() as session:
-            subscriber_id = await _subscriber_id(session, subscriber)
+            subscriber_id = (await subscriber_or_exit(session, subscriber)).id
             explanation = await explain_membership(
                 session, name=name, subscriber_id=subscriber_id, now=utcnow(),
                 rfm_segments=_names(config),
@@ -192,28 +234,14 @@ def explain(
     _run(work)
 
 
-async def _subscriber_id(session: AsyncSession, given: str) -> int:
-    from sqlalchemy import select
-
-    from core.models import Subscriber
-
-    if given.isdigit():
-        return int(given)
-    found = await session.scalar(
-        select(Subscriber.id).where(Subscriber.username == given.lstrip("@"))
-    )
-    if found is None:
-        raise SegbotError(f"no subscriber {given}: give a subscriber id or @username")
-    return found
-
-
 @app.command()
 def refresh(
     names: Annotated[
         list[str] | None, typer.Argument(help="Segments to refresh (default: everything).")
     ] = None,
 ) -> None:
-    """Refresh members. Without names: RFM, activity, ladder and every segment first."""
+    """Refresh members. Without names: RFM, activity, ladder and every segment first.
+    A name no segment has refreshes nothing; a segment that cannot refresh exits 1."""
 
     from cli.tables import membership_table
     from segments.jobs import refresh_all
@@ -230,7 +258,16 @@ def refresh(
             changed = (everything.activity.changed, everything.ladder.changed)
             out.print("activity: {} changed; ladder: {} changed".format(*changed))
             outcomes = everything.memberships
+        if not outcomes:
+            out.print("no saved segments yet: segbot segments save NAME RULE")
+            return
         out.print(membership_table(outcomes))
+        async with sessionmaker() as session:
+            sizes: dict[str, int | None] = {o.segment: o.size for o in outcomes if not o.error}
+            _print_why_empty(await _why_empty(session, sizes, config))
+        failed = [outcome.segment for outcome in outcomes if outcome.error]
+        if failed:
+            fail(f"not refreshed (see the problem column): {', '.join(failed)}", EXIT_FAILURE)
 
     _run(work)
 
@@ -248,16 +285,16 @@ def generate(
     ] = None,
 ) -> None:
     """Find AI segments (clusters with profiles); replaces every current AI segment."""
-    from core.settings import load_settings
     from segments.ai.generate import generate_ai_segments
     from segments.ai.llm import language_model
 
-    ai = config_or_exit(settings_or_exit()).ai
+    settings = settings_or_exit()
+    ai = config_or_exit(settings).ai
 
     async def work(sessionmaker: async_sessionmaker[AsyncSession], config: SegmentsConfig) -> None:
         result = await generate_ai_segments(
             sessionmaker, now=utcnow(), config=ai, k_min=k_min, k_max=k_max,
-            description=describe, model=language_model(load_settings()),
+            description=describe, model=language_model(settings),
             rfm_segments=_names(config),
         )  # fmt: skip
         if result.removed:
@@ -275,7 +312,7 @@ def generate(
         for persona in result.orphaned_personas:
             out.print(f"persona {persona} lost its source segment: recreate it")
 
-    _run(work)
+    _run(work, settings=settings)
 
 
 @app.command()
@@ -287,7 +324,8 @@ def lookalike(
     """Save the SIZE subscribers most like the members of SEED (not in it) as a segment."""
     from segments.ai.lookalike import build_lookalike
 
-    ai = config_or_exit(settings_or_exit()).ai
+    settings = settings_or_exit()
+    ai = config_or_exit(settings).ai
 
     async def work(sessionmaker: async_sessionmaker[AsyncSession], config: SegmentsConfig) -> None:
         result = await build_lookalike(
@@ -300,7 +338,7 @@ def lookalike(
             f"{result.seed_size} in {result.seed}"
         )
 
-    _run(work)
+    _run(work, settings=settings)
 
 
 # -- segbot rfm -----------------------------------------------------------------------------
@@ -333,7 +371,10 @@ def rfm(
                 scores = score_summary(summary, day, segment_map=segment_map).assign(as_of=day)
         _print_rfm(scores, segment_map.names, stored=as_of is None)
         if csv is not None:
-            write_frame(scores, csv)
+            try:
+                write_frame(scores, csv)
+            except OSError as error:  # pandas names no file when its folder is missing
+                fail(f"cannot write {csv}: {error.strerror or error}", EXIT_FAILURE)
             out.print(f"wrote {len(scores)} customers to {csv}")
 
     _run(work)
@@ -344,6 +385,9 @@ def _print_rfm(scores: pd.DataFrame, names: tuple[str, ...], *, stored: bool) ->
 
     day: date | None = scores["as_of"].iloc[0] if len(scores) else None
     out.print(f"RFM as of {day or '-'}: {len(scores)} customers{' (stored)' if stored else ''}")
+    if not len(scores):
+        out.print("nobody to score: no customer has an order by then (segbot crm import)")
+        return
     out.print(rfm_summary_table(scores, names))
 
 

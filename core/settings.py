@@ -3,6 +3,10 @@
 
 Build them once, in the entry point, with `load_settings()`; pass them down from there.
 
+A `SEGBOT_*` variable that is no setting (a misspelt `SEGBOT_BOT_TOKN`) would be ignored
+without a word: `unknown_variables()` names each, in the environment or `.env`, with the
+closest setting, and the entry point warns (never showing a value).
+
 Secrets are held as secrets: the token, the keys and every URL that may carry a password
 (the database's, Redis's) are pydantic secrets, so `repr()`, `str()`, `model_dump()`,
 `model_dump_json()` and validation errors never show them; a URL shows with its password
@@ -10,10 +14,13 @@ masked. Code that needs the value asks for it: `.get_secret_value()`.
 """
 
 import re
+from collections.abc import Mapping
+from difflib import get_close_matches
 from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
+from dotenv import dotenv_values
 from pydantic import Field, Secret, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
@@ -25,6 +32,9 @@ from core.errors import ConfigError
 ENV_PREFIX = "SEGBOT_"
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./segbot.db"
 DEFAULT_CONFIG_FILE = Path("segbot.yaml")
+ENV_FILE = Path(".env")
+# Read by the test suite, not by segbot: known, so never warned about.
+TEST_VARIABLES = frozenset({"SEGBOT_TEST_DATABASE_URL", "SEGBOT_TEST_REDIS_URL"})
 
 # The async driver segbot uses for each supported database, keyed by backend name.
 ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg"}
@@ -52,7 +62,7 @@ def _http_url(value: str) -> str:
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX,
-        env_file=".env",
+        env_file=ENV_FILE,
         extra="ignore",
         frozen=True,
         hide_input_in_errors=True,  # a wrong value may still be a secret, or hold one
@@ -177,3 +187,33 @@ def load_settings(**overrides: object) -> Settings:
         raise config_error(
             error, name=lambda location: ENV_PREFIX + "".join(map(str, location[:1])).upper()
         ) from None
+
+
+def setting_names() -> frozenset[str]:
+    """Every `SEGBOT_*` variable segbot reads."""
+    return frozenset(ENV_PREFIX + name.upper() for name in Settings.model_fields)
+
+
+def unknown_variables(environ: Mapping[str, str], *, env_file: Path | None = ENV_FILE) -> list[str]:
+    """One sentence for each `SEGBOT_*` name in `environ` or `env_file` that no setting
+    has (names only: a value may be a secret), with the closest setting when one is
+    close. Names are matched in any case, as the settings are read."""
+    known = setting_names() | TEST_VARIABLES
+    found = {name.upper(): "" for name in environ}
+    if env_file is not None and env_file.is_file():
+        found |= {name.upper(): f" (in {env_file})" for name in dotenv_values(env_file)}
+    return [
+        f"{name}{where} is not a segbot setting and is ignored{_closest(name, known)}"
+        for name, where in sorted(found.items())
+        if name.startswith(ENV_PREFIX) and name not in known
+    ]
+
+
+def _closest(name: str, known: frozenset[str]) -> str:
+    """The hint: the setting whose name is close, if one is (compared without the prefix
+    that every name shares)."""
+    tails = {setting.removeprefix(ENV_PREFIX): setting for setting in known}
+    match = get_close_matches(name.removeprefix(ENV_PREFIX), list(tails), n=1, cutoff=0.6)
+    if not match:
+        return " (the README's configuration table lists the settings)"
+    return f"; did you mean {tails[match[0]]}?"

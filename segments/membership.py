@@ -48,7 +48,7 @@ from segments.models import Segment, SegmentMember, SegmentSize
 from segments.rfm.scoring import DEFAULT_SEGMENT_MAP
 from segments.rules import RuleError
 from segments.rules.compiler import SegmentRules, condition
-from segments.saved import broken_rules, member_count, saved_rules
+from segments.saved import UnknownSegmentError, broken_rules, member_count, saved_rules
 
 logger = logging.getLogger(__name__)
 
@@ -84,6 +84,7 @@ async def refresh_memberships(
     On PostgreSQL up to `parallel` segments refresh at once, each on its own connection
     (a refresh is mostly the server's work, one core per connection); SQLite has one
     writer, so its segments refresh one after another. Outcomes come in name order.
+    A name no saved segment has is an UnknownSegmentError, before anything is refreshed.
     """
     async with sessionmaker() as session:
         segments = (await session.scalars(select(Segment).order_by(Segment.name))).all()
@@ -91,6 +92,8 @@ async def refresh_memberships(
         if session.get_bind().dialect.name != "postgresql":
             parallel = 1
     chosen = [segment for segment in segments if names is None or segment.name in names]
+    if names is not None and (missing := sorted(set(names) - {s.name for s in chosen})):
+        raise UnknownSegmentError(f"no segment named {', '.join(map(repr, missing))}")
     slots = asyncio.Semaphore(max(parallel, 1))
 
     async def refresh_one(segment: Segment) -> MembershipRefresh:

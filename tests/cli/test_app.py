@@ -1,6 +1,7 @@
 """`segbot` as a user runs it: in a subprocess, judged by its output and exit code (a UTM
-link and every --help through the CLI tests' CliRunner)."""
+link and every --help through the CLI tests' CliRunner); and what it imports to answer."""
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -8,16 +9,76 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from cli.app import app
+from cli.app import COMMANDS, app
 from core.sources import CustomerRef, StartSource, parse_start_payload
 
 SEGBOT = str(Path(sys.executable).parent / "segbot")
+# What takes seconds to import: `--help` and `version` need none of it.
+HEAVY = frozenset({"pandas", "sqlalchemy", "aiogram", "alembic", "openpyxl", "matplotlib"})
 
 
 def segbot(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(  # noqa: S603  (our own console script)
         [SEGBOT, *args], capture_output=True, text=True, timeout=60, env={"PATH": "", **env}
     )
+
+
+def imported(code: str) -> tuple[frozenset[str], subprocess.CompletedProcess[str]]:
+    """The top-level packages `python -X importtime -c code` imports, and how it went."""
+    result = subprocess.run(  # noqa: S603  (this interpreter)
+        [sys.executable, "-X", "importtime", "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PATH": "", "COLUMNS": "100"},
+    )
+    names = re.findall(r"^import time:\s*\d+ \|\s*\d+ \|\s*([\w.]+)", result.stderr, re.M)
+    return frozenset(name.split(".")[0] for name in names), result
+
+
+def running(*args: str) -> str:
+    """Python that runs `segbot ARGS` as the console script does."""
+    return f"import sys; sys.argv = {['segbot', *args]!r}; from cli.app import main; main()"
+
+
+@pytest.mark.parametrize(
+    ("code", "says"),
+    [
+        ("import cli.app", ""),
+        (running("--help"), "Usage: segbot"),
+        (running("version"), "segbot "),
+    ],
+)
+def test_help_and_version_import_nothing_heavy(code: str, says: str) -> None:
+    packages, result = imported(code)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert says in result.stdout
+    assert "cli" in packages  # the import log is read right
+    assert not packages & HEAVY
+
+
+def test_a_command_imports_only_what_it_uses() -> None:
+    packages, result = imported(running("links", "utm", "--source", "insta"))
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip()
+    assert not packages & (HEAVY - {"sqlalchemy"})  # settings parse database URLs with it
+
+
+def test_the_root_help_lists_every_command_with_its_own_summary() -> None:
+    """`segbot --help` shows each command's summary without importing it: the summary
+    must be how the command's own help starts."""
+    result = CliRunner().invoke(app, ["--help"], env={"COLUMNS": "250"})
+    assert result.exit_code == 0
+    for command in COMMANDS:
+        own_help = " ".join((command.load().help or "").split())
+        assert own_help.startswith(command.summary), command.name
+        assert re.search(rf"^\W*{command.name}\s+{re.escape(command.summary)}", result.stdout, re.M)
+
+
+def test_a_misspelt_command_gets_a_suggestion() -> None:
+    result = segbot("campain")
+    assert result.returncode == 2
+    assert "No such command 'campain'. Did you mean 'campaign'?" in result.stderr
 
 
 def test_run_without_a_token_says_so_in_one_line() -> None:
@@ -103,6 +164,11 @@ def test_a_utm_link_carries_its_fields(runner: CliRunner) -> None:
         ["rfm"],
         ["ladder"],
         ["campaign"],
+        ["personas"],
+        ["report"],
+        ["export"],
+        ["emulator"],
+        ["rehearse"],
     ],
 )
 def test_every_command_has_help(runner: CliRunner, command: list[str]) -> None:

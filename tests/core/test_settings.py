@@ -4,7 +4,7 @@ import pytest
 from pydantic import ValidationError
 
 from core.errors import ConfigError
-from core.settings import DEFAULT_DATABASE_URL, Settings, load_settings
+from core.settings import DEFAULT_DATABASE_URL, Settings, load_settings, unknown_variables
 
 PASSWORD = "Db-Pa55word-x9"
 
@@ -136,3 +136,24 @@ def test_config_file_defaults_to_segbot_yaml_when_present(tmp_path: Path) -> Non
     (tmp_path / "segbot.yaml").write_text("{}\n")
     assert load_settings().config_path == Path("segbot.yaml")
     assert load_settings(config=tmp_path / "other.yaml").config_path == tmp_path / "other.yaml"
+
+
+def test_unknown_segbot_variables_are_named_with_the_closest_setting(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("SEGBOT_RATELIMIT=5\nSEGBOT_SECRET_KEY=fine\nOTHER=1\n")
+    environ = {
+        "SEGBOT_BOT_TOKN": "123:do-not-show-me",
+        "SEGBOT_WHATEVER": "x",
+        "segbot_bot_token": "read in any case",
+        "SEGBOT_TEST_DATABASE_URL": "the test suite's",
+        "PATH": "/bin",
+    }
+    warnings = unknown_variables(environ, env_file=tmp_path / ".env")
+    assert warnings == [
+        "SEGBOT_BOT_TOKN is not a segbot setting and is ignored; did you mean SEGBOT_BOT_TOKEN?",
+        f"SEGBOT_RATELIMIT (in {tmp_path / '.env'}) is not a segbot setting and is ignored; "
+        "did you mean SEGBOT_RATE_LIMIT?",
+        "SEGBOT_WHATEVER is not a segbot setting and is ignored "
+        "(the README's configuration table lists the settings)",
+    ]
+    assert not any("do-not-show-me" in warning for warning in warnings)
+    assert unknown_variables({"SEGBOT_DATABASE_URL": "x"}, env_file=None) == []

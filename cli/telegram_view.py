@@ -1,0 +1,127 @@
+"""A Telegram message drawn in a terminal, the way the Telegram app shows it.
+
+The markup is first checked as Telegram checks it (`broadcasts.telegram_html`): what
+Telegram would refuse is refused here too, never drawn as if it would arrive. Then:
+bold, italic, underline and strikethrough are styles; a spoiler is reversed (the
+subscriber taps to reveal it); a link is its text, underlined, with the URL after it;
+code is coloured, a pre block sits on lines of its own under its language's name; a quote
+runs behind a bar. The message sits in a bubble, its photo named on top, and its buttons
+(one per row, as segbot sends them) beneath it, a link button with its URL.
+"""
+
+from html.parser import HTMLParser
+
+from rich import box
+from rich.console import Group
+from rich.panel import Panel
+from rich.style import Style
+from rich.text import Text
+
+from broadcasts.messenger import Button, OutgoingMessage
+from broadcasts.telegram_html import plain_text
+
+BUBBLE_WIDTH = 60  # about as many characters as a phone shows on a line
+QUOTE_BAR = "▍ "
+BOLD = Style(bold=True)
+ITALIC = Style(italic=True)
+UNDERLINE = Style(underline=True)
+STRIKE = Style(strike=True)
+SPOILER = Style(reverse=True)
+CODE = Style(color="cyan")
+LINK = Style(color="blue", underline=True)
+QUOTE = Style(color="blue")  # the bar a quote runs behind
+NOTE = Style(dim=True)  # what segbot adds to explain: URLs, a code block's language
+_STYLES = {
+    **dict.fromkeys(("b", "strong"), BOLD),
+    **dict.fromkeys(("i", "em"), ITALIC),
+    **dict.fromkeys(("u", "ins"), UNDERLINE),
+    **dict.fromkeys(("s", "strike", "del"), STRIKE),
+    **dict.fromkeys(("tg-spoiler", "span"), SPOILER),  # Telegram allows span only for spoilers
+    **dict.fromkeys(("code", "pre"), CODE),
+}
+_BLOCKS = ("pre", "blockquote")  # each on lines of its own
+
+
+def telegram_text(markup: str) -> Text:
+    """`markup` (Telegram HTML) styled as the app shows it; TelegramHtmlError if Telegram
+    would refuse it."""
+    plain_text(markup)
+    reader = _Reader()
+    reader.feed(markup)
+    reader.close()
+    return reader.text
+
+
+def message_view(message: OutgoingMessage, *, width: int = BUBBLE_WIDTH) -> Group:
+    """The message in a bubble with its photo named on top, its buttons beneath;
+    TelegramHtmlError if Telegram would refuse its markup."""
+    body = telegram_text(message.text)
+    if message.photo is not None:
+        photo = Text.assemble(("[photo] ", BOLD), (message.photo, NOTE))
+        body = Text("\n").join((photo, body)) if body.plain else photo
+    bubble = Panel(body, box=box.ROUNDED, width=width)
+    return Group(bubble, *(_button(button, width) for button in message.buttons))
+
+
+def _button(button: Button, width: int) -> Panel:
+    label = Text(button.text, style=BOLD, justify="center")
+    if button.url is not None:
+        label.append(" ↗")
+        label.append(f"\n{button.url}", NOTE)
+    return Panel(label, box=box.ROUNDED, width=width)
+
+
+class _Reader(HTMLParser):
+    """Builds the styled text from markup `plain_text` has checked: tags balanced, each
+    one Telegram knows, entities decoded by the parser."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.text = Text()
+        self._open: list[tuple[str, int, dict[str, str]]] = []  # tag, where it began, attrs
+        self._quotes = 0
+        self._block_ended = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        attributes = {name: value or "" for name, value in attrs}
+        if tag in _BLOCKS:
+            self._line_start()
+        if tag == "blockquote":
+            self._quotes += 1
+            self.text.append(QUOTE_BAR, QUOTE)
+        language = attributes.get("class", "").removeprefix("language-")
+        if tag == "code" and self._open and self._open[-1][0] == "pre" and language:
+            self.text.append(f"{language}\n", NOTE)
+        self._open.append((tag, len(self.text), attributes))
+
+    def handle_endtag(self, tag: str) -> None:
+        name, start, attributes = self._open.pop()
+        style = _STYLES.get(name)
+        if style is not None:
+            self.text.stylize(style, start, len(self.text))
+        if name == "a":
+            self._link(start, attributes.get("href", ""))
+        if name == "blockquote":
+            self._quotes -= 1
+        self._block_ended = name in _BLOCKS
+
+    def handle_data(self, data: str) -> None:
+        if self._block_ended and not data.startswith("\n"):
+            self.text.append("\n")
+        self._block_ended = False
+        lines = data.split("\n")
+        self.text.append(lines[0])
+        for line in lines[1:]:
+            self.text.append("\n")
+            if self._quotes:
+                self.text.append(QUOTE_BAR, QUOTE)
+            self.text.append(line)
+
+    def _line_start(self) -> None:
+        if self.text.plain and not self.text.plain.endswith("\n"):
+            self.text.append("\n")
+
+    def _link(self, start: int, href: str) -> None:
+        self.text.stylize(LINK + Style(link=href), start, len(self.text))
+        if self.text.plain[start:].strip() != href:
+            self.text.append(f" ({href})", NOTE)
