@@ -18,7 +18,7 @@ import typer
 
 from cli.unknown_names import UnknownNameError, known_names
 from core.errors import SegbotError
-from core.settings import Settings, load_settings, unknown_variables
+from core.settings import SecretUrl, Settings, load_settings, unknown_variables
 
 if TYPE_CHECKING:  # the database, migrations and segbot.yaml load only when a command uses them
     from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -93,12 +93,23 @@ async def on_database(
 ) -> T:
     """`work` on a ready database (SQLite migrated in place; PostgreSQL must be at head).
     A name nothing has fails with the names there are (cli/unknown_names.py)."""
+    return await on_database_at(settings.database_url, work, upgrade_in_place=settings.is_sqlite)
+
+
+async def on_database_at(
+    url: str | SecretUrl,
+    work: Callable[[async_sessionmaker[AsyncSession]], Awaitable[T]],
+    *,
+    upgrade_in_place: bool,
+) -> T:
+    """`work` on the database at `url`, as `on_database` does (migrated first when
+    `upgrade_in_place`, else it must be at head)."""
     import migrations
     from core.db import create_engine, create_sessionmaker
 
-    engine = create_engine(settings.database_url)
+    engine = create_engine(url)
     try:
-        await migrations.make_ready(engine, upgrade_in_place=settings.is_sqlite)
+        await migrations.make_ready(engine, upgrade_in_place=upgrade_in_place)
         sessionmaker = create_sessionmaker(engine)
         try:
             return await work(sessionmaker)

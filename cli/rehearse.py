@@ -29,7 +29,6 @@ from rich.console import Console
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-import migrations
 from bot.config import AppConfig
 from bot.messenger import TelegramMessenger
 from broadcasts.campaigns import get_campaign
@@ -37,13 +36,18 @@ from broadcasts.models import CampaignTarget, Delivery, Variant
 from broadcasts.pacing import RateBudget
 from broadcasts.planner import plan_run
 from broadcasts.sender import BatchResult, Sender, SenderSettings
-from cli.execution import EXIT_FAILURE, config_or_exit, execute, fail, settings_or_exit
+from cli.execution import (
+    EXIT_FAILURE,
+    config_or_exit,
+    execute,
+    fail,
+    on_database_at,
+    settings_or_exit,
+)
 from cli.rehearsal_database import throwaway_database
 from cli.rehearsal_people import Person, add_people, read_people
 from cli.rehearsal_report import Audience, Delivered, Outcome, Rehearsal, print_outcomes
-from cli.unknown_names import known_names
 from core.clock import utcnow
-from core.db import create_engine, create_sessionmaker
 from core.errors import SegbotError
 from core.settings import Settings
 from telegram_emulator import Emulator
@@ -105,19 +109,10 @@ def rehearse(
 async def _rehearse(
     url: str, ref: str, people: list[Person], settings: Settings, config: AppConfig
 ) -> Rehearsal:
-    engine = create_engine(url)
-    try:
-        await migrations.make_ready(engine, upgrade_in_place=True)  # a copy: ours to migrate
-        sessionmaker = create_sessionmaker(engine)
-        try:
-            return await _in_emulator(sessionmaker, ref, people, settings, config)
-        except SegbotError as error:  # a campaign or segment nothing has: say which there are
-            told = await known_names(error, sessionmaker)
-            if told is error:
-                raise
-            raise told from error
-    finally:
-        await engine.dispose()
+    async def work(sessionmaker: async_sessionmaker[AsyncSession]) -> Rehearsal:
+        return await _in_emulator(sessionmaker, ref, people, settings, config)
+
+    return await on_database_at(url, work, upgrade_in_place=True)  # a copy: ours to migrate
 
 
 async def _in_emulator(
