@@ -6,7 +6,7 @@ caret under the place), exit 2 for bad input and 1 when the database cannot be u
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, TypeVar
@@ -32,6 +32,7 @@ if TYPE_CHECKING:  # pandas and the domain modules load only when a command runs
 
     from core.settings import Settings
     from segments.config import SegmentsConfig
+    from segments.rules import Rule
 
 T = TypeVar("T")
 
@@ -76,19 +77,41 @@ def _when(moment: datetime | None) -> str:
 
 
 async def _why_empty(
-    session: AsyncSession, sizes: dict[str, int | None], config: SegmentsConfig
+    session: AsyncSession,
+    sizes: dict[str, int | None],
+    config: SegmentsConfig,
+    *,
+    rules: Mapping[str, Rule] | None = None,
 ) -> dict[str, str]:
     """For each segment of `sizes` counting no subscriber while its rule asks about CRM
-    customers: `0 subscribers (50 customers, 0 linked to a subscriber)`."""
+    customers: `0 subscribers (50 customers, 0 linked to a subscriber)`. `rules` are rules
+    not saved (yet) to judge by their names, beside the saved ones."""
     from crm_sync.reports import why_empty
     from segments.rules.fields import asks_about_customers
     from segments.saved import saved_rules
 
     if 0 not in sizes.values():
         return {}
-    rules = await saved_rules(session, rfm_segments=_names(config))
-    asking = {name for name, rule in rules.items() if asks_about_customers(rule, segments=rules)}
+    saved = await saved_rules(session, rfm_segments=_names(config))
+    judged = {**saved, **(rules or {})}
+    asking = {name for name, rule in judged.items() if asks_about_customers(rule, segments=saved)}
     return await why_empty(session, sizes, asking=asking)
+
+
+async def _why_none(session: AsyncSession, rule_text: str, config: SegmentsConfig) -> str | None:
+    """Why a rule that counts no subscriber may count none: its CRM customers are not
+    linked to subscribers (None when that is not the reason)."""
+    from segments.rules import parse
+
+    whys = await _why_empty(session, {"": 0}, config, rules={"": parse(rule_text)})
+    return whys.get("")
+
+
+def _print_reason(why: str) -> None:
+    from crm_sync.reports import HOW_CUSTOMERS_LINK
+
+    out.print(why, markup=False)
+    out.print(HOW_CUSTOMERS_LINK, markup=False)
 
 
 def _print_why_empty(whys: dict[str, str]) -> None:
@@ -175,7 +198,11 @@ def count(
             found = await count_matching(
                 session, rule_text=rule, now=utcnow(), rfm_segments=_names(config)
             )
-        out.print(str(found))
+            why = await _why_none(session, rule, config) if found == 0 else None
+        if why is None:
+            out.print(str(found))
+        else:
+            _print_reason(why)
 
     _run(work, rule_text=rule)
 
@@ -201,8 +228,10 @@ def save(
             size = await count_matching(
                 session, rule_text=segment.rule_text, now=now, rfm_segments=names
             )
+            why = await _why_none(session, segment.rule_text, config) if size == 0 else None
         out.print(f"saved {segment.name} (version {segment.version}): {segment.rule_text}")
-        out.print(f"{size} subscribers match now; members update on the next refresh")
+        matching = f"{size} subscribers" if why is None else why
+        out.print(f"{matching} match now; members update on the next refresh", markup=False)
 
     _run(work, rule_text=rule)
 

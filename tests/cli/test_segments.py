@@ -225,3 +225,11 @@ async def test_counts_say_when_customers_are_not_linked_to_subscribers(
     assert f"members: {why}" in shown.stdout
     english = await invoke(runner, app, "show", "english")
     assert "members: 0\n" in english.stdout
+
+    counted = await invoke(runner, app, "count", "crm.city = Madrid or in segment buyers")
+    assert counted.exit_code == 0, counted.output
+    assert counted.stdout.splitlines()[0] == why
+    assert "segbot links customer ID" in " ".join(counted.stdout.split())
+    assert (await invoke(runner, app, "count", "lang = en")).stdout.strip() == "0"
+    resaved = await invoke(runner, app, "save", "madrid", "crm.city = Madrid")
+    assert f"{why} match now" in resaved.stdout
