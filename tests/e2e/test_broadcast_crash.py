@@ -58,6 +58,7 @@ async def start_sender(
         )
 
 
+@pytest.mark.timeout(400)  # four sender processes start one after another: slow when busy
 async def test_a_sender_killed_three_times_loses_only_what_was_in_flight(
     emulator: Emulator,
     database_url: str,

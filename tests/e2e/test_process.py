@@ -1,4 +1,5 @@
-"""`segbot run` and `segbot demo` as separate processes, as an operator starts them."""
+"""`segbot run` as a separate process, as an operator starts it (`segbot demo` as one:
+tests/demo/test_rehearsal.py)."""
 
 import asyncio
 import os
@@ -35,7 +36,8 @@ async def test_segbot_run_serves_until_sigterm_then_exits_cleanly(
     )
     try:
         await emulator.send_text(31337, "/start from_process")
-        welcome, _question = await emulator.wait_for_messages(31337, count=2, timeout=30)
+        # A hang guard, not a speed test: a busy machine starts a process slowly.
+        welcome, _question = await emulator.wait_for_messages(31337, count=2, timeout=90)
         assert welcome.text is not None
         assert welcome.text.startswith("Welcome!")
         process.send_signal(signal.SIGTERM)
@@ -47,19 +49,3 @@ async def test_segbot_run_serves_until_sigterm_then_exits_cleanly(
     assert process.returncode == 0, output.decode()
     assert b"segbot stopped" in output
     assert b"PROCESS-TEST" not in output  # the token never reaches the logs
-
-
-async def test_segbot_demo_prints_its_table_and_exits_0() -> None:
-    process = await asyncio.create_subprocess_exec(
-        SEGBOT,
-        "demo",
-        env={"PATH": "", "COLUMNS": "160"},
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    output, errors = await asyncio.wait_for(process.communicate(), timeout=60)
-    assert process.returncode == 0, errors.decode()
-    text = output.decode()
-    assert "Simulated subscribers" in text
-    assert "promo_spring" in text
-    assert "unsubscribed" in text
