@@ -76,7 +76,7 @@ QUIZ = {
     ],
 }
 CONFIG = parse_app_config({"quiz": QUIZ, "tracking": {"store_message_text": True}})
-SETTLES = 10.0
+SETTLES = 30.0
 
 
 async def scan(sessionmaker: async_sessionmaker[AsyncSession]) -> dict[str, set[str]]:
@@ -239,6 +239,7 @@ async def counts(sessionmaker: async_sessionmaker[AsyncSession]) -> dict[str, in
     return tally
 
 
+@pytest.mark.timeout(400)  # the whole journey through the real bot, on a busy machine
 @pytest.mark.parametrize("webhook", [False, True], ids=["polling", "webhook"])
 async def test_after_forget_no_table_holds_anything_of_them(
     webhook: bool,
