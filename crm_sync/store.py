@@ -42,28 +42,10 @@ KEY = ("source", "external_id")
 CUSTOMERS = typing.cast(Table, Customer.__table__)
 ORDERS = typing.cast(Table, Order.__table__)
 CUSTOMER_FIELDS = ("name", "phone", "email", "attributes")
-ORDER_FIELDS = (
-    "customer_id",
-    "ordered_at",
-    "amount",
-    "currency",
-    "status",
-    "quantity",
-    "utm_campaign",
-    "counts_as_purchase",
-)
-
-
+_ORDER_FACTS = ("ordered_at", "amount", "currency", "status", "quantity", "utm_campaign")
+ORDER_FIELDS = ("customer_id", *_ORDER_FACTS, "counts_as_purchase")
 # What a source says of an order: kept with an order rejected after validation.
-SOURCE_ORDER_FIELDS = (
-    "customer_external_id",
-    "ordered_at",
-    "amount",
-    "currency",
-    "status",
-    "quantity",
-    "utm_campaign",
-)
+SOURCE_ORDER_FIELDS = ("customer_external_id", *_ORDER_FACTS)
 WITHOUT_CUSTOMER = (
     "no such customer in this source: import the customers first, "
     "or set create_customers: true to create them bare"

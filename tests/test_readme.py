@@ -29,6 +29,7 @@ from pathlib import Path
 import pytest
 
 from telegram_emulator import EmulatorClient
+from tests.emulator_process import emulator_process
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
 
@@ -104,26 +105,8 @@ def walkthrough_environment(emulator_url: str, folder: Path) -> dict[str, str]:
 @pytest.fixture
 async def emulator() -> AsyncIterator[tuple[str, EmulatorClient]]:
     """`python -m telegram_emulator` in a process of its own: its base URL and a client."""
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "telegram_emulator",
-        "--port",
-        "0",
-        "--bot-username",
-        "shop_bot",
-        stdout=asyncio.subprocess.PIPE,
-    )
-    try:
-        assert process.stdout is not None
-        async with asyncio.timeout(60):
-            banner = (await process.stdout.readline()).decode()
-        base_url = banner.split(" at ")[1].split()[0]
-        async with EmulatorClient(base_url) as client:
-            yield base_url, client
-    finally:
-        process.terminate()
-        await process.wait()
+    async with emulator_process("--bot-username", "shop_bot") as started:
+        yield started
 
 
 async def run_command(line: str, environment: dict[str, str], folder: Path) -> str:

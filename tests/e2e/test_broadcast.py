@@ -5,7 +5,6 @@ and a hung answer costs its own message only."""
 import asyncio
 import logging
 import re
-import sys
 from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -24,6 +23,7 @@ from segments.saved import save_segment
 from telegram_emulator import Emulator, EmulatorClient
 from tests.broadcasts.audience import NOW, add_subscribers, campaign_from
 from tests.e2e.conftest import BOT_TOKEN, SECRET_KEY, free_port
+from tests.emulator_process import emulator_process
 from tests.polling import until
 
 pytestmark = [pytest.mark.e2e]
@@ -101,19 +101,8 @@ HOLD_SECONDS = 3.0  # answers the emulator holds back are later still
 @pytest.fixture
 async def standalone_emulator() -> AsyncIterator[tuple[str, EmulatorClient]]:
     """`python -m telegram_emulator` in a process of its own: its base URL and a client."""
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "telegram_emulator", "--port", "0", stdout=asyncio.subprocess.PIPE
-    )
-    try:
-        assert process.stdout is not None
-        async with asyncio.timeout(30):
-            banner = (await process.stdout.readline()).decode()
-        base_url = banner.split(" at ")[1].split()[0]
-        async with EmulatorClient(base_url) as client:
-            yield base_url, client
-    finally:
-        process.terminate()
-        await process.wait()
+    async with emulator_process() as started:
+        yield started
 
 
 async def test_everyone_gets_their_variant_once_while_one_answer_in_a_hundred_hangs(
