@@ -51,7 +51,8 @@ FREE, PAID = "free", "paid"
 MARGIN = 0.03  # slots are (1 + MARGIN) / rate apart
 TOLERANCE = 0.010  # the latest a send may go after its slot (must stay below MARGIN s)
 START_AFTER = 1.0  # a store with no memory of a lane: the previous sender's last second
-_MISSES_TO_WARN = 5
+_MISSES_TO_WARN = 5  # a send that misses this many slots in a row counts as struggling
+_WARN_EVERY = 30.0  # seconds: struggling sends are summarised, not logged one by one
 
 logger = logging.getLogger(__name__)
 Sleep = Callable[[float], Awaitable[None]]
@@ -124,6 +125,8 @@ class RateBudget:
         self._monotonic = monotonic
         self._sleep = sleep
         self._last_to_chat: dict[int, float] = {}
+        self._struggling = 0  # sends that kept missing their slots since the last warning
+        self._warned_at = -math.inf
 
     @property
     def per_second(self) -> float:
@@ -172,9 +175,22 @@ class RateBudget:
                 break
             misses += 1  # woke too late: the slot is skipped, the send takes a fresh one
             if misses == _MISSES_TO_WARN:
-                logger.warning("sends keep missing their slots: the process or Redis is slow")
+                self._report_struggling(handed_over)
         self._last_to_chat[chat_id] = handed_over
         self._forget_old(handed_over)
+
+    def _report_struggling(self, now: float) -> None:
+        """One warning per `_WARN_EVERY` seconds at most, counting the sends since the last."""
+        self._struggling += 1
+        if now - self._warned_at >= _WARN_EVERY:
+            logger.warning(
+                "%d send(s) kept missing their slots (%d in a row) since the last warning: "
+                "the process or Redis is too slow for the rate",
+                self._struggling,
+                _MISSES_TO_WARN,
+            )
+            self._struggling = 0
+            self._warned_at = now
 
     async def _chat_ready(self, chat_id: int) -> None:
         last = self._last_to_chat.get(chat_id)

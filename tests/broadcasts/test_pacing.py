@@ -4,6 +4,7 @@ whatever the stalls, pauses and restarts (a property), and the behaviour around 
 import asyncio
 import heapq
 import itertools
+import logging
 import math
 from collections import Counter
 from collections.abc import Awaitable, Iterable, Sequence
@@ -272,3 +273,15 @@ async def test_the_rate_must_be_positive_and_the_paid_lane_exist() -> None:
         RateBudget(10, paid_per_second=0)
     with pytest.raises(ValueError, match="no paid lane"):
         await RateBudget(10).take(1, paid=True)
+
+
+async def test_sends_that_keep_missing_their_slots_are_summarised_not_logged_each(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    clock = VirtualClock([TOLERANCE + 0.001] * 120)  # 120 wake-ups too late, then on time
+    budget = budget_on(clock, 10)
+    with caplog.at_level(logging.WARNING, logger="broadcasts.pacing"):
+        await clock.run(*(budget.take(chat) for chat in range(20)))
+    warnings = [record.getMessage() for record in caplog.records]
+    assert len(warnings) == 1  # 20 struggling sends within seconds: one line
+    assert warnings[0].startswith("1 send(s) kept missing their slots")
