@@ -19,7 +19,8 @@ so both modes decode and handle an update alike.
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from typing import Any
 
 from aiogram import Bot, Dispatcher
@@ -50,6 +51,19 @@ class GetRawUpdates(TelegramMethod[list[Any]]):
     allowed_updates: list[str] | None = None
 
 
+@asynccontextmanager
+async def lifecycle_hooks(dispatcher: Dispatcher, bot: Bot) -> AsyncIterator[None]:
+    """The Dispatcher's startup hooks (the admins' command menus, among others) on entry and
+    its shutdown hooks on exit, with its workflow data, as aiogram's own polling runs them;
+    the webhook mode runs them too."""
+    hook_data: dict[str, Any] = {"dispatcher": dispatcher, **dispatcher.workflow_data}
+    await dispatcher.emit_startup(bot=bot, **hook_data)
+    try:
+        yield
+    finally:
+        await dispatcher.emit_shutdown(bot=bot, **hook_data)
+
+
 async def poll(
     dispatcher: Dispatcher,
     bot: Bot,
@@ -59,27 +73,25 @@ async def poll(
 ) -> None:
     """Run the Dispatcher's startup hooks, then long-poll and handle every update until
     cancelled; then stop gracefully (see the module's docstring)."""
-    hook_data: dict[str, Any] = {"dispatcher": dispatcher, **dispatcher.workflow_data}
-    await dispatcher.emit_startup(bot=bot, **hook_data)
-    request = GetRawUpdates(timeout=timeout, allowed_updates=list(allowed_updates))
-    backoff = Backoff(DEFAULT_BACKOFF_CONFIG)
-    handling: set[asyncio.Task[None]] = set()
-    logger.info("long polling started")
-    try:
-        while True:
-            for raw in await _fetch(bot, request, backoff):
-                update_id = _update_id(raw)
-                if update_id is not None and update_id >= (request.offset or 0):
-                    request.offset = update_id + 1
-                update = decode(raw, bot)
-                if update is not None:
-                    task = asyncio.create_task(feed(dispatcher, bot, update))
-                    handling.add(task)
-                    task.add_done_callback(handling.discard)
-    finally:
-        await _finish(handling)
-        await dispatcher.emit_shutdown(bot=bot, **hook_data)
-        logger.info("long polling stopped")
+    async with lifecycle_hooks(dispatcher, bot):
+        request = GetRawUpdates(timeout=timeout, allowed_updates=list(allowed_updates))
+        backoff = Backoff(DEFAULT_BACKOFF_CONFIG)
+        handling: set[asyncio.Task[None]] = set()
+        logger.info("long polling started")
+        try:
+            while True:
+                for raw in await _fetch(bot, request, backoff):
+                    update_id = _update_id(raw)
+                    if update_id is not None and update_id >= (request.offset or 0):
+                        request.offset = update_id + 1
+                    update = decode(raw, bot)
+                    if update is not None:
+                        task = asyncio.create_task(feed(dispatcher, bot, update))
+                        handling.add(task)
+                        task.add_done_callback(handling.discard)
+        finally:
+            await _finish(handling)
+            logger.info("long polling stopped")
 
 
 async def feed_raw(dispatcher: Dispatcher, bot: Bot, raw: dict[str, Any]) -> None:

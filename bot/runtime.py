@@ -240,7 +240,7 @@ def _bot_part(process: Process, *, webhook: bool) -> Part:
         WEBHOOK_PATH,
         receiver(process.sessionmaker, secret=secret, clock=clock, stored=inbox.stored),
     )
-    return partial(_serve_webhook, process.bot, settings, inbox)
+    return partial(_serve_webhook, dispatcher, process.bot, settings, inbox)
 
 
 async def _poll(dispatcher: Dispatcher, bot: Bot) -> None:
@@ -249,15 +249,19 @@ async def _poll(dispatcher: Dispatcher, bot: Bot) -> None:
     await polling.poll(dispatcher, bot, allowed_updates=ALLOWED_UPDATES)
 
 
-async def _serve_webhook(bot: Bot, settings: Settings, inbox: InboxProcessor) -> None:
-    """Point Telegram at this deployment's webhook, then handle what it stores."""
-    await bot.set_webhook(
-        url=settings.public_url + WEBHOOK_PATH,
-        secret_token=webhook_secret(secret_key(settings)),
-        allowed_updates=list(ALLOWED_UPDATES),
-        drop_pending_updates=False,
-    )
-    await inbox.run()
+async def _serve_webhook(
+    dispatcher: Dispatcher, bot: Bot, settings: Settings, inbox: InboxProcessor
+) -> None:
+    """Point Telegram at this deployment's webhook, then handle what it stores, between the
+    Dispatcher's startup and shutdown hooks."""
+    async with polling.lifecycle_hooks(dispatcher, bot):
+        await bot.set_webhook(
+            url=settings.public_url + WEBHOOK_PATH,
+            secret_token=webhook_secret(secret_key(settings)),
+            allowed_updates=list(ALLOWED_UPDATES),
+            drop_pending_updates=False,
+        )
+        await inbox.run()
 
 
 def _sender_part(process: Process) -> Part:

@@ -1,5 +1,6 @@
 """`segbot run` split by role and in webhook mode, through the emulator: the webhook checks
-its secret, a bot process answers users from the webhook inbox, and separate bot, sender
+its secret and runs the startup hooks (menus), a bot process answers users from the webhook
+inbox, and separate bot, sender
 and scheduler processes (PostgreSQL) deliver a scheduled campaign exactly once."""
 
 import asyncio
@@ -59,7 +60,10 @@ async def test_webhook_mode_answers_users_and_refuses_requests_without_the_secre
     bot_settings: Settings,
     sessionmaker: async_sessionmaker[AsyncSession],
 ) -> None:
-    async with running(bot_settings, Role.ALL, webhook=True):
+    owner = 4343
+    emulator.add_user(owner, first_name="Owner")
+    settings = bot_settings.model_copy(update={"admin_ids": (owner,)})
+    async with running(settings, Role.ALL, webhook=True):
         await emulator.send_text(4242, "/start from_webhook")
         welcome, _question = await emulator.wait_for_messages(4242, count=2, timeout=20)
         assert welcome.text is not None
@@ -73,6 +77,10 @@ async def test_webhook_mode_answers_users_and_refuses_requests_without_the_secre
                 assert answer.status == 403
     webhooks = emulator.requests_for("setWebhook")
     assert webhooks
+    # the startup hooks ran: the owner's command menu is published
+    assert [r.params.get("scope") for r in emulator.requests_for("setMyCommands")] == [
+        {"type": "chat", "chat_id": owner}
+    ]
     assert webhooks[-1].params.get("url") == bot_settings.public_url + WEBHOOK_PATH
 
 
