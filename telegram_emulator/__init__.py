@@ -8,20 +8,18 @@ Used by the test suite and by `segbot demo` to rehearse broadcasts without Teleg
 from telegram_emulator.client import EmulatorClient
 from telegram_emulator.emulator import DEFAULT_BOT_ID, Emulator
 from telegram_emulator.errors import ApiError, EmulatorError
+from telegram_emulator.files import MediaKind, MediaSource, StoredFile
 from telegram_emulator.json_types import JSON, JSONObject
 from telegram_emulator.limits import SENDING_METHODS, Limits
-from telegram_emulator.records import (
-    CallbackAnswer,
-    EmulatedUser,
-    MessageVersion,
-    RecordedRequest,
-    SentMessage,
-)
+from telegram_emulator.records import CallbackAnswer, EmulatedUser, RecordedRequest
+from telegram_emulator.send_options import MESSAGE_EFFECTS
+from telegram_emulator.sent import MessageVersion, Send, SentMedia, SentMessage
 from telegram_emulator.text_entities import FormattedText
 
 __all__ = [
     "DEFAULT_BOT_ID",
     "JSON",
+    "MESSAGE_EFFECTS",
     "SENDING_METHODS",
     "ApiError",
     "CallbackAnswer",
@@ -32,7 +30,12 @@ __all__ = [
     "FormattedText",
     "JSONObject",
     "Limits",
+    "MediaKind",
+    "MediaSource",
     "MessageVersion",
     "RecordedRequest",
+    "Send",
+    "SentMedia",
     "SentMessage",
+    "StoredFile",
 ]

@@ -25,7 +25,8 @@ def _objects(value: JSON) -> list[JSONObject]:
 class EmulatorClient:
     """Drives an emulator running elsewhere (`python -m telegram_emulator`, another test process).
 
-    Results are JSON: messages as `SentMessage.to_json()`, requests as
+    Results are JSON: messages as `SentMessage.to_json()` (with `media`: kind, source
+    `upload`/`url`/`file_id`, file_id...), sends as `Send.to_json()`, requests as
     `RecordedRequest.to_json()`. Errors raise `EmulatorError` (`TimeoutError` for waits).
     """
 
@@ -98,7 +99,7 @@ class EmulatorClient:
         return _object(await self._call("POST", f"/users/{user_id}/react", payload))
 
     async def messages_to(self, chat_id: int) -> list[JSONObject]:
-        return _objects(await self._call("GET", f"/chats/{chat_id}/messages"))
+        return await self._of_chat(chat_id, "messages")
 
     async def wait_for_messages(
         self,
@@ -106,8 +107,35 @@ class EmulatorClient:
         count: int = 1,
         timeout: float = 5.0,  # noqa: ASYNC109 - the server waits; this bounds it
     ) -> list[JSONObject]:
-        path = f"/chats/{chat_id}/messages?count={count}&timeout={timeout}"
-        return _objects(await self._call("GET", path))
+        return await self._of_chat(chat_id, "messages", count, timeout)
+
+    async def sends_to(self, chat_id: int) -> list[JSONObject]:
+        """The chat's sends as `Send.to_json()`: method, media_group_id, message_ids and
+        messages (an album is one send)."""
+        return await self._of_chat(chat_id, "sends")
+
+    async def wait_for_sends(
+        self,
+        chat_id: int,
+        count: int = 1,
+        timeout: float = 5.0,  # noqa: ASYNC109 - the server waits; this bounds it
+    ) -> list[JSONObject]:
+        return await self._of_chat(chat_id, "sends", count, timeout)
+
+    async def _of_chat(
+        self,
+        chat_id: int,
+        what: str,
+        count: int | None = None,
+        timeout: float = 5.0,  # noqa: ASYNC109 - the server waits; this bounds it
+    ) -> list[JSONObject]:
+        """A chat's `messages` or `sends`; with `count`, once it has that many."""
+        query = "" if count is None else f"?count={count}&timeout={timeout}"
+        return _objects(await self._call("GET", f"/chats/{chat_id}/{what}{query}"))
+
+    async def sent_messages(self) -> list[JSONObject]:
+        """Every message the bot sent, to any chat, in delivery order."""
+        return _objects(await self._call("GET", "/messages"))
 
     async def requests(self, method: str | None = None) -> list[JSONObject]:
         return _objects(

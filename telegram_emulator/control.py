@@ -51,6 +51,11 @@ def _id(request: web.Request, name: str) -> int:
     return int(request.match_info[name])
 
 
+def _timeout(params: Params) -> float:
+    """A wait's `timeout` query parameter in seconds (default 5)."""
+    return float(params.optional_str("timeout") or 5.0)
+
+
 def _required_str(params: Params, name: str) -> str:
     value = params.optional_str(name)
     if value is None:
@@ -88,6 +93,8 @@ class ControlApi:
             web.post(f"{user}/unblock", _answer(self.unblock)),
             web.post(f"{user}/deactivate", _answer(self.deactivate)),
             web.get(f"{PREFIX}/chats/{{chat_id}}/messages", _answer(self.messages)),
+            web.get(f"{PREFIX}/chats/{{chat_id}}/sends", _answer(self.sends)),
+            web.get(f"{PREFIX}/messages", _answer(self.sent_messages)),
             web.get(f"{PREFIX}/requests", _answer(self.requests)),
             web.delete(f"{PREFIX}/requests", _answer(self.clear_requests)),
             web.get(f"{PREFIX}/callback_answers", _answer(self.callback_answers)),
@@ -158,9 +165,21 @@ class ControlApi:
         if count is None:
             messages = self._emu.messages_to(chat_id)
         else:
-            timeout = float(params.optional_str("timeout") or 5.0)
-            messages = await self._emu.wait_for_messages(chat_id, int(count), timeout)
+            messages = await self._emu.wait_for_messages(chat_id, int(count), _timeout(params))
         return [message.to_json() for message in messages]
+
+    async def sends(self, request: web.Request, params: Params) -> JSON:
+        """The chat's sends (an album's messages together); `count` waits as for messages."""
+        chat_id, count = _id(request, "chat_id"), params.optional_str("count")
+        if count is None:
+            sends = self._emu.sends_to(chat_id)
+        else:
+            sends = await self._emu.wait_for_sends(chat_id, int(count), _timeout(params))
+        return [send.to_json() for send in sends]
+
+    async def sent_messages(self, request: web.Request, params: Params) -> JSON:
+        """Every message the bot sent, to any chat, in delivery order."""
+        return [message.to_json() for message in self._emu.sent_messages()]
 
     async def requests(self, request: web.Request, params: Params) -> JSON:
         method = params.optional_str("method")

@@ -1,6 +1,7 @@
 """`Emulator`: a Telegram Bot API server for tests and demos, and its Python control API."""
 
 import asyncio
+from collections.abc import Callable, Sized
 from http import HTTPStatus
 from types import TracebackType
 from typing import Self
@@ -8,20 +9,22 @@ from typing import Self
 from aiohttp.web import AppRunner
 
 from telegram_emulator.api_bot import BotMethods
+from telegram_emulator.api_media import MediaMethods
 from telegram_emulator.api_messages import MessageMethods
 from telegram_emulator.control import control_routes
 from telegram_emulator.errors import EmulatorError
 from telegram_emulator.faults import Faults
 from telegram_emulator.json_types import JSONObject
 from telegram_emulator.limits import Limits, RateLimiter
+from telegram_emulator.outbox import Outbox
 from telegram_emulator.params import Params
 from telegram_emulator.records import (
     CallbackAnswer,
     EmulatedUser,
     RecordedRequest,
-    SentMessage,
     describe_missing_messages,
 )
+from telegram_emulator.sent import Send, SentMessage, group_sends
 from telegram_emulator.server import BotApi, serve
 from telegram_emulator.state import EmulatorState, commands_key
 from telegram_emulator.update_queue import UpdateQueue
@@ -59,8 +62,10 @@ class Emulator:
         self._faults = Faults(seed)
         self._users = UserActions(self._state, self._queue)
         self._webhook = WebhookDelivery(self._queue, self._run_webhook_reply)
+        outbox = Outbox(self._state, self._limiter)
         handlers = {
-            **MessageMethods(self._state, self._limiter).handlers(),
+            **MessageMethods(self._state, outbox).handlers(),
+            **MediaMethods(self._state, outbox).handlers(),
             **BotMethods(self._state, self._queue, self._webhook).handlers(),
         }
         self._api = BotApi(handlers, faults=self._faults, limiter=self._limiter)
@@ -184,8 +189,19 @@ class Emulator:
     # -- what the bot did --------------------------------------------------------------
 
     def messages_to(self, chat_id: int) -> list[SentMessage]:
-        """Every message the bot sent to the chat, in order (deleted ones flagged)."""
+        """Every message the bot sent to the chat, in order (deleted ones flagged); an
+        album's messages are each one (`sends_to` groups them)."""
         return self._state.messages_to(chat_id)
+
+    def sends_to(self, chat_id: int) -> list[Send]:
+        """The bot's sends to the chat, in order: each one message, or an album's messages
+        (an album counts as one send, as it is one request)."""
+        return group_sends(self._state.messages_to(chat_id))
+
+    def sent_messages(self) -> list[SentMessage]:
+        """Every message the bot sent, to any chat, in the order they were delivered (to
+        see a file uploaded once, then sent to everyone else by file_id)."""
+        return list(self._state.sent_log)
 
     async def wait_for_messages(
         self,
@@ -194,19 +210,36 @@ class Emulator:
         timeout: float = 5.0,  # noqa: ASYNC109 - a per-call deadline keeps tests short
     ) -> list[SentMessage]:
         """Wait until the chat has received at least `count` messages; return them all."""
+        await self._wait_for(chat_id, count, timeout, lambda: self._state.messages_to(chat_id))
+        return self._state.messages_to(chat_id)
+
+    async def wait_for_sends(
+        self,
+        chat_id: int,
+        count: int = 1,
+        timeout: float = 5.0,  # noqa: ASYNC109 - a per-call deadline keeps tests short
+    ) -> list[Send]:
+        """Wait until the chat has received at least `count` sends (an album is one)."""
+        await self._wait_for(chat_id, count, timeout, lambda: self.sends_to(chat_id))
+        return self.sends_to(chat_id)
+
+    async def _wait_for(
+        self,
+        chat_id: int,
+        count: int,
+        timeout: float,  # noqa: ASYNC109 - a per-call deadline keeps tests short
+        received: Callable[[], Sized],
+    ) -> None:
         try:
             async with asyncio.timeout(timeout):
-                await self._state.messages_changed.wait_until(
-                    lambda: len(self._state.messages_to(chat_id)) >= count
-                )
+                await self._state.messages_changed.wait_until(lambda: len(received()) >= count)
         except TimeoutError:
-            received = self._state.messages_to(chat_id)
+            messages = self._state.messages_to(chat_id)
             failed = [
                 r for r in self._api.requests if not r.ok and r.params.get("chat_id") == chat_id
             ]
-            explanation = describe_missing_messages(chat_id, count, timeout, received, failed)
+            explanation = describe_missing_messages(chat_id, count, timeout, messages, failed)
             raise TimeoutError(explanation) from None
-        return self._state.messages_to(chat_id)
 
     @property
     def requests(self) -> list[RecordedRequest]:

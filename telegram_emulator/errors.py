@@ -29,8 +29,24 @@ class ApiError(Exception):
         return body
 
 
+class SendFailedError(ApiError):
+    """A request Telegram took but could not send: a file it cannot get or will not take.
+    `reason` is TDLib's words, which an album reports per message (`album_item_failed`)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(HTTPStatus.BAD_REQUEST, f"Bad Request: {reason[0].lower()}{reason[1:]}")
+        self.reason = reason
+
+
 def bad_request(reason: str) -> ApiError:
     return ApiError(HTTPStatus.BAD_REQUEST, f"Bad Request: {reason}")
+
+
+def album_item_failed(position: int, error: SendFailedError) -> ApiError:
+    """How sendMediaGroup reports the failure of its `position`-th message (from 1)."""
+    return bad_request(
+        f'failed to send message #{position} with the error message "{error.reason}"'
+    )
 
 
 def forbidden(reason: str) -> ApiError:
@@ -43,6 +59,11 @@ def conflict(reason: str) -> ApiError:
 
 def not_found() -> ApiError:
     return ApiError(HTTPStatus.NOT_FOUND, "Not Found")
+
+
+def entity_too_large() -> ApiError:
+    """What api.telegram.org answers a request with a file over 50 MB."""
+    return ApiError(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "Request Entity Too Large")
 
 
 def too_many_requests(retry_after: int) -> ApiError:

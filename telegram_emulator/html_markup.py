@@ -116,8 +116,10 @@ class _HtmlParser:
         elif tag.name == "blockquote":
             entity_type = "expandable_blockquote" if "expandable" in attributes else "blockquote"
         else:
-            entity_type = "custom_emoji"
-            extra = {"custom_emoji_id": attributes.get("emoji-id", "")}
+            emoji_id = attributes.get("emoji-id", "")
+            if not emoji_id.isdigit() or int(emoji_id) == 0:
+                raise _parse_error("Invalid custom emoji identifier specified")
+            entity_type, extra = "custom_emoji", {"custom_emoji_id": emoji_id}
         builder.add_entity(entity_type, tag.start, **extra)
 
 

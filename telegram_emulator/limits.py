@@ -4,8 +4,22 @@ import math
 from collections import deque
 from dataclasses import dataclass
 
-SENDING_METHODS = frozenset({"sendMessage", "sendPhoto", "sendDocument"})
-"""Methods that deliver a message to a chat and so count towards the flood limits."""
+SENDING_METHODS = frozenset(
+    {
+        "sendMessage",
+        "sendPhoto",
+        "sendVideo",
+        "sendAnimation",
+        "sendDocument",
+        "sendAudio",
+        "sendVoice",
+        "sendMediaGroup",
+    }
+)
+"""Methods that deliver messages to a chat and so count towards the flood limits. Each
+accepted request takes one slot: an album (sendMediaGroup, 2-10 messages) is one request and
+takes one, in the global window and in its chat's bucket. Telegram does not document how
+albums count; the emulator counts requests, as its limits are answered per request."""
 
 
 @dataclass(slots=True)

@@ -1,11 +1,13 @@
 """Telegram's MarkdownV2 parse mode: escaping rules, balanced markers, entities."""
 
+import re
 from dataclasses import dataclass
 
 from telegram_emulator.errors import ApiError, bad_request
 from telegram_emulator.text_entities import FormattedText, FormattedTextBuilder
 
 RESERVED = frozenset("_*[]()~`>#+-=|{}.!")
+_CUSTOM_EMOJI_URL = re.compile(r"tg://emoji\?id=([1-9][0-9]{0,18})")
 _MARKERS = {"*": "bold", "_": "italic", "__": "underline", "~": "strikethrough", "||": "spoiler"}
 _ERROR_NAMES = {
     "bold": "Bold",
@@ -14,6 +16,7 @@ _ERROR_NAMES = {
     "strikethrough": "Strikethrough",
     "spoiler": "Spoiler",
     "text_link": "TextUrl",
+    "custom_emoji": "CustomEmoji",
 }
 
 
@@ -68,6 +71,9 @@ class _MarkdownParser:
             if source.startswith(marker, index):
                 self._toggle(marker, index)
                 return index + len(marker)
+        if source.startswith("![", index):
+            self._open.append(_Open("![", "custom_emoji", builder.offset, index))
+            return index + 2
         if char == "[":
             self._open.append(_Open("[", "text_link", builder.offset, index))
             return index + 1
@@ -98,13 +104,26 @@ class _MarkdownParser:
 
     def _link_end(self, index: int) -> int:
         source = self._source
-        if not self._open or self._open[-1].marker != "[":
+        if not self._open or self._open[-1].marker not in {"[", "!["}:
             raise self._reserved("]")
+        tag = self._open.pop()
+        if tag.marker == "![":
+            return self._custom_emoji(tag, index)
         if not source.startswith("(", index + 1):
             raise self._reserved("]")
         url, after = self._until(")", index + 2, "TextUrl")
-        tag = self._open.pop()
         self._builder.add_entity("text_link", tag.start, url=url)
+        return after
+
+    def _custom_emoji(self, tag: _Open, index: int) -> int:
+        """`![👍](tg://emoji?id=5368324170671202286)`: a custom emoji over its fallback."""
+        if not self._source.startswith("(", index + 1):
+            raise _parse_error("The entity must contain a tg://emoji or tg://time URL")
+        url, after = self._until(")", index + 2, "CustomEmoji")
+        emoji_id = _CUSTOM_EMOJI_URL.fullmatch(url)
+        if emoji_id is None:
+            raise _parse_error("Invalid tg://emoji or tg://time URL specified")
+        self._builder.add_entity("custom_emoji", tag.start, custom_emoji_id=emoji_id[1])
         return after
 
     def _code(self, index: int) -> int:

@@ -5,6 +5,7 @@ objects and arrays (reply_markup, entities, allowed_updates...) as JSON strings.
 decodes the fields it knows so every handler and every recorded request sees typed values.
 """
 
+import io
 import json
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -12,14 +13,16 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from telegram_emulator.errors import bad_request
+from telegram_emulator.errors import bad_request, entity_too_large
 from telegram_emulator.json_types import JSON, JSONList, JSONObject
 
 INT_FIELDS = frozenset(
     {
         "cache_time",
         "chat_id",
+        "duration",
         "from_chat_id",
+        "height",
         "limit",
         "max_connections",
         "message_id",
@@ -28,12 +31,14 @@ INT_FIELDS = frozenset(
         "reply_to_message_id",
         "timeout",
         "user_id",
+        "width",
     }
 )
 BOOL_FIELDS = frozenset(
     {
         "allow_paid_broadcast",
         "allow_sending_without_reply",
+        "disable_content_type_detection",
         "disable_notification",
         "disable_web_page_preview",
         "drop_pending_updates",
@@ -42,6 +47,7 @@ BOOL_FIELDS = frozenset(
         "protect_content",
         "show_alert",
         "show_caption_above_media",
+        "supports_streaming",
     }
 )
 JSON_FIELDS = frozenset(
@@ -58,7 +64,9 @@ JSON_FIELDS = frozenset(
         "scope",
     }
 )
-_ATTACH_PREFIX = "attach://"
+ATTACH_PREFIX = "attach://"
+MAX_UPLOAD_BYTES = 50 * 1024 * 1024
+"""Largest file a bot may upload (the Bot API's "50 MB for other files"; photos: 10 MB)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,9 +155,15 @@ class Params:
     def upload(self, name: str) -> Upload | None:
         """The file sent for `name`: directly as a file field or as an `attach://` reference."""
         value = self._values.get(name)
-        if isinstance(value, str) and value.startswith(_ATTACH_PREFIX):
-            return self._uploads.get(value.removeprefix(_ATTACH_PREFIX))
+        if isinstance(value, str) and value.startswith(ATTACH_PREFIX):
+            return self.attached(value)
         return self._uploads.get(name)
+
+    def attached(self, reference: str) -> Upload | None:
+        """The file an `attach://name` reference names (None for any other string)."""
+        if not reference.startswith(ATTACH_PREFIX):
+            return None
+        return self._uploads.get(reference.removeprefix(ATTACH_PREFIX))
 
     def to_record(self) -> JSONObject:
         """The parameters as recorded: typed values, uploads summarised by name and size."""
@@ -172,13 +186,25 @@ async def read_params(request: web.Request) -> Params:
             raise bad_request("JSON body must be an object")
         values.update(body)
     elif request.body_exists:
-        form = await request.post()
+        try:
+            form = await request.post()
+        except web.HTTPRequestEntityTooLarge as exc:
+            raise entity_too_large() from exc
         for name, value in form.items():
             if isinstance(value, web.FileField):
-                uploads[name] = Upload(filename=value.filename, content=value.file.read())
+                uploads[name] = _read_upload(value)
             else:
                 values[name] = value if isinstance(value, str) else bytes(value).decode()
     return Params(values, uploads)
+
+
+def _read_upload(field: web.FileField) -> Upload:
+    """A form's file, refused as Telegram's front refuses one over 50 MB (before reading)."""
+    size = field.file.seek(0, io.SEEK_END)
+    if size > MAX_UPLOAD_BYTES:
+        raise entity_too_large()
+    field.file.seek(0)
+    return Upload(filename=field.filename, content=field.file.read())
 
 
 MethodHandler = Callable[[Params], Awaitable[JSON]]

@@ -1,10 +1,11 @@
-"""What the emulator remembers and shows to tests: users, sent messages, requests, answers."""
+"""What the emulator remembers and shows to tests: users, requests, answers (the messages
+the bot sent are in `telegram_emulator.sent`)."""
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
 from telegram_emulator.json_types import JSON, JSONObject
-from telegram_emulator.text_entities import FormattedText
+from telegram_emulator.sent import SentMessage
 
 
 @dataclass(slots=True)
@@ -32,97 +33,13 @@ class EmulatedUser:
 
 
 @dataclass(frozen=True, slots=True)
-class MessageVersion:
-    """The content a message had before an edit."""
-
-    text: str | None
-    caption: str | None
-    parse_mode: str | None
-    reply_markup: JSONObject | None
-    replaced_at: float
-
-
-@dataclass(slots=True)
-class SentMessage:
-    """A message the bot sent to a chat. `text`/`caption` are as the bot sent them (with
-    markup); `formatted` is what the user sees (markup parsed into entities)."""
-
-    message_id: int
-    chat_id: int
-    date: int
-    sent_at: float
-    formatted: FormattedText
-    text: str | None = None
-    caption: str | None = None
-    parse_mode: str | None = None
-    photo: str | None = None
-    photo_source: str | None = None
-    document: str | None = None  # file_id of a document (sendDocument)
-    file_name: str | None = None  # an uploaded photo's or document's file name
-    file_content: bytes | None = None  # what was uploaded, for tests and demos to look at
-    reply_markup: JSONObject | None = None
-    link_preview_options: JSONObject | None = None
-    edit_date: int | None = None
-    history: list[MessageVersion] = field(default_factory=list)
-    deleted: bool = False
-
-    @property
-    def edited(self) -> bool:
-        return bool(self.history)
-
-    @property
-    def plain_text(self) -> str:
-        """The text or caption as displayed, without markup."""
-        return self.formatted.text
-
-    def callback_data(self) -> list[str]:
-        """The callback_data of every inline button, row by row."""
-        return [data for _text, data in self.callback_buttons()]
-
-    def callback_buttons(self) -> list[tuple[str, str]]:
-        """(text, callback_data) of every inline callback button, row by row."""
-        rows = (self.reply_markup or {}).get("inline_keyboard")
-        if not isinstance(rows, list):
-            return []
-        buttons = [button for row in rows if isinstance(row, list) for button in row]
-        return [
-            (text, data)
-            for button in buttons
-            if isinstance(button, dict)
-            and isinstance(text := button.get("text"), str)
-            and isinstance(data := button.get("callback_data"), str)
-        ]
-
-    def snapshot(self, now: float) -> MessageVersion:
-        return MessageVersion(self.text, self.caption, self.parse_mode, self.reply_markup, now)
-
-    def to_json(self) -> JSONObject:
-        """A summary for the HTTP control API (not the Bot API `Message` shape)."""
-        return {
-            "message_id": self.message_id,
-            "chat_id": self.chat_id,
-            "date": self.date,
-            "sent_at": self.sent_at,
-            "text": self.text,
-            "caption": self.caption,
-            "plain_text": self.plain_text,
-            "parse_mode": self.parse_mode,
-            "photo": self.photo,
-            "document": self.document,
-            "file_name": self.file_name,
-            "reply_markup": self.reply_markup,
-            "edited": self.edited,
-            "edit_count": len(self.history),
-            "deleted": self.deleted,
-        }
-
-
-@dataclass(frozen=True, slots=True)
 class RecordedRequest:
     """One Bot API call the bot made and how the emulator answered it.
 
     `at` (time.monotonic) is when the emulator read the call; an accepted send (`ok`) took
-    its place in the flood limits' one-second window at exactly that moment."""
+    its place in the flood limits' one-second window at exactly that moment (an album is one
+    send). `message_ids` are the messages an accepted send delivered (an album's, in order).
+    Uploads appear in `params` as `{"filename": ..., "size": ...}`."""
 
     method: str
     params: JSONObject
@@ -131,8 +48,10 @@ class RecordedRequest:
     status: int
     ok: bool
     description: str | None = None
+    message_ids: tuple[int, ...] = ()
 
     def to_json(self) -> JSONObject:
+        message_ids: list[JSON] = list(self.message_ids)
         return {
             "method": self.method,
             "params": self.params,
@@ -141,6 +60,7 @@ class RecordedRequest:
             "status": self.status,
             "ok": self.ok,
             "description": self.description,
+            "message_ids": message_ids,
         }
 
 

@@ -9,14 +9,15 @@ from aiohttp import web
 
 from telegram_emulator.errors import ApiError, not_found
 from telegram_emulator.faults import Faults
-from telegram_emulator.json_types import JSONObject
+from telegram_emulator.json_types import JSON, JSONObject
 from telegram_emulator.limits import SENDING_METHODS, RateLimiter
 from telegram_emulator.notifier import Notifier
-from telegram_emulator.params import MethodHandler, Params, read_params
+from telegram_emulator.params import MAX_UPLOAD_BYTES, MethodHandler, Params, read_params
 from telegram_emulator.records import RecordedRequest
 
-MAX_REQUEST_BYTES = 60 * 1024 * 1024
-"""Largest request body accepted (Telegram takes photos up to 10 MB, other files 50 MB)."""
+MAX_REQUEST_BYTES = 10 * MAX_UPLOAD_BYTES + 1024 * 1024
+"""Largest request body read: an album of ten files of 50 MB each (a larger one, or any file
+over 50 MB, is answered 413 "Request Entity Too Large"; files are spooled to disk)."""
 SHUTDOWN_TIMEOUT = 2.0
 _SENDING = frozenset(method.lower() for method in SENDING_METHODS)
 
@@ -30,6 +31,16 @@ async def serve(routes: Iterable[web.RouteDef], host: str, port: int) -> tuple[w
     await web.TCPSite(runner, host, port).start()
     bound_host, bound_port = runner.addresses[0][:2]
     return runner, f"http://{bound_host}:{bound_port}"
+
+
+def _message_ids(result: JSON) -> tuple[int, ...]:
+    """The ids of the messages a send delivered: its `Message`, or an album's list of them."""
+    messages = result if isinstance(result, list) else [result]
+    return tuple(
+        message_id
+        for message in messages
+        if isinstance(message, dict) and isinstance(message_id := message.get("message_id"), int)
+    )
 
 
 class BotApi:
@@ -77,10 +88,13 @@ class BotApi:
             )
             if fault is not None:
                 raise fault
-            body: JSONObject = {"ok": True, "result": await handler(params)}
+            result = await handler(params)
+            body: JSONObject = {"ok": True, "result": result}
             status, description = int(HTTPStatus.OK), None
+            message_ids = _message_ids(result) if name in SENDING_METHODS else ()
         except ApiError as error:
             body, status, description = error.body(), error.status, error.description
+            message_ids = ()
         self.requests.append(
             RecordedRequest(
                 method=name,
@@ -90,6 +104,7 @@ class BotApi:
                 status=status,
                 ok=status == HTTPStatus.OK,
                 description=description,
+                message_ids=message_ids,
             )
         )
         self.requests_changed.notify()

@@ -5,9 +5,11 @@ import json
 from dataclasses import dataclass, field
 
 from telegram_emulator.errors import EmulatorError
+from telegram_emulator.files import FileStore
 from telegram_emulator.json_types import JSONObject
 from telegram_emulator.notifier import Notifier
-from telegram_emulator.records import CallbackAnswer, EmulatedUser, SentMessage
+from telegram_emulator.records import CallbackAnswer, EmulatedUser
+from telegram_emulator.sent import SentMessage
 
 CommandsKey = tuple[str, str]
 """(scope as canonical JSON, language_code) under which a command list is stored."""
@@ -64,7 +66,8 @@ class EmulatorState:
         self.chats: dict[int, ChatState] = {}
         self.callbacks: dict[str, PendingCallback] = {}
         self.callback_answers: dict[str, CallbackAnswer] = {}
-        self.file_ids: set[str] = set()
+        self.files = FileStore(bot_user.id)
+        self.sent_log: list[SentMessage] = []
         self.commands: dict[CommandsKey, list[JSONObject]] = {}
         self.messages_changed = Notifier()
         self._ids = itertools.count(1)
@@ -85,8 +88,11 @@ class EmulatorState:
             raise EmulatorError(f"unknown user {user_id}; call add_user() first")
         return chat
 
-    def record_sent(self, message: SentMessage) -> None:
-        self.chats[message.chat_id].sent[message.message_id] = message
+    def record_sent(self, messages: list[SentMessage]) -> None:
+        """Deliver messages (one, or an album's) to their chat, all at once."""
+        for message in messages:
+            self.chats[message.chat_id].sent[message.message_id] = message
+        self.sent_log.extend(messages)
         self.messages_changed.notify()
 
     def messages_to(self, chat_id: int) -> list[SentMessage]:
@@ -96,5 +102,6 @@ class EmulatorState:
     def new_callback_id(self) -> str:
         return f"{self.bot_user.id}{next(self._ids):08d}"
 
-    def new_file_id(self) -> str:
-        return f"AgACAgIAAxkBAAE{self.bot_user.id:x}{next(self._ids):010d}"
+    def new_media_group_id(self) -> str:
+        """A media_group_id like Telegram's: a long number, as a string."""
+        return str(13_000_000_000_000_000 + next(self._ids))

@@ -1,11 +1,10 @@
-"""Builders for the JSON objects Telegram puts in updates and method results."""
+"""JSON objects Telegram puts in updates (the bot's own messages: `message_objects`)."""
 
 import re
 import time
-import zlib
 
 from telegram_emulator.json_types import JSON, JSONObject
-from telegram_emulator.records import EmulatedUser, SentMessage
+from telegram_emulator.records import EmulatedUser
 from telegram_emulator.state import ChatState
 from telegram_emulator.text_entities import utf16_length
 
@@ -50,81 +49,6 @@ def text_content(text: str) -> JSONObject:
     content: JSONObject = {"text": text}
     if entities := command_entities(text):
         content["entities"] = entities
-    return content
-
-
-def bot_message(sent: SentMessage, chat: ChatState, bot_user: EmulatedUser) -> JSONObject:
-    """The `Message` object Telegram returns for (or later shows of) a message the bot sent."""
-    message: JSONObject = {
-        "message_id": sent.message_id,
-        "from": bot_user.to_json(),
-        "chat": chat.to_json(),
-        "date": sent.date,
-    }
-    formatted = sent.formatted
-    entities: list[JSON] = list(formatted.entities)
-    if sent.photo is not None or sent.document is not None:
-        if sent.photo is not None:
-            message["photo"] = photo_sizes(sent.photo)
-        else:
-            message["document"] = document(sent)
-        if sent.caption is not None:
-            message["caption"] = formatted.text
-            if entities:
-                message["caption_entities"] = entities
-    else:
-        message["text"] = formatted.text
-        if entities:
-            message["entities"] = entities
-        if sent.link_preview_options is not None:
-            message["link_preview_options"] = sent.link_preview_options
-    if sent.edit_date is not None:
-        message["edit_date"] = sent.edit_date
-    if sent.reply_markup is not None and "inline_keyboard" in sent.reply_markup:
-        message["reply_markup"] = sent.reply_markup
-    return message
-
-
-PHOTO_SIZES = ((90, 67, 1_300), (1280, 960, 98_000))
-"""(width, height, file_size) of the sizes every photo gets: a thumbnail and the full size."""
-
-
-def photo_size_file_id(file_id: str, width: int) -> str:
-    return f"{file_id}_{width}"
-
-
-def photo_sizes(file_id: str) -> list[JSON]:
-    """The PhotoSize list Telegram returns for a photo."""
-    return [
-        {
-            "file_id": photo_size_file_id(file_id, width),
-            "file_unique_id": f"AQAD{zlib.crc32(f'{file_id}:{width}'.encode()):08x}",
-            "width": width,
-            "height": height,
-            "file_size": size,
-        }
-        for width, height, size in PHOTO_SIZES
-    ]
-
-
-def document(sent: SentMessage) -> JSONObject:
-    """The Document object of a file the bot sent."""
-    file_id = sent.document or ""
-    found: JSONObject = {
-        "file_id": file_id,
-        "file_unique_id": f"AgAD{zlib.crc32(file_id.encode()):08x}",
-        "file_size": len(sent.file_content or b""),
-    }
-    if sent.file_name is not None:
-        found["file_name"] = sent.file_name
-    return found
-
-
-def photo_content(file_id: str, caption: str | None) -> JSONObject:
-    """A photo a user sends (sizes as Telegram gives them), with its caption."""
-    content: JSONObject = {"photo": photo_sizes(file_id)}
-    if caption:
-        content["caption"] = caption
     return content
 
 

@@ -2,7 +2,9 @@
 
 from telegram_emulator import updates
 from telegram_emulator.errors import EmulatorError
+from telegram_emulator.files import MediaKind
 from telegram_emulator.json_types import JSONObject
+from telegram_emulator.message_objects import bot_message, photo_content
 from telegram_emulator.records import EmulatedUser
 from telegram_emulator.state import ChatState, EmulatorState, PendingCallback
 from telegram_emulator.update_queue import UpdateQueue
@@ -48,11 +50,8 @@ class UserActions:
     def send_photo(self, user_id: int, *, caption: str | None = None) -> JSONObject:
         """The user sends a photo (a new file the bot may send on by file_id)."""
         chat = self._active_chat(user_id)
-        file_id = self._state.new_file_id()
-        self._state.file_ids.add(file_id)
-        sizes = (updates.photo_size_file_id(file_id, size[0]) for size in updates.PHOTO_SIZES)
-        self._state.file_ids.update(sizes)
-        return self._post(chat, updates.photo_content(file_id, caption))
+        photo = self._state.files.add_received(MediaKind.PHOTO)
+        return self._post(chat, photo_content(photo, caption))
 
     def share_contact(
         self,
@@ -88,7 +87,7 @@ class UserActions:
             raise EmulatorError(f"user {user_id} blocked the bot; unblock first")
         query_id = self._state.new_callback_id()
         self._state.callbacks[query_id] = PendingCallback(chat.id, message_id)
-        message_json = updates.bot_message(message, chat, self._state.bot_user)
+        message_json = bot_message(message, chat, self._state.bot_user)
         query = updates.callback_query(query_id, chat.user, message_json, data)
         self._queue.push("callback_query", query)
         return query_id
@@ -127,7 +126,7 @@ class UserActions:
         sent = chat.sent.get(message_id)
         if sent is None or sent.deleted:
             raise EmulatorError(f"chat {chat.id} has no message {message_id}")
-        return updates.bot_message(sent, chat, self._state.bot_user)
+        return bot_message(sent, chat, self._state.bot_user)
 
     def _post(self, chat: ChatState, content: JSONObject) -> JSONObject:
         message_id = chat.next_message_id()

@@ -1,12 +1,9 @@
 """The emulator driven by the real aiogram client: updates, messages, buttons, errors."""
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import pytest
 from aiogram import Bot, Dispatcher
-from aiogram.client.session.aiohttp import AiohttpSession
-from aiogram.client.telegram import TelegramAPIServer
 from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError
 from aiogram.filters import CommandStart
 from aiogram.types import (
@@ -20,23 +17,7 @@ from aiogram.types import (
 )
 
 from telegram_emulator import Emulator
-
-USER = 1001
-
-
-@pytest.fixture
-async def emu() -> AsyncIterator[Emulator]:
-    async with Emulator() as emulator:
-        emulator.add_user(USER, first_name="Ann", username="ann")
-        yield emulator
-
-
-@pytest.fixture
-async def bot(emu: Emulator) -> AsyncIterator[Bot]:
-    session = AiohttpSession(api=TelegramAPIServer.from_base(emu.base_url))
-    bot = Bot(token="42:TEST", session=session)
-    yield bot
-    await bot.session.close()
+from tests.telegram_emulator.bot_api import USER
 
 
 def keyboard(*data: str) -> InlineKeyboardMarkup:

@@ -35,14 +35,6 @@ async def emu() -> AsyncIterator[Emulator]:
 
 
 @pytest.fixture
-async def bot(emu: Emulator) -> AsyncIterator[Bot]:
-    session = AiohttpSession(api=TelegramAPIServer.from_base(emu.base_url))
-    bot = Bot(token="42:TEST", session=session)
-    yield bot
-    await bot.session.close()
-
-
-@pytest.fixture
 async def http() -> AsyncIterator[aiohttp.ClientSession]:
     async with aiohttp.ClientSession() as session:
         yield session

@@ -6,8 +6,6 @@ from collections.abc import AsyncIterator, Iterable
 
 import pytest
 from aiogram import Bot
-from aiogram.client.session.aiohttp import AiohttpSession
-from aiogram.client.telegram import TelegramAPIServer
 from aiogram.exceptions import TelegramNetworkError, TelegramRetryAfter, TelegramServerError
 from aiogram.types import Message
 
@@ -22,14 +20,6 @@ async def emu() -> AsyncIterator[Emulator]:
         for user_id in USERS:
             emulator.add_user(user_id)
         yield emulator
-
-
-@pytest.fixture
-async def bot(emu: Emulator) -> AsyncIterator[Bot]:
-    session = AiohttpSession(api=TelegramAPIServer.from_base(emu.base_url))
-    bot = Bot(token="42:TEST", session=session)
-    yield bot
-    await bot.session.close()
 
 
 async def send_until_limited(bot: Bot, chat_ids: Iterable[int]) -> TelegramRetryAfter:
