@@ -32,6 +32,7 @@ ATTRIBUTED_COLUMNS = [
     "run_id",
     "target_id",
     "variant_id",
+    "subscriber_id",
     "sent_at",
 ]
 
@@ -97,6 +98,7 @@ async def attributed_orders(
             Delivery.run_id,
             Delivery.target_id,
             Delivery.variant_id,
+            Delivery.subscriber_id,
             Delivery.sent_at,
         )
         .join(Delivery, Delivery.id == candidates.c.delivery_id)

@@ -1,8 +1,11 @@
 """The campaign report: the funnel per run x target x variant with conversions and
-revenue, lift from the holdout per target, and A/B results per target.
+revenue (counted in messages), then lift from the holdout and A/B results per target
+(counted in people: all runs together, each person once, and each run when there were
+several; broadcasts.reports.people).
 
-Everything is counted in grouped SQL queries (broadcasts.reports.funnel, .attribution,
-.lift) and joined in pandas; nothing loops over deliveries or orders.
+Everything is counted in grouped SQL queries (broadcasts.reports.funnel, .outcomes,
+.attribution, .people, .lift) and joined in pandas; nothing loops over deliveries or
+orders.
 """
 
 from collections import Counter
@@ -15,18 +18,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from broadcasts.campaigns import UnknownCampaignError
 from broadcasts.models import Campaign, CampaignTarget, Goal, Run
-from broadcasts.reports.ab import METRIC_OF_GOAL, AbResult, VariantOutcome, compare_variants
-from broadcasts.reports.attribution import attributed_orders, conversions_frame
+from broadcasts.reports.ab import AbResult
+from broadcasts.reports.ab_outcomes import ab_results
+from broadcasts.reports.attribution import conversions_frame
 from broadcasts.reports.config import DEFAULT_ATTRIBUTION_DAYS
-from broadcasts.reports.funnel import (
-    AFTER_SEND,
-    EXCLUDED_PREFIX,
-    KEY,
-    campaign_runs,
-    funnel_frame,
-    sent_span,
-)
+from broadcasts.reports.funnel import EXCLUDED_PREFIX, KEY, campaign_runs, funnel_frame, sent_span
 from broadcasts.reports.lift import Lift, holdout_lift
+from broadcasts.reports.outcomes import AFTER_SEND, delivery_outcomes
+from broadcasts.reports.people import reach
 from broadcasts.reports.stats import rate
 
 DEFAULT_WINDOW = timedelta(days=DEFAULT_ATTRIBUTION_DAYS)
@@ -111,6 +110,7 @@ class CampaignReport:
     window_open: bool  # orders may still come for the latest sends
     runs: int
     rows: tuple[FunnelRow, ...]  # run, then target position, then variant position
+    # In people: every run together (run_id None) first, then each run if there were several
     lift: tuple[Lift, ...]  # per target with a holdout
     ab: tuple[AbResult, ...]  # per target with two variants or more
     currencies: tuple[str, ...]  # of the attributed orders; revenue mixes them if several
@@ -136,14 +136,15 @@ async def campaign_report(
         raise UnknownCampaignError(f"no campaign with id {campaign_id}")
     runs = campaign_runs(campaign_id)
     span = await sent_span(session, runs)
-    frame = await funnel_frame(session, runs, last_sent=None if span is None else span[1])
-    orders = pd.DataFrame()
+    outcomes = await delivery_outcomes(session, runs, span=span, window=window, now=now)
+    frame = await funnel_frame(session, runs, outcomes=outcomes)
+    orders = outcomes.orders
     if span is not None:
-        orders = await attributed_orders(session, runs, span=span, window=window, now=now)
         frame = frame.merge(conversions_frame(orders), on=KEY, how="left")
     labels = {target.id: target.label for target in campaign.targets}
     rows = await _rows(session, campaign, frame)
-    lift = await holdout_lift(session, runs, labels=labels, window=window, now=now)
+    people = await reach(session, runs)
+    lift = await holdout_lift(session, runs, reach=people, labels=labels, window=window, now=now)
     currencies = () if orders.empty else tuple(sorted(orders["currency"].dropna().unique()))
     return CampaignReport(
         campaign_id=campaign.id,
@@ -155,7 +156,7 @@ async def campaign_report(
         runs=int(frame["run_id"].nunique()),
         rows=rows,
         lift=tuple(lift),
-        ab=_ab_results(campaign, rows),
+        ab=ab_results(campaign, people, outcomes),
         currencies=tuple(str(code) for code in currencies),
     )
 
@@ -199,21 +200,3 @@ def _audience(target: CampaignTarget) -> str:
     if target.rule_text is not None:
         return f"rule: {target.rule_text}"
     return "everyone else"
-
-
-def _ab_results(campaign: Campaign, rows: tuple[FunnelRow, ...]) -> tuple[AbResult, ...]:
-    metric = METRIC_OF_GOAL[campaign.goal]
-    results = []
-    for target in campaign.targets:
-        if len(target.variants) < 2:
-            continue
-        per_variant: dict[str, FunnelCounts] = {v.name: FunnelCounts() for v in target.variants}
-        for row in rows:
-            if row.target == target.label:
-                per_variant[row.variant] = per_variant[row.variant] + row.counts
-        outcomes = [
-            VariantOutcome(name, counts.sent, getattr(counts, metric))
-            for name, counts in per_variant.items()
-        ]
-        results.append(compare_variants(target.label, metric, outcomes))
-    return tuple(results)

@@ -1,5 +1,6 @@
-"""The delivery funnel of a campaign's runs, per run x target x variant, in a few grouped
-queries (never a loop over deliveries).
+"""The delivery funnel of a campaign's runs, per run x target x variant: statuses and
+reads in grouped queries (never a loop over deliveries), what recipients did added up
+from broadcasts.reports.outcomes.
 
 Columns of `funnel_frame`: `run_id`, `target_id`, `variant_id`, then counts —
 `targeted` (every planned delivery), `excluded` and `excluded:<reason>`, `sent`, `failed`,
@@ -9,19 +10,18 @@ Columns of `funnel_frame`: `run_id`, `target_id`, `variant_id`, then counts —
 deactivation, from the recipient within 48 hours of the send).
 """
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import pandas as pd
 from sqlalchemy import Select, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from broadcasts.models import Delivery, DeliveryStatus, Run
+from broadcasts.reports.outcomes import Outcomes
 from core.inferred_reads import SIGNS_OF_READING
-from core.models import Event, EventType
+from core.models import Event
 
 KEY = ["run_id", "target_id", "variant_id"]
-AFTER_SEND = timedelta(hours=48)  # the window of `replied` and `churned`
-CHURN_EVENTS = (EventType.UNSUBSCRIBED, EventType.BLOCKED, EventType.DEACTIVATED)
 STATUS_COLUMNS = {
     DeliveryStatus.SENT: "sent",
     DeliveryStatus.FAILED: "failed",
@@ -69,16 +69,15 @@ async def sent_span(session: AsyncSession, runs: Select[int]) -> tuple[datetime,
 
 
 async def funnel_frame(
-    session: AsyncSession, runs: Select[int], *, last_sent: datetime | None
+    session: AsyncSession, runs: Select[int], *, outcomes: Outcomes
 ) -> pd.DataFrame:
     """Counts per run x target x variant of the deliveries of `runs` (see module doc)."""
     frame = await _statuses(session, runs)
     if frame.empty:
         return pd.DataFrame(columns=[*KEY, *COUNT_COLUMNS], dtype="int64")
     frame = frame.merge(await _reads(session, runs), on=KEY, how="left")
-    frame = frame.merge(await _clicks(session, runs), on=KEY, how="left")
-    if last_sent is not None:
-        frame = frame.merge(await _after_send(session, runs, last_sent), on=KEY, how="left")
+    frame = frame.merge(_clicks(outcomes.clicks), on=KEY, how="left")
+    frame = frame.merge(_after_send(outcomes.after_send), on=KEY, how="left")
     for column in COUNT_COLUMNS:
         if column not in frame:
             frame[column] = 0
@@ -132,47 +131,17 @@ async def _reads(session: AsyncSession, runs: Select[int]) -> pd.DataFrame:
     return pd.DataFrame.from_records(rows.all(), columns=[*KEY, "read"])
 
 
-async def _clicks(session: AsyncSession, runs: Select[int]) -> pd.DataFrame:
-    rows = await session.execute(
-        select(*_KEY_COLUMNS, func.count(func.distinct(Event.delivery_id)), func.count())
-        .select_from(Event)
-        .join(Delivery, Delivery.id == Event.delivery_id)
-        .where(Event.type == EventType.LINK_CLICK.value, Delivery.run_id.in_(runs))
-        .group_by(*_KEY_COLUMNS)
-    )
-    return pd.DataFrame.from_records(rows.all(), columns=[*KEY, "clicked", "clicks"])
+def _clicks(clicks: pd.DataFrame) -> pd.DataFrame:
+    if clicks.empty:
+        return pd.DataFrame(columns=[*KEY, "clicked", "clicks"])
+    grouped = clicks.groupby(KEY)["clicks"]
+    return pd.DataFrame({"clicked": grouped.count(), "clicks": grouped.sum()}).reset_index()
 
 
-async def _after_send(
-    session: AsyncSession, runs: Select[int], last_sent: datetime
-) -> pd.DataFrame:
-    """`replied` and `churned`: the recipient's events in the 48 h after each send."""
-    kinds = [EventType.MESSAGE.value, *(kind.value for kind in CHURN_EVENTS)]
-    rows = await session.execute(
-        select(Delivery.id, *_KEY_COLUMNS, Delivery.sent_at, Event.type, Event.occurred_at)
-        .join(Event, Event.subscriber_id == Delivery.subscriber_id)
-        .where(
-            Delivery.run_id.in_(runs),
-            Delivery.status == DeliveryStatus.SENT,
-            Event.type.in_(kinds),
-            Event.occurred_at >= Delivery.sent_at,
-            Event.occurred_at <= last_sent + AFTER_SEND,
-        )
-    )
-    events = pd.DataFrame.from_records(
-        rows.all(), columns=["delivery_id", *KEY, "sent_at", "type", "occurred_at"]
-    )
+def _after_send(events: pd.DataFrame) -> pd.DataFrame:
     if events.empty:
         return pd.DataFrame(columns=[*KEY, "replied", "churned"])
-    elapsed = pd.to_datetime(events["occurred_at"], utc=True) - pd.to_datetime(
-        events["sent_at"], utc=True
-    )
-    recent = events[elapsed <= AFTER_SEND].assign(
-        kind=lambda rows: (
-            rows["type"].eq(EventType.MESSAGE.value).map({True: "replied", False: "churned"})
-        )
-    )
-    table = recent.drop_duplicates(["delivery_id", "kind"]).pivot_table(
+    table = events.pivot_table(
         index=KEY, columns="kind", values="delivery_id", aggfunc="count", fill_value=0
     )
     table.columns.name = None

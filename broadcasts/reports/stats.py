@@ -5,8 +5,9 @@
 - `difference_interval`: Newcombe's hybrid score interval (his method 10, 1998) for the
   difference of two independent proportions, built from the two Wilson intervals. It is
   what the holdout lift reports.
-- `two_proportion_z_test`: the pooled two-proportion z-test, two-sided. It is what the
-  A/B results report.
+- `two_proportion_z_test`: the pooled two-proportion z-test, two-sided. Lift and A/B
+  results use it when every expected count is at least 5, and Fisher's exact test below
+  that (broadcasts.reports.significance decides).
 """
 
 import math

@@ -1,5 +1,6 @@
 """A picture of a generation for the admin chat: one bar per AI segment (its size and
-share of the audience), labelled with its name and its strongest traits. PNG bytes,
+share of the audience), labelled with its name and its strongest traits (each with the
+share of the segment it holds for). PNG bytes,
 drawn with matplotlib's Agg canvas (no display, no global pyplot state)."""
 
 import io
@@ -24,7 +25,7 @@ def cluster_chart_png(result: Generation) -> bytes:
     axes.barh(positions, sizes, color="#4c78a8", height=0.6)
     axes.set_yticks(positions, [textwrap.fill(p.name, 28) for p in profiles], fontsize=9)
     for position, profile in zip(positions, profiles, strict=True):
-        traits = "; ".join(trait.label for trait in profile.traits[:TRAITS_SHOWN])
+        traits = "; ".join(f"{t.label} {t.share:.0%}" for t in profile.traits[:TRAITS_SHOWN])
         axes.annotate(
             f"{profile.size:,} ({profile.share:.0%})  {traits or 'close to the average'}",
             xy=(0, position + 0.36), fontsize=8, color="#333333",

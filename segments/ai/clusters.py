@@ -1,11 +1,11 @@
-"""Clusters of the audience: k-means with k chosen by silhouette, fitted on a sample, then
+"""Clusters of the audience: k-means with the k that replicates, fitted on a sample, then
 every subscriber assigned to the nearest centroid. Deterministic for a given seed.
 
 1. A sample of `sample_size` subscribers (everyone when fewer), drawn with `seed`.
-2. For each k in [k_min, k_max] (capped by the distinct points in the sample), k-means
-   on the encoded sample; the silhouette of that clustering on at most
-   `SILHOUETTE_SAMPLE` of the sampled points. The best silhouette wins; ties: smaller k.
-3. Everyone, in chunks, to the nearest centroid. Clusters are numbered by size, largest
+2. k: the largest in [k_min, k_max] (capped by the distinct points) whose clusters
+   replicate across subsamples of the sample (`stability.choose_k`, which says why).
+3. k-means with that k on the whole sample (`N_INIT` starts).
+4. Everyone, in chunks, to the nearest centroid. Clusters are numbered by size, largest
    first (ties by centroid order), so names and charts come out in a stable order.
 """
 
@@ -13,25 +13,21 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
-from core.errors import SegbotError
 from segments.ai.encoding import Encoder, Matrix
 from segments.ai.features import Features
+from segments.ai.stability import AudienceTooSmallError, KChoice, choose_k
 
-SILHOUETTE_SAMPLE = 5_000
-N_INIT = 4
+N_INIT = 10
 Labels = np.ndarray[Any, np.dtype[np.int64]]
-
-
-class AudienceTooSmallError(SegbotError):
-    """Too few subscribers, or too few different ones, to find clusters."""
 
 
 @dataclass(frozen=True)
 class Clustering:
     labels: Labels  # cluster of each row of the features' frame, 0 = the largest
     k: int
-    silhouettes: dict[int, float]  # silhouette of every k tried
+    choice: KChoice  # how k was chosen: the replication of every k tried
     fitted_on: int  # subscribers in the sample the clusters were fitted on
     centroids: Matrix  # in the encoded space, in cluster order
     encoder: Encoder
@@ -62,9 +58,8 @@ def find_clusters(
             f"{k_min} clusters need more than {k_min} different subscribers; "
             f"the audience has {distinct} (on the chosen features)"
         )
-    models, silhouettes = choose_k(points, range(k_min, min(k_max, distinct - 1) + 1), seed)
-    best = max(silhouettes, key=lambda k: (silhouettes[k], -k))
-    model = models[best]
+    choice, model = fit_sample(points, range(k_min, min(k_max, distinct - 1) + 1), seed)
+    best = choice.k
     raw = np.empty(len(frame), dtype=np.int64)
     for start, chunk in encoder.chunks(frame):
         raw[start : start + len(chunk)] = model.predict(chunk)
@@ -75,33 +70,20 @@ def find_clusters(
     return Clustering(
         labels=renumber[raw],
         k=best,
-        silhouettes=silhouettes,
+        choice=choice,
         fitted_on=len(sample),
         centroids=np.asarray(model.cluster_centers_, dtype=np.float32)[order],
         encoder=encoder,
     )
 
 
-def choose_k(points: Matrix, ks: range, seed: int) -> tuple[dict[int, Any], dict[int, float]]:
-    """k-means for each k on `points`, and the silhouette of each (on a sample)."""
+def fit_sample(points: Matrix, ks: range, seed: int) -> tuple[KChoice, Any]:
+    """The k in `ks` that replicates, and k-means with it fitted on all of `points` (on
+    one thread, as in `choose_k`)."""
     from sklearn.cluster import KMeans
-    from sklearn.metrics import silhouette_score
 
-    models: dict[int, Any] = {}
-    silhouettes: dict[int, float] = {}
-    for k in ks:
-        model = KMeans(n_clusters=k, n_init=N_INIT, random_state=seed).fit(points)
-        if len(np.unique(model.labels_)) < 2:
-            continue
-        models[k] = model
-        silhouettes[k] = float(
-            silhouette_score(
-                points,
-                model.labels_,
-                sample_size=min(SILHOUETTE_SAMPLE, len(points)),
-                random_state=seed,
-            )
-        )
-    if not silhouettes:
-        raise AudienceTooSmallError("the audience does not split into clusters")
-    return models, silhouettes
+    choice = choose_k(points, ks, seed)
+    starts = int(np.random.SeedSequence(seed).generate_state(1)[0])
+    with threadpool_limits(limits=1, user_api="openmp"):
+        model = KMeans(n_clusters=choice.k, n_init=N_INIT, random_state=starts).fit(points)
+    return choice, model

@@ -3,9 +3,9 @@ the product (pain point, preferred format, tone, best offer). Every key has a de
 
 ```yaml
 ai:
-  k_min: 3               # the number of clusters is the best silhouette within [k_min, k_max]
+  k_min: 3               # k: the most clusters within [k_min, k_max] that replicate
   k_max: 8
-  seed: 7                # the same data and seed give the same segments
+  seed: 7                # draws the samples; the same data gives the same k whatever it is
   sample_size: 20000     # clusters are fitted on this many subscribers; everyone is assigned
   window_days: 90        # engagement rates and active hours are measured over this window
   product: "running shoes and gear"   # what the shop sells: context for the language model

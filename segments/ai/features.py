@@ -7,7 +7,10 @@ Feature groups (`GROUPS`; a marketer's description may pick some, `describe.py`)
 - engagement: `reads clicks replies reactions presses`, events per week over the window
   (`window_days`, or since they subscribed when later), and `tenure`, days subscribed;
 - hours: `night morning afternoon evening`, the share of their engagement in each quarter
-  of the day (0-6, 6-12, 12-18, 18-24) in their own time zone when known, else UTC;
+  of the day (0-6, 6-12, 12-18, 18-24) in their own time zone when known, else UTC, with
+  `HOUR_PRIOR` events spread like the audience's added: one or two events say little
+  about someone's day (alone they would make 100 % shares, a fake cluster per quarter),
+  and no events means the audience's usual mix;
 - ladder: `stage`, 0 (unaware) to 4 (most aware);
 - demographics: `lang gender age_band income education` (text, "unknown" when missing) and
   `age` (years, NaN when unknown);
@@ -63,6 +66,7 @@ ENGAGEMENT = {
     "presses": EventType.BUTTON,
 }
 HOURS = ("night", "morning", "afternoon", "evening")
+HOUR_PRIOR = 4  # pseudo-events, spread like the audience's, in everyone's hour shares
 PACKED, HOUR_BITS = 4, 16  # a subscriber's events per hour of day, up to 65,535 in the window
 RFM = ("recency", "frequency", "monetary", "buyer")
 DEMOGRAPHICS = ("lang", "gender", "age_band", "income", "education")
@@ -259,8 +263,9 @@ def _day_quarters(
             rows = (zones == zone).to_numpy()
             local[rows] = np.roll(by_utc_hour[rows], shift, axis=1)
     quarters = local.reshape(len(local), 4, 6).sum(axis=2)
-    totals = quarters.sum(axis=1, keepdims=True)
-    shares = np.divide(quarters, totals, out=np.zeros_like(quarters), where=totals > 0)
+    overall = quarters.sum(axis=0)
+    usual = overall / overall.sum() if overall.sum() > 0 else np.full(4, 0.25)
+    shares = (quarters + HOUR_PRIOR * usual) / (quarters.sum(axis=1, keepdims=True) + HOUR_PRIOR)
     return pd.DataFrame(shares, index=people.index, columns=list(HOURS))
 
 

@@ -24,6 +24,7 @@ from segments.ai.describe import read_description
 from segments.ai.features import Features, build_features
 from segments.ai.llm import LanguageModel
 from segments.ai.profiles import Profile, profile_clusters, titled
+from segments.ai.stability import KChoice
 from segments.ai.store import add_generated, free_name, remove_generated
 from segments.ai.writing import model_names
 from segments.membership import refresh_memberships
@@ -43,7 +44,7 @@ class Generation:
     removed: list[str]  # the AI segments this generation replaced
     orphaned_personas: list[str]  # personas whose source segment was among the removed
     k: int
-    silhouettes: dict[int, float]
+    choice: KChoice  # how k was chosen: how well each k tried replicates
     audience: int  # subscribers clustered
     fitted_on: int  # of them, in the sample the clusters were fitted on
     groups: tuple[str, ...]  # feature groups clustered on
@@ -92,7 +93,7 @@ async def generate_ai_segments(
         removed=removed,
         orphaned_personas=orphaned,
         k=clustering.k,
-        silhouettes=clustering.silhouettes,
+        choice=clustering.choice,
         audience=len(features.frame),
         fitted_on=clustering.fitted_on,
         groups=focus.groups,

@@ -1,11 +1,18 @@
 """Readable profiles of clusters, from what distinguishes each from the whole audience.
 
-Every feature is compared (`traits`), whatever the clustering was fitted on. A profile's
-name is "AI <n>: " and the labels of its three strongest traits; its demographic profile,
-geographic focus, interests and behaviours are the traits of those feature groups; its
-pain points, preferred format, tone and best offer are what `ai.traits` (segbot.yaml, over
-the shipped defaults) says about its traits, strongest first, then about its most common
-ladder stage, then the defaults. Same data, same labels: the same profiles.
+Every feature is compared (`traits`), whatever the clustering was fitted on. Every trait is
+listed with the share of the members it holds for, and of the audience.
+
+A profile's name is "AI <n>: " and the labels of its three strongest traits among those
+that hold for a clear majority of its members, at least `NAME_MAJORITY` (60 %): a name
+says only what is true of most of the segment. A cluster with traits but none that common
+is "mixed"; one with no traits at all is "typical subscribers".
+
+Its demographic profile, geographic focus, interests and behaviours are the traits of
+those feature groups; its pain points, preferred format, tone and best offer are what
+`ai.traits` (segbot.yaml, over the shipped defaults) says about its traits, strongest
+first, then about its most common ladder stage, then the defaults. Same data, same
+labels: the same profiles.
 """
 
 from collections.abc import Callable, Sequence
@@ -39,6 +46,11 @@ T = TypeVar("T")
 NAME_PREFIX = "AI"
 MAX_NAME = 64
 NAME_TRAITS = 3
+NAME_MAJORITY = 0.6  # a trait names a segment when it holds for at least this share of it
+HOW_TO_READ = (
+    f"Names use only traits held by at least {NAME_MAJORITY:.0%} of a segment; each trait "
+    "shows the share of the segment it holds for (of the audience in brackets)."
+)
 MAX_PAIN_POINTS = 3
 SECTIONS = {
     "demographics": ("demographics",),
@@ -60,6 +72,11 @@ class Profile:
     preferred_format: ContentFormat
     tone: str
     offer: str
+
+    @property
+    def held_by_most(self) -> list[Trait]:
+        """The traits that may name it: held by at least NAME_MAJORITY of its members."""
+        return _held_by_most(self.traits)
 
     def section(self, name: str) -> list[str]:
         """The traits' texts of one section: demographics, geography, interests, behaviours."""
@@ -107,14 +124,22 @@ def profile_clusters(features: Features, labels: Labels, config: AiConfig) -> li
 
 
 def statistical_name(number: int, traits: Sequence[Trait]) -> str:
-    """ "AI 2: ES, deals, frequent clickers": the labels of the strongest traits that fit."""
+    """ "AI 2: ES, deals, frequent clickers": the labels of the strongest traits that hold
+    for at least NAME_MAJORITY of the members and fit in the name."""
     labels: list[str] = []
-    for trait in traits:
+    for trait in _held_by_most(traits):
         if len(labels) == NAME_TRAITS:
             break
         if trait.label not in labels and len(titled(number, [*labels, trait.label])) <= MAX_NAME:
             labels.append(trait.label)
-    return titled(number, labels or ["typical subscribers"])
+    if not labels:
+        return titled(number, ["mixed" if traits else "typical subscribers"])
+    return titled(number, labels)
+
+
+def _held_by_most(traits: Sequence[Trait]) -> list[Trait]:
+    """`traits` that hold for at least NAME_MAJORITY of the members, in order."""
+    return [trait for trait in traits if trait.share >= NAME_MAJORITY]
 
 
 def titled(number: int, words: Sequence[str]) -> str:

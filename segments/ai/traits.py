@@ -4,8 +4,15 @@ every kind of feature, and said in words.
 Strength is a standardised difference: for a number, (cluster mean - audience mean) /
 audience standard deviation (counts and rates on a log scale); for a share (a text value,
 a tag, buying at all), (cluster share - audience share) / sqrt(p (1 - p)) with p the
-audience share. A number is a trait from |strength| >= 0.5; a value or a tag when at least
-30% of the cluster has it and its strength is >= 0.5.
+audience share. A number is a trait when |strength| >= 0.5 and more of the cluster than of
+the audience is on that side of the audience's middle (see below); a value or a tag when
+at least 30% of the cluster has it and its strength is >= 0.5.
+
+Every trait also says whom it holds for, the `share` of the cluster's members and of the
+whole audience: having the value or the tag; for a number, being above the audience's
+middle (more of the audience below them than above) for `:high` ("frequent readers"),
+below it for `:low`, and neither when the number is unknown. A trait is listed whatever
+its share; profile names use only those that hold for most members (`profiles.py`).
 """
 
 from dataclasses import dataclass
@@ -43,9 +50,11 @@ SHARES = {"buyer": ("buyers", "buyers", "non-buyers")}  # 0/1 numbers read as sh
 class Trait:
     key: str  # e.g. "country:ES", "clicks:high", "tag:interest:deals" (see segments.ai.config)
     group: str  # the feature group it belongs to
-    text: str  # e.g. "country ES: 92% (audience 31%)"
+    text: str  # e.g. "country ES: 92% (audience 31%)": whom it holds for, first
     label: str  # a few words for a name, e.g. "ES"
     strength: float
+    share: float  # of the cluster's members it holds for
+    audience: float  # of the whole audience it holds for
 
 
 def number_traits(
@@ -54,32 +63,54 @@ def number_traits(
     """The trait (if any) `column` gives each cluster, by cluster number."""
     measured = np.log1p(values) if column in SKEWED else values
     spread = float(measured.std(ddof=0))
-    if not spread > 0:
+    if values.nunique() < 2 or not spread > 0:  # equal values can give a rounding-error spread
         return {}
     overall, means = float(values.mean()), values.groupby(clusters).mean()
     effects = (measured.groupby(clusters).mean() - float(measured.mean())) / spread
+    sides = middle_sides(values)
+    shares = [side.groupby(clusters).mean() for side in sides]  # above, below, by cluster
     what, unit, high, low = NUMBERS[column]
     found = {}
     for cluster, effect, mean in zip(
         effects.index.astype(int), effects.to_numpy(), means.to_numpy(), strict=True
     ):
-        if abs(effect) >= MIN_STRENGTH:
+        side = 0 if effect > 0 else 1
+        share, audience = float(shares[side][cluster]), float(sides[side].mean())
+        if abs(effect) >= MIN_STRENGTH and share > audience:
+            label = high if effect > 0 else low
             shown = _number(float(mean), unit), _number(overall, unit)
             found[cluster] = Trait(
                 f"{column}:{'high' if effect > 0 else 'low'}",
                 group,
-                f"{what}: {shown[0]} (audience {shown[1]})",
-                high if effect > 0 else low,
+                f"{_shares(label, share, audience)}, {what} {shown[0]} (audience {shown[1]})",
+                label,
                 float(effect),
+                share,
+                audience,
             )
     return found
+
+
+def middle_sides(values: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Per subscriber: above the middle of the known `values` (more of them below than
+    above), and below it; False both ways when the value is unknown."""
+    known = np.sort(values.dropna().to_numpy(dtype=np.float64))
+    points = values.to_numpy(dtype=np.float64)
+    under = np.searchsorted(known, points, side="left")
+    over = len(known) - np.searchsorted(known, points, side="right")
+    present = ~np.isnan(points)
+    return (
+        pd.Series(present & (under > over), index=values.index),
+        pd.Series(present & (over > under), index=values.index),
+    )
 
 
 def share_traits(
     key: str, group: str, has: pd.Series, clusters: pd.Series, *, both_ways: bool = False
 ) -> dict[int, Trait]:
     """The trait of having `key` (a 0/1 series) per cluster: over-represented, or with
-    `both_ways` also under-represented (`key:high` / `key:low`)."""
+    `both_ways` also under-represented (`key:high` / `key:low`, which holds for those
+    without it)."""
     overall = float(has.mean())
     if not 0 < overall < 1:
         return {}
@@ -91,12 +122,13 @@ def share_traits(
         share = float(shares[cluster])
         if effect >= MIN_STRENGTH and share >= MIN_SHARE:
             name, label = (f"{key}:high", high) if both_ways else (key, label_of(key))
+            said, held, audience = what, share, overall
         elif both_ways and effect <= -MIN_STRENGTH:
-            name, label = f"{key}:low", low
+            name, label, said, held, audience = f"{key}:low", low, low, 1 - share, 1 - overall
         else:
             continue
-        text = f"{what}: {share:.0%} (audience {overall:.0%})"
-        found[int(cluster)] = Trait(name, group, text, label, float(effect))
+        text = _shares(said, held, audience)
+        found[int(cluster)] = Trait(name, group, text, label, float(effect), held, audience)
     return found
 
 
@@ -115,9 +147,9 @@ def value_traits(
         for cluster, share in zip(shares.index.astype(int), shares[value].to_numpy(), strict=True):
             effect = (float(share) - share_all) / np.sqrt(share_all * (1 - share_all))
             if effect >= MIN_STRENGTH and share >= MIN_SHARE:
-                text = f"{describe(key)}: {share:.0%} (audience {share_all:.0%})"
+                text = _shares(describe(key), float(share), share_all)
                 found.setdefault(cluster, []).append(
-                    Trait(key, group, text, label_of(key), float(effect))
+                    Trait(key, group, text, label_of(key), float(effect), float(share), share_all)
                 )
     return found
 
@@ -153,6 +185,10 @@ def label_of(key: str) -> str:
 
 def stage_names(stages: pd.Series) -> pd.Series:
     return pd.Series(np.asarray(STAGES, dtype=object)[stages.to_numpy()], index=stages.index)
+
+
+def _shares(what: str, share: float, audience: float) -> str:
+    return f"{what}: {share:.0%} (audience {audience:.0%})"
 
 
 def _number(value: float, unit: str) -> str:

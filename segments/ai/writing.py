@@ -11,7 +11,7 @@ import re
 from collections.abc import Mapping, Sequence
 
 from segments.ai.llm import LanguageModel, LanguageModelError, Message, ModelRequiredError, ask_all
-from segments.ai.profiles import Profile
+from segments.ai.profiles import NAME_MAJORITY, Profile
 from segments.models import Persona
 
 MAX_MODEL_NAME = 40
@@ -29,8 +29,14 @@ def _system(product: str) -> Message:
 
 
 def profile_summary(profile: Profile) -> str:
+    """What a name may rest on: the traits at least NAME_MAJORITY of the members share."""
+    common = profile.held_by_most
     lines = [f"{profile.share:.0%} of the audience; most common ladder stage: {profile.stage}"]
-    lines += [f"- {trait.text}" for trait in profile.traits[:8]]
+    if common:
+        lines.append(f"What at least {NAME_MAJORITY:.0%} of them share:")
+        lines += [f"- {trait.text}" for trait in common[:8]]
+    else:
+        lines.append(f"No trait is shared by {NAME_MAJORITY:.0%} of them: a mixed group.")
     lines.append(f"Pain points: {'; '.join(profile.pain_points)}")
     return "\n".join(lines)
 
@@ -45,7 +51,8 @@ async def model_names(
             {
                 "role": "user",
                 "content": "Name this audience segment in two to four words, like a "
-                "marketing persona (no quotes, no numbering):\n" + profile_summary(profile),
+                "marketing persona, after what most of its members share (no quotes, no "
+                "numbering):\n" + profile_summary(profile),
             },
         ]
         for profile in profiles

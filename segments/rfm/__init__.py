@@ -1,1 +1,2 @@
-"""RFM: quintile scoring of CRM purchases (`scoring`) and the stored scores (`store`)."""
+"""RFM: quintile scoring of CRM purchases (`scoring`), what each customer bought as the
+database sums it (`purchases`), and the stored scores (`store`)."""

@@ -8,11 +8,18 @@ so the same orders in any row order give the same frame.
   placed on that day; a `datetime` counts whole 24-hour periods.
 - recency_days: whole days from the customer's last order to `as_of`; frequency: number
   of orders; monetary: their sum, counted in cents as the database stores money.
-- Quintiles: the n customers are sorted by the value (ascending; recency by descending
-  recency_days, so the most recent score 5), ties broken by customer_id ascending; the one
-  at 0-based position i scores floor(5*i/n) + 1.
+- Quintiles: the n customers are sorted by the value, ascending (recency by descending
+  recency_days, so more recent scores higher); a customer scores floor(5*i/n) + 1 where i
+  is the 0-based position of the first customer with the same value. Equal values score
+  equally, whatever the customer ids: ties take the lowest score any of them would get,
+  so a tie never lifts anyone into a better quintile than their value earns. When every
+  customer has the same value, a lone customer included, all score 1: nobody is ahead.
 - segment: the name the R/F cell has in a `SegmentMap` (`DEFAULT_SEGMENT_MAP` unless
   given), which names each of the 25 cells exactly once.
+
+Quintiles of a handful of customers rank noise, so what is stored or shown is scored by
+`score_with_minimum`: below the minimum (`MIN_CUSTOMERS` unless configured) it scores
+nobody and says why (`TooFewCustomers`).
 """
 
 from collections.abc import Mapping
@@ -25,6 +32,7 @@ import pandas as pd
 from core.errors import ConfigError, SegbotError
 
 SCORES = range(1, 6)
+MIN_CUSTOMERS = 20  # customers with a counted order needed before quintiles mean anything
 COLUMNS = ["customer_id", "recency_days", "frequency", "monetary", "r", "f", "m", "segment"]
 # Per-customer purchase summary `score_summary` reads (what SQL can aggregate for us).
 SUMMARY_COLUMNS = ["customer_id", "last_ordered_at", "frequency", "monetary"]
@@ -32,6 +40,23 @@ SUMMARY_COLUMNS = ["customer_id", "last_ordered_at", "frequency", "monetary"]
 
 class RfmInputError(SegbotError):
     """The orders frame or the as-of moment cannot be scored as given."""
+
+
+@dataclass(frozen=True, slots=True)
+class TooFewCustomers:
+    """Fewer customers with a counted order than the minimum: nothing is scored."""
+
+    customers: int
+    minimum: int
+
+    def __str__(self) -> str:
+        there = "there is 1" if self.customers == 1 else f"there are {self.customers}"
+        return f"RFM needs at least {self.minimum} customers with orders; {there}"
+
+
+def shortfall(customers: int, *, minimum: int) -> TooFewCustomers | None:
+    """Why `customers` customers with a counted order are too few to score, or None."""
+    return TooFewCustomers(customers, minimum) if customers < minimum else None
 
 
 ScoreSpan = tuple[int, int]
@@ -151,12 +176,26 @@ def score_summary(
         }
     )
     frame = frame.sort_values("customer_id", kind="stable", ignore_index=True)
-    frame["r"] = _quintiles(frame, "recency_days", ascending=False)
-    frame["f"] = _quintiles(frame, "frequency", ascending=True)
-    frame["m"] = _quintiles(frame, "monetary", ascending=True)
+    frame["r"] = _quintiles(frame["recency_days"], ascending=False)
+    frame["f"] = _quintiles(frame["frequency"], ascending=True)
+    frame["m"] = _quintiles(frame["monetary"], ascending=True)
     names = segment_map.grid()[frame["r"].to_numpy() - 1, frame["f"].to_numpy() - 1]
     frame["segment"] = pd.Series(names, dtype="str", index=frame.index)
     return frame[COLUMNS]
+
+
+def score_with_minimum(
+    summary: pd.DataFrame,
+    as_of: date | datetime,
+    *,
+    min_customers: int,
+    segment_map: SegmentMap = DEFAULT_SEGMENT_MAP,
+) -> tuple[pd.DataFrame, TooFewCustomers | None]:
+    """`score_summary` when `summary` holds at least `min_customers` customers; else the
+    empty frame, and why."""
+    too_few = shortfall(len(summary), minimum=min_customers)
+    scored = summary if too_few is None else summary.iloc[:0]
+    return score_summary(scored, as_of, segment_map=segment_map), too_few
 
 
 def recency_days(last_ordered_at: pd.Series, as_of: date | datetime) -> pd.Series:
@@ -170,15 +209,11 @@ def recency_days(last_ordered_at: pd.Series, as_of: date | datetime) -> pd.Serie
     return pd.Series(elapsed.dt.days, index=last.index)
 
 
-def _quintiles(frame: pd.DataFrame, column: str, *, ascending: bool) -> pd.Series:
-    """floor(5*i/n)+1 by position i in (value, customer_id) order; `frame` is in id order."""
-    positions = frame.sort_values(
-        [column, "customer_id"], ascending=[ascending, True], kind="stable"
-    ).index.to_numpy()
-    n = len(frame)
-    scores = np.empty(n, dtype="int64")
-    scores[positions] = 5 * np.arange(n, dtype="int64") // max(n, 1) + 1
-    return pd.Series(scores, index=frame.index)
+def _quintiles(values: pd.Series, *, ascending: bool) -> pd.Series:
+    """floor(5*i/n)+1, i the 0-based position of the first of the values equal to each one
+    once all are sorted (`rank(method="min")` is that position plus one)."""
+    first = values.rank(method="min", ascending=ascending).to_numpy("int64") - 1
+    return pd.Series(5 * first // max(len(values), 1) + 1, index=values.index)
 
 
 def _placed_by(ordered_at: pd.Series, as_of: date | datetime) -> pd.Series:
@@ -206,10 +241,14 @@ def _aware_utc(column: pd.Series) -> pd.Series:
 __all__ = [
     "COLUMNS",
     "DEFAULT_SEGMENT_MAP",
+    "MIN_CUSTOMERS",
     "SUMMARY_COLUMNS",
     "RfmInputError",
     "SegmentMap",
+    "TooFewCustomers",
     "recency_days",
     "score",
     "score_summary",
+    "score_with_minimum",
+    "shortfall",
 ]

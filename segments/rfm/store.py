@@ -1,55 +1,44 @@
 """RFM scores in the database: rescored from the purchases, read back as a table.
 
-The database gives one summary row per customer; `rfm.score_summary` scores them in
-pandas. The summary comes from the purchase facts the CRM sync keeps on each customer
-(one row per customer) when every counted order was placed by the as-of day, the rescore
-after each sync; for an earlier as-of it is summed from the orders (one GROUP BY over all
-of them). A customer's score reaches their subscriber through `Customer.subscriber_id`
+The database gives one summary row per customer (`rfm.purchases`); `rfm.score_summary`
+scores them in pandas. A customer's score reaches their subscriber through `Customer.subscriber_id`
 (rules: `rfm = champions`, `rfm.r >= 4`).
 
 The stored scores are then made exactly the new ones by writing only the difference:
 what the scores are as of lives once, in the run (`RfmRun`), and each row keeps its
 customer's last order rather than a recency that grows every day, so a daily rescore
 rewrites just the customers who bought, stopped counting, or crossed a quintile boundary.
+A change to how scores are computed (such as how ties score) reaches the stored rows the
+same way, on the next rescore.
+
+With fewer customers to score than the minimum (`rfm.min_customers`), a rescore scores
+nobody: the stored scores are cleared, so no rule or campaign acts on quintiles of a
+handful (or on stale ones from a larger past), and the outcome says why (`too_few`).
 """
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
-from typing import Any
+from datetime import date, datetime
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import (
-    BigInteger,
-    Column,
-    ColumnElement,
-    Select,
-    SQLColumnExpression,
-    case,
-    cast,
-    delete,
-    func,
-    insert,
-    literal,
-    select,
-    update,
-)
+from sqlalchemy import Column, ColumnElement, case, delete, func, insert, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.schema import DropTable
 
 from core.db import analyze
 from core.frames import fill_temporary, read_frame, read_integers, stored_times, temporary_table
-from crm_sync.models import Customer, Order
+from crm_sync.models import Customer
 from segments.models import RfmRun, RfmScore
+from segments.rfm.purchases import cents, microseconds, read_purchase_summary
 from segments.rfm.scoring import (
     DEFAULT_SEGMENT_MAP,
-    SUMMARY_COLUMNS,
+    MIN_CUSTOMERS,
     SegmentMap,
+    TooFewCustomers,
     recency_days,
-    score_summary,
+    score_with_minimum,
 )
-from segments.rules.comparison import day_start
 
 # What a row holds besides its customer, in the order the scores are staged.
 _STORED = ["last_ordered_at", "frequency", "monetary", "r", "f", "m", "segment"]
@@ -69,82 +58,10 @@ _GONE = temporary_table("rfm_scores_gone", "customer_id")
 @dataclass(frozen=True, slots=True)
 class RfmRescore:
     as_of: date
-    customers: int
+    customers: int  # customers scored
     segments: dict[str, int]  # customers per segment name
     changed: int  # stored rows written or deleted
-
-
-async def read_purchase_summary(session: AsyncSession, *, as_of: date | datetime) -> pd.DataFrame:
-    """Per customer, over orders that count as purchases with a positive amount placed by
-    `as_of`: SUMMARY_COLUMNS (monetary summed in cents, as `rfm.score` does).
-
-    Read from the customers' purchase facts when no customer's last counted order is
-    after `as_of` (they then hold exactly these sums), else summed from the orders.
-    """
-    placed_by_as_of = _placed_by(as_of)
-    latest_purchase = select(func.max(Customer.last_order_at)).scalar_subquery()
-    moment = _microseconds(session.get_bind().dialect.name)
-    statement: Select[int, Any, int, int]
-    if await session.scalar(select(placed_by_as_of(latest_purchase))):
-        statement = select(
-            Customer.id,
-            moment(Customer.last_order_at),
-            Customer.orders_count,
-            _cents(Customer.total_spent),
-        ).where(Customer.orders_count > 0)
-    else:
-        statement = (
-            select(
-                Order.customer_id,
-                moment(func.max(Order.ordered_at)),
-                func.count(),
-                func.sum(_cents(Order.amount)),
-            )
-            .where(
-                Order.counts_as_purchase.is_(True),
-                Order.amount > 0,
-                placed_by_as_of(Order.ordered_at),
-            )
-            .group_by(Order.customer_id)
-        )
-    frame = await read_integers(session, statement, ["customer_id", "last", "frequency", "cents"])
-    return pd.DataFrame(
-        {
-            "customer_id": frame["customer_id"].astype("int64"),
-            "last_ordered_at": pd.to_datetime(frame["last"].astype("int64"), unit="us", utc=True),
-            "frequency": frame["frequency"].astype("int64"),
-            "monetary": frame["cents"].astype("float64") / 100,
-        },
-        columns=SUMMARY_COLUMNS,
-    )
-
-
-def _microseconds(dialect: str) -> Callable[[SQLColumnExpression[Any]], ColumnElement[int]]:
-    """A time as whole microseconds since the epoch, an integer: half a million of them
-    decode and convert in a fraction of the time timestamps take."""
-    if dialect == "postgresql":
-        return lambda moment: cast(func.extract("epoch", moment) * 1_000_000, BigInteger)
-    # SQLite holds the UTC time as 'YYYY-MM-DD HH:MM:SS.ffffff': its whole seconds since
-    # the epoch, and the six digits of the fraction.
-    return lambda moment: (
-        cast(func.strftime("%s", moment), BigInteger) * 1_000_000
-        + cast(func.substr(moment, 21, 6), BigInteger)
-    )
-
-
-def _cents(money: SQLColumnExpression[Any]) -> ColumnElement[int]:
-    """Money as whole cents, an integer: decoded many times faster than a numeric."""
-    return cast(func.round(money * 100), BigInteger)
-
-
-def _placed_by(
-    as_of: date | datetime,
-) -> Callable[[SQLColumnExpression[Any]], ColumnElement[bool]]:
-    """The condition "`moment` is by `as_of`": a date includes its whole (UTC) day."""
-    if isinstance(as_of, datetime):
-        return lambda moment: moment <= as_of
-    next_day = day_start(as_of) + timedelta(days=1)
-    return lambda moment: moment < next_day
+    too_few: TooFewCustomers | None = None  # why nobody was scored, below the minimum
 
 
 async def rescore_rfm(
@@ -153,11 +70,15 @@ async def rescore_rfm(
     as_of: date,
     now: datetime,
     segment_map: SegmentMap = DEFAULT_SEGMENT_MAP,
+    min_customers: int = MIN_CUSTOMERS,
 ) -> RfmRescore:
     """Score every customer with a counted order as of the day `as_of`, and make the
-    stored scores exactly these (customers without one lose theirs); commits."""
+    stored scores exactly these (customers without one lose theirs); with fewer than
+    `min_customers` of them, score nobody and clear the stored scores. Commits."""
     summary = await read_purchase_summary(session, as_of=as_of)
-    scores = score_summary(summary, as_of, segment_map=segment_map)
+    scores, too_few = score_with_minimum(
+        summary, as_of, min_customers=min_customers, segment_map=segment_map
+    )
     scores = scores.merge(summary[["customer_id", "last_ordered_at"]], on="customer_id")
     changed = await _store_difference(session, scores, segment_map.names, now)
     if changed:
@@ -167,7 +88,9 @@ async def rescore_rfm(
         RfmRun(as_of=as_of, scored_at=now, customers=len(scores), changed=changed, segments=counts)
     )
     await session.commit()
-    return RfmRescore(as_of=as_of, customers=len(scores), segments=counts, changed=changed)
+    return RfmRescore(
+        as_of=as_of, customers=len(scores), segments=counts, changed=changed, too_few=too_few
+    )
 
 
 async def _store_difference(
@@ -225,13 +148,13 @@ async def _stage(session: AsyncSession, rows: pd.DataFrame) -> None:
 
 
 async def _stored_keys(session: AsyncSession, names: Sequence[str]) -> pd.DataFrame:
-    microseconds = _microseconds(session.get_bind().dialect.name)
+    moment = microseconds(session.get_bind().dialect.name)
     position = case({name: number for number, name in enumerate(names)}, value=RfmScore.segment)
     statement = select(
         RfmScore.customer_id,
-        microseconds(RfmScore.last_ordered_at),
+        moment(RfmScore.last_ordered_at),
         RfmScore.frequency,
-        _cents(RfmScore.monetary),
+        cents(RfmScore.monetary),
         RfmScore.r,
         RfmScore.f,
         RfmScore.m,

@@ -23,7 +23,7 @@ Campaign `spring` (goal: conversions), one run started at T0:
 | s12 | default/a      | excluded | (unsubscribed before the run)                        |
 """
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -66,7 +66,7 @@ async def build(session: AsyncSession) -> Scenario:
     spanish, default = spring.targets
     a, b = spanish.variants
     (plain,) = default.variants
-    run = await _run(session, spring)
+    run = await add_run(session, spring)
     sent, status = DeliveryStatus.SENT, DeliveryStatus
     rows = [
         (s[0], spanish.id, a.id, sent, None),
@@ -82,29 +82,34 @@ async def build(session: AsyncSession) -> Scenario:
         (s[10], default.id, plain.id, sent, None),
         (s[11], default.id, plain.id, status.EXCLUDED, "unsubscribed"),
     ]
-    deliveries = await _deliveries(session, run, rows, sent_at=SENT_AT)
-    later_run = await _run(session, later)
+    deliveries = await add_deliveries(session, run, rows, sent_at=SENT_AT)
+    later_run = await add_run(session, later)
     (later_target,) = later.targets
     later_rows = [
         (subscriber, later_target.id, later_target.variants[0].id, sent, None)
         for subscriber in (s[0], s[5])
     ]
-    await _deliveries(session, later_run, later_rows[:1], sent_at=T0 + timedelta(days=3))
-    await _deliveries(session, later_run, later_rows[1:], sent_at=T0 + timedelta(days=4))
+    await add_deliveries(session, later_run, later_rows[:1], sent_at=T0 + timedelta(days=3))
+    await add_deliveries(session, later_run, later_rows[1:], sent_at=T0 + timedelta(days=4))
     await _events(session, s, deliveries)
     await _orders(session, s)
     await session.commit()
     return Scenario(spring.id, later.id, s)
 
 
-async def _run(session: AsyncSession, campaign: Campaign) -> Run:
-    run = Run(campaign_id=campaign.id, status=RunStatus.DONE, scheduled_for=T0, started_at=T0)
+async def add_run(session: AsyncSession, campaign: Campaign, *, started_at: datetime = T0) -> Run:
+    run = Run(
+        campaign_id=campaign.id,
+        status=RunStatus.DONE,
+        scheduled_for=started_at,
+        started_at=started_at,
+    )
     session.add(run)
     await session.flush()
     return run
 
 
-async def _deliveries(
+async def add_deliveries(
     session: AsyncSession,
     run: Run,
     rows: Sequence[tuple[int, int, int, DeliveryStatus, str | None]],
@@ -159,43 +164,64 @@ async def _events(session: AsyncSession, s: list[int], deliveries: dict[int, int
 
 
 async def _orders(session: AsyncSession, s: list[int]) -> None:
-    customers = {
-        index: Customer(
+    day = timedelta(days=1)
+    customers = {f"C{index + 1}": s[index] for index in (0, 1, 4, 5, 8)}
+    await add_purchases(
+        session,
+        customers,
+        [
+            Purchase("C1", SENT_AT + 2 * day, 100.0),
+            Purchase("C1", SENT_AT + 4 * day, 25.0),
+            Purchase("C2", SENT_AT + day, 70.0, counts=False),  # refunded
+            Purchase("C2", SENT_AT + 8 * day, 50.0),
+            Purchase("C5", SENT_AT + day, 40.0, utm="other"),
+            Purchase("C5", SENT_AT + 3 * day, 60.0),
+            Purchase("C6", SENT_AT + 5 * day, 80.0, utm="spring"),
+            Purchase("C9", SENT_AT + 2 * day, 30.0),
+        ],
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Purchase:
+    customer: str  # the customer's external id
+    at: datetime
+    amount: float
+    utm: str | None = None
+    counts: bool = True  # False: refunded
+
+
+async def add_purchases(
+    session: AsyncSession, customers: Mapping[str, int], purchases: Sequence[Purchase]
+) -> None:
+    """CRM customers (external id -> the subscriber matched to them) and their orders, in
+    EUR, each numbered after its customer (C1-0, C1-1...) in the order given."""
+    rows = {
+        external_id: Customer(
             source="shop",
-            external_id=f"C{index + 1}",
-            subscriber_id=s[index],
+            external_id=external_id,
+            subscriber_id=subscriber_id,
             created_at=T0,
             updated_at=T0,
         )
-        for index in (0, 1, 4, 5, 8)
+        for external_id, subscriber_id in customers.items()
     }
-    session.add_all(customers.values())
+    session.add_all(rows.values())
     await session.flush()
-    day = timedelta(days=1)
-    specs: list[tuple[int, timedelta, float, str | None, bool]] = [
-        (0, 2 * day, 100.0, None, True),
-        (0, 4 * day, 25.0, None, True),
-        (1, day, 70.0, None, False),  # refunded
-        (1, 8 * day, 50.0, None, True),
-        (4, day, 40.0, "other", True),
-        (4, 3 * day, 60.0, None, True),
-        (5, 5 * day, 80.0, "spring", True),
-        (8, 2 * day, 30.0, None, True),
-    ]
     session.add_all(
         Order(
             source="shop",
-            external_id=f"O{number}",
-            customer_id=customers[index].id,
-            ordered_at=SENT_AT + after,
-            amount=amount,
+            external_id=f"{purchase.customer}-{number}",
+            customer_id=rows[purchase.customer].id,
+            ordered_at=purchase.at,
+            amount=purchase.amount,
             currency="EUR",
-            status="completed" if counts else "refunded",
-            utm_campaign=utm,
+            status="completed" if purchase.counts else "refunded",
+            utm_campaign=purchase.utm,
             created_at=T0,
             updated_at=T0,
-            counts_as_purchase=counts,
+            counts_as_purchase=purchase.counts,
         )
-        for number, (index, after, amount, utm, counts) in enumerate(specs)
+        for number, purchase in enumerate(purchases)
     )
     await session.flush()

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from broadcasts.campaigns import UnknownCampaignError
 from broadcasts.models import Goal
 from broadcasts.reports import FunnelCounts, campaign_report, funnel_png, report_csv
+from broadcasts.reports.significance import Method
 from broadcasts.reports.stats import difference_interval
 from tests.broadcasts.reports.scenario import SENT_AT, T0, build
 
@@ -68,6 +69,13 @@ async def test_the_holdout_gives_lift_with_newcombes_interval(session: AsyncSess
     assert lift.absolute_lift == pytest.approx(0.1)
     assert lift.relative_lift == pytest.approx(0.2)
     assert lift.difference == difference_interval(3, 5, 1, 2)
+    # One run: its people are the total. Fisher's test (expected counts below 5): 4 of 7
+    # bought; every split of them is at most as likely as 3 + 1, so p = 1.
+    assert lift.run_id is None
+    assert lift.significance is not None
+    assert lift.significance.test is Method.FISHER
+    assert lift.significance.p_value == pytest.approx(1.0)
+    assert lift.significant is False
 
 
 async def test_a_shorter_window_and_an_earlier_now_count_fewer_orders(
@@ -90,15 +98,19 @@ async def test_the_ab_result_of_the_spanish_target(session: AsyncSession) -> Non
     scenario = await build(session)
     report = await campaign_report(session, campaign_id=scenario.campaign_id, now=AFTER)
     (result,) = report.ab
-    assert (result.target, result.metric) == ("spanish", "converted")
+    assert (result.target, result.metric, result.run_id) == ("spanish", "converted", None)
     assert [(v.variant, v.sent, v.successes) for v in result.variants] == [
         ("b", 2, 2),
         ("a", 3, 1),
     ]
-    # pooled p = 3/5, se = sqrt(0.6 * 0.4 * (1/2 + 1/3)) = sqrt(0.2); z = (2/3) / sqrt(0.2)
-    assert result.z == pytest.approx(1.490712, abs=1e-6)
-    assert result.p_value == pytest.approx(0.136037, abs=1e-6)
+    # Fisher (expected counts below 5): 3 of 5 people bought; P(b has k) = C(2,k) C(3,3-k)
+    # / C(5,3): k = 2 -> 0.3 (seen), 1 -> 0.6, 0 -> 0.1; p = 0.3 + 0.1 = 0.4.
+    (pair,) = result.pairs
+    assert pair.significance is not None
+    assert pair.significance.test is Method.FISHER
+    assert pair.significance.p_value == pytest.approx(0.4)
     assert result.winner is None
+    assert result.mixed == 0
 
 
 async def test_csv_and_png(session: AsyncSession) -> None:

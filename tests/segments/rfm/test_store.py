@@ -15,6 +15,7 @@ from segments.rules.compiler import subscriber_ids
 
 NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 AS_OF = date(2026, 11, 1)
+FEW = 1  # a minimum the three customers here reach (the shop is small to stay readable)
 ORDERS = [  # (customer, ordered_at, amount, counts_as_purchase)
     ("a", "2026-10-31T10:00Z", 100.10, True),
     ("a", "2026-10-01T10:00Z", 50.20, True),
@@ -81,7 +82,7 @@ def expected_scores(
 
 async def test_rescore_stores_what_score_computes(session: AsyncSession) -> None:
     customers = await shop(session)
-    outcome = await rescore_rfm(session, as_of=AS_OF, now=NOW)
+    outcome = await rescore_rfm(session, as_of=AS_OF, now=NOW, min_customers=FEW)
     expected = expected_scores(customers, AS_OF)
     stored = await rfm_table(session)
     assert outcome.customers == 3 == len(stored)
@@ -98,13 +99,13 @@ async def test_rescore_stores_what_score_computes(session: AsyncSession) -> None
 
 async def test_rescoring_replaces_scores_and_reaches_subscribers(session: AsyncSession) -> None:
     await shop(session)
-    await rescore_rfm(session, as_of=AS_OF, now=NOW)
+    await rescore_rfm(session, as_of=AS_OF, now=NOW, min_customers=FEW)
     top = await rfm_table(session)
     segment_of_a = str(top.set_index("external_id").loc["a", "segment"])
     chosen = await session.scalars(subscriber_ids(parse(f"rfm = {segment_of_a}"), now=NOW))
     assert len(chosen.all()) == 1
     # As of a day before any order, nobody is scored any more.
-    await rescore_rfm(session, as_of=date(2025, 1, 1), now=NOW)
+    await rescore_rfm(session, as_of=date(2025, 1, 1), now=NOW, min_customers=FEW)
     assert (await rfm_table(session)).empty
     assert (await session.scalars(subscriber_ids(parse("rfm is set"), now=NOW))).all() == []
 
@@ -116,7 +117,7 @@ async def test_rescore_after_every_order_reads_the_purchase_facts_alike(
     # the scores are the ones the orders give.
     customers = await shop(session)
     after_all = date(2026, 11, 3)
-    outcome = await rescore_rfm(session, as_of=after_all, now=NOW)
+    outcome = await rescore_rfm(session, as_of=after_all, now=NOW, min_customers=FEW)
     expected = expected_scores(customers, after_all)
     stored = await rfm_table(session)
     assert outcome.customers == 3
@@ -127,11 +128,13 @@ async def test_rescore_after_every_order_reads_the_purchase_facts_alike(
 async def test_a_rescore_writes_only_the_scores_that_changed(session: AsyncSession) -> None:
     customers = await shop(session)
     after_all = date(2026, 11, 3)
-    first = await rescore_rfm(session, as_of=after_all, now=NOW)
+    first = await rescore_rfm(session, as_of=after_all, now=NOW, min_customers=FEW)
     assert first.changed == 3  # all new
     # A week later nobody bought: everyone's recency grew, yet no stored row changes.
     week_later = date(2026, 11, 10)
-    again = await rescore_rfm(session, as_of=week_later, now=NOW + timedelta(days=7))
+    again = await rescore_rfm(
+        session, as_of=week_later, now=NOW + timedelta(days=7), min_customers=FEW
+    )
     assert again.changed == 0
     stored = await rfm_table(session)
     before = expected_scores(customers, week_later)
@@ -151,7 +154,9 @@ async def test_a_rescore_writes_only_the_scores_that_changed(session: AsyncSessi
     )  # fmt: skip
     await refresh_facts(session, customer_ids=[customers["c"]])
     await session.commit()
-    outcome = await rescore_rfm(session, as_of=week_later, now=NOW + timedelta(days=8))
+    outcome = await rescore_rfm(
+        session, as_of=week_later, now=NOW + timedelta(days=8), min_customers=FEW
+    )
     after = expected_scores(customers, week_later, [*ORDERS, again_c])
     moved = (before.drop(columns="recency_days") != after.drop(columns="recency_days")).any(axis=1)
     assert outcome.changed == int(moved.sum()) >= 1
@@ -167,14 +172,16 @@ async def test_a_rescore_writes_only_the_scores_that_changed(session: AsyncSessi
 
 async def test_a_new_segment_map_renames_every_customer_it_moves(session: AsyncSession) -> None:
     await shop(session)
-    await rescore_rfm(session, as_of=AS_OF, now=NOW)
+    await rescore_rfm(session, as_of=AS_OF, now=NOW, min_customers=FEW)
     renamed = SegmentMap(
         {
             "high": ((3, 5), (1, 5)),
             "low": ((1, 2), (1, 5)),
         }
     )
-    outcome = await rescore_rfm(session, as_of=AS_OF, now=NOW, segment_map=renamed)
+    outcome = await rescore_rfm(
+        session, as_of=AS_OF, now=NOW, segment_map=renamed, min_customers=FEW
+    )
     assert outcome.changed == 3
     stored = await rfm_table(session)
     assert set(stored["segment"]) <= {"high", "low"}
