@@ -2,6 +2,7 @@
 
 ```yaml
 rfm:
+  min_customers: 20          # fewer customers with orders: nothing is scored, and it says so
   segments:                  # names for the R/F grid: each of the 25 cells exactly once
     champions: {r: 5, f: 4-5}
     loyal: {r: 3-4, f: 4-5}
@@ -30,7 +31,7 @@ from core.config import ConfigSections, validated
 from core.errors import ConfigError
 from core.models import EventType
 from segments.levels import STAGES
-from segments.rfm.scoring import DEFAULT_SEGMENT_MAP, SegmentMap
+from segments.rfm.scoring import DEFAULT_SEGMENT_MAP, MIN_CUSTOMERS, SegmentMap
 
 Days = Annotated[int, Field(gt=0, le=3650)]
 Name = Annotated[str, Field(min_length=1, max_length=64)]
@@ -127,8 +128,11 @@ class ActivityConfig(_Strict):
 
 
 class RfmConfig(_Strict):
-    """`segments: {name: {r: SPAN, f: SPAN}}` where a span is `5` or `3-4`."""
+    """`min_customers: N`, the fewest customers with a counted order worth scoring in
+    quintiles (at least 1); `segments: {name: {r: SPAN, f: SPAN}}` where a span is `5` or
+    `3-4`."""
 
+    min_customers: Annotated[int, Field(ge=1, strict=True)] = MIN_CUSTOMERS
     segments: dict[Name, dict[Literal["r", "f"], int | str]] | None = None
 
     def segment_map(self) -> SegmentMap:

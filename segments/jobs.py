@@ -15,7 +15,10 @@ from core.metrics import SEGMENT_REFRESH_SECONDS
 from crm_sync.jobs import JobScheduler
 from crm_sync.worker import SyncedHook, SyncSummary
 from segments.activity import ActivityRefresh, refresh_activity
+from segments.changes import merged
 from segments.config import SegmentsConfig
+from segments.incremental import follow_changes
+from segments.job_changes import changed_by_rescore, changed_by_sync
 from segments.ladder import LadderRefresh, refresh_ladder
 from segments.membership import MembershipRefresh, refresh_memberships
 from segments.rfm.store import RfmRescore, rescore_rfm
@@ -39,7 +42,11 @@ async def rescore_customers(
     now = clock()
     async with sessionmaker() as session:
         rfm = await rescore_rfm(
-            session, as_of=now.date(), now=now, segment_map=config.rfm.segment_map()
+            session,
+            as_of=now.date(),
+            now=now,
+            segment_map=config.rfm.segment_map(),
+            min_customers=config.rfm.min_customers,
         )
     async with sessionmaker() as session:
         ladder = await refresh_ladder(session, now=now, config=config.ladder)
@@ -49,11 +56,24 @@ async def rescore_customers(
 def after_crm_sync(
     sessionmaker: async_sessionmaker[AsyncSession], *, config: SegmentsConfig, clock: Clock = utcnow
 ) -> SyncedHook:
-    """The hook for `run_sync(on_synced=...)`: rescore after every successful sync."""
+    """The hook for `run_sync(on_synced=...)`: rescore after every successful sync, then
+    bring the segments that read CRM data, RFM or stages up to date for the subscribers
+    the sync and the rescore changed (`segments.job_changes`)."""
 
     async def rescore(summary: SyncSummary) -> None:
         if summary.status == "succeeded":
-            await rescore_customers(sessionmaker, config=config, clock=clock)
+            since = clock()
+            rfm, _ = await rescore_customers(sessionmaker, config=config, clock=clock)
+            _log_unscored(rfm)
+            async with sessionmaker() as session:
+                synced = await changed_by_sync(session, run_id=summary.run_id)
+                rescored = await changed_by_rescore(session, since=since)
+            await follow_changes(
+                sessionmaker,
+                changes=merged(synced, rescored),
+                now=clock(),
+                rfm_segments=config.rfm.segment_map().names,
+            )
 
     return rescore
 
@@ -99,6 +119,7 @@ async def _scheduled_refresh(
 ) -> None:
     with SEGMENT_REFRESH_SECONDS.time():
         outcome = await refresh_all(sessionmaker, config=config, clock=clock)
+    _log_unscored(outcome.rfm)
     failed = [refresh.segment for refresh in outcome.memberships if refresh.error]
     logger.info(
         "segments refreshed: %d customers scored, %d segments, %d failed%s",
@@ -107,3 +128,9 @@ async def _scheduled_refresh(
         len(failed),
         f" ({', '.join(failed)})" if failed else "",
     )
+
+
+def _log_unscored(rfm: RfmRescore) -> None:
+    """A job has no one to tell but the log that RFM scored nobody, and why."""
+    if rfm.too_few is not None:
+        logger.warning("RFM not scored: %s (rfm.min_customers)", rfm.too_few)

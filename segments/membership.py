@@ -10,12 +10,19 @@ segment of a million would write a million events.) Every later refresh, a new v
 of the rule included, logs each entry and exit.
 
 A refresh evaluates the rule once, into a temporary table of the current matches, then
-diffs it against the stored members in set-based statements (events for those leaving,
-delete them; the matches not yet members into a second temporary table, events for them,
-insert them). The rule, the expensive part, runs once rather than once per statement, and
-only subscriber ids ever reach Python (on PostgreSQL, so the rule's SELECT may run in
-parallel). On PostgreSQL each segment's refresh is one REPEATABLE READ transaction, and
-two segments refresh at once.
+diffs it against the stored members in set-based statements (`segments.member_diff`).
+The rule, the expensive part, runs once rather than once per statement, and only
+subscriber ids ever reach Python (on PostgreSQL, so the rule's SELECT may run in
+parallel). Each segment's refresh is one transaction holding the segment's lock, and on
+PostgreSQL two segments refresh at once.
+
+Between refreshes, membership follows events (`segments.incremental`): the subscribers a
+change touched are re-evaluated, through the same diff under the same lock, so a
+crossing is logged once whoever finds it first. This refresh stays the safety net, and is
+what notices the moves that happen with the clock alone (`clicked within 7d` ending).
+An incremental update adjusts `Segment.size` but adds no size-history row and leaves
+`refreshed_at` alone: the history's entered and left count what each refresh found
+itself, and the events count every crossing.
 """
 
 import asyncio
@@ -24,27 +31,12 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import (
-    JSON,
-    Insert,
-    Select,
-    Table,
-    delete,
-    exists,
-    insert,
-    literal,
-    not_,
-    select,
-    text,
-)
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlalchemy.schema import CreateTable
-from sqlalchemy.sql.elements import ColumnElement
 
 from core.db import for_audience_queries
-from core.frames import copy_records, temporary_table
-from core.models import Event, EventType, Subscriber
-from segments.models import Segment, SegmentMember, SegmentSize
+from segments import member_diff
+from segments.models import Segment, SegmentSize
 from segments.rfm.scoring import DEFAULT_SEGMENT_MAP
 from segments.rules import RuleError
 from segments.rules.compiler import SegmentRules, condition
@@ -54,11 +46,6 @@ logger = logging.getLogger(__name__)
 
 # Segments refreshed at once on PostgreSQL: the two cores of a small server.
 PARALLEL_REFRESHES = 2
-
-# Per connection (session) on both databases; emptied before and after each use: the
-# subscribers the rule selects, and those of them not members yet.
-_matches = temporary_table("segment_refresh_matches", "subscriber_id")
-_entering = temporary_table("segment_refresh_entering", "subscriber_id")
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +85,6 @@ async def refresh_memberships(
 
     async def refresh_one(segment: Segment) -> MembershipRefresh:
         async with slots, sessionmaker() as session:
-            await _begin_refresh(session)
             try:
                 if segment.name in broken:
                     raise RuleError(broken[segment.name])
@@ -121,115 +107,27 @@ async def refresh_segment(
     session: AsyncSession, *, segment: Segment, rules: SegmentRules, now: datetime
 ) -> MembershipRefresh:
     """Bring one segment's members up to date with its rule at `now`; commits."""
-    await _collect_matches(session, condition(rules[segment.name], now=now, segments=rules))
-    if segment.refreshed_at is None:  # the baseline: every match is a member, no events
-        entered, left = await _add_members(session, segment, _matches, now), 0
-    else:
-        entered, left = await _apply_changes(session, segment, now)
-    await _empty(session, _matches, _entering)
-    size = await member_count(session, segment_id=segment.id)
-    outcome = MembershipRefresh(segment.name, size, entered, left)
-    session.add(
-        SegmentSize(
-            segment_id=segment.id, measured_at=now, size=size, entered=outcome.entered,
-            left=outcome.left,
-        )
-    )  # fmt: skip
-    live = await session.get(Segment, segment.id)
-    if live is not None:
-        live.size, live.refreshed_at = size, now
-    await session.commit()
-    return outcome
-
-
-async def _apply_changes(session: AsyncSession, segment: Segment, now: datetime) -> tuple[int, int]:
-    """Members who no longer match leave, matches not yet members enter, each with its
-    event; how many entered and left."""
-    member = SegmentMember.segment_id == segment.id
-    matching = exists().where(_matches.c.subscriber_id == SegmentMember.subscriber_id)
-    leaving = select(SegmentMember.subscriber_id).where(member, not_(matching))
-    # A member whose subscriber row is gone just goes: there is nobody to log it for.
-    still_here = leaving.join(Subscriber, Subscriber.id == SegmentMember.subscriber_id)
-    await session.execute(_events(still_here, EventType.SEGMENT_LEFT, segment, now))
-    left = await session.execute(delete(SegmentMember).where(member, not_(matching)))
-
-    # Those entering are set apart first, so the inserts below read them alone (had they
-    # tested membership while inserting members, PostgreSQL could plan a nested loop
-    # rescanning the growing segment_members per row), and a refresh where few enter writes
-    # little however many match.
-    already_member = exists().where(member, SegmentMember.subscriber_id == _matches.c.subscriber_id)
-    await session.execute(
-        insert(_entering).from_select(
-            ["subscriber_id"], select(_matches.c.subscriber_id).where(not_(already_member))
-        )
-    )
-    entering = select(_entering.c.subscriber_id)
-    await session.execute(_events(entering, EventType.SEGMENT_ENTERED, segment, now))
-    entered = await _add_members(session, segment, _entering, now)
-    return entered, int(left.rowcount)  # type: ignore[attr-defined]
-
-
-async def _add_members(
-    session: AsyncSession, segment: Segment, subscribers: Table, now: datetime
-) -> int:
-    """Make everyone in the temporary table `subscribers` a member; how many."""
-    added = await session.execute(
-        insert(SegmentMember).from_select(
-            ["segment_id", "subscriber_id", "entered_at"],
-            select(
-                literal(segment.id),
-                subscribers.c.subscriber_id,
-                literal(now, SegmentMember.entered_at.type),
-            ),
-        )
-    )
-    return int(added.rowcount)  # type: ignore[attr-defined]
-
-
-async def _collect_matches(session: AsyncSession, matches: ColumnElement[bool]) -> None:
-    connection = await session.connection()
-    for table in (_matches, _entering):
-        await connection.execute(CreateTable(table, if_not_exists=True))
-    await _empty(session, _matches, _entering)
-    matching = select(Subscriber.id).where(matches)
-    if session.get_bind().dialect.name != "postgresql":
-        await session.execute(insert(_matches).from_select(["subscriber_id"], matching))
-        return
-    # PostgreSQL never runs the SELECT of an INSERT ... SELECT with parallel workers; a
-    # plain SELECT may, and copying the ids back costs less than it saves (a rule over a
-    # million subscribers on two cores: 4.0 s instead of 6.6 s).
-    found = (await connection.execute(matching)).scalars().all()
-    await copy_records(session, _matches.name, ["subscriber_id"], [(id_,) for id_ in found])
-    # Never auto-analysed, a temporary table is planned blind; sampling it costs little.
-    await session.execute(text(f"ANALYZE {_matches.name}"))
-
-
-async def _empty(session: AsyncSession, *tables: Table) -> None:
-    """PostgreSQL: TRUNCATE (instant, and no dead rows left in a table autovacuum never
-    visits); SQLite: DELETE."""
-    if session.get_bind().dialect.name == "postgresql":
-        await session.execute(text(f"TRUNCATE {', '.join(table.name for table in tables)}"))
-    else:
-        for table in tables:
-            await session.execute(delete(table))
-
-
-def _events(subscribers: Select[int], kind: EventType, segment: Segment, now: datetime) -> Insert:
-    payload = {"segment": segment.name, "segment_id": segment.id}
-    rows = subscribers.add_columns(
-        literal(kind.value),
-        literal(now, Event.occurred_at.type),
-        literal(payload, JSON),
-    )
-    return insert(Event).from_select(["subscriber_id", "type", "occurred_at", "payload"], rows)
-
-
-async def _begin_refresh(session: AsyncSession) -> None:
-    """PostgreSQL: one snapshot for the whole refresh, with room for the audience in
-    memory. SQLite transactions are serial."""
-    if session.get_bind().dialect.name == "postgresql":
-        await session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
     await for_audience_queries(session)
+    await member_diff.prepare(session)
+    live = await member_diff.lock_segment(session, segment.id)
+    if live is None:  # deleted since the refresh began
+        await session.rollback()
+        return MembershipRefresh(segment.name, 0, 0, 0, "the segment was deleted")
+    matches = condition(rules[segment.name], now=now, segments=rules)
+    await member_diff.collect_matches(session, matches, everyone=True)
+    if live.refreshed_at is None:  # the baseline: every match is a member, no events
+        entered = await member_diff.add_members(session, live, now, baseline=True)
+        left = 0
+    else:
+        entered, left = await member_diff.apply_changes(session, live, now, scoped=False)
+    await member_diff.clear(session)
+    size = await member_count(session, segment_id=segment.id)
+    session.add(
+        SegmentSize(segment_id=segment.id, measured_at=now, size=size, entered=entered, left=left)
+    )
+    live.size, live.refreshed_at = size, now
+    await session.commit()
+    return MembershipRefresh(segment.name, size, entered, left)
 
 
 async def size_history(session: AsyncSession, *, segment_id: int) -> list[SegmentSize]:

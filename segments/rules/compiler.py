@@ -98,19 +98,28 @@ def count(rule: Rule, *, now: datetime, segments: SegmentRules | None = None) ->
 
 
 def condition(
-    rule: Rule, *, now: datetime, segments: SegmentRules | None = None
+    rule: Rule,
+    *,
+    now: datetime,
+    segments: SegmentRules | None = None,
+    among: Select[int] | None = None,
 ) -> ColumnElement[bool]:
     """The condition on a `subscribers` row; `segments` resolves `in segment NAME`.
     RuleReferenceError reports a missing segment or a cycle, RuleLimitError a rule (with
-    the segments it refers to) beyond the limits."""
+    the segments it refers to) beyond the limits.
+
+    `among` (a SELECT of subscriber ids) promises the condition is only asked of those
+    subscribers: it then holds for them exactly as without it, and the facts it
+    aggregates (event counts) are aggregated for them alone."""
     check_limits(rule, segments=segments or {})
-    return _Compiler(now, segments or {}).rule(rule)
+    return _Compiler(now, segments or {}, among).rule(rule)
 
 
 @dataclass
 class _Compiler:
     now: datetime
     segments: SegmentRules
+    among: Select[int] | None = None
     expanding: list[str] = field(default_factory=list)
 
     def rule(self, rule: Rule) -> ColumnElement[bool]:
@@ -166,7 +175,7 @@ class _Compiler:
         if from_one == {not at_zero}:
             return happened if from_one == {True} else not_(happened)
         return aggregate_holds(
-            event_counts(did.action, since=since, campaign=did.campaign),
+            event_counts(did.action, since=since, campaign=did.campaign, among=self.among),
             lambda counts: _test(counts.c.events, op, wanted),
             holds_without_row=at_zero,
         )

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     ColumnElement,
+    Select,
     SQLColumnExpression,
     Subquery,
     exists,
@@ -75,12 +76,23 @@ def event_exists(
     return exists().where(Event.subscriber_id == Subscriber.id, *_events(action, since, campaign))
 
 
-def event_counts(action: Action, *, since: datetime | None, campaign: int | None) -> Subquery:
+def event_counts(
+    action: Action,
+    *,
+    since: datetime | None,
+    campaign: int | None,
+    among: Select[int] | None = None,
+) -> Subquery:
     """Per subscriber with such events: `subscriber_id`, `events` (how many, a BIGINT as
-    COUNT is: a count in a rule may be up to 10^15, past a 32-bit INTEGER)."""
+    COUNT is: a count in a rule may be up to 10^15, past a 32-bit INTEGER). With `among`
+    (a SELECT of subscriber ids), only theirs are counted: a rule asked about a few
+    subscribers then counts a few subscribers' events, not everyone's."""
+    conditions = _events(action, since, campaign)
+    if among is not None:
+        conditions.append(Event.subscriber_id.in_(among))
     return (
         select(Event.subscriber_id, func.count(type_=BigInteger).label("events"))
-        .where(*_events(action, since, campaign))
+        .where(*conditions)
         .group_by(Event.subscriber_id)
         .subquery("event_counts")
     )

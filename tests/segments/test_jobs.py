@@ -14,7 +14,7 @@ from segments.models import RfmScore
 from segments.saved import save_segment
 
 NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
-CONFIG = load_segments_config({})
+CONFIG = load_segments_config({"rfm": {"min_customers": 1}})  # one buyer is scored
 
 
 def clock() -> datetime:
