@@ -2,7 +2,9 @@
 
 The request is checked (the secret token header, compared in constant time: 403 without
 it), the update stored in the inbox (core/inbox.py) and only then acknowledged with 200;
-handling happens after, in `InboxProcessor`. A process that dies between the two loses
+handling happens after, in `InboxProcessor`. Updates posted at the same time share one
+INSERT and one COMMIT (`inbox.GroupCommit`); each is still answered only after the commit
+that holds it. A process that dies between the two loses
 nothing: the stored update is claimed again by whichever bot process looks next.
 
 Whatever the body, the answer is 200, 400 or 403 (413 past the web server's 1 MiB),
@@ -58,8 +60,9 @@ def receiver(
     stored: asyncio.Event,
 ) -> Callable[[web.Request], Awaitable[web.Response]]:
     """The POST handler: 403 without the secret, 400 for what is not an update, else the
-    update is committed to the inbox (unless skipped), `stored` is set, and Telegram gets
-    its 200."""
+    update is committed to the inbox (unless skipped; group-committed with the updates posted
+    meanwhile), `stored` is set, and Telegram gets its 200."""
+    writer = inbox.GroupCommit(sessionmaker, clock=clock)
 
     async def receive(request: web.Request) -> web.Response:
         if not hmac.compare_digest(request.headers.get(SECRET_HEADER, ""), secret):
@@ -70,8 +73,7 @@ def receiver(
                 "update %d skipped: nested deeper than %d levels", payload["update_id"], MAX_DEPTH
             )
             return web.Response()
-        async with sessionmaker() as session:
-            await inbox.store(session, payload, now=clock())
+        await writer.store(payload)
         stored.set()
         return web.Response()
 

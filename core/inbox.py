@@ -9,19 +9,27 @@ is worse than handling one twice). A handled update is emptied at once: its payl
 username, phone, message text) is kept only until it is handled. Its id is kept for a day,
 so that Telegram re-posting an update it thinks failed is recognised and ignored, then
 pruned.
+
+Storing is group-committed (`GroupCommit`): the updates posted while one transaction is being
+written wait for the next, which holds them all in one INSERT and one COMMIT; each poster
+is answered only once the transaction holding its update has committed (or failed).
 """
 
+import asyncio
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import JSON, BigInteger, Index, delete, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
 
+from core.clock import Clock
 from core.db import Base, upsert
 
 CLAIM_LEASE = timedelta(minutes=2)
+GROUP_LIMIT = 500  # updates in one group commit at most (one INSERT statement)
 KEEP_HANDLED = timedelta(days=1)
 
 
@@ -44,9 +52,72 @@ class Claimed:
 
 async def store(session: AsyncSession, payload: dict[str, Any], *, now: datetime) -> None:
     """Keep one posted update (committed); one already stored, handled or not, is left be."""
-    row = {"update_id": payload["update_id"], "payload": payload, "received_at": now}
-    await upsert(session, InboundUpdate, [row], key=["update_id"], update=())
+    await store_many(session, [payload], now=now)
+
+
+async def store_many(
+    session: AsyncSession, payloads: Sequence[dict[str, Any]], *, now: datetime
+) -> None:
+    """Keep posted updates in one transaction (committed); an update already stored, handled
+    or not, is left be, and of one posted twice the first is kept."""
+    rows: dict[int, dict[str, Any]] = {}
+    for payload in payloads:
+        rows.setdefault(
+            payload["update_id"],
+            {"update_id": payload["update_id"], "payload": payload, "received_at": now},
+        )
+    await upsert(session, InboundUpdate, list(rows.values()), key=["update_id"], update=())
     await session.commit()
+
+
+class GroupCommit:
+    """Stores updates for concurrent callers in shared transactions.
+
+    The first caller starts a writer; whoever calls while it writes joins the next
+    transaction, up to `limit` updates each. `store` returns once the transaction holding
+    its update has committed, and raises what the transaction raised if it failed, so an
+    update is acknowledged only when it is kept. A caller that gives up waiting (its
+    request cancelled) leaves its update in the transaction: keeping one twice is harmless.
+    """
+
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        *,
+        clock: Clock,
+        limit: int = GROUP_LIMIT,
+    ) -> None:
+        self._sessionmaker = sessionmaker
+        self._clock = clock
+        self._limit = limit
+        self._waiting: list[tuple[dict[str, Any], asyncio.Future[None]]] = []
+        self._writer: asyncio.Task[None] | None = None
+        self.commits = 0
+
+    async def store(self, payload: dict[str, Any]) -> None:
+        """Keep `payload` (committed) together with whatever else is posted meanwhile."""
+        kept: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiting.append((payload, kept))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write())
+        await kept
+
+    async def _write(self) -> None:
+        while self._waiting:
+            group = self._waiting[: self._limit]
+            del self._waiting[: self._limit]
+            try:
+                async with self._sessionmaker() as session:
+                    await store_many(session, [payload for payload, _ in group], now=self._clock())
+            except Exception as error:  # each waiting request fails with it, as it did alone
+                for _, kept in group:
+                    if not kept.done():
+                        kept.set_exception(error)
+            else:
+                self.commits += 1
+                for _, kept in group:
+                    if not kept.done():
+                        kept.set_result(None)
 
 
 async def claim(session: AsyncSession, *, now: datetime, limit: int = 100) -> list[Claimed]:

@@ -1,0 +1,54 @@
+"""Webhook ingest on PostgreSQL with real `segbot run --role bot --webhook` processes:
+updates acknowledged (and handled) per second by 1 and 2 bot processes, the updates posted
+round-robin as a load balancer would, next to the same posts to a bare aiohttp endpoint that
+only answers 200, all in one run. Prints one JSON line.
+
+    python -m benchmarks.webhook [--updates 4000]   (from the repo root)
+
+Needs PostgreSQL at 127.0.0.1:5432 and Redis at 127.0.0.1:6379, like the test suite.
+Targets (issue 26): one process within 3x of the bare endpoint's time; two processes at
+least 1.6x one.
+"""
+
+import argparse
+import asyncio
+import json
+import os
+from pathlib import Path
+from tempfile import TemporaryDirectory
+
+from benchmarks.broadcast import POSTGRES, emulator_process
+from benchmarks.scale import bare_endpoint, webhooks_with
+from core.settings import load_settings
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--updates", type=int, default=4000)
+    updates = parser.parse_args().updates
+    load_settings(database_url=POSTGRES)  # a bad URL fails here, before any process starts
+    with TemporaryDirectory(prefix="segbot-webhook-") as folder, emulator_process(10) as base:
+        logs = Path(folder)
+        bare = await bare_endpoint(updates)
+        one, two = [
+            await webhooks_with(count, updates, emulator_url=base, logs=logs) for count in (1, 2)
+        ]
+    print(
+        json.dumps(
+            {
+                "benchmark": "webhook",
+                "cores": os.cpu_count(),
+                "updates": updates,
+                "bare_endpoint_per_second": round(bare),
+                "bots": [one, two],
+                "one_bot_ratio_to_bare": round(bare / one["acknowledged_per_second"], 2),
+                "two_bots_to_one": round(
+                    two["acknowledged_per_second"] / one["acknowledged_per_second"], 2
+                ),
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
