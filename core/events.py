@@ -10,11 +10,18 @@ finish, then writes what is left. A crash loses at most the last `max_delay` sec
 
 A touch from someone with no subscriber row yet (the `/start` that creates it may still be
 committing) waits up to `MATCH_GRACE` for the row, then is skipped and counted.
+
+Listeners (`listen`) hear of each batch once it is committed, as `LoggedEvent`s: what
+must follow events within seconds (journeys, segment membership) starts there rather than
+from a periodic scan. They are awaited in the writer's task, one batch at a time, so a
+listener should be quick (or hand the work on); one that fails is logged, and neither the
+batch nor the other listeners suffer for it.
 """
 
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -57,6 +64,20 @@ class Touch:
     delivery_id: int | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class LoggedEvent:
+    """A touch as committed to the event log, tied to its subscriber's row."""
+
+    subscriber_id: int
+    type: EventType
+    occurred_at: datetime
+    payload: dict[str, Any]
+    delivery_id: int | None
+
+
+Listener = Callable[[Sequence[LoggedEvent]], Awaitable[None]]
+
+
 class EventLog:
     def __init__(
         self,
@@ -75,6 +96,7 @@ class EventLog:
         self._wake = asyncio.Event()
         self._writer: asyncio.Task[None] | None = None
         self._closing = False
+        self._listeners: list[Listener] = []
         self.written = 0  # touches written so far
         self.unmatched = 0  # touches from users with no subscriber row, skipped
         self.dropped = 0  # touches given up: refused by the database, or past MAX_BUFFERED
@@ -94,6 +116,11 @@ class EventLog:
                 )
         if len(self._buffer) >= self._max_batch:
             self._wake.set()
+
+    def listen(self, listener: Listener) -> None:
+        """Call `listener` with the events of every batch written from now on, once it is
+        committed (see the module docstring)."""
+        self._listeners.append(listener)
 
     def start(self) -> None:
         if self._writer is None:
@@ -163,9 +190,18 @@ class EventLog:
             await session.commit()
         still_waiting = {id(touch) for touch in waiting}
         self._remove([touch for touch in batch if id(touch) not in still_waiting])
-        self.written += written
+        self.written += len(written)
         self.unmatched += unmatched
-        EVENTS_LOGGED.inc(written)
+        EVENTS_LOGGED.inc(len(written))
+        if written:
+            await self._tell(written)
+
+    async def _tell(self, written: list[LoggedEvent]) -> None:
+        for listener in self._listeners:
+            try:
+                await listener(written)
+            except Exception:  # a listener's failure must not stop the log
+                logger.exception("an event log listener failed on %d events", len(written))
 
     def _remove(self, touches: list[Touch]) -> None:
         gone = {id(touch) for touch in touches}
@@ -173,11 +209,11 @@ class EventLog:
 
     async def _write(
         self, session: AsyncSession, batch: list[Touch]
-    ) -> tuple[int, list[Touch], int]:
-        """Insert the batch's events; (events written, touches still waiting for their
+    ) -> tuple[list[LoggedEvent], list[Touch], int]:
+        """Insert the batch's events; (the events written, touches still waiting for their
         row, touches given up after MATCH_GRACE)."""
         await self._resolve(session, {touch.telegram_id for touch in batch})
-        events, last_seen = [], dict[int, datetime]()
+        events, last_seen = list[LoggedEvent](), dict[int, datetime]()
         waiting, unmatched = list[Touch](), 0
         give_up_before = self._clock() - MATCH_GRACE
         for touch in batch:
@@ -189,23 +225,19 @@ class EventLog:
                     unmatched += 1
                 continue
             events.append(
-                {
-                    "subscriber_id": subscriber_id,
-                    "type": touch.type.value,
-                    "occurred_at": touch.occurred_at,
-                    "delivery_id": touch.delivery_id,
-                    "payload": touch.payload,
-                }
+                LoggedEvent(
+                    subscriber_id, touch.type, touch.occurred_at, touch.payload, touch.delivery_id
+                )
             )
             seen = last_seen.get(subscriber_id)
             last_seen[subscriber_id] = max(seen, touch.occurred_at) if seen else touch.occurred_at
         if events:
-            await session.execute(insert(Event), events)
+            await session.execute(insert(Event), [_row(event) for event in events])
             await session.execute(
                 _RAISE_LAST_SEEN,
                 [{"subscriber": key, "seen": seen} for key, seen in last_seen.items()],
             )
-        return len(events), waiting, unmatched
+        return events, waiting, unmatched
 
     async def _resolve(self, session: AsyncSession, telegram_ids: set[int]) -> None:
         unknown = telegram_ids - self._subscriber_ids.keys()
@@ -216,6 +248,16 @@ class EventLog:
                 )
             )
             self._subscriber_ids.update(dict(rows.all()))
+
+
+def _row(event: LoggedEvent) -> dict[str, Any]:
+    return {
+        "subscriber_id": event.subscriber_id,
+        "type": event.type.value,
+        "occurred_at": event.occurred_at,
+        "delivery_id": event.delivery_id,
+        "payload": event.payload,
+    }
 
 
 def _passing(error: Exception) -> bool:

@@ -1,6 +1,6 @@
 """The demo's last act: an owner opens the admin console in the emulated chat, runs
-/stats and /report, and the chart images the bot sent are saved into the folder it is
-given (`segbot demo`: ./segbot-demo/charts), which it names.
+/stats, /report and /report journey, and the chart images the bot sent are saved into
+the folder it is given (`segbot demo`: ./segbot-demo/charts), which it names.
 
 `segbot demo` calls `show_admin_console(emulator, admin_id, into=folder)` while the bot
 is running; `admin_id` must be in the demo settings' `admin_ids`.
@@ -46,10 +46,12 @@ async def show_admin_console(
     *,
     into: Path,
     campaign_id: int | None = None,
+    journey: str | None = None,
     console: Console | None = None,
 ) -> Path:
-    """Run /stats and /report (of `campaign_id`, else the newest campaign) as `admin_id`;
-    print the replies, save the chart images into the existing folder `into` and return it."""
+    """Run /stats and /report (of `campaign_id`, else the newest campaign), and with
+    `journey` /report journey NAME, as `admin_id`; print the replies, save the chart images
+    into the existing folder `into` and return it."""
     console = console or Console()
     emulator.add_user(admin_id, first_name="Owner")
     console.print("[bold]Admin console[/]: the owner sends /stats")
@@ -66,5 +68,10 @@ async def show_admin_console(
         report = await _ask(emulator, admin_id, f"/report {campaign_id}", replies=3)
         console.print(report[0].plain_text)
         charts += _save_charts(report, into, f"report-{campaign_id}")
+    if journey is not None:
+        console.print(f"The owner sends /report journey {journey}")
+        report = await _ask(emulator, admin_id, f"/report journey {journey}", replies=3)
+        console.print(report[0].plain_text)
+        charts += _save_charts(report, into, f"journey-{journey}")
     console.print(f"Saved {len(charts)} chart image(s) the admin received to [bold]{into}[/]")
     return into

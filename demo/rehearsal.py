@@ -1,7 +1,9 @@
 """`segbot demo`: the real bot against the built-in Bot API emulator, on a temporary SQLite
 file: a sample shop's CRM export imported, simulated subscribers, their segments, and a
-segmented campaign scheduled and sent, the orders it brought, AI segments, and the owner
-reading /stats and /report in the admin console (demo/*.py). Nothing leaves this
+segmented campaign scheduled and sent, the orders it brought, AI segments, a welcome
+series and a "clicked but did not buy" follow-up (journeys: the bot runs on a clock the
+demo can move a day ahead, demo/clock.py), and the owner reading /stats and /report in
+the admin console (demo/*.py). Nothing leaves this
 machine. What it keeps, the chart images the owner received, goes to `./segbot-demo/charts`
 (`OUTPUT`); everything else is deleted at the end.
 
@@ -24,7 +26,6 @@ from functools import partial
 from pathlib import Path
 from typing import TypeVar
 
-import aiohttp
 from rich.console import Console
 from sqlalchemy import ScalarSelect, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -40,7 +41,9 @@ from core.errors import SegbotError
 from core.models import Event, EventType, Subscriber
 from core.settings import Settings
 from core.sources import customer_payload, utm_payload
-from demo import admin, ai, campaign, report, shop
+from demo import admin, ai, campaign, journeys, report, shop
+from demo.browser import BROWSER, PREVIEW, open_link
+from demo.clock import DemoClock
 from telegram_emulator import Emulator, SentMessage
 
 T = TypeVar("T")
@@ -48,7 +51,6 @@ T = TypeVar("T")
 DEMO_TOKEN = "123456789:SEGBOT-DEMO-TOKEN"  # noqa: S105  (the emulator takes any token)
 DEMO_SECRET = "segbot-demo-secret"  # noqa: S105  (a throwaway demo database)
 STEP_TIMEOUT = 10.0
-BROWSER = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) Safari/604.1"
 OUTPUT = Path("segbot-demo")  # in the working directory: what the demo keeps
 
 
@@ -109,6 +111,7 @@ class Demo:
     workdir: Path  # a temporary folder for files (deleted at the end)
     charts: Path  # where the chart images the owner receives are saved (kept)
     bot: "asyncio.Task[None]"  # `segbot run`, running
+    clock: DemoClock  # the bot's: a step may move it ahead
     campaign_id: int | None = None  # the segmented campaign the demo sent
     run_id: int | None = None  # and its run
 
@@ -164,12 +167,33 @@ async def find_ai_segments(demo: Demo) -> None:
     await demo.on_database(lambda sessionmaker: ai.show_ai_segments(sessionmaker, demo.console))
 
 
+async def journeys_welcome_and_follow_up(demo: Demo) -> None:
+    starts = {
+        journeys.GINA: "/start",
+        journeys.HUGO: "/start",
+        journeys.IVY: "/start " + customer_payload(journeys.IVY_CUSTOMER, secret=DEMO_SECRET),
+    }
+    await demo.on_database(
+        lambda sessionmaker: journeys.welcome_and_follow_up(
+            sessionmaker,
+            demo.emulator,
+            starts=starts,
+            settings=demo.settings,
+            clock=demo.clock,
+            crm=demo.config.crm,
+            folder=demo.workdir,
+            console=demo.console,
+        )
+    )
+
+
 async def admin_looks_at_the_results(demo: Demo) -> None:
     await admin.show_admin_console(
         demo.emulator,
         DEMO_ADMIN,
         into=demo.charts,
         campaign_id=demo.campaign_id,
+        journey=journeys.JOURNEYS[0],
         console=demo.console,
     )
 
@@ -182,6 +206,7 @@ STEPS: tuple[Step, ...] = (
     send_a_campaign,
     shop_orders_convert,
     find_ai_segments,
+    journeys_welcome_and_follow_up,
     admin_looks_at_the_results,
 )
 
@@ -216,8 +241,11 @@ async def run(console: Console | None = None, *, output: Path = OUTPUT) -> None:
                 database_url,
                 lambda sessionmaker: shop.import_export(sessionmaker, export, config.crm, console),
             )
-            bot = asyncio.create_task(runtime.run(settings, config=config, handle_signals=False))
-            demo = Demo(console, emulator, settings, config, Path(workdir), charts, bot)
+            clock = DemoClock()
+            bot = asyncio.create_task(
+                runtime.run(settings, config=config, clock=clock, handle_signals=False)
+            )
+            demo = Demo(console, emulator, settings, config, Path(workdir), charts, bot, clock)
             try:
                 for step in STEPS:
                     await _alongside(bot, step(demo))
@@ -272,10 +300,7 @@ async def _click_a_link(settings: Settings, database_url: str) -> None:
         LinkRef(links["https://shop.example/autumn-sale"], ana),
         secret=DEMO_SECRET,
     )
-    async with aiohttp.ClientSession() as http:
-        for agent in ("TelegramBot (like TwitterBot)", BROWSER):
-            async with http.get(url, allow_redirects=False, headers={"User-Agent": agent}):
-                pass
+    await open_link(url, agents=(PREVIEW, BROWSER))
 
 
 def _button(message: SentMessage, label: str) -> str:

@@ -47,13 +47,7 @@ async def buy_and_report(
     now = utcnow()
     orders = folder / "orders-after-campaign.csv"
     _write_orders(orders, buyers, now=now)
-    connector = FilesConnector(
-        name=SHOP,
-        customers=None,
-        orders=orders,
-        rules=crm.rules_for(),
-    )
-    await run_sync(sessionmaker=sessionmaker, connector=connector, trigger="import", full=True)
+    await import_orders(sessionmaker, orders=orders, crm=crm)
     console.print(
         f"{len(buyers)} recipient(s) of {found.name} who are shop customers bought "
         "(one refund among them, which does not count)."
@@ -62,6 +56,15 @@ async def buy_and_report(
         report = await campaign_report(session, campaign_id=found.id, now=utcnow())
     print_campaign_report(console, report)
     return report
+
+
+async def import_orders(
+    sessionmaker: async_sessionmaker[AsyncSession], *, orders: Path, crm: CrmConfig
+) -> None:
+    """An orders export (ORDER_COLUMNS) of the sample shop's customers, imported through
+    the CRM sync as `segbot crm import` would."""
+    connector = FilesConnector(name=SHOP, customers=None, orders=orders, rules=crm.rules_for())
+    await run_sync(sessionmaker=sessionmaker, connector=connector, trigger="import", full=True)
 
 
 async def _customers_reached(session: AsyncSession, campaign_id: int) -> list[str]:

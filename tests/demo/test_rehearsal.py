@@ -1,7 +1,8 @@
 """`segbot demo` as a person runs it: in an 80-column terminal, from a folder of their own.
 It exits 0 without a traceback (a scheduler job stopped mid-run used to print one), its
-tables read whole, and the charts the owner received are in ./segbot-demo/charts, not
-in the system's temporary folder."""
+tables read whole, its journeys send each newcomer what their clicks and purchase call
+for, and the charts the owner received are in ./segbot-demo/charts, not in the system's
+temporary folder."""
 
 import asyncio
 import io
@@ -48,6 +49,15 @@ async def test_the_demo_exits_cleanly_and_keeps_its_charts_in_the_working_direct
     assert charts
     assert all(chart.read_bytes().startswith(PNG) for chart in charts)
     assert "segbot-demo/charts" in text
+    # The journeys: each newcomer got what their clicks and purchase called for.
+    said = " ".join(text.split())
+    assert "Gina got: Welcome, Gina!" in said
+    assert "Still thinking it over, Gina?" in said  # clicked, did not buy: the nudge
+    assert "Hugo, in case you missed them" in said  # did not click: the reminder
+    assert "Glad you had a look, Ivy" in said
+    assert "Still thinking it over, Ivy" not in said  # clicked and bought: no nudge
+    assert "2 entries by 2 people: 0 held out, 0 inside now, 1 converted" in said
+    assert "journey-welcome_series-2.png" in [chart.name for chart in charts]
 
 
 async def test_a_folder_it_cannot_write_is_said_before_anything_runs(tmp_path: Path) -> None:

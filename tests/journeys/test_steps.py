@@ -1,0 +1,125 @@
+"""What steps do: a send picks the first target whose segment takes the person and splits
+its variants; tags and attributes change; a notice reaches the admins once."""
+
+from collections import Counter
+
+from sqlalchemy import select, update
+
+from broadcasts.models import Run, RunStatus
+from core.models import Admin, AdminRole, EventType, Subscriber, SubscriberTag
+from journeys.models import Notice, NoticeStatus
+from journeys.notices import Notifier
+from journeys.runner import JourneyRunner
+from tests.broadcasts.fake_messenger import FakeMessenger
+from tests.journeys.harness import Journeys
+
+TARGETED = """
+name: targeted
+trigger: replied
+steps:
+  - id: offer
+    send:
+      audience:
+        - segment: vip
+          text: VIP offer
+        - query: "lang = es"
+          label: spanish
+          variants:
+            - {name: a, split: 50, text: Oferta A}
+            - {name: b, split: 50, text: Oferta B}
+"""
+
+
+async def test_a_send_takes_the_first_target_that_matches_and_splits_its_variants(
+    world: Journeys,
+) -> None:
+    await world.segment("vip", "tag:vip")
+    await world.save(TARGETED)
+    people = [await world.subscribe(chat) for chat in range(1, 41)]
+    async with world.sessionmaker() as session:
+        for who in people[:30]:
+            row = await session.get(Subscriber, who)
+            assert row is not None
+            row.language_code = "es"
+        session.add(SubscriberTag(subscriber_id=people[0], tag="vip", added_at=world.clock()))
+        await session.commit()
+    for who in people:
+        await world.log(who, EventType.MESSAGE, {"kind": "text"})
+    await world.round()
+
+    got = Counter(text for chat in range(1, 41) for text in world.texts(chat))
+    assert world.texts(1) == ["VIP offer"]  # Spanish too, but VIP comes first
+    assert got["Oferta A"] + got["Oferta B"] == 29
+    assert got["Oferta A"] > 0
+    assert got["Oferta B"] > 0
+    assert world.texts(40) == []  # no default: not Spanish, not VIP, no message
+    for who in people:  # and everyone went on
+        assert (await world.enrolments(who))[0].exit_reason == "completed"
+
+
+CHANGES = """
+name: changes
+trigger: replied
+steps:
+  - id: plan
+    set: {attribute: plan, value: pro}
+  - id: tagged
+    add_tag: pro
+  - id: untagged
+    remove_tag: trial
+  - id: tell
+    notify: "{{ first_name }} went pro ({{ attr.plan }})"
+"""
+
+
+async def test_tags_attributes_and_a_notice_to_the_admins(world: Journeys) -> None:
+    admins = FakeMessenger()
+    world.runner = JourneyRunner(
+        world.sessionmaker,
+        clock=world.clock,
+        notifier=Notifier(world.sessionmaker, admins, owners=[900], clock=world.clock),
+    )
+    await world.save(CHANGES)
+    ana = await world.subscribe(1)
+    async with world.sessionmaker() as session:
+        session.add(SubscriberTag(subscriber_id=ana, tag="trial", added_at=world.clock()))
+        session.add(Admin(user_id=901, role=AdminRole.MARKETER, added_at=world.clock()))
+        session.add(Admin(user_id=902, role=AdminRole.VIEWER, added_at=world.clock()))
+        await session.commit()
+    await world.log(ana, EventType.MESSAGE, {"kind": "text"})
+    await world.round()
+    await world.round()
+
+    async with world.sessionmaker() as session:
+        row = await session.get(Subscriber, ana, populate_existing=True)
+        tags = set((await session.scalars(select(SubscriberTag.tag))).all())
+        notices = list((await session.scalars(select(Notice.status))).all())
+    assert row is not None
+    assert row.attributes["plan"] == "pro"
+    assert tags == {"pro"}
+    assert notices == [NoticeStatus.SENT]
+    assert [(m.chat_id, m.text) for m in admins.sent] == [
+        (900, "User1 went pro (pro)"),
+        (901, "User1 went pro (pro)"),
+    ]
+
+
+async def test_a_run_the_sender_closed_while_a_step_queued_into_it_sends_again(
+    world: Journeys,
+) -> None:
+    await world.save(TARGETED.replace("        - segment: vip\n          text: VIP offer\n", ""))
+    ana = await world.subscribe(1)
+    async with world.sessionmaker() as session:
+        row = await session.get(Subscriber, ana)
+        assert row is not None
+        row.language_code = "es"
+        await session.commit()
+    await world.log(ana, EventType.MESSAGE, {"kind": "text"})
+    await world.runner.run_round()  # queued, not sent yet...
+    async with world.sessionmaker() as session:  # ...when the sender closed its run
+        await session.execute(update(Run).values(status=RunStatus.DONE))
+        await session.commit()
+
+    await world.round()
+
+    assert world.texts(1)[0].startswith("Oferta")
