@@ -25,6 +25,7 @@ from bot.i18n import Texts
 from bot.middlewares import EventLogMiddleware, ThrottleMiddleware
 from bot.retry import RetryAfterMiddleware
 from bot.routers import get_routers
+from bot.shortcut import Unhandled
 from core.clock import Clock, utcnow
 from core.errors import ConfigError
 from core.events import EventLog
@@ -73,7 +74,8 @@ def build_dispatcher(
     """The Dispatcher with its workflow data, middlewares and routers.
 
     Outer middlewares (every update), in order: the anti-flood throttle (its buckets in
-    Redis when given, so every bot process counts alike; owners exempt), the event log.
+    Redis when given, so every bot process counts alike; owners exempt), the event log, and
+    the shortcut past the routers for updates no handler can take (`bot.shortcut`).
     """
     texts = Texts()
     config = config or AppConfig()
@@ -92,6 +94,9 @@ def build_dispatcher(
     dispatcher.update.outer_middleware(
         EventLogMiddleware(event_log, clock=clock, store_text=config.tracking.store_message_text)
     )
+    # After the event log, which must see every update: the rest skip the router tree when
+    # no handler can take them.
+    dispatcher.update.outer_middleware(Unhandled(dispatcher))
     dispatcher.errors.register(on_error)
     dispatcher.include_routers(*get_routers(texts=texts, sessionmaker=sessionmaker))
     install_console(dispatcher, admin_services or AdminServices(config))

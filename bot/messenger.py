@@ -1,4 +1,5 @@
-"""`broadcasts.messenger.Messenger` for Telegram: one JSON POST to the Bot API per message.
+"""`broadcasts.messenger.Messenger` for Telegram: one POST to the Bot API per message (the
+request is built by bot.telegram_requests): JSON, or multipart when it uploads a file.
 
 Broadcasts bypass aiogram on purpose. The sender needs only the message id back, and
 aiogram's per-call work (a multipart form built for every request, the whole `Message`
@@ -14,17 +15,23 @@ The connection pool has no limit of its own: the sender bounds its requests in f
 and a request held back for a connection would leave after its send slot, bunched with
 later ones.
 
+An upload has UPLOAD_TIMEOUT_SECONDS (a 50 MB file takes a while); its file is read when
+it is sent and must still be what was checked (its SHA-256), else it is not sent
+(`Rejected`). broadcasts.uploads makes sure a file goes up once.
+
 The bot token is part of every request URL: it is never logged or put in an outcome.
 """
 
+import asyncio
+import hashlib
 from types import TracebackType
 from typing import Any, Self
 
 import aiohttp
 
+from bot.telegram_requests import Request, file_ids, form_value, request
 from broadcasts.messenger import (
     Blocked,
-    Button,
     ChatNotFound,
     Outcome,
     OutgoingMessage,
@@ -38,6 +45,7 @@ from core.errors import ConfigError
 from core.settings import Settings
 
 TIMEOUT_SECONDS = 10.0  # SEGBOT_SEND_TIMEOUT's default
+UPLOAD_TIMEOUT_SECONDS = 300.0  # a request that uploads a file (at least the send timeout)
 
 
 class TelegramMessenger:
@@ -76,12 +84,22 @@ class TelegramMessenger:
         await self.close()
 
     async def send(self, message: OutgoingMessage) -> Outcome:
-        method, payload = _request(message)
+        built = request(message)
         if self._session is None:
             connector = aiohttp.TCPConnector(limit=0)
             self._session = aiohttp.ClientSession(connector=connector, timeout=self._timeout)
+        timeout, form = self._timeout, None
+        params: dict[str, Any] | None = built.params
+        if built.uploads:
+            form = await _form(built)
+            if isinstance(form, Rejected):
+                return form
+            total = max(UPLOAD_TIMEOUT_SECONDS, self._timeout.total or 0)
+            timeout, params = aiohttp.ClientTimeout(total=total), None
         try:
-            async with self._session.post(self._base + method, json=payload) as response:
+            url = self._base + built.method
+            post = self._session.post(url, json=params, data=form, timeout=timeout)
+            async with post as response:
                 status = response.status
                 try:
                     answer = await response.json(content_type=None)
@@ -91,33 +109,29 @@ class TelegramMessenger:
             # Only a connection that never opened proves the request was not sent.
             return TransientError(f"cannot connect: {type(error).__name__}")
         except TimeoutError:
-            return Unknown(f"timeout: no answer within {self._timeout.total:g} s")
+            return Unknown(f"timeout: no answer within {timeout.total:g} s")
         except aiohttp.ClientError as error:
             return Unknown(f"no answer: {type(error).__name__}")
         return _outcome(status, answer)
 
 
-def _request(message: OutgoingMessage) -> tuple[str, dict[str, Any]]:
-    payload: dict[str, Any] = {"chat_id": message.chat_id, "parse_mode": "HTML"}
-    if message.photo is not None:
-        method = "sendPhoto"
-        payload["photo"] = message.photo
-        if message.text:
-            payload["caption"] = message.text
-    else:
-        method = "sendMessage"
-        payload["text"] = message.text
-    if message.buttons:
-        payload["reply_markup"] = {"inline_keyboard": [[_button(b)] for b in message.buttons]}
-    if message.paid:
-        payload["allow_paid_broadcast"] = True
-    return method, payload
-
-
-def _button(button: Button) -> dict[str, str]:
-    if button.url is not None:
-        return {"text": button.text, "url": button.url}
-    return {"text": button.text, "callback_data": button.data or ""}
+async def _form(built: Request) -> aiohttp.FormData | Rejected:
+    """The multipart form of a request that uploads files; Rejected if a file is gone or
+    is no longer what was checked."""
+    form = aiohttp.FormData()
+    for name, value in built.params.items():
+        form.add_field(name, form_value(value))
+    for name, upload in built.uploads.items():
+        try:
+            content = await asyncio.to_thread(upload.path.read_bytes)
+        except OSError as error:
+            return Rejected(f"cannot read {upload.path.name}: {error.strerror}")
+        if upload.sha256 is not None and hashlib.sha256(content).hexdigest() != upload.sha256:
+            return Rejected(
+                f"{upload.path.name} has changed since the message was saved: save it again"
+            )
+        form.add_field(name, content, filename=upload.path.name)
+    return form
 
 
 def _outcome(status: int, answer: object) -> Outcome:
@@ -129,8 +143,9 @@ def _outcome(status: int, answer: object) -> Outcome:
         return Unknown(f"HTTP {status} without a Bot API answer")
     if answer.get("ok") is True:
         result = answer.get("result")
-        if isinstance(result, dict) and isinstance(result.get("message_id"), int):
-            return Sent(result["message_id"])
+        first = result[0] if isinstance(result, list) and result else result  # an album's
+        if isinstance(first, dict) and isinstance(first.get("message_id"), int):
+            return Sent(first["message_id"], file_ids(result))
         return Unknown("sent, but the answer has no message id")
     code = answer.get("error_code", status)
     description = str(answer.get("description", ""))

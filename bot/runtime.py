@@ -1,15 +1,16 @@
 """The composition root: what `segbot run` does, as a list of parts.
 
 `run()` first builds the process (`_build`): settings and segbot.yaml -> engine ->
-sessionmaker -> Redis -> the Bot client -> event log -> messenger -> the broadcast sender
--> the campaign scheduler -> the web app, each closed on one exit stack however the
+sessionmaker -> Redis -> the Bot client -> event log (telling the segment-membership
+follower and the journey runner) -> messenger -> the broadcast sender -> the campaign
+scheduler -> the web app -> the journey runner, each closed on one exit stack however the
 process stops. Then it picks the parts its `--role` asks for and runs them together:
 
 | part | role | what it runs |
 |---|---|---|
 | `_bot_part` | bot | long polling (`bot.polling`, one poller at a time), or the webhook inbox |
 | `_sender_part` | sender | the delivery worker at SEGBOT_RATE_LIMIT |
-| `_scheduler_part` | scheduler | campaigns, CRM syncs, segment refreshes (one leader) |
+| `_scheduler_part` | scheduler | campaigns, journeys, CRM syncs, segment refreshes (one leader) |
 | the web server | always | tracked-link redirects, /healthz, /readyz, /metrics, webhook |
 
 `--role all` (the default) is all of them, the only choice on SQLite; on PostgreSQL each
@@ -54,6 +55,9 @@ from core.leader import SCHEDULER_LOCK, lead
 from core.settings import Settings
 from crm_sync.jobs import schedule_syncs
 from crm_sync.worker import SyncedHook
+from journeys.notices import Notifier
+from journeys.runner import JourneyRunner
+from segments.follower import MembershipFollower
 from segments.jobs import after_crm_sync, schedule_refresh
 
 logger = logging.getLogger(__name__)
@@ -122,6 +126,8 @@ class Process:
     scheduler: AsyncIOScheduler
     web_app: web.Application
     rescore: SyncedHook  # after a CRM sync (scheduled or /sync): RFM and the ladder
+    journeys: JourneyRunner
+    follower: MembershipFollower  # segment membership following the event log
 
 
 def _build(
@@ -142,7 +148,10 @@ def _build(
         stack.push_async_callback(redis.aclose)
     bot = build_bot(settings)
     stack.push_async_callback(bot.session.close)
+    follower = MembershipFollower(sessionmaker, rfm_segments=config.rfm_names, clock=clock)
+    stack.push_async_callback(follower.close)  # after the event log's last batch
     event_log = EventLog(sessionmaker, clock=clock)
+    event_log.listen(follower.hear)
     stack.push_async_callback(event_log.close)
     messenger = TelegramMessenger.from_settings(settings)
     stack.push_async_callback(messenger.close)
@@ -164,9 +173,17 @@ def _build(
         sessionmaker=sessionmaker, secret=secret_key(settings), clock=clock, redis=redis
     )
     rescore = after_crm_sync(sessionmaker, config=config.segments, clock=clock)
+    journeys = JourneyRunner(
+        sessionmaker,
+        notifier=Notifier(sessionmaker, messenger, owners=settings.admin_ids, clock=clock),
+        on_queued=worker.wake,
+        clock=clock,
+        rfm_segments=config.rfm_names,
+    )
+    event_log.listen(journeys.heard)  # what the bot logs reaches journeys at once
     return Process(
         settings, config, clock, engine, sessionmaker, redis, bot, event_log, worker, campaigns,
-        scheduler, web_app, rescore,
+        scheduler, web_app, rescore, journeys, follower,
     )  # fmt: skip
 
 
@@ -228,6 +245,7 @@ def _bot_part(process: Process, *, webhook: bool) -> Part:
         redis=process.redis,
     )
     process.event_log.start()
+    process.follower.start()
     if not webhook:
         return partial(
             lead, process.engine, partial(_poll, dispatcher, process.bot), key=POLLING_LOCK
@@ -269,8 +287,8 @@ def _sender_part(process: Process) -> Part:
 
 
 def _scheduler_part(process: Process) -> Part:
-    """Campaign schedules, CRM syncs (each followed by an RFM and ladder rescore) and the
-    segment refresh, while this process leads (a standby takes over when it dies)."""
+    """Campaign schedules, journeys, CRM syncs (each followed by an RFM and ladder rescore)
+    and the segment refresh, while this process leads (a standby takes over when it dies)."""
     return partial(lead, process.engine, partial(_keep_schedule, process))
 
 
@@ -285,10 +303,13 @@ async def _keep_schedule(process: Process) -> None:
         process.scheduler, sessionmaker=sessionmaker, config=config.segments, clock=clock
     )
     process.scheduler.start()
+    journeys = asyncio.create_task(process.journeys.keep_running(), name="journeys")
     try:
         await process.campaigns.start()
         await asyncio.Event().wait()
     finally:
+        journeys.cancel()
+        await asyncio.gather(journeys, return_exceptions=True)
         process.scheduler.shutdown(wait=False)
 
 

@@ -1,26 +1,31 @@
-"""Saving campaigns and finding them again: the service functions the CLI and chat call.
+"""Saving campaigns and finding them again: the service functions the CLI and chat call
+(cloning one: broadcasts.cloning).
 
-Saving checks everything that can be checked before a send: each template (syntax,
-variables, Telegram HTML, length, the render limits; in a child process, see
-broadcasts.templates.check), each segment name and one-off rule. A problem saves
-nothing. A campaign that never ran may be saved again under its name (replacing it).
+Saving checks everything that can be checked before a send: each template, in every
+language it is given in (syntax, variables, Telegram HTML, length rendered for the sample
+subscriber, the render limits; in a child process, see broadcasts.templates.check), each
+segment name and one-off rule; the media were checked when the file was read
+(broadcasts.media). A problem saves nothing. A campaign that never ran may be saved again
+under its name (replacing it).
 """
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from datetime import datetime
 
 from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from broadcasts.message_content import MessageContent
 from broadcasts.models import (
     Campaign,
+    CampaignKind,
     CampaignStatus,
     CampaignTarget,
     Run,
     ScheduleKind,
     Variant,
 )
-from broadcasts.spec import CampaignSpec, ScheduleSpec, VariantSpec
+from broadcasts.spec import CampaignSpec, DefaultSpec, ScheduleSpec, TargetSpec
 from broadcasts.templates import SAMPLE_TRACKED_URL
 from broadcasts.templates.check import TemplateDraft, check_templates
 from core.errors import SegbotError
@@ -62,8 +67,13 @@ async def save_campaign(
         )
     link = SAMPLE_TRACKED_URL if public_url is None else f"{public_url}/r/{'x' * 40}"
     drafts = [
-        TemplateDraft(variant.body, caption=variant.photo is not None, place=place)
-        for place, variant in _variants(spec)
+        TemplateDraft(
+            content.template(language),
+            caption=content.caption,
+            place=place if len(content.languages) == 1 else f"{place} ({language})",
+        )
+        for place, content in _contents(spec)
+        for language in content.languages
     ]
     await check_templates(drafts, link=link)
     rules = await saved_rules(session, rfm_segments=rfm_segments)
@@ -88,14 +98,18 @@ async def save_campaign(
     return campaign
 
 
-def _variants(spec: CampaignSpec) -> list[tuple[str, VariantSpec]]:
-    found = [
-        (f"audience {target.name}, variant {variant.name}", variant)
-        for target in spec.audience
-        for variant in target.variants
-    ]
+def _contents(spec: CampaignSpec) -> list[tuple[str, MessageContent]]:
+    """Each message with where it is: "line 7, audience vip, variant a"."""
+    targets = [(f"audience {target.name}", target.variants) for target in spec.audience]
     if spec.default is not None:
-        found += [(f"default, variant {v.name}", v) for v in spec.default.variants]
+        targets.append(("default", spec.default.variants))
+    found = []
+    for number, (where, variants) in enumerate(targets):
+        for index, variant in enumerate(variants):
+            line = spec.message_line(number, index)
+            place = f"{where}, variant {variant.name}"
+            place = place if line is None else f"line {line}, {place}"
+            found.append((place, MessageContent.of_spec(variant, language=spec.language)))
     return found
 
 
@@ -112,6 +126,7 @@ def _campaign(spec: CampaignSpec, now: datetime) -> Campaign:
         quiet_start=spec.quiet_hours.start if spec.quiet_hours else None,
         quiet_end=spec.quiet_hours.end if spec.quiet_hours else None,
         timezone=spec.timezone,
+        language=spec.language,
         unsubscribe_button=spec.unsubscribe_button,
         paid_broadcast=spec.paid_broadcast is not None,
         stars_budget=spec.paid_broadcast.stars_budget if spec.paid_broadcast else None,
@@ -124,12 +139,19 @@ def _campaign(spec: CampaignSpec, now: datetime) -> Campaign:
         created_at=now,
         updated_at=now,
     )
-    targets = [
-        (target.name, target.segment, target.query, target.variants) for target in spec.audience
-    ]
-    if spec.default is not None:
-        targets.append((DEFAULT_LABEL, None, None, spec.default.variants))
-    campaign.targets = [
+    campaign.targets = campaign_targets(spec.audience, spec.default, language=spec.language)
+    return campaign
+
+
+def campaign_targets(
+    audience: Sequence[TargetSpec], default: DefaultSpec | None, *, language: str
+) -> list[CampaignTarget]:
+    """The rows of targets in order (the default last) with their variants, whose default
+    language is `language` (the campaign's)."""
+    targets = [(target.name, target.segment, target.query, target.variants) for target in audience]
+    if default is not None:
+        targets.append((DEFAULT_LABEL, None, None, default.variants))
+    return [
         CampaignTarget(
             position=position,
             label=label,
@@ -140,16 +162,13 @@ def _campaign(spec: CampaignSpec, now: datetime) -> Campaign:
                     position=index,
                     name=variant.name,
                     split_percent=variant.split,
-                    body=variant.body,
-                    photo=variant.photo,
-                    buttons=[button.model_dump(exclude_none=True) for button in variant.buttons],
+                    **MessageContent.of_spec(variant, language=language).columns(),
                 )
                 for index, variant in enumerate(variants)
             ],
         )
         for position, (label, segment, query, variants) in enumerate(targets)
     ]
-    return campaign
 
 
 def _kind(schedule: ScheduleSpec | None) -> tuple[ScheduleKind, CampaignStatus]:
@@ -169,14 +188,17 @@ def _kind(schedule: ScheduleSpec | None) -> tuple[ScheduleKind, CampaignStatus]:
 
 
 async def get_campaign(session: AsyncSession, *, ref: str | int) -> Campaign:
-    """The campaign with this id (a number) or name."""
+    """The campaign with this id (a number) or name (not a journey's hidden campaign)."""
     text = str(ref)
     where = Campaign.id == int(text) if text.isdigit() else Campaign.name == text
-    campaign = await session.scalar(select(Campaign).where(where))
+    broadcast = Campaign.kind == CampaignKind.BROADCAST
+    campaign = await session.scalar(select(Campaign).where(where, broadcast))
     if campaign is None:
         raise UnknownCampaignError(f"no campaign {text!r}: give its id or name")
     return campaign
 
 
 async def list_campaigns(session: AsyncSession) -> list[Campaign]:
-    return list((await session.scalars(select(Campaign).order_by(Campaign.id))).all())
+    """Every campaign (journeys' hidden campaigns are not campaigns to list)."""
+    broadcasts = select(Campaign).where(Campaign.kind == CampaignKind.BROADCAST)
+    return list((await session.scalars(broadcasts.order_by(Campaign.id))).all())

@@ -1,6 +1,10 @@
 """From a claimed delivery to the message itself: the subscriber's template variables
-(loaded for a whole batch in one query), the rendered variant, and every URL in it (text
-and buttons) rewritten to a tracked link carrying the subscriber and the delivery.
+(loaded for a whole batch in one query), the variant rendered in their language
+(broadcasts.message_content.pick_language), and every URL in it (text, buttons, the link
+preview's) rewritten to a tracked link carrying the subscriber and the delivery. Markup
+Telegram keeps (spoilers, custom emoji) passes through as it is; a Mini App's URL is not
+tracked (it must open as it is). An album carries no buttons, so it has no Unsubscribe
+button; a message effect goes to private chats only.
 
 Money reaches templates exact: the total spent is read back as the Decimal the database
 holds (to the cent), never as the float a SQLite sum gives (866.9100000000001). Its
@@ -9,7 +13,7 @@ else that of the shop's latest order, else unknown. An order the CRM sent withou
 currency was given crm.default_currency when it was imported.
 """
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
@@ -19,7 +23,9 @@ import jinja2
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from broadcasts.links import LinkRef, register_links, rewrite_urls, tracked_url, urls_in
+from broadcasts.languages import pick_language
+from broadcasts.links import LinkRef, register_links, rewrite_urls, tracked_url
+from broadcasts.message_content import LocalizedButton, MessageContent
 from broadcasts.messenger import Button, OutgoingMessage
 from broadcasts.models import Campaign, Delivery
 from broadcasts.templates import CustomerFacts, TemplateContext, compile_template, render
@@ -38,14 +44,28 @@ CENT = Decimal("0.01")  # money columns are NUMERIC(14, 2)
 
 @dataclass(frozen=True, slots=True)
 class PreparedVariant:
-    """A variant ready to send many times: template compiled, its links registered."""
+    """A message ready to send many times: its templates compiled (one per language), its
+    links registered."""
 
     variant_id: int
     target_label: str
-    template: jinja2.Template
-    photo: str | None
-    buttons: tuple[Button, ...]
-    links: dict[str, int]  # URL -> Link id, for utm_content "target/variant"
+    content: MessageContent
+    templates: Mapping[str, jinja2.Template]  # by language
+    links: Mapping[str, int]  # URL -> Link id, for utm_content "target/variant"
+
+
+def prepared(
+    content: MessageContent,
+    *,
+    variant_id: int = 0,
+    target_label: str = "",
+    links: Mapping[str, int] | None = None,
+) -> PreparedVariant:
+    """`content` ready to compose; without `links`, its URLs stay untracked (previews)."""
+    templates = {
+        language: compile_template(content.template(language)) for language in content.languages
+    }
+    return PreparedVariant(variant_id, target_label, content, templates, links or {})
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,27 +83,21 @@ async def prepare_variants(
     session: AsyncSession, *, campaign: Campaign, now: datetime
 ) -> dict[int, PreparedVariant]:
     """Every variant of the campaign by id, links registered (the caller commits)."""
-    prepared = {}
+    ready = {}
     for target in campaign.targets:
         for variant in target.variants:
-            buttons = tuple(Button(**button) for button in variant.buttons)
-            urls = urls_in(variant.body) + [b.url for b in buttons if b.url and b.url[:4] == "http"]
+            content = MessageContent.of_variant(variant, language=campaign.language)
             links = await register_links(
                 session,
-                urls,
+                content.urls(),
                 campaign=campaign.name,
                 content=f"{target.label}/{variant.name}",
                 now=now,
             )
-            prepared[variant.id] = PreparedVariant(
-                variant_id=variant.id,
-                target_label=target.label,
-                template=compile_template(variant.body),
-                photo=variant.photo,
-                buttons=buttons,
-                links=links,
+            ready[variant.id] = prepared(
+                content, variant_id=variant.id, target_label=target.label, links=links
             )
-    return prepared
+    return ready
 
 
 def _facts() -> tuple[Any, ...]:
@@ -224,14 +238,33 @@ def compose(
         ref = LinkRef(link_id, recipient.subscriber_id, recipient.delivery_id)
         return tracked_url(public_url, ref, secret=secret)
 
+    content = variant.content
+    language = pick_language(recipient.context.language, content.languages, content.language)
     context = replace(recipient.context, segment=variant.target_label)
-    text = rewrite_urls(render(variant.template, context), tracked)
-    buttons = tuple(
-        Button(button.text, url=tracked(button.url)) if button.url else button
-        for button in variant.buttons
+    text = rewrite_urls(render(variant.templates[language], context), tracked)
+    keyboard = tuple(
+        tuple(_button(each, language, tracked) for each in row) for row in content.keyboard
     )
     if unsubscribe_button:
-        buttons += (Button(UNSUBSCRIBE_TEXT, data=UNSUBSCRIBE_DATA),)
+        keyboard += ((Button(UNSUBSCRIBE_TEXT, data=UNSUBSCRIBE_DATA),),)
+    preview = content.link_preview
+    if preview is not None and preview.url is not None:
+        preview = replace(preview, url=tracked(preview.url))
+    group = recipient.chat_id < 0  # a group's or channel's: no message effects there
     return OutgoingMessage(
-        chat_id=recipient.chat_id, text=text, photo=variant.photo, buttons=buttons, paid=paid
+        chat_id=recipient.chat_id,
+        text=text,
+        media=content.media,
+        keyboard=() if content.kind == "album" else keyboard,
+        link_preview=preview,
+        protect_content=content.protect_content,
+        effect_id=None if group else content.effect_id,
+        paid=paid,
     )
+
+
+def _button(each: LocalizedButton, language: str, tracked: Callable[[str], str]) -> Button:
+    button = each.in_language(language)
+    if button.url is None or not button.url.startswith("http"):
+        return button
+    return replace(button, url=tracked(button.url))

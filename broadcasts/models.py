@@ -90,11 +90,23 @@ class Exclusion(enum.StrEnum):
     CAPPED = "capped"  # the frequency cap was reached
 
 
+class CampaignKind(enum.StrEnum):
+    BROADCAST = "broadcast"
+    # A journey version's messages (journeys/): sent through the outbox like a broadcast's,
+    # never listed, scheduled or reported as a campaign.
+    JOURNEY = "journey"
+
+
 class Campaign(Base):
     __tablename__ = "campaigns"
 
     id: Mapped[int] = mapped_column(BigIntId, primary_key=True)
     name: Mapped[str] = mapped_column(String(64), unique=True)  # also its utm_campaign
+    kind: Mapped[CampaignKind] = mapped_column(
+        text_enum(CampaignKind),
+        default=CampaignKind.BROADCAST,
+        server_default=CampaignKind.BROADCAST.value,
+    )
     goal: Mapped[Goal] = mapped_column(text_enum(Goal))
     status: Mapped[CampaignStatus] = mapped_column(text_enum(CampaignStatus), index=True)
     holdout_percent: Mapped[int] = mapped_column(SmallInteger, default=0)
@@ -103,6 +115,7 @@ class Campaign(Base):
     quiet_start: Mapped[str | None] = mapped_column(String(5))  # "HH:MM", subscriber's time
     quiet_end: Mapped[str | None] = mapped_column(String(5))
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")  # when theirs is unknown
+    language: Mapped[str] = mapped_column(String(16), default="en")  # when theirs has no text
     unsubscribe_button: Mapped[bool] = mapped_column(Boolean, default=False)
     paid_broadcast: Mapped[bool] = mapped_column(Boolean, default=False)
     stars_budget: Mapped[int | None] = mapped_column(Integer)
@@ -152,7 +165,9 @@ class CampaignTarget(Base):
 
 
 class Variant(Base):
-    """A message for one target: HTML text, or a photo with an HTML caption; buttons."""
+    """A message for one target (broadcasts.message_content reads and writes it): HTML
+    text, one media item with an HTML caption, or an album; per-language texts; buttons
+    in rows; how it shows."""
 
     __tablename__ = "campaign_variants"
     __table_args__ = (UniqueConstraint("target_id", "name"),)
@@ -164,9 +179,18 @@ class Variant(Base):
     position: Mapped[int] = mapped_column(SmallInteger)
     name: Mapped[str] = mapped_column(String(32))
     split_percent: Mapped[int] = mapped_column(SmallInteger)
-    body: Mapped[str] = mapped_column(Text)  # a Jinja2 template: the text, or the caption
-    photo: Mapped[str | None] = mapped_column(Text)  # URL or file_id
-    buttons: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    kind: Mapped[str] = mapped_column(String(16), default="text")  # text, photo, ..., album
+    # A Jinja2 template: the text, or the caption, in the campaign's language...
+    body: Mapped[str] = mapped_column(Text)
+    translations: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)  # ...and others
+    # Each item: {"kind", "ref" (URL, file_id or absolute path), "local", "sha256"}.
+    media: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    # Rows of buttons: {"text", "texts" (other languages'), and one of "url", "data",
+    # "copy_text", "web_app"}.
+    buttons: Mapped[list[list[dict[str, Any]]]] = mapped_column(JSON, default=list)
+    link_preview: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
+    protect_content: Mapped[bool] = mapped_column(Boolean, default=False)
+    effect_id: Mapped[str | None] = mapped_column(String(32))
 
     target: Mapped[CampaignTarget] = relationship(back_populates="variants")
 
@@ -224,6 +248,20 @@ class Delivery(Base):
     sent_at: Mapped[datetime | None]
     message_id: Mapped[int | None] = mapped_column(BigInteger)
     attempts: Mapped[int] = mapped_column(SmallInteger, default=0)
+
+
+class UploadedFile(Base):
+    """A file this bot has uploaded, by content: the file id the platform gave it, so it
+    is sent by id from then on, by every sender, after any restart."""
+
+    __tablename__ = "uploaded_files"
+    __table_args__ = (UniqueConstraint("sha256", "kind"),)
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(16))  # photo, video, ... (an id is per kind)
+    file_id: Mapped[str] = mapped_column(Text)
+    uploaded_at: Mapped[datetime]
 
 
 class SenderBeat(Base):

@@ -46,6 +46,7 @@ from broadcasts.pacing import RateBudget
 from broadcasts.pipeline import Bounds, Pipeline
 from broadcasts.recorder import MESSAGES_PER_STAR
 from broadcasts.runs import finish_if_complete, progress
+from broadcasts.uploads import UPLOAD_PATIENCE, FileIds, UploadOnce
 from core.clock import Clock, utcnow
 
 logger = logging.getLogger(__name__)
@@ -105,7 +106,10 @@ class Sender:
         self.id = uuid.uuid4().hex[:16]  # whose claims are whose (broadcasts/claims.py)
         self.bounds = bounds(budget, settings)
         self._sessionmaker = sessionmaker
-        self._messenger = messenger
+        # Local files go up once, then by file id (broadcasts/uploads.py).
+        files = FileIds(sessionmaker, clock=clock)
+        patience = settings.send_timeout * UPLOAD_PATIENCE
+        self._messenger = UploadOnce(messenger, files, patience=patience, pause=budget.pause)
         self._budget = budget
         self._settings = settings
         self._clock = clock

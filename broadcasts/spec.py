@@ -1,27 +1,51 @@
 """A campaign as a marketer writes it (YAML): validated shape, before it meets the database.
 
 See the README's "Campaigns" section for the format. Everything here is checked
-without a database; `broadcasts.campaigns.save_campaign` then checks templates, segment
-names and rules against the saved segments.
+without a database (each message by broadcasts.message_spec, its media files included);
+`broadcasts.campaigns.save_campaign` then checks templates, segment names and rules
+against the saved segments. Errors name the YAML line and the path to the mistake.
 """
 
 import re
-from datetime import date, datetime, time
+from pathlib import Path
 from typing import Annotated, Any, Self
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from apscheduler.triggers.cron import CronTrigger
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
+from broadcasts.button_spec import ButtonSpec
+from broadcasts.languages import LanguageCode
+from broadcasts.message_spec import VariantSpec
 from broadcasts.models import Goal
+from broadcasts.schedule_spec import ClockTime, ScheduleSpec, known_zone
+from broadcasts.yaml_places import place_of
 from core.config import yaml_mistake
 from core.errors import SegbotError
 
-Name = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
-ClockTime = Annotated[str, Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")]
+__all__ = [
+    "NAME_PATTERN",
+    "ButtonSpec",
+    "CampaignFileError",
+    "CampaignSpec",
+    "ClockTime",
+    "DefaultSpec",
+    "ScheduleSpec",
+    "TargetSpec",
+    "VariantSpec",
+    "parse_campaign",
+]
+
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+Name = Annotated[str, Field(min_length=1, max_length=64, pattern=NAME_PATTERN.pattern)]
 MAX_PERSONAS = 5
-_CALLBACK_DATA = re.compile(r"^[A-Za-z0-9_:.-]{1,64}$")
 
 
 class CampaignFileError(SegbotError):
@@ -30,39 +54,6 @@ class CampaignFileError(SegbotError):
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class ButtonSpec(_Strict):
-    text: Annotated[str, Field(min_length=1, max_length=64)]
-    url: Annotated[str, Field(pattern=r"^(https?|tg)://\S+$")] | None = None
-    data: str | None = None  # callback data a press sends back (logged as a button event)
-
-    @model_validator(mode="after")
-    def _url_or_data(self) -> Self:
-        if (self.url is None) == (self.data is None):
-            raise ValueError("a button has either url or data")
-        if self.data is not None and not _CALLBACK_DATA.match(self.data):
-            raise ValueError("button data is 1-64 characters of A-Z a-z 0-9 _ : . -")
-        return self
-
-
-class VariantSpec(_Strict):
-    name: Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_-]+$")] = "a"
-    split: Annotated[int, Field(ge=1, le=100)] = 100  # percent of the target's audience
-    text: str | None = None  # a template: HTML text
-    photo: str | None = None  # URL or file_id
-    caption: str = ""  # a template: the photo's HTML caption
-    buttons: list[ButtonSpec] = Field(default_factory=list)
-
-    @model_validator(mode="after")
-    def _text_or_photo(self) -> Self:
-        if (self.text is None) == (self.photo is None):
-            raise ValueError("a variant has either text or photo (with an optional caption)")
-        return self
-
-    @property
-    def body(self) -> str:
-        return self.text if self.text is not None else self.caption
 
 
 def _variants(data: Any) -> Any:
@@ -131,56 +122,6 @@ class PaidBroadcast(_Strict):
     stars_budget: Annotated[int, Field(ge=1)]
 
 
-class ScheduleSpec(_Strict):
-    """Exactly one of: now (as soon as the scheduler sees it), at (a moment), cron (every
-    occurrence in `timezone`), local (a time of day on `day`, in each subscriber's own
-    timezone), best_hour (on `day`, at the hour each target's audience engaged most over
-    the last days, in each subscriber's own timezone). A file without `schedule` is sent
-    by hand."""
-
-    now: bool = False
-    at: datetime | None = None
-    cron: str | None = None
-    local: ClockTime | None = None
-    best_hour: bool = False
-    day: date | None = None
-    timezone: str = "UTC"
-    grace_minutes: Annotated[int, Field(ge=0, le=24 * 60)] = 60
-
-    @model_validator(mode="after")
-    def _one_kind(self) -> Self:
-        given = [self.now, self.at is not None, self.cron is not None, self.local is not None]
-        if sum([*given, self.best_hour]) != 1:
-            raise ValueError("give exactly one of now, at, cron, local, best_hour")
-        if self.local is not None and self.day is None:
-            raise ValueError("local needs the day: day: YYYY-MM-DD")
-        if self.best_hour and self.day is None:
-            raise ValueError("best_hour needs the day: day: YYYY-MM-DD")
-        if self.day is not None and self.local is None and not self.best_hour:
-            raise ValueError("day goes with local or best_hour")
-        if self.cron is not None:
-            try:
-                CronTrigger.from_crontab(self.cron, timezone=ZoneInfo(self.timezone))
-            except ValueError as error:
-                raise ValueError(f"cron {self.cron!r}: {error}") from None
-        return self
-
-    @field_validator("timezone")
-    @classmethod
-    def _known_zone(cls, value: str) -> str:
-        return _zone(value)
-
-    def moment(self) -> datetime | None:
-        """AT: the moment (a time without zone is in `timezone`). LOCAL, BEST_HOUR: midnight
-        of the day in `timezone`, the day each subscriber's own local time falls on."""
-        zone = ZoneInfo(self.timezone)
-        if self.at is not None:
-            return self.at if self.at.tzinfo else self.at.replace(tzinfo=zone)
-        if self.day is not None:
-            return datetime.combine(self.day, time(), tzinfo=zone)
-        return None
-
-
 class CampaignSpec(_Strict):
     name: Name
     goal: Goal = Goal.CLICKS
@@ -191,9 +132,13 @@ class CampaignSpec(_Strict):
     frequency_cap: FrequencyCap = FrequencyCap()
     quiet_hours: QuietHours | None = None
     timezone: str = "UTC"  # for subscribers whose timezone is unknown
+    language: LanguageCode = "en"  # whose texts go to subscribers of a language not given
     unsubscribe_button: bool = True
     paid_broadcast: PaidBroadcast | None = None
     schedule: ScheduleSpec | None = None
+    # The YAML line of each message's text or caption, by (target, variant) position (the
+    # default's target position: after the audience's), when read from a file.
+    _lines: dict[tuple[int, int], int] = PrivateAttr(default_factory=dict)
 
     @model_validator(mode="after")
     def _someone_to_message(self) -> Self:
@@ -211,21 +156,32 @@ class CampaignSpec(_Strict):
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
-        return _zone(value)
+        return known_zone(value)
+
+    def message_line(self, target: int, variant: int) -> int | None:
+        """The YAML line of the text (or caption) of a target's variant, by position."""
+        return self._lines.get((target, variant))
+
+    def note_lines(self, text: str) -> None:
+        """Remember the line of each message's text (or caption) in `text`, its YAML."""
+        targets: list[tuple[tuple[str | int, ...], list[VariantSpec]]] = [
+            (("audience", number), target.variants) for number, target in enumerate(self.audience)
+        ]
+        if self.default is not None:
+            targets.append((("default",), self.default.variants))
+        for number, (where, variants) in enumerate(targets):
+            for index, variant in enumerate(variants):
+                field = "text" if variant.text is not None else "caption"
+                line = place_of(text, (*where, "variants", index, field)).line
+                if line is not None:
+                    self._lines[number, index] = line
 
 
-def _zone(name: str) -> str:
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(
-            f"unknown timezone {name!r} (use an IANA name, e.g. Europe/Madrid)"
-        ) from None
-    return name
-
-
-def parse_campaign(text: str, *, source: str = "campaign") -> CampaignSpec:
-    """A campaign from YAML text; CampaignFileError naming the place of any problem."""
+def parse_campaign(
+    text: str, *, source: str = "campaign", base: Path | None = None
+) -> CampaignSpec:
+    """A campaign from YAML text, its media file paths relative to `base` (default: the
+    working directory); CampaignFileError naming the line and place of any problem."""
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as error:
@@ -236,12 +192,16 @@ def parse_campaign(text: str, *, source: str = "campaign") -> CampaignSpec:
         raise CampaignFileError(f"{source}: expected a mapping (name, audience, ...)")
     if data.get("schedule") == "now":
         data["schedule"] = {"now": True}
+    language = data.get("language", "en")  # checked as the campaign's `language`
+    context = {"base": base or Path.cwd(), "language": language}
     try:
-        return CampaignSpec.model_validate(data)
+        spec = CampaignSpec.model_validate(data, context=context)
     except ValidationError as error:
         problems = []
         for detail in error.errors():
-            place = ".".join(str(part) for part in detail["loc"])
             message = str(detail["msg"]).removeprefix("Value error, ")
+            place = place_of(text, detail["loc"]) if detail["loc"] else None
             problems.append(f"{place}: {message}" if place else message)
         raise CampaignFileError(f"{source}: {'; '.join(problems)}") from None
+    spec.note_lines(text)
+    return spec

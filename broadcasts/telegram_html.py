@@ -69,12 +69,12 @@ def plain_text(markup: str) -> str:
 
 
 def check_length(markup: str, *, caption: bool) -> None:
-    """MessageTooLongError past 4096 characters (1024 for a photo caption), counted as
+    """MessageTooLongError past 4096 characters (1024 for a media caption), counted as
     Telegram counts them: UTF-16 code units, markup removed."""
     limit = CAPTION_LIMIT if caption else TEXT_LIMIT
     length = len(plain_text(markup).encode("utf-16-le")) // 2
     if length > limit:
-        kind = "a photo caption" if caption else "a message"
+        kind = "a caption" if caption else "a message"
         raise MessageTooLongError(f"{kind} is {length} characters; Telegram allows {limit}")
 
 

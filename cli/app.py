@@ -35,11 +35,18 @@ COMMANDS = (
     Deferred(
         "campaign",
         "cli.campaign:app",
-        "Campaigns: create from YAML, list, show, preview, test-send, send, pause, cancel; "
-        "list and resend a run's unknown deliveries.",
+        "Campaigns: create from YAML, list, show, clone, preview, test-send, send, pause, "
+        "cancel; list and resend a run's unknown deliveries.",
     ),
     Deferred(
         "segments", "cli.segments:app", "Saved segments: list, show, count, save, explain, refresh."
+    ),
+    Deferred(
+        "journey",
+        "cli.journey:app",
+        "Journeys: message sequences a trigger starts; create from YAML (again: a new "
+        "version), list, show, pause, resume, archive, enroll a segment, simulate one "
+        "subscriber.",
     ),
     Deferred(
         "rfm",

@@ -1,5 +1,5 @@
-"""`segbot campaign ...`: save campaigns from YAML, look at them, preview, test-send, send,
-pause, resume and cancel; list a run's unknown deliveries and, once confirmed, resend them.
+"""`segbot campaign ...`: save campaigns from YAML, look at them, clone, preview, test-send,
+send, pause, resume and cancel; list a run's unknown deliveries and, once confirmed, resend them.
 Sending is done by `segbot run` (its delivery worker), or by `send-now` itself when no
 sender is running (cli/sending.py); `test-send` says each answer in words (cli/trial_send.py).
 
@@ -19,14 +19,12 @@ from rich.console import Console
 from rich.markup import escape
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.messenger import TelegramMessenger
 from broadcasts.campaigns import get_campaign, list_campaigns, save_campaign
+from broadcasts.cloning import clone_campaign
 from broadcasts.config import BroadcastsConfig
-from broadcasts.messenger import Button, OutgoingMessage
-from broadcasts.models import Campaign, Run, RunStatus, ScheduleKind
+from broadcasts.models import Campaign, Run, RunStatus, ScheduleKind, Variant
 from broadcasts.runs import cancel, latest_run, pause, progress, resume
 from broadcasts.spec import parse_campaign
-from broadcasts.templates import SAMPLE, compile_template, render
 from broadcasts.unknowns import (
     UnknownSummary,
     counted,
@@ -35,6 +33,7 @@ from broadcasts.unknowns import (
     unknowns,
     unknowns_csv,
 )
+from broadcasts.uploads import FileIds
 from cli import sending
 from cli.execution import (
     EXIT_FAILURE,
@@ -45,7 +44,7 @@ from cli.execution import (
     settings_or_exit,
 )
 from cli.tables import FittedTable
-from cli.trial_send import send_each
+from cli.trial_send import send_trial
 from core.clock import utcnow
 from core.errors import SegbotError
 from core.settings import Settings
@@ -54,8 +53,8 @@ T = TypeVar("T")
 
 app = typer.Typer(
     help=(
-        "Campaigns: create from YAML, list, show, preview, test-send, send, pause, cancel; "
-        "list and resend a run's unknown deliveries."
+        "Campaigns: create from YAML, list, show, clone, preview, test-send, send, pause, "
+        "cancel; list and resend a run's unknown deliveries."
     ),
     no_args_is_help=True,
     add_completion=False,
@@ -91,7 +90,8 @@ def create(
 ) -> None:
     """Check and save a campaign; a bad template, segment or rule saves nothing."""
     try:
-        spec = parse_campaign(file.read_text(encoding="utf-8"), source=str(file))
+        text = file.read_text(encoding="utf-8")
+        spec = parse_campaign(text, source=str(file), base=file.resolve().parent)
     except SegbotError as error:
         fail(str(error))
 
@@ -158,7 +158,7 @@ def show(ref: CampaignRef) -> None:
             for variant in target.variants:
                 table.add_row(
                     target.label, audience, variant.name, f"{variant.split_percent}%",
-                    variant.body[:60],
+                    _message(variant, campaign.language),
                 )  # fmt: skip
         out.print(table)
         if state is None:
@@ -173,6 +173,33 @@ def show(ref: CampaignRef) -> None:
                     f"unknown {sum(unknown.values())} (may or may not have arrived): "
                     f"{counted(unknown)}; segbot campaign unknown {state.run_id} lists them"
                 )
+
+    _run(work)
+
+
+def _message(variant: Variant, language: str) -> str:
+    """A variant in a table cell: its kind and languages, then the start of its text."""
+    kind = variant.kind if variant.kind != "album" else f"album of {len(variant.media)}"
+    languages = ", ".join([language, *sorted(variant.translations)])
+    head = f"[{kind}; {languages}] " if variant.translations else f"[{kind}] "
+    return escape(head) + escape(variant.body[:60])
+
+
+@app.command()
+def clone(
+    ref: CampaignRef,
+    name: Annotated[str, typer.Argument(metavar="NEW_NAME", help="The copy's name.")],
+) -> None:
+    """Copy a campaign under a new name: its audience, messages and limits, as a draft
+    (its schedule is not copied: send it with send-now, or save a file under its name)."""
+
+    async def work(sessionmaker: async_sessionmaker[AsyncSession], *_: object) -> None:
+        async with sessionmaker() as session:
+            copy = await clone_campaign(session, ref=ref, name=name, now=utcnow())
+        out.print(
+            f"cloned {escape(ref)} as campaign {copy.id} {copy.name}: draft "
+            f"(segbot campaign send-now {copy.name} sends it)"
+        )
 
     _run(work)
 
@@ -241,23 +268,12 @@ def test_send(
     ) -> None:
         async with sessionmaker() as session:
             campaign = await get_campaign(session, ref=ref)
-        messages = [
-            (
-                f"{target.label}/{variant.name}",
-                OutgoingMessage(
-                    chat_id=to,
-                    text=render(compile_template(variant.body), SAMPLE),
-                    photo=variant.photo,
-                    buttons=tuple(Button(**button) for button in variant.buttons),
-                ),
-            )
-            for target in campaign.targets
-            for variant in target.variants
-        ]
-        async with TelegramMessenger.from_settings(settings) as messenger:
-            failed = await send_each(messenger, messages, say=_say, note=_note)
+        files = FileIds(sessionmaker)
+        failed, total = await send_trial(
+            campaign, to=to, settings=settings, files=files, say=_say, note=_note
+        )
         if failed:
-            fail(f"{failed} of {len(messages)} messages not sent to {to}", EXIT_FAILURE)
+            fail(f"{failed} of {total} messages not sent to {to}", EXIT_FAILURE)
 
     _run(work)
 

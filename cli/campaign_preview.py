@@ -3,13 +3,13 @@ person gets it.
 
 Where a person lands (a target and its variant, or nothing: holdout, frequency cap, not
 active) is the planner's answer for a run starting now (`broadcasts.planner.place`); the
-message is composed by the sender's own `compose`, with the campaign's buttons and its
-Unsubscribe button. Only links stay as written, untracked: a preview registers nothing.
-`cli.telegram_view` draws it.
+message is composed by the sender's own `compose`, in the person's language, with the
+campaign's buttons and its Unsubscribe button. Only links stay as written, untracked: a
+preview registers nothing. `cli.telegram_view` draws it.
 
 Three views: one named subscriber (`--subscriber`); N random members of each target
-(`--sample`); by default every variant of each target, for one random member of it (the
-sample subscriber when a target has none).
+(`--sample`); by default every variant of each target, in each of its languages, for one
+random member of it (the sample subscriber when a target has none).
 """
 
 from collections.abc import Sequence
@@ -21,12 +21,13 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from broadcasts.campaigns import get_campaign
-from broadcasts.compose import PreparedVariant, Recipient, compose, subscriber_context
-from broadcasts.messenger import Button
+from broadcasts.compose import PreparedVariant, Recipient, compose, prepared, subscriber_context
+from broadcasts.languages import pick_language
+from broadcasts.message_content import MessageContent, in_each_language
 from broadcasts.models import Campaign, CampaignTarget, Exclusion, Variant
 from broadcasts.planner import Placement, place
 from broadcasts.telegram_html import TelegramHtmlError
-from broadcasts.templates import SAMPLE, RenderError, compile_template
+from broadcasts.templates import SAMPLE, RenderError, TemplateContext
 from cli.subscribers import subscriber_or_exit
 from cli.telegram_view import BUBBLE_WIDTH, message_view
 from core.clock import utcnow
@@ -100,7 +101,7 @@ class Previewer:
                 )
             for variant in target.variants:
                 self.console.print(f"variant {escape(variant.name)} ({variant.split_percent}%):")
-                await self._message(target, variant, person)
+                await self._message(target, variant, person, every_language=True)
         self.console.print(HOW_TO, style="dim")
 
     async def _place(
@@ -128,39 +129,61 @@ class Previewer:
             await self._message(placement.target, placement.variant, person)
 
     async def _message(
-        self, target: CampaignTarget, variant: Variant, person: Subscriber | None
+        self,
+        target: CampaignTarget,
+        variant: Variant,
+        person: Subscriber | None,
+        *,
+        every_language: bool = False,
     ) -> None:
-        """The variant composed for `person` (None: the sample subscriber) and drawn."""
+        """The variant composed for `person` (None: the sample subscriber) and drawn: in
+        their language, or `every_language` it has."""
         context = SAMPLE
         if person is not None:
             found = await subscriber_context(
                 self.session, subscriber_id=person.id, campaign=self.campaign
             )
             context = SAMPLE if found is None else found
-        prepared = PreparedVariant(
-            variant_id=variant.id,
-            target_label=target.label,
-            template=compile_template(variant.body),
-            photo=variant.photo,
-            buttons=tuple(Button(**button) for button in variant.buttons),
-            links={},  # none registered: every URL stays as written, nothing is signed
-        )
+        content = MessageContent.of_variant(variant, language=self.campaign.language)
+        ready = prepared(content, variant_id=variant.id, target_label=target.label)
+        if every_language:
+            versions = in_each_language(content, context)
+        else:
+            chosen = pick_language(context.language, content.languages, content.language)
+            versions = [(chosen if len(content.languages) > 1 else None, context)]
+        for language, shown in versions:
+            if language is not None:
+                self.console.print(f"  in {language}:", style="dim")
+            self._draw(ready, person, shown)
+        if content.kind == "album" and self.campaign.unsubscribe_button:
+            self.console.print(
+                "  an album carries no buttons (Telegram's albums cannot): no Unsubscribe "
+                "button under this one; subscribers can still send /stop",
+                style="dim",
+            )
+
+    def _draw(
+        self, ready: PreparedVariant, person: Subscriber | None, context: TemplateContext
+    ) -> None:
         recipient = Recipient(
             delivery_id=0,
             subscriber_id=0 if person is None else person.id,
-            variant_id=variant.id,
+            variant_id=ready.variant_id,
             chat_id=0 if person is None else person.chat_id,
             context=context,
         )
         try:
             message = compose(
-                recipient, prepared, public_url="", secret="",
+                recipient, ready, public_url="", secret="",
                 unsubscribe_button=self.campaign.unsubscribe_button,
             )  # fmt: skip
             self.console.print(message_view(message, width=BUBBLE_WIDTH), "")
         except (RenderError, TelegramHtmlError) as error:
-            self.unrenderable += 1
-            self.console.print(f"  [red]cannot be sent to this person:[/] {escape(str(error))}")
+            self._unrenderable(error)
+
+    def _unrenderable(self, error: Exception) -> None:
+        self.unrenderable += 1
+        self.console.print(f"  [red]cannot be sent to this person:[/] {escape(str(error))}")
 
 
 def _audience(target: CampaignTarget) -> str:

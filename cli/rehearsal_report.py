@@ -9,7 +9,7 @@ from datetime import datetime
 
 from rich.console import Console
 
-from broadcasts.messenger import Button, OutgoingMessage
+from broadcasts.messenger import Button, Media, MediaKind, OutgoingMessage
 from broadcasts.models import DeliveryStatus, Exclusion
 from broadcasts.telegram_html import TelegramHtmlError
 from cli.rehearsal_people import Person
@@ -105,22 +105,25 @@ def _why_nothing(rehearsal: Rehearsal, delivery: Delivered | None) -> str:
 
 def _print_message(console: Console, message: SentMessage) -> None:
     rows = (message.reply_markup or {}).get("inline_keyboard")
-    buttons = [
-        Button(
-            text=str(button.get("text", "")),
-            url=_text(button.get("url")),
-            data=_text(button.get("callback_data")),
+    keyboard = tuple(
+        tuple(
+            Button(
+                text=str(button.get("text", "")),
+                url=_text(button.get("url")),
+                data=_text(button.get("callback_data")),
+            )
+            for button in row
+            if isinstance(button, dict)
         )
         for row in (rows if isinstance(rows, list) else [])
         if isinstance(row, list)
-        for button in row
-        if isinstance(button, dict)
-    ]
+    )
+    photo = message.photo_source or message.photo
     sent = OutgoingMessage(
         chat_id=message.chat_id,
         text=message.text or message.caption or "",
-        photo=message.photo_source or message.photo,
-        buttons=tuple(buttons),
+        media=() if photo is None else (Media(MediaKind.PHOTO, photo),),
+        keyboard=keyboard,
     )
     try:
         console.print(message_view(sent))

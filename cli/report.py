@@ -24,8 +24,10 @@ from broadcasts.reports import (
     campaign_report,
     funnel_png,
     report_csv,
+    results_csv,
 )
 from broadcasts.reports.send_time import SegmentSendTime, best_send_times
+from broadcasts.reports.significance import p_text
 from broadcasts.reports.trends import (
     SegmentTrend,
     Transition,
@@ -40,6 +42,7 @@ from cli.execution import (
     on_database,
     settings_or_exit,
 )
+from cli.journey_report import journey
 from cli.tables import FittedTable
 from core.clock import utcnow
 
@@ -51,6 +54,7 @@ app = typer.Typer(
     add_completion=False,
 )
 out = Console(highlight=False)
+app.command()(journey)  # segbot report journey NAME: cli/journey_report.py
 
 
 def _run(work: Callable[[async_sessionmaker[AsyncSession], ReportsConfig], Awaitable[T]]) -> T:
@@ -63,6 +67,10 @@ def _run(work: Callable[[async_sessionmaker[AsyncSession], ReportsConfig], Await
 def campaign(
     ref: Annotated[str, typer.Argument(help="The campaign's id or name.")],
     csv: Annotated[Path | None, typer.Option("--csv", help="Also write the funnel as CSV.")] = None,
+    results_csv_file: Annotated[
+        Path | None,
+        typer.Option("--results-csv", help="Also write lift and A/B results (in people) as CSV."),
+    ] = None,
     png: Annotated[Path | None, typer.Option("--png", help="Also draw the funnel as PNG.")] = None,
     days: Annotated[
         int | None,
@@ -71,7 +79,8 @@ def campaign(
         ),
     ] = None,
 ) -> None:
-    """Funnel per run x target x variant, conversions and revenue, lift, A/B results."""
+    """Funnel per run x target x variant, conversions and revenue; lift and A/B results
+    in people, with the test used."""
 
     async def work(sessionmaker: async_sessionmaker[AsyncSession], config: ReportsConfig) -> None:
         window = config.attribution_window if days is None else timedelta(days=days)
@@ -91,6 +100,9 @@ def campaign(
             if csv is not None:
                 csv.write_text(report_csv(report), encoding="utf-8")
                 out.print(f"wrote {csv}")
+            if results_csv_file is not None:
+                results_csv_file.write_text(results_csv(report), encoding="utf-8")
+                out.print(f"wrote {results_csv_file}")
             if png is not None:
                 png.write_bytes(funnel_png(report))
                 out.print(f"wrote {png}")
@@ -136,15 +148,8 @@ def print_campaign_report(console: Console, report: CampaignReport) -> None:
     if report.lift:
         console.print(lift_table(report))
     for result in report.ab:
-        winner = result.winner or "none yet (not significant)"
-        p_value = "n/a" if result.p_value is None else f"{result.p_value:.3f}"
-        rates = ", ".join(
-            f"{v.variant} {_percent(v.rate)} ({v.successes}/{v.sent})" for v in result.variants
-        )
-        console.print(
-            f"A/B {result.target}, {result.metric}: {rates}; p = {p_value}, winner: {winner} "
-            f"[dim]({result.test}, alpha {result.alpha})[/]"
-        )
+        for line in result.lines():
+            console.print(line, markup=False)
 
 
 def funnel_table(report: CampaignReport) -> FittedTable:
@@ -174,9 +179,12 @@ def _cells(counts: FunnelCounts) -> list[str]:
 def lift_table(report: CampaignReport) -> FittedTable:
     confidence = report.lift[0].confidence
     table = FittedTable(
-        "target", "messaged", "converted", "holdout", "converted", "lift (points)",
-        f"{confidence:.0%} interval", "relative",
-        title="Lift against the holdout (Newcombe hybrid score interval)",
+        "runs", "target", "messaged", "bought", "holdout", "bought", "lift (points)",
+        f"{confidence:.0%} interval", "relative", "p", "test", key=2,
+        title="Lift against the holdout, in people",
+        caption="Across runs each person counts once (held out once and messaged once: "
+        "messaged). Interval: Newcombe hybrid score. p: two-sided; Fisher's exact test "
+        "when an expected count is below 5.",
     )  # fmt: skip
     for lift in report.lift:
         interval = (
@@ -186,9 +194,13 @@ def lift_table(report: CampaignReport) -> FittedTable:
         )
         absolute = "-" if lift.absolute_lift is None else f"{100 * lift.absolute_lift:+.1f}"
         relative = "-" if lift.relative_lift is None else f"{lift.relative_lift:+.0%}"
+        test = lift.significance
         table.add_row(
-            lift.target, str(lift.messaged), _percent(lift.messaged_rate), str(lift.holdout),
-            _percent(lift.holdout_rate), absolute, interval, relative,
+            lift.scope, lift.target, str(lift.messaged),
+            _share(lift.messaged_converted, lift.messaged_rate), str(lift.holdout),
+            _share(lift.holdout_converted, lift.holdout_rate), absolute, interval, relative,
+            "-" if test is None else p_text(test.p_value, bare=True),
+            "-" if test is None else test.test.value,
         )  # fmt: skip
     return table
 
@@ -242,6 +254,10 @@ def transitions_table(moves: list[Transition], *, days: int) -> FittedTable:
 
 def _percent(value: float | None) -> str:
     return "-" if value is None else f"{value:.1%}"
+
+
+def _share(count: int, share: float | None) -> str:
+    return f"{count} ({_percent(share)})"
 
 
 def _number(value: int | None) -> str:

@@ -7,7 +7,7 @@ caret under the place), exit 2 for bad input and 1 when the database cannot be u
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from datetime import date, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, TypeVar
 
@@ -27,11 +27,11 @@ from core.clock import utcnow
 from core.errors import SegbotError
 
 if TYPE_CHECKING:  # pandas and the domain modules load only when a command runs
-    import pandas as pd
     from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
     from core.settings import Settings
     from segments.config import SegmentsConfig
+    from segments.rfm.scoring import TooFewCustomers
     from segments.rules import Rule
 
 T = TypeVar("T")
@@ -283,7 +283,9 @@ def refresh(
             )
         else:
             everything = await refresh_all(sessionmaker, config=config)
-            out.print(f"rfm: {everything.rfm.customers} customers scored")
+            rfm = everything.rfm
+            scored = f"{rfm.customers} customers scored"
+            out.print(f"rfm: {scored if rfm.too_few is None else _not_scored(rfm.too_few)}")
             changed = (everything.activity.changed, everything.ladder.changed)
             out.print("activity: {} changed; ladder: {} changed".format(*changed))
             outcomes = everything.memberships
@@ -316,6 +318,7 @@ def generate(
     """Find AI segments (clusters with profiles); replaces every current AI segment."""
     from segments.ai.generate import generate_ai_segments
     from segments.ai.llm import language_model
+    from segments.ai.profiles import HOW_TO_READ
 
     settings = settings_or_exit()
     ai = config_or_exit(settings).ai
@@ -328,11 +331,12 @@ def generate(
         )  # fmt: skip
         if result.removed:
             out.print(f"replaced {len(result.removed)} AI segments: {', '.join(result.removed)}")
-        scores = ", ".join(f"k={k}: {v:.2f}" for k, v in sorted(result.silhouettes.items()))
         out.print(
-            f"{result.k} AI segments of {result.audience} subscribers (silhouette {scores}; "
-            f"fitted on {result.fitted_on}; features: {', '.join(result.groups)})"
+            f"{result.k} AI segments of {result.audience} subscribers (fitted on "
+            f"{result.fitted_on}; features: {', '.join(result.groups)})"
         )
+        out.print(f"how many: {result.choice.summary()}")
+        out.print(HOW_TO_READ)
         for profile in result.profiles:
             out.print(f"\n[bold]{profile.name}[/]: {profile.size} ({profile.share:.0%})")
             for section in ("demographics", "geography", "interests", "behaviours"):
@@ -383,22 +387,36 @@ def rfm(
 ) -> None:
     """RFM scores per segment. Without --as-of: rescore now and store the scores."""
 
+    from cli.tables import rfm_summary_table
     from core.safe_csv import write_frame
-    from segments.rfm.scoring import score_summary
-    from segments.rfm.store import read_purchase_summary, rescore_rfm, rfm_table
+    from segments.rfm.purchases import read_purchase_summary
+    from segments.rfm.scoring import score_with_minimum
+    from segments.rfm.store import rescore_rfm, rfm_table
 
     async def work(sessionmaker: async_sessionmaker[AsyncSession], config: SegmentsConfig) -> None:
-        segment_map = config.rfm.segment_map()
+        segment_map, minimum = config.rfm.segment_map(), config.rfm.min_customers
         async with sessionmaker() as session:
             if as_of is None:
                 now = utcnow()
-                await rescore_rfm(session, as_of=now.date(), now=now, segment_map=segment_map)
+                day = now.date()
+                rescore = await rescore_rfm(
+                    session, as_of=day, now=now, segment_map=segment_map, min_customers=minimum
+                )
+                too_few = rescore.too_few
                 scores = await rfm_table(session)
             else:
                 day = as_of.date()
                 summary = await read_purchase_summary(session, as_of=day)
-                scores = score_summary(summary, day, segment_map=segment_map).assign(as_of=day)
-        _print_rfm(scores, segment_map.names, stored=as_of is None)
+                scores, too_few = score_with_minimum(
+                    summary, day, min_customers=minimum, segment_map=segment_map
+                )
+                scores = scores.assign(as_of=day)
+        if too_few is None:
+            stored = " (stored)" if as_of is None else ""
+            out.print(f"RFM as of {day}: {len(scores)} customers{stored}")
+            out.print(rfm_summary_table(scores, segment_map.names))
+        else:
+            out.print(f"RFM as of {day}: {_not_scored(too_few)}")
         if csv is not None:
             try:
                 write_frame(scores, csv)
@@ -409,15 +427,10 @@ def rfm(
     _run(work)
 
 
-def _print_rfm(scores: pd.DataFrame, names: tuple[str, ...], *, stored: bool) -> None:
-    from cli.tables import rfm_summary_table
-
-    day: date | None = scores["as_of"].iloc[0] if len(scores) else None
-    out.print(f"RFM as of {day or '-'}: {len(scores)} customers{' (stored)' if stored else ''}")
-    if not len(scores):
-        out.print("nobody to score: no customer has an order by then (segbot crm import)")
-        return
-    out.print(rfm_summary_table(scores, names))
+def _not_scored(too_few: TooFewCustomers) -> str:
+    """Why RFM scored nobody, and what to change: more customers, or the minimum."""
+    remedy = "segbot crm import" if too_few.customers == 0 else "rfm.min_customers in segbot.yaml"
+    return f"not scored: {too_few} ({remedy})"
 
 
 # -- segbot ladder --------------------------------------------------------------------------

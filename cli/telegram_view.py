@@ -5,19 +5,24 @@ Telegram would refuse is refused here too, never drawn as if it would arrive. Th
 bold, italic, underline and strikethrough are styles; a spoiler is reversed (the
 subscriber taps to reveal it); a link is its text, underlined, with the URL after it;
 code is coloured, a pre block sits on lines of its own under its language's name; a quote
-runs behind a bar. The message sits in a bubble, its photo named on top, and its buttons
-(one per row, as segbot sends them) beneath it, a link button with its URL.
+runs behind a bar; a custom emoji is its fallback emoji. The message sits in a bubble,
+its media named on top (a local file by its name), and its buttons beneath it in their
+rows, each saying what it does (a link with its URL, a copy button what it copies, a Mini
+App its URL). Under it, dimmed, how it shows: the link preview, an effect, protection.
 """
 
 from html.parser import HTMLParser
+from pathlib import Path
 
 from rich import box
-from rich.console import Group
+from rich.columns import Columns
+from rich.console import Group, RenderableType
 from rich.panel import Panel
 from rich.style import Style
 from rich.text import Text
 
-from broadcasts.messenger import Button, OutgoingMessage
+from broadcasts.message_spec import EFFECTS
+from broadcasts.messenger import Button, Media, OutgoingMessage
 from broadcasts.telegram_html import plain_text
 
 BUBBLE_WIDTH = 60  # about as many characters as a phone shows on a line
@@ -53,14 +58,30 @@ def telegram_text(markup: str) -> Text:
 
 
 def message_view(message: OutgoingMessage, *, width: int = BUBBLE_WIDTH) -> Group:
-    """The message in a bubble with its photo named on top, its buttons beneath;
-    TelegramHtmlError if Telegram would refuse its markup."""
+    """The message in a bubble with its media named on top, its buttons beneath in rows,
+    how it shows under them; TelegramHtmlError if Telegram would refuse its markup."""
     body = telegram_text(message.text)
-    if message.photo is not None:
-        photo = Text.assemble(("[photo] ", BOLD), (message.photo, NOTE))
-        body = Text("\n").join((photo, body)) if body.plain else photo
+    if message.media:
+        media = Text("\n").join(_media(item) for item in message.media)
+        if message.is_album:
+            media = Text.assemble((f"album of {len(message.media)}:\n", BOLD), media)
+        body = Text("\n").join((media, body)) if body.plain else media
     bubble = Panel(body, box=box.ROUNDED, width=width)
-    return Group(bubble, *(_button(button, width) for button in message.buttons))
+    rows = [_row(row, width) for row in message.keyboard]
+    notes = _notes(message)
+    return Group(bubble, *rows, *([Text(notes, NOTE)] if notes else []))
+
+
+def _media(item: Media) -> Text:
+    shown = Path(item.ref).name if item.local else item.ref
+    return Text.assemble((f"[{item.kind.value}] ", BOLD), (shown, NOTE))
+
+
+def _row(row: tuple[Button, ...], width: int) -> RenderableType:
+    if len(row) == 1:
+        return _button(row[0], width)
+    share = width // len(row)
+    return Columns([_button(button, share) for button in row], padding=0, width=share)
 
 
 def _button(button: Button, width: int) -> Panel:
@@ -68,7 +89,30 @@ def _button(button: Button, width: int) -> Panel:
     if button.url is not None:
         label.append(" ↗")
         label.append(f"\n{button.url}", NOTE)
+    elif button.copy_text is not None:
+        label.append(f"\ncopies {button.copy_text}", NOTE)
+    elif button.web_app is not None:
+        label.append(f"\nMini App {button.web_app}", NOTE)
     return Panel(label, box=box.ROUNDED, width=width)
+
+
+def _notes(message: OutgoingMessage) -> str:
+    """How the message shows, beyond its bubble."""
+    notes = []
+    preview = message.link_preview
+    if preview is not None and preview.disabled:
+        notes.append("no link preview")
+    elif preview is not None:
+        where = "above" if preview.above else "below"
+        of = f" of {preview.url}" if preview.url else ""
+        size = f", {preview.size} media" if preview.size else ""
+        notes.append(f"link preview{of} {where} the text{size}")
+    if message.effect_id is not None:
+        names = {effect_id: name for name, effect_id in EFFECTS.items()}
+        notes.append(f"effect: {names.get(message.effect_id, message.effect_id)}")
+    if message.protect_content:
+        notes.append("protected: no forwarding or saving")
+    return "; ".join(notes)
 
 
 class _Reader(HTMLParser):

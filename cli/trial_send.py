@@ -1,5 +1,10 @@
 """`segbot campaign test-send`: a campaign's messages to one chat, each answer in words.
 
+Every variant goes, in each of its languages, rendered for the sample subscriber (in that
+language) by the sender's own `compose`: media, buttons in rows, effects (in a private
+chat), links untracked, without the Unsubscribe button. Local files go up once and their
+file ids are kept (broadcasts.uploads), so a run after it sends them by id.
+
 Flood control (a 429) is waited out as Telegram asks (retry_after), up to FLOOD_WAITS
 times a message; a server error or a connection that never opened is tried again, up to
 TRIES sends with a growing pause. Every other answer is final and said as something the
@@ -11,6 +16,9 @@ not know) leaves the rest untried. The command exits 1 unless every message was 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 
+from bot.messenger import TelegramMessenger
+from broadcasts.compose import Recipient, compose, prepared
+from broadcasts.message_content import MessageContent, in_each_language
 from broadcasts.messenger import (
     Blocked,
     ChatNotFound,
@@ -23,6 +31,10 @@ from broadcasts.messenger import (
     TransientError,
     Unknown,
 )
+from broadcasts.models import Campaign
+from broadcasts.templates import SAMPLE
+from broadcasts.uploads import FileIds, UploadOnce
+from core.settings import Settings
 
 FLOOD_WAITS = 5  # 429s one message may meet; then it is a failure
 TRIES = 3  # sends of one message that may end in a server error
@@ -31,6 +43,37 @@ _TOKEN_UNKNOWN = ("Unauthorized", "Not Found")  # how the Bot API answers a wron
 
 Say = Callable[[str], None]
 Sleep = Callable[[float], Awaitable[None]]
+
+
+async def send_trial(
+    campaign: Campaign, *, to: int, settings: Settings, files: FileIds, say: Say, note: Say
+) -> tuple[int, int]:
+    """Send every variant of `campaign` in each of its languages to chat `to` (files
+    uploaded once, their ids kept in `files`); how many were not sent, of how many."""
+    messages = trial_messages(campaign, to=to)
+    if to < 0 and any(v.effect_id for t in campaign.targets for v in t.variants):
+        note("message effects show only in private chats: sent without them")
+    async with TelegramMessenger.from_settings(settings) as telegram:
+        messenger = UploadOnce(telegram, files, patience=settings.send_timeout)
+        return await send_each(messenger, messages, say=say, note=note), len(messages)
+
+
+def trial_messages(campaign: Campaign, *, to: int) -> list[tuple[str, OutgoingMessage]]:
+    """Each variant of `campaign` in each of its languages for chat `to`, labelled
+    `target/variant` (and the language, when it has several)."""
+    messages = []
+    for target in campaign.targets:
+        for variant in target.variants:
+            content = MessageContent.of_variant(variant, language=campaign.language)
+            ready = prepared(content, variant_id=variant.id, target_label=target.label)
+            for language, context in in_each_language(content, SAMPLE):
+                label = f"{target.label}/{variant.name}" + (f" ({language})" if language else "")
+                recipient = Recipient(0, 0, variant.id, to, context)
+                message = compose(
+                    recipient, ready, public_url="", secret="", unsubscribe_button=False
+                )
+                messages.append((label, message))
+    return messages
 
 
 async def send_each(

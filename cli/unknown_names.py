@@ -63,6 +63,7 @@ def _is_not_found(error: SegbotError) -> bool:
     from broadcasts.campaigns import UnknownCampaignError
     from broadcasts.unknowns import NoSuchRunError
     from crm_sync.config import UnknownConnectorError
+    from journeys.store import UnknownJourneyError
     from segments.ai.personas import UnknownPersonaError
     from segments.explain import UnknownSubscriberError
     from segments.saved import UnknownSegmentError
@@ -70,6 +71,7 @@ def _is_not_found(error: SegbotError) -> bool:
     return isinstance(
         error,
         UnknownCampaignError
+        | UnknownJourneyError
         | NoSuchRunError
         | UnknownConnectorError  # its message names the connectors configured
         | UnknownPersonaError
@@ -82,7 +84,9 @@ def _kind(error: SegbotError) -> _Kind | None:
     from sqlalchemy import select
 
     from broadcasts.campaigns import UnknownCampaignError
-    from broadcasts.models import Campaign
+    from broadcasts.models import Campaign, CampaignKind
+    from journeys.models import Journey
+    from journeys.store import UnknownJourneyError
     from segments.ai.personas import UnknownPersonaError
     from segments.models import Persona, Segment
     from segments.saved import UnknownSegmentError
@@ -97,9 +101,18 @@ def _kind(error: SegbotError) -> _Kind | None:
     if isinstance(error, UnknownCampaignError):
         return _Kind(
             "campaigns",
-            select(Campaign.name).order_by(Campaign.id),
+            select(Campaign.name)
+            .where(Campaign.kind == CampaignKind.BROADCAST)
+            .order_by(Campaign.id),
             "segbot campaign list",
             "segbot campaign create FILE.yaml",
+        )
+    if isinstance(error, UnknownJourneyError):
+        return _Kind(
+            "journeys",
+            select(Journey.name).order_by(Journey.name),
+            "segbot journey list",
+            "segbot journey create FILE.yaml",
         )
     if isinstance(error, UnknownPersonaError):
         return _Kind(

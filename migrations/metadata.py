@@ -7,6 +7,7 @@ import broadcasts.models  # noqa: F401
 import core.inbox
 import core.models  # noqa: F401
 import crm_sync.models  # noqa: F401
+import journeys.models  # noqa: F401
 import segments.models  # noqa: F401
 from core.db import Base
 

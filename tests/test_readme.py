@@ -51,7 +51,7 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("segbot links customer C003 --bot shop_bot", "https://t.me/shop_bot?start="),
     (BACKGROUND, ""),
     ("segbot crm status", "subscribers matched to a customer: 2 of 3"),
-    ("segbot segments refresh", "rfm: 6 customers scored"),
+    ("segbot segments refresh", "RFM needs at least 20 customers with orders; there are 6"),
     ("segbot segments show madrid_buyers", "members: 2"),
     ("segbot subscribers find ana", "Ana López"),
     ("segbot subscribers show @ana", "files/C001 (deep_link)"),

@@ -22,6 +22,7 @@ from bot.admin import (
     audit,
     campaign_buttons,
     campaign_commands,
+    journey_commands,
     persona_commands,
     report_commands,
     segment_commands,
@@ -45,6 +46,7 @@ HELP_ORDER = (
     "ai_segments", "lookalike",
     "personas", "persona", "persona_from", "persona_create",
     "campaigns", "campaign", "broadcast", "cancel",
+    "journeys", "journey",
     "find", "tag", "untag", "sync",
     "admins", "audit",
 )
@@ -59,6 +61,7 @@ CATALOG = Catalog(
         *persona_commands.COMMANDS,
         *campaign_commands.COMMANDS,
         *wizard.COMMANDS,
+        *journey_commands.COMMANDS,
         *subscriber_commands.COMMANDS,
     ),
 )
@@ -97,6 +100,7 @@ def register(router: Router) -> None:
     router.message.register(run_command, Command(*CATALOG.by_name), CommandAllowed(CATALOG))
     wizard_routing.register_steps(router)
     campaign_buttons.register_buttons(router)
+    journey_commands.register_buttons(router)
 
 
 def install(dispatcher: Dispatcher, services: AdminServices) -> None:

@@ -23,6 +23,7 @@ from segments.ai.chart import cluster_chart_png
 from segments.ai.generate import Generation, generate_ai_segments
 from segments.ai.llm import language_model
 from segments.ai.lookalike import build_lookalike
+from segments.ai.profiles import HOW_TO_READ
 from segments.models import Segment, SegmentKind, SegmentProfile
 from segments.rules import RuleError
 
@@ -86,7 +87,9 @@ async def _list(call: Call) -> None:
         hint = " /ai_segments generate finds them." if call.admin.can(Permission.SEGMENTS) else ""
         await call.reply(f"No AI segments yet.{hint}")
         return
-    header = f"{bold('AI segments')} ({len(rows)}; members at the last refresh)"
+    header = (
+        f"{bold('AI segments')} ({len(rows)}; members at the last refresh)\n{escape(HOW_TO_READ)}"
+    )
     blocks = [profile_block(name, size or 0, profile) for name, size, profile in rows]
     footer = FOOTER if call.admin.can(Permission.SEGMENTS) else READ_ONLY_FOOTER
     for text in pieces([header, *blocks, escape(footer)]):
@@ -146,11 +149,12 @@ async def _generate(call: Call, asked: Generate) -> None:
 
 def generation_blocks(result: Generation) -> list[str]:
     """The reply to a generation: what was clustered, what it replaced, each profile."""
-    scores = ", ".join(f"k={k}: {v:.2f}" for k, v in sorted(result.silhouettes.items()))
     head = [
         f"{bold(f'{result.k} AI segments')} of {result.audience:,} active subscribers "
-        f"(fitted on {result.fitted_on:,}; silhouette {escape(scores)})",
+        f"(fitted on {result.fitted_on:,})",
+        f"How many: {escape(result.choice.summary())}",
         f"Features: {escape(', '.join(result.groups))}",
+        escape(HOW_TO_READ),
     ]
     if result.where:
         head.append(f"Audience: {code(result.where)}")

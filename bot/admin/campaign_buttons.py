@@ -1,8 +1,9 @@
-"""The buttons under a campaign's progress message: Pause, Resume and Cancel for those
-whose role allows campaigns (each pressed action audited), Refresh and Show for everyone
-who may read reports, and for owners the run's unknown deliveries (listed and resent by
-bot.admin.unknown_deliveries). A press redraws the message and keeps it current while it
-sends."""
+"""The buttons under a campaign's progress message: Pause, Resume, Cancel and Duplicate
+for those whose role allows campaigns (each pressed action audited), Refresh and Show for
+everyone who may read reports, and for owners the run's unknown deliveries (listed and
+resent by bot.admin.unknown_deliveries). A press redraws the message and keeps it current
+while it sends; Duplicate saves a copy as a draft (broadcasts.campaigns.clone_campaign)
+and shows it in a message of its own."""
 
 from collections.abc import Awaitable, Callable
 
@@ -15,6 +16,7 @@ from bot.admin.campaign_commands import CONTROLS, CampaignAction, campaign_view,
 from bot.admin.context import AdminContext
 from bot.admin.permissions import Allowed, Permission
 from broadcasts.campaigns import get_campaign
+from broadcasts.cloning import clone_campaign
 from broadcasts.runs import cancel, pause, resume
 from core.errors import SegbotError
 
@@ -35,16 +37,38 @@ async def _control(query: CallbackQuery, callback_data: CampaignAction, ctx: Adm
     except SegbotError as error:
         await ctx.session.rollback()
         outcome = done = str(error)
+    await _audit(ctx, callback_data.action, callback_data.campaign_id, outcome)
+    await query.answer(done[:200])
+    await _redraw(query, callback_data.campaign_id, ctx)
+
+
+async def _duplicate(
+    query: CallbackQuery, callback_data: CampaignAction, ctx: AdminContext
+) -> None:
+    original = callback_data.campaign_id
+    try:
+        copy = await clone_campaign(ctx.session, ref=original, now=ctx.clock())
+    except SegbotError as error:
+        await ctx.session.rollback()
+        await _audit(ctx, "duplicate", original, str(error))
+        await query.answer(str(error)[:200])
+        return
+    await _audit(ctx, "duplicate", original, f"ok: campaign {copy.id} {copy.name}")
+    await query.answer(f"Saved a copy: {copy.name} (a draft)."[:200])
+    if isinstance(query.message, Message):
+        view = await campaign_view(ctx.session, campaign_id=copy.id, admin=ctx.admin)
+        await show(query.message, ctx, view=view, campaign_id=copy.id)
+
+
+async def _audit(ctx: AdminContext, action: str, campaign_id: int, outcome: str) -> None:
     await audit.record(
         ctx.sessionmaker,
         admin_id=ctx.admin.user_id,
-        action=f"campaign.{callback_data.action}",
+        action=f"campaign.{action}",
         now=ctx.clock(),
-        target=f"campaign {callback_data.campaign_id}",
+        target=f"campaign {campaign_id}",
         outcome=outcome,
     )
-    await query.answer(done[:200])
-    await _redraw(query, callback_data.campaign_id, ctx)
 
 
 async def _view(query: CallbackQuery, callback_data: CampaignAction, ctx: AdminContext) -> None:
@@ -79,9 +103,16 @@ async def _is_view(query: CallbackQuery, callback_data: CampaignAction) -> bool:
     return callback_data.action in ("show", "refresh")
 
 
+async def _is_duplicate(query: CallbackQuery, callback_data: CampaignAction) -> bool:
+    return callback_data.action == "duplicate"
+
+
 def register_buttons(router: Router) -> None:
     router.callback_query.register(
         _control, CampaignAction.filter(), _is_control, Allowed(Permission.CAMPAIGNS)
+    )
+    router.callback_query.register(
+        _duplicate, CampaignAction.filter(), _is_duplicate, Allowed(Permission.CAMPAIGNS)
     )
     router.callback_query.register(
         _view, CampaignAction.filter(), _is_view, Allowed(Permission.REPORTS)

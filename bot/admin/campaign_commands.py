@@ -1,7 +1,7 @@
 """`/campaigns` and `/campaign ID`: a campaign's state with a live progress message, edited
-as its run sends, and Pause, Resume and Cancel buttons for those allowed to use them. The
-run's unknown deliveries are counted with their reasons; owners get a button that lists
-them and offers to resend (bot.admin.unknown_deliveries)."""
+as its run sends, and Pause, Resume, Cancel and Duplicate buttons for those allowed to use
+them. The run's unknown deliveries are counted with their reasons; owners get a button
+that lists them and offers to resend (bot.admin.unknown_deliveries)."""
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -28,7 +28,7 @@ CONTROLS = ("pause", "resume", "cancel")
 
 
 class CampaignAction(CallbackData, prefix="admc"):
-    action: str  # show, refresh, pause, resume, cancel
+    action: str  # show, refresh, pause, resume, cancel, duplicate
     campaign_id: int
 
 
@@ -105,6 +105,8 @@ def _buttons(
             row.append(button("✖ Cancel", "cancel"))
     row.append(button("↻ Refresh", "refresh"))
     rows = [row]
+    if admin.can(Permission.CAMPAIGNS):
+        rows.append([button("⧉ Duplicate", "duplicate")])
     if run is not None and unknown and admin.can(OWNER_ONLY):
         rows.append([unknown_button(run.id, unknown)])
     return InlineKeyboardMarkup(inline_keyboard=rows)

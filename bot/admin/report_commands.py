@@ -1,6 +1,7 @@
 """Reports: `/stats` (the audience at a glance, with a chart) and `/report ID` (a campaign's
-funnel per segment and variant as a table, a funnel chart and a CSV file). The numbers
-come from broadcasts.reports; this module only presents them."""
+funnel per segment and variant as a table, lift and A/B results in people with the test
+used, a funnel chart, the funnel as CSV and, when there are any, the results as CSV).
+The numbers come from broadcasts.reports; this module only presents them."""
 
 import re
 from collections import defaultdict
@@ -9,7 +10,9 @@ from html import escape
 from aiogram.types import BufferedInputFile
 
 from bot.admin import charts
-from bot.admin.monospace import bold, percent, table
+from bot.admin.journey_report import SUBCOMMAND as JOURNEY
+from bot.admin.journey_report import journey_report_command
+from bot.admin.monospace import bold, percent, pieces, table
 from bot.admin.permissions import Permission
 from bot.admin.registry import AdminCommand, Call
 from broadcasts.campaigns import get_campaign
@@ -17,10 +20,12 @@ from broadcasts.reports import (
     AudienceStats,
     CampaignReport,
     FunnelCounts,
+    Lift,
     audience_stats,
     campaign_report,
     funnel_png,
     report_csv,
+    results_csv,
 )
 
 
@@ -71,7 +76,9 @@ def _per_target(report: CampaignReport) -> dict[str, FunnelCounts]:
     return dict(totals)
 
 
-def _report_text(report: CampaignReport) -> str:
+def _report_blocks(report: CampaignReport) -> list[str]:
+    """The reply in blocks (the funnel; lift; each A/B result), packed into as few
+    messages as fit."""
     rows = _per_target(report)
     delivery = [(key, c.targeted, c.sent, c.blocked, c.failed) for key, c in rows.items()]
     response = [
@@ -81,7 +88,7 @@ def _report_text(report: CampaignReport) -> str:
     money = f" ({', '.join(report.currencies)})" if report.currencies else ""
     title = f"Report: campaign #{report.campaign_id} {report.campaign}"
     if not rows:
-        return f"{bold(title)}: not sent yet, so there is nothing to count."
+        return [f"{bold(title)}: not sent yet, so there is nothing to count."]
     lines = [
         f"{bold(title)} — {report.runs} run(s)",
         table(["target/variant", "targeted", "sent", "blocked", "failed"], delivery),
@@ -90,23 +97,37 @@ def _report_text(report: CampaignReport) -> str:
     ]
     if report.window_open:
         lines.append(f"Conversions may still come: the window is {report.window.days} days.")
-    for lift in report.lift:
-        if lift.difference is not None:
-            low, high = lift.difference.low, lift.difference.high
-            lines.append(
-                f"Lift for {escape(lift.target)}: {100 * low:+.1f} to {100 * high:+.1f} points "
-                f"over the holdout ({lift.confidence:.0%} confidence)"
-            )
-    for result in report.ab:
-        best = result.variants[0]
-        verdict = "" if result.p_value is None else f", p = {result.p_value:.3f}"
-        lines.append(
-            f"A/B {escape(result.target)}: {escape(best.variant)} leads on {result.metric}{verdict}"
+    if report.runs > 1 and (report.lift or report.ab):
+        lines.append("Lift and A/B below count every run together; the results CSV has each run.")
+    # Every run together only, to keep the reply short: the results CSV has each run too.
+    lifts = [_lift_text(lift) for lift in report.lift if lift.run_id is None]
+    tests = [
+        escape("\n".join(result.lines()), quote=False)
+        for result in report.ab
+        if result.run_id is None
+    ]
+    return ["\n".join(lines), *(["\n".join(lifts)] if lifts else []), *tests]
+
+
+def _lift_text(lift: Lift) -> str:
+    groups = (
+        f"messaged {lift.messaged_converted}/{lift.messaged} bought, "
+        f"holdout {lift.holdout_converted}/{lift.holdout}"
+    )
+    text = f"Lift for {lift.target} ({lift.scope}), in people: {groups}"
+    if lift.difference is not None and lift.significance is not None:
+        low, high = lift.difference.low, lift.difference.high
+        text += (
+            f"; {100 * low:+.1f} to {100 * high:+.1f} points ({lift.confidence:.0%} interval),"
+            f" {lift.significance.describe()}"
         )
-    return "\n".join(lines)
+    return escape(text, quote=False)
 
 
 async def report_command(call: Call) -> None:
+    if call.args.startswith(f"{JOURNEY} "):  # /report journey NAME: bot/admin/journey_report.py
+        await journey_report_command(call, call.args.removeprefix(JOURNEY).strip())
+        return
     if not call.args or " " in call.args:
         raise call.usage()
     campaign = await get_campaign(call.session, ref=call.args)
@@ -116,7 +137,8 @@ async def report_command(call: Call) -> None:
         now=call.clock(),
         window=call.services.reports.attribution_window,
     )
-    await call.reply(_report_text(report))
+    for text in pieces(_report_blocks(report)):
+        await call.reply(text)
     png = await charts.render(lambda: funnel_png(report))
     safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", report.campaign)
     await call.message.answer_photo(
@@ -127,6 +149,11 @@ async def report_command(call: Call) -> None:
         BufferedInputFile(report_csv(report).encode(), filename=f"{safe}-report.csv"),
         caption="Every run, target and variant, as CSV",
     )
+    if report.lift or report.ab:
+        await call.message.answer_document(
+            BufferedInputFile(results_csv(report).encode(), filename=f"{safe}-results.csv"),
+            caption="Lift and A/B results in people, with the test used, as CSV",
+        )
 
 
 COMMANDS = (
@@ -140,8 +167,8 @@ COMMANDS = (
     AdminCommand(
         "report",
         Permission.REPORTS,
-        "/report ID",
-        "A campaign's funnel per segment and variant: table, chart and CSV",
+        "/report ID|journey NAME",
+        "A campaign's funnel per segment and variant, lift and A/B results: table, chart, CSV",
         report_command,
     ),
 )

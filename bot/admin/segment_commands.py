@@ -25,6 +25,8 @@ from segments.export import ExportFormat, write_export
 from segments.ladder import ladder
 from segments.membership import size_history
 from segments.models import Segment
+from segments.rfm.purchases import customers_with_orders
+from segments.rfm.scoring import shortfall
 from segments.rfm.store import rfm_table
 from segments.rules import Rule, RuleError, parse
 from segments.rules.compiler import condition
@@ -194,8 +196,12 @@ async def rfm_command(call: Call) -> None:
         raise call.usage("/rfm takes no arguments.")
     scores = await rfm_table(call.session)
     if scores.empty:
+        customers = await customers_with_orders(call.session)
+        too_few = shortfall(customers, minimum=call.services.segments.rfm.min_customers)
         await call.reply(
-            "No RFM scores yet: they are computed after each CRM sync (or segbot rfm)."
+            f"No RFM scores: {escape(str(too_few))} (rfm.min_customers in segbot.yaml)."
+            if customers and too_few is not None
+            else "No RFM scores yet: they are computed after each CRM sync (or segbot rfm)."
         )
         return
     counts = scores["segment"].value_counts()

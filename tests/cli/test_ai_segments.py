@@ -16,6 +16,9 @@ async def test_generate_then_personas_and_a_lookalike(
     generated = await invoke(runner, segments_app, "generate", "--k-min", "3", "--k-max", "3")
     assert generated.exit_code == 0, generated.output
     assert "3 AI segments of 60 subscribers" in generated.output
+    assert "how many: k=3, " in generated.output
+    assert "Names use only traits held by at least 60% of a segment" in generated.output
+    assert "tag interest:deals: 100% (audience 33%)" in generated.output
     first = next(line for line in generated.output.splitlines() if line.startswith("AI 1:"))
     name = first.rsplit(": ", 1)[0]
 

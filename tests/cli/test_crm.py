@@ -240,6 +240,7 @@ async def test_a_negative_amount_is_a_refund_left_out_of_purchases_and_rfm(
     runner: CliRunner, session: AsyncSession, tmp_path: Path
 ) -> None:
     customers, orders = write_shop_files(tmp_path)
+    (tmp_path / "segbot.yaml").write_text("rfm: {min_customers: 1}\n", encoding="utf-8")
     write_csv(
         orders,
         ORDER_HEADER,

@@ -7,6 +7,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pandas as pd
+import pytest
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 from typer.testing import CliRunner
@@ -18,6 +19,13 @@ from core.models import Subscriber
 from crm_sync.facts import refresh_facts
 from crm_sync.models import Customer, Order
 from tests.cli.conftest import invoke
+
+
+@pytest.fixture(autouse=True)
+def small_shops_scored(tmp_path: Path) -> None:
+    """The shops here have three customers: a segbot.yaml lets RFM score them (the
+    default minimum is 20)."""
+    (tmp_path / "segbot.yaml").write_text("rfm: {min_customers: 1}\n", encoding="utf-8")
 
 
 async def shop(session: AsyncSession) -> list[int]:

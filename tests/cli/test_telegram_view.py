@@ -5,7 +5,7 @@ from rich.console import Console
 from rich.style import Style
 from rich.text import Text
 
-from broadcasts.messenger import Button, OutgoingMessage
+from broadcasts.messenger import Button, LinkPreview, Media, MediaKind, OutgoingMessage
 from broadcasts.telegram_html import TelegramHtmlError
 from cli.telegram_view import (
     BOLD,
@@ -101,10 +101,10 @@ def test_the_bubble_has_the_photo_on_top_and_the_buttons_beneath() -> None:
     message = OutgoingMessage(
         chat_id=1,
         text="<b>Spring</b> is here",
-        photo="https://shop.example/spring.jpg",
-        buttons=(
-            Button("Shop now", url="https://shop.example/spring"),
-            Button("Unsubscribe", data="unsubscribe"),
+        media=(Media(MediaKind.PHOTO, "https://shop.example/spring.jpg"),),
+        keyboard=(
+            (Button("Shop now", url="https://shop.example/spring"),),
+            (Button("Unsubscribe", data="unsubscribe"),),
         ),
     )
     lines = [line.strip(" │╭╮╰╯─") for line in screen(message).splitlines()]
@@ -117,3 +117,58 @@ def test_the_bubble_has_the_photo_on_top_and_the_buttons_beneath() -> None:
         "Unsubscribe",
     ]
     assert "<b>" not in screen(message)
+
+
+def test_buttons_share_a_row_and_say_what_they_do() -> None:
+    message = OutgoingMessage(
+        chat_id=1,
+        text="Codes inside",
+        keyboard=(
+            (Button("Copy", copy_text="SPRING10"), Button("Open", web_app="https://app.example")),
+            (Button("Unsubscribe", data="unsubscribe"),),
+        ),
+    )
+    lines = screen(message).splitlines()
+    [both] = [line for line in lines if "Copy" in line]
+    assert "Open" in both  # one row, side by side
+    assert any("copies SPRING10" in line for line in lines)
+    [app] = [line for line in lines if "Mini App" in line]
+    assert "https://app.example" in lines[lines.index(app) + 1]
+
+
+def test_an_album_names_its_files_and_how_it_shows() -> None:
+    message = OutgoingMessage(
+        chat_id=1,
+        text=(
+            "Two <tg-spoiler>secrets</tg-spoiler> "
+            '<tg-emoji emoji-id="5368324170671202286">👍</tg-emoji>'
+        ),
+        media=(
+            Media(MediaKind.PHOTO, "/home/shop/summer.jpg", local=True, sha256="0" * 64),
+            Media(MediaKind.VIDEO, "BAACAgIAAxkBAAIB"),
+        ),
+        protect_content=True,
+        effect_id="5104841245755180586",
+    )
+    shown = screen(message)
+    assert "album of 2:" in shown
+    assert "[photo] summer.jpg" in shown  # a local file by its name, never its path
+    assert "/home/shop" not in shown
+    assert "[video] BAACAgIAAxkBAAIB" in shown
+    assert "Two secrets 👍" in shown
+    assert "effect: fire; protected: no forwarding or saving" in shown
+
+
+@pytest.mark.parametrize(
+    ("preview", "note"),
+    [
+        (LinkPreview(disabled=True), "no link preview"),
+        (
+            LinkPreview(url="https://shop.example/", above=True, size="large"),
+            "link preview of https://shop.example/ above the text, large media",
+        ),
+    ],
+)
+def test_the_link_preview_is_said_beneath(preview: LinkPreview, note: str) -> None:
+    message = OutgoingMessage(chat_id=1, text="See https://shop.example/", link_preview=preview)
+    assert note in " ".join(screen(message).split())

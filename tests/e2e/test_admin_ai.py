@@ -71,6 +71,9 @@ async def test_ai_segments_generate_regenerate_and_list(
     assert chart.plain_text.endswith("of 90 subscribers")
     assert "active subscribers" in profiles.plain_text
     assert "Pain points:" in profiles.plain_text
+    assert "How many: k=" in profiles.plain_text
+    assert "Names use only traits held by at least 60% of a segment" in profiles.plain_text
+    assert "% (audience " in profiles.plain_text
     assert "Replaced" not in profiles.plain_text
     assert "AI segments exist already" in await marketer.reply("/ai_segments generate")
 
@@ -87,6 +90,7 @@ async def test_ai_segments_generate_regenerate_and_list(
 
     listed = await viewer.reply("/ai_segments")
     assert listed.startswith("AI segments (")
+    assert "Names use only traits held by at least 60% of a segment" in listed
     assert "Pain points:" in listed
     assert "is gone" in await viewer.reply("/persona Bargain Bella")
     await audited(session, "ai_segments", "persona_from", "persona")

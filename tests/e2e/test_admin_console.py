@@ -54,6 +54,8 @@ ROUNDS = [
     ("/report 1", VIEWER, STRANGER, 3),
     ("/broadcast", MARKETER, OPERATOR, 1),
     ("/cancel", MARKETER, VIEWER, 1),
+    ("/journeys", VIEWER, STRANGER, 1),
+    ("/journey welcome", VIEWER, STRANGER, 1),  # none yet: "no journey named ..."
     ("/find @ana", OPERATOR, MARKETER, 1),
     ("/tag 1001 vip", OPERATOR, VIEWER, 1),
     ("/untag 1001 vip", OPERATOR, VIEWER, 1),

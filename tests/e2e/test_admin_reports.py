@@ -1,6 +1,7 @@
 """Reports and exports through the emulator: /report answers with a table, a funnel chart
-and a CSV; /stats with a chart; /export with a CSV whose hashes match contacts normalised
-independently here (and the same export from `segbot export`)."""
+and a CSV (and, for a campaign with a holdout or variants, lift and A/B results in people
+with the test used, and their CSV); /stats with a chart; /export with a CSV whose hashes
+match contacts normalised independently here (and the same export from `segbot export`)."""
 
 import csv
 import hashlib
@@ -22,6 +23,7 @@ from demo.admin import show_admin_console
 from segments.saved import save_segment
 from telegram_emulator import Emulator, SentMessage
 from tests.bot.admin.console import OWNER, VIEWER, Chat, add_people, add_staff, running_console
+from tests.broadcasts.reports.two_runs import build_two_runs
 from tests.cli.conftest import invoke
 from tests.polling import until
 
@@ -95,6 +97,35 @@ async def test_report_answers_with_a_table_a_chart_and_a_csv(
     assert chart.file_content.startswith(PNG)
     rows = rows_of(document)
     assert rows[-1]["sent"] == "3"
+
+
+async def test_report_counts_people_and_names_the_test(
+    emulator: Emulator, shop: None, session: AsyncSession
+) -> None:
+    built = await build_two_runs(session)  # its table has every person and order
+    chat = Chat(emulator, VIEWER)
+    text, chart, funnel, results = await chat.say(f"/report {built.campaign_id}", replies=4)
+    lines = text.plain_text.splitlines()
+    assert "Lift and A/B below count every run together; the results CSV has each run." in lines
+    assert (
+        "Lift for default (all runs), in people: messaged 4/5 bought, holdout 1/1; "
+        "-62.4 to +61.0 points (95% interval), p = 1.000, Fisher's exact test"
+    ) in lines
+    assert lines[-4:] == [
+        "A/B default (all runs), people who converted: a 2/2 (100.0%), b 1/2 (50.0%)",
+        "  a vs b: p = 1.000, Fisher's exact test",
+        "  1 sent more than one variant: left out",
+        "  no winner yet (no variant is significantly better at 0.05)",
+    ]
+    assert chart.photo is not None
+    assert rows_of(funnel)[-1]["sent"] == "8"  # the funnel counts messages
+    rows = rows_of(results)
+    runs = ["all", *map(str, built.run_ids)]
+    assert [(row["analysis"], row["run"]) for row in rows] == [
+        *(("lift", run) for run in runs),
+        *(("ab", run) for run in runs),
+    ]
+    assert {row["test"] for row in rows} == {"Fisher's exact test"}
 
 
 async def test_stats_answers_with_a_chart(emulator: Emulator, shop: None) -> None:

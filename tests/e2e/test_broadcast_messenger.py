@@ -7,6 +7,8 @@ from broadcasts.messenger import (
     Blocked,
     Button,
     ChatNotFound,
+    Media,
+    MediaKind,
     OutgoingMessage,
     Rejected,
     RetryAfter,
@@ -21,17 +23,20 @@ from tests.polling import until
 
 pytestmark = pytest.mark.e2e
 
+PICTURE = Media(MediaKind.PHOTO, "https://shop.example/p.jpg")
+
 
 async def test_answers_become_outcomes(emulator: Emulator) -> None:
     emulator.add_user(1, first_name="Ann")
     emulator.add_user(2, first_name="Bob")
     emulator.user(2).blocked = True
-    buttons = (Button("Shop", url="https://shop.example/"), Button("Stop", data="unsubscribe"))
+    buttons = (
+        (Button("Shop", url="https://shop.example/"),),
+        (Button("Stop", data="unsubscribe"),),
+    )
     async with TelegramMessenger(api_base=emulator.base_url, token=BOT_TOKEN) as messenger:
-        sent = await messenger.send(OutgoingMessage(1, "Hi <b>Ann</b>", buttons=buttons))
-        photo = await messenger.send(
-            OutgoingMessage(1, "A caption", photo="https://shop.example/p.jpg", paid=True)
-        )
+        sent = await messenger.send(OutgoingMessage(1, "Hi <b>Ann</b>", keyboard=buttons))
+        photo = await messenger.send(OutgoingMessage(1, "A caption", media=(PICTURE,), paid=True))
         blocked = await messenger.send(OutgoingMessage(2, "Hi"))
         missing = await messenger.send(OutgoingMessage(3, "Hi"))
         broken = await messenger.send(OutgoingMessage(1, "<b>unclosed"))
