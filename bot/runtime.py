@@ -83,6 +83,7 @@ async def run(
         async with AsyncExitStack() as stack:
             process = _build(settings, config, clock=clock, stack=stack, alone=role is Role.ALL)
             await migrations.make_ready(process.engine, upgrade_in_place=settings.is_sqlite)
+            process.follower.start()  # every role: any process's web server logs clicks
             parts: list[Part] = []
             if Role.BOT in roles:
                 parts.append(_bot_part(process, webhook=webhook))
@@ -152,6 +153,7 @@ def _build(
     stack.push_async_callback(follower.close)  # after the event log's last batch
     event_log = EventLog(sessionmaker, clock=clock)
     event_log.listen(follower.hear)
+    event_log.hear_commits(sessionmaker)  # clicks, quiz answers, blocks...: written elsewhere
     stack.push_async_callback(event_log.close)
     messenger = TelegramMessenger.from_settings(settings)
     stack.push_async_callback(messenger.close)
@@ -245,7 +247,6 @@ def _bot_part(process: Process, *, webhook: bool) -> Part:
         redis=process.redis,
     )
     process.event_log.start()
-    process.follower.start()
     if not webhook:
         return partial(
             lead, process.engine, partial(_poll, dispatcher, process.bot), key=POLLING_LOCK

@@ -31,7 +31,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import DeclarativeBase, Session
 from sqlalchemy.pool import QueuePool
 from sqlalchemy.types import TypeDecorator
 
@@ -177,7 +177,10 @@ def is_contention(error: BaseException) -> bool:
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, expire_on_commit=False)
+    """Sessions on `engine`, with a Session class of their own, so that session events
+    (`core.events.EventLog.hear_commits`) hear this sessionmaker's sessions only."""
+    own_class = type("SegbotSession", (Session,), {})
+    return async_sessionmaker(engine, expire_on_commit=False, sync_session_class=own_class)
 
 
 def dialect_insert(

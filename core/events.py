@@ -16,6 +16,12 @@ must follow events within seconds (journeys, segment membership) starts there ra
 from a periodic scan. They are awaited in the writer's task, one batch at a time, so a
 listener should be quick (or hand the work on); one that fails is logged, and neither the
 batch nor the other listeners suffer for it.
+
+Some events are not touches and are written by the code that makes them happen, in its own
+transaction (a tracked-link click, a quiz answer, a shared contact, a block, a
+subscription). `hear_commits` makes the listeners hear those too: every `Event` row added
+through a session of that sessionmaker is told, in a task of its own, once its transaction
+commits (never when it rolls back).
 """
 
 import asyncio
@@ -27,8 +33,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import event as sa_event
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Session
 
 from core.clock import Clock, utcnow
 from core.db import is_contention
@@ -97,6 +105,7 @@ class EventLog:
         self._writer: asyncio.Task[None] | None = None
         self._closing = False
         self._listeners: list[Listener] = []
+        self._telling: set[asyncio.Task[None]] = set()  # listeners told of others' commits
         self.written = 0  # touches written so far
         self.unmatched = 0  # touches from users with no subscriber row, skipped
         self.dropped = 0  # touches given up: refused by the database, or past MAX_BUFFERED
@@ -122,6 +131,21 @@ class EventLog:
         committed (see the module docstring)."""
         self._listeners.append(listener)
 
+    def hear_commits(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+        """Tell the listeners also of the `Event` rows other code commits through
+        `sessionmaker`'s sessions (see the module docstring)."""
+        session_class = sessionmaker.kw["sync_session_class"]
+        sa_event.listen(session_class, "after_flush", _note_new_events)
+        sa_event.listen(session_class, "after_commit", self._tell_committed)
+        sa_event.listen(session_class, "after_rollback", _forget_new_events)
+
+    def _tell_committed(self, session: Session) -> None:
+        committed = session.info.pop(_NEW_EVENTS, None)
+        if committed:
+            task = asyncio.get_running_loop().create_task(self._tell(committed))
+            self._telling.add(task)
+            task.add_done_callback(self._telling.discard)
+
     def start(self) -> None:
         if self._writer is None:
             self._closing = False
@@ -129,13 +153,14 @@ class EventLog:
 
     async def close(self) -> None:
         """Stop the background writer once the batch it is writing is written, then write
-        everything still buffered."""
+        everything still buffered; listeners still being told of others' commits finish."""
         if self._writer is not None:
             self._closing = True
             self._wake.set()
             await asyncio.gather(self._writer, return_exceptions=True)
             self._writer = None
         await self.flush()
+        await asyncio.gather(*self._telling, return_exceptions=True)
 
     def forget_subscriber(self, telegram_id: int) -> None:
         """After erasure: drop the person's cached row id, so a later /start maps afresh,
@@ -265,3 +290,27 @@ def _passing(error: Exception) -> bool:
     same batch again later), not that it refuses the batch."""
     unreachable = OperationalError | InterfaceError | OSError | TimeoutError
     return is_contention(error) or isinstance(error, unreachable)
+
+
+_NEW_EVENTS = "segbot.new_events"  # Session.info: the Event rows flushed, not yet committed
+
+
+def _note_new_events(session: Session, _flush: object) -> None:
+    """After a flush (ids and defaults known, `session.new` still as before it)."""
+    added = [
+        LoggedEvent(
+            subscriber_id=row.subscriber_id,
+            type=EventType(row.type),
+            occurred_at=row.occurred_at,
+            payload=row.payload or {},
+            delivery_id=row.delivery_id,
+        )
+        for row in session.new
+        if isinstance(row, Event)
+    ]
+    if added:
+        session.info.setdefault(_NEW_EVENTS, []).extend(added)
+
+
+def _forget_new_events(session: Session) -> None:
+    session.info.pop(_NEW_EVENTS, None)

@@ -1,6 +1,7 @@
 """Listeners of the event log hear each batch once it is committed, with the subscriber's
 row id; one that fails neither loses the batch nor silences the others."""
 
+import asyncio
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
@@ -45,3 +46,35 @@ async def test_listeners_hear_each_committed_batch_and_a_failing_one_harms_nothi
         ]
     ]
     assert log.written == 2
+
+
+async def test_events_other_code_commits_are_heard_once_committed_and_never_rolled_back(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    async with sessionmaker() as session:
+        subscriber, _ = await subscribe(session, profile=Profile(USER, USER), source=None, now=NOW)
+    heard: list[LoggedEvent] = []
+    told = asyncio.Event()
+
+    async def listening(events: Sequence[LoggedEvent]) -> None:
+        heard.extend(events)
+        told.set()
+
+    log = EventLog(sessionmaker, clock=lambda: NOW)
+    log.listen(listening)
+    log.hear_commits(sessionmaker)
+    click = {"subscriber_id": subscriber.id, "occurred_at": NOW, "payload": {"tags": ["x"]}}
+    async with sessionmaker() as session:  # rolled back: never heard
+        session.add(Event(type=EventType.LINK_CLICK, **click))
+        await session.flush()
+        await session.rollback()
+    async with sessionmaker() as session:
+        session.add(Event(type=EventType.LINK_CLICK, delivery_id=3, **click))
+        await session.flush()
+        assert heard == []  # flushed, not committed yet
+        await session.commit()
+    async with asyncio.timeout(10):
+        await told.wait()
+    await log.close()
+
+    assert heard == [LoggedEvent(subscriber.id, EventType.LINK_CLICK, NOW, {"tags": ["x"]}, 3)]
