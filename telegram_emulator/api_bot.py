@@ -47,6 +47,8 @@ class BotMethods:
             "setMyCommands": self.set_my_commands,
             "getMyCommands": self.get_my_commands,
             "deleteMyCommands": self.delete_my_commands,
+            "setChatMenuButton": self.set_chat_menu_button,
+            "getChatMenuButton": self.get_chat_menu_button,
             "getChat": self.get_chat,
         }
 
@@ -155,6 +157,33 @@ class BotMethods:
     async def delete_my_commands(self, params: Params) -> JSON:
         self._state.commands.pop(_commands_key(params), None)
         return True
+
+    async def set_chat_menu_button(self, params: Params) -> JSON:
+        """A private chat's menu button (no chat_id: the bot's default): commands, default,
+        or a web_app button with a text and an https URL, as the Bot API server checks."""
+        chat_id = params.optional_int("chat_id")
+        if chat_id is not None and self._state.chat(chat_id) is None:
+            raise chat_not_found()
+        button = params.optional_object("menu_button") or {"type": "default"}
+        kind = button.get("type")
+        if kind == "web_app":
+            text, web_app = button.get("text"), button.get("web_app")
+            url = web_app.get("url") if isinstance(web_app, dict) else None
+            if not isinstance(text, str) or not text or not isinstance(url, str):
+                raise bad_request("menu button web_app needs a text and a web_app url")
+            if not url.startswith("https://"):
+                raise bad_request(
+                    f"menu button Web App URL '{url}' is invalid: Only HTTPS links are allowed"
+                )
+        elif kind not in ("commands", "default"):
+            raise bad_request("unsupported menu button type")
+        self._state.menu_buttons[chat_id] = button
+        return True
+
+    async def get_chat_menu_button(self, params: Params) -> JSON:
+        chat_id = params.optional_int("chat_id")
+        found = self._state.menu_buttons.get(chat_id) or self._state.menu_buttons.get(None)
+        return found or {"type": "default"}
 
     async def get_chat(self, params: Params) -> JSON:
         chat_id = params.get("chat_id")

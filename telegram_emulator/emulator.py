@@ -279,6 +279,11 @@ class Emulator:
         """The command list set with setMyCommands for a scope (default scope if None)."""
         return list(self._state.commands.get(commands_key(scope, language_code), []))
 
+    def menu_button(self, chat_id: int) -> JSONObject:
+        """The menu button set with setChatMenuButton for a chat (else the default's)."""
+        found = self._state.menu_buttons.get(chat_id) or self._state.menu_buttons.get(None)
+        return dict(found or {"type": "default"})
+
     # -- updates and webhook -----------------------------------------------------------
 
     def updates_pending(self) -> list[JSONObject]:

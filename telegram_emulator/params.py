@@ -58,6 +58,7 @@ JSON_FIELDS = frozenset(
         "entities",
         "link_preview_options",
         "media",
+        "menu_button",
         "reaction",
         "reply_markup",
         "reply_parameters",

@@ -69,6 +69,7 @@ class EmulatorState:
         self.files = FileStore(bot_user.id)
         self.sent_log: list[SentMessage] = []
         self.commands: dict[CommandsKey, list[JSONObject]] = {}
+        self.menu_buttons: dict[int | None, JSONObject] = {}  # None: the bot's default
         self.messages_changed = Notifier()
         self._ids = itertools.count(1)
 

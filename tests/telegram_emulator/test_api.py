@@ -13,7 +13,10 @@ from aiogram.types import (
     CallbackQuery,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
+    MenuButtonDefault,
+    MenuButtonWebApp,
     Message,
+    WebAppInfo,
 )
 
 from telegram_emulator import Emulator
@@ -283,3 +286,22 @@ async def test_wait_for_messages_times_out_with_a_helpful_message(bot: Bot, emu:
 
     with pytest.raises(TimeoutError, match=r"received 0 message.*can't parse entities"):
         await emu.wait_for_messages(USER, count=1, timeout=0.05)
+
+
+async def test_chat_menu_buttons_open_web_apps_from_https_only(bot: Bot, emu: Emulator) -> None:
+    app = MenuButtonWebApp(text="Console", web_app=WebAppInfo(url="https://example.org/console/"))
+    assert await bot.set_chat_menu_button(chat_id=USER, menu_button=app)
+
+    assert emu.menu_button(USER) == {
+        "type": "web_app",
+        "text": "Console",
+        "web_app": {"url": "https://example.org/console/"},
+    }
+    assert isinstance(await bot.get_chat_menu_button(chat_id=USER), MenuButtonWebApp)
+    plain = MenuButtonWebApp(text="Console", web_app=WebAppInfo(url="http://example.org/"))
+    with pytest.raises(TelegramBadRequest, match="Only HTTPS links are allowed"):
+        await bot.set_chat_menu_button(chat_id=USER, menu_button=plain)
+    with pytest.raises(TelegramBadRequest, match="chat not found"):
+        await bot.set_chat_menu_button(chat_id=999_999, menu_button=app)
+    assert await bot.set_chat_menu_button(chat_id=USER, menu_button=MenuButtonDefault())
+    assert emu.menu_button(USER) == {"type": "default"}
