@@ -4,8 +4,9 @@ from datetime import date, datetime, time
 from typing import Annotated, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from apscheduler.triggers.cron import CronTrigger
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from broadcasts import crontab
 
 ClockTime = Annotated[str, Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")]
 
@@ -52,7 +53,7 @@ class ScheduleSpec(BaseModel):
             raise ValueError("day goes with local or best_hour")
         if self.cron is not None:
             try:
-                CronTrigger.from_crontab(self.cron, timezone=ZoneInfo(self.timezone))
+                crontab.trigger(self.cron, timezone=self.timezone)
             except ValueError as error:
                 raise ValueError(f"cron {self.cron!r}: {error}") from None
         return self

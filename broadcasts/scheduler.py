@@ -26,6 +26,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from broadcasts import crontab
 from broadcasts.config import DEFAULT_BEST_HOUR, BestHourConfig
 from broadcasts.local_time import at_local_time, clock_time, zone
 from broadcasts.models import Campaign, CampaignStatus, Run, RunStatus, ScheduleKind
@@ -72,7 +73,7 @@ def start_instant(campaign: Campaign) -> datetime | None:
 def cron_trigger(campaign: Campaign) -> CronTrigger:
     if campaign.cron is None:
         raise ValueError(f"campaign {campaign.name!r} has no cron schedule")
-    return CronTrigger.from_crontab(campaign.cron, timezone=ZoneInfo(campaign.schedule_timezone))
+    return crontab.trigger(campaign.cron, timezone=campaign.schedule_timezone)
 
 
 def due(campaign: Campaign, now: datetime) -> Due:
