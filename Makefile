@@ -9,7 +9,7 @@ DEV_TOOLS := $(VENV)/.dev-tools
 # unreachable, except under CI=true where it is required.
 PG_TEST_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/test
 
-.PHONY: install dev demo test test-sqlite test-postgres lint format bench migration messages clean
+.PHONY: install dev browser demo test test-sqlite test-postgres lint format bench migration messages clean
 
 $(BIN)/segbot: pyproject.toml
 	@echo "== creating $(VENV) and installing segbot with its libraries (aiogram, SQLAlchemy, pandas, scikit-learn, matplotlib, ...): a few minutes the first time"
@@ -25,7 +25,19 @@ $(DEV_TOOLS): $(BIN)/segbot
 
 install: $(BIN)/segbot
 
-dev: $(DEV_TOOLS)
+dev: $(DEV_TOOLS) browser
+
+# The console's browser tests drive Debian's chromium (tests/e2e/console); installed here
+# when this machine can (root with apt-get), else those tests are skipped, visibly.
+browser:
+	@command -v chromium >/dev/null || { \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			echo "== installing Debian's chromium for the console's browser tests"; \
+			apt-get install -y -qq chromium >/dev/null 2>&1 \
+				|| { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }; \
+		else \
+			echo "*** chromium is missing: the console's browser tests will be SKIPPED (apt-get install chromium) ***"; \
+		fi; }
 
 demo: install
 	$(BIN)/segbot demo

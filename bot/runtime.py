@@ -11,7 +11,7 @@ process stops. Then it picks the parts its `--role` asks for and runs them toget
 | `_bot_part` | bot | long polling (`bot.polling`, one poller at a time), or the webhook inbox |
 | `_sender_part` | sender | the delivery worker at SEGBOT_RATE_LIMIT |
 | `_scheduler_part` | scheduler | campaigns, journeys, CRM syncs, segment refreshes (one leader) |
-| the web server | always | tracked-link redirects, /healthz, /readyz, /metrics, webhook |
+| the web server | always | tracked links, /healthz, /readyz, /metrics, webhook, the console |
 
 `--role all` (the default) is all of them, the only choice on SQLite; on PostgreSQL each
 role can run in processes of its own (docs/deployment.md).
@@ -37,6 +37,8 @@ import migrations
 from bot import polling
 from bot.admin.services import AdminServices
 from bot.config import AppConfig, load_app_config
+from bot.console.app import create_console_app
+from bot.console.context import ConsoleServices
 from bot.dispatcher import ALLOWED_UPDATES, build_bot, build_dispatcher, secret_key
 from bot.messenger import TelegramMessenger
 from bot.process_roles import Role
@@ -126,6 +128,7 @@ class Process:
     campaigns: CampaignScheduler
     scheduler: AsyncIOScheduler
     web_app: web.Application
+    admin_services: AdminServices  # the chat console's and the Mini App console's
     rescore: SyncedHook  # after a CRM sync (scheduled or /sync): RFM and the ladder
     journeys: JourneyRunner
     follower: MembershipFollower  # segment membership following the event log
@@ -171,10 +174,24 @@ def _build(
         best_hour=config.broadcasts.best_hour,
         sync_seconds=config.broadcasts.schedule_sync_seconds,
     )
-    web_app = create_web_app(
-        sessionmaker=sessionmaker, secret=secret_key(settings), clock=clock, redis=redis
-    )
     rescore = after_crm_sync(sessionmaker, config=config.segments, clock=clock)
+    admin_services = AdminServices(config, campaigns=campaigns, on_synced=rescore)
+    console = ConsoleServices(
+        sessionmaker=sessionmaker,
+        settings=settings,
+        services=admin_services,
+        messenger=messenger,
+        bot=bot,
+        clock=clock,
+        secret=secret_key(settings),
+    )
+    web_app = create_web_app(
+        sessionmaker=sessionmaker,
+        secret=secret_key(settings),
+        clock=clock,
+        redis=redis,
+        console=create_console_app(console),
+    )
     journeys = JourneyRunner(
         sessionmaker,
         notifier=Notifier(sessionmaker, messenger, owners=settings.admin_ids, clock=clock),
@@ -185,7 +202,7 @@ def _build(
     event_log.listen(journeys.heard)  # what the bot logs reaches journeys at once
     return Process(
         settings, config, clock, engine, sessionmaker, redis, bot, event_log, worker, campaigns,
-        scheduler, web_app, rescore, journeys, follower,
+        scheduler, web_app, admin_services, rescore, journeys, follower,
     )  # fmt: skip
 
 
@@ -241,9 +258,7 @@ def _bot_part(process: Process, *, webhook: bool) -> Part:
         event_log=process.event_log,
         config=config,
         clock=clock,
-        admin_services=AdminServices(
-            config, campaigns=process.campaigns, on_synced=process.rescore
-        ),
+        admin_services=process.admin_services,
         redis=process.redis,
     )
     process.event_log.start()

@@ -1,5 +1,5 @@
-"""The web server beside the bot: tracked-link redirects and the operations endpoints
-(bot/health.py)."""
+"""The web server beside the bot: tracked-link redirects, the operations endpoints
+(bot/health.py) and the console (bot/console, mounted at /console)."""
 
 import logging
 
@@ -46,6 +46,7 @@ def create_web_app(
     secret: str,
     clock: Clock,
     redis: Pingable | None = None,
+    console: web.Application | None = None,
 ) -> web.Application:
     app = web.Application()
     app[SESSIONMAKER] = sessionmaker
@@ -55,6 +56,8 @@ def create_web_app(
     app.router.add_get("/readyz", readiness(sessionmaker, redis))
     app.router.add_get("/metrics", metrics(sessionmaker, clock))
     app.router.add_get("/r/{token}", follow_link)
+    if console is not None:
+        app.add_subapp("/console", console)
     return app
 
 

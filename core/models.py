@@ -134,6 +134,18 @@ class Admin(Base):
     added_at: Mapped[datetime]
 
 
+class ConsoleLink(Base):
+    """A one-time sign-in link to the console for a desktop browser: the link carries
+    `nonce` (signed), never who it is for; used once, before `expires_at`."""
+
+    __tablename__ = "console_links"
+
+    nonce: Mapped[str] = mapped_column(String(64), primary_key=True)
+    admin_user_id: Mapped[int] = mapped_column(BigInteger)
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+
+
 class AuditLog(Base):
     __tablename__ = "audit_log"
 

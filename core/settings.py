@@ -92,6 +92,10 @@ class Settings(BaseSettings):
     llm_base_url: str | None = None
     llm_model: str | None = None
     llm_api_key: SecretStr | None = None
+    # The console (Mini App): seconds a Telegram sign-in (initData) stays good, and
+    # minutes a one-time desktop sign-in link stays good.
+    console_max_age: int = Field(default=86_400, gt=0)
+    console_link_minutes: int = Field(default=10, gt=0, le=60)
 
     @field_validator(
         "bot_token",

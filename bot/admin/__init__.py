@@ -22,6 +22,7 @@ from bot.admin import (
     audit,
     campaign_buttons,
     campaign_commands,
+    console_command,
     journey_commands,
     persona_commands,
     report_commands,
@@ -40,7 +41,7 @@ from core.settings import Settings
 # /help lists the commands in this order (and each admin's command menu shows them so).
 # fmt: off
 HELP_ORDER = (
-    "help",
+    "help", "console",
     "stats", "report",
     "segments", "segment", "segment_save", "segment_delete", "rfm", "ladder", "export",
     "ai_segments", "lookalike",
@@ -63,6 +64,7 @@ CATALOG = Catalog(
         *wizard.COMMANDS,
         *journey_commands.COMMANDS,
         *subscriber_commands.COMMANDS,
+        *console_command.COMMANDS,
     ),
 )
 
@@ -109,7 +111,13 @@ def install(dispatcher: Dispatcher, services: AdminServices) -> None:
     async def publish_menus(
         bot: Bot, sessionmaker: async_sessionmaker[AsyncSession], settings: Settings
     ) -> None:
-        await publish_all(bot, CATALOG, sessionmaker=sessionmaker, owners=settings.admin_ids)
+        await publish_all(
+            bot,
+            CATALOG,
+            sessionmaker=sessionmaker,
+            owners=settings.admin_ids,
+            public_url=settings.public_url,
+        )
 
     dispatcher.startup.register(publish_menus)
     dispatcher.shutdown.register(services.live.close)

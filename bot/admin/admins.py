@@ -89,7 +89,9 @@ async def _add(call: Call, user: str, role_name: str) -> None:
     else:
         admin.role, admin.added_by = role, call.admin.user_id
     await call.session.commit()
-    await publish_menu(call.bot, call.catalog, user_id=user_id, role=role)
+    await publish_menu(
+        call.bot, call.catalog, user_id=user_id, role=role, public_url=call.settings.public_url
+    )
     await call.reply(f"{code(str(user_id))} is now a {bold(role.value)}.")
 
 
@@ -102,7 +104,9 @@ async def _remove(call: Call, user: str) -> None:
         raise call.usage(f"{user_id} is not an admin.")
     await call.session.delete(admin)
     await call.session.commit()
-    await publish_menu(call.bot, call.catalog, user_id=user_id, role=None)
+    await publish_menu(
+        call.bot, call.catalog, user_id=user_id, role=None, public_url=call.settings.public_url
+    )
     await call.reply(f"{code(str(user_id))} is no longer an admin.")
 
 

@@ -1,0 +1,161 @@
+"""A campaign's page: what it sends to whom and when, and its latest run's live progress.
+
+The progress is a fragment that reloads itself every POLL_SECONDS while the run sends,
+or while the campaign is about to start, and stops once it has settled. Pause, Resume and
+Cancel, for those whose role allows campaigns, call the same broadcasts.runs functions as
+the chat's /campaign buttons (bot.admin.campaign_buttons), and each press is audited with
+how it ended. Handlers here are routed by bot.console.pages.campaigns.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.admin.campaign_commands import schedule_text
+from bot.admin.permissions import Permission
+from bot.console.context import audit, render, requires, services
+from broadcasts.campaigns import UnknownCampaignError, get_campaign
+from broadcasts.models import (
+    Campaign,
+    CampaignStatus,
+    DeliveryStatus,
+    RunStatus,
+    ScheduleKind,
+)
+from broadcasts.runs import Progress, cancel, latest_run, pause, progress, resume
+from broadcasts.scheduler import next_occurrence, start_instant
+from core.errors import SegbotError
+
+POLL_SECONDS = 2
+SOON = timedelta(minutes=1)  # a scheduled campaign this close to starting is followed
+SHOWN = (
+    DeliveryStatus.SENT,
+    DeliveryStatus.FAILED,
+    DeliveryStatus.BLOCKED,
+    DeliveryStatus.UNKNOWN,
+    DeliveryStatus.QUEUED,
+    DeliveryStatus.SENDING,
+    DeliveryStatus.CANCELLED,
+)
+ALWAYS_SHOWN = (DeliveryStatus.SENT, DeliveryStatus.FAILED, DeliveryStatus.QUEUED)
+CANCELLABLE = (
+    CampaignStatus.DRAFT,
+    CampaignStatus.SCHEDULED,
+    CampaignStatus.RUNNING,
+    CampaignStatus.PAUSED,
+)
+_SWITCHES = {"pause": pause, "resume": resume}
+
+
+@dataclass(frozen=True, slots=True)
+class Live:
+    """A campaign and where its latest run stands."""
+
+    campaign: Campaign
+    schedule: str
+    state: Progress | None
+    following: bool  # the page asks again in POLL_SECONDS
+
+    @property
+    def counts(self) -> list[tuple[str, int]]:
+        if self.state is None:
+            return []
+        state = self.state
+        return [(s.value, n) for s in SHOWN if (n := state.count(s)) or s in ALWAYS_SHOWN]
+
+    @property
+    def done(self) -> int:
+        return 0 if self.state is None else self.state.to_send - self.state.pending
+
+    @property
+    def can_pause(self) -> bool:
+        return self.state is not None and self.state.status is RunStatus.SENDING
+
+    @property
+    def can_resume(self) -> bool:
+        return self.state is not None and self.state.status is RunStatus.PAUSED
+
+    @property
+    def can_cancel(self) -> bool:
+        return self.campaign.status in CANCELLABLE
+
+
+async def live(session: AsyncSession, campaign_id: int, *, now: datetime) -> Live:
+    """The campaign (UnknownCampaignError if none) and its latest run's progress."""
+    campaign = await get_campaign(session, ref=campaign_id)
+    await session.refresh(campaign)
+    run = await latest_run(session, campaign_id=campaign.id)
+    state = None if run is None else await progress(session, run_id=run.id)
+    # The run finishes first, the campaign just after; a paused run's claims go back to
+    # the queue within a second: follow until all of it has settled.
+    moving = state is not None and (
+        state.status is RunStatus.SENDING or state.count(DeliveryStatus.SENDING) > 0
+    )
+    following = moving or campaign.status is CampaignStatus.RUNNING or _soon(campaign, now)
+    return Live(campaign, schedule_text(campaign), state, following)
+
+
+def _soon(campaign: Campaign, now: datetime) -> bool:
+    if campaign.status is not CampaignStatus.SCHEDULED:
+        return False
+    if campaign.schedule_kind is ScheduleKind.CRON:
+        moment = next_occurrence(campaign, now)
+    else:
+        moment = start_instant(campaign)
+    return moment is not None and moment <= now + SOON
+
+
+async def _live_or_404(request: web.Request, campaign_id: int) -> Live:
+    console = services(request)
+    try:
+        async with console.sessionmaker() as session:
+            return await live(session, campaign_id, now=console.clock())
+    except UnknownCampaignError:
+        gone = render(request, "campaigns_gone.html", status=404, campaign_id=campaign_id)
+        raise web.HTTPNotFound(text=gone.text, content_type="text/html") from None
+
+
+async def campaign_page(request: web.Request, campaign_id: int) -> web.Response:
+    """The campaign's page, its progress following the run."""
+    found = await _live_or_404(request, campaign_id)
+    return render(request, "campaigns_show.html", live=found, poll=POLL_SECONDS)
+
+
+@requires(Permission.REPORTS)
+async def show(request: web.Request) -> web.Response:
+    return await campaign_page(request, int(request.match_info["id"]))
+
+
+@requires(Permission.REPORTS)
+async def progress_fragment(request: web.Request) -> web.Response:
+    found = await _live_or_404(request, int(request.match_info["id"]))
+    return render(request, "campaigns_progress.html", live=found, poll=POLL_SECONDS)
+
+
+@requires(Permission.CAMPAIGNS)
+async def control(request: web.Request) -> web.Response:
+    """Pause, resume or cancel; the progress again with how it went (409 if it could
+    not: nothing to pause, already over...)."""
+    console = services(request)
+    action, campaign_id = request.match_info["action"], int(request.match_info["id"])
+    outcome = "ok"
+    try:
+        async with console.sessionmaker() as session:
+            campaign = await get_campaign(session, ref=campaign_id)
+            if action == "cancel":
+                dropped = await cancel(session, campaign=campaign, now=console.clock())
+                said = f"Cancelled: {dropped:,} queued messages will not be sent."
+            else:
+                await _SWITCHES[action](session, campaign=campaign, now=console.clock())
+                said = f"{action.capitalize()}d."
+    except SegbotError as error:
+        said = outcome = str(error)
+    await audit(request, f"campaign.{action}", target=f"campaign {campaign_id}",
+                outcome=outcome)  # fmt: skip
+    after = await _live_or_404(request, campaign_id)
+    return render(
+        request, "campaigns_progress.html", status=200 if outcome == "ok" else 409, live=after,
+        poll=POLL_SECONDS, said=said, refused=outcome != "ok",
+    )  # fmt: skip

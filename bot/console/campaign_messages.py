@@ -1,0 +1,172 @@
+"""Every message a composed campaign sends, made by the sender's own `compose`: what the
+composer's preview draws and what its test send sends are the same objects, so the two
+cannot differ.
+
+Each variant of each target, in each of its languages, is rendered for the sample
+subscriber (broadcasts.templates.SAMPLE, awkward on purpose: a name with quotes, `<` and
+`&`) in that language, with links untracked (a preview registers none) and the
+Unsubscribe button when the campaign has one, as subscribers will get it. A message that
+cannot be rendered, or whose markup Telegram would refuse, carries the reason instead.
+"""
+
+import asyncio
+from dataclasses import dataclass, replace
+
+from broadcasts.campaigns import DEFAULT_LABEL
+from broadcasts.compose import Recipient, compose, prepared
+from broadcasts.message_content import MessageContent, in_each_language
+from broadcasts.messenger import (
+    Blocked,
+    ChatNotFound,
+    Messenger,
+    Outcome,
+    OutgoingMessage,
+    Rejected,
+    RetryAfter,
+    Sent,
+    TransientError,
+    Unknown,
+)
+from broadcasts.spec import CampaignSpec, TargetSpec
+from broadcasts.telegram_html import check_length
+from broadcasts.templates import SAMPLE
+from core.errors import SegbotError
+
+FLOOD_WAITS = 5  # Telegram's "wait" answers one test message may get; then it is not sent
+LONGEST_WAIT = 10.0  # seconds; a longer wait is reported, not waited out
+NOT_TRIED = "not tried: it would fail the same way"
+MOST_TEST_MESSAGES = 20  # Telegram lets a bot send one chat about one message a second
+
+
+@dataclass(frozen=True, slots=True)
+class Version:
+    """A variant in one language (None: it has one for everyone), or why it cannot go."""
+
+    language: str | None
+    message: OutgoingMessage | None
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class VariantMessages:
+    name: str
+    split: int
+    versions: list[Version]
+
+
+@dataclass(frozen=True, slots=True)
+class TargetMessages:
+    label: str
+    audience: str  # "segment vip", "rule lang = es", "everyone no earlier target took"
+    variants: list[VariantMessages]
+
+
+def campaign_messages(spec: CampaignSpec, *, chat_id: int) -> list[TargetMessages]:
+    """Each target's messages, in the campaign's order (the default last), for `chat_id`."""
+    targets = [(target.name, _audience(target), target.variants) for target in spec.audience]
+    if spec.default is not None:
+        everyone = "everyone no earlier target took"
+        targets.append((DEFAULT_LABEL, everyone, spec.default.variants))
+    context = replace(SAMPLE, campaign=spec.name)
+    found = []
+    for label, audience, variants in targets:
+        messages = []
+        for variant in variants:
+            content = MessageContent.of_spec(variant, language=spec.language)
+            recipient = Recipient(0, 0, 0, chat_id, context)
+            versions = _versions(content, label, recipient, unsubscribe=spec.unsubscribe_button)
+            messages.append(VariantMessages(variant.name, variant.split, versions))
+        found.append(TargetMessages(label, audience, messages))
+    return found
+
+
+def _audience(target: TargetSpec) -> str:
+    return f"segment {target.segment}" if target.segment is not None else f"rule {target.query}"
+
+
+def _versions(
+    content: MessageContent, label: str, recipient: Recipient, *, unsubscribe: bool
+) -> list[Version]:
+    try:
+        ready = prepared(content, target_label=label)
+    except SegbotError as error:  # a template that does not compile
+        return [Version(None, None, str(error))]
+    versions = []
+    for language, context in in_each_language(content, recipient.context):
+        try:
+            message = compose(
+                replace(recipient, context=context), ready, public_url="", secret="",
+                unsubscribe_button=unsubscribe,
+            )  # fmt: skip
+            check_length(message.text, caption=content.caption)  # and Telegram's markup
+        except SegbotError as error:
+            versions.append(Version(language, None, str(error)))
+        else:
+            versions.append(Version(language, message))
+    return versions
+
+
+def sendable(targets: list[TargetMessages]) -> list[tuple[str, OutgoingMessage]]:
+    """Every message, labelled target/variant (language); SegbotError if any cannot go, or
+    if they are more than a test send takes."""
+    found = []
+    for target in targets:
+        for variant in target.variants:
+            for version in variant.versions:
+                label = f"{target.label}/{variant.name}"
+                label += f" ({version.language})" if version.language else ""
+                if version.message is None:
+                    raise SegbotError(f"{label}: {version.error}")
+                found.append((label, version.message))
+    if len(found) > MOST_TEST_MESSAGES:
+        raise SegbotError(
+            f"a test send is at most {MOST_TEST_MESSAGES} messages and this campaign has "
+            f"{len(found)} (every variant in every language): the preview shows them all"
+        )
+    return found
+
+
+async def send_to_self(
+    messenger: Messenger, messages: list[tuple[str, OutgoingMessage]]
+) -> list[tuple[str, str, bool]]:
+    """Send each (label, message) in turn: (label, how it went, sent?). An answer that
+    would be the same for every message to the chat (not started, blocked) leaves the
+    rest untried."""
+    results = []
+    stopped = False
+    for label, message in messages:
+        if stopped:
+            results.append((label, NOT_TRIED, False))
+            continue
+        outcome = await _send_patiently(messenger, message)
+        results.append((label, _in_words(outcome), isinstance(outcome, Sent)))
+        stopped = isinstance(outcome, ChatNotFound | Blocked)
+    return results
+
+
+async def _send_patiently(messenger: Messenger, message: OutgoingMessage) -> Outcome:
+    """Send, waiting out Telegram's short "wait" answers (a test send is a few messages to
+    one chat, which Telegram allows about one a second)."""
+    for _ in range(FLOOD_WAITS):
+        outcome = await messenger.send(message)
+        if not isinstance(outcome, RetryAfter) or outcome.seconds > LONGEST_WAIT:
+            return outcome
+        await asyncio.sleep(outcome.seconds)
+    return await messenger.send(message)
+
+
+def _in_words(outcome: Outcome) -> str:
+    """What an answer means for the admin who asked for the test."""
+    match outcome:
+        case Sent():
+            return "sent"
+        case ChatNotFound() | Blocked():
+            return "not sent: open the bot in Telegram and press Start (or unblock it) first"
+        case Rejected(description):
+            return f"not sent: Telegram refused it ({description})"
+        case RetryAfter(seconds):
+            return f"not sent: Telegram asks to wait {seconds:g} s (flood control); try later"
+        case TransientError(description):
+            return f"not sent: Telegram could not be reached ({description}); try again"
+        case Unknown(description):
+            return f"no answer from Telegram ({description}): look whether it arrived"
