@@ -55,6 +55,7 @@ ROUNDS = [
     ("/broadcast", MARKETER, OPERATOR, 1),
     ("/cancel", MARKETER, VIEWER, 1),
     ("/journeys", VIEWER, STRANGER, 1),
+    ("/console", VIEWER, STRANGER, 1),  # on http: how to sign in from a browser
     ("/journey welcome", VIEWER, STRANGER, 1),  # none yet: "no journey named ..."
     ("/find @ana", OPERATOR, MARKETER, 1),
     ("/tag 1001 vip", OPERATOR, VIEWER, 1),
