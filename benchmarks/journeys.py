@@ -19,13 +19,16 @@ Prints one JSON line. Loading is not timed.
 (b) Advancing due enrolments, PostgreSQL only: N enrolments due at a `wait` step, moved
     on by the engine (journeys.engine: the step log written, each enrolment set due at
     the next wait) against a bare `UPDATE` that moves the same rows to the same step in
-    the same run (then put back, and the table vacuumed, before the engine's turn).
-    Target: the engine within 3x the bare UPDATE.
+    the same run (then put back). Each starts on a table just vacuumed and analysed, so
+    neither pays for the other's dead rows, nor the bare UPDATE alone for the first visit
+    to freshly loaded rows. Target: the engine within 3x the bare UPDATE. The load
+    average (1 minute) before and after is printed: other work on the machine skews it.
 """
 
 import argparse
 import asyncio
 import json
+import os
 import sys
 import tempfile
 import time
@@ -190,6 +193,8 @@ async def measure_advance(url: str, *, enrolments: int) -> dict[str, Any]:
             await add_audience(session, enrolments)
             version_id = await save(session, WAITS)
         await _enrol_everyone(sessionmaker, version_id)
+        await _vacuum(url)
+        load_before = os.getloadavg()[0]
         moved_bare, bare_seconds = await timed(_bare_update(sessionmaker, to="second"))
         await _bare_update(sessionmaker, to="first")
         await _vacuum(url)
@@ -205,6 +210,7 @@ async def measure_advance(url: str, *, enrolments: int) -> dict[str, Any]:
             "moved_bare": moved_bare,
             "moved_engine": moved,
             "step_log_rows": logged or 0,
+            "load_average": [round(load_before, 1), round(os.getloadavg()[0], 1)],
         }
     finally:
         await engine.dispose()

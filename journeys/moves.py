@@ -7,20 +7,24 @@ inside, due; it locks them, so nothing else changes them until the commit); `log
 their step log rows in one INSERT ... SELECT and says which were new (a step done under
 an earlier version of a journey may come round again after a move: its row stays, and
 its effects are not done again); the step's effects are applied to the new ones only.
+`note` writes the rows as `log` does for a step without effects, and asks nothing back.
 A crash before the commit leaves nothing done, and the step happens on the next round;
 after it, the step is logged and is never done again.
+
+The ids go in and come back as one list each (journeys.id_lists), not a row each: a
+batch is thousands of enrolments, and a row each is slow to decode.
 """
 
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import ColumnElement, and_, bindparam, literal, select, update
+from sqlalchemy import ColumnElement, Insert, and_, bindparam, literal, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db import dialect_insert
 from core.models import Subscriber
-from journeys.id_lists import among
+from journeys.id_lists import among, id_rows, returned
 from journeys.models import (
     ENROLMENTS,
     STEPS,
@@ -40,6 +44,19 @@ class Moved(NamedTuple):
     enrolment_id: int
     subscriber_id: int
     entry: int
+
+
+@dataclass(frozen=True, slots=True)
+class Taken:
+    """The enrolments one move took, as columns in one order (a row each, `Moved`, only
+    for those a step's effects are for: thousands of rows are slow to build)."""
+
+    ids: list[int]
+    subscribers: list[int]
+    entries: list[int]
+
+    def __len__(self) -> int:
+        return len(self.ids)
 
 
 @dataclass
@@ -90,7 +107,7 @@ async def move(
     *,
     to: str | None,
     reason: ExitReason = ExitReason.COMPLETED,
-) -> list[Moved]:
+) -> Taken:
     """Move the group's enrolments for which `where` holds on to step `to` (its wait set
     from now), or end them (`to` None: `reason`; an exit step stays their step)."""
     now = context.now
@@ -105,39 +122,50 @@ async def move(
         values = {
             "step": to, "step_since": now, "next_due_at": due, "waiting_for": reached.waiting_for,
         }  # fmt: skip
-    table = ENROLMENTS  # Core, not the ORM: thousands of rows come back
-    result = await context.session.execute(
-        update(table)
-        .where(context.guard(), where)
-        .values(values)
-        .returning(table.c.id, table.c.subscriber_id, table.c.entry)
-    )
-    return [Moved(*row) for row in result.all()]
+    table = ENROLMENTS  # Core, not the ORM: thousands of rows come back, as three lists
+    ids, subscribers, entries = await returned(
+        context.session,
+        update(table).where(context.guard(), where).values(values),
+        table.c.id, table.c.subscriber_id, table.c.entry,
+    )  # fmt: skip
+    return Taken(ids, subscribers, entries)
 
 
-async def log(context: StepContext, moved: list[Moved], outcome: str) -> list[Moved]:
+async def log(context: StepContext, moved: Taken, outcome: str) -> list[Moved]:
     """Log the step for `moved` with `outcome`, in one INSERT ... SELECT; those for whom
     it had happened already keep their row (and are left out of what is returned): the
     fresh ones, whom the step's effects are for."""
     if not moved:
         return []
+    inserting = _step_rows(context, moved.ids, outcome)
+    (logged,) = await returned(context.session, inserting, STEPS.c.enrolment_id)
+    new = set(logged)
+    rows = zip(moved.ids, moved.subscribers, moved.entries, strict=True)
+    return [Moved(*row) for row in rows if row[0] in new]
+
+
+async def note(context: StepContext, moved: Taken, outcome: str) -> None:
+    """Log the step for `moved` as `log` does, for a step that has no effects: which of
+    them were fresh is not asked for (nothing comes back)."""
+    if moved:
+        await context.session.execute(_step_rows(context, moved.ids, outcome))
+
+
+def _step_rows(context: StepContext, enrolments: list[int], outcome: str) -> Insert:
+    """The INSERT of the step's log rows for `enrolments` (each kept where there is one)."""
+    session, version = context.session, context.version
+    ids = id_rows(session, enrolments)
     rows = select(
-        Enrolment.id,
-        Enrolment.journey_id,
-        literal(context.version.id),
+        ids.c.value,
+        literal(version.journey_id),  # the moved enrolments' journey: the version's
+        literal(version.id),
         literal(context.step.id),
         literal(outcome),
         literal(context.now, JourneyStep.happened_at.type),
-    ).where(among(Enrolment.id, [each.enrolment_id for each in moved]))
+    ).where(true())  # SQLite reads ON CONFLICT after a bare FROM as a join's ON
     columns = ["enrolment_id", "journey_id", "version_id", "step", "outcome", "happened_at"]
-    logged = await context.session.scalars(
-        dialect_insert(context.session, JourneyStep)
-        .from_select(columns, rows)
-        .on_conflict_do_nothing()
-        .returning(JourneyStep.enrolment_id)
-    )
-    new = set(logged.all())
-    return [each for each in moved if each.enrolment_id in new]
+    inserting = dialect_insert(session, STEPS).from_select(columns, rows)
+    return inserting.on_conflict_do_nothing()
 
 
 async def note_sent(context: StepContext, deliveries: dict[int, int]) -> None:

@@ -18,7 +18,7 @@ from journeys.happenings import Happening
 from journeys.id_lists import among
 from journeys.matching import happened_since_step
 from journeys.models import ENROLMENTS, Enrolment, ExitReason, Notice, NoticeStatus
-from journeys.moves import Moved, StepContext, log, move
+from journeys.moves import Moved, StepContext, log, move, note
 from journeys.sends import send
 from journeys.steps_spec import StepSpec
 from segments.rules import parse
@@ -44,14 +44,19 @@ async def run_step(context: StepContext) -> StepDone:
         return StepDone(await _branch(context))
     if step.exit:
         return StepDone(await _simple(context, to=None, reason=ExitReason.EXIT))
+    if step.wait is not None:  # nothing but the move: who was fresh to it matters not
+        return StepDone(await _simple(context, to=spec.after(step.id)))
     moved = await move(context, true(), to=spec.after(step.id))
     notices = await _effects(context, await log(context, moved, "done"))
     return StepDone(len(moved), notices=notices)
 
 
-async def _simple(context: StepContext, *, to: str | None, reason: ExitReason) -> int:
+async def _simple(
+    context: StepContext, *, to: str | None, reason: ExitReason = ExitReason.COMPLETED
+) -> int:
+    """Move on (or end) without effects; how many moved."""
     moved = await move(context, true(), to=to, reason=reason)
-    await log(context, moved, "done")
+    await note(context, moved, "done")
     return len(moved)
 
 
@@ -110,7 +115,7 @@ async def _branch(context: StepContext) -> int:
         if outcome == "no" and not context.due:
             break
         went = await move(context, where, to=target)
-        await log(context, went, outcome)
+        await note(context, went, outcome)
         moved += len(went)
     if step.wait_for is not None and context.due:
         await _wait_longer(context, _waiting(step)[1])
