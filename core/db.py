@@ -245,13 +245,14 @@ async def analyze(session: AsyncSession, *tables: str) -> None:
 ANALYZE_BASE_ROWS, ANALYZE_SHARE = 50, 0.1
 
 
-async def analyze_if_due(session: AsyncSession, written: Mapping[str, int]) -> None:
-    """PostgreSQL: `analyze` the tables of `written` (unqualified name: rows written) that
-    autovacuum's default rule finds due, a table never analysed counting no rows; for a job
-    that writes in bulk now and then, where autovacuum may be late or off. SQLite: nothing
-    (see `analyze`)."""
+async def due_by_autovacuum_rule(
+    session: AsyncSession, written: Mapping[str, int], *, base_rows: int, share: float
+) -> list[str]:
+    """PostgreSQL: the tables of `written` (unqualified name: rows written) with more rows
+    written than `base_rows` plus `share` of the rows the planner last counted in them (a
+    table never analysed counting none), as autovacuum's rules judge; SQLite: none."""
     if session.get_bind().dialect.name != "postgresql":
-        return
+        return []
     counted = await session.execute(
         text(
             "SELECT relname, greatest(reltuples, 0) FROM pg_class"
@@ -260,11 +261,18 @@ async def analyze_if_due(session: AsyncSession, written: Mapping[str, int]) -> N
         {"tables": list(written)},
     )
     planned = {str(table): float(rows) for table, rows in counted.all()}
-    due = [
-        table
-        for table, rows in written.items()
-        if rows > ANALYZE_BASE_ROWS + ANALYZE_SHARE * planned.get(table, 0)
+    return [
+        table for table, rows in written.items() if rows > base_rows + share * planned.get(table, 0)
     ]
+
+
+async def analyze_if_due(session: AsyncSession, written: Mapping[str, int]) -> None:
+    """PostgreSQL: `analyze` the tables of `written` that autovacuum's default rule finds
+    due; for a job that writes in bulk now and then, where autovacuum may be late or off.
+    SQLite: nothing (see `analyze`)."""
+    due = await due_by_autovacuum_rule(
+        session, written, base_rows=ANALYZE_BASE_ROWS, share=ANALYZE_SHARE
+    )
     if due:
         await analyze(session, *due)
 

@@ -9,7 +9,18 @@ customer's facts refreshes its subscriber's sums too. Nothing here commits.
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, Select, and_, delete, exists, func, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    delete,
+    exists,
+    func,
+    literal,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db import dialect_insert
@@ -31,13 +42,26 @@ async def refresh_facts_since(session: AsyncSession, *, source: str, since: date
     )
     if not stored_since:
         return
-    stored = await session.scalar(select(func.count()).where(of_source))
+    # Whether the source holds at most twice as many: counted no further than that, so a
+    # small sync into a large table does not count all of it.
+    at_most = select(literal(1)).where(of_source).limit(stored_since * 2 + 1).subquery()
+    stored = await session.scalar(select(func.count()).select_from(at_most))
     if stored_since * 2 >= (stored or 0):
-        await _refresh(session, Customer.source == source, of_source)
+        of_customers = Customer.source == source
+        await _refresh(session, of_customers, of_source, of_customers, synchronize=False)
         return
-    touched = select(Order.customer_id).where(of_source, Order.updated_at >= since)
-    touched_ids = touched.scalar_subquery()
-    await _refresh(session, Customer.id.in_(touched_ids), Order.customer_id.in_(touched_ids))
+    written = and_(of_source, Order.updated_at >= since)
+    touched = select(Order.customer_id).where(written).scalar_subquery()
+    # A customer with an order written as a purchase has one: only a customer with an
+    # order written as none may be left with none.
+    emptied = select(Order.customer_id).where(written, ~_purchase()).scalar_subquery()
+    await _refresh(
+        session,
+        Customer.id.in_(touched),
+        Order.customer_id.in_(touched),
+        Customer.id.in_(emptied),
+        synchronize=False,
+    )
 
 
 async def refresh_facts(session: AsyncSession, *, customer_ids: Iterable[int]) -> None:
@@ -45,7 +69,8 @@ async def refresh_facts(session: AsyncSession, *, customer_ids: Iterable[int]) -
     ids = sorted(set(customer_ids))
     for start in range(0, len(ids), ID_CHUNK):
         chunk = ids[start : start + ID_CHUNK]
-        await _refresh(session, Customer.id.in_(chunk), Order.customer_id.in_(chunk))
+        customers = Customer.id.in_(chunk)
+        await _refresh(session, customers, Order.customer_id.in_(chunk), customers)
 
 
 async def refresh_subscriber_purchases(
@@ -65,7 +90,30 @@ async def _refresh(
     session: AsyncSession,
     customers: ColumnElement[bool],
     orders_of_customers: ColumnElement[bool],
+    may_have_none: ColumnElement[bool],
+    *,
+    synchronize: bool = True,
 ) -> None:
+    """Recompute the facts of `customers`, of whom those `may_have_none` may be left
+    without a purchase. `synchronize`: bring the session's Customer objects up to date
+    too (the sync's own session holds none, and matching a whole source's customers to
+    the session's objects costs seconds at 200,000 of them)."""
+    options = {"synchronize_session": "auto" if synchronize else False}
+    # Customers who no longer have a purchase first: while the customers with purchases
+    # still show their old count, those of a first import all show 0 and need no look.
+    no_purchases = ~exists().where(Order.customer_id == Customer.id, _purchase())
+    await session.execute(
+        update(Customer)
+        .where(may_have_none, Customer.orders_count != 0, no_purchases)
+        .values(
+            orders_count=0,
+            total_spent=0,
+            average_order_value=None,
+            first_order_at=None,
+            last_order_at=None,
+        )
+        .execution_options(**options)
+    )
     totals = _purchase_totals(orders_of_customers).subquery("totals")
     await session.execute(
         update(Customer)
@@ -77,29 +125,18 @@ async def _refresh(
             first_order_at=totals.c.first_at,
             last_order_at=totals.c.last_at,
         )
+        .execution_options(**options)
     )
-    no_purchases = ~exists().where(Order.customer_id == Customer.id, _purchase())
-    await session.execute(
-        update(Customer)
-        .where(customers, no_purchases, Customer.orders_count != 0)
-        .values(
-            orders_count=0,
-            total_spent=0,
-            average_order_value=None,
-            first_order_at=None,
-            last_order_at=None,
-        )
-    )
-    their_subscribers = select(Customer.subscriber_id).where(customers).correlate(None)
-    await _refresh_subscribers(session, their_subscribers)
+    # Their subscribers' sums, if any of them is linked (a first import links nobody yet).
+    linked = Customer.subscriber_id.is_not(None)
+    their_subscribers = select(Customer.subscriber_id).distinct().where(customers, linked)
+    subscriber_ids = (await session.scalars(their_subscribers)).all()
+    await refresh_subscriber_purchases(session, subscriber_ids=subscriber_ids)
 
 
-async def _refresh_subscribers(
-    session: AsyncSession, subscribers: list[int] | Select[int | None] | None
-) -> None:
-    """Recompute the sums of `subscribers` (ids, or a SELECT of them; None: everyone)
-    from their customers: rows of subscribers no longer linked go, the others are
-    upserted where a sum changed."""
+async def _refresh_subscribers(session: AsyncSession, subscribers: list[int] | None) -> None:
+    """Recompute the sums of `subscribers` (None: everyone) from their customers: rows of
+    subscribers no longer linked go, the others are upserted where a sum changed."""
     linked: ColumnElement[bool] = Customer.subscriber_id.is_not(None)
     rollup = SubscriberPurchases.subscriber_id
     still_linked = exists().where(Customer.subscriber_id == rollup)

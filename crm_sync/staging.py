@@ -1,6 +1,7 @@
 """Staging tables: a batch of validated records, loaded into a TEMPORARY table by the
-driver's fastest path (COPY on PostgreSQL, one executemany of plain tuples on SQLite), so
-the store can upsert it with one set-based statement. Nothing here commits.
+driver's fastest path (COPY on PostgreSQL, INSERTs of many rows each on SQLite:
+`core.frames.insert_records`), so the store can write it with set-based statements.
+Nothing here commits.
 
 Temporary tables are private to the connection and need no migration. Values are staged
 in the form the target columns store them (SQLite: SQLAlchemy's UTC timestamp text; on
@@ -65,16 +66,27 @@ Row = tuple[object, ...]
 # inserting into the order indexes does not re-read index pages from the file, and the
 # staging tables in memory (temp_store 2).
 SQLITE_BULK_PRAGMAS = {"cache_size": -256 * 1024, "temp_store": 2}
+# A sync's PostgreSQL connection: room for the hash joins of a staged batch with the
+# customers (at the default 4 MB they spill to disk), and for building in one sort the
+# indexes a first import sets aside (`crm_sync.bulk_load`). Index lookups priced as what
+# they are here, reads of pages in memory: at the default price (4, a spinning disk's)
+# the planner reads all of a million orders to join ten thousand staged ones.
+POSTGRES_BULK_SETTINGS = {
+    "work_mem": "64MB",
+    "maintenance_work_mem": "256MB",
+    "random_page_cost": "1.1",
+}
 
 
 @asynccontextmanager
 async def bulk_writes(session: AsyncSession) -> AsyncIterator[None]:
     """Set `session`'s connection up for a sync's bulk writes, and back afterwards.
 
-    SQLite gets a page cache sized for the sync and keeps the staging tables in memory.
-    On the way out the staging tables are dropped and the connection's own settings put
-    back, so the pooled connection goes back as it came; after an error the connection is discarded
-    instead (it may be broken), and its temporary tables and settings go with it.
+    SQLite gets a page cache sized for the sync and keeps the staging tables in memory;
+    PostgreSQL gets the memory for its joins and index builds. On the way out the staging
+    tables are dropped and the connection's own settings put back, so the pooled
+    connection goes back as it came; after an error the connection is discarded instead
+    (it may be broken), and its temporary tables and settings go with it.
     """
     connection = await session.connection()
     sqlite = connection.dialect.name == "sqlite"
@@ -84,6 +96,9 @@ async def bulk_writes(session: AsyncSession) -> AsyncIterator[None]:
             current = await connection.exec_driver_sql(f"PRAGMA {pragma}")
             before[pragma] = int(current.scalar_one())
             await connection.exec_driver_sql(f"PRAGMA {pragma} = {value}")
+    else:
+        for setting, amount in POSTGRES_BULK_SETTINGS.items():
+            await connection.exec_driver_sql(f"SET {setting} = '{amount}'")
     try:
         yield
     except BaseException:
@@ -94,6 +109,9 @@ async def bulk_writes(session: AsyncSession) -> AsyncIterator[None]:
         await connection.exec_driver_sql(f"DROP TABLE IF EXISTS {table.name}")
     for pragma, previous in before.items():
         await connection.exec_driver_sql(f"PRAGMA {pragma} = {previous}")
+    if not sqlite:
+        for setting in POSTGRES_BULK_SETTINGS:
+            await connection.exec_driver_sql(f"RESET {setting}")
     await session.commit()
 
 
@@ -117,8 +135,8 @@ def staged_time(column: ColumnElement[object], dialect: str) -> ColumnElement[ob
 
 def _column(values: pd.Series, *, as_json: bool, sqlite: bool) -> Sequence[object]:
     """Plain Python values for the driver, None where missing."""
-    if as_json:
-        return [json.dumps(value) for value in values]
+    if as_json:  # most customers have no attributes: "{}" without a call per row
+        return [json.dumps(value) if value else "{}" for value in values]
     timestamps = isinstance(values.dtype, pd.DatetimeTZDtype)
     if timestamps and sqlite:
         return stored_times(values, "sqlite")

@@ -1,13 +1,17 @@
-"""Storing validated records: set-based, idempotent upserts keyed by (source, external id).
+"""Storing validated records: set-based, idempotent writes keyed by (source, external id).
 
-A batch is staged into a temporary table (`crm_sync.staging`), then written with one
-INSERT ... SELECT ... ON CONFLICT (source, external_id) DO UPDATE ... WHERE something
-changed, so `updated_at` moves only when something did and re-reading stored rows updates
-nothing. Orders find their customer with a join. An order naming a customer the source
-does not have is handed back to be rejected (a typo in a customer id must not invent a
-customer), unless the sync creates customers: then the customer is created bare (a
-"stub"). Inserted/updated/unchanged are counted exactly and the same way on SQLite and
-PostgreSQL. Nothing here commits.
+A batch is staged into a temporary table (`crm_sync.staging`), then written with at most
+two statements: an INSERT of the staged rows not stored yet, and an UPDATE of the stored
+ones where something changed, so `updated_at` moves only when something did and
+re-reading stored rows updates nothing. A batch none of whose keys are stored (every
+batch of a first import) is one plain INSERT, with no conflict to look for row by row.
+Orders find their customer with a join. An order naming a customer the source does not
+have is handed back to be rejected (a typo in a customer id must not invent a customer),
+unless the sync creates customers: then the customer is created bare (a "stub").
+Inserted/updated/unchanged are counted exactly and the same way on SQLite and
+PostgreSQL. One sync per source runs at a time (`crm_sync.run_lock`): no other writer
+stores a key of the source between the count of stored keys and the INSERT. Nothing here
+commits.
 """
 
 import typing
@@ -22,12 +26,15 @@ from sqlalchemy import (
     Select,
     Table,
     and_,
+    case,
     cast,
     exists,
     func,
+    insert,
     literal,
     or_,
     select,
+    update,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -77,7 +84,6 @@ async def store_customers(
     dialect = session.get_bind().dialect.name
     await stage(session, CUSTOMERS_STAGE, records)
     staged = CUSTOMERS_STAGE.c
-    existing = await _existing(session, CUSTOMERS, CUSTOMERS_STAGE, source)
     attributes = cast(staged.attributes, JSON) if dialect == "postgresql" else staged.attributes
     rows = select(
         literal(source).label("source"),
@@ -88,9 +94,11 @@ async def store_customers(
         attributes.label("attributes"),
         _stamp(now).label("created_at"),
         _stamp(now).label("updated_at"),
-    ).where(staged.external_id.is_not(None))  # a WHERE: SQLite's upsert-after-SELECT rule
-    written = await _upsert(session, CUSTOMERS, rows, CUSTOMER_FIELDS)
-    return _counts(len(records), existing, written)
+    )
+    existing = await _existing(session, CUSTOMERS, CUSTOMERS_STAGE, source)
+    return await _write(
+        session, CUSTOMERS, rows, CUSTOMER_FIELDS, staged=len(records), existing=existing
+    )
 
 
 async def store_orders(
@@ -111,24 +119,9 @@ async def store_orders(
     dialect = session.get_bind().dialect.name
     await stage(session, ORDERS_STAGE, records)
     staged = ORDERS_STAGE.c
-    stubs, without_customer = 0, []
-    if create_customers:
-        stubs = await _stub_customers(session, source=source, now=now)
-    else:
-        without_customer = await _unstage_without_customer(session, source=source)
-    existing = await _existing(session, ORDERS, ORDERS_STAGE, source)
-    customer = and_(Customer.source == source, Customer.external_id == staged.customer_external_id)
-    moved: set[int] = set()
-    if existing:
-        stored = Order.source == source, Order.external_id == staged.external_id
-        moved_from = (
-            select(Order.customer_id)
-            .distinct()
-            .join(ORDERS_STAGE, and_(*stored))
-            .join(Customer, customer)
-            .where(Order.customer_id != Customer.id)
-        )
-        moved = set((await session.scalars(moved_from)).all())
+    stubs = await _stub_customers(session, source=source, now=now) if create_customers else 0
+    found = await _look_up(session, source=source)
+    moved = await _moved_from(session, source=source) if found.moved else set()
     amount = cast(staged.amount, Money) if dialect == "postgresql" else staged.amount
     rows = (
         select(
@@ -146,11 +139,19 @@ async def store_orders(
             _stamp(now).label("updated_at"),
         )
         .select_from(ORDERS_STAGE)
-        .join(Customer, customer)
-        .where(staged.external_id.is_not(None))  # a WHERE: SQLite's upsert-after-SELECT rule
+        .join(Customer, _their_customer(source))
     )
-    written = await _upsert(session, ORDERS, rows, ORDER_FIELDS)
-    counts = _counts(len(records) - len(without_customer), existing, written)
+    counts = await _write(
+        session,
+        ORDERS,
+        rows,
+        ORDER_FIELDS,
+        staged=len(records) - found.without_customer,
+        existing=found.stored,
+    )
+    without_customer = []
+    if counts.inserted + found.stored < len(records):  # the join found no customer for some
+        without_customer = await _without_customer(session, source=source)
     counts.stub_customers = stubs
     rejected = records["external_id"].isin(without_customer)
     if "refund" in records:
@@ -158,33 +159,82 @@ async def store_orders(
     return OrderWrites(counts, moved, _rejections(records[rejected], WITHOUT_CUSTOMER))
 
 
-async def _unstage_without_customer(session: AsyncSession, *, source: str) -> list[str]:
-    """Take the staged orders whose customer `source` does not have out of the stage;
-    their ids."""
+@dataclass(frozen=True, slots=True)
+class _Found:
+    """What the source holds of a staged batch of orders."""
+
+    stored: int = 0  # orders stored already, naming a customer the source has
+    without_customer: int = 0  # orders naming a customer the source does not have
+    moved: int = 0  # stored orders now naming another customer
+
+
+async def _look_up(session: AsyncSession, *, source: str) -> _Found:
+    """Each staged order looked up, with its customer, in one pass; none when no staged
+    order is stored (a batch of a first import): then the INSERT's join finds the orders
+    without a customer (see `store_orders`)."""
     staged = ORDERS_STAGE.c
-    unknown = ~exists().where(
-        Customer.source == source, Customer.external_id == staged.customer_external_id
+    stored = and_(Order.source == source, Order.external_id == staged.external_id)
+    if not await session.scalar(select(exists().select_from(ORDERS_STAGE).where(stored))):
+        return _Found()
+    known = Customer.id.is_not(None)
+    counts = (
+        select(
+            func.count(case((and_(Order.id.is_not(None), known), 1))),
+            func.count(case((Customer.id.is_(None), 1))),
+            func.count(case((Order.customer_id != Customer.id, 1))),
+        )
+        .select_from(ORDERS_STAGE)
+        .outerjoin(Customer, _their_customer(source))
+        .outerjoin(Order, stored)
     )
-    ids = list((await session.scalars(select(staged.external_id).where(unknown))).all())
-    if ids:
-        await session.execute(ORDERS_STAGE.delete().where(unknown))
-    return ids
+    row = (await session.execute(counts)).one()
+    return _Found(stored=int(row[0]), without_customer=int(row[1]), moved=int(row[2]))
+
+
+async def _moved_from(session: AsyncSession, *, source: str) -> set[int]:
+    """The customers stored orders of the stage move away from."""
+    staged = ORDERS_STAGE.c
+    stored = and_(Order.source == source, Order.external_id == staged.external_id)
+    moved = (
+        select(Order.customer_id)
+        .distinct()
+        .join(ORDERS_STAGE, stored)
+        .join(Customer, _their_customer(source))
+        .where(Order.customer_id != Customer.id)
+    )
+    return set((await session.scalars(moved)).all())
+
+
+async def _without_customer(session: AsyncSession, *, source: str) -> list[str]:
+    """The staged orders naming a customer `source` does not have: their ids."""
+    staged = ORDERS_STAGE.c
+    unknown = ~exists().where(_their_customer(source))
+    return list((await session.scalars(select(staged.external_id).where(unknown))).all())
+
+
+def _their_customer(source: str) -> ColumnElement[bool]:
+    """A staged order's customer: the one of `source` with the external id it names."""
+    return and_(
+        Customer.source == source, Customer.external_id == ORDERS_STAGE.c.customer_external_id
+    )
 
 
 async def _stub_customers(session: AsyncSession, *, source: str, now: datetime) -> int:
     """Create a bare customer for every staged order's customer not stored yet."""
     staged = ORDERS_STAGE.c
-    known = exists().where(
-        Customer.source == source, Customer.external_id == staged.customer_external_id
+    named = (
+        select(staged.customer_external_id)
+        .distinct()
+        .where(~exists().where(_their_customer(source)))
+        .subquery()
     )
-    named = select(staged.customer_external_id).distinct().where(~known).subquery()
     missing = select(
         literal(source),
         named.c.customer_external_id,
         literal({}, JSON),
         _stamp(now),
         _stamp(now),
-    ).where(named.c.customer_external_id.is_not(None))  # see _upsert: SQLite needs a WHERE
+    ).where(named.c.customer_external_id.is_not(None))  # SQLite's upsert-after-SELECT rule
     statement = dialect_insert(session, CUSTOMERS).from_select(
         ["source", "external_id", "attributes", "created_at", "updated_at"], missing
     )
@@ -193,29 +243,52 @@ async def _stub_customers(session: AsyncSession, *, source: str, now: datetime) 
 
 
 async def _existing(session: AsyncSession, table: Table, staged: Table, source: str) -> int:
-    """How many staged rows are stored already."""
+    """How many staged rows are stored already.
+
+    Whether any is, first: asked so, PostgreSQL looks each staged key up in the unique
+    index and stops at the first one stored, where a count would read the whole table
+    to join it, batch after batch of a first import that stores none.
+    """
     stored = exists().where(table.c.source == source, table.c.external_id == staged.c.external_id)
+    if not await session.scalar(select(exists().select_from(staged).where(stored))):
+        return 0
     count = await session.scalar(select(func.count()).select_from(staged).where(stored))
     return int(count or 0)
 
 
-async def _upsert(
-    session: AsyncSession, table: Table, rows: Select[Any], fields: tuple[str, ...]
-) -> int:
-    """INSERT `rows`; on a stored key, UPDATE `fields` where one differs. Rows written."""
-    dialect = session.get_bind().dialect.name
-    statement = dialect_insert(session, table)
-    columns = [column.name for column in rows.selected_columns]
-    statement = statement.from_select(columns, rows)
-    excluded = statement.excluded
-    changed = [_differs(table.c[field], excluded[field], dialect=dialect) for field in fields]
-    upserting = statement.on_conflict_do_update(
-        index_elements=list(KEY),
-        set_={field: excluded[field] for field in (*fields, "updated_at")},
-        where=or_(*changed),
-    )
-    result = await session.execute(upserting)
-    return int(result.rowcount)  # type: ignore[attr-defined]
+async def _write(
+    session: AsyncSession,
+    table: Table,
+    rows: Select[Any],
+    fields: tuple[str, ...],
+    *,
+    staged: int,
+    existing: int,
+) -> WriteCounts:
+    """Write `rows` (`staged` of them, `existing` of which `table` holds) into `table`:
+    INSERT the new ones; UPDATE `fields` and `updated_at` of the stored ones where one of
+    `fields` differs. Counted as written: a row `rows` leaves out is in no count."""
+    incoming = rows.subquery("incoming")
+    stored = and_(*(table.c[name] == incoming.c[name] for name in KEY))
+    updated = 0
+    if existing:
+        dialect = session.get_bind().dialect.name
+        changed = [_differs(table.c[name], incoming.c[name], dialect=dialect) for name in fields]
+        result = await session.execute(
+            update(table)
+            .where(stored, or_(*changed))
+            .values({name: incoming.c[name] for name in (*fields, "updated_at")})
+        )
+        updated = int(result.rowcount)  # type: ignore[attr-defined]
+    inserted = 0
+    if staged > existing:
+        new = select(incoming)
+        if existing:  # else no key is stored: nothing to leave out
+            new = new.where(~exists().where(stored))
+        columns = [column.name for column in rows.selected_columns]
+        result = await session.execute(insert(table).from_select(columns, new))
+        inserted = int(result.rowcount)  # type: ignore[attr-defined]
+    return WriteCounts(inserted=inserted, updated=updated, unchanged=existing - updated)
 
 
 def _differs(
@@ -246,10 +319,3 @@ def _rejections(records: pd.DataFrame, reason: str) -> list[Rejection]:
 
 def _stamp(now: datetime) -> ColumnElement[datetime]:
     return literal(now, UtcDateTime())
-
-
-def _counts(staged: int, existing: int, written: int) -> WriteCounts:
-    """Written rows are the new ones and the changed ones; the rest were unchanged."""
-    inserted = staged - existing
-    updated = written - inserted
-    return WriteCounts(inserted=inserted, updated=updated, unchanged=existing - updated)

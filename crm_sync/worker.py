@@ -6,6 +6,9 @@ wrong columns fails the run having changed nothing. Each batch commits with its 
 so a crash loses at most the batch in flight and the next run resumes after the last
 stored one; stored rows read again come back "unchanged", never twice. A run that fails
 part way keeps the batches it stored, and its summary says which (`SyncSummary.kept`).
+A stream into a table holding no row (a first import) fills it with the table's
+secondary indexes set aside, and puts them back when it ends (`crm_sync.bulk_load`); on
+PostgreSQL a run that wrote much of a table vacuums it once recorded (`crm_sync.vacuum`).
 
 At most one run per connector at a time, across processes, and no run stays "running"
 after its process died: a run holds its connector's lock (`crm_sync.run_lock`), which
@@ -21,15 +24,17 @@ from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Table, insert, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.clock import Clock, utcnow
 from core.db import analyze_if_due, upsert
 from core.errors import SegbotError
+from crm_sync.bulk_load import filling, restore
 from crm_sync.connectors.base import Batch, Connector, Cursor
 from crm_sync.facts import refresh_facts, refresh_facts_since
+from crm_sync.fields import Stream
 from crm_sync.matching import MatchOutcome, rematch
 from crm_sync.models import (
     Customer,
@@ -42,11 +47,13 @@ from crm_sync.models import (
 from crm_sync.records import ID_LENGTH, Rejection
 from crm_sync.run_lock import Lock, connector_lock
 from crm_sync.staging import bulk_writes
-from crm_sync.store import WriteCounts, store_customers, store_orders
+from crm_sync.store import CUSTOMERS, ORDERS, WriteCounts, store_customers, store_orders
+from crm_sync.vacuum import vacuum_if_due
 
 logger = logging.getLogger(__name__)
 
 REASON_LENGTH = 255
+STREAM_TABLES: dict[Stream, Table] = {"customers": CUSTOMERS, "orders": ORDERS}
 
 
 class SyncAlreadyRunningError(SegbotError):
@@ -163,14 +170,18 @@ async def _sync(
         await connector.check()
         # One session (one connection) for the whole run; every batch commits on its own.
         async with sessionmaker() as session, bulk_writes(session):
+            # What a run that died in a first import left set aside, put back first.
+            await restore(session, STREAM_TABLES.values())
             for stream in connector.streams:
                 run.streams.setdefault(stream, StreamCounts())
-                async for batch in connector.batches(stream, run.cursors.get(stream)):
-                    await _store_batch(session, run, batch, clock)
-                    if progress is not None:
-                        progress(batch)
+                async with filling(session, STREAM_TABLES[stream]):
+                    async for batch in connector.batches(stream, run.cursors.get(stream)):
+                        await _store_batch(session, run, batch, clock)
+                        if progress is not None:
+                            progress(batch)
                 run.streams[stream].complete = True
             matching = await _finish(session, run, clock)
+            await _vacuum(session, run)
     except asyncio.CancelledError:
         await _fail(sessionmaker, run, "cancelled (segbot stopped)", clock)
         raise
@@ -330,6 +341,16 @@ async def _finish(session: AsyncSession, run: _Run, clock: Clock) -> MatchOutcom
     await _update_run(session, run, status="succeeded", finished_at=now, **values)
     await session.commit()
     return matching
+
+
+async def _vacuum(session: AsyncSession, run: _Run) -> None:
+    """Vacuum the tables the run wrote much of (PostgreSQL). The run is recorded as
+    succeeded already: a failure here is logged, and autovacuum is left to it."""
+    try:
+        await vacuum_if_due(session, _written(run))
+    except DBAPIError:
+        logger.exception("could not vacuum after crm sync %s", run.connector)
+        await session.rollback()
 
 
 async def _update_run(session: AsyncSession, run: _Run, **values: object) -> None:

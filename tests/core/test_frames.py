@@ -1,10 +1,10 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import Column, Integer, Text, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.frames import read_integers
+from core.frames import fill_temporary, read_integers, temporary_table
 from core.models import Subscriber
 
 T0 = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
@@ -54,3 +54,15 @@ async def test_read_integers_refuses_null_and_in_lists(session: AsyncSession) ->
     listed = select(Subscriber.telegram_id).where(Subscriber.telegram_id.in_([1, 2]))
     with pytest.raises(ValueError, match="IN"):
         await read_integers(session, listed, ["a"])
+
+
+async def test_fill_temporary_keeps_every_row_however_many_statements_it_takes(
+    session: AsyncSession,
+) -> None:
+    staged = temporary_table("frames_staged", "id", Column("name", Text), Column("size", Integer))
+    rows = [(number, None if number % 7 else f"n{number}", number * 2) for number in range(1000)]
+    await fill_temporary(session, staged, rows)  # more rows than one SQLite statement takes
+    stored = await session.execute(select(*staged.c).order_by(staged.c.id))
+    assert [tuple(row) for row in stored] == rows
+    await fill_temporary(session, staged, rows[:5])
+    assert await session.scalar(select(func.count()).select_from(staged)) == 5

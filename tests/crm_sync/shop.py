@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.models import Subscriber
 from crm_sync.config import RecordRules
+from crm_sync.connectors import FilesConnector
 from crm_sync.models import Customer, Order
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
@@ -85,3 +86,19 @@ async def orders_by_id(session: AsyncSession, source: str = "shop") -> dict[str,
         select(Order).where(Order.source == source).execution_options(populate_existing=True)
     )
     return {order.external_id: order for order in rows}
+
+
+def selling(folder: Path, sold: int) -> FilesConnector:
+    """A shop of 20 customers whose orders file holds the first `sold` of 125 orders (a
+    later call rewrites it): a sync that grows the tables by much, or by little."""
+    customers = write_csv(
+        folder / "customers.csv",
+        CUSTOMER_HEADER,
+        [(f"c{n}", f"Customer {n}", "", "") for n in range(20)],
+    )
+    orders = [
+        (f"o{n}", f"c{n % 20}", "2026-01-10T10:00:00Z", "10", "EUR", "completed")
+        for n in range(sold)
+    ]
+    sales = write_csv(folder / "orders.csv", ORDER_HEADER, orders)
+    return FilesConnector(name="shop", customers=customers, orders=sales, rules=RULES)

@@ -135,3 +135,46 @@ async def test_a_resync_counts_new_changed_and_unchanged_rows_exactly(
 
     again = await run_sync(sessionmaker=sessionmaker, connector=second, full=True, clock=clock)
     assert (again.total("inserted"), again.total("updated"), again.total("unchanged")) == (0, 0, 6)
+
+
+async def test_a_stored_order_now_naming_an_unknown_customer_is_rejected_not_kept(
+    sessionmaker: async_sessionmaker[AsyncSession], session: AsyncSession, tmp_path: Path
+) -> None:
+    customers = write_csv(tmp_path / "c.csv", CUSTOMER_HEADER, [("c1", "Ann", "", "")])
+    orders = [("o1", "c1", *GOOD), ("o2", "c1", *GOOD)]
+    first = shop(customers, write_csv(tmp_path / "o1.csv", ORDER_HEADER, orders))
+    await run_sync(sessionmaker=sessionmaker, connector=first)
+
+    orders = [("o1", "c1", *GOOD), ("o2", "c7", *GOOD), ("o3", "c8", *GOOD), ("o4", "c1", *GOOD)]
+    second = shop(None, write_csv(tmp_path / "o2.csv", ORDER_HEADER, orders))
+    summary = await run_sync(sessionmaker=sessionmaker, connector=second)
+
+    counts = summary.streams["orders"]
+    assert (counts.inserted, counts.updated, counts.unchanged, counts.rejected) == (1, 0, 1, 2)
+    rejected = await session.scalars(
+        select(RejectedRow.external_id)
+        .where(RejectedRow.run_id == summary.run_id)
+        .order_by(RejectedRow.external_id)
+    )
+    assert list(rejected) == ["o2", "o3"]
+    stored = await orders_by_id(session)
+    assert sorted(stored) == ["o1", "o2", "o4"]  # o2 stays as it was, with Ann
+
+
+async def test_refunding_a_customers_last_purchase_leaves_them_none(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    session: AsyncSession,
+    shop_files: tuple[Path, Path],
+    tmp_path: Path,
+) -> None:
+    """An incremental sync refreshes the facts of the customers of the orders it wrote."""
+    await run_sync(sessionmaker=sessionmaker, connector=shop(*shop_files))
+    refund = [("o3", "c2", "2026-02-01T12:00:00Z", "30", "EUR", "refunded", "1")]
+    refunds = shop(None, write_csv(tmp_path / "refund.csv", ORDER_HEADER, refund))
+
+    summary = await run_sync(sessionmaker=sessionmaker, connector=refunds)
+
+    assert summary.streams["orders"].updated == 1
+    bob = (await customers_by_id(session))["c2"]  # o4, his other order, was refunded already
+    assert (bob.orders_count, bob.total_spent, bob.average_order_value) == (0, 0.0, None)
+    assert (bob.first_order_at, bob.last_order_at) == (None, None)

@@ -22,12 +22,10 @@ from crm_sync.models import Order, SyncRun
 from crm_sync.run_lock import Lock, connector_lock
 from crm_sync.worker import SyncAlreadyRunningError, SyncSummary, run_sync
 from tests.crm_sync.shop import (
-    CUSTOMER_HEADER,
-    ORDER_HEADER,
     RULES,
     T0,
     SteppingClock,
-    write_csv,
+    selling,
 )
 from tests.polling import until
 
@@ -251,29 +249,15 @@ async def test_a_sync_that_wrote_much_renews_the_planner_statistics(
     a sync that changed little leaves the statistics as they are."""
     if make_url(fresh_database_url).get_backend_name() != "postgresql":
         pytest.skip("planner statistics are PostgreSQL's")
-    customers = write_csv(
-        tmp_path / "customers.csv",
-        CUSTOMER_HEADER,
-        [(f"c{n}", f"Customer {n}", "", "") for n in range(20)],
-    )
-    orders = [
-        (f"o{n}", f"c{n % 20}", "2026-01-10T10:00:00Z", "10", "EUR", "completed")
-        for n in range(125)
-    ]
-
-    def shop_selling(sold: int) -> FilesConnector:
-        sales = write_csv(tmp_path / "orders.csv", ORDER_HEADER, orders[:sold])
-        return FilesConnector(name="shop", customers=customers, orders=sales, rules=RULES)
-
     engine = create_engine(fresh_database_url)
     try:
         await migrations.upgrade(engine)
         sessionmaker = create_sessionmaker(engine)
-        await run_sync(sessionmaker=sessionmaker, connector=shop_selling(120), clock=clock)
+        await run_sync(sessionmaker=sessionmaker, connector=selling(tmp_path, 120), clock=clock)
         assert await planned_rows(engine, "orders") == 120
         assert await planned_rows(engine, "customers") == 20
 
-        await run_sync(sessionmaker=sessionmaker, connector=shop_selling(125), clock=clock)
+        await run_sync(sessionmaker=sessionmaker, connector=selling(tmp_path, 125), clock=clock)
         assert await planned_rows(engine, "orders") == 120  # five more: not due yet
     finally:
         await engine.dispose()

@@ -1,0 +1,161 @@
+"""What a sync sets aside while it fills an empty table, and puts back once after it.
+
+Every row inserted into a table goes into each of its indexes too, most of them at a
+random place: a million orders cost millions of scattered index updates, and each batch's
+commit writes most index pages again. On PostgreSQL each row is also checked against its
+foreign keys, one lookup (and row lock) per row. An index built once over the rows loaded
+(a sort), or a foreign key checked once for all of them (a join), costs a fraction of
+that. So a stream that starts writing a table holding no row at all (a first import)
+sets aside the table's non-unique indexes, and on PostgreSQL its foreign keys, and puts
+them back when the stream ends, an error included. The unique indexes stay: the sync
+looks rows up by them. The rows a sync writes hold by construction (an order is stored
+with the customer its join found); a foreign key put back is checked over every row all
+the same, and a row whose referenced row went meanwhile first gets what its ON DELETE
+says (deleted, or set to NULL).
+
+A process that dies in between leaves them missing, never wrong: every run starts by
+putting back whatever its tables lack (`restore`). Each step commits on its own, so
+PostgreSQL's exclusive lock for setting one aside is held a moment.
+"""
+
+import logging
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+
+from sqlalchemy import (
+    Connection,
+    ForeignKeyConstraint,
+    Index,
+    Table,
+    and_,
+    delete,
+    exists,
+    inspect,
+    literal,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.schema import AddConstraint, CreateIndex, DropConstraint, DropIndex
+
+logger = logging.getLogger(__name__)
+
+LOCK_WAIT = "1s"
+LOCK_NOT_AVAILABLE = "55P03"  # PostgreSQL's lock_not_available: lock_timeout ran out
+
+
+@asynccontextmanager
+async def filling(session: AsyncSession, table: Table) -> AsyncIterator[None]:
+    """Around the writes of one stream into `table`: if `table` holds no row, what
+    `restore` puts back is set aside first, and put back after, once."""
+    if not await _set_aside(session, table):
+        yield
+        return
+    try:
+        yield
+    except Exception:
+        await session.rollback()  # the batch in flight is lost anyway; the indexes must not be
+        try:
+            await restore(session, [table])
+        except Exception:  # the error in flight is the one to report; the next run restores
+            logger.exception("could not put back the indexes and keys of %s", table.name)
+        raise
+    await restore(session, [table])
+
+
+async def restore(session: AsyncSession, tables: Iterable[Table]) -> None:
+    """Build each non-unique index of `tables` the database lacks, and (PostgreSQL) add
+    each foreign key it lacks; commit."""
+    connection = await session.connection()
+    for table in tables:
+        indexes, keys = await connection.run_sync(_present, table.name)
+        for index in _indexes(table):
+            if index.name not in indexes:
+                await connection.execute(CreateIndex(index, if_not_exists=True))
+        for key in _foreign_keys(table, connection):
+            if key.name not in keys:
+                await _add(session, key)
+    await session.commit()
+
+
+async def _set_aside(session: AsyncSession, table: Table) -> bool:
+    """Drop `table`'s non-unique indexes and (PostgreSQL) foreign keys if it holds no row
+    and they can be had at once; whether they were dropped.
+
+    On PostgreSQL dropping one waits for every transaction that has read the table (or
+    the table a key refers to) to end, and holds up every new reader meanwhile: after
+    LOCK_WAIT the import goes ahead with them in place instead.
+    """
+    if await session.scalar(select(literal(1)).select_from(table).limit(1)) is not None:
+        return False
+    connection = await session.connection()
+    keys = _foreign_keys(table, connection)
+    try:
+        if connection.dialect.name == "postgresql":
+            await connection.execute(text(f"SET LOCAL lock_timeout = '{LOCK_WAIT}'"))
+        for index in _indexes(table):
+            await connection.execute(DropIndex(index, if_exists=True))
+        for key in keys:
+            await connection.execute(DropConstraint(key, if_exists=True))
+    except DBAPIError as error:
+        if getattr(error.orig, "sqlstate", None) != LOCK_NOT_AVAILABLE:
+            raise
+        await session.rollback()
+        logger.info("%s is in use: its indexes stay through the import", table.name)
+        return False
+    await session.commit()
+    return True
+
+
+async def _add(session: AsyncSession, key: ForeignKeyConstraint) -> None:
+    """Add `key` to its table, with the table it refers to locked against changes. Should
+    a row's referenced row have gone meanwhile (adding the key checks every row), it first
+    gets what ON DELETE says, as it would have had, and the key is added again."""
+    table, referred = key.table, key.referred_table
+    connection = await session.connection()
+    name = connection.dialect.identifier_preparer.format_table(referred)
+    await connection.execute(text(f"LOCK TABLE {name} IN SHARE ROW EXCLUSIVE MODE"))
+    try:
+        async with session.begin_nested():
+            await session.execute(AddConstraint(key))
+        return
+    except IntegrityError:
+        logger.info("rows of %s refer to rows gone from %s", table.name, referred.name)
+    pairs = [(element.parent, element.column) for element in key.elements]
+    gone = and_(
+        *(local.is_not(None) for local, _ in pairs),
+        ~exists().where(*(local == remote for local, remote in pairs)),
+    )
+    action = (key.ondelete or "").upper()
+    if action == "CASCADE":
+        await connection.execute(delete(table).where(gone))
+    elif action == "SET NULL":
+        await connection.execute(update(table).where(gone).values(dict.fromkeys(key.columns)))
+    await connection.execute(AddConstraint(key))
+
+
+def _indexes(table: Table) -> list[Index]:
+    """What a bulk load sets aside of `table`'s indexes: the non-unique ones."""
+    return sorted((index for index in table.indexes if not index.unique), key=_name)
+
+
+def _foreign_keys(table: Table, connection: AsyncConnection) -> list[ForeignKeyConstraint]:
+    """`table`'s foreign keys to set aside: PostgreSQL's (SQLite checks one with a
+    primary key lookup, and cannot drop one)."""
+    if connection.dialect.name != "postgresql":
+        return []
+    return sorted(table.foreign_key_constraints, key=_name)
+
+
+def _present(connection: Connection, table: str) -> tuple[set[str], set[str]]:
+    """The names of the indexes and foreign keys the database has on `table`."""
+    inspector = inspect(connection)
+    indexes = {str(index["name"]) for index in inspector.get_indexes(table)}
+    keys = {str(key["name"]) for key in inspector.get_foreign_keys(table)}
+    return indexes, keys
+
+
+def _name(item: Index | ForeignKeyConstraint) -> str:
+    return str(item.name)
