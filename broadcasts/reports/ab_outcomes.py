@@ -7,6 +7,7 @@ broadcasts.reports.ab's. This module only puts the counts together, per target.
 """
 
 import pandas as pd
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from broadcasts.models import Campaign, CampaignTarget
 from broadcasts.reports.ab import METRIC_OF_GOAL, AbResult, VariantOutcome, compare_variants
@@ -14,22 +15,35 @@ from broadcasts.reports.outcomes import Outcomes
 from broadcasts.reports.people import Reach, count_people
 
 _KEY = ["target_id", "variant_id"]
+_KEY_BY_RUN = ["run_id", *_KEY]
 
 
-def ab_results(campaign: Campaign, reach: Reach, outcomes: Outcomes) -> tuple[AbResult, ...]:
-    """Every run together first (per target, in target order), then each run if several."""
+async def ab_results(
+    session: AsyncSession,
+    campaign: Campaign,
+    reach: Reach,
+    outcomes: Outcomes,
+    funnel: pd.DataFrame,
+) -> tuple[AbResult, ...]:
+    """Every run together first (per target, in target order), then each run if several.
+    `funnel` is the runs' funnel with conversions (broadcasts.reports.campaign)."""
     metric = METRIC_OF_GOAL[campaign.goal]
     targets = [target for target in campaign.targets if len(target.variants) > 1]
-    successes = outcomes.of(metric)
+    if not targets:
+        return ()
+    # Within a run each person has one delivery: the funnel's count is people already.
+    by_run = funnel.reindex(columns=[*_KEY_BY_RUN, metric]).fillna(0)
+    by_run = by_run.rename(columns={metric: "people"})
+    if by_run["run_id"].nunique() > 1:
+        successes = await outcomes.deliveries_of(session, metric)
+        total = count_people(successes, _KEY, leave_out=reach.mixed)
+    else:
+        total = by_run.drop(columns="run_id")
     scopes: list[tuple[int | None, pd.DataFrame, pd.DataFrame]]
-    scopes = [(None, reach.total, count_people(successes, _KEY, leave_out=reach.mixed))]
+    scopes = [(None, reach.total, total)]
     if len(reach.run_ids) > 1:
         scopes += [
-            (
-                run_id,
-                reach.of_run(run_id),
-                count_people(successes[successes["run_id"] == run_id], _KEY),
-            )
+            (run_id, reach.of_run(run_id), by_run[by_run["run_id"] == run_id])
             for run_id in reach.run_ids
         ]
     return tuple(

@@ -3,9 +3,14 @@ revenue (counted in messages), then lift from the holdout and A/B results per ta
 (counted in people: all runs together, each person once, and each run when there were
 several; broadcasts.reports.people).
 
-Everything is counted in grouped SQL queries (broadcasts.reports.funnel, .outcomes,
-.attribution, .people, .lift) and joined in pandas; nothing loops over deliveries or
-orders.
+Everything is counted in grouped SQL queries and joined in pandas; nothing loops over
+deliveries or orders. One pass over the deliveries (broadcasts.reports.tally) gives the
+statuses and bounds the rest: the orders attributed, counted per variant and currency
+(.attribution), one grouped query each for reads, clicks, replies and leaving (.funnel,
+.outcomes), the lift's conversions, counted per target and group (.lift). Within one run
+a person has one delivery, so the funnel's counts are people already: the A/B results
+and the lift's group sizes reuse them (.people), and only a campaign that ran several
+times is counted in people again (the one place orders come back one row each).
 """
 
 from collections import Counter
@@ -20,13 +25,14 @@ from broadcasts.campaigns import UnknownCampaignError
 from broadcasts.models import Campaign, CampaignTarget, Goal, Run
 from broadcasts.reports.ab import AbResult
 from broadcasts.reports.ab_outcomes import ab_results
-from broadcasts.reports.attribution import conversions_frame
 from broadcasts.reports.config import DEFAULT_ATTRIBUTION_DAYS
-from broadcasts.reports.funnel import EXCLUDED_PREFIX, KEY, campaign_runs, funnel_frame, sent_span
+from broadcasts.reports.funnel import EXCLUDED_PREFIX, KEY, campaign_runs, funnel_frame
 from broadcasts.reports.lift import Lift, holdout_lift
 from broadcasts.reports.outcomes import AFTER_SEND, delivery_outcomes
 from broadcasts.reports.people import reach
 from broadcasts.reports.stats import rate
+from broadcasts.reports.tally import tally_deliveries
+from core.db import for_audience_queries
 
 DEFAULT_WINDOW = timedelta(days=DEFAULT_ATTRIBUTION_DAYS)
 
@@ -135,17 +141,28 @@ async def campaign_report(
     if campaign is None:
         raise UnknownCampaignError(f"no campaign with id {campaign_id}")
     runs = campaign_runs(campaign_id)
-    span = await sent_span(session, runs)
-    outcomes = await delivery_outcomes(session, runs, span=span, window=window, now=now)
-    frame = await funnel_frame(session, runs, outcomes=outcomes)
-    orders = outcomes.orders
+    await for_audience_queries(session)  # hash joins over a whole campaign stay in memory
+    tally = await tally_deliveries(session, runs)
+    span = tally.span
+    outcomes = await delivery_outcomes(
+        session, runs, span=span, window=window, now=now, ids=tally.ids, fetch_orders=False
+    )
+    frame = await funnel_frame(session, runs, outcomes=outcomes, tally=tally)
+    conversions, currencies = await outcomes.conversions(session)
     if span is not None:
-        frame = frame.merge(conversions_frame(orders), on=KEY, how="left")
+        frame = frame.merge(conversions, on=KEY, how="left")
     labels = {target.id: target.label for target in campaign.targets}
-    rows = await _rows(session, campaign, frame)
-    people = await reach(session, runs)
-    lift = await holdout_lift(session, runs, reach=people, labels=labels, window=window, now=now)
-    currencies = () if orders.empty else tuple(sorted(orders["currency"].dropna().unique()))
+    started: dict[int, datetime] = dict(
+        (await session.execute(select(Run.id, Run.started_at).where(Run.id.in_(runs)))).all()
+    )
+    rows = _rows(campaign, frame, started)
+    people = await reach(session, runs, funnel=frame)
+    # The lift measures from a send, or from the start of a run that held people out.
+    references = [moment for moment in started.values() if moment is not None]
+    since = min([*references, *(span[:1] if span else [])], default=None)
+    lift = await holdout_lift(
+        session, runs, reach=people, labels=labels, window=window, now=now, since=since
+    )
     return CampaignReport(
         campaign_id=campaign.id,
         campaign=campaign.name,
@@ -156,16 +173,14 @@ async def campaign_report(
         runs=int(frame["run_id"].nunique()),
         rows=rows,
         lift=tuple(lift),
-        ab=ab_results(campaign, people, outcomes),
-        currencies=tuple(str(code) for code in currencies),
+        ab=await ab_results(session, campaign, people, outcomes, frame),
+        currencies=currencies,
     )
 
 
-async def _rows(
-    session: AsyncSession, campaign: Campaign, frame: pd.DataFrame
+def _rows(
+    campaign: Campaign, frame: pd.DataFrame, started: dict[int, datetime]
 ) -> tuple[FunnelRow, ...]:
-    runs = select(Run.id, Run.started_at).where(Run.campaign_id == campaign.id)
-    started: dict[int, datetime] = dict((await session.execute(runs)).all())
     targets = {target.id: target for target in campaign.targets}
     variants = {variant.id: variant for target in campaign.targets for variant in target.variants}
     reasons = [column for column in frame.columns if column.startswith(EXCLUDED_PREFIX)]

@@ -1,6 +1,7 @@
-"""The delivery funnel of a campaign's runs, per run x target x variant: statuses and
-reads in grouped queries (never a loop over deliveries), what recipients did added up
-from broadcasts.reports.outcomes.
+"""The delivery funnel of a campaign's runs, per run x target x variant: the statuses
+from the report's one pass over the deliveries (broadcasts.reports.tally), then reads,
+clicks, replies and leaving in one grouped query each (what recipients did:
+broadcasts.reports.outcomes); only counts come back, never a row per delivery.
 
 Columns of `funnel_frame`: `run_id`, `target_id`, `variant_id`, then counts —
 `targeted` (every planned delivery), `excluded` and `excluded:<reason>`, `sent`, `failed`,
@@ -11,13 +12,16 @@ deactivation, from the recipient within 48 hours of the send).
 """
 
 from datetime import datetime
+from typing import Any
 
 import pandas as pd
-from sqlalchemy import Select, exists, func, select
+from sqlalchemy import ColumnElement, Select, Subquery, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from broadcasts.models import Delivery, DeliveryStatus, Run
-from broadcasts.reports.outcomes import Outcomes
+from broadcasts.reports.outcomes import CHURNED, REPLIED, Outcomes
+from broadcasts.reports.tally import Tally, tally_deliveries
+from core.frames import read_frame
 from core.inferred_reads import SIGNS_OF_READING
 from core.models import Event
 
@@ -57,27 +61,23 @@ def campaign_runs(campaign_id: int) -> Select[int]:
 
 async def sent_span(session: AsyncSession, runs: Select[int]) -> tuple[datetime, datetime] | None:
     """The first and the last send of these runs; None if nothing was sent."""
-    row = (
-        await session.execute(
-            select(func.min(Delivery.sent_at), func.max(Delivery.sent_at)).where(
-                Delivery.run_id.in_(runs), Delivery.status == DeliveryStatus.SENT
-            )
-        )
-    ).one()
-    first, last = row
-    return None if first is None or last is None else (first, last)
+    return (await tally_deliveries(session, runs)).span
 
 
 async def funnel_frame(
-    session: AsyncSession, runs: Select[int], *, outcomes: Outcomes
+    session: AsyncSession, runs: Select[int], *, outcomes: Outcomes, tally: Tally | None = None
 ) -> pd.DataFrame:
-    """Counts per run x target x variant of the deliveries of `runs` (see module doc)."""
-    frame = await _statuses(session, runs)
-    if frame.empty:
+    """Counts per run x target x variant of the deliveries of `runs` (see module doc);
+    `tally` is theirs when the caller has it already."""
+    tally = tally or await tally_deliveries(session, runs)
+    if tally.counts.empty:
         return pd.DataFrame(columns=[*KEY, *COUNT_COLUMNS], dtype="int64")
-    frame = frame.merge(await _reads(session, runs), on=KEY, how="left")
-    frame = frame.merge(_clicks(outcomes.clicks), on=KEY, how="left")
-    frame = frame.merge(_after_send(outcomes.after_send), on=KEY, how="left")
+    frame = _by_status(tally.counts)
+    if outcomes.span is not None:  # else nothing was read, clicked or replied to
+        for statement, columns in _outcome_counts(runs, outcomes, first_sent=outcomes.span[0]):
+            counted = await read_frame(session, statement, [*KEY, *columns])
+            frame = frame.join(counted.set_index(KEY))
+    frame = frame.reset_index()
     for column in COUNT_COLUMNS:
         if column not in frame:
             frame[column] = 0
@@ -86,18 +86,41 @@ async def funnel_frame(
     return frame.sort_values(KEY).reset_index(drop=True)
 
 
-async def _statuses(session: AsyncSession, runs: Select[int]) -> pd.DataFrame:
-    rows = await session.execute(
-        select(*_KEY_COLUMNS, Delivery.status, Delivery.reason, func.count())
-        .where(Delivery.run_id.in_(runs))
-        .group_by(*_KEY_COLUMNS, Delivery.status, Delivery.reason)
+def _outcome_counts(
+    runs: Select[int], outcomes: Outcomes, *, first_sent: datetime
+) -> list[tuple[Select[*tuple[Any, ...]], list[str]]]:
+    """The grouped queries of what recipients did, per KEY, with their count columns:
+    sent deliveries read (a sign of reading from their recipient at or after the send),
+    clicked (and their clicks), replied to and left after."""
+    sign_of_reading = exists().where(
+        Event.subscriber_id == Delivery.subscriber_id,
+        Event.type.in_([kind.value for kind in SIGNS_OF_READING]),
+        Event.occurred_at >= Delivery.sent_at,
+        # Holds whenever the line above does; bounds the events an index range reads.
+        Event.occurred_at >= first_sent,
     )
-    raw = pd.DataFrame.from_records(
-        rows.all(), columns=[*KEY, "status", "reason", "count"], coerce_float=False
+    read = (
+        select(*_KEY_COLUMNS, func.count())
+        .where(Delivery.run_id.in_(runs), Delivery.status == DeliveryStatus.SENT, sign_of_reading)
+        .group_by(*_KEY_COLUMNS)
     )
-    if raw.empty:
-        return raw
-    raw["column"] = raw["status"].map(STATUS_COLUMNS)
+    after = outcomes.after_send()
+    return [
+        (read, ["read"]),
+        (outcomes.click_counts(), ["clicked", "clicks"]),
+        (_per_key(after, func.sum(after.c.replied), func.sum(after.c.churned)), [REPLIED, CHURNED]),
+    ]
+
+
+def _per_key(per_delivery: Subquery, *counts: ColumnElement[int]) -> Select[*tuple[Any, ...]]:
+    key = [per_delivery.c[column] for column in KEY]
+    return select(*key, *counts).group_by(*key)
+
+
+def _by_status(counts: pd.DataFrame) -> pd.DataFrame:
+    """Deliveries per KEY (the index) in each status column, per exclusion reason, and
+    in all (`targeted`)."""
+    raw = counts.assign(column=counts["status"].map(STATUS_COLUMNS))
     by_status = raw.pivot_table(
         index=KEY, columns="column", values="count", aggfunc="sum", fill_value=0
     )
@@ -110,39 +133,4 @@ async def _statuses(session: AsyncSession, runs: Select[int]) -> pd.DataFrame:
     frame = by_status.join(by_reason, how="left")
     frame["targeted"] = by_status.sum(axis=1)
     frame.columns.name = None
-    return frame.reset_index()
-
-
-async def _reads(session: AsyncSession, runs: Select[int]) -> pd.DataFrame:
-    sign_of_reading = exists().where(
-        Event.subscriber_id == Delivery.subscriber_id,
-        Event.occurred_at >= Delivery.sent_at,
-        Event.type.in_([kind.value for kind in SIGNS_OF_READING]),
-    )
-    rows = await session.execute(
-        select(*_KEY_COLUMNS, func.count())
-        .where(
-            Delivery.run_id.in_(runs),
-            Delivery.status == DeliveryStatus.SENT,
-            sign_of_reading,
-        )
-        .group_by(*_KEY_COLUMNS)
-    )
-    return pd.DataFrame.from_records(rows.all(), columns=[*KEY, "read"])
-
-
-def _clicks(clicks: pd.DataFrame) -> pd.DataFrame:
-    if clicks.empty:
-        return pd.DataFrame(columns=[*KEY, "clicked", "clicks"])
-    grouped = clicks.groupby(KEY)["clicks"]
-    return pd.DataFrame({"clicked": grouped.count(), "clicks": grouped.sum()}).reset_index()
-
-
-def _after_send(events: pd.DataFrame) -> pd.DataFrame:
-    if events.empty:
-        return pd.DataFrame(columns=[*KEY, "replied", "churned"])
-    table = events.pivot_table(
-        index=KEY, columns="kind", values="delivery_id", aggfunc="count", fill_value=0
-    )
-    table.columns.name = None
-    return table.reset_index()
+    return frame

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import pandas as pd
-from sqlalchemy import Select, case, func, or_, select, true
+from sqlalchemy import Select, Subquery, and_, case, func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from broadcasts.models import Delivery, Run
@@ -30,12 +30,13 @@ from broadcasts.reports.people import (
     HELD_OUT,
     MESSAGED,
     Reach,
-    count_people,
     messaged_by,
     scope_name,
 )
 from broadcasts.reports.significance import Significance, compare_rates
 from broadcasts.reports.stats import CONFIDENCE, Interval, difference_interval, rate
+from broadcasts.reports.windows import within
+from core.frames import read_frame
 from crm_sync.models import Customer, Order
 
 _GROUP = ["target_id", "messaged"]
@@ -97,21 +98,25 @@ async def holdout_lift(
     labels: Mapping[int, str],
     window: timedelta,
     now: datetime,
+    since: datetime | None,
     confidence: float = CONFIDENCE,
 ) -> list[Lift]:
     """Per target that has a holdout, in target id order: all runs together, then, if
     there were several, each run (in run order). `reach` counts the people of `runs`;
-    `labels` names the targets by id."""
+    `labels` names the targets by id; `since` is the earliest reference time (a send or
+    a run's start), None when there is none."""
     if reach.by_run.empty or reach.by_run["messaged"].all():
         return []
-    converted = await _converted(session, runs, window=window, now=now)
-    control = converted["messaged"] | ~converted["messaged_by_campaign"]
-    total = count_people(converted[control], _GROUP)
+    several = len(reach.run_ids) > 1
+    converted = await _converted(
+        session, runs, window=window, since=since, now=now, several=several
+    )
+    total = converted.drop(columns="people").rename(columns={"people_in_total": "people"})
     lifts = _lifts(reach.total, total, None, labels, confidence)
-    if len(reach.run_ids) < 2:
+    if not several:
         return lifts
     for run_id in reach.run_ids:
-        hits = count_people(converted[converted["run_id"] == run_id], _GROUP)
+        hits = converted[converted["run_id"] == run_id]
         lifts += _lifts(reach.of_run(run_id), hits, run_id, labels, confidence)
     return lifts
 
@@ -155,23 +160,59 @@ def _by_group(counts: pd.DataFrame) -> pd.DataFrame:
 
 
 async def _converted(
-    session: AsyncSession, runs: Select[int], *, window: timedelta, now: datetime
+    session: AsyncSession,
+    runs: Select[int],
+    *,
+    window: timedelta,
+    since: datetime | None,
+    now: datetime,
+    several: bool,
 ) -> pd.DataFrame:
-    """The (delivery, order) pairs where a messaged or held-out person placed a counted
-    order within the window: `run_id`, `target_id`, `subscriber_id`, `messaged` and
-    `messaged_by_campaign` (in any run, any target)."""
-    columns = ["run_id", "target_id", "subscriber_id", "messaged", "messaged_by_campaign"]
+    """The messaged and held-out people who placed a counted order within the window, by
+    `now`, counted in the database per run, target and group (`run_id`, `target_id`,
+    `messaged`): `people` in that run, `people_in_total` those of them counted for all
+    runs together (each person once per target and group, and the held-out only if no
+    run messaged them: broadcasts.reports.people). Unless there were `several` runs
+    (messaging or holding out anyone), whoever the one run held out was messaged by
+    none. No reference time comes before `since`."""
+    hits = _hits(session, runs, window=window, since=since, now=now, several=several)
+    first = func.row_number().over(
+        partition_by=(hits.c.target_id, hits.c.subscriber_id, hits.c.messaged),
+        order_by=hits.c.run_id,
+    )
+    ranked = select(hits, first.label("nth")).subquery("ranked")
+    counted = and_(ranked.c.nth == 1, or_(ranked.c.messaged, ~ranked.c.by_campaign))
+    key = (ranked.c.run_id, ranked.c.target_id, ranked.c.messaged)
+    statement = select(*key, func.count(), func.sum(case((counted, 1), else_=0))).group_by(*key)
+    columns = ["run_id", "target_id", "messaged", "people", "people_in_total"]
+    converted = await read_frame(session, statement, columns)
+    return converted.astype({"messaged": bool})
+
+
+def _hits(
+    session: AsyncSession,
+    runs: Select[int],
+    *,
+    window: timedelta,
+    since: datetime | None,
+    now: datetime,
+    several: bool,
+) -> Subquery:
+    """The deliveries to a messaged or held-out person who placed a counted order within
+    the window, each once however many orders: `run_id`, `target_id`, `subscriber_id`,
+    `messaged` and `by_campaign` (messaged in any run, any target)."""
     reference = func.coalesce(Delivery.sent_at, Run.started_at)
-    rows = await session.execute(
+    by_campaign = case((MESSAGED, true()), else_=messaged_by(runs)) if several else MESSAGED
+    dialect = session.get_bind().dialect.name
+    return (
         select(
             Delivery.run_id,
             Delivery.target_id,
             Delivery.subscriber_id,
-            MESSAGED,
-            case((MESSAGED, true()), else_=messaged_by(runs)),
-            reference,
-            Order.ordered_at,
+            MESSAGED.label("messaged"),
+            by_campaign.label("by_campaign"),
         )
+        .distinct()
         .join(Run, Run.id == Delivery.run_id)
         .join(Customer, Customer.subscriber_id == Delivery.subscriber_id)
         .join(Order, Order.customer_id == Customer.id)
@@ -181,11 +222,8 @@ async def _converted(
             Order.counts_as_purchase.is_(True),
             Order.ordered_at >= reference,
             Order.ordered_at <= now,
+            *([] if since is None else [Order.ordered_at >= since]),
+            within(Order.ordered_at, reference, window, dialect=dialect),
         )
+        .subquery("hits")
     )
-    orders = pd.DataFrame.from_records(rows.all(), columns=[*columns, "reference", "ordered_at"])
-    elapsed = pd.to_datetime(orders["ordered_at"], utc=True) - pd.to_datetime(
-        orders["reference"], utc=True
-    )
-    inside = orders[elapsed <= window]
-    return inside.reindex(columns=columns).astype({"messaged": bool, "messaged_by_campaign": bool})

@@ -16,8 +16,9 @@ person counts once per target:
   messages (for the holdout, after any run that held them out) counts once, however many
   orders or clicks they made.
 
-Everything is grouped in SQL; only counts come back, plus the pairs of people sent two
-variants (rare, and only when a campaign ran more than once).
+Each run's people are its funnel's counts; across runs they are grouped in SQL; only
+counts come back, plus the pairs of people sent two variants (rare, and only when a
+campaign ran more than once).
 """
 
 from dataclasses import dataclass
@@ -28,11 +29,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from broadcasts.models import Delivery, DeliveryStatus, Exclusion
+from broadcasts.reports.funnel import EXCLUDED_PREFIX
 
 MESSAGED = Delivery.status == DeliveryStatus.SENT
 HELD_OUT = and_(Delivery.status == DeliveryStatus.EXCLUDED, Delivery.reason == Exclusion.HOLDOUT)
 SIZE_COLUMNS = ["target_id", "messaged", "variant_id", "people"]
 _VARIANT_SENT = case((MESSAGED, Delivery.variant_id))
+_HOLDOUT_COLUMN = EXCLUDED_PREFIX + Exclusion.HOLDOUT.value
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,9 +58,11 @@ class Reach:
         return self.by_run[self.by_run["run_id"] == run_id]
 
 
-async def reach(session: AsyncSession, runs: Select[int]) -> Reach:
-    """The Reach of `runs`; one run's total is the run itself, queried once."""
-    by_run = await sizes_by_run(session, runs)
+async def reach(session: AsyncSession, runs: Select[int], *, funnel: pd.DataFrame) -> Reach:
+    """The Reach of `runs`, whose funnel (broadcasts.reports.funnel) is `funnel`. Each
+    run's people are its funnel's sent and held-out deliveries; one run's total is the
+    run itself."""
+    by_run = sizes_by_run(funnel)
     if by_run["run_id"].nunique() <= 1:
         no_one = pd.DataFrame(columns=["target_id", "subscriber_id"])
         return Reach(by_run, by_run.drop(columns="run_id"), no_one)
@@ -79,15 +84,24 @@ def messaged_by(runs: Select[int]) -> ColumnElement[bool]:
     )
 
 
-async def sizes_by_run(session: AsyncSession, runs: Select[int]) -> pd.DataFrame:
+def sizes_by_run(funnel: pd.DataFrame) -> pd.DataFrame:
     """People per run, target, group (messaged or not) and variant sent (<NA> for the
-    holdout): columns `run_id` and SIZE_COLUMNS."""
-    rows = await session.execute(
-        select(Delivery.run_id, Delivery.target_id, MESSAGED, _VARIANT_SENT, func.count())
-        .where(Delivery.run_id.in_(runs), or_(MESSAGED, HELD_OUT))
-        .group_by(Delivery.run_id, Delivery.target_id, MESSAGED, _VARIANT_SENT)
+    holdout): columns `run_id` and SIZE_COLUMNS. Within a run a person has one delivery,
+    so these are the funnel's counts of deliveries sent, and held out (of any variant)."""
+    sent = funnel.loc[funnel["sent"] > 0, ["run_id", "target_id", "variant_id", "sent"]]
+    messaged = sent.rename(columns={"sent": "people"}).assign(messaged=True)
+    held_out = (
+        funnel.reindex(columns=["run_id", "target_id", _HOLDOUT_COLUMN], fill_value=0)
+        .groupby(["run_id", "target_id"])[[_HOLDOUT_COLUMN]]
+        .sum()
+        .reset_index()
+        .rename(columns={_HOLDOUT_COLUMN: "people"})
+        .assign(messaged=False)
     )
-    return _sizes(pd.DataFrame.from_records(rows.all(), columns=["run_id", *SIZE_COLUMNS]))
+    groups = [group for group in (messaged, held_out[held_out["people"] > 0]) if not group.empty]
+    columns = ["run_id", *SIZE_COLUMNS]
+    sizes = pd.concat(groups, ignore_index=True) if groups else pd.DataFrame(columns=columns)
+    return _sizes(sizes.reindex(columns=columns))
 
 
 async def sizes_in_total(session: AsyncSession, runs: Select[int]) -> pd.DataFrame:
