@@ -120,7 +120,7 @@ async def _follow(
         if live.refreshed_at is None:
             not_refreshed.append(plan.name)
             continue
-        await member_diff.collect_matches(session, plan.matches, everyone=False)
+        await member_diff.collect_matches(session, plan.matches)
         entered, left = await member_diff.apply_changes(session, live, now, scoped=True)
         live.size = (live.size or 0) + entered - left
         updated.append(SegmentUpdate(plan.name, len(plan.subscribers), entered, left))

@@ -9,12 +9,13 @@ messages people on entering must not greet a whole new segment of existing peopl
 segment of a million would write a million events.) Every later refresh, a new version
 of the rule included, logs each entry and exit.
 
-A refresh evaluates the rule once, into a temporary table of the current matches, then
-diffs it against the stored members in set-based statements (`segments.member_diff`).
-The rule, the expensive part, runs once rather than once per statement, and only
-subscriber ids ever reach Python (on PostgreSQL, so the rule's SELECT may run in
-parallel). Each segment's refresh is one transaction holding the segment's lock, and on
-PostgreSQL two segments refresh at once.
+A refresh evaluates the rule once and diffs its matches against the stored members in
+the database (`segments.member_diff`): on PostgreSQL one statement per segment, on
+SQLite a few set-based ones over a temporary table of the matches. No subscriber id
+reaches Python, and the size is the number of matches, not counted again. Each segment's
+refresh is one transaction holding the segment's lock, and on PostgreSQL two segments
+refresh at once (a statement that writes never runs in parallel, so it takes two to keep
+both cores of a small server busy).
 
 Between refreshes, membership follows events (`segments.incremental`): the subscribers a
 change touched are re-evaluated, through the same diff under the same lock, so a
@@ -40,7 +41,7 @@ from segments.models import Segment, SegmentSize
 from segments.rfm.scoring import DEFAULT_SEGMENT_MAP
 from segments.rules import RuleError
 from segments.rules.compiler import SegmentRules, condition
-from segments.saved import UnknownSegmentError, broken_rules, member_count, saved_rules
+from segments.saved import UnknownSegmentError, broken_rules, saved_rules
 
 logger = logging.getLogger(__name__)
 
@@ -114,14 +115,7 @@ async def refresh_segment(
         await session.rollback()
         return MembershipRefresh(segment.name, 0, 0, 0, "the segment was deleted")
     matches = condition(rules[segment.name], now=now, segments=rules)
-    await member_diff.collect_matches(session, matches, everyone=True)
-    if live.refreshed_at is None:  # the baseline: every match is a member, no events
-        entered = await member_diff.add_members(session, live, now, baseline=True)
-        left = 0
-    else:
-        entered, left = await member_diff.apply_changes(session, live, now, scoped=False)
-    await member_diff.clear(session)
-    size = await member_count(session, segment_id=segment.id)
+    size, entered, left = await member_diff.refresh_all(session, live, matches, now)
     session.add(
         SegmentSize(segment_id=segment.id, measured_at=now, size=size, entered=entered, left=left)
     )
