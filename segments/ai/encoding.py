@@ -11,7 +11,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from segments.ai.features import ENGAGEMENT, Features
+from segments.ai.engagement import ENGAGEMENT
+from segments.ai.features import Features
 
 # Counts and durations: heavy right tails, compared on a log scale.
 SKEWED = frozenset([*ENGAGEMENT, "tenure"])

@@ -11,12 +11,14 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from sqlalchemy import BigInteger, bindparam, delete, func, insert, literal, select
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.frames import insert_records, stored_times
 from core.models import SubscriberTag
-from segments.ai.features import MEMBERSHIP_TAG
+from segments.ai.tag_columns import MEMBERSHIP_TAG
 from segments.models import Segment, SegmentKind, SegmentProfile, SegmentVersion
 from segments.rules import Tagged, to_json, to_text
 from segments.saved import MAX_NAME, delete_segments
@@ -85,20 +87,21 @@ async def _tag_members(
     session: AsyncSession, tag: str, members: np.ndarray[Any, np.dtype[np.int64]], now: datetime
 ) -> None:
     """PostgreSQL: one INSERT ... SELECT unnest(array), about 4x faster for a million
-    members than the row-by-row executemany SQLite is quick with."""
-    if session.get_bind().dialect.name == "postgresql":
+    members than an executemany (COPY was no faster). SQLite: the driver's executemany of
+    plain tuples, in batches, about 3x faster than SQLAlchemy's of row dicts."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
         ids = bindparam("members", members.tolist(), type_=postgresql.ARRAY(BigInteger))
         rows = select(func.unnest(ids), literal(tag), literal(now, SubscriberTag.added_at.type))
         await session.execute(
             insert(SubscriberTag).from_select(["subscriber_id", "tag", "added_at"], rows)
         )
         return
+    (added_at,) = stored_times(pd.Series([now]), dialect)
+    columns = ["subscriber_id", "tag", "added_at"]
     for start in range(0, len(members), BATCH):
-        batch = [
-            {"subscriber_id": member, "tag": tag, "added_at": now}
-            for member in members[start : start + BATCH].tolist()
-        ]
-        await session.execute(insert(SubscriberTag), batch)
+        batch = [(member, tag, added_at) for member in members[start : start + BATCH].tolist()]
+        await insert_records(session, SubscriberTag.__tablename__, columns, batch)
 
 
 async def free_name(session: AsyncSession, name: str) -> str:

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from segments.ai.encoding import SKEWED
-from segments.ai.features import UNKNOWN
+from segments.ai.people import UNKNOWN
 from segments.levels import STAGES
 
 MIN_STRENGTH = 0.5
