@@ -11,9 +11,10 @@ just this one), so nothing here retries.
 
 Each request has SEGBOT_SEND_TIMEOUT (`timeout`): unanswered by then, it is `Unknown` (it
 went out, so it may have arrived), unless its connection never opened (`TransientError`).
-The connection pool has no limit of its own: the sender bounds its requests in flight,
-and a request held back for a connection would leave after its send slot, bunched with
-later ones.
+The connection pool holds `broadcasts.sender.MAX_IN_FLIGHT` connections, the most
+requests the sender has on their way at once, so a request never waits for a connection
+(it would leave after its send slot, bunched with later ones), and connections are kept
+and reused rather than opened for each burst.
 
 An upload has UPLOAD_TIMEOUT_SECONDS (a 50 MB file takes a while); its file is read when
 it is sent and must still be what was checked (its SHA-256), else it is not sent
@@ -24,6 +25,7 @@ The bot token is part of every request URL: it is never logged or put in an outc
 
 import asyncio
 import hashlib
+import json
 from types import TracebackType
 from typing import Any, Self
 
@@ -41,6 +43,7 @@ from broadcasts.messenger import (
     TransientError,
     Unknown,
 )
+from broadcasts.sender import MAX_IN_FLIGHT
 from core.errors import ConfigError
 from core.settings import Settings
 
@@ -86,7 +89,7 @@ class TelegramMessenger:
     async def send(self, message: OutgoingMessage) -> Outcome:
         built = request(message)
         if self._session is None:
-            connector = aiohttp.TCPConnector(limit=0)
+            connector = aiohttp.TCPConnector(limit=MAX_IN_FLIGHT)
             self._session = aiohttp.ClientSession(connector=connector, timeout=self._timeout)
         timeout, form = self._timeout, None
         params: dict[str, Any] | None = built.params
@@ -101,10 +104,7 @@ class TelegramMessenger:
             post = self._session.post(url, json=params, data=form, timeout=timeout)
             async with post as response:
                 status = response.status
-                try:
-                    answer = await response.json(content_type=None)
-                except ValueError:
-                    answer = None
+                body = await response.read()
         except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as error:
             # Only a connection that never opened proves the request was not sent.
             return TransientError(f"cannot connect: {type(error).__name__}")
@@ -112,7 +112,11 @@ class TelegramMessenger:
             return Unknown(f"timeout: no answer within {timeout.total:g} s")
         except aiohttp.ClientError as error:
             return Unknown(f"no answer: {type(error).__name__}")
-        return _outcome(status, answer)
+        try:
+            answer = json.loads(body)
+        except ValueError:
+            answer = None
+        return _outcome(status, answer, media=bool(message.media))
 
 
 async def _form(built: Request) -> aiohttp.FormData | Rejected:
@@ -134,9 +138,9 @@ async def _form(built: Request) -> aiohttp.FormData | Rejected:
     return form
 
 
-def _outcome(status: int, answer: object) -> Outcome:
+def _outcome(status: int, answer: object, *, media: bool) -> Outcome:
     """What an answer means (Bot API: `ok`, `result`, `error_code`, `description`,
-    `parameters.retry_after`)."""
+    `parameters.retry_after`); only a message with `media` has file ids to look for."""
     if not isinstance(answer, dict):
         if status >= 500:
             return TransientError(f"HTTP {status} without a Bot API answer")
@@ -145,7 +149,7 @@ def _outcome(status: int, answer: object) -> Outcome:
         result = answer.get("result")
         first = result[0] if isinstance(result, list) and result else result  # an album's
         if isinstance(first, dict) and isinstance(first.get("message_id"), int):
-            return Sent(first["message_id"], file_ids(result))
+            return Sent(first["message_id"], file_ids(result) if media else ())
         return Unknown("sent, but the answer has no message id")
     code = answer.get("error_code", status)
     description = str(answer.get("description", ""))

@@ -13,10 +13,13 @@ a slow answer holds up only its own.
 """
 
 import asyncio
+import functools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
+
+from prometheus_client import Counter
 
 from broadcasts.compose import PreparedVariant, Recipient, compose
 from broadcasts.fault_log import FaultLog
@@ -58,6 +61,13 @@ class AttemptRules:
     transient_attempts: int
     backoff_seconds: float
     flood_attempts: int
+
+
+@functools.cache
+def _counted(outcome: str) -> Counter:
+    """The MESSAGES counter of an outcome (its type's name), found once: a label lookup
+    takes a lock and several dictionaries, and every message counts one."""
+    return MESSAGES.labels(outcome=outcome.lower())
 
 
 class Attempts:
@@ -104,7 +114,7 @@ class Attempts:
         attempts = floods = 0
         while may_go:
             outcome = await self._request(message)
-            MESSAGES.labels(outcome=type(outcome).__name__.lower()).inc()
+            _counted(type(outcome).__name__).inc()
             if isinstance(outcome, RetryAfter):
                 RETRY_AFTER.labels(client="broadcasts").inc()
                 self._faults.note(

@@ -20,12 +20,12 @@ from decimal import Decimal
 from typing import Any
 
 import jinja2
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, Row, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from broadcasts.languages import pick_language
 from broadcasts.links import LinkRef, register_links, rewrite_urls, tracked_url
-from broadcasts.message_content import LocalizedButton, MessageContent
+from broadcasts.message_content import MessageContent
 from broadcasts.messenger import Button, OutgoingMessage
 from broadcasts.models import Campaign, Delivery
 from broadcasts.templates import CustomerFacts, TemplateContext, compile_template, render
@@ -44,14 +44,16 @@ CENT = Decimal("0.01")  # money columns are NUMERIC(14, 2)
 
 @dataclass(frozen=True, slots=True)
 class PreparedVariant:
-    """A message ready to send many times: its templates compiled (one per language), its
-    links registered."""
+    """A message ready to send many times: its templates compiled and its buttons in each
+    language (worked out once, not per message), its links registered."""
 
     variant_id: int
     target_label: str
     content: MessageContent
     templates: Mapping[str, jinja2.Template]  # by language
     links: Mapping[str, int]  # URL -> Link id, for utm_content "target/variant"
+    languages: list[str]  # content.languages, the default first
+    keyboards: Mapping[str, tuple[tuple[Button, ...], ...]]  # by language, URLs untracked
 
 
 def prepared(
@@ -62,10 +64,17 @@ def prepared(
     links: Mapping[str, int] | None = None,
 ) -> PreparedVariant:
     """`content` ready to compose; without `links`, its URLs stay untracked (previews)."""
-    templates = {
-        language: compile_template(content.template(language)) for language in content.languages
+    languages = content.languages
+    templates = {language: compile_template(content.template(language)) for language in languages}
+    keyboards = {
+        language: tuple(
+            tuple(each.in_language(language) for each in row) for row in content.keyboard
+        )
+        for language in languages
     }
-    return PreparedVariant(variant_id, target_label, content, templates, links or {})
+    return PreparedVariant(
+        variant_id, target_label, content, templates, links or {}, languages, keyboards
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +109,23 @@ async def prepare_variants(
     return ready
 
 
+# What templates see of the subscriber's own row: read as plain columns, not as an ORM
+# entity, which costs several times as much to load for every message sent.
+_PROFILE = (
+    Subscriber.id,
+    Subscriber.chat_id,
+    Subscriber.first_name,
+    Subscriber.last_name,
+    Subscriber.username,
+    Subscriber.language_code,
+    Subscriber.country,
+    Subscriber.region,
+    Subscriber.city,
+    Subscriber.timezone,
+    Subscriber.attributes,
+)
+
+
 def _facts() -> tuple[Any, ...]:
     """Columns for a subscriber's template variables, correlated to `subscribers`."""
     stage = (
@@ -108,13 +134,13 @@ def _facts() -> tuple[Any, ...]:
         .scalar_subquery()
     )
     return (
-        Subscriber,
-        purchase_fact(PurchaseFact.COUNT),
-        purchase_fact(PurchaseFact.TOTAL),
-        purchase_fact(PurchaseFact.LAST),
-        rfm_segment(),
-        stage,
-        _currency(),
+        *_PROFILE,
+        purchase_fact(PurchaseFact.COUNT).label("orders"),
+        purchase_fact(PurchaseFact.TOTAL).label("spent"),
+        purchase_fact(PurchaseFact.LAST).label("last_purchase"),
+        rfm_segment().label("rfm"),
+        stage.label("stage"),
+        _currency().label("currency"),
     )
 
 
@@ -141,25 +167,30 @@ def _currency() -> ColumnElement[str | None]:
 
 
 async def recipients(
-    session: AsyncSession, *, delivery_ids: Sequence[int], campaign: Campaign
+    session: AsyncSession,
+    *,
+    delivery_ids: Sequence[int],
+    campaign: Campaign,
+    labels: Mapping[int, str] | None = None,
 ) -> list[Recipient]:
-    """The claimed deliveries with their subscribers' template variables, in id order."""
+    """The claimed deliveries with their subscribers' template variables, in id order;
+    `labels` (variant id -> its target's label) gives each context its `segment`."""
     rows = await session.execute(
-        select(Delivery.id, Delivery.variant_id, *_facts())
+        select(Delivery.id.label("delivery_id"), Delivery.variant_id, *_facts())
         .join(Subscriber, Subscriber.id == Delivery.subscriber_id)
         .where(Delivery.id.in_(delivery_ids))
         .order_by(Delivery.id)
-        .execution_options(populate_existing=True)
     )
     found = rows.all()
-    tags = await _tags(session, [row[2].id for row in found])
+    tags = await _tags(session, [row.id for row in found])
+    labels = labels or {}
     return [
         Recipient(
-            delivery_id=row[0],
-            subscriber_id=row[2].id,
-            variant_id=row[1],
-            chat_id=row[2].chat_id,
-            context=_context(tuple(row[2:]), tags.get(row[2].id, ()), campaign),
+            delivery_id=row.delivery_id,
+            subscriber_id=row.id,
+            variant_id=row.variant_id,
+            chat_id=row.chat_id,
+            context=_context(row, tags.get(row.id, ()), campaign, labels.get(row.variant_id, "")),
         )
         for row in found
     ]
@@ -173,7 +204,7 @@ async def subscriber_context(
     if row is None:
         return None
     tags = await _tags(session, [subscriber_id])
-    return _context(tuple(row), tags.get(subscriber_id, ()), campaign)
+    return _context(row, tags.get(subscriber_id, ()), campaign)
 
 
 async def _tags(session: AsyncSession, subscriber_ids: list[int]) -> dict[int, tuple[str, ...]]:
@@ -188,28 +219,31 @@ async def _tags(session: AsyncSession, subscriber_ids: list[int]) -> dict[int, t
     return tags
 
 
-def _context(facts: Sequence[Any], tags: tuple[str, ...], campaign: Campaign) -> TemplateContext:
-    subscriber, orders, spent, last, rfm, stage, currency = facts
-    last_purchase: datetime | None = last
+def _context(
+    row: Row[Any], tags: tuple[str, ...], campaign: Campaign, segment: str = ""
+) -> TemplateContext:
+    """A row of `_facts()` as a template sees it."""
+    last_purchase: datetime | None = row.last_purchase
     return TemplateContext(
-        first_name=subscriber.first_name,
-        last_name=subscriber.last_name,
-        username=subscriber.username,
-        language=subscriber.language_code,
-        country=subscriber.country,
-        region=subscriber.region,
-        city=subscriber.city,
-        timezone=subscriber.timezone,
-        attr=dict(subscriber.attributes or {}),
+        first_name=row.first_name,
+        last_name=row.last_name,
+        username=row.username,
+        language=row.language_code,
+        country=row.country,
+        region=row.region,
+        city=row.city,
+        timezone=row.timezone,
+        attr=dict(row.attributes or {}),
         tags=tags,
         customer=CustomerFacts(
-            orders=int(orders or 0),
-            total_spent=_cents(spent),
+            orders=int(row.orders or 0),
+            total_spent=_cents(row.spent),
             last_purchase=last_purchase.date() if last_purchase else None,
-            currency=currency,
+            currency=row.currency,
         ),
-        rfm=rfm,
-        stage=STAGES[stage or 0],
+        rfm=row.rfm,
+        stage=STAGES[row.stage or 0],
+        segment=segment,
         campaign=campaign.name,
     )
 
@@ -239,14 +273,16 @@ def compose(
         return tracked_url(public_url, ref, secret=secret)
 
     content = variant.content
-    language = pick_language(recipient.context.language, content.languages, content.language)
-    context = replace(recipient.context, segment=variant.target_label)
+    language = pick_language(recipient.context.language, variant.languages, content.language)
+    context = recipient.context
+    if context.segment != variant.target_label:
+        context = replace(context, segment=variant.target_label)
     text = rewrite_urls(render(variant.templates[language], context), tracked)
     keyboard = tuple(
-        tuple(_button(each, language, tracked) for each in row) for row in content.keyboard
+        tuple(_button(button, tracked) for button in row) for row in variant.keyboards[language]
     )
     if unsubscribe_button:
-        keyboard += ((Button(UNSUBSCRIBE_TEXT, data=UNSUBSCRIBE_DATA),),)
+        keyboard += _UNSUBSCRIBE_ROW
     preview = content.link_preview
     if preview is not None and preview.url is not None:
         preview = replace(preview, url=tracked(preview.url))
@@ -263,8 +299,10 @@ def compose(
     )
 
 
-def _button(each: LocalizedButton, language: str, tracked: Callable[[str], str]) -> Button:
-    button = each.in_language(language)
+_UNSUBSCRIBE_ROW = ((Button(UNSUBSCRIBE_TEXT, data=UNSUBSCRIBE_DATA),),)
+
+
+def _button(button: Button, tracked: Callable[[str], str]) -> Button:
     if button.url is None or not button.url.startswith("http"):
         return button
-    return replace(button, url=tracked(button.url))
+    return Button(button.text, tracked(button.url), button.data, button.copy_text, button.web_app)

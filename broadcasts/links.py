@@ -18,6 +18,7 @@ click only when a person made it:
   (UnsafeTargetError, which the web server answers with 404).
 """
 
+import functools
 import logging
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -59,7 +60,7 @@ class LinkRef:
 
 def link_token(ref: LinkRef, *, secret: str) -> str:
     data = _varints((ref.link_id, ref.subscriber_id, ref.delivery_id or 0))
-    return b64url(data) + Signer(secret, purpose=LINK_PURPOSE).sign(data)
+    return b64url(data) + _signer(secret).sign(data)
 
 
 def read_token(token: str, *, secret: str) -> LinkRef | None:
@@ -70,7 +71,7 @@ def read_token(token: str, *, secret: str) -> LinkRef | None:
         numbers = _read_varints(data)
     except ValueError:
         return None
-    if len(numbers) != 3 or not Signer(secret, purpose=LINK_PURPOSE).verify(data, signature):
+    if len(numbers) != 3 or not _signer(secret).verify(data, signature):
         return None
     link_id, subscriber_id, delivery_id = numbers
     return LinkRef(link_id, subscriber_id, delivery_id or None)
@@ -211,6 +212,13 @@ async def _clicked_just_now(session: AsyncSession, ref: LinkRef, now: datetime) 
         )
     )
     return any(payload.get("link") == ref.link_id for payload in recent)
+
+
+@functools.lru_cache(maxsize=8)
+def _signer(secret: str) -> Signer:
+    """The links' signer for `secret`, its key derived once: a broadcast signs a link for
+    every URL of every message."""
+    return Signer(secret, purpose=LINK_PURPOSE)
 
 
 def _clean(url: str) -> str:

@@ -154,9 +154,10 @@ class Pipeline:
                 self._flying.release()
                 self._ahead.release()
                 return
+            had_room = self.has_room()
             pending = self._pool.popleft()
             self._pooled[pending.paid] -= 1
-            if self.has_room():  # a claim may be waiting for it
+            if not had_room and self.has_room():  # a claim may be waiting for it
                 await self._notify()
             task = asyncio.create_task(self._send(pending))
             self._tasks.add(task)

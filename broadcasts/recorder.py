@@ -167,23 +167,30 @@ class Results:
 
 def _row(delivery_id: int, final: Ended, now: datetime) -> dict[str, object]:
     """`_FINISH`'s parameters for one delivery."""
-    row: dict[str, object] = {"b_id": delivery_id, "b_reason": None}
-    row |= {"b_sent_at": None, "b_message_id": None}
     if isinstance(final, Sent):
-        return row | {
+        return {
+            "b_id": delivery_id,
             "b_status": DeliveryStatus.SENT,
+            "b_reason": None,
             "b_sent_at": now,
             "b_message_id": final.message_id,
         }
     if isinstance(final, Blocked):
-        reason = "deactivated" if final.deactivated else "blocked"
-        return row | {"b_status": DeliveryStatus.BLOCKED, "b_reason": reason}
-    if isinstance(final, Unrenderable):
-        return row | {"b_status": DeliveryStatus.FAILED, "b_reason": final.reason}
-    if isinstance(final, ChatNotFound | Rejected | TransientError):
-        return row | {"b_status": DeliveryStatus.FAILED, "b_reason": _FAILED[type(final)]}
-    reason = "timeout" if isinstance(final, TimedOut) else "no_answer"
-    return row | {"b_status": DeliveryStatus.UNKNOWN, "b_reason": reason}
+        status, reason = DeliveryStatus.BLOCKED, "deactivated" if final.deactivated else "blocked"
+    elif isinstance(final, Unrenderable):
+        status, reason = DeliveryStatus.FAILED, final.reason
+    elif isinstance(final, ChatNotFound | Rejected | TransientError):
+        status, reason = DeliveryStatus.FAILED, _FAILED[type(final)]
+    else:
+        unanswered = "timeout" if isinstance(final, TimedOut) else "no_answer"
+        status, reason = DeliveryStatus.UNKNOWN, unanswered
+    return {
+        "b_id": delivery_id,
+        "b_status": status,
+        "b_reason": reason,
+        "b_sent_at": None,
+        "b_message_id": None,
+    }
 
 
 # One statement for every final status, run as one executemany (cheaper than the ORM's).

@@ -16,6 +16,14 @@ permit, until `send_timeout` (then it is `unknown`: the request went out). Resul
 written in group commits by one writer (broadcasts/recorder.py). The runs' statuses are
 read every half second: a paused or cancelled run's pooled messages go back to the queue.
 
+The bounds grow with the rate up to SIZING_CEILING, Telegram's paid ceiling and about
+what one process can send: above it, more messages waiting for slots would only wake up
+too late for them (each miss costs a fresh slot and another wait), and more requests out
+would only open more connections. MAX_IN_FLIGHT is the messenger's pool of connections
+(bot/messenger.py), so a request handed over never waits for one; at the paid ceiling it
+holds a quarter second of waiting and answers of a quarter second on average: slower
+answers, or many hung requests, slow the paid lane rather than open more connections.
+
 Paid broadcasts (when enabled, for a campaign with a Stars budget) go at the paid rate
 with allow_paid_broadcast; Telegram charges 0.1 Star a message. Each claim's Stars are
 reserved with it, rounded up to whole Stars, so the budget is never exceeded even across
@@ -56,6 +64,8 @@ PAID_CLAIM_CAP = 500  # in the paid lane (a multiple of MESSAGES_PER_STAR)
 AHEAD_SECONDS = 0.25  # of sending that may wait for its slot at once
 ANSWER_SECONDS = 0.5  # in flight: room for the usual answer time, and for...
 HUNG_SHARE = 0.05  # ...this share of the requests hanging until the send timeout
+SIZING_CEILING = 1000.0  # messages/s the bounds grow with, at most
+MAX_IN_FLIGHT = 500  # messages on their way at once, whatever the rate and settings
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,9 +89,10 @@ def bounds(budget: RateBudget, settings: SenderSettings) -> Bounds:
         stars = math.ceil(budget.paid_per_second * settings.batch_seconds / MESSAGES_PER_STAR)
         paid_claim = min(PAID_CLAIM_CAP, MESSAGES_PER_STAR * stars)
         rate += budget.paid_per_second
+    rate = min(rate, SIZING_CEILING)  # above it, more waiting would only mean more misses
     ahead = max(2, math.ceil(rate * AHEAD_SECONDS))
     flying = ahead + math.ceil(rate * (ANSWER_SECONDS + HUNG_SHARE * settings.send_timeout))
-    return Bounds(claim_size, paid_claim, ahead, settings.in_flight or flying)
+    return Bounds(claim_size, paid_claim, ahead, min(settings.in_flight or flying, MAX_IN_FLIGHT))
 
 
 class BatchResult(enum.StrEnum):
@@ -151,7 +162,10 @@ class Sender:
                 self._prepared.pop(run_id, None)
                 await _log_finished(session, run_id)
                 return BatchResult.FINISHED
-            batch = await recipients(session, delivery_ids=claimed, campaign=campaign)
+            labels = {variant_id: each.target_label for variant_id, each in variants.items()}
+            batch = await recipients(
+                session, delivery_ids=claimed, campaign=campaign, labels=labels
+            )
         await pipeline.add(
             run_id, [Pending(run_id, campaign, variants[to.variant_id], to, paid) for to in batch]
         )

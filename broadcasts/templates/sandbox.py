@@ -165,7 +165,11 @@ def compile_tree(tree: nodes.Template) -> jinja2.Template:
     """The parsed template, instrumented and compiled."""
     _Instrument().visit(tree)
     code = ENVIRONMENT.compile(tree)
-    return ENVIRONMENT.template_class.from_code(ENVIRONMENT, code, ENVIRONMENT.make_globals(None))
+    # Its globals as a plain dict, not Jinja's ChainMap over the environment's (which
+    # never change): every render copies them into its context, and copying a ChainMap
+    # costs as much as the rest of rendering a short message.
+    globals_ = dict(ENVIRONMENT.make_globals(None))
+    return ENVIRONMENT.template_class.from_code(ENVIRONMENT, code, globals_)
 
 
 def render(template: jinja2.Template, variables: dict[str, Any], limits: TemplateLimits) -> str:
