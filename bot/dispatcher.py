@@ -19,6 +19,7 @@ from bot.admin import install as install_console
 from bot.admin.services import AdminServices
 from bot.admin.storage import fsm_storage
 from bot.config import AppConfig
+from bot.conversation_state import StateMiddleware, StatePrefetch
 from bot.errors import on_error
 from bot.flood import RedisBuckets
 from bot.i18n import Texts
@@ -74,13 +75,16 @@ def build_dispatcher(
     """The Dispatcher with its workflow data, middlewares and routers.
 
     Outer middlewares (every update), in order: the anti-flood throttle (its buckets in
-    Redis when given, so every bot process counts alike; owners exempt), the event log, and
-    the shortcut past the routers for updates no handler can take (`bot.shortcut`).
+    Redis when given, so every bot process counts alike; owners exempt), the FSM state in
+    aiogram's FSM middleware's stead (`bot.conversation_state`: read along with the flood
+    token when both are in one Redis), the event log, and the shortcut past the routers for
+    updates no handler can take (`bot.shortcut`).
     """
     texts = Texts()
     config = config or AppConfig()
     dispatcher = Dispatcher(
         storage=fsm_storage(settings),
+        disable_fsm=True,  # the FSM state is read after the throttle (bot.conversation_state)
         settings=settings,
         config=config,
         sessionmaker=sessionmaker,
@@ -89,8 +93,15 @@ def build_dispatcher(
         texts=texts,
         event_log=event_log,
     )
-    buckets = None if redis is None else RedisBuckets(redis)
-    dispatcher.update.outer_middleware(ThrottleMiddleware(buckets, exempt=settings.admin_ids))
+    buckets: RedisBuckets | None = None
+    prefetch: StatePrefetch | None = None
+    if redis is not None:
+        buckets = RedisBuckets(redis)
+        prefetch = StatePrefetch.of(buckets, redis, dispatcher.fsm)
+    dispatcher.update.outer_middleware(
+        ThrottleMiddleware(buckets, exempt=settings.admin_ids, prefetch=prefetch)
+    )
+    dispatcher.update.outer_middleware(StateMiddleware(dispatcher.fsm))
     dispatcher.update.outer_middleware(
         EventLogMiddleware(event_log, clock=clock, store_text=config.tracking.store_message_text)
     )

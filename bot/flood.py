@@ -2,7 +2,10 @@
 
 `LocalBuckets` keeps them in this process (one bot process, the default). `RedisBuckets`
 keeps them in Redis, updated atomically by a Lua script, so that a user whose updates a
-load balancer spreads over several bot processes meets one limit, not one per process.
+load balancer spreads over several bot processes meets one limit, not one per process. The
+script can read one more key in the same round trip (`RedisBuckets.admit_reading`): the
+update's FSM state, which `bot.conversation_state` would otherwise read in a round trip of
+its own.
 """
 
 import time
@@ -12,7 +15,8 @@ from redis.asyncio import Redis
 
 _MAX_TRACKED_USERS = 50_000
 
-# KEYS[1]: the user's bucket; ARGV: rate, burst, ttl in ms. Returns 1 when admitted.
+# KEYS[1]: the user's bucket; KEYS[2], if given: a key to read. ARGV: rate, burst, ttl in ms.
+# Returns {1 when admitted else 0, the value of KEYS[2] (nil when unset or not given)}.
 _BUCKET_SCRIPT = """
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
@@ -28,7 +32,11 @@ if tokens >= 1 then
 end
 redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', tostring(now))
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
-return admitted
+local read = false
+if #KEYS > 1 then
+  read = redis.call('GET', KEYS[2])
+end
+return {admitted, read}
 """
 
 
@@ -76,7 +84,15 @@ class RedisBuckets:
         self._ttl_ms = int(1000 * burst / rate) + 1000
 
     async def admit(self, user_id: int) -> bool:
-        admitted = await self._take(
+        admitted, _ = await self._take(
             keys=[f"{self._prefix}{user_id}"], args=[self._rate, self._burst, self._ttl_ms]
         )
         return bool(admitted)
+
+    async def admit_reading(self, user_id: int, key: str) -> tuple[bool, str | None]:
+        """`admit`, and the text held at `key` (a string key in the same Redis; None when it
+        is unset), read in the same round trip."""
+        admitted, read = await self._take(
+            keys=[f"{self._prefix}{user_id}", key], args=[self._rate, self._burst, self._ttl_ms]
+        )
+        return bool(admitted), read.decode() if isinstance(read, bytes) else read

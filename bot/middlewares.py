@@ -1,10 +1,11 @@
 """The bot's middlewares.
 
 Outer, on every update (installed by `bot.dispatcher.build_dispatcher`): the anti-flood
-throttle (`ThrottleMiddleware`) and the event log (`EventLogMiddleware`). Inner, on the
-private-chat router (`bot.routers.get_routers`), so they run only for an update a handler
-takes: one database session (`DbSessionMiddleware`, which handles the update again when it
-lost out to concurrent work on the database) and the subscriber's language
+throttle (`ThrottleMiddleware`) and, after the FSM state (`bot.conversation_state`), the
+event log (`EventLogMiddleware`). Inner, on the private-chat router
+(`bot.routers.get_routers`), so they run only for an update a handler takes: one database
+session (`DbSessionMiddleware`, which handles the update again when it lost out to
+concurrent work on the database) and the subscriber's language
 (`LanguageMiddleware`).
 """
 
@@ -23,6 +24,7 @@ from aiogram.types import TelegramObject, Update, User
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.conversation_state import StatePrefetch
 from bot.flood import Buckets, LocalBuckets
 from bot.i18n import Texts
 from bot.touches import touch_of
@@ -145,11 +147,19 @@ class ThrottleMiddleware(BaseMiddleware):
     """Per-user anti-flood: excess updates from one user are dropped, so one user hammering
     the bot cannot slow everyone else down. The buckets live in this process unless given
     shared ones (bot/flood.py). `exempt` users (the owners, clicking through the admin
-    wizard) are never throttled."""
+    wizard) are never throttled. Given a `prefetch` (of the same buckets), each token is
+    taken through it, reading the update's FSM state along (bot/conversation_state.py)."""
 
-    def __init__(self, buckets: Buckets | None = None, *, exempt: Collection[int] = ()) -> None:
+    def __init__(
+        self,
+        buckets: Buckets | None = None,
+        *,
+        exempt: Collection[int] = (),
+        prefetch: StatePrefetch | None = None,
+    ) -> None:
         self._buckets = buckets or LocalBuckets()
         self._exempt = frozenset(exempt)
+        self._prefetch = prefetch
         self.dropped = 0
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
@@ -157,7 +167,7 @@ class ThrottleMiddleware(BaseMiddleware):
         if (
             isinstance(user, User)
             and user.id not in self._exempt
-            and not await self._buckets.admit(user.id)
+            and not await self._admit(user.id, data)
         ):
             self.dropped += 1
             # The update, not the person: the log outlives a subscriber's /forget.
@@ -165,6 +175,11 @@ class ThrottleMiddleware(BaseMiddleware):
             logger.debug("throttled update %s: its sender is over the flood limit", update_id)
             return None
         return await handler(event, data)
+
+    async def _admit(self, user_id: int, data: dict[str, Any]) -> bool:
+        if self._prefetch is not None:
+            return await self._prefetch.admit(user_id, data)
+        return await self._buckets.admit(user_id)
 
 
 class EventLogMiddleware(BaseMiddleware):

@@ -13,8 +13,10 @@ certain without running anything a handler could notice:
 
 - `Command` (and `CommandStart`): a message whose text or caption does not begin with one
   of the filter's prefixes;
-- `StateFilter`: the filter itself, with the FSM state aiogram's FSM middleware already
-  read for this update (the admin wizard's steps, any conversation waiting for a text);
+- `StateFilter`: the filter itself, with the FSM state already read for this update
+  (`bot.conversation_state`; the admin wizard's steps, any conversation waiting for a text),
+  or, when it names its states with strings, aiogram's own `State`s and `StatesGroup`s (whose
+  answer depends on the state alone), whether the state is one of them, worked out once;
 - a magic filter (`F.contact`), or a coroutine filter that takes the event alone
   (`bot.filters.has_contact`): the filter itself, on the event.
 
@@ -32,6 +34,7 @@ from aiogram import BaseMiddleware, Router
 from aiogram.dispatcher.event.bases import UNHANDLED
 from aiogram.dispatcher.event.handler import FilterObject
 from aiogram.filters import Command, StateFilter
+from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import Message, TelegramObject, Update
 
 Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
@@ -99,12 +102,7 @@ def _check(event_filter: FilterObject) -> Check | None:
     if isinstance(callback, Command):
         return _command_check(callback)
     if isinstance(callback, StateFilter):
-        state_filter = callback
-
-        async def in_state(event: TelegramObject, data: dict[str, Any]) -> bool:
-            return bool(await state_filter(event, raw_state=data.get("raw_state")))
-
-        return _passing_on_error(in_state)
+        return _state_check(callback)
     if event_filter.magic is not None:
         magic = event_filter.magic
 
@@ -119,6 +117,40 @@ def _check(event_filter: FilterObject) -> Check | None:
 
         return _passing_on_error(on_event)
     return None
+
+
+def _state_check(state_filter: StateFilter) -> Check | None:
+    names = _state_names(state_filter)
+    if names is None:
+
+        async def in_state(event: TelegramObject, data: dict[str, Any]) -> bool:
+            return bool(await state_filter(event, raw_state=data.get("raw_state")))
+
+        return _passing_on_error(in_state)
+    if "*" in names:
+        return None  # any state passes
+
+    async def named(_event: TelegramObject, data: dict[str, Any]) -> bool:
+        return data.get("raw_state") in names
+
+    return named
+
+
+def _state_names(state_filter: StateFilter) -> frozenset[str | None] | None:
+    """The states `state_filter` passes, when it names them only with strings, aiogram's
+    own `State`s and `StatesGroup`s, whose answer depends on the state alone; else None."""
+    names: set[str | None] = set()
+    for allowed in state_filter.states:
+        if allowed is None or isinstance(allowed, str):
+            names.add(allowed)
+        elif type(allowed) is State:
+            names.add(allowed.state)
+        else:
+            group = allowed if isinstance(allowed, type) else type(allowed)
+            if not issubclass(group, StatesGroup) or group.__call__ is not StatesGroup.__call__:
+                return None
+            names.update(group.__all_states_names__)
+    return frozenset(names)
 
 
 def _command_check(command: Command) -> Check:

@@ -62,3 +62,16 @@ async def test_two_processes_share_one_bucket_per_user(redis: Redis) -> None:
     second = ThrottleMiddleware(RedisBuckets(redis, rate=1.0, burst=5, prefix=prefix))
     handled = await flood(first, 5, user_id=1) + await flood(second, 5, user_id=1)
     assert handled <= 6
+
+
+async def test_redis_buckets_read_a_key_with_the_token(redis: Redis) -> None:
+    prefix = f"test:{uuid.uuid4()}:"
+    buckets = RedisBuckets(redis, rate=0.001, burst=1, prefix=prefix)
+    key = f"{prefix}state"
+    assert await buckets.admit_reading(1, key) == (True, None)
+    await redis.set(key, "Broadcast:name", px=60_000)
+    try:
+        assert await buckets.admit_reading(1, key) == (False, "Broadcast:name")
+        assert await buckets.admit_reading(2, key) == (True, "Broadcast:name")
+    finally:
+        await redis.delete(key)
