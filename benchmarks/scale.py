@@ -201,14 +201,14 @@ async def webhooks_with(
                 "bot", bots, database_url=url, emulator_url=emulator_url, logs=logs,
                 webhook=True,
             ) as urls:  # fmt: skip
-                started = time.perf_counter()
+                started, machine_before = time.perf_counter(), _cpu_ticks()
                 acknowledged = await post_round_robin(
                     [url + WEBHOOK_PATH for url in urls], updates, secret=webhook_secret(SECRET)
                 )
                 handled = select(func.count()).where(InboundUpdate.handled_at.is_not(None))
                 while await _count(sessionmaker, handled) < updates:  # noqa: ASYNC110
                     await asyncio.sleep(0.05)
-                elapsed = time.perf_counter() - started
+                elapsed, machine_after = time.perf_counter() - started, _cpu_ticks()
         finally:
             await engine.dispose()
     return {
@@ -216,7 +216,28 @@ async def webhooks_with(
         "updates": updates,
         "acknowledged_per_second": round(updates / acknowledged),
         "handled_per_second": round(updates / elapsed),
+        "machine_busy": _busy(machine_before, machine_after),
     }
+
+
+def _cpu_ticks() -> tuple[int, int]:
+    """The machine's CPU time so far, in clock ticks over all cores: (busy, all). Linux's
+    /proc/stat; (0, 0) where there is none."""
+    try:
+        with open("/proc/stat", encoding="ascii") as stat:
+            ticks = [int(field) for field in stat.readline().split()[1:]]
+    except OSError:
+        return 0, 0
+    idle = ticks[3] + ticks[4]  # idle, iowait
+    return sum(ticks) - idle, sum(ticks)
+
+
+def _busy(before: tuple[int, int], after: tuple[int, int]) -> float | None:
+    """The share of all cores busy between two readings (anything running, this process,
+    the bots, PostgreSQL, Redis and the emulator included); None where unknown. At about 1.0,
+    another bot process has no core left to run on."""
+    ticks = after[1] - before[1]
+    return round((after[0] - before[0]) / ticks, 2) if ticks > 0 else None
 
 
 async def bare_endpoint(updates: int) -> float:

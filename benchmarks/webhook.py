@@ -7,7 +7,8 @@ only answers 200, all in one run. Prints one JSON line.
 
 Needs PostgreSQL at 127.0.0.1:5432 and Redis at 127.0.0.1:6379, like the test suite.
 Targets (issue 26): one process within 3x of the bare endpoint's time; two processes at
-least 1.6x one.
+least 1.6x one. Each run also says how busy the machine's cores were (`machine_busy`, all
+processes together): a second process can add only what the first left idle.
 """
 
 import argparse
