@@ -3,13 +3,17 @@
 A busy bot gets hundreds of updates a second; one INSERT and one UPDATE per update would
 make the database the bottleneck. `EventLog.record()` only appends to a buffer; a
 background task writes the buffer as one multi-row INSERT (plus one bulk `last_seen_at`
-update) when it holds `max_batch` touches or `max_delay` seconds have passed. A batch
-leaves the buffer only once it is committed, so a busy or unreachable database delays
-touches, not loses them (up to MAX_BUFFERED). `close()` lets the batch being written
-finish, then writes what is left. A crash loses at most the last `max_delay` seconds of touches.
+update) when `max_batch` touches have come in since it last wrote, or `max_delay` seconds
+have passed. A batch leaves the buffer only once it is committed, so a busy or unreachable
+database delays touches, not loses them (up to MAX_BUFFERED). `close()` lets the batch
+being written finish, then writes what is left. A crash loses at most the last `max_delay`
+seconds of touches.
 
 A touch from someone with no subscriber row yet (the `/start` that creates it may still be
-committing) waits up to `MATCH_GRACE` for the row, then is skipped and counted.
+committing) waits up to `MATCH_GRACE` for the row, then is skipped and counted. Waiting
+touches are looked for again when the writer next writes; they do not count towards waking
+it, so a flood from people with no row (thousands waiting) cannot keep it writing
+back-to-back.
 
 Listeners (`listen`) hear of each batch once it is committed, as `LoggedEvent`s: what
 must follow events within seconds (journeys, segment membership) starts there rather than
@@ -100,6 +104,7 @@ class EventLog:
         self._max_batch = max_batch
         self._max_delay = max_delay
         self._buffer: list[Touch] = []
+        self._arrived = 0  # touches recorded since the writer last took the buffer
         self._subscriber_ids: dict[int, int] = {}  # telegram id -> subscriber id
         self._wake = asyncio.Event()
         self._writer: asyncio.Task[None] | None = None
@@ -113,6 +118,7 @@ class EventLog:
     def record(self, touch: Touch) -> None:
         """Buffer a touch; never waits on the database."""
         self._buffer.append(touch)
+        self._arrived += 1
         if len(self._buffer) > MAX_BUFFERED:
             del self._buffer[0]
             self.dropped += 1
@@ -123,7 +129,7 @@ class EventLog:
                     MAX_BUFFERED,
                     self.dropped,
                 )
-        if len(self._buffer) >= self._max_batch:
+        if self._arrived >= self._max_batch:
             self._wake.set()
 
     def listen(self, listener: Listener) -> None:
@@ -185,6 +191,7 @@ class EventLog:
                 wait = self._max_delay * 2 ** min(failures, MAX_BACKOFF_DOUBLINGS)
                 await asyncio.wait_for(self._wake.wait(), timeout=wait)
             self._wake.clear()
+            self._arrived = 0
             failures += 1
             for batch in self._batches():
                 try:

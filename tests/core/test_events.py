@@ -146,3 +146,41 @@ async def test_closing_mid_write_loses_nothing(
     await asyncio.sleep(0)  # the writer is on its way with the first batch
     await log.close()
     assert await written_texts(sessionmaker) == [f"m{n:03}" for n in range(200)]
+
+
+class Counting:
+    """A sessionmaker that counts the sessions it opens: one per batch the log writes."""
+
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+        self._sessionmaker = sessionmaker
+        self.opened = 0
+
+    def __call__(self) -> AsyncSession:
+        self.opened += 1
+        return self._sessionmaker()
+
+
+async def test_touches_waiting_for_their_row_do_not_keep_the_writer_busy(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    """A flood from people with no subscriber row (yet): their touches wait, and only new
+    touches wake the writer, not every touch while the waiting ones fill a batch."""
+    counting = Counting(sessionmaker)
+    log = EventLog(
+        cast(async_sessionmaker[AsyncSession], counting),
+        max_batch=10,
+        max_delay=60,
+        clock=lambda: NOW,  # the touches' own time: they wait for the row, never given up
+    )
+    log.start()
+    for touch in messages(10, by=SANSA):  # no row: they wait
+        log.record(touch)
+    await until(lambda: counting.opened == 1, what="the first batch looked at")
+    for touch in messages(9, by=SANSA):
+        log.record(touch)
+        await asyncio.sleep(0.01)  # room for the writer to run, were it woken
+    assert counting.opened == 1
+    async with sessionmaker() as session:
+        await subscribe(session, profile=Profile(SANSA, SANSA), source=None, now=NOW)
+    await log.close()  # what is left is written: every touch found its row
+    assert len(await written_texts(sessionmaker)) == 19
