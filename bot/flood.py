@@ -5,11 +5,13 @@ keeps them in Redis, updated atomically by a Lua script, so that a user whose up
 load balancer spreads over several bot processes meets one limit, not one per process. The
 script can read one more key in the same round trip (`RedisBuckets.admit_reading`): the
 update's FSM state, which `bot.conversation_state` would otherwise read in a round trip of
-its own.
+its own. Calls made while a round trip is out (a batch of webhook updates handled together)
+share the next one, as a pipeline of script calls, each still atomic on its own.
 """
 
+import asyncio
 import time
-from typing import Protocol
+from typing import Any, Protocol
 
 from redis.asyncio import Redis
 
@@ -73,26 +75,58 @@ class LocalBuckets:
 
 
 class RedisBuckets:
+    """Token buckets in Redis. Calls made while a round trip is out wait for the next one,
+    which takes them all (see the module docstring)."""
+
     def __init__(
         self, redis: Redis, *, rate: float = 2.0, burst: int = 8, prefix: str = "segbot:flood:"
     ) -> None:
+        self._redis = redis
         self._take = redis.register_script(_BUCKET_SCRIPT)
-        self._rate = rate
-        self._burst = burst
         self._prefix = prefix
         # A bucket left alone this long has refilled: Redis may forget it.
-        self._ttl_ms = int(1000 * burst / rate) + 1000
+        self._args = (rate, burst, int(1000 * burst / rate) + 1000)
+        self._queued: list[tuple[list[str], asyncio.Future[Any]]] = []
+        self._sender: asyncio.Task[None] | None = None
 
     async def admit(self, user_id: int) -> bool:
-        admitted, _ = await self._take(
-            keys=[f"{self._prefix}{user_id}"], args=[self._rate, self._burst, self._ttl_ms]
-        )
+        admitted, _ = await self._call([f"{self._prefix}{user_id}"])
         return bool(admitted)
 
     async def admit_reading(self, user_id: int, key: str) -> tuple[bool, str | None]:
         """`admit`, and the text held at `key` (a string key in the same Redis; None when it
         is unset), read in the same round trip."""
-        admitted, read = await self._take(
-            keys=[f"{self._prefix}{user_id}", key], args=[self._rate, self._burst, self._ttl_ms]
-        )
+        admitted, read = await self._call([f"{self._prefix}{user_id}", key])
         return bool(admitted), read.decode() if isinstance(read, bytes) else read
+
+    async def _call(self, keys: list[str]) -> Any:
+        """The script's answer for `keys`, from the next round trip."""
+        answer: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._queued.append((keys, answer))
+        if self._sender is None or self._sender.done():
+            self._sender = asyncio.create_task(self._send())
+        return await answer
+
+    async def _send(self) -> None:
+        """Send what is queued, one round trip at a time, until nothing is; each caller gets
+        its own answer, or the error of the round trip that held its call."""
+        while self._queued:
+            calls, self._queued = self._queued, []
+            try:
+                answers = await self._run([keys for keys, _ in calls])
+            except Exception as error:
+                for _, answer in calls:
+                    if not answer.done():
+                        answer.set_exception(error)
+            else:
+                for (_, answer), result in zip(calls, answers, strict=True):
+                    if not answer.done():
+                        answer.set_result(result)
+
+    async def _run(self, calls: list[list[str]]) -> list[Any]:
+        if len(calls) == 1:  # alone: the plain call (a pipeline checks the script first)
+            return [await self._take(keys=calls[0], args=self._args)]
+        async with self._redis.pipeline(transaction=False) as pipeline:
+            for keys in calls:
+                await self._take(keys=keys, args=self._args, client=pipeline)
+            return list(await pipeline.execute())

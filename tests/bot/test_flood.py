@@ -1,6 +1,7 @@
 """Anti-flood buckets: a flooding user is cut off while others go through, in process and
 shared through Redis (where two bot processes see one bucket per user)."""
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -75,3 +76,14 @@ async def test_redis_buckets_read_a_key_with_the_token(redis: Redis) -> None:
         assert await buckets.admit_reading(2, key) == (True, "Broadcast:name")
     finally:
         await redis.delete(key)
+
+
+async def test_calls_at_once_share_round_trips_and_each_takes_its_own_token(
+    redis: Redis,
+) -> None:
+    buckets = RedisBuckets(redis, rate=0.001, burst=5, prefix=f"test:{uuid.uuid4()}:")
+    one_user = await asyncio.gather(*(buckets.admit(1) for _ in range(20)))
+    assert sum(one_user) == 5
+    assert one_user[:5] == [True] * 5  # in the order they were made
+    many_users = await asyncio.gather(*(buckets.admit(user) for user in range(2, 52)))
+    assert all(many_users)
