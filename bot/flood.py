@@ -109,7 +109,7 @@ class RedisBuckets:
 
     async def _send(self) -> None:
         """Send what is queued, one round trip at a time, until nothing is; each caller gets
-        its own answer, or the error of the round trip that held its call."""
+        its own answer or error, or the error of the round trip that held its call."""
         while self._queued:
             calls, self._queued = self._queued, []
             try:
@@ -120,7 +120,11 @@ class RedisBuckets:
                         answer.set_exception(error)
             else:
                 for (_, answer), result in zip(calls, answers, strict=True):
-                    if not answer.done():
+                    if answer.done():
+                        continue
+                    if isinstance(result, Exception):  # this call's own error, not the others'
+                        answer.set_exception(result)
+                    else:
                         answer.set_result(result)
 
     async def _run(self, calls: list[list[str]]) -> list[Any]:
@@ -129,4 +133,4 @@ class RedisBuckets:
         async with self._redis.pipeline(transaction=False) as pipeline:
             for keys in calls:
                 await self._take(keys=keys, args=self._args, client=pipeline)
-            return list(await pipeline.execute())
+            return list(await pipeline.execute(raise_on_error=False))

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from aiogram.types import TelegramObject, User
 from redis.asyncio import Redis
+from redis.exceptions import ResponseError
 
 from bot.flood import Buckets, LocalBuckets, RedisBuckets
 from bot.middlewares import ThrottleMiddleware
@@ -87,3 +88,13 @@ async def test_calls_at_once_share_round_trips_and_each_takes_its_own_token(
     assert one_user[:5] == [True] * 5  # in the order they were made
     many_users = await asyncio.gather(*(buckets.admit(user) for user in range(2, 52)))
     assert all(many_users)
+    not_a_string = f"test:{uuid.uuid4()}:hash"
+    await redis.hset(not_a_string, "field", "value")
+    try:  # a call that fails fails alone
+        answers = await asyncio.gather(
+            buckets.admit(60), buckets.admit_reading(61, not_a_string), return_exceptions=True
+        )
+    finally:
+        await redis.delete(not_a_string)
+    assert answers[0] is True
+    assert isinstance(answers[1], ResponseError)
