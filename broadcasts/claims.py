@@ -66,21 +66,10 @@ async def claim(
     (the caller commits). Rows locked by another sender's claim are skipped. Those of
     subscribers who have left since the run was planned (unsubscribed, blocked the bot,
     deleted their account) are excluded instead, as the planner would have."""
-    due = (
-        select(Delivery.id, Subscriber.status)
-        .join(Subscriber, Subscriber.id == Delivery.subscriber_id)
-        .where(
-            Delivery.run_id == run_id,
-            Delivery.status == DeliveryStatus.QUEUED,
-            (Delivery.not_before.is_(None)) | (Delivery.not_before <= now),
-        )
-        .order_by(Delivery.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True, of=Delivery)
-    )
     ids: list[int] = []
     gone: dict[SubscriberStatus, list[int]] = {}
-    for delivery_id, status in (await session.execute(due)).all():
+    due = await session.execute(_DUE, {"run_id": run_id, "now": now, "limit": limit})
+    for delivery_id, status in due.all():
         if status is SubscriberStatus.ACTIVE:
             ids.append(delivery_id)
         else:
@@ -94,12 +83,7 @@ async def claim(
     excluded = sum(len(left) for left in gone.values())
     if not ids:
         return Claimed([], excluded)
-    claimed = await session.scalars(
-        update(Delivery)
-        .where(Delivery.id.in_(ids), Delivery.status == DeliveryStatus.QUEUED)
-        .values(status=DeliveryStatus.SENDING, claimed_at=now, claimed_by=sender, attempted_at=None)
-        .returning(Delivery.id)
-    )
+    claimed = await session.scalars(_CLAIM, {"ids": ids, "now": now, "sender": sender})
     return Claimed(sorted(claimed.all()), excluded)
 
 
@@ -214,6 +198,32 @@ _CLAIMS_GIVEN = (
     _COLUMNS.claimed_by == bindparam("sender"),
 )
 _UNATTEMPTED = _COLUMNS.attempted_at.is_(None)
+_DUE = (
+    select(_COLUMNS.id, Subscriber.status)
+    .join(Subscriber, Subscriber.id == _COLUMNS.subscriber_id)
+    .where(
+        _COLUMNS.run_id == bindparam("run_id"),
+        _COLUMNS.status == DeliveryStatus.QUEUED,
+        _COLUMNS.not_before.is_(None) | (_COLUMNS.not_before <= bindparam("now")),
+    )
+    .order_by(_COLUMNS.id)
+    .limit(bindparam("limit"))
+    .with_for_update(skip_locked=True, of=DELIVERIES)
+)
+_CLAIM = (
+    update(DELIVERIES)
+    .where(
+        _COLUMNS.id.in_(bindparam("ids", expanding=True)),
+        _COLUMNS.status == DeliveryStatus.QUEUED,
+    )
+    .values(
+        status=DeliveryStatus.SENDING,
+        claimed_at=bindparam("now"),
+        claimed_by=bindparam("sender"),
+        attempted_at=None,
+    )
+    .returning(_COLUMNS.id)
+)
 _MARK = (
     update(DELIVERIES)
     .where(*_CLAIMS_GIVEN, _UNATTEMPTED)
