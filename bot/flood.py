@@ -9,11 +9,12 @@ its own. Calls made while a round trip is out (a batch of webhook updates handle
 share the next one, as a pipeline of script calls, each still atomic on its own.
 """
 
-import asyncio
 import time
 from typing import Any, Protocol
 
 from redis.asyncio import Redis
+
+from core.grouped_calls import GroupedCalls
 
 _MAX_TRACKED_USERS = 50_000
 
@@ -86,48 +87,20 @@ class RedisBuckets:
         self._prefix = prefix
         # A bucket left alone this long has refilled: Redis may forget it.
         self._args = (rate, burst, int(1000 * burst / rate) + 1000)
-        self._queued: list[tuple[list[str], asyncio.Future[Any]]] = []
-        self._sender: asyncio.Task[None] | None = None
+        self._round_trips = GroupedCalls[list[str], Any](self._run)
 
     async def admit(self, user_id: int) -> bool:
-        admitted, _ = await self._call([f"{self._prefix}{user_id}"])
+        admitted, _ = await self._round_trips.call([f"{self._prefix}{user_id}"])
         return bool(admitted)
 
     async def admit_reading(self, user_id: int, key: str) -> tuple[bool, str | None]:
         """`admit`, and the text held at `key` (a string key in the same Redis; None when it
         is unset), read in the same round trip."""
-        admitted, read = await self._call([f"{self._prefix}{user_id}", key])
+        admitted, read = await self._round_trips.call([f"{self._prefix}{user_id}", key])
         return bool(admitted), read.decode() if isinstance(read, bytes) else read
 
-    async def _call(self, keys: list[str]) -> Any:
-        """The script's answer for `keys`, from the next round trip."""
-        answer: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._queued.append((keys, answer))
-        if self._sender is None or self._sender.done():
-            self._sender = asyncio.create_task(self._send())
-        return await answer
-
-    async def _send(self) -> None:
-        """Send what is queued, one round trip at a time, until nothing is; each caller gets
-        its own answer or error, or the error of the round trip that held its call."""
-        while self._queued:
-            calls, self._queued = self._queued, []
-            try:
-                answers = await self._run([keys for keys, _ in calls])
-            except Exception as error:
-                for _, answer in calls:
-                    if not answer.done():
-                        answer.set_exception(error)
-            else:
-                for (_, answer), result in zip(calls, answers, strict=True):
-                    if answer.done():
-                        continue
-                    if isinstance(result, Exception):  # this call's own error, not the others'
-                        answer.set_exception(result)
-                    else:
-                        answer.set_result(result)
-
     async def _run(self, calls: list[list[str]]) -> list[Any]:
+        """One round trip: the script's answer (or its own error) for each call's keys."""
         if len(calls) == 1:  # alone: the plain call (a pipeline checks the script first)
             return [await self._take(keys=calls[0], args=self._args)]
         async with self._redis.pipeline(transaction=False) as pipeline:

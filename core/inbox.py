@@ -15,7 +15,6 @@ written wait for the next, which holds them all in one INSERT and one COMMIT; ea
 is answered only once the transaction holding its update has committed (or failed).
 """
 
-import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -27,6 +26,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from core.clock import Clock
 from core.db import Base, upsert
+from core.grouped_calls import GroupedCalls
 
 CLAIM_LEASE = timedelta(minutes=2)
 GROUP_LIMIT = 500  # updates in one group commit at most (one INSERT statement)
@@ -71,13 +71,13 @@ async def store_many(
 
 
 class GroupCommit:
-    """Stores updates for concurrent callers in shared transactions.
+    """Stores updates for concurrent callers in shared transactions (`core.grouped_calls`).
 
-    The first caller starts a writer; whoever calls while it writes joins the next
-    transaction, up to `limit` updates each. `store` returns once the transaction holding
-    its update has committed, and raises what the transaction raised if it failed, so an
-    update is acknowledged only when it is kept. A caller that gives up waiting (its
-    request cancelled) leaves its update in the transaction: keeping one twice is harmless.
+    Whoever calls while a transaction is being written joins the next one, up to `limit`
+    updates each. `store` returns once the transaction holding its update has committed,
+    and raises what the transaction raised if it failed, so an update is acknowledged only
+    when it is kept. A caller that gives up waiting (its request cancelled) leaves its
+    update in the transaction: keeping one twice is harmless.
     """
 
     def __init__(
@@ -89,35 +89,18 @@ class GroupCommit:
     ) -> None:
         self._sessionmaker = sessionmaker
         self._clock = clock
-        self._limit = limit
-        self._waiting: list[tuple[dict[str, Any], asyncio.Future[None]]] = []
-        self._writer: asyncio.Task[None] | None = None
+        self._transactions = GroupedCalls[dict[str, Any], None](self._write, limit=limit)
         self.commits = 0
 
     async def store(self, payload: dict[str, Any]) -> None:
         """Keep `payload` (committed) together with whatever else is posted meanwhile."""
-        kept: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._waiting.append((payload, kept))
-        if self._writer is None or self._writer.done():
-            self._writer = asyncio.create_task(self._write())
-        await kept
+        await self._transactions.call(payload)
 
-    async def _write(self) -> None:
-        while self._waiting:
-            group = self._waiting[: self._limit]
-            del self._waiting[: self._limit]
-            try:
-                async with self._sessionmaker() as session:
-                    await store_many(session, [payload for payload, _ in group], now=self._clock())
-            except Exception as error:  # each waiting request fails with it, as it did alone
-                for _, kept in group:
-                    if not kept.done():
-                        kept.set_exception(error)
-            else:
-                self.commits += 1
-                for _, kept in group:
-                    if not kept.done():
-                        kept.set_result(None)
+    async def _write(self, payloads: list[dict[str, Any]]) -> list[None]:
+        async with self._sessionmaker() as session:
+            await store_many(session, payloads, now=self._clock())
+        self.commits += 1
+        return [None] * len(payloads)
 
 
 async def claim(session: AsyncSession, *, now: datetime, limit: int = 100) -> list[Claimed]:
