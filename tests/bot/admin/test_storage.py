@@ -18,6 +18,29 @@ def test_memory_without_redis() -> None:
     assert isinstance(fsm_storage(load_settings()), MemoryStorage)
 
 
+async def test_memory_keeps_only_chats_with_a_state_or_data() -> None:
+    """The state is read for every update: reading must not keep a record of every chat
+    that ever wrote to the bot."""
+    storage = fsm_storage(load_settings())
+    assert isinstance(storage, MemoryStorage)
+    passers_by = [StorageKey(bot_id=1, chat_id=n, user_id=n) for n in range(100)]
+    for key in passers_by:
+        assert await storage.get_state(key) is None
+        assert await storage.get_data(key) == {}
+        assert await storage.get_value(key, "draft", "none") == "none"
+    wizard = StorageKey(bot_id=1, chat_id=42, user_id=42)
+    await storage.set_state(wizard, "Broadcast:message")
+    await storage.set_data(wizard, {"draft": {"name": "autumn"}})
+    assert await storage.get_state(wizard) == "Broadcast:message"
+    assert await storage.get_value(wizard, "draft") == {"name": "autumn"}
+    assert list(storage.storage) == [wizard]
+
+    await storage.set_state(wizard, None)
+    assert await storage.get_data(wizard) == {"draft": {"name": "autumn"}}  # data stays
+    await storage.set_data(wizard, {})
+    assert not storage.storage
+
+
 async def test_redis_keeps_the_wizard_between_storages() -> None:
     key = StorageKey(bot_id=1, chat_id=42, user_id=42)
     first = fsm_storage(load_settings(redis_url=REDIS_URL))
