@@ -5,16 +5,15 @@ language) by the sender's own `compose`: media, buttons in rows, effects (in a p
 chat), links untracked, without the Unsubscribe button. Local files go up once and their
 file ids are kept (broadcasts.uploads), so a run after it sends them by id.
 
-Flood control (a 429) is waited out as Telegram asks (retry_after), up to FLOOD_WAITS
-times a message; a server error or a connection that never opened is tried again, up to
-TRIES sends with a growing pause. Every other answer is final and said as something the
-person can act on ("chat not found: that user has not started the bot yet"). A failure
-that holds for every message to the chat (not found, blocked, a bot token Telegram does
-not know) leaves the rest untried. The command exits 1 unless every message was sent.
+The messages go one after another (broadcasts.one_chat): flood control is waited out as
+Telegram asks, a server error is tried again a few times, and an answer that holds for
+every message to the chat (not found, blocked, a bot token Telegram does not know) leaves
+the rest untried. Each wait is noted, and each answer said as something the person can
+act on ("chat not found: that user has not started the bot yet"). The command exits 1
+unless every message was sent.
 """
 
-import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 
 from bot.messenger import TelegramMessenger
 from broadcasts.compose import Recipient, compose, prepared
@@ -32,17 +31,12 @@ from broadcasts.messenger import (
     Unknown,
 )
 from broadcasts.models import Campaign
+from broadcasts.one_chat import TOKEN_UNKNOWN, send_in_turn
 from broadcasts.templates import SAMPLE
 from broadcasts.uploads import FileIds, UploadOnce
 from core.settings import Settings
 
-FLOOD_WAITS = 5  # 429s one message may meet; then it is a failure
-TRIES = 3  # sends of one message that may end in a server error
-BACKOFF_SECONDS = 1.0  # before the second send after a server error; doubles after
-_TOKEN_UNKNOWN = ("Unauthorized", "Not Found")  # how the Bot API answers a wrong token
-
 Say = Callable[[str], None]
-Sleep = Callable[[float], Awaitable[None]]
 
 
 async def send_trial(
@@ -77,49 +71,29 @@ def trial_messages(campaign: Campaign, *, to: int) -> list[tuple[str, OutgoingMe
 
 
 async def send_each(
-    messenger: Messenger,
-    messages: Sequence[tuple[str, OutgoingMessage]],
-    *,
-    say: Say,
-    note: Say,
-    sleep: Sleep = asyncio.sleep,
+    messenger: Messenger, messages: Sequence[tuple[str, OutgoingMessage]], *, say: Say, note: Say
 ) -> int:
-    """Send each (label, message) in turn, `say` how each went ("label: sent", or why
-    not) and `note` each wait; how many were not sent."""
-    failed = 0
-    for position, (label, message) in enumerate(messages):
-        outcome = await send_patiently(messenger, message, note=note, sleep=sleep)
-        if isinstance(outcome, Sent):
+    """Send each (label, message) in turn (broadcasts.one_chat), `say` how each went
+    ("label: sent", or why not) and `note` each wait; how many were not sent."""
+
+    def waiting(outcome: Outcome, seconds: float) -> None:
+        if isinstance(outcome, RetryAfter):
+            note(f"Telegram asks to wait {seconds:g} s (flood control): waiting")
+        else:
+            note(f"{in_words(outcome)}; trying again in {seconds:g} s")
+
+    failed = untried = 0
+    async for label, outcome in send_in_turn(messenger, messages, waiting=waiting):
+        if outcome is None:
+            untried += 1
+        elif isinstance(outcome, Sent):
             say(f"{label}: sent")
-            continue
-        failed += 1
-        say(f"{label}: not sent: {in_words(outcome)}")
-        if _ends_this_chat(outcome) and (rest := len(messages) - position - 1):
-            say(f"the other {rest} not tried: they would fail the same way")
-            return failed + rest
-    return failed
-
-
-async def send_patiently(
-    messenger: Messenger, message: OutgoingMessage, *, note: Say, sleep: Sleep = asyncio.sleep
-) -> Outcome:
-    """Send until an answer that is neither "wait" nor "try again" (within bounds)."""
-    floods = tries = 0
-    while True:
-        outcome = await messenger.send(message)
-        if isinstance(outcome, RetryAfter) and floods < FLOOD_WAITS:
-            floods += 1
-            note(f"Telegram asks to wait {outcome.seconds:g} s (flood control): waiting")
-            await sleep(outcome.seconds)
-            continue
-        if isinstance(outcome, TransientError):
-            tries += 1
-            if tries < TRIES:
-                pause = BACKOFF_SECONDS * 2 ** (tries - 1)
-                note(f"{in_words(outcome)}; trying again in {pause:g} s")
-                await sleep(pause)
-                continue
-        return outcome
+        else:
+            failed += 1
+            say(f"{label}: not sent: {in_words(outcome)}")
+    if untried:
+        say(f"the other {untried} not tried: they would fail the same way")
+    return failed + untried
 
 
 def in_words(outcome: Outcome) -> str:
@@ -139,7 +113,7 @@ def in_words(outcome: Outcome) -> str:
                 "forbidden: that user blocked the bot or never started it "
                 "(they open it in Telegram and press Start)"
             )
-        case Rejected(description) if description.startswith(_TOKEN_UNKNOWN):
+        case Rejected(description) if description.startswith(TOKEN_UNKNOWN):
             return (
                 f"Telegram does not know this bot token ({description}): "
                 "check SEGBOT_BOT_TOKEN (and SEGBOT_TELEGRAM_API_BASE)"
@@ -155,9 +129,3 @@ def in_words(outcome: Outcome) -> str:
             )
         case Unknown(description):
             return f"no answer from Telegram ({description}): it may have arrived, look"
-
-
-def _ends_this_chat(outcome: Outcome) -> bool:
-    """The answer would be the same for any message to this chat."""
-    token = isinstance(outcome, Rejected) and outcome.description.startswith(_TOKEN_UNKNOWN)
-    return token or isinstance(outcome, ChatNotFound | Blocked)

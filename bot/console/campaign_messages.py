@@ -9,7 +9,6 @@ Unsubscribe button when the campaign has one, as subscribers will get it. A mess
 cannot be rendered, or whose markup Telegram would refuse, carries the reason instead.
 """
 
-import asyncio
 from dataclasses import dataclass, replace
 
 from broadcasts.campaigns import DEFAULT_LABEL
@@ -27,12 +26,12 @@ from broadcasts.messenger import (
     TransientError,
     Unknown,
 )
+from broadcasts.one_chat import send_in_turn
 from broadcasts.spec import CampaignSpec, TargetSpec
 from broadcasts.telegram_html import check_length
 from broadcasts.templates import SAMPLE
 from core.errors import SegbotError
 
-FLOOD_WAITS = 5  # Telegram's "wait" answers one test message may get; then it is not sent
 LONGEST_WAIT = 10.0  # seconds; a longer wait is reported, not waited out
 NOT_TRIED = "not tried: it would fail the same way"
 MOST_TEST_MESSAGES = 20  # Telegram lets a bot send one chat about one message a second
@@ -129,30 +128,15 @@ def sendable(targets: list[TargetMessages]) -> list[tuple[str, OutgoingMessage]]
 async def send_to_self(
     messenger: Messenger, messages: list[tuple[str, OutgoingMessage]]
 ) -> list[tuple[str, str, bool]]:
-    """Send each (label, message) in turn: (label, how it went, sent?). An answer that
-    would be the same for every message to the chat (not started, blocked) leaves the
-    rest untried."""
+    """Send each (label, message) in turn (broadcasts.one_chat; a wait past LONGEST_WAIT
+    is not waited out): (label, how it went, sent?)."""
     results = []
-    stopped = False
-    for label, message in messages:
-        if stopped:
+    async for label, outcome in send_in_turn(messenger, messages, longest_wait=LONGEST_WAIT):
+        if outcome is None:
             results.append((label, NOT_TRIED, False))
-            continue
-        outcome = await _send_patiently(messenger, message)
-        results.append((label, _in_words(outcome), isinstance(outcome, Sent)))
-        stopped = isinstance(outcome, ChatNotFound | Blocked)
+        else:
+            results.append((label, _in_words(outcome), isinstance(outcome, Sent)))
     return results
-
-
-async def _send_patiently(messenger: Messenger, message: OutgoingMessage) -> Outcome:
-    """Send, waiting out Telegram's short "wait" answers (a test send is a few messages to
-    one chat, which Telegram allows about one a second)."""
-    for _ in range(FLOOD_WAITS):
-        outcome = await messenger.send(message)
-        if not isinstance(outcome, RetryAfter) or outcome.seconds > LONGEST_WAIT:
-            return outcome
-        await asyncio.sleep(outcome.seconds)
-    return await messenger.send(message)
 
 
 def _in_words(outcome: Outcome) -> str:
