@@ -108,16 +108,11 @@ async def refresh_all(
     the matches first."""
     baseline = segment.refreshed_at is None
     if session.get_bind().dialect.name == "postgresql":
-        matching = select(Subscriber.id.label("subscriber_id")).where(matches).cte("matches")
         if baseline:  # nobody to compare with (and a new segment's plan is a guess)
-            added = (
-                insert(SegmentMember)
-                .from_select(_MEMBER_COLUMNS, _as_members(select(matching), segment, now))
-                .returning(SegmentMember.subscriber_id)
-                .cte("entered")
-            )
-            found = (await session.execute(select(func.count()).select_from(added))).scalar()
-            return int(found or 0), int(found or 0), 0
+            added = await session.execute(_baseline(segment, matches, now))
+            found = int(added.rowcount)  # type: ignore[attr-defined]
+            return found, found, 0
+        matching = select(Subscriber.id.label("subscriber_id")).where(matches).cte("matches")
         diff = _diff(segment, now, matching, scoped=False)
         counted = select(func.count()).select_from(matching).scalar_subquery()
         entered, left, found = (await session.execute(diff.add_columns(counted))).one()
@@ -129,6 +124,16 @@ async def refresh_all(
         entered, left = await apply_changes(session, segment, now, scoped=False)
     await clear(session)
     return size, entered, left
+
+
+def _baseline(segment: Segment, matches: ColumnElement[bool], now: datetime) -> Insert:
+    """PostgreSQL: every subscriber `matches` holds for made a member, in subscriber
+    order, by a plain INSERT counted by its row count (nothing returned to count). The
+    benchmark's first refresh of 20 segments (a million subscribers, 4.1 million members)
+    took 14-24 s this way against 20-28 s with the rows returned and counted in the
+    statement, ahead in each of five runs taken in turns (issue 26)."""
+    matching = select(Subscriber.id).where(matches).order_by(Subscriber.id)
+    return insert(SegmentMember).from_select(_MEMBER_COLUMNS, _as_members(matching, segment, now))
 
 
 async def apply_changes(
