@@ -9,7 +9,8 @@
     sender has this one to itself; the baseline replays the very requests the sender made
     with a bare aiohttp loop (100 connections, as aiogram's session). Target: at least
     1,000 messages/s, the paid-broadcast ceiling; CPU per message within 1.4x of the
-    baseline's.
+    baseline's. This process's heap is frozen first, as `segbot run` freezes its own
+    once everything is imported (bot.runtime.freeze_startup_heap); both sides run on it.
     Wall-clock rates are capped by what the emulator can serve on its core; CPU rates
     (messages per CPU second of this process) say what one core of sender can do.
     The sender runs twice each round: with its own bounds, which at this rate let up to
@@ -54,6 +55,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 import migrations
 from bot.messenger import TelegramMessenger
+from bot.runtime import freeze_startup_heap
 from broadcasts.campaigns import save_campaign
 from broadcasts.models import Campaign, Delivery, Run, RunStatus
 from broadcasts.pacing import LocalSlots, RateBudget
@@ -301,6 +303,7 @@ async def measure_sending(url: str, messages: int, strict: int, paid: int) -> di
     try:
         async with sessionmaker() as session:
             await add_audience(session, max(messages, strict, paid))
+        freeze_startup_heap()
         with emulator_process(max(messages, strict, paid)) as base_url:
             async with EmulatorClient(base_url) as control:
                 unlimited = await throughput(sessionmaker, base_url, control, messages)

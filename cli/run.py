@@ -30,6 +30,7 @@ def run(
     configure_logging(settings)
     from bot import runtime  # aiogram takes seconds to import: only once the settings are good
 
+    runtime.freeze_startup_heap()
     execute(runtime.run(settings, config=config_or_exit(settings), role=role, webhook=webhook))
 
 
