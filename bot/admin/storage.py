@@ -30,7 +30,7 @@ class MemoryStates(MemoryStorage):
     """aiogram's MemoryStorage, except that a chat has a record only while it has a state
     or data. aiogram's creates an empty record for every chat it is asked about, and the
     state is read for every update, so it kept one for every chat that ever wrote to the
-    bot, for good (and creating them was a third of dispatch's own CPU)."""
+    bot, for good."""
 
     async def set_state(self, key: StorageKey, state: StateType = None) -> None:
         await super().set_state(key, state)
