@@ -161,7 +161,9 @@ async def test_cancel_leaves_the_wizard_at_any_step(emulator: Emulator, audience
 async def test_pause_resume_and_cancel_with_the_buttons(
     emulator: Emulator, audience: None, session: AsyncSession
 ) -> None:
-    people = [{"telegram_id": 2000 + n, "language_code": "pt"} for n in range(60)]
+    # A minute of sending at RATE_LIMIT: still sending when Cancel is pressed, however
+    # slowly a busy machine answers the presses before it.
+    people = [{"telegram_id": 2000 + n, "language_code": "pt"} for n in range(RATE_LIMIT * 60)]
     await add_people(session, emulator, *people)
     await save_segment(session, name="portuguese", rule_text="lang = pt", now=utcnow())
     spec = parse_campaign("name: slow\naudience:\n  - segment: portuguese\n    text: Olá\n")
