@@ -57,11 +57,11 @@ async def send_in_turn(
             yield label, None
             continue
         outcome = await _send_patiently(messenger, message, longest_wait, waiting)
-        chat_is_out = ends_this_chat(outcome)
+        chat_is_out = _ends_this_chat(outcome)
         yield label, outcome
 
 
-def ends_this_chat(outcome: Outcome) -> bool:
+def _ends_this_chat(outcome: Outcome) -> bool:
     """The answer would be the same for any message to this chat."""
     token = isinstance(outcome, Rejected) and outcome.description.startswith(TOKEN_UNKNOWN)
     return token or isinstance(outcome, ChatNotFound | Blocked)
