@@ -22,6 +22,7 @@ from broadcasts.models import (
 from core.errors import SegbotError
 
 _PENDING = (DeliveryStatus.QUEUED, DeliveryStatus.SENDING)
+_OVER = (CampaignStatus.DONE, CampaignStatus.CANCELLED, CampaignStatus.MISSED)
 
 
 class RunStateError(SegbotError):
@@ -93,51 +94,57 @@ async def latest_run(session: AsyncSession, *, campaign_id: int) -> Run | None:
 
 async def pause(session: AsyncSession, *, campaign: Campaign, now: datetime) -> Run:
     """Stop sending the campaign's current run (queued deliveries wait); commits."""
-    run = await _current(session, campaign, RunStatus.SENDING, "is not sending")
-    run.status = RunStatus.PAUSED
-    campaign.status, campaign.updated_at = CampaignStatus.PAUSED, now
-    await session.commit()
-    return run
+    return await _switch(
+        session, campaign, now, RunStatus.SENDING, to=(RunStatus.PAUSED, CampaignStatus.PAUSED),
+        not_so="is not sending",
+    )  # fmt: skip
 
 
 async def resume(session: AsyncSession, *, campaign: Campaign, now: datetime) -> Run:
-    run = await _current(session, campaign, RunStatus.PAUSED, "is not paused")
-    run.status = RunStatus.SENDING
-    campaign.status, campaign.updated_at = CampaignStatus.RUNNING, now
-    await session.commit()
-    return run
+    return await _switch(
+        session, campaign, now, RunStatus.PAUSED, to=(RunStatus.SENDING, CampaignStatus.RUNNING),
+        not_so="is not paused",
+    )  # fmt: skip
 
 
 async def cancel(session: AsyncSession, *, campaign: Campaign, now: datetime) -> int:
     """Cancel the campaign: its schedule, and its run's queued deliveries; commits.
     Returns how many deliveries will now never be sent."""
-    if campaign.status in (CampaignStatus.DONE, CampaignStatus.CANCELLED, CampaignStatus.MISSED):
+    campaign, run = await take_campaign(session, campaign.id)
+    if campaign.status in _OVER:
+        await _let_go(session)
         raise RunStateError(f"campaign {campaign.name!r} is already {campaign.status.value}")
-    run = await latest_run(session, campaign_id=campaign.id)
     dropped = 0
     if run is not None and run.status in (RunStatus.SENDING, RunStatus.PAUSED):
-        run.status, run.finished_at = RunStatus.CANCELLED, now
+        # The deliveries before the run: the order a sender's claim locks them in.
         result = await session.execute(
             update(Delivery)
             .where(Delivery.run_id == run.id, Delivery.status == DeliveryStatus.QUEUED)
             .values(status=DeliveryStatus.CANCELLED)
         )
         dropped = result.rowcount  # type: ignore[attr-defined]
+        run.status, run.finished_at = RunStatus.CANCELLED, now
     campaign.status, campaign.updated_at = CampaignStatus.CANCELLED, now
     await session.commit()
     return dropped
 
 
 async def finish_if_complete(session: AsyncSession, *, run: Run, now: datetime) -> bool:
-    """Mark the run done once nothing is queued or being sent; commits if it was."""
-    pending = await session.scalar(
-        select(func.count()).where(Delivery.run_id == run.id, Delivery.status.in_(_PENDING))
-    )
-    if pending:
+    """Mark the run done once nothing is queued or being sent, unless it was paused or
+    cancelled meanwhile; commits if it was."""
+    if await _pending(session, run.id):  # the common answer, without taking the campaign
         return False
-    run.status, run.finished_at = RunStatus.DONE, now
-    campaign = await session.get(Campaign, run.campaign_id)
-    if campaign is not None and campaign.status is CampaignStatus.RUNNING:
+    campaign, _ = await take_campaign(session, run.campaign_id)
+    current = await session.get(Run, run.id, populate_existing=True)
+    if (
+        current is None
+        or current.status is not RunStatus.SENDING
+        or await _pending(session, run.id)
+    ):
+        await _let_go(session)
+        return False
+    current.status, current.finished_at = RunStatus.DONE, now
+    if campaign.status is CampaignStatus.RUNNING:
         # A recurring campaign goes back to waiting for its next occurrence.
         recurring = campaign.schedule_kind is ScheduleKind.CRON
         campaign.status = CampaignStatus.SCHEDULED if recurring else CampaignStatus.DONE
@@ -153,10 +160,56 @@ async def mark_interrupted_unknown(session: AsyncSession) -> int:
     return (await settle(session, true())).unknown
 
 
-async def _current(
-    session: AsyncSession, campaign: Campaign, status: RunStatus, not_so: str
+async def _switch(
+    session: AsyncSession,
+    campaign: Campaign,
+    now: datetime,
+    run_was: RunStatus,
+    *,
+    to: tuple[RunStatus, CampaignStatus],
+    not_so: str,
 ) -> Run:
-    run = await latest_run(session, campaign_id=campaign.id)
-    if run is None or run.status is not status:
+    """Move the campaign's latest run from `run_was`, and the campaign, to `to`; commits."""
+    campaign, run = await take_campaign(session, campaign.id)
+    if run is None or run.status is not run_was:
+        await _let_go(session)
         raise RunStateError(f"campaign {campaign.name!r} {not_so}")
+    run.status, campaign.status = to
+    campaign.updated_at = now
+    await session.commit()
     return run
+
+
+async def take_campaign(session: AsyncSession, campaign_id: int) -> tuple[Campaign, Run | None]:
+    """Take the campaign for this transaction, then read it and its latest run afresh
+    (into the session's objects, if it has them).
+
+    Every change to the status of a campaign or its runs takes the campaign first: pause,
+    resume, cancel and finishing here, a resend of unknown deliveries, and the scheduler
+    starting a run (which takes it by the same kind of write). So no two interleave: each
+    reads what the one before it wrote, never what another is about to overwrite (a cancel
+    racing a run's last message is either too late, the campaign done, or in time, the run
+    cancelled; never both). PostgreSQL keeps the campaign's row locked until the
+    transaction ends; SQLite, which has one writer at a time, the whole database."""
+    await session.execute(
+        update(Campaign)
+        .where(Campaign.id == campaign_id)
+        .values(updated_at=Campaign.updated_at)  # a write that changes nothing: the lock
+        .execution_options(synchronize_session=False)
+    )
+    campaign = await session.get(Campaign, campaign_id, populate_existing=True)
+    if campaign is None:
+        raise RunStateError(f"no campaign {campaign_id}")
+    return campaign, await latest_run(session, campaign_id=campaign_id)
+
+
+async def _let_go(session: AsyncSession) -> None:
+    """End a transaction that took a campaign and changed nothing."""
+    await session.commit()  # not a rollback: that would leave the caller's objects unloaded
+
+
+async def _pending(session: AsyncSession, run_id: int) -> int:
+    count = await session.scalar(
+        select(func.count()).where(Delivery.run_id == run_id, Delivery.status.in_(_PENDING))
+    )
+    return count or 0

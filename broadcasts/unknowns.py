@@ -38,7 +38,7 @@ from broadcasts.models import (
     RunStatus,
     Variant,
 )
-from broadcasts.runs import latest_run
+from broadcasts.runs import take_campaign
 from core.errors import SegbotError
 from core.models import Event, EventType, Subscriber, SubscriberStatus
 from core.safe_csv import SafeCsvWriter
@@ -245,7 +245,7 @@ async def resend_unknown(
     try:
         return await _resend(session, run_id, now, expected)
     except SegbotError:
-        await session.rollback()  # the row locks go at once
+        await session.rollback()  # lets the campaign go at once (broadcasts.runs.take_campaign)
         raise
 
 
@@ -255,23 +255,11 @@ async def _resend(
     found = await session.get(Run, run_id, populate_existing=True)
     if found is None:
         raise NoSuchRunError(f"no run {run_id}")
-    # Campaign, then run: the order pause, resume, cancel and finishing lock them in.
-    campaign = await session.scalar(
-        select(Campaign)
-        .where(Campaign.id == found.campaign_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
-    run = await session.scalar(
-        select(Run)
-        .where(Run.id == run_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
-    if campaign is None or run is None:
+    campaign, latest = await take_campaign(session, found.campaign_id)
+    run = await session.get(Run, run_id, populate_existing=True)
+    if run is None:
         raise NoSuchRunError(f"no run {run_id}")
     _refuse_unless_resendable(run, campaign)
-    latest = await latest_run(session, campaign_id=campaign.id)
     if latest is not None and latest.id != run.id:
         raise ResendRefusedError(
             f"run {run.id} is not the latest run of {campaign.name!r} (run {latest.id} is): "

@@ -324,8 +324,6 @@ async def test_a_finished_run_left_with_queued_deliveries_is_reopened(
 async def test_two_resends_at_once_queue_each_delivery_once(
     session: AsyncSession, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
-    if session.get_bind().dialect.name == "sqlite":
-        pytest.skip("row locks: PostgreSQL")
     plan = await with_unknowns(session, sessionmaker, FakeMessenger())
 
     async def resend() -> int | str:
