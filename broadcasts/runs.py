@@ -199,6 +199,7 @@ async def take_campaign(session: AsyncSession, campaign_id: int) -> tuple[Campai
     )
     campaign = await session.get(Campaign, campaign_id, populate_existing=True)
     if campaign is None:
+        await _let_go(session)
         raise RunStateError(f"no campaign {campaign_id}")
     return campaign, await latest_run(session, campaign_id=campaign_id)
 
