@@ -6,8 +6,10 @@ router, on SQLite and, when reachable, PostgreSQL; in the same run, the same upd
 through a bare Dispatcher with one no-op handler, the baseline. The updates arrive parsed
 and bound to the bot, as polling hands them over. The event log's last batch is written
 before the clock stops; each side runs ROUNDS times and its best run counts. Both wall time
-and this process's CPU time are measured (the dispatch target is CPU per update). Prints
-one JSON line.
+and this process's CPU time are measured (the dispatch target is CPU per update). Once the
+updates are made and the database filled, the process's heap is frozen, as `segbot run`
+freezes its own once everything is imported (bot.runtime.freeze_startup_heap); both sides
+run on it. Prints one JSON line.
 
     python -m benchmarks.ingest [--updates 20000] [--postgres URL]   (from the repo root)
 
@@ -31,6 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 import migrations
 from bot.dispatcher import build_dispatcher
+from bot.runtime import freeze_startup_heap
 from core.db import create_engine, create_sessionmaker
 from core.events import EventLog
 from core.models import Event, Subscriber
@@ -163,6 +166,7 @@ async def measure(url: str, bot: Bot, updates: list[Update], users: int) -> dict
         secret_key="bench",  # noqa: S106
         database_url=url,
     )
+    freeze_startup_heap()
     try:
         baselines = [await feed(baseline_dispatcher(), bot, updates) for _ in range(ROUNDS)]
         segbots = [await feed_segbot(settings, sessionmaker, bot, updates) for _ in range(ROUNDS)]
