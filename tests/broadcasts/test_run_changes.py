@@ -10,14 +10,15 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from broadcasts.models import Campaign, CampaignStatus, Delivery, DeliveryStatus, Run, RunStatus
-from broadcasts.planner import plan_run
+from broadcasts.planner import Plan, plan_run
 from broadcasts.runs import RunStateError, cancel, finish_if_complete, pause
 from tests.broadcasts.audience import NOW, add_subscribers, campaign_from
+from tests.broadcasts.test_unknowns import status_of
 
 CAMPAIGN = "name: {name}\ndefault:\n  text: 'Hi {{{{ first_name }}}}'\n"
 
 
-async def all_sent(session: AsyncSession, name: str = "sale") -> Run:
+async def all_sent(session: AsyncSession, name: str = "sale") -> Plan:
     """A run whose every message has been answered, not yet marked done."""
     campaign = await campaign_from(session, CAMPAIGN.format(name=name))
     plan = await plan_run(session, campaign=campaign, now=NOW)
@@ -27,25 +28,15 @@ async def all_sent(session: AsyncSession, name: str = "sale") -> Run:
         .values(status=DeliveryStatus.SENT, claimed_at=NOW, sent_at=NOW)
     )
     await session.commit()
-    return plan.run
-
-
-async def statuses(
-    sessionmaker: async_sessionmaker[AsyncSession], run: Run
-) -> tuple[RunStatus, CampaignStatus]:
-    async with sessionmaker() as session:
-        current = await session.get(Run, run.id)
-        campaign = await session.get(Campaign, run.campaign_id)
-        assert current is not None
-        assert campaign is not None
-        return current.status, campaign.status
+    return plan
 
 
 async def test_a_cancel_between_the_senders_read_and_its_finish_cancels_the_run(
     session: AsyncSession, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
     await add_subscribers(session, 3)
-    run = await all_sent(session)
+    plan = await all_sent(session)
+    run = plan.run
     async with sessionmaker() as sender_side:
         read = await sender_side.get(Run, run.id)  # the sender sees it sending
         assert read is not None
@@ -57,14 +48,15 @@ async def test_a_cancel_between_the_senders_read_and_its_finish_cancels_the_run(
 
         assert not await finish_if_complete(sender_side, run=read, now=NOW)
 
-    assert await statuses(sessionmaker, run) == (RunStatus.CANCELLED, CampaignStatus.CANCELLED)
+    assert await status_of(session, plan) == (RunStatus.CANCELLED, CampaignStatus.CANCELLED)
 
 
 async def test_a_cancel_or_pause_after_the_run_finished_is_refused(
     session: AsyncSession, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
     await add_subscribers(session, 3)
-    run = await all_sent(session)
+    plan = await all_sent(session)
+    run = plan.run
     async with sessionmaker() as marketer:
         campaign = await marketer.get(Campaign, run.campaign_id)  # read while running
         assert campaign is not None
@@ -79,14 +71,14 @@ async def test_a_cancel_or_pause_after_the_run_finished_is_refused(
             await cancel(marketer, campaign=campaign, now=NOW)
         assert campaign.status is CampaignStatus.DONE  # the marketer's copy, read afresh
 
-    assert await statuses(sessionmaker, run) == (RunStatus.DONE, CampaignStatus.DONE)
+    assert await status_of(session, plan) == (RunStatus.DONE, CampaignStatus.DONE)
 
 
 async def test_cancel_and_finish_at_once_agree_on_one_outcome(
     session: AsyncSession, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
     await add_subscribers(session, 2)
-    runs = [await all_sent(session, name=f"sale-{number}") for number in range(8)]
+    plans = [await all_sent(session, name=f"sale-{number}") for number in range(8)]
 
     async def cancelled(run: Run) -> bool:
         async with sessionmaker() as marketer:
@@ -104,12 +96,12 @@ async def test_cancel_and_finish_at_once_agree_on_one_outcome(
             assert read is not None
             return await finish_if_complete(sender_side, run=read, now=NOW)
 
-    for run in runs:
-        cancel_took, finish_took = await asyncio.gather(cancelled(run), finished(run))
+    for plan in plans:
+        cancel_took, finish_took = await asyncio.gather(cancelled(plan.run), finished(plan.run))
         assert cancel_took != finish_took  # exactly one of them
         expected = (
             (RunStatus.CANCELLED, CampaignStatus.CANCELLED)
             if cancel_took
             else (RunStatus.DONE, CampaignStatus.DONE)
         )
-        assert await statuses(sessionmaker, run) == expected
+        assert await status_of(session, plan) == expected
