@@ -20,7 +20,7 @@ from decimal import Decimal
 from typing import Any
 
 import jinja2
-from sqlalchemy import ColumnElement, Row, bindparam, func, select
+from sqlalchemy import ColumnElement, Row, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from broadcasts.languages import pick_language
@@ -29,6 +29,7 @@ from broadcasts.message_content import MessageContent
 from broadcasts.messenger import Button, OutgoingMessage
 from broadcasts.models import Campaign, Delivery
 from broadcasts.templates import CustomerFacts, TemplateContext, compile_template, render
+from core.db import among
 from core.models import Subscriber, SubscriberTag
 from crm_sync.models import Customer, Order
 from segments.levels import STAGES
@@ -171,12 +172,12 @@ def _currency() -> ColumnElement[str | None]:
 _RECIPIENTS = (
     select(Delivery.id.label("delivery_id"), Delivery.variant_id, *_facts())
     .join(Subscriber, Subscriber.id == Delivery.subscriber_id)
-    .where(Delivery.id.in_(bindparam("ids", expanding=True)))
+    .where(among(Delivery.id, "ids"))
     .order_by(Delivery.id)
 )
 _TAGS = (
     select(SubscriberTag.subscriber_id, SubscriberTag.tag)
-    .where(SubscriberTag.subscriber_id.in_(bindparam("ids", expanding=True)))
+    .where(among(SubscriberTag.subscriber_id, "ids"))
     .order_by(SubscriberTag.tag)
 )
 

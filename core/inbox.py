@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.clock import Clock
-from core.db import Base, upsert
+from core.db import Base, among, upsert
 from core.grouped_calls import GroupedCalls
 
 CLAIM_LEASE = timedelta(minutes=2)
@@ -117,8 +117,9 @@ async def claim(session: AsyncSession, *, now: datetime, limit: int = 100) -> li
     if claimed:
         await session.execute(
             update(InboundUpdate)
-            .where(InboundUpdate.update_id.in_([item.update_id for item in claimed]))
-            .values(claimed_at=now)
+            .where(among(InboundUpdate.update_id, "ids"))
+            .values(claimed_at=now),
+            {"ids": [item.update_id for item in claimed]},
         )
     await session.commit()
     return claimed
@@ -129,8 +130,9 @@ async def mark_handled(session: AsyncSession, update_ids: list[int], *, now: dat
     handle it, and the id alone recognises a re-post."""
     await session.execute(
         update(InboundUpdate)
-        .where(InboundUpdate.update_id.in_(update_ids))
-        .values(handled_at=now, payload={})
+        .where(among(InboundUpdate.update_id, "ids"))
+        .values(handled_at=now, payload={}),
+        {"ids": update_ids},
     )
     await session.commit()
 
