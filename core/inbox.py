@@ -118,7 +118,8 @@ async def claim(session: AsyncSession, *, now: datetime, limit: int = 100) -> li
         await session.execute(
             update(InboundUpdate)
             .where(among(InboundUpdate.update_id, "ids"))
-            .values(claimed_at=now),
+            .values(claimed_at=now)
+            .execution_options(synchronize_session=False),  # none is loaded as an object
             {"ids": [item.update_id for item in claimed]},
         )
     await session.commit()
@@ -131,7 +132,8 @@ async def mark_handled(session: AsyncSession, update_ids: list[int], *, now: dat
     await session.execute(
         update(InboundUpdate)
         .where(among(InboundUpdate.update_id, "ids"))
-        .values(handled_at=now, payload={}),
+        .values(handled_at=now, payload={})
+        .execution_options(synchronize_session=False),  # none is loaded as an object
         {"ids": update_ids},
     )
     await session.commit()
