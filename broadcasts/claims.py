@@ -36,7 +36,8 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from broadcasts.models import Delivery, DeliveryStatus, Run, RunStatus, SenderBeat
-from core.db import among, upsert
+from core.db import upsert
+from core.id_lists import among, id_list
 from core.models import Subscriber, SubscriberStatus
 
 BEAT_SECONDS = 5.0
@@ -193,7 +194,7 @@ _QUEUED_AGAIN = {
 DELIVERIES = cast("Table", Delivery.__table__)
 _COLUMNS = DELIVERIES.c
 _CLAIMS_GIVEN = (
-    among(_COLUMNS.id, "ids"),
+    among(_COLUMNS.id, id_list("ids")),
     _COLUMNS.status == DeliveryStatus.SENDING,
     _COLUMNS.claimed_by == bindparam("sender"),
 )
@@ -213,7 +214,7 @@ _DUE = (
 _CLAIM = (
     update(DELIVERIES)
     .where(
-        among(_COLUMNS.id, "ids"),
+        among(_COLUMNS.id, id_list("ids")),
         _COLUMNS.status == DeliveryStatus.QUEUED,
     )
     .values(

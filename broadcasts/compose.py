@@ -29,7 +29,7 @@ from broadcasts.message_content import MessageContent
 from broadcasts.messenger import Button, OutgoingMessage
 from broadcasts.models import Campaign, Delivery
 from broadcasts.templates import CustomerFacts, TemplateContext, compile_template, render
-from core.db import among
+from core.id_lists import among, id_list
 from core.models import Subscriber, SubscriberTag
 from crm_sync.models import Customer, Order
 from segments.levels import STAGES
@@ -172,12 +172,12 @@ def _currency() -> ColumnElement[str | None]:
 _RECIPIENTS = (
     select(Delivery.id.label("delivery_id"), Delivery.variant_id, *_facts())
     .join(Subscriber, Subscriber.id == Delivery.subscriber_id)
-    .where(among(Delivery.id, "ids"))
+    .where(among(Delivery.id, id_list("ids")))
     .order_by(Delivery.id)
 )
 _TAGS = (
     select(SubscriberTag.subscriber_id, SubscriberTag.tag)
-    .where(among(SubscriberTag.subscriber_id, "ids"))
+    .where(among(SubscriberTag.subscriber_id, id_list("ids")))
     .order_by(SubscriberTag.tag)
 )
 

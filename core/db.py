@@ -1,5 +1,4 @@
-"""The database: declarative Base, portable column types, engine, sessions, upsert, and
-`among` (a column in a list of ids, as one parameter).
+"""The database: declarative Base, portable column types, engine, sessions and upsert.
 
 Everything here works the same on SQLite (the embedded default) and PostgreSQL.
 
@@ -15,22 +14,15 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from sqlalchemy import (
-    JSON,
     BigInteger,
-    Boolean,
-    ColumnElement,
     DateTime,
     Dialect,
     Enum,
     Integer,
     MetaData,
     Table,
-    any_,
-    bindparam,
     event,
-    func,
     make_url,
-    select,
     text,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -39,11 +31,8 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
-from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.orm import DeclarativeBase, QueryableAttribute, Session
+from sqlalchemy.orm import DeclarativeBase, Session
 from sqlalchemy.pool import QueuePool
-from sqlalchemy.sql.compiler import SQLCompiler
-from sqlalchemy.sql.visitors import InternalTraversal
 from sqlalchemy.types import TypeDecorator
 
 from core.settings import SecretUrl
@@ -296,41 +285,3 @@ def text_enum(enum_class: type[enum.StrEnum]) -> Enum:
         length=16,
         values_callable=lambda members: [member.value for member in members],
     )
-
-
-class _Among(ColumnElement[bool]):
-    """See `among`."""
-
-    inherit_cache = True
-    type = Boolean()
-    _is_implicitly_boolean = True  # a condition as it is, not `... = 1` (SQLite)
-    _traverse_internals = [  # noqa: RUF012  (SQLAlchemy's cache key: what tells two apart)
-        ("column", InternalTraversal.dp_clauseelement),
-        ("name", InternalTraversal.dp_string),
-    ]
-
-    def __init__(self, column: ColumnElement[int], name: str) -> None:
-        self.column = column
-        self.name = name
-
-
-def among(column: ColumnElement[int] | QueryableAttribute[int], name: str) -> ColumnElement[bool]:
-    """`column IN` the list of integers passed as the parameter `name`, as one parameter
-    whatever the list's length, so the statement's text is the same for every list:
-    `= ANY($1)` with an array on PostgreSQL, `IN (SELECT value FROM json_each(?))` with a
-    JSON array on SQLite. An expanding `IN (?, ?, ...)` is rendered again for every
-    execution (PostgreSQL: a typed placeholder per item, 1.2 ms for 200 ids), a cost the
-    sender paid several times per batch of messages."""
-    return _Among(column.expression, name)
-
-
-@compiles(_Among)  # SQLite, the other database segbot runs on
-def _among_on_sqlite(element: _Among, compiler: SQLCompiler, **kw: Any) -> str:
-    ids = select(func.json_each(bindparam(element.name, type_=JSON)).table_valued("value").c.value)
-    return compiler.process(element.column.in_(ids.scalar_subquery()), **kw)
-
-
-@compiles(_Among, "postgresql")
-def _among_on_postgres(element: _Among, compiler: SQLCompiler, **kw: Any) -> str:
-    ids = bindparam(element.name, type_=postgresql.ARRAY(BigInteger()))
-    return compiler.process(element.column == any_(ids), **kw)

@@ -25,8 +25,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.clock import Clock
-from core.db import Base, among, upsert
+from core.db import Base, upsert
 from core.grouped_calls import GroupedCalls
+from core.id_lists import among
 
 CLAIM_LEASE = timedelta(minutes=2)
 GROUP_LIMIT = 500  # updates in one group commit at most (one INSERT statement)
@@ -117,10 +118,9 @@ async def claim(session: AsyncSession, *, now: datetime, limit: int = 100) -> li
     if claimed:
         await session.execute(
             update(InboundUpdate)
-            .where(among(InboundUpdate.update_id, "ids"))
+            .where(among(InboundUpdate.update_id, [item.update_id for item in claimed]))
             .values(claimed_at=now)
             .execution_options(synchronize_session=False),  # none is loaded as an object
-            {"ids": [item.update_id for item in claimed]},
         )
     await session.commit()
     return claimed
@@ -131,10 +131,9 @@ async def mark_handled(session: AsyncSession, update_ids: list[int], *, now: dat
     handle it, and the id alone recognises a re-post."""
     await session.execute(
         update(InboundUpdate)
-        .where(among(InboundUpdate.update_id, "ids"))
+        .where(among(InboundUpdate.update_id, update_ids))
         .values(handled_at=now, payload={})
         .execution_options(synchronize_session=False),  # none is loaded as an object
-        {"ids": update_ids},
     )
     await session.commit()
 

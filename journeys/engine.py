@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.clock import Clock, utcnow
 from core.errors import SegbotError
-from journeys.id_lists import among, gathered
+from core.id_lists import among, gathered
 from journeys.models import ENROLMENTS, Enrolment, EnrolmentStatus, Journey, JourneyStatus
 from journeys.moves import StepContext
 from journeys.steps import StepDone, run_step

@@ -20,8 +20,8 @@ from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db import dialect_insert
+from core.id_lists import among
 from core.models import Subscriber, SubscriberStatus
-from journeys.id_lists import among
 from journeys.models import Enrolment, EnrolmentStatus
 from journeys.spec import JourneySpec
 from journeys.timing import arrival

@@ -11,7 +11,7 @@ its effects are not done again); the step's effects are applied to the new ones 
 A crash before the commit leaves nothing done, and the step happens on the next round;
 after it, the step is logged and is never done again.
 
-The ids go in and come back as one list each (journeys.id_lists), not a row each: a
+The ids go in and come back as one list each (core.id_lists), not a row each: a
 batch is thousands of enrolments, and a row each is slow to decode.
 """
 
@@ -23,8 +23,8 @@ from sqlalchemy import ColumnElement, Insert, and_, bindparam, literal, select, 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db import dialect_insert
+from core.id_lists import among, id_rows, returned
 from core.models import Subscriber
-from journeys.id_lists import among, id_rows, returned
 from journeys.models import (
     ENROLMENTS,
     STEPS,

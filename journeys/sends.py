@@ -34,8 +34,8 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from broadcasts.models import CampaignTarget, Delivery, DeliveryStatus, Run, RunStatus
+from core.id_lists import among
 from core.models import Subscriber
-from journeys.id_lists import among
 from journeys.models import ENROLMENTS, Enrolment, EnrolmentStatus, JourneyRun
 from journeys.moves import Moved, StepContext, log, move, note_sent
 from journeys.timing import quiet_end

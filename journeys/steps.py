@@ -13,9 +13,9 @@ from sqlalchemy import ColumnElement, bindparam, delete, exists, insert, not_, s
 from sqlalchemy.orm import attributes
 
 from core.db import upsert
+from core.id_lists import among
 from core.models import Subscriber, SubscriberTag
 from journeys.happenings import Happening
-from journeys.id_lists import among
 from journeys.matching import happened_since_step
 from journeys.models import ENROLMENTS, Enrolment, ExitReason, Notice, NoticeStatus
 from journeys.moves import Moved, StepContext, log, move, note

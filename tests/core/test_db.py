@@ -6,7 +6,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, StatementError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from core.db import SQLITE_BUSY_TIMEOUT_MS, among, create_engine, is_contention, upsert
+from core.db import SQLITE_BUSY_TIMEOUT_MS, create_engine, is_contention, upsert
 from core.settings import load_settings
 from crm_sync.models import Customer
 
@@ -61,23 +61,6 @@ async def test_upsert_can_keep_existing_rows(session: AsyncSession) -> None:
 
 async def test_upsert_of_nothing_is_a_no_op(session: AsyncSession) -> None:
     await upsert(session, Customer, [], key=["source", "external_id"])
-
-
-@pytest.mark.parametrize("wanted", [[], [2], [3, 1, 3], list(range(1, 80_001, 2))])
-async def test_among_selects_the_rows_whose_key_is_in_the_list(
-    session: AsyncSession, wanted: list[int]
-) -> None:
-    """One parameter, whatever the list's length: empty, repeated ids, and more than
-    SQLite's limit of 32,766 parameters in one statement."""
-    await upsert(
-        session,
-        Customer,
-        [customer(f"c{number}", "Ann") | {"id": number} for number in (1, 2, 3)],
-        key=["source", "external_id"],
-    )
-    statement = select(Customer.id).where(among(Customer.id, "ids")).order_by(Customer.id)
-    found = (await session.scalars(statement, {"ids": wanted})).all()
-    assert found == sorted({1, 2, 3} & set(wanted))
 
 
 async def test_timestamps_come_back_aware_utc(session: AsyncSession) -> None:

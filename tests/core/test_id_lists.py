@@ -3,12 +3,16 @@ alike on SQLite and PostgreSQL."""
 
 from typing import cast
 
+import pytest
 from sqlalchemy import Table, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.db import upsert
+from core.id_lists import among, gathered, id_list, id_rows, returned
 from core.models import Subscriber
-from journeys.id_lists import among, gathered, id_rows, returned
+from crm_sync.models import Customer
 from tests.broadcasts.audience import add_subscribers
+from tests.core.test_db import customer
 
 
 async def test_ids_go_in_as_one_value(session: AsyncSession) -> None:
@@ -72,3 +76,20 @@ async def test_what_a_statement_returns_comes_back_as_lists_in_one_order(
     ]
     assert none == [[], []]
     assert renamed == 3
+
+
+@pytest.mark.parametrize("wanted", [[], [2], [3, 1, 3], list(range(1, 80_001, 2))])
+async def test_among_selects_the_rows_whose_key_is_in_the_list(
+    session: AsyncSession, wanted: list[int]
+) -> None:
+    """A list named in a statement built once, given when it runs: empty, repeated ids, and
+    more than SQLite's limit of 32,766 parameters in one statement."""
+    await upsert(
+        session,
+        Customer,
+        [customer(f"c{number}", "Ann") | {"id": number} for number in (1, 2, 3)],
+        key=["source", "external_id"],
+    )
+    statement = select(Customer.id).where(among(Customer.id, id_list("ids"))).order_by(Customer.id)
+    found = (await session.scalars(statement, {"ids": wanted})).all()
+    assert found == sorted({1, 2, 3} & set(wanted))
