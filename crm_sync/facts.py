@@ -12,7 +12,9 @@ from datetime import datetime
 from sqlalchemy import (
     ColumnElement,
     Select,
+    Subquery,
     and_,
+    case,
     delete,
     exists,
     func,
@@ -47,30 +49,18 @@ async def refresh_facts_since(session: AsyncSession, *, source: str, since: date
     at_most = select(literal(1)).where(of_source).limit(stored_since * 2 + 1).subquery()
     stored = await session.scalar(select(func.count()).select_from(at_most))
     if stored_since * 2 >= (stored or 0):
-        of_customers = Customer.source == source
-        await _refresh(session, of_customers, of_source, of_customers, synchronize=False)
+        await _refresh_source(session, source)
         return
-    written = and_(of_source, Order.updated_at >= since)
-    touched = select(Order.customer_id).where(written).scalar_subquery()
-    # A customer with an order written as a purchase has one: only a customer with an
-    # order written as none may be left with none.
-    emptied = select(Order.customer_id).where(written, ~_purchase()).scalar_subquery()
-    await _refresh(
-        session,
-        Customer.id.in_(touched),
-        Order.customer_id.in_(touched),
-        Customer.id.in_(emptied),
-        synchronize=False,
-    )
+    touched = select(Order.customer_id).where(of_source, Order.updated_at >= since)
+    await _refresh_chosen(session, touched, synchronize=False)
 
 
 async def refresh_facts(session: AsyncSession, *, customer_ids: Iterable[int]) -> None:
     """Refresh the given customers."""
     ids = sorted(set(customer_ids))
     for start in range(0, len(ids), ID_CHUNK):
-        chunk = ids[start : start + ID_CHUNK]
-        customers = Customer.id.in_(chunk)
-        await _refresh(session, customers, Order.customer_id.in_(chunk), customers)
+        chunk = select(Customer.id).where(Customer.id.in_(ids[start : start + ID_CHUNK]))
+        await _refresh_chosen(session, chunk)
 
 
 async def refresh_subscriber_purchases(
@@ -86,25 +76,41 @@ async def refresh_subscriber_purchases(
         await _refresh_subscribers(session, ids[start : start + ID_CHUNK])
 
 
-async def _refresh(
-    session: AsyncSession,
-    customers: ColumnElement[bool],
-    orders_of_customers: ColumnElement[bool],
-    may_have_none: ColumnElement[bool],
-    *,
-    synchronize: bool = True,
+async def _refresh_chosen(
+    session: AsyncSession, ids: Select[int], *, synchronize: bool = True
 ) -> None:
-    """Recompute the facts of `customers`, of whom those `may_have_none` may be left
-    without a purchase. `synchronize`: bring the session's Customer objects up to date
-    too (the sync's own session holds none, and matching a whole source's customers to
-    the session's objects costs seconds at 200,000 of them)."""
-    options = {"synchronize_session": "auto" if synchronize else False}
+    """Recompute the facts of the customers whose ids `ids` selects (once or more each)
+    in one statement, their purchases outer-joined: who has none left gets none.
+    `synchronize`: bring the session's Customer objects up to date too."""
+    customer = ids.distinct().subquery("chosen").c[0]
+    totals = (
+        select(
+            customer.label("customer_id"),
+            func.count(Order.id).label("orders"),
+            func.coalesce(func.sum(Order.amount), 0).label("spent"),
+            func.min(Order.ordered_at).label("first_at"),
+            func.max(Order.ordered_at).label("last_at"),
+        )
+        .outerjoin(Order, and_(Order.customer_id == customer, _purchase()))
+        .group_by(customer)
+        .subquery("totals")
+    )
+    await _write_totals(session, totals, synchronize=synchronize)
+    await _refresh_their_subscribers(session, Customer.id.in_(ids.scalar_subquery()))
+
+
+async def _refresh_source(session: AsyncSession, source: str) -> None:
+    """Recompute the facts of every customer of `source`: in two statements, cheaper for
+    a whole source than outer-joined as `_refresh_chosen` does. The session's Customer
+    objects are left as they are (the sync's own session holds none, and matching a whole
+    source's customers to the session's objects costs seconds at 200,000 of them)."""
+    customers = Customer.source == source
     # Customers who no longer have a purchase first: while the customers with purchases
     # still show their old count, those of a first import all show 0 and need no look.
     no_purchases = ~exists().where(Order.customer_id == Customer.id, _purchase())
     await session.execute(
         update(Customer)
-        .where(may_have_none, Customer.orders_count != 0, no_purchases)
+        .where(customers, Customer.orders_count != 0, no_purchases)
         .values(
             orders_count=0,
             total_spent=0,
@@ -112,22 +118,34 @@ async def _refresh(
             first_order_at=None,
             last_order_at=None,
         )
-        .execution_options(**options)
+        .execution_options(synchronize_session=False)
     )
-    totals = _purchase_totals(orders_of_customers).subquery("totals")
+    totals = _purchase_totals(Order.source == source).subquery("totals")
+    await _write_totals(session, totals, synchronize=False)
+    await _refresh_their_subscribers(session, customers)
+
+
+async def _write_totals(session: AsyncSession, totals: Subquery, *, synchronize: bool) -> None:
+    """Set each customer's facts to its row of `totals` (`customer_id`, `orders`, `spent`,
+    `first_at`, `last_at`); no orders, no average."""
+    orders = totals.c.orders
     await session.execute(
         update(Customer)
         .where(Customer.id == totals.c.customer_id)
         .values(
-            orders_count=totals.c.orders,
+            orders_count=orders,
             total_spent=totals.c.spent,
-            average_order_value=func.round(totals.c.spent / totals.c.orders, 2),
+            average_order_value=case((orders > 0, func.round(totals.c.spent / orders, 2))),
             first_order_at=totals.c.first_at,
             last_order_at=totals.c.last_at,
         )
-        .execution_options(**options)
+        .execution_options(synchronize_session="auto" if synchronize else False)
     )
-    # Their subscribers' sums, if any of them is linked (a first import links nobody yet).
+
+
+async def _refresh_their_subscribers(session: AsyncSession, customers: ColumnElement[bool]) -> None:
+    """The sums of the subscribers `customers` are linked to, if any is (a first import
+    links nobody yet)."""
     linked = Customer.subscriber_id.is_not(None)
     their_subscribers = select(Customer.subscriber_id).distinct().where(customers, linked)
     subscriber_ids = (await session.scalars(their_subscribers)).all()
