@@ -12,7 +12,12 @@ after it). Loading is not timed. Timed, per database:
 - the baseline, measured in the same run: a bare COUNT(*) GROUP BY run, target, variant
   and status over the deliveries table (best of 3); the report's ratio to it, target
   within 8x (issue 26);
-- `audience_stats`.
+- `audience_stats`;
+- the floor under a report that answers each question with a join: the five joins of the
+  campaign's deliveries it makes (reads, clicks, replies and leaving, attributed orders,
+  the lift's orders) run bare, counted per run, target and variant with no window,
+  ranking or further grouping (each the best of 3), plus the baseline for the tally;
+  its ratio to the baseline, and the report's ratio to it.
 """
 
 import argparse
@@ -25,16 +30,20 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import func, select
+from sqlalchemy import Select, and_, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 import migrations
 from benchmarks.segments import keep_purchase_sums, load, on_postgres, timed
 from broadcasts.campaigns import save_campaign
-from broadcasts.models import Delivery, Run, RunStatus
+from broadcasts.models import Delivery, DeliveryStatus, Run, RunStatus
 from broadcasts.reports import audience_stats, campaign_report
+from broadcasts.reports.outcomes import CHURN_EVENTS
 from broadcasts.spec import parse_campaign
-from core.db import create_engine, create_sessionmaker
+from core.db import create_engine, create_sessionmaker, for_audience_queries
+from core.inferred_reads import SIGNS_OF_READING
+from core.models import Event, EventType
+from crm_sync.models import Customer, Order
 
 POSTGRES_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 NOW = pd.Timestamp("2026-11-01 12:00", tz="UTC").to_pydatetime()
@@ -201,6 +210,50 @@ async def _baseline(session: AsyncSession) -> int:
     return len(rows.all())
 
 
+def _bare_joins() -> list[Select[int, int, int, int]]:
+    """The report's joins of the deliveries with the events and the orders, as bare counts
+    per run, target and variant over the same ranges of events and orders (since the
+    send), with no window, ranking or further grouping: the sent deliveries read
+    after (a semi-join), the clicks on deliveries, the replies and leaving after a send,
+    the orders after a send to their customer, and the sent or held-out deliveries to a
+    customer with an order."""
+    sent = Delivery.status == DeliveryStatus.SENT
+    after_send = and_(Event.occurred_at >= SENT, Event.occurred_at >= Delivery.sent_at)
+    signs = [kind.value for kind in SIGNS_OF_READING]
+    later = [kind.value for kind in (EventType.MESSAGE, *CHURN_EVENTS)]
+    by_subscriber = Event.subscriber_id == Delivery.subscriber_id
+    to_customer = Customer.subscriber_id == Delivery.subscriber_id
+    ordered = Order.ordered_at.between(SENT, NOW)
+    key = (Delivery.run_id, Delivery.target_id, Delivery.variant_id)
+    count = select(*key, func.count()).group_by(*key)
+    return [
+        count.select_from(Delivery).where(
+            sent, exists().where(by_subscriber, Event.type.in_(signs), after_send)
+        ),
+        count.select_from(Event).join(Delivery, Delivery.id == Event.delivery_id).where(
+            Event.type == EventType.LINK_CLICK.value
+        ),
+        count.select_from(Delivery).join(Event, by_subscriber).where(
+            sent, Event.type.in_(later), after_send
+        ),
+        count.select_from(Order).join(Customer, Customer.id == Order.customer_id)
+        .join(Delivery, to_customer).where(sent, ordered, Delivery.sent_at <= Order.ordered_at),
+        count.select_from(Delivery).join(Customer, to_customer)
+        .join(Order, Order.customer_id == Customer.id).where(
+            or_(sent, Delivery.status == DeliveryStatus.EXCLUDED), ordered
+        ),
+    ]  # fmt: skip
+
+
+async def _floor(session: AsyncSession) -> float:
+    """Seconds of the bare joins, each its best of 3."""
+    seconds = 0.0
+    for statement in _bare_joins():
+        times = [(await timed(session.execute(statement)))[1] for _ in range(3)]
+        seconds += min(times)
+    return seconds
+
+
 async def measure(
     url: str, sizes: tuple[int, int, int], sqlite_path: Path | None
 ) -> dict[str, Any]:
@@ -223,6 +276,9 @@ async def measure(
                 reports.append(seconds)
         async with sessions() as session:
             _, stats_seconds = await timed(audience_stats(session, now=NOW))
+        async with sessions() as session:
+            await for_audience_queries(session)  # as the report has
+            floor = min(baselines) + await _floor(session)
         totals = report.totals
         result |= {
             "report_seconds_first": reports[0],
@@ -230,6 +286,9 @@ async def measure(
             "baseline_group_by_seconds_best": min(baselines),
             "report_ratio_to_baseline": round(min(reports) / min(baselines), 1),
             "audience_stats_seconds": stats_seconds,
+            "floor_seconds": floor,
+            "floor_ratio_to_baseline": round(floor / min(baselines), 1),
+            "report_ratio_to_floor": round(min(reports) / floor, 2),
             "funnel_rows": len(report.rows),
             "sent": totals.sent, "read": totals.read, "clicked": totals.clicked,
             "churned": totals.churned, "conversions": totals.conversions,
