@@ -24,6 +24,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import SQLColumnExpression
 
 from core.db import dialect_insert
 from crm_sync.models import Customer, Order, SubscriberPurchases
@@ -83,18 +84,8 @@ async def _refresh_chosen(
     in one statement, their purchases outer-joined: who has none left gets none.
     `synchronize`: bring the session's Customer objects up to date too."""
     customer = ids.distinct().subquery("chosen").c[0]
-    totals = (
-        select(
-            customer.label("customer_id"),
-            func.count(Order.id).label("orders"),
-            func.coalesce(func.sum(Order.amount), 0).label("spent"),
-            func.min(Order.ordered_at).label("first_at"),
-            func.max(Order.ordered_at).label("last_at"),
-        )
-        .outerjoin(Order, and_(Order.customer_id == customer, _purchase()))
-        .group_by(customer)
-        .subquery("totals")
-    )
+    purchases = and_(Order.customer_id == customer, _purchase())
+    totals = _purchase_totals(customer).outerjoin(Order, purchases).subquery("totals")
     await _write_totals(session, totals, synchronize=synchronize)
     await _refresh_their_subscribers(session, Customer.id.in_(ids.scalar_subquery()))
 
@@ -120,8 +111,8 @@ async def _refresh_source(session: AsyncSession, source: str) -> None:
         )
         .execution_options(synchronize_session=False)
     )
-    totals = _purchase_totals(Order.source == source).subquery("totals")
-    await _write_totals(session, totals, synchronize=False)
+    totals = _purchase_totals(Order.customer_id).where(Order.source == source, _purchase())
+    await _write_totals(session, totals.subquery("totals"), synchronize=False)
     await _refresh_their_subscribers(session, customers)
 
 
@@ -192,19 +183,18 @@ async def _refresh_subscribers(session: AsyncSession, subscribers: list[int] | N
 
 
 def _purchase_totals(
-    orders_of_customers: ColumnElement[bool],
+    customer: SQLColumnExpression[int],
 ) -> Select[int, int, float, datetime, datetime]:
-    return (
-        select(
-            Order.customer_id,
-            func.count().label("orders"),
-            func.sum(Order.amount).label("spent"),
-            func.min(Order.ordered_at).label("first_at"),
-            func.max(Order.ordered_at).label("last_at"),
-        )
-        .where(orders_of_customers, _purchase())
-        .group_by(Order.customer_id)
-    )
+    """Per `customer`, the facts of the orders the caller joins or filters to purchases:
+    `orders`, `spent`, `first_at`, `last_at` (0, 0 and none for a customer outer-joined
+    to no purchase)."""
+    return select(
+        customer.label("customer_id"),
+        func.count(Order.id).label("orders"),
+        func.coalesce(func.sum(Order.amount), 0).label("spent"),
+        func.min(Order.ordered_at).label("first_at"),
+        func.max(Order.ordered_at).label("last_at"),
+    ).group_by(customer)
 
 
 def _purchase() -> ColumnElement[bool]:
