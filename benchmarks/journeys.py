@@ -32,7 +32,6 @@ import os
 import sys
 import tempfile
 import time
-from contextlib import suppress
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -49,6 +48,7 @@ from core.clock import utcnow
 from core.db import create_engine, create_sessionmaker
 from core.events import EventLog, Touch
 from core.models import EventType, Subscriber
+from core.wakeups import woken_within
 from journeys.engine import Engine
 from journeys.models import Enrolment, EnrolmentStatus, JourneyStep
 from journeys.runner import JourneyRunner
@@ -113,8 +113,7 @@ async def measure_latency(url: str, *, rate: int, seconds: int) -> dict[str, Any
             started = time.perf_counter()
             await _produce(event_log, recorded, rate=rate, seconds=seconds)
             produced = time.perf_counter() - started
-            with suppress(TimeoutError):
-                await asyncio.wait_for(everyone.wait(), SETTLE_SECONDS)
+            await woken_within(everyone, SETTLE_SECONDS)
         finally:
             for task in (watching, running):
                 task.cancel()

@@ -25,7 +25,6 @@ import logging
 import math
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
-from contextlib import suppress
 from datetime import timedelta
 from hashlib import sha256
 from typing import Any
@@ -35,6 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core import inbox
 from core.clock import Clock
+from core.wakeups import woken_within
 
 logger = logging.getLogger(__name__)
 
@@ -151,8 +151,7 @@ class InboxProcessor:
                     await inbox.prune(session, now=self._clock())
                 next_prune = self._clock() + PRUNE_EVERY
             if not await self.handle_batch():
-                with suppress(TimeoutError):
-                    await asyncio.wait_for(self.stored.wait(), timeout=self._poll_seconds)
+                await woken_within(self.stored, self._poll_seconds)
                 self.stored.clear()
 
     async def handle_batch(self) -> int:

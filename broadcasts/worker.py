@@ -15,7 +15,6 @@ not stop broadcasts."""
 
 import asyncio
 import logging
-from contextlib import suppress
 
 from sqlalchemy import true
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -32,6 +31,7 @@ from broadcasts.claims import (
 )
 from broadcasts.sender import BatchResult, Sender, sending_runs
 from core.clock import Clock, utcnow
+from core.wakeups import woken_within
 
 logger = logging.getLogger(__name__)
 
@@ -84,9 +84,7 @@ class DeliveryWorker:
             while True:
                 self._wake.clear()
                 if not await self._round():
-                    with suppress(TimeoutError):
-                        async with asyncio.timeout(self._idle_seconds):
-                            await self._wake.wait()
+                    await woken_within(self._wake, self._idle_seconds)
         finally:
             beating.cancel()
             await asyncio.gather(beating, return_exceptions=True)

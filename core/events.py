@@ -29,7 +29,6 @@ commits (never when it rolls back).
 """
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -46,6 +45,7 @@ from core.clock import Clock, utcnow
 from core.db import is_contention
 from core.metrics import EVENTS_LOGGED
 from core.models import Event, EventType, Subscriber
+from core.wakeups import woken_within
 
 logger = logging.getLogger(__name__)
 
@@ -187,9 +187,8 @@ class EventLog:
         database refuses as such is dropped, so one bad touch cannot stop the log."""
         failures = 0
         while not self._closing:
-            with contextlib.suppress(TimeoutError):
-                wait = self._max_delay * 2 ** min(failures, MAX_BACKOFF_DOUBLINGS)
-                await asyncio.wait_for(self._wake.wait(), timeout=wait)
+            pause = self._max_delay * 2 ** min(failures, MAX_BACKOFF_DOUBLINGS)
+            await woken_within(self._wake, pause)
             self._wake.clear()
             self._arrived = 0
             failures += 1

@@ -17,7 +17,6 @@ their saved positions: everything a round does is idempotent, so nothing happens
 import asyncio
 import logging
 from collections.abc import Callable, Collection, Sequence
-from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -28,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from core.clock import Clock, utcnow
 from core.events import LoggedEvent
 from core.models import Event
+from core.wakeups import woken_within
 from journeys.engine import Advanced, Engine
 from journeys.enrol import Candidate, Entered, enrol
 from journeys.feed import journey_feeds
@@ -112,9 +112,7 @@ class JourneyRunner:
                 self._purchases.feed.forget()
                 await asyncio.sleep(RESTART_SECONDS)
                 continue
-            with suppress(TimeoutError):
-                async with asyncio.timeout(self._poll_seconds):
-                    await self._wake.wait()
+            await woken_within(self._wake, self._poll_seconds)
 
     async def run_round(self) -> Round:
         """One round (see the module docstring)."""

@@ -17,13 +17,13 @@ what is still waiting, once.
 """
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Collection, Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.clock import Clock, utcnow
+from core.wakeups import woken_within
 from segments.changes import Changes, EventRecord, changes_of_events, merged
 from segments.incremental import follow_changes
 from segments.rfm.scoring import DEFAULT_SEGMENT_MAP
@@ -117,9 +117,7 @@ class MembershipFollower:
 
     async def _stopped_within(self, seconds: float) -> bool:
         """Wait `seconds`, or less if `close()` is called meanwhile; whether it was."""
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
-        return self._stopping.is_set()
+        return await woken_within(self._stopping, seconds)
 
     async def _apply(self, changes: Changes) -> None:
         await follow_changes(
