@@ -5,7 +5,8 @@
 moment the waiting task is cancelled, `wait_for` returns as if woken and the cancellation
 is lost, so a loop around it never stops (the webhook inbox did this when an update was
 stored just as the bot stopped: `segbot run` then hung on shutdown). `asyncio.timeout`
-delivers the cancellation however the two coincide.
+delivers the cancellation however the two coincide. Lint (ruff's banned-api, in
+pyproject.toml) refuses `asyncio.wait_for` outside the tests.
 """
 
 import asyncio
