@@ -41,6 +41,7 @@ from tests.bot.admin.console import OWNER, no_flood_limits
 from tests.crm_sync.shop import CUSTOMER_HEADER, ORDER_HEADER, write_csv
 from tests.e2e.conftest import BOT_TOKEN, SECRET_KEY, free_port
 from tests.polling import until
+from tests.stopping import stop
 
 pytestmark = pytest.mark.e2e
 
@@ -129,8 +130,7 @@ async def running_bot(database_url: str, *, webhook: bool) -> AsyncIterator[Emul
                     task.result()  # why it stopped
                 yield emulator
             finally:
-                task.cancel()
-                await asyncio.gather(task, return_exceptions=True)
+                await stop(task)
 
 
 async def holds(sessionmaker: async_sessionmaker[AsyncSession], where: Any) -> int:

@@ -11,6 +11,7 @@ from bot import runtime
 from core.settings import Settings, load_settings
 from telegram_emulator import Emulator
 from tests.cli.conftest import runner  # noqa: F401  (the CLI tests' runner, for `segbot export`)
+from tests.stopping import stop
 
 BOT_TOKEN = "123456:TEST-TOKEN"
 SECRET_KEY = "test-secret"
@@ -51,8 +52,7 @@ async def running_bot(
     yield
     if task.done():
         task.result()
-    task.cancel()
-    await asyncio.gather(task, return_exceptions=True)
+    await stop(task)
 
 
 # Seconds for an effect that lands just after the bot's reply (an edited keyboard, the event

@@ -25,6 +25,7 @@ from tests.broadcasts.audience import NOW, add_subscribers, campaign_from
 from tests.e2e.conftest import BOT_TOKEN, SECRET_KEY, free_port
 from tests.emulator_process import emulator_process
 from tests.polling import until
+from tests.stopping import stop
 
 pytestmark = [pytest.mark.e2e]
 
@@ -147,8 +148,7 @@ async def test_everyone_gets_their_variant_once_while_one_answer_in_a_hundred_ha
             # The sender logs the run's summary just after it closes the run.
             await until(lambda: " finished: " in caplog.text, what="the run's summary logged")
     finally:
-        bot.cancel()
-        await asyncio.gather(bot, return_exceptions=True)
+        await stop(bot)
 
     sends = await emulator.requests("sendMessage")
     assert [r for r in sends if r["status"] == 429] == []

@@ -26,6 +26,7 @@ from core.settings import Settings
 from telegram_emulator import JSON, Emulator, JSONObject
 from tests.e2e.conftest import BOT_TOKEN, SECRET_KEY
 from tests.polling import until
+from tests.stopping import stop
 
 pytestmark = pytest.mark.e2e
 
@@ -48,8 +49,7 @@ async def mode(
     yield str(request.param)
     if task.done():
         task.result()
-    task.cancel()
-    await asyncio.gather(task, return_exceptions=True)
+    await stop(task)
 
 
 def message_from(user_id: int, text: str = "hello") -> JSONObject:

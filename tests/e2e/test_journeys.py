@@ -32,6 +32,7 @@ from tests.e2e.conftest import SETTLES_WITHIN
 from tests.journeys.harness import FakeClock
 from tests.journeys.test_welcome_series import WELCOME
 from tests.polling import until
+from tests.stopping import stop
 
 pytestmark = pytest.mark.e2e
 
@@ -54,8 +55,7 @@ async def bot_on_clock(
     yield
     if task.done():
         task.result()
-    task.cancel()
-    await asyncio.gather(task, return_exceptions=True)
+    await stop(task)
 
 
 async def saved(

@@ -24,6 +24,7 @@ from telegram_emulator import Emulator
 from tests.broadcasts.audience import add_subscribers, campaign_from
 from tests.e2e.conftest import free_port
 from tests.polling import until
+from tests.stopping import stop
 
 pytestmark = pytest.mark.e2e
 
@@ -39,8 +40,7 @@ async def running(settings: Settings, role: Role, *, webhook: bool = False) -> A
         if task.done():
             task.result()
     finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
+        await stop(task)
 
 
 def on_own_port(settings: Settings) -> Settings:

@@ -12,6 +12,7 @@ from core.settings import SecretUrl, Settings
 from telegram_emulator import Emulator, SentMessage
 from tests.bot.admin.console import Chat, no_flood_limits
 from tests.polling import until
+from tests.stopping import stop
 
 pytestmark = pytest.mark.e2e
 REDIS_URL = "redis://127.0.0.1:6379/13"
@@ -33,8 +34,7 @@ async def in_a_fresh_process(settings: Settings, chat: Chat, text: str) -> SentM
         (reply,) = await chat.say(text)
         return reply
     finally:
-        bot.cancel()
-        await asyncio.gather(bot, return_exceptions=True)
+        await stop(bot)
 
 
 async def test_a_wizard_half_done_carries_on_after_a_restart(

@@ -20,6 +20,7 @@ from segments.models import ContentFormat
 from telegram_emulator import Emulator, SentMessage
 from tests.e2e.conftest import BOT_TOKEN, SECRET_KEY, free_port
 from tests.polling import until
+from tests.stopping import stop
 
 OWNER, MARKETER, OPERATOR, VIEWER, STRANGER = 900_001, 900_002, 900_003, 900_004, 900_005
 STAFF = {MARKETER: AdminRole.MARKETER, OPERATOR: AdminRole.OPERATOR, VIEWER: AdminRole.VIEWER}
@@ -64,8 +65,7 @@ async def running_console(database_url: str, **settings: Any) -> AsyncIterator[E
                     task.result()  # why the bot stopped
                 yield emulator
             finally:
-                task.cancel()
-                await asyncio.gather(task, return_exceptions=True)
+                await stop(task)
 
 
 def chat_scope(user_id: int) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from core.settings import Settings
 from telegram_emulator import Emulator
 from tests.e2e.console.browser import chromium_path, init_data, open_console
 from tests.polling import until
+from tests.stopping import stop
 
 OWNER, MARKETER, OPERATOR, VIEWER, STRANGER = 7001, 7002, 7003, 7004, 7005
 
@@ -69,8 +70,7 @@ async def console(
         if task.done():
             task.result()
     finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
+        await stop(task)
 
 
 async def _serving(public_url: str) -> bool:
