@@ -7,14 +7,13 @@ each task of the loop is waiting (how the lost cancellation in `core/wakeups.py`
 """
 
 import asyncio
-from typing import Any
 
 import pytest
 
 STOPS_WITHIN = 60.0  # seconds: closing takes a few on a loaded two-core machine
 
 
-async def stop(run: "asyncio.Task[Any]") -> None:
+async def stop(run: asyncio.Task[None]) -> None:
     """Cancel `run` and wait until it has stopped (what it raised, if anything, is dropped)."""
     run.cancel()
     done, _ = await asyncio.wait({run}, timeout=STOPS_WITHIN)
