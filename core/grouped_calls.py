@@ -4,6 +4,8 @@ out waits for the next, which carries them all (one transaction, one Redis pipel
 The first caller starts a runner task; whoever calls while it runs joins the next group, up
 to `limit` calls each. Each caller gets its own answer, or the error its own call or its
 whole group raised. A caller that gives up waiting (cancelled) leaves its call in the group.
+If the runner itself is cancelled (the loop shutting down), every caller still waiting is
+cancelled with it and its call dropped, rather than left waiting for a group that never runs.
 Used by the webhook inbox (`core.inbox.GroupCommit`) and the anti-flood buckets in Redis
 (`bot.flood.RedisBuckets`).
 """
@@ -36,20 +38,29 @@ class GroupedCalls(Generic[Call, Answer]):
         return await answer
 
     async def _run_groups(self) -> None:
-        while self._waiting:
-            group = self._waiting[: self._limit]
-            del self._waiting[: self._limit]
-            try:
-                results = await self._run([call for call, _ in group])
-            except Exception as error:  # each call of the group fails with it
-                for _, answer in group:
-                    if not answer.done():
-                        answer.set_exception(error)
+        group: list[tuple[Call, asyncio.Future[Answer]]] = []
+        try:
+            while self._waiting:
+                group = self._waiting[: self._limit]
+                del self._waiting[: self._limit]
+                await self._run_group(group)
+        finally:  # only a cancellation leaves an answer unset
+            for _, answer in [*group, *self._waiting]:
+                answer.cancel()
+            self._waiting.clear()
+
+    async def _run_group(self, group: list[tuple[Call, asyncio.Future[Answer]]]) -> None:
+        try:
+            results = await self._run([call for call, _ in group])
+        except Exception as error:  # each call of the group fails with it
+            for _, answer in group:
+                if not answer.done():
+                    answer.set_exception(error)
+            return
+        for (_, answer), result in zip(group, results, strict=True):
+            if answer.done():
                 continue
-            for (_, answer), result in zip(group, results, strict=True):
-                if answer.done():
-                    continue
-                if isinstance(result, Exception):  # this call's own error, not the others'
-                    answer.set_exception(result)
-                else:
-                    answer.set_result(result)
+            if isinstance(result, Exception):  # this call's own error, not the others'
+                answer.set_exception(result)
+            else:
+                answer.set_result(result)
