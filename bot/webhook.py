@@ -34,6 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core import inbox
 from core.clock import Clock
+from core.signing import same_secret
 from core.wakeups import woken_within
 
 logger = logging.getLogger(__name__)
@@ -65,7 +66,7 @@ def receiver(
     writer = inbox.GroupCommit(sessionmaker, clock=clock)
 
     async def receive(request: web.Request) -> web.Response:
-        if not hmac.compare_digest(request.headers.get(SECRET_HEADER, ""), secret):
+        if not same_secret(request.headers.get(SECRET_HEADER, ""), secret):
             raise web.HTTPForbidden
         payload = _update(await request.read())
         if _deeper_than(payload, MAX_DEPTH):

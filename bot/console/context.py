@@ -5,7 +5,6 @@ audit log entry of a change (the same log as the chat console's).
 """
 
 import hashlib
-import hmac
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -26,6 +25,7 @@ from broadcasts.messenger import Messenger
 from core.clock import Clock
 from core.models import AdminRole
 from core.settings import Settings
+from core.signing import same_secret
 
 HERE = Path(__file__).parent
 CSRF_HEADER = "X-CSRF-Token"
@@ -122,7 +122,7 @@ def requires(permission: Permission) -> Callable[[Handler], Handler]:
                 raise web.HTTPForbidden(text="your role does not allow this")
             if request.method not in ("GET", "HEAD"):
                 sent = request.headers.get(CSRF_HEADER, "")
-                if not hmac.compare_digest(sent, signed_in.csrf):
+                if not same_secret(sent, signed_in.csrf):
                     raise web.HTTPForbidden(text="missing or wrong CSRF token")
             return await handler(request)
 

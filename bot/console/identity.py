@@ -28,6 +28,7 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.models import ConsoleLink
+from core.signing import same_secret
 
 INIT_DATA_KEY = b"WebAppData"
 SESSION_DAYS = 7
@@ -55,7 +56,7 @@ def check_init_data(
     check_string = "\n".join(f"{key}={fields[key]}" for key in sorted(fields))
     secret = hmac.new(INIT_DATA_KEY, bot_token.encode(), hashlib.sha256).digest()
     expected = hmac.new(secret, check_string.encode(), hashlib.sha256).hexdigest()
-    if not received or not hmac.compare_digest(expected, received):
+    if not received or not same_secret(received, expected):
         raise SignInError("initData is not signed with this bot's token")
     try:
         signed_at = int(fields["auth_date"])
@@ -79,7 +80,7 @@ def sign(value: str, *, secret: str, purpose: str) -> str:
 
 def unsign(signed: str, *, secret: str, purpose: str) -> str | None:
     value, _, _mac = signed.rpartition(".")
-    if not value or not hmac.compare_digest(sign(value, secret=secret, purpose=purpose), signed):
+    if not value or not same_secret(signed, sign(value, secret=secret, purpose=purpose)):
         return None
     return value
 

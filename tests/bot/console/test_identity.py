@@ -60,6 +60,7 @@ def test_init_data_signed_with_the_bot_token_names_its_user() -> None:
         (urlencode(fields()), "not signed"),
         ("", "not signed"),
         ("%%%&&&=", "not signed"),
+        (signed(fields())[:-64] + "%C3%A9" * 32, "not signed"),
     ],
     ids=[
         "other bot",
@@ -71,6 +72,7 @@ def test_init_data_signed_with_the_bot_token_names_its_user() -> None:
         "no hash",
         "empty",
         "junk",
+        "hash outside ASCII",
     ],
 )
 def test_init_data_not_signed_for_now_by_this_bot_is_refused(init_data: str, reason: str) -> None:
@@ -112,6 +114,8 @@ def test_the_session_cookie_is_signed_and_expires() -> None:
     forged = cookie.replace("7:", "8:", 1)
     with pytest.raises(SignInError, match="not signed"):
         read_session_cookie(forged, secret=SECRET, now=NOW)
+    with pytest.raises(SignInError, match="not signed"):
+        read_session_cookie(cookie[:-1] + "é", secret=SECRET, now=NOW)
 
 
 def test_each_sign_in_has_its_own_csrf_token() -> None:

@@ -158,6 +158,21 @@ async def test_a_viewer_sees_segments_and_counts_but_changes_nothing(
     assert status == 403
 
 
+async def test_a_change_without_its_csrf_token_is_refused_whatever_is_sent(
+    console: Console, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    signed = {"X-Telegram-Init-Data": init_data(OWNER), "HX-Request": "true"}
+    form = {"name": "x", "rule": "lang = es"}
+    async with aiohttp.ClientSession() as http:
+        for token in ({}, {"X-CSRF-Token": "wrong"}, {"X-CSRF-Token": "é" * 32}):
+            headers = {**signed, **token}
+            async with http.post(console.url + "segments", data=form, headers=headers) as answer:
+                assert answer.status == 403
+                assert "CSRF" in await answer.text()
+    async with sessionmaker() as session:
+        assert (await session.scalars(select(AuditLog.action))).all() == []
+
+
 async def test_the_live_count_is_rate_limited(console: Console) -> None:
     statuses, waits = [], []
     for _ in range(12):
