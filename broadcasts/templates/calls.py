@@ -66,6 +66,10 @@ FILTERS = frozenset(
 # Templates' own callables: running one nests (macros, `loop(...)`, `self.block()`).
 NESTING = (Macro, LoopContext, BlockReference)
 # A `%` conversion's width and precision (`%%` is a literal percent sign).
+# `round`'s precision: a float has 17 significant digits, so rounding past 20 places
+# either way changes nothing, while its 'floor' and 'ceil' multiply by 10 ** precision
+# in one step no budget can interrupt (10 ** 10_000_000: seconds of CPU).
+ROUND_PRECISION = 20
 _PERCENT = re.compile(r"%%|%(?:\([^)]*\))?[-#0 +]*(\*|\d+)?(?:\.(\*|\d+))?")
 _NUMBER = re.compile(r"\d+")
 
@@ -311,9 +315,19 @@ def _check_sum(
         raise LimitExceeded("sum() adds numbers only in templates (start must be a number)")
 
 
+def _check_round(
+    limits: TemplateLimits, value: object, precision: object = 0, method: object = "common"
+) -> None:
+    if not isinstance(precision, int) or abs(precision) > ROUND_PRECISION:
+        raise LimitExceeded(
+            f"round() takes a precision from -{ROUND_PRECISION} to {ROUND_PRECISION} places"
+        )
+
+
 _FILTER_CHECKS: dict[str, Callable[..., None]] = {
     "center": _check_center,
     "format": _check_format,
     "replace": _check_replace_filter,
+    "round": _check_round,
     "sum": _check_sum,
 }

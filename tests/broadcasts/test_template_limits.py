@@ -74,6 +74,9 @@ async def test_a_template_past_a_limit_is_refused_at_save_naming_it(
         ("{{ [0]|batch(1000000000, 0)|list }}", "No filter named 'batch'"),
         ("{{ lipsum(1000000) }}", "unknown variable\\(s\\) lipsum"),
         ("{{ [[1], [2]]|sum(start=[]) }}", "adds numbers only"),
+        ("{{ 1.5|round(10**7, 'floor') }}", "precision from -20 to 20"),
+        ("{{ [1.5]|map('round', 10**7, 'ceil')|list }}", "precision from -20 to 20"),
+        ("{{ 1.5|round('2') }}", "precision from -20 to 20"),
         ("{{ " + "(" * 500 + "1" + ")" * 500 + " }}", "nests too deeply"),
     ],
 )
@@ -93,12 +96,12 @@ async def test_an_ordinary_template_uses_what_marketers_write() -> None:
         "Hi {{ first_name|default('there') }}! {% for tag in tags %}#{{ tag|upper }} {% endfor %}"
         "{{ '%.2f'|format(customer.total_spent) }} {{ '{:,}'.format(customer.orders * 1000) }} "
         "{{ attr.get('income', 'n/a') }} {{ customer.last_purchase.strftime('%d.%m.%Y') }} "
-        "{{ (tags|list + ['x'])|join(', ') }} {{ 2 ** 10 }}"
+        "{{ (tags|list + ['x'])|join(', ') }} {{ 2 ** 10 }} {{ 2.675|round(1, 'floor') }}"
     )
     await check_template(source, caption=False)
     assert render(compile_template(source), SAMPLE) == (
         "Hi María-José &#34;Pepa&#34; O&#39;Brien de la Fuente &lt;VIP&gt; &amp; Family! "
-        "#SAMPLE 1416.38 7,000 n/a 31.01.2026 sample, x 1024"
+        "#SAMPLE 1416.38 7,000 n/a 31.01.2026 sample, x 1024 2.6"
     )
 
 
