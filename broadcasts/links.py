@@ -19,6 +19,7 @@ click only when a person made it:
 """
 
 import functools
+import html
 import logging
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -43,6 +44,7 @@ DOUBLE_HIT_WINDOW = timedelta(seconds=5)
 SAFE_SCHEMES = ("http", "https")
 _URL = re.compile(r"https?://[^\s<>\"']+")
 _TRAILING_PUNCTUATION = ".,;:!?)]}"
+_ENTITY_CUT = re.compile(r"&#?\w+$")  # an HTML entity whose ";" the punctuation took
 
 logger = logging.getLogger(__name__)
 
@@ -97,16 +99,18 @@ def with_utm(url: str, *, campaign: str, content: str) -> str:
 
 
 def urls_in(text: str) -> list[str]:
-    """Every http(s) URL in a message text (HTML hrefs and bare URLs), in order."""
-    return [_clean(match.group()) for match in _URL.finditer(text)]
+    """Every http(s) URL in a message's HTML (hrefs and bare URLs), in order, as a reader
+    follows it: its entities read (`?a=1&amp;b=2` is `?a=1&b=2`)."""
+    return [html.unescape(_clean(match.group())) for match in _URL.finditer(text)]
 
 
 def rewrite_urls(text: str, replace: Callable[[str], str]) -> str:
-    """`text` with each URL swapped for `replace(url)`; trailing punctuation stays text."""
+    """`text`, HTML, with each URL swapped for `replace(url)`: `url` read as `urls_in`
+    reads it, what replaces it written back as HTML. Trailing punctuation stays text."""
 
     def swap(match: re.Match[str]) -> str:
-        url = _clean(match.group())
-        return replace(url) + match.group()[len(url) :]
+        written = _clean(match.group())
+        return html.escape(replace(html.unescape(written))) + match.group()[len(written) :]
 
     return _URL.sub(swap, text)
 
@@ -222,7 +226,11 @@ def _signer(secret: str) -> Signer:
 
 
 def _clean(url: str) -> str:
-    return url.rstrip(_TRAILING_PUNCTUATION)
+    """`url` without the punctuation of the sentence around it; an entity keeps its ";"."""
+    cleaned = url.rstrip(_TRAILING_PUNCTUATION)
+    if url[len(cleaned) :].startswith(";") and _ENTITY_CUT.search(cleaned):
+        return cleaned + ";"
+    return cleaned
 
 
 def _varints(numbers: Sequence[int]) -> bytes:

@@ -89,6 +89,26 @@ def test_urls_in_text_and_html_are_found_and_rewritten() -> None:
     )
 
 
+def test_a_url_is_read_as_html_and_written_back_as_html() -> None:
+    """`&` is written `&amp;` in a message's HTML: the link goes where the reader would."""
+    text = (
+        "Sale: https://shop.example/p?id=7&amp;size=m, https://y.example/?a=1&amp;. "
+        '<a href="https://x.example/?a=&quot;">x</a>'
+    )
+    assert urls_in(text) == [
+        "https://shop.example/p?id=7&size=m",
+        "https://y.example/?a=1&",
+        'https://x.example/?a="',
+    ]
+    assert rewrite_urls(text, lambda url: url) == text
+    tracked = rewrite_urls(
+        text, lambda url: "https://t.example/r/1" if "id=7&size=m" in url else url
+    )
+    assert tracked == text.replace(
+        "https://shop.example/p?id=7&amp;size=m", "https://t.example/r/1"
+    )
+
+
 BROWSERS = [
     "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like "
     "Gecko) Version/17.0 Mobile/15E148 Safari/604.1",
