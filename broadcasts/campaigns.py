@@ -29,6 +29,7 @@ from broadcasts.spec import CampaignSpec, DefaultSpec, ScheduleSpec, TargetSpec
 from broadcasts.templates import SAMPLE_TRACKED_URL
 from broadcasts.templates.check import TemplateDraft, check_templates
 from core.errors import SegbotError
+from core.ids import as_id
 from segments.rfm.scoring import DEFAULT_SEGMENT_MAP
 from segments.rules import parse
 from segments.rules.compiler import condition
@@ -190,7 +191,8 @@ def _kind(schedule: ScheduleSpec | None) -> tuple[ScheduleKind, CampaignStatus]:
 async def get_campaign(session: AsyncSession, *, ref: str | int) -> Campaign:
     """The campaign with this id (a number) or name (not a journey's hidden campaign)."""
     text = str(ref)
-    where = Campaign.id == int(text) if text.isdigit() else Campaign.name == text
+    campaign_id = as_id(text)
+    where = Campaign.name == text if campaign_id is None else Campaign.id == campaign_id
     broadcast = Campaign.kind == CampaignKind.BROADCAST
     campaign = await session.scalar(select(Campaign).where(where, broadcast))
     if campaign is None:

@@ -19,13 +19,13 @@ from sqlalchemy import ColumnElement, String, cast, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.errors import SegbotError
+from core.ids import as_id
 from core.models import Subscriber
 from core.subscribers import is_erased
 
 HOW_TO_NAME = "a subscriber id (42 or id:42), a Telegram id (tg:123456789) or @username"
 # Characters people put inside phone numbers; what is left of a phone fragment is digits.
 _PHONE_PUNCTUATION = re.compile(r"[\s()+.-]")
-_MAX_DIGITS = 18  # more than any id fits in a BIGINT
 
 
 class SubscriberRefError(SegbotError):
@@ -59,14 +59,15 @@ async def resolve_subscriber(session: AsyncSession, ref: str) -> Subscriber:
     """The one subscriber `ref` names; SubscriberRefError says why there is not one."""
     given = ref.strip()
     kind, _, value = given.partition(":")
-    if kind.lower() == "id" and _is_number(value):
-        return await _only(session, given, Subscriber.id == int(value))
-    if kind.lower() == "tg" and _is_number(value):
-        return await _only(session, given, Subscriber.telegram_id == int(value))
+    number = as_id(value)
+    if kind.lower() == "id" and number is not None:
+        return await _only(session, given, Subscriber.id == number)
+    if kind.lower() == "tg" and number is not None:
+        return await _only(session, given, Subscriber.telegram_id == number)
     if given.startswith("@") and len(given) > 1:
         return await _only(session, given, func.lower(Subscriber.username) == given[1:].lower())
-    if _is_number(given):
-        number = int(given)
+    number = as_id(given)
+    if number is not None:
         return await _only(
             session,
             given,
@@ -95,9 +96,10 @@ async def search_subscribers(session: AsyncSession, *, text: str, limit: int) ->
         Subscriber.email.contains(needle, autoescape=True),  # stored lower-case
     ]
     digits = _PHONE_PUNCTUATION.sub("", needle)
-    if _is_number(digits):
+    number = as_id(digits)
+    if number is not None:
         matches += [
-            Subscriber.id == int(digits),
+            Subscriber.id == number,
             cast(Subscriber.telegram_id, String).contains(digits, autoescape=True),
             Subscriber.phone.contains(digits, autoescape=True),
         ]
@@ -124,7 +126,3 @@ async def _only(
             f"{given!r} fits {len(found)} subscribers: {who}; {hint or 'name one by id:ID'}"
         )
     return found[0]
-
-
-def _is_number(text: str) -> bool:
-    return text.isascii() and text.isdigit() and len(text) <= _MAX_DIGITS

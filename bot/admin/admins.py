@@ -7,9 +7,10 @@ from sqlalchemy import select
 
 from bot.admin import audit
 from bot.admin.menu import publish_menu
-from bot.admin.monospace import bold, code
+from bot.admin.monospace import bold, code, pieces
 from bot.admin.permissions import Permission
 from bot.admin.registry import AdminCommand, Call
+from core.ids import as_id
 from core.models import Admin, AdminRole, Subscriber
 
 ASSIGNABLE = (AdminRole.MARKETER, AdminRole.OPERATOR, AdminRole.VIEWER)
@@ -56,8 +57,9 @@ async def _list(call: Call) -> None:
 
 
 async def _user_id(call: Call, ref: str) -> int:
-    if ref.isdigit():
-        return int(ref)
+    user_id = as_id(ref)
+    if user_id is not None:
+        return user_id
     if ref.startswith("@") and len(ref) > 1:
         found = await call.session.scalar(
             select(Subscriber.telegram_id).where(Subscriber.username == ref[1:])
@@ -111,9 +113,10 @@ async def _remove(call: Call, user: str) -> None:
 
 
 async def audit_command(call: Call) -> None:
-    if call.args and not call.args.isdigit():
+    wanted = as_id(call.args or str(AUDIT_DEFAULT))
+    if wanted is None:
         raise call.usage(f"{call.args!r} is not a number of entries.")
-    limit = min(int(call.args or AUDIT_DEFAULT), AUDIT_MAX)
+    limit = min(wanted, AUDIT_MAX)
     if limit == 0:
         raise call.usage("Ask for at least one entry.")
     entries = await audit.recent(call.session, limit=limit)
@@ -129,7 +132,8 @@ async def audit_command(call: Call) -> None:
             f"{entry.occurred_at:%m-%d %H:%M} {code(str(entry.admin_user_id))} "
             f"{bold(entry.action)} {escape(what)} → {escape(outcome)}"
         )
-    await call.reply("\n".join(lines))
+    for text in pieces(lines, separator="\n"):
+        await call.reply(text)
 
 
 COMMANDS = (

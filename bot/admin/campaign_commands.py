@@ -21,6 +21,7 @@ from broadcasts.campaigns import get_campaign, list_campaigns
 from broadcasts.models import Campaign, CampaignStatus, DeliveryStatus, Run, RunStatus
 from broadcasts.runs import Progress, latest_run, progress
 from broadcasts.unknowns import unknown_counts
+from core.ids import Id
 
 BAR = 12
 LISTED = 10
@@ -29,7 +30,7 @@ CONTROLS = ("pause", "resume", "cancel")
 
 class CampaignAction(CallbackData, prefix="admc"):
     action: str  # show, refresh, pause, resume, cancel, duplicate
-    campaign_id: int
+    campaign_id: Id
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,6 +22,7 @@ from bot.admin.monospace import bold, table
 from bot.admin.permissions import AdminUser, Allowed, Permission
 from bot.admin.registry import AdminCommand, Call
 from core.errors import SegbotError
+from core.ids import Id
 from journeys.models import Journey, JourneyStatus
 from journeys.reports import JourneyReport, journey_report
 from journeys.reports.counts import Entries, entries
@@ -34,7 +35,7 @@ _CHANGES = {"pause": (JourneyStatus.PAUSED, "Paused."), "resume": (JourneyStatus
 
 class JourneyAction(CallbackData, prefix="admj"):
     action: str  # show, refresh, pause, resume
-    journey_id: int
+    journey_id: Id
 
 
 def _button(text: str, action: str, journey_id: int) -> InlineKeyboardButton:

@@ -10,6 +10,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.errors import SegbotError
+from core.ids import as_id
 from core.models import Subscriber, SubscriberTag
 from crm_sync.identity import normalize_email, normalize_phone
 
@@ -29,8 +30,9 @@ async def find_subscriber(session: AsyncSession, *, ref: str, region: str) -> Su
     with spaces or dashes) or email. UnknownSubscriberError names `ref` otherwise."""
     ref = ref.strip()
     where = None
-    if ref.isdigit():
-        where = Subscriber.telegram_id == int(ref)
+    telegram_id = as_id(ref)
+    if telegram_id is not None:
+        where = Subscriber.telegram_id == telegram_id
     elif ref.startswith("@") and len(ref) > 1:
         where = func.lower(Subscriber.username) == ref[1:].lower()
     elif "@" in ref:

@@ -32,6 +32,7 @@ from broadcasts.unknowns import (
     unknowns_csv,
 )
 from core.errors import SegbotError
+from core.ids import Id
 
 # Owners only: the one permission no other role has. Resending may message people twice.
 OWNER_ONLY = Permission.ADMINS
@@ -40,7 +41,7 @@ LISTED = 15  # rows in the message; all of them in a CSV file when there are mor
 
 class UnknownAction(CallbackData, prefix="admu"):
     action: str  # list, ask, resend, keep
-    run_id: int
+    run_id: Id
     count: int = 0  # ask, resend: how many the owner was shown would be resent
 
 
