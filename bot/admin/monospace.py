@@ -5,6 +5,8 @@ import re
 from collections.abc import Sequence
 from html import escape
 
+from segments.rules.errors import excerpt
+
 MAX_CELL = 22
 _NUMBER = re.compile(r"^(-|[-+]?[\d,]+(\.\d+)?%?)$")
 Cell = str | int | float | None
@@ -17,7 +19,7 @@ def cell(value: Cell) -> str:
         return f"{value:,.2f}"
     if isinstance(value, int):
         return f"{value:,}"
-    return value if len(value) <= MAX_CELL else value[: MAX_CELL - 1] + "…"
+    return excerpt(value, MAX_CELL)
 
 
 def table(header: Sequence[str], rows: Sequence[Sequence[Cell]]) -> str:
@@ -55,15 +57,29 @@ def percent(part: float, whole: float) -> str:
 
 
 MAX_MESSAGE = 4000  # Telegram takes 4096 characters; room for the markup
+MAX_LINE = 500  # of plain text in a reply: a few lines of it fit in one message, escaped
 
 
-def pieces(blocks: Sequence[str], *, limit: int = MAX_MESSAGE) -> list[str]:
+def pieces(
+    blocks: Sequence[str], *, limit: int = MAX_MESSAGE, separator: str = "\n\n"
+) -> list[str]:
     """Blocks of a long reply (each a whole piece of HTML that fits in one message) packed
-    into as few messages as fit, with blank lines between."""
+    into as few messages as fit, `separator` (a blank line) between."""
     messages: list[str] = []
     for block in blocks:
-        if messages and len(messages[-1]) + 2 + len(block) <= limit:
-            messages[-1] += "\n\n" + block
+        if messages and len(messages[-1]) + len(separator) + len(block) <= limit:
+            messages[-1] += separator + block
         else:
             messages.append(block)
     return messages
+
+
+def fitting(text: str, *, limit: int = MAX_MESSAGE) -> str:
+    """Plain `text` as HTML for one message: each line cut to MAX_LINE characters, then
+    the whole, if it still does not fit."""
+    text = "\n".join(excerpt(line, MAX_LINE) for line in text.split("\n"))
+    shown = escape(text)
+    while len(shown) > limit:  # cut in proportion: escaping may make text 6 times longer
+        text = excerpt(text, len(text) * limit // len(shown))
+        shown = escape(text)
+    return shown

@@ -14,13 +14,13 @@ to the audit log.
 
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from html import escape
 
 from aiogram.filters import BaseFilter, CommandObject
 from aiogram.types import Message, User
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.admin.context import AdminContext, UsesContext
+from bot.admin.monospace import MAX_MESSAGE, fitting
 from bot.admin.permissions import GRANTS, Permission, admin_behind
 from core.errors import SegbotError
 from core.models import AdminRole
@@ -40,10 +40,11 @@ class QueryError(SegbotError):
 
 
 def reply_for(error: SegbotError) -> str:
-    """The HTML reply for an expected error (a rule's caret needs monospace)."""
+    """The HTML reply for an expected error (a rule's caret needs monospace), in one
+    message: a line that repeats what was typed (a 5,000-character id) is cut short."""
     if isinstance(error, QueryError):
-        return f"<pre>{escape(str(error))}</pre>"
-    return escape(str(error))
+        return f"<pre>{fitting(str(error), limit=MAX_MESSAGE - len('<pre></pre>'))}</pre>"
+    return fitting(str(error))
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,9 +117,9 @@ class CommandAllowed(BaseFilter):
         self,
         message: Message,
         command: CommandObject,
-        event_from_user: User | None,
         sessionmaker: async_sessionmaker[AsyncSession],
         settings: Settings,
+        event_from_user: User | None = None,  # none on an update without a sender
     ) -> bool | dict[str, object]:
         entry = self._commands.get(command.command)
         if entry is None:

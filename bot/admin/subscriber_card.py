@@ -1,18 +1,22 @@
 """The subscriber card `/find` shows: profile, tags, source, RFM, stage, activity, the
-segments they are in and why (each predicate that holds), and their latest events."""
+segments they are in and why (each predicate that holds), and their latest events.
+
+Its lines are each of a bounded length (long tag lists, answers and rules cut short), so
+`bot.admin.monospace.pieces` can pack them into as many messages as they need."""
 
 from html import escape
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.admin.monospace import bold, code
+from bot.admin.monospace import MAX_LINE, bold, code
 from core.clock import Clock
 from core.models import Event, Subscriber
 from crm_sync.models import Customer
 from segments.explain import explain
 from segments.levels import ACTIVITY_LEVELS, STAGES
 from segments.models import ActivityLevel, LadderStage, RfmScore
+from segments.rules.errors import excerpt
 from segments.saved import saved_rules
 
 LAST_EVENTS = 8
@@ -39,12 +43,12 @@ def _profile(subscriber: Subscriber) -> list[str]:
             f"Place: {escape(place or '-')} · timezone {escape(subscriber.timezone or '-')}"
         )
     tags = ", ".join(sorted(tag.tag for tag in subscriber.tags))
-    lines.append(f"Tags: {escape(tags or '-')}")
+    lines.append(f"Tags: {escape(excerpt(tags or '-', MAX_LINE))}")
     if subscriber.attributes:
         answers = "; ".join(
             f"{key}: {value}" for key, value in sorted(subscriber.attributes.items())
         )
-        lines.append(f"Answers: {escape(answers)}")
+        lines.append(f"Answers: {escape(excerpt(answers, MAX_LINE))}")
     return lines
 
 
@@ -86,7 +90,7 @@ async def _segments(
         )
         if why.matches:
             held = ", ".join(check.predicate for check in why.checks if check.held)
-            lines.append(f"• {bold(name)}: {escape(held)}")
+            lines.append(f"• {bold(name)}: {escape(excerpt(held, MAX_LINE))}")
     if not lines:
         return ["Segments: none"]
     return ["Segments (and what holds):", *lines]
@@ -111,11 +115,12 @@ async def _events(session: AsyncSession, subscriber_id: int) -> list[str]:
 
 async def card(
     session: AsyncSession, *, subscriber: Subscriber, clock: Clock, rfm_names: tuple[str, ...]
-) -> str:
+) -> list[str]:
+    """The card's lines, an empty one between its parts."""
     parts = [
         _profile(subscriber),
         await _scores(session, subscriber.id),
         await _segments(session, subscriber.id, clock, rfm_names),
         await _events(session, subscriber.id),
     ]
-    return "\n\n".join("\n".join(part) for part in parts)
+    return [line for part in parts for line in ("", *part)][1:]

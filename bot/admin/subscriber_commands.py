@@ -2,7 +2,7 @@
 
 from html import escape
 
-from bot.admin.monospace import bold, code, table
+from bot.admin.monospace import bold, code, pieces, table
 from bot.admin.permissions import Permission
 from bot.admin.registry import AdminCommand, Call
 from bot.admin.subscriber_card import card
@@ -20,10 +20,11 @@ async def find_command(call: Call) -> None:
     if not call.args:
         raise call.usage()
     subscriber = await _subscriber(call, call.args)
-    text = await card(
+    lines = await card(
         call.session, subscriber=subscriber, clock=call.clock, rfm_names=call.services.rfm_names
     )
-    await call.reply(text)
+    for text in pieces(lines, separator="\n"):
+        await call.reply(text)
 
 
 def _user_and_tag(call: Call) -> tuple[str, str]:

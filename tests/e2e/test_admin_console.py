@@ -15,6 +15,7 @@ from core.clock import utcnow
 from core.models import AuditLog
 from segments.saved import save_segment
 from telegram_emulator import Emulator
+from telegram_emulator.json_types import JSONObject
 from tests.bot.admin.console import (
     MARKETER,
     NOT_A_COMMAND,
@@ -140,13 +141,79 @@ BAD_INPUT = [
     ("/audit many", "'many' is not a number"),
     ("/stats now", "/stats takes no arguments."),
     ("/sync nosuch", "No CRM connectors are configured"),
+    # digits that are not ASCII, or more than an id holds: no such one, not an error
+    ("/find ²", "No subscriber matches '²'"),
+    ("/find 99999999999999999999", "No subscriber matches '99999999999999999999'"),
+    ("/tag ² vip", "No subscriber matches '²'"),
+    ("/campaign ²", "no campaign '²'"),
+    ("/report 99999999999999999999", "no campaign '99999999999999999999'"),
+    ("/admins add ² viewer", "'²' is not a Telegram user id"),
+    ("/admins add 99999999999999999999 viewer", "is not a Telegram user id"),
+    ("/audit ²", "'²' is not a number"),
 ]
+LONG = "x" * 5000
 
 
 async def test_bad_input_is_answered_with_what_was_expected(emulator: Emulator, shop: int) -> None:
     owner = Chat(emulator, OWNER)
     for line, expected in BAD_INPUT:
         assert expected in await owner.reply(line), line
+
+
+@pytest.mark.parametrize(
+    "line",
+    [f"/find {LONG}", f"/persona {LONG}", f"/journey {LONG}", f"/campaign {LONG}",
+     f"/export {LONG}", f"/lookalike {LONG} 5", f"/admins add {LONG} viewer"],
+    ids=["find", "persona", "journey", "campaign", "export", "lookalike", "admins"],
+)  # fmt: skip
+async def test_an_error_repeating_a_long_argument_still_fits_in_one_message(
+    emulator: Emulator, shop: int, line: str
+) -> None:
+    answer = await Chat(emulator, OWNER).reply(line)
+    assert "x" * 100 in answer
+    assert len(answer) <= 4096
+    assert "Sorry, something went wrong" not in answer
+
+
+async def test_a_long_audit_log_and_a_long_card_come_in_several_messages(
+    emulator: Emulator, shop: int, session: AsyncSession
+) -> None:
+    owner = Chat(emulator, OWNER)
+    for number in range(15):  # refused queries of 190 characters, kept in the log
+        await owner.reply(f"/segment lang = es and country = {'x' * 150} and ({number}")
+    for number in range(70):
+        await owner.reply(f"/tag 1001 tag{number:02d}_{'t' * 55}")
+
+    async def all_audited() -> bool:  # written just after each command's reply
+        return (await session.scalar(select(func.count()).select_from(AuditLog)) or 0) >= 85
+
+    await until(all_audited, what="the commands in the audit log")
+    before = len(owner.messages)
+    await owner.say("/audit")
+    await owner.say("/find 1001")
+    await owner.say("/help")  # answered after every piece of the two replies before it
+    replies = "\n".join(message.plain_text for message in owner.messages[before:])
+    assert "Sorry, something went wrong" not in replies
+    assert "Last 15 admin actions" in replies
+    assert "Tags: tag00_" in replies
+
+
+async def test_a_command_in_an_update_without_a_sender_is_skipped(emulator: Emulator) -> None:
+    """A private message with no `from` (Telegram always sends one): nothing to check the
+    role of, so no admin command runs, and nothing fails."""
+    before = len(emulator.messages_to(OWNER))
+    message: JSONObject = {
+        "message_id": 9,
+        "date": 1_790_000_000,
+        "chat": {"id": OWNER, "type": "private", "first_name": "O"},
+        "text": "/stats",
+        "entities": [{"type": "bot_command", "offset": 0, "length": 6}],
+    }
+    emulator.inject_update({"message": message})
+    assert await Chat(emulator, OWNER).reply("/help")  # handled after the one before it
+    replies = [message.plain_text for message in emulator.messages_to(OWNER)[before:]]
+    assert not any("Sorry, something went wrong" in reply for reply in replies)
+    assert not any(reply.startswith("Subscribers") for reply in replies)
 
 
 async def test_owners_manage_admins_and_their_menus(
