@@ -24,6 +24,10 @@ from core.db import Base, BigIntId
 
 # Money as float: analytics sums it in pandas; SQLite has no decimal type anyway.
 Money = Numeric(14, 2, asdecimal=False)
+# Sums of orders' money: room for 100,000 orders at crm_sync.records.MAX_AMOUNT. SQLite
+# stores any number in any numeric column and keeps the type declared before: declaring
+# another would rebuild the customers table, whose drop deletes every order (cascade).
+MoneySum = Numeric(18, 2, asdecimal=False).with_variant(Money, "sqlite")
 
 
 class Customer(Base):
@@ -46,7 +50,7 @@ class Customer(Base):
     # Purchase facts, derived from the orders that count as purchases (no refunds, no
     # cancellations, amount > 0) and kept current by the sync.
     orders_count: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
-    total_spent: Mapped[float] = mapped_column(Money, default=0.0, server_default=text("0"))
+    total_spent: Mapped[float] = mapped_column(MoneySum, default=0.0, server_default=text("0"))
     average_order_value: Mapped[float | None] = mapped_column(Money)
     first_order_at: Mapped[datetime | None]
     last_order_at: Mapped[datetime | None] = mapped_column(index=True)
@@ -94,7 +98,7 @@ class SubscriberPurchases(Base):
     )
     customers: Mapped[int] = mapped_column(Integer)
     orders_count: Mapped[int] = mapped_column(Integer)
-    total_spent: Mapped[float] = mapped_column(Money)
+    total_spent: Mapped[float] = mapped_column(MoneySum)
     last_order_at: Mapped[datetime | None]
 
 

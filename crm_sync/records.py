@@ -32,6 +32,31 @@ MAX_NUMERAL = 15
 # Longest values the columns hold; a longer id is rejected, longer text is cut.
 ID_LENGTH = 128
 TEXT_LENGTHS = {"name": 255, "status": 32, "utm_campaign": 255}
+# An order's amount, rounded to the cent, must be below this in either sign: a hundred
+# billion, beyond any real order even in the currencies of smallest unit. The sums of
+# amounts hold up to 10**16 (crm_sync.models.MoneySum), so it takes 100,000 orders of just
+# under it for one customer (or one subscriber's customers together) to overflow them; at
+# the amount column's own limit (10**12) it would take 10,000.
+MAX_AMOUNT = 1e11
+# What a rejection calls the fields it reads, for the reasons that name one.
+CUSTOMER_FIELDS = {
+    "external_id": "customer id",
+    "name": "name",
+    "first_name": "first name",
+    "last_name": "last name",
+    "phone": "phone",
+    "email": "email",
+}
+ORDER_FIELDS = {
+    "external_id": "order id",
+    "customer_external_id": "customer id",
+    "ordered_at": "order date",
+    "amount": "amount",
+    "currency": "currency",
+    "status": "status",
+    "quantity": "quantity",
+    "utm_campaign": "utm_campaign",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +99,8 @@ def validate_customers(
     """
     external_id = _text(_column(frame, "external_id"))
     reasons = _Reasons(len(frame))
+    attributes = {f"attr:{name}": f"attribute {name}" for name in rules.attributes}
+    reasons.add_nul_characters(frame, CUSTOMER_FIELDS | attributes)
     reasons.add(external_id.isna(), "missing customer id")
     reasons.add(external_id.str.len() > ID_LENGTH, f"customer id longer than {ID_LENGTH}")
     reasons.add_repeats("customer", external_id, row_numbers, seen)
@@ -113,7 +140,7 @@ def validate_orders(
     external_id = _text(_column(frame, "external_id"))
     customer_id = _text(_column(frame, "customer_external_id"))
     ordered_at = parse_timestamps(_column(frame, "ordered_at"), rules=rules)
-    amount = parse_amounts(_column(frame, "amount"))
+    amount = parse_amounts(_column(frame, "amount")).round(2)  # checked as it is stored
     # Quantity, currency and status hold a handful of values: each is cleaned once.
     quantities = _Distinct(_column(frame, "quantity"))
     quantity_text = _text(quantities.values)
@@ -130,6 +157,7 @@ def validate_orders(
     is_refund = statuses.expand(refund_status.astype(bool)) | (amount < 0).fillna(False)
 
     reasons = _Reasons(len(frame))
+    reasons.add_nul_characters(frame, ORDER_FIELDS)
     reasons.add(external_id.isna(), "missing order id")
     reasons.add(external_id.str.len() > ID_LENGTH, f"order id longer than {ID_LENGTH}")
     reasons.add(customer_id.isna(), "missing customer id")
@@ -137,7 +165,7 @@ def validate_orders(
     reasons.add(_text(_column(frame, "ordered_at")).isna(), "missing order date")
     reasons.add(ordered_at.isna(), _unread_date(rules))
     reasons.add(amount.isna(), "missing or unparsable amount")
-    reasons.add(amount.abs() >= 1e12, "amount too large")
+    reasons.add(amount.abs() >= MAX_AMOUNT, "amount too large")
     reasons.add(quantity_text.notna() & quantity.isna(), "unparsable quantity")
     reasons.add(quantity.notna() & (quantity % 1 != 0), "quantity is not a whole number")
     reasons.add((quantity < 0) & ~is_refund, "negative quantity on an order that is not a refund")
@@ -149,7 +177,7 @@ def validate_orders(
             "external_id": external_id,
             "customer_external_id": customer_id,
             "ordered_at": ordered_at,
-            "amount": amount.round(2),
+            "amount": amount,
             "currency": currency,
             "status": status,
             "quantity": quantity.round().astype("Int64"),
@@ -175,7 +203,8 @@ def _unread_date(rules: RecordRules) -> str:
 
 
 def parse_timestamps(values: pd.Series, *, rules: RecordRules) -> pd.Series:
-    """Aware UTC timestamps (NaT where unparsable); naive ones are in `rules.timezone`.
+    """Aware UTC timestamps (NaT where unparsable); naive ones are in `rules.timezone`
+    (`_localize` says how a time a clock change repeats or skips is read).
 
     Text is read as ISO 8601, or with `rules.date_format`, or (`rules.dayfirst`) as ISO
     8601 or one of DAY_FIRST_FORMATS, each value by the first form that reads it whole.
@@ -219,10 +248,15 @@ def parse_amounts(values: pd.Series) -> pd.Series:
 
 
 def _lenient_amounts(text: pd.Series) -> pd.Series:
+    """Amounts with spaces, currency symbols or separators. The last of a comma and a dot
+    is the decimal separator, except a single comma three digits from the end: that is a
+    thousands separator ('1,500' is 1500) when a digit 1-9 starts the amount (after its
+    sign), since a 0 cannot start a thousands group ('0,750' is 0.75, '-0,500' is -0.5)."""
     for symbol in ("\u00a0", "\u202f", " ", "'", "$", "€", "£", "₽", "¥", "₴", "₸"):
         text = text.str.replace(symbol, "", regex=False)
     comma, dot = text.str.rfind(","), text.str.rfind(".")
-    thousands_only = (dot == -1) & (comma != -1) & (text.str.len() - comma == 4)
+    nonzero_start = text.str.match(r"[-+]?[1-9]")
+    thousands_only = (dot == -1) & (comma != -1) & (text.str.len() - comma == 4) & nonzero_start
     decimal_comma = ((comma > dot) & ~thousands_only).fillna(False).astype(bool)
     european = text.str.replace(".", "", regex=False).str.replace(",", ".", regex=False)
     english = text.str.replace(",", "", regex=False)
@@ -230,7 +264,14 @@ def _lenient_amounts(text: pd.Series) -> pd.Series:
 
 
 def _localize(naive: pd.Series, timezone: str) -> pd.Series:
-    local = naive.dt.tz_localize(ZoneInfo(timezone), ambiguous="NaT", nonexistent="shift_forward")
+    """`naive` local times in `timezone`, as UTC. A time a clock change repeats is read as
+    its first occurrence (the earlier instant), a time one skips as the first time after
+    the gap (02:30 on a night that jumps from 02:00 to 03:00 is 03:00): an order's time
+    an hour off on one night a year, rather than the order rejected."""
+    first_occurrence = np.ones(len(naive), dtype=bool)
+    local = naive.dt.tz_localize(
+        ZoneInfo(timezone), ambiguous=first_occurrence, nonexistent="shift_forward"
+    )
     converted: pd.Series = local.dt.tz_convert("UTC")
     return converted
 
@@ -335,6 +376,20 @@ class _Reasons:
         mask = failed.fillna(False).to_numpy(dtype=bool) & self._valid()
         self._reasons[mask] = reason
 
+    def add_nul_characters(self, frame: pd.DataFrame, fields: Mapping[str, str]) -> None:
+        """Reject each row with a NUL character in one of `fields` (column: what a reason
+        calls it). PostgreSQL text cannot hold one, SQLite can: a row is rejected on both,
+        and a value holding one is a broken export rather than a way of writing it."""
+        for column, label in fields.items():
+            if column not in frame or not pd.api.types.is_string_dtype(frame[column].dtype):
+                continue  # absent, or numbers and dates as a spreadsheet or driver typed them
+            text = frame[column].astype("string")
+            # Nearly every column has none: one look at all its text, not one per row.
+            if "\x00" in "".join(text.to_numpy(dtype=object, na_value="")):
+                self.add(
+                    text.str.contains("\x00", regex=False), f"{label} contains a NUL character"
+                )
+
     def add_repeats(
         self, noun: str, ids: pd.Series, row_numbers: np.ndarray, seen: FirstRows | None
     ) -> None:
@@ -387,7 +442,9 @@ def _rejections(
 ) -> list[Rejection]:
     if not len(positions):
         return []
-    ids = records["external_id"].iloc[positions]
+    # PostgreSQL text holds no NUL character: one in an id is shown as U+FFFD (the raw
+    # record keeps the id as read).
+    ids = records["external_id"].iloc[positions].str.replace("\x00", "\ufffd", regex=False)
     return [
         Rejection(
             row_number=int(row_numbers[position]),
