@@ -9,7 +9,7 @@ run exactly what it stored before it stopped.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -54,7 +54,9 @@ err = Console(stderr=True, highlight=False)
 REASONS = 3  # the commonest rejection reasons a run's report names
 
 IMPORT_HELP = f"""Import customers and orders from CSV or XLSX files, then rescore RFM and the
-ladder. Re-importing the same files changes nothing.
+ladder. Re-importing the same files changes nothing. A CSV file is UTF-8 text ("CSV UTF-8"
+in Excel); of an XLSX workbook only the first sheet is read (the others holding data are
+named after the import).
 
 Columns read without --mapping (header names compared case-insensitively; the first one
 found is read):
@@ -109,6 +111,7 @@ def import_files(
 
     if customers is None and orders is None:
         fail("give --customers FILE and/or --orders FILE")
+    _check_source(source)
     settings = settings_or_exit()
     loaded = config_or_exit(settings)
     config, segments = loaded.crm, loaded.segments
@@ -145,7 +148,11 @@ def import_files(
             )
         return [await _with_reasons(sessionmaker, summary)]
 
-    _report(execute(on_database(settings, work)), map_in="attributes in --mapping")
+    _report(
+        execute(on_database(settings, work)),
+        map_in="attributes in --mapping",
+        unread_sheets=connector.unread_sheets,
+    )
 
 
 @app.command()
@@ -238,6 +245,18 @@ def rejected(
     execute(on_database(settings, work))
 
 
+def _check_source(source: str) -> None:
+    """--source names a source as a connector's name in segbot.yaml does: by the same rule."""
+    from pydantic import ValidationError
+
+    from crm_sync.config import FilesConnectorConfig
+
+    try:
+        FilesConnectorConfig(type="files", name=source)
+    except ValidationError as error:
+        fail(f"--source {source!r}: {error.errors()[0]['msg']}")
+
+
 SyncReport = tuple["SyncSummary", list[tuple[str, str, int]]]  # a run, its commonest reasons
 
 
@@ -276,9 +295,15 @@ def _plural(count: int, noun: str) -> str:
     return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
-def _report(reports: list[SyncReport], *, map_in: str) -> None:
-    """The counts of each run, what each left out and why; exit 1 if a run failed, with
-    its reason and what it kept."""
+def _report(
+    reports: list[SyncReport],
+    *,
+    map_in: str,
+    unread_sheets: Mapping[Stream, Sequence[str]] | None = None,
+) -> None:
+    """The counts of each run, what each left out and why (`unread_sheets`: the sheets of
+    each stream's workbook that were not read); exit 1 if a run failed, with its reason and
+    what it kept."""
     table = FittedTable(
         "source", "stream", "read", "inserted", "updated", "unchanged", "rejected",
         "values left out", key=2,
@@ -302,7 +327,7 @@ def _report(reports: list[SyncReport], *, map_in: str) -> None:
                 f"{summary.connector}: run #{summary.run_id} succeeded; matching linked "
                 f"{match.linked}, unlinked {match.unlinked}, {match.conflicts} conflict(s)"
             )
-        for line in _notes(summary, reasons, map_in=map_in):
+        for line in _notes(summary, reasons, map_in=map_in, unread_sheets=unread_sheets or {}):
             out.print(f"  {line}", markup=False)
     failed = [summary for summary, _ in reports if summary.status != "succeeded"]
     if failed:
@@ -320,9 +345,19 @@ def _report(reports: list[SyncReport], *, map_in: str) -> None:
         )
 
 
-def _notes(summary: SyncSummary, reasons: list[tuple[str, str, int]], *, map_in: str) -> list[str]:
+def _notes(
+    summary: SyncSummary,
+    reasons: list[tuple[str, str, int]],
+    *,
+    map_in: str,
+    unread_sheets: Mapping[Stream, Sequence[str]],
+) -> list[str]:
     """What a run did not take in as read, one line each."""
-    lines = []
+    lines = [
+        f"{stream}: sheets not imported: {', '.join(sheets)} (only the first sheet of a "
+        "workbook is read)"
+        for stream, sheets in unread_sheets.items()
+    ]
     for stream, counts in summary.streams.items():
         if counts.ignored_columns:
             columns = ", ".join(counts.ignored_columns)

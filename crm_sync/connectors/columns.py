@@ -33,7 +33,9 @@ def resolve_columns(
     header fails the whole source with one message: what is missing, the columns there
     are, and how to map them in `map_in` (where the mapping lives, e.g. `--mapping FILE`).
     """
-    by_lower = {str(column).strip().lower(): str(column) for column in header}
+    by_lower: dict[str, str] = {}
+    for heading in map(str, header):  # of one name in two casings, the first is read
+        by_lower.setdefault(heading.strip().lower(), heading)
     found = f"columns found: {', '.join(map(str, header)) or 'none'}"
     fields: dict[str, str] = {}
     for field, candidates in DEFAULT_COLUMNS[stream].items():

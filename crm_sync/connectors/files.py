@@ -7,7 +7,8 @@ again, and a changed file is read from the top (stored rows come back unchanged)
 
 `check` reads every file's header before a run stores anything, so a file without a column
 the import needs (or one the mapping names) fails the import having changed nothing. The
-columns nothing reads are handed on with the last batch of their file, to be reported.
+columns nothing reads are handed on with the last batch of their file, to be reported; the
+sheets of a workbook past the first, which are not read, are kept in `unread_sheets`.
 """
 
 import asyncio
@@ -19,14 +20,19 @@ import numpy as np
 from crm_sync.config import RecordRules
 from crm_sync.connectors.base import Batch, Cursor, SourceError, validate
 from crm_sync.connectors.columns import Columns, resolve_columns
-from crm_sync.connectors.sheets import Chunk, count_rows, read_chunks, read_header
+from crm_sync.connectors.sheets import (
+    Chunk,
+    count_rows,
+    read_chunks,
+    read_header,
+    unread_sheets,
+)
 from crm_sync.duplicates import FirstRows
 from crm_sync.fields import Stream
 from crm_sync.mapping import ColumnMapping
 from crm_sync.raw import JsonValue, jsonable_records
 from crm_sync.records import Rejection
 
-FIRST_DATA_ROW = 2  # row 1 is the header, as a spreadsheet numbers them
 SURPLUS_FIELDS = "(fields past the header)"  # where a rejected overlong row keeps them
 
 
@@ -55,6 +61,7 @@ class FilesConnector:
         self._mapped_in = mapped_in or f"segbot.yaml (crm connector {name})"
         self._chunk_rows = chunk_rows
         self._columns: dict[Stream, Columns] = {}
+        self._unread_sheets: dict[Stream, list[str]] = {}
 
     @property
     def name(self) -> str:
@@ -64,10 +71,18 @@ class FilesConnector:
     def streams(self) -> tuple[Stream, ...]:
         return tuple(stream for stream in ("customers", "orders") if stream in self._paths)
 
+    @property
+    def unread_sheets(self) -> dict[Stream, list[str]]:
+        """The sheets holding data that a stream's workbook has besides the first, the one
+        read (known once `check` has run)."""
+        return self._unread_sheets
+
     async def check(self) -> None:
         for stream, path in self._paths.items():
             header = await asyncio.to_thread(read_header, path)
             self._columns[stream] = self._resolve(stream, header, path)
+            if sheets := await asyncio.to_thread(unread_sheets, path):
+                self._unread_sheets[stream] = sheets
 
     async def batches(self, stream: Stream, cursor: Cursor | None) -> AsyncIterator[Batch]:
         path = self._paths[stream]
@@ -109,7 +124,6 @@ class FilesConnector:
         """Validated chunks of the file after its first `skip` data rows (runs in a thread).
         A row with more fields than the header is rejected; an id is checked against
         every row before it in the file."""
-        position = skip
         columns = self._columns.get(stream)
         seen = FirstRows()
         for chunk in read_chunks(path, skip=skip, chunk_rows=self._chunk_rows):
@@ -117,8 +131,7 @@ class FilesConnector:
             if columns is None:
                 columns = self._columns[stream] = self._resolve(stream, list(frame.columns), path)
             read = len(frame)
-            row_numbers = np.arange(position, position + read) + FIRST_DATA_ROW
-            position += read
+            row_numbers = np.arange(read) + chunk.first_row
             overlong = _overlong(chunk, columns, row_numbers)
             keep = frame.notna().any(axis=1).to_numpy(copy=True)  # blank rows are skipped
             keep[list(chunk.surplus)] = False
