@@ -20,14 +20,14 @@ class Data(BaseFilter):
     """A callback query whose data is `exactly` this, or starts with `prefix`."""
 
     def __init__(self, *, exactly: str | None = None, prefix: str | None = None) -> None:
-        self._exactly = exactly
-        self._prefix = prefix
+        self.exactly = exactly
+        self.prefix = prefix
 
     async def __call__(self, query: CallbackQuery) -> bool:
         data = query.data or ""
-        if self._exactly is not None:
-            return data == self._exactly
-        return self._prefix is not None and data.startswith(self._prefix)
+        if self.exactly is not None:
+            return data == self.exactly
+        return self.prefix is not None and data.startswith(self.prefix)
 
 
 async def has_contact(message: Message) -> bool:

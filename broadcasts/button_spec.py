@@ -5,6 +5,11 @@ buttons, one row): at most ROW_BUTTONS in a row and MESSAGE_BUTTONS in all, one 
 for the Unsubscribe button. A button opens a URL, sends callback data back (64 bytes at
 most, logged as a button event), copies a text (256 characters at most) or opens a Mini
 App (https only).
+
+A button's data may not be one the bot answers itself (`is_bot_data`): a "Yes, give me
+the deal" button carrying `unsubscribe` or `forget:yes` would unsubscribe or erase whoever
+pressed it. Its URL must be one a tracked link can send people to
+(`broadcasts.links.check_target`): checked when the campaign is saved, not at each click.
 """
 
 import re
@@ -13,8 +18,15 @@ from typing import Annotated, Self
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from broadcasts.languages import context_language, localized, no_default_text
+from broadcasts.links import UnsafeTargetError, check_target
 
 _CALLBACK_DATA = re.compile(r"^[A-Za-z0-9_:.-]{1,64}$")
+# Callback data the bot answers itself: its Unsubscribe button, and the namespaces (before
+# the first ":") of its own menus: language, erasure, the quiz, the admin console's buttons.
+UNSUBSCRIBE_DATA = "unsubscribe"
+BOT_NAMESPACES = frozenset(
+    {"lang", "forget", "quiz", "qa", "qd", "qk", "admc", "admj", "admu", "admw"}
+)
 # What a link button's and a Mini App button's URL may be.
 _LINKS = {
     "url": (
@@ -50,8 +62,15 @@ class ButtonSpec(Strict):
     @classmethod
     def _link(cls, url: str | None, info: ValidationInfo) -> str | None:
         pattern, wanted = _LINKS[str(info.field_name)]
-        if url is not None and not pattern.match(url):
+        if url is None:
+            return None
+        if not pattern.match(url):
             raise ValueError(f"{wanted}: {url!r}")
+        if url.startswith("http"):  # tracked: each press goes through segbot's redirect
+            try:
+                check_target(url)
+            except UnsafeTargetError as error:
+                raise ValueError(str(error)) from None
         return url
 
     @model_validator(mode="before")
@@ -72,7 +91,17 @@ class ButtonSpec(Strict):
             raise ValueError("a button has exactly one of url, data, copy_text, web_app")
         if self.data is not None and not _CALLBACK_DATA.match(self.data):
             raise ValueError("button data is 1-64 bytes of A-Z a-z 0-9 _ : . -")
+        if self.data is not None and is_bot_data(self.data):
+            raise ValueError(
+                f"button data {self.data!r} is the bot's own (its Unsubscribe button, or one "
+                f"of {', '.join(sorted(BOT_NAMESPACES))} before a ':'): choose another"
+            )
         return self
+
+
+def is_bot_data(data: str) -> bool:
+    """Whether the bot answers callback `data` itself (see the module docstring)."""
+    return data == UNSUBSCRIBE_DATA or data.partition(":")[0] in BOT_NAMESPACES
 
 
 def rows(value: object) -> object:

@@ -23,6 +23,7 @@ import jinja2
 from sqlalchemy import ColumnElement, Row, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from broadcasts.button_spec import UNSUBSCRIBE_DATA
 from broadcasts.languages import pick_language
 from broadcasts.links import LinkRef, register_links, rewrite_urls, tracked_url
 from broadcasts.message_content import MessageContent
@@ -38,7 +39,6 @@ from segments.rules.fields import PurchaseFact
 from segments.rules.sql_facts import purchase_fact, rfm_segment
 
 # The callback data the bot's Unsubscribe handler answers (bot.routers.subscription).
-UNSUBSCRIBE_DATA = "unsubscribe"
 UNSUBSCRIBE_TEXT = "Unsubscribe"
 CENT = Decimal("0.01")  # money columns are NUMERIC(14, 2)
 

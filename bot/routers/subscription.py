@@ -19,7 +19,7 @@ from bot.config import AppConfig
 from bot.filters import Data
 from bot.i18n import Translator
 from bot.routers.quiz import ask
-from broadcasts.compose import UNSUBSCRIBE_DATA
+from broadcasts.button_spec import UNSUBSCRIBE_DATA
 from core.clock import Clock
 from core.sources import StartSource, parse_start_payload
 from core.subscribers import (

@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from broadcasts.links import rewrite_urls
+from broadcasts.links import UnsafeTargetError, check_target, rewrite_urls, urls_in
 from broadcasts.telegram_html import MessageTooLongError, TelegramHtmlError, check_length
 from broadcasts.templates import (
     SAMPLE_TRACKED_URL,
@@ -74,16 +74,24 @@ async def check_templates(
 ) -> None:
     """Refuse the first template that could not be sent as it is, with the error that says
     why: TemplateSyntaxError, UnknownVariableError, RenderError, TemplateLimitError
-    (naming the limit, or the check's time), TelegramHtmlError or MessageTooLongError.
-    One child process checks them all. `link` is as long as the tracked links the
-    templates' URLs will become."""
+    (naming the limit, or the check's time), TelegramHtmlError, MessageTooLongError, or
+    UnsafeTargetError for a URL its tracked link could not send anyone to. One child
+    process checks them all. `link` is as long as the tracked links the templates' URLs
+    will become."""
     results = await _samples(drafts, seconds=seconds)
     for draft, result in zip(drafts, results, strict=False):
+        tracked = set(urls_in(draft.source))  # a URL a variable fills in is sent untracked
+
+        def as_tracked(url: str, tracked: set[str] = tracked) -> str:
+            if url in tracked:
+                check_target(url)
+            return link
+
         try:
             if isinstance(result, Exception):
                 raise result
-            check_length(rewrite_urls(result, lambda _url: link), caption=draft.caption)
-        except (TemplateError, TelegramHtmlError, MessageTooLongError) as error:
+            check_length(rewrite_urls(result, as_tracked), caption=draft.caption)
+        except (TemplateError, TelegramHtmlError, MessageTooLongError, UnsafeTargetError) as error:
             if draft.place:
                 raise type(error)(f"{draft.place}: {error}") from None
             raise

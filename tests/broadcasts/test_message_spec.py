@@ -230,6 +230,16 @@ MISTAKES = [
         "a button has exactly one of url, data, copy_text, web_app",
     ),
     ("  text: Hi\n  buttons: [{text: '" + "x" * 65 + "', data: b}]\n", "default.buttons.0.text"),
+    # the bot's own data: the press would unsubscribe, erase, or press an admin's button
+    ("  text: Hi\n  buttons: [{text: Deal, data: unsubscribe}]\n", "'unsubscribe' is the bot's"),
+    ("  text: Hi\n  buttons: [{text: Deal, data: 'forget:yes'}]\n", "'forget:yes' is the bot's"),
+    ("  text: Hi\n  buttons: [{text: a, data: 'admc:cancel:1'}]\n", "'admc:cancel:1' is the bot's"),
+    # a URL no tracked link could send anyone to
+    (
+        "  text: Hi\n  buttons: [{text: a, url: 'https://[::1'}]\n",
+        "line 4, default.buttons.0.url: the link target 'https://[::1' is malformed",
+    ),
+    ("  text: Hi\n  buttons: [{text: a, url: 'https://shop.example:99999/'}]\n", "is malformed"),
 ]
 
 

@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from broadcasts.campaigns import save_campaign
+from broadcasts.links import UnsafeTargetError
 from broadcasts.models import Campaign
 from broadcasts.spec import parse_campaign
 from broadcasts.telegram_html import TelegramHtmlError
@@ -83,6 +84,15 @@ async def test_a_template_past_a_limit_is_refused_at_save_naming_it(
 async def test_what_templates_may_call_is_listed(source: str, refusal: str) -> None:
     with pytest.raises(TemplateError, match=refusal):
         await check_template(source, caption=False)
+
+
+async def test_a_link_no_tracked_link_could_follow_is_refused_at_save() -> None:
+    with pytest.raises(UnsafeTargetError, match="'https://\\[::1/x' is malformed"):
+        await check_template("Go: https://[::1/x {{ first_name }}", caption=False)
+    with pytest.raises(UnsafeTargetError, match="is malformed"):
+        await check_template('<a href="https://shop.example:99999/">go</a>', caption=False)
+    # filled in by a variable: sent as it is, untracked, so not a tracked link's target
+    await check_template("Go: https://shop.example/{{ first_name }}", caption=False)
 
 
 async def test_a_javascript_link_is_refused_at_save() -> None:
