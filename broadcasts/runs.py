@@ -29,6 +29,17 @@ class RunStateError(SegbotError):
     """The campaign has no run in a state that allows this (e.g. resume what is not paused)."""
 
 
+def check_not_sent(campaign: Campaign) -> None:
+    """A campaign is sent once (a recurring one once per occurrence): RunStateError if a
+    run of it is done, or was cancelled (its audience may have had it in part). One its
+    time passed by (missed) reached nobody, and may still be sent."""
+    if campaign.status in (CampaignStatus.DONE, CampaignStatus.CANCELLED):
+        raise RunStateError(
+            f"{campaign.name} is {campaign.status.value}: a campaign is sent once; "
+            f"segbot campaign clone {campaign.name} NEW_NAME makes a copy to send"
+        )
+
+
 @dataclass(frozen=True, slots=True)
 class Progress:
     run_id: int

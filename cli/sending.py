@@ -37,7 +37,7 @@ from broadcasts.models import Campaign, Delivery, DeliveryStatus, RunStatus
 from broadcasts.pacing import RateBudget
 from broadcasts.planner import plan_run
 from broadcasts.runs import Progress as RunProgress
-from broadcasts.runs import RunStateError, latest_run, progress
+from broadcasts.runs import RunStateError, check_not_sent, latest_run, progress
 from broadcasts.sender import Sender, SenderSettings
 from cli.execution import EXIT_FAILURE, fail
 from core.clock import utcnow
@@ -85,6 +85,7 @@ async def send_now(
         how.out.print(f"run {run.id} of {campaign.name} is still sending: carrying it on")
         run_id = run.id
     else:
+        check_not_sent(campaign)
         run_id = await _plan(sessionmaker, campaign, how)
     if running_sender:
         how.out.print(f"run {run_id} is queued for the sender that is running (segbot run)")
@@ -123,8 +124,11 @@ async def _plan(
     sessionmaker: async_sessionmaker[AsyncSession], campaign: Campaign, how: SendNow
 ) -> int:
     async with sessionmaker() as session:
+        # This session's own copy: the run marks the campaign running (and, once done,
+        # done), which a copy another session loaded would not write.
+        attached = await session.get_one(Campaign, campaign.id)
         plan = await plan_run(
-            session, campaign=campaign, now=utcnow(), rfm_segments=how.rfm_segments,
+            session, campaign=attached, now=utcnow(), rfm_segments=how.rfm_segments,
             best_hour=how.broadcasts.best_hour,
         )  # fmt: skip
     excluded = ", ".join(f"{reason} {n}" for reason, n in plan.excluded.items()) or "none"

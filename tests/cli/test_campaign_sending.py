@@ -12,8 +12,9 @@ from typer.testing import CliRunner
 
 from bot.messenger import TelegramMessenger
 from broadcasts.claims import STALE_AFTER, beat
-from broadcasts.models import Run, SenderBeat
+from broadcasts.models import CampaignStatus, Run, SenderBeat
 from broadcasts.pacing import RateBudget
+from broadcasts.scheduler import Decision, due
 from broadcasts.sender import Sender, SenderSettings
 from broadcasts.worker import DeliveryWorker
 from cli.campaign import app
@@ -99,6 +100,34 @@ async def test_send_now_without_a_sender_sends_from_here_and_says_why_some_faile
     assert "  failed 1: chat not found (never started the bot)" in lines
     assert [m.plain_text for m in emulator.messages_to(1)] == ["Hi User1"]
     assert [m.plain_text for m in emulator.messages_to(2)] == ["Hi User2"]
+
+
+async def test_send_now_again_after_the_run_is_done_sends_nothing_twice(
+    runner: CliRunner, session: AsyncSession, emulator: Emulator
+) -> None:
+    """Even with a frequency cap that would let a second message through."""
+    await add_subscribers(session, 1)
+    spec = "name: sale\nfrequency_cap: {messages: 100, hours: 1}\ndefault: {text: Sale today}\n"
+    await campaign_from(session, spec)
+    assert (await invoke(runner, app, "send-now", "sale")).exit_code == 0
+    again = await invoke(runner, app, "send-now", "sale")
+    assert again.exit_code == 2  # refused, as every command the campaign's state forbids
+    assert "sale is done: a campaign is sent once; segbot campaign clone sale" in again.stderr
+    assert [m.plain_text for m in emulator.messages_to(1)] == ["Sale today"]
+    assert await runs(session) == 1
+
+
+async def test_a_scheduled_campaign_sent_early_is_not_sent_again_at_its_time(
+    runner: CliRunner, session: AsyncSession, emulator: Emulator
+) -> None:
+    await add_subscribers(session, 1)
+    at = (utcnow() + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%S")
+    spec = f"name: sale\nschedule: {{at: '{at}', timezone: UTC}}\ndefault: {{text: Sale}}\n"
+    campaign = await campaign_from(session, spec, now=utcnow())
+    assert (await invoke(runner, app, "send-now", "sale")).exit_code == 0
+    await session.refresh(campaign)
+    assert campaign.status is CampaignStatus.DONE
+    assert due(campaign, utcnow() + timedelta(days=1, minutes=1)).decision is Decision.WAIT
 
 
 async def test_send_now_that_sends_nothing_exits_1(
