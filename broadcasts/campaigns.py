@@ -31,7 +31,7 @@ from broadcasts.templates.check import TemplateDraft, check_templates
 from core.errors import SegbotError
 from core.ids import as_id
 from segments.rfm.scoring import DEFAULT_SEGMENT_MAP
-from segments.rules import parse
+from segments.rules import RuleError, parse
 from segments.rules.compiler import condition
 from segments.saved import UnknownSegmentError, saved_rules
 
@@ -44,6 +44,10 @@ class UnknownCampaignError(SegbotError):
 
 class CampaignStateError(SegbotError):
     """The campaign is not in a state that allows this (e.g. editing one that already ran)."""
+
+
+class AudienceRuleError(SegbotError):
+    """A target's own rule cannot be used: which target, then why."""
 
 
 class PaidBroadcastsDisabledError(SegbotError):
@@ -84,7 +88,11 @@ async def save_campaign(
                 f"audience {target.name}: no segment named {target.segment!r}"
             )
         if target.query is not None:
-            condition(parse(target.query, rfm_segments=rfm_segments), now=now, segments=rules)
+            try:
+                rule = parse(target.query, rfm_segments=rfm_segments)
+                condition(rule, now=now, segments=rules)
+            except (RuleError, UnknownSegmentError) as error:
+                raise AudienceRuleError(f"audience {target.name}, query: {error}") from None
     existing = await session.scalar(select(Campaign).where(Campaign.name == spec.name))
     if existing is not None:
         if await session.scalar(select(exists().where(Run.campaign_id == existing.id))):

@@ -57,6 +57,18 @@ async def test_an_unknown_segment_is_refused(runner: CliRunner, tmp_path: Path) 
     )
 
 
+async def test_a_target_rule_that_cannot_be_used_is_refused_naming_its_target(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    spec = (
+        "name: bad\naudience:\n  - query: 'lang = es and'\n    label: spanish\n    text: Hola\n"
+        "default: {text: Hi}\n"
+    )
+    result = await invoke(runner, app, "create", campaign_file(tmp_path, spec))
+    assert result.exit_code != 0
+    assert "error: audience spanish, query: at column 14" in result.stderr, result.stderr
+
+
 async def test_create_preview_send_pause_resume_cancel(
     runner: CliRunner, tmp_path: Path, session: AsyncSession
 ) -> None:
