@@ -64,12 +64,15 @@ async def save_campaign(
     paid_broadcasts: bool = False,
 ) -> Campaign:
     """Check and save the campaign (draft without a schedule, else scheduled); commits.
-    A campaign with `paid_broadcast` is refused unless `paid_broadcasts` is enabled."""
+    A campaign with `paid_broadcast` is refused unless `paid_broadcasts` is enabled, one
+    whose time has passed (the scheduler would mark it missed) always."""
     if spec.paid_broadcast is not None and not paid_broadcasts:
         raise PaidBroadcastsDisabledError(
             "paid_broadcast: paid broadcasts are off for this bot "
             "(set broadcasts.paid_broadcasts.enabled: true in segbot.yaml)"
         )
+    if spec.schedule is not None:
+        spec.schedule.refuse_missed(now)
     link = SAMPLE_TRACKED_URL if public_url is None else f"{public_url}/r/{'x' * 40}"
     drafts = [
         TemplateDraft(

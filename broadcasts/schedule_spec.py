@@ -1,14 +1,26 @@
 """When a campaign goes out, as its file says (`schedule:`), and the names of timezones."""
 
-from datetime import date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from broadcasts import crontab
+from core.errors import SegbotError
 
 ClockTime = Annotated[str, Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")]
+# A schedule's moment keeps a day inside what datetime holds (years 1 to 9999, in UTC), so
+# the times worked out from it (a day earlier at UTC+14, a grace period later) exist.
+_EARLIEST = datetime.min.replace(tzinfo=UTC) + timedelta(days=1)
+_LATEST = datetime.max.replace(tzinfo=UTC) - timedelta(days=1)
+# Where a cron line is looked at for a first occurrence: a five-field line repeats with the
+# 400-year Gregorian calendar, so one that fires at all fires after any moment.
+_CRON_FROM = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+class ScheduleMissedError(SegbotError):
+    """The schedule's moment is already missed: the scheduler would never send it."""
 
 
 def known_zone(name: str) -> str:
@@ -53,9 +65,18 @@ class ScheduleSpec(BaseModel):
             raise ValueError("day goes with local or best_hour")
         if self.cron is not None:
             try:
-                crontab.trigger(self.cron, timezone=self.timezone)
+                trigger = crontab.trigger(self.cron, timezone=self.timezone)
             except ValueError as error:
                 raise ValueError(f"cron {self.cron!r}: {error}") from None
+            if trigger.get_next_fire_time(None, _CRON_FROM) is None:
+                raise ValueError(f"cron {self.cron!r} never fires: its months have no such day")
+        moment = self.moment()
+        if moment is not None and not _holdable(moment):
+            written = f"at {self.at}" if self.at is not None else f"day {self.day}"
+            raise ValueError(
+                f"{written} in {self.timezone} is out of range: "
+                "give a day from 0001-01-03 to 9999-12-29"
+            )
         return self
 
     @field_validator("timezone")
@@ -72,3 +93,25 @@ class ScheduleSpec(BaseModel):
         if self.day is not None:
             return datetime.combine(self.day, time(), tzinfo=zone)
         return None
+
+    def refuse_missed(self, now: datetime) -> None:
+        """ScheduleMissedError if an AT schedule's moment is missed at `now`, as the
+        scheduler decides (`missed`): a campaign saved with it would never be sent."""
+        moment = self.moment() if self.at is not None else None
+        if moment is not None and missed(moment, now, grace_minutes=self.grace_minutes):
+            raise ScheduleMissedError(
+                f"schedule: at {moment.isoformat(' ', 'minutes')} has passed, by more than "
+                f"grace_minutes ({self.grace_minutes}): give a later time"
+            )
+
+
+def _holdable(moment: datetime) -> bool:
+    try:
+        return _EARLIEST <= moment.astimezone(UTC) <= _LATEST
+    except OverflowError:
+        return False
+
+
+def missed(occurrence: datetime, now: datetime, *, grace_minutes: int) -> bool:
+    """Whether a run due at `occurrence` is missed at `now`: later than its grace period."""
+    return now - occurrence > timedelta(minutes=grace_minutes)

@@ -31,6 +31,7 @@ from broadcasts.config import DEFAULT_BEST_HOUR, BestHourConfig
 from broadcasts.local_time import at_local_time, clock_time, zone
 from broadcasts.models import Campaign, CampaignStatus, Run, RunStatus, ScheduleKind
 from broadcasts.planner import plan_run
+from broadcasts.schedule_spec import missed
 from core.clock import Clock, utcnow
 from segments.rfm.scoring import DEFAULT_SEGMENT_MAP
 from segments.saved import RfmNames
@@ -84,8 +85,7 @@ def due(campaign: Campaign, now: datetime) -> Due:
     occurrence = _latest_unhandled(campaign, now)
     if occurrence is None:
         return Due(Decision.WAIT)
-    late = now - occurrence
-    if late <= timedelta(minutes=campaign.grace_minutes):
+    if not missed(occurrence, now, grace_minutes=campaign.grace_minutes):
         return Due(Decision.FIRE, occurrence)
     return Due(Decision.MISSED, occurrence)
 

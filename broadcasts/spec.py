@@ -10,7 +10,6 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, Self
 
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -27,8 +26,8 @@ from broadcasts.message_spec import VariantSpec
 from broadcasts.models import Goal
 from broadcasts.schedule_spec import ClockTime, ScheduleSpec, known_zone
 from broadcasts.yaml_places import place_of
-from core.config import yaml_mistake
 from core.errors import SegbotError
+from core.yaml_loading import YamlFileError, load_yaml
 
 __all__ = [
     "NAME_PATTERN",
@@ -183,11 +182,9 @@ def parse_campaign(
     """A campaign from YAML text, its media file paths relative to `base` (default: the
     working directory); CampaignFileError naming the line and place of any problem."""
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        raise CampaignFileError(
-            f"{source}: not valid YAML at {yaml_mistake(text, error)}"
-        ) from None
+        data = load_yaml(text)
+    except YamlFileError as error:
+        raise CampaignFileError(f"{source}: {error}") from None
     if not isinstance(data, dict):
         raise CampaignFileError(f"{source}: expected a mapping (name, audience, ...)")
     if data.get("schedule") == "now":

@@ -13,15 +13,14 @@ forward, so each step happens at most once per enrolment and every journey ends.
 from pathlib import Path
 from typing import Annotated, Any, Self
 
-import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from broadcasts.languages import LanguageCode
 from broadcasts.schedule_spec import known_zone
 from broadcasts.spec import FrequencyCap, QuietHours
 from broadcasts.yaml_places import place_of
-from core.config import yaml_mistake
 from core.errors import SegbotError
+from core.yaml_loading import YamlFileError, load_yaml
 from journeys.happenings import Kind, Strict
 from journeys.steps_spec import StepSpec
 from journeys.triggers_spec import EntrySpec, GoalSpec, TriggerSpec
@@ -115,9 +114,9 @@ def parse_journey(text: str, *, source: str = "journey", base: Path | None = Non
     """A journey from YAML text, its media file paths relative to `base` (default: the
     working directory); JourneyFileError naming the line and place of every problem."""
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        raise JourneyFileError(f"{source}: not valid YAML at {yaml_mistake(text, error)}") from None
+        data = load_yaml(text)
+    except YamlFileError as error:
+        raise JourneyFileError(f"{source}: {error}") from None
     if not isinstance(data, dict):
         raise JourneyFileError(f"{source}: expected a mapping (name, trigger, steps, ...)")
     # What the messages' own checks need (broadcasts.message_spec): where media files are,

@@ -19,7 +19,14 @@ import re
 from datetime import timedelta
 from typing import Annotated, Any, Self
 
-from pydantic import BeforeValidator, Field, field_validator, model_validator
+from pydantic import (
+    BeforeValidator,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from journeys.happenings import (
     Happening,
@@ -45,6 +52,7 @@ def _span(value: Any) -> Any:
 
 
 Span = Annotated[timedelta, BeforeValidator(_span), Field(gt=timedelta(0), le=MAX_SPAN)]
+_SPANS: TypeAdapter[timedelta] = TypeAdapter(Span)
 
 
 def span_text(span: timedelta) -> str:
@@ -162,9 +170,14 @@ class EntrySpec(Strict):
         if value in Reentry.__members__.values() or isinstance(value, timedelta):
             return value
         spanned = _span(value) if isinstance(value, str) else value
-        if isinstance(spanned, timedelta) or _ISO_SPAN.match(str(spanned)):
-            return spanned
-        raise ValueError("reentry is once, every_time or a duration such as 30d")
+        if not (isinstance(spanned, timedelta) or _ISO_SPAN.match(str(spanned))):
+            raise ValueError("reentry is once, every_time or a duration such as 30d")
+        try:
+            return _SPANS.validate_python(spanned)
+        except ValidationError:
+            raise ValueError(
+                f"reentry {value!r}: a duration is longer than 0s and at most {span_text(MAX_SPAN)}"
+            ) from None
 
 
 class GoalSpec(Happening):
