@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.db import for_audience_queries
@@ -47,6 +48,9 @@ logger = logging.getLogger(__name__)
 
 # Segments refreshed at once on PostgreSQL: the two cores of a small server.
 PARALLEL_REFRESHES = 2
+# The problem reported for a segment whose refresh failed in the database (the log has the
+# error itself, which is not for a chat or a terminal).
+REFRESH_FAILED = "the refresh failed (the log has the error)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +59,8 @@ class MembershipRefresh:
     size: int
     entered: int
     left: int
-    error: str | None = None  # the rule could not be used (e.g. an RFM name since removed)
+    # The rule could not be used (e.g. an RFM name since removed), or the refresh failed.
+    error: str | None = None
 
 
 async def refresh_memberships(
@@ -67,7 +72,8 @@ async def refresh_memberships(
     parallel: int = PARALLEL_REFRESHES,
 ) -> list[MembershipRefresh]:
     """Refresh the named saved segments (all when None), each in its own transaction; a
-    segment whose rule no longer compiles is reported and skipped, the rest go on.
+    segment whose rule no longer compiles, or whose statements fail, is rolled back,
+    logged and reported, and the rest go on.
 
     On PostgreSQL up to `parallel` segments refresh at once, each on its own connection
     (a refresh is mostly the server's work, one core per connection); SQLite has one
@@ -95,6 +101,13 @@ async def refresh_memberships(
                 await session.rollback()
                 logger.warning("segment %s not refreshed: %s", segment.name, error)
                 return MembershipRefresh(segment.name, segment.size or 0, 0, 0, str(error))
+            except (SQLAlchemyError, ArithmeticError, ValueError):
+                # A statement failed (a DBAPIError) or a value could not be sent (an
+                # OverflowError, a UnicodeEncodeError): this segment alone is not refreshed.
+                # A database gone away (an OSError) stops the refresh, as it stops them all.
+                await session.rollback()
+                logger.exception("segment %s not refreshed", segment.name)
+                return MembershipRefresh(segment.name, segment.size or 0, 0, 0, REFRESH_FAILED)
 
     try:
         async with asyncio.TaskGroup() as group:  # one failing refresh cancels the others

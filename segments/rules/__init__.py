@@ -41,12 +41,14 @@ answered (a quiz question). Without a count they mean at least once.
 `clicker` has clicked; `viewer` has read but never clicked.
 
 Meaning: text compares exactly (case matters); `before D` is before that UTC day,
-`after D` after it, `within 7d` in the last 7 days. Missing data makes a comparison
-false and `not` makes it true, so `city != Madrid` includes unknown cities.
+`after D` after it, `within 7d` in the last 7 days; spent and avg_check compare to the
+cent (`spent = 0.3` holds for orders of 0.10 and 0.20). Missing data makes a comparison
+false and `not` makes it true, so `city != Madrid` includes unknown cities. Quoted text
+cannot hold \u0000 or a lone surrogate, which no database stores.
 
 A rule has limits (`segments.rules.limits`: its length, nesting, number of conditions
-and of list values, the size of numbers and durations); beyond them it is refused with a
-RuleLimitError at the column where a limit is crossed.
+and of list values, the size of numbers and durations, the last date); beyond them it is
+refused with a RuleLimitError at the column where a limit is crossed.
 """
 
 from segments.rules.errors import (

@@ -3,6 +3,7 @@
 Missing data (None) makes every comparison false except `!=`, which is `not =`.
 """
 
+import math
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -49,6 +50,22 @@ def _compare_moment(op: Op, actual: datetime, value: Value, now: datetime) -> bo
     if op is Op.AFTER and isinstance(value, date):
         return actual >= day_start(value) + timedelta(days=1)
     return False
+
+
+def money(amount: float) -> float:
+    """`amount` to the cent: the sum of orders with cents, without the float error of its
+    additions (0.1 + 0.2 is 0.30000000000000004), so `spent = 0.3` holds for it."""
+    return _cents(amount) / 100
+
+
+def average_money(spent: float, orders: int) -> float:
+    """The average of `orders` (> 0) orders that sum to `spent`, to the cent, half a cent up."""
+    return (2 * _cents(spent) + orders) // (2 * orders) / 100
+
+
+def _cents(amount: float) -> int:
+    """Whole cents in `amount` (>= 0, near a whole number of cents), half a cent up."""
+    return math.floor(amount * 100 + 0.5)
 
 
 def day_start(day: date) -> datetime:

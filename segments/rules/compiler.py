@@ -16,7 +16,9 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     ColumnElement,
+    Float,
     Select,
     SQLColumnExpression,
     Subquery,
@@ -46,11 +48,13 @@ from segments.rules.fields import (
 from segments.rules.sql_combine import all_of, any_of
 from segments.rules.sql_facts import (
     aggregate_holds,
+    average_money,
     buyer,
     customer_exists,
     event_counts,
     event_exists,
     level_holds,
+    money,
     purchase_totals,
     rfm_exists,
     tagged,
@@ -202,9 +206,16 @@ class _Compiler:
         if source is PurchaseFact.AVERAGE:
             return self.average(rule)
         without_customer = _WITHOUT_CUSTOMER[source]
+
+        def holds(totals: Subquery) -> ColumnElement[bool]:
+            fact: SQLColumnExpression[Any] = totals.c[source.value]
+            if source is PurchaseFact.TOTAL:
+                fact = money(fact)
+            return self.test(fact, rule.op, rule.value)
+
         return aggregate_holds(
             purchase_totals(source),
-            lambda totals: self.test(totals.c[source.value], rule.op, rule.value),
+            holds,
             holds_without_row=compare(rule.op, without_customer, rule.value, now=self.now),
         )
 
@@ -218,15 +229,13 @@ class _Compiler:
         )
 
     def average(self, rule: Condition) -> ColumnElement[bool]:
-        """avg_check compares total with value * count, so no division rounds anything."""
+        """avg_check: the total over the count, to the cent as `comparison.average_money`."""
 
         def holds(totals: Subquery) -> ColumnElement[bool]:
             orders, spent = totals.c[PurchaseFact.COUNT], totals.c[PurchaseFact.TOTAL]
             if rule.op is Op.IS_SET:
                 return orders > 0
-            if isinstance(rule.value, tuple):  # `in`
-                return and_(orders > 0, in_values(spent, rule.value, times=orders))
-            return and_(orders > 0, _test(spent, rule.op, literal(rule.value) * orders))
+            return and_(orders > 0, _test(average_money(spent, orders), rule.op, rule.value))
 
         totals = purchase_totals(PurchaseFact.COUNT, PurchaseFact.TOTAL)
         return aggregate_holds(totals, holds, holds_without_row=False)
@@ -267,6 +276,11 @@ class _Compiler:
 def _test(column: SQLColumnExpression[Any], op: Op, value: Any) -> ColumnElement[bool]:
     if op is Op.IN:
         return in_values(column, list(value))
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        # Bound as the number it is, not as the column's type: a rule's number (up to
+        # 10^15) does not fit a SMALLINT or INTEGER column, and PostgreSQL compares those
+        # with a BIGINT exactly (indexes included) and with a DOUBLE PRECISION as one.
+        value = literal(value, BigInteger() if isinstance(value, int) else Float())
     tested: ColumnElement[bool]
     if op is Op.EQ:
         tested = column == value

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from segments.rules.comparison import compare
+from segments.rules.comparison import average_money, compare, money
 from segments.rules.compiler import SegmentRules
 from segments.rules.errors import RuleReferenceError
 from segments.rules.fields import (
@@ -34,7 +34,6 @@ from segments.rules.tree import (
     Not,
     Op,
     Rule,
-    Scalar,
     Tagged,
     Value,
 )
@@ -171,15 +170,13 @@ class _Evaluator:
         if source is PurchaseFact.COUNT:
             return self.compare(rule.op, orders, rule.value)
         if source is PurchaseFact.TOTAL:
-            return self.compare(rule.op, spent, rule.value)
+            return self.compare(rule.op, money(spent), rule.value)
         if source is PurchaseFact.LAST:
             lasts = [c.last_order_at for c in customers if c.last_order_at is not None]
             return self.compare(rule.op, max(lasts, default=None), rule.value)
-        if orders == 0 or rule.op is Op.IS_SET:  # the average: total vs value * count
+        if orders == 0 or rule.op is Op.IS_SET:  # the average
             return orders > 0
-        values = rule.value if isinstance(rule.value, tuple) else (rule.value,)
-        op = Op.EQ if rule.op is Op.IN else rule.op
-        return any(self.compare(op, spent, _times(value, orders)) for value in values)
+        return self.compare(rule.op, average_money(spent, orders), rule.value)
 
     def level(self, level: Level, spec: FieldSpec, rule: Condition) -> bool:
         actual: int | None
@@ -211,10 +208,6 @@ class _Evaluator:
 
 def _names_in(value: Value) -> tuple[str, ...]:
     return tuple(str(each) for each in (value if isinstance(value, tuple) else (value,)))
-
-
-def _times(value: Scalar | None, orders: int) -> float | None:
-    return value * orders if isinstance(value, int | float) else None
 
 
 __all__ = ["Action", "CustomerFacts", "EventFact", "RfmFacts", "SubscriberFacts", "evaluate"]

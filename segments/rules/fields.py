@@ -27,6 +27,7 @@ from segments.rules.tree import (
     Op,
     Rule,
     Scalar,
+    check_text,
     predicates,
 )
 
@@ -218,6 +219,10 @@ def _check_value(spec: FieldSpec, op: Op, value: Scalar) -> Scalar:
         limits.check_number(value)
     elif isinstance(value, Duration):
         value.check()
+    elif isinstance(value, date):
+        limits.check_date(value)
+    elif isinstance(value, str):
+        check_text(value)
     shown = describe(value)
     if spec.kind is Kind.MOMENT:
         wanted: type = Duration if op is Op.WITHIN else date

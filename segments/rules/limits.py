@@ -14,11 +14,15 @@ the text form, gives the column where the limit was crossed.
 - Lists: at most `MAX_LIST` values in one `in (...)`.
 - Numbers (values, counts, campaign ids): less than `MAX_NUMBER` either side of zero.
 - Durations (`within`): at most `MAX_DURATION_DAYS` days (100 years).
+- Dates (`before`, `after`): at most `MAX_DATE`, so the midnight after it, where `after`
+  begins, is a moment Python and both databases hold.
 
 The parser reports each where it is written; `segments.rules.tree.check_limits` checks a
 rule tree (from JSON, or built in code) against the same limits, and the compiler runs it
 before anything reaches a database.
 """
+
+from datetime import date
 
 from segments.rules.errors import RuleLimitError
 
@@ -31,6 +35,7 @@ MAX_LIST = 1_000
 MAX_NUMBER = 10**15
 MAX_DURATION_DAYS = 36_500
 MAX_DURATION_HOURS = MAX_DURATION_DAYS * 24
+MAX_DATE = date(9999, 12, 30)
 
 TOO_LONG = f"a rule is at most {MAX_LENGTH:,} characters"
 TOO_DEEP = f"a rule nests at most {MAX_NESTING} levels of parentheses and `not`"
@@ -38,6 +43,7 @@ TOO_MANY_TERMS = f"a rule has at most {MAX_TERMS} conditions"
 TOO_MANY_VALUES = f"an `in` list has at most {MAX_LIST:,} values"
 TOO_BIG = "a number is between -10^15 and 10^15"
 TOO_LONG_AGO = f"a duration is at most {MAX_DURATION_DAYS}d (100 years)"
+TOO_LATE = f"a date is at most {MAX_DATE.isoformat()}"
 
 
 def is_small(number: float) -> bool:
@@ -48,6 +54,11 @@ def is_small(number: float) -> bool:
 def check_number(number: float) -> None:
     if not is_small(number):
         raise RuleLimitError(TOO_BIG)
+
+
+def check_date(day: date) -> None:
+    if day > MAX_DATE:
+        raise RuleLimitError(TOO_LATE)
 
 
 def check_list(length: int) -> None:

@@ -12,11 +12,14 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     ColumnElement,
+    Float,
     Select,
     SQLColumnExpression,
     Subquery,
+    cast,
     exists,
     func,
+    literal,
     not_,
     or_,
     select,
@@ -105,6 +108,31 @@ def purchase_totals(*facts: PurchaseFact) -> Subquery:
         SubscriberPurchases.subscriber_id,
         *(_PURCHASE_COLUMNS[fact].label(fact.value) for fact in facts),
     ).subquery("purchase_totals")
+
+
+def money(amount: SQLColumnExpression[Any]) -> ColumnElement[Any]:
+    """`amount` to the cent, as `comparison.money`: a sum of cents is exact in PostgreSQL's
+    NUMERIC but a few units in the last place off in SQLite's floats (0.1 + 0.2)."""
+    return _as_money(_cents(amount))
+
+
+def average_money(
+    spent: SQLColumnExpression[Any], orders: SQLColumnExpression[Any]
+) -> ColumnElement[Any]:
+    """`spent` / `orders` (orders > 0) to the cent, half a cent up, as
+    `comparison.average_money`: whole cents divided in integers, exact in both databases."""
+    return _as_money((2 * _cents(spent) + orders) // (2 * orders))
+
+
+def _cents(amount: SQLColumnExpression[Any]) -> ColumnElement[int]:
+    """Whole cents in `amount` (>= 0), half a cent up, as `comparison.money` counts them."""
+    return cast(func.round(amount * 100), BigInteger)
+
+
+def _as_money(cents: ColumnElement[int]) -> ColumnElement[Any]:
+    """Whole `cents` over a DOUBLE PRECISION 100: the double nearest the amount, the one a
+    literal such as 0.3 reads as."""
+    return cents / literal(100.0, Float())
 
 
 def aggregate_holds(

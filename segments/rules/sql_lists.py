@@ -44,20 +44,13 @@ class _Values(TypeDecorator[list[ListValue]]):
 
 
 class in_values(FunctionElement[bool]):  # noqa: N801  (named like the SQL it stands for)
-    """`column IN values`; with `times`, `column IN (value * times for each value)`.
-
-    The values are all text or all numbers, as the rule's type check leaves them."""
+    """`column IN values`: the values are all text or all numbers, as the rule's type check
+    leaves them."""
 
     type = Boolean()
     inherit_cache = True
 
-    def __init__(
-        self,
-        column: SQLColumnExpression[Any],
-        values: Sequence[object],
-        *,
-        times: SQLColumnExpression[Any] | None = None,
-    ) -> None:
+    def __init__(self, column: SQLColumnExpression[Any], values: Sequence[object]) -> None:
         texts = [value for value in values if isinstance(value, str)]
         numbers = [
             value
@@ -68,12 +61,12 @@ class in_values(FunctionElement[bool]):  # noqa: N801  (named like the SQL it st
             raise ValueError("an `in` list is all text or all numbers")
         item: TypeEngine[Any] = String() if texts else Float()
         listed = bindparam(None, texts or numbers, type_=_Values(item))
-        super().__init__(column, listed, *([] if times is None else [times]))
+        super().__init__(column, listed)
 
-    def rendered(self, compiler: SQLCompiler, **kw: Any) -> tuple[str, str, str]:
-        """The column, the list parameter, and ` * times` (or nothing)."""
-        column, listed, *times = (compiler.process(clause, **kw) for clause in self.clauses)
-        return column, listed, "".join(f" * {each}" for each in times)
+    def rendered(self, compiler: SQLCompiler, **kw: Any) -> tuple[str, str]:
+        """The column and the list parameter."""
+        column, listed = (compiler.process(clause, **kw) for clause in self.clauses)
+        return column, listed
 
 
 # Only compiled SQL fragments are interpolated below (hence noqa S608).
@@ -81,11 +74,11 @@ class in_values(FunctionElement[bool]):  # noqa: N801  (named like the SQL it st
 
 @compiles(in_values, "sqlite")
 def _sqlite_in(element: in_values, compiler: SQLCompiler, **kw: Any) -> str:
-    column, listed, times = element.rendered(compiler, **kw)
-    return f"{column} IN (SELECT value{times} FROM json_each({listed}))"  # noqa: S608
+    column, listed = element.rendered(compiler, **kw)
+    return f"{column} IN (SELECT value FROM json_each({listed}))"  # noqa: S608
 
 
 @compiles(in_values, "postgresql")
 def _pg_in(element: in_values, compiler: SQLCompiler, **kw: Any) -> str:
-    column, listed, times = element.rendered(compiler, **kw)
-    return f"{column} IN (SELECT listed.value{times} FROM unnest({listed}) AS listed(value))"  # noqa: S608
+    column, listed = element.rendered(compiler, **kw)
+    return f"{column} IN (SELECT listed.value FROM unnest({listed}) AS listed(value))"  # noqa: S608

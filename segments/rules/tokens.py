@@ -8,7 +8,7 @@ from datetime import date
 
 from segments.rules import limits
 from segments.rules.errors import RuleError, RuleLimitError, RuleSyntaxError, excerpt
-from segments.rules.tree import DURATION_TEXT, Duration
+from segments.rules.tree import DURATION_TEXT, Duration, check_text
 
 
 class TokenKind(enum.StrEnum):
@@ -103,6 +103,10 @@ def _string(text: str, position: int) -> Token | None:
         value = json.loads(match[0])
     except json.JSONDecodeError:
         raise RuleSyntaxError("bad escape in quoted text", position=position) from None
+    try:
+        check_text(value)  # json.loads takes \u0000 and a lone \ud800 as they come
+    except RuleError as error:
+        raise RuleSyntaxError(f"quoted {error.reason}", position=position) from None
     return Token(TokenKind.STRING, match[0], position, value)
 
 
@@ -122,14 +126,17 @@ def _bare(text: str, position: int) -> Token | None:
 
 
 def _value(kind: TokenKind, chunk: str) -> str | int | float | date | Duration | None:
-    """What a bare token stands for; a number or duration beyond the limits is refused
-    here, before it becomes a Python number (int() of 5,000 digits raises, a float of them
-    is infinite, a timedelta of them overflows)."""
+    """What a bare token stands for; a number, duration or date beyond the limits is
+    refused here, before it becomes a Python number (int() of 5,000 digits raises, a float
+    of them is infinite, a timedelta of them overflows) or a moment (9999-12-31 has no
+    next midnight for `after`)."""
     if kind is TokenKind.DATE:
         try:
-            return date.fromisoformat(chunk)
+            day = date.fromisoformat(chunk)
         except ValueError:
             raise RuleSyntaxError(f"{chunk} is not a date") from None
+        limits.check_date(day)
+        return day
     if kind is TokenKind.DURATION:
         return Duration.parse(chunk)
     if kind is TokenKind.NUMBER:

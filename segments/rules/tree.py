@@ -13,9 +13,13 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from segments.rules import limits
-from segments.rules.errors import RuleLimitError, RuleReferenceError
+from segments.rules.errors import RuleLimitError, RuleReferenceError, RuleTypeError
 
 MAX_NAME = 64  # characters in a tag or a segment name
+# What no text in a rule may hold: PostgreSQL text has no NUL, and a lone surrogate is no
+# character UTF-8 can encode.
+_UNSTORABLE = re.compile(r"[\x00\ud800-\udfff]")
+UNSTORABLE_TEXT = "text cannot hold \\u0000 or a lone surrogate (\\ud800-\\udfff)"
 
 
 class Op(enum.StrEnum):
@@ -193,10 +197,17 @@ def segment_references(rule: Rule) -> set[str]:
     return {found.name for found in predicates(rule) if isinstance(found, InSegment)}
 
 
+def check_text(text: str) -> None:
+    """RuleTypeError when `text` holds a character no database can take (`_UNSTORABLE`)."""
+    if _UNSTORABLE.search(text):
+        raise RuleTypeError(UNSTORABLE_TEXT)
+
+
 def check_limits(rule: Rule, *, segments: Mapping[str, Rule] | None = None) -> None:
     """RuleLimitError if `rule` is beyond the limits of `segments.rules.limits`, with each
     `in segment` replaced by its rule from `segments` (RuleReferenceError for a cycle; a
-    missing segment is the compiler's to report).
+    missing segment is the compiler's to report); RuleTypeError for text `check_text`
+    refuses.
 
     The walk keeps its own stack and stops at the first limit crossed, so a tree of any
     size or depth (built in code, or from JSON) costs little and never recurses.
@@ -241,8 +252,14 @@ def _check_predicate(predicate: Rule) -> None:
         for value in values:
             if isinstance(value, Duration):
                 value.check()
+            elif isinstance(value, date):
+                limits.check_date(value)
             elif isinstance(value, int | float):
                 limits.check_number(value)
+            elif isinstance(value, str):
+                check_text(value)
+    elif isinstance(predicate, Tagged):
+        check_text(predicate.tag)
     elif isinstance(predicate, Did):
         for number in (predicate.count[1] if predicate.count else 0, predicate.campaign or 0):
             limits.check_number(number)
