@@ -219,7 +219,9 @@ async def test_every_send_is_held_while_the_first_upload_is_out_and_a_second_aft
     async def pause(seconds: float) -> None:
         pauses.append(seconds)
 
-    sender = UploadOnce(platform, FileIds(sessionmaker), patience=5.0, pause=pause)
+    # Patience far beyond the test's own pace: on a busy machine the two waiting sends
+    # must not give up before the upload ends (then nobody waits, and nothing settles).
+    sender = UploadOnce(platform, FileIds(sessionmaker), patience=600.0, pause=pause)
     sending = asyncio.ensure_future(send_all(sender, [video(promo, chat) for chat in range(3)]))
     await until(lambda: platform.uploads == 1 and bool(pauses), what="the upload, held")
     assert set(pauses) == {HOLD_SECONDS}
