@@ -1,7 +1,11 @@
-"""YAML files people write (campaigns, journeys), read as `yaml.safe_load` reads them but
-stricter: a key given twice in one mapping is refused, not silently replaced by the later
-one, and so is nesting deeper than any such file needs, before it exhausts Python's
-recursion limit. Every refusal names the line.
+"""YAML files people write (segbot.yaml, campaigns, journeys), read as `yaml.safe_load`
+reads them but stricter: a key given twice in one mapping is refused, not silently replaced
+by the later one, and so is nesting deeper than any such file needs, before it exhausts
+Python's recursion limit. Every refusal names the line.
+
+A syntax mistake is told where it is (`yaml_mistake`), which is not always where PyYAML
+noticed it: a quote left open is found only where the file ends, or lines later where the
+next quote closes it.
 """
 
 from collections.abc import Hashable
@@ -10,10 +14,10 @@ from typing import Any
 import yaml
 from yaml.composer import ComposerError
 from yaml.constructor import ConstructorError
-from yaml.error import Mark
+from yaml.error import Mark, MarkedYAMLError
 from yaml.nodes import MappingNode, Node
+from yaml.reader import ReaderError
 
-from core.config import yaml_mistake
 from core.errors import SegbotError
 
 MAX_DEPTH = 32  # mappings and lists inside one another; a campaign or journey needs about 8
@@ -62,3 +66,64 @@ class _Loader(yaml.SafeLoader):
                 problem = f"{key!r} is given twice (first on line {first.line + 1})"
                 raise ConstructorError(None, None, problem, key_node.start_mark)
         return super().construct_mapping(node, deep=deep)
+
+
+# A flow collection PyYAML was reading when it stopped: the bracket that opened it.
+_BRACKETS = {"while parsing a flow sequence": "[", "while parsing a flow mapping": "{"}
+
+
+def yaml_mistake(text: str, error: yaml.YAMLError) -> str:
+    """Where the syntax mistake that stopped PyYAML reading `text` is, and what it is, on
+    one line: `line 2, column 19: a quote opened here is never closed`.
+
+    PyYAML names the place it noticed the mistake. For a quote, [ or { left open that is
+    the end of the file, and for a quote closed lines later by the next quote it is that
+    later line; the mistake is where that quote or bracket opened, so that is what is told.
+    """
+    if isinstance(error, ReaderError):  # a character YAML does not allow
+        line = text.count("\n", 0, error.position) + 1
+        column = error.position - text.rfind("\n", 0, error.position)
+        code = error.character if isinstance(error.character, int) else ord(error.character)
+        return f"line {line}, column {column}: {error.reason} (character #x{code:04x})"
+    if not isinstance(error, MarkedYAMLError) or error.problem_mark is None:
+        return " ".join(str(error).split())
+    noticed, opened = error.problem_mark, error.context_mark
+    if opened is not None and error.context == "while scanning a quoted scalar":
+        return f"{_at(opened)}: a quote opened here is never closed"
+    quote = _quote_closed_on(text, noticed.line)
+    if quote is not None:
+        return (
+            f"{_at(quote)}: a quote opened here is closed only on line {noticed.line + 1} "
+            "(is a closing quote missing?)"
+        )
+    bracket = _BRACKETS.get(error.context or "")
+    if opened is not None and bracket is not None and noticed.line > opened.line:
+        return (
+            f"{_at(opened)}: the {bracket} opened here is not closed before line "
+            f"{noticed.line + 1} ({error.problem})"
+        )
+    if opened is not None and noticed.index >= len(text):  # still open at the end
+        what = f"the {bracket}" if bracket else (error.context or "").removeprefix("while ")
+        return f"{_at(opened)}: {what} opened here is never closed"
+    return f"{_at(noticed)}: {error.problem}"
+
+
+def _quote_closed_on(text: str, line: int) -> Mark | None:
+    """Where a quoted value that spans lines and ends on `line` opens, if one does: in a
+    config file that is nearly always a quote left open, closed by the next one."""
+    try:
+        for token in yaml.scan(text, Loader=yaml.SafeLoader):
+            start: Mark = token.start_mark
+            end: Mark = token.end_mark
+            if start.line > line:
+                break
+            quoted = isinstance(token, yaml.ScalarToken) and token.style in ("'", '"')
+            if quoted and start.line < end.line == line:
+                return start
+    except yaml.YAMLError:  # the mistake itself: every token before it has been seen
+        pass
+    return None
+
+
+def _at(mark: Mark) -> str:
+    return f"line {mark.line + 1}, column {mark.column + 1}"

@@ -71,6 +71,8 @@ def test_a_retired_key_still_loads() -> None:
         ("crm:\n  default_region: 'ES\nreports:\n  title: 'x'\n", "line 2, column 19"),
         ("crm:\n  connectors: [{name: shop\nreports:\n  attribution_days: 7\n", "line 2"),
         ("crm:\n  default_region: ES\n   refunds: x\n", "line 3, column 11"),
+        # a section given twice: the first would be dropped without a word
+        ("crm:\n  default_region: ES\nreports: {}\ncrm:\n  default_region: PT\n", "line 4"),
     ],
 )
 def test_a_yaml_mistake_is_told_where_it_is(tmp_path: Path, content: str, where: str) -> None:
