@@ -14,7 +14,7 @@ from sqlalchemy.orm import Mapper
 
 from broadcasts.campaigns import get_campaign
 from broadcasts.models import Campaign, CampaignStatus, CampaignTarget, ScheduleKind, Variant
-from broadcasts.spec import NAME_PATTERN
+from broadcasts.spec import NAME_PATTERN, NUMBER_NAME
 from core.errors import SegbotError
 
 
@@ -35,6 +35,8 @@ async def clone_campaign(
         raise CampaignNameError(
             f"{name!r} is not a campaign name: 1-64 characters of A-Z a-z 0-9 _ . -"
         )
+    if name.isdigit():
+        raise CampaignNameError(NUMBER_NAME)
     original = await get_campaign(session, ref=ref)
     if await session.scalar(select(exists().where(Campaign.name == name))):
         raise CampaignNameError(f"a campaign named {name!r} exists already")

@@ -31,6 +31,7 @@ from core.yaml_loading import YamlFileError, load_yaml
 
 __all__ = [
     "NAME_PATTERN",
+    "NUMBER_NAME",
     "ButtonSpec",
     "CampaignFileError",
     "CampaignSpec",
@@ -43,6 +44,8 @@ __all__ = [
 ]
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+# A campaign is named by its id or its name wherever one is asked for: digits are the id.
+NUMBER_NAME = "a campaign's name is not digits alone (a number names the campaign of that id)"
 Name = Annotated[str, Field(min_length=1, max_length=64, pattern=NAME_PATTERN.pattern)]
 MAX_PERSONAS = 5
 
@@ -138,6 +141,13 @@ class CampaignSpec(_Strict):
     # The YAML line of each message's text or caption, by (target, variant) position (the
     # default's target position: after the audience's), when read from a file.
     _lines: dict[tuple[int, int], int] = PrivateAttr(default_factory=dict)
+
+    @field_validator("name")
+    @classmethod
+    def _not_a_number(cls, name: str) -> str:
+        if name.isdigit():
+            raise ValueError(NUMBER_NAME)
+        return name
 
     @model_validator(mode="after")
     def _someone_to_message(self) -> Self:

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from broadcasts.cloning import CampaignNameError, clone_campaign
 from broadcasts.schedule_spec import ScheduleMissedError
 from broadcasts.spec import CampaignFileError, parse_campaign
 from tests.broadcasts.audience import NOW, campaign_from
@@ -107,3 +108,15 @@ async def test_a_moment_missed_beyond_the_grace_period_is_refused_at_save(
     )
     late = await campaign_from(session, missed, now=NOW - timedelta(minutes=1))
     assert late.status.value == "scheduled"  # late, within the grace: the scheduler fires it
+
+
+async def test_a_campaign_name_of_digits_alone_is_refused(session: AsyncSession) -> None:
+    """`segbot campaign show 1` means the campaign of id 1: a campaign named "1" could not
+    be named at all."""
+    assert mistake('name: "1"\ndefault: {text: hi}\n') == (
+        "c.yaml: line 1, name: a campaign's name is not digits alone "
+        "(a number names the campaign of that id)"
+    )
+    await campaign_from(session, MESSAGE)
+    with pytest.raises(CampaignNameError, match="not digits alone"):
+        await clone_campaign(session, ref="c", name="42", now=NOW)
