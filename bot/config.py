@@ -28,6 +28,7 @@ from broadcasts.reports.config import ReportsConfig, load_reports_config
 from core.config import ConfigSections, load_config_file, validated
 from core.errors import ConfigError
 from core.quiz import Quiz
+from core.settings import DEFAULT_CONFIG_FILE
 from crm_sync.config import CrmConfig, load_crm_config
 from segments.ai.config import AiConfig, load_ai_config
 from segments.config import SegmentsConfig, load_segments_config
@@ -71,12 +72,14 @@ class AppConfig:
         return self.segments.rfm.segment_map().names
 
 
-def parse_app_config(sections: ConfigSections) -> AppConfig:
-    """Every section validated; a section segbot does not know is a mistake too."""
-    unknown = sorted(set(sections) - set(SECTIONS))
+def parse_app_config(sections: ConfigSections, *, path: Path | None = None) -> AppConfig:
+    """Every section validated; a section segbot does not know (a key YAML reads as a
+    number, null or true/false included) is a mistake too, told as in the file at `path`."""
+    unknown = sorted(str(name) for name in sections if name not in SECTIONS)
     if unknown:
         raise ConfigError(
-            f"segbot.yaml: unknown section {', '.join(unknown)} (known: {', '.join(SECTIONS)})"
+            f"{path or DEFAULT_CONFIG_FILE}: unknown section {', '.join(unknown)} "
+            f"(known: {', '.join(SECTIONS)})"
         )
     quiz = sections.get("quiz")
     return AppConfig(
@@ -92,4 +95,4 @@ def parse_app_config(sections: ConfigSections) -> AppConfig:
 
 def load_app_config(path: Path | None) -> AppConfig:
     """segbot.yaml at `path` (SEGBOT_CONFIG), or every default when there is none."""
-    return parse_app_config(load_config_file(path))
+    return parse_app_config(load_config_file(path), path=path)

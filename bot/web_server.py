@@ -2,6 +2,7 @@
 (bot/health.py) and the console (bot/console, mounted at /console)."""
 
 import logging
+import os
 
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -9,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.health import Pingable, healthz, metrics, readiness
 from broadcasts.links import UnsafeTargetError, follow, read_token
 from core.clock import Clock
+from core.errors import SegbotError
 
 SESSIONMAKER = web.AppKey("sessionmaker", async_sessionmaker[AsyncSession])
 SECRET = web.AppKey("secret", str)
@@ -61,9 +63,24 @@ def create_web_app(
     return app
 
 
+class CannotListenError(SegbotError):
+    """The web server cannot listen where it is told: a port in use, a host that is none."""
+
+
 async def start_web_server(app: web.Application, *, host: str, port: int) -> web.AppRunner:
-    """Serve `app` in the running event loop; the caller cleans the runner up."""
+    """Serve `app` in the running event loop; the caller cleans the runner up.
+    CannotListenError names the address and the settings that give it."""
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
-    await web.TCPSite(runner, host, port).start()
+    try:
+        await web.TCPSite(runner, host, port).start()
+    except OSError as error:
+        await runner.cleanup()
+        # asyncio words a bind failure as "error while attempting to bind on address
+        # ('127.0.0.1', 8080): ...": the error number's own words are enough here.
+        number = error.errno or 0  # a name lookup's are negative
+        reason = os.strerror(number) if number > 0 else error.strerror or str(error)
+        raise CannotListenError(
+            f"cannot listen on {host}:{port} (SEGBOT_WEB_HOST, SEGBOT_WEB_PORT): {reason}"
+        ) from None
     return runner

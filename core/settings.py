@@ -2,6 +2,8 @@
 (the README's "Configuration" table): deployments rely on them.
 
 Build them once, in the entry point, with `load_settings()`; pass them down from there.
+`segbot demo`, which must not use an operator's services, builds its own with
+`given_settings()`, which reads neither the environment nor `.env`.
 
 A `SEGBOT_*` variable that is no setting (a misspelt `SEGBOT_BOT_TOKN`) would be ignored
 without a word: `unknown_variables()` names each, in the environment or `.env`, with the
@@ -17,12 +19,17 @@ import re
 from collections.abc import Mapping
 from difflib import get_close_matches
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
 from pydantic import Field, Secret, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
@@ -63,6 +70,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX,
         env_file=ENV_FILE,
+        env_file_encoding="utf-8",
         extra="ignore",
         frozen=True,
         hide_input_in_errors=True,  # a wrong value may still be a secret, or hold one
@@ -76,9 +84,10 @@ class Settings(BaseSettings):
     web_host: str = "127.0.0.1"
     web_port: int = Field(default=8080, ge=0, le=65535)
     secret_key: SecretStr | None = None
-    rate_limit: float = Field(default=25.0, gt=0)
+    # Both finite: `inf` and `nan` read as floats, and the sender's pacing and waits fail on them.
+    rate_limit: float = Field(default=25.0, gt=0, allow_inf_nan=False)
     # Seconds a broadcast message's request may go unanswered; then its outcome is unknown.
-    send_timeout: float = Field(default=10.0, gt=0)
+    send_timeout: float = Field(default=10.0, gt=0, allow_inf_nan=False)
     redis_url: SecretUrl | None = None
     config: Path | None = None
     db_pool_size: int = Field(default=5, ge=1)  # PostgreSQL connections kept per process
@@ -101,6 +110,7 @@ class Settings(BaseSettings):
         "bot_token",
         "secret_key",
         "redis_url",
+        "config",
         "llm_base_url",
         "llm_model",
         "llm_api_key",
@@ -129,6 +139,8 @@ class Settings(BaseSettings):
                 "not a database URL (expected sqlite+aiosqlite:///FILE or "
                 "postgresql://USER:PASSWORD@HOST/DB)"
             ) from None
+        if url.port is not None and not 1 <= url.port <= 65535:
+            raise ValueError("the port must be a number from 1 to 65535")
         driver = ASYNC_DRIVERS.get(url.get_backend_name())
         if driver is None:
             raise ValueError(
@@ -183,14 +195,46 @@ class Settings(BaseSettings):
             raise ConfigError(f"{' and '.join(missing)} must be set to run the bot")
 
 
+class _GivenSettings(Settings):
+    """Settings from the values given and the defaults alone: no environment, no `.env`."""
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings,)
+
+
 def load_settings(**overrides: object) -> Settings:
     """Read the environment (and `.env`); a bad value becomes one ConfigError line naming it."""
+    return _validated(Settings, overrides)
+
+
+def given_settings(**values: object) -> Settings:
+    """Settings of `values` and the defaults, whatever the environment and `.env` say (for
+    `segbot demo`, which must not use an operator's services); a bad value is one
+    ConfigError line naming it."""
+    return _validated(_GivenSettings, values)
+
+
+def _validated(model: type[Settings], values: dict[str, Any]) -> Settings:
     try:
-        return Settings(**overrides)  # type: ignore[arg-type]
+        return model(**values)
     except ValidationError as error:
         raise config_error(
             error, name=lambda location: ENV_PREFIX + "".join(map(str, location[:1])).upper()
         ) from None
+    except UnicodeDecodeError as error:
+        raise _not_utf8(ENV_FILE, error) from None
+
+
+def _not_utf8(path: Path, error: UnicodeDecodeError) -> ConfigError:
+    return ConfigError(f"{path}: not UTF-8 text (byte {error.start}); save it as UTF-8")
 
 
 def setting_names() -> frozenset[str]:
@@ -201,11 +245,16 @@ def setting_names() -> frozenset[str]:
 def unknown_variables(environ: Mapping[str, str], *, env_file: Path | None = ENV_FILE) -> list[str]:
     """One sentence for each `SEGBOT_*` name in `environ` or `env_file` that no setting
     has (names only: a value may be a secret), with the closest setting when one is
-    close. Names are matched in any case, as the settings are read."""
+    close. Names are matched in any case, as the settings are read. An `env_file` that is
+    not UTF-8 is a ConfigError."""
     known = setting_names() | TEST_VARIABLES
     found = {name.upper(): "" for name in environ}
     if env_file is not None and env_file.is_file():
-        found |= {name.upper(): f" (in {env_file})" for name in dotenv_values(env_file)}
+        try:
+            names = dotenv_values(env_file, encoding="utf-8")
+        except UnicodeDecodeError as error:
+            raise _not_utf8(env_file, error) from None
+        found |= {name.upper(): f" (in {env_file})" for name in names}
     return [
         f"{name}{where} is not a segbot setting and is ignored{_closest(name, known)}"
         for name, where in sorted(found.items())

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import phonenumbers
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from core.config import ConfigSections, validated
 from core.errors import ConfigError
@@ -43,6 +43,17 @@ class UnknownConnectorError(ConfigError):
     """No connector in crm.connectors has that name; the message lists those there are."""
 
 
+def _known_region(value: str) -> str:
+    region = value.upper()
+    if region not in phonenumbers.SUPPORTED_REGIONS:
+        raise ValueError(f"unknown region {value!r}; use a two-letter country code")
+    return region
+
+
+# A country whose phone numbers may be written without +code, upper case (`es` is ES).
+Region = Annotated[str, AfterValidator(_known_region)]
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -50,21 +61,13 @@ class _Strict(BaseModel):
 class RecordRules(_Strict):
     """How raw values become records; shared by every connector."""
 
-    default_region: str = "US"
+    default_region: Region = "US"
     refund_statuses: tuple[str, ...] = DEFAULT_REFUND_STATUSES
     timezone: TimeZone = "UTC"  # for timestamps written without an offset
     date_format: DateFormat | None = None  # strptime format; unset means ISO 8601
     dayfirst: bool = False  # with no date_format: 31/12/2025 is the 31st of December
     default_currency: str | None = None
     attributes: Attributes = Field(default_factory=dict)  # crm.NAME -> its column or path
-
-    @field_validator("default_region")
-    @classmethod
-    def _known_region(cls, value: str) -> str:
-        region = value.upper()
-        if region not in phonenumbers.SUPPORTED_REGIONS:
-            raise ValueError(f"unknown region {value!r}; use a two-letter country code")
-        return region
 
     @field_validator("refund_statuses")
     @classmethod
@@ -160,9 +163,10 @@ ConnectorConfig = Annotated[
 
 
 class CrmConfig(_Strict):
-    default_region: str = "US"
+    # Checked as RecordRules checks them, so a mistake stops segbot.yaml loading.
+    default_region: Region = "US"
     refund_statuses: tuple[str, ...] = DEFAULT_REFUND_STATUSES
-    timezone: str = "UTC"
+    timezone: TimeZone = "UTC"
     default_currency: str | None = None
     # Read and ignored: a sync whose process died no longer waits out a staleness time
     # (crm_sync/run_lock.py), but older segbot.yaml files that set it still load.

@@ -3,9 +3,10 @@ file: a sample shop's CRM export imported, simulated subscribers, their segments
 segmented campaign scheduled and sent, the orders it brought, AI segments, a welcome
 series and a "clicked but did not buy" follow-up (journeys: the bot runs on a clock the
 demo can move a day ahead, demo/clock.py), and the owner reading /stats and /report in
-the admin console (demo/*.py). Nothing leaves this
-machine. What it keeps, the chart images the owner received, goes to `./segbot-demo/charts`
-(`OUTPUT`); everything else is deleted at the end.
+the admin console (demo/*.py). Nothing leaves this machine: the settings are the demo's
+own, whatever `SEGBOT_*` variables and `.env` say, so it never uses an operator's
+database, Redis or bot. What it keeps, the chart images the owner received, goes to
+`./segbot-demo/charts` (`OUTPUT`); everything else is deleted at the end.
 
 The bot logs as `segbot run` does (bot.logs), warnings and errors only: a demo that went
 well prints its tables and nothing else.
@@ -39,7 +40,7 @@ from cli.tables import FittedTable
 from core.db import create_engine, create_sessionmaker
 from core.errors import SegbotError
 from core.models import Event, EventType, Subscriber
-from core.settings import Settings
+from core.settings import Settings, given_settings
 from core.sources import customer_payload, utm_payload
 from demo import admin, ai, campaign, journeys, report, shop
 from demo.browser import BROWSER, PREVIEW, open_link
@@ -223,7 +224,7 @@ async def run(console: Console | None = None, *, output: Path = OUTPUT) -> None:
         config = load_app_config(config_path)
         async with Emulator() as emulator:
             port = _free_port()
-            settings = Settings(
+            settings = given_settings(  # none of the operator's: no environment, no .env
                 bot_token=DEMO_TOKEN,
                 secret_key=DEMO_SECRET,
                 database_url=database_url,

@@ -1,0 +1,79 @@
+"""Settings no value can crash: a port out of range, a rate or timeout that is not a
+finite number, an empty SEGBOT_CONFIG, a .env that is not UTF-8, each one ConfigError
+line naming the setting (a password never in it); and the demo's settings, which take
+nothing from the environment or .env."""
+
+from pathlib import Path
+
+import pytest
+
+from core.errors import ConfigError
+from core.settings import given_settings, load_settings, unknown_variables
+
+PASSWORD = "Db-Pa55word-x9"
+
+
+@pytest.mark.parametrize("port", ["99999", "65536", "0"])
+def test_a_database_port_out_of_range_is_one_line_without_the_password(
+    monkeypatch: pytest.MonkeyPatch, port: str
+) -> None:
+    monkeypatch.setenv("SEGBOT_DATABASE_URL", f"postgresql://u:{PASSWORD}@127.0.0.1:{port}/x")
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    assert str(caught.value) == ("SEGBOT_DATABASE_URL: the port must be a number from 1 to 65535")
+
+
+def test_a_database_port_in_range_is_kept() -> None:
+    url = load_settings(database_url="postgresql://u@db:65535/x").database_url
+    assert url.get_secret_value() == "postgresql+asyncpg://u@db:65535/x"
+
+
+@pytest.mark.parametrize("name", ["SEGBOT_RATE_LIMIT", "SEGBOT_SEND_TIMEOUT"])
+@pytest.mark.parametrize("value", ["inf", "Infinity", "nan"])
+def test_a_rate_or_timeout_must_be_finite(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str
+) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError, match=f"^{name}: Input should be a finite number$"):
+        load_settings()
+
+
+def test_an_empty_config_is_unset(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SEGBOT_CONFIG", "")
+    assert load_settings().config is None
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"\xff\xfeSEGBOT_X=1\n", "SEGBOT_SECRET_KEY=x\n".encode("utf-16")],
+    ids=["not-utf8", "utf16-as-powershell-writes"],
+)
+def test_a_dot_env_that_is_not_utf8_is_one_line(tmp_path: Path, content: bytes) -> None:
+    (tmp_path / ".env").write_bytes(content)
+    expected = "^.env: not UTF-8 text \\(byte 0\\); save it as UTF-8$"
+    with pytest.raises(ConfigError, match=expected):
+        load_settings()
+    with pytest.raises(ConfigError, match=expected):
+        unknown_variables({})
+
+
+def test_the_demos_settings_take_nothing_from_the_environment_or_dot_env(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("SEGBOT_REDIS_URL", "redis://127.0.0.1:6379/7")
+    monkeypatch.setenv("SEGBOT_RATE_LIMIT", "abc")
+    (tmp_path / ".env").write_text(
+        "SEGBOT_DATABASE_URL=postgresql://u@db/x\nSEGBOT_TELEGRAM_API_BASE=https://x.example\n",
+        encoding="utf-8",
+    )
+    settings = given_settings(bot_token="1:abc", web_port=8081)
+    assert settings.redis_url is None
+    assert settings.rate_limit == 25
+    assert settings.database_url.get_secret_value() == "sqlite+aiosqlite:///./segbot.db"
+    assert settings.telegram_api_base == "https://api.telegram.org"
+    assert (settings.bot_token is not None, settings.web_port) == (True, 8081)
+
+
+def test_a_bad_value_given_to_the_demos_settings_is_one_line() -> None:
+    with pytest.raises(ConfigError, match=r"^SEGBOT_RATE_LIMIT: Input should be a finite number$"):
+        given_settings(rate_limit=float("inf"))
