@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Annotated, TypeVar
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -43,10 +42,11 @@ from cli.execution import (
     on_database,
     settings_or_exit,
 )
-from cli.tables import FittedTable
+from cli.tables import FittedTable, SafeConsole
 from cli.trial_send import send_trial
 from core.clock import utcnow
 from core.errors import SegbotError
+from core.ids import MAX_ID
 from core.settings import Settings
 
 T = TypeVar("T")
@@ -59,11 +59,14 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+out = SafeConsole(highlight=False)
+err = SafeConsole(stderr=True, highlight=False)
 CampaignRef = Annotated[str, typer.Argument(help="The campaign's id or name.")]
 RunId = Annotated[
-    int, typer.Argument(help="The run's id (`segbot campaign show` names the latest run).")
+    int,
+    typer.Argument(
+        min=1, max=MAX_ID, help="The run's id (`segbot campaign show` names the latest run)."
+    ),
 ]
 
 

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -33,8 +32,9 @@ from cli.execution import (
     on_database,
     settings_or_exit,
 )
-from cli.tables import FittedTable
+from cli.tables import FittedTable, SafeConsole
 from core.errors import SegbotError
+from core.ids import MAX_ID
 from crm_sync.fields import default_columns_text
 
 if TYPE_CHECKING:  # the database and the sync load only when a command runs
@@ -49,8 +49,8 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+out = SafeConsole(highlight=False)
+err = SafeConsole(stderr=True, highlight=False)
 REASONS = 3  # the commonest rejection reasons a run's report names
 
 IMPORT_HELP = f"""Import customers and orders from CSV or XLSX files, then rescore RFM and the
@@ -208,7 +208,10 @@ def status() -> None:
 @app.command()
 def rejected(
     run: Annotated[
-        int | None, typer.Option("--run", help="Run id (default: the latest with rejections).")
+        int | None,
+        typer.Option(
+            "--run", min=1, max=MAX_ID, help="Run id (default: the latest with rejections)."
+        ),
     ] = None,
     limit: Annotated[int, typer.Option("--limit", min=1, help="Rows to show.")] = 50,
 ) -> None:

@@ -32,15 +32,18 @@ EXIT_FAILURE = 1
 
 
 def fail(message: str, code: int = EXIT_CONFIG) -> NoReturn:
-    typer.echo(f"error: {message}", err=True)
+    """`message` on one line (stored text in it cannot control the terminal), then exit."""
+    from cli.tables import visible
+
+    typer.echo(f"error: {visible(message)}", err=True)
     raise typer.Exit(code)
 
 
 def settings_or_exit(*, to_run_the_bot: bool = False) -> Settings:
     """The settings; a `SEGBOT_*` variable that is no setting is a warning line each."""
-    for warning in unknown_variables(os.environ):
-        typer.echo(f"warning: {warning}", err=True)
     try:
+        for warning in unknown_variables(os.environ):
+            typer.echo(f"warning: {warning}", err=True)
         settings = load_settings()
         if to_run_the_bot:
             settings.require_for_run()
@@ -63,12 +66,15 @@ def execute(
     work: Coroutine[object, object, T], *, explain: Callable[[SegbotError], str] = str
 ) -> T:
     """Run `work`; a SegbotError becomes `explain(error)` on one line, exit 2 (exit 1 for
-    a name nothing has)."""
+    a name nothing has, and for an address the web server cannot listen on, as for a
+    database it cannot reach)."""
     from sqlalchemy.exc import DBAPIError
+
+    from bot.web_server import CannotListenError
 
     try:
         return asyncio.run(work)
-    except UnknownNameError as error:
+    except (UnknownNameError, CannotListenError) as error:
         fail(explain(error), EXIT_FAILURE)
     except SegbotError as error:
         fail(explain(error))
@@ -82,7 +88,7 @@ def execute(
 def _os_error(error: OSError) -> str:
     """A file the command reads or writes (its name), else the database server: the one
     connection a command makes that does not report its own failures (Telegram, CRMs and
-    language models answer with theirs)."""
+    language models answer with theirs, the web server with its own error)."""
     if error.filename is not None:
         return f"cannot use {error.filename}: {error.strerror}"
     return f"cannot use the database: {type(error).__name__}: {error}"

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Annotated, TypeVar
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -25,7 +24,7 @@ from cli.execution import (
     settings_or_exit,
 )
 from cli.journey_simulate import simulate_command
-from cli.tables import FittedTable
+from cli.tables import FittedTable, SafeConsole
 from core.clock import utcnow
 from core.errors import SegbotError
 from core.settings import Settings
@@ -47,7 +46,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
-out = Console(highlight=False)
+out = SafeConsole(highlight=False)
 Name = Annotated[str, typer.Argument(help="The journey's name.")]
 Sessions = async_sessionmaker[AsyncSession]
 

@@ -15,12 +15,12 @@ from rich.console import Console
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cli.execution import EXIT_FAILURE, config_or_exit, execute, fail, on_database, settings_or_exit
-from cli.tables import FittedTable
+from cli.tables import FittedTable, SafeConsole
 from core.clock import utcnow
 from journeys.reports import JourneyReport, journey_csv, journey_png, journey_report
 from journeys.reports.words import entries_line, exits_text, heading, lift_line, outcomes_text
 
-out = Console(highlight=False)
+out = SafeConsole(highlight=False)
 
 
 def journey(

@@ -6,7 +6,6 @@ import secrets
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -20,11 +19,12 @@ from cli.execution import (
     settings_or_exit,
 )
 from cli.rehearsal_database import throwaway_database
+from cli.tables import SafeConsole
 from core.clock import utcnow
 from core.subscriber_search import SubscriberRefError, describe, resolve_subscriber
 from journeys.simulate import Simulation, simulate
 
-out = Console(highlight=False)
+out = SafeConsole(highlight=False)
 
 
 def simulate_command(

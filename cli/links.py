@@ -22,7 +22,14 @@ BotOption = Annotated[
 
 
 def _print_start_link(payload: str, bot_username: str | None) -> None:
-    typer.echo(payload if bot_username is None else start_link(bot_username, payload))
+    if bot_username is None:
+        typer.echo(payload)
+        return
+    try:
+        link = start_link(bot_username, payload)
+    except ValueError as error:
+        fail(str(error))
+    typer.echo(link)
 
 
 @app.command()

@@ -9,10 +9,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 
 from cli.execution import config_or_exit, execute, fail, on_database, settings_or_exit
-from cli.tables import FittedTable
+from cli.tables import FittedTable, SafeConsole
 from core.clock import utcnow
 
 if TYPE_CHECKING:  # the domain modules load only when a command runs
@@ -23,7 +22,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
-out = Console(highlight=False)
+out = SafeConsole(highlight=False)
 FORMATS = ("short_video", "carousel", "live", "text")
 
 

@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -47,13 +46,14 @@ from cli.execution import (
 from cli.rehearsal_database import throwaway_database
 from cli.rehearsal_people import Person, add_people, read_people
 from cli.rehearsal_report import Audience, Delivered, Outcome, Rehearsal, print_outcomes
+from cli.tables import SafeConsole
 from core.clock import utcnow
 from core.errors import SegbotError
 from core.settings import Settings
 from telegram_emulator import Emulator
 
 REHEARSAL_TOKEN = "1:rehearsal"  # noqa: S105  (the emulator takes any token)
-out = Console(highlight=False)
+out = SafeConsole(highlight=False)
 
 
 class RehearsalError(SegbotError):

@@ -43,7 +43,7 @@ from cli.execution import (
     settings_or_exit,
 )
 from cli.journey_report import journey
-from cli.tables import FittedTable
+from cli.tables import FittedTable, SafeConsole
 from core.clock import utcnow
 
 T = TypeVar("T")
@@ -53,7 +53,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
-out = Console(highlight=False)
+out = SafeConsole(highlight=False)
 app.command()(journey)  # segbot report journey NAME: cli/journey_report.py
 
 

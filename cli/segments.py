@@ -7,12 +7,11 @@ caret under the place), exit 2 for bad input and 1 when the database cannot be u
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
-from rich.console import Console
 
 from cli.execution import (
     EXIT_FAILURE,
@@ -22,7 +21,7 @@ from cli.execution import (
     on_database,
     settings_or_exit,
 )
-from cli.tables import FittedTable
+from cli.tables import FittedTable, SafeConsole
 from core.clock import utcnow
 from core.errors import SegbotError
 
@@ -43,7 +42,7 @@ app = typer.Typer(
 )
 rfm_app = typer.Typer(add_completion=False)
 ladder_app = typer.Typer(add_completion=False)
-out = Console(highlight=False)
+out = SafeConsole(highlight=False)
 
 
 def _run(
@@ -386,6 +385,8 @@ def rfm(
     ] = None,
 ) -> None:
     """RFM scores per segment. Without --as-of: rescore now and store the scores."""
+    if as_of is not None and as_of.date() == date.max:  # "by that day" ends the day after
+        fail(f"--as-of: give a day before {date.max.isoformat()}")
 
     from cli.tables import rfm_summary_table
     from core.safe_csv import write_frame

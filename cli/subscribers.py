@@ -13,11 +13,10 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 
 from cli.execution import EXIT_FAILURE, config_or_exit, execute, fail, on_database, settings_or_exit
-from cli.tables import FittedTable
+from cli.tables import FittedTable, SafeConsole
 from core.clock import utcnow
 
 if TYPE_CHECKING:  # the database and domain modules load only when a command runs
@@ -34,7 +33,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
-out = Console(highlight=False)
+out = SafeConsole(highlight=False)
 LAST = 10  # deliveries and events `show` lists
 Who = Annotated[
     str,

@@ -1,5 +1,6 @@
 """Terminal tables: `FittedTable`, which fits whatever width it is printed at, and the
-tables of what segbot knows that the command line and `segbot demo` share.
+tables of what segbot knows that the command line and `segbot demo` share; `SafeConsole`,
+the console the commands print on.
 
 The promise: a header or a value is never cut. A plain rich Table wider than the terminal
 squeezes every column, down to one letter and an ellipsis ("r… t… v…"). A `FittedTable`
@@ -12,16 +13,33 @@ decides at print time, from the console's width:
   read across;
 - the width left over goes to the widest columns, as in a rich Table;
 - the caption is a line under the last table, as wide as the console.
+
+Stored text comes from subscribers (names, usernames, answers), CRMs and YAML files, and
+may hold control characters: an ESC sequence clears the screen or sets the window title.
+Printed, such a character is shown as an escape (`\\x1b`) instead: `visible()`, which
+`SafeConsole` applies to all it prints and `FittedTable` to its cells, title and caption
+(whatever console prints it).
 """
 
-from collections.abc import Sequence
+import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from rich.console import Console, ConsoleOptions, RenderableType, RenderResult
+from rich.console import (
+    Console,
+    ConsoleOptions,
+    HighlighterType,
+    JustifyMethod,
+    OverflowMethod,
+    RenderableType,
+    RenderResult,
+)
 from rich.measure import Measurement
+from rich.segment import Segment
+from rich.style import Style
 from rich.table import Table
-from rich.text import Text
+from rich.text import Span, Text
 
 if TYPE_CHECKING:  # the domain modules (and pandas) load only for the commands that use them
     import pandas as pd
@@ -33,6 +51,65 @@ if TYPE_CHECKING:  # the domain modules (and pandas) load only for the commands 
 LONGEST_WORD = 24  # a longer word folds rather than widening its column past this
 _CELL_PADDING = 2  # a space on each side of every cell
 _BORDERS = 1  # a rule after every column, and one before the first
+# C0 but tab and newline (a cell wraps at them), DEL and C1: what a terminal may act on
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def visible(text: str) -> str:
+    """`text` with each control character shown as its escape: "\\x1b[2J", not a
+    cleared screen."""
+    return _CONTROL.sub(lambda control: f"\\x{ord(control[0]):02x}", text)
+
+
+class SafeConsole(Console):
+    """A rich Console on which printed text cannot control the terminal: the control
+    characters of every string (markup too) and Text it renders show as `visible()` escapes."""
+
+    def render_str(
+        self,
+        text: str,
+        *,
+        style: str | Style = "",
+        justify: JustifyMethod | None = None,
+        overflow: OverflowMethod | None = None,
+        emoji: bool | None = None,
+        markup: bool | None = None,
+        highlight: bool | None = None,
+        highlighter: HighlighterType | None = None,
+    ) -> Text:
+        return super().render_str(
+            visible(text),
+            style=style,
+            justify=justify,
+            overflow=overflow,
+            emoji=emoji,
+            markup=markup,
+            highlight=highlight,
+            highlighter=highlighter,
+        )
+
+    def render(
+        self, renderable: RenderableType, options: ConsoleOptions | None = None
+    ) -> Iterable[Segment]:
+        if isinstance(renderable, Text):
+            renderable = _visible_text(renderable)
+        return super().render(renderable, options)
+
+
+def _visible_text(text: Text) -> Text:
+    """`text` with `visible()` escapes, each style still on the characters it was on."""
+    plain = text.plain
+    if not _CONTROL.search(plain):
+        return text
+    starts = [0]  # where each character of `plain` begins in the escaped text
+    for character in plain:
+        starts.append(starts[-1] + len(visible(character)))
+    shown = text.blank_copy(visible(plain))
+    shown.spans = [
+        Span(starts[span.start], starts[min(span.end, len(plain))], span.style)
+        for span in text.spans
+    ]
+    return shown
 
 
 @dataclass(slots=True)
@@ -58,14 +135,15 @@ class FittedTable:
             raise ValueError(f"key must name 1 to {len(headers)} leading columns, not {key}")
         self.headers = headers
         self.key = key
-        self.title = title
-        self.caption = caption
+        self.title = None if title is None else visible(title)
+        self.caption = None if caption is None else visible(caption)
         self._rows: list[_Row] = []
 
     def add_row(self, *cells: RenderableType) -> None:
         if len(cells) > len(self.headers):
             raise ValueError(f"{len(cells)} cells for {len(self.headers)} columns")
-        self._rows.append(_Row((*cells, *[""] * (len(self.headers) - len(cells)))))
+        shown = (visible(cell) if isinstance(cell, str) else cell for cell in cells)
+        self._rows.append(_Row((*shown, *[""] * (len(self.headers) - len(cells)))))
 
     @property
     def row_count(self) -> int:

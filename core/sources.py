@@ -18,6 +18,7 @@ from core.signing import SIGNED_LENGTH, Signer, b64url, b64url_decode
 
 MAX_PAYLOAD = 64
 _PAYLOAD = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_BOT_USERNAME = re.compile(r"@?[A-Za-z0-9_]{5,32}")  # Telegram's rule for usernames
 UTM_PREFIX, CUSTOMER_PREFIX = "u-", "c-"
 _FIELD_SEPARATOR = "|"
 _UTM_FIELDS = 5  # source, medium, campaign, content, referrer
@@ -66,7 +67,10 @@ def utm_payload(
     content: str | None = None,
     referrer: str | None = None,
 ) -> str:
-    """A `/start` payload carrying UTM fields; ValueError if it would pass 64 characters."""
+    """A `/start` payload carrying UTM fields; ValueError if the source is empty (the
+    payload would read as no source) or it would pass 64 characters."""
+    if not source:
+        raise ValueError("the UTM source may not be empty")
     fields = (source, medium, campaign, content, referrer)
     if any(_FIELD_SEPARATOR in (field or "") for field in fields):
         raise ValueError(f"UTM values may not contain {_FIELD_SEPARATOR!r}")
@@ -75,14 +79,24 @@ def utm_payload(
 
 
 def customer_payload(external_id: str, *, secret: str, source: str | None = None) -> str:
-    """A signed `/start` payload naming a CRM customer; ValueError if the id is too long."""
+    """A signed `/start` payload naming a CRM customer; ValueError if the id is empty,
+    holds the field separator (the link would name another customer) or is too long."""
+    if not external_id:
+        raise ValueError("the customer id may not be empty")
+    if _FIELD_SEPARATOR in external_id:
+        raise ValueError(f"the customer id may not contain {_FIELD_SEPARATOR!r}")
     data = _customer_data(CustomerRef(external_id=external_id, source=source))
     signature = Signer(secret, purpose=CUSTOMER_LINK_PURPOSE).sign(data)
     return _within_limit(CUSTOMER_PREFIX + b64url(data) + signature)
 
 
 def start_link(bot_username: str, payload: str) -> str:
-    """The t.me link that opens the bot with `/start payload`."""
+    """The t.me link that opens the bot with `/start payload`; ValueError if `bot_username`
+    (with or without its @) is not a Telegram username."""
+    if not _BOT_USERNAME.fullmatch(bot_username):
+        raise ValueError(
+            f"{bot_username!r} is not a bot username: 5 to 32 letters, digits and underscores"
+        )
     return f"https://t.me/{bot_username.removeprefix('@')}?start={payload}"
 
 

@@ -10,7 +10,11 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from core.errors import ConfigError
+from core.errors import ConfigError, SegbotError
+
+
+class RevisionError(SegbotError):
+    """A revision `upgrade` cannot go to: one there is not, or one the database is past."""
 
 
 def alembic_config() -> Config:
@@ -25,7 +29,9 @@ def head_revision() -> str | None:
 
 
 async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
+    """Apply the migrations up to `revision`: "head" (the latest) or a revision's id."""
     async with engine.begin() as connection:
+        await connection.run_sync(_check_upgrade, revision)
         await connection.run_sync(_apply, command.upgrade, revision)
 
 
@@ -52,6 +58,32 @@ async def current_revision(engine: AsyncEngine) -> str | None:
     async with engine.connect() as connection:
         return await connection.run_sync(
             lambda sync: MigrationContext.configure(sync).get_current_revision()
+        )
+
+
+def _check_upgrade(connection: Connection, revision: str) -> None:
+    """RevisionError unless the database can be upgraded to `revision`: a revision there is
+    (not one of alembic's relative or range forms), at or after the database's own."""
+    known = [
+        script.revision for script in ScriptDirectory.from_config(alembic_config()).walk_revisions()
+    ]
+    known.reverse()  # oldest first: the history is one line
+    current = MigrationContext.configure(connection).get_current_revision()
+    if current is not None and current not in known:
+        raise RevisionError(
+            f"the database is at revision {current!r}, which this segbot does not have: "
+            "is it from a newer version?"
+        )
+    if revision == "head":
+        return
+    if revision not in known:
+        raise RevisionError(
+            f"no revision {revision!r}: the revisions are {known[0]} to {known[-1]}, or head"
+        )
+    if current is not None and known.index(current) > known.index(revision):
+        raise RevisionError(
+            f"the database is at revision {current}, already past {revision}: "
+            "upgrade does not go back"
         )
 
 
