@@ -1,5 +1,6 @@
 """Fixtures of the CRM sync tests: a stepping clock, the small shop's files, subscribers to
-match (their helpers are in tests/crm_sync/shop.py)."""
+match (their helpers are in tests/crm_sync/shop.py), and the CLI's `runner` for the tests
+that import through `segbot crm import`."""
 
 from pathlib import Path
 
@@ -7,6 +8,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.models import Subscriber, SubscriberStatus
+from tests.cli.conftest import runner  # noqa: F401  (a fixture, shared)
 from tests.crm_sync.shop import T0, SteppingClock, SubscriberFactory, write_shop_files
 
 

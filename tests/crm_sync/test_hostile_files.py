@@ -24,17 +24,6 @@ from tests.crm_sync.shop import RULES, customers_by_id, orders_by_id
 SAVE_AS = 'save it as "CSV UTF-8" or as XLSX and import that'
 
 
-@pytest.fixture
-def runner(
-    monkeypatch: pytest.MonkeyPatch,
-    database_url: str,
-    sessionmaker: async_sessionmaker[AsyncSession],  # empties the tables afterwards
-) -> CliRunner:
-    monkeypatch.setenv("SEGBOT_DATABASE_URL", database_url)
-    monkeypatch.setenv("COLUMNS", "250")
-    return CliRunner()
-
-
 async def imported(
     sessionmaker: async_sessionmaker[AsyncSession],
     *,

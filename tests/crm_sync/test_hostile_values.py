@@ -49,6 +49,16 @@ def order(order_id: str, amount: str, *, customer: str = "c1") -> tuple[str, ...
     return (order_id, customer, "2026-01-10T10:00:00Z", amount, "EUR", "completed")
 
 
+async def sync_amounts(
+    sessionmaker: async_sessionmaker[AsyncSession], tmp_path: Path, amounts: list[str]
+) -> SyncSummary:
+    """Ann (c1) and an order of hers for each amount, o1, o2, ... in order."""
+    customers = write_csv(tmp_path / "customers.csv", CUSTOMER_HEADER, [("c1", "Ann", "", "")])
+    rows = [order(f"o{number}", amount) for number, amount in enumerate(amounts, start=1)]
+    orders = write_csv(tmp_path / "orders.csv", ORDER_HEADER, rows)
+    return await sync(sessionmaker, customers, orders)
+
+
 async def test_a_nul_character_rejects_its_row_naming_the_field(
     sessionmaker: async_sessionmaker[AsyncSession], session: AsyncSession, tmp_path: Path
 ) -> None:
@@ -103,19 +113,8 @@ async def test_a_nul_character_rejects_its_row_naming_the_field(
 async def test_an_amount_that_rounds_to_the_limit_is_rejected(
     sessionmaker: async_sessionmaker[AsyncSession], session: AsyncSession, tmp_path: Path
 ) -> None:
-    customers = write_csv(tmp_path / "customers.csv", CUSTOMER_HEADER, [("c1", "Ann", "", "")])
-    orders = write_csv(
-        tmp_path / "orders.csv",
-        ORDER_HEADER,
-        [
-            order("o1", "999999999999.999"),
-            order("o2", "-999999999999.999"),
-            order("o3", "99999999999.995"),
-            order("o4", "99999999999.99"),
-        ],
-    )
-
-    summary = await sync(sessionmaker, customers, orders)
+    amounts = ["999999999999.999", "-999999999999.999", "99999999999.995", "99999999999.99"]
+    summary = await sync_amounts(sessionmaker, tmp_path, amounts)
 
     assert await rejections(session, summary) == [
         ("orders", 2, "o1", "amount too large"),
@@ -186,21 +185,8 @@ async def test_a_local_time_a_clock_change_repeats_or_skips_is_read(
 async def test_a_comma_after_a_leading_zero_is_a_decimal_comma(
     sessionmaker: async_sessionmaker[AsyncSession], session: AsyncSession, tmp_path: Path
 ) -> None:
-    customers = write_csv(tmp_path / "customers.csv", CUSTOMER_HEADER, [("c1", "Ann", "", "")])
-    orders = write_csv(
-        tmp_path / "orders.csv",
-        ORDER_HEADER,
-        [
-            order("o1", "0,750"),
-            order("o2", "-0,500"),
-            order("o3", "€0,250"),
-            order("o4", "1,500"),
-            order("o5", "12,500"),
-            order("o6", "1,50"),
-        ],
-    )
-
-    summary = await sync(sessionmaker, customers, orders)
+    amounts = ["0,750", "-0,500", "€0,250", "1,500", "12,500", "1,50"]
+    summary = await sync_amounts(sessionmaker, tmp_path, amounts)
 
     assert await rejections(session, summary) == []
     stored = await orders_by_id(session)
