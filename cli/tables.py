@@ -17,8 +17,8 @@ decides at print time, from the console's width:
 Stored text comes from subscribers (names, usernames, answers), CRMs and YAML files, and
 may hold control characters: an ESC sequence clears the screen or sets the window title.
 Printed, such a character is shown as an escape (`\\x1b`) instead: `visible()`, which
-`SafeConsole` applies to all it prints and `FittedTable` to its cells, title and caption
-(whatever console prints it).
+`SafeConsole`, the console every command and the demo print on, applies to all it prints,
+tables included.
 """
 
 import re
@@ -135,15 +135,14 @@ class FittedTable:
             raise ValueError(f"key must name 1 to {len(headers)} leading columns, not {key}")
         self.headers = headers
         self.key = key
-        self.title = None if title is None else visible(title)
-        self.caption = None if caption is None else visible(caption)
+        self.title = title
+        self.caption = caption
         self._rows: list[_Row] = []
 
     def add_row(self, *cells: RenderableType) -> None:
         if len(cells) > len(self.headers):
             raise ValueError(f"{len(cells)} cells for {len(self.headers)} columns")
-        shown = (visible(cell) if isinstance(cell, str) else cell for cell in cells)
-        self._rows.append(_Row((*shown, *[""] * (len(self.headers) - len(cells)))))
+        self._rows.append(_Row((*cells, *[""] * (len(self.headers) - len(cells)))))
 
     @property
     def row_count(self) -> int:

@@ -11,6 +11,7 @@ from pathlib import Path
 from rich.console import Console
 
 from bot.admin.campaign_commands import CampaignAction
+from cli.tables import SafeConsole
 from telegram_emulator import Emulator, SentMessage
 
 STEP_TIMEOUT = 15.0
@@ -52,7 +53,7 @@ async def show_admin_console(
     """Run /stats and /report (of `campaign_id`, else the newest campaign), and with
     `journey` /report journey NAME, as `admin_id`; print the replies, save the chart images
     into the existing folder `into` and return it."""
-    console = console or Console()
+    console = console or SafeConsole()
     emulator.add_user(admin_id, first_name="Owner")
     console.print("[bold]Admin console[/]: the owner sends /stats")
     stats = await _ask(emulator, admin_id, "/stats", replies=2)

@@ -36,7 +36,7 @@ from bot import runtime
 from bot.config import AppConfig, load_app_config
 from bot.logs import configure_logging
 from broadcasts.links import LinkRef, register_links, tracked_url
-from cli.tables import FittedTable
+from cli.tables import FittedTable, SafeConsole
 from core.db import create_engine, create_sessionmaker
 from core.errors import SegbotError
 from core.models import Event, EventType, Subscriber
@@ -215,7 +215,7 @@ STEPS: tuple[Step, ...] = (
 async def run(console: Console | None = None, *, output: Path = OUTPUT) -> None:
     """The whole demo; the charts go to `output`/charts (created, files of the same name
     replaced). A folder that cannot be written is said at once, before anything runs."""
-    console = console or Console()
+    console = console or SafeConsole()
     charts = _writable_folder(output / "charts")
     with tempfile.TemporaryDirectory(prefix="segbot-demo-") as workdir:
         database_url = f"sqlite+aiosqlite:///{Path(workdir) / 'demo.db'}"
