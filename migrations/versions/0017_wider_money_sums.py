@@ -11,6 +11,7 @@ Create Date: 2026-12-05 06:00:00.000000
 """
 
 from collections.abc import Sequence
+from decimal import Decimal
 
 import sqlalchemy as sa
 from alembic import op
@@ -21,28 +22,20 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 SUMS = ("customers", "subscriber_purchases")  # each one's total_spent
+NARROW, WIDE = sa.Numeric(precision=14, scale=2), sa.Numeric(precision=18, scale=2)
 
 
 def upgrade() -> None:
-    if op.get_bind().dialect.name == "sqlite":
-        return
-    for table in SUMS:
-        op.alter_column(
-            table,
-            "total_spent",
-            type_=sa.Numeric(precision=18, scale=2),
-            existing_type=sa.Numeric(precision=14, scale=2),
-        )
+    _retype(NARROW, WIDE)
 
 
 def downgrade() -> None:
     """Fails, naming the value, if a sum has since grown past 14 digits."""
+    _retype(WIDE, NARROW)
+
+
+def _retype(before: sa.Numeric[Decimal], after: sa.Numeric[Decimal]) -> None:
     if op.get_bind().dialect.name == "sqlite":
         return
     for table in SUMS:
-        op.alter_column(
-            table,
-            "total_spent",
-            type_=sa.Numeric(precision=14, scale=2),
-            existing_type=sa.Numeric(precision=18, scale=2),
-        )
+        op.alter_column(table, "total_spent", type_=after, existing_type=before)

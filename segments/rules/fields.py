@@ -14,7 +14,6 @@ from difflib import get_close_matches
 from crm_sync.fields import ATTRIBUTE_NAME
 from segments.levels import ACTIVITY_LEVELS, STAGES
 from segments.rfm.scoring import DEFAULT_SEGMENT_MAP
-from segments.rules import limits
 from segments.rules.errors import RuleTypeError, excerpt
 from segments.rules.tree import (
     COMPARISONS,
@@ -27,7 +26,7 @@ from segments.rules.tree import (
     Op,
     Rule,
     Scalar,
-    check_text,
+    check_value,
     predicates,
 )
 
@@ -215,14 +214,7 @@ def check_operator(spec: FieldSpec, op: Op) -> None:
 
 
 def _check_value(spec: FieldSpec, op: Op, value: Scalar) -> Scalar:
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        limits.check_number(value)
-    elif isinstance(value, Duration):
-        value.check()
-    elif isinstance(value, date):
-        limits.check_date(value)
-    elif isinstance(value, str):
-        check_text(value)
+    check_value(value)
     shown = describe(value)
     if spec.kind is Kind.MOMENT:
         wanted: type = Duration if op is Op.WITHIN else date

@@ -203,6 +203,19 @@ def check_text(text: str) -> None:
         raise RuleTypeError(UNSTORABLE_TEXT)
 
 
+def check_value(value: Scalar | None) -> None:
+    """RuleLimitError for a number, duration or date beyond `segments.rules.limits`,
+    RuleTypeError for text `check_text` refuses."""
+    if isinstance(value, Duration):
+        value.check()
+    elif isinstance(value, date):
+        limits.check_date(value)
+    elif isinstance(value, int | float):
+        limits.check_number(value)
+    elif isinstance(value, str):
+        check_text(value)
+
+
 def check_limits(rule: Rule, *, segments: Mapping[str, Rule] | None = None) -> None:
     """RuleLimitError if `rule` is beyond the limits of `segments.rules.limits`, with each
     `in segment` replaced by its rule from `segments` (RuleReferenceError for a cycle; a
@@ -250,14 +263,7 @@ def _check_predicate(predicate: Rule) -> None:
         values = predicate.value if isinstance(predicate.value, tuple) else (predicate.value,)
         limits.check_list(len(values))
         for value in values:
-            if isinstance(value, Duration):
-                value.check()
-            elif isinstance(value, date):
-                limits.check_date(value)
-            elif isinstance(value, int | float):
-                limits.check_number(value)
-            elif isinstance(value, str):
-                check_text(value)
+            check_value(value)
     elif isinstance(predicate, Tagged):
         check_text(predicate.tag)
     elif isinstance(predicate, Did):
