@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, NoReturn, TypeVar
 import typer
 
 from cli.unknown_names import UnknownNameError, known_names
-from core.errors import SegbotError
+from core.errors import NotPossibleError, SegbotError
 from core.settings import SecretUrl, Settings, load_settings, unknown_variables
 
 if TYPE_CHECKING:  # the database, migrations and segbot.yaml load only when a command uses them
@@ -66,15 +66,15 @@ def execute(
     work: Coroutine[object, object, T], *, explain: Callable[[SegbotError], str] = str
 ) -> T:
     """Run `work`; a SegbotError becomes `explain(error)` on one line, exit 2 (exit 1 for
-    a name nothing has, and for an address the web server cannot listen on, as for a
-    database it cannot reach)."""
+    a name nothing has, for what the data does not allow, and for an address the web
+    server cannot listen on, as for a database it cannot reach)."""
     from sqlalchemy.exc import DBAPIError
 
     from bot.web_server import CannotListenError
 
     try:
         return asyncio.run(work)
-    except (UnknownNameError, CannotListenError) as error:
+    except (UnknownNameError, NotPossibleError, CannotListenError) as error:
         fail(explain(error), EXIT_FAILURE)
     except SegbotError as error:
         fail(explain(error))

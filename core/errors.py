@@ -7,3 +7,8 @@ class SegbotError(Exception):
 
 class ConfigError(SegbotError):
     """Configuration is missing or malformed; the message names the setting."""
+
+
+class NotPossibleError(SegbotError):
+    """The request is well formed, but what there is does not allow it (too few
+    subscribers to find clusters in); a command exits 1 for it, not 2."""

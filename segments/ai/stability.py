@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from core.errors import SegbotError
+from core.errors import NotPossibleError
 from segments.ai.encoding import Matrix
 
 RUNS = 10
@@ -51,7 +51,7 @@ Indices = np.ndarray[Any, np.dtype[np.int64]]
 Labels = np.ndarray[Any, np.dtype[np.int32]]
 
 
-class AudienceTooSmallError(SegbotError):
+class AudienceTooSmallError(NotPossibleError):
     """Too few subscribers, or too few different ones, to find clusters."""
 
 

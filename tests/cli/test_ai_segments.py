@@ -32,3 +32,11 @@ async def test_generate_then_personas_and_a_lookalike(
     bad = await invoke(runner, segments_app, "generate", "--describe", "nothing useful")
     assert bad.exit_code == 2
     assert "names no features" in bad.output
+
+
+async def test_generate_on_too_few_subscribers_exits_1(runner: CliRunner) -> None:
+    """A well-formed request the audience cannot answer is "could not" (1), not a bad
+    argument (2)."""
+    empty = await invoke(runner, segments_app, "generate", "--k-min", "3", "--k-max", "3")
+    assert empty.exit_code == 1, empty.output
+    assert "subscribers" in empty.output
