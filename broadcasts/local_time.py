@@ -4,6 +4,9 @@ schedules, computed once per timezone (there are few) rather than once per subsc
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+# The first place each new day reaches: a local-time run starts when its time comes there.
+EARLIEST_ZONE = ZoneInfo("Pacific/Kiritimati")
+
 
 def clock_time(text: str) -> time:
     hours, minutes = text.split(":")

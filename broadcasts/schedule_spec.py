@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from broadcasts import crontab
+from broadcasts.local_time import EARLIEST_ZONE, at_local_time, clock_time
 from core.errors import SegbotError
 
 ClockTime = Annotated[str, Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")]
@@ -94,15 +95,33 @@ class ScheduleSpec(BaseModel):
             return datetime.combine(self.day, time(), tzinfo=zone)
         return None
 
+    def first_send(self) -> datetime | None:
+        """When the scheduler starts the run: AT's moment; LOCAL's time of day (BEST_HOUR:
+        midnight) on `day` where that day comes first (UTC+14), as the run starts there.
+        None for now, cron and by hand."""
+        if self.at is not None:
+            return self.moment()
+        if self.day is None:
+            return None
+        at = clock_time(self.local) if self.local is not None else time()
+        return at_local_time(self.day, at, EARLIEST_ZONE)
+
     def refuse_missed(self, now: datetime) -> None:
-        """ScheduleMissedError if an AT schedule's moment is missed at `now`, as the
-        scheduler decides (`missed`): a campaign saved with it would never be sent."""
-        moment = self.moment() if self.at is not None else None
-        if moment is not None and missed(moment, now, grace_minutes=self.grace_minutes):
+        """ScheduleMissedError if the run's start (`first_send`) is missed at `now`, as
+        the scheduler decides (`missed`): a campaign saved with it would never be sent."""
+        start = self.first_send()
+        if start is None or not missed(start, now, grace_minutes=self.grace_minutes):
+            return
+        grace = f"by more than grace_minutes ({self.grace_minutes})"
+        if self.at is not None:
             raise ScheduleMissedError(
-                f"schedule: at {moment.isoformat(' ', 'minutes')} has passed, by more than "
-                f"grace_minutes ({self.grace_minutes}): give a later time"
+                f"schedule: at {start.isoformat(' ', 'minutes')} has passed, {grace}: "
+                "give a later time"
             )
+        raise ScheduleMissedError(
+            f"schedule: day {self.day} has passed where it begins first (UTC+14, "
+            f"{start.isoformat(' ', 'minutes')}), {grace}: give a later day"
+        )
 
 
 def _holdable(moment: datetime) -> bool:

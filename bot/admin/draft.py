@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, Field, ValidationError
 
+from broadcasts.schedule_spec import ScheduleMissedError
 from broadcasts.spec import ButtonSpec, CampaignSpec, ScheduleSpec, TargetSpec, VariantSpec
 from core.errors import SegbotError
 from segments.ai.personas import MAX_PERSONA_TARGETS, PersonaAudience
@@ -264,7 +265,21 @@ def _clock(text: str) -> time:
 
 
 def parse_schedule(when: When, text: str, *, now: datetime) -> ScheduleSpec:
-    """The schedule an admin typed for `when`; DraftError saying what was expected."""
+    """The schedule an admin typed for `when`; DraftError saying what was expected, or
+    that the run would start too late: a local-time or best-hour run starts where the
+    day comes first (UTC+14), so today is over there already."""
+    schedule = _typed_schedule(when, text, now=now)
+    try:
+        schedule.refuse_missed(now)
+    except ScheduleMissedError:
+        raise DraftError(
+            f"{schedule.day} has begun where the day comes first (UTC+14), and the run "
+            "starts there: give a later day."
+        ) from None
+    return schedule
+
+
+def _typed_schedule(when: When, text: str, *, now: datetime) -> ScheduleSpec:
     words = text.split()
     try:
         if when is When.NOW:

@@ -110,6 +110,22 @@ async def test_a_moment_missed_beyond_the_grace_period_is_refused_at_save(
     assert late.status.value == "scheduled"  # late, within the grace: the scheduler fires it
 
 
+@pytest.mark.parametrize(
+    "when", ['{local: "09:00", day: 2026-11-02}', "{best_hour: true, day: 2026-11-02}"]
+)
+async def test_a_local_day_already_begun_beyond_the_grace_period_is_refused_at_save(
+    session: AsyncSession, when: str
+) -> None:
+    """A local-time run starts where the day comes first (UTC+14): once that start is
+    missed, the scheduler would never send it, so it is not saved."""
+    with pytest.raises(ScheduleMissedError, match="day 2026-11-02 has passed where it begins"):
+        await campaign_from(session, f"{MESSAGE}schedule: {when}\n", now=NOW)
+    tomorrow = await campaign_from(
+        session, f"{MESSAGE}schedule: {when.replace('11-02', '11-04')}\n", now=NOW
+    )
+    assert tomorrow.status.value == "scheduled"
+
+
 async def test_a_campaign_name_of_digits_alone_is_refused(session: AsyncSession) -> None:
     """`segbot campaign show 1` means the campaign of id 1: a campaign named "1" could not
     be named at all."""

@@ -43,6 +43,8 @@ def test_schedules_as_typed() -> None:
         (When.AT, "2026-11-03 10:00 Mars/Olympus", "Unknown timezone"),
         (When.RECURRING, "0 25 * * 1", "cron"),
         (When.LOCAL, "2026-11-01 10:00", "has passed"),
+        (When.LOCAL, "2026-11-02 23:00", "has begun where the day comes first"),
+        (When.BEST_HOUR, "2026-11-02", "has begun where the day comes first"),
         (When.BEST_HOUR, "soon", "is not a day"),
     ],
 )
