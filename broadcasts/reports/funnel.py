@@ -6,9 +6,9 @@ broadcasts.reports.outcomes); only counts come back, never a row per delivery.
 Columns of `funnel_frame`: `run_id`, `target_id`, `variant_id`, then counts —
 `targeted` (every planned delivery), `excluded` and `excluded:<reason>`, `sent`, `failed`,
 `blocked` (at send time), `unknown`, `pending` (queued or being sent), `cancelled`,
-`read` (inferred, see core.inferred_reads), `clicked` (deliveries with a tracked-link click),
-`clicks` (all clicks), `replied` and `churned` (a message, resp. an unsubscribe, block or
-deactivation, from the recipient within 48 hours of the send).
+`read` (inferred, see core.inferred_reads), `clicked` (sent deliveries with a tracked-link
+click), `clicks` (all their clicks), `replied` and `churned` (a message, resp. an
+unsubscribe, block or deactivation, from the recipient within 48 hours of the send).
 """
 
 from datetime import datetime

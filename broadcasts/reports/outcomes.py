@@ -78,8 +78,8 @@ class Outcomes:
         return summed_conversions(counts), tuple(currencies)
 
     def clicks(self) -> Subquery:
-        """Every delivery of the runs with a tracked-link click (DELIVERY_COLUMNS), and
-        how many clicks it got (`clicks`)."""
+        """Every sent delivery of the runs with a tracked-link click (DELIVERY_COLUMNS),
+        and how many clicks it got (`clicks`)."""
         return (
             self._click_events(Delivery.id.label("delivery_id"), *_DELIVERY[1:], func.count())
             .group_by(*_DELIVERY)
@@ -87,19 +87,26 @@ class Outcomes:
         )
 
     def click_counts(self) -> Select[*tuple[Any, ...]]:
-        """Per run x target x variant: deliveries clicked, and clicks (all of them)."""
+        """Per run x target x variant: sent deliveries clicked, and their clicks."""
         key = (Delivery.run_id, Delivery.target_id, Delivery.variant_id)
         clicked = func.count(Event.delivery_id.distinct())
         return self._click_events(*key, clicked, func.count()).group_by(*key)
 
     def _click_events(self, *columns: SQLColumnExpression[Any]) -> Select[*tuple[Any, ...]]:
-        """`columns` of each tracked-link click on a delivery of the runs."""
+        """`columns` of each tracked-link click on a sent delivery of the runs. A message
+        whose send is unknown (or still under way) may have arrived and been clicked, but
+        only messages sent are counted: the clicked are among them, so CTR stays a share."""
         near = [] if self.ids is None else [Event.delivery_id.between(*self.ids)]
         return (
             select(*columns)
             .select_from(Event)
             .join(Delivery, Delivery.id == Event.delivery_id)
-            .where(Event.type == EventType.LINK_CLICK.value, *near, Delivery.run_id.in_(self.runs))
+            .where(
+                Event.type == EventType.LINK_CLICK.value,
+                *near,
+                Delivery.run_id.in_(self.runs),
+                Delivery.status == DeliveryStatus.SENT,
+            )
         )
 
     def after_send(self) -> Subquery:

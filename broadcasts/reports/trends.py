@@ -52,7 +52,8 @@ def _since(now: datetime, days: int) -> datetime:
 
 async def subscribers_by_day(session: AsyncSession, *, now: datetime, days: int) -> pd.DataFrame:
     """One row per UTC day of the period (oldest first, every day present): `day` (date),
-    `joined`, `left` (unsubscribed, blocked or deactivated) and `net`."""
+    `joined`, `left` (subscribers who unsubscribed, blocked or deactivated that day, each
+    once: /stop and then a block are one person leaving) and `net`."""
     since = _since(now, days)
     joined = await session.execute(
         select(Subscriber.subscribed_at).where(
@@ -60,17 +61,18 @@ async def subscribers_by_day(session: AsyncSession, *, now: datetime, days: int)
         )
     )
     left = await session.execute(
-        select(Event.occurred_at).where(
+        select(Event.occurred_at, Event.subscriber_id).where(
             Event.type.in_([kind.value for kind in LEAVING_EVENTS]),
             Event.occurred_at >= since,
             Event.occurred_at <= now,
         )
     )
+    leaving = pd.DataFrame(left.all(), columns=["moment", "subscriber_id"], dtype=object)
     days_index = pd.date_range(since.date(), now.date(), freq="D")
     counts = pd.DataFrame(
         {
             "joined": _per_day(pd.Series(joined.scalars().all(), dtype=object), days_index),
-            "left": _per_day(pd.Series(left.scalars().all(), dtype=object), days_index),
+            "left": _per_day(leaving["moment"], days_index, who=leaving["subscriber_id"]),
         }
     )
     counts["net"] = counts["joined"] - counts["left"]
@@ -78,8 +80,14 @@ async def subscribers_by_day(session: AsyncSession, *, now: datetime, days: int)
     return counts[DAILY_COLUMNS].reset_index(drop=True)
 
 
-def _per_day(moments: pd.Series, days: pd.DatetimeIndex) -> pd.Series:
+def _per_day(
+    moments: pd.Series, days: pd.DatetimeIndex, *, who: pd.Series | None = None
+) -> pd.Series:
+    """How many `moments` fall on each of `days` (UTC); with `who` (the person of each
+    moment, same index), how many different people."""
     stamps = pd.to_datetime(moments, utc=True).dt.tz_localize(None).dt.normalize()
+    if who is not None:
+        stamps = stamps[~pd.DataFrame({"day": stamps, "who": who}).duplicated()]
     return stamps.value_counts().reindex(days, fill_value=0).astype("int64")
 
 
