@@ -59,7 +59,9 @@ def _run(work: Callable[[Sessions, Settings, AppConfig], Awaitable[T]]) -> T:
 
 @app.command()
 def create(
-    file: Annotated[Path, typer.Argument(help="The journey YAML file.", exists=True)],
+    file: Annotated[
+        Path, typer.Argument(help="The journey YAML file.", exists=True, dir_okay=False)
+    ],
     move: Annotated[
         bool,
         typer.Option(
@@ -72,7 +74,10 @@ def create(
     ] = False,
 ) -> None:
     """Check and save a journey (live at once); saving one that exists makes a new version."""
-    text = file.read_text(encoding="utf-8")
+    try:
+        text = file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        fail(f"{file}: cannot be read as UTF-8 text ({error})")
     try:
         spec = parse_journey(text, source=str(file), base=file.parent)
     except SegbotError as error:

@@ -49,15 +49,19 @@ def journey(
 
     report = execute(on_database(settings, work))
     print_journey_report(out, report)
+    if csv is not None:
+        _write(csv, journey_csv(report).encode("utf-8"))
+    if png is not None:
+        _write(png, journey_png(report))
+
+
+def _write(path: Path, data: bytes) -> None:
+    """Write the file, or fail naming it (an error writing it names no file)."""
     try:
-        if csv is not None:
-            csv.write_text(journey_csv(report), encoding="utf-8", newline="")
-            out.print(f"wrote {csv}")
-        if png is not None:
-            png.write_bytes(journey_png(report))
-            out.print(f"wrote {png}")
+        path.write_bytes(data)
     except OSError as error:
-        fail(f"cannot write {error.filename}: {error.strerror}", EXIT_FAILURE)
+        fail(f"cannot write {path}: {error.strerror}", EXIT_FAILURE)
+    out.print(f"wrote {path}")
 
 
 def print_journey_report(console: Console, report: JourneyReport) -> None:

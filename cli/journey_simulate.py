@@ -22,6 +22,7 @@ from cli.rehearsal_database import throwaway_database
 from cli.tables import SafeConsole
 from core.clock import utcnow
 from core.subscriber_search import SubscriberRefError, describe, resolve_subscriber
+from journeys.models import JourneyStatus
 from journeys.simulate import Simulation, simulate
 
 out = SafeConsole(highlight=False)
@@ -71,6 +72,8 @@ def simulate_command(
 
 def _print_simulation(name: str, person: str, result: Simulation) -> None:
     out.print(f"journey {name} for {escape(person)} (simulated: nothing is sent)")
+    if result.status is not JourneyStatus.LIVE:
+        out.print(f"the journey is {result.status.value}: walked through as if it were live")
     if not result.rule_holds:
         out.print(
             "the entry rule does not hold for them now: they would not enter; as if they did:"
@@ -82,6 +85,9 @@ def _print_simulation(name: str, person: str, result: Simulation) -> None:
         out.print(f"{step.at:%Y-%m-%d %H:%M} UTC  {step.step}  {step.action}: {step.outcome}")
         if step.message is not None:
             out.print("    " + escape(step.message.text).replace("\n", "\n    "))
+    if result.stuck is not None:
+        out.print(f"stopped: {escape(result.stuck)}")
+        return
     out.print(
         f"ends: {result.ended}" if result.ended else "still inside when the simulation stopped"
     )

@@ -52,6 +52,7 @@ class Advanced:
     queued: int = 0
     notices: int = 0
     postponed: int = 0
+    stuck: tuple[str, ...] = ()  # steps that could not happen, each with why
 
     def __add__(self, other: "Advanced | StepDone") -> "Advanced":
         return Advanced(
@@ -59,6 +60,7 @@ class Advanced:
             self.queued + other.queued,
             self.notices + other.notices,
             self.postponed + other.postponed,
+            self.stuck + other.stuck if isinstance(other, Advanced) else self.stuck,
         )
 
 
@@ -190,7 +192,7 @@ class Engine:
                     "journey version %d, step %s cannot happen (%s): %d people wait %s",
                     version_id, step_id, error, len(ids), HOLD_AFTER_ERROR,
                 )  # fmt: skip
-                return Advanced()
+                return Advanced(stuck=(f"step {step_id} cannot happen ({error})",))
             await session.commit()
         return Advanced() + done
 

@@ -10,12 +10,13 @@ Keys make each occurrence enrol once: `subscribed+7d:<when they subscribed>`,
 `rfm:<segment>:<customer>:<rescore>`.
 """
 
+from calendar import isleap
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, literal, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from broadcasts.local_time import zone
@@ -82,17 +83,19 @@ async def _yearly(
     session: AsyncSession, date: DateTrigger, timezone: str, *, since: datetime, now: datetime
 ) -> list[Candidate]:
     """On the day (in the journey's timezone) that is `days` after the attribute's month
-    and day, once the day has begun since the last check."""
+    and day, once the day has begun since the last check; a 29 February is 28 February
+    in the years that have none."""
     tz = zone(timezone, "UTC")
     today = now.astimezone(tz).date()
     if date.attribute is None or since.astimezone(tz).date() >= today:
         return []
     anchor = today - timedelta(days=date.days)
+    days = [f"{anchor:%m-%d}"]
+    if (anchor.month, anchor.day) == (2, 28) and not isleap(anchor.year):
+        days.append("02-29")
     value = json_text(Subscriber.attributes, date.attribute)
     month_day = func.substr(value, func.length(value) - 4, 5)
-    rows = await session.scalars(
-        select(Subscriber.id).where(_active(), month_day == literal(f"{anchor:%m-%d}"))
-    )
+    rows = await session.scalars(select(Subscriber.id).where(_active(), month_day.in_(days)))
     return [Candidate(who, f"date:{date.attribute}:{today.isoformat()}") for who in rows.all()]
 
 

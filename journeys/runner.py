@@ -25,6 +25,7 @@ from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.clock import Clock, utcnow
+from core.errors import SegbotError
 from core.events import LoggedEvent
 from core.models import Event
 from core.wakeups import woken_within
@@ -187,11 +188,18 @@ class JourneyRunner:
             return entered
         rules = await saved_rules(session, rfm_segments=self._rfm_segments)
         for journey in journeys:
-            if candidates.get(journey.id):
+            if not candidates.get(journey.id):
+                continue
+            try:
                 entered += await enrol(
                     session, journey_id=journey.id, version_id=journey.version_id,
                     spec=journey.spec, candidates=candidates[journey.id], now=now, rules=rules,
                     rfm_segments=self._rfm_segments,
+                )  # fmt: skip
+            except SegbotError as error:  # its entry rule names a segment since deleted
+                logger.warning(
+                    "journey %s: nobody can enter (%s); %d left out",
+                    journey.spec.name, error, len(candidates[journey.id]),
                 )  # fmt: skip
         return entered
 

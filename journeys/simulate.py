@@ -6,7 +6,10 @@ gives it a throwaway copy) with a messenger that only records: nothing reaches T
 The person enters as a trigger would enter them, but whatever the entry rule, re-entry
 policy and holdout say (the simulation says whether the rule holds); the clock jumps to
 each step's due time; what a wait_for step waits for does not happen (its else branch is
-taken when its time is up). Quiet hours and the frequency cap hold as they would.
+taken when its time is up). Quiet hours and the frequency cap hold as they would. A
+paused or archived journey is walked through as if it were live (on the copy); the walk
+stops at a step that cannot happen (a rule naming a segment since deleted), saying why.
+Nobody else moves on in the copy (it may hold many people inside journeys).
 """
 
 from dataclasses import dataclass, field
@@ -16,12 +19,21 @@ from sqlalchemy import exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from broadcasts.messenger import Outcome, OutgoingMessage, Sent
+from broadcasts.models import Run, RunStatus
 from broadcasts.pacing import LocalSlots, RateBudget
-from broadcasts.sender import Sender, SenderSettings, sending_runs
+from broadcasts.sender import Sender, SenderSettings
 from core.models import Subscriber
 from journeys.engine import Engine
 from journeys.enrol import Candidate, enrol
-from journeys.models import Enrolment, EnrolmentStatus, ExitReason, JourneyStep, ending
+from journeys.models import (
+    Enrolment,
+    EnrolmentStatus,
+    ExitReason,
+    Journey,
+    JourneyStatus,
+    JourneyStep,
+    ending,
+)
 from journeys.spec import JourneySpec
 from journeys.store import get_journey, latest_version
 from journeys.triggers_spec import EntrySpec, Reentry
@@ -48,17 +60,24 @@ class Simulation:
     steps: list[SimulatedStep] = field(default_factory=list)
     ended: str | None = None  # the exit reason; None: still inside when it stopped
     entered: bool = True  # False: not active, so they could not enter
+    status: JourneyStatus = JourneyStatus.LIVE  # the journey's: walked through as if live
+    stuck: str | None = None  # a step that cannot happen (why): the walk stopped there
 
 
 class _Recorder:
-    """A messenger that sends nothing: every message arrives, and is kept."""
+    """A messenger that sends nothing: every message arrives, and those to `chat_id` (the
+    simulated subscriber's) are kept."""
 
-    def __init__(self) -> None:
+    def __init__(self, chat_id: int | None) -> None:
+        self.chat_id = chat_id
         self.sent: list[OutgoingMessage] = []
+        self._count = 0
 
     async def send(self, message: OutgoingMessage) -> Outcome:
-        self.sent.append(message)
-        return Sent(message_id=len(self.sent))
+        self._count += 1
+        if message.chat_id == self.chat_id:
+            self.sent.append(message)
+        return Sent(message_id=self._count)
 
 
 @dataclass
@@ -80,9 +99,13 @@ async def simulate(
 ) -> Simulation:
     """Walk the subscriber through the journey's latest version (see the module
     docstring). Changes the database: give it a copy."""
-    clock, recorder = _Clock(start), _Recorder()
+    clock = _Clock(start)
     async with sessionmaker() as session:
+        recorder = _Recorder(
+            await session.scalar(select(Subscriber.chat_id).where(Subscriber.id == subscriber_id))
+        )
         journey = await get_journey(session, name=name)
+        status, journey.status = journey.status, JourneyStatus.LIVE  # the engine moves live ones
         latest = await latest_version(session, journey=journey)
         version = await load_version(session, latest.id)
         rules = await saved_rules(session, rfm_segments=rfm_segments)
@@ -94,6 +117,7 @@ async def simulate(
             .where(Enrolment.status == EnrolmentStatus.ACTIVE)
             .values(ending(ExitReason.ARCHIVED, start))
         )
+        await _only_them(session, journey.id, subscriber_id)
         everyone = EntrySpec(reentry=Reentry.EVERY_TIME)
         anyone = spec.model_copy(update={"holdout": 0, "entry": everyone})
         entered = await enrol(
@@ -102,7 +126,7 @@ async def simulate(
             rules=rules, rfm_segments=rfm_segments,
         )  # fmt: skip
         await session.commit()
-    result = Simulation(rule_holds=holds, entered=bool(entered.entered))
+    result = Simulation(rule_holds=holds, entered=bool(entered.entered), status=status)
     if not result.entered:
         return result
     engine = Engine(sessionmaker, clock=clock, rfm_segments=rfm_segments)
@@ -110,12 +134,15 @@ async def simulate(
     sender = Sender(sessionmaker, recorder, budget, settings, clock=clock)
     try:
         for _ in range(MAX_STEPS):
-            await engine.advance()
+            advanced = await engine.advance()
             async with sessionmaker() as session:
-                for run_id in await sending_runs(session):
+                for run_id in await _runs_of(session, version.campaign.id):
                     await sender.deliver(run_id)
             enrolment = await _latest(sessionmaker, journey.id, subscriber_id)
             await _note_steps(sessionmaker, enrolment, spec, recorder, result)
+            if advanced.stuck:
+                result.stuck = advanced.stuck[0]
+                break
             if enrolment.status is not EnrolmentStatus.ACTIVE or enrolment.next_due_at is None:
                 result.ended = enrolment.exit_reason
                 break
@@ -123,6 +150,36 @@ async def simulate(
     finally:
         await sender.close()
     return result
+
+
+async def _only_them(session: AsyncSession, journey_id: int, subscriber_id: int) -> None:
+    """Nobody else moves on: the other journeys are paused, the others inside this one
+    are due never (the engine moves every live journey's due enrolments)."""
+    await session.execute(
+        update(Journey)
+        .where(Journey.id != journey_id, Journey.status == JourneyStatus.LIVE)
+        .values(status=JourneyStatus.PAUSED)
+    )
+    await session.execute(
+        update(Enrolment)
+        .where(
+            Enrolment.journey_id == journey_id,
+            Enrolment.subscriber_id != subscriber_id,
+            Enrolment.status == EnrolmentStatus.ACTIVE,
+        )
+        .values(next_due_at=None)
+    )
+
+
+async def _runs_of(session: AsyncSession, campaign_id: int) -> list[int]:
+    """The journey version's runs with messages to send (only those: the copy may hold
+    other journeys' and broadcasts' messages, to the simulated subscriber too)."""
+    rows = await session.scalars(
+        select(Run.id)
+        .where(Run.status == RunStatus.SENDING, Run.campaign_id == campaign_id)
+        .order_by(Run.id)
+    )
+    return list(rows.all())
 
 
 async def _rule_holds(

@@ -182,6 +182,7 @@ async def set_status(
     journey.status, journey.updated_at = status, now
     if status is JourneyStatus.LIVE:  # what came due while paused is skipped, not sent late
         journey.checked_at = now
+        await _look_again(session, journey.id, now)
     ended = 0
     if status is JourneyStatus.ARCHIVED:
         result = await session.execute(
@@ -193,6 +194,23 @@ async def set_status(
     audit(session, actor, action, now, journey=name, ended=ended)
     await session.commit()
     return ended
+
+
+async def _look_again(session: AsyncSession, journey_id: int, now: datetime) -> None:
+    """Wait_for steps are due now: what they wait for may have happened while the journey
+    was paused (nothing woke them then); the others wait on for their time
+    (journeys.steps)."""
+    await session.execute(
+        update(Enrolment)
+        .where(
+            Enrolment.journey_id == journey_id,
+            Enrolment.status == EnrolmentStatus.ACTIVE,
+            Enrolment.waiting_for.is_not(None),
+            Enrolment.next_due_at > now,
+        )
+        .values(next_due_at=now)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def audit(session: AsyncSession, actor: int, action: str, now: datetime, **detail: Any) -> None:

@@ -22,16 +22,19 @@ def next_local(
     now: datetime, zone_name: str | None, fallback: str, *, at: time, weekday: int | None
 ) -> datetime:
     """The first moment after `now` when the clock of `zone_name` (else `fallback`) shows
-    `at`, on `weekday` (0 Monday .. 6 Sunday) when one is given."""
+    `at`, on `weekday` (0 Monday .. 6 Sunday) when one is given. Compared in UTC: a time
+    the clock shows twice (when it goes back) is each time in turn, one it skips (when
+    it goes forward) is the moment it jumps past it."""
     tz = zone(zone_name, fallback)
     local = now.astimezone(tz)
     for days in range(8):
         day = local.date() + timedelta(days=days)
         if weekday is not None and day.weekday() != weekday:
             continue
-        moment = datetime.combine(day, at, tzinfo=tz)
-        if moment > local:
-            return moment.astimezone(UTC)
+        for fold in (0, 1):
+            moment = datetime.combine(day, at.replace(fold=fold), tzinfo=tz).astimezone(UTC)
+            if moment > now:
+                return moment
     raise AssertionError("every weekday comes within eight days")
 
 

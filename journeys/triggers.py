@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.models import EventType
+from core.models import EventType, Subscriber, SubscriberStatus
 from journeys.enrol import Candidate
 from journeys.happenings import EVENT_TYPES, Kind, Purchased
 from journeys.matching import event_matches, order_matches
@@ -133,15 +133,20 @@ async def end_stopped(
     session: AsyncSession, stops: Sequence[tuple[int, datetime, ExitReason]]
 ) -> int:
     """/stop, a block or a deleted account ends every journey the person entered before
-    it; how many enrolments ended (the caller commits)."""
+    it, and every journey of a person who has not come back since (an entry stamped
+    after the stop by a clock ahead of the bot's, or made while the stop was being
+    committed); how many enrolments ended (the caller commits)."""
     ended = 0
     for who, when, reason in stops:
+        gone = select(Subscriber.id).where(
+            Subscriber.id == who, Subscriber.status != SubscriberStatus.ACTIVE
+        )
         result = await session.execute(
             update(Enrolment)
             .where(
                 Enrolment.subscriber_id == who,
                 Enrolment.status == EnrolmentStatus.ACTIVE,
-                Enrolment.entered_at <= when,
+                (Enrolment.entered_at <= when) | Enrolment.subscriber_id.in_(gone),
             )
             .values(ending(reason, when))
             .execution_options(synchronize_session=False)
