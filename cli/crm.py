@@ -23,6 +23,7 @@ from rich.progress import (
     TextColumn,
     TimeElapsedColumn,
 )
+from rich.text import Text
 
 from cli.execution import (
     EXIT_FAILURE,
@@ -213,7 +214,7 @@ def rejected(
             "--run", min=1, max=MAX_ID, help="Run id (default: the latest with rejections)."
         ),
     ] = None,
-    limit: Annotated[int, typer.Option("--limit", min=1, help="Rows to show.")] = 50,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=MAX_ID, help="Rows to show.")] = 50,
 ) -> None:
     """Rows a run rejected, and values it left out of rows it stored (a phone or email
     that is not one): where they were, why, and what the row held."""
@@ -235,7 +236,7 @@ def rejected(
         table = FittedTable("kind", "row", "id", "left out", "reason", "record")
         for row in found.rows:
             record = json.dumps(row.raw, ensure_ascii=False, default=str)
-            table.add_row(
+            cells = (
                 row.kind,
                 str(row.row_number or ""),
                 row.external_id or "",
@@ -243,6 +244,7 @@ def rejected(
                 row.reason,
                 record if len(record) <= 120 else record[:117] + "...",
             )
+            table.add_row(*(Text(cell) for cell in cells))  # as read: "[red]" is no markup
         out.print(table)
 
     execute(on_database(settings, work))

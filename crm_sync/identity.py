@@ -4,6 +4,7 @@ The same functions normalise what a CRM sends and what a subscriber shares in ch
 match is an equality in the database.
 """
 
+import re
 from functools import lru_cache
 
 import numpy as np
@@ -13,6 +14,9 @@ from numpy.dtypes import StringDType
 from phonenumbers import PhoneMetadata
 
 EMAIL_LENGTH = 320
+# What no plain address holds: whitespace, the specials of RFC 5322 (so "<a@b.co>",
+# "mailto:a@b.co" and "a@b.co," are not taken for a@b.co) and invisible characters.
+NOT_IN_EMAIL = r'[\s()<>\[\],;:\\"\u200b-\u200d\u2060\ufeff]'
 # Already E.164 in shape: "+" and digits only, the first not 0.
 E164_SHAPE = r"\+[1-9][0-9]{1,19}"
 
@@ -40,7 +44,7 @@ def normalize_email(value: str) -> str | None:
         email.count("@") == 1
         and local
         and "." in domain.strip(".")
-        and " " not in email
+        and re.search(NOT_IN_EMAIL, email) is None
         and len(email) <= EMAIL_LENGTH
     )
     return email if valid else None
@@ -119,7 +123,7 @@ def normalize_emails(values: pd.Series) -> pd.Series:
         & (np.strings.count(text, "@") == 1)
         & (at > 0)
         & (np.strings.find(domain, ".") >= 0)
-        & (np.strings.find(text, " ") < 0)
+        & ~email.str.contains(NOT_IN_EMAIL, regex=True).fillna(False).to_numpy(dtype=bool)
         & (np.strings.str_len(text) <= EMAIL_LENGTH)
     )
     return email.where(valid)

@@ -4,7 +4,8 @@ of trust.
 A phone or email shared by two customers of one source, or by two subscribers, is a
 conflict: it is recorded in `identity_conflicts` for a person to resolve and links nobody.
 A subscriber has at most one customer per source. Deep links are never undone by matching;
-phone and email links follow the data (a changed phone unlinks).
+phone and email links follow the data (a changed phone unlinks, and ends the subscriber's
+part in a conflict over the old one, so a value left to one subscriber links them).
 """
 
 import enum
@@ -110,7 +111,8 @@ async def rematch(
         )
     )
     links = {row.id: (row.source, row.subscriber_id, row.matched_by) for row in current}
-    desired, conflicts = _decide(pairs, links)
+    held = await _held_outside(session, pairs, links) if subscriber_id is not None else set()
+    desired, conflicts = _decide(pairs, links, held)
 
     changes = []
     for customer_id, (_, _, how) in links.items():
@@ -164,6 +166,20 @@ async def _scope(
         if value:
             customers.append(getattr(Customer, kind.value) == value)
             conflicts.append(and_(IdentityConflict.kind == kind, IdentityConflict.value == value))
+    # The conflicts the subscriber was in: a phone or email they no longer hold may name
+    # one subscriber now.
+    standing = await session.execute(
+        select(
+            IdentityConflict.id,
+            IdentityConflict.kind,
+            IdentityConflict.value,
+            IdentityConflict.subscriber_ids,
+        )
+    )
+    for row in standing:
+        if subscriber_id in row.subscriber_ids:
+            customers.append(getattr(Customer, row.kind) == row.value)
+            conflicts.append(IdentityConflict.id == row.id)
     return or_(*customers), or_(*conflicts)
 
 
@@ -180,8 +196,24 @@ async def _candidate_pairs(session: AsyncSession, scope: ColumnElement[bool]) ->
     return pairs
 
 
+async def _held_outside(
+    session: AsyncSession, pairs: list[_Pair], links: dict[int, tuple[str, int, str]]
+) -> set[tuple[int, str]]:
+    """(subscriber, source) of the pairs' subscribers already linked to a customer outside
+    the scope (not in `links`): one subscriber's scope leaves out the others' customers."""
+    if not pairs:
+        return set()
+    held = await session.execute(
+        select(Customer.id, Customer.subscriber_id, Customer.source).where(
+            Customer.subscriber_id.in_({pair.subscriber_id for pair in pairs}),
+            Customer.source.in_({pair.source for pair in pairs}),
+        )
+    )
+    return {(row.subscriber_id, row.source) for row in held if row.id not in links}
+
+
 def _decide(
-    pairs: list[_Pair], links: dict[int, tuple[str, int, str]]
+    pairs: list[_Pair], links: dict[int, tuple[str, int, str]], held: set[tuple[int, str]]
 ) -> tuple[
     dict[int, tuple[int, MatchMethod]],
     dict[tuple[MatchMethod, str, str], tuple[set[int], set[int]]],
@@ -199,7 +231,7 @@ def _decide(
     }
 
     deep_linked = {(sub, source) for source, sub, how in links.values() if how == "deep_link"}
-    taken: set[tuple[int, str]] = set(deep_linked)  # (subscriber, source) already linked
+    taken: set[tuple[int, str]] = deep_linked | held  # (subscriber, source) already linked
     desired: dict[int, tuple[int, MatchMethod]] = {}
     for kind in (MatchMethod.PHONE, MatchMethod.EMAIL):  # the more trusted kind goes first
         for (group_kind, _, source), (customers, subscribers) in groups.items():

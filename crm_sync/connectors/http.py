@@ -2,8 +2,9 @@
 field mapping by JSON path (`customer.id`, `phones.0.number`), retries from JsonClient.
 
 A pass is resumable: its cursor holds the page (or offset, or cursor token) after the last
-stored batch and the `since` it filtered on. A finished pass moves `since` to the pass's
-own start less an overlap, so records changed while it paged are read again next time.
+stored batch and the `since` it filtered on (a pass cut short under cursor paging starts
+over if page or offset paging is configured since). A finished pass moves `since` to the
+pass's own start less an overlap, so records changed while it paged are read again next time.
 
 A pass cannot page forever (`crm_sync.connectors.paging`): a page holding the records of an
 earlier page, or a cursor token sent twice, means the API is not paging as configured,
@@ -12,6 +13,8 @@ check. A record that is not a JSON object is rejected with that reason; the rest
 page imports.
 """
 
+import asyncio
+import math
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -24,7 +27,7 @@ import pandas as pd
 from core.clock import Clock, utcnow
 from crm_sync.config import Endpoint, Pagination, RecordRules
 from crm_sync.connectors.base import Batch, Cursor, SourceError, validate
-from crm_sync.connectors.http_client import JsonClient, Sleep, error_reason
+from crm_sync.connectors.http_client import JsonClient, Sleep
 from crm_sync.connectors.paging import PagingGuard
 from crm_sync.fields import DEFAULT_COLUMNS, REQUIRED, Stream
 from crm_sync.raw import JsonObject, JsonValue
@@ -87,7 +90,8 @@ class HttpConnector:
         started = _time(cursor.get("pass_started")) if resuming and cursor else None
         started = started or self._clock()
         position: str | int | None = cursor.get("position") if resuming and cursor else None
-        if position is None and paging.style != "cursor":
+        if paging.style != "cursor" and not isinstance(position, int):
+            # None, or a cursor token of a pass paged by cursor before the style changed
             position = paging.first_page if paging.style == "page" else 0
         read = int(cursor.get("rows_done") or 0) if resuming and cursor else 0
         guard = PagingGuard(
@@ -109,14 +113,14 @@ class HttpConnector:
                 max_retries=source.max_retries,
                 max_retry_wait=source.max_retry_wait,
                 clock=self._clock,
-                **({"sleep": self._sleep} if self._sleep else {}),
+                sleep=self._sleep or asyncio.sleep,
             )
             while True:
                 guard.before_page()
                 params = {**endpoint.params, **self._since_param(since)}
                 params.update(_paging_params(paging, position))
                 body = await client.get(endpoint.path, params)
-                items = _items(body, endpoint, self._name)
+                items = _items(body, endpoint, self._name, client)
                 records = [item for item in items if isinstance(item, dict)]
                 paths = self._paths(stream, records) if records else {}
                 guard.check_page(_identities(items, paths.get("external_id")))
@@ -236,14 +240,14 @@ def _next(
     return current + 1, more and count > 0
 
 
-def _items(body: JsonValue, endpoint: Endpoint, source: str) -> list[JsonValue]:
+def _items(body: JsonValue, endpoint: Endpoint, source: str, client: JsonClient) -> list[JsonValue]:
     """The list of records at the endpoint's `records_path`, whatever each one is."""
     items = _dig(body, endpoint.records_path)
     if isinstance(items, list):
         return items
     where = f"{source}: GET {endpoint.path}: the answer has"
     if items is None:
-        said = error_reason(body)
+        said = client.reason(body)
         raise SourceError(
             f"{where} nothing at {endpoint.records_path!r}"
             + (f" (it says: {said})" if said else "")
@@ -279,7 +283,7 @@ def _dig(value: JsonValue, path: str | None) -> JsonValue:
     for part in path.split("."):
         if isinstance(value, dict):
             value = value.get(part)
-        elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
+        elif isinstance(value, list) and part.isdecimal() and int(part) < len(value):
             value = value[int(part)]
         else:
             return None
@@ -310,4 +314,7 @@ def _time(value: object) -> datetime | None:
 
 
 def _int(value: JsonValue) -> int | None:
-    return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+    """A count the API gave, or None when it is none (NaN and Infinity included)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return int(value) if math.isfinite(value) else None

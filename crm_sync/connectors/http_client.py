@@ -8,12 +8,23 @@ Redirects are not followed: the API key travels in a header (or the query), and 
 could hand it to another host, or loop. A 3xx answer fails the source naming where it
 pointed, so the operator can set `base_url` to the API's own address. Any other client
 failure, and an answer that is not JSON (or is nested too deep to read), fails the source
-with one line that says so; none of them is retried.
+with one line that says so; none of them is retried. So does an answer longer than
+`max_body_bytes` (64 MiB unless told), read no further: a page that size is a sign of an
+API that ignores the page size, or of one that never ends its answer, and reading it on
+would take the process's memory.
+
+What a server says, and what a failure says, is repeated in those lines with the client's
+credentials (its header and query values) and the query of any URL cut out, so neither an
+API that echoes the key it was sent nor a timeout naming the URL (a key sent in the query
+with it) puts the key in the run's error or a log.
 """
 
 import asyncio
+import codecs
 import email.utils
-from collections.abc import Awaitable, Callable, Mapping
+import json
+import re
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC
 from urllib.parse import urlsplit
 
@@ -26,6 +37,9 @@ from crm_sync.raw import JsonValue
 Sleep = Callable[[float], Awaitable[None]]
 MAX_BACKOFF_SECONDS = 60.0
 ERROR_KEYS = ("errorMsg", "message", "error_description", "error", "detail")
+MAX_BODY_BYTES = 64 * 2**20
+URL_QUERY = re.compile(r"(\w+://[^\s?#]*)\?[^\s#]*")  # a URL, then its query
+MIN_SECRET = 4  # shorter header or query values are not cut out of what a server says
 
 
 class JsonClient:
@@ -39,6 +53,7 @@ class JsonClient:
         params: Mapping[str, str] | None = None,
         max_retries: int = 5,
         max_retry_wait: float = 120.0,
+        max_body_bytes: int = MAX_BODY_BYTES,
         sleep: Sleep = asyncio.sleep,
         clock: Clock = utcnow,
     ) -> None:
@@ -49,8 +64,10 @@ class JsonClient:
         self._params = dict(params or {})
         self._max_retries = max_retries
         self._max_retry_wait = max_retry_wait
+        self._max_body_bytes = max_body_bytes
         self._sleep = sleep
         self._clock = clock
+        self._secrets = _secrets([*self._headers.values(), *self._params.values()])
 
     async def get(self, path: str, params: Mapping[str, str]) -> JsonValue:
         url = f"{self._base_url}/{path.lstrip('/')}"
@@ -64,21 +81,23 @@ class JsonClient:
                         problem = f"HTTP {answer.status}"
                         delay = self._retry_after(answer.headers.get("Retry-After"))
                     elif 300 <= answer.status < 400:
+                        where = _where(answer.headers.get("Location"), self._secrets)
                         raise SourceError(
                             f"{self._source}: GET {path} was redirected (HTTP {answer.status})"
-                            f"{_where(answer.headers.get('Location'))}; redirects are not "
-                            "followed: set base_url to the address the API answers at"
+                            f"{where}; redirects are not followed: set base_url to the "
+                            "address the API answers at"
                         )
                     elif answer.status >= 400:
-                        reason = error_reason(await _json_or_none(answer))
+                        reason = self.reason(await _json_or_none(answer))
                         raise SourceError(
                             f"{self._source}: GET {path} was refused: HTTP {answer.status}"
                             + (f": {reason}" if reason else "")
                         )
                     else:
-                        return await _json(answer, self._source, path)
+                        return await self._json(answer, path)
             except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, TimeoutError) as e:
-                problem, delay = f"{type(e).__name__}: {e}".rstrip(": "), None
+                said = _redacted(str(e), self._secrets)  # aiohttp may name the URL, query too
+                problem, delay = f"{type(e).__name__}: {said}".rstrip(": "), None
             except aiohttp.ClientError as error:  # not a passing fault: retrying cannot help
                 raise SourceError(
                     f"{self._source}: GET {path} failed: {type(error).__name__}"
@@ -91,10 +110,34 @@ class JsonClient:
             await self._sleep(wait)
         raise AssertionError("unreachable")  # pragma: no cover
 
+    async def _json(self, answer: aiohttp.ClientResponse, path: str) -> JsonValue:
+        """The answer's JSON body, read up to `max_body_bytes`."""
+        where = f"{self._source}: GET {path}"
+        body = bytearray()
+        async for chunk in answer.content.iter_any():
+            body += chunk
+            if len(body) > self._max_body_bytes:
+                raise SourceError(
+                    f"{where} answered with more than {self._max_body_bytes:,} bytes; "
+                    "ask for smaller pages (pagination.page_size)"
+                )
+        try:
+            text = body.decode(_charset(answer))
+            parsed: JsonValue = json.loads(text) if text.strip() else None
+        except ValueError:
+            raise SourceError(f"{where} did not answer with JSON") from None
+        except RecursionError:
+            raise SourceError(f"{where} answered with JSON nested too deep") from None
+        return parsed
+
+    def reason(self, body: JsonValue) -> str:
+        """What an API's error body says (`error_reason`), the credentials cut out."""
+        return error_reason(body, secrets=self._secrets)
+
     def _retry_after(self, header: str | None) -> float | None:
         if not header:
             return None
-        if header.strip().isdigit():
+        if header.strip().isdecimal():  # "²" is a digit, but no number
             return float(header.strip())
         try:
             when = email.utils.parsedate_to_datetime(header)
@@ -105,23 +148,22 @@ class JsonClient:
         return max((when - self._clock()).total_seconds(), 0.0)
 
 
-async def _json(answer: aiohttp.ClientResponse, source: str, path: str) -> JsonValue:
+def _charset(answer: aiohttp.ClientResponse) -> str:
+    """The answer's declared charset when Python knows it, else UTF-8 (JSON's own)."""
     try:
-        body: JsonValue = await answer.json(content_type=None)
-    except ValueError:
-        raise SourceError(f"{source}: GET {path} did not answer with JSON") from None
-    except RecursionError:
-        raise SourceError(f"{source}: GET {path} answered with JSON nested too deep") from None
-    return body
+        return codecs.lookup(answer.charset or "utf-8").name
+    except LookupError:
+        return "utf-8"
 
 
-def _where(location: str | None) -> str:
-    """The text naming a redirect's target, its query left out (it may echo a key)."""
+def _where(location: str | None, secrets: Sequence[str]) -> str:
+    """The text naming a redirect's target, its query and `secrets` left out (it may echo
+    a key)."""
     if not location:
         return ""
     parts = urlsplit(location)
     where = f"{parts.scheme}://{parts.netloc}{parts.path}" if parts.netloc else parts.path
-    return f" to {where}"
+    return f" to {_redacted(where, secrets)}"
 
 
 async def _json_or_none(answer: aiohttp.ClientResponse) -> JsonValue:
@@ -132,11 +174,28 @@ async def _json_or_none(answer: aiohttp.ClientResponse) -> JsonValue:
     return body
 
 
-def error_reason(body: JsonValue) -> str:
-    """What an API's error body says, from the usual keys; "" when it says nothing."""
+def error_reason(body: JsonValue, *, secrets: Sequence[str] = ()) -> str:
+    """What an API's error body says, from the usual keys, each of `secrets` in it
+    replaced by [redacted]; "" when it says nothing."""
     if isinstance(body, dict):
         for key in ERROR_KEYS:
             value = body.get(key)
             if isinstance(value, str) and value:
-                return value[:200]
+                return _redacted(value, secrets)[:200]
     return ""
+
+
+def _redacted(text: str, secrets: Sequence[str]) -> str:
+    """`text` with the query of each URL in it left out, and each of `secrets` replaced
+    by [redacted]."""
+    text = URL_QUERY.sub(r"\1", text)
+    for secret in secrets:
+        text = text.replace(secret, "[redacted]")
+    return text
+
+
+def _secrets(values: Sequence[str]) -> tuple[str, ...]:
+    """The credentials among header and query values, longest first: each value, and its
+    last word (the token of "Bearer <token>")."""
+    found = {part for value in values for part in (value, *value.split()[-1:])}
+    return tuple(sorted((part for part in found if len(part) >= MIN_SECRET), key=len, reverse=True))

@@ -10,18 +10,22 @@ unchanged); a finished pass moves `since` to its own start, less a safety overla
 clocks that disagree and transactions still open when it started.
 
 Before a run stores anything, `check` asks the database for each query's columns (the
-query wrapped to return no rows), so a query without a column the sync needs fails the
-run having changed nothing.
+query wrapped to return no rows), so a query without a column the sync needs, or naming
+one twice, or with a parameter other than `:since`, fails the run having changed nothing.
+Values are read as the database gives them: an integer column holding NULLs stays
+integers (never "1.0"), and bytes are read as UTF-8 text.
 """
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import DateTime, TextClause, bindparam, make_url, text
-from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy import DateTime, Row, TextClause, bindparam, make_url, text
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from core.clock import Clock, utcnow
 from crm_sync.config import RecordRules
@@ -67,12 +71,13 @@ class SqlConnector:
     async def check(self) -> None:
         engine = create_async_engine(self._url)
         try:
-            async with engine.connect() as connection:
+            async with _connected(engine, self._name) as connection:
                 for stream, query in self._queries.items():
                     no_rows = f"SELECT * FROM ({query.strip().rstrip(';')}) q WHERE 1 = 0"  # noqa: S608
                     try:
-                        result = await connection.execute(_statement(no_rows), {"since": EPOCH})
-                    except (DBAPIError, OSError) as error:
+                        statement = _statement(no_rows, source=self._name, stream=stream)
+                        result = await connection.execute(statement, {"since": EPOCH})
+                    except (SQLAlchemyError, OSError) as error:
                         raise _failed(self._name, stream, error) from None
                     self._resolve(stream, list(result.keys()))
         finally:
@@ -80,17 +85,17 @@ class SqlConnector:
 
     async def batches(self, stream: Stream, cursor: Cursor | None) -> AsyncIterator[Batch]:
         since, started = _pass(cursor, self._clock)
-        statement = _statement(self._queries[stream])
+        statement = _statement(self._queries[stream], source=self._name, stream=stream)
         position = 0
         seen = FirstRows()  # an id the query returns twice is rejected the second time
         engine = create_async_engine(self._url)
         try:
-            async with engine.connect() as connection:
+            async with _connected(engine, self._name) as connection:
                 result = await connection.stream(statement, {"since": since})
                 header = list(result.keys())
                 columns = self._resolve(stream, header)
                 async for rows in result.partitions(self._chunk_rows):
-                    frame = pd.DataFrame.from_records(rows, columns=header)
+                    frame = _frame(rows, header)
                     row_numbers = np.arange(position, position + len(frame)) + 1
                     position += len(frame)
                     checked = validate(
@@ -110,7 +115,7 @@ class SqlConnector:
                         rejected=checked.rejected,
                         read=len(frame),
                     )
-        except (DBAPIError, OSError) as error:
+        except (SQLAlchemyError, OSError) as error:
             raise _failed(self._name, stream, error) from None
         finally:
             await engine.dispose()
@@ -121,6 +126,14 @@ class SqlConnector:
         )
 
     def _resolve(self, stream: Stream, header: list[str]) -> Columns:
+        """The query's columns for each field; SourceError if it names a column twice (a
+        row could not say which of the two a field reads)."""
+        repeated = sorted({name for name in header if header.count(name) > 1})
+        if repeated:
+            raise SourceError(
+                f"{self._name}: the {stream} query returns {', '.join(map(repr, repeated))} "
+                "more than once; name each column apart with AS"
+            )
         return resolve_columns(
             stream,
             header,
@@ -131,15 +144,56 @@ class SqlConnector:
         )
 
 
-def _statement(query: str) -> TextClause:
-    """The query, its `:since` (if it has one) bound as an aware timestamp."""
+@asynccontextmanager
+async def _connected(engine: AsyncEngine, source: str) -> AsyncIterator[AsyncConnection]:
+    """A connection to the source database; SourceError when its URL carries an option
+    the driver does not take (asyncpg has no `sslmode`: it takes `ssl`), or cannot read."""
+    try:
+        connection = await engine.connect()
+    except (TypeError, ValueError) as error:
+        raise SourceError(
+            f"{source}: cannot connect to the database: {error}; check the options in its URL"
+        ) from None
+    try:
+        yield connection
+    finally:
+        await connection.close()
+
+
+def _frame(rows: Sequence[Row[Any]], header: list[str]) -> pd.DataFrame:
+    """Rows as the database gave them: each value kept as it is, never widened to a float
+    (pandas reads an integer column holding a NULL as floats, so id 1 would become "1.0"
+    and ids past 2**53 another id)."""
+    values = [tuple(_value(value) for value in row) for row in rows]
+    return pd.DataFrame(values, columns=header, dtype=object)
+
+
+def _value(value: object) -> object:
+    """A database value as a record reads it: bytes (a BLOB, a binary-collated text
+    column) as their UTF-8 text, a byte that is not UTF-8 written as its escape."""
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value).decode("utf-8", errors="backslashreplace")
+    return value
+
+
+def _statement(query: str, *, source: str, stream: Stream) -> TextClause:
+    """The query, its `:since` (if it has one) bound as an aware timestamp; SourceError
+    when it names another parameter (a colon in a literal, such as '{"a":1}', reads as one)."""
     statement = text(query)
-    if "since" in statement.compile().params:
+    params = statement.compile().params
+    others = sorted(name for name in params if name != "since")
+    if others:
+        raise SourceError(
+            f"{source}: the {stream} query has the parameter(s) "
+            f"{', '.join(':' + name for name in others)}, but :since is the only one; "
+            "write a colon that starts no parameter as \\:"
+        )
+    if "since" in params:
         statement = statement.bindparams(bindparam("since", type_=DateTime(timezone=True)))
     return statement
 
 
-def _failed(source: str, stream: Stream, error: DBAPIError | OSError) -> SourceError:
+def _failed(source: str, stream: Stream, error: SQLAlchemyError | OSError) -> SourceError:
     reason = getattr(error, "orig", None) or error
     return SourceError(f"{source}: the {stream} query failed: {type(reason).__name__}: {reason}")
 
@@ -161,7 +215,7 @@ def _cursor(since: datetime, started: datetime, *, done: bool) -> Cursor:
 def _async_url(url: str) -> str:
     try:
         parsed = make_url(url)
-    except ArgumentError:
+    except (ArgumentError, ValueError):  # ValueError: a port that is not a number
         raise SourceError("crm sql connector: not a database URL") from None
     if parsed.drivername in ASYNC_DRIVERS:
         parsed = parsed.set(drivername=ASYNC_DRIVERS[parsed.drivername])
@@ -171,5 +225,9 @@ def _async_url(url: str) -> str:
         raise SourceError(
             f"crm sql connector: {parsed.drivername} cannot be used asynchronously ({error}); "
             "use an async driver such as postgresql+asyncpg or mysql+aiomysql"
+        ) from None
+    except (TypeError, ValueError) as error:  # an option of the URL its driver cannot read
+        raise SourceError(
+            f"crm sql connector: {error}; check the options in the database URL"
         ) from None
     return parsed.render_as_string(hide_password=False)

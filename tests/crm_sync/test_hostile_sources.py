@@ -1,0 +1,451 @@
+"""The CRM sync's non-file sources and its identity matching against hostile or odd input:
+SQL columns of unusual types and NULLs, odd queries and URLs; HTTP APIs that echo the key,
+time out naming it, send NaN for a count, an odd Retry-After or an answer without end, or
+change paging mid-pass; addresses that only look like emails; matching one subscriber
+that wrongs another; and `segbot crm rejected` showing what a CRM sent, markup included."""
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+import pandas as pd
+import pytest
+from aiohttp import web
+from aiohttp.client_reqrep import ClientRequest
+from aiohttp.connector import Connection
+from aiohttp.test_utils import TestServer
+from aiohttp.tracing import Trace
+from sqlalchemy import Column, Integer, LargeBinary, MetaData, Table, insert, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from typer.testing import CliRunner
+
+from cli.crm import app
+from core.db import create_engine
+from crm_sync.config import RecordRules, load_crm_config
+from crm_sync.connectors import SourceError, SqlConnector, build_connector
+from crm_sync.connectors.http_client import JsonClient
+from crm_sync.identity import normalize_email, normalize_emails
+from crm_sync.matching import match_subscriber
+from crm_sync.models import IdentityConflict
+from crm_sync.worker import SyncSummary, run_sync
+from tests.cli.conftest import invoke
+from tests.crm_sync.fake_crm import Failure, FakeCrm, retail_customer, serve
+from tests.crm_sync.shop import (
+    CUSTOMER_HEADER,
+    RULES,
+    SteppingClock,
+    SubscriberFactory,
+    customers_by_id,
+    write_csv,
+)
+from tests.crm_sync.test_http import Sleeps, retail_config
+from tests.crm_sync.test_http import sync as sync_retail
+from tests.crm_sync.test_matching import import_customers, links
+from tests.crm_sync.test_sql import OLD, QUERIES, clients, sales, shop
+
+API_KEY = "s3cret-Key-42"
+
+
+@pytest.fixture
+async def shop_database(fresh_database_url: str) -> str:
+    """The SQL tests' shop tables (tests/crm_sync/test_sql.py) with one client, one of
+    her sales and a guest's sale (no client: a NULL in an integer column)."""
+    engine = create_engine(fresh_database_url)
+    async with engine.begin() as connection:
+        await connection.run_sync(shop.create_all)
+        await connection.execute(insert(clients).values(id=1, full_name="Ann", modified=OLD))
+        await connection.execute(
+            insert(sales),
+            [
+                {"id": 10, "client_id": 1, "created": OLD, "total": 25, "modified": OLD},
+                {"id": 11, "client_id": None, "created": OLD, "total": 9, "modified": OLD},
+            ],
+        )
+    await engine.dispose()
+    return fresh_database_url
+
+
+async def test_an_integer_column_holding_a_null_keeps_its_ids_whole(
+    sessionmaker: async_sessionmaker[AsyncSession], session: AsyncSession, shop_database: str
+) -> None:
+    connector = SqlConnector(name="shop", url=shop_database, queries=QUERIES, rules=RULES)
+
+    summary = await run_sync(sessionmaker=sessionmaker, connector=connector)
+
+    assert summary.status == "succeeded", summary.error
+    customers = await customers_by_id(session)
+    assert sorted(customers) == ["1"]
+    assert (customers["1"].orders_count, customers["1"].total_spent) == (1, 25.0)
+    assert summary.streams["orders"].rejected == 1  # the guest's sale: no customer
+
+
+async def test_a_binary_column_is_read_as_text_not_a_crash(
+    sessionmaker: async_sessionmaker[AsyncSession], session: AsyncSession, shop_database: str
+) -> None:
+    notes = Table(
+        "notes", MetaData(), Column("id", Integer, primary_key=True), Column("tag", LargeBinary)
+    )
+    engine = create_engine(shop_database)
+    async with engine.begin() as connection:
+        await connection.run_sync(notes.metadata.create_all)
+        await connection.execute(
+            insert(notes), [{"id": 1, "tag": b"gold"}, {"id": 2, "tag": b"\xff"}]
+        )
+    await engine.dispose()
+    connector = SqlConnector(
+        name="shop",
+        url=shop_database,
+        queries={"customers": "SELECT id AS customer_id, tag FROM notes"},
+        rules=RecordRules(default_region="ES", attributes={"tier": "tag"}),
+    )
+
+    summary = await run_sync(sessionmaker=sessionmaker, connector=connector)
+
+    assert summary.status == "succeeded", summary.error
+    customers = await customers_by_id(session)
+    assert {key: c.attributes for key, c in customers.items()} == {
+        "1": {"tier": "gold"},
+        "2": {"tier": "\\xff"},  # not UTF-8: its byte written as an escape
+    }
+
+
+async def test_a_colon_in_a_query_literal_fails_the_run_saying_how_to_write_it(
+    sessionmaker: async_sessionmaker[AsyncSession], session: AsyncSession, shop_database: str
+) -> None:
+    query = """SELECT id AS customer_id, '{"vip":true}' AS flags FROM clients"""
+    connector = SqlConnector(
+        name="shop", url=shop_database, queries={"customers": query}, rules=RULES
+    )
+
+    summary = await run_sync(sessionmaker=sessionmaker, connector=connector)
+
+    assert (summary.status, summary.error) == (
+        "failed",
+        "shop: the customers query has the parameter(s) :true, but :since is the only one; "
+        "write a colon that starts no parameter as \\:",
+    )
+    assert await customers_by_id(session) == {}
+
+
+async def test_a_query_naming_a_column_twice_fails_before_anything_is_stored(
+    sessionmaker: async_sessionmaker[AsyncSession], session: AsyncSession, shop_database: str
+) -> None:
+    query = "SELECT id AS customer_id, full_name AS name, mobile AS name FROM clients"
+    connector = SqlConnector(
+        name="shop", url=shop_database, queries={"customers": query}, rules=RULES
+    )
+
+    summary = await run_sync(sessionmaker=sessionmaker, connector=connector)
+
+    assert (summary.status, summary.error) == (
+        "failed",
+        "shop: the customers query returns 'name' more than once; name each column apart with AS",
+    )
+    assert await customers_by_id(session) == {}
+
+
+@pytest.mark.parametrize(
+    ("option", "named"),
+    [("sslmode=require", "sslmode"), ("command_timeout=soon", "command_timeout")],
+    ids=["libpq's sslmode: asyncpg takes ssl", "not a number"],
+)
+async def test_a_database_url_option_its_driver_cannot_take_fails_the_run(
+    sessionmaker: async_sessionmaker[AsyncSession], option: str, named: str
+) -> None:
+    connector = SqlConnector(
+        name="shop",
+        url=f"postgresql://shop:pw@127.0.0.1:9/shop?{option}",
+        queries=QUERIES,
+        rules=RULES,
+    )
+
+    summary = await run_sync(sessionmaker=sessionmaker, connector=connector)
+
+    assert summary.status == "failed"
+    assert summary.error is not None
+    assert summary.error.startswith("shop: cannot connect to the database: ")
+    assert named in summary.error
+    assert "pw" not in summary.error
+
+
+@pytest.mark.parametrize(
+    "url", ["postgresql://shop:pw@127.0.0.1:port/shop", "sqlite:///shop.db?timeout=soon"]
+)
+def test_a_database_url_that_cannot_be_read_is_a_source_error(url: str) -> None:
+    with pytest.raises(SourceError, match=r"^crm sql connector: "):
+        SqlConnector(name="shop", url=url, queries=QUERIES, rules=RULES)
+
+
+class HostileApi:
+    """An API that echoes the key it was sent, counts its pages with NaN, or answers with
+    a body larger than a page should ever be."""
+
+    def app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_get("/echo", self.echo)
+        app.router.add_get("/echo-200", self.echo_200)
+        app.router.add_get("/nan-pages", self.nan_pages)
+        app.router.add_get("/huge", self.huge)
+        app.router.add_get("/cursor-then-down", self.cursor_then_down)
+        app.router.add_get("/paged", self.paged)
+        return app
+
+    async def cursor_then_down(self, request: web.Request) -> web.Response:
+        if "after" in request.query:
+            return web.json_response({"error": "down"}, status=503)
+        return web.json_response({"data": [{"id": 1}], "next": "token-1"})
+
+    async def paged(self, request: web.Request) -> web.Response:
+        page = int(request.query["page"])
+        return web.json_response({"data": [{"id": page}] if page <= 2 else []})
+
+    async def echo(self, request: web.Request) -> web.Response:
+        said = f"key {request.headers.get('Authorization')} has expired"
+        return web.json_response({"message": said}, status=401)
+
+    async def echo_200(self, request: web.Request) -> web.Response:
+        token = request.headers.get("Authorization", "").split()[-1]
+        return web.json_response({"error": f"token {token} may not read contacts"})
+
+    async def nan_pages(self, request: web.Request) -> web.Response:
+        number = int(request.query["page"])
+        body = f'{{"data": [{{"id": {number}}}], "pages": NaN}}'
+        return web.Response(text=body, content_type="application/json")
+
+    async def huge(self, request: web.Request) -> web.StreamResponse:
+        answer = web.StreamResponse(headers={"Content-Type": "application/json"})
+        await answer.prepare(request)
+        await answer.write(b'{"data": ["')
+        for _ in range(64):
+            await answer.write(b"x" * 1024)
+        await answer.write(b'"]}')
+        return answer
+
+
+@pytest.fixture
+async def hostile_url() -> AsyncIterator[str]:
+    server = TestServer(HostileApi().app())
+    await server.start_server()
+    try:
+        yield str(server.make_url("")).rstrip("/")
+    finally:
+        await server.close()
+
+
+async def sync_http(
+    sessionmaker: async_sessionmaker[AsyncSession], base_url: str, path: str, **extra: object
+) -> SyncSummary:
+    connector = {
+        "name": "hub",
+        "type": "http",
+        "base_url": base_url,
+        "auth": {"header": "Authorization", "prefix": "Bearer ", "value_env": "HUB_KEY"},
+        "customers": {"path": path, "records_path": "data"},
+        "pagination": {"page_size": 1, "max_pages": 5},
+        "max_retries": 0,
+    } | extra
+    config = load_crm_config({"crm": {"connectors": [connector]}})
+    clock = SteppingClock()
+    built = build_connector(
+        config.connectors[0], crm=config, environ={"HUB_KEY": API_KEY}, clock=clock
+    )
+    return await run_sync(sessionmaker=sessionmaker, connector=built, clock=clock)
+
+
+@pytest.mark.parametrize(
+    ("path", "error"),
+    [
+        ("/echo", "hub: GET /echo was refused: HTTP 401: key [redacted] has expired"),
+        (
+            "/echo-200",
+            "hub: GET /echo-200: the answer has nothing at 'data' "
+            "(it says: token [redacted] may not read contacts)",
+        ),
+    ],
+    ids=["refused", "records missing"],
+)
+async def test_an_api_echoing_the_key_never_puts_it_in_the_run_error(
+    sessionmaker: async_sessionmaker[AsyncSession], hostile_url: str, path: str, error: str
+) -> None:
+    summary = await sync_http(sessionmaker, hostile_url, path)
+
+    assert (summary.status, summary.error) == ("failed", error)
+
+
+async def test_a_page_count_of_nan_is_no_count_not_a_crash(
+    sessionmaker: async_sessionmaker[AsyncSession], session: AsyncSession, hostile_url: str
+) -> None:
+    pagination = {"page_size": 1, "max_pages": 3, "total_pages_path": "pages"}
+
+    summary = await sync_http(sessionmaker, hostile_url, "/nan-pages", pagination=pagination)
+
+    assert summary.status == "failed"
+    assert summary.error is not None
+    assert summary.error.startswith("hub: customers: stopped after 3 pages")
+    assert sorted(await customers_by_id(session, "hub")) == ["1", "2", "3"]
+
+
+async def test_a_pass_cut_short_under_cursor_paging_starts_over_under_page_paging(
+    sessionmaker: async_sessionmaker[AsyncSession], session: AsyncSession, hostile_url: str
+) -> None:
+    by_cursor = {"style": "cursor", "page_size": 1, "next_cursor_path": "next"}
+    cut = await sync_http(sessionmaker, hostile_url, "/cursor-then-down", pagination=by_cursor)
+    assert (cut.status, cut.error) == (
+        "failed",
+        "hub: GET /cursor-then-down failed after 1 attempt(s): HTTP 503",
+    )
+
+    paged = await sync_http(sessionmaker, hostile_url, "/paged")  # paging changed since
+
+    assert paged.status == "succeeded", paged.error
+    assert sorted(await customers_by_id(session, "hub")) == ["1", "2"]
+
+
+class StalledConnector(aiohttp.TCPConnector):
+    """Connects to nothing: every connection times out, as to a host that never answers."""
+
+    async def connect(
+        self,
+        req: ClientRequest,
+        traces: list[Trace],
+        timeout: aiohttp.ClientTimeout,  # noqa: ASYNC109  (aiohttp's own signature)
+    ) -> Connection:
+        raise TimeoutError
+
+
+async def test_a_timeout_naming_the_url_never_puts_a_query_key_in_the_error() -> None:
+    async def no_wait(seconds: float) -> None:
+        """Retries at once."""
+
+    async with aiohttp.ClientSession(connector=StalledConnector()) as session:
+        client = JsonClient(
+            session,
+            source="hub",
+            base_url="http://127.0.0.1:9",
+            params={"apiKey": "s3cret/Key+42"},
+            max_retries=1,
+            sleep=no_wait,
+        )
+        with pytest.raises(SourceError) as failed:
+            await client.get("/contacts", {"page": "1"})
+
+    assert str(failed.value) == (
+        "hub: GET /contacts failed after 2 attempt(s): ConnectionTimeoutError: "
+        "Connection timeout to host http://127.0.0.1:9/contacts"
+    )
+
+
+async def test_an_answer_past_the_size_limit_is_refused_unread(hostile_url: str) -> None:
+    async with aiohttp.ClientSession() as session:
+        client = JsonClient(
+            session, source="hub", base_url=hostile_url, max_retries=0, max_body_bytes=16_384
+        )
+        with pytest.raises(SourceError) as refused:
+            await client.get("/huge", {})
+
+    assert str(refused.value) == (
+        "hub: GET /huge answered with more than 16,384 bytes; "
+        "ask for smaller pages (pagination.page_size)"
+    )
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "<ann@example.com>",
+        "mailto:ann@example.com",
+        "ann@example.com,",
+        "ann\t@example.com",
+        "ann@example.com\u200b",
+        '"ann"@example.com',
+    ],
+)
+def test_a_value_that_only_holds_an_email_is_not_one(value: str) -> None:
+    assert normalize_email(value) is None
+    assert normalize_emails(pd.Series([value])).isna().all()
+
+
+async def test_matching_one_subscriber_never_gives_another_a_second_customer_of_a_source(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    session: AsyncSession,
+    subscriber_factory: SubscriberFactory,
+    tmp_path: Path,
+) -> None:
+    sharer = subscriber_factory(phone="+34600000001", email="ann@example.com")
+    other = subscriber_factory(phone="+34600000002", email="eve@example.com")
+    await session.commit()
+    await import_customers(
+        sessionmaker,
+        tmp_path / "c.csv",
+        [
+            ("c1", "Ann", "600000001", "eve@example.com"),  # the shared phone, eve's email
+            ("c2", "Ann twin", "600000001", ""),  # the shared phone again: a conflict
+            ("c3", "Eve", "600000002", ""),  # eve's phone: eve's customer
+        ],
+    )
+    settled = {"c1": (None, None), "c2": (None, None), "c3": (other.id, "phone")}
+    assert await links(session) == settled
+
+    await match_subscriber(session, subscriber_id=sharer.id)  # the sharer shares again
+
+    assert await links(session) == settled
+
+
+async def test_rejected_rows_holding_markup_are_listed_as_written(
+    runner: CliRunner, session: AsyncSession, tmp_path: Path
+) -> None:
+    path = write_csv(
+        tmp_path / "c.csv",
+        CUSTOMER_HEADER,
+        [("c1", "[/] [red]Ann[/red]", "[link=https://evil.example]call[/link]", "")],
+    )
+    imported = await invoke(runner, app, "import", "--customers", str(path), "--source", "shop")
+    assert imported.exit_code == 0, imported.output
+
+    result = await invoke(runner, app, "rejected")
+
+    assert result.exit_code == 0, result.output
+    assert "[/] [red]Ann[/red]" in result.output
+    assert "[link=https://evil.example]call[/link]" in result.output
+
+
+async def test_a_subscriber_leaving_a_shared_phone_lets_the_other_one_have_it(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    session: AsyncSession,
+    subscriber_factory: SubscriberFactory,
+    tmp_path: Path,
+) -> None:
+    leaver = subscriber_factory(phone="+34600000001")
+    stayer = subscriber_factory(phone="+34600000001")
+    await session.commit()
+    await import_customers(sessionmaker, tmp_path / "c.csv", [("c1", "Ann", "600000001", "")])
+    assert await links(session) == {"c1": (None, None)}  # one phone, two subscribers
+
+    leaver.phone = "+34600000999"  # a new number, shared in chat
+    await match_subscriber(session, subscriber_id=leaver.id)
+
+    assert await links(session) == {"c1": (stayer.id, "phone")}
+    assert (await session.scalars(select(IdentityConflict))).all() == []
+
+
+async def test_a_limit_past_what_the_database_counts_is_a_usage_error(
+    runner: CliRunner,
+) -> None:
+    result = await invoke(runner, app, "rejected", "--limit", "99999999999999999999")
+
+    assert result.exit_code == 2, result.output  # as for a --run out of range
+    assert "--limit" in result.output
+
+
+async def test_a_retry_after_of_a_digit_that_is_no_number_is_ignored(
+    sessionmaker: async_sessionmaker[AsyncSession], session: AsyncSession, clock: SteppingClock
+) -> None:
+    crm = FakeCrm(customers=[retail_customer(1)])
+    crm.failures[("customers", 1)] = [Failure(429, {"Retry-After": "²"})]
+    sleeps = Sleeps()
+    async with serve(crm) as base_url:
+        summary = await sync_retail(sessionmaker, retail_config(base_url), sleeps, clock)
+
+    assert summary.status == "succeeded", summary.error
+    assert sleeps.waits == [1.0]  # the backoff's first wait, as with no Retry-After
+    assert sorted(await customers_by_id(session, "retail")) == ["1"]
