@@ -10,9 +10,12 @@ from aiogram.types import CallbackQuery, ChatMemberUpdated, Message
 
 
 class PrivateChat(BaseFilter):
+    """An update from a private chat with the bot. A button pressed under a message Telegram
+    no longer shows the bot (an `InaccessibleMessage`: an old broadcast) counts, by its chat."""
+
     async def __call__(self, event: Message | CallbackQuery | ChatMemberUpdated) -> bool:
         if isinstance(event, CallbackQuery):
-            return isinstance(event.message, Message) and event.message.chat.type == "private"
+            return event.message is not None and event.message.chat.type == "private"
         return event.chat.type == "private"
 
 

@@ -147,8 +147,9 @@ class ThrottleMiddleware(BaseMiddleware):
     """Per-user anti-flood: excess updates from one user are dropped, so one user hammering
     the bot cannot slow everyone else down. The buckets live in this process unless given
     shared ones (bot/flood.py). `exempt` users (the owners, clicking through the admin
-    wizard) are never throttled. Given a `prefetch` (of the same buckets), each token is
-    taken through it, reading the update's FSM state along (bot/conversation_state.py)."""
+    wizard) are never throttled, nor is a block or an unblock. Given a `prefetch` (of the
+    same buckets), each token is taken through it, reading the update's FSM state along
+    (bot/conversation_state.py)."""
 
     def __init__(
         self,
@@ -167,6 +168,7 @@ class ThrottleMiddleware(BaseMiddleware):
         if (
             isinstance(user, User)
             and user.id not in self._exempt
+            and not _blocks_or_unblocks(event)
             and not await self._admit(user.id, data)
         ):
             self.dropped += 1
@@ -180,6 +182,13 @@ class ThrottleMiddleware(BaseMiddleware):
         if self._prefetch is not None:
             return await self._prefetch.admit(user_id, data)
         return await self._buckets.admit(user_id)
+
+
+def _blocks_or_unblocks(event: TelegramObject) -> bool:
+    """Whether `event` says a user blocked or unblocked the bot (or the bot's membership of
+    a chat changed). Never dropped: a block lost to the throttle would leave them counted,
+    and sent to, as active. A user makes these by hand, one at a time."""
+    return isinstance(event, Update) and event.my_chat_member is not None
 
 
 class EventLogMiddleware(BaseMiddleware):

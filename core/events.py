@@ -105,7 +105,6 @@ class EventLog:
         self._max_delay = max_delay
         self._buffer: list[Touch] = []
         self._arrived = 0  # touches recorded since the writer last took the buffer
-        self._subscriber_ids: dict[int, int] = {}  # telegram id -> subscriber id
         self._wake = asyncio.Event()
         self._writer: asyncio.Task[None] | None = None
         self._closing = False
@@ -169,10 +168,8 @@ class EventLog:
         await asyncio.gather(*self._telling, return_exceptions=True)
 
     def forget_subscriber(self, telegram_id: int) -> None:
-        """After erasure: drop the person's cached row id, so a later /start maps afresh,
-        and their touches still buffered, which would otherwise land after the erasure
-        with what they carry (button data, message text)."""
-        self._subscriber_ids.pop(telegram_id, None)
+        """After erasure: drop the person's touches still buffered, which would otherwise
+        land after the erasure with what they carry (button data, message text)."""
         self._buffer = [touch for touch in self._buffer if touch.telegram_id != telegram_id]
 
     async def flush(self) -> None:
@@ -243,12 +240,12 @@ class EventLog:
     ) -> tuple[list[LoggedEvent], list[Touch], int]:
         """Insert the batch's events; (the events written, touches still waiting for their
         row, touches given up after MATCH_GRACE)."""
-        await self._resolve(session, {touch.telegram_id for touch in batch})
+        subscriber_ids = await _resolve(session, {touch.telegram_id for touch in batch})
         events, last_seen = list[LoggedEvent](), dict[int, datetime]()
         waiting, unmatched = list[Touch](), 0
         give_up_before = self._clock() - MATCH_GRACE
         for touch in batch:
-            subscriber_id = self._subscriber_ids.get(touch.telegram_id)
+            subscriber_id = subscriber_ids.get(touch.telegram_id)
             if subscriber_id is None:
                 if touch.occurred_at > give_up_before:
                     waiting.append(touch)
@@ -270,15 +267,18 @@ class EventLog:
             )
         return events, waiting, unmatched
 
-    async def _resolve(self, session: AsyncSession, telegram_ids: set[int]) -> None:
-        unknown = telegram_ids - self._subscriber_ids.keys()
-        if unknown:
-            rows = await session.execute(
-                select(Subscriber.telegram_id, Subscriber.id).where(
-                    Subscriber.telegram_id.in_(unknown)
-                )
-            )
-            self._subscriber_ids.update(dict(rows.all()))
+
+async def _resolve(session: AsyncSession, telegram_ids: set[int]) -> dict[int, int]:
+    """The subscriber row of each Telegram id that has one, read afresh for every batch: a
+    row id kept from an earlier batch would outlive an erasure made by another process
+    (then a returning person's touches would land on their erased row)."""
+    rows = await session.execute(
+        select(Subscriber.telegram_id, Subscriber.id).where(
+            Subscriber.telegram_id.in_(telegram_ids)
+        )
+    )
+    found: dict[int, int] = dict(rows.all())
+    return found
 
 
 def _row(event: LoggedEvent) -> dict[str, Any]:

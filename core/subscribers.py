@@ -2,7 +2,8 @@
 call."""
 
 import enum
-from dataclasses import asdict, dataclass
+import re
+from dataclasses import asdict, astuple, dataclass
 from datetime import datetime
 
 from sqlalchemy import ColumnElement, select
@@ -38,8 +39,10 @@ async def subscribe(
     """Create or reactivate the subscriber and log the touch; commits.
 
     The first source stays on the subscriber (first touch); every `/start` is an event
-    carrying its own source.
+    carrying its own source. A source no database can keep (a forged UTM payload with a
+    NUL in it) counts as no source.
     """
+    source = source if _storable(source) else None
     subscriber = await _find(session, profile.telegram_id)
     if subscriber is None:
         subscriber = Subscriber(
@@ -165,6 +168,8 @@ def is_erased() -> ColumnElement[bool]:
     return Subscriber.telegram_id < 0
 
 
+# Letters, then subtags; at most 16 characters in all (the column's width).
+_LANGUAGE_TAG = re.compile(r"(?=.{2,16}$)[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*")
 NO_CHAT = 0  # an erased subscriber's chat: Telegram has none with this id
 # Everything that says who a subscriber is, besides the Telegram id, the chat and the
 # attributes. Source and UTM fields describe a campaign, not the person, and stay for
@@ -199,6 +204,16 @@ def _set_first_touch(subscriber: Subscriber, source: StartSource | None) -> None
     subscriber.referrer = source.referrer
 
 
+def _storable(source: StartSource | None) -> bool:
+    """Whether every text `source` holds can be stored: PostgreSQL refuses NUL characters."""
+    if source is None:
+        return True
+    values = [value for value in astuple(source) if isinstance(value, str)]
+    if source.customer is not None:
+        values += [value for value in astuple(source.customer) if isinstance(value, str)]
+    return not any("\x00" in value for value in values)
+
+
 def _touch(source: StartSource | None) -> dict[str, object]:
     """The event payload describing one touch: the source fields that are set. A customer
     link is only flagged: CRM ids stay out of the event log."""
@@ -216,5 +231,11 @@ def _refresh_profile(subscriber: Subscriber, profile: Profile, now: datetime) ->
     subscriber.last_name = profile.last_name
     subscriber.username = profile.username
     if not subscriber.attributes.get("language_chosen"):
-        subscriber.language_code = profile.language_code
+        subscriber.language_code = _language_tag(profile.language_code)
     subscriber.last_seen_at = now
+
+
+def _language_tag(code: str | None) -> str | None:
+    """`code` if it reads as an IETF language tag that fits the column (`es`, `pt-BR`,
+    `zh-hans`); None for anything else a client sends, which says no language."""
+    return code if code is not None and _LANGUAGE_TAG.fullmatch(code) else None

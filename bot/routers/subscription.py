@@ -110,9 +110,10 @@ async def stop(message: Message, session: AsyncSession, clock: Clock, t: Transla
 async def unsubscribe_button(
     query: CallbackQuery, session: AsyncSession, clock: Clock, t: Translator
 ) -> None:
-    await unsubscribe(session, telegram_id=query.from_user.id, now=clock())
+    """The farewell is sent once: a second press (or a press after /stop) only says so."""
+    changed = await unsubscribe(session, telegram_id=query.from_user.id, now=clock())
     await query.answer(t("Unsubscribed."))
-    if isinstance(query.message, Message):
+    if changed and isinstance(query.message, Message):
         await query.message.answer(_stopped(t))
 
 
