@@ -28,7 +28,7 @@ async def contact(
             t("Please share your own number with the button below, not someone else's contact.")
         )
         return
-    phone = normalize_phone(shared.phone_number, region=config.phone_region)
+    phone = normalize_phone(_international(shared.phone_number), region=config.phone_region)
     if phone is None:
         await message.answer(t("That does not look like a phone number."))
         return
@@ -37,6 +37,13 @@ async def contact(
     )
     await match_subscriber(session, subscriber_id=subscriber_id, clock=clock)
     await message.answer(t("Thank you! Your phone is saved."), reply_markup=ReplyKeyboardRemove())
+
+
+def _international(number: str) -> str:
+    """A shared contact's number: Telegram gives the whole international number, often
+    without its "+" (`34600123456`), which would read as a national number of the
+    default region."""
+    return f"+{number}" if number.isascii() and number.isdigit() else number
 
 
 async def email(

@@ -189,6 +189,10 @@ async def test_own_phone_is_saved_in_e164_and_a_strangers_is_refused(
     thanks = (await emulator.wait_for_messages(USER, count=4))[-1]
     assert thanks.text == "Thank you! Your phone is saved."
     assert (await subscriber(sessionmaker)).phone == "+34600123456"
+    # Telegram often gives the number without its "+": still international, not national
+    await emulator.share_contact(USER, "447700900123")
+    await emulator.wait_for_messages(USER, count=5)
+    assert (await subscriber(sessionmaker)).phone == "+447700900123"
 
 
 async def test_email_is_validated_and_saved(
