@@ -26,6 +26,7 @@ The bot token is part of every request URL: it is never logged or put in an outc
 import asyncio
 import hashlib
 import json
+import math
 from types import TracebackType
 from typing import Any, Self
 
@@ -114,7 +115,7 @@ class TelegramMessenger:
             return Unknown(f"no answer: {type(error).__name__}")
         try:
             answer = json.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested past what Python reads
             answer = None
         return _outcome(status, answer, media=bool(message.media))
 
@@ -156,7 +157,7 @@ def _outcome(status: int, answer: object, *, media: bool) -> Outcome:
     parameters = answer.get("parameters")
     if code == 429:
         retry_after = parameters.get("retry_after") if isinstance(parameters, dict) else None
-        return RetryAfter(float(retry_after) if isinstance(retry_after, int | float) else 1.0)
+        return RetryAfter(_seconds(retry_after, default=1.0))
     if code == 403:
         return Blocked(deactivated="deactivated" in description)
     if isinstance(code, int) and code >= 500:
@@ -164,3 +165,15 @@ def _outcome(status: int, answer: object, *, media: bool) -> Outcome:
     if code == 400 and "chat not found" in description.lower():
         return ChatNotFound()
     return Rejected(description or f"HTTP {code}")
+
+
+def _seconds(value: object, *, default: float) -> float:
+    """A number of seconds from an answer: `default` unless it is one (finite, not
+    negative), so a garbled retry_after can neither stop every send for good nor crash."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return default
+    try:
+        seconds = float(value)
+    except OverflowError:  # an integer past what a float holds
+        return default
+    return seconds if math.isfinite(seconds) and seconds >= 0 else default

@@ -3,8 +3,9 @@ handed over, and retried as its answers call for. Nothing here waits on another 
 a slow answer holds up only its own.
 
 - The mark (broadcasts/recorder.py `Marks`) is committed in the rate budget's `prepare`,
-  before `take` returns; a message whose claim is no longer this sender's, or whose run
-  stopped meanwhile, is not sent (`Unsent`, or `Refused` once marked: it never left).
+  before `take` returns; a message whose claim is no longer this sender's, whose
+  subscriber left since the claim, or whose run stopped meanwhile, is not sent (`Unsent`,
+  or `Refused` once marked: it never left).
 - The request has `send_timeout`; past it the outcome is `TimedOut` (it went out, so it
   may have arrived: `unknown`).
 - 429: every send pauses for retry_after (the budget is shared) and the message goes
@@ -37,7 +38,7 @@ from broadcasts.models import Campaign
 from broadcasts.outcomes import Final, Refused, TimedOut, Unrenderable, Unsent
 from broadcasts.pacing import RateBudget
 from broadcasts.recorder import Marks
-from broadcasts.templates import RenderError
+from broadcasts.templates import TemplateLimitError
 from core.metrics import MESSAGES, RETRY_AFTER
 
 
@@ -104,9 +105,8 @@ class Attempts:
                     unsubscribe_button=pending.campaign.unsubscribe_button,
                     paid=pending.paid,
                 )
-            except RenderError as error:
-                note = f"delivery {delivery_id}: {error}"
-                self._faults.note("template errors", logging.WARNING, note)
+            except Exception as error:  # the template, or a filter, broke for this one alone
+                self._faults.note("template errors", logging.WARNING, _unrenderable(pending, error))
                 return Unrenderable("template")
             may_go = await self._take(pending, message.chat_id)
         finally:
@@ -184,3 +184,16 @@ class Attempts:
         elif isinstance(outcome, Rejected | ChatNotFound):
             why = outcome.description if isinstance(outcome, Rejected) else "chat not found"
             self._faults.note("refusals", warning, f"delivery {delivery_id} refused: {why}")
+
+
+def _unrenderable(pending: Pending, error: Exception) -> str:
+    """The log line of a message its template cannot be written for. Not the error's own
+    words: they may quote the subscriber's values (`got the text '31/01/1990'`); the
+    preview for that subscriber shows them to whoever may see them."""
+    to = pending.recipient
+    kind = "a template limit" if isinstance(error, TemplateLimitError) else type(error).__name__
+    return (
+        f"delivery {to.delivery_id}: the template cannot be filled in for its subscriber "
+        f"({kind}); segbot campaign preview {pending.campaign.id} --subscriber "
+        f"id:{to.subscriber_id} says why"
+    )

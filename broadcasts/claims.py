@@ -92,7 +92,8 @@ async def mark_attempted(
     session: AsyncSession, ids: list[int], *, sender: str, now: datetime
 ) -> set[int]:
     """Record that these requests are about to go out; commits. Returns the ids that are
-    still `sender`'s unattempted claims: only those may be sent."""
+    still `sender`'s unattempted claims, of subscribers still active: only those may be
+    sent (the others go back to the queue, where the next claim excludes who left)."""
     marked = await session.execute(_MARK, {"ids": ids, "sender": sender, "now": now})
     result = set(marked.scalars().all())
     await session.commit()
@@ -225,9 +226,15 @@ _CLAIM = (
     )
     .returning(_COLUMNS.id)
 )
+# Their subscriber is still there to message: who left since the claim is not sent to.
+_STILL_ACTIVE = (
+    select(Subscriber.id)
+    .where(Subscriber.id == _COLUMNS.subscriber_id, Subscriber.status == SubscriberStatus.ACTIVE)
+    .exists()
+)
 _MARK = (
     update(DELIVERIES)
-    .where(*_CLAIMS_GIVEN, _UNATTEMPTED)
+    .where(*_CLAIMS_GIVEN, _UNATTEMPTED, _STILL_ACTIVE)
     .values(attempted_at=bindparam("now"))
     .returning(_COLUMNS.id)
 )

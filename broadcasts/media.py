@@ -69,7 +69,12 @@ def media_item(kind: MediaKind, ref: str, *, base: Path) -> Media:
         _check_format(kind, _by_extension(urlsplit(ref).path), ref)
         return Media(kind, ref)
     if "/" in ref or "." in ref:
-        return _local_file(kind, (base / Path(ref).expanduser()).resolve())
+        try:
+            return _local_file(kind, (base / Path(ref).expanduser()).resolve())
+        except RuntimeError:  # `~name/...` of a user this host does not have
+            raise MediaError(f"{ref}: no such user's home directory on this host") from None
+        except OSError as error:  # a name too long, a file this process may not read
+            raise MediaError(f"cannot read {ref}: {error.strerror or error}") from None
     if not _FILE_ID.match(ref):
         raise MediaError(
             f"{ref!r} is not a URL (http:// or https://), a file path "

@@ -57,7 +57,8 @@ class Marks:
 
     async def mark(self, delivery_id: int) -> bool:
         """Commit that this delivery's request is about to go out; False if the claim is
-        no longer this sender's (settled by another meanwhile): then it must not go."""
+        no longer this sender's (settled by another meanwhile) or its subscriber has left
+        since the claim: then it must not go."""
         future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         self._waiting.append((delivery_id, future))
         if self._committing is None:

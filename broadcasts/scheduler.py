@@ -221,20 +221,32 @@ class CampaignScheduler:
                     select(Campaign.id).where(Campaign.status == CampaignStatus.SCHEDULED)
                 )
             ).all()
-        wanted = set()
+        wanted: set[str] = set()
         for campaign_id in scheduled:
-            await self.fire(campaign_id)
-            async with self._sessionmaker() as session:
-                campaign = await session.get(Campaign, campaign_id)
-                if campaign is None or campaign.status is not CampaignStatus.SCHEDULED:
-                    continue
-                moment = next_occurrence(campaign, self._clock())
-                if moment is not None:
-                    wanted.add(self._job_id(campaign_id))
-                    self._schedule(campaign, moment)
+            try:
+                await self._sync_one(campaign_id, wanted)
+            except Exception:  # one campaign that cannot start must not hold up the others
+                logger.exception(
+                    "campaign %s could not be started or scheduled; tried again in %g s",
+                    campaign_id,
+                    self._sync_seconds,
+                )
         for job in self._scheduler.get_jobs():
             if job.id.startswith(_JOB_PREFIX) and job.id not in wanted:
                 job.remove()
+
+    async def _sync_one(self, campaign_id: int, wanted: set[str]) -> None:
+        """Fire what is due of one campaign and schedule its next occurrence (its job's id
+        added to `wanted`)."""
+        await self.fire(campaign_id)
+        async with self._sessionmaker() as session:
+            campaign = await session.get(Campaign, campaign_id)
+            if campaign is None or campaign.status is not CampaignStatus.SCHEDULED:
+                return
+            moment = next_occurrence(campaign, self._clock())
+            if moment is not None:
+                wanted.add(self._job_id(campaign_id))
+                self._schedule(campaign, moment)
 
     async def fire(self, campaign_id: int) -> Due:
         async with self._sessionmaker() as session:

@@ -56,6 +56,7 @@ from broadcasts.recorder import MESSAGES_PER_STAR
 from broadcasts.runs import finish_if_complete, progress
 from broadcasts.uploads import UPLOAD_PATIENCE, FileIds, UploadOnce
 from core.clock import Clock, utcnow
+from core.errors import SegbotError
 
 logger = logging.getLogger(__name__)
 
@@ -93,6 +94,16 @@ def bounds(budget: RateBudget, settings: SenderSettings) -> Bounds:
     ahead = max(2, math.ceil(rate * AHEAD_SECONDS))
     flying = ahead + math.ceil(rate * (ANSWER_SECONDS + HUNG_SHARE * settings.send_timeout))
     return Bounds(claim_size, paid_claim, ahead, min(settings.in_flight or flying, MAX_IN_FLIGHT))
+
+
+class RunNotPreparedError(SegbotError):
+    """A run's messages could not be made ready (its links registered, its templates
+    compiled); nothing of it was claimed. Its cause's first line says why."""
+
+    def __init__(self, run_id: int, cause: Exception) -> None:
+        said = str(cause).strip()
+        why = f": {said.splitlines()[0][:300]}" if said else ""
+        super().__init__(f"run {run_id}'s messages cannot be prepared: {type(cause).__name__}{why}")
 
 
 class BatchResult(enum.StrEnum):
@@ -195,14 +206,19 @@ class Sender:
     async def _variants(
         self, session: AsyncSession, run: Run
     ) -> tuple[Campaign, dict[int, PreparedVariant]]:
-        if run.id not in self._prepared:
-            campaign = await session.get(Campaign, run.campaign_id)
-            if campaign is None:
-                raise LookupError(f"run {run.id} has no campaign")
-            variants = await prepare_variants(session, campaign=campaign, now=self._clock())
-            await session.commit()
-            self._prepared[run.id] = (campaign, variants)
-        return self._prepared[run.id]
+        run_id = run.id
+        if run_id not in self._prepared:
+            try:
+                campaign = await session.get(Campaign, run.campaign_id)
+                if campaign is None:
+                    raise LookupError(f"run {run_id} has no campaign")
+                variants = await prepare_variants(session, campaign=campaign, now=self._clock())
+                await session.commit()
+            except Exception as error:
+                await session.rollback()
+                raise RunNotPreparedError(run_id, error) from error
+            self._prepared[run_id] = (campaign, variants)
+        return self._prepared[run_id]
 
     async def _claim(
         self, session: AsyncSession, run: Run, campaign: Campaign

@@ -11,7 +11,8 @@ BEAT_SECONDS, and settles the claims of senders that stopped beating meanwhile (
 STALE_AFTER). On a stop, the sender abandons what is in flight and settles its own.
 
 `keep_running` restarts it after a crash (logged), so a bad moment of the database does
-not stop broadcasts."""
+not stop broadcasts. A run whose messages cannot be prepared (a link the database refuses)
+is logged and set aside for SET_ASIDE_SECONDS instead: it never holds up the others."""
 
 import asyncio
 import logging
@@ -29,11 +30,12 @@ from broadcasts.claims import (
     of_stopped_senders,
     settle,
 )
-from broadcasts.sender import BatchResult, Sender, sending_runs
+from broadcasts.sender import BatchResult, RunNotPreparedError, Sender, sending_runs
 from core.clock import Clock, utcnow
 from core.wakeups import woken_within
 
 logger = logging.getLogger(__name__)
+SET_ASIDE_SECONDS = 60.0  # a run whose messages cannot be prepared waits this long to retry
 
 
 class DeliveryWorker:
@@ -54,6 +56,7 @@ class DeliveryWorker:
         self._idle_seconds = idle_seconds
         self._restart_seconds = restart_seconds
         self._wake = asyncio.Event()
+        self._set_aside: dict[int, float] = {}  # run id -> when it is tried again
         self.crashes = 0
 
     def wake(self) -> None:
@@ -108,12 +111,20 @@ class DeliveryWorker:
                 logger.warning("the sender's heartbeat failed: %s", type(error).__name__)
 
     async def _round(self) -> bool:
-        """A batch of every sending run; True if any was claimed."""
+        """A batch of every sending run; True if any was claimed. A run whose messages
+        cannot be prepared is set aside for SET_ASIDE_SECONDS, so the others go on."""
         async with self._sessionmaker() as session:
             runs = await sending_runs(session)
+        now = asyncio.get_running_loop().time()
         sent = False
         for run_id in runs:
-            sent |= await self._sender.send_batch(run_id) is BatchResult.SENT
+            if self._set_aside.get(run_id, now) > now:
+                continue
+            try:
+                sent |= await self._sender.send_batch(run_id) is BatchResult.SENT
+            except RunNotPreparedError as error:
+                self._set_aside[run_id] = now + SET_ASIDE_SECONDS
+                logger.error("%s; tried again in %.0f s", error, SET_ASIDE_SECONDS)
         return sent
 
 

@@ -33,11 +33,11 @@ from bot.messenger import TelegramMessenger
 from broadcasts.campaigns import get_campaign
 from broadcasts.claims import BEAT_SECONDS, STALE_AFTER, beat, forget, live_senders
 from broadcasts.config import BroadcastsConfig
-from broadcasts.models import Campaign, Delivery, DeliveryStatus, RunStatus
+from broadcasts.models import Delivery, DeliveryStatus, RunStatus
 from broadcasts.pacing import RateBudget
 from broadcasts.planner import plan_run
 from broadcasts.runs import Progress as RunProgress
-from broadcasts.runs import RunStateError, check_not_sent, latest_run, progress
+from broadcasts.runs import RunStateError, check_not_sent, latest_run, progress, take_campaign
 from broadcasts.sender import Sender, SenderSettings
 from cli.execution import EXIT_FAILURE, fail
 from core.clock import utcnow
@@ -76,17 +76,9 @@ async def send_now(
         run = await latest_run(session, campaign_id=campaign.id)
         running_sender = await live_senders(session, now=utcnow()) > 0
     if run is not None and run.status is RunStatus.PAUSED:
-        raise RunStateError(
-            f"run {run.id} of {campaign.name} is paused: "
-            f"segbot campaign resume {campaign.name} sends the rest"
-        )
+        raise _paused(run.id, campaign.name)
     here = None if running_sender or not how.wait else _sender_settings(how)
-    if run is not None and run.status is RunStatus.SENDING:
-        how.out.print(f"run {run.id} of {campaign.name} is still sending: carrying it on")
-        run_id = run.id
-    else:
-        check_not_sent(campaign)
-        run_id = await _plan(sessionmaker, campaign, how)
+    run_id = await _run_to_send(sessionmaker, campaign.id, how)
     if running_sender:
         how.out.print(f"run {run_id} is queued for the sender that is running (segbot run)")
         if how.wait:
@@ -120,15 +112,35 @@ def _sender_settings(how: SendNow) -> SenderSettings:
     )
 
 
-async def _plan(
-    sessionmaker: async_sessionmaker[AsyncSession], campaign: Campaign, how: SendNow
+def _paused(run_id: int, name: str) -> RunStateError:
+    return RunStateError(
+        f"run {run_id} of {name} is paused: segbot campaign resume {name} sends the rest"
+    )
+
+
+async def _run_to_send(
+    sessionmaker: async_sessionmaker[AsyncSession], campaign_id: int, how: SendNow
 ) -> int:
+    """The campaign's run that is still sending, carried on; else a new one, planned. All
+    decided with the campaign taken (broadcasts.runs.take_campaign) until the new run is
+    committed, so two send-nows at once, or one and the scheduler, start one run."""
     async with sessionmaker() as session:
         # This session's own copy: the run marks the campaign running (and, once done,
         # done), which a copy another session loaded would not write.
-        attached = await session.get_one(Campaign, campaign.id)
+        campaign, run = await take_campaign(session, campaign_id)
+        if run is not None and run.status in (RunStatus.SENDING, RunStatus.PAUSED):
+            await session.commit()  # nothing to plan: lets the campaign go
+            if run.status is RunStatus.PAUSED:
+                raise _paused(run.id, campaign.name)
+            how.out.print(f"run {run.id} of {campaign.name} is still sending: carrying it on")
+            return run.id
+        try:
+            check_not_sent(campaign)
+        except RunStateError:
+            await session.commit()
+            raise
         plan = await plan_run(
-            session, campaign=attached, now=utcnow(), rfm_segments=how.rfm_segments,
+            session, campaign=campaign, now=utcnow(), rfm_segments=how.rfm_segments,
             best_hour=how.broadcasts.best_hour,
         )  # fmt: skip
     excluded = ", ".join(f"{reason} {n}" for reason, n in plan.excluded.items()) or "none"
