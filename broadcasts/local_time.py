@@ -38,3 +38,9 @@ def after_quiet_hours(moment: datetime, tz: ZoneInfo, start: time, end: time) ->
 def at_local_time(day: date, at: time, tz: ZoneInfo) -> datetime:
     """The moment, in UTC, it is `at` o'clock in `tz` on `day`."""
     return datetime.combine(day, at, tzinfo=tz).astimezone(UTC)
+
+
+def local_run_start(day: date, local: str | None) -> datetime:
+    """When a run at each subscriber's own `local` time ("HH:MM"; None: midnight, as a
+    best-hour run) on `day` starts: at that time where the day comes first."""
+    return at_local_time(day, clock_time(local) if local else time(), EARLIEST_ZONE)

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from broadcasts import crontab
-from broadcasts.local_time import EARLIEST_ZONE, at_local_time, clock_time
+from broadcasts.local_time import local_run_start
 from core.errors import SegbotError
 
 ClockTime = Annotated[str, Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")]
@@ -101,10 +101,7 @@ class ScheduleSpec(BaseModel):
         None for now, cron and by hand."""
         if self.at is not None:
             return self.moment()
-        if self.day is None:
-            return None
-        at = clock_time(self.local) if self.local is not None else time()
-        return at_local_time(self.day, at, EARLIEST_ZONE)
+        return None if self.day is None else local_run_start(self.day, self.local)
 
     def refuse_missed(self, now: datetime) -> None:
         """ScheduleMissedError if the run's start (`first_send`) is missed at `now`, as

@@ -16,8 +16,7 @@ import enum
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
@@ -28,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from broadcasts import crontab
 from broadcasts.config import DEFAULT_BEST_HOUR, BestHourConfig
-from broadcasts.local_time import at_local_time, clock_time, zone
+from broadcasts.local_time import local_run_start, zone
 from broadcasts.models import Campaign, CampaignStatus, Run, RunStatus, ScheduleKind
 from broadcasts.planner import plan_run
 from broadcasts.schedule_spec import missed
@@ -37,8 +36,6 @@ from segments.rfm.scoring import DEFAULT_SEGMENT_MAP
 from segments.saved import RfmNames
 
 logger = logging.getLogger(__name__)
-# The first place each new day reaches: a local-time run starts when its time comes there.
-EARLIEST_ZONE = ZoneInfo("Pacific/Kiritimati")
 SYNC_SECONDS = 60
 _JOB_PREFIX = "campaign:"
 
@@ -65,9 +62,9 @@ def start_instant(campaign: Campaign) -> datetime | None:
         return None
     day = campaign.run_at.astimezone(zone(campaign.schedule_timezone, "UTC")).date()
     if campaign.schedule_kind is ScheduleKind.LOCAL and campaign.local_time:
-        return at_local_time(day, clock_time(campaign.local_time), EARLIEST_ZONE)
+        return local_run_start(day, campaign.local_time)
     if campaign.schedule_kind is ScheduleKind.BEST_HOUR:
-        return at_local_time(day, time(), EARLIEST_ZONE)
+        return local_run_start(day, None)
     return None
 
 
