@@ -54,6 +54,13 @@ async def test_a_missing_attribute_fails_that_subscriber_only() -> None:
     assert render(defaulted, TemplateContext()) == "unknown"
 
 
+async def test_a_filter_argument_jinja_refuses_is_refused_at_save() -> None:
+    """jinja's own filters refuse some arguments with an assertion (truncate shorter than
+    its "..."): a RenderError like any other, not a crash of the check."""
+    with pytest.raises(RenderError, match="filter's argument"):
+        await check_template("{{ first_name | truncate(2) }}", caption=False)
+
+
 @pytest.mark.parametrize(
     ("markup", "reason"),
     [
