@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.errors import SegbotError
 from journeys.spec import JourneySpec
 from segments.levels import STAGES
-from segments.rules import RuleError, parse
+from segments.rules import RuleError, parse, segments_named_in
 from segments.rules.compiler import condition
 from segments.saved import saved_rules
 
@@ -65,3 +65,19 @@ async def check_names(
                 check_rule(place, target.query)
     if problems:
         raise JourneyCheckError(f"journey {spec.name}: {'; '.join(problems)}")
+
+
+def segments_named(spec: JourneySpec, *, rfm_segments: Collection[str]) -> set[str]:
+    """Every saved segment the journey names: in its trigger, its send audiences, and
+    (`in segment`) its entry, if and audience rules."""
+    named = {spec.trigger.entered_segment, spec.trigger.left_segment}
+    rules = [spec.entry.rule]
+    for step in spec.steps:
+        rules.append(step.if_)
+        for target in step.send.audience if step.send is not None else ():
+            named.add(target.segment)
+            rules.append(target.query)
+    for text in rules:
+        if text is not None:
+            named |= segments_named_in(text, rfm_segments=rfm_segments)
+    return {name for name in named if name is not None}

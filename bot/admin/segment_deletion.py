@@ -1,16 +1,20 @@
 """Deleting a saved segment, refused while anything still depends on it.
 
 A service function without aiogram (AsyncSession in, the commit here). It asks the
-campaigns as well as the segments, and `segments` may not import `broadcasts`
-(docs/architecture.md), so it sits above both, with the console that uses it.
+campaigns and the journeys as well as the segments, and `segments` may not import
+`broadcasts` or `journeys` (docs/architecture.md), so it sits above them all, with the
+console that uses it.
 """
 
-from sqlalchemy import select
+from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from broadcasts.models import Campaign, CampaignStatus, CampaignTarget
+from broadcasts.models import Campaign, CampaignKind, CampaignStatus, CampaignTarget
 from core.errors import SegbotError
-from segments.rules import segment_references
+from journeys.checks import segments_named
+from journeys.models import Enrolment, EnrolmentStatus, Journey, JourneyStatus, JourneyVersion
+from journeys.spec import stored_spec
+from segments.rules import segment_references, segments_named_in
 from segments.saved import RfmNames, delete_segments, get_segment, saved_rules
 
 OPEN_CAMPAIGNS = (
@@ -22,7 +26,7 @@ OPEN_CAMPAIGNS = (
 
 
 class SegmentInUseError(SegbotError):
-    """Another segment's rule or an unfinished campaign uses the segment."""
+    """Another segment's rule, an unfinished campaign or a journey uses the segment."""
 
 
 async def delete_segment(session: AsyncSession, *, name: str, rfm_segments: RfmNames) -> None:
@@ -38,19 +42,59 @@ async def delete_segment(session: AsyncSession, *, name: str, rfm_segments: RfmN
             f"Segment {name!r} is used by {', '.join(users)} (in segment {name}); "
             "change those first."
         )
-    campaigns = (
-        await session.execute(
-            select(Campaign.id, Campaign.name)
-            .join(CampaignTarget, CampaignTarget.campaign_id == Campaign.id)
-            .where(CampaignTarget.segment == name, Campaign.status.in_(OPEN_CAMPAIGNS))
-            .distinct()
-            .order_by(Campaign.id)
-        )
-    ).all()
+    campaigns = await _open_campaigns_using(session, name, rfm_segments)
     if campaigns:
-        named = ", ".join(f"#{campaign_id} {campaign}" for campaign_id, campaign in campaigns)
         raise SegmentInUseError(
-            f"Segment {name!r} is the audience of campaign {named}; cancel or finish it first."
+            f"Segment {name!r} is the audience of campaign {', '.join(campaigns)}; "
+            "cancel or finish it first."
+        )
+    journeys = await _journeys_using(session, name, rfm_segments)
+    if journeys:
+        raise SegmentInUseError(
+            f"Segment {name!r} is used by journey {', '.join(journeys)}; archive it first, "
+            "or save a version without it and wait for everyone on the earlier one to leave."
         )
     await delete_segments(session, segment_ids=[segment.id])
     await session.commit()
+
+
+async def _open_campaigns_using(
+    session: AsyncSession, name: str, rfm_segments: RfmNames
+) -> list[str]:
+    """The unfinished broadcasts ("#id name") with the segment as an audience, or in an
+    audience's rule (`in segment`). Journeys' own campaigns are asked as journeys."""
+    targets = await session.execute(
+        select(Campaign.id, Campaign.name, CampaignTarget.segment, CampaignTarget.rule_text)
+        .join(CampaignTarget, CampaignTarget.campaign_id == Campaign.id)
+        .where(Campaign.kind == CampaignKind.BROADCAST, Campaign.status.in_(OPEN_CAMPAIGNS))
+        .order_by(Campaign.id)
+    )
+    using: dict[str, None] = {}  # in order, each once
+    for campaign_id, campaign, segment, rule_text in targets:
+        in_rule = segments_named_in(rule_text, rfm_segments=rfm_segments) if rule_text else set()
+        if name == segment or name in in_rule:
+            using[f"#{campaign_id} {campaign}"] = None
+    return list(using)
+
+
+async def _journeys_using(session: AsyncSession, name: str, rfm_segments: RfmNames) -> list[str]:
+    """The journeys not archived whose latest version, or a version someone is still
+    inside, names the segment."""
+    someone_inside = exists().where(
+        Enrolment.version_id == JourneyVersion.id, Enrolment.status == EnrolmentStatus.ACTIVE
+    )
+    versions = await session.execute(
+        select(Journey.name, JourneyVersion.spec)
+        .join(JourneyVersion, JourneyVersion.journey_id == Journey.id)
+        .where(
+            Journey.status != JourneyStatus.ARCHIVED,
+            (JourneyVersion.version == Journey.version) | someone_inside,
+        )
+        .order_by(Journey.id)
+    )
+    using = {
+        journey: None
+        for journey, spec in versions
+        if name in segments_named(stored_spec(spec), rfm_segments=rfm_segments)
+    }
+    return list(using)

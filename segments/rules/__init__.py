@@ -59,7 +59,7 @@ from segments.rules.errors import (
     RuleTypeError,
 )
 from segments.rules.json_form import JsonRule, JsonValue, from_json, to_json
-from segments.rules.parser import parse
+from segments.rules.parser import parse, segments_named_in
 from segments.rules.text_form import to_text
 from segments.rules.tree import (
     Action,
@@ -108,6 +108,7 @@ __all__ = [
     "parse",
     "predicates",
     "segment_references",
+    "segments_named_in",
     "to_json",
     "to_text",
 ]

@@ -32,6 +32,7 @@ from segments.rules.tree import (
     Rule,
     Scalar,
     Tagged,
+    segment_references,
 )
 
 _VALUE_KINDS = (
@@ -57,6 +58,17 @@ def parse(text: str, *, rfm_segments: Collection[str] = DEFAULT_SEGMENT_MAP.name
     rule = parser.disjunction()
     parser.expect_end()
     return rule
+
+
+def segments_named_in(
+    text: str, *, rfm_segments: Collection[str] = DEFAULT_SEGMENT_MAP.names
+) -> set[str]:
+    """The saved segments the rule `text` names (`in segment`); none when it does not
+    parse (saving checked it; whatever evaluates it reports it)."""
+    try:
+        return segment_references(parse(text, rfm_segments=rfm_segments))
+    except RuleError:
+        return set()
 
 
 @dataclass

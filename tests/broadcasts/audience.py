@@ -11,6 +11,7 @@ from broadcasts.campaigns import save_campaign
 from broadcasts.models import Campaign
 from broadcasts.spec import parse_campaign
 from core.models import Subscriber, SubscriberStatus
+from segments.saved import delete_segments, get_segment
 
 NOW = datetime(2026, 11, 2, 12, 0, tzinfo=UTC)  # a Monday, noon UTC
 
@@ -57,3 +58,11 @@ def yaml_lines(*lines: str) -> str:
 
 def ids_of(rows: Sequence[tuple[int, ...]]) -> list[int]:
     return [row[0] for row in rows]
+
+
+async def drop_segment(session: AsyncSession, name: str) -> None:
+    """The segment gone whatever still names it, as AI segments are when regenerated
+    (deleting one by hand, bot.admin.segment_deletion, is refused while it is used)."""
+    segment = await get_segment(session, name=name)
+    await delete_segments(session, segment_ids=[segment.id])
+    await session.commit()

@@ -15,7 +15,6 @@ from rich.console import Console
 from sqlalchemy import event, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from bot.admin.segment_deletion import delete_segment
 from bot.messenger import TelegramMessenger
 from broadcasts.config import BroadcastsConfig
 from broadcasts.messenger import OutgoingMessage, RetryAfter, Unknown
@@ -31,7 +30,7 @@ from core.models import Subscriber, SubscriberStatus
 from core.settings import load_settings
 from segments.rfm.scoring import DEFAULT_SEGMENT_MAP
 from segments.saved import save_segment
-from tests.broadcasts.audience import NOW, add_subscribers, campaign_from
+from tests.broadcasts.audience import NOW, add_subscribers, campaign_from, drop_segment
 from tests.broadcasts.fake_messenger import FakeMessenger
 from tests.broadcasts.test_sender import planned, sender, status_by_chat
 from tests.polling import until
@@ -40,8 +39,9 @@ from tests.polling import until
 async def test_a_campaign_that_cannot_start_does_not_hold_up_the_others(
     sessionmaker: async_sessionmaker[AsyncSession],
 ) -> None:
-    """A one-off rule may name a saved segment that is deleted later (nothing stops it):
-    that campaign cannot be planned, and the campaigns synced after it still start."""
+    """A one-off rule may name a saved segment that goes away later (an AI segment
+    regenerated): that campaign cannot be planned, and the campaigns synced after it
+    still start."""
     moment = NOW + timedelta(minutes=5)
     async with sessionmaker() as setup:
         await add_subscribers(setup, 3)
@@ -54,7 +54,7 @@ async def test_a_campaign_that_cannot_start_does_not_hold_up_the_others(
         fine = await campaign_from(
             setup, f'name: fine\ndefault: {{text: hi}}\nschedule: {{at: "{moment.isoformat()}"}}\n'
         )
-        await delete_segment(setup, name="vip", rfm_segments=DEFAULT_SEGMENT_MAP.names)
+        await drop_segment(setup, "vip")
     started: list[str] = []
     scheduler = CampaignScheduler(
         sessionmaker, AsyncIOScheduler(timezone=UTC),

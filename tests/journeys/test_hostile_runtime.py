@@ -11,12 +11,12 @@ import pytest
 from sqlalchemy import update
 from typer.testing import CliRunner
 
-from bot.admin.segment_deletion import delete_segment
 from cli.app import app
 from core.models import EventType, Subscriber
 from journeys.models import EnrolmentStatus, ExitReason, JourneyStatus
 from journeys.simulate import simulate
 from journeys.store import CLI_ACTOR, set_status
+from tests.broadcasts.audience import drop_segment
 from tests.cli.conftest import invoke
 from tests.journeys.harness import SETTINGS, Journeys
 
@@ -44,7 +44,7 @@ async def test_an_entry_rule_naming_a_deleted_segment_keeps_no_other_journey_wai
     await world.save(FOR_VIPS)
     await world.save(WELCOME)
     async with world.sessionmaker() as session:
-        await delete_segment(session, name="vip", rfm_segments=())
+        await drop_segment(session, "vip")
     ana = await world.subscribe(1)
     await world.log(ana, EventType.MESSAGE, {"kind": "text"})
 
@@ -284,7 +284,7 @@ async def test_a_simulation_stops_at_a_step_that_cannot_happen_and_says_why(
     await world.segment("vip", "lang = en")
     await world.save(IF_VIP)
     async with world.sessionmaker() as session:
-        await delete_segment(session, name="vip", rfm_segments=())
+        await drop_segment(session, "vip")
     ana = await world.subscribe(1)
 
     result = await simulate(
