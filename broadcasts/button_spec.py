@@ -9,7 +9,7 @@ App (https only).
 A button's data may not be one the bot answers itself (`is_bot_data`): a "Yes, give me
 the deal" button carrying `unsubscribe` or `forget:yes` would unsubscribe or erase whoever
 pressed it. Its URL must be one a tracked link can send people to
-(`broadcasts.links.check_target`): checked when the campaign is saved, not at each click.
+(`broadcasts.links.check_new_target`): checked when the campaign is saved, not at each click.
 """
 
 import re
@@ -18,7 +18,7 @@ from typing import Annotated, Self
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from broadcasts.languages import context_language, localized, no_default_text
-from broadcasts.links import UnsafeTargetError, check_target
+from broadcasts.links import UnsafeTargetError, check_new_target
 
 _CALLBACK_DATA = re.compile(r"^[A-Za-z0-9_:.-]{1,64}$")
 # Callback data the bot answers itself: its Unsubscribe button, and the namespaces (before
@@ -68,7 +68,7 @@ class ButtonSpec(Strict):
             raise ValueError(f"{wanted}: {url!r}")
         if url.startswith("http"):  # tracked: each press goes through segbot's redirect
             try:
-                check_target(url)
+                check_new_target(url)
             except UnsafeTargetError as error:
                 raise ValueError(str(error)) from None
         return url

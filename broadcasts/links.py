@@ -42,6 +42,9 @@ from core.subscribers import is_erased
 LINK_PURPOSE = "tracked-link"
 DOUBLE_HIT_WINDOW = timedelta(seconds=5)
 SAFE_SCHEMES = ("http", "https")
+# A link target's longest, in UTF-8 bytes: past about 2,000 browsers and servers start to
+# refuse URLs, and PostgreSQL could not index one much longer in the links table.
+MAX_TARGET_BYTES = 2000
 _URL = re.compile(r"https?://[^\s<>\"']+")
 _TRAILING_PUNCTUATION = ".,;:!?)]}"
 _ENTITY_CUT = re.compile(r"&#?\w+$")  # an HTML entity whose ";" the punctuation took
@@ -193,6 +196,18 @@ def check_target(url: str) -> str:
     if parsed.scheme not in SAFE_SCHEMES or not parsed.host:
         raise _unsafe(url, "is not an absolute http(s) URL")
     return str(parsed)
+
+
+def check_new_target(url: str) -> str:
+    """`check_target` for a URL a campaign or journey is saved with, which may also be at
+    most MAX_TARGET_BYTES long."""
+    target = check_target(url)
+    size = len(url.encode())
+    if size > MAX_TARGET_BYTES:
+        raise _unsafe(
+            url, f"is {size:,} bytes long; a link target may have at most {MAX_TARGET_BYTES:,}"
+        )
+    return target
 
 
 def _unsafe(url: str, problem: str) -> UnsafeTargetError:

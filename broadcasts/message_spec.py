@@ -27,6 +27,7 @@ from pydantic import (
 
 from broadcasts.button_spec import MESSAGE_BUTTONS, ROW_BUTTONS, ButtonSpec, Strict, rows
 from broadcasts.languages import Localized, context_language, no_default_text
+from broadcasts.links import UnsafeTargetError, check_new_target
 from broadcasts.media import check_album, media_item, with_digest
 from broadcasts.messenger import Media, MediaKind
 
@@ -46,6 +47,17 @@ class LinkPreviewSpec(Strict):
     url: Annotated[str, Field(pattern=r"^https?://\S+$")] | None = None  # else the first link
     position: Literal["above", "below"] = "below"  # of the text
     size: Literal["small", "large"] | None = None  # of the preview's media
+
+    @field_validator("url")
+    @classmethod
+    def _target(cls, url: str | None) -> str | None:
+        """Tracked like the text's links: one the redirect can send people to."""
+        if url is not None:
+            try:
+                check_new_target(url)
+            except UnsafeTargetError as error:
+                raise ValueError(str(error)) from None
+        return url
 
 
 def _check_media(kind: str, ref: str | None, info: ValidationInfo) -> str | None:

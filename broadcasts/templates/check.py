@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from broadcasts.links import UnsafeTargetError, check_target, rewrite_urls, urls_in
+from broadcasts.links import UnsafeTargetError, check_new_target, rewrite_urls, urls_in
 from broadcasts.telegram_html import MessageTooLongError, TelegramHtmlError, check_length
 from broadcasts.templates import (
     SAMPLE_TRACKED_URL,
@@ -84,7 +84,7 @@ async def check_templates(
 
         def as_tracked(url: str, tracked: set[str] = tracked) -> str:
             if url in tracked:
-                check_target(url)
+                check_new_target(url)
             return link
 
         try:

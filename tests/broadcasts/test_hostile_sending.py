@@ -174,8 +174,9 @@ async def test_two_send_nows_at_once_start_one_run(
 async def test_a_run_whose_links_the_database_refuses_holds_up_no_other_run(
     session: AsyncSession, sessionmaker: async_sessionmaker[AsyncSession], engine: AsyncEngine
 ) -> None:
-    """PostgreSQL refuses a link of a few thousand random characters (its index entry is
-    too big), which a campaign may hold: that run cannot start, the runs after it can."""
+    """A link the database refuses (PostgreSQL: an index entry too big, as a campaign
+    saved before link targets were capped may hold): that run cannot start, the runs
+    after it can."""
     refused = "https://shop.example/refused"
     broken = await planned(session, 2, f"name: broken\ndefault: {{text: 'see {refused}'}}\n")
     fine = await plan_run(

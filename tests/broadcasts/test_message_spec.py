@@ -240,6 +240,14 @@ MISTAKES = [
         "line 4, default.buttons.0.url: the link target 'https://[::1' is malformed",
     ),
     ("  text: Hi\n  buttons: [{text: a, url: 'https://shop.example:99999/'}]\n", "is malformed"),
+    (
+        "  text: Hi\n  buttons: [{text: a, url: 'https://shop.example/?q=" + "é" * 1000 + "'}]\n",
+        "is 2,024 bytes long; a link target may have at most 2,000",
+    ),
+    (
+        "  text: Hi https://shop.example\n  link_preview: {url: 'https://[::1'}\n",
+        "line 4, default.link_preview.LinkPreviewSpec.url: the link target 'https://[::1' is",
+    ),
 ]
 
 

@@ -91,6 +91,9 @@ async def test_a_link_no_tracked_link_could_follow_is_refused_at_save() -> None:
         await check_template("Go: https://[::1/x {{ first_name }}", caption=False)
     with pytest.raises(UnsafeTargetError, match="is malformed"):
         await check_template('<a href="https://shop.example:99999/">go</a>', caption=False)
+    # past what browsers and PostgreSQL's index of the links keep
+    with pytest.raises(UnsafeTargetError, match="a link target may have at most 2,000"):
+        await check_template(f"Go: https://shop.example/{'x' * 2000}", caption=False)
     # filled in by a variable: sent as it is, untracked, so not a tracked link's target
     await check_template("Go: https://shop.example/{{ first_name }}", caption=False)
 
