@@ -25,7 +25,7 @@ from broadcasts.languages import LanguageCode
 from broadcasts.message_spec import VariantSpec
 from broadcasts.models import Goal
 from broadcasts.schedule_spec import ClockTime, ScheduleSpec, known_zone
-from broadcasts.yaml_places import place_of
+from broadcasts.yaml_places import place_of, problems_at_places
 from core.errors import SegbotError
 from core.yaml_loading import YamlFileError, load_yaml
 
@@ -204,11 +204,6 @@ def parse_campaign(
     try:
         spec = CampaignSpec.model_validate(data, context=context)
     except ValidationError as error:
-        problems = []
-        for detail in error.errors():
-            message = str(detail["msg"]).removeprefix("Value error, ")
-            place = place_of(text, detail["loc"]) if detail["loc"] else None
-            problems.append(f"{place}: {message}" if place else message)
-        raise CampaignFileError(f"{source}: {'; '.join(problems)}") from None
+        raise CampaignFileError(f"{source}: {problems_at_places(text, data, error)}") from None
     spec.note_lines(text)
     return spec

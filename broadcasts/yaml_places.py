@@ -1,5 +1,6 @@
 """Where in a YAML text a validation error's location is: its line and its path as the
-text writes it, for error messages a person can go to.
+text writes it, for error messages a person can go to; and a validation error's
+problems, each at its place (`problems_at_places`).
 
 A location is the path pydantic gives (`audience`, 0, `variants`, 1, `video`). The text
 is followed as far as the path goes in it: a message written inline in a target (no
@@ -7,10 +8,13 @@ is followed as far as the path goes in it: a message written inline in a target 
 were written (`audience.0.video`, `buttons.2.url`).
 """
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import yaml
+from pydantic import ValidationError
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 
@@ -61,3 +65,53 @@ def _entry(node: MappingNode, name: str) -> tuple[Node, Node] | None:
         if isinstance(key, ScalarNode) and key.value == name:
             return key, value
     return None
+
+
+def problems_at_places(text: str, data: object, error: ValidationError) -> str:
+    """The problems of `error` (validating `data`, read from `text`), each after its place,
+    joined by "; ". A value that may be of several kinds (`link_preview: false`, or a
+    mapping) is told about as the kind it was written: "not a boolean" is left out where
+    the mapping written has a problem of its own, and the kinds' names are no place."""
+    found = [
+        (_as_written(data, detail["loc"], detail["type"]), detail) for detail in error.errors()
+    ]
+    problems = []
+    for location, detail in found:
+        if _WRONG_KIND.search(detail["type"]) and any(
+            other[: len(location)] == location and len(other) > len(location) for other, _ in found
+        ):
+            continue  # written as the other kind, which has its own problem
+        message = str(detail["msg"]).removeprefix("Value error, ")
+        problems.append(f"{place_of(text, location)}: {message}" if location else message)
+    return "; ".join(problems)
+
+
+# A value of another kind than one of those allowed (bool_parsing, model_type, ...)
+_WRONG_KIND = re.compile(r"_(type|parsing)$")
+
+
+def _as_written(data: object, location: Sequence[int | str], kind: str) -> tuple[int | str, ...]:
+    """`location` without the names pydantic gives the kinds a value may be (`bool`,
+    `LinkPreviewSpec`): the parts that are not in `data`, but a missing field's name."""
+    kept: list[int | str] = []
+    value: Any = data
+    for index, part in enumerate(location):
+        inside = _part(value, part)
+        if inside is not _ABSENT:
+            value = inside
+        elif index < len(location) - 1 or _WRONG_KIND.search(kind):
+            continue  # a kind's name
+        kept.append(part)
+    return tuple(kept)
+
+
+_ABSENT = object()
+
+
+def _part(value: object, part: int | str) -> object:
+    """`value[part]` of a mapping or a list, else _ABSENT."""
+    if isinstance(value, dict):
+        return value.get(part, _ABSENT)
+    if isinstance(value, list) and isinstance(part, int) and 0 <= part < len(value):
+        return value[part]
+    return _ABSENT

@@ -18,7 +18,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from broadcasts.languages import LanguageCode
 from broadcasts.schedule_spec import known_zone
 from broadcasts.spec import FrequencyCap, QuietHours
-from broadcasts.yaml_places import place_of
+from broadcasts.yaml_places import problems_at_places
 from core.errors import SegbotError
 from core.yaml_loading import YamlFileError, load_yaml
 from journeys.happenings import Kind, Strict
@@ -125,12 +125,7 @@ def parse_journey(text: str, *, source: str = "journey", base: Path | None = Non
     try:
         return JourneySpec.model_validate(data, context=context)
     except ValidationError as error:
-        problems = []
-        for detail in error.errors():
-            message = str(detail["msg"]).removeprefix("Value error, ")
-            place = place_of(text, detail["loc"]) if detail["loc"] else None
-            problems.append(f"{place}: {message}" if place else message)
-        raise JourneyFileError(f"{source}: {'; '.join(problems)}") from None
+        raise JourneyFileError(f"{source}: {problems_at_places(text, data, error)}") from None
 
 
 def stored_spec(data: dict[str, Any]) -> JourneySpec:

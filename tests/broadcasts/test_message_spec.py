@@ -246,7 +246,12 @@ MISTAKES = [
     ),
     (
         "  text: Hi https://shop.example\n  link_preview: {url: 'https://[::1'}\n",
-        "line 4, default.link_preview.LinkPreviewSpec.url: the link target 'https://[::1' is",
+        "c.yaml: line 4, default.link_preview.url: the link target 'https://[::1' is malformed",
+    ),
+    # a mapping where true/false would do too: told about as the mapping it is
+    (
+        "  text: Hi https://shop.example\n  link_preview: {position: middle}\n",
+        "c.yaml: line 4, default.link_preview.position: Input should be 'above' or 'below'",
     ),
 ]
 
