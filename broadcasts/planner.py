@@ -41,6 +41,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
+from sqlalchemy.sql.elements import SQLColumnExpression
 
 from broadcasts.best_time import BestHour, best_hour
 from broadcasts.config import DEFAULT_BEST_HOUR, BestHourConfig
@@ -63,7 +64,7 @@ from segments.rules import parse
 from segments.rules.compiler import SegmentRules, condition
 from segments.saved import RfmNames, UnknownSegmentError, saved_rules
 
-# Statuses that mean a message went (or may have gone) out: what the frequency cap counts.
+# Statuses that mean a message went (or may have gone) out.
 _OUT = (DeliveryStatus.SENT, DeliveryStatus.SENDING, DeliveryStatus.UNKNOWN)
 # Two hashes of (subscriber, campaign) into 0-99, for the holdout and the variant split:
 # different primes, so one says nothing about the other.
@@ -278,17 +279,34 @@ def _choice(campaign: Campaign, target: CampaignTarget, now: datetime) -> _Choic
 
 
 def _cap_reached(campaign: Campaign, now: datetime) -> ColumnElement[bool]:
-    sent = aliased(Delivery)
-    recent = (
+    earlier = aliased(Delivery)
+    since = now - timedelta(hours=campaign.cap_hours)
+    counted = (
         select(func.count())
         .where(
-            sent.subscriber_id == Subscriber.id,
-            sent.status.in_(_OUT),
-            sent.claimed_at >= now - timedelta(hours=campaign.cap_hours),
+            earlier.subscriber_id == Subscriber.id,
+            counts_toward_cap(earlier.status, earlier.claimed_at, earlier.run_id, since=since),
         )
         .scalar_subquery()
     )
-    return recent >= campaign.cap_messages
+    return counted >= campaign.cap_messages
+
+
+def counts_toward_cap(
+    status: SQLColumnExpression[DeliveryStatus],
+    claimed_at: SQLColumnExpression[datetime | None],
+    run_id: SQLColumnExpression[int],
+    *,
+    since: datetime,
+) -> ColumnElement[bool]:
+    """Whether a delivery (its `status`, `claimed_at` and `run_id`) counts toward a
+    frequency cap whose window began `since`: a message out (or that may be) since then,
+    or one queued in a run that is sending, so about to go. Broadcasts and journeys count
+    each other's (journeys.sends)."""
+    sending = select(Run.id).where(Run.status == RunStatus.SENDING)
+    return (status.in_(_OUT) & (claimed_at >= since)) | (
+        (status == DeliveryStatus.QUEUED) & run_id.in_(sending)
+    )
 
 
 def _not_before(

@@ -34,6 +34,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from broadcasts.models import CampaignTarget, Delivery, DeliveryStatus, Run, RunStatus
+from broadcasts.planner import counts_toward_cap
 from core.id_lists import among
 from core.models import Subscriber
 from journeys.models import ENROLMENTS, Enrolment, EnrolmentStatus, JourneyRun
@@ -44,8 +45,6 @@ from segments.rules.compiler import condition
 
 logger = logging.getLogger(__name__)
 
-# What the frequency cap counts: messages out (or that may be), and those about to go.
-COUNTED = (DeliveryStatus.SENT, DeliveryStatus.SENDING, DeliveryStatus.UNKNOWN)
 _VARIANT_PRIME = 10009  # as broadcasts.planner splits variants
 
 
@@ -86,9 +85,8 @@ async def _capped(context: StepContext) -> int:
         return 0
     span = timedelta(hours=cap.hours)
     whose = select(Enrolment.subscriber_id).where(context.guard())
-    sending = select(Run.id).where(Run.status == RunStatus.SENDING)
-    counted = (Delivery.status.in_(COUNTED) & (Delivery.claimed_at >= now - span)) | (
-        (Delivery.status == DeliveryStatus.QUEUED) & Delivery.run_id.in_(sending)
+    counted = counts_toward_cap(
+        Delivery.status, Delivery.claimed_at, Delivery.run_id, since=now - span
     )
     rows = await context.session.execute(
         select(Delivery.subscriber_id, Delivery.claimed_at).where(

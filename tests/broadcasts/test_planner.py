@@ -10,6 +10,8 @@ from broadcasts.models import (
     CampaignTarget,
     Delivery,
     DeliveryStatus,
+    Run,
+    RunStatus,
     Variant,
 )
 from broadcasts.planner import plan_run
@@ -75,12 +77,21 @@ async def test_inactive_holdout_and_capped_are_excluded_and_counted(
     await add_subscribers(session, 2, first_id=600, status=SubscriberStatus.BLOCKED)
     first = await campaign_from(session, "name: first\ndefault: {text: hi}\n")
     earlier = await plan_run(session, campaign=first, now=NOW - timedelta(hours=2))
-    # Ten of them got the earlier campaign two hours ago: capped at 1 per 24 h.
+    # Ten of them got the earlier campaign two hours ago: capped at 1 per 24 h. It was
+    # cancelled then: the others' messages will not go.
     sent = select(Delivery.id).where(Delivery.run_id == earlier.run.id).limit(10)
     await session.execute(
         update(Delivery)
         .where(Delivery.id.in_(sent.scalar_subquery()))
         .values(status=DeliveryStatus.SENT, claimed_at=NOW - timedelta(hours=2))
+    )
+    await session.execute(
+        update(Delivery)
+        .where(Delivery.run_id == earlier.run.id, Delivery.status == DeliveryStatus.QUEUED)
+        .values(status=DeliveryStatus.CANCELLED)
+    )
+    await session.execute(
+        update(Run).where(Run.id == earlier.run.id).values(status=RunStatus.CANCELLED)
     )
     await session.commit()
     second = await campaign_from(session, "name: second\nholdout: 20\ndefault: {text: hi}\n")
@@ -90,6 +101,24 @@ async def test_inactive_holdout_and_capped_are_excluded_and_counted(
     assert 10 <= plan.excluded["holdout"] <= 30
     assert 0 < plan.excluded["capped"] <= 10  # the holdout takes some of them first
     assert plan.queued + sum(plan.excluded.values()) == 105
+
+
+async def test_a_message_queued_by_another_campaign_counts_toward_the_cap(
+    session: AsyncSession,
+) -> None:
+    """Two campaigns planned at the same moment: the second leaves out whoever the first
+    is about to message (its run is sending), as journeys count broadcasts' queued
+    messages; cancelled or finished runs' queued ones never go, and do not count."""
+    await add_subscribers(session, 10)
+    first = await campaign_from(session, "name: first\ndefault: {text: hi}\n")
+    await plan_run(session, campaign=first, now=NOW)
+    second = await campaign_from(session, "name: second\ndefault: {text: hi}\n")
+    plan = await plan_run(session, campaign=second, now=NOW)
+    assert (plan.queued, plan.excluded) == (0, {"capped": 10})
+    roomy = await campaign_from(
+        session, "name: roomy\nfrequency_cap: {messages: 2}\ndefault: {text: hi}\n"
+    )
+    assert (await plan_run(session, campaign=roomy, now=NOW)).queued == 10
 
 
 async def test_the_holdout_is_the_same_people_every_run(session: AsyncSession) -> None:
