@@ -55,5 +55,10 @@ def current() -> None:
     head = migrations.head_revision()
     if revision == head:
         typer.echo(f"{revision} (head)")
+    elif revision is not None and revision not in migrations.revisions():
+        typer.echo(
+            f"{revision} (not a revision this segbot has, the latest is {head}: "
+            "is the database from a newer version?)"
+        )
     else:
         typer.echo(f"{revision or 'empty'} (latest is {head}: run `segbot db upgrade`)")

@@ -1,6 +1,7 @@
 """Alembic migrations, and the functions segbot calls to apply and inspect them."""
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from alembic import command
@@ -8,9 +9,18 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from core.errors import ConfigError, SegbotError
+
+# What opens a migration's transaction. SQLite's driver would begin it only at the first
+# INSERT, UPDATE or DELETE (core.db), committing each table change before that one by one;
+# BEGIN IMMEDIATE also takes the write lock. PostgreSQL: a lock held until the commit.
+MIGRATION_LOCK = 0x5E6B07_0002  # an arbitrary 64-bit key (core.leader has 0x5E6B07_0001)
+_ONE_AT_A_TIME = {
+    "sqlite": "BEGIN IMMEDIATE",
+    "postgresql": f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})",
+}
 
 
 class RevisionError(SegbotError):
@@ -28,9 +38,15 @@ def head_revision() -> str | None:
     return ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
+def revisions() -> list[str]:
+    """Every revision this segbot has, oldest first (the history is one line)."""
+    scripts = ScriptDirectory.from_config(alembic_config()).walk_revisions()
+    return [script.revision for script in scripts][::-1]
+
+
 async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
     """Apply the migrations up to `revision`: "head" (the latest) or a revision's id."""
-    async with engine.begin() as connection:
+    async with migrating(engine) as connection:
         await connection.run_sync(_check_upgrade, revision)
         await connection.run_sync(_apply, command.upgrade, revision)
 
@@ -50,8 +66,35 @@ async def make_ready(engine: AsyncEngine, *, upgrade_in_place: bool) -> None:
 
 
 async def downgrade(engine: AsyncEngine, revision: str) -> None:
-    async with engine.begin() as connection:
+    async with migrating(engine) as connection:
         await connection.run_sync(_apply, command.downgrade, revision)
+
+
+@asynccontextmanager
+async def migrating(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A transaction to migrate in, one at a time: a second migration waits for the first
+    to end (then finds done what is done), and a migration that fails changes nothing.
+    On SQLite, foreign keys are off until it ends: a batch operation copies a table and
+    drops the old one, and with them on the drop would delete every row referring to the
+    table (0002 copies customers: every order went with them)."""
+    async with engine.connect() as connection:
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            await _enforce_foreign_keys(connection, enforce=False)
+        try:
+            async with connection.begin():
+                await connection.exec_driver_sql(_ONE_AT_A_TIME[connection.dialect.name])
+                yield connection
+        finally:
+            if sqlite:
+                await _enforce_foreign_keys(connection, enforce=True)
+
+
+async def _enforce_foreign_keys(connection: AsyncConnection, *, enforce: bool) -> None:
+    """SQLite's foreign keys on or off for `connection`, outside any transaction (a PRAGMA
+    foreign_keys inside one does nothing)."""
+    await connection.exec_driver_sql(f"PRAGMA foreign_keys={'ON' if enforce else 'OFF'}")
+    await connection.commit()
 
 
 async def current_revision(engine: AsyncEngine) -> str | None:
@@ -64,10 +107,7 @@ async def current_revision(engine: AsyncEngine) -> str | None:
 def _check_upgrade(connection: Connection, revision: str) -> None:
     """RevisionError unless the database can be upgraded to `revision`: a revision there is
     (not one of alembic's relative or range forms), at or after the database's own."""
-    known = [
-        script.revision for script in ScriptDirectory.from_config(alembic_config()).walk_revisions()
-    ]
-    known.reverse()  # oldest first: the history is one line
+    known = revisions()
     current = MigrationContext.configure(connection).get_current_revision()
     if current is not None and current not in known:
         raise RevisionError(

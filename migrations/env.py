@@ -14,6 +14,7 @@ from sqlalchemy.types import TypeDecorator
 
 from core.db import create_engine
 from core.settings import load_settings
+from migrations import migrating
 from migrations.metadata import metadata
 
 target_metadata = metadata
@@ -42,7 +43,7 @@ def run_migrations(connection: Connection) -> None:
 async def run_with_own_engine() -> None:
     engine = create_engine(load_settings().database_url)
     try:
-        async with engine.begin() as connection:
+        async with migrating(engine) as connection:
             await connection.run_sync(run_migrations)
     finally:
         await engine.dispose()
