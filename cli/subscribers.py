@@ -126,7 +126,6 @@ def show(who: Who) -> None:
 
 def _profile(person: Subscriber, facts: Facts) -> list[tuple[str, str]]:
     seen = f"{_moment(person.subscribed_at)} · last seen {_moment(person.last_seen_at)}"
-    answers = "; ".join(f"{key}: {value}" for key, value in sorted(person.attributes.items()))
     crm = facts.customers or ["not matched to a CRM customer"]
     return [
         ("id", f"{person.id} · Telegram {person.telegram_id}"),
@@ -136,10 +135,18 @@ def _profile(person: Subscriber, facts: Facts) -> list[tuple[str, str]]:
         ("phone, email", f"{person.phone or '-'} · {person.email or '-'}"),
         ("place", _place(person)),
         ("tags", ", ".join(sorted(tag.tag for tag in person.tags)) or "-"),
-        ("answers", answers or "-"),
+        ("answers", _answers(person.attributes) or "-"),
         *(("crm", line) for line in crm),
         ("stage", f"{facts.stage} · activity {facts.activity}"),
     ]
+
+
+def _answers(attributes: object) -> str:
+    """The stored answers as `key: value; ...`; attributes that are not a JSON object
+    (written by hand, or by an older import) are shown as they are."""
+    if isinstance(attributes, dict):
+        return "; ".join(f"{key}: {value}" for key, value in sorted(attributes.items()))
+    return "" if attributes is None else str(attributes)
 
 
 def _deliveries(facts: Facts) -> FittedTable:

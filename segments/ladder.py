@@ -1,6 +1,7 @@
 """The ladder of awareness: each subscriber's stage from the evidence in segbot.yaml.
 
-Stage = the highest stage with evidence within `window_days`, one stage lower for every
+Stage = the highest stage with evidence within the last `window_days` (evidence dated
+after now, such as a mistyped order date, is not evidence yet), one stage lower for every
 full `step_down_after_days` of silence (since the later of their last update and that
 evidence). The database finds the evidence (one UNION ALL query); pandas picks stages;
 only changes are written, each with a `stage_changed` event.
@@ -28,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.db import analyze, upsert
 from core.frames import read_frame
 from core.models import Event, EventType, Subscriber, SubscriberTag
-from crm_sync.models import Customer
+from crm_sync.models import Customer, Order
 from segments.config import Evidence, LadderConfig
 from segments.levels import STAGES
 from segments.models import LadderStage
@@ -50,28 +51,48 @@ class StageCount:
     buyers: int  # of them, customers with a counted order ("customers on top")
 
 
-def evidence_query(config: LadderConfig, *, since: datetime) -> Rows:
-    """(subscriber_id, stage, at): every piece of configured evidence since `since`."""
-    parts = [_evidence(stage, item, since) for stage, item in config.stage_evidence()]
+def evidence_query(config: LadderConfig, *, since: datetime, until: datetime) -> Rows:
+    """(subscriber_id, stage, at): every piece of configured evidence from `since` to
+    `until` (evidence dated later, such as a mistyped order date, is not evidence yet)."""
+    window = (since, until)
+    parts = [
+        part for stage, item in config.stage_evidence() for part in _evidence(stage, item, window)
+    ]
     if not parts:
-        return _rows(0, Subscriber.id, Subscriber.subscribed_at, since).where(literal(False))
+        return _rows(0, Subscriber.id, Subscriber.subscribed_at, window).where(literal(False))
     return select(union_all(*parts).subquery())
 
 
-def _evidence(stage: int, item: Evidence, since: datetime) -> Rows:
+def _evidence(stage: int, item: Evidence, window: tuple[datetime, datetime]) -> list[Rows]:
     if item.tag is not None:
-        return _rows(stage, SubscriberTag.subscriber_id, SubscriberTag.added_at, since).where(
-            SubscriberTag.tag == item.tag
-        )
+        tagged = _rows(stage, SubscriberTag.subscriber_id, SubscriberTag.added_at, window)
+        return [tagged.where(SubscriberTag.tag == item.tag)]
+    if item.crm == "order":
+        return _order_evidence(stage, window)
     if item.crm is not None:
-        at = Customer.last_order_at if item.crm == "order" else Customer.created_at
-        return _rows(stage, Customer.subscriber_id, at, since).where(
-            Customer.subscriber_id.is_not(None)
-        )
+        created = _rows(stage, Customer.subscriber_id, Customer.created_at, window)
+        return [created.where(Customer.subscriber_id.is_not(None))]
     kind, condition = _event_evidence(item)
-    return _rows(stage, Event.subscriber_id, Event.occurred_at, since).where(
-        Event.type.in_(kind), condition
+    happened = _rows(stage, Event.subscriber_id, Event.occurred_at, window)
+    return [happened.where(Event.type.in_(kind), condition)]
+
+
+def _order_evidence(stage: int, window: tuple[datetime, datetime]) -> list[Rows]:
+    """Customers' last counted orders (their purchase facts); for a customer whose last
+    one is dated after the window, their counted orders within it."""
+    linked = Customer.subscriber_id.is_not(None)
+    last = _rows(stage, Customer.subscriber_id, Customer.last_order_at, window).where(linked)
+    earlier = (
+        _rows(stage, Customer.subscriber_id, Order.ordered_at, window)
+        .join(Order, Order.customer_id == Customer.id)
+        .where(
+            linked,
+            Customer.last_order_at > window[1],
+            Order.counts_as_purchase.is_(True),
+            Order.amount > 0,
+        )
     )
+    return [last, earlier]
 
 
 def _event_evidence(item: Evidence) -> tuple[list[str], ColumnElement[bool]]:
@@ -89,17 +110,19 @@ def _event_evidence(item: Evidence) -> tuple[list[str], ColumnElement[bool]]:
     return [EventType.BUTTON], json_text(Event.payload, "data") == item.button
 
 
-def _rows(stage: int, subscriber: Any, at: Any, since: datetime) -> Rows:
+def _rows(stage: int, subscriber: Any, at: Any, window: tuple[datetime, datetime]) -> Rows:
+    since, until = window
     return select(
         subscriber.label("subscriber_id"), literal(stage).label("stage"), at.label("at")
-    ).where(at >= since)
+    ).where(at >= since, at <= until)
 
 
 async def refresh_ladder(
     session: AsyncSession, *, now: datetime, config: LadderConfig
 ) -> LadderRefresh:
     """Restage every subscriber with evidence or a stored stage; commits."""
-    found = evidence_query(config, since=now - timedelta(days=config.window_days)).subquery()
+    since = now - timedelta(days=config.window_days)
+    found = evidence_query(config, since=since, until=now).subquery()
     best = (
         select(found.c.subscriber_id, found.c.stage, func.max(found.c.at), Subscriber.last_seen_at)
         .join(Subscriber, Subscriber.id == found.c.subscriber_id)

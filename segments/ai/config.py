@@ -121,9 +121,12 @@ DEFAULT_TONE = "friendly"
 DEFAULT_OFFER = "a useful free resource"
 
 
+MAX_K = 50  # clusters: each k tried costs k-means runs, so k-max is bounded
+
+
 class AiConfig(_Strict):
-    k_min: Annotated[int, Field(ge=2, le=50)] = 3
-    k_max: Annotated[int, Field(ge=2, le=50)] = 8
+    k_min: Annotated[int, Field(ge=2, le=MAX_K)] = 3
+    k_max: Annotated[int, Field(ge=2, le=MAX_K)] = 8
     seed: Annotated[int, Field(ge=0)] = 7
     sample_size: Annotated[int, Field(ge=100, le=1_000_000)] = 20_000
     window_days: Annotated[int, Field(gt=0, le=3650)] = 90

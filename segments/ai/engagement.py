@@ -101,6 +101,7 @@ def _utc_offset_hours(zone: str, now: datetime) -> int:
         return 0
     try:
         offset = now.astimezone(ZoneInfo(zone)).utcoffset()
-    except (ValueError, KeyError):  # ZoneInfoNotFoundError is a KeyError
+    except (ValueError, KeyError, OSError):  # ZoneInfoNotFoundError is a KeyError; a
+        # region such as "Europe" names a directory of zones (IsADirectoryError)
         return 0
     return round(offset.total_seconds() / 3600) if offset is not None else 0

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.errors import SegbotError
 from segments.ai.clusters import Clustering, find_clusters
-from segments.ai.config import AiConfig
+from segments.ai.config import MAX_K, AiConfig
 from segments.ai.describe import read_description
 from segments.ai.features import Features, build_features
 from segments.ai.llm import LanguageModel
@@ -65,8 +65,10 @@ async def generate_ai_segments(
 ) -> Generation:
     """Cluster the audience and replace every AI segment with the clusters; commits."""
     low, high = k_min or config.k_min, k_max or config.k_max
-    if not 2 <= low <= high:
-        raise ClusterRangeError(f"need 2 <= k-min <= k-max; got k-min {low}, k-max {high}")
+    if not 2 <= low <= high <= MAX_K:
+        raise ClusterRangeError(
+            f"need 2 <= k-min <= k-max <= {MAX_K}; got k-min {low}, k-max {high}"
+        )
     focus = read_description(description, rfm_segments=rfm_segments)
     async with sessionmaker() as session:
         features = await build_features(

@@ -28,13 +28,14 @@ DEMOGRAPHICS = ("lang", "gender", "age_band", "income", "education")
 GEOGRAPHY = ("country", "city")
 ATTRIBUTES = ("age_band", "gender", "income", "education")  # texts among the attributes
 UNKNOWN = "unknown"
+MAX_AGE = 150  # years: an age outside 0-MAX_AGE is a typo or junk, so unknown
 
 
 @dataclass(frozen=True)
 class People:
     index: pd.Index  # their ids, ascending, named "id"
-    # Feature columns: DEMOGRAPHICS and GEOGRAPHY (categoricals), age (NaN when unknown),
-    # stage (0-4) and tenure.
+    # Feature columns: DEMOGRAPHICS and GEOGRAPHY (categoricals), age (NaN when unknown
+    # or outside 0-MAX_AGE), stage (0-4) and tenure.
     facts: dict[str, Array | pd.Categorical]
     tenure: Array  # days subscribed
     zones: pd.Categorical  # time zone names, "" when unknown
@@ -63,6 +64,7 @@ async def read_people(
         len(ATTRIBUTES) + 4, missing=UNKNOWN,
     )  # fmt: skip
     ids, age, stage, tenure = numbers
+    age = np.where((age >= 0) & (age <= MAX_AGE), age, np.nan)  # NaN stays unknown
     lang, country, city, *attributes, zones = categoricals
     tenure = np.maximum(tenure, 0)
     facts: dict[str, Array | pd.Categorical] = {

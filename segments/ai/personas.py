@@ -29,6 +29,7 @@ from segments.saved import MAX_NAME, RfmNames, get_segment, saved_rules
 
 MAX_PERSONA_TARGETS = 5
 MAX_TEXT = 500
+MAX_TONE = 64  # the tone's column
 
 
 class PersonaError(SegbotError):
@@ -113,7 +114,7 @@ async def create_persona(
         name=_checked_name(name), segment_id=source.id if source else None,
         source_segment=source.name if source else None, rule_text=rule_text,
         main_problem=_text(main_problem, "main problem"), preferred_format=preferred_format,
-        tone=_text(tone, "tone")[:64], best_offer=_text(best_offer, "best offer"),
+        tone=_text(tone, "tone", limit=MAX_TONE), best_offer=_text(best_offer, "best offer"),
         example_customer=_text(example_customer, "example customer"),
         created_at=now, updated_at=now,
     )  # fmt: skip
@@ -182,8 +183,8 @@ def _checked_name(name: str) -> str:
     return name
 
 
-def _text(value: str, what: str) -> str:
+def _text(value: str, what: str, *, limit: int = MAX_TEXT) -> str:
     value = value.strip()
-    if not 0 < len(value) <= MAX_TEXT:
-        raise PersonaError(f"the {what} is 1-{MAX_TEXT} characters")
+    if not 0 < len(value) <= limit:
+        raise PersonaError(f"the {what} is 1-{limit} characters")
     return value
