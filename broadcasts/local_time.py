@@ -2,7 +2,9 @@
 schedules, computed once per timezone (there are few) rather than once per subscriber."""
 
 from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
+
+from core.zones import zone_or_none
 
 # The first place each new day reaches: a local-time run starts when its time comes there.
 EARLIEST_ZONE = ZoneInfo("Pacific/Kiritimati")
@@ -15,12 +17,7 @@ def clock_time(text: str) -> time:
 
 def zone(name: str | None, fallback: str) -> ZoneInfo:
     """The named zone; `fallback` when the name is missing or not a known IANA zone."""
-    if name:
-        try:
-            return ZoneInfo(name)
-        except (ZoneInfoNotFoundError, ValueError):
-            pass
-    return ZoneInfo(fallback)
+    return zone_or_none(name) or ZoneInfo(fallback)
 
 
 def after_quiet_hours(moment: datetime, tz: ZoneInfo, start: time, end: time) -> datetime:

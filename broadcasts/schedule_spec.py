@@ -2,13 +2,14 @@
 
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Self
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from broadcasts import crontab
 from broadcasts.local_time import local_run_start
 from core.errors import SegbotError
+from core.zones import zone_or_none
 
 ClockTime = Annotated[str, Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")]
 # A schedule's moment keeps a day inside what datetime holds (years 1 to 9999, in UTC), so
@@ -26,12 +27,8 @@ class ScheduleMissedError(SegbotError):
 
 def known_zone(name: str) -> str:
     """`name` if it is an IANA timezone; ValueError saying what to give otherwise."""
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(
-            f"unknown timezone {name!r} (use an IANA name, e.g. Europe/Madrid)"
-        ) from None
+    if zone_or_none(name) is None:
+        raise ValueError(f"unknown timezone {name!r} (use an IANA name, e.g. Europe/Madrid)")
     return name
 
 

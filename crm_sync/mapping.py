@@ -24,7 +24,6 @@ from datetime import UTC, datetime
 from difflib import get_close_matches
 from pathlib import Path
 from typing import Annotated, Self, cast
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     AfterValidator,
@@ -39,6 +38,7 @@ from pydantic import (
 
 from core.config import load_config_file, validated
 from core.errors import ConfigError
+from core.zones import zone_or_none
 from crm_sync.fields import ATTRIBUTE_NAME, DEFAULT_COLUMNS, Stream
 
 STRICT = ConfigDict(extra="forbid", frozen=True)
@@ -62,10 +62,8 @@ def check_date_format(value: str) -> str:
 
 
 def check_timezone(value: str) -> str:
-    try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"unknown time zone {value!r}") from None
+    if zone_or_none(value) is None:
+        raise ValueError(f"unknown time zone {value!r}")
     return value
 
 

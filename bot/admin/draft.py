@@ -11,13 +11,14 @@ import enum
 import re
 from collections.abc import Collection
 from datetime import UTC, date, datetime, time
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, Field, ValidationError
 
 from broadcasts.schedule_spec import ScheduleMissedError
 from broadcasts.spec import ButtonSpec, CampaignSpec, ScheduleSpec, TargetSpec, VariantSpec
 from core.errors import SegbotError
+from core.zones import zone_or_none
 from segments.ai.personas import MAX_PERSONA_TARGETS, PersonaAudience
 from segments.rules import InSegment, to_text
 
@@ -234,12 +235,8 @@ def parse_buttons(text: str) -> list[ButtonSpec]:
 
 
 def _zone(name: str) -> str:
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise DraftError(
-            f"Unknown timezone {name!r}: use an IANA name like Europe/Madrid."
-        ) from None
+    if zone_or_none(name) is None:
+        raise DraftError(f"Unknown timezone {name!r}: use an IANA name like Europe/Madrid.")
     return name
 
 

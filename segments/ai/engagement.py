@@ -9,7 +9,6 @@ of counts, and no table of 24 hours per subscriber.
 
 from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
@@ -18,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
 from core.models import Event, EventType
+from core.zones import zone_or_none
 from segments.ai.columns import Array, positions, read_columns
 from segments.ai.people import People
 
@@ -99,9 +99,6 @@ def _utc_offset_hours(zone: str, now: datetime) -> int:
     """The zone's offset from UTC at `now`, rounded to whole hours; 0 for an unknown zone."""
     if not zone:
         return 0
-    try:
-        offset = now.astimezone(ZoneInfo(zone)).utcoffset()
-    except (ValueError, KeyError, OSError):  # ZoneInfoNotFoundError is a KeyError; a
-        # region such as "Europe" names a directory of zones (IsADirectoryError)
-        return 0
+    tz = zone_or_none(zone)
+    offset = now.astimezone(tz).utcoffset() if tz is not None else None
     return round(offset.total_seconds() / 3600) if offset is not None else 0

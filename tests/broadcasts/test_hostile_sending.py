@@ -180,7 +180,12 @@ async def test_a_run_whose_links_the_database_refuses_holds_up_no_other_run(
     refused = "https://shop.example/refused"
     broken = await planned(session, 2, f"name: broken\ndefault: {{text: 'see {refused}'}}\n")
     fine = await plan_run(
-        session, campaign=await campaign_from(session, "name: fine\ndefault: {text: hi}\n"), now=NOW
+        session,
+        # room for it beside the broken run's queued messages (the frequency cap counts them)
+        campaign=await campaign_from(
+            session, "name: fine\nfrequency_cap: {messages: 2}\ndefault: {text: hi}\n"
+        ),
+        now=NOW,
     )
 
     def refuse(_conn: object, _cursor: object, statement: str, params: object, *_: object) -> None:

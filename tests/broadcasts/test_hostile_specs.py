@@ -92,6 +92,14 @@ def test_a_cron_line_that_never_fires_is_refused(cron: str) -> None:
     )
 
 
+def test_a_region_is_no_timezone() -> None:
+    """ "Europe" is a folder of zones: refused in words, not a traceback."""
+    assert mistake(f'{MESSAGE}schedule: {{cron: "0 9 * * *", timezone: Europe}}\n') == (
+        "c.yaml: line 3, schedule.timezone: unknown timezone 'Europe' "
+        "(use an IANA name, e.g. Europe/Madrid)"
+    )
+
+
 def test_a_cron_line_firing_only_in_leap_years_is_kept() -> None:
     assert parse_campaign(f'{MESSAGE}schedule: {{cron: "0 0 29 2 *"}}\n').schedule is not None
 
