@@ -43,7 +43,7 @@ from cli.execution import (
     settings_or_exit,
 )
 from cli.tables import FittedTable, SafeConsole
-from cli.trial_send import send_trial
+from cli.trial_send import refuse_who_left, send_trial
 from core.clock import utcnow
 from core.errors import SegbotError
 from core.ids import MAX_ID
@@ -160,7 +160,8 @@ def show(ref: CampaignRef) -> None:
             audience = target.segment or target.rule_text or "everyone else"
             for variant in target.variants:
                 table.add_row(
-                    target.label, audience, variant.name, f"{variant.split_percent}%",
+                    escape(target.label), escape(audience), escape(variant.name),
+                    f"{variant.split_percent}%",
                     _message(variant, campaign.language),
                 )  # fmt: skip
         out.print(table)
@@ -264,13 +265,15 @@ def test_send(
     """Send every variant, rendered for a sample subscriber, to one chat (SEGBOT_BOT_TOKEN).
 
     Waits when Telegram asks to (flood control); says why any message was not sent, and
-    then exits 1. The chat must have started the bot."""
+    then exits 1. The chat must have started the bot; one of a subscriber who has since
+    unsubscribed or blocked it is refused (exit 1)."""
 
     async def work(
         sessionmaker: async_sessionmaker[AsyncSession], settings: Settings, _: _Config
     ) -> None:
         async with sessionmaker() as session:
             campaign = await get_campaign(session, ref=ref)
+            await refuse_who_left(session, to=to)
         files = FileIds(sessionmaker)
         failed, total = await send_trial(
             campaign, to=to, settings=settings, files=files, say=_say, note=_note

@@ -101,7 +101,9 @@ class Previewer:
                 )
             for variant in target.variants:
                 self.console.print(f"variant {escape(variant.name)} ({variant.split_percent}%):")
-                await self._message(target, variant, person, every_language=True)
+                await self._message(
+                    target, variant, person, every_language=True, sent=_is_sent(member)
+                )
         self.console.print(HOW_TO, style="dim")
 
     async def _place(
@@ -126,7 +128,9 @@ class Previewer:
         for line in _why(self.campaign, placement):
             self.console.print(f"  {escape(line)}")
         if placement is not None:
-            await self._message(placement.target, placement.variant, person)
+            await self._message(
+                placement.target, placement.variant, person, sent=_is_sent(placement)
+            )
 
     async def _message(
         self,
@@ -135,9 +139,11 @@ class Previewer:
         person: Subscriber | None,
         *,
         every_language: bool = False,
+        sent: bool = True,
     ) -> None:
         """The variant composed for `person` (None: the sample subscriber) and drawn: in
-        their language, or `every_language` it has."""
+        their language, or `every_language` it has. `sent`: a run would send it to them
+        (not if they are excluded), so one that cannot be rendered counts as skipped."""
         context = SAMPLE
         if person is not None:
             found = await subscriber_context(
@@ -154,7 +160,7 @@ class Previewer:
         for language, shown in versions:
             if language is not None:
                 self.console.print(f"  in {language}:", style="dim")
-            self._draw(ready, person, shown)
+            self._draw(ready, person, shown, sent=sent)
         if content.kind == "album" and self.campaign.unsubscribe_button:
             self.console.print(
                 "  an album carries no buttons (Telegram's albums cannot): no Unsubscribe "
@@ -163,7 +169,12 @@ class Previewer:
             )
 
     def _draw(
-        self, ready: PreparedVariant, person: Subscriber | None, context: TemplateContext
+        self,
+        ready: PreparedVariant,
+        person: Subscriber | None,
+        context: TemplateContext,
+        *,
+        sent: bool,
     ) -> None:
         recipient = Recipient(
             delivery_id=0,
@@ -179,11 +190,19 @@ class Previewer:
             )  # fmt: skip
             self.console.print(message_view(message, width=BUBBLE_WIDTH), "")
         except (RenderError, TelegramHtmlError) as error:
-            self._unrenderable(error)
+            if sent:
+                self._unrenderable(error)
+            else:
+                self.console.print(f"  cannot be rendered for this person: {escape(str(error))}")
 
     def _unrenderable(self, error: Exception) -> None:
         self.unrenderable += 1
         self.console.print(f"  [red]cannot be sent to this person:[/] {escape(str(error))}")
+
+
+def _is_sent(placement: Placement | None) -> bool:
+    """Whether a run would send to whom `placement` places (None: the sample subscriber)."""
+    return placement is None or placement.exclusion is None
 
 
 def _audience(target: CampaignTarget) -> str:

@@ -60,12 +60,16 @@ class Rehearsal:
 
 
 def print_outcomes(console: Console, rehearsal: Rehearsal) -> None:
-    """Each person, in the file's order, then how many got what."""
+    """Each person, in the file's order, then how many got what (names, rules and texts
+    as they are: a "[/]" in them is not rich markup)."""
     why_not: Counter[str] = Counter()
     for outcome in rehearsal.outcomes:
         delivery = outcome.delivery
         if delivery is not None and delivery.status is DeliveryStatus.SENT:
-            console.print(f"{outcome.person.name} gets {delivery.target} / {delivery.variant}:")
+            console.print(
+                f"{outcome.person.name} gets {delivery.target} / {delivery.variant}:",
+                markup=False,
+            )
             for message in outcome.messages:
                 _print_message(console, message)
             if delivery.due is not None:
@@ -76,13 +80,14 @@ def print_outcomes(console: Console, rehearsal: Rehearsal) -> None:
             continue
         reason = _why_nothing(rehearsal, delivery)
         why_not[reason.partition(":")[0]] += 1
-        console.print(f"{outcome.person.name}: {reason}")
+        console.print(f"{outcome.person.name}: {reason}", markup=False)
     got = len(rehearsal.outcomes) - sum(why_not.values())
     counted = ", ".join(f"{why} {n}" for why, n in why_not.items())
     console.print(
         f"\n{rehearsal.campaign}: {len(rehearsal.outcomes)} people, {got} got a message"
         + (f"; nothing for {sum(why_not.values())} ({counted})" if why_not else "")
-        + ". SEGBOT_DATABASE_URL was not written and nothing went to Telegram."
+        + ". SEGBOT_DATABASE_URL was not written and nothing went to Telegram.",
+        markup=False,
     )
 
 
@@ -128,7 +133,7 @@ def _print_message(console: Console, message: SentMessage) -> None:
     try:
         console.print(message_view(sent))
     except TelegramHtmlError:  # shown as it arrived rather than not at all
-        console.print(message.plain_text)
+        console.print(message.plain_text, markup=False)
 
 
 def _text(value: object) -> str | None:

@@ -10,10 +10,14 @@ Telegram asks, a server error is tried again a few times, and an answer that hol
 every message to the chat (not found, blocked, a bot token Telegram does not know) leaves
 the rest untried. Each wait is noted, and each answer said as something the person can
 act on ("chat not found: that user has not started the bot yet"). The command exits 1
-unless every message was sent.
+unless every message was sent. A chat of a subscriber who has left (unsubscribed, blocked
+the bot) is refused before anything is sent.
 """
 
 from collections.abc import Callable, Sequence
+
+from sqlalchemy import not_, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.messenger import TelegramMessenger
 from broadcasts.compose import Recipient, compose, prepared
@@ -34,9 +38,33 @@ from broadcasts.models import Campaign
 from broadcasts.one_chat import TOKEN_UNKNOWN, send_in_turn
 from broadcasts.templates import SAMPLE
 from broadcasts.uploads import FileIds, UploadOnce
+from core.errors import NotPossibleError
+from core.models import Subscriber, SubscriberStatus
 from core.settings import Settings
+from core.subscribers import is_erased
 
 Say = Callable[[str], None]
+
+
+class RecipientLeftError(NotPossibleError):
+    """The chat is a subscriber who unsubscribed, blocked the bot or deleted their account."""
+
+
+async def refuse_who_left(session: AsyncSession, *, to: int) -> None:
+    """RecipientLeftError if chat `to` is a subscriber who has left (unsubscribed, blocked
+    the bot, account deleted): a test message is a campaign's message too, and nobody
+    who left gets one."""
+    statuses = await session.scalars(
+        select(Subscriber.status).where(
+            or_(Subscriber.telegram_id == to, Subscriber.chat_id == to), not_(is_erased())
+        )
+    )
+    left = {status for status in statuses.all() if status is not SubscriberStatus.ACTIVE}
+    if left:
+        raise RecipientLeftError(
+            f"{to} is a subscriber who is {', '.join(sorted(left))}: nothing is sent to "
+            "someone who left (they open the bot in Telegram and press Start to come back)"
+        )
 
 
 async def send_trial(
