@@ -29,6 +29,14 @@ from functools import partial
 from typing import Any
 
 from aiogram import Bot, Dispatcher
+from aiogram.dispatcher.dispatcher import DEFAULT_BACKOFF_CONFIG
+from aiogram.exceptions import (
+    TelegramNetworkError,
+    TelegramRetryAfter,
+    TelegramServerError,
+    TelegramUnauthorizedError,
+)
+from aiogram.utils.backoff import Backoff
 from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from redis.asyncio import BlockingConnectionPool, Redis
@@ -292,7 +300,8 @@ def _bot_part(process: Process, *, webhook: bool) -> Part:
 
 async def _poll(dispatcher: Dispatcher, bot: Bot) -> None:
     """Long-poll until cancelled, each update decoded and handled on its own (bot.polling)."""
-    await bot.delete_webhook(drop_pending_updates=False)  # polling and a webhook exclude
+    # polling and a webhook exclude each other
+    await _until_answered("deleteWebhook", partial(bot.delete_webhook, drop_pending_updates=False))
     await polling.poll(dispatcher, bot, allowed_updates=ALLOWED_UPDATES)
 
 
@@ -302,13 +311,43 @@ async def _serve_webhook(
     """Point Telegram at this deployment's webhook, then handle what it stores, between the
     Dispatcher's startup and shutdown hooks."""
     async with polling.lifecycle_hooks(dispatcher, bot):
-        await bot.set_webhook(
+        set_webhook = partial(
+            bot.set_webhook,
             url=settings.public_url + WEBHOOK_PATH,
             secret_token=webhook_secret(secret_key(settings)),
             allowed_updates=list(ALLOWED_UPDATES),
             drop_pending_updates=False,
         )
+        await _until_answered("setWebhook", set_webhook)
         await inbox.run()
+
+
+async def _until_answered(method: str, call: Callable[[], Coroutine[Any, Any, object]]) -> None:
+    """Make a Bot API call the bot cannot start without until Telegram answers it: while
+    Telegram cannot be reached, answers 5xx or asks to wait (429), each failure is logged
+    and the call tried again after aiogram's backoff (or the wait Telegram asks). A token
+    Telegram refuses is a ConfigError that says so (never the token)."""
+    backoff = Backoff(DEFAULT_BACKOFF_CONFIG)
+    while True:
+        try:
+            await call()
+        except TelegramUnauthorizedError:
+            raise ConfigError(
+                "Telegram refuses SEGBOT_BOT_TOKEN (401 Unauthorized): "
+                "check the token @BotFather gave"
+            ) from None
+        except (TelegramNetworkError, TelegramServerError, TelegramRetryAfter) as error:
+            wait = max(next(backoff), getattr(error, "retry_after", 0))
+            logger.error(
+                "%s failed (%s: %s); trying again in %.1f s",
+                method,
+                type(error).__name__,
+                error.message,
+                wait,
+            )
+            await asyncio.sleep(wait)
+        else:
+            return
 
 
 def _sender_part(process: Process) -> Part:

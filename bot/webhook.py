@@ -144,14 +144,25 @@ class InboxProcessor:
         self.handled = 0
 
     async def run(self) -> None:
-        """Handle updates until cancelled."""
+        """Handle updates until cancelled. A round that fails (the database restarting or
+        out of reach) is logged and tried again after `poll_seconds`: what was stored
+        meanwhile is handled once the database is back."""
         next_prune = self._clock()
         while True:
-            if self._clock() >= next_prune:
-                async with self._sessionmaker() as session:
-                    await inbox.prune(session, now=self._clock())
-                next_prune = self._clock() + PRUNE_EVERY
-            if not await self.handle_batch():
+            try:
+                if self._clock() >= next_prune:
+                    async with self._sessionmaker() as session:
+                        await inbox.prune(session, now=self._clock())
+                    next_prune = self._clock() + PRUNE_EVERY
+                handled = await self.handle_batch()
+            except Exception as error:
+                logger.error(
+                    "the webhook inbox could not be read (%s); trying again in %g s",
+                    type(error).__name__,
+                    self._poll_seconds,
+                )
+                handled = 0
+            if not handled:
                 await woken_within(self.stored, self._poll_seconds)
                 self.stored.clear()
 
