@@ -1,14 +1,15 @@
 """Subscribers for broadcast tests, inserted in bulk, and campaign files built in code."""
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from broadcasts.campaigns import save_campaign
-from broadcasts.models import Campaign
+from broadcasts.models import Campaign, Delivery, DeliveryStatus, Run, RunStatus
+from broadcasts.planner import plan_run
 from broadcasts.spec import parse_campaign
 from core.models import Subscriber, SubscriberStatus
 from segments.saved import delete_segments, get_segment
@@ -65,4 +66,25 @@ async def drop_segment(session: AsyncSession, name: str) -> None:
     (deleting one by hand, bot.admin.segment_deletion, is refused while it is used)."""
     segment = await get_segment(session, name=name)
     await delete_segments(session, segment_ids=[segment.id])
+    await session.commit()
+
+
+async def sent_earlier_to(session: AsyncSession, count: int, *, hours_ago: float) -> None:
+    """Another campaign went to `count` subscribers `hours_ago`, then was cancelled: they
+    count toward the frequency cap, the others (never to get it) do not."""
+    earlier = await campaign_from(session, "name: earlier\ndefault: {text: hi}\n")
+    at = NOW - timedelta(hours=hours_ago)
+    run = (await plan_run(session, campaign=earlier, now=at)).run
+    sent = select(Delivery.id).where(Delivery.run_id == run.id).limit(count)
+    await session.execute(
+        update(Delivery)
+        .where(Delivery.id.in_(sent.scalar_subquery()))
+        .values(status=DeliveryStatus.SENT, claimed_at=at)
+    )
+    await session.execute(
+        update(Delivery)
+        .where(Delivery.run_id == run.id, Delivery.status == DeliveryStatus.QUEUED)
+        .values(status=DeliveryStatus.CANCELLED)
+    )
+    await session.execute(update(Run).where(Run.id == run.id).values(status=RunStatus.CANCELLED))
     await session.commit()

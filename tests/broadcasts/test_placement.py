@@ -1,16 +1,14 @@
 """`planner.place` (what previews show) against `plan_run` (what a run does), the reference:
 the same target, variant and exclusion for every subscriber, planning nothing itself."""
 
-from datetime import timedelta
-
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from broadcasts.models import Campaign, Delivery, DeliveryStatus, Run
+from broadcasts.models import Campaign, Delivery, Run
 from broadcasts.planner import place, plan_run
 from core.models import Subscriber, SubscriberStatus
 from segments.saved import save_segment
-from tests.broadcasts.audience import NOW, add_subscribers, campaign_from
+from tests.broadcasts.audience import NOW, add_subscribers, campaign_from, sent_earlier_to
 
 # Spanish speakers first, then Madrid (a rule most subscribers have no value for: NULL),
 # then everyone else; a holdout, a split and a cap to agree on.
@@ -41,16 +39,7 @@ async def _audience(session: AsyncSession) -> list[int]:
     await session.execute(
         update(Subscriber).where(Subscriber.id.in_(madrid.scalar_subquery())).values(city="Madrid")
     )
-    # Ten got another campaign an hour ago: capped at 1 per 24 h.
-    earlier = await campaign_from(session, "name: earlier\ndefault: {text: hi}\n")
-    plan = await plan_run(session, campaign=earlier, now=NOW - timedelta(hours=1))
-    sent = select(Delivery.id).where(Delivery.run_id == plan.run.id).limit(10)
-    await session.execute(
-        update(Delivery)
-        .where(Delivery.id.in_(sent.scalar_subquery()))
-        .values(status=DeliveryStatus.SENT, claimed_at=NOW - timedelta(hours=1))
-    )
-    await session.commit()
+    await sent_earlier_to(session, 10, hours_ago=1)  # capped at 1 per 24 h
     return ids
 
 

@@ -2,7 +2,7 @@
 
 from datetime import timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from broadcasts.models import (
@@ -10,14 +10,12 @@ from broadcasts.models import (
     CampaignTarget,
     Delivery,
     DeliveryStatus,
-    Run,
-    RunStatus,
     Variant,
 )
 from broadcasts.planner import plan_run
 from core.models import SubscriberStatus
 from segments.saved import save_segment
-from tests.broadcasts.audience import NOW, add_subscribers, campaign_from
+from tests.broadcasts.audience import NOW, add_subscribers, campaign_from, sent_earlier_to
 
 TWO_SEGMENTS = """
 name: autumn
@@ -75,25 +73,7 @@ async def test_inactive_holdout_and_capped_are_excluded_and_counted(
     await add_subscribers(session, 100, first_id=1)
     await add_subscribers(session, 3, first_id=500, status=SubscriberStatus.UNSUBSCRIBED)
     await add_subscribers(session, 2, first_id=600, status=SubscriberStatus.BLOCKED)
-    first = await campaign_from(session, "name: first\ndefault: {text: hi}\n")
-    earlier = await plan_run(session, campaign=first, now=NOW - timedelta(hours=2))
-    # Ten of them got the earlier campaign two hours ago: capped at 1 per 24 h. It was
-    # cancelled then: the others' messages will not go.
-    sent = select(Delivery.id).where(Delivery.run_id == earlier.run.id).limit(10)
-    await session.execute(
-        update(Delivery)
-        .where(Delivery.id.in_(sent.scalar_subquery()))
-        .values(status=DeliveryStatus.SENT, claimed_at=NOW - timedelta(hours=2))
-    )
-    await session.execute(
-        update(Delivery)
-        .where(Delivery.run_id == earlier.run.id, Delivery.status == DeliveryStatus.QUEUED)
-        .values(status=DeliveryStatus.CANCELLED)
-    )
-    await session.execute(
-        update(Run).where(Run.id == earlier.run.id).values(status=RunStatus.CANCELLED)
-    )
-    await session.commit()
+    await sent_earlier_to(session, 10, hours_ago=2)  # capped at 1 per 24 h
     second = await campaign_from(session, "name: second\nholdout: 20\ndefault: {text: hi}\n")
     plan = await plan_run(session, campaign=second, now=NOW)
     assert plan.excluded["unsubscribed"] == 3
