@@ -33,6 +33,7 @@ from broadcasts.messenger import (
     RetryAfter,
     TransientError,
     Unknown,
+    refuses_the_bot,
 )
 from broadcasts.models import Campaign
 from broadcasts.outcomes import Final, Refused, TimedOut, Unrenderable, Unsent
@@ -62,6 +63,7 @@ class AttemptRules:
     transient_attempts: int
     backoff_seconds: float
     flood_attempts: int
+    token_pause: float
 
 
 @functools.cache
@@ -127,6 +129,16 @@ class Attempts:
                 floods += 1
                 if floods >= rules.flood_attempts:
                     return Refused()
+            elif refuses_the_bot(outcome):
+                self._faults.note(
+                    "token refusals",
+                    logging.ERROR,
+                    f"Telegram refuses SEGBOT_BOT_TOKEN ({outcome.description}): every send "
+                    f"paused for {rules.token_pause:g} s, delivery {delivery_id} back in the "
+                    "queue; nothing is marked failed (set a token Telegram knows)",
+                )
+                await self._budget.pause(rules.token_pause)
+                return Refused()
             else:
                 attempts += 1
                 if not (

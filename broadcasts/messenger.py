@@ -7,7 +7,7 @@ handling of each is one visible decision.
 
 import enum
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, TypeGuard
 
 
 class MediaKind(enum.StrEnum):
@@ -130,6 +130,15 @@ class Unknown:
 
 
 Outcome = Sent | RetryAfter | Blocked | ChatNotFound | Rejected | TransientError | Unknown
+# How the Bot API refuses the bot itself, whatever the message: a token it does not know
+# (401) or cannot read (404).
+TOKEN_UNKNOWN = ("Unauthorized", "Not Found")
+
+
+def refuses_the_bot(outcome: object) -> TypeGuard[Rejected]:
+    """Whether the platform refused the bot (its token), not this message: nothing will be
+    sent until the token is put right, and this message certainly did not arrive."""
+    return isinstance(outcome, Rejected) and outcome.description.startswith(TOKEN_UNKNOWN)
 
 
 class Messenger(Protocol):

@@ -25,15 +25,14 @@ from broadcasts.messenger import (
     Messenger,
     Outcome,
     OutgoingMessage,
-    Rejected,
     RetryAfter,
     TransientError,
+    refuses_the_bot,
 )
 
 FLOOD_WAITS = 5  # 429s one message may meet; then it is the answer
 TRIES = 3  # sends of one message that may end in a server error
 BACKOFF_SECONDS = 1.0  # before the second send after a server error; doubles after
-TOKEN_UNKNOWN = ("Unauthorized", "Not Found")  # how the Bot API answers a wrong token
 
 Waiting = Callable[[Outcome, float], None]  # an answer being waited out, for how many seconds
 
@@ -63,7 +62,7 @@ async def send_in_turn(
 
 def _ends_this_chat(outcome: Outcome) -> bool:
     """The answer would be the same for any message to this chat."""
-    token = isinstance(outcome, Rejected) and outcome.description.startswith(TOKEN_UNKNOWN)
+    token = refuses_the_bot(outcome)
     return token or isinstance(outcome, ChatNotFound | Blocked)
 
 

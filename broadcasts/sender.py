@@ -81,6 +81,7 @@ class SenderSettings:
     send_timeout: float = 10.0  # SEGBOT_SEND_TIMEOUT: past it, a request's outcome is unknown
     in_flight: int | None = None  # requests at once; None: from the rates and the timeout
     stop_grace: float = 2.0  # seconds a stopping sender waits for answers to requests out
+    token_pause: float = 60.0  # every send waits this long after Telegram refuses the token
 
 
 def bounds(budget: RateBudget, settings: SenderSettings) -> Bounds:
@@ -197,6 +198,7 @@ class Sender:
         rules = AttemptRules(
             settings.public_url, settings.secret, settings.send_timeout,
             settings.transient_attempts, settings.backoff_seconds, settings.flood_attempts,
+            settings.token_pause,
         )  # fmt: skip
         return Pipeline(
             self._sessionmaker, self._messenger, self._budget, rules, sender=self.id,

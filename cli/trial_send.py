@@ -23,6 +23,7 @@ from bot.messenger import TelegramMessenger
 from broadcasts.compose import Recipient, compose, prepared
 from broadcasts.message_content import MessageContent, in_each_language
 from broadcasts.messenger import (
+    TOKEN_UNKNOWN,
     Blocked,
     ChatNotFound,
     Messenger,
@@ -35,7 +36,7 @@ from broadcasts.messenger import (
     Unknown,
 )
 from broadcasts.models import Campaign
-from broadcasts.one_chat import TOKEN_UNKNOWN, send_in_turn
+from broadcasts.one_chat import send_in_turn
 from broadcasts.templates import SAMPLE
 from broadcasts.uploads import FileIds, UploadOnce
 from core.errors import NotPossibleError

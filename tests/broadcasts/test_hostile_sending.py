@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.messenger import TelegramMessenger
 from broadcasts.config import BroadcastsConfig
-from broadcasts.messenger import OutgoingMessage, RetryAfter, Unknown
+from broadcasts.messenger import OutgoingMessage, Rejected, RetryAfter, Unknown
 from broadcasts.models import DeliveryStatus, Run, RunStatus
 from broadcasts.planner import plan_run
 from broadcasts.runs import progress
@@ -259,3 +259,20 @@ async def test_who_leaves_while_their_claimed_message_waits_is_not_messaged(
         (DeliveryStatus.EXCLUDED, "unsubscribed"),
         (DeliveryStatus.EXCLUDED, "blocked"),
     )
+
+
+async def test_a_token_telegram_refuses_fails_nobody(
+    session: AsyncSession, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    """401 is about the bot, not the message (a token revoked mid-broadcast): every send
+    waits, the message goes back in the queue, and nobody is marked failed, so once the
+    token is right again everyone gets it, once."""
+    plan = await planned(session, 3)
+    messenger = FakeMessenger()
+    messenger.script[1] = [Rejected("Unauthorized"), Rejected("Not Found")]
+    await sender(sessionmaker, messenger, token_pause=0.01).deliver(plan.run.id)
+    assert await status_by_chat(session, plan.run.id) == dict.fromkeys(
+        (1, 2, 3), (DeliveryStatus.SENT, None)
+    )
+    assert [len(messenger.to(chat)) for chat in (1, 2, 3)] == [1, 1, 1]
+    assert len(messenger.calls) == 5  # chat 1 tried three times, the others once
