@@ -11,6 +11,11 @@ a slow answer holds up only its own.
 - 429: every send pauses for retry_after (the budget is shared) and the message goes
   again, up to `flood_attempts` times, then back in the queue. 5xx and connections that
   never opened: retried `transient_attempts` times with backoff, then failed.
+- An outage is not one message's bad luck: once `outage_after` requests in a row got no
+  usable answer (a 5xx, no connection, no answer in time) the Bot API is taken to be down.
+  Then every send pauses for `outage_pause`, again after each request that still gets
+  none, and a message that certainly did not arrive goes back in the queue rather than
+  being marked failed (one that may have arrived stays `unknown`). Any answer ends it.
 """
 
 import asyncio
@@ -64,6 +69,28 @@ class AttemptRules:
     backoff_seconds: float
     flood_attempts: int
     token_pause: float
+    outage_after: int
+    outage_pause: float
+
+
+class Outage:
+    """Whether the Bot API is down rather than one message unlucky: `after` requests in a
+    row went unanswered (a 5xx, a connection that failed, no answer in time), with no
+    answer in between. A message that never went (waiting for an upload) tells nothing."""
+
+    def __init__(self, after: int) -> None:
+        self._after = after
+        self._unanswered = 0  # requests in a row
+
+    def note(self, outcome: Outcome | TimedOut) -> bool:
+        """Count one request's outcome; whether the Bot API is down now."""
+        if isinstance(outcome, TransientError) and not outcome.sent:
+            pass  # it never went
+        elif isinstance(outcome, TransientError | Unknown | TimedOut):
+            self._unanswered += 1
+        else:
+            self._unanswered = 0
+        return self._unanswered >= self._after
 
 
 @functools.cache
@@ -92,6 +119,7 @@ class Attempts:
         self._ahead = ahead  # at most this many messages wait for a slot
         self._sending = sending  # is the run (by id) still sending?
         self._faults = faults
+        self._outage = Outage(rules.outage_after)
 
     async def send(self, pending: Pending) -> Final:
         """Send the message until it has a final answer (or does not go after all). The
@@ -117,6 +145,7 @@ class Attempts:
         while may_go:
             outcome = await self._request(message)
             _counted(type(outcome).__name__).inc()
+            down = self._outage.note(outcome)
             if isinstance(outcome, RetryAfter):
                 RETRY_AFTER.labels(client="broadcasts").inc()
                 self._faults.note(
@@ -139,6 +168,21 @@ class Attempts:
                 )
                 await self._budget.pause(rules.token_pause)
                 return Refused()
+            elif down and isinstance(outcome, TransientError | Unknown | TimedOut):
+                self._faults.note(
+                    "outages",
+                    logging.ERROR,
+                    f"the Bot API is not answering ({rules.outage_after}+ requests in a row, "
+                    f"the last: {_unanswered(outcome)}): every send paused for "
+                    f"{rules.outage_pause:g} s, delivery {delivery_id} "
+                    + (
+                        "back in the queue"
+                        if isinstance(outcome, TransientError)
+                        else "unknown (it may have arrived)"
+                    ),
+                )
+                await self._budget.pause(rules.outage_pause)
+                return Refused() if isinstance(outcome, TransientError) else outcome
             else:
                 attempts += 1
                 if not (
@@ -196,6 +240,12 @@ class Attempts:
         elif isinstance(outcome, Rejected | ChatNotFound):
             why = outcome.description if isinstance(outcome, Rejected) else "chat not found"
             self._faults.note("refusals", warning, f"delivery {delivery_id} refused: {why}")
+
+
+def _unanswered(outcome: TransientError | Unknown | TimedOut) -> str:
+    if isinstance(outcome, TimedOut):
+        return f"no answer within {outcome.seconds:g} s"
+    return outcome.description
 
 
 def _unrenderable(pending: Pending, error: Exception) -> str:

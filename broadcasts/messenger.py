@@ -117,9 +117,11 @@ class Rejected:
 
 @dataclass(frozen=True, slots=True)
 class TransientError:
-    """It certainly did not arrive (a 5xx, a connection that never opened): retry later."""
+    """It certainly did not arrive (a 5xx, a connection that never opened): retry later.
+    `sent` is False when no request went out at all (it waited too long for its turn)."""
 
     description: str
+    sent: bool = True
 
 
 @dataclass(frozen=True, slots=True)

@@ -82,6 +82,8 @@ class SenderSettings:
     in_flight: int | None = None  # requests at once; None: from the rates and the timeout
     stop_grace: float = 2.0  # seconds a stopping sender waits for answers to requests out
     token_pause: float = 60.0  # every send waits this long after Telegram refuses the token
+    outage_after: int = 10  # requests in a row without an answer: the Bot API is down...
+    outage_pause: float = 10.0  # ...and every send waits this long, then tries again
 
 
 def bounds(budget: RateBudget, settings: SenderSettings) -> Bounds:
@@ -198,7 +200,7 @@ class Sender:
         rules = AttemptRules(
             settings.public_url, settings.secret, settings.send_timeout,
             settings.transient_attempts, settings.backoff_seconds, settings.flood_attempts,
-            settings.token_pause,
+            settings.token_pause, settings.outage_after, settings.outage_pause,
         )  # fmt: skip
         return Pipeline(
             self._sessionmaker, self._messenger, self._budget, rules, sender=self.id,

@@ -109,7 +109,7 @@ class UploadOnce:
         ]:
             left = deadline - asyncio.get_running_loop().time()
             if left <= 0:
-                return TransientError("waiting for the first upload of its file")
+                return TransientError("waiting for the first upload of its file", sent=False)
             self._waiting += 1
             try:
                 await asyncio.wait(busy, timeout=left)

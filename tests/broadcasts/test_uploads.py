@@ -132,7 +132,7 @@ async def test_a_message_that_waits_too_long_for_the_upload_did_not_go(
     uploading = asyncio.ensure_future(sender.send(video(promo, 1)))
     await until(lambda: platform.uploads == 1, what="the first upload")
     waited = await sender.send(video(promo, 2))
-    assert waited == TransientError("waiting for the first upload of its file")
+    assert waited == TransientError("waiting for the first upload of its file", sent=False)
     assert len(platform.requests) == 1  # it never went out
     platform.release.set()
     assert isinstance(await uploading, Sent)
