@@ -5,7 +5,7 @@ a slow answer holds up only its own.
 - The mark (broadcasts/recorder.py `Marks`) is committed in the rate budget's `prepare`,
   before `take` returns; a message whose claim is no longer this sender's, whose
   subscriber left since the claim, or whose run stopped meanwhile, is not sent (`Unsent`,
-  or `Refused` once marked: it never left).
+  or `Refused` once marked: it never left). Before each retry that is checked again.
 - The request has `send_timeout`; past it the outcome is `TimedOut` (it went out, so it
   may have arrived: `unknown`).
 - 429: every send pauses for retry_after (the budget is shared) and the message goes
@@ -58,6 +58,7 @@ class Pending:
     recipient: Recipient
     paid: bool
     marked: bool = False  # attempted_at is committed: from here on it may go out
+    due: bool = True  # False once its subscriber left (or its claim was lost) before a retry
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,11 +200,16 @@ class Attempts:
         """Wait for a send slot, the message marked attempted meanwhile; whether it may go."""
         prepare = partial(self._mark, pending)
         await self._budget.take(chat_id, paid=pending.paid, prepare=prepare)
-        return pending.marked and self._sending(pending.run_id)
+        return pending.marked and pending.due and self._sending(pending.run_id)
 
     async def _mark(self, pending: Pending) -> None:
-        if not pending.marked and self._sending(pending.run_id):
-            pending.marked = await self._marks.mark(pending.recipient.delivery_id)
+        if not self._sending(pending.run_id):
+            return
+        delivery_id = pending.recipient.delivery_id
+        if pending.marked:  # tried before: whoever left meanwhile does not get it
+            pending.due = await self._marks.still_due(delivery_id)
+        else:
+            pending.marked = await self._marks.mark(delivery_id)
 
     async def _request(self, message: OutgoingMessage) -> Outcome | TimedOut:
         timeout = self._rules.send_timeout

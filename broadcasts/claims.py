@@ -100,6 +100,14 @@ async def mark_attempted(
     return result
 
 
+async def still_due(session: AsyncSession, ids: list[int], *, sender: str) -> set[int]:
+    """Of these attempted requests, those that may be tried again (after a 429 or a 5xx):
+    still `sender`'s claims, of subscribers still active. Who left while theirs waited to
+    be tried again is not sent to (it goes back to the queue, where the claim excludes it)."""
+    due = await session.execute(_STILL_DUE, {"ids": ids, "sender": sender})
+    return set(due.scalars().all())
+
+
 async def release(
     session: AsyncSession, ids: list[int], *, sender: str, attempted: bool = False
 ) -> int:
@@ -238,5 +246,6 @@ _MARK = (
     .values(attempted_at=bindparam("now"))
     .returning(_COLUMNS.id)
 )
+_STILL_DUE = select(_COLUMNS.id).where(*_CLAIMS_GIVEN, _STILL_ACTIVE)
 _RELEASE_UNSENT = update(DELIVERIES).where(*_CLAIMS_GIVEN, _UNATTEMPTED).values(_QUEUED_AGAIN)
 _RELEASE_REFUSED = update(DELIVERIES).where(*_CLAIMS_GIVEN).values(_QUEUED_AGAIN)

@@ -3,7 +3,8 @@
 - `Marks`: "this request is about to go out" (`claims.mark_attempted`), asked for as a
   message's slot is reserved, some way ahead of it: one commit every MARK_GATHER seconds
   at most carries all asked for meanwhile. A mark is committed before its request is
-  handed over.
+  handed over. A request tried again is checked the same way, in the same batches
+  (`claims.still_due`): its subscriber may have left while it waited.
 - `Results`: how each message ended, by one writer, every RESULT_GATHER seconds at most:
   deliveries' statuses, subscribers found blocked, claims back in the queue, Stars of
   released paid claims given back, in one transaction.
@@ -27,7 +28,7 @@ from datetime import datetime
 from sqlalchemy import bindparam, insert, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from broadcasts.claims import DELIVERIES, mark_attempted, release
+from broadcasts.claims import DELIVERIES, mark_attempted, release, still_due
 from broadcasts.messenger import Blocked, ChatNotFound, Rejected, Sent, TransientError
 from broadcasts.models import DeliveryStatus, Run
 from broadcasts.outcomes import Ended, Refused, Result, TimedOut, Unrenderable, Unsent
@@ -52,15 +53,23 @@ class Marks:
         self._lock = writing
         self._sender = sender
         self._clock = clock
-        self._waiting: list[tuple[int, asyncio.Future[bool]]] = []
+        self._waiting: list[tuple[int, bool, asyncio.Future[bool]]] = []  # id, again, answer
         self._committing: asyncio.Task[None] | None = None
 
     async def mark(self, delivery_id: int) -> bool:
         """Commit that this delivery's request is about to go out; False if the claim is
         no longer this sender's (settled by another meanwhile) or its subscriber has left
         since the claim: then it must not go."""
+        return await self._ask(delivery_id, again=False)
+
+    async def still_due(self, delivery_id: int) -> bool:
+        """Whether a request marked before may go again: False if the claim is no longer
+        this sender's or its subscriber has left meanwhile."""
+        return await self._ask(delivery_id, again=True)
+
+    async def _ask(self, delivery_id: int, *, again: bool) -> bool:
         future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        self._waiting.append((delivery_id, future))
+        self._waiting.append((delivery_id, again, future))
         if self._committing is None:
             self._committing = asyncio.create_task(self._commit_all())
         return await future
@@ -75,19 +84,26 @@ class Marks:
             while self._waiting:
                 await asyncio.sleep(MARK_GATHER)
                 batch, self._waiting = self._waiting, []
+                first = [delivery_id for delivery_id, again, _ in batch if not again]
+                again = [delivery_id for delivery_id, again, _ in batch if again]
+                sender = self._sender
                 try:
                     async with self._lock, self._sessionmaker() as session:
-                        marked = await mark_attempted(
-                            session, [i for i, _ in batch], sender=self._sender, now=self._clock()
-                        )
+                        may_go = set[int]()
+                        if first:
+                            may_go = await mark_attempted(
+                                session, first, sender=sender, now=self._clock()
+                            )
+                        if again:
+                            may_go |= await still_due(session, again, sender=sender)
                 except Exception as error:  # each waiting send fails with it
-                    for _, future in batch:
+                    for _, _, future in batch:
                         if not future.done():
                             future.set_exception(error)
                     continue
-                for delivery_id, future in batch:
+                for delivery_id, _, future in batch:
                     if not future.done():
-                        future.set_result(delivery_id in marked)
+                        future.set_result(delivery_id in may_go)
         finally:
             self._committing = None
 

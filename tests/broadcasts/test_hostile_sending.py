@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.messenger import TelegramMessenger
 from broadcasts.config import BroadcastsConfig
-from broadcasts.messenger import OutgoingMessage, Rejected, RetryAfter, Unknown
+from broadcasts.messenger import OutgoingMessage, Rejected, RetryAfter, TransientError, Unknown
 from broadcasts.models import DeliveryStatus, Run, RunStatus
 from broadcasts.planner import plan_run
 from broadcasts.runs import progress
@@ -254,6 +254,36 @@ async def test_who_leaves_while_their_claimed_message_waits_is_not_messaged(
         BatchResult.FINISHED
     )
     assert [message.chat_id for message in messenger.calls] == [1]
+    by_chat = await status_by_chat(session, plan.run.id)
+    assert (by_chat[2], by_chat[3]) == (
+        (DeliveryStatus.EXCLUDED, "unsubscribed"),
+        (DeliveryStatus.EXCLUDED, "blocked"),
+    )
+
+
+async def test_who_leaves_while_their_message_waits_to_be_tried_again_is_not_messaged(
+    session: AsyncSession, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    """After a 429 or a 5xx the message goes again later: whoever unsubscribes or blocks
+    the bot meanwhile is left out (only the request Telegram did not take went)."""
+    plan = await planned(session, 3)
+    messenger = FakeMessenger()
+    messenger.script = {2: [RetryAfter(0.05)], 3: [TransientError("Bad Gateway")]}
+
+    async def leaves(message: OutgoingMessage) -> None:
+        if message.chat_id in LEAVING:
+            async with sessionmaker() as elsewhere:
+                await elsewhere.execute(
+                    update(Subscriber)
+                    .where(Subscriber.chat_id == message.chat_id)
+                    .values(status=LEAVING[message.chat_id])
+                )
+                await elsewhere.commit()
+
+    messenger.before_answer = leaves
+    assert await sender(sessionmaker, messenger).deliver(plan.run.id) is BatchResult.FINISHED
+    assert sorted(message.chat_id for message in messenger.calls) == [1, 2, 3]
+    assert [message.chat_id for message in messenger.sent] == [1]
     by_chat = await status_by_chat(session, plan.run.id)
     assert (by_chat[2], by_chat[3]) == (
         (DeliveryStatus.EXCLUDED, "unsubscribed"),
