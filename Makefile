@@ -42,7 +42,12 @@ browser:
 demo: install
 	$(BIN)/segbot demo
 
-test: test-sqlite test-postgres
+# Both runs at once, each one's output shown as it ends: a run waits on sockets, processes
+# and the database most of the time (it keeps under half a core busy), and the two share
+# nothing (the PostgreSQL run makes a database of its own, Redis keys are each test's own).
+test: dev
+	@echo "== the suite on SQLite and on PostgreSQL side by side; each run's output follows as it ends"
+	@$(MAKE) --no-print-directory -j2 --output-sync=target test-sqlite test-postgres
 
 test-sqlite: dev
 	$(BIN)/pytest

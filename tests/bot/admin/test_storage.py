@@ -2,6 +2,7 @@
 moves between bot processes), process memory otherwise."""
 
 import os
+import random
 
 import pytest
 from aiogram.fsm.storage.base import StorageKey
@@ -42,7 +43,8 @@ async def test_memory_keeps_only_chats_with_a_state_or_data() -> None:
 
 
 async def test_redis_keeps_the_wizard_between_storages() -> None:
-    key = StorageKey(bot_id=1, chat_id=42, user_id=42)
+    chat = random.randrange(10**9, 10**10)  # noqa: S311  (a key no other run shares)
+    key = StorageKey(bot_id=1, chat_id=chat, user_id=chat)
     first = fsm_storage(load_settings(redis_url=REDIS_URL))
     assert isinstance(first, RedisStorage)
     try:
