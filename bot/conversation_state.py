@@ -16,6 +16,7 @@ with the Dispatcher's storage, strategy and event isolation, except that:
 - without an event isolation, no lock is taken (aiogram's would do nothing).
 """
 
+import logging
 from collections.abc import Awaitable, Callable
 from contextlib import nullcontext
 from typing import Any
@@ -29,6 +30,9 @@ from aiogram.types import TelegramObject
 from redis.asyncio import Redis
 
 from bot.flood import RedisBuckets
+from bot.redis_outage import UNANSWERED, RedisOutage
+
+logger = logging.getLogger(__name__)
 
 Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
 
@@ -46,6 +50,7 @@ class StateMiddleware(BaseMiddleware):
         self._fsm = fsm
         # aiogram's default isolation, whose lock does nothing: no need to take it
         self._isolated = not isinstance(fsm.events_isolation, DisabledEventIsolation)
+        self._outage = RedisOutage(logger, without="wizard steps unknown")
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         data["fsm_storage"] = self._fsm.storage
@@ -59,8 +64,18 @@ class StateMiddleware(BaseMiddleware):
             return await handler(event, data)
         lock = self._fsm.events_isolation.lock(key=context.key) if self._isolated else nullcontext()
         async with lock:
-            data.update({"state": context, "raw_state": await context.get_state()})
+            data.update({"state": context, "raw_state": await self._state(context)})
             return await handler(event, data)
+
+    async def _state(self, context: FSMContext) -> str | None:
+        """The chat's state; none while Redis does not answer (bot/redis_outage.py)."""
+        try:
+            state = await context.get_state()
+        except UNANSWERED as error:
+            self._outage.failed(error)
+            return None
+        self._outage.answered()
+        return state
 
 
 class StatePrefetch:

@@ -9,12 +9,16 @@ its own. Calls made while a round trip is out (a batch of webhook updates handle
 share the next one, as a pipeline of script calls, each still atomic on its own.
 """
 
+import logging
 import time
 from typing import Any, Protocol
 
 from redis.asyncio import Redis
 
+from bot.redis_outage import UNANSWERED, RedisOutage
 from core.grouped_calls import GroupedCalls
+
+logger = logging.getLogger(__name__)
 
 _MAX_TRACKED_USERS = 50_000
 
@@ -77,7 +81,8 @@ class LocalBuckets:
 
 class RedisBuckets:
     """Token buckets in Redis. Calls made while a round trip is out wait for the next one,
-    which takes them all (see the module docstring)."""
+    which takes them all (see the module docstring). While Redis does not answer, this
+    process's own buckets stand in (bot/redis_outage.py)."""
 
     def __init__(
         self, redis: Redis, *, rate: float = 2.0, burst: int = 8, prefix: str = "segbot:flood:"
@@ -88,15 +93,25 @@ class RedisBuckets:
         # A bucket left alone this long has refilled: Redis may forget it.
         self._args = (rate, burst, int(1000 * burst / rate) + 1000)
         self._round_trips = GroupedCalls[list[str], Any](self._run)
+        self._meanwhile = LocalBuckets(rate=rate, burst=burst)
+        self._outage = RedisOutage(
+            logger, without="flood limits are each bot process's own, wizard steps unknown"
+        )
 
     async def admit(self, user_id: int) -> bool:
-        admitted, _ = await self._round_trips.call([f"{self._prefix}{user_id}"])
-        return bool(admitted)
+        admitted, _ = await self.admit_reading(user_id, None)
+        return admitted
 
-    async def admit_reading(self, user_id: int, key: str) -> tuple[bool, str | None]:
+    async def admit_reading(self, user_id: int, key: str | None) -> tuple[bool, str | None]:
         """`admit`, and the text held at `key` (a string key in the same Redis; None when it
-        is unset), read in the same round trip."""
-        admitted, read = await self._round_trips.call([f"{self._prefix}{user_id}", key])
+        is unset, or while Redis does not answer), read in the same round trip."""
+        keys = [f"{self._prefix}{user_id}"] if key is None else [f"{self._prefix}{user_id}", key]
+        try:
+            admitted, read = await self._round_trips.call(keys)
+        except UNANSWERED as error:
+            self._outage.failed(error)
+            return await self._meanwhile.admit(user_id), None
+        self._outage.answered()
         return bool(admitted), read.decode() if isinstance(read, bytes) else read
 
     async def _run(self, calls: list[list[str]]) -> list[Any]:

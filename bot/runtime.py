@@ -51,6 +51,7 @@ from bot.console.context import ConsoleServices
 from bot.dispatcher import ALLOWED_UPDATES, build_bot, build_dispatcher, secret_key
 from bot.messenger import TelegramMessenger
 from bot.process_roles import Role
+from bot.redis_outage import TIMEOUTS as REDIS_TIMEOUTS
 from bot.web_server import create_web_app, start_web_server
 from bot.webhook import WEBHOOK_PATH, InboxProcessor, receiver, webhook_secret
 from broadcasts.pacing import RateBudget
@@ -235,7 +236,8 @@ def _shut_down(scheduler: AsyncIOScheduler) -> None:
 def _redis(url: str) -> Redis:
     """A client whose pool waits for a free connection rather than failing: a sender takes
     a batch's slots at once, each a script call."""
-    return Redis(connection_pool=BlockingConnectionPool.from_url(url, max_connections=32))
+    pool = BlockingConnectionPool.from_url(url, max_connections=32, **REDIS_TIMEOUTS)
+    return Redis(connection_pool=pool)
 
 
 def _delivery_worker(

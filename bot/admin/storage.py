@@ -11,6 +11,7 @@ from typing import Any
 from aiogram.fsm.storage.base import BaseStorage, StateType, StorageKey
 from aiogram.fsm.storage.memory import MemoryStorage
 
+from bot.redis_outage import TIMEOUTS
 from core.settings import Settings
 
 STATE_TTL = timedelta(days=1)
@@ -22,7 +23,10 @@ def fsm_storage(settings: Settings) -> BaseStorage:
     from aiogram.fsm.storage.redis import RedisStorage  # needs the optional redis package
 
     return RedisStorage.from_url(
-        settings.redis_url.get_secret_value(), state_ttl=STATE_TTL, data_ttl=STATE_TTL
+        settings.redis_url.get_secret_value(),
+        connection_kwargs=dict(TIMEOUTS),
+        state_ttl=STATE_TTL,
+        data_ttl=STATE_TTL,
     )
 
 
