@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import date, datetime
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, TypeVar
 
@@ -315,6 +316,7 @@ def generate(
     ] = None,
 ) -> None:
     """Find AI segments (clusters with profiles); replaces every current AI segment."""
+    from bot.admin.segment_deletion import refuse_if_used
     from segments.ai.generate import generate_ai_segments
     from segments.ai.llm import language_model
     from segments.ai.profiles import HOW_TO_READ
@@ -327,6 +329,7 @@ def generate(
             sessionmaker, now=utcnow(), config=ai, k_min=k_min, k_max=k_max,
             description=describe, model=language_model(settings),
             rfm_segments=_names(config),
+            check_removable=partial(refuse_if_used, rfm_segments=_names(config)),
         )  # fmt: skip
         if result.removed:
             out.print(f"replaced {len(result.removed)} AI segments: {', '.join(result.removed)}")

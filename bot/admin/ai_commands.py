@@ -9,6 +9,7 @@ replace AI segments that exist; `regenerate` replaces them and says what went.
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import partial
 from html import escape
 from typing import Any
 
@@ -19,6 +20,7 @@ from bot.admin import charts
 from bot.admin.monospace import bold, code, pieces
 from bot.admin.permissions import Permission
 from bot.admin.registry import AdminCommand, Call, QueryError, UsageError
+from bot.admin.segment_deletion import refuse_if_used
 from segments.ai.chart import cluster_chart_png
 from segments.ai.generate import Generation, generate_ai_segments
 from segments.ai.llm import language_model
@@ -134,6 +136,7 @@ async def _generate(call: Call, asked: Generate) -> None:
             call.sessionmaker, now=call.clock(), config=call.services.ai, k_min=asked.k_min,
             k_max=asked.k_max, description=asked.description,
             model=language_model(call.settings), rfm_segments=call.services.rfm_names,
+            check_removable=partial(refuse_if_used, rfm_segments=call.services.rfm_names),
         )  # fmt: skip
     except RuleError as error:  # in the audience rule after `where`
         parts = _WHERE.split(asked.description or "", maxsplit=1)

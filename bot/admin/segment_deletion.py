@@ -1,10 +1,13 @@
-"""Deleting a saved segment, refused while anything still depends on it.
+"""Deleting a saved segment, refused while anything still depends on it; the same check
+for AI segments a regeneration would replace (`refuse_if_used`).
 
 A service function without aiogram (AsyncSession in, the commit here). It asks the
 campaigns and the journeys as well as the segments, and `segments` may not import
 `broadcasts` or `journeys` (docs/architecture.md), so it sits above them all, with the
 console that uses it.
 """
+
+from collections.abc import Collection
 
 from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -33,29 +36,42 @@ async def delete_segment(session: AsyncSession, *, name: str, rfm_segments: RfmN
     """Delete the segment with its versions, members and size history; commits.
     UnknownSegmentError if there is none; SegmentInUseError naming what uses it."""
     segment = await get_segment(session, name=name)
-    rules = await saved_rules(session, rfm_segments=rfm_segments)
-    users = sorted(
-        other for other, rule in rules.items() if other != name and name in segment_references(rule)
-    )
-    if users:
-        raise SegmentInUseError(
-            f"Segment {name!r} is used by {', '.join(users)} (in segment {name}); "
-            "change those first."
-        )
-    campaigns = await _open_campaigns_using(session, name, rfm_segments)
-    if campaigns:
-        raise SegmentInUseError(
-            f"Segment {name!r} is the audience of campaign {', '.join(campaigns)}; "
-            "cancel or finish it first."
-        )
-    journeys = await _journeys_using(session, name, rfm_segments)
-    if journeys:
-        raise SegmentInUseError(
-            f"Segment {name!r} is used by journey {', '.join(journeys)}; archive it first, "
-            "or save a version without it and wait for everyone on the earlier one to leave."
-        )
+    await refuse_if_used(session, [name], rfm_segments=rfm_segments)
     await delete_segments(session, segment_ids=[segment.id])
     await session.commit()
+
+
+async def refuse_if_used(
+    session: AsyncSession, names: Collection[str], *, rfm_segments: RfmNames
+) -> None:
+    """SegmentInUseError naming what uses the first of `names` (in name order) that another
+    segment's rule (not one of `names`), an unfinished campaign or a journey still uses:
+    those segments may not go."""
+    rules = await saved_rules(session, rfm_segments=rfm_segments)
+    for name in sorted(names):
+        users = sorted(
+            other
+            for other, rule in rules.items()
+            if other not in names and name in segment_references(rule)
+        )
+        if users:
+            raise SegmentInUseError(
+                f"Segment {name!r} is used by {', '.join(users)} (in segment {name}); "
+                "change those first."
+            )
+        campaigns = await _open_campaigns_using(session, name, rfm_segments)
+        if campaigns:
+            raise SegmentInUseError(
+                f"Segment {name!r} is the audience of campaign {', '.join(campaigns)}; "
+                "cancel or finish it first."
+            )
+        journeys = await _journeys_using(session, name, rfm_segments)
+        if journeys:
+            raise SegmentInUseError(
+                f"Segment {name!r} is used by journey {', '.join(journeys)}; archive it "
+                "first, or save a version without it and wait for everyone on the earlier "
+                "one to leave."
+            )
 
 
 async def _open_campaigns_using(

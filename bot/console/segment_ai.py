@@ -10,6 +10,7 @@ while it works). `generate` refuses to replace AI segments; `regenerate` replace
 
 import re
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from aiohttp import web
@@ -18,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.admin.ai_commands import MAX_K, SECTIONS, TRAITS_SHOWN
 from bot.admin.permissions import Permission
+from bot.admin.segment_deletion import refuse_if_used
 from bot.console.context import audit, render, requires, services
 from bot.console.segment_list import list_context
 from core.errors import SegbotError
@@ -161,6 +163,7 @@ async def generate(request: web.Request) -> web.Response:
             k_min=low, k_max=high, description=description,
             model=language_model(console.settings),
             rfm_segments=console.services.rfm_names,
+            check_removable=partial(refuse_if_used, rfm_segments=console.services.rfm_names),
         )  # fmt: skip
     except RuleError as error:  # in the audience rule after `where`
         where = _WHERE.split(description or "", maxsplit=1)[-1].strip()

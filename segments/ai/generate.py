@@ -4,12 +4,15 @@ transaction, and their members materialised by the usual membership refresh.
 
 `generate_ai_segments(sessionmaker, now=..., config=...)` is the one call a chat handler,
 the CLI or a job makes. The result says what was removed and which personas lost their
-source segment (they keep their fields; give them a new source or a rule).
+source segment (they keep their fields; give them a new source or a rule). What else may
+use an AI segment (a campaign, a journey) is not this package's to know: the caller's
+`check_removable` raises when the current ones may not go, asked before the clustering
+and again in the transaction that replaces them.
 """
 
 import asyncio
 import logging
-from collections.abc import Collection
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -32,6 +35,10 @@ from segments.models import Persona, Segment, SegmentKind
 from segments.rfm.scoring import DEFAULT_SEGMENT_MAP
 
 logger = logging.getLogger(__name__)
+
+
+# Raises (a SegbotError saying why) when any of these segments may not be removed.
+CheckRemovable = Callable[[AsyncSession, list[str]], Awaitable[None]]
 
 
 class ClusterRangeError(SegbotError):
@@ -62,6 +69,7 @@ async def generate_ai_segments(
     description: str | None = None,
     model: LanguageModel | None = None,
     rfm_segments: Collection[str] = DEFAULT_SEGMENT_MAP.names,
+    check_removable: CheckRemovable | None = None,
 ) -> Generation:
     """Cluster the audience and replace every AI segment with the clusters; commits."""
     low, high = k_min or config.k_min, k_max or config.k_max
@@ -71,6 +79,8 @@ async def generate_ai_segments(
         )
     focus = read_description(description, rfm_segments=rfm_segments)
     async with sessionmaker() as session:
+        if check_removable is not None:
+            await check_removable(session, await _current(session))
         features = await build_features(
             session, now=now, window_days=config.window_days, audience=focus.audience,
             rfm_segments=rfm_segments,
@@ -85,7 +95,9 @@ async def generate_ai_segments(
         profiles = [
             replace(p, name=titled(p.number, [n])) for p, n in zip(profiles, named, strict=True)
         ]
-    removed, orphaned = await _replace(sessionmaker, features, clustering, profiles, now)
+    removed, orphaned = await _replace(
+        sessionmaker, features, clustering, profiles, now, check_removable
+    )
     await refresh_memberships(
         sessionmaker, now=now, names=[profile.name for profile in profiles],
         rfm_segments=rfm_segments,
@@ -120,11 +132,14 @@ async def _replace(
     clustering: Clustering,
     profiles: list[Profile],
     now: datetime,
+    check_removable: CheckRemovable | None,
 ) -> tuple[list[str], list[str]]:
     """Remove the current AI segments and add the new ones, in one transaction; the names
     of the removed segments and of the personas that lost their source."""
     ids = features.frame.index.to_numpy(dtype=np.int64)
     async with sessionmaker() as session:
+        if check_removable is not None:
+            await check_removable(session, await _current(session))
         orphaned = await session.scalars(
             select(Persona.name)
             .join(Segment, Segment.id == Persona.segment_id)
@@ -145,3 +160,9 @@ async def _replace(
             profiles[cluster] = named
         await session.commit()
     return removed, orphaned_names
+
+
+async def _current(session: AsyncSession) -> list[str]:
+    """The names of the current AI segments."""
+    names = await session.scalars(select(Segment.name).where(Segment.kind == SegmentKind.AI))
+    return list(names.all())
