@@ -42,9 +42,7 @@ async def test_regenerating_is_refused_while_a_campaign_or_a_rule_uses_an_ai_seg
 
     refused = await invoke(runner, segments_app, "generate", *K)
     assert refused.exit_code != 0
-    assert f"Segment {used!r} is the audience of campaign #{campaign.id} spring" in (
-        refused.output
-    )
+    assert f"Segment {used!r} is the audience of campaign #{campaign.id} spring" in (refused.output)
     assert await ai_segments(session) == before
 
     await session.execute(
