@@ -19,7 +19,8 @@ comes from the database drivers.
 APScheduler's routine reports go to DEBUG (`SchedulerChatter`): each job run, each job
 added or removed, its own start and stop, a run skipped while the last one still goes on,
 a job cancelled by a stop. A missed run time and a job's failure keep their level, and
-segbot's jobs log their own summaries at INFO.
+segbot's jobs log their own summaries at INFO. So does SQLAlchemy's report of a connection
+thrown away because its task was cancelled mid-query (`AbandonedConnections`).
 """
 
 import asyncio
@@ -46,6 +47,7 @@ MIN_SECRET_LENGTH = 6
 # parameters, and result rows.
 DRIVER_LOGGERS = ("sqlalchemy", "aiosqlite", "asyncpg", "redis")
 SQL_LOGGER = "sqlalchemy.engine"  # statements and their parameters at INFO (SEGBOT_LOG_SQL)
+POOL_LOGGER = "sqlalchemy.pool"  # and its children: the connection pools
 SCHEDULER_LOGGER = "apscheduler"  # and its children: apscheduler.scheduler, .executors.*
 # APScheduler's warning that a job's run was skipped because its last run still goes on.
 _STILL_RUNNING = "maximum number of running instances reached"
@@ -97,17 +99,42 @@ class SchedulerChatter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if record.name != SCHEDULER_LOGGER and not record.name.startswith(f"{SCHEDULER_LOGGER}."):
             return True
-        cancelled = record.exc_info is not None and isinstance(
-            record.exc_info[1], asyncio.CancelledError
-        )
+        cancelled = _cancelled(record)
         skipped = _STILL_RUNNING in str(record.msg)
         if record.levelno != logging.INFO and not cancelled and not skipped:
             return True
         if cancelled:
-            record.msg = f"a job was cancelled as the scheduler stopped ({_message(record)})"
-            record.args, record.exc_info, record.exc_text = None, None, None
-        record.levelno, record.levelname = logging.DEBUG, logging.getLevelName(logging.DEBUG)
-        return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
+            return _as_debug(
+                record, f"a job was cancelled as the scheduler stopped ({_message(record)})"
+            )
+        return _as_debug(record)
+
+
+class AbandonedConnections(logging.Filter):
+    """SQLAlchemy's pool reports a connection it could not reset because the task using it
+    was cancelled mid-query (segbot stopping while a part was in the database) as an ERROR
+    with a traceback. Nothing was lost: the connection is thrown away and the server rolls
+    its transaction back. Such records become DEBUG ones."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not record.name.startswith(POOL_LOGGER) or not _cancelled(record):
+            return True
+        return _as_debug(
+            record, "a database connection whose task was cancelled mid-query was thrown away"
+        )
+
+
+def _cancelled(record: logging.LogRecord) -> bool:
+    return record.exc_info is not None and isinstance(record.exc_info[1], asyncio.CancelledError)
+
+
+def _as_debug(record: logging.LogRecord, message: str | None = None) -> bool:
+    """Make `record` a DEBUG one (saying `message` instead, with no traceback, when given);
+    whether it is still printed."""
+    if message is not None:
+        record.msg, record.args, record.exc_info, record.exc_text = message, None, None, None
+    record.levelno, record.levelname = logging.DEBUG, logging.getLevelName(logging.DEBUG)
+    return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
 
 
 def _message(record: logging.LogRecord) -> str:
@@ -169,6 +196,7 @@ def configure_logging(settings: Settings) -> None:
     formatter = JsonFormatter() if settings.log_format == "json" else logging.Formatter(TEXT_FORMAT)
     handler.setFormatter(formatter)
     handler.addFilter(SchedulerChatter())
+    handler.addFilter(AbandonedConnections())
     handler.addFilter(Redactor(secrets_of(settings)))
     logging.basicConfig(level=settings.log_level, handlers=[handler], force=True)
     for name in DRIVER_LOGGERS:

@@ -193,3 +193,22 @@ async def test_sql_logging_when_asked_for_prints_statements_with_their_parameter
     log = capsys.readouterr().err
     assert f"INFO {SQL_LOGGER}" in log
     assert PHONE in log
+
+
+def test_a_connection_thrown_away_after_its_task_was_cancelled_is_no_error(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`segbot run` stopping while a part is in a query: SQLAlchemy's pool says it could
+    not reset the connection, with the cancellation's traceback. Nothing was lost, so it
+    is not an ERROR with a traceback at the end of a clean stop; any other pool error is."""
+    configure_logging(load_settings())
+    pool = logging.getLogger("sqlalchemy.pool.impl.AsyncAdaptedQueuePool")
+    for error in (asyncio.CancelledError(), OSError("disk I/O error")):
+        try:
+            raise error
+        except BaseException:
+            pool.error("Exception during reset or similar", exc_info=True)
+    log = capsys.readouterr().err
+    assert "CancelledError" not in log
+    assert log.count("Traceback") == 1
+    assert "OSError: disk I/O error" in log
