@@ -1,6 +1,6 @@
 """`segbot emulator`: the Telegram Bot API emulator on its own (`python -m
 telegram_emulator`), with how to point the bot at it and act as its users. It runs until
-Ctrl-C; a port that is taken is one line on stderr, exit 1."""
+Ctrl-C or SIGTERM; a port that is taken is one line on stderr, exit 1."""
 
 import asyncio
 from contextlib import suppress

@@ -1,12 +1,15 @@
 """Run the emulator on its own: `python -m telegram_emulator --port 8081 [--no-limits]`.
 
 Point the bot at it with SEGBOT_TELEGRAM_API_BASE and drive users with `EmulatorClient`.
+It stops cleanly on Ctrl-C (SIGINT) or SIGTERM, also when started as a background job
+(whose shell set it to ignore Ctrl-C: Python then raises no KeyboardInterrupt).
 """
 
 import argparse
 import asyncio
 import contextlib
 import gc
+import signal
 
 from telegram_emulator.emulator import Emulator
 from telegram_emulator.limits import Limits
@@ -18,13 +21,16 @@ async def serve(host: str, port: int, limits: Limits, bot_username: str) -> None
     # exists at start is frozen out of collection, and collections come less often.
     gc.freeze()
     gc.set_threshold(50_000, 50, 100)
+    stop = asyncio.Event()  # before it says it listens: a stop may come right after
+    for number in (signal.SIGINT, signal.SIGTERM):
+        asyncio.get_running_loop().add_signal_handler(number, stop.set)
     emulator = Emulator(limits, bot_username=bot_username)
     base_url = await emulator.start(host, port)
     print(
         f"Telegram Bot API emulator at {base_url} (control API: {base_url}/_emulator)", flush=True
     )
     try:
-        await asyncio.Event().wait()
+        await stop.wait()
     finally:
         await emulator.close()
 

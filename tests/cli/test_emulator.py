@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import aiohttp
+import pytest
 
 from telegram_emulator import EmulatorClient
 
@@ -24,7 +25,14 @@ def free_port() -> int:
         return port
 
 
-async def serving(*args: str) -> tuple[asyncio.subprocess.Process, str]:
+def _ignore_ctrl_c() -> None:
+    """As a shell does for a background job (`segbot emulator &` in a script)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+async def serving(
+    *args: str, in_background: bool = False
+) -> tuple[asyncio.subprocess.Process, str]:
     """`segbot emulator ARGS`, once it listens, and what it printed until then."""
     process = await asyncio.create_subprocess_exec(
         SEGBOT,
@@ -33,6 +41,7 @@ async def serving(*args: str) -> tuple[asyncio.subprocess.Process, str]:
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
         env={"PATH": ""},
+        preexec_fn=_ignore_ctrl_c if in_background else None,
     )
     assert process.stdout is not None
     printed = b""
@@ -44,9 +53,11 @@ async def serving(*args: str) -> tuple[asyncio.subprocess.Process, str]:
     return process, printed.decode()
 
 
-async def stopped(process: asyncio.subprocess.Process) -> bytes:
-    """Ctrl-C; what it said on stderr."""
-    process.send_signal(signal.SIGINT)
+async def stopped(
+    process: asyncio.subprocess.Process, how: signal.Signals = signal.SIGINT
+) -> bytes:
+    """Ctrl-C (or `how`); what it said on stderr."""
+    process.send_signal(how)
     _, stderr = await process.communicate()
     return stderr
 
@@ -91,6 +102,20 @@ async def test_no_limits_reaches_the_emulator() -> None:
     finally:
         await stopped(process)
     assert process.returncode == 0
+
+
+@pytest.mark.parametrize("how", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+async def test_a_background_job_stops_cleanly_on_ctrl_c_or_sigterm(how: signal.Signals) -> None:
+    process, _ = await serving("--port", str(free_port()), in_background=True)
+    try:
+        async with asyncio.timeout(60):  # a hang guard: it used to ignore Ctrl-C here
+            stderr = await stopped(process, how)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    assert process.returncode == 0
+    assert b"Traceback" not in stderr
 
 
 async def test_a_taken_port_is_one_line() -> None:
