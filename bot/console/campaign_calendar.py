@@ -11,7 +11,7 @@ the schedule's own timezone, as the marketer wrote it. A campaign sent by hand o
 import calendar
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import MAXYEAR, MINYEAR, UTC, date, datetime, time, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -55,13 +55,19 @@ class Month:
 
 
 def first_of(month: str | None, *, today: date) -> date:
-    """The first day of `month` (YYYY-MM; None: this month); ValueError if it is not one."""
+    """The first day of `month` (YYYY-MM; None: this month); ValueError if it is not one,
+    or is in the first or last year a date has, whose calendar needs days before or
+    after every date there is."""
     if not month:
         return today.replace(day=1)
     try:
-        return datetime.strptime(month, MONTH_FORMAT).replace(tzinfo=UTC).date()
+        first = datetime.strptime(month, MONTH_FORMAT).replace(tzinfo=UTC).date()
     except ValueError:
         raise ValueError(f"month is a year and a month, like 2026-05: not {month[:20]!r}") from None
+    if not MINYEAR < first.year < MAXYEAR:
+        lowest, highest = f"{MINYEAR + 1:04}-01", f"{MAXYEAR - 1}-12"
+        raise ValueError(f"month is between {lowest} and {highest}: not {month!r}")
+    return first
 
 
 async def campaign_month(session: AsyncSession, *, first: date, now: datetime) -> Month:

@@ -1,7 +1,8 @@
 """What every console handler works with: the services (`services(request)`), the
 signed-in admin (`admin(request)`), `render` for pages from Jinja templates with
-autoescaping on, `@requires(permission)` for the role and CSRF checks, and `audit` for the
-audit log entry of a change (the same log as the chat console's).
+autoescaping on, `@requires(permission)` for the role and CSRF checks, `posted` for a
+request's form, and `audit` for the audit log entry of a change (the same log as the chat
+console's).
 """
 
 import hashlib
@@ -10,11 +11,12 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import cache, wraps
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import jinja2
 from aiogram import Bot
 from aiohttp import web
+from multidict import MultiDictProxy
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.admin import audit as audit_log
@@ -129,6 +131,23 @@ def requires(permission: Permission) -> Callable[[Handler], Handler]:
         return checked
 
     return decorate
+
+
+async def posted(request: web.Request) -> MultiDictProxy[str]:
+    """The request's form, every field text. A body no console page sends (a broken
+    multipart body, an unknown charset, a file where text goes, a NUL character, which
+    PostgreSQL's text cannot hold) is the client's mistake: 400 saying so, where reading
+    it as it comes would be a 500 or a file's description taken for the field's text."""
+    try:
+        fields = await request.post()
+    except (ValueError, LookupError) as error:  # LookupError: an unknown charset
+        raise web.HTTPBadRequest(text=f"the form could not be read: {error}") from None
+    for name, value in fields.items():
+        if not isinstance(value, str):
+            raise web.HTTPBadRequest(text=f"the form has a file where text goes: {name[:64]!r}")
+        if "\x00" in value:
+            raise web.HTTPBadRequest(text=f"the form's {name[:64]!r} has a NUL character")
+    return cast(MultiDictProxy[str], fields)
 
 
 async def audit(request: web.Request, action: str, **detail: Any) -> None:

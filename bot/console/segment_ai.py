@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.admin.ai_commands import MAX_K, SECTIONS, TRAITS_SHOWN
 from bot.admin.permissions import Permission
 from bot.admin.segment_deletion import refuse_if_used
-from bot.console.context import audit, render, requires, services
+from bot.console.context import audit, posted, render, requires, services
 from bot.console.segment_list import list_context
 from core.errors import SegbotError
 from segments.ai.config import AiConfig
@@ -144,11 +144,11 @@ def _clusters(text: str) -> int | None:
 async def generate(request: web.Request) -> web.Response:
     """POST verb=generate|regenerate [k_min k_max describe]: (re)generate AI segments."""
     console = services(request)
-    form = await request.post()
+    form = await posted(request)
     replace = form.get("verb") == "regenerate"
-    description = str(form.get("describe", "")).strip() or None
+    description = form.get("describe", "").strip() or None
     try:
-        low, high = (_clusters(str(form.get(key, ""))) for key in ("k_min", "k_max"))
+        low, high = (_clusters(form.get(key, "")) for key in ("k_min", "k_max"))
     except ValueError as error:
         return await _section(request, status=422, ai_problem=str(error))
     async with console.sessionmaker() as session:
@@ -181,13 +181,13 @@ async def generate(request: web.Request) -> web.Response:
 async def persona_from(request: web.Request) -> web.Response:
     """POST segment [name]: a persona from an AI segment's profile."""
     console = services(request)
-    form = await request.post()
-    segment = str(form.get("segment", ""))
+    form = await posted(request)
+    segment = form.get("segment", "")
     try:
         async with console.sessionmaker() as session:
             persona = await persona_from_segment(
                 session, segment=segment, now=console.clock(),
-                name=str(form.get("name", "")).strip() or None,
+                name=form.get("name", "").strip() or None,
                 model=language_model(console.settings), product=console.services.ai.product,
             )  # fmt: skip
     except SegbotError as error:

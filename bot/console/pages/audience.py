@@ -22,7 +22,7 @@ from bot.admin.subscribers import (
 )
 from bot.console import audience_charts
 from bot.console.audience_card import subscriber_card
-from bot.console.context import audit, render, requires, services
+from bot.console.context import audit, posted, render, requires, services
 from broadcasts.reports import audience_stats
 from broadcasts.reports.trends import subscribers_by_day
 from core.errors import SegbotError
@@ -94,7 +94,7 @@ async def _why_no_rfm(request: web.Request, session: AsyncSession) -> str:
 @requires(Permission.SUBSCRIBERS)
 async def search(request: web.Request) -> web.Response:
     console = services(request)
-    typed = str((await request.post()).get("subscriber", "")).strip()
+    typed = (await posted(request)).get("subscriber", "").strip()
     if not typed or len(typed) > MAX_SEARCH:
         raise _refused(
             request,
@@ -139,7 +139,7 @@ async def _change_tag(request: web.Request, *, adding: bool) -> web.Response:
     """`/tag` or `/untag` from the card; the card again, saying what happened."""
     console = services(request)
     subscriber_id = _subscriber_id(request)
-    tag_name = str((await request.post()).get("tag", "")).strip()
+    tag_name = (await posted(request)).get("tag", "").strip()
     action = "tag" if adding else "untag"
     async with console.sessionmaker() as session:
         subscriber = await _subscriber(request, session, subscriber_id)

@@ -26,7 +26,7 @@ from bot.console.campaign_calendar import campaign_month, first_of
 from bot.console.campaign_form import CampaignForm, edit, read_form
 from bot.console.campaign_messages import campaign_messages, send_to_self, sendable
 from bot.console.campaign_spec import CampaignFormError, Composed, compose_campaign
-from bot.console.context import admin, audit, render, requires, services
+from bot.console.context import admin, audit, posted, render, requires, services
 from broadcasts.campaigns import list_campaigns, save_campaign
 from broadcasts.message_spec import EFFECTS
 from broadcasts.models import Campaign, Goal
@@ -161,7 +161,7 @@ async def confirm(request: web.Request) -> web.Response:
 
 
 async def _fields(request: web.Request) -> dict[str, str]:
-    return {name: value for name, value in (await request.post()).items() if isinstance(value, str)}
+    return dict((await posted(request)).items())
 
 
 async def _composed(request: web.Request) -> Composed | web.Response:

@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from bot.admin.permissions import Permission
 from bot.admin.segment_deletion import delete_segment
-from bot.console.context import admin, audit, render, requires, services
+from bot.console.context import admin, audit, posted, render, requires, services
 from bot.console.segment_ai import generate, persona_from, section_context
 from bot.console.segment_blocks import FIELDS, JOINS, OPERATORS, add_condition
 from bot.console.segment_completion import complete, suggestions
@@ -34,10 +34,11 @@ routes = web.RouteTableDef()
 routes.post("/segments/ai")(generate)
 routes.post("/segments/personas")(persona_from)
 EXAMPLE = "lang = es and clicked within 7d"
+SEGMENT = r"/segments/{id:\d{1,18}}"  # longer is no row id (a BIGINT)
 
 
 @routes.get("/segments")
-@routes.get(r"/segments/{id:\d+}")
+@routes.get(SEGMENT)
 @requires(Permission.REPORTS)
 async def page(request: web.Request) -> web.Response:
     """The list, the builder (holding the segment the path names, if any), the AI section."""
@@ -72,7 +73,7 @@ async def count(request: web.Request) -> web.Response:
         raise web.HTTPTooManyRequests(
             text="Too many counts: wait a moment.", headers={"Retry-After": str(math.ceil(wait))}
         )
-    rule_text = str((await request.post()).get("rule", ""))
+    rule_text = (await posted(request)).get("rule", "")
     names = console.services.rfm_names
     async with console.sessionmaker() as session:
         saved = list((await session.scalars(select(Segment.name).order_by(Segment.name))).all())
@@ -99,8 +100,8 @@ async def count(request: web.Request) -> web.Response:
 @requires(Permission.REPORTS)
 async def complete_rule(request: web.Request) -> web.Response:
     """The rule box with a suggestion put in place of the word being typed."""
-    form = await request.post()
-    rule_text = complete(str(form.get("rule", "")), str(form.get("pick", "")))
+    form = await posted(request)
+    rule_text = complete(form.get("rule", ""), form.get("pick", ""))
     return render(request, "segments_rule.html", rule=rule_text, example=EXAMPLE)
 
 
@@ -108,7 +109,7 @@ async def complete_rule(request: web.Request) -> web.Response:
 @requires(Permission.REPORTS)
 async def add_block(request: web.Request) -> web.Response:
     """The rule box with one condition added; or, beside the blocks, what is wrong (422)."""
-    form = {key: str(value) for key, value in (await request.post()).items()}
+    form = await posted(request)
     try:
         rule_text = add_condition(
             form.get("rule", ""), field=form.get("field", ""), operator=form.get("op", ""),
@@ -128,8 +129,8 @@ async def add_block(request: web.Request) -> web.Response:
 async def save(request: web.Request) -> web.Response:
     """Save the segment (a new version when it exists) and count its members at once."""
     console = services(request)
-    form = await request.post()
-    name, rule_text = str(form.get("name", "")).strip(), str(form.get("rule", ""))
+    form = await posted(request)
+    name, rule_text = form.get("name", "").strip(), form.get("rule", "")
     now, names = console.clock(), console.services.rfm_names
     try:
         async with console.sessionmaker() as session:
@@ -154,7 +155,7 @@ async def save(request: web.Request) -> web.Response:
     return render(request, "segments_saved.html", saved=segment, outcome=outcome, **listed)
 
 
-@routes.post(r"/segments/{id:\d+}/refresh")
+@routes.post(SEGMENT + "/refresh")
 @requires(Permission.SEGMENTS)
 async def refresh(request: web.Request) -> web.Response:
     console = services(request)
@@ -172,7 +173,7 @@ async def refresh(request: web.Request) -> web.Response:
     return render(request, "segments_list.html", refreshed=outcome, **listed)
 
 
-@routes.delete(r"/segments/{id:\d+}")
+@routes.delete(SEGMENT)
 @requires(Permission.SEGMENTS)
 async def delete(request: web.Request) -> web.Response:
     console = services(request)

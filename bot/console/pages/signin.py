@@ -6,7 +6,7 @@ prefetching the URL cannot use the link up; the button POSTs the token, which is
 
 from aiohttp import web
 
-from bot.console.context import SESSION_COOKIE, render, services
+from bot.console.context import SESSION_COOKIE, posted, render, services
 from bot.console.identity import SESSION_DAYS, SignInError, redeem_link, session_cookie
 
 routes = web.RouteTableDef()
@@ -20,7 +20,7 @@ async def confirm(request: web.Request) -> web.Response:
 @routes.post("/signin")
 async def sign_in(request: web.Request) -> web.Response:
     console = services(request)
-    token = str((await request.post()).get("token", ""))
+    token = (await posted(request)).get("token", "")
     now = console.clock()
     try:
         async with console.sessionmaker() as session:

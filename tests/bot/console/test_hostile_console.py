@@ -1,0 +1,185 @@
+"""Hostile requests to the console over HTTP: forged or stale sign-ins, strangers and
+removed admins, roles doing what they may not, and input no form would send; each gets a
+4xx with a clear message, never a 500, and changes nothing."""
+
+import hashlib
+import hmac
+import json
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
+from urllib.parse import urlencode
+
+import pytest
+from aiogram import Bot
+from aiohttp import FormData, web
+from aiohttp.test_utils import TestClient, TestServer
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.admin.services import AdminServices
+from bot.console.app import create_console_app
+from bot.console.context import CSRF_HEADER, ConsoleServices
+from broadcasts.messenger import Messenger, Outcome, OutgoingMessage
+from broadcasts.models import Campaign
+from core.models import Admin, AdminRole, AuditLog, Subscriber
+from core.settings import load_settings
+from segments.models import Segment
+
+TOKEN = "123456:TEST-TOKEN"
+SECRET = "test-secret"
+NOW = datetime(2026, 12, 3, 12, 0, tzinfo=UTC)
+OWNER, MARKETER, VIEWER, STRANGER = 7001, 7002, 7004, 7005
+
+
+class _NoMessenger:
+    """Sends nothing: no probe here may reach a test send."""
+
+    async def send(self, message: OutgoingMessage) -> Outcome:
+        raise AssertionError(f"unexpected send to {message.chat_id}")
+
+
+def init_data(user_id: int, *, token: str = TOKEN, at: datetime = NOW) -> str:
+    """initData for `user_id`, signed as Telegram signs it."""
+    fields = {
+        "query_id": "AAH",
+        "user": json.dumps({"id": user_id, "first_name": "Ann"}),
+        "auth_date": str(int(at.timestamp())),
+    }
+    check = "\n".join(f"{key}={fields[key]}" for key in sorted(fields))
+    key = hmac.new(b"WebAppData", token.encode(), hashlib.sha256).digest()
+    return urlencode({**fields, "hash": hmac.new(key, check.encode(), hashlib.sha256).hexdigest()})
+
+
+@pytest.fixture
+async def client(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> AsyncIterator[TestClient[web.Request, web.Application]]:
+    """The console alone, mounted at /console, with a marketer and a viewer."""
+    async with sessionmaker() as session:
+        for user_id, role in ((MARKETER, AdminRole.MARKETER), (VIEWER, AdminRole.VIEWER)):
+            session.add(Admin(user_id=user_id, role=role, added_by=OWNER, added_at=NOW))
+        await session.commit()
+    settings = load_settings(bot_token=TOKEN, secret_key=SECRET, admin_ids=(OWNER,))
+    messenger: Messenger = _NoMessenger()
+    bot = Bot(TOKEN)
+    console = ConsoleServices(
+        sessionmaker=sessionmaker,
+        settings=settings,
+        services=AdminServices(),
+        messenger=messenger,
+        bot=bot,
+        clock=lambda: NOW,
+        secret=SECRET,
+    )
+    root = web.Application()
+    root.add_subapp("/console", create_console_app(console))
+    async with TestClient(TestServer(root)) as test_client:
+        yield test_client
+    await bot.session.close()
+
+
+async def signed_in(
+    client: TestClient[web.Request, web.Application], user_id: int
+) -> dict[str, str]:
+    """The headers console.js sends for `user_id`: initData and the CSRF token."""
+    headers = {"HX-Request": "true", "X-Telegram-Init-Data": init_data(user_id)}
+    async with client.get("/console/", headers=headers) as answer:
+        assert answer.status == 200
+        return {**headers, CSRF_HEADER: answer.headers[CSRF_HEADER]}
+
+
+async def saved_and_audited(sessionmaker: async_sessionmaker[AsyncSession]) -> tuple[int, int]:
+    """How many segments there are, and audit log entries."""
+    async with sessionmaker() as session:
+        segments = await session.scalar(select(func.count()).select_from(Segment))
+        audited = await session.scalar(select(func.count()).select_from(AuditLog))
+    return int(segments or 0), int(audited or 0)
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/console/segments/99999999999999999999"),
+        ("POST", "/console/segments/99999999999999999999/refresh"),
+        ("DELETE", "/console/segments/99999999999999999999"),
+    ],
+)
+async def test_a_segment_id_no_database_integer_holds_is_not_found(
+    client: TestClient[web.Request, web.Application], method: str, path: str
+) -> None:
+    headers = await signed_in(client, OWNER)
+    async with client.request(method, path, headers=headers) as answer:
+        assert answer.status == 404
+
+
+@pytest.mark.parametrize("month", ["9999-12", "0001-01"])
+async def test_a_calendar_month_at_the_ends_of_time_is_refused(
+    client: TestClient[web.Request, web.Application], month: str
+) -> None:
+    headers = await signed_in(client, VIEWER)
+    async with client.get(f"/console/campaigns?month={month}", headers=headers) as answer:
+        assert answer.status == 400
+        assert "month is between 0002-01 and 9998-12" in await answer.text()
+
+
+def _file_rule() -> FormData:
+    form = FormData()
+    form.add_field("name", "vip")
+    form.add_field("rule", b"lang = es", filename="rule.txt")
+    return form
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body", "reason"),
+    [
+        ("application/x-www-form-urlencoded; charset=nope", b"name=vip&rule=lang", "could not"),
+        ("multipart/form-data", b"name=vip", "could not be read"),
+        ("multipart/form-data; boundary=x", b"name=vip", "could not be read"),
+        (None, _file_rule, "a file where text goes: 'rule'"),
+    ],
+    ids=["unknown charset", "no boundary", "broken multipart", "a file"],
+)
+async def test_a_form_no_page_sends_is_refused_and_changes_nothing(
+    client: TestClient[web.Request, web.Application],
+    sessionmaker: async_sessionmaker[AsyncSession],
+    content_type: str | None,
+    body: bytes | Callable[[], FormData],
+    reason: str,
+) -> None:
+    headers = await signed_in(client, MARKETER)
+    if content_type is not None:
+        headers["Content-Type"] = content_type
+    data = body if isinstance(body, bytes) else body()
+    before = await saved_and_audited(sessionmaker)
+    async with client.post("/console/segments", headers=headers, data=data) as answer:
+        assert answer.status == 400
+        assert reason in await answer.text()
+    assert await saved_and_audited(sessionmaker) == before
+
+
+CAMPAIGN = {
+    "name": "launch", "goal": "clicks", "language": "en", "holdout": "0", "cap_messages": "1",
+    "cap_hours": "24", "timezone": "UTC", "when": "now", "zone": "UTC", "targets": "1",
+    "t0-audience": "default", "t0-variants": "1", "t0-v0-text-en": "Hi\x00 there",
+}  # fmt: skip
+
+
+async def test_a_nul_character_is_refused_before_it_reaches_the_database(
+    client: TestClient[web.Request, web.Application],
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    """PostgreSQL's text holds no NUL: saved, it was a 500 there (and kept on SQLite)."""
+    async with sessionmaker() as session:
+        ann = Subscriber(telegram_id=555, chat_id=555, subscribed_at=NOW, last_seen_at=NOW)
+        session.add(ann)
+        await session.commit()
+    headers = await signed_in(client, OWNER)
+    tags = f"/console/audience/subscribers/{ann.id}/tags"
+    for path, data in (("/console/campaigns", CAMPAIGN), (tags, {"tag": "vip\x00"})):
+        async with client.post(path, headers=headers, data=data) as answer:
+            assert answer.status == 400
+            assert "has a NUL character" in await answer.text()
+    async with sessionmaker() as session:
+        assert await session.scalar(select(func.count()).select_from(Campaign)) == 0
+        assert await session.scalar(select(func.count()).select_from(AuditLog)) == 0
+        assert (await session.get(Subscriber, ann.id)) is not None
