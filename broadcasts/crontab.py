@@ -4,7 +4,8 @@ A campaign's `cron` is a standard five-field crontab line, where the day of the 
 counts from Sunday: 0 (or 7) is Sunday, 1 Monday ... 6 Saturday. APScheduler's
 `CronTrigger.from_crontab` reads that field with its own numbering, 0 = Monday, so
 "0 10 * * 1" would fire on Tuesdays. `trigger` turns the field into day names first,
-which both read alike.
+which both read alike. A line restricting both the day of the month and the weekday
+is refused: crontab fires when either matches, APScheduler only when both do.
 """
 
 from zoneinfo import ZoneInfo
@@ -23,6 +24,11 @@ def trigger(line: str, *, timezone: str) -> CronTrigger:
             f"a cron line has 5 fields (minute hour day month weekday), not {len(fields)}"
         )
     minute, hour, day, month, weekday = fields
+    if not day.startswith("*") and not weekday.startswith("*"):
+        raise ValueError(
+            f"it gives both a day ({day}) and a weekday ({weekday}), and crontab fires on "
+            "either: write one of them as *, and a second campaign for the other"
+        )
     return CronTrigger(
         minute=minute,
         hour=hour,

@@ -20,13 +20,18 @@ def zone(name: str | None, fallback: str) -> ZoneInfo:
     return zone_or_none(name) or ZoneInfo(fallback)
 
 
+def is_quiet(clock: time, start: time, end: time) -> bool:
+    """Whether the local `clock` falls in quiet hours from `start` to `end` (which may
+    span midnight)."""
+    return start <= clock < end if start <= end else clock >= start or clock < end
+
+
 def after_quiet_hours(moment: datetime, tz: ZoneInfo, start: time, end: time) -> datetime:
     """`moment`, or the end of the quiet hours it falls in (local `start` to `end`, which
     may span midnight)."""
     local = moment.astimezone(tz)
     now = local.time()
-    quiet = start <= now < end if start <= end else now >= start or now < end
-    if not quiet:
+    if not is_quiet(now, start, end):
         return moment
     day = local.date() if now < end else local.date() + timedelta(days=1)
     return datetime.combine(day, end, tzinfo=tz).astimezone(moment.tzinfo)

@@ -1,10 +1,18 @@
 """When a campaign goes out, as its file says (`schedule:`), and the names of timezones."""
 
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Annotated, Self
+from typing import Annotated, Any, Self
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictInt,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from broadcasts import crontab
 from broadcasts.local_time import local_run_start
@@ -19,6 +27,8 @@ _LATEST = datetime.max.replace(tzinfo=UTC) - timedelta(days=1)
 # Where a cron line is looked at for a first occurrence: a five-field line repeats with the
 # 400-year Gregorian calendar, so one that fires at all fires after any moment.
 _CRON_FROM = datetime(2000, 1, 1, tzinfo=UTC)
+# How a schedule's moment and day are written, for a file that gives a number instead.
+_WRITTEN = {"at": "a date and time, e.g. 2026-11-20T10:00:00", "day": "a date, e.g. 2026-11-20"}
 
 
 class ScheduleMissedError(SegbotError):
@@ -48,7 +58,7 @@ class ScheduleSpec(BaseModel):
     best_hour: bool = False
     day: date | None = None
     timezone: str = "UTC"
-    grace_minutes: Annotated[int, Field(ge=0, le=24 * 60)] = 60
+    grace_minutes: Annotated[StrictInt, Field(ge=0, le=24 * 60)] = 60
 
     @model_validator(mode="after")
     def _one_kind(self) -> Self:
@@ -75,12 +85,24 @@ class ScheduleSpec(BaseModel):
                 f"{written} in {self.timezone} is out of range: "
                 "give a day from 0001-01-03 to 9999-12-29"
             )
+        if self.at is not None and self.at.tzinfo is None:
+            _one_moment(self.at, self.timezone)
         return self
 
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
         return known_zone(value)
+
+    @field_validator("at", "day", mode="before")
+    @classmethod
+    def _not_a_number(cls, value: Any, info: ValidationInfo) -> Any:
+        """YAML reads `at: 1700000000` as a number, which pydantic would take for Unix
+        time (and a larger one for milliseconds): nobody writes a moment so."""
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            name = info.field_name or "at"
+            raise ValueError(f"a number is no {name}: give {_WRITTEN[name]}")
+        return value
 
     def moment(self) -> datetime | None:
         """AT: the moment (a time without zone is in `timezone`). LOCAL, BEST_HOUR: midnight
@@ -115,6 +137,22 @@ class ScheduleSpec(BaseModel):
         raise ScheduleMissedError(
             f"schedule: day {self.day} has passed where it begins first (UTC+14, "
             f"{start.isoformat(' ', 'minutes')}), {grace}: give a later day"
+        )
+
+
+def _one_moment(written: datetime, name: str) -> None:
+    """ValueError if the wall-clock time `written` does not exist in zone `name` (its
+    clocks skip it) or exists twice (they go back): which instant was meant is a guess."""
+    zone = ZoneInfo(name)
+    first, second = written.replace(tzinfo=zone), written.replace(tzinfo=zone, fold=1)
+    if first.astimezone(UTC).astimezone(zone).replace(tzinfo=None) != written:
+        raise ValueError(
+            f"at {written} does not exist in {name} (its clocks skip it): give another time"
+        )
+    if first.utcoffset() != second.utcoffset():
+        raise ValueError(
+            f"at {written} happens twice in {name} (its clocks go back): give the offset, "
+            f"e.g. {first.isoformat()}"
         )
 
 

@@ -15,13 +15,16 @@ from pydantic import (
     ConfigDict,
     Field,
     PrivateAttr,
+    StrictInt,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
 
 from broadcasts.button_spec import ButtonSpec
 from broadcasts.languages import LanguageCode
+from broadcasts.local_time import clock_time, is_quiet
 from broadcasts.message_spec import VariantSpec
 from broadcasts.models import Goal
 from broadcasts.schedule_spec import ClockTime, ScheduleSpec, known_zone
@@ -48,6 +51,8 @@ NAME_PATTERN = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 NUMBER_NAME = "a campaign's name is not digits alone (a number names the campaign of that id)"
 Name = Annotated[str, Field(min_length=1, max_length=64, pattern=NAME_PATTERN.pattern)]
 MAX_PERSONAS = 5
+# A count as written: YAML reads yes, on and true as booleans, which pydantic would take for 1.
+Count = StrictInt
 
 
 class CampaignFileError(SegbotError):
@@ -111,17 +116,28 @@ class DefaultSpec(_Strict):
 
 
 class FrequencyCap(_Strict):
-    messages: Annotated[int, Field(ge=1, le=100)] = 1
-    hours: Annotated[int, Field(ge=1, le=24 * 30)] = 24
+    messages: Annotated[Count, Field(ge=1, le=100)] = 1
+    hours: Annotated[Count, Field(ge=1, le=24 * 30)] = 24
 
 
 class QuietHours(_Strict):
     start: ClockTime
     end: ClockTime
 
+    @model_validator(mode="after")
+    def _some_length(self) -> Self:
+        """Equal ends could mean all day (nothing ever sent) or no time at all: refused
+        rather than read as either."""
+        if self.start == self.end:
+            raise ValueError(
+                f"start and end are both {self.start}: quiet hours end at another time "
+                "than they start (leave them out for none)"
+            )
+        return self
+
 
 class PaidBroadcast(_Strict):
-    stars_budget: Annotated[int, Field(ge=1)]
+    stars_budget: Annotated[Count, Field(ge=1)]
 
 
 class CampaignSpec(_Strict):
@@ -130,7 +146,7 @@ class CampaignSpec(_Strict):
     audience: list[TargetSpec] = Field(default_factory=list)
     personas: Annotated[list[Name], Field(max_length=MAX_PERSONAS)] = Field(default_factory=list)
     default: DefaultSpec | None = None
-    holdout: Annotated[int, Field(ge=0, le=50)] = 0  # percent kept as a control group
+    holdout: Annotated[Count, Field(ge=0, le=50)] = 0  # percent kept as a control group
     frequency_cap: FrequencyCap = FrequencyCap()
     quiet_hours: QuietHours | None = None
     timezone: str = "UTC"  # for subscribers whose timezone is unknown
@@ -161,6 +177,23 @@ class CampaignSpec(_Strict):
         if "default" in labels:
             raise ValueError("'default' is the default target's label")
         return self
+
+    @field_validator("schedule")
+    @classmethod
+    def _local_time_not_quiet(
+        cls, schedule: ScheduleSpec | None, info: ValidationInfo
+    ) -> ScheduleSpec | None:
+        """A local-time schedule sends at the same clock time for everyone: inside the
+        quiet hours (validated before it), every message would wait until they end."""
+        local, quiet = schedule.local if schedule else None, info.data.get("quiet_hours")
+        if local is not None and isinstance(quiet, QuietHours):
+            start, end = clock_time(quiet.start), clock_time(quiet.end)
+            if is_quiet(clock_time(local), start, end):
+                raise ValueError(
+                    f"local {local} is inside the quiet hours ({quiet.start} to {quiet.end}): "
+                    f"every message would wait until {quiet.end}; give a time outside them"
+                )
+        return schedule
 
     @field_validator("timezone")
     @classmethod

@@ -39,15 +39,15 @@ def place_of(text: str, location: Sequence[int | str]) -> Place:
     line, written = node.start_mark.line, []
     while parts:
         part = parts[0]
-        if isinstance(node, MappingNode) and isinstance(part, str):
-            pair = _entry(node, part)
-            if pair is None:
-                if part != "variants" or len(parts) < 2 or not isinstance(parts[1], int):
-                    break
-                del parts[:2]  # the one message written inline
-                continue
+        pair = _entry(node, str(part)) if isinstance(node, MappingNode) else None
+        if pair is not None:  # a key, perhaps one YAML read as a number (`1: x`)
             key, node = pair
             line = key.start_mark.line
+        elif isinstance(node, MappingNode) and isinstance(part, str):
+            if part != "variants" or len(parts) < 2 or not isinstance(parts[1], int):
+                break
+            del parts[:2]  # the one message written inline
+            continue
         elif isinstance(node, SequenceNode) and isinstance(part, int) and part < len(node.value):
             node = node.value[part]
             line = node.start_mark.line
