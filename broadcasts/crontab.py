@@ -5,7 +5,8 @@ counts from Sunday: 0 (or 7) is Sunday, 1 Monday ... 6 Saturday. APScheduler's
 `CronTrigger.from_crontab` reads that field with its own numbering, 0 = Monday, so
 "0 10 * * 1" would fire on Tuesdays. `trigger` turns the field into day names first,
 which both read alike. A line restricting both the day of the month and the weekday
-is refused: crontab fires when either matches, APScheduler only when both do.
+means "either" to crontab and "both" to APScheduler: `check` refuses it when a campaign is
+saved (a campaign stored before that check still runs, as APScheduler reads it).
 """
 
 from zoneinfo import ZoneInfo
@@ -15,20 +16,22 @@ from apscheduler.triggers.cron import CronTrigger
 DAY_NAMES = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
 
 
-def trigger(line: str, *, timezone: str) -> CronTrigger:
-    """The trigger for a crontab line (minute hour day month weekday) in `timezone`;
-    ValueError naming what is wrong."""
-    fields = line.split()
-    if len(fields) != 5:
-        raise ValueError(
-            f"a cron line has 5 fields (minute hour day month weekday), not {len(fields)}"
-        )
-    minute, hour, day, month, weekday = fields
+def check(line: str, *, timezone: str) -> CronTrigger:
+    """`trigger`, refusing also a line that gives both a day and a weekday: a new
+    campaign's line must mean what it means to crontab."""
+    _, _, day, _, weekday = _fields(line)
     if not day.startswith("*") and not weekday.startswith("*"):
         raise ValueError(
             f"it gives both a day ({day}) and a weekday ({weekday}), and crontab fires on "
             "either: write one of them as *, and a second campaign for the other"
         )
+    return trigger(line, timezone=timezone)
+
+
+def trigger(line: str, *, timezone: str) -> CronTrigger:
+    """The trigger for a crontab line (minute hour day month weekday) in `timezone`;
+    ValueError naming what is wrong."""
+    minute, hour, day, month, weekday = _fields(line)
     return CronTrigger(
         minute=minute,
         hour=hour,
@@ -37,6 +40,15 @@ def trigger(line: str, *, timezone: str) -> CronTrigger:
         day_of_week=weekdays(weekday),
         timezone=ZoneInfo(timezone),
     )
+
+
+def _fields(line: str) -> list[str]:
+    fields = line.split()
+    if len(fields) != 5:
+        raise ValueError(
+            f"a cron line has 5 fields (minute hour day month weekday), not {len(fields)}"
+        )
+    return fields
 
 
 def weekdays(field: str) -> str:

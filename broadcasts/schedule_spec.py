@@ -73,7 +73,7 @@ class ScheduleSpec(BaseModel):
             raise ValueError("day goes with local or best_hour")
         if self.cron is not None:
             try:
-                trigger = crontab.trigger(self.cron, timezone=self.timezone)
+                trigger = crontab.check(self.cron, timezone=self.timezone)
             except ValueError as error:
                 raise ValueError(f"cron {self.cron!r}: {error}") from None
             if trigger.get_next_fire_time(None, _CRON_FROM) is None:

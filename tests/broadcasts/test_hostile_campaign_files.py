@@ -3,8 +3,12 @@ the zone's clocks skip or show twice, a number where a moment goes, a boolean wh
 count goes, quiet hours that begin where they end. Each is refused when read, with the
 line and the field, never guessed at and never left to the scheduler."""
 
+from datetime import UTC, datetime
+
 import pytest
 
+from broadcasts.models import Campaign
+from broadcasts.scheduler import cron_trigger
 from broadcasts.spec import CampaignFileError, parse_campaign
 
 MESSAGE = "name: c\ndefault: {text: hi}\n"
@@ -103,6 +107,14 @@ def test_a_cron_line_giving_both_a_day_and_a_weekday_is_refused() -> None:
         "weekday (5), and crontab fires on either: write one of them as *, and a second "
         "campaign for the other"
     )
+
+
+def test_a_campaign_stored_before_that_check_still_runs() -> None:
+    """The check is the saving's: the scheduler still reads a line stored earlier (as it
+    always read it), rather than failing every campaign's schedule over one of them."""
+    stored = Campaign(name="old", cron="0 10 13 * 5", schedule_timezone="UTC")
+    fires = cron_trigger(stored).get_next_fire_time(None, datetime(2026, 1, 1, tzinfo=UTC))
+    assert fires == datetime(2026, 2, 13, 10, tzinfo=UTC)  # a Friday the 13th
 
 
 @pytest.mark.parametrize("cron", ["0 10 13 * *", "0 10 * * 5", "0 10 */2 * 5", "0 10 13 * */2"])
