@@ -141,8 +141,10 @@ async def _form(built: Request) -> aiohttp.FormData | Rejected:
 
 def _outcome(status: int, answer: object, *, media: bool) -> Outcome:
     """What an answer means (Bot API: `ok`, `result`, `error_code`, `description`,
-    `parameters.retry_after`); only a message with `media` has file ids to look for."""
-    if not isinstance(answer, dict):
+    `parameters.retry_after`); only a message with `media` has file ids to look for. JSON
+    without a boolean `ok` is no Bot API answer (a proxy's, a load balancer's): whether
+    the message went is not known, so it is never counted as refused."""
+    if not isinstance(answer, dict) or not isinstance(answer.get("ok"), bool):
         if status >= 500:
             return TransientError(f"HTTP {status} without a Bot API answer")
         return Unknown(f"HTTP {status} without a Bot API answer")
@@ -153,7 +155,7 @@ def _outcome(status: int, answer: object, *, media: bool) -> Outcome:
             return Sent(first["message_id"], file_ids(result) if media else ())
         return Unknown("sent, but the answer has no message id")
     code = answer.get("error_code", status)
-    description = str(answer.get("description", ""))
+    description = _said(answer.get("description"))
     parameters = answer.get("parameters")
     if code == 429:
         retry_after = parameters.get("retry_after") if isinstance(parameters, dict) else None
@@ -162,9 +164,29 @@ def _outcome(status: int, answer: object, *, media: bool) -> Outcome:
         return Blocked(deactivated="deactivated" in description)
     if isinstance(code, int) and code >= 500:
         return TransientError(description or f"HTTP {code}")
-    if code == 400 and "chat not found" in description.lower():
+    if code == 400 and any(name in description.lower() for name in _NO_SUCH_CHAT):
         return ChatNotFound()
+    migrated = parameters.get("migrate_to_chat_id") if isinstance(parameters, dict) else None
+    if isinstance(migrated, int) and not isinstance(migrated, bool):
+        description = f"{description or 'the group moved'}: it is now chat {migrated}"
     return Rejected(description or f"HTTP {code}")
+
+
+DESCRIPTION_LIMIT = 200  # characters of a server's description kept (Telegram's are short)
+
+
+def _said(description: object) -> str:
+    """A server's `description` as one log line may carry it: printable characters only
+    (a newline or an escape sequence in it could forge or garble log lines), at most
+    DESCRIPTION_LIMIT of them (a megabyte of it would be logged for every message)."""
+    text = "".join(c if c.isprintable() else " " for c in str(description or ""))
+    text = " ".join(text.split())
+    return text if len(text) <= DESCRIPTION_LIMIT else text[: DESCRIPTION_LIMIT - 1] + "…"
+
+
+# How a 400 says the chat is not one the bot can reach: Telegram's own wording, and the
+# MTProto error a Bot API server passes on for a chat id no one ever gave the bot.
+_NO_SUCH_CHAT = ("chat not found", "peer_id_invalid")
 
 
 def _seconds(value: object, *, default: float) -> float:

@@ -29,7 +29,14 @@ from broadcasts.links import LinkRef, register_links, rewrite_urls, tracked_url
 from broadcasts.message_content import MessageContent
 from broadcasts.messenger import Button, OutgoingMessage
 from broadcasts.models import Campaign, Delivery
-from broadcasts.telegram_html import CAPTION_LIMIT, TEXT_LIMIT, MessageTooLongError, check_length
+from broadcasts.telegram_html import (
+    CAPTION_LIMIT,
+    TEXT_LIMIT,
+    EmptyMessageError,
+    MessageTooLongError,
+    check_length,
+    invisible,
+)
 from broadcasts.templates import (
     CustomerFacts,
     RenderError,
@@ -317,16 +324,20 @@ _UNSUBSCRIBE_ROW = ((Button(UNSUBSCRIBE_TEXT, data=UNSUBSCRIBE_DATA),),)
 
 
 def _check_fits(text: str, *, caption: bool) -> None:
-    """RenderError if this subscriber's own values left a text message empty or made it
-    longer than Telegram takes (saving checked a sample subscriber's): skipped, not sent
-    to be refused. A text of at most half the limit fits whatever it holds (a character
-    is at most two UTF-16 units), so most messages are not measured."""
-    if not caption and not text.strip():
+    """RenderError if this subscriber's own values left a text message empty (`<b>{{
+    first_name }}</b>` without one) or made it longer than Telegram takes (saving checked
+    a sample subscriber's): skipped, not sent to be refused. A text of at most half the
+    limit fits whatever it holds (a character is at most two UTF-16 units), and one that
+    starts with a character Telegram shows (not a tag, an entity or an invisible one) is
+    not empty, so most messages are not measured."""
+    shown = text.lstrip()
+    if not caption and not shown:
         raise RenderError("the message is empty for this subscriber")
-    if len(text) > (CAPTION_LIMIT if caption else TEXT_LIMIT) // 2:
+    maybe_blank = not caption and (shown[0] in "<&" or invisible(shown[0]))
+    if maybe_blank or len(text) > (CAPTION_LIMIT if caption else TEXT_LIMIT) // 2:
         try:
             check_length(text, caption=caption)
-        except MessageTooLongError as error:
+        except (MessageTooLongError, EmptyMessageError) as error:
             raise RenderError(f"{error} for this subscriber") from None
 
 

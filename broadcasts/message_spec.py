@@ -20,6 +20,7 @@ from pydantic import (
     BeforeValidator,
     Field,
     PrivateAttr,
+    StrictInt,
     ValidationInfo,
     field_validator,
     model_validator,
@@ -30,6 +31,7 @@ from broadcasts.languages import Localized, context_language, no_default_text
 from broadcasts.links import UnsafeTargetError, check_new_target
 from broadcasts.media import check_album, media_item, with_digest
 from broadcasts.messenger import Media, MediaKind
+from broadcasts.telegram_html import is_telegram_id
 
 # Message effects by name (Bot API: message_effect_id; private chats only).
 EFFECTS = {
@@ -106,7 +108,7 @@ class AlbumItemSpec(Strict):
 
 class VariantSpec(Strict):
     name: Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_-]+$")] = "a"
-    split: Annotated[int, Field(ge=1, le=100)] = 100  # percent of the target's audience
+    split: Annotated[StrictInt, Field(ge=1, le=100)] = 100  # percent: `true` is no 1
     text: Localized | None = None  # a template: HTML text
     photo: str | None = None  # each media field: a URL, a local file or a file_id
     video: str | None = None
@@ -176,7 +178,7 @@ class VariantSpec(Strict):
     @field_validator("effect")
     @classmethod
     def _effect(cls, effect: str | None) -> str | None:
-        if effect is None or effect.isdigit():
+        if effect is None or is_telegram_id(effect):
             return effect
         if effect not in EFFECTS:
             raise ValueError(f"effect is an effect id or one of {', '.join(EFFECTS)}")

@@ -30,6 +30,11 @@ _TAGS: dict[str, frozenset[str]] = {
 # of the pattern can match the same characters, so a long unclosed tag costs linear time.
 _TAG = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9-]*)((?:\s[^<>]*|/)?)>")
 _ATTRIBUTE = re.compile(r"""([A-Za-z-]+)(?:\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+)))?""")
+# Characters besides white space that Telegram counts as nothing when it decides whether
+# a text is empty (TDLib's strip_empty_characters): zero-width and direction marks, the
+# Mongolian vowel separator, the Braille blank, the byte order mark, the object
+# replacement character; and the Unicode tag characters (U+E0000-U+E00FF).
+_INVISIBLE = frozenset("\u180e\u200b\u200c\u200d\u200e\u200f\u202e\u2800\ufeff\ufffc")
 _ENTITY = re.compile(r"&(?:lt|gt|amp|quot|#[0-9]+|#x[0-9A-Fa-f]+);")
 
 
@@ -39,6 +44,11 @@ class TelegramHtmlError(SegbotError):
 
 class MessageTooLongError(SegbotError):
     """The message, markup removed, is longer than Telegram allows."""
+
+
+class EmptyMessageError(TelegramHtmlError):
+    """A text message that shows nothing once its markup is removed (`<b> </b>`, a Braille
+    blank): Telegram refuses it ("message text is empty") though its source is not blank."""
 
 
 def plain_text(markup: str) -> str:
@@ -70,12 +80,25 @@ def plain_text(markup: str) -> str:
 
 def check_length(markup: str, *, caption: bool) -> None:
     """MessageTooLongError past 4096 characters (1024 for a media caption), counted as
-    Telegram counts them: UTF-16 code units, markup removed."""
+    Telegram counts them: UTF-16 code units, markup removed; EmptyMessageError for a text
+    message that is only markup, white space and `invisible` characters (Telegram counts
+    its 1-4096 the same way, so it refuses it)."""
     limit = CAPTION_LIMIT if caption else TEXT_LIMIT
-    length = len(plain_text(markup).encode("utf-16-le")) // 2
+    text = plain_text(markup)
+    if not caption and all(map(invisible, text)):
+        raise EmptyMessageError(
+            "the message shows nothing (only markup, white space or invisible characters): "
+            "Telegram refuses an empty text"
+        )
+    length = len(text.encode("utf-16-le")) // 2
     if length > limit:
         kind = "a caption" if caption else "a message"
         raise MessageTooLongError(f"{kind} is {length} characters; Telegram allows {limit}")
+
+
+def invisible(char: str) -> bool:
+    """Whether Telegram counts `char` as nothing when it decides a text is empty."""
+    return char.isspace() or char in _INVISIBLE or "\U000e0000" <= char <= "\U000e00ff"
 
 
 def _text(chunk: str, offset: int) -> str:
@@ -104,8 +127,15 @@ def _check_attributes(name: str, source: str) -> None:
         _check_href(attributes.get("href", ""))
     if name == "span" and attributes.get("class") != "tg-spoiler":
         raise TelegramHtmlError('<span> is only for spoilers: <span class="tg-spoiler">')
-    if name == "tg-emoji" and not attributes.get("emoji-id", "").isdigit():
+    if name == "tg-emoji" and not is_telegram_id(attributes.get("emoji-id", "")):
         raise TelegramHtmlError("<tg-emoji> needs a numeric emoji-id")
+
+
+def is_telegram_id(value: str) -> bool:
+    """Whether Telegram reads `value` as an id (a custom emoji's, a message effect's): a
+    positive 64-bit integer in ASCII digits (`isdigit` alone would take "0", "²" and other
+    scripts' digits, and every send would be refused)."""
+    return value.isascii() and value.isdigit() and 0 < int(value) < 2**63
 
 
 def _check_href(value: str) -> None:

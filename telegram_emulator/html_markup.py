@@ -117,10 +117,16 @@ class _HtmlParser:
             entity_type = "expandable_blockquote" if "expandable" in attributes else "blockquote"
         else:
             emoji_id = attributes.get("emoji-id", "")
-            if not emoji_id.isdigit() or int(emoji_id) == 0:
+            if not _is_emoji_id(emoji_id):
                 raise _parse_error("Invalid custom emoji identifier specified")
             entity_type, extra = "custom_emoji", {"custom_emoji_id": emoji_id}
         builder.add_entity(entity_type, tag.start, **extra)
+
+
+def _is_emoji_id(value: str) -> bool:
+    """A custom emoji id as TDLib reads one: a positive int64 in ASCII digits (so neither
+    "0", nor "99999999999999999999", nor another script's digits such as "١٢")."""
+    return value.isascii() and value.isdigit() and 0 < int(value) < 2**63
 
 
 def parse_html(source: str) -> FormattedText:

@@ -12,6 +12,15 @@ from telegram_emulator.text_entities import FormattedText
 MAX_TEXT_LENGTH = 4096
 MAX_CAPTION_LENGTH = 1024
 _COMMAND = re.compile(r"[a-z0-9_]{1,32}")
+# What TDLib's strip_empty_characters counts as nothing besides white space: zero-width
+# and direction marks, the Mongolian vowel separator, the Braille blank, the byte order
+# mark, the object replacement character (and, in _empty_character, the tag characters).
+_EMPTY_CHARACTERS = frozenset("\u180e\u200b\u200c\u200d\u200e\u200f\u202e\u2800\ufeff\ufffc")
+
+
+def _empty_character(char: str) -> bool:
+    """Whether Telegram ignores `char` when it decides a text is empty ("⠀" alone is)."""
+    return char.isspace() or char in _EMPTY_CHARACTERS or "\U000e0000" <= char <= "\U000e00ff"
 
 
 def format_text(source: str, *, parse_mode: str | None, entities: JSONList | None) -> FormattedText:
@@ -37,7 +46,7 @@ def message_text(
     if source is None or not source.strip():
         raise bad_request("message text is empty")
     formatted = format_text(source, parse_mode=parse_mode, entities=entities)
-    if not formatted.text.strip():
+    if all(map(_empty_character, formatted.text)):
         raise bad_request("message text is empty")
     if formatted.length > MAX_TEXT_LENGTH:
         raise bad_request("message is too long")

@@ -144,3 +144,11 @@ def test_a_local_time_outside_the_quiet_hours_is_kept(local: str) -> None:
         f"schedule: {{local: '{local}', day: 2027-01-05}}\n"
     )
     assert parse_campaign(text).schedule is not None
+
+
+def test_a_boolean_is_no_split() -> None:
+    """YAML reads `split: true` as a boolean, which would have been a 1 % variant."""
+    variants = "audience: [{segment: s, variants: [{name: a, split: true, text: A}, " + (
+        "{name: b, split: 99, text: B}]}]\n"
+    )
+    assert "Input should be a valid integer" in mistake(f"name: c\n{variants}")
