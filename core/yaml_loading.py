@@ -1,7 +1,8 @@
 """YAML files people write (segbot.yaml, campaigns, journeys), read as `yaml.safe_load`
 reads them but stricter: a key given twice in one mapping is refused, not silently replaced
 by the later one, and so is nesting deeper than any such file needs, before it exhausts
-Python's recursion limit. Every refusal names the line.
+Python's recursion limit, and a NUL character written as "\0" (no text segbot stores may
+hold one: PostgreSQL refuses it). Every refusal names the line.
 
 A syntax mistake is told where it is (`yaml_mistake`), which is not always where PyYAML
 noticed it: a quote left open is found only where the file ends, or lines later where the
@@ -66,6 +67,13 @@ class _Loader(yaml.SafeLoader):
                 problem = f"{key!r} is given twice (first on line {first.line + 1})"
                 raise ConstructorError(None, None, problem, key_node.start_mark)
         return super().construct_mapping(node, deep=deep)
+
+    def construct_scalar(self, node: Node) -> Any:
+        value = super().construct_scalar(node)  # type: ignore[arg-type]
+        if isinstance(value, str) and "\x00" in value:
+            problem = "a NUL character (\\0), which no text may hold"
+            raise ConstructorError(None, None, problem, node.start_mark)
+        return value
 
 
 # A flow collection PyYAML was reading when it stopped: the bracket that opened it.
