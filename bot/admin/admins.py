@@ -1,14 +1,16 @@
 """Owner commands: `/admins` (list, add, remove) and `/audit`; and `/help` for every
 admin, listing what their role may use."""
 
+from dataclasses import replace
 from html import escape
 
+from aiogram.fsm.context import FSMContext
 from sqlalchemy import select
 
 from bot.admin import audit
 from bot.admin.menu import publish_menu
 from bot.admin.monospace import bold, code, pieces
-from bot.admin.permissions import Permission
+from bot.admin.permissions import GRANTS, Permission
 from bot.admin.registry import AdminCommand, Call
 from core.ids import as_id
 from core.models import Admin, AdminRole, Subscriber
@@ -91,6 +93,8 @@ async def _add(call: Call, user: str, role_name: str) -> None:
     else:
         admin.role, admin.added_by = role, call.admin.user_id
     await call.session.commit()
+    if Permission.CAMPAIGNS not in GRANTS[role]:
+        await _end_wizard(call, user_id)
     await publish_menu(
         call.bot, call.catalog, user_id=user_id, role=role, public_url=call.settings.public_url
     )
@@ -106,10 +110,18 @@ async def _remove(call: Call, user: str) -> None:
         raise call.usage(f"{user_id} is not an admin.")
     await call.session.delete(admin)
     await call.session.commit()
+    await _end_wizard(call, user_id)
     await publish_menu(
         call.bot, call.catalog, user_id=user_id, role=None, public_url=call.settings.public_url
     )
     await call.reply(f"{code(str(user_id))} is no longer an admin.")
+
+
+async def _end_wizard(call: Call, user_id: int) -> None:
+    """Ends the broadcast wizard of someone who may no longer use it: their draft would
+    otherwise carry on where it was if the role came back, days later."""
+    key = replace(call.state.key, chat_id=user_id, user_id=user_id)  # their private chat
+    await FSMContext(storage=call.state.storage, key=key).clear()
 
 
 async def audit_command(call: Call) -> None:

@@ -15,7 +15,7 @@ from bot.admin import audit, unknown_deliveries
 from bot.admin.campaign_commands import CONTROLS, CampaignAction, campaign_view, follow, show
 from bot.admin.context import AdminContext
 from bot.admin.permissions import Allowed, Permission
-from broadcasts.campaigns import get_campaign
+from broadcasts.campaigns import UnknownCampaignError, get_campaign
 from broadcasts.cloning import clone_campaign
 from broadcasts.runs import cancel, pause, resume
 from core.errors import SegbotError
@@ -72,10 +72,14 @@ async def _audit(ctx: AdminContext, action: str, campaign_id: int, outcome: str)
 
 
 async def _view(query: CallbackQuery, callback_data: CampaignAction, ctx: AdminContext) -> None:
-    await query.answer()
     campaign_id = callback_data.campaign_id
-    if callback_data.action == "show" and isinstance(query.message, Message):
+    try:
         view = await campaign_view(ctx.session, campaign_id=campaign_id, admin=ctx.admin)
+    except UnknownCampaignError as error:  # a button nobody made: its press is told why
+        await query.answer(str(error)[:200])
+        return
+    await query.answer()
+    if callback_data.action == "show" and isinstance(query.message, Message):
         await show(query.message, ctx, view=view, campaign_id=campaign_id)
         return
     await _redraw(query, campaign_id, ctx)
@@ -86,7 +90,10 @@ async def _redraw(query: CallbackQuery, campaign_id: int, ctx: AdminContext) -> 
     message = query.message
     if not isinstance(message, Message):
         return
-    view = await campaign_view(ctx.session, campaign_id=campaign_id, admin=ctx.admin)
+    try:
+        view = await campaign_view(ctx.session, campaign_id=campaign_id, admin=ctx.admin)
+    except UnknownCampaignError:  # a button nobody made: the press's answer said so
+        return
     try:
         await message.edit_text(view.text, reply_markup=view.markup)
     except TelegramBadRequest as error:  # Refresh with nothing new to show

@@ -42,7 +42,7 @@ LISTED = 15  # rows in the message; all of them in a CSV file when there are mor
 class UnknownAction(CallbackData, prefix="admu"):
     action: str  # list, ask, resend, keep
     run_id: Id
-    count: int = 0  # ask, resend: how many the owner was shown would be resent
+    count: Id = 0  # ask, resend: how many the owner was shown would be resent
 
 
 def unknown_button(run_id: int, count: int) -> InlineKeyboardButton:

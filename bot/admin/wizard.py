@@ -183,8 +183,12 @@ async def personas_done(step: Step, value: int) -> None:
 
 
 async def reuse(step: Step, value: int) -> None:
-    source = step.draft.targets()[value].label
-    copy = step.draft.messages[source].model_copy(deep=True)
+    """Copy an earlier target's message: only those are offered, so any other value is a
+    stale or forged button."""
+    earlier = step.draft.targets()[: step.draft.target]
+    if value >= len(earlier) or earlier[value].label not in step.draft.messages:
+        raise DraftError("That choice is gone: send the message, or reuse one offered above.")
+    copy = step.draft.messages[earlier[value].label].model_copy(deep=True)
     step.draft.messages[step.draft.current().label] = copy
     await next_target(step)
 

@@ -50,6 +50,7 @@ from bot.admin.wizard_steps import (
     ask_message,
     ask_name,
     ask_when,
+    is_prompt,
     show_preview,
 )
 from core.errors import SegbotError
@@ -136,8 +137,8 @@ def _pressed(
     async def on_press(
         query: CallbackQuery, callback_data: WizardButton, ctx: AdminContext
     ) -> None:
-        if not isinstance(query.message, Message):  # too old for Telegram to show
-            await _earlier_step(query)
+        if not isinstance(query.message, Message) or not await is_prompt(ctx.state, query.message):
+            await _earlier_step(query)  # too old for Telegram to show, or not the step's
             return
         await query.answer()
         try:

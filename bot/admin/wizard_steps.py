@@ -6,6 +6,7 @@ from html import escape
 
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters.callback_data import CallbackData
+from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup, Message
 
@@ -25,9 +26,13 @@ from bot.admin.monospace import bold, code
 from broadcasts.compose import UNSUBSCRIBE_TEXT, subscriber_context
 from broadcasts.models import Campaign
 from broadcasts.templates import SAMPLE, TemplateError, compile_template, render
+from core.ids import Id
+from segments.rules.errors import excerpt
 from segments.saved import list_segments
 
 MAX_OFFERED = 30
+PROMPT = "prompt"  # in the wizard's state data: the id of the message with the step's buttons
+QUOTED = 300  # characters of a rule quoted in a prompt: a rule may be longer than a message
 
 
 class Broadcast(StatesGroup):
@@ -45,8 +50,11 @@ class Broadcast(StatesGroup):
 
 
 class WizardButton(CallbackData, prefix="admw"):
+    """A wizard button's data; a client may forge it, so a value no button carries (a
+    negative index would pick from the end of a list) fails to parse, as a stale one."""
+
     action: str
-    value: int = 0
+    value: Id = 0
 
 
 Button = tuple[str, str, int]  # text, action, value
@@ -88,7 +96,12 @@ class Step(UsesContext):
     async def go(self, state: State, text: str, markup: InlineKeyboardMarkup | None) -> None:
         await self.state.set_state(state)
         await self.state.update_data(draft=self.draft.model_dump(mode="json"))
-        await self.chat.answer(text, reply_markup=markup)
+        await self.prompted(await self.chat.answer(text, reply_markup=markup))
+
+    async def prompted(self, prompt: Message) -> None:
+        """Remember the message whose buttons the wizard takes now: a button of any other
+        (an earlier step's, an earlier wizard's) would act on a draft it never showed."""
+        await self.state.update_data({PROMPT: prompt.message_id})
 
     async def save(self) -> None:
         await self.state.update_data(draft=self.draft.model_dump(mode="json"))
@@ -163,7 +176,7 @@ def segments_keyboard(draft: Draft) -> InlineKeyboardMarkup:
 async def ask_query(step: Step) -> None:
     text = "Send the rule that picks the audience, e.g. lang = es and clicked within 30d"
     if step.draft.query:
-        text += f"\nNow: {code(step.draft.query)}. Send another, or keep it."
+        text += f"\nNow: {code(excerpt(step.draft.query, QUOTED))}. Send another, or keep it."
     await step.go(Broadcast.query, text, keyboard([BACK, KEEP] if step.draft.query else [BACK]))
 
 
@@ -246,10 +259,19 @@ async def show_preview(step: Step) -> None:
             await step.chat.answer_photo(message.photo, caption=body or None, reply_markup=markup)
         else:
             await step.chat.answer(body, reply_markup=markup)
-    await step.chat.answer(
-        f"Every message also gets an {escape(UNSUBSCRIBE_TEXT)} button. Good to go?",
-        reply_markup=keyboard([BACK, ("Looks good →", "preview_ok", 0)]),
+    await step.prompted(
+        await step.chat.answer(
+            f"Every message also gets an {escape(UNSUBSCRIBE_TEXT)} button. Good to go?",
+            reply_markup=keyboard([BACK, ("Looks good →", "preview_ok", 0)]),
+        )
     )
+
+
+async def is_prompt(state: FSMContext, message: Message) -> bool:
+    """Whether `message` is the one the wizard takes buttons from now (a wizard started
+    before prompts were remembered takes any)."""
+    prompt = (await state.get_data()).get(PROMPT)
+    return prompt is None or prompt == message.message_id
 
 
 async def ask_when(step: Step) -> None:
@@ -273,7 +295,7 @@ async def ask_confirm(step: Step) -> None:
         f"Approach: {APPROACH_LABELS[draft.approach or Approach.SEGMENTS]}",
     ]
     for target, count in zip(targets, counts, strict=True):
-        audience = target.segment or f"rule {target.query}"
+        audience = target.segment or f"rule {excerpt(target.query or '', QUOTED)}"
         kind = "photo" if draft.messages[target.label].photo else "text"
         lines.append(f"• {escape(target.label)}: {count:,} ({escape(audience)}, {kind})")
     when = "-" if draft.schedule is None else describe_schedule(draft.schedule)
