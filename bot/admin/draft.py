@@ -284,9 +284,11 @@ def _typed_schedule(when: When, text: str, *, now: datetime) -> ScheduleSpec:
         if when is When.AT and len(words) in (2, 3):
             day, at = _day(words[0]), _clock(words[1])
             zone = _zone(words[2]) if len(words) == 3 else "UTC"
-            moment = datetime.combine(day, at, tzinfo=ZoneInfo(zone))
-            if moment <= now:
-                raise DraftError(f"{moment:%Y-%m-%d %H:%M} {zone} has passed; give a later time.")
+            # Checked as a campaign file's wall-clock time: refused if the zone's clocks
+            # skip it or show it twice, or if it is past the last day a moment can have.
+            moment = ScheduleSpec(at=datetime.combine(day, at), timezone=zone).moment()
+            if moment is None or moment <= now:
+                raise DraftError(f"{day} {at:%H:%M} {zone} has passed; give a later time.")
             return ScheduleSpec(at=moment.astimezone(UTC), timezone=zone)
         if when is When.RECURRING and len(words) in (5, 6):
             zone = _zone(words[5]) if len(words) == 6 else "UTC"
@@ -308,7 +310,8 @@ def describe_schedule(schedule: ScheduleSpec) -> str:
         return f"on {schedule.day} at {schedule.local}, each subscriber's own time"
     if schedule.best_hour:
         return f"on {schedule.day} at each audience's best hour"
-    if schedule.at is not None:
-        local = schedule.at.astimezone(ZoneInfo(schedule.timezone))
+    moment = schedule.moment()
+    if schedule.at is not None and moment is not None:
+        local = moment.astimezone(ZoneInfo(schedule.timezone))
         return f"at {local:%Y-%m-%d %H:%M} {schedule.timezone}"
     return "now"

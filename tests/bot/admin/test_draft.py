@@ -53,6 +53,22 @@ def test_bad_schedules_say_what_is_expected(when: When, text: str, says: str) ->
         parse_schedule(when, text, now=NOW)
 
 
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        # Past the last day a moment can have once in UTC: was an OverflowError (a 500 in
+        # the console, an apology in the chat).
+        ("9999-12-31 23:59 Etc/GMT+12", "is out of range"),
+        # Madrid's clocks skip 02:00-03:00 that night, and show 02:00-03:00 twice in October.
+        ("2027-03-28 02:30 Europe/Madrid", "does not exist in Europe/Madrid"),
+        ("2027-10-31 02:30 Europe/Madrid", "happens twice in Europe/Madrid"),
+    ],
+)
+def test_a_moment_no_clock_can_show_once_is_refused_as_a_file_s_is(text: str, says: str) -> None:
+    with pytest.raises(DraftError, match=says):
+        parse_schedule(When.AT, text, now=NOW)
+
+
 def test_buttons_one_per_line() -> None:
     buttons = parse_buttons("Shop | https://shop.example\n\nNews — https://news.example/a")
     assert [(b.text, b.url) for b in buttons] == [
