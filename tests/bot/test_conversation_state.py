@@ -42,14 +42,6 @@ async def redis() -> AsyncIterator[Redis]:
     await client.aclose()
 
 
-@pytest.fixture
-async def event_log(sessionmaker: async_sessionmaker[AsyncSession]) -> AsyncIterator[EventLog]:
-    log = EventLog(sessionmaker)
-    log.start()
-    yield log
-    await log.close()
-
-
 def stranger() -> int:
     """A user id of this test's own, so that no other run shares its flood bucket."""
     return random.randrange(10**9, 10**10)  # noqa: S311

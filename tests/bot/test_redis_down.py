@@ -4,7 +4,6 @@ own, and the operator reads one WARNING, not one per update."""
 
 import logging
 import socket
-from collections.abc import AsyncIterator
 
 import pytest
 from aiogram import Bot
@@ -32,14 +31,6 @@ def nobody_listens() -> str:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     return f"redis://127.0.0.1:{port}/0"
-
-
-@pytest.fixture
-async def event_log(sessionmaker: async_sessionmaker[AsyncSession]) -> AsyncIterator[EventLog]:
-    log = EventLog(sessionmaker)
-    log.start()
-    yield log
-    await log.close()
 
 
 @pytest.mark.parametrize("same_redis", [True, False], ids=["one-redis", "states-elsewhere"])

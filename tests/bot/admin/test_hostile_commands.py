@@ -7,32 +7,17 @@ the bot must refuse a value it never offered (a negative index, a target without
 message, a campaign that is not there) with a clear answer, never an apology or a choice
 nobody made."""
 
-from collections.abc import AsyncIterator
-
 import pytest
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from bot.errors import APOLOGY
 from telegram_emulator import Emulator, JSONObject, SentMessage
 from telegram_emulator.state import PendingCallback
-from tests.bot.admin.console import MARKETER, OWNER, WAIT, Chat, add_staff, running_console
+from tests.bot.admin.console import MARKETER, OWNER, WAIT, Chat
 
 pytestmark = [pytest.mark.e2e]
 
 SORRY = APOLOGY.split("(")[0].strip()
 TELEGRAM_LIMIT = 4_096
-
-
-@pytest.fixture(scope="module")
-async def emulator(database_url: str, engine: AsyncEngine) -> AsyncIterator[Emulator]:
-    async with running_console(database_url) as emulator:
-        yield emulator
-
-
-@pytest.fixture
-async def owner(session: AsyncSession, emulator: Emulator) -> Chat:
-    await add_staff(session)
-    return Chat(emulator, OWNER)
 
 
 def forge_press(emulator: Emulator, message: SentMessage, data: str) -> str:

@@ -3,15 +3,11 @@ language's limits is answered with the place and the limit, a long rule is quote
 short, and every reply fits in one Telegram message (the emulator refuses longer ones,
 which the bot would answer with its apology)."""
 
-from collections.abc import AsyncIterator
-
 import pytest
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from bot.errors import APOLOGY
 from segments.rules.limits import MAX_LENGTH
-from telegram_emulator import Emulator
-from tests.bot.admin.console import OWNER, Chat, add_staff, running_console
+from tests.bot.admin.console import Chat
 
 pytestmark = [pytest.mark.e2e]
 
@@ -19,18 +15,6 @@ TELEGRAM_LIMIT = 4_096
 SORRY = APOLOGY.split("(")[0].strip()
 NINES = "9" * 5_000
 LONG_CITY = 'city = "' + "x" * (MAX_LENGTH - 9) + '"'  # a valid rule of the longest length
-
-
-@pytest.fixture(scope="module")
-async def emulator(database_url: str, engine: AsyncEngine) -> AsyncIterator[Emulator]:
-    async with running_console(database_url) as emulator:
-        yield emulator
-
-
-@pytest.fixture
-async def owner(session: AsyncSession, emulator: Emulator) -> Chat:
-    await add_staff(session)
-    return Chat(emulator, OWNER)
 
 
 def fits(reply: str) -> str:

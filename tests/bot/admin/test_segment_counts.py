@@ -1,24 +1,16 @@
 """`/segments` in the admin chat says why a segment asking about CRM customers counts no
 subscriber when the customers are not linked to any."""
 
-from collections.abc import AsyncIterator
-
 import pytest
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.clock import utcnow
 from crm_sync.models import Customer
 from segments.membership import refresh_memberships
 from telegram_emulator import Emulator
-from tests.bot.admin.console import OWNER, Chat, add_people, running_console
+from tests.bot.admin.console import OWNER, Chat, add_people
 
 pytestmark = [pytest.mark.e2e]
-
-
-@pytest.fixture(scope="module")
-async def emulator(database_url: str, engine: AsyncEngine) -> AsyncIterator[Emulator]:
-    async with running_console(database_url) as emulator:
-        yield emulator
 
 
 async def test_the_segment_list_says_customers_are_not_linked(
