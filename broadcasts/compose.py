@@ -327,18 +327,32 @@ def _check_fits(text: str, *, caption: bool) -> None:
     """RenderError if this subscriber's own values left a text message empty (`<b>{{
     first_name }}</b>` without one) or made it longer than Telegram takes (saving checked
     a sample subscriber's): skipped, not sent to be refused. A text of at most half the
-    limit fits whatever it holds (a character is at most two UTF-16 units), and one that
-    starts with a character Telegram shows (not a tag, an entity or an invisible one) is
-    not empty, so most messages are not measured."""
+    limit fits whatever it holds (a character is at most two UTF-16 units), and one whose
+    first character after its opening tags is one Telegram shows is not empty, so most
+    messages are not measured."""
     shown = text.lstrip()
     if not caption and not shown:
         raise RenderError("the message is empty for this subscriber")
-    maybe_blank = not caption and (shown[0] in "<&" or invisible(shown[0]))
+    maybe_blank = not caption and not _starts_visibly(shown)
     if maybe_blank or len(text) > (CAPTION_LIMIT if caption else TEXT_LIMIT) // 2:
         try:
             check_length(text, caption=caption)
         except (MessageTooLongError, EmptyMessageError) as error:
             raise RenderError(f"{error} for this subscriber") from None
+
+
+def _starts_visibly(text: str) -> bool:
+    """Whether the first character of `text` past its opening tags and invisible
+    characters is one Telegram shows (an entity such as `&#32;` may not be: unknown)."""
+    at = 0
+    while at < len(text) and (text[at] == "<" or invisible(text[at])):
+        if text[at] == "<":
+            at = text.find(">", at) + 1
+            if at == 0:
+                return False
+        else:
+            at += 1
+    return at < len(text) and text[at] != "&"
 
 
 def _button(button: Button, tracked: Callable[[str], str]) -> Button:
