@@ -229,6 +229,17 @@ async def test_a_subscriber_whose_values_make_the_text_too_long_or_empty_is_skip
 
 
 LEAVING = {2: SubscriberStatus.UNSUBSCRIBED, 3: SubscriberStatus.BLOCKED}
+LEFT = ((DeliveryStatus.EXCLUDED, "unsubscribed"), (DeliveryStatus.EXCLUDED, "blocked"))
+
+
+async def leave(sessionmaker: async_sessionmaker[AsyncSession], *chats: int) -> None:
+    """The subscribers of `chats` leave as LEAVING says, from elsewhere (the bot)."""
+    async with sessionmaker() as elsewhere:
+        for chat in chats:
+            await elsewhere.execute(
+                update(Subscriber).where(Subscriber.chat_id == chat).values(status=LEAVING[chat])
+            )
+        await elsewhere.commit()
 
 
 async def test_who_leaves_while_their_claimed_message_waits_is_not_messaged(
@@ -241,12 +252,7 @@ async def test_who_leaves_while_their_claimed_message_waits_is_not_messaged(
 
     async def two_leave(message: OutgoingMessage) -> None:
         if message.chat_id == 1:
-            async with sessionmaker() as elsewhere:
-                for chat, status in LEAVING.items():
-                    await elsewhere.execute(
-                        update(Subscriber).where(Subscriber.chat_id == chat).values(status=status)
-                    )
-                await elsewhere.commit()
+            await leave(sessionmaker, *LEAVING)
 
     messenger.before_answer = two_leave
     # All three are claimed at once; one request at a time, so 2 and 3 wait their turn.
@@ -255,10 +261,7 @@ async def test_who_leaves_while_their_claimed_message_waits_is_not_messaged(
     )
     assert [message.chat_id for message in messenger.calls] == [1]
     by_chat = await status_by_chat(session, plan.run.id)
-    assert (by_chat[2], by_chat[3]) == (
-        (DeliveryStatus.EXCLUDED, "unsubscribed"),
-        (DeliveryStatus.EXCLUDED, "blocked"),
-    )
+    assert (by_chat[2], by_chat[3]) == LEFT
 
 
 async def test_who_leaves_while_their_message_waits_to_be_tried_again_is_not_messaged(
@@ -272,23 +275,14 @@ async def test_who_leaves_while_their_message_waits_to_be_tried_again_is_not_mes
 
     async def leaves(message: OutgoingMessage) -> None:
         if message.chat_id in LEAVING:
-            async with sessionmaker() as elsewhere:
-                await elsewhere.execute(
-                    update(Subscriber)
-                    .where(Subscriber.chat_id == message.chat_id)
-                    .values(status=LEAVING[message.chat_id])
-                )
-                await elsewhere.commit()
+            await leave(sessionmaker, message.chat_id)
 
     messenger.before_answer = leaves
     assert await sender(sessionmaker, messenger).deliver(plan.run.id) is BatchResult.FINISHED
     assert sorted(message.chat_id for message in messenger.calls) == [1, 2, 3]
     assert [message.chat_id for message in messenger.sent] == [1]
     by_chat = await status_by_chat(session, plan.run.id)
-    assert (by_chat[2], by_chat[3]) == (
-        (DeliveryStatus.EXCLUDED, "unsubscribed"),
-        (DeliveryStatus.EXCLUDED, "blocked"),
-    )
+    assert (by_chat[2], by_chat[3]) == LEFT
 
 
 async def test_a_token_telegram_refuses_fails_nobody(

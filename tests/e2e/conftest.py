@@ -1,8 +1,11 @@
 """The real bot, started the way `segbot run` starts it, against the Bot API emulator."""
 
 import asyncio
+import os
 import socket
+import sys
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -53,6 +56,26 @@ async def running_bot(
     if task.done():
         task.result()
     await stop(task)
+
+
+SEGBOT = str(Path(sys.executable).parent / "segbot")
+
+
+async def segbot_run(
+    emulator: Emulator, database_url: str, *, token: str, stderr: int
+) -> asyncio.subprocess.Process:
+    """`segbot run` in a process of its own, as an operator starts it, against the
+    emulator; its stdout piped, its stderr as `stderr` says (PIPE, or STDOUT)."""
+    environment = os.environ | {
+        "SEGBOT_BOT_TOKEN": token,
+        "SEGBOT_SECRET_KEY": "test-secret",
+        "SEGBOT_DATABASE_URL": database_url,
+        "SEGBOT_TELEGRAM_API_BASE": emulator.base_url,
+        "SEGBOT_WEB_PORT": "0",
+    }
+    return await asyncio.create_subprocess_exec(
+        SEGBOT, "run", env=environment, stdout=asyncio.subprocess.PIPE, stderr=stderr
+    )
 
 
 # Seconds for an effect that lands just after the bot's reply (an edited keyboard, the event

@@ -3,10 +3,7 @@ the Bot API failing or refusing the token as the bot starts. It recovers by itse
 the dependency is back, and stops with a clear message when it cannot start."""
 
 import asyncio
-import os
-import sys
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,13 +18,12 @@ from core.db import create_engine, create_sessionmaker
 from core.leader import lead
 from core.settings import Settings
 from telegram_emulator import Emulator
-from tests.e2e.conftest import BOT_TOKEN
+from tests.e2e.conftest import BOT_TOKEN, segbot_run
 from tests.polling import until
 from tests.stopping import stop
 
 pytestmark = pytest.mark.e2e
 
-SEGBOT = str(Path(sys.executable).parent / "segbot")
 TEST_KEY = 0x7E57_0002
 PENDING_UPDATE_ID = 9_000_000_001
 
@@ -161,19 +157,8 @@ async def test_a_token_telegram_refuses_stops_segbot_run_with_a_clear_error(
     emulator: Emulator, database_url: str
 ) -> None:
     emulator.fail_next(1, status=401, method="deleteWebhook")
-    environment = os.environ | {
-        "SEGBOT_BOT_TOKEN": BOT_TOKEN,
-        "SEGBOT_SECRET_KEY": "test-secret",
-        "SEGBOT_DATABASE_URL": database_url,
-        "SEGBOT_TELEGRAM_API_BASE": emulator.base_url,
-        "SEGBOT_WEB_PORT": "0",
-    }
-    process = await asyncio.create_subprocess_exec(
-        SEGBOT,
-        "run",
-        env=environment,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
+    process = await segbot_run(
+        emulator, database_url, token=BOT_TOKEN, stderr=asyncio.subprocess.PIPE
     )
     try:
         # A hang guard, not a speed test: a busy machine starts a process slowly.

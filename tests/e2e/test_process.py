@@ -2,37 +2,22 @@
 tests/demo/test_rehearsal.py)."""
 
 import asyncio
-import os
 import signal
-import sys
-from pathlib import Path
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from telegram_emulator import Emulator
+from tests.e2e.conftest import segbot_run
 
 pytestmark = pytest.mark.e2e
-
-SEGBOT = str(Path(sys.executable).parent / "segbot")
 
 
 async def test_segbot_run_serves_until_sigterm_then_exits_cleanly(
     emulator: Emulator, database_url: str, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
-    environment = os.environ | {
-        "SEGBOT_BOT_TOKEN": "123456:PROCESS-TEST",
-        "SEGBOT_SECRET_KEY": "test-secret",
-        "SEGBOT_DATABASE_URL": database_url,
-        "SEGBOT_TELEGRAM_API_BASE": emulator.base_url,
-        "SEGBOT_WEB_PORT": "0",
-    }
-    process = await asyncio.create_subprocess_exec(
-        SEGBOT,
-        "run",
-        env=environment,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
+    process = await segbot_run(
+        emulator, database_url, token="123456:PROCESS-TEST", stderr=asyncio.subprocess.STDOUT
     )
     try:
         await emulator.send_text(31337, "/start from_process")
