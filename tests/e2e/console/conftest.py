@@ -3,6 +3,7 @@
 import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from functools import partial
 
 import aiohttp
 import pytest
@@ -10,10 +11,12 @@ from playwright.async_api import Browser, Page, async_playwright
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import runtime
+from bot.web_server import CannotListenError
 from core.clock import utcnow
 from core.models import Admin, AdminRole
 from core.settings import Settings
 from telegram_emulator import Emulator
+from tests.e2e.conftest import free_port
 from tests.e2e.console.browser import chromium_path, init_data, open_console
 from tests.polling import until
 from tests.stopping import stop
@@ -43,6 +46,9 @@ class Console:
         return await open_console(self.browser, self.url + path, signed=signed)
 
 
+PORT_TRIES = 3  # ports the console's web server is started on before the fixture gives up
+
+
 @pytest.fixture
 def console_settings(bot_settings: Settings) -> Settings:
     return bot_settings.model_copy(update={"admin_ids": (OWNER,)})
@@ -63,14 +69,36 @@ async def console(
         await session.commit()
     for user_id in (OWNER, MARKETER, OPERATOR, VIEWER, STRANGER):
         emulator.add_user(user_id, first_name=f"User{user_id}")
-    task = asyncio.create_task(runtime.run(console_settings, handle_signals=False))
+    settings, task = await _started(console_settings)
     try:
-        await until(lambda: _serving(console_settings.public_url), what="the web server", within=20)
-        yield Console(console_settings.public_url + "/console/", console_settings, browser)
+        yield Console(settings.public_url + "/console/", settings, browser)
         if task.done():
             task.result()
     finally:
         await stop(task)
+
+
+async def _started(settings: Settings) -> tuple[Settings, asyncio.Task[None]]:
+    """`segbot run` once its web server answers, and the settings it runs with. A port
+    picked free may be taken before the server binds it (another test run beside this
+    one): then on another. Any other failure of the run is raised at once."""
+    for _ in range(PORT_TRIES):
+        task = asyncio.create_task(runtime.run(settings, handle_signals=False))
+        ended_or_serving = partial(_ended_or_serving, task, settings.public_url)
+        await until(ended_or_serving, what="the web server", within=20)
+        if not task.done():
+            return settings, task
+        if not isinstance(task.exception(), CannotListenError):
+            task.result()
+        port = free_port()
+        settings = settings.model_copy(
+            update={"web_port": port, "public_url": f"http://127.0.0.1:{port}"}
+        )
+    raise AssertionError(f"no free port to serve the console on in {PORT_TRIES} tries")
+
+
+async def _ended_or_serving(task: asyncio.Task[None], public_url: str) -> bool:
+    return task.done() or await _serving(public_url)
 
 
 async def _serving(public_url: str) -> bool:
