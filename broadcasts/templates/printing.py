@@ -1,5 +1,9 @@
-"""What a template writes for a number it prints without a filter, and arithmetic that
-mixes a Decimal (customer money) with a float.
+"""What a template writes for a value it prints without a filter (a number, or nothing),
+and arithmetic that mixes a Decimal (customer money) with a float.
+
+A missing value (`None`: no last name, no username, no purchase yet) writes nothing, not
+"None": "Hi {{ first_name }} {{ last_name }}!" greets a subscriber without a last name as
+"Hi Ana !", never "Hi Ana None!".
 
 No float prints its binary noise (1416.3799999999999): `{{ x }}`, `a ~ x` and `join`
 write a float or Decimal in plain digits, rounded to 15 significant digits (all that a
@@ -28,8 +32,10 @@ def printed(context: Context, value: Any) -> Any:
 
 
 def shown(value: Any) -> Any:
-    """What a template writes for a value: a float or Decimal as plain_number, anything
-    else as it is."""
+    """What a template writes for a value: nothing for None, a float or Decimal as
+    plain_number, anything else as it is."""
+    if value is None:
+        return ""
     if isinstance(value, float | Decimal):
         return plain_number(value)
     return value

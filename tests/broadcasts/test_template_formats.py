@@ -177,16 +177,26 @@ def test_numbers_past_the_digit_limit_are_refused_not_formatted(
 
 
 async def test_the_sample_subscriber_shows_what_would_go_wrong() -> None:
-    """A name full of HTML's characters, no last name, Spanish decimal commas, and money
-    that a float would have printed as 1416.3799999999999."""
+    """A name full of HTML's characters, no last name (written as nothing, not "None"),
+    Spanish decimal commas, and money that a float would have printed as
+    1416.3799999999999."""
     source = (
         "Hi {{ first_name }} {{ last_name }}! {{ customer.total_spent | money }} "
         "({{ customer.total_spent }}) on {{ customer.last_purchase | date }}"
     )
     assert render(compile_template(source), SAMPLE) == (
-        "Hi María-José &#34;Pepa&#34; O&#39;Brien de la Fuente &lt;VIP&gt; &amp; Family None! "
+        "Hi María-José &#34;Pepa&#34; O&#39;Brien de la Fuente &lt;VIP&gt; &amp; Family ! "
         "1.416,38\xa0€ (1416.38) on 31 ene 2026"
     )
+
+
+def test_a_missing_value_writes_nothing_not_none() -> None:
+    """No last name, no username: printed, joined with `~` or `join`, a None is empty."""
+    source = (
+        "[{{ last_name }}][{{ 'a' ~ username ~ 'b' }}][{{ [first_name[:3], none]|join('-') }}]"
+        "[{{ last_name is none }}][{{ last_name or 'friend' }}]"
+    )
+    assert render(compile_template(source), SAMPLE) == "[][ab][Mar-][True][friend]"
 
 
 async def test_any_attribute_of_the_sample_is_a_number_or_a_date_to_the_filters() -> None:
