@@ -136,7 +136,11 @@ class Admin(Base):
 
 class ConsoleLink(Base):
     """A one-time sign-in link to the console for a desktop browser: the link carries
-    `nonce` (signed), never who it is for; used once, before `expires_at`."""
+    `nonce` (signed), never who it is for; used once, before `expires_at`.
+
+    Used, it is the record of the browser session it started: `session_digest` is the
+    SHA-256 of that session's cookie (the cookie itself, a credential, is not kept), and
+    `signed_out_at` ends the session, so a copy of the cookie stops working with it."""
 
     __tablename__ = "console_links"
 
@@ -144,6 +148,8 @@ class ConsoleLink(Base):
     admin_user_id: Mapped[int] = mapped_column(BigInteger)
     expires_at: Mapped[datetime]
     used_at: Mapped[datetime | None]
+    session_digest: Mapped[str | None] = mapped_column(String(64), unique=True, index=True)
+    signed_out_at: Mapped[datetime | None]
 
 
 class AuditLog(Base):

@@ -3,9 +3,10 @@
 Every page is two requests. A plain GET (a link opened, a reload) answers the *shell*: a
 page with no data that loads Telegram's Mini App script, htmx, the chart library and
 console.js. console.js then asks for the same path again through htmx, adding the
-credential (`X-Telegram-Init-Data`, or the desktop session cookie) and, for changes, the
-CSRF token; those requests answer the page's content. So nothing about the audience is
-ever served to a request that has not proven who it is.
+credential (`X-Telegram-Init-Data`, or the desktop session cookie, whose session is looked
+up on every request so that signing out ends it) and, for changes, the CSRF token; those
+requests answer the page's content. So nothing about the audience is ever served to a
+request that has not proven who it is.
 
 Middlewares, in order: security headers on everything (a strict CSP: scripts only from
 here and telegram.org, no inline code, styles only from here), then `authenticate`, which
@@ -15,6 +16,7 @@ credential) / 403 (not an admin). Handlers declare what they need with
 """
 
 from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.admin.permissions import role_of
 from bot.console import pages
@@ -30,7 +32,8 @@ from bot.console.context import (
     render,
     services,
 )
-from bot.console.identity import SignInError, check_init_data, csrf_token, read_session_cookie
+from bot.console.identity import SignInError, check_init_data, csrf_token, session_user
+from bot.console.pages.signin import SIGNED_IN_BY_COOKIE
 
 INIT_DATA_HEADER = "X-Telegram-Init-Data"
 TELEGRAM_SCRIPT = "https://telegram.org/js/telegram-web-app.js"
@@ -68,7 +71,7 @@ async def security_headers(request: web.Request, handler: Handler) -> web.Stream
 def _secure(response: web.StreamResponse) -> None:
     response.headers["Content-Security-Policy"] = CSP
     response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers.setdefault("Referrer-Policy", "no-referrer")  # sign-in sets its own
     response.headers.setdefault("Cache-Control", "no-store")
 
 
@@ -81,11 +84,11 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
         return render(request, "shell.html", telegram_script=TELEGRAM_SCRIPT)
     console = services(request)
     try:
-        user_id, name, principal = _credential(request, console)
+        async with console.sessionmaker() as session:
+            user_id, name, principal = await _credential(request, console, session)
+            role = await role_of(session, user_id=user_id, owners=console.settings.admin_ids)
     except SignInError as error:
         raise web.HTTPUnauthorized(text=f"not signed in: {error}") from None
-    async with console.sessionmaker() as session:
-        role = await role_of(session, user_id=user_id, owners=console.settings.admin_ids)
     if role is None:
         raise web.HTTPForbidden(text="the console is for segbot's admins")
     csrf = csrf_token(principal, secret=console.secret)
@@ -95,8 +98,11 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
     return response
 
 
-def _credential(request: web.Request, console: ConsoleServices) -> tuple[int, str, str]:
-    """(user id, display name, principal) from initData or the session cookie."""
+async def _credential(
+    request: web.Request, console: ConsoleServices, session: AsyncSession
+) -> tuple[int, str, str]:
+    """(user id, display name, principal) from initData or the session cookie; a request
+    signed in by the cookie gets it as `SIGNED_IN_BY_COOKIE`, for signing out."""
     now = console.clock()
     init_data = request.headers.get(INIT_DATA_HEADER)
     if init_data:
@@ -106,7 +112,8 @@ def _credential(request: web.Request, console: ConsoleServices) -> tuple[int, st
         return user.id, user.first_name, f"tg:{init_data}"
     cookie = request.cookies.get(SESSION_COOKIE)
     if cookie:
-        user_id = read_session_cookie(cookie, secret=console.secret, now=now)
+        user_id = await session_user(session, cookie, secret=console.secret, now=now)
+        request[SIGNED_IN_BY_COOKIE] = cookie
         return user_id, "", f"cookie:{cookie}"
     raise SignInError("open the console from the bot (/console)")
 

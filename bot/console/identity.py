@@ -9,7 +9,10 @@
 - **A one-time link**: on a desktop browser, `/console` sends a link carrying a random
   nonce, signed with SEGBOT_SECRET_KEY; the nonce's row (`console_links`) says whose it is,
   until when, and whether it was used. Used once, it becomes a session cookie.
-- **The session cookie**: the admin's id and an expiry, signed.
+- **The session cookie**: the admin's id, an expiry and a random part, signed; good while
+  its session lives. The row of the link it came from keeps the cookie's digest: a cookie
+  no row knows (one from before sessions were kept) is refused, and signing out marks the
+  row, so a stolen copy of the cookie is refused too. One indexed lookup per request.
 
 Each yields a Telegram user id; the role comes from the same place as in the chat console
 (bot.admin.permissions.role_of), looked up on every request, so a removed admin is out at
@@ -24,7 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import parse_qsl
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.models import ConsoleLink
@@ -98,9 +101,7 @@ async def issue_link(
 async def redeem_link(session: AsyncSession, token: str, *, secret: str, now: datetime) -> int:
     """Use the token once: the admin it was issued to. SignInError when it is forged,
     expired or used. One guarded UPDATE, so two redemptions of one link cannot both win."""
-    nonce = unsign(token, secret=secret, purpose="console-link")
-    if nonce is None:
-        raise SignInError("not a sign-in link of this deployment")
+    nonce = _link_nonce(token, secret=secret)
     admin_user_id: int | None = await session.scalar(
         update(ConsoleLink)
         .where(
@@ -116,20 +117,80 @@ async def redeem_link(session: AsyncSession, token: str, *, secret: str, now: da
     return admin_user_id
 
 
+def _link_nonce(token: str, *, secret: str) -> str:
+    nonce = unsign(token, secret=secret, purpose="console-link")
+    if nonce is None:
+        raise SignInError("not a sign-in link of this deployment")
+    return nonce
+
+
 # -- the session cookie ----------------------------------------------------------------
 def session_cookie(admin_user_id: int, *, secret: str, now: datetime) -> str:
+    """`admin:expiry:random`, signed. The random part makes each sign-in's cookie its own,
+    even two in one second, so that signing one browser out leaves the other signed in."""
     expires = int((now + timedelta(days=SESSION_DAYS)).timestamp())
-    return sign(f"{admin_user_id}:{expires}", secret=secret, purpose="console-session")
+    value = f"{admin_user_id}:{expires}:{secrets.token_urlsafe(16)}"
+    return sign(value, secret=secret, purpose="console-session")
 
 
 def read_session_cookie(cookie: str, *, secret: str, now: datetime) -> int:
+    """The admin a cookie was signed for, checking only the cookie itself (signature,
+    format, expiry); whether its session lives is `session_user`'s to check."""
     value = unsign(cookie, secret=secret, purpose="console-session")
     if value is None:
         raise SignInError("the session cookie is not signed by this deployment")
-    user_id, _, expires = value.partition(":")
+    fields = value.split(":")
+    if len(fields) != 3:  # `admin:expiry`, from before sessions could be signed out
+        raise SignInError("the session cookie is of an old kind: send /console link to the bot")
+    user_id, expires, _random = fields
     if int(expires) < now.timestamp():
         raise SignInError("the session has expired")
     return int(user_id)
+
+
+async def start_session(session: AsyncSession, token: str, *, secret: str, now: datetime) -> str:
+    """Use the link once (`redeem_link`) and make it a browser session: the cookie, whose
+    digest the link's row keeps so that the session can be ended (the caller commits)."""
+    admin_user_id = await redeem_link(session, token, secret=secret, now=now)
+    cookie = session_cookie(admin_user_id, secret=secret, now=now)
+    await session.execute(
+        update(ConsoleLink)
+        .where(ConsoleLink.nonce == _link_nonce(token, secret=secret))
+        .values(session_digest=_digest(cookie))
+    )
+    return cookie
+
+
+async def session_user(session: AsyncSession, cookie: str, *, secret: str, now: datetime) -> int:
+    """The admin a session cookie signs in, while its session lives: SignInError when the
+    cookie is forged or expired (no query), or its session was signed out or was never
+    kept (a cookie from before sessions were kept)."""
+    admin_user_id = read_session_cookie(cookie, secret=secret, now=now)
+    found = (
+        await session.execute(
+            select(ConsoleLink.signed_out_at).where(ConsoleLink.session_digest == _digest(cookie))
+        )
+    ).first()
+    if found is None:
+        raise SignInError("this browser's session is not known: send /console link to the bot")
+    if found.signed_out_at is not None:
+        raise SignInError("this browser's session was signed out")
+    return admin_user_id
+
+
+async def end_session(session: AsyncSession, cookie: str, *, now: datetime) -> None:
+    """Sign the cookie's session out, for good: every copy of the cookie is refused from
+    now on (the caller commits)."""
+    await session.execute(
+        update(ConsoleLink)
+        .where(ConsoleLink.session_digest == _digest(cookie), ConsoleLink.signed_out_at.is_(None))
+        .values(signed_out_at=now)
+    )
+
+
+def _digest(cookie: str) -> str:
+    """What the database keeps of a cookie: enough to find its session, not to use it."""
+    return hashlib.sha256(cookie.encode()).hexdigest()
 
 
 def csrf_token(principal: str, *, secret: str) -> str:

@@ -1,10 +1,12 @@
-"""The console's first page: the audience at a glance and where each role can go."""
+"""The console's first page: the audience at a glance, where each role can go, and, in a
+desktop browser signed in by a link, signing out."""
 
 from aiohttp import web
 from sqlalchemy import func, select
 
 from bot.admin.permissions import Permission
 from bot.console.context import render, requires, services
+from bot.console.pages.signin import SIGNED_IN_BY_COOKIE
 from broadcasts.models import Campaign, CampaignStatus
 from core.models import Subscriber, SubscriberStatus
 from journeys.models import Journey, JourneyStatus
@@ -35,4 +37,6 @@ async def home(request: web.Request) -> web.Response:
                 .where(Journey.status == JourneyStatus.LIVE)
             ),
         }
-    return render(request, "home.html", figures=figures)
+    return render(
+        request, "home.html", figures=figures, can_sign_out=SIGNED_IN_BY_COOKIE in request
+    )
