@@ -14,8 +14,10 @@ from bot.admin.permissions import GRANTS, Permission
 from bot.admin.registry import AdminCommand, Call
 from core.ids import as_id
 from core.models import Admin, AdminRole, Subscriber
+from segments.rules.errors import excerpt
 
 ASSIGNABLE = (AdminRole.MARKETER, AdminRole.OPERATOR, AdminRole.VIEWER)
+ACTIONS = {"list": (0, "nothing more"), "add": (2, "a USER and a ROLE"), "remove": (1, "a USER")}
 AUDIT_DEFAULT, AUDIT_MAX = 15, 50
 
 
@@ -28,18 +30,32 @@ async def help_command(call: Call) -> None:
 
 
 async def admins_command(call: Call) -> None:
+    action, rest = _action(call)
+    if action == "list":
+        await _list(call)
+    elif action == "add":
+        await _add(call, rest[0], rest[1])
+    else:
+        await _remove(call, rest[0])
+
+
+def _action(call: Call) -> tuple[str, list[str]]:
+    """The action and its words, as many as it takes; the usage, saying which action is
+    unknown or which words are missing or more, otherwise."""
     words = call.args.split()
     if not words:
-        raise call.usage()
+        raise call.usage(f"Say what to do: {', '.join(ACTIONS)}.")
     action, rest = words[0].lower(), words[1:]
-    if action == "list" and not rest:
-        await _list(call)
-    elif action == "add" and len(rest) == 2:
-        await _add(call, rest[0], rest[1])
-    elif action == "remove" and len(rest) == 1:
-        await _remove(call, rest[0])
-    else:
-        raise call.usage()
+    if action not in ACTIONS:
+        raise call.usage(f"{excerpt(words[0])!r} is not understood: {', '.join(ACTIONS)}.")
+    count, takes = ACTIONS[action]
+    if len(rest) > count:
+        more = excerpt(" ".join(rest[count:]))
+        raise call.usage(f"{action} takes {takes}: {more!r} is more than that.")
+    if len(rest) < count:
+        got = f"only {excerpt(' '.join(rest))!r}" if rest else "nothing"
+        raise call.usage(f"{action} takes {takes}; got {got}.")
+    return action, rest
 
 
 async def _list(call: Call) -> None:

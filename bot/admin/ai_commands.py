@@ -7,7 +7,7 @@ replace AI segments that exist; `regenerate` replaces them and says what went.
 """
 
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from functools import partial
 from html import escape
@@ -24,10 +24,12 @@ from bot.admin.segment_deletion import refuse_if_used
 from segments.ai.chart import cluster_chart_png
 from segments.ai.generate import Generation, generate_ai_segments
 from segments.ai.llm import language_model
-from segments.ai.lookalike import build_lookalike
+from segments.ai.lookalike import MAX_SIZE, build_lookalike
 from segments.ai.profiles import HOW_TO_READ
 from segments.models import Segment, SegmentKind, SegmentProfile
 from segments.rules import RuleError
+from segments.rules.errors import excerpt
+from segments.saved import MAX_NAME
 
 SECTIONS = ("demographics", "geography", "interests", "behaviours")
 TRAITS_SHOWN = 4  # per section
@@ -38,6 +40,8 @@ _WHERE = re.compile(r"\bwhere\b", re.IGNORECASE)
 _LOOKALIKE = re.compile(
     r"^(?P<seed>.+?)\s+(?P<size>\d[\d,_]{0,15})(?:\s+(?P<name>.+))?$", re.DOTALL
 )
+_NUMBER_LIKE = re.compile(r"[-+]?[\d.,_]*\d[\d.,_]*")  # what someone meant as a size
+SIZE_RULE = f"the size must be between 1 and {MAX_SIZE:,}, a whole number"
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,8 +112,22 @@ def parse_generate(call: Call) -> Generate:
     """`generate|regenerate [K_MIN K_MAX] [describe TEXT]`; the usage otherwise."""
     parts = _DESCRIBE.split(call.args, maxsplit=1)
     words = parts[0].split()
-    if not words or words[0].lower() not in VERBS or len(words) not in (1, 3):
-        raise call.usage()
+    if not words:
+        raise call.usage(
+            "describe comes after generate or regenerate: /ai_segments generate describe TEXT."
+        )
+    if words[0].lower() not in VERBS:
+        raise call.usage(
+            f"{excerpt(words[0])!r} is not understood: start with generate or regenerate "
+            "(/ai_segments alone lists the AI segments)."
+        )
+    if len(words) == 2:
+        raise call.usage(f"Give both K_MIN and K_MAX, or neither; got only {excerpt(words[1])!r}.")
+    if len(words) > 3:
+        raise call.usage(
+            f"{excerpt(words[3])!r} is not understood: after K_MIN K_MAX comes describe TEXT, "
+            "or nothing."
+        )
     description = parts[1].strip() if len(parts) == 2 else None
     if description == "":
         raise call.usage("Say what to look for after describe, e.g. describe interests.")
@@ -193,17 +211,41 @@ def _unquoted(text: str) -> str:
     return text[1:-1] if len(text) > 1 and text[0] == text[-1] == '"' else text
 
 
-def parse_lookalike(call: Call) -> tuple[str, int, str | None]:
+def _no_size(words: list[str], names: Collection[str]) -> str:
+    """Why no SIZE was found: the word after the seed (the longest leading words naming a
+    segment), else the first word that looks like a number, is not one."""
+    if not words:
+        return "Give the seed segment and how many subscribers to find."
+    seeds = (end for end in range(len(words), 0, -1) if _unquoted(" ".join(words[:end])) in names)
+    seed_end = next(seeds, None)
+    if len(words) == 1 or seed_end == len(words):
+        return f"Give how many subscribers to find after the seed: {SIZE_RULE}."
+    numbers = (word for word in words[1:] if _NUMBER_LIKE.fullmatch(word))
+    wrong = words[seed_end] if seed_end is not None else next(numbers, None)
+    if wrong is None:
+        return f"No SIZE after the seed segment: {SIZE_RULE}."
+    return f"{excerpt(wrong)!r} is not a size: {SIZE_RULE}."
+
+
+async def parse_lookalike(call: Call) -> tuple[str, int, str | None]:
+    """`SEED SIZE [NAME]`; the usage, saying what was wrong, otherwise."""
     found = _LOOKALIKE.match(call.args)
     if found is None:
-        raise call.usage("Give the seed segment and how many subscribers to find.")
+        names = set((await call.session.scalars(select(Segment.name))).all())
+        raise call.usage(_no_size(call.args.split(), names))
     size = int(found["size"].replace(",", "").replace("_", ""))
+    if not 0 < size <= MAX_SIZE:
+        raise call.usage(f"{excerpt(found['size'])!r} is not a size: {SIZE_RULE}.")
     name = _unquoted(found["name"]) if found["name"] else None
+    if name is not None and len(name) > MAX_NAME:
+        raise call.usage(
+            f"The NAME is {len(name):,} characters: a segment name is at most {MAX_NAME}."
+        )
     return _unquoted(found["seed"]), size, name
 
 
 async def lookalike_command(call: Call) -> None:
-    seed, size, name = parse_lookalike(call)
+    seed, size, name = await parse_lookalike(call)
     result = await build_lookalike(
         call.sessionmaker, seed=seed, size=size, now=call.clock(), config=call.services.ai,
         name=name, rfm_segments=call.services.rfm_names,

@@ -219,9 +219,8 @@ async def campaigns_command(call: Call) -> None:
 
 
 async def campaign_command(call: Call) -> None:
-    if not call.args or " " in call.args:
-        raise call.usage()
-    campaign = await get_campaign(call.session, ref=call.args)
+    ref = call.single("the campaign's id or name")
+    campaign = await get_campaign(call.session, ref=ref)
     view = await campaign_view(call.session, campaign_id=campaign.id, admin=call.admin)
     await show(call.message, call.ctx, view=view, campaign_id=campaign.id)
 

@@ -16,6 +16,7 @@ from bot.admin.permissions import Permission
 from bot.admin.registry import AdminCommand, Call
 from bot.console.identity import console_url, issue_link, sign_in_url
 from core.errors import SegbotError
+from segments.rules.errors import excerpt
 
 
 def opens_in_telegram(public_url: str) -> bool:
@@ -29,7 +30,10 @@ async def console_command(call: Call) -> None:
         await _send_link(call)
         return
     if call.args:
-        raise call.usage()
+        raise call.usage(
+            f"{excerpt(call.args)!r} is not understood: /console opens the console, "
+            "/console link sends a one-time sign-in link."
+        )
     if not opens_in_telegram(settings.public_url):
         await call.reply(
             "The console opens inside Telegram only from an https address, and "

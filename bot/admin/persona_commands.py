@@ -28,6 +28,7 @@ from segments.rules import RuleError
 from segments.saved import count_matching
 
 CREATE_FIELDS = ("NAME", "problem", "format", "tone", "offer", "segment or rule")
+EXAMPLE = "example customer"  # the optional last part
 FORMATS = ", ".join(f.value.replace("_", " ") for f in ContentFormat)
 MAX_NARRATIVE_SHOWN = 1000
 
@@ -105,7 +106,7 @@ async def card(call: Call, persona: Persona) -> str:
 
 async def persona_command(call: Call) -> None:
     if not call.args:
-        raise call.usage()
+        raise call.usage("Give the persona's name.")
     persona = await get_persona(call.session, name=call.args)
     await call.reply(await card(call, persona))
 
@@ -128,7 +129,7 @@ async def _split_segment(call: Call) -> tuple[str, str | None]:
 
 async def persona_from_command(call: Call) -> None:
     if not call.args:
-        raise call.usage()
+        raise call.usage("Give the AI segment to make the persona from.")
     segment, name = await _split_segment(call)
     persona = await persona_from_segment(
         call.session, segment=segment, now=call.clock(), name=name,
@@ -147,11 +148,16 @@ def _content_format(call: Call, text: str) -> ContentFormat:
 
 async def persona_create_command(call: Call) -> None:
     fields = [part.strip() for part in call.args.split("|")]
-    if len(fields) not in (len(CREATE_FIELDS), len(CREATE_FIELDS) + 1) or not all(fields):
-        raise call.usage(
-            f"Give {len(CREATE_FIELDS)} parts separated by |: {', '.join(CREATE_FIELDS)} "
-            "(and an example customer if you like)."
-        )
+    parts = (
+        f"{len(CREATE_FIELDS)} parts separated by |: {', '.join(CREATE_FIELDS)} "
+        "(and an example customer if you like)"
+    )
+    if len(fields) not in (len(CREATE_FIELDS), len(CREATE_FIELDS) + 1):
+        raise call.usage(f"Give {parts}; got {len(fields)}.")
+    labels = (*CREATE_FIELDS, EXAMPLE)[: len(fields)]
+    empty = [label for label, field in zip(labels, fields, strict=True) if not field]
+    if empty:
+        raise call.usage(f"The {empty[0]} part is empty: give {parts}.")
     name, problem, form, tone, offer, audience = fields[: len(CREATE_FIELDS)]
     known = await call.session.scalar(select(Segment.id).where(Segment.name == audience))
     example = fields[-1] if len(fields) > len(CREATE_FIELDS) else f"someone in {audience}"

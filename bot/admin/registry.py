@@ -26,6 +26,7 @@ from core.errors import SegbotError
 from core.models import AdminRole
 from core.settings import Settings
 from segments.rules import RuleError
+from segments.rules.errors import excerpt
 
 
 class UsageError(SegbotError):
@@ -68,6 +69,17 @@ class Call(UsesContext):
         lines.append(f"Usage: {self.command.usage}")
         lines.append(self.command.summary)
         return UsageError("\n".join(lines))
+
+    def single(self, what: str) -> str:
+        """The one word a command takes (an id, or a name that holds no space); the usage,
+        naming `what` and what was missing or more than that, otherwise."""
+        words = self.args.split()
+        if not words:
+            raise self.usage(f"Give {what}.")
+        if len(words) > 1:
+            more = excerpt(" ".join(words[1:]))
+            raise self.usage(f"Give only {what}, one word: {more!r} is more than that.")
+        return words[0]
 
     async def reply(self, text: str) -> Message:
         return await self.message.answer(text)

@@ -15,7 +15,8 @@ from bot.admin.journey_report import journey_report_command
 from bot.admin.monospace import bold, percent, pieces, table
 from bot.admin.permissions import Permission
 from bot.admin.registry import AdminCommand, Call
-from broadcasts.campaigns import get_campaign
+from broadcasts.campaigns import UnknownCampaignError, get_campaign
+from broadcasts.models import Campaign
 from broadcasts.reports import (
     AudienceStats,
     CampaignReport,
@@ -124,13 +125,23 @@ def _lift_text(lift: Lift) -> str:
     return escape(text, quote=False)
 
 
+async def _campaign(call: Call, ref: str) -> Campaign:
+    """The campaign `ref` names; `journey` alone, when no campaign has that name, is a
+    journey's report without the journey's name."""
+    try:
+        return await get_campaign(call.session, ref=ref)
+    except UnknownCampaignError:
+        if ref != JOURNEY:
+            raise
+        raise call.usage(f"Give the journey's name: /report {JOURNEY} NAME.") from None
+
+
 async def report_command(call: Call) -> None:
     if call.args.startswith(f"{JOURNEY} "):  # /report journey NAME: bot/admin/journey_report.py
         await journey_report_command(call, call.args.removeprefix(JOURNEY).strip())
         return
-    if not call.args or " " in call.args:
-        raise call.usage()
-    campaign = await get_campaign(call.session, ref=call.args)
+    ref = call.single(f"the campaign's id or name, or {JOURNEY} and the journey's name")
+    campaign = await _campaign(call, ref)
     report = await campaign_report(
         call.session,
         campaign_id=campaign.id,

@@ -15,6 +15,7 @@ from aiogram.types import BufferedInputFile
 from sqlalchemy import func, select
 
 from bot.admin import charts
+from bot.admin.draft import NAME
 from bot.admin.monospace import bold, code, percent, pieces, table
 from bot.admin.permissions import Permission
 from bot.admin.registry import AdminCommand, Call, QueryError
@@ -79,7 +80,7 @@ async def segments_command(call: Call) -> None:
 
 async def segment_command(call: Call) -> None:
     if not call.args:
-        raise call.usage()
+        raise call.usage("Give a saved segment's name or a query.")
     text = call.args
     rules = await saved_rules(call.session, rfm_segments=call.services.rfm_names)
     segment = await call.session.scalar(select(Segment).where(Segment.name == text))
@@ -163,6 +164,11 @@ async def segment_save_command(call: Call) -> None:
     rule_text = rule_text.strip()
     if not name or not rule_text:
         raise call.usage("Give a one-word name and a query.")
+    if not NAME.fullmatch(name):
+        raise call.usage(
+            f"{excerpt(name)!r} cannot name a segment: use 1-64 ASCII letters, digits, _ . or - "
+            "(the names the broadcast wizard offers and a campaign's segment: takes)."
+        )
     try:
         segment = await save_segment(
             call.session,
@@ -186,7 +192,7 @@ async def segment_save_command(call: Call) -> None:
 
 async def segment_delete_command(call: Call) -> None:
     if not call.args:
-        raise call.usage()
+        raise call.usage("Give the name of the segment to delete.")
     await delete_segment(call.session, name=call.args, rfm_segments=call.services.rfm_names)
     await call.reply(f"Deleted segment {bold(call.args)} with its history.")
 
@@ -251,14 +257,46 @@ async def ladder_command(call: Call) -> None:
     await call.message.answer_photo(BufferedInputFile(png, filename="ladder.png"), caption="Stages")
 
 
-async def export_command(call: Call) -> None:
+def _format_word(word: str) -> ExportFormat | None:
+    return ExportFormat(word.lower()) if word.lower() in set(ExportFormat) else None
+
+
+async def _export_args(call: Call) -> tuple[str, ExportFormat]:
+    """`SEGMENT [hashed|ids]`. A segment's name may hold spaces (AI segments, lookalikes),
+    so words a saved segment's name does not take must be one format: any other word is
+    named back with the usage rather than read as part of a name no segment has."""
     words = call.args.split()
     if not words:
-        raise call.usage()
-    export_format = ExportFormat.HASHED
-    if len(words) > 1 and words[-1].lower() in set(ExportFormat):
-        export_format = ExportFormat(words.pop().lower())
-    name = " ".join(words)
+        raise call.usage("Give the segment to export.")
+    names = set((await call.session.scalars(select(Segment.name))).all())
+    chosen = _format_word(words[-1]) if len(words) > 1 else None
+    if chosen is not None and " ".join(words[:-1]) in names:
+        return " ".join(words[:-1]), chosen
+    named = (end for end in range(len(words), 0, -1) if " ".join(words[:end]) in names)
+    end = next(named, None)
+    if end == len(words):
+        return " ".join(words), ExportFormat.HASHED
+    if end is not None:
+        raise call.usage(_not_understood(" ".join(words[:end]), words[end:]))
+    if chosen is None:  # no segment starts the words: the export names the one not found
+        return " ".join(words), ExportFormat.HASHED
+    return " ".join(words[:-1]), chosen
+
+
+def _not_understood(segment: str, rest: list[str]) -> str:
+    """What is wrong with the words after `segment`: the first is no format, or a format
+    has more after it (a lone format would have been taken)."""
+    after = _format_word(rest[0])
+    if after is None:
+        return (
+            f"{excerpt(rest[0])!r} is not understood: after the segment {excerpt(segment)!r} "
+            f"comes {' or '.join(sorted(ExportFormat))}, or nothing."
+        )
+    return f"{excerpt(rest[1])!r} is not understood: nothing comes after the format ({after})."
+
+
+async def export_command(call: Call) -> None:
+    name, export_format = await _export_args(call)
     out = io.StringIO()
     summary = await write_export(
         call.session,
@@ -300,7 +338,7 @@ COMMANDS = (
         "segment_save",
         Permission.SEGMENTS,
         "/segment_save NAME QUERY",
-        "Save a segment (a one-word name) or a new version of it",
+        "Save a segment (its name: letters, digits, _ . or -) or a new version of it",
         segment_save_command,
     ),
     AdminCommand(

@@ -9,6 +9,7 @@ from bot.admin.subscriber_card import card
 from bot.admin.subscribers import add_tag, find_subscriber, remove_tag
 from core.models import Subscriber
 from crm_sync.jobs import sync_configured
+from segments.rules.errors import excerpt
 
 
 async def _subscriber(call: Call, ref: str) -> Subscriber:
@@ -18,7 +19,7 @@ async def _subscriber(call: Call, ref: str) -> Subscriber:
 
 async def find_command(call: Call) -> None:
     if not call.args:
-        raise call.usage()
+        raise call.usage("Give the subscriber to show.")
     subscriber = await _subscriber(call, call.args)
     lines = await card(
         call.session, subscriber=subscriber, clock=call.clock, rfm_names=call.services.rfm_names
@@ -29,8 +30,13 @@ async def find_command(call: Call) -> None:
 
 def _user_and_tag(call: Call) -> tuple[str, str]:
     words = call.args.split()
-    if len(words) != 2:
+    if not words:
         raise call.usage("Give the subscriber and one tag.")
+    if len(words) == 1:
+        raise call.usage(f"Give the tag after the subscriber {excerpt(words[0])!r}.")
+    if len(words) > 2:
+        more = excerpt(" ".join(words[2:]))
+        raise call.usage(f"A tag is one word without spaces: {more!r} is more than one tag.")
     return words[0], words[1]
 
 
