@@ -12,7 +12,19 @@ import enum
 from collections import defaultdict
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, and_, delete, false, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    and_,
+    cast,
+    delete,
+    exists,
+    false,
+    func,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.clock import Clock, utcnow
@@ -169,18 +181,24 @@ async def _scope(
     # The conflicts the subscriber was in: a phone or email they no longer hold may name
     # one subscriber now.
     standing = await session.execute(
-        select(
-            IdentityConflict.id,
-            IdentityConflict.kind,
-            IdentityConflict.value,
-            IdentityConflict.subscriber_ids,
+        select(IdentityConflict.id, IdentityConflict.kind, IdentityConflict.value).where(
+            _names_subscriber(session, subscriber_id)
         )
     )
     for row in standing:
-        if subscriber_id in row.subscriber_ids:
-            customers.append(getattr(Customer, row.kind) == row.value)
-            conflicts.append(IdentityConflict.id == row.id)
+        customers.append(getattr(Customer, row.kind) == row.value)
+        conflicts.append(IdentityConflict.id == row.id)
     return or_(*customers), or_(*conflicts)
+
+
+def _names_subscriber(session: AsyncSession, subscriber_id: int) -> ColumnElement[bool]:
+    """The conflict's `subscriber_ids` (a JSON array of ids) holds `subscriber_id`: tested
+    by the database, so matching one subscriber reads their conflicts alone, not every
+    conflict of every source."""
+    if session.get_bind().dialect.name == "postgresql":
+        return cast(IdentityConflict.subscriber_ids, JSONB).contains([subscriber_id])
+    listed = func.json_each(IdentityConflict.subscriber_ids).table_valued("value")
+    return exists().where(listed.c.value == subscriber_id)
 
 
 async def _candidate_pairs(session: AsyncSession, scope: ColumnElement[bool]) -> list[_Pair]:
