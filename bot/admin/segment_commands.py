@@ -202,7 +202,7 @@ async def rfm_command(call: Call) -> None:
         raise call.usage("/rfm takes no arguments.")
     scores = await rfm_table(call.session)
     if scores.empty:
-        customers = await customers_with_orders(call.session)
+        customers = await customers_with_orders(call.session, as_of=call.clock().date())
         too_few = shortfall(customers, minimum=call.services.segments.rfm.min_customers)
         await call.reply(
             f"No RFM scores: {escape(str(too_few))} (rfm.min_customers in segbot.yaml)."

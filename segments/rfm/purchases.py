@@ -5,8 +5,9 @@ a positive amount) by the as-of moment. It comes from the purchase facts the CRM
 keeps on each customer (one row per customer) when every counted order was placed by the
 as-of day, as for the rescore after each sync; for an earlier as-of it is summed from the
 orders (one GROUP BY over all of them). `customers_with_orders` counts the customers a
-rescore today would score. Times and money cross from the database as integers
-(`microseconds`, `cents`), which decode many times faster than timestamps and numerics.
+rescore as of a day would score, by the same rule. Times and money cross from the database
+as integers (`microseconds`, `cents`), which decode many times faster than timestamps and
+numerics.
 """
 
 from collections.abc import Callable
@@ -31,10 +32,9 @@ async def read_purchase_summary(session: AsyncSession, *, as_of: date | datetime
     after `as_of` (they then hold exactly these sums), else summed from the orders.
     """
     placed_by_as_of = _placed_by(as_of)
-    latest_purchase = select(func.max(Customer.last_order_at)).scalar_subquery()
     moment = microseconds(session.get_bind().dialect.name)
     statement: Select[int, Any, int, int]
-    if await session.scalar(select(placed_by_as_of(latest_purchase))):
+    if await _facts_hold(session, placed_by_as_of):
         statement = select(
             Customer.id,
             moment(Customer.last_order_at),
@@ -49,11 +49,7 @@ async def read_purchase_summary(session: AsyncSession, *, as_of: date | datetime
                 func.count(),
                 func.sum(cents(Order.amount)),
             )
-            .where(
-                Order.counts_as_purchase.is_(True),
-                Order.amount > 0,
-                placed_by_as_of(Order.ordered_at),
-            )
+            .where(*_counted(placed_by_as_of))
             .group_by(Order.customer_id)
         )
     frame = await read_integers(session, statement, ["customer_id", "last", "frequency", "cents"])
@@ -96,8 +92,37 @@ def _placed_by(
     return lambda moment: moment < next_day
 
 
-async def customers_with_orders(session: AsyncSession) -> int:
-    """How many customers have a counted order, by the purchase facts: the number a
-    rescore as of today compares with its minimum (unless an order is dated later)."""
-    counted = select(func.count()).select_from(Customer).where(Customer.orders_count > 0)
+async def customers_with_orders(session: AsyncSession, *, as_of: date | datetime) -> int:
+    """How many customers have a counted order placed by `as_of`: the number a rescore as
+    of that day compares with its minimum (an order dated later, a pre-order or a CRM's
+    clock ahead, is not yet counted, by either)."""
+    placed_by_as_of = _placed_by(as_of)
+    counted: Select[int]
+    if await _facts_hold(session, placed_by_as_of):
+        counted = select(func.count()).select_from(Customer).where(Customer.orders_count > 0)
+    else:
+        counted = select(func.count(func.distinct(Order.customer_id))).where(
+            *_counted(placed_by_as_of)
+        )
     return int(await session.scalar(counted) or 0)
+
+
+async def _facts_hold(
+    session: AsyncSession,
+    placed_by_as_of: Callable[[SQLColumnExpression[Any]], ColumnElement[bool]],
+) -> bool:
+    """Whether the customers' purchase facts hold exactly the orders counted by the as-of
+    moment: no customer's last counted order is after it."""
+    latest_purchase = select(func.max(Customer.last_order_at)).scalar_subquery()
+    return bool(await session.scalar(select(placed_by_as_of(latest_purchase))))
+
+
+def _counted(
+    placed_by_as_of: Callable[[SQLColumnExpression[Any]], ColumnElement[bool]],
+) -> tuple[ColumnElement[bool], ...]:
+    """An order that counts: a purchase with a positive amount, placed by the as-of moment."""
+    return (
+        Order.counts_as_purchase.is_(True),
+        Order.amount > 0,
+        placed_by_as_of(Order.ordered_at),
+    )

@@ -82,7 +82,7 @@ async def _rfm_segments(session: AsyncSession) -> tuple[dict[str, int], date | N
 
 async def _why_no_rfm(request: web.Request, session: AsyncSession) -> str:
     """As `/rfm` says it when nobody is scored."""
-    customers = await customers_with_orders(session)
+    customers = await customers_with_orders(session, as_of=services(request).clock().date())
     minimum = services(request).services.segments.rfm.min_customers
     too_few = shortfall(customers, minimum=minimum)
     if customers and too_few is not None:

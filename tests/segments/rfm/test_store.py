@@ -8,6 +8,7 @@ from core.models import Subscriber
 from crm_sync.facts import refresh_facts
 from crm_sync.models import Customer, Order
 from segments.models import RfmRun, RfmScore
+from segments.rfm.purchases import customers_with_orders
 from segments.rfm.scoring import SegmentMap, score
 from segments.rfm.store import rescore_rfm, rfm_table
 from segments.rules import parse
@@ -185,3 +186,14 @@ async def test_a_new_segment_map_renames_every_customer_it_moves(session: AsyncS
     assert outcome.changed == 3
     stored = await rfm_table(session)
     assert set(stored["segment"]) <= {"high", "low"}
+
+
+async def test_customers_with_orders_counts_orders_placed_by_the_day_as_a_rescore_does(
+    session: AsyncSession,
+) -> None:
+    """An order dated later (a pre-order, a CRM's clock ahead) is not counted yet."""
+    await shop(session)
+    assert await customers_with_orders(session, as_of=date(2026, 11, 2)) == 3  # a, b, c
+    assert await customers_with_orders(session, as_of=AS_OF) == 3  # b by its June order
+    assert await customers_with_orders(session, as_of=date(2026, 6, 1)) == 1  # b alone
+    assert await customers_with_orders(session, as_of=date(2026, 5, 31)) == 0
