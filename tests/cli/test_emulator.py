@@ -13,16 +13,10 @@ import aiohttp
 import pytest
 
 from telegram_emulator import EmulatorClient
+from tests.ports import free_port
 
 SEGBOT = str(Path(sys.executable).parent / "segbot")
 STARTED = b"(control API: "  # in the line the emulator prints once it listens
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def _ignore_ctrl_c() -> None:

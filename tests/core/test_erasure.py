@@ -39,8 +39,9 @@ from segments.saved import save_segment
 from telegram_emulator import Emulator, SentMessage
 from tests.bot.admin.console import OWNER, no_flood_limits
 from tests.crm_sync.shop import CUSTOMER_HEADER, ORDER_HEADER, write_csv
-from tests.e2e.conftest import BOT_TOKEN, SECRET_KEY, free_port
+from tests.e2e.conftest import BOT_TOKEN, SECRET_KEY
 from tests.polling import until
+from tests.ports import free_port
 from tests.stopping import stop
 
 pytestmark = pytest.mark.e2e

@@ -2,7 +2,6 @@
 
 import asyncio
 import os
-import socket
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -14,6 +13,7 @@ from bot import runtime
 from core.settings import Settings, load_settings
 from telegram_emulator import Emulator
 from tests.cli.conftest import runner  # noqa: F401  (the CLI tests' runner, for `segbot export`)
+from tests.ports import free_port
 from tests.stopping import stop
 
 BOT_TOKEN = "123456:TEST-TOKEN"
@@ -24,13 +24,6 @@ SECRET_KEY = "test-secret"
 async def emulator() -> AsyncIterator[Emulator]:
     async with Emulator() as emulator:
         yield emulator
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @pytest.fixture

@@ -22,9 +22,10 @@ from core.settings import Settings, load_settings
 from segments.saved import save_segment
 from telegram_emulator import Emulator, EmulatorClient
 from tests.broadcasts.audience import NOW, add_subscribers, campaign_from
-from tests.e2e.conftest import BOT_TOKEN, SECRET_KEY, free_port
+from tests.e2e.conftest import BOT_TOKEN, SECRET_KEY
 from tests.emulator_process import emulator_process
 from tests.polling import until
+from tests.ports import free_port
 from tests.stopping import stop
 
 pytestmark = [pytest.mark.e2e]

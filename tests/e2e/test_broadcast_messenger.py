@@ -18,8 +18,9 @@ from broadcasts.messenger import (
 )
 from core.settings import load_settings
 from telegram_emulator import Emulator
-from tests.e2e.conftest import BOT_TOKEN, free_port
+from tests.e2e.conftest import BOT_TOKEN
 from tests.polling import until
+from tests.ports import free_port
 
 pytestmark = pytest.mark.e2e
 

@@ -17,8 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.webhook import webhook_secret
 from telegram_emulator import Emulator
-from tests.e2e.conftest import free_port
 from tests.polling import until
+from tests.ports import free_port
 
 pytestmark = pytest.mark.e2e
 

@@ -22,8 +22,8 @@ from core.errors import ConfigError
 from core.settings import Settings
 from telegram_emulator import Emulator
 from tests.broadcasts.audience import add_subscribers, campaign_from
-from tests.e2e.conftest import free_port
 from tests.polling import until
+from tests.ports import free_port
 from tests.stopping import stop
 
 pytestmark = pytest.mark.e2e

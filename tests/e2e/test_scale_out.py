@@ -30,9 +30,10 @@ from broadcasts.sender import SenderSettings, bounds
 from core.clock import utcnow
 from telegram_emulator import EmulatorClient, JSONObject
 from tests.broadcasts.audience import add_subscribers, campaign_from
-from tests.e2e.conftest import BOT_TOKEN, SECRET_KEY, free_port
+from tests.e2e.conftest import BOT_TOKEN, SECRET_KEY
 from tests.emulator_process import emulator_process
 from tests.polling import until
+from tests.ports import free_port
 
 pytestmark = pytest.mark.e2e
 

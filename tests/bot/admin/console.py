@@ -18,8 +18,9 @@ from core.settings import load_settings
 from segments.ai.personas import create_persona
 from segments.models import ContentFormat
 from telegram_emulator import Emulator, SentMessage
-from tests.e2e.conftest import BOT_TOKEN, SECRET_KEY, free_port
+from tests.e2e.conftest import BOT_TOKEN, SECRET_KEY
 from tests.polling import until
+from tests.ports import free_port
 from tests.stopping import stop
 
 OWNER, MARKETER, OPERATOR, VIEWER, STRANGER = 900_001, 900_002, 900_003, 900_004, 900_005

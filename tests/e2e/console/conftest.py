@@ -16,9 +16,9 @@ from core.clock import utcnow
 from core.models import Admin, AdminRole
 from core.settings import Settings
 from telegram_emulator import Emulator
-from tests.e2e.conftest import free_port
 from tests.e2e.console.browser import chromium_path, init_data, open_console
 from tests.polling import until
+from tests.ports import free_port
 from tests.stopping import stop
 
 OWNER, MARKETER, OPERATOR, VIEWER, STRANGER = 7001, 7002, 7003, 7004, 7005
