@@ -1,4 +1,5 @@
-"""Raw records as read from a source, made JSON-safe to keep beside a rejection."""
+"""Raw records as read from a source, made JSON-safe to keep beside a rejection; and what
+a source names or says, made fit to show."""
 
 import datetime as dt
 import decimal
@@ -42,3 +43,13 @@ def jsonable(value: object) -> JsonValue:
     if isinstance(value, list | tuple):
         return [jsonable(item) for item in value]
     return str(value)
+
+
+def printable(text: str) -> str:
+    """`text` as a message or a report shows it (a column's name, what an API says): each
+    character that prints nothing (a NUL, a line break, a zero-width space) escaped as
+    Python writes it (`\\x00`). A broken export's NUL would otherwise vanish on a terminal,
+    and fail the run's record on PostgreSQL, whose text holds none."""
+    if text.isprintable():  # nearly always: no new string
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)

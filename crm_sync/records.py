@@ -7,6 +7,7 @@ the one exception: phonenumbers parses each distinct number once, and numbers al
 E.164 form once per country and length).
 """
 
+import datetime as dt
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
@@ -38,6 +39,18 @@ TEXT_LENGTHS = {"name": 255, "status": 32, "utm_campaign": 255}
 # under it for one customer (or one subscriber's customers together) to overflow them; at
 # the amount column's own limit (10**12) it would take 10,000.
 MAX_AMOUNT = 1e11
+# The largest quantity the column holds (a 32-bit integer on PostgreSQL): a larger one, or
+# Infinity, would fail the whole batch there, and be stored wrapped round on SQLite.
+MAX_QUANTITY = 2**31 - 1
+# The dates an order may have (from the first, before the second): a date past them is a
+# placeholder (0001-01-01, 9999-12-31) or a typo, and moved by a time zone it may leave
+# what a Python datetime (and so the database driver) holds.
+ORDER_DATES = (dt.date(1900, 1, 1), dt.date(2100, 1, 1))
+# The words pandas reads as a date, the moment it reads them (in lower case only).
+RELATIVE_DATES = ("now", "today")
+# What pandas infers for a column of Python objects of several types: the only columns
+# that may hold a JSON object or list among their values.
+MIXED = frozenset({"mixed", "mixed-integer"})
 # What a rejection calls the fields it reads, for the reasons that name one.
 CUSTOMER_FIELDS = {
     "external_id": "customer id",
@@ -97,8 +110,9 @@ def validate_customers(
 
     `seen` carries the ids of earlier batches of the same pass (None: this batch alone).
     """
-    external_id = _text(_column(frame, "external_id"))
     reasons = _Reasons(len(frame))
+    frame = _without_structures(frame, CUSTOMER_FIELDS, reasons)
+    external_id = _text(_column(frame, "external_id"))
     attributes = {f"attr:{name}": f"attribute {name}" for name in rules.attributes}
     reasons.add_nul_characters(frame, CUSTOMER_FIELDS | attributes)
     reasons.add(external_id.isna(), "missing customer id")
@@ -137,9 +151,11 @@ def validate_orders(
     seen: FirstRows | None = None,
 ) -> Validated:
     """Orders need an id, a customer id, a date and an amount; `seen` as for customers."""
+    reasons = _Reasons(len(frame))
+    frame = _without_structures(frame, ORDER_FIELDS, reasons)
     external_id = _text(_column(frame, "external_id"))
     customer_id = _text(_column(frame, "customer_external_id"))
-    ordered_at = parse_timestamps(_column(frame, "ordered_at"), rules=rules)
+    ordered_at, undated = _timestamps(_column(frame, "ordered_at"), rules=rules)
     amount = parse_amounts(_column(frame, "amount")).round(2)  # checked as it is stored
     # Quantity, currency and status hold a handful of values: each is cleaned once.
     quantities = _Distinct(_column(frame, "quantity"))
@@ -156,17 +172,18 @@ def validate_orders(
     refund_status = status_text.str.lower().isin(rules.refund_statuses).fillna(False)
     is_refund = statuses.expand(refund_status.astype(bool)) | (amount < 0).fillna(False)
 
-    reasons = _Reasons(len(frame))
     reasons.add_nul_characters(frame, ORDER_FIELDS)
     reasons.add(external_id.isna(), "missing order id")
     reasons.add(external_id.str.len() > ID_LENGTH, f"order id longer than {ID_LENGTH}")
     reasons.add(customer_id.isna(), "missing customer id")
     reasons.add(customer_id.str.len() > ID_LENGTH, f"customer id longer than {ID_LENGTH}")
     reasons.add(_text(_column(frame, "ordered_at")).isna(), "missing order date")
+    reasons.add(undated, f"order date not within {ORDER_DATES[0]:%Y} to {ORDER_DATES[1].year - 1}")
     reasons.add(ordered_at.isna(), _unread_date(rules))
     reasons.add(amount.isna(), "missing or unparsable amount")
     reasons.add(amount.abs() >= MAX_AMOUNT, "amount too large")
     reasons.add(quantity_text.notna() & quantity.isna(), "unparsable quantity")
+    reasons.add(quantity.abs() > MAX_QUANTITY, "quantity too large")
     reasons.add(quantity.notna() & (quantity % 1 != 0), "quantity is not a whole number")
     reasons.add((quantity < 0) & ~is_refund, "negative quantity on an order that is not a refund")
     reasons.add(currency.notna() & ~currency.isin(ISO_4217), "unknown currency code")
@@ -203,18 +220,25 @@ def _unread_date(rules: RecordRules) -> str:
 
 
 def parse_timestamps(values: pd.Series, *, rules: RecordRules) -> pd.Series:
-    """Aware UTC timestamps (NaT where unparsable); naive ones are in `rules.timezone`
-    (`_localize` says how a time a clock change repeats or skips is read).
+    """Aware UTC timestamps (NaT where unparsable, or outside ORDER_DATES); naive ones are
+    in `rules.timezone` (`_localize` says how a time a clock change repeats or skips is
+    read).
 
-    Text is read as ISO 8601, or with `rules.date_format`, or (`rules.dayfirst`) as ISO
-    8601 or one of DAY_FIRST_FORMATS, each value by the first form that reads it whole.
+    Text, trimmed, is read as ISO 8601, or with `rules.date_format`, or (`rules.dayfirst`)
+    as ISO 8601 or one of DAY_FIRST_FORMATS, each value by the first form that reads it
+    whole; "now" and "today" are no dates (see `_date_text`).
     """
+    return _timestamps(values, rules=rules)[0]
+
+
+def _timestamps(values: pd.Series, *, rules: RecordRules) -> tuple[pd.Series, pd.Series]:
+    """`parse_timestamps`, and which values read as a time outside ORDER_DATES."""
     if isinstance(values.dtype, pd.DatetimeTZDtype):
-        converted: pd.Series = values.dt.tz_convert("UTC")
-        return converted
+        return _bounded(values.dt.tz_convert("UTC"))
     if pd.api.types.is_datetime64_dtype(values.dtype):
-        return _localize(values, rules.timezone)
-    text = values if values.dtype == object else _text(values)
+        naive, outside = _bounded(values)
+        return _localize(naive, rules.timezone), outside
+    text = _date_text(values)
     fmt = rules.date_format or "ISO8601"
     parsed = pd.to_datetime(text, format=fmt, errors="coerce", utc=True)
     if rules.dayfirst:  # each day-first form in turn, on the values still unread
@@ -226,13 +250,40 @@ def parse_timestamps(values: pd.Series, *, rules: RecordRules) -> pd.Series:
             parsed[unread] = pd.to_datetime(
                 text[unread], format=day_first, errors="coerce", utc=True
             )
+    parsed, outside = _bounded(parsed)  # before a time zone moves one past what it holds
     if rules.timezone != "UTC":
         naive = _written_without_offset(text)
         if naive.any():
             as_utc = parsed[naive].dt.tz_localize(None)
             parsed = parsed.copy()
             parsed[naive] = _localize(as_utc, rules.timezone)
-    return parsed
+    return parsed, outside
+
+
+def _bounded(times: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """`times` with those outside ORDER_DATES missing, and which those were."""
+    first, end = (pd.Timestamp(day, tz=times.dt.tz) for day in ORDER_DATES)
+    outside = (times.notna() & ((times < first) | (times >= end))).astype(bool)
+    return times.mask(outside), outside
+
+
+def _date_text(values: pd.Series) -> pd.Series:
+    """The values to read as dates: text trimmed (empty is missing) and the words pandas
+    reads as the moment it reads them ("now", "today") missing, since an order dated so
+    would move at every import; the dates and times a spreadsheet or a driver typed, as
+    they are."""
+    if values.dtype != object or pd.api.types.infer_dtype(values, skipna=True) == "string":
+        text = _text(values)
+        return text.mask(text.isin(RELATIVE_DATES))
+    return values.map(_date_value).astype(object)
+
+
+def _date_value(value: object) -> object:
+    """One value of a column of mixed Python objects, as `_date_text` reads it."""
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    return None if text in ("", *RELATIVE_DATES) else text
 
 
 def parse_amounts(values: pd.Series) -> pd.Series:
@@ -292,6 +343,39 @@ def _has_offset(text: pd.Series) -> pd.Series:
     time_part = text.str.slice(10)
     offset = time_part.str.contains("+", regex=False) | time_part.str.contains("-", regex=False)
     return (offset | text.str.endswith("Z")).fillna(False).astype(bool)
+
+
+def _without_structures(
+    frame: pd.DataFrame, fields: Mapping[str, str], reasons: "_Reasons"
+) -> pd.DataFrame:
+    """`frame` with each JSON object or list in one of `fields` (column: what a reason
+    calls it) missing, its row rejected saying so. An API's record, or a database's JSON
+    column, holds one where a mapping names the object around a value (`customer` for
+    `customer.id`): its text, a Python repr, would be stored as an id, a name or a date.
+    Only columns of mixed Python objects are looked at value by value."""
+    for column, label in fields.items():
+        if column not in frame or frame[column].dtype != object:
+            continue
+        if pd.api.types.infer_dtype(frame[column], skipna=True) not in MIXED:
+            continue
+        kinds = frame[column].map(_structure)
+        for kind in ("a JSON object", "a list"):
+            reasons.add(
+                kinds.eq(kind),
+                f"{label} is {kind}, not a value: map the path to the value inside it",
+            )
+        frame = frame.copy()  # the caller's frame, the raw rows too, keeps the object
+        frame[column] = frame[column].where(kinds.isna(), None)
+    return frame
+
+
+def _structure(value: object) -> str | None:
+    """What `value` is when it holds other values, in words; None for one value."""
+    if isinstance(value, Mapping):
+        return "a JSON object"
+    if isinstance(value, list | tuple):
+        return "a list"
+    return None
 
 
 def _column(frame: pd.DataFrame, name: str) -> pd.Series:

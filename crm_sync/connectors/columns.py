@@ -7,6 +7,7 @@ from difflib import get_close_matches
 
 from crm_sync.connectors.base import SourceError
 from crm_sync.fields import DEFAULT_COLUMNS, REQUIRED, Stream
+from crm_sync.raw import printable
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +37,7 @@ def resolve_columns(
     by_lower: dict[str, str] = {}
     for heading in map(str, header):  # of one name in two casings, the first is read
         by_lower.setdefault(heading.strip().lower(), heading)
-    found = f"columns found: {', '.join(map(str, header)) or 'none'}"
+    found = f"columns found: {', '.join(printable(str(column)) for column in header) or 'none'}"
     fields: dict[str, str] = {}
     for field, candidates in DEFAULT_COLUMNS[stream].items():
         if field in mapping:
@@ -65,7 +66,9 @@ def resolve_columns(
                 )
             fields[f"attr:{name}"] = column
     read = set(fields.values())
-    return Columns(fields, tuple(str(column) for column in header if str(column) not in read))
+    return Columns(
+        fields, tuple(printable(str(column)) for column in header if str(column) not in read)
+    )
 
 
 def _example(stream: Stream, field: str, header: Sequence[str], taken: Mapping[str, str]) -> str:
@@ -75,5 +78,5 @@ def _example(stream: Stream, field: str, header: Sequence[str], taken: Mapping[s
     for candidate in (field, *DEFAULT_COLUMNS[stream][field]):
         close = get_close_matches(candidate, list(lowered), n=1, cutoff=0.6)
         if close:
-            return f'{field}: "{lowered[close[0]]}"'
+            return f'{field}: "{printable(lowered[close[0]])}"'
     return f'{field}: "YOUR COLUMN"'

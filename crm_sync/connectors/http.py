@@ -10,7 +10,7 @@ A pass cannot page forever (`crm_sync.connectors.paging`): a page holding the re
 earlier page, or a cursor token sent twice, means the API is not paging as configured,
 and past `max_pages` or `max_records` the pass stops; each fails the run with what to
 check. A record that is not a JSON object is rejected with that reason; the rest of its
-page imports.
+page imports. A page count written as a string ("3") is read as the number.
 """
 
 import asyncio
@@ -30,10 +30,11 @@ from crm_sync.connectors.base import Batch, Cursor, SourceError, validate
 from crm_sync.connectors.http_client import JsonClient, Sleep
 from crm_sync.connectors.paging import PagingGuard
 from crm_sync.fields import DEFAULT_COLUMNS, REQUIRED, Stream
-from crm_sync.raw import JsonObject, JsonValue
+from crm_sync.raw import JsonObject, JsonValue, printable
 from crm_sync.records import Rejection
 
 OVERLAP = timedelta(minutes=5)
+MAX_KEYS_SHOWN = 20  # of a record's keys, in the error for a field found under none
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,7 +125,7 @@ class HttpConnector:
                 records = [item for item in items if isinstance(item, dict)]
                 paths = self._paths(stream, records) if records else {}
                 guard.check_page(_identities(items, paths.get("external_id")))
-                position, more = _next(paging, body, position, len(items))
+                position, more = _next(paging, body, position, len(items), self._name)
                 if more and paging.style == "cursor":
                     guard.check_cursor(position)
                 if items:
@@ -212,7 +213,14 @@ def _field_paths(
                 paths[name] = hit
     missing = [name for name in REQUIRED[stream] if name not in paths]
     if missing:
-        raise SourceError(f"{source}: no {stream} field for {', '.join(missing)}; map them")
+        listed = sorted(present, key=str.lower)
+        found = ", ".join(printable(key) for key in listed[:MAX_KEYS_SHOWN])
+        extra = len(listed) - MAX_KEYS_SHOWN
+        more = f" and {extra} more" if extra > 0 else ""
+        raise SourceError(
+            f"{source}: no {stream} field for {', '.join(missing)} among the records' keys "
+            f"({found}{more}); map them under columns.{stream}, by JSON path (customer.id)"
+        )
     return paths
 
 
@@ -226,12 +234,24 @@ def _paging_params(paging: Pagination, position: str | int | None) -> dict[str, 
 
 
 def _next(
-    paging: Pagination, body: JsonValue, position: str | int | None, count: int
+    paging: Pagination, body: JsonValue, position: str | int | None, count: int, source: str
 ) -> tuple[str | int | None, bool]:
-    """The position of the next page, and whether there is one."""
+    """The position of the next page, and whether there is one.
+
+    A cursor token is text or a number; null, "" and false say there is no next page. An
+    object or a list where the token should be is the object around it (`paging.next`
+    for `paging.next.after`): sent as text, it would page nowhere, so it fails the source
+    saying what to set."""
     if paging.style == "cursor":
         token = _dig(body, paging.next_cursor_path) if paging.next_cursor_path else None
-        return (str(token), True) if token not in (None, "") and count else (None, False)
+        if token is None or token is False or token == "" or not count:
+            return None, False
+        if isinstance(token, bool | dict | list):
+            raise SourceError(
+                f"{source}: the answer has {_kind(token)} at {paging.next_cursor_path!r}, not "
+                "a cursor token: set pagination.next_cursor_path to the token itself"
+            )
+        return str(token), True
     current = int(position or 0)
     if paging.style == "offset":
         return current + count, count >= paging.page_size
@@ -314,7 +334,12 @@ def _time(value: object) -> datetime | None:
 
 
 def _int(value: JsonValue) -> int | None:
-    """A count the API gave, or None when it is none (NaN and Infinity included)."""
+    """A count the API gave, or None when it is none (NaN and Infinity included). Some
+    APIs write their counts as strings ("3"): read as the number, or a pass whose API
+    serves shorter pages than asked would end at the first, taking it for the last."""
+    if isinstance(value, str):
+        text = value.strip()
+        return int(text) if text.isascii() and text.isdecimal() and len(text) <= 18 else None
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
     return int(value) if math.isfinite(value) else None

@@ -1,8 +1,11 @@
 """GET JSON from a CRM API, retrying what is worth retrying.
 
 429 and 5xx answers and dropped connections are retried with exponential backoff, or
-after the server's Retry-After (seconds or an HTTP date) when it sends one. Other 4xx
-answers (bad credentials, a wrong URL) fail the source at once with the server's reason.
+after the server's Retry-After (seconds or an HTTP date) when it sends one; a wait longer
+than `max_retry_wait` is not waited, and the source fails saying how long it was. Other
+4xx answers (bad credentials, a wrong URL) fail the source at once with the server's
+reason. A body is read in the charset its answer names when that is a text encoding, else
+as UTF-8.
 
 Redirects are not followed: the API key travels in a header (or the query), and a redirect
 could hand it to another host, or loop. A 3xx answer fails the source naming where it
@@ -14,9 +17,10 @@ API that ignores the page size, or of one that never ends its answer, and readin
 would take the process's memory.
 
 What a server says, and what a failure says, is repeated in those lines with the client's
-credentials (its header and query values) and the query of any URL cut out, so neither an
-API that echoes the key it was sent nor a timeout naming the URL (a key sent in the query
-with it) puts the key in the run's error or a log.
+credentials (its header and query values, also as a URL writes them) and the query of any
+URL cut out, on one line with what prints nothing escaped, so neither an API that echoes
+the key it was sent (or the address it was asked) nor a timeout naming the URL (a key sent
+in the query with it) puts the key in the run's error or a log.
 """
 
 import asyncio
@@ -26,13 +30,14 @@ import json
 import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC
-from urllib.parse import urlsplit
+from urllib.parse import quote, quote_plus, urlsplit
 
 import aiohttp
+import yarl
 
 from core.clock import Clock, utcnow
 from crm_sync.connectors.base import SourceError
-from crm_sync.raw import JsonValue
+from crm_sync.raw import JsonValue, printable
 
 Sleep = Callable[[float], Awaitable[None]]
 MAX_BACKOFF_SECONDS = 60.0
@@ -88,7 +93,7 @@ class JsonClient:
                             "address the API answers at"
                         )
                     elif answer.status >= 400:
-                        reason = self.reason(await _json_or_none(answer))
+                        reason = self.reason(await self._error_body(answer, path))
                         raise SourceError(
                             f"{self._source}: GET {path} was refused: HTTP {answer.status}"
                             + (f": {reason}" if reason else "")
@@ -106,6 +111,7 @@ class JsonClient:
             if attempt == self._max_retries or wait > self._max_retry_wait:
                 raise SourceError(
                     f"{self._source}: GET {path} failed after {attempt + 1} attempt(s): {problem}"
+                    + self._too_long(wait, asked=delay is not None)
                 )
             await self._sleep(wait)
         raise AssertionError("unreachable")  # pragma: no cover
@@ -130,9 +136,25 @@ class JsonClient:
             raise SourceError(f"{where} answered with JSON nested too deep") from None
         return parsed
 
+    async def _error_body(self, answer: aiohttp.ClientResponse, path: str) -> JsonValue:
+        """A refusal's JSON body, read as any answer is (up to `max_body_bytes`, in its
+        charset if that is a text encoding); None when it has none that reads."""
+        try:
+            return await self._json(answer, path)
+        except (SourceError, aiohttp.ClientError):
+            return None
+
     def reason(self, body: JsonValue) -> str:
         """What an API's error body says (`error_reason`), the credentials cut out."""
         return error_reason(body, secrets=self._secrets)
+
+    def _too_long(self, wait: float, *, asked: bool) -> str:
+        """Why the retries stopped early, when a wait past `max_retry_wait` stopped them:
+        else "failed after 1 attempt(s)" of a source allowed five reads as a fault."""
+        if wait <= self._max_retry_wait:
+            return ""
+        who = "the server asked to wait" if asked else "the next wait would be"
+        return f"; {who} {wait:g} s, longer than a retry waits ({self._max_retry_wait:g} s at most)"
 
     def _retry_after(self, header: str | None) -> float | None:
         if not header:
@@ -149,11 +171,15 @@ class JsonClient:
 
 
 def _charset(answer: aiohttp.ClientResponse) -> str:
-    """The answer's declared charset when Python knows it, else UTF-8 (JSON's own)."""
+    """The answer's declared charset when Python knows it as a text encoding, else UTF-8
+    (JSON's own). Python also knows codecs of bytes to bytes (base64, zlib, rot13), which
+    cannot decode text: a server naming one is answered as one naming no charset."""
     try:
-        return codecs.lookup(answer.charset or "utf-8").name
+        name = codecs.lookup(answer.charset or "utf-8").name
+        "".encode(name)  # raises LookupError for a codec that is no text encoding
     except LookupError:
         return "utf-8"
+    return name
 
 
 def _where(location: str | None, secrets: Sequence[str]) -> str:
@@ -166,22 +192,14 @@ def _where(location: str | None, secrets: Sequence[str]) -> str:
     return f" to {_redacted(where, secrets)}"
 
 
-async def _json_or_none(answer: aiohttp.ClientResponse) -> JsonValue:
-    try:
-        body: JsonValue = await answer.json(content_type=None)
-    except (ValueError, aiohttp.ClientError):
-        return None
-    return body
-
-
 def error_reason(body: JsonValue, *, secrets: Sequence[str] = ()) -> str:
     """What an API's error body says, from the usual keys, each of `secrets` in it
-    replaced by [redacted]; "" when it says nothing."""
+    replaced by [redacted], on one line and printable; "" when it says nothing."""
     if isinstance(body, dict):
         for key in ERROR_KEYS:
             value = body.get(key)
             if isinstance(value, str) and value:
-                return _redacted(value, secrets)[:200]
+                return printable(_redacted(value, secrets))[:200]
     return ""
 
 
@@ -196,6 +214,15 @@ def _redacted(text: str, secrets: Sequence[str]) -> str:
 
 def _secrets(values: Sequence[str]) -> tuple[str, ...]:
     """The credentials among header and query values, longest first: each value, and its
-    last word (the token of "Bearer <token>")."""
+    last word (the token of "Bearer <token>"), each also as a URL writes it. An API that
+    echoes the address it was asked ("/contacts?apiKey=s3cret%2B42 is not allowed") echoes
+    a query key percent-encoded, as it was sent."""
     found = {part for value in values for part in (value, *value.split()[-1:])}
-    return tuple(sorted((part for part in found if len(part) >= MIN_SECRET), key=len, reverse=True))
+    forms = {form for part in found for form in _url_forms(part)}
+    return tuple(sorted((form for form in forms if len(form) >= MIN_SECRET), key=len, reverse=True))
+
+
+def _url_forms(secret: str) -> set[str]:
+    """`secret` as written, as aiohttp writes it in a query, and percent-encoded whole."""
+    sent = yarl.URL.build(query={"k": secret}).raw_query_string.removeprefix("k=")
+    return {secret, sent, quote(secret, safe=""), quote_plus(secret)}

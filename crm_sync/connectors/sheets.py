@@ -12,6 +12,8 @@ they cut a file into the same rows. Any other unreadable CSV (an unclosed quote,
 are not UTF-8) fails the file.
 
 Of a workbook only the first sheet is read; `unread_sheets` names the others holding data.
+Its header is its first row that is not blank, and its columns are named as pandas names a
+CSV's (a blank heading "Unnamed: 3", a repeated one "name.1").
 """
 
 import csv
@@ -77,7 +79,8 @@ def read_header(path: Path) -> list[str]:
     """The file's column names, as `read_chunks` names its frames' columns."""
     if path.suffix.lower() in XLSX:
         with _workbook(path) as workbook:
-            return _header(next(workbook.worksheets[0].iter_rows(values_only=True), ()))
+            header, _, _ = _first_sheet(workbook)
+            return header
     try:
         delimiter, _ = _layout(path)
         columns = pd.read_csv(path, sep=delimiter, nrows=0, encoding=ENCODING).columns
@@ -230,14 +233,13 @@ def _blank_lines_missing(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _xlsx_chunks(path: Path, *, skip: int, chunk_rows: int) -> Iterator[Chunk]:
-    """The first sheet; cells past the header's last column are not read (a sheet's cells
-    cannot shift the way a CSV line's fields do)."""
+    """The first sheet, from the row after its header; cells past the header's last column
+    are not read (a sheet's cells cannot shift the way a CSV line's fields do)."""
     with _workbook(path) as workbook:
-        rows = workbook.worksheets[0].iter_rows(values_only=True)
-        header = _header(next(rows, ()))
+        header, above, rows = _first_sheet(workbook)
         width = len(header)
         rows = itertools.islice(rows, skip, None)
-        first_row = 2 + skip
+        first_row = above + 2 + skip
         while chunk := [_cells(row, width) for row in itertools.islice(rows, chunk_rows)]:
             yield Chunk(pd.DataFrame(chunk, columns=header, dtype=object), first_row)
             first_row += len(chunk)
@@ -261,8 +263,41 @@ def _workbook(path: Path) -> Iterator[openpyxl.Workbook]:
         ) from None
 
 
+def _first_sheet(
+    workbook: openpyxl.Workbook,
+) -> tuple[list[str], int, Iterator[tuple[object, ...]]]:
+    """The first sheet's header, how many blank rows are above it, and its rows after it.
+    Blank rows above the header are passed over, as a CSV's blank lines above its header
+    are, and count in the row numbers."""
+    rows = workbook.worksheets[0].iter_rows(values_only=True)
+    above = 0
+    for row in rows:
+        if any(not _blank(cell) for cell in row):
+            return _header(row), above, rows
+        above += 1
+    return [], above, rows
+
+
+def _blank(cell: object) -> bool:
+    return cell is None or (isinstance(cell, str) and not cell.strip(BLANK))
+
+
 def _header(row: tuple[object, ...]) -> list[str]:
-    return [str(cell).strip() if cell is not None else "" for cell in row]
+    """A sheet's column names, named as pandas names a CSV's: a blank heading is
+    "Unnamed: <position>" and a repeated one "<name>.1" (".2", ... past a name the header
+    holds already), so no two columns share a name and each can be read and reported."""
+    names = [str(cell).strip() if cell is not None else "" for cell in row]
+    names = [name or f"Unnamed: {at}" for at, name in enumerate(names)]
+    taken, seen = set(names), set()
+    header = []
+    for name in names:
+        unique = name
+        if name in seen:
+            unique = next(f"{name}.{n}" for n in itertools.count(1) if f"{name}.{n}" not in taken)
+            taken.add(unique)
+        seen.add(name)
+        header.append(unique)
+    return header
 
 
 def _cells(row: tuple[object, ...], width: int) -> list[object]:

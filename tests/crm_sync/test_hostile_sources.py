@@ -22,7 +22,7 @@ from typer.testing import CliRunner
 from cli.crm import app
 from core.db import create_engine
 from crm_sync.config import RecordRules, load_crm_config
-from crm_sync.connectors import SourceError, SqlConnector, build_connector
+from crm_sync.connectors import FilesConnector, SourceError, SqlConnector, build_connector
 from crm_sync.connectors.http_client import JsonClient
 from crm_sync.identity import normalize_email, normalize_emails
 from crm_sync.matching import match_subscriber
@@ -32,12 +32,17 @@ from tests.cli.conftest import invoke
 from tests.crm_sync.fake_crm import Failure, FakeCrm, retail_customer, serve
 from tests.crm_sync.shop import (
     CUSTOMER_HEADER,
+    ISO_DATES_ONLY,
+    ORDER_HEADER,
     RULES,
     SteppingClock,
     SubscriberFactory,
     customers_by_id,
+    orders_by_id,
     write_csv,
 )
+from tests.crm_sync.test_hostile_files import workbook
+from tests.crm_sync.test_hostile_values import rejections
 from tests.crm_sync.test_http import Sleeps, retail_config
 from tests.crm_sync.test_http import sync as sync_retail
 from tests.crm_sync.test_matching import import_customers, links
@@ -188,7 +193,58 @@ class HostileApi:
         app.router.add_get("/huge", self.huge)
         app.router.add_get("/cursor-then-down", self.cursor_then_down)
         app.router.add_get("/paged", self.paged)
+        app.router.add_get("/rot13", self.rot13)
+        app.router.add_get("/capped", self.capped)
+        app.router.add_get("/echo-query", self.echo_query)
+        app.router.add_get("/nul-message", self.nul_message)
+        app.router.add_get("/next-false", self.next_false)
+        app.router.add_get("/no-id", self.no_id)
+        app.router.add_get("/next-object", self.next_object)
+        app.router.add_get("/structured", self.structured)
         return app
+
+    async def no_id(self, request: web.Request) -> web.Response:
+        return web.json_response({"data": [{"ID_Client": 1, "Name\x00": "Ann"}, {"mail": "x"}]})
+
+    async def next_false(self, request: web.Request) -> web.Response:
+        """One page, its next cursor false: there is no second."""
+        return web.json_response({"data": [{"id": 1}], "next": False})
+
+    async def next_object(self, request: web.Request) -> web.Response:
+        """The next page's token inside an object, as many APIs nest it."""
+        if "after" in request.query:
+            return web.json_response({"data": [{"id": 2}], "paging": None})
+        return web.json_response({"data": [{"id": 1}], "paging": {"next": {"after": "t2"}}})
+
+    async def nul_message(self, request: web.Request) -> web.Response:
+        return web.json_response({"message": "bad\x00key\nsee the docs"}, status=401)
+
+    async def echo_query(self, request: web.Request) -> web.Response:
+        return web.json_response({"message": f"{request.path_qs} is not allowed"}, status=403)
+
+    async def capped(self, request: web.Request) -> web.Response:
+        """One record a page whatever the page size asked, its page count as a string."""
+        page = int(request.query["page"])
+        return web.json_response({"data": [{"id": page}], "meta": {"pages": "3"}})
+
+    async def rot13(self, request: web.Request) -> web.Response:
+        body = b'{"data": [{"id": 1, "name": "Ann"}]}'
+        if "refuse" in request.query:
+            body, status = b'{"message": "bad key"}', 401
+        else:
+            status = 200
+        return web.Response(
+            body=body, status=status, headers={"Content-Type": "application/json; charset=rot13"}
+        )
+
+    async def structured(self, request: web.Request) -> web.Response:
+        records = [
+            {"id": {"value": 1}, "name": "Ann"},
+            {"id": [2], "name": "Bob"},
+            {"id": 3, "name": {"first": "Cy"}},
+            {"id": 4, "name": "Dee"},
+        ]
+        return web.json_response({"data": records})
 
     async def cursor_then_down(self, request: web.Request) -> web.Response:
         if "after" in request.query:
@@ -449,3 +505,270 @@ async def test_a_retry_after_of_a_digit_that_is_no_number_is_ignored(
     assert summary.status == "succeeded", summary.error
     assert sleeps.waits == [1.0]  # the backoff's first wait, as with no Retry-After
     assert sorted(await customers_by_id(session, "retail")) == ["1"]
+
+
+async def test_an_answer_in_a_charset_that_is_no_text_encoding_is_read_as_utf8(
+    sessionmaker: async_sessionmaker[AsyncSession], session: AsyncSession, hostile_url: str
+) -> None:
+    one_page = {"page_size": 10}
+    summary = await sync_http(sessionmaker, hostile_url, "/rot13", pagination=one_page)
+
+    assert summary.status == "succeeded", summary.error
+    assert {key: c.name for key, c in (await customers_by_id(session, "hub")).items()} == {
+        "1": "Ann"
+    }
+
+
+async def test_a_refusal_in_a_charset_that_is_no_text_encoding_fails_with_its_reason(
+    sessionmaker: async_sessionmaker[AsyncSession], hostile_url: str
+) -> None:
+    endpoint = {"path": "/rot13", "records_path": "data", "params": {"refuse": "1"}}
+    summary = await sync_http(sessionmaker, hostile_url, "/rot13", customers=endpoint)
+
+    assert (summary.status, summary.error) == (
+        "failed",
+        "hub: GET /rot13 was refused: HTTP 401: bad key",
+    )
+
+
+async def test_a_field_holding_a_json_object_or_list_rejects_its_row_saying_so(
+    sessionmaker: async_sessionmaker[AsyncSession], session: AsyncSession, hostile_url: str
+) -> None:
+    one_page = {"page_size": 10}
+    summary = await sync_http(sessionmaker, hostile_url, "/structured", pagination=one_page)
+
+    assert summary.status == "succeeded", summary.error
+    assert sorted(await customers_by_id(session, "hub")) == ["4"]
+    mapping = "map the path to the value inside it"
+    assert await rejections(session, summary) == [
+        ("customers", 1, None, f"customer id is a JSON object, not a value: {mapping}"),
+        ("customers", 2, None, f"customer id is a list, not a value: {mapping}"),
+        ("customers", 3, "3", f"name is a JSON object, not a value: {mapping}"),
+    ]
+
+
+async def test_a_quantity_past_what_the_column_holds_is_rejected_and_the_rest_import(
+    sessionmaker: async_sessionmaker[AsyncSession], session: AsyncSession, tmp_path: Path
+) -> None:
+    customers = write_csv(tmp_path / "customers.csv", CUSTOMER_HEADER, [("c1", "Ann", "", "")])
+    quantities = ["2147483648", "1e30", "inf", "-inf", "2147483647"]
+    orders = write_csv(
+        tmp_path / "orders.csv",
+        (*ORDER_HEADER, "quantity"),
+        [
+            (f"o{at}", "c1", "2026-01-10T10:00:00Z", "5", "EUR", "completed", quantity)
+            for at, quantity in enumerate(quantities, start=1)
+        ],
+    )
+    connector = FilesConnector(name="shop", customers=customers, orders=orders, rules=RULES)
+
+    summary = await run_sync(sessionmaker=sessionmaker, connector=connector)
+
+    assert summary.status == "succeeded", summary.error
+    assert {key: o.quantity for key, o in (await orders_by_id(session)).items()} == {
+        "o5": 2147483647
+    }
+    assert await rejections(session, summary) == [
+        ("orders", row, f"o{row - 1}", "quantity too large") for row in range(2, 6)
+    ]
+
+
+async def test_a_workbook_with_a_repeated_or_blank_heading_imports_the_first_of_each(
+    sessionmaker: async_sessionmaker[AsyncSession], session: AsyncSession, tmp_path: Path
+) -> None:
+    path = workbook(
+        tmp_path / "customers.xlsx",
+        (
+            "Customers",
+            [
+                ("customer_id", "name", "name", None, None),
+                ("c1", "Ann", "Ann B.", "note", "more"),
+                ("c2", "Bob", None, None, None),
+            ],
+        ),
+    )
+    connector = FilesConnector(name="shop", customers=path, orders=None, rules=RULES)
+
+    summary = await run_sync(sessionmaker=sessionmaker, connector=connector)
+
+    assert summary.status == "succeeded", summary.error
+    assert {key: c.name for key, c in (await customers_by_id(session)).items()} == {
+        "c1": "Ann",
+        "c2": "Bob",
+    }
+    assert summary.streams["customers"].ignored_columns == ["name.1", "Unnamed: 3", "Unnamed: 4"]
+
+
+async def test_blank_rows_above_a_workbook_header_are_passed_over_as_in_a_csv(
+    sessionmaker: async_sessionmaker[AsyncSession], session: AsyncSession, tmp_path: Path
+) -> None:
+    path = workbook(
+        tmp_path / "customers.xlsx",
+        (
+            "Customers",
+            [
+                (None, None),
+                ("  ", None),
+                ("customer_id", "name"),
+                ("c1", "Ann"),
+                (None, None),
+                ("c1", "Ann again"),
+            ],
+        ),
+    )
+    connector = FilesConnector(name="shop", customers=path, orders=None, rules=RULES)
+
+    summary = await run_sync(sessionmaker=sessionmaker, connector=connector)
+
+    assert summary.status == "succeeded", summary.error
+    assert {key: c.name for key, c in (await customers_by_id(session)).items()} == {"c1": "Ann"}
+    assert await rejections(session, summary) == [
+        ("customers", 6, "c1", "same customer id as row 4, which is kept")
+    ]
+
+
+async def test_a_page_count_written_as_a_string_is_read_as_the_number(
+    sessionmaker: async_sessionmaker[AsyncSession], session: AsyncSession, hostile_url: str
+) -> None:
+    pagination = {"page_size": 10, "total_pages_path": "meta.pages"}
+
+    summary = await sync_http(sessionmaker, hostile_url, "/capped", pagination=pagination)
+
+    assert summary.status == "succeeded", summary.error
+    assert sorted(await customers_by_id(session, "hub")) == ["1", "2", "3"]
+
+
+async def test_a_retry_after_past_the_longest_wait_fails_the_run_saying_so(
+    sessionmaker: async_sessionmaker[AsyncSession], clock: SteppingClock
+) -> None:
+    crm = FakeCrm(customers=[retail_customer(1)])
+    crm.failures[("customers", 1)] = [Failure(429, {"Retry-After": "3600"})]
+    sleeps = Sleeps()
+    async with serve(crm) as base_url:
+        summary = await sync_retail(sessionmaker, retail_config(base_url), sleeps, clock)
+
+    assert (summary.status, summary.error) == (
+        "failed",
+        "retail: GET /api/v5/customers failed after 1 attempt(s): HTTP 429; the server asked "
+        "to wait 3600 s, longer than a retry waits (120 s at most)",
+    )
+    assert sleeps.waits == []
+
+
+@pytest.mark.parametrize("key", ["s3cret/Key+42", "s3cret key&=;", "ключ-секрет"])
+async def test_an_api_echoing_a_query_key_percent_encoded_never_puts_it_in_the_error(
+    hostile_url: str, key: str
+) -> None:
+    async with aiohttp.ClientSession() as session:
+        client = JsonClient(session, source="hub", base_url=hostile_url, params={"apiKey": key})
+        with pytest.raises(SourceError) as refused:
+            await client.get("/echo-query", {"page": "1"})
+
+    assert str(refused.value) == (
+        "hub: GET /echo-query was refused: HTTP 403: "
+        "/echo-query?apiKey=[redacted]&page=1 is not allowed"
+    )
+
+
+async def test_an_order_dated_now_or_past_the_dates_orders_have_is_rejected_saying_so(
+    sessionmaker: async_sessionmaker[AsyncSession], session: AsyncSession, tmp_path: Path
+) -> None:
+    customers = write_csv(tmp_path / "customers.csv", CUSTOMER_HEADER, [("c1", "Ann", "", "")])
+    dates = ["now", "today", " 2026-01-10 10:00 ", "9999-12-31 23:00", "0001-01-01"]
+    orders = write_csv(
+        tmp_path / "orders.csv",
+        ORDER_HEADER,
+        [(f"o{at}", "c1", date, "5", "EUR", "completed") for at, date in enumerate(dates, start=1)],
+    )
+    rules = RULES.model_copy(update={"timezone": "America/New_York"})
+    connector = FilesConnector(name="shop", customers=customers, orders=orders, rules=rules)
+
+    summary = await run_sync(sessionmaker=sessionmaker, connector=connector)
+
+    assert summary.status == "succeeded", summary.error
+    stored = await orders_by_id(session)
+    assert {key: o.ordered_at.isoformat() for key, o in stored.items()} == {
+        "o3": "2026-01-10T15:00:00+00:00"
+    }
+    assert await rejections(session, summary) == [
+        ("orders", 2, "o1", ISO_DATES_ONLY),
+        ("orders", 3, "o2", ISO_DATES_ONLY),
+        ("orders", 5, "o4", "order date not within 1900 to 2099"),
+        ("orders", 6, "o5", "order date not within 1900 to 2099"),
+    ]
+
+
+async def test_a_nul_character_in_a_heading_is_shown_escaped_in_the_run(
+    sessionmaker: async_sessionmaker[AsyncSession], session: AsyncSession, tmp_path: Path
+) -> None:
+    kept = write_csv(
+        tmp_path / "kept.csv", ("customer_id", "name", "no\x00te"), [("c1", "Ann", "")]
+    )
+    broken = write_csv(tmp_path / "broken.csv", ("cust\x00omer_id", "name"), [("c2", "Bob")])
+
+    imported = await run_sync(
+        sessionmaker=sessionmaker,
+        connector=FilesConnector(name="shop", customers=kept, orders=None, rules=RULES),
+    )
+    failed = await run_sync(
+        sessionmaker=sessionmaker,
+        connector=FilesConnector(name="other", customers=broken, orders=None, rules=RULES),
+    )
+
+    assert imported.status == "succeeded", imported.error
+    assert imported.streams["customers"].ignored_columns == ["no\\x00te"]
+    assert failed.status == "failed"
+    assert failed.error is not None
+    assert failed.error.startswith(
+        f"{broken}: no column for external_id; columns found: cust\\x00omer_id, name."
+    )
+
+
+async def test_what_an_api_says_is_in_the_run_error_on_one_line_its_nul_escaped(
+    sessionmaker: async_sessionmaker[AsyncSession], hostile_url: str
+) -> None:
+    summary = await sync_http(sessionmaker, hostile_url, "/nul-message")
+
+    assert (summary.status, summary.error) == (
+        "failed",
+        "hub: GET /nul-message was refused: HTTP 401: bad\\x00key\\nsee the docs",
+    )
+
+
+async def test_a_next_cursor_of_false_ends_the_pass(
+    sessionmaker: async_sessionmaker[AsyncSession], session: AsyncSession, hostile_url: str
+) -> None:
+    by_cursor = {"style": "cursor", "page_size": 1, "next_cursor_path": "next"}
+
+    summary = await sync_http(sessionmaker, hostile_url, "/next-false", pagination=by_cursor)
+
+    assert summary.status == "succeeded", summary.error
+    assert sorted(await customers_by_id(session, "hub")) == ["1"]
+
+
+async def test_a_next_cursor_path_naming_the_object_around_the_token_fails_saying_so(
+    sessionmaker: async_sessionmaker[AsyncSession], session: AsyncSession, hostile_url: str
+) -> None:
+    by_cursor = {"style": "cursor", "page_size": 1, "next_cursor_path": "paging.next"}
+
+    summary = await sync_http(sessionmaker, hostile_url, "/next-object", pagination=by_cursor)
+
+    assert (summary.status, summary.error) == (
+        "failed",
+        "hub: the answer has an object at 'paging.next', not a cursor token: "
+        "set pagination.next_cursor_path to the token itself",
+    )
+    assert await customers_by_id(session, "hub") == {}
+
+
+async def test_records_without_a_field_the_sync_needs_fail_naming_their_keys(
+    sessionmaker: async_sessionmaker[AsyncSession], hostile_url: str
+) -> None:
+    summary = await sync_http(sessionmaker, hostile_url, "/no-id")
+
+    assert (summary.status, summary.error) == (
+        "failed",
+        "hub: no customers field for external_id among the records' keys "
+        "(ID_Client, mail, Name\\x00); map them under columns.customers, by JSON path "
+        "(customer.id)",
+    )
