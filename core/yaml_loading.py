@@ -9,6 +9,7 @@ noticed it: a quote left open is found only where the file ends, or lines later 
 next quote closes it.
 """
 
+import sys
 from collections.abc import Hashable
 from typing import Any
 
@@ -16,7 +17,7 @@ import yaml
 from yaml.composer import ComposerError
 from yaml.constructor import ConstructorError
 from yaml.error import Mark, MarkedYAMLError
-from yaml.nodes import MappingNode, Node
+from yaml.nodes import MappingNode, Node, ScalarNode
 from yaml.reader import ReaderError
 
 from core.errors import SegbotError
@@ -75,6 +76,17 @@ class _Loader(yaml.SafeLoader):
             raise ConstructorError(None, None, problem, node.start_mark)
         return value
 
+    def construct_whole_number(self, node: ScalarNode) -> int:
+        """A YAML integer; one of more digits than Python reads (4,300) is a mistake on
+        its line, not a ValueError."""
+        try:
+            return int(self.construct_yaml_int(node))
+        except ValueError:
+            problem = f"a number of more than {sys.get_int_max_str_digits():,} digits"
+            raise ConstructorError(None, None, problem, node.start_mark) from None
+
+
+_Loader.add_constructor("tag:yaml.org,2002:int", _Loader.construct_whole_number)
 
 # A flow collection PyYAML was reading when it stopped: the bracket that opened it.
 _BRACKETS = {"while parsing a flow sequence": "[", "while parsing a flow mapping": "{"}

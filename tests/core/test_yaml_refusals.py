@@ -1,6 +1,8 @@
-"""A NUL character written in a YAML file ("\0" in a double-quoted string) is refused with
-its line, wherever segbot reads YAML: PostgreSQL's text cannot hold one, so a campaign or
-journey saved with it would fail in the database instead of at the marketer's desk."""
+"""What YAML may write but segbot cannot keep is refused with its line, wherever segbot
+reads YAML: a NUL character ("\0" in a double-quoted string), which PostgreSQL's text
+cannot hold, so a campaign or journey saved with it would fail in the database instead of
+at the marketer's desk; and a number of more digits than Python reads, which was a
+ValueError with no place."""
 
 import pytest
 
@@ -21,6 +23,16 @@ def test_a_campaign_whose_text_holds_one_is_refused_when_saved() -> None:
         parse_campaign('name: c\ndefault: {text: "Hi\\0"}\n', source="c.yaml")
     assert "line 2" in str(error.value)
     assert "NUL character" in str(error.value)
+
+
+def test_a_number_of_more_digits_than_python_reads_is_refused_with_its_line() -> None:
+    with pytest.raises(YamlFileError) as error:
+        load_yaml(f"name: c\nsize: {'9' * 5000}\n")
+    assert (
+        str(error.value) == "not valid YAML at line 2, column 7: a number of more than 4,300 digits"
+    )
+    with pytest.raises(CampaignFileError, match="line 2"):
+        parse_campaign(f"name: c\nholdout: {'1' * 4301}\n", source="c.yaml")
 
 
 def test_other_text_and_values_are_read_as_before() -> None:
