@@ -15,14 +15,31 @@ Each kind is one key with its optional details; `any` (or nothing) means any suc
 """
 
 import enum
+import re
 from decimal import Decimal
 from typing import Annotated, Any, Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from core.models import EventType
 
-StepId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,32}$")]
+
+def name_like(pattern: str, what: str) -> AfterValidator:
+    """A name matching `pattern`, else a mistake saying what it may be made of (`what`) and
+    what was written, where pydantic would quote the regular expression."""
+    matches = re.compile(pattern).fullmatch
+
+    def checked(value: str) -> str:
+        if not matches(value):
+            raise ValueError(f"{what} (not {value!r})")
+        return value
+
+    return AfterValidator(checked)
+
+
+StepId = Annotated[
+    str, name_like(r"[A-Za-z0-9_-]{1,32}", "a step id is 1 to 32 of A-Z a-z 0-9 _ -")
+]
 Word = Annotated[str, Field(min_length=1, max_length=64)]
 
 
@@ -123,11 +140,10 @@ class Happening(Strict):
     @classmethod
     def _bare_kinds(cls, value: Any) -> Any:
         """`replied` alone, or `clicked:` with nothing after it, is that kind, any."""
-        if isinstance(value, str) and value in Kind.__members__.values():
+        known_kinds(cls, value, what="something a subscriber does")
+        if isinstance(value, str):
             return {value: {}}
-        if isinstance(value, dict):
-            return {key: {} if detail is None else detail for key, detail in value.items()}
-        return value
+        return {key: {} if detail is None else detail for key, detail in value.items()}
 
     @model_validator(mode="after")
     def _one_kind(self) -> Self:
@@ -152,6 +168,23 @@ class Happening(Strict):
         """In words, for listings and simulations: `clicked (tag sale)`."""
         details = described(self.detail.model_dump(mode="json", exclude_defaults=True))
         return f"{self.kind.value} ({details})" if details else self.kind.value
+
+
+def known_kinds(model: type[BaseModel], value: Any, *, what: str) -> None:
+    """ValueError unless `value` is a kind `model` knows (a name, or a mapping of names to
+    details), naming what was written and the kinds there are: pydantic would say "Extra
+    inputs are not permitted" or "Input should be a valid dictionary". `within` is a
+    goal's time, not a kind: allowed, not listed."""
+    kinds = ", ".join(name for name in model.model_fields if name != "within")
+    if not isinstance(value, str | dict):
+        raise ValueError(f"give {what}: one of {kinds}")
+    unknown = [
+        name
+        for name in ([value] if isinstance(value, str) else value)
+        if name not in model.model_fields
+    ]
+    if unknown:
+        raise ValueError(f"{unknown[0]!r} is not {what}: give one of {kinds}")
 
 
 def described(details: dict[str, Any]) -> str:

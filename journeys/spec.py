@@ -21,11 +21,13 @@ from broadcasts.spec import FrequencyCap, QuietHours
 from broadcasts.yaml_places import problems_at_places
 from core.errors import SegbotError
 from core.yaml_loading import YamlFileError, load_yaml
-from journeys.happenings import Kind, Strict
+from journeys.happenings import Kind, Strict, name_like
 from journeys.steps_spec import StepSpec
 from journeys.triggers_spec import EntrySpec, GoalSpec, TriggerSpec
 
-JourneyName = Annotated[str, Field(min_length=1, max_length=48, pattern=r"^[A-Za-z0-9_.-]+$")]
+JourneyName = Annotated[
+    str, name_like(r"[A-Za-z0-9_.-]{1,48}", "a journey name is 1 to 48 of A-Z a-z 0-9 _ . -")
+]
 END = "end"  # a jump target: the journey ends there, completed
 MAX_STEPS = 100
 

@@ -4,9 +4,10 @@ jump forward (journeys.spec checks where to). See the README's "Journeys" sectio
 """
 
 import enum
+import math
 from typing import Annotated, Any, Self
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from broadcasts.spec import ClockTime, DefaultSpec, TargetSpec
 from journeys.happenings import Happening, StepId, Strict
@@ -86,6 +87,26 @@ class WaitSpec(Strict):
 class SetAttribute(Strict):
     attribute: AttributeName
     value: str | int | float | bool | None
+
+    @field_validator("value")
+    @classmethod
+    def _finite(cls, value: str | int | float | bool | None) -> str | int | float | bool | None:
+        """NaN and infinity are no JSON: PostgreSQL would refuse the journey's stored spec
+        (and SQLite would keep them in subscribers' attributes) instead of a named place.
+        A whole number past what a double holds (10**400) is JSON, but a rule comparing
+        the attribute reads it as a double: PostgreSQL would fail every refresh of every
+        segment whose rule reads it."""
+        if isinstance(value, int) and not isinstance(value, bool):
+            try:
+                float(value)
+            except OverflowError:
+                raise ValueError(
+                    f"set: a number of {len(str(abs(value)))} digits is more than an "
+                    "attribute can hold (at most 308)"
+                ) from None
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError(f"set: {value} is not a number an attribute can hold")
+        return value
 
 
 class StepSpec(Strict):

@@ -22,6 +22,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import case, literal, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from broadcasts.templates import SAMPLE_TRACKED_URL
@@ -76,18 +77,7 @@ async def save_journey(
     link = SAMPLE_TRACKED_URL if public_url is None else f"{public_url}/r/{'x' * 40}"
     await check_templates(template_drafts(spec), link=link)
     await check_names(session, spec, now=now, rfm_segments=rfm_segments)
-    journey = await session.scalar(select(Journey).where(Journey.name == spec.name))
-    if journey is None:
-        await begin_feeds(session, now)
-        journey = Journey(
-            name=spec.name, status=JourneyStatus.LIVE, version=0, created_at=now,
-            updated_at=now, checked_at=now,
-        )  # fmt: skip
-        session.add(journey)
-    elif journey.status is JourneyStatus.ARCHIVED:
-        raise JourneyStateError(f"journey {spec.name!r} is archived: save it under a new name")
-    journey.version += 1
-    journey.updated_at = now
+    journey = await _counted_up(session, spec.name, now)
     campaign = hidden_campaign(spec, version=journey.version, now=now)
     session.add(campaign)
     await session.flush()
@@ -104,6 +94,38 @@ async def save_journey(
     )  # fmt: skip
     await session.commit()
     return SavedJourney(journey, version, moved)
+
+
+async def _counted_up(session: AsyncSession, name: str, now: datetime) -> Journey:
+    """The journey named (created live when new) with its version counted up by the
+    database, not from a version read before: two saves at the same moment (two admins, or
+    a read SQLite took before another save committed) make two versions one after the
+    other, never the same version twice (a bare IntegrityError). The new one waits for the
+    other's commit: its INSERT on the unique name, its UPDATE on the row."""
+    if await session.scalar(select(Journey.id).where(Journey.name == name)) is None:
+        await begin_feeds(session, now)
+        session.add(
+            Journey(
+                name=name, status=JourneyStatus.LIVE, version=0, created_at=now,
+                updated_at=now, checked_at=now,
+            )
+        )  # fmt: skip
+        try:
+            await session.flush()
+        except IntegrityError:  # the same journey's first save got there first
+            await session.rollback()
+            return await _counted_up(session, name, now)
+    counted = await session.execute(
+        update(Journey)
+        .where(Journey.name == name, Journey.status != JourneyStatus.ARCHIVED)
+        .values(version=Journey.version + 1, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if not counted.rowcount:  # type: ignore[attr-defined]
+        await session.rollback()
+        raise JourneyStateError(f"journey {name!r} is archived: save it under a new name")
+    counted_row = select(Journey).where(Journey.name == name)
+    return (await session.scalars(counted_row.execution_options(populate_existing=True))).one()
 
 
 async def _move_inside(

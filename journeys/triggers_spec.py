@@ -20,6 +20,7 @@ from datetime import timedelta
 from typing import Annotated, Any, Self
 
 from pydantic import (
+    AfterValidator,
     BeforeValidator,
     Field,
     TypeAdapter,
@@ -34,6 +35,7 @@ from journeys.happenings import (
     Strict,
     Word,
     described,
+    known_kinds,
 )
 
 _SPAN = re.compile(r"^([1-9][0-9]{0,5})([smhdw])$")
@@ -43,15 +45,29 @@ MAX_SPAN = timedelta(days=3 * 366)
 
 
 def _span(value: Any) -> Any:
-    """`30s`, `15m`, `2h`, `1d`, `2w` as a timedelta (ISO 8601, as stored, passes through)."""
-    if isinstance(value, bool | int | float):
-        raise ValueError("a duration is a number and a unit: 30m, 2h, 1d, 2w")
+    """`30s`, `15m`, `2h`, `1d`, `2w` as a timedelta (ISO 8601, as stored, passes through).
+    Anything else is told as the format wanted, not as pydantic's timedelta parser saw it
+    (`0s`, `-5m`, `1e9 days` would be "day identifier ... not correctly formatted")."""
+    if isinstance(value, timedelta):
+        return value
     if isinstance(value, str) and (found := _SPAN.match(value.strip())):
         return timedelta(**{_UNITS[found.group(2)]: int(found.group(1))})
-    return value
+    if isinstance(value, str) and _ISO_SPAN.match(value):
+        try:
+            return _TIMEDELTAS.validate_python(value)
+        except ValidationError:
+            raise ValueError(f"{value!r} is not a duration that can be read") from None
+    raise ValueError(f"a duration is a number and a unit: 30s, 15m, 2h, 1d, 2w (not {value!r})")
 
 
-Span = Annotated[timedelta, BeforeValidator(_span), Field(gt=timedelta(0), le=MAX_SPAN)]
+def _in_range(span: timedelta) -> timedelta:
+    if not timedelta(0) < span <= MAX_SPAN:
+        raise ValueError(f"a duration is longer than 0s and at most {span_text(MAX_SPAN)}")
+    return span
+
+
+_TIMEDELTAS: TypeAdapter[timedelta] = TypeAdapter(timedelta)
+Span = Annotated[timedelta, BeforeValidator(_span), AfterValidator(_in_range)]
 _SPANS: TypeAdapter[timedelta] = TypeAdapter(Span)
 
 
@@ -108,17 +124,15 @@ class TriggerSpec(Happening):
     @classmethod
     def _bare_kinds(cls, value: Any) -> Any:
         """`manual`, `subscribed` (or a happening such as `replied`) on their own."""
+        known_kinds(cls, value, what="a trigger")
         if value == "manual":
             return {"manual": True}
-        if isinstance(value, str):
-            return {value: {}}
-        if isinstance(value, dict):
-            bare = {"subscribed", *Kind}
-            return {
-                key: {} if detail is None and key in bare else detail
-                for key, detail in value.items()
-            }
-        return value
+        given = {value: None} if isinstance(value, str) else value
+        bare = {"subscribed", *Kind}
+        for key, detail in given.items():
+            if detail is None and key not in {*bare, "manual"}:
+                raise ValueError(f"{key!r} needs what it is about after it ({key}: ...)")
+        return {key: {} if detail is None else detail for key, detail in given.items()}
 
     @model_validator(mode="after")
     def _one_kind(self) -> Self:
@@ -169,11 +183,11 @@ class EntrySpec(Strict):
         """`reentry: 30d` is a duration; once and every_time are policies."""
         if value in Reentry.__members__.values() or isinstance(value, timedelta):
             return value
-        spanned = _span(value) if isinstance(value, str) else value
-        if not (isinstance(spanned, timedelta) or _ISO_SPAN.match(str(spanned))):
+        written = isinstance(value, str) and (_SPAN.match(value.strip()) or _ISO_SPAN.match(value))
+        if not written:
             raise ValueError("reentry is once, every_time or a duration such as 30d")
         try:
-            return _SPANS.validate_python(spanned)
+            return _SPANS.validate_python(value)
         except ValidationError:
             raise ValueError(
                 f"reentry {value!r}: a duration is longer than 0s and at most {span_text(MAX_SPAN)}"
