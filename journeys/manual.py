@@ -1,7 +1,8 @@
 """Enrolling a saved segment by hand (`segbot journey enroll NAME SEGMENT`): its members
 now, as the segment's rule selects them, enter the journey as a trigger would put them in
 (entry rule, re-entry policy, holdout). Each enrolment is keyed by the segment and the
-moment, so running it again is a new trigger that the re-entry policy judges."""
+moment, to the second, so running it again later is a new trigger that the re-entry policy
+judges, and running it twice within one second (a command sent twice) is one trigger."""
 
 from collections.abc import Collection
 from datetime import datetime
