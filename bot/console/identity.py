@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import parse_qsl
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.models import ConsoleLink
@@ -92,7 +92,18 @@ def unsign(signed: str, *, secret: str, purpose: str) -> str | None:
 async def issue_link(
     session: AsyncSession, *, admin_user_id: int, secret: str, lifetime: timedelta, now: datetime
 ) -> str:
-    """A new single-use token for `admin_user_id` (the caller commits)."""
+    """A new single-use token for `admin_user_id` (the caller commits). The rows whose
+    life is over go meanwhile: links that expired unused, and sessions signed out or past
+    SESSION_DAYS, so the table holds only what can still sign someone in."""
+    await session.execute(
+        delete(ConsoleLink).where(
+            or_(
+                and_(ConsoleLink.used_at.is_(None), ConsoleLink.expires_at <= now),
+                ConsoleLink.used_at <= now - timedelta(days=SESSION_DAYS),
+                ConsoleLink.signed_out_at.is_not(None),
+            )
+        )
+    )
     nonce = secrets.token_urlsafe(24)
     session.add(ConsoleLink(nonce=nonce, admin_user_id=admin_user_id, expires_at=now + lifetime))
     return sign(nonce, secret=secret, purpose="console-link")

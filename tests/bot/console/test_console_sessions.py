@@ -13,6 +13,7 @@ import pytest
 from aiogram import Bot
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.admin.services import AdminServices
@@ -20,6 +21,7 @@ from bot.console.app import create_console_app
 from bot.console.context import CSRF_HEADER, SESSION_COOKIE, ConsoleServices
 from bot.console.identity import issue_link, session_cookie, sign
 from broadcasts.messenger import Messenger, Outcome, OutgoingMessage
+from core.models import ConsoleLink
 from core.settings import load_settings
 
 TOKEN = "123456:TEST-TOKEN"
@@ -258,3 +260,39 @@ def init_data(user_id: int) -> str:
     check = "\n".join(f"{key}={fields[key]}" for key in sorted(fields))
     key = hmac.new(b"WebAppData", TOKEN.encode(), hashlib.sha256).digest()
     return urlencode({**fields, "hash": hmac.new(key, check.encode(), hashlib.sha256).hexdigest()})
+
+
+async def test_a_new_link_clears_the_rows_that_can_sign_nobody_in(
+    client: Client, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    """Expired unused links, signed-out sessions and sessions past their 7 days go when the
+    next link is issued; a live session and a live link stay."""
+    week_ago = NOW - timedelta(days=7, minutes=1)
+    async with sessionmaker() as session:
+        session.add_all(
+            [
+                ConsoleLink(nonce="expired", admin_user_id=OWNER, expires_at=NOW),
+                ConsoleLink(
+                    nonce="old-session", admin_user_id=OWNER, expires_at=week_ago, used_at=week_ago
+                ),
+                ConsoleLink(
+                    nonce="signed-out",
+                    admin_user_id=OWNER,
+                    expires_at=NOW,
+                    used_at=NOW,
+                    signed_out_at=NOW,
+                ),
+                ConsoleLink(
+                    nonce="live-link", admin_user_id=OWNER, expires_at=NOW + timedelta(minutes=1)
+                ),
+            ]
+        )
+        await session.commit()
+    cookie = await signed_in_cookie(client, sessionmaker)  # issues a link: the cleaning
+    async with sessionmaker() as session:
+        left = set((await session.scalars(select(ConsoleLink.nonce))).all())
+    assert "live-link" in left
+    assert not left & {"expired", "old-session", "signed-out"}
+    assert len(left) == 2  # and the session just started
+    async with client.get("/console/", headers=with_cookie(cookie)) as home:
+        assert home.status == 200
