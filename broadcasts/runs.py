@@ -104,10 +104,14 @@ async def latest_run(session: AsyncSession, *, campaign_id: int) -> Run | None:
 
 
 async def pause(session: AsyncSession, *, campaign: Campaign, now: datetime) -> Run:
-    """Stop sending the campaign's current run (queued deliveries wait); commits."""
+    """Stop sending the campaign's current run (queued deliveries wait); commits. A pause
+    that comes after the run's last message was answered, before the sender finished the
+    run, is refused as one that came after: the run is finished here (a paused run with
+    nothing left to send would say "paused" until someone resumed it). A run with unknown
+    messages may still be paused, to hold them while they are resent."""
     return await _switch(
         session, campaign, now, RunStatus.SENDING, to=(RunStatus.PAUSED, CampaignStatus.PAUSED),
-        not_so="is not sending",
+        not_so="is not sending", finish_if_sent=True,
     )  # fmt: skip
 
 
@@ -154,14 +158,19 @@ async def finish_if_complete(session: AsyncSession, *, run: Run, now: datetime) 
     ):
         await _let_go(session)
         return False
-    current.status, current.finished_at = RunStatus.DONE, now
+    _finish(campaign, current, now)
+    await session.commit()
+    return True
+
+
+def _finish(campaign: Campaign, run: Run, now: datetime) -> None:
+    """The run is done; a campaign running it is done, or, recurring, goes back to waiting
+    for its next occurrence."""
+    run.status, run.finished_at = RunStatus.DONE, now
     if campaign.status is CampaignStatus.RUNNING:
-        # A recurring campaign goes back to waiting for its next occurrence.
         recurring = campaign.schedule_kind is ScheduleKind.CRON
         campaign.status = CampaignStatus.SCHEDULED if recurring else CampaignStatus.DONE
         campaign.updated_at = now
-    await session.commit()
-    return True
 
 
 async def mark_interrupted_unknown(session: AsyncSession) -> int:
@@ -179,16 +188,32 @@ async def _switch(
     *,
     to: tuple[RunStatus, CampaignStatus],
     not_so: str,
+    finish_if_sent: bool = False,
 ) -> Run:
-    """Move the campaign's latest run from `run_was`, and the campaign, to `to`; commits."""
+    """Move the campaign's latest run from `run_was`, and the campaign, to `to`; commits.
+    With `finish_if_sent`, a run with nothing left to send and no unknown message is
+    finished instead, and the move refused as too late."""
     campaign, run = await take_campaign(session, campaign.id)
     if run is None or run.status is not run_was:
         await _let_go(session)
-        raise RunStateError(f"campaign {campaign.name!r} {not_so}")
+        done = campaign.status is CampaignStatus.DONE
+        over = ": it is already done" if done else ""
+        raise RunStateError(f"campaign {campaign.name!r} {not_so}{over}")
+    if finish_if_sent and not await _open(session, run.id):
+        _finish(campaign, run, now)
+        await session.commit()
+        raise RunStateError(f"campaign {campaign.name!r} {not_so}: {_sent_out(campaign)}")
     run.status, campaign.status = to
     campaign.updated_at = now
     await session.commit()
     return run
+
+
+def _sent_out(campaign: Campaign) -> str:
+    """What a campaign whose run just sent its last message is."""
+    if campaign.status is CampaignStatus.SCHEDULED:
+        return "its run has sent everything; it waits for its next time"
+    return f"it is already {campaign.status.value}"
 
 
 async def take_campaign(session: AsyncSession, campaign_id: int) -> tuple[Campaign, Run | None]:
@@ -218,6 +243,14 @@ async def take_campaign(session: AsyncSession, campaign_id: int) -> tuple[Campai
 async def _let_go(session: AsyncSession) -> None:
     """End a transaction that took a campaign and changed nothing."""
     await session.commit()  # not a rollback: that would leave the caller's objects unloaded
+
+
+async def _open(session: AsyncSession, run_id: int) -> bool:
+    """Whether the run has a message to send or one whose fate is unknown (which a pause
+    may hold while it is resent: broadcasts/unknowns.py)."""
+    statuses = (*_PENDING, DeliveryStatus.UNKNOWN)
+    found = select(Delivery.id).where(Delivery.run_id == run_id, Delivery.status.in_(statuses))
+    return await session.scalar(select(found.exists())) is True
 
 
 async def _pending(session: AsyncSession, run_id: int) -> int:

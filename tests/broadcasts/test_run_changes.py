@@ -51,6 +51,27 @@ async def test_a_cancel_between_the_senders_read_and_its_finish_cancels_the_run(
     assert await status_of(session, plan) == (RunStatus.CANCELLED, CampaignStatus.CANCELLED)
 
 
+async def test_a_pause_between_the_last_answer_and_the_finish_is_refused_as_too_late(
+    session: AsyncSession, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    """Nothing is left to pause: the campaign is done, not "paused" until a resume."""
+    await add_subscribers(session, 3)
+    plan = await all_sent(session)
+    run = plan.run
+    async with sessionmaker() as sender_side:
+        read = await sender_side.get(Run, run.id)  # the sender sees it sending
+        assert read is not None
+        async with sessionmaker() as marketer:
+            campaign = await marketer.get(Campaign, run.campaign_id)
+            assert campaign is not None
+            with pytest.raises(RunStateError, match="'sale' is not sending: it is already done"):
+                await pause(marketer, campaign=campaign, now=NOW)
+
+        assert not await finish_if_complete(sender_side, run=read, now=NOW)  # done already
+
+    assert await status_of(session, plan) == (RunStatus.DONE, CampaignStatus.DONE)
+
+
 async def test_a_cancel_or_pause_after_the_run_finished_is_refused(
     session: AsyncSession, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
