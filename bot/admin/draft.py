@@ -16,7 +16,14 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, Field, ValidationError
 
 from broadcasts.schedule_spec import ScheduleMissedError
-from broadcasts.spec import ButtonSpec, CampaignSpec, ScheduleSpec, TargetSpec, VariantSpec
+from broadcasts.spec import (
+    NUMBER_NAME,
+    ButtonSpec,
+    CampaignSpec,
+    ScheduleSpec,
+    TargetSpec,
+    VariantSpec,
+)
 from core.errors import SegbotError
 from core.zones import zone_or_none
 from segments.ai.personas import MAX_PERSONA_TARGETS, PersonaAudience
@@ -28,6 +35,7 @@ MAX_LABEL = 64
 MAX_PERSONAS = MAX_PERSONA_TARGETS
 NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 _NOT_IN_LABEL = re.compile(r"[^A-Za-z0-9_.-]+")
+_ONE_WORD_MOMENT = re.compile(r"^\d{4}-\d{2}-\d{2}T")  # 2026-10-25T02:30+02:00
 _BUTTON_LINE = re.compile(r"^(?P<text>.+?)\s+[|—-]\s+(?P<url>\S+)$")
 
 
@@ -210,11 +218,15 @@ def _first_problem(error: ValidationError) -> str:
 
 
 def check_name(text: str) -> str:
+    """The name as a campaign file would take it, refused at the first step rather than
+    at Confirm (digits alone name the campaign of that id)."""
     name = text.strip()
     if not NAME.match(name):
         raise DraftError(
             "A campaign name is 1-64 letters, digits, _ . or - (no spaces). Try again."
         )
+    if name.isdigit():
+        raise DraftError(f"{NUMBER_NAME[0].upper()}{NUMBER_NAME[1:]}. Try another.")
     return name
 
 
@@ -254,6 +266,15 @@ def _future_day(text: str, now: datetime) -> date:
     return day
 
 
+def _moment(text: str) -> datetime:
+    """A date and time in one word (2026-10-25T02:30:00+02:00), as the advice for a time
+    the zone's clocks show twice writes it: its offset says which of the two."""
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        raise DraftError(f"{text!r} is not a moment like 2026-10-25T02:30+02:00.") from None
+
+
 def _clock(text: str) -> time:
     try:
         return time.fromisoformat(text)
@@ -281,15 +302,13 @@ def _typed_schedule(when: When, text: str, *, now: datetime) -> ScheduleSpec:
     try:
         if when is When.NOW:
             return ScheduleSpec(now=True)
+        if when is When.AT and len(words) in (1, 2) and _ONE_WORD_MOMENT.match(words[0]):
+            moment = _moment(words[0])
+            return _at(moment, _zone(words[1]) if len(words) == 2 else "UTC", now=now)
         if when is When.AT and len(words) in (2, 3):
             day, at = _day(words[0]), _clock(words[1])
             zone = _zone(words[2]) if len(words) == 3 else "UTC"
-            # Checked as a campaign file's wall-clock time: refused if the zone's clocks
-            # skip it or show it twice, or if it is past the last day a moment can have.
-            moment = ScheduleSpec(at=datetime.combine(day, at), timezone=zone).moment()
-            if moment is None or moment <= now:
-                raise DraftError(f"{day} {at:%H:%M} {zone} has passed; give a later time.")
-            return ScheduleSpec(at=moment.astimezone(UTC), timezone=zone)
+            return _at(datetime.combine(day, at), zone, now=now)
         if when is When.RECURRING and len(words) in (5, 6):
             zone = _zone(words[5]) if len(words) == 6 else "UTC"
             return ScheduleSpec(cron=" ".join(words[:5]), timezone=zone)
@@ -301,6 +320,17 @@ def _typed_schedule(when: When, text: str, *, now: datetime) -> ScheduleSpec:
     except ValidationError as error:
         raise DraftError(_first_problem(error)) from None
     raise DraftError(f"That is not it. {WHEN_ASKS[when]}")
+
+
+def _at(written: datetime, zone: str, *, now: datetime) -> ScheduleSpec:
+    """Send at `written` (a wall-clock time in `zone`, or a moment with its offset).
+    Checked as a campaign file's: refused if the zone's clocks skip it or show it twice,
+    or if it is past the last day a moment can have."""
+    moment = ScheduleSpec(at=written, timezone=zone).moment()
+    if moment is None or moment <= now:
+        shown = written.isoformat(" ", "minutes") if written.tzinfo else f"{written:%Y-%m-%d %H:%M}"
+        raise DraftError(f"{shown} {zone} has passed; give a later time.")
+    return ScheduleSpec(at=moment.astimezone(UTC), timezone=zone)
 
 
 def describe_schedule(schedule: ScheduleSpec) -> str:

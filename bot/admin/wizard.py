@@ -16,6 +16,8 @@ of the wrong kind gets told what the step expects.
 from html import escape
 
 from aiogram.types import Message
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.admin import audit, wizard_personas, wizard_steps
 from bot.admin.campaign_commands import campaign_view, show
@@ -33,8 +35,11 @@ from bot.admin.permissions import Permission
 from bot.admin.registry import AdminCommand, Call, QueryError
 from bot.admin.wizard_steps import Step
 from broadcasts.campaigns import save_campaign
+from broadcasts.models import Campaign
 from broadcasts.templates.check import check_template
+from core.errors import SegbotError
 from segments.rules import RuleError, parse
+from segments.rules.errors import excerpt
 
 CONTENT_KINDS = ("text", "photo")
 
@@ -47,6 +52,11 @@ async def broadcast_command(call: Call) -> None:
 
 
 async def cancel_command(call: Call) -> None:
+    if call.args:  # a campaign's id, meant to cancel it: the wizard is left as it is
+        raise call.usage(
+            "/cancel takes no arguments: it leaves the broadcast wizard. To cancel a "
+            f"campaign, press Cancel under /campaign {excerpt(call.args)}."
+        )
     if await call.state.get_state() is None:
         await call.reply("There is nothing to cancel.")
         return
@@ -62,8 +72,24 @@ def _text(message: Message, expects: str) -> str:
 
 
 async def on_name(step: Step, message: Message) -> None:
-    step.draft.name = check_name(_text(message, "the campaign's name."))
+    name = check_name(_text(message, "the campaign's name."))
+    await _refuse_taken(step.session, name, then="Send another name.")
+    step.draft.name = name
     await wizard_steps.ask_approach(step)
+
+
+async def _refuse_taken(session: AsyncSession, name: str, *, then: str) -> None:
+    """DraftError if a campaign has the name: saving under it replaces a campaign that
+    has not run yet, so a wizard would silently swap another admin's campaign (or one
+    scheduled, or cancelled before it sent) for its own."""
+    taken = (
+        await session.execute(select(Campaign.id, Campaign.status).where(Campaign.name == name))
+    ).first()
+    if taken is not None:
+        campaign_id, status = taken
+        raise DraftError(
+            f"A campaign named {name!r} exists already (#{campaign_id}, {status.value}). {then}"
+        )
 
 
 async def on_query(step: Step, message: Message) -> None:
@@ -208,29 +234,45 @@ async def choose_when(step: Step, value: int) -> None:
 
 
 async def confirm(step: Step, value: int) -> None:
-    spec = step.draft.spec()
-    campaign = await save_campaign(
-        step.session,
-        spec=spec,
-        now=step.clock(),
-        public_url=step.settings.public_url,
-        rfm_segments=step.services.rfm_names,
-    )
+    try:
+        campaign = await _save(step)
+    except SegbotError as error:  # the step's reply; audited, as a refused command is
+        await step.session.rollback()
+        await _audit_create(step, f"draft {step.draft.name}", f"refused: {error}")
+        raise
     await step.state.clear()
-    await audit.record(
-        step.sessionmaker,
-        admin_id=step.admin.user_id,
-        action="campaign.create",
-        now=step.clock(),
-        target=f"campaign {campaign.id} {campaign.name}",
-        outcome="ok",
-    )
+    await _audit_create(step, f"campaign {campaign.id} {campaign.name}", "ok")
     if step.services.campaigns is not None:
         await step.services.campaigns.sync()  # due now: starts it; later: schedules it
     await step.chat.answer(f"Saved campaign #{campaign.id} {escape(campaign.name)}.")
     async with step.sessionmaker() as session:
         view = await campaign_view(session, campaign_id=campaign.id, admin=step.admin)
     await show(step.chat, step.ctx, view=view, campaign_id=campaign.id)
+
+
+async def _save(step: Step) -> Campaign:
+    spec = step.draft.spec()
+    await _refuse_taken(
+        step.session, spec.name, then="Nothing was saved: go back to give this one another name."
+    )
+    return await save_campaign(
+        step.session,
+        spec=spec,
+        now=step.clock(),
+        public_url=step.settings.public_url,
+        rfm_segments=step.services.rfm_names,
+    )
+
+
+async def _audit_create(step: Step, target: str, outcome: str) -> None:
+    await audit.record(
+        step.sessionmaker,
+        admin_id=step.admin.user_id,
+        action="campaign.create",
+        now=step.clock(),
+        target=target,
+        outcome=outcome,
+    )
 
 
 async def cancel(step: Step, value: int) -> None:
