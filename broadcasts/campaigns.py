@@ -13,6 +13,7 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 
 from sqlalchemy import exists, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from broadcasts.message_content import MessageContent
@@ -62,10 +63,14 @@ async def save_campaign(
     public_url: str | None = None,
     rfm_segments: Collection[str] = DEFAULT_SEGMENT_MAP.names,
     paid_broadcasts: bool = False,
+    replace: bool = True,
 ) -> Campaign:
     """Check and save the campaign (draft without a schedule, else scheduled); commits.
     A campaign with `paid_broadcast` is refused unless `paid_broadcasts` is enabled, one
-    whose time has passed (the scheduler would mark it missed) always."""
+    whose time has passed (the scheduler would mark it missed) always. One of the same
+    name that has not run is replaced, unless not to `replace` (the wizard, whose admin
+    names a new campaign): then, as when it has run, the name is refused, also when
+    another save takes it meanwhile."""
     if spec.paid_broadcast is not None and not paid_broadcasts:
         raise PaidBroadcastsDisabledError(
             "paid_broadcast: paid broadcasts are off for this bot "
@@ -102,12 +107,24 @@ async def save_campaign(
             raise CampaignStateError(
                 f"campaign {spec.name!r} has already run; save the new one under a new name"
             )
+        if not replace:
+            raise _taken(spec.name)
         await session.delete(existing)
         await session.flush()
     campaign = _campaign(spec, now)
     session.add(campaign)
-    await session.commit()
+    try:
+        await session.commit()
+    except IntegrityError:
+        await session.rollback()
+        if await session.scalar(select(exists().where(Campaign.name == spec.name))):
+            raise _taken(spec.name) from None  # another save took the name meanwhile
+        raise
     return campaign
+
+
+def _taken(name: str) -> CampaignStateError:
+    return CampaignStateError(f"a campaign named {name!r} exists already: save under another name")
 
 
 def _contents(spec: CampaignSpec) -> list[tuple[str, MessageContent]]:

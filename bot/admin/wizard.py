@@ -261,6 +261,7 @@ async def _save(step: Step) -> Campaign:
         now=step.clock(),
         public_url=step.settings.public_url,
         rfm_segments=step.services.rfm_names,
+        replace=False,  # another admin may have saved one under the name meanwhile
     )
 
 

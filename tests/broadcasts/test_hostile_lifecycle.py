@@ -10,9 +10,10 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from typer.testing import CliRunner
 
+from broadcasts.campaigns import CampaignStateError, save_campaign
 from broadcasts.cloning import CampaignNameError, clone_campaign
 from broadcasts.models import Campaign
-from broadcasts.spec import NAME_PATTERN
+from broadcasts.spec import NAME_PATTERN, parse_campaign
 from cli.campaign import app
 from core.models import SubscriberStatus
 from core.subscribers import forget
@@ -163,3 +164,35 @@ async def test_copies_of_a_longest_name_stay_names_past_the_hundredth(
     assert names[-1] == f"{'a' * 56}-copy101"
     assert len(set(names)) == 101
     assert all(NAME_PATTERN.fullmatch(name) for name in names)
+
+
+async def test_a_save_that_must_not_replace_refuses_a_taken_name_even_in_a_race(
+    session: AsyncSession, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    """The wizard saves without replacing: a campaign of the same name that has not run is
+    kept, also when two saves of one name meet (one wins, the other is told why)."""
+    await campaign_from(session, "name: sale\ndefault: {text: Theirs}\n")
+    spec = parse_campaign("name: sale\ndefault: {text: Mine}\n")
+    with pytest.raises(CampaignStateError, match="a campaign named 'sale' exists already"):
+        await save_campaign(session, spec=spec, now=NOW, replace=False)
+    texts = await session.scalars(select(Campaign.name))
+    assert texts.all() == ["sale"]
+
+    async def save(name: str, text: str) -> str:
+        async with sessionmaker() as own:
+            try:
+                await save_campaign(
+                    own, spec=parse_campaign(f"name: {name}\ndefault: {{text: {text}}}\n"),
+                    now=NOW, replace=False,
+                )  # fmt: skip
+            except CampaignStateError as error:
+                return str(error)
+            return "saved"
+
+    for round_ in range(3):
+        name = f"new{round_}"
+        outcomes = await asyncio.gather(save(name, "A"), save(name, "B"))
+        taken = f"a campaign named '{name}' exists already: save under another name"
+        assert sorted(outcomes) == sorted(["saved", taken])
+        async with sessionmaker() as own:
+            assert await own.scalar(select(func.count()).where(Campaign.name == name)) == 1
