@@ -33,7 +33,9 @@ async def _control(query: CallbackQuery, callback_data: CampaignAction, ctx: Adm
     outcome = "ok"
     try:
         campaign = await get_campaign(ctx.session, ref=callback_data.campaign_id)
-        await switch(ctx.session, campaign=campaign, now=ctx.clock())
+        dropped = await switch(ctx.session, campaign=campaign, now=ctx.clock())
+        if isinstance(dropped, int) and dropped:  # a cancel's, as `segbot campaign cancel`
+            done = f"Cancelled: {dropped:,} queued messages will not be sent."
     except SegbotError as error:
         await ctx.session.rollback()
         outcome = done = str(error)

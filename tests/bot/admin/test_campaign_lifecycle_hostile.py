@@ -12,13 +12,15 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from broadcasts.campaigns import get_campaign, save_campaign
 from broadcasts.models import Campaign, CampaignStatus, ScheduleKind
+from broadcasts.planner import plan_run
+from broadcasts.runs import pause
 from broadcasts.spec import parse_campaign
 from core.clock import utcnow
 from core.models import AuditLog
 from segments.saved import save_segment
 from telegram_emulator import JSONObject, SentMessage
 from telegram_emulator.state import PendingCallback
-from tests.bot.admin.console import MARKETER, OWNER, VIEWER, WAIT, Chat
+from tests.bot.admin.console import MARKETER, OWNER, VIEWER, WAIT, Chat, add_people
 from tests.polling import until
 
 pytestmark = [pytest.mark.e2e]
@@ -245,3 +247,22 @@ async def test_cancel_with_a_campaign_id_is_told_its_usage_and_cancels_nothing(
     assert "Usage: /cancel" in refused
     assert (await fresh(sessionmaker, "sale")).status is CampaignStatus.SCHEDULED
     assert await owner.reply("/cancel") == "Wizard cancelled; nothing was saved."
+
+
+async def test_cancel_says_how_many_queued_messages_will_not_be_sent(
+    owner: Chat, session: AsyncSession, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    """As `segbot campaign cancel` does: a paused run's queue is dropped, and counted."""
+    await add_people(
+        session,
+        owner.emulator,
+        *({"telegram_id": 5000 + n, "language_code": "es"} for n in range(3)),
+    )
+    sale = await saved_sale(session)
+    plan = await plan_run(session, campaign=sale, now=utcnow())
+    await pause(session, campaign=sale, now=utcnow())
+    assert plan.queued == 3
+    (card,) = await owner.say(f"/campaign {sale.id}")
+    said = await answer_to(owner, card, f"admc:cancel:{sale.id}")
+    assert said == "Cancelled: 3 queued messages will not be sent."
+    assert owner.emulator.messages_to(5000) == []
