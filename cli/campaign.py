@@ -41,6 +41,7 @@ from cli.execution import (
     fail,
     on_database,
     settings_or_exit,
+    text_or_exit,
 )
 from cli.tables import FittedTable, SafeConsole
 from cli.trial_send import refuse_who_left, send_trial
@@ -89,11 +90,13 @@ def _run(
 
 @app.command()
 def create(
-    file: Annotated[Path, typer.Argument(help="The campaign YAML file.", exists=True)],
+    file: Annotated[
+        Path, typer.Argument(help="The campaign YAML file.", exists=True, dir_okay=False)
+    ],
 ) -> None:
     """Check and save a campaign; a bad template, segment or rule saves nothing."""
+    text = text_or_exit(file)
     try:
-        text = file.read_text(encoding="utf-8")
         spec = parse_campaign(text, source=str(file), base=file.resolve().parent)
     except SegbotError as error:
         fail(str(error))
@@ -257,10 +260,28 @@ def preview(
     _run(work)
 
 
+def _a_chat(chat: int) -> int:
+    """--to as a chat id: 0 names no chat, and Telegram would only answer "chat not found"
+    after the command had looked everything up (the range keeps it within a BIGINT, which
+    the database compares it with)."""
+    if chat == 0:
+        raise typer.BadParameter("0 is no chat: give your Telegram user id (a group's is negative)")
+    return chat
+
+
 @app.command(name="test-send")
 def test_send(
     ref: CampaignRef,
-    to: Annotated[int, typer.Option("--to", help="Your Telegram user id: only you get it.")],
+    to: Annotated[
+        int,
+        typer.Option(
+            "--to",
+            min=-MAX_ID,
+            max=MAX_ID,
+            callback=_a_chat,
+            help="Your Telegram user id: only you get it.",
+        ),
+    ],
 ) -> None:
     """Send every variant, rendered for a sample subscriber, to one chat (SEGBOT_BOT_TOKEN).
 

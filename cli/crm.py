@@ -27,6 +27,7 @@ from rich.text import Text
 
 from cli.execution import (
     EXIT_FAILURE,
+    check_source_name,
     config_or_exit,
     execute,
     fail,
@@ -99,6 +100,7 @@ def import_files(
             help="YAML: columns, attributes, date_format or dayfirst, timezone, "
             "create_customers (see above).",
             exists=True,
+            dir_okay=False,
         ),
     ] = None,
     source: Annotated[
@@ -112,7 +114,7 @@ def import_files(
 
     if customers is None and orders is None:
         fail("give --customers FILE and/or --orders FILE")
-    _check_source(source)
+    check_source_name(source)
     settings = settings_or_exit()
     loaded = config_or_exit(settings)
     config, segments = loaded.crm, loaded.segments
@@ -248,18 +250,6 @@ def rejected(
         out.print(table)
 
     execute(on_database(settings, work))
-
-
-def _check_source(source: str) -> None:
-    """--source names a source as a connector's name in segbot.yaml does: by the same rule."""
-    from pydantic import ValidationError
-
-    from crm_sync.config import FilesConnectorConfig
-
-    try:
-        FilesConnectorConfig(type="files", name=source)
-    except ValidationError as error:
-        fail(f"--source {source!r}: {error.errors()[0]['msg']}")
 
 
 SyncReport = tuple["SyncSummary", list[tuple[str, str, int]]]  # a run, its commonest reasons

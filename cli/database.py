@@ -11,7 +11,7 @@ import typer
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 import migrations
-from cli.execution import execute, settings_or_exit
+from cli.execution import check_sqlite_file, execute, settings_or_exit
 from core.db import create_engine
 from core.settings import SecretUrl
 
@@ -26,6 +26,7 @@ app = typer.Typer(
 
 async def _on_engine(url: str | SecretUrl, action: Callable[[AsyncEngine], Awaitable[T]]) -> T:
     """`action` on the database as it is (these commands inspect and migrate it)."""
+    check_sqlite_file(url)
     engine = create_engine(url)
     try:
         return await action(engine)

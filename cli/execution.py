@@ -10,8 +10,10 @@ failed. A command that did nothing it was asked to never exits 0.
 from __future__ import annotations
 
 import asyncio
+import errno
 import os
 from collections.abc import Awaitable, Callable, Coroutine
+from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn, TypeVar
 
 import typer
@@ -37,6 +39,28 @@ def fail(message: str, code: int = EXIT_CONFIG) -> NoReturn:
 
     typer.echo(f"error: {visible(message)}", err=True)
     raise typer.Exit(code)
+
+
+def text_or_exit(path: Path) -> str:
+    """The UTF-8 text of a file the user named (a campaign or journey); one that cannot be
+    read, or is not UTF-8, is a bad argument: one line, exit 2, never a traceback."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        fail(f"{path}: cannot be read as UTF-8 text ({error})")
+
+
+def check_source_name(source: str) -> None:
+    """--source (of `crm import`, of a customer link) names a CRM source as a connector's
+    name in segbot.yaml does: by the same rule, or exit 2."""
+    from pydantic import ValidationError
+
+    from crm_sync.config import FilesConnectorConfig
+
+    try:
+        FilesConnectorConfig(type="files", name=source)
+    except ValidationError as error:
+        fail(f"--source {source!r}: {error.errors()[0]['msg']}")
 
 
 def settings_or_exit(*, to_run_the_bot: bool = False) -> Settings:
@@ -94,6 +118,25 @@ def _os_error(error: OSError) -> str:
     return f"cannot use the database: {type(error).__name__}: {error}"
 
 
+def check_sqlite_file(url: str | SecretUrl) -> None:
+    """An OSError naming the SQLite file at `url` if it cannot be opened: it is a folder,
+    or its folder does not exist. The driver would say only "unable to open database
+    file", and its thread, which outlives the command's event loop, a traceback."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url.get_secret_value() if isinstance(url, SecretUrl) else url)
+    file = parsed.database
+    if parsed.get_backend_name() != "sqlite" or not file or file == ":memory:":
+        return
+    if parsed.query.get("uri") == "true":  # a file: URI, read by SQLite itself
+        return
+    path = Path(file)
+    if path.is_dir():
+        raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
+    if not path.parent.is_dir():
+        raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), str(path.parent))
+
+
 async def on_database(
     settings: Settings, work: Callable[[async_sessionmaker[AsyncSession]], Awaitable[T]]
 ) -> T:
@@ -113,6 +156,7 @@ async def on_database_at(
     import migrations
     from core.db import create_engine, create_sessionmaker
 
+    check_sqlite_file(url)
     engine = create_engine(url)
     try:
         await migrations.make_ready(engine, upgrade_in_place=upgrade_in_place)

@@ -81,9 +81,9 @@ def _stdout() -> Iterator[TextIO]:
 def _complete_file(path: Path) -> Iterator[TextIO]:
     """`path` to write a CSV to, written beside it first and moved onto it only when the
     block ends without an error."""
-    partial = path.with_name(f".{path.name}.partial")
-    if path.is_dir():
+    if path.is_dir():  # first: ".", "/" and "" (read as ".") have no name to write beside
         raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
+    partial = path.with_name(f".{path.name}.partial")
     if path.exists() and not os.access(path, os.W_OK):  # a read-only file stays so
         raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))
     try:

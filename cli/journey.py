@@ -22,6 +22,7 @@ from cli.execution import (
     fail,
     on_database,
     settings_or_exit,
+    text_or_exit,
 )
 from cli.journey_simulate import simulate_command
 from cli.tables import FittedTable, SafeConsole
@@ -74,10 +75,7 @@ def create(
     ] = False,
 ) -> None:
     """Check and save a journey (live at once); saving one that exists makes a new version."""
-    try:
-        text = file.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        fail(f"{file}: cannot be read as UTF-8 text ({error})")
+    text = text_or_exit(file)
     try:
         spec = parse_journey(text, source=str(file), base=file.parent)
     except SegbotError as error:

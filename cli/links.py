@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from cli.execution import fail, settings_or_exit
+from cli.execution import check_source_name, fail, settings_or_exit
 from core.sources import customer_payload, start_link, utm_payload
 
 app = typer.Typer(
@@ -41,6 +41,8 @@ def customer(
     bot_username: BotOption = None,
 ) -> None:
     """A signed link that ties whoever opens it to this CRM customer (SEGBOT_SECRET_KEY)."""
+    if source is not None:
+        check_source_name(source)
     settings = settings_or_exit()
     if settings.secret_key is None:
         fail("SEGBOT_SECRET_KEY must be set to sign customer links")

@@ -207,12 +207,25 @@ def count(
     _run(work, rule_text=rule)
 
 
+OWNER_LENGTH = 64  # the segments' owner column
+
+
+def _an_owner(owner: str | None) -> str | None:
+    """--owner as its column holds it: PostgreSQL refuses a longer one only at the INSERT
+    (SQLite keeps it whole), and a control character would reach every listing."""
+    if owner is not None and not (0 < len(owner) <= OWNER_LENGTH and owner.isprintable()):
+        raise typer.BadParameter(f"an owner is 1-{OWNER_LENGTH} printable characters")
+    return owner
+
+
 @app.command()
 def save(
     name: Annotated[str, typer.Argument(help="The segment's name.")],
     rule: Annotated[str, typer.Argument(help="Its rule.")],
     description: Annotated[str | None, typer.Option("--description", "-d")] = None,
-    owner: Annotated[str | None, typer.Option("--owner", help="Who saves it.")] = None,
+    owner: Annotated[
+        str | None, typer.Option("--owner", callback=_an_owner, help="Who saves it.")
+    ] = None,
 ) -> None:
     """Save a segment (a new version if it exists); a bad rule saves nothing."""
 

@@ -1,6 +1,11 @@
-"""Arguments and stored text meant to break the CLI: a revision, id or link value it cannot
-use is one line on stderr and exit 2, never a traceback; a subscriber's name holding
-terminal control sequences is printed as visible escapes, never sent to the terminal."""
+"""Arguments and stored text meant to break the CLI: a revision, id, chat, link value or
+file it cannot use is one line on stderr and exit 2, never a traceback; a file it cannot
+write is one line and exit 1; a subscriber's name holding terminal control sequences is
+printed as visible escapes, never sent to the terminal."""
+
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from sqlalchemy import update
@@ -9,11 +14,13 @@ from typer.testing import CliRunner
 
 import migrations
 from cli import campaign, crm, database, links, segments, subscribers
+from cli.app import app as segbot
 from core.ids import MAX_ID
 from core.models import Subscriber, SubscriberTag
 from tests.broadcasts.audience import NOW, add_subscribers, campaign_from
 from tests.cli.conftest import invoke
 
+SEGBOT = str(Path(sys.executable).parent / "segbot")
 TOO_LARGE = str(MAX_ID + 1)
 # clears the screen, turns text red, sets the window title (ended by BEL), and a C1 CSI
 HOSTILE = "Eve\x1b[2J\x1b[31mRED\x1b]0;PWNED\x07\x9b1m"
@@ -151,3 +158,101 @@ async def test_rfm_as_of_the_last_day_there_is_is_refused(runner: CliRunner) -> 
     result = await invoke(runner, segments.rfm_app, "--as-of", "9999-12-31")
     assert result.exit_code == 2
     assert result.stderr == "error: --as-of: give a day before 9999-12-31\n"
+
+
+async def test_a_campaign_file_that_is_a_folder_or_not_utf8_is_one_line(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    folder = await invoke(runner, campaign.app, "create", str(tmp_path))
+    assert folder.exit_code == 2, folder.output
+    assert "Traceback" not in folder.output
+    assert "is a directory" in folder.stderr
+    latin = tmp_path / "sale.yaml"
+    latin.write_bytes("name: café\n".encode("latin-1"))
+    undecodable = await invoke(runner, campaign.app, "create", str(latin))
+    assert undecodable.exit_code == 2, undecodable.output
+    assert one_line_error(undecodable.stderr).startswith(
+        f"error: {latin}: cannot be read as UTF-8 text ("
+    )
+
+
+@pytest.mark.parametrize("chat", ["0", TOO_LARGE, f"-{TOO_LARGE}"])
+async def test_a_test_send_to_a_chat_there_cannot_be_is_a_usage_error(
+    runner: CliRunner, monkeypatch: pytest.MonkeyPatch, session: AsyncSession, chat: str
+) -> None:
+    monkeypatch.setenv("SEGBOT_BOT_TOKEN", "123:abc")
+    monkeypatch.setenv("SEGBOT_TELEGRAM_API_BASE", "http://127.0.0.1:9")  # never reached
+    await campaign_from(session, "name: hello\ndefault: {text: 'Hi'}\n")
+    result = await invoke(runner, campaign.app, "test-send", "hello", "--to", chat)
+    assert result.exit_code == 2, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert "Invalid value for '--to'" in result.output
+
+
+@pytest.mark.parametrize("out", ["", ".", "/"])
+async def test_an_export_to_a_folder_is_one_line(runner: CliRunner, out: str) -> None:
+    result = await invoke(runner, segbot, "export", "anyone", "--out", out)
+    assert result.exit_code == 1, result.output
+    assert one_line_error(result.stderr) == f"error: cannot use {out or '.'}: Is a directory"
+
+
+async def test_a_mapping_that_is_a_folder_is_a_usage_error_not_segbot_config(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    customers = tmp_path / "customers.csv"
+    customers.write_text("customer_id\nC1\n", encoding="utf-8")
+    result = await invoke(
+        runner, crm.app, "import", "--customers", str(customers), "--mapping", str(tmp_path)
+    )
+    assert result.exit_code == 2, result.output
+    assert "SEGBOT_CONFIG" not in result.output
+    assert "is a directory" in result.output
+
+
+@pytest.mark.parametrize("owner", ["o" * 65, "eve\x1b[2J"])
+async def test_a_segment_owner_the_column_cannot_hold_is_a_usage_error(
+    runner: CliRunner, owner: str
+) -> None:
+    result = await invoke(runner, segments.app, "save", "spanish", "lang = es", "--owner", owner)
+    assert result.exit_code == 2, result.output
+    assert "Invalid value for '--owner': an owner is 1-64 printable characters" in result.output
+    listed = await invoke(runner, segments.app, "list")
+    assert "spanish" not in listed.stdout
+
+
+@pytest.mark.parametrize("command", [("db", "current"), ("segments", "list")])
+def test_a_sqlite_file_that_cannot_be_opened_is_named_in_one_line(
+    tmp_path: Path, command: tuple[str, ...]
+) -> None:
+    """Also no traceback of the driver's thread, which outlived the event loop."""
+    missing = tmp_path / "missing"
+    for url, error in (
+        (f"sqlite:///{missing / 'segbot.db'}", f"cannot use {missing}: No such file or directory"),
+        (f"sqlite:///{tmp_path}", f"cannot use {tmp_path}: Is a directory"),
+    ):
+        result = subprocess.run(  # noqa: S603  (our own console script)
+            [SEGBOT, *command], capture_output=True, text=True, timeout=60,
+            env={"PATH": "", "SEGBOT_DATABASE_URL": url},
+        )  # fmt: skip
+        assert (result.returncode, result.stderr) == (1, f"error: {error}\n")
+
+
+@pytest.mark.parametrize(
+    ("source", "error"),
+    [
+        ("", "error: --source '': String should have at least 1 character"),
+        ("a b", "error: --source 'a b': String should match pattern '^[A-Za-z0-9_.-]+$'"),
+        ("shop\n", "error: --source 'shop\\n': String should match pattern '^[A-Za-z0-9_.-]+$'"),
+    ],
+)
+def test_a_customer_link_for_a_source_no_import_could_have_is_refused(
+    monkeypatch: pytest.MonkeyPatch, source: str, error: str
+) -> None:
+    """A CRM source is named by the rule of `crm import --source`: a link naming another
+    would tie its opener to nobody (and an empty one was read as no source at all)."""
+    monkeypatch.setenv("SEGBOT_SECRET_KEY", "k")
+    result = CliRunner().invoke(links.app, ["customer", "C1", "--source", source])
+    assert result.exit_code == 2, result.output
+    assert one_line_error(result.stderr) == error
+    named = CliRunner().invoke(links.app, ["customer", "C1", "--source", "shop.eu-1"])
+    assert named.exit_code == 0, named.output
