@@ -45,6 +45,8 @@ TEST_VARIABLES = frozenset({"SEGBOT_TEST_DATABASE_URL", "SEGBOT_TEST_REDIS_URL"}
 
 # The async driver segbot uses for each supported database, keyed by backend name.
 ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg"}
+# A PostgreSQL URL's `sslmode` (libpq's, as hosting providers write it), as asyncpg takes it.
+SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
 _TOKEN = re.compile(r"^\d+:[A-Za-z0-9_-]+$")
 
 
@@ -147,6 +149,12 @@ class Settings(BaseSettings):
                 f"unsupported database {url.get_backend_name()!r}; use "
                 "sqlite+aiosqlite:///FILE or postgresql+asyncpg://USER@HOST/DB"
             )
+        if "sslmode" in url.query:  # libpq's name (hosting providers give it); asyncpg's is ssl
+            mode = url.query["sslmode"]
+            if mode not in SSL_MODES:
+                raise ValueError(f"sslmode must be one of {', '.join(SSL_MODES)}")
+            url = url.difference_update_query(["sslmode"])
+            url = url if "ssl" in url.query else url.update_query_dict({"ssl": mode})
         return SecretUrl(url.set(drivername=driver).render_as_string(hide_password=False))
 
     @field_validator("telegram_api_base", "public_url")

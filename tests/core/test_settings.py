@@ -56,6 +56,25 @@ def test_database_url_gets_the_async_driver(given: str, expected: str) -> None:
     assert load_settings(database_url=given).database_url.get_secret_value() == expected
 
 
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [  # libpq's sslmode, as hosting providers write it: asyncpg takes it as ssl
+        ("postgresql://u:p@db/segbot?sslmode=require", "postgresql+asyncpg://u:p@db/segbot?ssl=require"),
+        ("postgresql://u@db/s?sslmode=verify-full&application_name=x", "postgresql+asyncpg://u@db/s?application_name=x&ssl=verify-full"),
+        ("postgresql://u@db/s?ssl=disable&sslmode=require", "postgresql+asyncpg://u@db/s?ssl=disable"),
+    ],
+)  # fmt: skip
+def test_a_database_urls_sslmode_is_given_to_the_driver_as_ssl(given: str, expected: str) -> None:
+    assert load_settings(database_url=given).database_url.get_secret_value() == expected
+
+
+def test_an_sslmode_there_is_not_is_refused_without_quoting_the_url() -> None:
+    with pytest.raises(ConfigError) as invalid:
+        load_settings(database_url=f"postgresql://u:{PASSWORD}@db/s?sslmode=always")
+    assert "sslmode must be one of disable, allow, prefer, require, verify-ca" in str(invalid.value)
+    assert PASSWORD not in str(invalid.value)
+
+
 def test_url_passwords_never_print(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SEGBOT_DATABASE_URL", f"postgresql://segbot:{PASSWORD}@db/segbot")
     monkeypatch.setenv("SEGBOT_REDIS_URL", f"redis://:{PASSWORD}@cache:6379/0")
