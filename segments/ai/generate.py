@@ -72,7 +72,8 @@ async def generate_ai_segments(
     check_removable: CheckRemovable | None = None,
 ) -> Generation:
     """Cluster the audience and replace every AI segment with the clusters; commits."""
-    low, high = k_min or config.k_min, k_max or config.k_max
+    low = config.k_min if k_min is None else k_min  # 0 is a k asked for, and refused
+    high = config.k_max if k_max is None else k_max
     if not 2 <= low <= high <= MAX_K:
         raise ClusterRangeError(
             f"need 2 <= k-min <= k-max <= {MAX_K}; got k-min {low}, k-max {high}"

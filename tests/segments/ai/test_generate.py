@@ -91,6 +91,8 @@ async def test_a_description_narrows_the_audience_and_the_features(
         await generate_ai_segments(sessionmaker, now=NOW, config=CONFIG, description="nice ones")
     with pytest.raises(ClusterRangeError):
         await generate_ai_segments(sessionmaker, now=NOW, config=CONFIG, k_min=5, k_max=3)
+    with pytest.raises(ClusterRangeError, match="got k-min 0,"):  # 0 is asked for, not unset
+        await generate_ai_segments(sessionmaker, now=NOW, config=CONFIG, k_min=0)
 
 
 async def test_too_small_an_audience_is_refused(
