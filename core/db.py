@@ -176,6 +176,18 @@ def is_contention(error: BaseException) -> bool:
     return "database is locked" in str(original)
 
 
+def failure_kind(error: BaseException) -> str:
+    """What failed, by kind and code alone ("database error DataError (22P02)"), for a log
+    line: a database's own words may quote the value that failed, a subscriber's data."""
+    if not isinstance(error, DBAPIError):
+        return type(error).__name__
+    original = error.orig if error.orig is not None else error
+    # asyncpg's errors come wrapped in the adapter's one class: the cause names the kind.
+    kind = original.__cause__ if original.__cause__ is not None else original
+    code = getattr(original, "sqlstate", None) or getattr(original, "sqlite_errorname", None)
+    return f"database error {type(kind).__name__}" + (f" ({code})" if code else "")
+
+
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     """Sessions on `engine`, with a Session class of their own, so that session events
     (`core.events.EventLog.hear_commits`) hear this sessionmaker's sessions only."""

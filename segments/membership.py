@@ -36,7 +36,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from core.db import for_audience_queries
+from core.db import failure_kind, for_audience_queries
 from segments import member_diff
 from segments.models import Segment, SegmentSize
 from segments.rfm.scoring import DEFAULT_SEGMENT_MAP
@@ -101,12 +101,14 @@ async def refresh_memberships(
                 await session.rollback()
                 logger.warning("segment %s not refreshed: %s", segment.name, error)
                 return MembershipRefresh(segment.name, segment.size or 0, 0, 0, str(error))
-            except (SQLAlchemyError, ArithmeticError, ValueError):
+            except (SQLAlchemyError, ArithmeticError, ValueError) as error:
                 # A statement failed (a DBAPIError) or a value could not be sent (an
                 # OverflowError, a UnicodeEncodeError): this segment alone is not refreshed.
                 # A database gone away (an OSError) stops the refresh, as it stops them all.
+                # The error's own words may quote a subscriber's value: at DEBUG only.
                 await session.rollback()
-                logger.exception("segment %s not refreshed", segment.name)
+                logger.error("segment %s not refreshed: %s", segment.name, failure_kind(error))
+                logger.debug("segment %s not refreshed", segment.name, exc_info=True)
                 return MembershipRefresh(segment.name, segment.size or 0, 0, 0, REFRESH_FAILED)
 
     try:

@@ -2,6 +2,7 @@
 and saves nothing, or means the same on SQLite, PostgreSQL and the Python evaluator; a
 segment whose refresh fails fails alone."""
 
+import logging
 from datetime import datetime, timedelta
 
 import pytest
@@ -236,3 +237,28 @@ async def test_a_segment_that_fails_to_refresh_fails_alone(
     assert "segment b not refreshed" in caplog.text
     sizes = dict((await session.execute(select(Segment.name, Segment.size))).all())
     assert sizes == {"a": 1, "b": None, "c": None, "d": 1}
+
+
+async def test_a_failing_refresh_logs_what_failed_not_the_value_it_quotes(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    session: AsyncSession,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A database's error quotes the value it could not take, which may be a subscriber's:
+    the log says the segment and the kind of error; the words go to DEBUG only."""
+    await store(session, PEOPLE)
+    await save_segment(session, name="b", rule_text="lang = es", now=NOW)
+
+    async def quoting(
+        session: AsyncSession, *, segment: Segment, rules: SegmentRules, now: datetime
+    ) -> MembershipRefresh:
+        await session.execute(text('SELECT * FROM "+34 600 111 222"'))  # quoted back
+        raise AssertionError("no such table")
+
+    monkeypatch.setattr(membership, "refresh_segment", quoting)
+    with caplog.at_level(logging.INFO):
+        (outcome,) = await refresh_memberships(sessionmaker, now=NOW)
+    assert outcome.error == REFRESH_FAILED
+    assert "segment b not refreshed: database error" in caplog.text
+    assert "600 111 222" not in caplog.text
