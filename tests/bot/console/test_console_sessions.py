@@ -2,43 +2,24 @@
 console's own page only, kept on the server, and ended by signing out, for every copy of
 its cookie."""
 
-import hashlib
-import hmac
-import json
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
-from urllib.parse import urlencode
+from datetime import timedelta
 
 import pytest
-from aiogram import Bot
-from aiohttp import web
-from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.admin.services import AdminServices
-from bot.console.app import create_console_app
-from bot.console.context import CSRF_HEADER, SESSION_COOKIE, ConsoleServices
+from bot.console.context import CSRF_HEADER, SESSION_COOKIE
 from bot.console.identity import issue_link, session_cookie, sign
-from broadcasts.messenger import Messenger, Outcome, OutgoingMessage
 from core.models import ConsoleLink
 from core.settings import load_settings
+from tests.bot.console.bare import NOW, SECRET, TOKEN, Client, console_client, init_data
 
-TOKEN = "123456:TEST-TOKEN"
-SECRET = "test-secret"
-NOW = datetime(2026, 12, 3, 12, 0, tzinfo=UTC)
 OWNER = 7001
 CONSOLE_ORIGIN = "https://console.example.org"  # SEGBOT_PUBLIC_URL's origin
 EXPIRES = int((NOW + timedelta(days=7)).timestamp())
 # A cookie as the console signed them before sessions were kept: `admin:expiry`.
 OLD_KIND = sign(f"{OWNER}:{EXPIRES}", secret=SECRET, purpose="console-session")
-
-Client = TestClient[web.Request, web.Application]
-
-
-class _NoMessenger:
-    async def send(self, message: OutgoingMessage) -> Outcome:
-        raise AssertionError(f"unexpected send to {message.chat_id}")
 
 
 @pytest.fixture
@@ -50,22 +31,8 @@ async def client(sessionmaker: async_sessionmaker[AsyncSession]) -> AsyncIterato
         admin_ids=(OWNER,),
         public_url=CONSOLE_ORIGIN + "/",
     )
-    messenger: Messenger = _NoMessenger()
-    bot = Bot(TOKEN)
-    console = ConsoleServices(
-        sessionmaker=sessionmaker,
-        settings=settings,
-        services=AdminServices(),
-        messenger=messenger,
-        bot=bot,
-        clock=lambda: NOW,
-        secret=SECRET,
-    )
-    root = web.Application()
-    root.add_subapp("/console", create_console_app(console))
-    async with TestClient(TestServer(root)) as test_client:
-        yield test_client
-    await bot.session.close()
+    async with console_client(sessionmaker, settings) as client:
+        yield client
 
 
 async def link_token(sessionmaker: async_sessionmaker[AsyncSession]) -> str:
@@ -248,18 +215,6 @@ async def test_the_sign_in_page_makes_browsers_say_where_its_form_comes_from(
         assert '<meta name="referrer" content="strict-origin">' in await page.text()
     async with client.get("/console/", headers={"HX-Request": "true"}) as other:
         assert other.headers["Referrer-Policy"] == "no-referrer"
-
-
-def init_data(user_id: int) -> str:
-    """initData for `user_id`, signed as Telegram signs it."""
-    fields = {
-        "query_id": "AAH",
-        "user": json.dumps({"id": user_id, "first_name": "Ann"}),
-        "auth_date": str(int(NOW.timestamp())),
-    }
-    check = "\n".join(f"{key}={fields[key]}" for key in sorted(fields))
-    key = hmac.new(b"WebAppData", TOKEN.encode(), hashlib.sha256).digest()
-    return urlencode({**fields, "hash": hmac.new(key, check.encode(), hashlib.sha256).hexdigest()})
 
 
 async def test_a_new_link_clears_the_rows_that_can_sign_nobody_in(

@@ -2,52 +2,22 @@
 removed admins, roles doing what they may not, and input no form would send; each gets a
 4xx with a clear message, never a 500, and changes nothing."""
 
-import hashlib
-import hmac
-import json
 from collections.abc import AsyncIterator, Callable
-from datetime import UTC, datetime
-from urllib.parse import urlencode
 
 import pytest
-from aiogram import Bot
 from aiohttp import FormData, web
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.admin.services import AdminServices
-from bot.console.app import create_console_app
-from bot.console.context import CSRF_HEADER, ConsoleServices
-from broadcasts.messenger import Messenger, Outcome, OutgoingMessage
+from bot.console.context import CSRF_HEADER
 from broadcasts.models import Campaign
 from core.models import Admin, AdminRole, AuditLog, Subscriber
 from core.settings import load_settings
 from segments.models import Segment
+from tests.bot.console.bare import NOW, SECRET, TOKEN, console_client, init_data
 
-TOKEN = "123456:TEST-TOKEN"
-SECRET = "test-secret"
-NOW = datetime(2026, 12, 3, 12, 0, tzinfo=UTC)
 OWNER, MARKETER, VIEWER, STRANGER = 7001, 7002, 7004, 7005
-
-
-class _NoMessenger:
-    """Sends nothing: no probe here may reach a test send."""
-
-    async def send(self, message: OutgoingMessage) -> Outcome:
-        raise AssertionError(f"unexpected send to {message.chat_id}")
-
-
-def init_data(user_id: int, *, token: str = TOKEN, at: datetime = NOW) -> str:
-    """initData for `user_id`, signed as Telegram signs it."""
-    fields = {
-        "query_id": "AAH",
-        "user": json.dumps({"id": user_id, "first_name": "Ann"}),
-        "auth_date": str(int(at.timestamp())),
-    }
-    check = "\n".join(f"{key}={fields[key]}" for key in sorted(fields))
-    key = hmac.new(b"WebAppData", token.encode(), hashlib.sha256).digest()
-    return urlencode({**fields, "hash": hmac.new(key, check.encode(), hashlib.sha256).hexdigest()})
 
 
 @pytest.fixture
@@ -60,22 +30,8 @@ async def client(
             session.add(Admin(user_id=user_id, role=role, added_by=OWNER, added_at=NOW))
         await session.commit()
     settings = load_settings(bot_token=TOKEN, secret_key=SECRET, admin_ids=(OWNER,))
-    messenger: Messenger = _NoMessenger()
-    bot = Bot(TOKEN)
-    console = ConsoleServices(
-        sessionmaker=sessionmaker,
-        settings=settings,
-        services=AdminServices(),
-        messenger=messenger,
-        bot=bot,
-        clock=lambda: NOW,
-        secret=SECRET,
-    )
-    root = web.Application()
-    root.add_subapp("/console", create_console_app(console))
-    async with TestClient(TestServer(root)) as test_client:
-        yield test_client
-    await bot.session.close()
+    async with console_client(sessionmaker, settings) as client:
+        yield client
 
 
 async def signed_in(
