@@ -26,6 +26,7 @@ from bot.console.context import (
     HERE,
     SERVICES,
     SESSION_COOKIE,
+    SIGNED_IN_BY_COOKIE,
     ConsoleAdmin,
     ConsoleServices,
     Handler,
@@ -33,7 +34,6 @@ from bot.console.context import (
     services,
 )
 from bot.console.identity import SignInError, check_init_data, csrf_token, session_user
-from bot.console.pages.signin import SIGNED_IN_BY_COOKIE
 
 INIT_DATA_HEADER = "X-Telegram-Init-Data"
 TELEGRAM_SCRIPT = "https://telegram.org/js/telegram-web-app.js"

@@ -67,6 +67,8 @@ class ConsoleAdmin:
 
 SERVICES = web.AppKey("console", ConsoleServices)
 ADMIN_KEY = web.RequestKey("console_admin", ConsoleAdmin)
+# The session cookie a request was signed in by (none inside Telegram), for signing out.
+SIGNED_IN_BY_COOKIE = web.RequestKey("console_cookie", str)
 _templates = jinja2.Environment(
     loader=jinja2.FileSystemLoader(HERE / "templates"),
     autoescape=True,

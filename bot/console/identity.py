@@ -112,7 +112,10 @@ async def issue_link(
 async def redeem_link(session: AsyncSession, token: str, *, secret: str, now: datetime) -> int:
     """Use the token once: the admin it was issued to. SignInError when it is forged,
     expired or used. One guarded UPDATE, so two redemptions of one link cannot both win."""
-    nonce = _link_nonce(token, secret=secret)
+    return await _redeem(session, _link_nonce(token, secret=secret), now=now)
+
+
+async def _redeem(session: AsyncSession, nonce: str, *, now: datetime) -> int:
     admin_user_id: int | None = await session.scalar(
         update(ConsoleLink)
         .where(
@@ -162,12 +165,11 @@ def read_session_cookie(cookie: str, *, secret: str, now: datetime) -> int:
 async def start_session(session: AsyncSession, token: str, *, secret: str, now: datetime) -> str:
     """Use the link once (`redeem_link`) and make it a browser session: the cookie, whose
     digest the link's row keeps so that the session can be ended (the caller commits)."""
-    admin_user_id = await redeem_link(session, token, secret=secret, now=now)
+    nonce = _link_nonce(token, secret=secret)
+    admin_user_id = await _redeem(session, nonce, now=now)
     cookie = session_cookie(admin_user_id, secret=secret, now=now)
     await session.execute(
-        update(ConsoleLink)
-        .where(ConsoleLink.nonce == _link_nonce(token, secret=secret))
-        .values(session_digest=_digest(cookie))
+        update(ConsoleLink).where(ConsoleLink.nonce == nonce).values(session_digest=_digest(cookie))
     )
     return cookie
 

@@ -5,8 +5,7 @@ from aiohttp import web
 from sqlalchemy import func, select
 
 from bot.admin.permissions import Permission
-from bot.console.context import render, requires, services
-from bot.console.pages.signin import SIGNED_IN_BY_COOKIE
+from bot.console.context import SIGNED_IN_BY_COOKIE, render, requires, services
 from broadcasts.models import Campaign, CampaignStatus
 from core.models import Subscriber, SubscriberStatus
 from journeys.models import Journey, JourneyStatus

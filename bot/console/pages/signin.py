@@ -17,11 +17,17 @@ from aiohttp import hdrs, web
 from yarl import URL
 
 from bot.admin.permissions import Permission
-from bot.console.context import SESSION_COOKIE, posted, render, requires, services
+from bot.console.context import (
+    SESSION_COOKIE,
+    SIGNED_IN_BY_COOKIE,
+    posted,
+    render,
+    requires,
+    services,
+)
 from bot.console.identity import SESSION_DAYS, SignInError, end_session, start_session
 
 routes = web.RouteTableDef()
-SIGNED_IN_BY_COOKIE = web.RequestKey("console_cookie", str)  # set by app.authenticate
 # The confirmation page's referrer policy: a form posted under "no-referrer" says
 # `Origin: null`, which a cross-site post can say too; "strict-origin" says the origin
 # alone, never the path that holds the token.
