@@ -252,16 +252,20 @@ async def test_cancel_with_a_campaign_id_is_told_its_usage_and_cancels_nothing(
 async def test_cancel_says_how_many_queued_messages_will_not_be_sent(
     owner: Chat, session: AsyncSession, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
-    """As `segbot campaign cancel` does: a paused run's queue is dropped, and counted."""
+    """As `segbot campaign cancel` does: a paused run's queue is dropped, and counted.
+    The run waits for its local time, two days on, so the bot's own sender leaves its
+    queue alone (a run due now could be claimed, or sent, before the test pauses it)."""
     await add_people(
         session,
         owner.emulator,
         *({"telegram_id": 5000 + n, "language_code": "es"} for n in range(3)),
     )
-    sale = await saved_sale(session)
+    later = f"{datetime.now(UTC) + timedelta(days=2):%Y-%m-%d}"
+    local = SALE.replace(f'{{at: "{TOMORROW}"}}', f'{{local: "10:00", day: {later}}}')
+    sale = await save_campaign(session, spec=parse_campaign(local), now=utcnow())
     plan = await plan_run(session, campaign=sale, now=utcnow())
     await pause(session, campaign=sale, now=utcnow())
-    assert plan.queued == 3
+    assert (plan.queued, plan.postponed) == (3, 3)
     (card,) = await owner.say(f"/campaign {sale.id}")
     said = await answer_to(owner, card, f"admc:cancel:{sale.id}")
     assert said == "Cancelled: 3 queued messages will not be sent."
