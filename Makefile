@@ -8,6 +8,10 @@ DEV_TOOLS := $(VENV)/.dev-tools
 # The PostgreSQL the second test run uses; `make test` skips that run (visibly) when it is
 # unreachable, except under CI=true where it is required.
 PG_TEST_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/test
+# A run stops at its 20th failure: what breaks every test (the bot cannot start, a service
+# is gone) then ends in minutes with its first failures printed, not in every test's
+# timeout one after another.
+PYTEST_FLAGS ?= --maxfail=20
 
 .PHONY: install dev browser demo test test-sqlite test-postgres lint format bench migration messages clean
 
@@ -50,11 +54,11 @@ test: dev
 	@$(MAKE) --no-print-directory -j2 --output-sync=target test-sqlite test-postgres
 
 test-sqlite: dev
-	$(BIN)/pytest
+	$(BIN)/pytest $(PYTEST_FLAGS)
 
 test-postgres: dev
 	@if $(BIN)/python -m tests.postgres_reachable "$(PG_TEST_URL)"; then \
-		SEGBOT_TEST_DATABASE_URL="$(PG_TEST_URL)" $(BIN)/pytest; \
+		SEGBOT_TEST_DATABASE_URL="$(PG_TEST_URL)" $(BIN)/pytest $(PYTEST_FLAGS); \
 	elif [ "$${CI:-}" = "true" ]; then \
 		echo "PostgreSQL at $(PG_TEST_URL) is unreachable, and CI requires it" >&2; exit 1; \
 	else \
