@@ -131,7 +131,16 @@ class Endpoint(_Strict):
     params: dict[str, str] = Field(default_factory=dict)
 
 
-class HttpConnectorConfig(_ConnectorBase):
+class _HttpConnectorBase(_ConnectorBase):
+    """How long a request waits and how it is retried: the same keys for every HTTP
+    connector (`http` and `retailcrm`), which all read through one client."""
+
+    max_retries: Annotated[int, Field(ge=0)] = 5
+    max_retry_wait_seconds: Annotated[float, Field(gt=0)] = 120.0
+    timeout_seconds: Annotated[float, Field(gt=0)] = 60.0
+
+
+class HttpConnectorConfig(_HttpConnectorBase):
     type: Literal["http"]
     base_url: str
     auth: Auth | None = None
@@ -140,18 +149,14 @@ class HttpConnectorConfig(_ConnectorBase):
     pagination: Pagination = Pagination()
     updated_since_param: str | None = None
     updated_since_format: str = "iso"  # or a strftime format, in the connector's time zone
-    max_retries: Annotated[int, Field(ge=0)] = 5
-    max_retry_wait_seconds: Annotated[float, Field(gt=0)] = 120.0
-    timeout_seconds: Annotated[float, Field(gt=0)] = 60.0
 
 
-class RetailCrmConnectorConfig(_ConnectorBase):
+class RetailCrmConnectorConfig(_HttpConnectorBase):
     type: Literal["retailcrm"]
     url: str  # https://yourshop.retailcrm.ru
     api_key_env: str
     site: str | None = None
     page_size: Literal[20, 50, 100] = 100
-    max_retries: Annotated[int, Field(ge=0)] = 5
     max_pages: Annotated[int, Field(gt=0)] = MAX_PAGES
     max_records: Annotated[int, Field(gt=0)] = MAX_RECORDS
 

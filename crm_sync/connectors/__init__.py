@@ -18,7 +18,7 @@ from crm_sync.config import (
 )
 from crm_sync.connectors.base import Batch, Connector, Cursor, SourceError
 from crm_sync.connectors.files import FilesConnector
-from crm_sync.connectors.http import HttpConnector, HttpSource
+from crm_sync.connectors.http import HttpConnector, HttpSource, request_settings
 from crm_sync.connectors.http_client import Sleep
 from crm_sync.connectors.retailcrm import retailcrm_connector
 from crm_sync.connectors.sql import SqlConnector
@@ -116,8 +116,6 @@ def _http_connector(
         params=params,
         updated_since_param=config.updated_since_param,
         updated_since_format=config.updated_since_format,
-        max_retries=config.max_retries,
-        max_retry_wait=config.max_retry_wait_seconds,
-        timeout=config.timeout_seconds,
+        **request_settings(config),
     )
     return HttpConnector(name=config.name, source=source, rules=rules, clock=clock, sleep=sleep)

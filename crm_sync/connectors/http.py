@@ -6,11 +6,12 @@ stored batch and the `since` it filtered on (a pass cut short under cursor pagin
 over if page or offset paging is configured since). A finished pass moves `since` to the
 pass's own start less an overlap, so records changed while it paged are read again next time.
 
-A pass cannot page forever (`crm_sync.connectors.paging`): a page holding the records of an
-earlier page, or a cursor token sent twice, means the API is not paging as configured,
-and past `max_pages` or `max_records` the pass stops; each fails the run with what to
-check. A record that is not a JSON object is rejected with that reason; the rest of its
-page imports. A page count written as a string ("3") is read as the number.
+Under offset paging a pass ends at the first empty page, not at a page shorter than asked
+(`_next`). A pass cannot page forever (`crm_sync.connectors.paging`): a page holding the
+records of an earlier page, or a cursor token sent twice, means the API is not paging as
+configured, and past `max_pages` or `max_records` the pass stops; each fails the run with
+what to check. A record that is not a JSON object is rejected with that reason; the rest of
+its page imports. A page count written as a string ("3") is read as the number.
 """
 
 import asyncio
@@ -18,6 +19,7 @@ import math
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import TypedDict
 from zoneinfo import ZoneInfo
 
 import aiohttp
@@ -25,7 +27,13 @@ import numpy as np
 import pandas as pd
 
 from core.clock import Clock, utcnow
-from crm_sync.config import Endpoint, Pagination, RecordRules
+from crm_sync.config import (
+    Endpoint,
+    HttpConnectorConfig,
+    Pagination,
+    RecordRules,
+    RetailCrmConnectorConfig,
+)
 from crm_sync.connectors.base import Batch, Cursor, SourceError, validate
 from crm_sync.connectors.http_client import JsonClient, Sleep
 from crm_sync.connectors.paging import PagingGuard
@@ -52,6 +60,24 @@ class HttpSource:
     max_retries: int = 5
     max_retry_wait: float = 120.0
     timeout: float = 60.0
+
+
+class RequestSettings(TypedDict):
+    """The HttpSource fields every HTTP connector's config sets by the same keys."""
+
+    max_retries: int
+    max_retry_wait: float
+    timeout: float
+
+
+def request_settings(config: HttpConnectorConfig | RetailCrmConnectorConfig) -> RequestSettings:
+    """How long a request waits and how it is retried, as `config` says: read here once,
+    so a preset (RetailCRM) is tuned by the keys of the generic connector, and the same."""
+    return RequestSettings(
+        max_retries=config.max_retries,
+        max_retry_wait=config.max_retry_wait_seconds,
+        timeout=config.timeout_seconds,
+    )
 
 
 class HttpConnector:
@@ -241,7 +267,12 @@ def _next(
     A cursor token is text or a number; null, "" and false say there is no next page. An
     object or a list where the token should be is the object around it (`paging.next`
     for `paging.next.after`): sent as text, it would page nowhere, so it fails the source
-    saying what to set."""
+    saying what to set.
+
+    An offset moves by the records received, and only an empty page ends the pass: some
+    APIs serve fewer records than asked (500 asked, 100 served), so a short page is no
+    sign of the end, and taking it for one would end the pass with the rest unread. An
+    API that ignores the offset serves its page again, which the paging guard fails."""
     if paging.style == "cursor":
         token = _dig(body, paging.next_cursor_path) if paging.next_cursor_path else None
         if token is None or token is False or token == "" or not count:
@@ -254,7 +285,7 @@ def _next(
         return str(token), True
     current = int(position or 0)
     if paging.style == "offset":
-        return current + count, count >= paging.page_size
+        return current + count, count > 0
     total_pages = _int(_dig(body, paging.total_pages_path)) if paging.total_pages_path else None
     more = current < total_pages if total_pages is not None else count >= paging.page_size
     return current + 1, more and count > 0

@@ -10,11 +10,15 @@ parameter works too, but would put the secret in URLs and logs). Changes are pul
 RetailCRM writes `createdAt`: set the connector's `timezone` to the account's.
 Customers have `phones: [{"number": ...}]`; an order names its customer in `customer.id`
 and its total in `totalSumm`.
+
+Requests time out and are retried (429, 5xx, a dropped connection) as the generic
+connector's are, through the same client, set by the same keys: `timeout_seconds`,
+`max_retries`, `max_retry_wait_seconds`.
 """
 
 from core.clock import Clock, utcnow
 from crm_sync.config import Endpoint, Pagination, RecordRules, RetailCrmConnectorConfig
-from crm_sync.connectors.http import HttpConnector, HttpSource
+from crm_sync.connectors.http import HttpConnector, HttpSource, request_settings
 from crm_sync.connectors.http_client import Sleep
 
 CUSTOMER_FIELDS = {
@@ -67,6 +71,6 @@ def retailcrm_connector(
         headers={"X-API-KEY": api_key},
         updated_since_param="filter[updatedAtFrom]",
         updated_since_format="%Y-%m-%d %H:%M:%S",
-        max_retries=config.max_retries,
+        **request_settings(config),
     )
     return HttpConnector(name=config.name, source=source, rules=rules, clock=clock, sleep=sleep)
