@@ -137,6 +137,16 @@ def check_sqlite_file(url: str | SecretUrl) -> None:
         raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), str(path.parent))
 
 
+def sqlite_file_or_exit(url: str | SecretUrl) -> None:
+    """`check_sqlite_file` before a command that starts logging first (`segbot run`): a
+    file it cannot open is one line and exit 1, as on_database makes it for the others,
+    rather than the driver's error after the start's log lines."""
+    try:
+        check_sqlite_file(url)
+    except OSError as error:
+        fail(_os_error(error), EXIT_FAILURE)
+
+
 async def on_database(
     settings: Settings, work: Callable[[async_sessionmaker[AsyncSession]], Awaitable[T]]
 ) -> T:

@@ -7,7 +7,7 @@ import typer
 
 from bot.logs import configure_logging
 from bot.process_roles import Role
-from cli.execution import config_or_exit, execute, settings_or_exit
+from cli.execution import config_or_exit, execute, settings_or_exit, sqlite_file_or_exit
 
 
 def run(
@@ -27,6 +27,7 @@ def run(
     (`segbot db upgrade`). Deployment with several processes: docs/deployment.md.
     """
     settings = settings_or_exit(to_run_the_bot=True)
+    sqlite_file_or_exit(settings.database_url)
     configure_logging(settings)
     from bot import runtime  # aiogram takes seconds to import: only once the settings are good
 

@@ -24,16 +24,17 @@ Location = tuple[int | str, ...]
 M = TypeVar("M", bound=BaseModel)
 
 
-def load_config_file(path: Path | None) -> ConfigSections:
-    """The top-level sections of the YAML file at `path`; no file means every default."""
+def load_config_file(path: Path | None, *, given_as: str = "SEGBOT_CONFIG") -> ConfigSections:
+    """The top-level sections of the YAML file at `path`; no file means every default. A
+    file that cannot be opened is told as `given_as` (where the user named it) says it."""
     if path is None:
         return {}
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ConfigError(f"SEGBOT_CONFIG: no such file: {path}") from None
+        raise ConfigError(f"{given_as}: no such file: {path}") from None
     except OSError as error:
-        raise ConfigError(f"SEGBOT_CONFIG: cannot read {path}: {error.strerror}") from None
+        raise ConfigError(f"{given_as}: cannot read {path}: {error.strerror}") from None
     except UnicodeDecodeError as error:
         raise ConfigError(f"{path}: not UTF-8 text (byte {error.start})") from None
     try:

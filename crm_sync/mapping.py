@@ -152,8 +152,9 @@ class ImportMapping(ReadingOptions):
 
 
 def load_mapping_file(path: Path) -> ImportMapping:
-    """The mapping file at `path`; a ConfigError naming any key that is wrong or unknown."""
-    content = load_config_file(path)
+    """The mapping file at `path` (`crm import --mapping`); a ConfigError naming any key
+    that is wrong or unknown."""
+    content = load_config_file(path, given_as="--mapping")
     known = list(ImportMapping.model_fields)
     unknown = [str(key) for key in content if key not in known]
     if unknown:

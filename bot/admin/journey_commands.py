@@ -113,8 +113,6 @@ async def journeys_command(call: Call) -> None:
 
 
 async def journey_command(call: Call) -> None:
-    if not call.args:
-        raise call.usage()
     journey = await get_journey(call.session, name=call.single("the journey's name"))
     text, markup = await _view(call.ctx, journey)
     await call.message.answer(text, reply_markup=markup)
