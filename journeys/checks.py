@@ -4,7 +4,8 @@ audiences) as the saved segments resolve it, RFM segment and ladder stage names.
 problems are named at once, each with its place; templates are checked as campaigns'
 are (broadcasts.templates.check, in journeys.store)."""
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,6 +22,28 @@ class JourneyCheckError(SegbotError):
     """The journey names a segment, rule, RFM segment or stage that cannot be used."""
 
 
+@dataclass(frozen=True, slots=True)
+class _Named:
+    """A segment (`segment`) or a rule (`rule`) the journey names, and where."""
+
+    place: str
+    segment: str | None = None
+    rule: str | None = None
+
+
+def _named(spec: JourneySpec) -> Iterator[_Named]:
+    """Every segment and rule the journey names, in its order: the trigger's segments, the
+    entry rule, then each step's `if` and its send audiences."""
+    yield _Named("trigger.entered_segment", segment=spec.trigger.entered_segment)
+    yield _Named("trigger.left_segment", segment=spec.trigger.left_segment)
+    yield _Named("entry.rule", rule=spec.entry.rule)
+    for step in spec.steps:
+        yield _Named(f"step {step.id}, if", rule=step.if_)
+        for target in step.send.audience if step.send is not None else ():
+            place = f"step {step.id}, audience {target.name}"
+            yield _Named(place, segment=target.segment, rule=target.query)
+
+
 async def check_names(
     session: AsyncSession, spec: JourneySpec, *, now: datetime, rfm_segments: Collection[str]
 ) -> None:
@@ -28,41 +51,20 @@ async def check_names(
     used, each with its place."""
     rules = await saved_rules(session, rfm_segments=rfm_segments)
     problems: list[str] = []
-
-    def check_rule(place: str, text: str) -> None:
-        try:
-            condition(parse(text, rfm_segments=rfm_segments), now=now, segments=rules)
-        except RuleError as error:
-            problems.append(f"{place}: {error}")
-
-    def check_segment(place: str, name: str) -> None:
-        if name not in rules:
-            problems.append(f"{place}: no segment named {name!r}")
-
-    trigger = spec.trigger
-    for place, segment in (
-        ("trigger.entered_segment", trigger.entered_segment),
-        ("trigger.left_segment", trigger.left_segment),
-    ):
-        if segment is not None:
-            check_segment(place, segment)
     for place, name, known in (
-        ("trigger.rfm", trigger.rfm, rfm_segments),
-        ("trigger.stage", trigger.stage, STAGES),
+        ("trigger.rfm", spec.trigger.rfm, rfm_segments),
+        ("trigger.stage", spec.trigger.stage, STAGES),
     ):
         if name is not None and name not in known:
             problems.append(f"{place}: no {name!r} (there are {', '.join(known)})")
-    if spec.entry.rule is not None:
-        check_rule("entry.rule", spec.entry.rule)
-    for step in spec.steps:
-        if step.if_ is not None:
-            check_rule(f"step {step.id}, if", step.if_)
-        for target in step.send.audience if step.send is not None else ():
-            place = f"step {step.id}, audience {target.name}"
-            if target.segment is not None:
-                check_segment(place, target.segment)
-            if target.query is not None:
-                check_rule(place, target.query)
+    for named in _named(spec):
+        if named.segment is not None and named.segment not in rules:
+            problems.append(f"{named.place}: no segment named {named.segment!r}")
+        if named.rule is not None:
+            try:
+                condition(parse(named.rule, rfm_segments=rfm_segments), now=now, segments=rules)
+            except RuleError as error:
+                problems.append(f"{named.place}: {error}")
     if problems:
         raise JourneyCheckError(f"journey {spec.name}: {'; '.join(problems)}")
 
@@ -70,14 +72,10 @@ async def check_names(
 def segments_named(spec: JourneySpec, *, rfm_segments: Collection[str]) -> set[str]:
     """Every saved segment the journey names: in its trigger, its send audiences, and
     (`in segment`) its entry, if and audience rules."""
-    named = {spec.trigger.entered_segment, spec.trigger.left_segment}
-    rules = [spec.entry.rule]
-    for step in spec.steps:
-        rules.append(step.if_)
-        for target in step.send.audience if step.send is not None else ():
-            named.add(target.segment)
-            rules.append(target.query)
-    for text in rules:
-        if text is not None:
-            named |= segments_named_in(text, rfm_segments=rfm_segments)
-    return {name for name in named if name is not None}
+    named: set[str] = set()
+    for each in _named(spec):
+        if each.segment is not None:
+            named.add(each.segment)
+        if each.rule is not None:
+            named |= segments_named_in(each.rule, rfm_segments=rfm_segments)
+    return named
