@@ -13,6 +13,10 @@ target, so a million subscribers never pass through Python:
 - a best-hour schedule first picks each target's hour from the engagement of the
   subscribers it is about to take (`broadcasts.best_time`).
 
+`start_run` is what sending a campaign by hand does (`segbot campaign send-now`, a
+draft's Send now in the admin chat): with the campaign taken, a run already under way is
+returned as it is, and otherwise, unless the campaign was sent already, one is planned.
+
 `place` answers where a run starting now would put given (or random) subscribers, from
 the same expressions, planning nothing: what previews show and explain.
 """
@@ -58,6 +62,7 @@ from broadcasts.models import (
     ScheduleKind,
     Variant,
 )
+from broadcasts.runs import RunStateError, check_not_sent, take_campaign
 from core.models import Subscriber, SubscriberStatus
 from segments.rfm.scoring import DEFAULT_SEGMENT_MAP
 from segments.rules import parse
@@ -98,6 +103,32 @@ class Plan:
     excluded: dict[str, int]  # by reason
     postponed: int  # queued with a not_before in the future
     best_hours: dict[str, BestHour] = field(default_factory=dict)  # by target label
+
+
+async def start_run(
+    session: AsyncSession,
+    *,
+    campaign_id: int,
+    now: datetime,
+    rfm_segments: RfmNames = DEFAULT_SEGMENT_MAP.names,
+    best_hour: BestHourConfig = DEFAULT_BEST_HOUR,
+) -> Plan | Run:
+    """The campaign's run that is sending or paused, as it is; else a new one, planned
+    (a Plan). All decided with the campaign taken (broadcasts.runs.take_campaign) until the
+    new run is committed, so two starts at once (a double tap, two send-nows, one and the
+    scheduler) start one run. RunStateError if the campaign was sent already; commits."""
+    campaign, run = await take_campaign(session, campaign_id)
+    if run is not None and run.status in (RunStatus.SENDING, RunStatus.PAUSED):
+        await session.commit()  # nothing to plan: lets the campaign go
+        return run
+    try:
+        check_not_sent(campaign)
+    except RunStateError:
+        await session.commit()
+        raise
+    return await plan_run(
+        session, campaign=campaign, now=now, rfm_segments=rfm_segments, best_hour=best_hour
+    )
 
 
 async def plan_run(

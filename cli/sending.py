@@ -33,11 +33,11 @@ from bot.messenger import TelegramMessenger
 from broadcasts.campaigns import get_campaign
 from broadcasts.claims import BEAT_SECONDS, STALE_AFTER, beat, forget, live_senders
 from broadcasts.config import BroadcastsConfig
-from broadcasts.models import Delivery, DeliveryStatus, RunStatus
+from broadcasts.models import Delivery, DeliveryStatus, Run, RunStatus
 from broadcasts.pacing import RateBudget
-from broadcasts.planner import plan_run
+from broadcasts.planner import start_run
 from broadcasts.runs import Progress as RunProgress
-from broadcasts.runs import RunStateError, check_not_sent, latest_run, progress, take_campaign
+from broadcasts.runs import RunStateError, latest_run, progress
 from broadcasts.sender import Sender, SenderSettings
 from cli.execution import EXIT_FAILURE, fail
 from core.clock import utcnow
@@ -78,7 +78,7 @@ async def send_now(
     if run is not None and run.status is RunStatus.PAUSED:
         raise _paused(run.id, campaign.name)
     here = None if running_sender or not how.wait else _sender_settings(how)
-    run_id = await _run_to_send(sessionmaker, campaign.id, how)
+    run_id = await _run_to_send(sessionmaker, campaign.id, campaign.name, how)
     if running_sender:
         how.out.print(f"run {run_id} is queued for the sender that is running (segbot run)")
         if how.wait:
@@ -119,30 +119,21 @@ def _paused(run_id: int, name: str) -> RunStateError:
 
 
 async def _run_to_send(
-    sessionmaker: async_sessionmaker[AsyncSession], campaign_id: int, how: SendNow
+    sessionmaker: async_sessionmaker[AsyncSession], campaign_id: int, name: str, how: SendNow
 ) -> int:
-    """The campaign's run that is still sending, carried on; else a new one, planned. All
-    decided with the campaign taken (broadcasts.runs.take_campaign) until the new run is
-    committed, so two send-nows at once, or one and the scheduler, start one run."""
+    """The campaign's run that is still sending, carried on; else a new one, planned
+    (broadcasts.planner.start_run: two send-nows at once, or one and the scheduler, start
+    one run)."""
     async with sessionmaker() as session:
-        # This session's own copy: the run marks the campaign running (and, once done,
-        # done), which a copy another session loaded would not write.
-        campaign, run = await take_campaign(session, campaign_id)
-        if run is not None and run.status in (RunStatus.SENDING, RunStatus.PAUSED):
-            await session.commit()  # nothing to plan: lets the campaign go
-            if run.status is RunStatus.PAUSED:
-                raise _paused(run.id, campaign.name)
-            how.out.print(f"run {run.id} of {campaign.name} is still sending: carrying it on")
-            return run.id
-        try:
-            check_not_sent(campaign)
-        except RunStateError:
-            await session.commit()
-            raise
-        plan = await plan_run(
-            session, campaign=campaign, now=utcnow(), rfm_segments=how.rfm_segments,
+        plan = await start_run(
+            session, campaign_id=campaign_id, now=utcnow(), rfm_segments=how.rfm_segments,
             best_hour=how.broadcasts.best_hour,
         )  # fmt: skip
+    if isinstance(plan, Run):  # under way already: nothing planned
+        if plan.status is RunStatus.PAUSED:
+            raise _paused(plan.id, name)
+        how.out.print(f"run {plan.id} of {name} is still sending: carrying it on")
+        return plan.id
     excluded = ", ".join(f"{reason} {n}" for reason, n in plan.excluded.items()) or "none"
     how.out.print(
         f"run {plan.run.id}: {plan.queued} to send ({plan.postponed} later); excluded: {excluded}"

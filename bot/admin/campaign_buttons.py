@@ -2,22 +2,45 @@
 for those whose role allows campaigns (each pressed action audited), Refresh and Show for
 everyone who may read reports, and for owners the run's unknown deliveries (listed and
 resent by bot.admin.unknown_deliveries). A press redraws the message and keeps it current
-while it sends; Duplicate saves a copy as a draft (broadcasts.campaigns.clone_campaign)
-and shows it in a message of its own."""
+while it sends; Duplicate saves a copy as a draft (broadcasts.cloning.copy_once) and
+shows it in a message of its own.
+
+A draft's Send now (same roles) turns the card into a question, whom it would reach; Yes
+starts the run with the checks of `segbot campaign send-now`, and a second Yes finds the
+run the first started (broadcasts.runs.take_campaign) and starts nothing.
+
+A double press of Duplicate (Telegram delivering one tap twice, or a second tap because
+the first's answer was slow) makes one copy: a press within AGAIN_AFTER of a copy of the
+same campaign is answered with that copy's name and audited, and copies nothing. The copy
+is the record, in the database, so this holds however many bot processes share the
+presses; a press after AGAIN_AFTER makes another copy, as it is meant to."""
 
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 
 from aiogram import Router
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.types import CallbackQuery, Message
 
 from bot.admin import audit, unknown_deliveries
-from bot.admin.campaign_commands import CONTROLS, CampaignAction, campaign_view, follow, show
+from bot.admin.campaign_commands import (
+    ASK_SEND,
+    CONTROLS,
+    SEND,
+    CampaignAction,
+    campaign_view,
+    follow,
+    send_question,
+    show,
+)
 from bot.admin.context import AdminContext
 from bot.admin.permissions import Allowed, Permission
 from broadcasts.campaigns import UnknownCampaignError, get_campaign
-from broadcasts.cloning import clone_campaign
-from broadcasts.runs import cancel, pause, resume
+from broadcasts.claims import live_senders
+from broadcasts.cloning import copy_once
+from broadcasts.models import Run
+from broadcasts.planner import start_run
+from broadcasts.runs import RunStateError, cancel, pause, resume
 from core.errors import SegbotError
 
 Switch = Callable[..., Awaitable[object]]
@@ -26,6 +49,8 @@ _SWITCHES: dict[str, tuple[Switch, str]] = {
     "resume": (resume, "Resumed."),
     "cancel": (cancel, "Cancelled."),
 }
+# A Duplicate press this soon after a copy of the campaign was saved asks for that copy.
+AGAIN_AFTER = timedelta(seconds=10)
 
 
 async def _control(query: CallbackQuery, callback_data: CampaignAction, ctx: AdminContext) -> None:
@@ -49,17 +74,28 @@ async def _duplicate(
 ) -> None:
     original = callback_data.campaign_id
     try:
-        copy = await clone_campaign(ctx.session, ref=original, now=ctx.clock())
+        copied = await copy_once(ctx.session, ref=original, now=ctx.clock(), within=AGAIN_AFTER)
     except SegbotError as error:
         await ctx.session.rollback()
         await _audit(ctx, "duplicate", original, str(error))
         await query.answer(str(error)[:200])
+        return
+    copy = copied.campaign
+    if not copied.made:  # a second press: the first's answer and card say the rest
+        await _audit(ctx, "duplicate", original, f"already copied: campaign {copy.id} {copy.name}")
+        await query.answer(_already_copied(copy.name)[:200])
         return
     await _audit(ctx, "duplicate", original, f"ok: campaign {copy.id} {copy.name}")
     await query.answer(f"Saved a copy: {copy.name} (a draft)."[:200])
     if isinstance(query.message, Message):
         view = await campaign_view(ctx.session, campaign_id=copy.id, admin=ctx.admin)
         await show(query.message, ctx, view=view, campaign_id=copy.id)
+
+
+def _already_copied(name: str) -> str:
+    """The answer to a second press: the copy the first made, and when another may be."""
+    seconds = int(AGAIN_AFTER.total_seconds())
+    return f"Already copied as {name} (a draft). For another copy, press again in {seconds} s."
 
 
 async def _audit(ctx: AdminContext, action: str, campaign_id: int, outcome: str) -> None:
@@ -71,6 +107,65 @@ async def _audit(ctx: AdminContext, action: str, campaign_id: int, outcome: str)
         target=f"campaign {campaign_id}",
         outcome=outcome,
     )
+
+
+async def _ask_send(query: CallbackQuery, callback_data: CampaignAction, ctx: AdminContext) -> None:
+    """A draft's Send now: the card becomes the question (whom it would reach, Yes or No),
+    and nothing starts until Yes. A stale card's press is told why and redrawn."""
+    campaign_id = callback_data.campaign_id
+    try:
+        question = await send_question(
+            ctx.session, campaign_id=campaign_id, now=ctx.clock(), rfm_names=ctx.services.rfm_names
+        )
+    except SegbotError as error:  # sent or cancelled since, a segment deleted, no campaign
+        await ctx.session.rollback()
+        await query.answer(str(error)[:200])
+        await _redraw(query, campaign_id, ctx)
+        return
+    await query.answer()
+    if isinstance(query.message, Message):
+        try:
+            await query.message.edit_text(question.text, reply_markup=question.markup)
+        except TelegramBadRequest as error:  # Send now tapped twice: the question is up
+            if "not modified" not in error.message:
+                raise
+
+
+async def _send(query: CallbackQuery, callback_data: CampaignAction, ctx: AdminContext) -> None:
+    """Yes to a draft's Send now: start its run as `segbot campaign send-now` does, audit
+    the press however it ends, and redraw the card, which follows the run as it sends."""
+    campaign_id = callback_data.campaign_id
+    try:
+        done = await _start_run(ctx, campaign_id)
+        outcome = f"ok: {done}"
+    except SegbotError as error:
+        await ctx.session.rollback()
+        outcome = done = str(error)
+    await _audit(ctx, SEND, campaign_id, outcome)
+    await query.answer(done[:200])
+    await _redraw(query, campaign_id, ctx)
+
+
+async def _start_run(ctx: AdminContext, campaign_id: int) -> str:
+    """Start the campaign's run as `segbot campaign send-now` does
+    (broadcasts.planner.start_run): a second Yes (a double tap, another admin's) finds the
+    run the first started, and starts nothing. What started, in words."""
+    campaign = await get_campaign(ctx.session, ref=campaign_id)  # a forged id: told as Pause's
+    plan = await start_run(
+        ctx.session, campaign_id=campaign.id, now=ctx.clock(),
+        rfm_segments=ctx.services.rfm_names, best_hour=ctx.services.config.broadcasts.best_hour,
+    )  # fmt: skip
+    if isinstance(plan, Run):
+        raise RunStateError(
+            f"run {plan.id} of {campaign.name} is already {plan.status.value}: "
+            "nothing new was started"
+        )
+    waiting = f"{plan.postponed:,} of them wait for quiet hours or their local time"
+    later = f" ({waiting})" if plan.postponed else ""
+    started = f"Run {plan.run.id} started: {plan.queued:,} to send{later}."
+    if not await live_senders(ctx.session, now=ctx.clock()):
+        started += " No sender is running (segbot run): it waits until one starts."
+    return started
 
 
 async def _view(query: CallbackQuery, callback_data: CampaignAction, ctx: AdminContext) -> None:
@@ -116,12 +211,26 @@ async def _is_duplicate(query: CallbackQuery, callback_data: CampaignAction) -> 
     return callback_data.action == "duplicate"
 
 
+async def _is_ask_send(query: CallbackQuery, callback_data: CampaignAction) -> bool:
+    return callback_data.action == ASK_SEND
+
+
+async def _is_send(query: CallbackQuery, callback_data: CampaignAction) -> bool:
+    return callback_data.action == SEND
+
+
 def register_buttons(router: Router) -> None:
     router.callback_query.register(
         _control, CampaignAction.filter(), _is_control, Allowed(Permission.CAMPAIGNS)
     )
     router.callback_query.register(
         _duplicate, CampaignAction.filter(), _is_duplicate, Allowed(Permission.CAMPAIGNS)
+    )
+    router.callback_query.register(
+        _ask_send, CampaignAction.filter(), _is_ask_send, Allowed(Permission.CAMPAIGNS)
+    )
+    router.callback_query.register(
+        _send, CampaignAction.filter(), _is_send, Allowed(Permission.CAMPAIGNS)
     )
     router.callback_query.register(
         _view, CampaignAction.filter(), _is_view, Allowed(Permission.REPORTS)

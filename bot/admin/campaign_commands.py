@@ -1,35 +1,44 @@
 """`/campaigns` and `/campaign ID`: a campaign's state with a live progress message, edited
 as its run sends, and Pause, Resume, Cancel and Duplicate buttons for those allowed to use
-them. The run's unknown deliveries are counted with their reasons; owners get a button
-that lists them and offers to resend (bot.admin.unknown_deliveries)."""
+them; on a draft (a Duplicate's copy, a file saved without a schedule) Send now, which asks
+first with the audience it would reach, so a copy made in the chat can be sent from it.
+The run's unknown deliveries are counted with their reasons; owners get a button that
+lists them and offers to resend (bot.admin.unknown_deliveries)."""
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime
 from html import escape
 
 from aiogram import Bot
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup, Message
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.admin.audience import audience_counts
 from bot.admin.context import AdminContext
+from bot.admin.draft import Target
 from bot.admin.monospace import bold, table
 from bot.admin.permissions import AdminUser, Permission
 from bot.admin.registry import AdminCommand, Call
 from bot.admin.unknown_deliveries import OWNER_ONLY, reasons_text, unknown_button
 from broadcasts.campaigns import get_campaign, list_campaigns
 from broadcasts.models import Campaign, CampaignStatus, DeliveryStatus, Run, RunStatus
-from broadcasts.runs import Progress, latest_run, progress
+from broadcasts.runs import Progress, RunStateError, latest_run, progress
 from broadcasts.unknowns import unknown_counts
 from core.ids import Id
+from core.models import Subscriber, SubscriberStatus
+from segments.saved import RfmNames
 
 BAR = 12
 LISTED = 10
 CONTROLS = ("pause", "resume", "cancel")
+ASK_SEND, SEND = "ask_send", "send"  # a draft's Send now, then its Yes
 
 
 class CampaignAction(CallbackData, prefix="admc"):
-    action: str  # show, refresh, pause, resume, cancel, duplicate
+    action: str  # show, refresh, pause, resume, cancel, duplicate, ask_send, send
     campaign_id: Id
 
 
@@ -98,6 +107,8 @@ def _buttons(
 
     row = []
     if admin.can(Permission.CAMPAIGNS):
+        if campaign.status is CampaignStatus.DRAFT:
+            row.append(button("▶ Send now", ASK_SEND))
         if run is not None and run.status is RunStatus.SENDING:
             row.append(button("⏸ Pause", "pause"))
         if run is not None and run.status is RunStatus.PAUSED:
@@ -137,6 +148,80 @@ async def campaign_view(session: AsyncSession, *, campaign_id: int, admin: Admin
     )
     markup = _buttons(campaign, run, admin, sum(unknown.values()))
     return View("\n".join(lines), markup, sending)
+
+
+async def send_question(
+    session: AsyncSession, *, campaign_id: int, now: datetime, rfm_names: RfmNames
+) -> View:
+    """What a draft's Send now asks before anything starts: whom the campaign would reach
+    now, and Yes or No (No shows the card again). RunStateError if it is no longer a
+    draft: a stale card's button, pressed once the campaign was sent or cancelled."""
+    campaign = await get_campaign(session, ref=campaign_id)
+    await session.refresh(campaign)
+    if campaign.status is not CampaignStatus.DRAFT:
+        raise RunStateError(
+            f"{campaign.name} is {campaign.status.value}, no longer a draft: "
+            "its card shows where it stands"
+        )
+    reach = await _reach(session, campaign, now=now, rfm_names=rfm_names)
+    total = sum(count for _, count in reach)
+    each = " · ".join(f"{escape(label)} {count:,}" for label, count in reach)
+    lines = [
+        bold(f"Send campaign #{campaign.id} {campaign.name} now?"),
+        f"Audience: {bold(f'{total:,} subscribers')} ({each})",
+        f"Frequency cap: who has had {_messages(campaign.cap_messages)} in the last "
+        f"{campaign.cap_hours} h is left out.",
+    ]
+    if campaign.holdout_percent:
+        lines.append(f"A {campaign.holdout_percent}% holdout gets nothing (it measures lift).")
+    if campaign.quiet_start and campaign.quiet_end:
+        lines.append(
+            f"Quiet hours {campaign.quiet_start}-{campaign.quiet_end}: who is in theirs "
+            "gets it when they end."
+        )
+    answers = [
+        ("✅ Yes, send now", SEND),
+        ("No", "refresh"),
+    ]
+    markup = InlineKeyboardMarkup(
+        inline_keyboard=[
+            [
+                InlineKeyboardButton(
+                    text=text,
+                    callback_data=CampaignAction(action=action, campaign_id=campaign.id).pack(),
+                )
+                for text, action in answers
+            ]
+        ]
+    )
+    return View("\n".join(lines), markup, sending=False)
+
+
+def _messages(count: int) -> str:
+    return f"{count:,} message{'s' * (count != 1)}"
+
+
+async def _reach(
+    session: AsyncSession, campaign: Campaign, *, now: datetime, rfm_names: RfmNames
+) -> list[tuple[str, int]]:
+    """Each target's label and the active subscribers it would message now, counted as the
+    wizard counts before its Confirm (bot.admin.audience: each goes to the first target
+    that takes them); the default target takes every active subscriber the others leave."""
+    chosen = [target for target in campaign.targets if not target.is_default]
+    counts = await audience_counts(
+        session,
+        [Target(label=t.label, segment=t.segment, query=t.rule_text) for t in chosen],
+        now=now,
+        rfm_names=rfm_names,
+    )
+    reach = [(target.label, count) for target, count in zip(chosen, counts, strict=True)]
+    default = next((target for target in campaign.targets if target.is_default), None)
+    if default is not None:
+        active = await session.scalar(
+            select(func.count()).where(Subscriber.status == SubscriberStatus.ACTIVE)
+        )
+        reach.append((default.label, int(active or 0) - sum(counts)))
+    return reach
 
 
 Refresh = Callable[[], Awaitable[bool]]
@@ -233,7 +318,7 @@ COMMANDS = (
         "campaign",
         Permission.REPORTS,
         "/campaign ID",
-        "A campaign's live progress, with pause, resume and cancel",
+        "A campaign's live progress, with pause, resume and cancel; send a draft",
         campaign_command,
     ),
 )

@@ -61,7 +61,7 @@ async def test_two_copies_saved_at_once_both_get_a_free_name(
             return (await clone_campaign(operator, ref="sale", name=name, now=NOW)).name
 
     names: list[str] = []
-    for _ in range(3):  # two owners pressing Duplicate at the same moment, three times
+    for _ in range(3):  # two `segbot campaign clone sale` at the same moment, three times
         names += await asyncio.gather(duplicate(), duplicate())
     assert sorted(names) == ["sale-copy", *(f"sale-copy{n}" for n in range(2, 7))]
 
