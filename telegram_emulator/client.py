@@ -68,8 +68,10 @@ class EmulatorClient:
         payload: JSONObject = {"text": text, "forward": forward, "reply_to": reply_to}
         return _object(await self._call("POST", f"/users/{user_id}/text", payload))
 
-    async def press_button(self, user_id: int, message_id: int, data: str) -> str:
-        payload: JSONObject = {"message_id": message_id, "data": data}
+    async def press_button(
+        self, user_id: int, message_id: int, data: str, *, forged: bool = False
+    ) -> str:
+        payload: JSONObject = {"message_id": message_id, "data": data, "forged": forged}
         result = _object(await self._call("POST", f"/users/{user_id}/press", payload))
         return str(result["callback_query_id"])
 

@@ -129,7 +129,10 @@ class ControlApi:
 
     async def press_button(self, request: web.Request, params: Params) -> JSON:
         query_id = await self._emu.press_button(
-            _id(request, "user_id"), params.require_int("message_id"), _required_str(params, "data")
+            _id(request, "user_id"),
+            params.require_int("message_id"),
+            _required_str(params, "data"),
+            forged=params.get("forged") is True,
         )
         return {"callback_query_id": query_id}
 

@@ -154,9 +154,12 @@ class Emulator:
         """The user sends a photo with an optional caption; returns the message."""
         return self._users.send_photo(user_id, caption=caption)
 
-    async def press_button(self, user_id: int, message_id: int, data: str) -> str:
-        """Press the inline button with `data`; returns the callback query id."""
-        return self._users.press_button(user_id, message_id, data)
+    async def press_button(
+        self, user_id: int, message_id: int, data: str, *, forged: bool = False
+    ) -> str:
+        """Press the inline button with `data`; returns the callback query id. `forged`:
+        a modified client sends `data`, which no button of the message need carry."""
+        return self._users.press_button(user_id, message_id, data, forged=forged)
 
     async def share_contact(
         self,

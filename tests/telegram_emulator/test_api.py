@@ -19,7 +19,7 @@ from aiogram.types import (
     WebAppInfo,
 )
 
-from telegram_emulator import Emulator
+from telegram_emulator import Emulator, EmulatorError
 from tests.telegram_emulator.bot_api import USER
 
 
@@ -106,6 +106,23 @@ async def test_button_press_sends_callback_query_and_records_answer(
     assert (answer.text, answer.show_alert) == ("Saved", True)
     with pytest.raises(TelegramBadRequest, match="query is too old"):
         await bot.answer_callback_query(query.id)
+
+
+async def test_a_press_with_data_no_button_carries_is_refused_unless_forged(
+    bot: Bot, emu: Emulator
+) -> None:
+    """A real client sends a button's own data; a modified one (forged) sends any."""
+    sent = await bot.send_message(USER, "Pick one", reply_markup=keyboard("yes", "no"))
+    with pytest.raises(EmulatorError, match="has no button with callback_data 'maybe'"):
+        await emu.press_button(USER, sent.message_id, "maybe")
+
+    query_id = await emu.press_button(USER, sent.message_id, "maybe", forged=True)
+
+    [update] = await bot.get_updates(timeout=1)
+    assert update.callback_query is not None
+    assert (update.callback_query.id, update.callback_query.data) == (query_id, "maybe")
+    assert await bot.answer_callback_query(query_id, text="No such choice")
+    assert emu.callback_answers[query_id].text == "No such choice"
 
 
 async def test_blocked_user_answers_403_and_bot_sees_my_chat_member(

@@ -18,8 +18,7 @@ from broadcasts.spec import parse_campaign
 from core.clock import utcnow
 from core.models import AuditLog
 from segments.saved import save_segment
-from telegram_emulator import JSONObject, SentMessage
-from telegram_emulator.state import PendingCallback
+from telegram_emulator import SentMessage
 from tests.bot.admin.console import MARKETER, OWNER, VIEWER, WAIT, Chat, add_people
 from tests.polling import until
 
@@ -119,35 +118,10 @@ async def test_a_time_shown_twice_is_taken_with_the_offset_the_wizard_asks_for(
     assert f"sends at {year}-10-{last_sunday} 01:30 UTC" in winter
 
 
-def forge(chat: Chat, message: SentMessage, data: str) -> str:
-    """`chat`'s person pressing `message` (in their own chat) with `data`, which a
-    modified client may send whatever the buttons carry."""
-    state = chat.emulator._state  # Telegram's side of the press: it queues any data
-    query_id = state.new_callback_id()
-    state.callbacks[query_id] = PendingCallback(chat.user_id, message.message_id)
-    person: JSONObject = {"id": chat.user_id, "is_bot": False, "first_name": "Staff"}
-    chat.emulator.inject_update(
-        {
-            "callback_query": {
-                "id": query_id,
-                "from": person,
-                "message": {
-                    "message_id": message.message_id,
-                    "date": 1_790_000_000,
-                    "chat": {"id": chat.user_id, "type": "private", "first_name": "Staff"},
-                    "from": {"id": 1, "is_bot": True, "first_name": "segbot"},
-                    "text": message.plain_text,
-                },
-                "chat_instance": "1",
-                "data": data,
-            }
-        }
-    )
-    return query_id
-
-
 async def answer_to(chat: Chat, message: SentMessage, data: str) -> str | None:
-    query = forge(chat, message, data)
+    """`chat`'s person pressing `message` (in their own chat) with `data`, which a
+    modified client may send whatever the buttons carry: the bot's answer."""
+    query = await chat.emulator.press_button(chat.user_id, message.message_id, data, forged=True)
     return (await chat.emulator.wait_for_callback_answer(query, timeout=WAIT)).text
 
 

@@ -10,8 +10,7 @@ nobody made."""
 import pytest
 
 from bot.errors import APOLOGY
-from telegram_emulator import Emulator, JSONObject, SentMessage
-from telegram_emulator.state import PendingCallback
+from telegram_emulator import Emulator, SentMessage
 from tests.bot.admin.console import MARKETER, OWNER, WAIT, Chat
 
 pytestmark = [pytest.mark.e2e]
@@ -20,31 +19,10 @@ SORRY = APOLOGY.split("(")[0].strip()
 TELEGRAM_LIMIT = 4_096
 
 
-def forge_press(emulator: Emulator, message: SentMessage, data: str) -> str:
-    """A modified client's press on `message` with `data` no button of it carries (the
-    emulator's own press refuses such data, so the query is queued as Telegram would)."""
-    state = emulator._state  # Telegram's side of the press: it queues any data a client sends
-    query_id = state.new_callback_id()
-    state.callbacks[query_id] = PendingCallback(OWNER, message.message_id)
-    shown: JSONObject = {
-        "message_id": message.message_id,
-        "date": 1_790_000_000,
-        "chat": {"id": OWNER, "type": "private", "first_name": "Staff1"},
-        "from": {"id": 1, "is_bot": True, "first_name": "segbot"},
-        "text": message.plain_text,
-    }
-    emulator.inject_update(
-        {
-            "callback_query": {
-                "id": query_id,
-                "from": {"id": OWNER, "is_bot": False, "first_name": "Staff1"},
-                "message": shown,
-                "chat_instance": "1",
-                "data": data,
-            }
-        }
-    )
-    return query_id
+async def forge_press(emulator: Emulator, message: SentMessage, data: str) -> str:
+    """The owner's modified client pressing `message` with `data`, which no button of it
+    need carry."""
+    return await emulator.press_button(OWNER, message.message_id, data, forged=True)
 
 
 def button(message: SentMessage, label: str) -> str:
@@ -64,7 +42,7 @@ async def at_the_first_message(owner: Chat, name: str) -> SentMessage:
 async def test_a_forged_reuse_of_a_target_without_a_message_is_refused(owner: Chat) -> None:
     ask = await at_the_first_message(owner, "forged_reuse")
     before = len(owner.messages)
-    query = forge_press(owner.emulator, ask, "admw:reuse:0")  # the target being asked for
+    query = await forge_press(owner.emulator, ask, "admw:reuse:0")  # the target being asked for
     await owner.emulator.wait_for_callback_answer(query, timeout=WAIT)
     got = await owner.emulator.wait_for_messages(OWNER, before + 1, timeout=WAIT)
     (refused,) = got[before:]
@@ -77,7 +55,7 @@ async def test_a_forged_reuse_of_a_target_without_a_message_is_refused(owner: Ch
 async def test_a_forged_negative_choice_is_a_stale_button(owner: Chat) -> None:
     await owner.say("/broadcast")
     (approach,) = await owner.say("forged_index")
-    query = forge_press(owner.emulator, approach, "admw:approach:-1")  # would pick the last
+    query = await forge_press(owner.emulator, approach, "admw:approach:-1")  # would pick the last
     answer = await owner.emulator.wait_for_callback_answer(query, timeout=WAIT)
     assert answer.text == "This button is no longer active."
     (segments,) = await owner.press(approach, "Saved segments")  # nothing was chosen
@@ -133,7 +111,7 @@ async def test_a_forged_resend_count_is_a_stale_button(owner: Chat, count: str) 
     """The count a resend question names is the button's: one no button carries (negative,
     or too long to fit the next button's data) is refused, not asked about."""
     (help_reply,) = await owner.say("/help")
-    query = forge_press(owner.emulator, help_reply, f"admu:ask:1:{count}")
+    query = await forge_press(owner.emulator, help_reply, f"admu:ask:1:{count}")
     answer = await owner.emulator.wait_for_callback_answer(query, timeout=WAIT)
     assert answer.text == "This button is no longer active."
     assert owner.current(help_reply).plain_text == help_reply.plain_text
@@ -145,7 +123,7 @@ async def test_a_forged_campaign_button_is_told_there_is_no_such_campaign(
 ) -> None:
     """The press is answered with why, and nothing fails behind it."""
     (help_reply,) = await owner.say("/help")
-    query = forge_press(owner.emulator, help_reply, f"admc:{action}:999")
+    query = await forge_press(owner.emulator, help_reply, f"admc:{action}:999")
     answer = await owner.emulator.wait_for_callback_answer(query, timeout=WAIT)
     assert answer.text == "no campaign '999': give its id or name"
     assert await owner.reply("/campaign 999") == "no campaign '999': give its id or name"
