@@ -223,11 +223,12 @@ async def take_campaign(session: AsyncSession, campaign_id: int) -> tuple[Campai
     Every change to the status of a campaign or its runs takes the campaign first: pause,
     resume, cancel and finishing here, a resend of unknown deliveries, a run started by
     hand (broadcasts.planner.start_run) and the scheduler starting one (which takes it by
-    the same kind of write); so does a Duplicate press (broadcasts.cloning.copy_once). So no two interleave: each
-    reads what the one before it wrote, never what another is about to overwrite (a cancel
-    racing a run's last message is either too late, the campaign done, or in time, the run
-    cancelled; never both). PostgreSQL keeps the campaign's row locked until the
-    transaction ends; SQLite, which has one writer at a time, the whole database."""
+    the same kind of write); so does a Duplicate press (broadcasts.cloning.copy_once). So
+    no two interleave: each reads what the one before it wrote, never what another is
+    about to overwrite (a cancel racing a run's last message is either too late, the
+    campaign done, or in time, the run cancelled; never both). PostgreSQL keeps the
+    campaign's row locked until the transaction ends; SQLite, which has one writer at a
+    time, the whole database."""
     await session.execute(
         update(Campaign)
         .where(Campaign.id == campaign_id)
