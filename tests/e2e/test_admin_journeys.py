@@ -172,4 +172,5 @@ async def test_an_unknown_journey_is_named(emulator: Emulator, welcome: int) -> 
     owner = Chat(emulator, OWNER)
     assert await owner.reply("/journey nope") == "no journey named 'nope'"
     assert await owner.reply("/report journey nope") == "no journey named 'nope'"
-    assert (await owner.reply("/journey")).startswith("Usage: /journey NAME")
+    no_name = await owner.reply("/journey")
+    assert no_name.startswith("Give the journey's name.\nUsage: /journey NAME")
