@@ -11,6 +11,8 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
+from crm_sync.config import CrmConfig, load_crm_config
+
 API_KEY = "test-key"
 LIMITS = (20, 50, 100)  # what RetailCRM accepts for `limit`
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
@@ -133,13 +135,35 @@ def retail_order(number: int, customer: int, *, status: str = "complete") -> Rec
 
 
 @asynccontextmanager
-async def serve(crm: FakeCrm) -> AsyncIterator[str]:
-    app = web.Application()
-    app.router.add_get("/api/v5/{kind:customers|orders}", crm.listing)
-    app.router.add_get("/crm/v3/objects/contacts", crm.contacts)
+async def served(app: web.Application) -> AsyncIterator[str]:
+    """`app` listening on a local port while inside: its base URL."""
     server = TestServer(app)
     await server.start_server()
     try:
         yield str(server.make_url("")).rstrip("/")
     finally:
         await server.close()
+
+
+@asynccontextmanager
+async def serve(crm: FakeCrm) -> AsyncIterator[str]:
+    app = web.Application()
+    app.router.add_get("/api/v5/{kind:customers|orders}", crm.listing)
+    app.router.add_get("/crm/v3/objects/contacts", crm.contacts)
+    async with served(app) as url:
+        yield url
+
+
+def retail_config(base_url: str, **extra: object) -> CrmConfig:
+    """A RetailCRM connector on `base_url` (its key in RETAILCRM_KEY), retrying twice;
+    `extra` keys added or replaced."""
+    connector = {
+        "name": "retail",
+        "type": "retailcrm",
+        "url": base_url,
+        "api_key_env": "RETAILCRM_KEY",
+        "page_size": 20,
+        "timezone": "Europe/Moscow",
+        "max_retries": 2,
+    } | extra
+    return load_crm_config({"crm": {"default_region": "ES", "connectors": [connector]}})

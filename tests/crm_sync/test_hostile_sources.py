@@ -29,7 +29,7 @@ from crm_sync.matching import match_subscriber
 from crm_sync.models import IdentityConflict
 from crm_sync.worker import SyncSummary, run_sync
 from tests.cli.conftest import invoke
-from tests.crm_sync.fake_crm import Failure, FakeCrm, retail_customer, serve
+from tests.crm_sync.fake_crm import Failure, FakeCrm, retail_config, retail_customer, serve
 from tests.crm_sync.shop import (
     CUSTOMER_HEADER,
     ISO_DATES_ONLY,
@@ -43,7 +43,7 @@ from tests.crm_sync.shop import (
 )
 from tests.crm_sync.test_hostile_files import workbook
 from tests.crm_sync.test_hostile_values import rejections
-from tests.crm_sync.test_http import Sleeps, retail_config
+from tests.crm_sync.test_http import Sleeps
 from tests.crm_sync.test_http import sync as sync_retail
 from tests.crm_sync.test_matching import import_customers, links
 from tests.crm_sync.test_sql import OLD, QUERIES, clients, sales, shop

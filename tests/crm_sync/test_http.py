@@ -12,7 +12,15 @@ from crm_sync.config import CrmConfig, load_crm_config
 from crm_sync.connectors import build_connector
 from crm_sync.models import Order, SyncCursor
 from crm_sync.worker import SyncSummary, run_sync
-from tests.crm_sync.fake_crm import API_KEY, Failure, FakeCrm, retail_customer, retail_order, serve
+from tests.crm_sync.fake_crm import (
+    API_KEY,
+    Failure,
+    FakeCrm,
+    retail_config,
+    retail_customer,
+    retail_order,
+    serve,
+)
 from tests.crm_sync.shop import SteppingClock, customers_by_id, orders_by_id
 
 ENV = {"RETAILCRM_KEY": API_KEY}
@@ -40,19 +48,6 @@ def crm() -> FakeCrm:
 async def base_url(crm: FakeCrm) -> AsyncIterator[str]:
     async with serve(crm) as url:
         yield url
-
-
-def retail_config(base_url: str, **extra: object) -> CrmConfig:
-    connector = {
-        "name": "retail",
-        "type": "retailcrm",
-        "url": base_url,
-        "api_key_env": "RETAILCRM_KEY",
-        "page_size": 20,
-        "timezone": "Europe/Moscow",
-        "max_retries": 2,
-    } | extra
-    return load_crm_config({"crm": {"default_region": "ES", "connectors": [connector]}})
 
 
 async def sync(

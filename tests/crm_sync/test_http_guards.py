@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator
 
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestServer
 from aiohttp.typedefs import Handler
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -17,6 +16,7 @@ from crm_sync.config import load_crm_config
 from crm_sync.connectors import build_connector
 from crm_sync.models import RejectedRow
 from crm_sync.worker import SyncSummary, run_sync
+from tests.crm_sync.fake_crm import served
 from tests.crm_sync.shop import SteppingClock, customers_by_id
 
 PAGE_SIZE = 2
@@ -85,12 +85,8 @@ def api() -> BadApi:
 
 @pytest.fixture
 async def base_url(api: BadApi) -> AsyncIterator[str]:
-    server = TestServer(api.app())
-    await server.start_server()
-    try:
-        yield str(server.make_url("")).rstrip("/")
-    finally:
-        await server.close()
+    async with served(api.app()) as url:
+        yield url
 
 
 async def sync(

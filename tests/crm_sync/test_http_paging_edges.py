@@ -8,12 +8,12 @@ from collections.abc import AsyncIterator
 
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestServer
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from crm_sync.config import load_crm_config
 from crm_sync.connectors import build_connector
 from crm_sync.worker import SyncSummary, run_sync
+from tests.crm_sync.fake_crm import served
 from tests.crm_sync.shop import SteppingClock, customers_by_id
 
 ASKED = 500  # the page size the connector asks for
@@ -56,12 +56,8 @@ def api() -> CappedApi:
 
 @pytest.fixture
 async def base_url(api: CappedApi) -> AsyncIterator[str]:
-    server = TestServer(api.app())
-    await server.start_server()
-    try:
-        yield str(server.make_url("")).rstrip("/")
-    finally:
-        await server.close()
+    async with served(api.app()) as url:
+        yield url
 
 
 async def sync(

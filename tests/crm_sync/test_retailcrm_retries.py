@@ -8,15 +8,21 @@ from collections.abc import AsyncIterator
 
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestServer
 from aiohttp.typedefs import Handler
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.errors import ConfigError
-from crm_sync.config import CrmConfig, load_crm_config
+from crm_sync.config import CrmConfig
 from crm_sync.connectors import build_connector
 from crm_sync.worker import SyncSummary, run_sync
-from tests.crm_sync.fake_crm import API_KEY, Failure, FakeCrm, retail_customer
+from tests.crm_sync.fake_crm import (
+    API_KEY,
+    Failure,
+    FakeCrm,
+    retail_config,
+    retail_customer,
+    served,
+)
 from tests.crm_sync.shop import SteppingClock, customers_by_id
 
 CUSTOMERS = 30  # two pages of 20
@@ -63,25 +69,11 @@ def slow() -> SlowCrm:
 
 @pytest.fixture
 async def base_url(slow: SlowCrm) -> AsyncIterator[str]:
-    server = TestServer(slow.app())
-    await server.start_server()
-    try:
-        yield str(server.make_url("")).rstrip("/")
-    finally:
-        slow.release.set()  # answer what is still held, so the server closes at once
-        await server.close()
-
-
-def retail_config(base_url: str, **extra: object) -> CrmConfig:
-    connector = {
-        "name": "retail",
-        "type": "retailcrm",
-        "url": base_url,
-        "api_key_env": "RETAILCRM_KEY",
-        "page_size": 20,
-        "timezone": "Europe/Moscow",
-    } | extra
-    return load_crm_config({"crm": {"default_region": "ES", "connectors": [connector]}})
+    async with served(slow.app()) as url:
+        try:
+            yield url
+        finally:
+            slow.release.set()  # answer what is still held, so the server closes at once
 
 
 async def sync(
