@@ -10,8 +10,12 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 from aiohttp.test_utils import TestServer
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from crm_sync.config import CrmConfig, load_crm_config
+from crm_sync.connectors import build_connector
+from crm_sync.worker import SyncSummary, run_sync
+from tests.crm_sync.shop import SteppingClock
 
 API_KEY = "test-key"
 LIMITS = (20, 50, 100)  # what RetailCRM accepts for `limit`
@@ -167,3 +171,22 @@ def retail_config(base_url: str, **extra: object) -> CrmConfig:
         "max_retries": 2,
     } | extra
     return load_crm_config({"crm": {"default_region": "ES", "connectors": [connector]}})
+
+
+async def sync_http(
+    sessionmaker: async_sessionmaker[AsyncSession], base_url: str, path: str, **paging: object
+) -> SyncSummary:
+    """One sync of a generic HTTP connector reading customers from `path` of `base_url`
+    (records under `data`), paged as `paging` says, never retrying."""
+    connector_config = {
+        "name": "hub",
+        "type": "http",
+        "base_url": base_url,
+        "customers": {"path": path, "records_path": "data"},
+        "pagination": paging,
+        "max_retries": 0,
+    }
+    config = load_crm_config({"crm": {"connectors": [connector_config]}})
+    clock = SteppingClock()
+    connector = build_connector(config.connectors[0], crm=config, environ={}, clock=clock)
+    return await run_sync(sessionmaker=sessionmaker, connector=connector, clock=clock)

@@ -12,12 +12,10 @@ from aiohttp.typedefs import Handler
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from crm_sync.config import load_crm_config
-from crm_sync.connectors import build_connector
 from crm_sync.models import RejectedRow
-from crm_sync.worker import SyncSummary, run_sync
-from tests.crm_sync.fake_crm import served
-from tests.crm_sync.shop import SteppingClock, customers_by_id
+from crm_sync.worker import SyncSummary
+from tests.crm_sync.fake_crm import served, sync_http
+from tests.crm_sync.shop import customers_by_id
 
 PAGE_SIZE = 2
 
@@ -92,25 +90,7 @@ async def base_url(api: BadApi) -> AsyncIterator[str]:
 async def sync(
     sessionmaker: async_sessionmaker[AsyncSession], base_url: str, path: str, **paging: object
 ) -> SyncSummary:
-    config = load_crm_config(
-        {
-            "crm": {
-                "connectors": [
-                    {
-                        "name": "hub",
-                        "type": "http",
-                        "base_url": base_url,
-                        "customers": {"path": path, "records_path": "data"},
-                        "pagination": {"page_size": PAGE_SIZE, **paging},
-                        "max_retries": 0,
-                    }
-                ]
-            }
-        }
-    )
-    clock = SteppingClock()
-    connector = build_connector(config.connectors[0], crm=config, environ={}, clock=clock)
-    return await run_sync(sessionmaker=sessionmaker, connector=connector, clock=clock)
+    return await sync_http(sessionmaker, base_url, path, **{"page_size": PAGE_SIZE, **paging})
 
 
 @pytest.mark.parametrize("path", ["/stuck", "/shuffled"])

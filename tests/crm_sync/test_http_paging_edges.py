@@ -10,11 +10,9 @@ import pytest
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from crm_sync.config import load_crm_config
-from crm_sync.connectors import build_connector
-from crm_sync.worker import SyncSummary, run_sync
-from tests.crm_sync.fake_crm import served
-from tests.crm_sync.shop import SteppingClock, customers_by_id
+from crm_sync.worker import SyncSummary
+from tests.crm_sync.fake_crm import served, sync_http
+from tests.crm_sync.shop import customers_by_id
 
 ASKED = 500  # the page size the connector asks for
 SERVED = 100  # the most the API serves in one page, whatever it is asked
@@ -63,25 +61,7 @@ async def base_url(api: CappedApi) -> AsyncIterator[str]:
 async def sync(
     sessionmaker: async_sessionmaker[AsyncSession], base_url: str, path: str
 ) -> SyncSummary:
-    config = load_crm_config(
-        {
-            "crm": {
-                "connectors": [
-                    {
-                        "name": "hub",
-                        "type": "http",
-                        "base_url": base_url,
-                        "customers": {"path": path, "records_path": "data"},
-                        "pagination": {"style": "offset", "page_size": ASKED},
-                        "max_retries": 0,
-                    }
-                ]
-            }
-        }
-    )
-    clock = SteppingClock()
-    connector = build_connector(config.connectors[0], crm=config, environ={}, clock=clock)
-    return await run_sync(sessionmaker=sessionmaker, connector=connector, clock=clock)
+    return await sync_http(sessionmaker, base_url, path, style="offset", page_size=ASKED)
 
 
 @pytest.mark.parametrize("count", [250, 200])  # the last page short, or full
