@@ -5,7 +5,7 @@ another copy."""
 
 import asyncio
 from collections.abc import AsyncIterator, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from functools import partial
 
 import pytest
@@ -21,19 +21,11 @@ from core.clock import utcnow
 from core.models import AuditLog
 from telegram_emulator import Emulator, SentMessage
 from tests.bot.admin.console import MARKETER, WAIT, Chat, add_staff, running_console
+from tests.bot.admin.test_campaign_lifecycle_hostile import SALE
 from tests.polling import until
 
 pytestmark = [pytest.mark.e2e]
 
-TOMORROW = f"{datetime.now(UTC) + timedelta(days=1):%Y-%m-%d}T10:00:00Z"
-SALE = f"""
-name: sale
-audience:
-  - query: "lang = es"
-    label: spanish
-    text: Hola
-schedule: {{at: "{TOMORROW}"}}
-"""
 SAVED = "Saved a copy: {} (a draft)."
 ALREADY = "Already copied as {} (a draft). For another copy, press again in 10 s."
 
