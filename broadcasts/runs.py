@@ -29,15 +29,24 @@ class RunStateError(SegbotError):
     """The campaign has no run in a state that allows this (e.g. resume what is not paused)."""
 
 
+class SentOnceError(RunStateError):
+    """A campaign sent (or cancelled) already is not sent again. Its message gives the
+    command line's way to a copy; `refused` is the refusal alone, for a face whose way to
+    a copy is another (the admin chat's is the card's Duplicate)."""
+
+    def __init__(self, campaign: Campaign) -> None:
+        self.refused = f"{campaign.name} is {campaign.status.value}: a campaign is sent once"
+        super().__init__(
+            f"{self.refused}; segbot campaign clone {campaign.name} NEW_NAME makes a copy to send"
+        )
+
+
 def check_not_sent(campaign: Campaign) -> None:
-    """A campaign is sent once (a recurring one once per occurrence): RunStateError if a
+    """A campaign is sent once (a recurring one once per occurrence): SentOnceError if a
     run of it is done, or was cancelled (its audience may have had it in part). One its
     time passed by (missed) reached nobody, and may still be sent."""
     if campaign.status in (CampaignStatus.DONE, CampaignStatus.CANCELLED):
-        raise RunStateError(
-            f"{campaign.name} is {campaign.status.value}: a campaign is sent once; "
-            f"segbot campaign clone {campaign.name} NEW_NAME makes a copy to send"
-        )
+        raise SentOnceError(campaign)
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,6 +35,7 @@ from bot.admin.context import AdminContext, AdminContextMiddleware
 from bot.admin.menu import publish_all
 from bot.admin.registry import AdminCommand, Call, Catalog, CommandAllowed, reply_for
 from bot.admin.services import AdminServices
+from bot.admin.unknown_names import with_names
 from core.errors import SegbotError
 from core.settings import Settings
 
@@ -72,7 +73,8 @@ CATALOG = Catalog(
 async def run_command(
     message: Message, command: CommandObject, entry: AdminCommand, ctx: AdminContext
 ) -> None:
-    """Every admin command: run it; an expected error is the reply; audit it either way."""
+    """Every admin command: run it; an expected error is the reply (a name nothing has with
+    the names there are: bot.admin.unknown_names); audit it either way."""
     call = Call(message, entry, CATALOG, (command.args or "").strip(), ctx)
     outcome = "failed"
     try:
@@ -81,7 +83,7 @@ async def run_command(
     except SegbotError as error:
         outcome = f"refused: {error}"
         await ctx.session.rollback()
-        await message.answer(reply_for(error))
+        await message.answer(reply_for(await with_names(error, ctx.session)))
     finally:
         await audit.record(
             ctx.sessionmaker,

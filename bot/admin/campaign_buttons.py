@@ -10,13 +10,13 @@ starts the run with the checks of `segbot campaign send-now`, and a second Yes f
 run the first started (broadcasts.runs.take_campaign) and starts nothing.
 
 A double press of Duplicate (Telegram delivering one tap twice, or a second tap because
-the first's answer was slow) makes one copy: a press within AGAIN_AFTER of a copy of the
+the first's answer was slow) makes one copy: a press within AGAIN_AFTER
+(bot.admin.campaign_commands, shared with the console's Duplicate) of a copy of the
 same campaign is answered with that copy's name and audited, and copies nothing. The copy
 is the record, in the database, so this holds however many bot processes share the
 presses; a press after AGAIN_AFTER makes another copy, as it is meant to."""
 
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
 
 from aiogram import Router
 from aiogram.exceptions import TelegramBadRequest
@@ -24,23 +24,23 @@ from aiogram.types import CallbackQuery, Message
 
 from bot.admin import audit, unknown_deliveries
 from bot.admin.campaign_commands import (
+    AGAIN_AFTER,
     ASK_SEND,
     CONTROLS,
     SEND,
     CampaignAction,
+    already_copied,
     campaign_view,
     follow,
+    send_now,
     send_question,
     show,
 )
 from bot.admin.context import AdminContext
 from bot.admin.permissions import Allowed, Permission
 from broadcasts.campaigns import UnknownCampaignError, get_campaign
-from broadcasts.claims import live_senders
 from broadcasts.cloning import copy_once
-from broadcasts.models import Run
-from broadcasts.planner import start_run
-from broadcasts.runs import RunStateError, cancel, pause, resume
+from broadcasts.runs import SentOnceError, cancel, pause, resume
 from core.errors import SegbotError
 
 Switch = Callable[..., Awaitable[object]]
@@ -49,8 +49,6 @@ _SWITCHES: dict[str, tuple[Switch, str]] = {
     "resume": (resume, "Resumed."),
     "cancel": (cancel, "Cancelled."),
 }
-# A Duplicate press this soon after a copy of the campaign was saved asks for that copy.
-AGAIN_AFTER = timedelta(seconds=10)
 
 
 async def _control(query: CallbackQuery, callback_data: CampaignAction, ctx: AdminContext) -> None:
@@ -83,19 +81,13 @@ async def _duplicate(
     copy = copied.campaign
     if not copied.made:  # a second press: the first's answer and card say the rest
         await _audit(ctx, "duplicate", original, f"already copied: campaign {copy.id} {copy.name}")
-        await query.answer(_already_copied(copy.name)[:200])
+        await query.answer(already_copied(copy.name)[:200])
         return
     await _audit(ctx, "duplicate", original, f"ok: campaign {copy.id} {copy.name}")
     await query.answer(f"Saved a copy: {copy.name} (a draft)."[:200])
     if isinstance(query.message, Message):
         view = await campaign_view(ctx.session, campaign_id=copy.id, admin=ctx.admin)
         await show(query.message, ctx, view=view, campaign_id=copy.id)
-
-
-def _already_copied(name: str) -> str:
-    """The answer to a second press: the copy the first made, and when another may be."""
-    seconds = int(AGAIN_AFTER.total_seconds())
-    return f"Already copied as {name} (a draft). For another copy, press again in {seconds} s."
 
 
 async def _audit(ctx: AdminContext, action: str, campaign_id: int, outcome: str) -> None:
@@ -136,36 +128,19 @@ async def _send(query: CallbackQuery, callback_data: CampaignAction, ctx: AdminC
     the press however it ends, and redraw the card, which follows the run as it sends."""
     campaign_id = callback_data.campaign_id
     try:
-        done = await _start_run(ctx, campaign_id)
+        done = await send_now(
+            ctx.session, campaign_id=campaign_id, clock=ctx.clock, services=ctx.services
+        )
         outcome = f"ok: {done}"
+    except SentOnceError as error:  # the chat's way to a copy is not the command line's
+        await ctx.session.rollback()
+        outcome = done = f"{error.refused}; ⧉ Duplicate on its card makes a copy to send"
     except SegbotError as error:
         await ctx.session.rollback()
         outcome = done = str(error)
     await _audit(ctx, SEND, campaign_id, outcome)
     await query.answer(done[:200])
     await _redraw(query, campaign_id, ctx)
-
-
-async def _start_run(ctx: AdminContext, campaign_id: int) -> str:
-    """Start the campaign's run as `segbot campaign send-now` does
-    (broadcasts.planner.start_run): a second Yes (a double tap, another admin's) finds the
-    run the first started, and starts nothing. What started, in words."""
-    campaign = await get_campaign(ctx.session, ref=campaign_id)  # a forged id: told as Pause's
-    plan = await start_run(
-        ctx.session, campaign_id=campaign.id, now=ctx.clock(),
-        rfm_segments=ctx.services.rfm_names, best_hour=ctx.services.config.broadcasts.best_hour,
-    )  # fmt: skip
-    if isinstance(plan, Run):
-        raise RunStateError(
-            f"run {plan.id} of {campaign.name} is already {plan.status.value}: "
-            "nothing new was started"
-        )
-    waiting = f"{plan.postponed:,} of them wait for quiet hours or their local time"
-    later = f" ({waiting})" if plan.postponed else ""
-    started = f"Run {plan.run.id} started: {plan.queued:,} to send{later}."
-    if not await live_senders(ctx.session, now=ctx.clock()):
-        started += " No sender is running (segbot run): it waits until one starts."
-    return started
 
 
 async def _view(query: CallbackQuery, callback_data: CampaignAction, ctx: AdminContext) -> None:

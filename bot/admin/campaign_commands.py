@@ -3,11 +3,14 @@ as its run sends, and Pause, Resume, Cancel and Duplicate buttons for those allo
 them; on a draft (a Duplicate's copy, a file saved without a schedule) Send now, which asks
 first with the audience it would reach, so a copy made in the chat can be sent from it.
 The run's unknown deliveries are counted with their reasons; owners get a button that
-lists them and offers to resend (bot.admin.unknown_deliveries)."""
+lists them and offers to resend (bot.admin.unknown_deliveries). The console's campaign page
+(bot.console.campaign_live) has the same Duplicate and Send now through what is shared
+here: Duplicate's window (AGAIN_AFTER), Send now's count (draft_reach) and start
+(send_now)."""
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from html import escape
 
 from aiogram import Bot
@@ -22,11 +25,15 @@ from bot.admin.draft import Target
 from bot.admin.monospace import bold, table
 from bot.admin.permissions import AdminUser, Permission
 from bot.admin.registry import AdminCommand, Call
+from bot.admin.services import AdminServices
 from bot.admin.unknown_deliveries import OWNER_ONLY, reasons_text, unknown_button
 from broadcasts.campaigns import get_campaign, list_campaigns
+from broadcasts.claims import live_senders
 from broadcasts.models import Campaign, CampaignStatus, DeliveryStatus, Run, RunStatus
+from broadcasts.planner import start_run
 from broadcasts.runs import Progress, RunStateError, latest_run, progress
 from broadcasts.unknowns import unknown_counts
+from core.clock import Clock
 from core.ids import Id
 from core.models import Subscriber, SubscriberStatus
 from segments.saved import RfmNames
@@ -35,6 +42,9 @@ BAR = 12
 LISTED = 10
 CONTROLS = ("pause", "resume", "cancel")
 ASK_SEND, SEND = "ask_send", "send"  # a draft's Send now, then its Yes
+# A Duplicate press this soon after a copy of the campaign was saved asks for that copy
+# (broadcasts.cloning.copy_once), in the chat and in the console.
+AGAIN_AFTER = timedelta(seconds=10)
 
 
 class CampaignAction(CallbackData, prefix="admc"):
@@ -150,12 +160,25 @@ async def campaign_view(session: AsyncSession, *, campaign_id: int, admin: Admin
     return View("\n".join(lines), markup, sending)
 
 
-async def send_question(
+@dataclass(frozen=True, slots=True)
+class Reach:
+    """Whom a draft would reach if sent now: each target's label and its count."""
+
+    campaign: Campaign
+    targets: list[tuple[str, int]]
+
+    @property
+    def total(self) -> int:
+        return sum(count for _, count in self.targets)
+
+
+async def draft_reach(
     session: AsyncSession, *, campaign_id: int, now: datetime, rfm_names: RfmNames
-) -> View:
-    """What a draft's Send now asks before anything starts: whom the campaign would reach
-    now, and Yes or No (No shows the card again). RunStateError if it is no longer a
-    draft: a stale card's button, pressed once the campaign was sent or cancelled."""
+) -> Reach:
+    """The draft and whom each of its targets would reach now: what Send now asks about,
+    in the chat and in the console (bot.console.campaign_live), counted once here.
+    RunStateError if it is no longer a draft: a stale button, pressed once the campaign
+    was sent or cancelled."""
     campaign = await get_campaign(session, ref=campaign_id)
     await session.refresh(campaign)
     if campaign.status is not CampaignStatus.DRAFT:
@@ -163,9 +186,18 @@ async def send_question(
             f"{campaign.name} is {campaign.status.value}, no longer a draft: "
             "its card shows where it stands"
         )
-    reach = await _reach(session, campaign, now=now, rfm_names=rfm_names)
-    total = sum(count for _, count in reach)
-    each = " · ".join(f"{escape(label)} {count:,}" for label, count in reach)
+    return Reach(campaign, await _reach(session, campaign, now=now, rfm_names=rfm_names))
+
+
+async def send_question(
+    session: AsyncSession, *, campaign_id: int, now: datetime, rfm_names: RfmNames
+) -> View:
+    """What a draft's Send now asks before anything starts: whom the campaign would reach
+    now, and Yes or No (No shows the card again). RunStateError if it is no longer a
+    draft (draft_reach)."""
+    reach = await draft_reach(session, campaign_id=campaign_id, now=now, rfm_names=rfm_names)
+    campaign, total = reach.campaign, reach.total
+    each = " · ".join(f"{escape(label)} {count:,}" for label, count in reach.targets)
     lines = [
         bold(f"Send campaign #{campaign.id} {campaign.name} now?"),
         f"Audience: {bold(f'{total:,} subscribers')} ({each})",
@@ -222,6 +254,38 @@ async def _reach(
         )
         reach.append((default.label, int(active or 0) - sum(counts)))
     return reach
+
+
+async def send_now(
+    session: AsyncSession, *, campaign_id: int, clock: Clock, services: AdminServices
+) -> str:
+    """Start the campaign's run as `segbot campaign send-now` does
+    (broadcasts.planner.start_run), for a draft's Yes in the chat and in the console: a
+    second Yes (a double tap, another admin's) finds the run the first started, starts
+    nothing and raises RunStateError saying so. What started, in words."""
+    campaign = await get_campaign(session, ref=campaign_id)  # a forged id: told as Pause's
+    plan = await start_run(
+        session, campaign_id=campaign.id, now=clock(),
+        rfm_segments=services.rfm_names, best_hour=services.config.broadcasts.best_hour,
+    )  # fmt: skip
+    if isinstance(plan, Run):
+        raise RunStateError(
+            f"run {plan.id} of {campaign.name} is already {plan.status.value}: "
+            "nothing new was started"
+        )
+    waiting = f"{plan.postponed:,} of them wait for quiet hours or their local time"
+    later = f" ({waiting})" if plan.postponed else ""
+    started = f"Run {plan.run.id} started: {plan.queued:,} to send{later}."
+    if not await live_senders(session, now=clock()):
+        started += " No sender is running (segbot run): it waits until one starts."
+    return started
+
+
+def already_copied(name: str) -> str:
+    """The answer to a second Duplicate within AGAIN_AFTER: the copy the first made, and
+    when another may be."""
+    seconds = int(AGAIN_AFTER.total_seconds())
+    return f"Already copied as {name} (a draft). For another copy, press again in {seconds} s."
 
 
 Refresh = Callable[[], Awaitable[bool]]

@@ -20,8 +20,10 @@ from bot.admin.monospace import bold, code, percent, pieces, table
 from bot.admin.permissions import Permission
 from bot.admin.registry import AdminCommand, Call, QueryError
 from bot.admin.segment_deletion import delete_segment
+from bot.admin.unknown_names import names_text
 from core.models import Subscriber, SubscriberStatus
 from crm_sync.reports import HOW_CUSTOMERS_LINK, why_empty
+from journeys.known_names import Named
 from segments.export import ExportFormat, write_export
 from segments.ladder import ladder
 from segments.membership import size_history
@@ -86,7 +88,7 @@ async def segment_command(call: Call) -> None:
     segment = await call.session.scalar(select(Segment).where(Segment.name == text))
     if segment is not None and text not in rules:
         raise call.usage(f"Segment {text!r} has a rule that no longer works; save it again.")
-    rule = rules[text] if segment is not None else _parsed(call, text)
+    rule = rules[text] if segment is not None else await _parsed(call, text)
     try:
         where = condition(rule, now=call.clock(), segments=rules)
     except RuleError as error:
@@ -130,12 +132,17 @@ async def _why_empty(call: Call, sizes: dict[str, int | None]) -> dict[str, str]
     return await why_empty(call.session, sizes, asking=asking)
 
 
-def _parsed(call: Call, text: str) -> Rule:
+async def _parsed(call: Call, text: str) -> Rule:
+    """`text` as a query; one word that is neither is told with the segments there are
+    (bot.admin.unknown_names), as any other command is told a name nothing has."""
     try:
         return parse(text, rfm_segments=call.services.rfm_names)
     except RuleError as error:
         if " " not in text.strip():
-            unknown = f"no segment named {excerpt(text)!r}, and not a query either: {error}"
+            names = await names_text(call.session, Named.SEGMENTS)
+            unknown = (
+                f"no segment named {excerpt(text)!r}; {names}; and not a query either: {error}"
+            )
             raise QueryError(RuleError(unknown), text) from None
         raise QueryError(error, text) from None
 

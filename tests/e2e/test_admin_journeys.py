@@ -170,7 +170,8 @@ async def test_report_journey_answers_with_a_table_a_chart_and_a_csv(
 
 async def test_an_unknown_journey_is_named(emulator: Emulator, welcome: int) -> None:
     owner = Chat(emulator, OWNER)
-    assert await owner.reply("/journey nope") == "no journey named 'nope'"
-    assert await owner.reply("/report journey nope") == "no journey named 'nope'"
+    named = "no journey named 'nope'; the journeys are: welcome"
+    assert await owner.reply("/journey nope") == named
+    assert await owner.reply("/report journey nope") == named
     no_name = await owner.reply("/journey")
     assert no_name.startswith("Give the journey's name.\nUsage: /journey NAME")

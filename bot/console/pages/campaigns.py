@@ -38,6 +38,9 @@ routes = web.RouteTableDef()
 routes.get(r"/campaigns/{id:\d{1,18}}")(campaign_live.show)
 routes.get(r"/campaigns/{id:\d{1,18}}/progress")(campaign_live.progress_fragment)
 routes.post(r"/campaigns/{id:\d{1,18}}/{action:pause|resume|cancel}")(campaign_live.control)
+routes.post(r"/campaigns/{id:\d{1,18}}/duplicate")(campaign_live.duplicate)
+routes.get(r"/campaigns/{id:\d{1,18}}/send")(campaign_live.send_question)
+routes.post(r"/campaigns/{id:\d{1,18}}/send")(campaign_live.send)
 WHEN = {
     When.NOW: "Now",
     When.AT: "At a date and time",

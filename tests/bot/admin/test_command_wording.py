@@ -78,8 +78,11 @@ async def test_the_documented_export_forms_still_export(
 
 
 async def test_an_unknown_segment_to_export_is_named_whole(owner: Chat) -> None:
-    assert await owner.reply("/export nosuch hashed") == "no segment named 'nosuch'"
-    assert await owner.reply("/export a hashed extra") == "no segment named 'a hashed extra'"
+    none = "there are no segments yet (/segment_save NAME QUERY saves one)"
+    assert await owner.reply("/export nosuch hashed") == f"no segment named 'nosuch'; {none}"
+    assert await owner.reply("/export a hashed extra") == (
+        f"no segment named 'a hashed extra'; {none}"
+    )
 
 
 @pytest.mark.parametrize(

@@ -126,7 +126,10 @@ async def test_a_forged_campaign_button_is_told_there_is_no_such_campaign(
     query = await forge_press(owner.emulator, help_reply, f"admc:{action}:999")
     answer = await owner.emulator.wait_for_callback_answer(query, timeout=WAIT)
     assert answer.text == "no campaign '999': give its id or name"
-    assert await owner.reply("/campaign 999") == "no campaign '999': give its id or name"
+    assert await owner.reply("/campaign 999") == (
+        "no campaign '999': give its id or name; "
+        "there are no campaigns yet (/broadcast starts the wizard)"
+    )
     assert owner.current(help_reply).plain_text == help_reply.plain_text
     assert not [r for r in caplog.records if "could not reply" in r.getMessage()]
 
