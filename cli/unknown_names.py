@@ -50,15 +50,16 @@ async def known_names(
     nothing has; otherwise `error` itself."""
     if isinstance(error, UnknownNameError) or not _is_not_found(error):
         return error
-    from journeys.known_names import listed, named_by, names_of
+    from journeys.known_names import named_by, names_told
 
     kind = named_by(error)
     if kind is None:
         return UnknownNameError(str(error))
-    async with sessionmaker() as session:
-        names = await names_of(session, kind)
     advice = _ADVICE[kind.value]
-    told = listed(kind, names, shown=SHOWN, listed_by=advice.listed_by, made_by=advice.made_by)
+    async with sessionmaker() as session:
+        told = await names_told(
+            session, kind, shown=SHOWN, listed_by=advice.listed_by, made_by=advice.made_by
+        )
     return UnknownNameError(f"{error}; {told}")
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from enum import Enum
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from broadcasts.campaigns import UnknownCampaignError
@@ -45,13 +45,33 @@ def named_by(error: SegbotError) -> Named | None:
     return next((kind for error_type, kind in kinds if isinstance(error, error_type)), None)
 
 
-async def names_of(session: AsyncSession, kind: Named, *, newest_first: bool = False) -> list[str]:
-    """Every name of `kind`: campaigns (broadcasts; a journey's hidden ones are no one's to
-    name) oldest first, the others alphabetically; the newest first if asked."""
-    return list((await session.scalars(_names(kind, newest_first=newest_first))).all())
+async def names_told(
+    session: AsyncSession,
+    kind: Named,
+    *,
+    shown: int,
+    listed_by: str,
+    made_by: str,
+    newest_first: bool = False,
+) -> str:
+    """The names of `kind` there are, for a reply: the first `shown` (campaigns oldest
+    first, the others alphabetically; the newest first if asked), the rest counted with
+    how to list them all (`listed_by`); with none, that there are none and how to make one
+    (`made_by`). Only the names shown are read: a source may have thousands."""
+    query = _names(kind, newest_first=newest_first)
+    names = list((await session.scalars(query.limit(shown + 1))).all())
+    if not names:
+        return f"there are no {kind.value} yet ({made_by})"
+    told = f"the {kind.value} are: {', '.join(names[:shown])}"
+    if len(names) <= shown:
+        return told
+    total = await session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+    return f"{told} and {int(total or 0) - shown} more ({listed_by})"
 
 
 def _names(kind: Named, *, newest_first: bool) -> Select[str]:
+    """Every name of `kind`, in order: campaigns (broadcasts; a journey's hidden ones are
+    no one's to name) by id, the others by name; the newest first if asked."""
     models: dict[Named, type[Segment | Campaign | Journey | Persona]] = {
         Named.SEGMENTS: Segment,
         Named.CAMPAIGNS: Campaign,
@@ -65,14 +85,3 @@ def _names(kind: Named, *, newest_first: bool) -> Select[str]:
     if newest_first:
         return query.order_by(model.id.desc())
     return query.order_by(model.id if kind is Named.CAMPAIGNS else model.name)
-
-
-def listed(kind: Named, names: list[str], *, shown: int, listed_by: str, made_by: str) -> str:
-    """`names` for a reply: the first `shown`, the rest counted with how to list them all
-    (`listed_by`); with none, that there are none and how to make one (`made_by`)."""
-    if not names:
-        return f"there are no {kind.value} yet ({made_by})"
-    more = len(names) - shown
-    return f"the {kind.value} are: {', '.join(names[:shown])}" + (
-        f" and {more} more ({listed_by})" if more > 0 else ""
-    )

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.errors import SegbotError
-from journeys.known_names import Named, listed, named_by, names_of
+from journeys.known_names import Named, named_by, names_told
 
 SHOWN = 10  # names listed at most; the rest are counted
 
@@ -57,5 +57,7 @@ async def with_names(error: SegbotError, session: AsyncSession) -> SegbotError:
 async def names_text(session: AsyncSession, kind: Named) -> str:
     """The names of `kind` there are, for a reply: "the segments are: buyers, vip"."""
     words = _WORDS[kind]
-    names = await names_of(session, kind, newest_first=words.newest_first)
-    return listed(kind, names, shown=SHOWN, listed_by=words.listed_by, made_by=words.made_by)
+    return await names_told(
+        session, kind, shown=SHOWN, listed_by=words.listed_by, made_by=words.made_by,
+        newest_first=words.newest_first,
+    )  # fmt: skip
