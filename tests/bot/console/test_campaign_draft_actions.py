@@ -100,6 +100,13 @@ async def audited(sessionmaker: async_sessionmaker[AsyncSession]) -> list[tuple[
         return [(row.action, row.detail["target"], row.detail["outcome"]) for row in rows]
 
 
+async def nothing_changed(sessionmaker: async_sessionmaker[AsyncSession], draft: Campaign) -> None:
+    """No run of the draft, no other copy, nothing audited."""
+    assert await runs_of(sessionmaker, draft.id) == 0
+    assert await names(sessionmaker) == ["sale", "sale-copy"]
+    assert await audited(sessionmaker) == []
+
+
 async def test_send_now_asks_with_each_targets_reach_then_one_run_however_often_yes_comes(
     client: Client, sessionmaker: async_sessionmaker[AsyncSession], draft: Campaign
 ) -> None:
@@ -198,9 +205,7 @@ async def test_who_may_not_run_campaigns_sees_neither_and_their_requests_change_
         async with client.request(method, base + path, headers=headers) as refused:
             assert refused.status == 403
             assert await refused.text() == "your role does not allow this"
-    assert await runs_of(sessionmaker, draft.id) == 0
-    assert await names(sessionmaker) == ["sale", "sale-copy"]
-    assert await audited(sessionmaker) == []
+    await nothing_changed(sessionmaker, draft)
 
 
 async def test_a_post_without_the_csrf_token_is_refused_and_changes_nothing(
@@ -212,9 +217,7 @@ async def test_a_post_without_the_csrf_token_is_refused_and_changes_nothing(
         async with client.post(f"/console/campaigns/{draft.id}{path}", headers=headers) as answer:
             assert answer.status == 403
             assert await answer.text() == "missing or wrong CSRF token"
-    assert await runs_of(sessionmaker, draft.id) == 0
-    assert await names(sessionmaker) == ["sale", "sale-copy"]
-    assert await audited(sessionmaker) == []
+    await nothing_changed(sessionmaker, draft)
 
 
 async def test_yes_on_a_draft_cancelled_meanwhile_points_to_duplicate_not_the_command_line(
