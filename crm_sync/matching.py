@@ -121,7 +121,7 @@ async def rematch(
     """Bring phone and email links up to date for the customers of `source`, or for the
     customers one subscriber's phone or email point at (neither: everyone). No commit."""
     scope, conflict_scope = await _scope(session, source=source, subscriber_id=subscriber_id)
-    pairs = await _candidate_pairs(session, scope)
+    pairs = await _candidate_pairs(session, scope, wide=subscriber_id is None)
     current = await session.execute(
         select(Customer.id, Customer.source, Customer.subscriber_id, Customer.matched_by).where(
             scope, Customer.subscriber_id.is_not(None)
@@ -229,14 +229,18 @@ def _names_subscriber(session: AsyncSession, subscriber_id: int) -> ColumnElemen
     return exists().where(listed.c.value == subscriber_id)
 
 
-async def _candidate_pairs(session: AsyncSession, scope: ColumnElement[bool]) -> list[_Pair]:
+async def _candidate_pairs(
+    session: AsyncSession, scope: ColumnElement[bool], *, wide: bool
+) -> list[_Pair]:
     """The customers in `scope` and the subscribers with their phone, or with their email.
 
-    Looked for from the values subscribers hold (`IN`): few subscribers share a phone or
-    email with the bot, where a source may have hundreds of thousands of customers. On
-    SQLite, whose planner has no statistics, this and `_most_rows` take a search of the
-    customers' phone (email) index per value held, where the customers of the source
-    would all be read (50 ms for 200,000 of them, with no subscriber holding a phone)."""
+    A `wide` scope (a whole source, or everyone) is looked through from the values
+    subscribers hold (`IN`): few subscribers share a phone or email with the bot, where a
+    source may have hundreds of thousands of customers. On SQLite, whose planner has no
+    statistics, this and `_most_rows` take a search of the customers' phone (email) index
+    per value held, where every customer of the source was read (50 ms for 200,000, with
+    no subscriber holding a phone). One subscriber's scope is a few index searches as it
+    is: listing every value held would cost more than it."""
     pairs = []
     for kind in (MatchMethod.PHONE, MatchMethod.EMAIL):
         customer_value = getattr(Customer, kind.value)
@@ -245,7 +249,7 @@ async def _candidate_pairs(session: AsyncSession, scope: ColumnElement[bool]) ->
         result = await session.execute(
             select(Customer.id, Customer.source, customer_value, Subscriber.id.label("sub"))
             .join(Subscriber, subscriber_value == customer_value)
-            .where(scope, customer_value.in_(held))
+            .where(scope, customer_value.in_(held) if wide else customer_value.is_not(None))
         )
         pairs += [_Pair(kind, str(row[2]), row.source, row.id, row.sub) for row in result]
     return pairs
