@@ -8,7 +8,10 @@ only answers 200, all in one run. Prints one JSON line.
 Needs PostgreSQL at 127.0.0.1:5432 and Redis at 127.0.0.1:6379, like the test suite.
 Targets (issue 26): one process within 3x of the bare endpoint's time; two processes at
 least 1.6x one. Each run also says how busy the machine's cores were (`machine_busy`, all
-processes together): a second process can add only what the first left idle.
+processes together): a second process can add only what the first left idle. Hence
+`two_bots_ceiling`, the most two processes could reach here: one process's updates per
+second over its `machine_busy`, every core busy at the same cost per update (the posting
+side, PostgreSQL, Redis and the emulator run on these cores too).
 """
 
 import argparse
@@ -46,6 +49,9 @@ async def main() -> None:
                 "two_bots_to_one": round(
                     two["acknowledged_per_second"] / one["acknowledged_per_second"], 2
                 ),
+                "two_bots_ceiling": round(1 / one["machine_busy"], 2)
+                if one["machine_busy"]
+                else None,
             }
         )
     )
