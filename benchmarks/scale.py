@@ -45,7 +45,7 @@ from broadcasts.models import Delivery, DeliveryStatus
 from broadcasts.planner import plan_run
 from core.db import create_sessionmaker
 from core.inbox import InboundUpdate
-from core.settings import load_settings
+from core.settings import WEBHOOK_CONNECTIONS_MOST, load_settings
 from tests.databases import temporary_postgres_database
 
 SEGBOT = str(Path(sys.executable).parent / "segbot")
@@ -174,9 +174,11 @@ def _update(update_id: int, user: int) -> dict[str, Any]:
 
 
 async def post_round_robin(urls: list[str], updates: int, *, secret: str) -> float:
-    """Post `updates` to the URLs in turn, 50 at a time; seconds until all were answered."""
+    """Post `updates` to the URLs in turn, as many at a time as segbot asks Telegram for
+    (SEGBOT_WEBHOOK_MAX_CONNECTIONS, the Bot API's most); seconds until all were answered."""
     headers = {SECRET_HEADER: secret}
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=50)) as http:
+    connector = aiohttp.TCPConnector(limit=WEBHOOK_CONNECTIONS_MOST)
+    async with aiohttp.ClientSession(connector=connector) as http:
 
         async def post(number: int) -> None:
             url = urls[number % len(urls)]

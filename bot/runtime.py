@@ -317,6 +317,7 @@ async def _serve_webhook(
             bot.set_webhook,
             url=settings.public_url + WEBHOOK_PATH,
             secret_token=webhook_secret(secret_key(settings)),
+            max_connections=settings.webhook_max_connections,
             allowed_updates=list(ALLOWED_UPDATES),
             drop_pending_updates=False,
         )

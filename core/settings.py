@@ -40,6 +40,7 @@ ENV_PREFIX = "SEGBOT_"
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./segbot.db"
 DEFAULT_CONFIG_FILE = Path("segbot.yaml")
 ENV_FILE = Path(".env")
+WEBHOOK_CONNECTIONS_MOST = 100  # setWebhook's max_connections: 1-100
 # Read by the test suite, not by segbot: known, so never warned about.
 TEST_VARIABLES = frozenset({"SEGBOT_TEST_DATABASE_URL", "SEGBOT_TEST_REDIS_URL"})
 
@@ -90,6 +91,12 @@ class Settings(BaseSettings):
     rate_limit: float = Field(default=25.0, gt=0, allow_inf_nan=False)
     # Seconds a broadcast message's request may go unanswered; then its outcome is unknown.
     send_timeout: float = Field(default=10.0, gt=0, allow_inf_nan=False)
+    # The most updates Telegram posts to the webhook at once: by default the Bot API's most,
+    # not Telegram's 40, because the inbox commits what arrives together in one transaction
+    # and bot processes scaled out share the connections.
+    webhook_max_connections: int = Field(
+        default=WEBHOOK_CONNECTIONS_MOST, ge=1, le=WEBHOOK_CONNECTIONS_MOST
+    )
     redis_url: SecretUrl | None = None
     config: Path | None = None
     db_pool_size: int = Field(default=5, ge=1)  # PostgreSQL connections kept per process

@@ -1,7 +1,7 @@
 """Settings no value can crash: a port out of range, a rate or timeout that is not a
-finite number, an empty SEGBOT_CONFIG, a .env that is not UTF-8, each one ConfigError
-line naming the setting (a password never in it); and the demo's settings, which take
-nothing from the environment or .env."""
+finite number, webhook connections outside the Bot API's 1-100, an empty SEGBOT_CONFIG, a
+.env that is not UTF-8, each one ConfigError line naming the setting (a password never in
+it); and the demo's settings, which take nothing from the environment or .env."""
 
 from pathlib import Path
 
@@ -36,6 +36,19 @@ def test_a_rate_or_timeout_must_be_finite(
     monkeypatch.setenv(name, value)
     with pytest.raises(ConfigError, match=f"^{name}: Input should be a finite number$"):
         load_settings()
+
+
+@pytest.mark.parametrize(
+    ("value", "bound"),
+    [("0", "greater than or equal to 1"), ("101", "less than or equal to 100")],
+)
+def test_webhook_connections_are_the_bot_apis_1_to_100(
+    monkeypatch: pytest.MonkeyPatch, value: str, bound: str
+) -> None:
+    monkeypatch.setenv("SEGBOT_WEBHOOK_MAX_CONNECTIONS", value)
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    assert str(caught.value) == f"SEGBOT_WEBHOOK_MAX_CONNECTIONS: Input should be {bound}"
 
 
 def test_an_empty_config_is_unset(monkeypatch: pytest.MonkeyPatch) -> None:

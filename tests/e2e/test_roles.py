@@ -82,6 +82,7 @@ async def test_webhook_mode_answers_users_and_refuses_requests_without_the_secre
         {"type": "chat", "chat_id": owner}
     ]
     assert webhooks[-1].params.get("url") == bot_settings.public_url + WEBHOOK_PATH
+    assert webhooks[-1].params.get("max_connections") == 100  # the Bot API's most
 
 
 async def test_bot_senders_and_schedulers_apart_deliver_a_campaign_once(
