@@ -174,7 +174,7 @@ class InboxProcessor:
             return 0
         by_user: defaultdict[int | None, list[inbox.Claimed]] = defaultdict(list)
         for item in claimed:
-            by_user[_user_of(item.payload)].append(item)
+            by_user[inbox.user_of(item.payload)].append(item)
         await asyncio.gather(*(self._in_order(items) for items in by_user.values()))
         async with self._sessionmaker() as session:
             await inbox.mark_handled(
@@ -189,14 +189,3 @@ class InboxProcessor:
                 await self._handle(item.payload)
             except Exception:  # one bad update must not stop the others
                 logger.exception("update %d could not be handled", item.update_id)
-
-
-def _user_of(payload: dict[str, Any]) -> int | None:
-    """The user (or chat) an update comes from, to keep each user's updates in order (None
-    when the update does not say, in a form that can be trusted or not)."""
-    for key, value in payload.items():
-        if key != "update_id" and isinstance(value, dict):
-            origin = value.get("from") or value.get("user") or value.get("chat")
-            user_id = origin.get("id") if isinstance(origin, dict) else None
-            return user_id if type(user_id) is int else None
-    return None

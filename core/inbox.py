@@ -13,6 +13,10 @@ pruned.
 Storing is group-committed (`GroupCommit`): the updates posted while one transaction is being
 written wait for the next, which holds them all in one INSERT and one COMMIT; each poster
 is answered only once the transaction holding its update has committed (or failed).
+
+Each user's updates are handled in order whichever process takes them: an update is stored
+with the user it comes from, and is not claimed while a claim holds an earlier update of
+that user (a process handles what it claimed before it claims again).
 """
 
 from collections.abc import Sequence
@@ -20,9 +24,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Index, delete, or_, select, update
+from sqlalchemy import JSON, BigInteger, Index, delete, exists, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, aliased, mapped_column
 
 from core.clock import Clock
 from core.db import Base, upsert
@@ -30,16 +34,22 @@ from core.grouped_calls import GroupedCalls
 from core.id_lists import among
 
 CLAIM_LEASE = timedelta(minutes=2)
+CLAIM_LOCK = 0x5E6B07_0003  # an arbitrary 64-bit key (core.leader's is 0x5E6B07_0001)
+BIGINT = range(-(2**63), 2**63)
 GROUP_LIMIT = 500  # updates in one group commit at most (one INSERT statement)
 KEEP_HANDLED = timedelta(days=1)
 
 
 class InboundUpdate(Base):
     __tablename__ = "inbound_updates"
-    __table_args__ = (Index("ix_inbound_updates_pending", "handled_at", "update_id"),)
+    __table_args__ = (
+        Index("ix_inbound_updates_pending", "handled_at", "update_id"),
+        Index("ix_inbound_updates_user", "user_id", "handled_at"),
+    )
 
     update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    user_id: Mapped[int | None] = mapped_column(BigInteger)  # see `user_of`
     received_at: Mapped[datetime]
     claimed_at: Mapped[datetime | None]
     handled_at: Mapped[datetime | None]
@@ -49,6 +59,17 @@ class InboundUpdate(Base):
 class Claimed:
     update_id: int
     payload: dict[str, Any]
+
+
+def user_of(payload: dict[str, Any]) -> int | None:
+    """The user (or chat) an update comes from, to keep each user's updates in order (None
+    when the update does not say, in a form that can be trusted or not)."""
+    for key, value in payload.items():
+        if key != "update_id" and isinstance(value, dict):
+            origin = value.get("from") or value.get("user") or value.get("chat")
+            user_id = origin.get("id") if isinstance(origin, dict) else None
+            return user_id if type(user_id) is int and user_id in BIGINT else None
+    return None
 
 
 async def store(session: AsyncSession, payload: dict[str, Any], *, now: datetime) -> None:
@@ -65,7 +86,12 @@ async def store_many(
     for payload in payloads:
         rows.setdefault(
             payload["update_id"],
-            {"update_id": payload["update_id"], "payload": payload, "received_at": now},
+            {
+                "update_id": payload["update_id"],
+                "payload": payload,
+                "user_id": user_of(payload),
+                "received_at": now,
+            },
         )
     await upsert(session, InboundUpdate, list(rows.values()), key=["update_id"], update=())
     await session.commit()
@@ -105,11 +131,24 @@ class GroupCommit:
 
 
 async def claim(session: AsyncSession, *, now: datetime, limit: int = 100) -> list[Claimed]:
-    """Claim (committed) up to `limit` unhandled updates nobody else holds, oldest first."""
-    free = or_(InboundUpdate.claimed_at.is_(None), InboundUpdate.claimed_at < now - CLAIM_LEASE)
+    """Claim (committed) up to `limit` unhandled updates nobody else holds, oldest first,
+    but none of a user whose earlier update a claim holds (its lease not run out).
+
+    On PostgreSQL claims take turns (a transaction-level advisory lock), so each sees what
+    the one before it claimed: two at once could otherwise each take one of a user's."""
+    stale = now - CLAIM_LEASE
+    free = or_(InboundUpdate.claimed_at.is_(None), InboundUpdate.claimed_at < stale)
+    held = aliased(InboundUpdate)
+    user_held = exists().where(
+        held.user_id == InboundUpdate.user_id,
+        held.handled_at.is_(None),
+        held.claimed_at >= stale,
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(text(f"SELECT pg_advisory_xact_lock({CLAIM_LOCK})"))
     rows = await session.execute(
         select(InboundUpdate.update_id, InboundUpdate.payload)
-        .where(InboundUpdate.handled_at.is_(None), free)
+        .where(InboundUpdate.handled_at.is_(None), free, ~user_held)
         .order_by(InboundUpdate.update_id)
         .limit(limit)
         .with_for_update(skip_locked=True)
