@@ -15,8 +15,9 @@ written wait for the next, which holds them all in one INSERT and one COMMIT; ea
 is answered only once the transaction holding its update has committed (or failed).
 
 Each user's updates are handled in order whichever process takes them: an update is stored
-with the user it comes from, and is not claimed while a claim holds an earlier update of
-that user (a process handles what it claimed before it claims again).
+with the user it comes from, and is not claimed while another claim holds one of that
+user's (claims take the oldest first, and a process handles what it claimed before it
+claims again).
 """
 
 from collections.abc import Sequence
@@ -34,8 +35,8 @@ from core.grouped_calls import GroupedCalls
 from core.id_lists import among
 
 CLAIM_LEASE = timedelta(minutes=2)
-CLAIM_LOCK = 0x5E6B07_0003  # an arbitrary 64-bit key (core.leader's is 0x5E6B07_0001)
-BIGINT = range(-(2**63), 2**63)
+CLAIM_LOCK = 0x5E6B07_0003  # an arbitrary 64-bit key (core.leader's ends 1, migrations' 2)
+BIGINT = range(-(2**63), 2**63)  # what a BIGINT column holds
 GROUP_LIMIT = 500  # updates in one group commit at most (one INSERT statement)
 KEEP_HANDLED = timedelta(days=1)
 
@@ -132,7 +133,7 @@ class GroupCommit:
 
 async def claim(session: AsyncSession, *, now: datetime, limit: int = 100) -> list[Claimed]:
     """Claim (committed) up to `limit` unhandled updates nobody else holds, oldest first,
-    but none of a user whose earlier update a claim holds (its lease not run out).
+    but none of a user one of whose updates a claim holds (its lease not run out).
 
     On PostgreSQL claims take turns (a transaction-level advisory lock), so each sees what
     the one before it claimed: two at once could otherwise each take one of a user's."""
