@@ -6,9 +6,9 @@ unhandled updates (`FOR UPDATE SKIP LOCKED` on PostgreSQL, so no two claim the s
 handles them in `update_id` order, and marks them handled. A claim older than the lease
 belongs to a process that died; anyone may take it again (at-least-once: losing an update
 is worse than handling one twice). A handled update is emptied at once: its payload (names,
-username, phone, message text) is kept only until it is handled. Its id is kept for a day,
-so that Telegram re-posting an update it thinks failed is recognised and ignored, then
-pruned.
+username, phone, message text) and its sender's id are kept only until it is handled. Its id
+is kept for a day, so that Telegram re-posting an update it thinks failed is recognised and
+ignored, then pruned.
 
 Storing is group-committed (`GroupCommit`): the updates posted while one transaction is being
 written wait for the next, which holds them all in one INSERT and one COMMIT; each poster
@@ -167,12 +167,12 @@ async def claim(session: AsyncSession, *, now: datetime, limit: int = 100) -> li
 
 
 async def mark_handled(session: AsyncSession, update_ids: list[int], *, now: datetime) -> None:
-    """Mark updates handled and empty them (committed): what a user sent is needed only to
-    handle it, and the id alone recognises a re-post."""
+    """Mark updates handled and empty them (committed): what a user sent, and who sent it,
+    are needed only to handle it in order, and the id alone recognises a re-post."""
     await session.execute(
         update(InboundUpdate)
         .where(among(InboundUpdate.update_id, update_ids))
-        .values(handled_at=now, payload={})
+        .values(handled_at=now, payload={}, user_id=None)
         .execution_options(synchronize_session=False),  # none is loaded as an object
     )
     await session.commit()

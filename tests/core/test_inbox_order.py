@@ -1,13 +1,14 @@
 """Bot processes sharing the webhook inbox handle each user's updates in order: an update
 is not claimed while a claim holds an earlier update of its user, whoever claims; a claim
-whose lease ran out holds nobody back; updates that name no user are claimed as before."""
+whose lease ran out holds nobody back; updates that name no user are claimed as before; a
+handled update keeps no trace of its user."""
 
 import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core import inbox
@@ -38,6 +39,14 @@ async def test_a_users_later_update_waits_while_an_earlier_one_is_claimed(
     assert await claimed_ids(session) == [2]  # another: Bran's, not Arya's second
     await inbox.mark_handled(session, [1], now=NOW)
     assert await claimed_ids(session) == [3]
+
+
+async def test_a_handled_update_no_longer_names_its_user(session: AsyncSession) -> None:
+    await inbox.store(session, pressed(1, ARYA), now=NOW)
+    assert await session.scalar(select(InboundUpdate.user_id)) == ARYA
+    await inbox.mark_handled(session, await claimed_ids(session), now=NOW)
+    session.expire_all()
+    assert await session.scalar(select(InboundUpdate.user_id)) is None
 
 
 async def test_a_claim_whose_lease_ran_out_holds_nobody_back(session: AsyncSession) -> None:
