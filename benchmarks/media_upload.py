@@ -20,6 +20,7 @@ import asyncio
 import json
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -62,9 +63,11 @@ class Timed:
     messenger: TelegramMessenger
     sends: list[tuple[float, float, bool]] = field(default_factory=list)
 
-    async def send(self, message: OutgoingMessage) -> Outcome:
+    async def send(
+        self, message: OutgoingMessage, *, on_written: Callable[[], None] | None = None
+    ) -> Outcome:
         started = time.perf_counter()
-        outcome = await self.messenger.send(message)
+        outcome = await self.messenger.send(message, on_written=on_written)
         upload = any(item.local for item in message.media)
         self.sends.append((started, time.perf_counter() - started, upload))
         return outcome

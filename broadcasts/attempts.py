@@ -42,7 +42,7 @@ from broadcasts.messenger import (
 )
 from broadcasts.models import Campaign
 from broadcasts.outcomes import Final, Refused, TimedOut, Unrenderable, Unsent
-from broadcasts.pacing import RateBudget
+from broadcasts.pacing import RateBudget, Send
 from broadcasts.recorder import Marks
 from broadcasts.templates import TemplateLimitError
 from core.metrics import MESSAGES, RETRY_AFTER
@@ -139,12 +139,12 @@ class Attempts:
             except Exception as error:  # the template, or a filter, broke for this one alone
                 self._faults.note("template errors", logging.WARNING, _unrenderable(pending, error))
                 return Unrenderable("template")
-            may_go = await self._take(pending, message.chat_id)
+            send = await self._take(pending, message.chat_id)
         finally:
             self._ahead.release()
         attempts = floods = 0
-        while may_go:
-            outcome = await self._request(message)
+        while send is not None:
+            outcome = await self._request(message, send)
             _counted(type(outcome).__name__).inc()
             down = self._outage.note(outcome)
             if isinstance(outcome, RetryAfter):
@@ -193,14 +193,16 @@ class Attempts:
                     return outcome
                 await asyncio.sleep(rules.backoff_seconds * 2 ** (attempts - 1))
             async with self._ahead:
-                may_go = await self._take(pending, message.chat_id)
+                send = await self._take(pending, message.chat_id)
         return Refused() if pending.marked else Unsent()
 
-    async def _take(self, pending: Pending, chat_id: int) -> bool:
-        """Wait for a send slot, the message marked attempted meanwhile; whether it may go."""
+    async def _take(self, pending: Pending, chat_id: int) -> Send | None:
+        """Wait for a send slot, the message marked attempted meanwhile; the send if it
+        may go, else None."""
         prepare = partial(self._mark, pending)
-        await self._budget.take(chat_id, paid=pending.paid, prepare=prepare)
-        return pending.marked and pending.due and self._sending(pending.run_id)
+        send = await self._budget.take(chat_id, paid=pending.paid, prepare=prepare)
+        may_go = pending.marked and pending.due and self._sending(pending.run_id)
+        return send if may_go else None
 
     async def _mark(self, pending: Pending) -> None:
         if not self._sending(pending.run_id):
@@ -211,11 +213,12 @@ class Attempts:
         else:
             pending.marked = await self._marks.mark(delivery_id)
 
-    async def _request(self, message: OutgoingMessage) -> Outcome | TimedOut:
+    async def _request(self, message: OutgoingMessage, send: Send) -> Outcome | TimedOut:
         timeout = self._rules.send_timeout
+        written = partial(self._budget.went_out, send)
         try:
             async with asyncio.timeout(timeout) as deadline:
-                outcome = await self._messenger.send(message)
+                outcome = await self._messenger.send(message, on_written=written)
         except TimeoutError:
             return TimedOut(timeout)
         # The messenger may answer the deadline's cancellation with its own no answer.

@@ -6,6 +6,7 @@ handling of each is one visible decision.
 """
 
 import enum
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol, TypeGuard
 
@@ -144,4 +145,9 @@ def refuses_the_bot(outcome: object) -> TypeGuard[Rejected]:
 
 
 class Messenger(Protocol):
-    async def send(self, message: OutgoingMessage) -> Outcome: ...
+    async def send(
+        self, message: OutgoingMessage, *, on_written: Callable[[], None] | None = None
+    ) -> Outcome:
+        """Send `message`; `on_written` is called once, at the moment its request is
+        written to the connection (the rate budget counts the send from then), if it is."""
+        ...

@@ -2,23 +2,34 @@
 bot, whatever the wake-ups, stalls and restarts; a global pause when Telegram answers 429;
 a minimum spacing between two messages to the same chat.
 
-The promise, counted when `take` returns (the send is handed to the HTTP client): no
-window of one second holds more than `rate` sends of a lane, for every sender sharing the
-store (a fractional rate counts whole sends: 25.5 is 25; below 1, one send at a time).
-Why: a lane's slots are at least `interval = (1 + MARGIN) / rate` apart, and `take`
-returns at its slot or at most TOLERANCE after it; a sender that wakes later does not send
-then but takes a fresh slot (the missed one stays used: skipped, never made up). So any
-rate + 1 sends used rate + 1 distinct slots, which span at least
-rate * interval = 1 + MARGIN seconds, and the sends themselves at least
-1 + MARGIN - TOLERANCE = 1.02 s. The 20 ms to spare absorb jitter between the hand-over
-and the request reaching Telegram: against the emulator in another process, on a busy
-two-core machine, that delay varied by 10 ms at most at 25/s, and the tightest 26 sends
-it accepted spanned 1.021 s.
+The promise, counted when each request is written to its connection (the messenger says
+when, `went_out`; a send it says nothing of counts from when `take` returned): no window
+of one second holds more than `rate` sends of a lane, for every sender sharing the store
+(a fractional rate counts whole sends: 25.5 is 25; below 1, one send at a time).
+Why, in two parts:
+- the slots: a lane's slots are at least `interval = (1 + MARGIN) / rate` apart, and
+  `take` returns at its slot or at most TOLERANCE after it; a sender that wakes later does
+  not send then but takes a fresh slot (the missed one stays used: skipped, never made
+  up). So any rate + 1 hand-overs used rate + 1 distinct slots, which span at least
+  rate * interval = 1 + MARGIN seconds, and the hand-overs at least
+  1 + MARGIN - TOLERANCE = 1.02 s;
+- the writes: between the hand-over and the write the process may be busy with other work
+  (on a loaded machine that took up to 0.1 s), and the late request then reaches Telegram
+  bunched with the ones after it. So `take` also hands over only while this budget's
+  sends of the last WINDOW = 1.02 s, counted at their writes (or their hand-overs, while
+  not yet written), number fewer than the rate; otherwise the slot is skipped as above.
+  The send with the latest hand-over among any rate + 1 writes within WINDOW would have
+  seen the other rate of them, so there are none.
+The 20 ms between WINDOW and a full second absorb jitter between the write and the request
+reaching Telegram: against the emulator in another process, on a two-core machine with
+four CPU-bound processes beside, that delay stayed under 7 ms, and the tightest 181 sends
+the emulator accepted at 180/s spanned 1.019 s (1.014 s before writes were counted).
 
 What it costs: the lane runs at 1 / (1 + MARGIN) = 97.1% of the rate (25/s gives
-24.27/s, 1000/s gives 970.9/s); each late wake-up costs one slot, so a process too busy
-to keep up (1000/s from one Python process) sends at what it can, never more; a store
-with no memory of a lane gives out its first slot one second late (below).
+24.27/s, 1000/s gives 970.9/s); each late wake-up, and each write late enough to crowd the
+window a second on, costs one slot, so a process too busy to keep up (1000/s from one
+Python process) sends at what it can, never more; a store with no memory of a lane gives
+out its first slot one second late (below).
 
 Where the slots and the pause are kept is a `SlotStore`: this process (`LocalSlots`, one
 sender) or Redis (broadcasts/shared_pacing.py), so that several sender processes share
@@ -30,8 +41,10 @@ within `shared_pacing.PAUSE_NEWS`, 50 ms), and the slots after it start at its e
 spaced as usual.
 
 Failure cases, where the promise does not hold:
-- a stall of the process after `take` returned (before the request leaves) or network
-  jitter beyond the 20 ms: the request may reach Telegram bunched with later ones;
+- network jitter beyond the 20 ms, or one request written more than WINDOW after its
+  hand-over while the process sent others (it has left the window by then);
+- the writes are counted per process: with several senders sharing a store through Redis,
+  a late write in one is not seen by the others (their slots still keep the spacing);
 - two senders that do not share a store (two processes without Redis) each use the whole
   rate;
 - restarts are safe only because a store with no memory of a lane (a new `LocalSlots`, a
@@ -44,12 +57,15 @@ import asyncio
 import logging
 import math
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Protocol
 
 FREE, PAID = "free", "paid"
 MARGIN = 0.03  # slots are (1 + MARGIN) / rate apart
 TOLERANCE = 0.010  # the latest a send may go after its slot (must stay below MARGIN s)
+WINDOW = 1 + MARGIN - TOLERANCE  # seconds of writes a hand-over counts (1.02)
 START_AFTER = 1.0  # a store with no memory of a lane: the previous sender's last second
 _MISSES_TO_WARN = 5  # a send that misses this many slots in a row counts as struggling
 _WARN_EVERY = 30.0  # seconds: struggling sends are summarised, not logged one by one
@@ -99,10 +115,24 @@ class LocalSlots:
         self._paused_until = max(self._paused_until, self._monotonic() + seconds)
 
 
+@dataclass(slots=True)
+class Send:
+    """One send handed over by `RateBudget.take`: its lane, and when it left as far as is
+    known (the hand-over, until `RateBudget.went_out` says when its request was written)."""
+
+    lane: str
+    at: float
+
+
 def _interval(rate: float) -> float:
     if rate <= 0:
         raise ValueError("the rate must be positive")
     return (1 + MARGIN) / (math.floor(rate) if rate >= 1 else rate)
+
+
+def _most(rate: float) -> int:
+    """The most sends one second may hold at `rate` (below 1: one)."""
+    return math.floor(rate) if rate >= 1 else 1
 
 
 class RateBudget:
@@ -120,6 +150,7 @@ class RateBudget:
         if paid_per_second is not None:
             self._rates[PAID] = paid_per_second
         self._intervals = {lane: _interval(rate) for lane, rate in self._rates.items()}
+        self._recent: dict[str, deque[Send]] = {lane: deque() for lane in self._rates}
         self._slots = slots or LocalSlots(monotonic)
         self._chat_spacing = chat_spacing
         self._monotonic = monotonic
@@ -148,9 +179,10 @@ class RateBudget:
         *,
         paid: bool = False,
         prepare: Callable[[], Awaitable[None]] | None = None,
-    ) -> None:
+    ) -> Send:
         """Wait until a message may go to `chat_id` (in the paid lane when `paid`;
-        ValueError if this budget has none); on return, send it at once.
+        ValueError if this budget has none); on return, send it at once, and call
+        `went_out` with the returned `Send` when its request is written.
 
         `prepare` is awaited once, after the first slot is reserved, while waiting for it
         (to record that the message is about to go); a slot missed meanwhile is replaced by
@@ -171,13 +203,31 @@ class RateBudget:
             handed_over = self._monotonic()
             if paused_until > handed_over:
                 continue  # a pause began meanwhile: a slot after it
-            if handed_over - earliest <= TOLERANCE:
+            if handed_over - earliest <= TOLERANCE and self._window_has_room(lane, handed_over):
                 break
-            misses += 1  # woke too late: the slot is skipped, the send takes a fresh one
+            misses += 1  # woke too late, or late writes crowd the window: a fresh slot
             if misses == _MISSES_TO_WARN:
                 self._report_struggling(handed_over)
         self._last_to_chat[chat_id] = handed_over
         self._forget_old(handed_over)
+        send = Send(lane, handed_over)
+        self._recent[lane].append(send)
+        return send
+
+    def went_out(self, send: Send) -> None:
+        """The request of `send` has just been written to its connection: it counts from
+        now. Call it at once, from the code that writes (no await in between)."""
+        send.at = self._monotonic()
+
+    def _window_has_room(self, lane: str, now: float) -> bool:
+        """Whether this budget's sends of the last WINDOW seconds, counted at their writes,
+        leave room for one more."""
+        recent = self._recent[lane]
+        while recent and recent[0].at <= now - WINDOW:
+            recent.popleft()
+        # In hand-over order: behind a send written late, older sends stay counted until
+        # it leaves, which only ever counts too many.
+        return len(recent) < _most(self._rates[lane])
 
     def _report_struggling(self, now: float) -> None:
         """One warning per `_WARN_EVERY` seconds at most, counting the sends since the last."""

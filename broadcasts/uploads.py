@@ -98,10 +98,12 @@ class UploadOnce:
         self._running: set[asyncio.Task[Outcome]] = set()
         self._waiting = 0  # messages waiting for an upload now
 
-    async def send(self, message: OutgoingMessage) -> Outcome:
+    async def send(
+        self, message: OutgoingMessage, *, on_written: Callable[[], None] | None = None
+    ) -> Outcome:
         keys = [_key(item) for item in message.media if item.local]
         if not keys:
-            return await self._messenger.send(message)
+            return await self._messenger.send(message, on_written=on_written)
         await self._files.load(keys)
         deadline = asyncio.get_running_loop().time() + self._patience
         while busy := [
@@ -118,10 +120,10 @@ class UploadOnce:
         by_id = _by_id(message, self._files)
         todo = _unknown(keys, self._files)
         if not todo:
-            return await self._messenger.send(by_id)
+            return await self._messenger.send(by_id, on_written=on_written)
         mine = {key: asyncio.get_running_loop().create_future() for key in todo}
         self._uploading |= mine
-        upload = asyncio.create_task(self._upload(by_id, mine))
+        upload = asyncio.create_task(self._upload(by_id, mine, on_written))
         self._running.add(upload)
         upload.add_done_callback(self._finished)
         return await asyncio.shield(upload)
@@ -133,13 +135,16 @@ class UploadOnce:
             logger.warning("an upload failed: %s: %s", type(error).__name__, error)
 
     async def _upload(
-        self, message: OutgoingMessage, claimed: dict[FileKey, asyncio.Future[None]]
+        self,
+        message: OutgoingMessage,
+        claimed: dict[FileKey, asyncio.Future[None]],
+        on_written: Callable[[], None] | None,
     ) -> Outcome:
         """Send `message`, uploading its files in `claimed`, every send held meanwhile;
         keep the ids it brings."""
         holding = None if self._pause is None else asyncio.create_task(self._hold(self._pause))
         try:
-            outcome = await self._messenger.send(message)
+            outcome = await self._messenger.send(message, on_written=on_written)
             if isinstance(outcome, Sent):
                 for item, file_id in zip(message.media, outcome.file_ids, strict=False):
                     if item.local and _key(item) in claimed:

@@ -12,6 +12,7 @@ stops at a step that cannot happen (a rule naming a segment since deleted), sayi
 Nobody else moves on in the copy (it may hold many people inside journeys).
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -73,7 +74,9 @@ class _Recorder:
         self.sent: list[OutgoingMessage] = []
         self._count = 0
 
-    async def send(self, message: OutgoingMessage) -> Outcome:
+    async def send(
+        self, message: OutgoingMessage, *, on_written: Callable[[], None] | None = None
+    ) -> Outcome:
         self._count += 1
         if message.chat_id == self.chat_id:
             self.sent.append(message)

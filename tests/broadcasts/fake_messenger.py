@@ -12,8 +12,12 @@ class FakeMessenger:
         self.script: dict[int, list[Outcome]] = {}  # chat id -> answers before success
         self.before_answer: Callable[[OutgoingMessage], Awaitable[None]] | None = None
 
-    async def send(self, message: OutgoingMessage) -> Outcome:
+    async def send(
+        self, message: OutgoingMessage, *, on_written: Callable[[], None] | None = None
+    ) -> Outcome:
         self.calls.append(message)
+        if on_written is not None:
+            on_written()
         if self.before_answer is not None:
             await self.before_answer(message)
         scripted = self.script.get(message.chat_id)

@@ -4,6 +4,7 @@ so when it answers again everyone gets the message, once. One chat whose sends f
 while the others' go is still that message's failure (tests/broadcasts/test_sender.py)."""
 
 import logging
+from collections.abc import Callable
 from dataclasses import replace
 
 import pytest
@@ -37,12 +38,14 @@ class DownFor(FakeMessenger):
         self._left = requests
         self._answer = answer
 
-    async def send(self, message: OutgoingMessage) -> Outcome:
+    async def send(
+        self, message: OutgoingMessage, *, on_written: Callable[[], None] | None = None
+    ) -> Outcome:
         if self._left:
             self._left -= 1
             self.calls.append(message)
             return self._answer
-        return await super().send(message)
+        return await super().send(message, on_written=on_written)
 
 
 async def test_a_bot_api_answering_502_for_a_while_fails_nobody(

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings, target
 from hypothesis import strategies as st
 
-from broadcasts.pacing import MARGIN, START_AFTER, TOLERANCE, LocalSlots, RateBudget
+from broadcasts.pacing import MARGIN, START_AFTER, TOLERANCE, WINDOW, LocalSlots, RateBudget
 
 T = TypeVar("T")
 
@@ -118,12 +118,15 @@ async def send_all(
     pauses: Sequence[tuple[float, float]] = (),
     *,
     heard_within: float = 0.0,
+    writes: Sequence[float] = (),
 ) -> dict[bool, list[float]]:
     """Each send starts after its delay (through the budgets in turn, in the paid lane when
     asked) and prepares once; each pause begins after its delay (through the budgets in
-    turn). The hand-over times of each lane (paid: True), checking that prepare ran once
-    before and that no send went in a pause (other budgets may hear of it `heard_within`)."""
-    handed: dict[bool, list[float]] = {False: [], True: []}
+    turn). A send's request is written `writes[number]` seconds after its hand-over (0
+    where there is none), the budget told. The write times of each lane (paid: True),
+    checking that prepare ran once before and that no send went in a pause (other budgets
+    may hear of it `heard_within`)."""
+    written: dict[bool, list[float]] = {False: [], True: []}
     prepared: Counter[int] = Counter()
     paused: list[tuple[float, float, int]] = []
 
@@ -134,12 +137,15 @@ async def send_all(
 
         sender = number % len(budgets)
         await clock.wait(delay)
-        await budgets[sender].take(number, paid=paid, prepare=prepare)
+        handed = await budgets[sender].take(number, paid=paid, prepare=prepare)
         assert prepared[number] == 1
         for began, ends, pauser in paused:
             heard = began + (0.0 if pauser == sender else heard_within)
             assert not heard < clock.now < ends - 1e-6, "sent in a pause"  # Redis: whole µs
-        handed[paid].append(clock.now)
+        if number < len(writes) and writes[number] > 0:
+            await clock.wait(writes[number])  # the process is busy with other work meanwhile
+            budgets[sender].went_out(handed)
+        written[paid].append(clock.now)
 
     async def pause(number: int, delay: float, seconds: float) -> None:
         pauser = number % len(budgets)
@@ -152,7 +158,7 @@ async def send_all(
         *(send(number, delay, paid) for number, (delay, paid) in enumerate(sends)),
         *(pause(number, delay, seconds) for number, (delay, seconds) in enumerate(pauses)),
     )
-    return handed
+    return written
 
 
 rates = st.sampled_from([0.5, 1.0, 2.5, 3.0, 7.0, 25.0, 30.0])
@@ -160,6 +166,9 @@ stall = st.one_of(st.just(0.0), st.floats(0, 2 * MARGIN), st.floats(0, 0.3), st.
 stalls = st.lists(stall, max_size=100)
 sends = st.lists(st.tuples(st.floats(0, 3.0), st.booleans()), min_size=1, max_size=60)
 pauses = st.lists(st.tuples(st.floats(0, 4.0), st.floats(0.1, 2.0)), max_size=2)
+# Within WINDOW: a request written later than that, while others went, is a failure case.
+write = st.one_of(st.just(0.0), st.floats(0, 2 * MARGIN), st.floats(0, 0.9 * WINDOW))
+writes = st.lists(write, max_size=60)
 
 
 @settings(max_examples=150, deadline=None)
@@ -176,6 +185,20 @@ async def test_no_window_ever_holds_more_than_the_rate(
     handed = await send_all(clock, [budget], sends, pauses)
     assert_no_window_exceeds((handed[False], rate), (handed[True], paid_rate))
     assert len(handed[False]) + len(handed[True]) == len(sends)
+
+
+@settings(max_examples=150, deadline=None)
+@given(rate=rates, stalls=stalls, sends=sends, writes=writes)
+async def test_no_window_holds_more_than_the_rate_counted_at_the_writes(
+    rate: float, stalls: list[float], sends: list[tuple[float, bool]], writes: list[float]
+) -> None:
+    """Requests written late, while the process hands other sends over, still never crowd
+    a second: counted when each was written."""
+    clock = VirtualClock(stalls)
+    budget = budget_on(clock, rate, paid=rate)
+    written = await send_all(clock, [budget], sends, writes=writes)
+    assert_no_window_exceeds((written[False], rate), (written[True], rate))
+    assert len(written[False]) + len(written[True]) == len(sends)
 
 
 @settings(max_examples=60, deadline=None)
@@ -230,6 +253,18 @@ async def test_a_late_wake_up_skips_its_slot_and_sends_in_a_fresh_one() -> None:
     # late within the tolerance still sends; later than it, the slot is lost, not made up
     expected = [0.0, interval + 0.9 * TOLERANCE, 2 * interval, 4 * interval, 5 * interval]
     assert sorted(handed) == pytest.approx([1000.0 + t for t in expected])
+
+
+async def test_a_request_written_late_holds_back_the_send_a_second_after_it() -> None:
+    interval = (1 + MARGIN) / 10
+    clock = VirtualClock()
+    budget = budget_on(clock, 10)
+    written = sorted((await send_all(clock, [budget], [(0.0, False)] * 12, writes=[0.05]))[False])
+    # The first request left 50 ms after its slot: the eleventh slot, 1.03 s after the
+    # first, would put 11 writes within a second; it is skipped and the send takes the next.
+    assert written[0] == pytest.approx(written[1] - interval + 0.05, abs=0.003)
+    assert written[10] - written[1] == pytest.approx(10 * interval)
+    assert tightest_span(written, 10) >= WINDOW
 
 
 async def test_prepare_runs_once_while_waiting_even_when_the_slot_is_missed() -> None:

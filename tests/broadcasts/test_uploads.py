@@ -2,7 +2,7 @@
 file id; the id is kept for other senders and restarts."""
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
@@ -36,7 +36,9 @@ class Platform:
         self.refuse: list[Outcome] = []
         self.uploads = 0
 
-    async def send(self, message: OutgoingMessage) -> Outcome:
+    async def send(
+        self, message: OutgoingMessage, *, on_written: Callable[[], None] | None = None
+    ) -> Outcome:
         self.requests.append(message)
         if not any(item.local for item in message.media):
             return Sent(len(self.requests), tuple(item.ref for item in message.media))

@@ -1,8 +1,13 @@
-"""The Telegram messenger against the emulator: every kind of answer becomes its outcome."""
+"""The Telegram messenger against the emulator: every kind of answer becomes its outcome,
+and the caller hears when each request was written."""
+
+import time
+from pathlib import Path
 
 import pytest
 
 from bot.messenger import TelegramMessenger
+from broadcasts.media import sha256_of
 from broadcasts.messenger import (
     Blocked,
     Button,
@@ -18,6 +23,7 @@ from broadcasts.messenger import (
 )
 from core.settings import load_settings
 from telegram_emulator import Emulator
+from tests.broadcasts.media_files import JPEG_HEAD, media_file
 from tests.e2e.conftest import BOT_TOKEN
 from tests.polling import until
 from tests.ports import free_port
@@ -77,3 +83,29 @@ async def test_no_answer_in_time_is_unknown_and_no_connection_is_transient(
         outcome = await nobody.send(OutgoingMessage(1, "Hi"))
     assert isinstance(outcome, TransientError)
     assert BOT_TOKEN not in outcome.description
+
+
+async def test_the_caller_hears_once_when_each_request_is_written(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    """When the rate budget counts a send from: its request written, told once (an upload
+    writes many chunks), before the emulator read it and well before the answer."""
+    emulator.add_user(1)
+    emulator.limits.delay_seconds = 0.3  # handled at once, answered later
+    path = media_file(tmp_path, "summer.jpg", JPEG_HEAD)
+    photo = Media(MediaKind.PHOTO, str(path), local=True, sha256=sha256_of(path))
+    written: list[float] = []
+    answered: list[float] = []
+    async with TelegramMessenger(api_base=emulator.base_url, token=BOT_TOKEN) as messenger:
+        for message in (OutgoingMessage(1, "Hi"), OutgoingMessage(1, "A photo", media=(photo,))):
+            outcome = await messenger.send(
+                message, on_written=lambda: written.append(time.monotonic())
+            )
+            answered.append(time.monotonic())
+            assert isinstance(outcome, Sent)
+    read = [request.at for request in emulator.requests]
+    assert [request.method for request in emulator.requests] == ["sendMessage", "sendPhoto"]
+    assert len(written) == 2
+    for write, reading, answer in zip(written, read, answered, strict=True):
+        assert write <= reading
+        assert answer - write >= 0.3

@@ -5,7 +5,7 @@ Telegram signs it."""
 import hashlib
 import hmac
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from urllib.parse import urlencode
@@ -31,7 +31,9 @@ Client = TestClient[web.Request, web.Application]
 class NoMessenger:
     """Sends nothing: no request here may reach a send."""
 
-    async def send(self, message: OutgoingMessage) -> Outcome:
+    async def send(
+        self, message: OutgoingMessage, *, on_written: Callable[[], None] | None = None
+    ) -> Outcome:
         raise AssertionError(f"unexpected send to {message.chat_id}")
 
 
