@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import BigInteger, Column, Dialect, Executable, MetaData, Select, Table
+from sqlalchemy import BigInteger, Column, Dialect, Executable, MetaData, Select, Table, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.schema import CreateTable
 
@@ -159,10 +159,32 @@ async def fill_temporary(
     column order, by `insert_records`. On PostgreSQL it is emptied by TRUNCATE (no dead
     rows left in a table autovacuum never visits) and analysed after (never auto-analysed,
     it would be planned blind)."""
+    await _empty_temporary(session, table)
+    await insert_records(session, table.name, [column.name for column in table.columns], records)
+    if records:
+        await _analyze_temporary(session, table)
+
+
+async def fill_temporary_from(session: AsyncSession, table: Table, rows: Select[Any]) -> None:
+    """Make the temporary `table` hold exactly what `rows` selects (one value per column of
+    the table, in its order), with one INSERT ... SELECT; emptied and analysed as
+    `fill_temporary` does."""
+    await _empty_temporary(session, table)
+    connection = await session.connection()
+    await connection.execute(insert(table).from_select(list(table.columns), rows))
+    await _analyze_temporary(session, table)
+
+
+async def _empty_temporary(session: AsyncSession, table: Table) -> None:
+    """Create the temporary `table` if missing, else empty it."""
     connection = await session.connection()
     postgres = connection.dialect.name == "postgresql"
     await connection.execute(CreateTable(table, if_not_exists=True))
     await connection.exec_driver_sql(f"{'TRUNCATE' if postgres else 'DELETE FROM'} {table.name}")
-    await insert_records(session, table.name, [column.name for column in table.columns], records)
-    if postgres and records:
+
+
+async def _analyze_temporary(session: AsyncSession, table: Table) -> None:
+    """PostgreSQL: statistics for the temporary `table`, which autovacuum never analyses."""
+    connection = await session.connection()
+    if connection.dialect.name == "postgresql":
         await connection.exec_driver_sql(f"ANALYZE {table.name}")

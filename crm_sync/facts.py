@@ -4,9 +4,14 @@ subscriber, summed over the customers linked to them.
 Orders count, total and average spend, first and last order date; refunds, cancellations
 and amounts <= 0 are left out. Set-based statements on both databases; refreshing a
 customer's facts refreshes its subscriber's sums too. Nothing here commits.
+
+Two ways to bring them up to date: recomputed from the customers' orders
+(`refresh_facts_since`, `refresh_facts`), or moved by a batch of changed orders from what
+each was and is (`follow_order_changes`), which reads none of the customers' other orders
+and so costs the same however long their history.
 """
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 
 from sqlalchemy import (
@@ -15,19 +20,23 @@ from sqlalchemy import (
     Subquery,
     and_,
     case,
+    cast,
     delete,
     exists,
     func,
     literal,
+    null,
     or_,
     select,
+    union_all,
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import SQLColumnExpression
 
-from core.db import dialect_insert
+from core.db import UtcDateTime, dialect_insert
 from crm_sync.models import Customer, Order, SubscriberPurchases
+from crm_sync.staging import ORDERS_MATCHED
 
 ID_CHUNK = 5_000
 
@@ -58,10 +67,118 @@ async def refresh_facts_since(session: AsyncSession, *, source: str, since: date
 
 async def refresh_facts(session: AsyncSession, *, customer_ids: Iterable[int]) -> None:
     """Refresh the given customers."""
+    for chosen in _in_chunks(customer_ids):
+        await _refresh_chosen(session, chosen)
+
+
+async def follow_order_changes(session: AsyncSession) -> None:
+    """Bring the facts up to date with a batch of orders just written from `ORDERS_MATCHED`
+    (`crm_sync.store`), from what each order was when matched and what it is now, without
+    reading the customers' other orders.
+
+    An order that counts as a purchase as it did (same customer, date and amount), or
+    that counted neither then nor now, changes nothing. Else what it counted for is taken
+    from its customer then and what it counts for added to its customer now: counts and
+    sums by their differences, first and last order dates widened by the dates added. A
+    customer losing a purchase on their first or last order date (so also one losing
+    their last purchase) has their facts recomputed from their orders instead: which
+    order is first or last now, only the orders know. The customers' subscribers' sums
+    follow.
+    """
+    changes = _order_changes()
+    removes = changes.c.removed_first.is_not(None)
+    reaches_edge = and_(
+        removes,
+        or_(
+            Customer.first_order_at.is_(None),
+            Customer.last_order_at.is_(None),
+            changes.c.removed_first <= Customer.first_order_at,
+            changes.c.removed_last >= Customer.last_order_at,
+        ),
+    )
+    their_customers = select(changes.c.customer_id).join(
+        Customer, Customer.id == changes.c.customer_id
+    )
+    recompute = (await session.scalars(their_customers.where(reaches_edge))).all()
+    totals = (
+        select(
+            Customer.id.label("customer_id"),
+            (Customer.orders_count + changes.c.orders).label("orders"),
+            func.round(Customer.total_spent + changes.c.spent, 2).label("spent"),
+            _widened(Customer.first_order_at, changes.c.added_first, earlier=True).label(
+                "first_at"
+            ),
+            _widened(Customer.last_order_at, changes.c.added_last, earlier=False).label("last_at"),
+        )
+        .join(changes, Customer.id == changes.c.customer_id)
+        .where(~reaches_edge)
+    )
+    await _write_totals(session, totals.subquery("totals"), synchronize=False)
+    for chosen in _in_chunks(recompute):
+        await _recompute(session, chosen, synchronize=False)
+    await _refresh_their_subscribers(session, Customer.id.in_(select(changes.c.customer_id)))
+
+
+def _in_chunks(customer_ids: Iterable[int]) -> Iterator[Select[int]]:
+    """The customers `customer_ids` names, selected by id, `ID_CHUNK` at a time."""
     ids = sorted(set(customer_ids))
     for start in range(0, len(ids), ID_CHUNK):
-        chunk = select(Customer.id).where(Customer.id.in_(ids[start : start + ID_CHUNK]))
-        await _refresh_chosen(session, chunk)
+        yield select(Customer.id).where(Customer.id.in_(ids[start : start + ID_CHUNK]))
+
+
+def _order_changes() -> Subquery:
+    """Per customer, what the matched orders that changed their purchases add and take
+    away: `orders` and `spent` (differences), `added_first` and `added_last` (the dates of
+    the purchases added), `removed_first` and `removed_last` (of those taken away)."""
+    match = ORDERS_MATCHED.c
+    counts_now = and_(match.counts_as_purchase.is_(True), match.amount > 0)
+    counted = match.was_purchase.is_(True)
+    the_same = and_(
+        counted,
+        counts_now,
+        match.was_customer_id == match.customer_id,
+        match.was_ordered_at == match.ordered_at,
+        match.was_amount == match.amount,
+    )
+    # Orders naming no customer the source has were not written: they change nothing.
+    changed = and_(match.customer_id.is_not(None), ~the_same)
+    no_date = cast(null(), UtcDateTime())
+    added = select(
+        match.customer_id.label("customer_id"),
+        literal(1).label("orders"),
+        match.amount.label("spent"),
+        match.ordered_at.label("added_at"),
+        no_date.label("removed_at"),
+    ).where(changed, counts_now)
+    taken = select(
+        match.was_customer_id, literal(-1), -match.was_amount, no_date, match.was_ordered_at
+    ).where(changed, counted)
+    both = union_all(added, taken).subquery("contributions")
+    return (
+        select(
+            both.c.customer_id,
+            func.sum(both.c.orders).label("orders"),
+            func.sum(both.c.spent).label("spent"),
+            func.min(both.c.added_at).label("added_first"),
+            func.max(both.c.added_at).label("added_last"),
+            func.min(both.c.removed_at).label("removed_first"),
+            func.max(both.c.removed_at).label("removed_last"),
+        )
+        .group_by(both.c.customer_id)
+        .subquery("changes")
+    )
+
+
+def _widened(
+    stored: SQLColumnExpression[datetime | None],
+    added: SQLColumnExpression[datetime | None],
+    *,
+    earlier: bool,
+) -> ColumnElement[datetime | None]:
+    """The `stored` first (`earlier`) or last date, moved to `added` where that lies
+    beyond it; either may be none."""
+    beyond = added < stored if earlier else added > stored
+    return case((and_(added.is_not(None), or_(stored.is_(None), beyond)), added), else_=stored)
 
 
 async def refresh_subscriber_purchases(
@@ -80,6 +197,13 @@ async def refresh_subscriber_purchases(
 async def _refresh_chosen(
     session: AsyncSession, ids: Select[int], *, synchronize: bool = True
 ) -> None:
+    """Recompute the facts of the customers whose ids `ids` selects (`_recompute`), and
+    their subscribers' sums."""
+    await _recompute(session, ids, synchronize=synchronize)
+    await _refresh_their_subscribers(session, Customer.id.in_(ids.scalar_subquery()))
+
+
+async def _recompute(session: AsyncSession, ids: Select[int], *, synchronize: bool) -> None:
     """Recompute the facts of the customers whose ids `ids` selects (once or more each)
     in one statement, their purchases outer-joined: who has none left gets none.
     `synchronize`: bring the session's Customer objects up to date too."""
@@ -87,7 +211,6 @@ async def _refresh_chosen(
     purchases = and_(Order.customer_id == customer, _purchase())
     totals = _purchase_totals(customer).outerjoin(Order, purchases).subquery("totals")
     await _write_totals(session, totals, synchronize=synchronize)
-    await _refresh_their_subscribers(session, Customer.id.in_(ids.scalar_subquery()))
 
 
 async def _refresh_source(session: AsyncSession, source: str) -> None:

@@ -1,7 +1,7 @@
 """Staging tables: a batch of validated records, loaded into a TEMPORARY table by the
 driver's fastest path (COPY on PostgreSQL, INSERTs of many rows each on SQLite:
-`core.frames.insert_records`), so the store can write it with set-based statements.
-Nothing here commits.
+`core.frames.insert_records`), so the store can write it with set-based statements; and
+the table a batch naming stored orders is matched into. Nothing here commits.
 
 Temporary tables are private to the connection and need no migration. Values are staged
 in the form the target columns store them (SQLite: SQLAlchemy's UTC timestamp text; on
@@ -29,7 +29,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.db import UtcDateTime
 from core.frames import fill_temporary, stored_times
+from crm_sync.models import Money
 
 # Kept apart from the models' metadata: Alembic never sees these tables.
 STAGE_METADATA = MetaData()
@@ -58,6 +60,29 @@ ORDERS_STAGE = Table(
     Column("quantity", Integer),
     Column("utm_campaign", Text),
     Column("counts_as_purchase", Boolean),
+    prefixes=["TEMPORARY"],
+)
+# A staged batch of orders that names stored ones, matched to what the source holds
+# (`crm_sync.store`): each order's values as the orders table stores them, its customer
+# (None: the source has none by that id), and for a stored order what it was when matched,
+# for the purchase facts to follow the change (`crm_sync.facts.follow_order_changes`).
+ORDERS_MATCHED = Table(
+    "crm_matched_orders",
+    STAGE_METADATA,
+    Column("external_id", Text),
+    Column("customer_id", BigInteger),
+    Column("ordered_at", UtcDateTime()),
+    Column("amount", Money),
+    Column("currency", Text),
+    Column("status", Text),
+    Column("quantity", Integer),
+    Column("utm_campaign", Text),
+    Column("counts_as_purchase", Boolean),
+    Column("stored", Boolean),
+    Column("was_customer_id", BigInteger),
+    Column("was_ordered_at", UtcDateTime()),
+    Column("was_amount", Money),
+    Column("was_purchase", Boolean),  # it counted in the purchase facts
     prefixes=["TEMPORARY"],
 )
 

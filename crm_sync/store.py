@@ -5,9 +5,12 @@ two statements: an INSERT of the staged rows not stored yet, and an UPDATE of th
 ones where something changed, so `updated_at` moves only when something did and
 re-reading stored rows updates nothing. A batch none of whose keys are stored (every
 batch of a first import) is one plain INSERT, with no conflict to look for row by row.
-Orders find their customer with a join. An order naming a customer the source does not
-have is handed back to be rejected (a typo in a customer id must not invent a customer),
-unless the sync creates customers: then the customer is created bare (a "stub").
+Orders find their customer with a join; a batch of orders naming stored ones is first
+matched into a table of each order's customer and what the stored order was (which the
+purchase facts follow: `crm_sync.facts.follow_order_changes`). An order naming a
+customer the source does not have is handed back to be rejected (a typo in a customer id
+must not invent a customer), unless the sync creates customers: then the customer is
+created bare (a "stub").
 Inserted/updated/unchanged are counted exactly and the same way on SQLite and
 PostgreSQL. One sync per source runs at a time (`crm_sync.run_lock`): no other writer
 stores a key of the source between the count of stored keys and the INSERT. Nothing here
@@ -40,10 +43,17 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db import UtcDateTime, dialect_insert
+from core.frames import fill_temporary_from
 from crm_sync.models import Customer, Money, Order
 from crm_sync.raw import jsonable_records
 from crm_sync.records import Rejection
-from crm_sync.staging import CUSTOMERS_STAGE, ORDERS_STAGE, stage, staged_time
+from crm_sync.staging import (
+    CUSTOMERS_STAGE,
+    ORDERS_MATCHED,
+    ORDERS_STAGE,
+    stage,
+    staged_time,
+)
 
 KEY = ("source", "external_id")
 CUSTOMERS = typing.cast(Table, Customer.__table__)
@@ -71,7 +81,9 @@ class WriteCounts:
 @dataclass(slots=True)
 class OrderWrites:
     counts: WriteCounts
-    moved_from: set[int]  # customers an order moved away from: their facts need refreshing
+    # The batch named stored orders and was matched first (`ORDERS_MATCHED`): the purchase
+    # facts can follow its changes (`crm_sync.facts.follow_order_changes`).
+    matched: bool
     rejected: list[Rejection]  # orders not stored: the source has no such customer
 
 
@@ -111,36 +123,42 @@ async def store_orders(
 ) -> OrderWrites:
     """Insert new orders and update changed ones (a new status, a refund) in place.
 
-    An order naming a customer `source` does not have is not stored but handed back as a
-    rejection, unless `create_customers`, which creates that customer bare.
+    A batch naming stored orders is matched first, in one pass over the indexes
+    (`ORDERS_MATCHED`: each order's customer, and what a stored order was), and written
+    from there; a batch of new orders only (every batch of a first import) is written
+    straight from the stage. An order naming a customer `source` does not have is not
+    stored but handed back as a rejection, unless `create_customers`, which creates that
+    customer bare.
     """
     if records.empty:
-        return OrderWrites(WriteCounts(), set(), [])
+        return OrderWrites(WriteCounts(), False, [])
     dialect = session.get_bind().dialect.name
     await stage(session, ORDERS_STAGE, records)
-    staged = ORDERS_STAGE.c
     stubs = await _stub_customers(session, source=source, now=now) if create_customers else 0
-    found = await _look_up(session, source=source)
-    moved = await _moved_from(session, source=source) if found.moved else set()
-    amount = cast(staged.amount, Money) if dialect == "postgresql" else staged.amount
-    rows = (
-        select(
+    stamps = (_stamp(now).label("created_at"), _stamp(now).label("updated_at"))
+    found = _Found()
+    matched = await _names_stored_orders(session, source=source)
+    if matched:
+        found = await _match(session, source=source, dialect=dialect)
+        match = ORDERS_MATCHED.c
+        rows = select(
             literal(source).label("source"),
-            staged.external_id,
-            Customer.id.label("customer_id"),
-            staged_time(staged.ordered_at, dialect).label("ordered_at"),
-            amount.label("amount"),
-            staged.currency,
-            staged.status,
-            staged.quantity,
-            staged.utm_campaign,
-            staged.counts_as_purchase,
-            _stamp(now).label("created_at"),
-            _stamp(now).label("updated_at"),
+            match.external_id,
+            *(match[name] for name in ORDER_FIELDS),
+            *stamps,
+        ).where(match.customer_id.is_not(None))
+    else:
+        rows = (
+            select(
+                literal(source).label("source"),
+                ORDERS_STAGE.c.external_id,
+                Customer.id.label("customer_id"),
+                *_staged_values(dialect),
+                *stamps,
+            )
+            .select_from(ORDERS_STAGE)
+            .join(Customer, _their_customer(source))
         )
-        .select_from(ORDERS_STAGE)
-        .join(Customer, _their_customer(source))
-    )
     counts = await _write(
         session,
         ORDERS,
@@ -156,7 +174,7 @@ async def store_orders(
     rejected = records["external_id"].isin(without_customer)
     if "refund" in records:
         counts.refunds = int(records["refund"][~rejected].sum())
-    return OrderWrites(counts, moved, _rejections(records[rejected], WITHOUT_CUSTOMER))
+    return OrderWrites(counts, matched, _rejections(records[rejected], WITHOUT_CUSTOMER))
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,44 +183,58 @@ class _Found:
 
     stored: int = 0  # orders stored already, naming a customer the source has
     without_customer: int = 0  # orders naming a customer the source does not have
-    moved: int = 0  # stored orders now naming another customer
 
 
-async def _look_up(session: AsyncSession, *, source: str) -> _Found:
-    """Each staged order looked up, with its customer, in one pass; none when no staged
-    order is stored (a batch of a first import): then the INSERT's join finds the orders
-    without a customer (see `store_orders`)."""
+async def _names_stored_orders(session: AsyncSession, *, source: str) -> bool:
+    """Whether any staged order is stored already: asked so, the database stops at the
+    first one, where a batch of a first import has none."""
     staged = ORDERS_STAGE.c
     stored = and_(Order.source == source, Order.external_id == staged.external_id)
-    if not await session.scalar(select(exists().select_from(ORDERS_STAGE).where(stored))):
-        return _Found()
-    known = Customer.id.is_not(None)
-    counts = (
+    return bool(await session.scalar(select(exists().select_from(ORDERS_STAGE).where(stored))))
+
+
+async def _match(session: AsyncSession, *, source: str, dialect: str) -> _Found:
+    """Match each staged order, in one pass, to its customer and to the order stored under
+    its id, into `ORDERS_MATCHED` (selected in its columns' order); count what was found
+    there."""
+    staged = ORDERS_STAGE.c
+    stored = and_(Order.source == source, Order.external_id == staged.external_id)
+    matches = (
         select(
-            func.count(case((and_(Order.id.is_not(None), known), 1))),
-            func.count(case((Customer.id.is_(None), 1))),
-            func.count(case((Order.customer_id != Customer.id, 1))),
+            staged.external_id,
+            Customer.id,
+            *_staged_values(dialect),
+            Order.id.is_not(None),
+            Order.customer_id,
+            Order.ordered_at,
+            Order.amount,
+            and_(Order.counts_as_purchase.is_(True), Order.amount > 0),
         )
         .select_from(ORDERS_STAGE)
         .outerjoin(Customer, _their_customer(source))
         .outerjoin(Order, stored)
     )
-    row = (await session.execute(counts)).one()
-    return _Found(stored=int(row[0]), without_customer=int(row[1]), moved=int(row[2]))
-
-
-async def _moved_from(session: AsyncSession, *, source: str) -> set[int]:
-    """The customers stored orders of the stage move away from."""
-    staged = ORDERS_STAGE.c
-    stored = and_(Order.source == source, Order.external_id == staged.external_id)
-    moved = (
-        select(Order.customer_id)
-        .distinct()
-        .join(ORDERS_STAGE, stored)
-        .join(Customer, _their_customer(source))
-        .where(Order.customer_id != Customer.id)
+    await fill_temporary_from(session, ORDERS_MATCHED, matches)
+    match = ORDERS_MATCHED.c
+    known = match.customer_id.is_not(None)
+    counts = select(
+        func.count(case((and_(match.stored.is_(True), known), 1))),
+        func.count(case((~known, 1))),
     )
-    return set((await session.scalars(moved)).all())
+    row = (await session.execute(counts)).one()
+    return _Found(stored=int(row[0]), without_customer=int(row[1]))
+
+
+def _staged_values(dialect: str) -> list[ColumnElement[Any]]:
+    """A staged order's values but its id and customer, as the orders table stores them
+    (`ORDER_FIELDS[1:]`, in order)."""
+    staged = ORDERS_STAGE.c
+    amount = cast(staged.amount, Money) if dialect == "postgresql" else staged.amount
+    converted = {
+        "ordered_at": staged_time(staged.ordered_at, dialect).label("ordered_at"),
+        "amount": amount.label("amount"),
+    }
+    return [converted.get(name, staged[name]) for name in ORDER_FIELDS[1:]]
 
 
 async def _without_customer(session: AsyncSession, *, source: str) -> list[str]:

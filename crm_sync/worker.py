@@ -33,7 +33,7 @@ from core.db import analyze_if_due, upsert
 from core.errors import SegbotError
 from crm_sync.bulk_load import filling, restore
 from crm_sync.connectors.base import Batch, Connector, Cursor
-from crm_sync.facts import refresh_facts, refresh_facts_since
+from crm_sync.facts import follow_order_changes, refresh_facts_since
 from crm_sync.fields import Stream
 from crm_sync.matching import MatchOutcome, rematch
 from crm_sync.models import (
@@ -121,6 +121,8 @@ class _Run:
     full: bool
     cursors: dict[str, Cursor]
     create_customers: bool = False
+    # When the first batch whose purchase facts were left to `_finish` was stored.
+    facts_pending_since: datetime | None = None
     streams: dict[str, StreamCounts] = field(default_factory=dict)
 
 
@@ -140,9 +142,9 @@ async def run_sync(
     An order naming a customer the source does not have is rejected, unless
     `create_customers` creates that customer bare. A failing source fails the run with its
     reason (told in the summary; the caller reports it) and leaves the cursors at the
-    last stored batch. After a successful run, purchase facts and identity links are
-    brought up to date and `on_synced` is called. Raises SyncAlreadyRunningError if the
-    connector is busy.
+    last stored batch. Purchase facts follow each batch that changed stored orders; after
+    a successful run, the facts of new orders and identity links are brought up to date
+    and `on_synced` is called. Raises SyncAlreadyRunningError if the connector is busy.
     """
     async with connector_lock(sessionmaker, connector.name) as lock:
         if lock is Lock.BUSY:
@@ -278,8 +280,10 @@ async def _store_batch(session: AsyncSession, run: _Run, batch: Batch, clock: Cl
             create_customers=run.create_customers,
         )
         counts = writes.counts
-        if writes.moved_from:
-            await refresh_facts(session, customer_ids=writes.moved_from)
+        if writes.matched:  # the facts follow the changes in this batch's commit
+            await follow_order_changes(session)
+        elif counts.inserted and run.facts_pending_since is None:
+            run.facts_pending_since = now  # new orders only: left to `_finish`
         rejected = sorted([*rejected, *writes.rejected], key=lambda r: r.row_number or 0)
     if rejected:
         await session.execute(
@@ -318,18 +322,19 @@ async def _store_batch(session: AsyncSession, run: _Run, batch: Batch, clock: Cl
 
 
 async def _finish(session: AsyncSession, run: _Run, clock: Clock) -> MatchOutcome:
-    """Purchase facts for every order stored since the last run that refreshed them, then
-    identity matching, then fresh planner statistics for the tables the run changed much
-    (PostgreSQL); the run is marked succeeded in the same commit."""
+    """Purchase facts for the orders whose batches left them here (this run's, and every
+    order stored by earlier runs since the last that finished), then identity matching,
+    then fresh planner statistics for the tables the run changed much (PostgreSQL); the
+    run is marked succeeded in the same commit."""
     history = await session.execute(
         select(SyncRun.id, SyncRun.started_at, SyncRun.details)
-        .where(SyncRun.connector == run.connector, SyncRun.id <= run.id)
+        .where(SyncRun.connector == run.connector, SyncRun.id < run.id)
         .order_by(SyncRun.id.desc())
         .limit(1000)
     )
-    since = None
+    since = run.facts_pending_since
     for row in history:
-        if row.id != run.id and row.details.get("facts_refreshed"):
+        if row.details.get("facts_refreshed"):
             break
         since = row.started_at if since is None else min(since, row.started_at)
     if since is not None:
