@@ -32,6 +32,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql import FromClause
 from sqlalchemy.sql.elements import SQLColumnExpression
 
 from core.db import UtcDateTime, dialect_insert
@@ -131,7 +132,7 @@ def _order_changes() -> Subquery:
     away: `orders` and `spent` (differences), `added_first` and `added_last` (the dates of
     the purchases added), `removed_first` and `removed_last` (of those taken away)."""
     match = ORDERS_MATCHED.c
-    counts_now = and_(match.counts_as_purchase.is_(True), match.amount > 0)
+    counts_now = is_purchase(ORDERS_MATCHED)
     counted = match.was_purchase.is_(True)
     the_same = and_(
         counted,
@@ -208,7 +209,7 @@ async def _recompute(session: AsyncSession, ids: Select[int], *, synchronize: bo
     in one statement, their purchases outer-joined: who has none left gets none.
     `synchronize`: bring the session's Customer objects up to date too."""
     customer = ids.distinct().subquery("chosen").c[0]
-    purchases = and_(Order.customer_id == customer, _purchase())
+    purchases = and_(Order.customer_id == customer, is_purchase())
     totals = _purchase_totals(customer).outerjoin(Order, purchases).subquery("totals")
     await _write_totals(session, totals, synchronize=synchronize)
 
@@ -221,7 +222,7 @@ async def _refresh_source(session: AsyncSession, source: str) -> None:
     customers = Customer.source == source
     # Customers who no longer have a purchase first: while the customers with purchases
     # still show their old count, those of a first import all show 0 and need no look.
-    no_purchases = ~exists().where(Order.customer_id == Customer.id, _purchase())
+    no_purchases = ~exists().where(Order.customer_id == Customer.id, is_purchase())
     await session.execute(
         update(Customer)
         .where(customers, Customer.orders_count != 0, no_purchases)
@@ -234,7 +235,9 @@ async def _refresh_source(session: AsyncSession, source: str) -> None:
         )
         .execution_options(synchronize_session=False)
     )
-    totals = _purchase_totals(Order.customer_id).where(Order.source == source, _purchase())
+    totals = _purchase_totals(Order.customer_id).where(
+        Order.source == source, is_purchase(Order.__table__)
+    )
     await _write_totals(session, totals.subquery("totals"), synchronize=False)
     await _refresh_their_subscribers(session, customers)
 
@@ -320,7 +323,9 @@ def _purchase_totals(
     ).group_by(customer)
 
 
-def _purchase() -> ColumnElement[bool]:
-    """The CRM sync flags refunds, cancellations and amounts <= 0 as not purchases; an
-    order written some other way is held to the amount too, as RFM holds it."""
-    return and_(Order.counts_as_purchase.is_(True), Order.amount > 0)
+def is_purchase(orders: FromClause = Order.__table__) -> ColumnElement[bool]:
+    """Whether a row of `orders` (the orders table, or a table with its
+    `counts_as_purchase` and `amount`) counts as a purchase. The CRM sync flags refunds,
+    cancellations and amounts <= 0 as not purchases; an order written some other way is
+    held to the amount too, as RFM holds it."""
+    return and_(orders.c.counts_as_purchase.is_(True), orders.c.amount > 0)

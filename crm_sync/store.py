@@ -44,6 +44,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db import UtcDateTime, dialect_insert
 from core.frames import fill_temporary_from
+from crm_sync.facts import is_purchase
 from crm_sync.models import Customer, Money, Order
 from crm_sync.raw import jsonable_records
 from crm_sync.records import Rejection
@@ -208,7 +209,7 @@ async def _match(session: AsyncSession, *, source: str, dialect: str) -> _Found:
             Order.customer_id,
             Order.ordered_at,
             Order.amount,
-            and_(Order.counts_as_purchase.is_(True), Order.amount > 0),
+            is_purchase(),
         )
         .select_from(ORDERS_STAGE)
         .outerjoin(Customer, _their_customer(source))
