@@ -12,21 +12,22 @@ Why, in two parts:
   not send then but takes a fresh slot (the missed one stays used: skipped, never made
   up). So any rate + 1 hand-overs used rate + 1 distinct slots, which span at least
   rate * interval = 1 + MARGIN seconds, and the hand-overs at least
-  1 + MARGIN - TOLERANCE = 1.02 s;
+  1 + MARGIN - TOLERANCE = 1.04 s;
 - the writes: between the hand-over and the write the process may be busy with other work
   (on a loaded machine that took up to 0.1 s), and the late request then reaches Telegram
   bunched with the ones after it. So `take` also hands over only while this budget's
-  sends of the last WINDOW = 1.02 s, counted at their writes (or their hand-overs, while
+  sends of the last WINDOW = 1.04 s, counted at their writes (or their hand-overs, while
   not yet written), number fewer than the rate; otherwise the slot is skipped as above.
   The send with the latest hand-over among any rate + 1 writes within WINDOW would have
   seen the other rate of them, so there are none.
-The 20 ms between WINDOW and a full second absorb jitter between the write and the request
-reaching Telegram: against the emulator in another process, on a two-core machine with
-four CPU-bound processes beside, that delay stayed under 7 ms, and the tightest 181 sends
-the emulator accepted at 180/s spanned 1.019 s (1.014 s before writes were counted).
+The 40 ms between WINDOW and a full second absorb jitter between the write and the request
+reaching Telegram (and being stamped there): against the emulator in another process, on
+a two-core machine with four CPU-bound processes beside, that delay stayed under 7 ms,
+but with the test suite running twice side by side a 20 ms allowance still met one 429
+in 180/s: the receiving process's own scheduling adds to it.
 
-What it costs: the lane runs at 1 / (1 + MARGIN) = 97.1% of the rate (25/s gives
-24.27/s, 1000/s gives 970.9/s); each late wake-up, and each write late enough to crowd the
+What it costs: the lane runs at 1 / (1 + MARGIN) = 95.2% of the rate (25/s gives
+23.81/s, 1000/s gives 952.4/s); each late wake-up, and each write late enough to crowd the
 window a second on, costs one slot, so a process too busy to keep up (1000/s from one
 Python process) sends at what it can, never more; a store with no memory of a lane gives
 out its first slot one second late (below).
@@ -41,7 +42,7 @@ within `shared_pacing.PAUSE_NEWS`, 50 ms), and the slots after it start at its e
 spaced as usual.
 
 Failure cases, where the promise does not hold:
-- network jitter beyond the 20 ms, or one request written more than WINDOW after its
+- network jitter beyond the 40 ms, or one request written more than WINDOW after its
   hand-over while the process sent others (it has left the window by then);
 - the writes are counted per process: with several senders sharing a store through Redis,
   a late write in one is not seen by the others (their slots still keep the spacing);
@@ -63,9 +64,9 @@ from dataclasses import dataclass
 from typing import Protocol
 
 FREE, PAID = "free", "paid"
-MARGIN = 0.03  # slots are (1 + MARGIN) / rate apart
+MARGIN = 0.05  # slots are (1 + MARGIN) / rate apart
 TOLERANCE = 0.010  # the latest a send may go after its slot (must stay below MARGIN s)
-WINDOW = 1 + MARGIN - TOLERANCE  # seconds of writes a hand-over counts (1.02)
+WINDOW = 1 + MARGIN - TOLERANCE  # seconds of writes a hand-over counts (1.04)
 START_AFTER = 1.0  # a store with no memory of a lane: the previous sender's last second
 _MISSES_TO_WARN = 5  # a send that misses this many slots in a row counts as struggling
 _WARN_EVERY = 30.0  # seconds: struggling sends are summarised, not logged one by one

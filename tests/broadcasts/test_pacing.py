@@ -260,7 +260,7 @@ async def test_a_request_written_late_holds_back_the_send_a_second_after_it() ->
     clock = VirtualClock()
     budget = budget_on(clock, 10)
     written = sorted((await send_all(clock, [budget], [(0.0, False)] * 12, writes=[0.05]))[False])
-    # The first request left 50 ms after its slot: the eleventh slot, 1.03 s after the
+    # The first request left 50 ms after its slot: the eleventh slot, 1.05 s after the
     # first, would put 11 writes within a second; it is skipped and the send takes the next.
     assert written[0] == pytest.approx(written[1] - interval + 0.05, abs=0.003)
     assert written[10] - written[1] == pytest.approx(10 * interval)
