@@ -235,6 +235,8 @@ async def test_a_429_storm_and_server_errors_end_in_final_states(
 
     with caplog.at_level(logging.INFO, logger="broadcasts"):
         done = await sent_out(sessionmaker, plan.run.id)
+        # The sender logs the run's summary just after it closes the run.
+        await until(lambda: " finished: " in caplog.text, what="the run's summary logged")
     final = {DeliveryStatus.SENT, DeliveryStatus.FAILED, DeliveryStatus.BLOCKED}
     assert set(done.counts) <= final
     assert done.count(DeliveryStatus.BLOCKED) == 1
