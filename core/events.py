@@ -30,7 +30,7 @@ commits (never when it rolls back).
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -43,6 +43,7 @@ from sqlalchemy.orm import Session
 
 from core.clock import Clock, utcnow
 from core.db import is_contention
+from core.id_lists import among
 from core.metrics import EVENTS_LOGGED
 from core.models import Event, EventType, Subscriber
 from core.wakeups import woken_within
@@ -103,7 +104,8 @@ class EventLog:
         self._clock = clock
         self._max_batch = max_batch
         self._max_delay = max_delay
-        self._buffer: list[Touch] = []
+        self._buffer: dict[int, Touch] = {}  # by arrival number, so oldest first
+        self._received = 0  # touches recorded so far (the next one's arrival number)
         self._arrived = 0  # touches recorded since the writer last took the buffer
         self._wake = asyncio.Event()
         self._writer: asyncio.Task[None] | None = None
@@ -116,10 +118,11 @@ class EventLog:
 
     def record(self, touch: Touch) -> None:
         """Buffer a touch; never waits on the database."""
-        self._buffer.append(touch)
+        self._received += 1
+        self._buffer[self._received] = touch
         self._arrived += 1
         if len(self._buffer) > MAX_BUFFERED:
-            del self._buffer[0]
+            del self._buffer[next(iter(self._buffer))]
             self.dropped += 1
             if self.dropped % DROPS_PER_WARNING == 1:
                 logger.warning(
@@ -170,7 +173,9 @@ class EventLog:
     def forget_subscriber(self, telegram_id: int) -> None:
         """After erasure: drop the person's touches still buffered, which would otherwise
         land after the erasure with what they carry (button data, message text)."""
-        self._buffer = [touch for touch in self._buffer if touch.telegram_id != telegram_id]
+        self._buffer = {
+            key: touch for key, touch in self._buffer.items() if touch.telegram_id != telegram_id
+        }
 
     async def flush(self) -> None:
         """Write every buffered touch now, batch by batch (touches still waiting for their
@@ -206,18 +211,19 @@ class EventLog:
             else:
                 failures = 0
 
-    def _batches(self) -> list[list[Touch]]:
-        buffered, size = list(self._buffer), self._max_batch
-        return [buffered[start : start + size] for start in range(0, len(buffered), size)]
+    def _batches(self) -> list[dict[int, Touch]]:
+        """The buffer in batches of at most `max_batch`, each by arrival number."""
+        buffered, size = list(self._buffer.items()), self._max_batch
+        return [dict(buffered[start : start + size]) for start in range(0, len(buffered), size)]
 
-    async def _write_batch(self, batch: list[Touch]) -> None:
+    async def _write_batch(self, batch: dict[int, Touch]) -> None:
         """Write one batch in a transaction of its own; only once it is committed does
         the batch leave the buffer (but for touches still waiting for their row)."""
         async with self._sessionmaker() as session:
-            written, waiting, unmatched = await self._write(session, batch)
+            written, waiting, unmatched = await self._write(session, list(batch.values()))
             await session.commit()
         still_waiting = {id(touch) for touch in waiting}
-        self._remove([touch for touch in batch if id(touch) not in still_waiting])
+        self._remove(key for key, touch in batch.items() if id(touch) not in still_waiting)
         self.written += len(written)
         self.unmatched += unmatched
         EVENTS_LOGGED.inc(len(written))
@@ -231,9 +237,9 @@ class EventLog:
             except Exception:  # a listener's failure must not stop the log
                 logger.exception("an event log listener failed on %d events", len(written))
 
-    def _remove(self, touches: list[Touch]) -> None:
-        gone = {id(touch) for touch in touches}
-        self._buffer = [touch for touch in self._buffer if id(touch) not in gone]
+    def _remove(self, keys: Iterable[int]) -> None:
+        for key in keys:
+            self._buffer.pop(key, None)  # gone already if forgotten meanwhile
 
     async def _write(
         self, session: AsyncSession, batch: list[Touch]
@@ -274,7 +280,7 @@ async def _resolve(session: AsyncSession, telegram_ids: set[int]) -> dict[int, i
     (then a returning person's touches would land on their erased row)."""
     rows = await session.execute(
         select(Subscriber.telegram_id, Subscriber.id).where(
-            Subscriber.telegram_id.in_(telegram_ids)
+            among(Subscriber.telegram_id, list(telegram_ids))
         )
     )
     found: dict[int, int] = dict(rows.all())
