@@ -11,9 +11,9 @@ seconds of touches.
 
 A touch from someone with no subscriber row yet (the `/start` that creates it may still be
 committing) waits up to `MATCH_GRACE` for the row, then is skipped and counted. Waiting
-touches are looked for again when the writer next writes; they do not count towards waking
-it, so a flood from people with no row (thousands waiting) cannot keep it writing
-back-to-back.
+touches are set aside by person and looked for again, once per person, when the writer next
+writes; they do not count towards waking it, so a flood from people with no row (thousands
+waiting) cannot keep it writing back-to-back, nor make each of its passes longer.
 
 Listeners (`listen`) hear of each batch once it is committed, as `LoggedEvent`s: what
 must follow events within seconds (journeys, segment membership) starts there rather than
@@ -44,6 +44,7 @@ from sqlalchemy.orm import Session
 from core.clock import Clock, utcnow
 from core.db import is_contention
 from core.id_lists import among
+from core.ids import BIGINT
 from core.metrics import EVENTS_LOGGED
 from core.models import Event, EventType, Subscriber
 from core.wakeups import woken_within
@@ -105,6 +106,8 @@ class EventLog:
         self._max_batch = max_batch
         self._max_delay = max_delay
         self._buffer: dict[int, Touch] = {}  # by arrival number, so oldest first
+        # Touches whose person had no row when last looked up: by Telegram id, then arrival.
+        self._waiting: dict[int, dict[int, Touch]] = {}
         self._received = 0  # touches recorded so far (the next one's arrival number)
         self._arrived = 0  # touches recorded since the writer last took the buffer
         self._wake = asyncio.Event()
@@ -176,12 +179,14 @@ class EventLog:
         self._buffer = {
             key: touch for key, touch in self._buffer.items() if touch.telegram_id != telegram_id
         }
+        self._waiting.pop(telegram_id, None)
 
     async def flush(self) -> None:
         """Write every buffered touch now, batch by batch (touches still waiting for their
         row stay). A batch that fails stays buffered, and the error is raised."""
-        for batch in self._batches():
-            await self._write_batch(batch)
+        rows: dict[int, int | None] = {}
+        for batch in self._pass():
+            await self._write_batch(batch, rows)
 
     async def _write_continuously(self) -> None:
         """Write batches as they fill or age, until closed. While the database is busy or
@@ -194,9 +199,10 @@ class EventLog:
             self._wake.clear()
             self._arrived = 0
             failures += 1
-            for batch in self._batches():
+            rows: dict[int, int | None] = {}
+            for batch in self._pass():
                 try:
-                    await self._write_batch(batch)
+                    await self._write_batch(batch, rows)
                 except Exception as error:  # the writer must outlive any failure
                     if _passing(error):
                         logger.warning(
@@ -211,21 +217,50 @@ class EventLog:
             else:
                 failures = 0
 
-    def _batches(self) -> list[dict[int, Touch]]:
-        """The buffer in batches of at most `max_batch`, each by arrival number."""
+    def _pass(self) -> list[dict[int, Touch]]:
+        """One pass of the writer: waiting touches past MATCH_GRACE are given up, and the
+        buffer is cut into batches of at most `max_batch`, each by arrival number (one
+        empty batch when only waiting touches are left, to look their people up)."""
+        give_up_before = self._clock() - MATCH_GRACE
+        for telegram_id, touches in list(self._waiting.items()):
+            while touches:  # by arrival, so about as they occurred: the first recent one ends it
+                oldest = next(iter(touches))
+                if touches[oldest].occurred_at > give_up_before:
+                    break
+                del touches[oldest]
+                self.unmatched += 1
+            if not touches:
+                del self._waiting[telegram_id]
         buffered, size = list(self._buffer.items()), self._max_batch
-        return [dict(buffered[start : start + size]) for start in range(0, len(buffered), size)]
+        batches = [dict(buffered[start : start + size]) for start in range(0, len(buffered), size)]
+        return batches or ([{}] if self._waiting else [])
 
-    async def _write_batch(self, batch: dict[int, Touch]) -> None:
-        """Write one batch in a transaction of its own; only once it is committed does
-        the batch leave the buffer (but for touches still waiting for their row)."""
+    async def _write_batch(self, batch: dict[int, Touch], rows: dict[int, int | None]) -> None:
+        """Write one batch in a transaction of its own, with the waiting touches of the
+        people found to have a row by now; only once it is committed do they leave the
+        buffer, and the batch's touches whose people have no row start waiting (or are
+        given up, if they are older than MATCH_GRACE already). `rows`: the subscriber row
+        (or None) of each Telegram id looked up so far in this pass."""
         async with self._sessionmaker() as session:
-            written, waiting, unmatched = await self._write(session, list(batch.values()))
+            looked_up = (
+                {touch.telegram_id for touch in batch.values()} | self._waiting.keys()
+            ) - rows.keys()
+            await _resolve(session, looked_up, rows)
+            found = [each for each in looked_up & self._waiting.keys() if rows[each] is not None]
+            touches = [touch for each in found for touch in self._waiting[each].values()]
+            written = await _write(session, [*touches, *batch.values()], rows)
             await session.commit()
-        still_waiting = {id(touch) for touch in waiting}
-        self._remove(key for key, touch in batch.items() if id(touch) not in still_waiting)
+        for each in found:
+            self._waiting.pop(each, None)
+        give_up_before = self._clock() - MATCH_GRACE
+        for key, touch in batch.items():
+            if self._buffer.pop(key, None) is None or rows[touch.telegram_id] is not None:
+                continue  # forgotten meanwhile, or written
+            if touch.occurred_at > give_up_before:
+                self._waiting.setdefault(touch.telegram_id, {})[key] = touch
+            else:
+                self.unmatched += 1
         self.written += len(written)
-        self.unmatched += unmatched
         EVENTS_LOGGED.inc(len(written))
         if written:
             await self._tell(written)
@@ -241,50 +276,49 @@ class EventLog:
         for key in keys:
             self._buffer.pop(key, None)  # gone already if forgotten meanwhile
 
-    async def _write(
-        self, session: AsyncSession, batch: list[Touch]
-    ) -> tuple[list[LoggedEvent], list[Touch], int]:
-        """Insert the batch's events; (the events written, touches still waiting for their
-        row, touches given up after MATCH_GRACE)."""
-        subscriber_ids = await _resolve(session, {touch.telegram_id for touch in batch})
-        events, last_seen = list[LoggedEvent](), dict[int, datetime]()
-        waiting, unmatched = list[Touch](), 0
-        give_up_before = self._clock() - MATCH_GRACE
-        for touch in batch:
-            subscriber_id = subscriber_ids.get(touch.telegram_id)
-            if subscriber_id is None:
-                if touch.occurred_at > give_up_before:
-                    waiting.append(touch)
-                else:
-                    unmatched += 1
-                continue
-            events.append(
-                LoggedEvent(
-                    subscriber_id, touch.type, touch.occurred_at, touch.payload, touch.delivery_id
-                )
-            )
-            seen = last_seen.get(subscriber_id)
-            last_seen[subscriber_id] = max(seen, touch.occurred_at) if seen else touch.occurred_at
-        if events:
-            await session.execute(insert(Event), [_row(event) for event in events])
-            await session.execute(
-                _RAISE_LAST_SEEN,
-                [{"subscriber": key, "seen": seen} for key, seen in last_seen.items()],
-            )
-        return events, waiting, unmatched
 
-
-async def _resolve(session: AsyncSession, telegram_ids: set[int]) -> dict[int, int]:
-    """The subscriber row of each Telegram id that has one, read afresh for every batch: a
-    row id kept from an earlier batch would outlive an erasure made by another process
-    (then a returning person's touches would land on their erased row)."""
-    rows = await session.execute(
-        select(Subscriber.telegram_id, Subscriber.id).where(
-            among(Subscriber.telegram_id, list(telegram_ids))
+async def _write(
+    session: AsyncSession, touches: list[Touch], rows: dict[int, int | None]
+) -> list[LoggedEvent]:
+    """Insert the events of the touches whose people have a row (in `rows`); those events."""
+    events, last_seen = list[LoggedEvent](), dict[int, datetime]()
+    for touch in touches:
+        subscriber_id = rows[touch.telegram_id]
+        if subscriber_id is None:
+            continue
+        events.append(
+            LoggedEvent(
+                subscriber_id, touch.type, touch.occurred_at, touch.payload, touch.delivery_id
+            )
         )
-    )
-    found: dict[int, int] = dict(rows.all())
-    return found
+        seen = last_seen.get(subscriber_id)
+        last_seen[subscriber_id] = max(seen, touch.occurred_at) if seen else touch.occurred_at
+    if events:
+        await session.execute(insert(Event), [_row(event) for event in events])
+        await session.execute(
+            _RAISE_LAST_SEEN,
+            [{"subscriber": key, "seen": seen} for key, seen in last_seen.items()],
+        )
+    return events
+
+
+async def _resolve(
+    session: AsyncSession, telegram_ids: set[int], rows: dict[int, int | None]
+) -> None:
+    """Add to `rows` the subscriber row of each of `telegram_ids` (None: no row, as for an
+    id no BIGINT holds). Rows are read afresh for every pass of the writer: a row id kept
+    from an earlier pass would outlive an erasure made by another process (then a returning
+    person's touches would land on their erased row); within a pass, each person is looked
+    up once, however many batches their touches fill (touches waiting for a row are in
+    every pass until found or given up)."""
+    listed = [each for each in telegram_ids if each in BIGINT]
+    found: dict[int, int] = {}
+    if listed:
+        statement = select(Subscriber.telegram_id, Subscriber.id)
+        result = await session.execute(statement.where(among(Subscriber.telegram_id, listed)))
+        found = dict(result.all())
+    rows.update(dict.fromkeys(telegram_ids))
+    rows.update(found)
 
 
 def _row(event: LoggedEvent) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from typing import Annotated
 from pydantic import Field
 
 MAX_ID = 2**63 - 1  # the largest BIGINT
+BIGINT = range(-MAX_ID - 1, MAX_ID + 1)  # what a BIGINT column holds
 
 
 def as_id(text: str) -> int | None:

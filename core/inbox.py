@@ -33,10 +33,10 @@ from core.clock import Clock
 from core.db import Base, upsert
 from core.grouped_calls import GroupedCalls
 from core.id_lists import among
+from core.ids import BIGINT
 
 CLAIM_LEASE = timedelta(minutes=2)
 CLAIM_LOCK = 0x5E6B07_0003  # an arbitrary 64-bit key (core.leader's ends 1, migrations' 2)
-BIGINT = range(-(2**63), 2**63)  # what a BIGINT column holds
 GROUP_LIMIT = 500  # updates in one group commit at most (one INSERT statement)
 KEEP_HANDLED = timedelta(days=1)
 

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from core.events import EventLog, Touch
+from core.events import MATCH_GRACE, EventLog, Touch
 from core.models import Event, EventType
 from core.subscribers import Profile, forget, subscribe
 from tests.polling import until
@@ -184,3 +184,33 @@ async def test_touches_waiting_for_their_row_do_not_keep_the_writer_busy(
         await subscribe(session, profile=Profile(SANSA, SANSA), source=None, now=NOW)
     await log.close()  # what is left is written: every touch found its row
     assert len(await written_texts(sessionmaker)) == 19
+
+
+async def test_touches_wait_for_their_row_until_the_grace_ends_then_are_given_up(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    """Arya's row comes within MATCH_GRACE of her touches: they are written. Sansa's comes
+    too late: hers are given up and counted, and only her later touches are written. Bran
+    is erased while his touches wait: none is written."""
+    now = [NOW]
+    bran = 7_000_666
+    log = EventLog(sessionmaker, max_batch=3, clock=lambda: now[0])
+    for person in (ARYA, SANSA, bran):
+        for touch in messages(4, by=person):
+            log.record(touch)
+    await log.flush()  # nobody has a row: everything waits
+    async with sessionmaker() as session:
+        await subscribe(session, profile=Profile(ARYA, ARYA), source=None, now=NOW)
+        await subscribe(session, profile=Profile(bran, bran), source=None, now=NOW)
+    log.forget_subscriber(bran)
+    now[0] = NOW + MATCH_GRACE / 2
+    await log.flush()
+    assert (log.written, log.unmatched) == (4, 0)
+
+    now[0] = NOW + MATCH_GRACE
+    async with sessionmaker() as session:
+        await subscribe(session, profile=Profile(SANSA, SANSA), source=None, now=NOW)
+    log.record(Touch(SANSA, EventType.MESSAGE, now[0], {"text": "late"}))
+    await log.close()
+    assert (log.written, log.unmatched) == (5, 4)
+    assert await written_texts(sessionmaker) == ["late", "m000", "m001", "m002", "m003"]
