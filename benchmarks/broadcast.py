@@ -27,7 +27,8 @@
     For each: the achieved rate at the emulator as a fraction of N (targets: >= 0.95,
     >= 0.90 with held answers, >= 0.90 paid), the 429s it answered (target: 0), and the
     most sends it accepted in any one-second window (never above N). The pacing keeps a
-    3 % margin, so about 0.97 is the free lanes' ceiling. The emulator counts a send when
+    5 % margin (broadcasts.pacing.MARGIN), so 1/1.05, about 0.952, is every lane's ceiling,
+    just above the free lanes' target. The emulator counts a send when
     it reads it, so its process runs without the garbage collector, whose pauses would
     read requests late and in bursts (serve_emulator).
 
