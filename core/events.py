@@ -105,7 +105,7 @@ class EventLog:
         self._clock = clock
         self._max_batch = max_batch
         self._max_delay = max_delay
-        self._buffer: dict[int, Touch] = {}  # by arrival number, so oldest first
+        self._buffer: dict[int, Touch] = {}  # by arrival number, about oldest first
         # Touches whose person had no row when last looked up: by Telegram id, then arrival.
         self._waiting: dict[int, dict[int, Touch]] = {}
         self._received = 0  # touches recorded so far (the next one's arrival number)
@@ -236,22 +236,24 @@ class EventLog:
         return batches or ([{}] if self._waiting else [])
 
     async def _write_batch(self, batch: dict[int, Touch], rows: dict[int, int | None]) -> None:
-        """Write one batch in a transaction of its own, with the waiting touches of the
-        people found to have a row by now; only once it is committed do they leave the
-        buffer, and the batch's touches whose people have no row start waiting (or are
-        given up, if they are older than MATCH_GRACE already). `rows`: the subscriber row
-        (or None) of each Telegram id looked up so far in this pass."""
+        """Write one batch in a transaction of its own. The waiting touches of the people
+        found to have a row by now join it, in `batch` and back in the buffer: written with
+        it, kept with it while the database is busy, dropped with it if the database
+        refuses it. Only once it is committed does the batch leave the buffer, and its
+        touches whose people have no row start waiting (or are given up, if they are older
+        than MATCH_GRACE already). `rows`: the subscriber row (or None) of each Telegram id
+        looked up so far in this pass."""
         async with self._sessionmaker() as session:
             looked_up = (
                 {touch.telegram_id for touch in batch.values()} | self._waiting.keys()
             ) - rows.keys()
             await _resolve(session, looked_up, rows)
-            found = [each for each in looked_up & self._waiting.keys() if rows[each] is not None]
-            touches = [touch for each in found for touch in self._waiting[each].values()]
-            written = await _write(session, [*touches, *batch.values()], rows)
+            for each in looked_up & self._waiting.keys():
+                if rows[each] is not None:
+                    for key, touch in self._waiting.pop(each).items():
+                        batch[key] = self._buffer[key] = touch
+            written = await _write(session, list(batch.values()), rows)
             await session.commit()
-        for each in found:
-            self._waiting.pop(each, None)
         give_up_before = self._clock() - MATCH_GRACE
         for key, touch in batch.items():
             if self._buffer.pop(key, None) is None or rows[touch.telegram_id] is not None:

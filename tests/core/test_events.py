@@ -4,7 +4,7 @@ it loses no touch to a busy database or to closing."""
 
 import asyncio
 from datetime import UTC, datetime
-from typing import cast
+from typing import Any, cast
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -214,3 +214,52 @@ async def test_touches_wait_for_their_row_until_the_grace_ends_then_are_given_up
     await log.close()
     assert (log.written, log.unmatched) == (5, 4)
     assert await written_texts(sessionmaker) == ["late", "m000", "m001", "m002", "m003"]
+
+
+class Refusing:
+    """A sessionmaker whose sessions refuse (as a constraint would) to insert an event
+    whose text is `text`."""
+
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], text: str) -> None:
+        self._sessionmaker = sessionmaker
+        self._text = text
+
+    def __call__(self) -> AsyncSession:
+        session = self._sessionmaker()
+        execute = session.execute
+
+        async def refusing(statement: Any, params: Any = None, **kwargs: Any) -> Any:
+            if isinstance(params, list) and any(
+                isinstance(row.get("payload"), dict) and row["payload"].get("text") == self._text
+                for row in params
+            ):
+                raise IntegrityError("INSERT INTO events", {}, Exception("constraint failed"))
+            return await execute(statement, params, **kwargs)
+
+        session.execute = refusing  # type: ignore[method-assign]
+        return session
+
+
+async def test_a_refused_touch_that_waited_for_its_row_is_dropped_once(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    """Sansa's touch waits for her row; once it comes, the touch is written in a batch the
+    database refuses: dropped with it, and not tried again with every batch after."""
+    async with sessionmaker() as session:
+        await subscribe(session, profile=Profile(ARYA, ARYA), source=None, now=NOW)
+    refusing = Refusing(sessionmaker, "poison")
+    log = EventLog(
+        cast(async_sessionmaker[AsyncSession], refusing), max_delay=0.01, clock=lambda: NOW
+    )
+    log.start()
+    log.record(Touch(SANSA, EventType.MESSAGE, NOW, {"text": "poison"}))
+    await asyncio.sleep(0.1)  # passes go by: she has no row
+    async with sessionmaker() as session:
+        await subscribe(session, profile=Profile(SANSA, SANSA), source=None, now=NOW)
+    await until(lambda: log.dropped == 1, what="the refused touch dropped")
+    for touch in messages(3):
+        log.record(touch)
+    await until(lambda: log.written == 3, what="the next touches written")
+    await log.close()
+    assert log.dropped == 1
+    assert await written_texts(sessionmaker) == ["m000", "m001", "m002"]
