@@ -51,6 +51,7 @@ from tests.databases import temporary_postgres_database
 
 SEGBOT = str(Path(sys.executable).parent / "segbot")
 REDIS_URL = "redis://127.0.0.1:6379/14"
+POSTERS = 1000  # the updates come from people 1..POSTERS, in turn
 STARTUP_SECONDS = 120
 
 
@@ -185,7 +186,7 @@ async def post_round_robin(urls: list[str], updates: int, *, secret: str) -> flo
     by_url: dict[str, list[bytes]] = {url: [] for url in urls}
     for number in range(1, updates + 1):
         url = urls[number % len(urls)]
-        by_url[url].append(_request(url, _update(number, 1 + number % 1000), secret))
+        by_url[url].append(_request(url, _update(number, 1 + number % POSTERS), secret))
     queues = {url: iter(requests) for url, requests in by_url.items()}
 
     async def connection(url: str) -> None:
@@ -231,13 +232,18 @@ async def _answered(reader: asyncio.StreamReader) -> None:
 
 
 async def webhooks_with(
-    bots: int, updates: int, *, emulator_url: str, logs: Path
+    bots: int, updates: int, *, emulator_url: str, logs: Path, subscribed: bool = False
 ) -> dict[str, Any]:
-    """(b) for one number of bot processes: updates stored and handled per second."""
+    """(b) for one number of bot processes: updates stored and handled per second. The
+    people posting have no subscriber row (their touches wait for one, then are given up),
+    or with `subscribed` they are subscribers (their touches become events)."""
     async with temporary_postgres_database(POSTGRES) as url:
         engine = await fresh_database(url)
         sessionmaker = create_sessionmaker(engine)
         try:
+            if subscribed:
+                async with sessionmaker() as session:
+                    await add_audience(session, POSTERS)
             async with segbot_processes(
                 "bot", bots, database_url=url, emulator_url=emulator_url, logs=logs,
                 webhook=True,
