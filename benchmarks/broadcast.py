@@ -28,9 +28,9 @@
     >= 0.90 with held answers, >= 0.90 paid), the 429s it answered (target: 0), and the
     most sends it accepted in any one-second window (never above N). The pacing keeps a
     5 % margin (broadcasts.pacing.MARGIN), so 1/1.05, about 0.952, is every lane's ceiling,
-    just above the free lanes' target. The emulator counts a send when
-    it reads it, so its process runs without the garbage collector, whose pauses would
-    read requests late and in bursts (serve_emulator).
+    just above the free lanes' target. The emulator counts a send when it reads it, so its
+    process runs without the garbage collector, whose pauses would read requests late and
+    in bursts (serve_emulator).
 
 Each timed side runs ROUNDS times and its best run counts. Prints one JSON line.
 

@@ -235,9 +235,7 @@ async def _refresh_source(session: AsyncSession, source: str) -> None:
         )
         .execution_options(synchronize_session=False)
     )
-    totals = _purchase_totals(Order.customer_id).where(
-        Order.source == source, is_purchase(Order.__table__)
-    )
+    totals = _purchase_totals(Order.customer_id).where(Order.source == source, is_purchase())
     await _write_totals(session, totals.subquery("totals"), synchronize=False)
     await _refresh_their_subscribers(session, customers)
 
