@@ -135,7 +135,7 @@ class InboxProcessor:
         *,
         clock: Clock,
         poll_seconds: float = 1.0,
-        batch: int = 100,
+        batch: int = inbox.CLAIM_BATCH,
     ) -> None:
         self._sessionmaker = sessionmaker
         self._handle = handle

@@ -23,18 +23,35 @@ claims again).
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import JSON, BigInteger, Index, delete, exists, or_, select, text, update
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Index,
+    Table,
+    bindparam,
+    delete,
+    exists,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlalchemy.orm import Mapped, aliased, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column
 
 from core.clock import Clock
 from core.db import Base, upsert
 from core.grouped_calls import GroupedCalls
-from core.id_lists import among
+from core.id_lists import among, id_list
 from core.ids import BIGINT
 
+# Updates in one claim at most. Each claim and its mark-handled cost a fixed ~2 ms of a bot
+# process's CPU, and the updates of one claim are handled together, so their Redis and
+# database calls share round trips: 300 takes 12-21 % less CPU per update than 100. The
+# cost of more: a process that dies holds its claim until the lease runs out, and while a
+# claim is handled no other process takes the later updates of its users.
+CLAIM_BATCH = 300
 CLAIM_LEASE = timedelta(minutes=2)
 CLAIM_LOCK = 0x5E6B07_0003  # an arbitrary 64-bit key (core.leader's ends 1, migrations' 2)
 GROUP_LIMIT = 500  # updates in one group commit at most (one INSERT statement)
@@ -131,37 +148,50 @@ class GroupCommit:
         return [None] * len(payloads)
 
 
-async def claim(session: AsyncSession, *, now: datetime, limit: int = 100) -> list[Claimed]:
+# The statements each claim and each batch run: Core on the table, built once (a statement
+# built per call costs more in Python than the database takes to run it).
+_TABLE = cast("Table", InboundUpdate.__table__)
+_COLUMNS = _TABLE.c
+_HELD = _TABLE.alias("held")
+_CLAIMABLE = (
+    select(_COLUMNS.update_id, _COLUMNS.payload)
+    .where(
+        _COLUMNS.handled_at.is_(None),
+        _COLUMNS.claimed_at.is_(None) | (_COLUMNS.claimed_at < bindparam("stale")),
+        ~exists().where(  # none of a user one of whose updates a live claim holds
+            _HELD.c.user_id == _COLUMNS.user_id,
+            _HELD.c.handled_at.is_(None),
+            _HELD.c.claimed_at >= bindparam("stale"),
+        ),
+    )
+    .order_by(_COLUMNS.update_id)
+    .limit(bindparam("limit"))
+    .with_for_update(skip_locked=True)
+)
+_CLAIM = (
+    update(_TABLE)
+    .where(among(_COLUMNS.update_id, id_list("ids")))
+    .values(claimed_at=bindparam("now"))
+)
+_MARK_HANDLED = (
+    update(_TABLE)
+    .where(among(_COLUMNS.update_id, id_list("ids")))
+    .values(handled_at=bindparam("now"), payload={}, user_id=None)
+)
+
+
+async def claim(session: AsyncSession, *, now: datetime, limit: int = CLAIM_BATCH) -> list[Claimed]:
     """Claim (committed) up to `limit` unhandled updates nobody else holds, oldest first,
     but none of a user one of whose updates a claim holds (its lease not run out).
 
     On PostgreSQL claims take turns (a transaction-level advisory lock), so each sees what
     the one before it claimed: two at once could otherwise each take one of a user's."""
-    stale = now - CLAIM_LEASE
-    free = or_(InboundUpdate.claimed_at.is_(None), InboundUpdate.claimed_at < stale)
-    held = aliased(InboundUpdate)
-    user_held = exists().where(
-        held.user_id == InboundUpdate.user_id,
-        held.handled_at.is_(None),
-        held.claimed_at >= stale,
-    )
     if session.get_bind().dialect.name == "postgresql":
         await session.execute(text(f"SELECT pg_advisory_xact_lock({CLAIM_LOCK})"))
-    rows = await session.execute(
-        select(InboundUpdate.update_id, InboundUpdate.payload)
-        .where(InboundUpdate.handled_at.is_(None), free, ~user_held)
-        .order_by(InboundUpdate.update_id)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    )
-    claimed = [Claimed(update_id, payload) for update_id, payload in rows]
+    rows = await session.execute(_CLAIMABLE, {"stale": now - CLAIM_LEASE, "limit": limit})
+    claimed = [Claimed(*row) for row in rows]
     if claimed:
-        await session.execute(
-            update(InboundUpdate)
-            .where(among(InboundUpdate.update_id, [item.update_id for item in claimed]))
-            .values(claimed_at=now)
-            .execution_options(synchronize_session=False),  # none is loaded as an object
-        )
+        await session.execute(_CLAIM, {"ids": [item.update_id for item in claimed], "now": now})
     await session.commit()
     return claimed
 
@@ -169,12 +199,7 @@ async def claim(session: AsyncSession, *, now: datetime, limit: int = 100) -> li
 async def mark_handled(session: AsyncSession, update_ids: list[int], *, now: datetime) -> None:
     """Mark updates handled and empty them (committed): what a user sent, and who sent it,
     are needed only to handle it in order, and the id alone recognises a re-post."""
-    await session.execute(
-        update(InboundUpdate)
-        .where(among(InboundUpdate.update_id, update_ids))
-        .values(handled_at=now, payload={}, user_id=None)
-        .execution_options(synchronize_session=False),  # none is loaded as an object
-    )
+    await session.execute(_MARK_HANDLED, {"ids": update_ids, "now": now})
     await session.commit()
 
 
