@@ -7,7 +7,11 @@ only answers 200, all in one run. Prints one JSON line.
 
 Needs PostgreSQL at 127.0.0.1:5432 and Redis at 127.0.0.1:6379, like the test suite.
 Targets (issue 26): one process within 3x of the bare endpoint's time; two processes at
-least 1.6x one. Each run also says how busy the machine's cores were (`machine_busy`, all
+least 1.6x one. The run also measures the floor under the first (`benchmarks.webhook_floor`):
+a process that keeps each update in PostgreSQL before acknowledging it and handles it
+through aiogram with one handler that does nothing, and no segbot code; its ratio to the
+bare endpoint is as close as any such bot could come, and one bot process's ratio to it is
+what segbot itself costs. Each run also says how busy the machine's cores were (`machine_busy`, all
 processes together): a second process can add only what the first left idle. Hence
 `two_bots_ceiling`, the most two processes could reach here: one process's updates per
 second over its `machine_busy`, every core busy at the same cost per update (the posting
@@ -28,7 +32,9 @@ from tempfile import TemporaryDirectory
 
 from benchmarks.broadcast import POSTGRES, emulator_process
 from benchmarks.scale import bare_endpoint, webhooks_with
+from benchmarks.webhook_floor import floor_rates
 from core.settings import load_settings
+from tests.databases import temporary_postgres_database
 
 
 async def main() -> None:
@@ -41,6 +47,8 @@ async def main() -> None:
     with TemporaryDirectory(prefix="segbot-webhook-") as folder, emulator_process(10) as base:
         logs = Path(folder)
         bare = await bare_endpoint(updates)
+        async with temporary_postgres_database(POSTGRES) as url:
+            floor = await floor_rates(url, updates)
         one, two = [
             await webhooks_with(count, updates, emulator_url=base, logs=logs, subscribed=subscribed)
             for count in (1, 2)
@@ -53,8 +61,14 @@ async def main() -> None:
                 "updates": updates,
                 "subscribed": subscribed,
                 "bare_endpoint_per_second": round(bare),
+                "floor": floor,
                 "bots": [one, two],
+                "floor_ratio_to_bare": round(bare / floor["acknowledged_per_second"], 2),
                 "one_bot_ratio_to_bare": round(bare / one["acknowledged_per_second"], 2),
+                "one_bot_ratio_to_floor": {
+                    rate: round(floor[rate] / one[rate], 2)
+                    for rate in ("acknowledged_per_second", "handled_per_second")
+                },
                 "two_bots_to_one": round(
                     two["acknowledged_per_second"] / one["acknowledged_per_second"], 2
                 ),
