@@ -17,9 +17,12 @@
     The sender runs twice each round: with its own bounds, which at this rate let up to
     broadcasts.sender.MAX_IN_FLIGHT (500) requests wait on the emulator at once, on as
     many connections; and with at most the baseline's 100 messages on their way at once
-    (`in_flight`), the same requests at the same concurrency. The floor, for scale: the
+    (`in_flight`), the same requests at the same concurrency. The floors, for scale: the
     same requests through aiogram alone (`bot.send_message` on aiogram's own session, no
-    segbot code), which the sender does not use for broadcasts.
+    segbot code), which the sender does not use for broadcasts; and the least any sender
+    that never sends a message twice must add to the baseline (`crash_safe_replay`: each
+    batch of CLAIM_CAP claimed in the database before it is sent, each message recorded
+    after), whose ratio to the baseline is as close as such a sender can come.
 (c) Sending under a strict limit: the emulator accepts at most N sends in any sliding
     second (429 with retry_after beyond), and the sender is set to the same N: 3,000
     messages at N = 25 and N = 30; the same at 25 with 1 % of answers held 35 s, past
@@ -55,19 +58,21 @@ import aiohttp
 from aiogram import Bot
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
-from sqlalchemy import bindparam, func, insert, literal, select, text
+from sqlalchemy import bindparam, func, insert, literal, select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 import migrations
 from bot.messenger import TelegramMessenger
 from bot.runtime import freeze_startup_heap
 from broadcasts.campaigns import save_campaign
-from broadcasts.models import Campaign, Delivery, Run, RunStatus
+from broadcasts.claims import DELIVERIES
+from broadcasts.models import Campaign, Delivery, DeliveryStatus, Run, RunStatus
 from broadcasts.pacing import LocalSlots, RateBudget
-from broadcasts.planner import plan_run
-from broadcasts.sender import BatchResult, Sender, SenderSettings
+from broadcasts.planner import Plan, plan_run
+from broadcasts.sender import CLAIM_CAP, BatchResult, Sender, SenderSettings
 from broadcasts.spec import parse_campaign
 from core.db import UtcDateTime, create_engine, create_sessionmaker
+from core.id_lists import among, id_list
 from core.models import Subscriber
 from core.settings import load_settings
 from segments.saved import save_segment
@@ -235,20 +240,10 @@ def emulator_process(users: int) -> Iterator[str]:
             process.kill()
 
 
-async def send_run(
-    sessionmaker: async_sessionmaker[AsyncSession],
-    base_url: str,
-    budget: RateBudget,
-    name: str,
-    *,
-    audience: int,
-    paid: bool = False,
-    in_flight: int | None = None,
-) -> tuple[int, float, float]:
-    """Plan a run of a fresh campaign to the first `audience` subscribers and send it all
-    (`in_flight`: the sender's bound on messages on their way; None: its own); (messages,
-    seconds, CPU seconds of this process: the sender with its database and HTTP work, the
-    emulator not included)."""
+async def planned(
+    sessionmaker: async_sessionmaker[AsyncSession], name: str, *, audience: int, paid: bool
+) -> Plan:
+    """A run of a fresh campaign to the first `audience` subscribers, planned (queued)."""
     async with sessionmaker() as session:
         await session.execute(
             text(
@@ -264,7 +259,24 @@ async def send_run(
         sent_campaign = await save_campaign(
             session, spec=spec, now=NOW, public_url=PUBLIC_URL, paid_broadcasts=paid
         )
-        plan = await plan_run(session, campaign=sent_campaign, now=datetime.now(UTC))
+        return await plan_run(session, campaign=sent_campaign, now=datetime.now(UTC))
+
+
+async def send_run(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    base_url: str,
+    budget: RateBudget,
+    name: str,
+    *,
+    audience: int,
+    paid: bool = False,
+    in_flight: int | None = None,
+) -> tuple[int, float, float]:
+    """Plan a run of a fresh campaign to the first `audience` subscribers and send it all
+    (`in_flight`: the sender's bound on messages on their way; None: its own); (messages,
+    seconds, CPU seconds of this process: the sender with its database and HTTP work, the
+    emulator not included)."""
+    plan = await planned(sessionmaker, name, audience=audience, paid=paid)
     settings = load_settings(bot_token=TOKEN, telegram_api_base=base_url)
     sender_settings = SenderSettings(
         public_url=PUBLIC_URL, secret=SECRET, paid_broadcasts=paid, in_flight=in_flight
@@ -292,6 +304,72 @@ async def replay(base_url: str, requests: list[dict[str, Any]]) -> tuple[float, 
 
         started, cpu = time.perf_counter(), time.process_time()
         await asyncio.gather(*(post(request["params"]) for request in requests))
+        return time.perf_counter() - started, time.process_time() - cpu
+
+
+async def crash_safe_replay(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    base_url: str,
+    requests: list[dict[str, Any]],
+    run_id: int,
+) -> tuple[float, float]:
+    """The floor under any sender that never sends a message twice, whatever dies: the
+    baseline's requests and connections, sent CLAIM_CAP at a time, each batch claimed in the
+    database before it is sent (one UPDATE of its deliveries) and recorded after (one UPDATE
+    per message, in one statement run and one commit); nothing else. The planned run
+    `run_id` has a queued delivery per request. (seconds, CPU seconds)"""
+    deliveries = DELIVERIES.c
+    claim = (
+        update(DELIVERIES)
+        .where(among(deliveries.id, id_list("ids")), deliveries.status == DeliveryStatus.QUEUED)
+        .values(status=DeliveryStatus.SENDING, claimed_at=bindparam("now"))
+    )
+    record = (
+        update(DELIVERIES)
+        .where(deliveries.id == bindparam("key"))
+        .values(
+            status=DeliveryStatus.SENT, sent_at=bindparam("now"), message_id=bindparam("message")
+        )
+    )
+    async with sessionmaker() as session:
+        ids = list(
+            await session.scalars(
+                select(deliveries.id)
+                .where(deliveries.run_id == run_id, deliveries.status == DeliveryStatus.QUEUED)
+                .order_by(deliveries.id)
+            )
+        )
+    if len(ids) != len(requests):
+        raise RuntimeError(f"{len(ids)} deliveries planned for {len(requests)} requests")
+    url = f"{base_url}/bot{TOKEN}/sendMessage"
+    connector = aiohttp.TCPConnector(limit=CONNECTIONS)
+    async with aiohttp.ClientSession(connector=connector) as http:
+
+        async def post(params: dict[str, Any]) -> int:
+            async with http.post(url, json=params) as response:
+                answer = await response.json()
+                return int(answer["result"]["message_id"])
+
+        async def batch(first: int) -> None:
+            keys = ids[first : first + CLAIM_CAP]
+            async with sessionmaker() as session:
+                await session.execute(claim, {"ids": keys, "now": datetime.now(UTC)})
+                await session.commit()
+            sent = requests[first : first + CLAIM_CAP]
+            messages = await asyncio.gather(*(post(request["params"]) for request in sent))
+            now = datetime.now(UTC)
+            async with sessionmaker() as session:
+                await session.execute(
+                    record,
+                    [
+                        {"key": key, "message": message, "now": now}
+                        for key, message in zip(keys, messages, strict=True)
+                    ],
+                )
+                await session.commit()
+
+        started, cpu = time.perf_counter(), time.process_time()
+        await asyncio.gather(*(batch(first) for first in range(0, len(ids), CLAIM_CAP)))
         return time.perf_counter() - started, time.process_time() - cpu
 
 
@@ -369,6 +447,7 @@ async def throughput(
     bounded: list[tuple[float, float]] = []  # at the baseline's concurrency
     baseline: list[tuple[float, float]] = []
     floor: list[tuple[float, float]] = []
+    crash_safe: list[tuple[float, float]] = []
     for round_number in range(ROUNDS):
         for timings, in_flight in ((sender, None), (bounded, CONNECTIONS)):
             # The last run's requests (tens of thousands of objects, the benchmark's, not
@@ -386,9 +465,12 @@ async def throughput(
                 raise RuntimeError("the emulator did not accept every message")
         baseline.append(await replay(base_url, requests))
         floor.append(await through_aiogram(base_url, requests))
+        plan = await planned(sessionmaker, f"floor{round_number}", audience=messages, paid=False)
+        crash_safe.append(await crash_safe_replay(sessionmaker, base_url, requests, plan.run.id))
     best, bare = min(sender), min(baseline)
     best_cpu, bare_cpu = min(cpu for _, cpu in sender), min(cpu for _, cpu in baseline)
     bounded_cpu, aiogram_cpu = min(cpu for _, cpu in bounded), min(cpu for _, cpu in floor)
+    safe_cpu = min(cpu for _, cpu in crash_safe)
     return {
         "messages": messages,
         "messages_per_s": round(messages / best[0]),
@@ -405,6 +487,8 @@ async def throughput(
         },
         "aiogram_cpu_messages_per_s": round(messages / aiogram_cpu),
         "aiogram_cpu_ratio_to_baseline": round(aiogram_cpu / bare_cpu, 2),
+        "crash_safe_cpu_ratio_to_baseline": round(safe_cpu / bare_cpu, 2),
+        "cpu_ratio_to_crash_safe": round(best_cpu / safe_cpu, 2),
     }
 
 
