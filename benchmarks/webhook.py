@@ -7,15 +7,18 @@ only answers 200, all in one run. Prints one JSON line.
 
 Needs PostgreSQL at 127.0.0.1:5432 and Redis at 127.0.0.1:6379, like the test suite.
 Targets (issue 26): one process within 3x of the bare endpoint's time; two processes at
-least 1.6x one. The run also measures the floor under the first (`benchmarks.webhook_floor`):
-a process that keeps each update in PostgreSQL before acknowledging it and handles it
-through aiogram with one handler that does nothing, and no segbot code; its ratio to the
-bare endpoint is as close as any such bot could come, and one bot process's ratio to it is
-what segbot itself costs. Each run also says how busy the machine's cores were (`machine_busy`, all
-processes together): a second process can add only what the first left idle. Hence
-`two_bots_ceiling`, the most two processes could reach here: one process's updates per
-second over its `machine_busy`, every core busy at the same cost per update (the posting
-side, PostgreSQL, Redis and the emulator run on these cores too).
+least 1.6x one.
+
+The run also measures the floor under the first (`benchmarks.webhook_floor`): a process
+that keeps each update in PostgreSQL before acknowledging it and handles it through aiogram
+with one handler that does nothing, and no segbot code. Its ratio to the bare endpoint is as
+close as any such bot could come; one bot process's ratio to it is what segbot itself costs.
+
+Each run also says how busy the machine's cores were (`machine_busy`, all processes
+together): a second process can add only what the first left idle. Hence `two_bots_ceiling`,
+the most two processes could reach here: one process's updates per second over its
+`machine_busy`, every core busy at the same cost per update (the posting side, PostgreSQL,
+Redis and the emulator run on these cores too).
 
 The updates are text messages from 1,000 people who have no subscriber row (as users of a
 bot moved to segbot, who pressed Start before it came): the event log holds each touch for

@@ -4,10 +4,11 @@ PostgreSQL before acknowledging it and then handles it through aiogram, with no 
 In a process of its own, as a bot process runs: an aiohttp endpoint that reads the body as
 JSON and answers 200 once a group commit holding it (one INSERT of every update posted
 meanwhile, straight through asyncpg) is done; and one loop that takes the unhandled updates
-300 at a time, decodes each into aiogram's `Update`, feeds it to a Dispatcher whose one
-handler does nothing, and marks the batch handled. It leaves out everything segbot adds:
-the secret header, the depth check, per-user order, claims and their lease, middlewares,
-the event log, anti-flood and state. `benchmarks.webhook` posts to it as to a bot process.
+CLAIM_BATCH at a time (as a bot process claims them), decodes each into aiogram's `Update`,
+feeds it to a Dispatcher whose one handler does nothing, and marks the batch handled. It
+leaves out everything segbot adds: the secret header, the depth check, per-user order,
+claims and their lease, middlewares, the event log, anti-flood and state.
+`benchmarks.webhook` posts to it as to a bot process.
 """
 
 import asyncio
@@ -28,8 +29,8 @@ from benchmarks.broadcast import TOKEN
 from benchmarks.scale import post_round_robin
 from bot.webhook import WEBHOOK_PATH
 from core.grouped_calls import GroupedCalls
+from core.inbox import CLAIM_BATCH
 
-BATCH = 300
 _TABLE = """CREATE TABLE floor_inbox (
     update_id bigint PRIMARY KEY, payload json NOT NULL, handled boolean NOT NULL DEFAULT false
 )"""
@@ -98,7 +99,7 @@ async def _run(database_url: str, pipe: Connection) -> None:
         nonlocal handled
         while True:
             stored.clear()
-            rows = await pool.fetch(_TAKE, BATCH)
+            rows = await pool.fetch(_TAKE, CLAIM_BATCH)
             if not rows:
                 await stored.wait()
                 continue
