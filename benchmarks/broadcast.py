@@ -225,19 +225,27 @@ def serve_emulator(users: int, connection: Connection) -> None:
 
 
 @contextmanager
-def emulator_process(users: int) -> Iterator[str]:
-    """An emulator in a process of its own; yields its base URL."""
+def spawned(serve: Callable[..., None], *args: object) -> Iterator[tuple[str, Connection]]:
+    """`serve(*args, pipe)` in a process of its own, which sends its URL down the pipe once
+    it is up and stops when it reads "stop"; yields that URL and our end of the pipe."""
     context = multiprocessing.get_context("spawn")
     ours, theirs = context.Pipe()
-    process = context.Process(target=serve_emulator, args=(users, theirs), daemon=True)
+    process = context.Process(target=serve, args=(*args, theirs), daemon=True)
     process.start()
     try:
-        yield str(ours.recv())
+        yield str(ours.recv()), ours
     finally:
         ours.send("stop")
         process.join(timeout=10)
         if process.is_alive():
             process.kill()
+
+
+@contextmanager
+def emulator_process(users: int) -> Iterator[str]:
+    """An emulator in a process of its own; yields its base URL."""
+    with spawned(serve_emulator, users) as (base_url, _):
+        yield base_url
 
 
 async def planned(

@@ -19,8 +19,9 @@ import os
 import socket
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from functools import partial
 from pathlib import Path
 from tempfile import TemporaryDirectory
 from typing import Any
@@ -248,22 +249,38 @@ async def webhooks_with(
                 "bot", bots, database_url=url, emulator_url=emulator_url, logs=logs,
                 webhook=True,
             ) as urls:  # fmt: skip
-                started, machine_before = time.perf_counter(), _cpu_ticks()
-                acknowledged = await post_round_robin(
-                    [url + WEBHOOK_PATH for url in urls], updates, secret=webhook_secret(SECRET)
-                )
                 handled = select(func.count()).where(InboundUpdate.handled_at.is_not(None))
-                while await _count(sessionmaker, handled) < updates:  # noqa: ASYNC110
-                    await asyncio.sleep(0.05)
-                elapsed, machine_after = time.perf_counter() - started, _cpu_ticks()
+                machine_before = _cpu_ticks()
+                rates = await posted_and_handled(
+                    [url + WEBHOOK_PATH for url in urls],
+                    updates,
+                    secret=webhook_secret(SECRET),
+                    handled=partial(_count, sessionmaker, handled),
+                )
+                machine_after = _cpu_ticks()
         finally:
             await engine.dispose()
     return {
         "bots": bots,
         "updates": updates,
+        **rates,
+        "machine_busy": _busy(machine_before, machine_after),
+    }
+
+
+async def posted_and_handled(
+    urls: list[str], updates: int, *, secret: str, handled: Callable[[], Awaitable[int]]
+) -> dict[str, int]:
+    """`updates` posted round-robin to `urls`: acknowledged per second, and handled per
+    second until `handled()` counts them all."""
+    started = time.perf_counter()
+    acknowledged = await post_round_robin(urls, updates, secret=secret)
+    while await handled() < updates:  # noqa: ASYNC110
+        await asyncio.sleep(0.05)
+    elapsed = time.perf_counter() - started
+    return {
         "acknowledged_per_second": round(updates / acknowledged),
         "handled_per_second": round(updates / elapsed),
-        "machine_busy": _busy(machine_before, machine_after),
     }
 
 

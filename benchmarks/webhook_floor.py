@@ -13,23 +13,19 @@ claims and their lease, middlewares, the event log, anti-flood and state.
 
 import asyncio
 import json
-import multiprocessing
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from functools import partial
 from multiprocessing.connection import Connection
-from typing import Any
 
 import asyncpg
 from aiogram import Bot, Dispatcher, Router
 from aiogram.types import Message, Update
 from aiohttp import web
 
-from benchmarks.broadcast import TOKEN
-from benchmarks.scale import post_round_robin
+from benchmarks.broadcast import TOKEN, spawned
+from benchmarks.scale import posted_and_handled
 from bot.webhook import WEBHOOK_PATH
 from core.grouped_calls import GroupedCalls
-from core.inbox import CLAIM_BATCH
+from core.inbox import CLAIM_BATCH, GROUP_LIMIT
 
 _TABLE = """CREATE TABLE floor_inbox (
     update_id bigint PRIMARY KEY, payload json NOT NULL, handled boolean NOT NULL DEFAULT false
@@ -41,24 +37,7 @@ _TAKE = """SELECT update_id, payload FROM floor_inbox WHERE NOT handled
 _MARK = "UPDATE floor_inbox SET handled = true WHERE update_id = ANY($1::bigint[])"
 
 
-@contextmanager
-def floor_process(database_url: str) -> Iterator[tuple[str, Connection]]:
-    """The floor's endpoint in a process of its own on `database_url` (an empty database);
-    yields its URL and a pipe: send "handled" to be told how many it has handled."""
-    context = multiprocessing.get_context("spawn")
-    ours, theirs = context.Pipe()
-    process = context.Process(target=_serve, args=(database_url, theirs), daemon=True)
-    process.start()
-    try:
-        yield str(ours.recv()), ours
-    finally:
-        ours.send("stop")
-        process.join(timeout=10)
-        if process.is_alive():
-            process.kill()
-
-
-def handled_so_far(pipe: Connection) -> int:
+async def _handled_so_far(pipe: Connection) -> int:
     pipe.send("handled")
     return int(pipe.recv())
 
@@ -87,7 +66,7 @@ async def _run(database_url: str, pipe: Connection) -> None:
         await pool.execute(_STORE, ids, bodies)
         return [None] * len(posted)
 
-    writer = GroupedCalls(store, limit=500)
+    writer = GroupedCalls(store, limit=GROUP_LIMIT)
 
     async def receive(request: web.Request) -> web.Response:
         body = await request.read()
@@ -127,19 +106,12 @@ async def _run(database_url: str, pipe: Connection) -> None:
     await bot.session.close()
 
 
-async def floor_rates(database_url: str, updates: int) -> dict[str, Any]:
+async def floor_rates(database_url: str, updates: int) -> dict[str, int]:
     """The floor's updates acknowledged and handled per second, posted as to a bot."""
-    with floor_process(database_url) as (url, pipe):
-        started = time.perf_counter()
-        acknowledged = await post_round_robin(
+    with spawned(_serve, database_url) as (url, pipe):
+        return await posted_and_handled(
             [url + WEBHOOK_PATH],
             updates,
             secret="unchecked",  # noqa: S106
+            handled=partial(_handled_so_far, pipe),
         )
-        while handled_so_far(pipe) < updates:  # noqa: ASYNC110
-            await asyncio.sleep(0.05)
-        elapsed = time.perf_counter() - started
-    return {
-        "acknowledged_per_second": round(updates / acknowledged),
-        "handled_per_second": round(updates / elapsed),
-    }
