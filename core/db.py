@@ -9,7 +9,8 @@ for them (SEGBOT_LOG_SQL, for debugging).
 """
 
 import enum
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
@@ -193,6 +194,22 @@ def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]
     (`core.events.EventLog.hear_commits`) hear this sessionmaker's sessions only."""
     own_class = type("SegbotSession", (Session,), {})
     return async_sessionmaker(engine, expire_on_commit=False, sync_session_class=own_class)
+
+
+@asynccontextmanager
+async def one_connection(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> AsyncIterator[AsyncSession]:
+    """A session of `sessionmaker` that keeps one connection through all its commits.
+
+    A session gives its connection back to the pool at each commit and takes whichever
+    is free at its next statement, so what lives on a connection (SQLite's PRAGMAs,
+    PostgreSQL's SETs, temporary tables) would be lost to it and left to another
+    session. Work that sets such things up for itself runs in one of these.
+    """
+    engine = sessionmaker.kw["bind"]
+    async with engine.connect() as connection, sessionmaker(bind=connection) as session:
+        yield session
 
 
 def dialect_insert(

@@ -29,7 +29,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.clock import Clock, utcnow
-from core.db import analyze_if_due, upsert
+from core.db import analyze_if_due, one_connection, upsert
 from core.errors import SegbotError
 from crm_sync.bulk_load import filling, restore
 from crm_sync.connectors.base import Batch, Connector, Cursor
@@ -170,8 +170,9 @@ async def _sync(
 ) -> SyncSummary:
     try:
         await connector.check()
-        # One session (one connection) for the whole run; every batch commits on its own.
-        async with sessionmaker() as session, bulk_writes(session):
+        # One session on one connection for the whole run (its settings and staging
+        # tables live on the connection); every batch commits on its own.
+        async with one_connection(sessionmaker) as session, bulk_writes(session):
             # What a run that died in a first import left set aside, put back first.
             await restore(session, STREAM_TABLES.values())
             for stream in connector.streams:

@@ -6,7 +6,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, StatementError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from core.db import SQLITE_BUSY_TIMEOUT_MS, create_engine, is_contention, upsert
+from core.db import SQLITE_BUSY_TIMEOUT_MS, create_engine, is_contention, one_connection, upsert
 from core.settings import load_settings
 from crm_sync.models import Customer
 
@@ -30,6 +30,25 @@ async def test_sqlite_runs_in_wal_mode_with_foreign_keys(engine: AsyncEngine) ->
     async with engine.connect() as connection:
         assert (await connection.execute(text("PRAGMA journal_mode"))).scalar() == "wal"
         assert (await connection.execute(text("PRAGMA foreign_keys"))).scalar() == 1
+
+
+async def test_one_connection_keeps_its_connection_through_commits(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    """What lives on a connection (here a temporary table) stays the session's though
+    another session takes a pooled connection between its commits, and each commit
+    commits."""
+    async with one_connection(sessionmaker) as pinned:
+        await pinned.execute(text("CREATE TEMPORARY TABLE pinned_probe (x INTEGER)"))
+        await pinned.commit()
+        async with sessionmaker() as other:
+            await other.execute(text("SELECT 1"))  # holds the connection `pinned` gave back
+            await upsert(pinned, Customer, [customer("c1", "Ann")], key=("source", "external_id"))
+            await pinned.execute(text("INSERT INTO pinned_probe VALUES (1)"))
+            await pinned.commit()
+            await other.rollback()
+            assert await other.scalar(select(Customer.name)) == "Ann"
+        assert await pinned.scalar(text("SELECT count(*) FROM pinned_probe")) == 1
 
 
 async def test_upsert_inserts_then_updates_on_the_key(session: AsyncSession) -> None:

@@ -1,16 +1,18 @@
-"""A first import sets the tables' secondary indexes (and on PostgreSQL their foreign keys)
-aside and puts them back: when it succeeds, when it fails part way, and at the next run
-when its process died in between. A table another transaction is reading keeps them."""
+"""A first import sets the tables' secondary indexes and foreign keys aside (SQLite: its
+connection stops checking the keys) and puts them back: when it succeeds, when it fails
+part way, and at the next run when its process died in between. A table another
+transaction is reading keeps them."""
 
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Connection, delete, func, inspect, select
+from sqlalchemy import Connection, delete, func, inspect, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.schema import DropConstraint, DropIndex
 
-from crm_sync.bulk_load import restore
+from core.db import one_connection
+from crm_sync.bulk_load import filling, restore
 from crm_sync.connectors import Batch, Cursor, FilesConnector, SourceError
 from crm_sync.fields import Stream
 from crm_sync.models import Customer, Order
@@ -134,7 +136,7 @@ async def test_a_key_put_back_does_to_orphans_what_its_on_delete_says(
     await run_sync(sessionmaker=sessionmaker, connector=shop(*shop_files))
     connection = await session.connection()
     if connection.dialect.name != "postgresql":
-        pytest.skip("SQLite's foreign keys are never set aside")
+        pytest.skip("SQLite's foreign keys are never dropped")
     for key in ORDERS.foreign_key_constraints:
         await connection.execute(DropConstraint(key))
     await session.execute(delete(Customer).where(Customer.external_id == "c1"))
@@ -162,3 +164,28 @@ async def test_a_table_being_read_keeps_its_indexes_through_a_first_import(
     await session.rollback()
     assert await session.scalar(select(func.count()).select_from(Order)) == 5
     assert await schema(session) == DECLARED
+
+
+async def test_sqlite_checks_keys_again_when_a_first_import_ends(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    """The check is the connection's: left off, every later user of the connection would
+    delete without cascading."""
+
+    async def checks_keys(session: AsyncSession) -> bool:
+        return bool(await session.scalar(text("PRAGMA foreign_keys")))
+
+    async def fail_part_way(session: AsyncSession) -> None:
+        async with filling(session, ORDERS):
+            raise SourceError("the disk went away")
+
+    async with one_connection(sessionmaker) as session:
+        if session.get_bind().dialect.name != "sqlite":
+            pytest.skip("SQLite's PRAGMA foreign_keys")
+        async with filling(session, ORDERS):
+            assert not await checks_keys(session)
+        assert await checks_keys(session)
+
+        with pytest.raises(SourceError):
+            await fail_part_way(session)
+        assert await checks_keys(session)
