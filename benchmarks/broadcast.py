@@ -82,7 +82,7 @@ from tests.databases import temporary_postgres_database
 
 POSTGRES = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 NOW = datetime(2026, 11, 2, 12, 0, tzinfo=UTC)
-ROUNDS = 2
+ROUNDS = 3
 TOKEN = "123456:BENCH"  # noqa: S105  (the emulator takes any token)
 SECRET = "bench-secret"  # noqa: S105
 PUBLIC_URL = "http://127.0.0.1:8080"
