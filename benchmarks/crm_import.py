@@ -362,14 +362,13 @@ def phase(kind: str, paths: list[str]) -> dict[str, float]:
     return asyncio.run(bare_upsert_phase(paths[1], Path(paths[0])))
 
 
-async def postgres_database(url: str, *, create: bool, name: str) -> bool:
+async def on_server(url: str, statement: str) -> bool:
+    """Run `statement` on the PostgreSQL server at `url`, outside any transaction (as
+    CREATE and DROP DATABASE must); whether the server was reachable."""
     server = create_async_engine(url, isolation_level="AUTOCOMMIT")
     try:
         async with asyncio.timeout(5), server.connect() as connection:
-            if create:
-                await connection.execute(text(f'CREATE DATABASE "{name}"'))
-            else:
-                await connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            await connection.execute(text(statement))
     except (OSError, TimeoutError) as error:
         print(f"PostgreSQL unreachable: {error}", file=sys.stderr)
         return False
@@ -396,7 +395,7 @@ def empty_databases(database: str, work: Path, postgres_url: str) -> Iterator[tu
     created = []
     try:
         for name in names:
-            if not asyncio.run(postgres_database(postgres_url, create=True, name=name)):
+            if not asyncio.run(on_server(postgres_url, f'CREATE DATABASE "{name}"')):
                 raise SystemExit("PostgreSQL went away during the benchmark")
             created.append(name)
         server = make_url(postgres_url)
@@ -404,7 +403,7 @@ def empty_databases(database: str, work: Path, postgres_url: str) -> Iterator[tu
         yield import_url, bare_url
     finally:
         for name in created:
-            asyncio.run(postgres_database(postgres_url, create=False, name=name))
+            asyncio.run(on_server(postgres_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 def measure_round(files: list[str], changes: str, import_url: str, bare_url: str) -> Round:
@@ -474,10 +473,7 @@ def main() -> None:
         *paths, changes = generate(directory, orders=orders, customers=customers, changed=changed)
         files = [str(path) for path in paths]
         parse = run_phase(["parse", *files])
-        probe = f"segbot_bench_{uuid.uuid4().hex[:10]}"
-        postgres = asyncio.run(postgres_database(options.postgres_url, create=True, name=probe))
-        if postgres:
-            asyncio.run(postgres_database(options.postgres_url, create=False, name=probe))
+        postgres = asyncio.run(on_server(options.postgres_url, "SELECT 1"))
         results: dict[str, object] = {
             "benchmark": "crm_import",
             "orders": orders,
