@@ -22,7 +22,12 @@
     segbot code), which the sender does not use for broadcasts; and the least any sender
     that never sends a message twice must add to the baseline (`crash_safe_replay`: each
     batch of CLAIM_CAP claimed in the database before it is sent, each message recorded
-    after), whose ratio to the baseline is as close as such a sender can come.
+    after), whose ratio to the baseline is as close as such a sender can come; and that
+    floor with the work each of segbot's messages needs (`composing_replay`: recipients
+    and their template variables loaded, each message composed with its signed links,
+    each batch marked attempted before it goes), so that what is left between it and the
+    sender (`cpu_ratio_to_composing`) is the sender's per-message machinery: pacing, a
+    task and a deadline per message, the pipeline's bounds.
 (c) Sending under a strict limit: the emulator accepts at most N sends in any sliding
     second (429 with retry_after beyond), and the sender is set to the same N: 3,000
     messages at N = 25 and N = 30; the same at 25 with 1 % of answers held 35 s, past
@@ -64,8 +69,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 import migrations
 from bot.messenger import TelegramMessenger
 from bot.runtime import freeze_startup_heap
+from bot.telegram_requests import request as build_request
 from broadcasts.campaigns import save_campaign
-from broadcasts.claims import DELIVERIES
+from broadcasts.claims import DELIVERIES, mark_attempted
+from broadcasts.compose import compose, prepare_variants, recipients
 from broadcasts.models import Campaign, Delivery, DeliveryStatus, Run, RunStatus
 from broadcasts.pacing import LocalSlots, RateBudget
 from broadcasts.planner import Plan, plan_run
@@ -91,6 +98,8 @@ STRICT_RATES = (25, 30)  # limits the emulator enforces exactly, the sender set 
 HELD_SHARE, HELD_SECONDS = 0.01, 35.0  # answers held past SEGBOT_SEND_TIMEOUT (10 s)
 UNLIMITED_RATE = 10_000.0  # pacing that never binds: what the sender itself can do
 CONNECTIONS = 100  # the baseline's, as aiogram's session
+FLOOR = "floor"  # the sender id the floors claim as
+Params = dict[str, Any]  # a request's JSON body
 CAMPAIGN = """
 name: {name}
 audience:
@@ -326,11 +335,70 @@ async def crash_safe_replay(
     database before it is sent (one UPDATE of its deliveries) and recorded after (one UPDATE
     per message, in one statement run and one commit); nothing else. The planned run
     `run_id` has a queued delivery per request. (seconds, CPU seconds)"""
+
+    async def replayed(_session: AsyncSession, first: int, keys: list[int]) -> list[Params]:
+        return [request["params"] for request in requests[first : first + len(keys)]]
+
+    return await _claimed_batches(sessionmaker, base_url, run_id, replayed, expected=len(requests))
+
+
+async def composing_replay(
+    sessionmaker: async_sessionmaker[AsyncSession], base_url: str, run_id: int
+) -> tuple[float, float]:
+    """The floor under a sender that also does the work each of segbot's messages needs:
+    the crash-safe floor, with each batch's requests made as the sender makes them, once
+    claimed: its recipients and their template variables loaded (`recipients`), each
+    message composed (`compose`: its template rendered, its links signed) and built into
+    its request, the batch marked attempted (`mark_attempted`: the mark that keeps a
+    message that may have arrived from going twice) before its requests go. What the
+    sender does beyond it is its per-message machinery: a task, a rate slot and a
+    deadline for each message, the pipeline's bounds, retries. The planned run `run_id`
+    is the sender's campaign's. (seconds, CPU seconds)"""
+    async with sessionmaker() as session:
+        run = await session.get_one(Run, run_id)
+        campaign = await session.get_one(Campaign, run.campaign_id)
+        variants = await prepare_variants(session, campaign=campaign, now=datetime.now(UTC))
+        await session.commit()
+    labels = {variant_id: variant.target_label for variant_id, variant in variants.items()}
+
+    async def composed(session: AsyncSession, _first: int, keys: list[int]) -> list[Params]:
+        batch = await recipients(session, delivery_ids=keys, campaign=campaign, labels=labels)
+        messages = [
+            compose(
+                to,
+                variants[to.variant_id],
+                public_url=PUBLIC_URL,
+                secret=SECRET,
+                unsubscribe_button=campaign.unsubscribe_button,
+            )
+            for to in batch
+        ]
+        marked = await mark_attempted(session, keys, sender=FLOOR, now=datetime.now(UTC))
+        if len(marked) != len(keys):
+            raise RuntimeError(f"{len(keys) - len(marked)} claims of the floor were not marked")
+        return [build_request(message).params for message in messages]
+
+    return await _claimed_batches(sessionmaker, base_url, run_id, composed)
+
+
+async def _claimed_batches(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    base_url: str,
+    run_id: int,
+    requests_of: Callable[[AsyncSession, int, list[int]], Awaitable[list[Params]]],
+    *,
+    expected: int | None = None,
+) -> tuple[float, float]:
+    """The queued deliveries of `run_id`, CLAIM_CAP at a time, all batches at once on the
+    baseline's connections: each batch claimed for FLOOR and committed, its requests made
+    by `requests_of(session, its first index, its delivery ids)` in the claim's session,
+    posted, and their answers recorded in one statement run and one commit. (seconds,
+    CPU seconds)"""
     deliveries = DELIVERIES.c
     claim = (
         update(DELIVERIES)
         .where(among(deliveries.id, id_list("ids")), deliveries.status == DeliveryStatus.QUEUED)
-        .values(status=DeliveryStatus.SENDING, claimed_at=bindparam("now"))
+        .values(status=DeliveryStatus.SENDING, claimed_at=bindparam("now"), claimed_by=FLOOR)
     )
     record = (
         update(DELIVERIES)
@@ -347,13 +415,13 @@ async def crash_safe_replay(
                 .order_by(deliveries.id)
             )
         )
-    if len(ids) != len(requests):
-        raise RuntimeError(f"{len(ids)} deliveries planned for {len(requests)} requests")
+    if expected is not None and len(ids) != expected:
+        raise RuntimeError(f"{len(ids)} deliveries planned for {expected} requests")
     url = f"{base_url}/bot{TOKEN}/sendMessage"
     connector = aiohttp.TCPConnector(limit=CONNECTIONS)
     async with aiohttp.ClientSession(connector=connector) as http:
 
-        async def post(params: dict[str, Any]) -> int:
+        async def post(params: Params) -> int:
             async with http.post(url, json=params) as response:
                 answer = await response.json()
                 return int(answer["result"]["message_id"])
@@ -363,8 +431,8 @@ async def crash_safe_replay(
             async with sessionmaker() as session:
                 await session.execute(claim, {"ids": keys, "now": datetime.now(UTC)})
                 await session.commit()
-            sent = requests[first : first + CLAIM_CAP]
-            messages = await asyncio.gather(*(post(request["params"]) for request in sent))
+                bodies = await requests_of(session, first, keys)
+            messages = await asyncio.gather(*(post(params) for params in bodies))
             now = datetime.now(UTC)
             async with sessionmaker() as session:
                 await session.execute(
@@ -456,6 +524,7 @@ async def throughput(
     baseline: list[tuple[float, float]] = []
     floor: list[tuple[float, float]] = []
     crash_safe: list[tuple[float, float]] = []
+    composing: list[tuple[float, float]] = []
     for round_number in range(ROUNDS):
         for timings, in_flight in ((sender, None), (bounded, CONNECTIONS)):
             # The last run's requests (tens of thousands of objects, the benchmark's, not
@@ -475,10 +544,15 @@ async def throughput(
         floor.append(await through_aiogram(base_url, requests))
         plan = await planned(sessionmaker, f"floor{round_number}", audience=messages, paid=False)
         crash_safe.append(await crash_safe_replay(sessionmaker, base_url, requests, plan.run.id))
+        plan = await planned(
+            sessionmaker, f"composing{round_number}", audience=messages, paid=False
+        )
+        composing.append(await composing_replay(sessionmaker, base_url, plan.run.id))
     best, bare = min(sender), min(baseline)
     best_cpu, bare_cpu = min(cpu for _, cpu in sender), min(cpu for _, cpu in baseline)
     bounded_cpu, aiogram_cpu = min(cpu for _, cpu in bounded), min(cpu for _, cpu in floor)
     safe_cpu = min(cpu for _, cpu in crash_safe)
+    composing_cpu = min(cpu for _, cpu in composing)
     return {
         "messages": messages,
         "messages_per_s": round(messages / best[0]),
@@ -497,6 +571,8 @@ async def throughput(
         "aiogram_cpu_ratio_to_baseline": round(aiogram_cpu / bare_cpu, 2),
         "crash_safe_cpu_ratio_to_baseline": round(safe_cpu / bare_cpu, 2),
         "cpu_ratio_to_crash_safe": round(best_cpu / safe_cpu, 2),
+        "composing_cpu_ratio_to_baseline": round(composing_cpu / bare_cpu, 2),
+        "cpu_ratio_to_composing": round(best_cpu / composing_cpu, 2),
     }
 
 
