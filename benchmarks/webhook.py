@@ -9,12 +9,14 @@ Needs PostgreSQL at 127.0.0.1:5432 and Redis at 127.0.0.1:6379, like the test su
 Targets (issue 26): one process within 3x of the bare endpoint's time; two processes at
 least 1.6x one.
 
-The run also measures the floor under the first (`benchmarks.webhook_floor`): a process
-that keeps each update in PostgreSQL before acknowledging it and handles it through aiogram
-with one handler that does nothing, and no segbot code. Its ratio to the bare endpoint is as
-close as any such bot could come; one bot process's ratio to it is what segbot itself costs.
+The run also measures the floor under both (`benchmarks.webhook_floor`), with one process
+and with two sharing one inbox: a process that keeps each update in PostgreSQL before
+acknowledging it and handles it through aiogram with one handler that does nothing, and no
+segbot code. The one process's ratio to the bare endpoint is as close as any such bot could
+come to it; one bot process's ratio to it is what segbot itself costs. What a second floor
+process adds (`floor_two_to_one`) is the most a second process can add on this machine.
 
-Each run also says how busy the machine's cores were (`machine_busy`, all processes
+Each measurement also says how busy the machine's cores were (`machine_busy`, all processes
 together): a second process can add only what the first left idle. Hence `two_bots_ceiling`,
 the most two processes could reach here: one process's updates per second over its
 `machine_busy`, every core busy at the same cost per update (the posting side, PostgreSQL,
@@ -50,8 +52,11 @@ async def main() -> None:
     with TemporaryDirectory(prefix="segbot-webhook-") as folder, emulator_process(10) as base:
         logs = Path(folder)
         bare = await bare_endpoint(updates)
-        async with temporary_postgres_database(POSTGRES) as url:
-            floor = await floor_rates(url, updates)
+        floors = []
+        for processes in (1, 2):
+            async with temporary_postgres_database(POSTGRES) as url:
+                floors.append(await floor_rates(url, updates, processes=processes))
+        floor, floor_two = floors
         one, two = [
             await webhooks_with(count, updates, emulator_url=base, logs=logs, subscribed=subscribed)
             for count in (1, 2)
@@ -65,6 +70,7 @@ async def main() -> None:
                 "subscribed": subscribed,
                 "bare_endpoint_per_second": round(bare),
                 "floor": floor,
+                "floor_two_processes": floor_two,
                 "bots": [one, two],
                 "floor_ratio_to_bare": round(bare / floor["acknowledged_per_second"], 2),
                 "one_bot_ratio_to_bare": round(bare / one["acknowledged_per_second"], 2),
@@ -72,6 +78,9 @@ async def main() -> None:
                     rate: round(floor[rate] / one[rate], 2)
                     for rate in ("acknowledged_per_second", "handled_per_second")
                 },
+                "floor_two_to_one": round(
+                    floor_two["acknowledged_per_second"] / floor["acknowledged_per_second"], 2
+                ),
                 "two_bots_to_one": round(
                     two["acknowledged_per_second"] / one["acknowledged_per_second"], 2
                 ),
