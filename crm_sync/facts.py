@@ -11,7 +11,7 @@ each was and is (`follow_order_changes`), which reads none of the customers' oth
 and so costs the same however long their history.
 """
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from datetime import datetime
 
 from sqlalchemy import (
@@ -36,10 +36,9 @@ from sqlalchemy.sql import FromClause
 from sqlalchemy.sql.elements import SQLColumnExpression
 
 from core.db import UtcDateTime, dialect_insert
+from core.id_lists import among
 from crm_sync.models import Customer, Order, SubscriberPurchases
 from crm_sync.staging import ORDERS_MATCHED
-
-ID_CHUNK = 5_000
 
 
 async def refresh_facts_since(session: AsyncSession, *, source: str, since: datetime) -> None:
@@ -68,7 +67,8 @@ async def refresh_facts_since(session: AsyncSession, *, source: str, since: date
 
 async def refresh_facts(session: AsyncSession, *, customer_ids: Iterable[int]) -> None:
     """Refresh the given customers."""
-    for chosen in _in_chunks(customer_ids):
+    chosen = _chosen(customer_ids)
+    if chosen is not None:
         await _refresh_chosen(session, chosen)
 
 
@@ -115,16 +115,17 @@ async def follow_order_changes(session: AsyncSession) -> None:
         .where(~reaches_edge)
     )
     await _write_totals(session, totals.subquery("totals"), synchronize=False)
-    for chosen in _in_chunks(recompute):
+    chosen = _chosen(recompute)
+    if chosen is not None:
         await _recompute(session, chosen, synchronize=False)
     await _refresh_their_subscribers(session, Customer.id.in_(select(changes.c.customer_id)))
 
 
-def _in_chunks(customer_ids: Iterable[int]) -> Iterator[Select[int]]:
-    """The customers `customer_ids` names, selected by id, `ID_CHUNK` at a time."""
+def _chosen(customer_ids: Iterable[int]) -> Select[int] | None:
+    """The customers `customer_ids` names, selected by id (the ids one parameter: however
+    many, the statement is the same); None for none."""
     ids = sorted(set(customer_ids))
-    for start in range(0, len(ids), ID_CHUNK):
-        yield select(Customer.id).where(Customer.id.in_(ids[start : start + ID_CHUNK]))
+    return select(Customer.id).where(among(Customer.id, ids)) if ids else None
 
 
 def _order_changes() -> Subquery:
@@ -191,8 +192,8 @@ async def refresh_subscriber_purchases(
         await _refresh_subscribers(session, None)
         return
     ids = sorted({subscriber for subscriber in subscriber_ids if subscriber is not None})
-    for start in range(0, len(ids), ID_CHUNK):
-        await _refresh_subscribers(session, ids[start : start + ID_CHUNK])
+    if ids:
+        await _refresh_subscribers(session, ids)
 
 
 async def _refresh_chosen(
@@ -276,9 +277,9 @@ async def _refresh_subscribers(session: AsyncSession, subscribers: list[int] | N
     if subscribers is None:
         await session.execute(delete(SubscriberPurchases).where(~still_linked))
     else:
-        linked = and_(linked, Customer.subscriber_id.in_(subscribers))
+        linked = and_(linked, among(Customer.subscriber_id, subscribers))
         await session.execute(
-            delete(SubscriberPurchases).where(rollup.in_(subscribers), ~still_linked)
+            delete(SubscriberPurchases).where(among(rollup, subscribers), ~still_linked)
         )
     sums = (
         select(
