@@ -15,9 +15,11 @@ The connection pool holds `broadcasts.sender.MAX_IN_FLIGHT` connections, the mos
 requests the sender has on their way at once, so a request never waits for a connection
 (it would leave after its send slot, bunched with later ones), and connections are kept
 and reused rather than opened for each burst. The caller's `on_written` hears when a
-request leaves: a JSON body calls it as aiohttp writes it (the headers go with it, in the
-same step); an upload, as its form is handed to aiohttp. (aiohttp's request tracing would
-tell the same for both, at a fifth more CPU per request.)
+request leaves: a JSON body calls it once aiohttp has handed its bytes to the connection
+(the headers go with them, in the same step), never before, so that a process paused
+between the two on a busy machine cannot count a send from earlier than it went; an
+upload, as its form is handed to aiohttp. (aiohttp's request tracing would tell the same
+for both, at a fifth more CPU per request.)
 
 An upload has UPLOAD_TIMEOUT_SECONDS (a 50 MB file takes a while); its file is read when
 it is sent and must still be what was checked (its SHA-256), else it is not sent
@@ -132,7 +134,7 @@ class TelegramMessenger:
 
 
 class _JsonBody(aiohttp.BytesPayload):
-    """A request's JSON that calls `on_written` as aiohttp writes it, before the bytes go."""
+    """A request's JSON that calls `on_written` once aiohttp has written it."""
 
     def __init__(self, params: dict[str, Any], on_written: Callable[[], None]) -> None:
         super().__init__(json.dumps(params).encode(), content_type="application/json")
@@ -141,8 +143,8 @@ class _JsonBody(aiohttp.BytesPayload):
     async def write_with_length(
         self, writer: aiohttp.abc.AbstractStreamWriter, content_length: int | None
     ) -> None:
-        self._on_written()
         await super().write_with_length(writer, content_length)
+        self._on_written()
 
 
 async def _form(built: Request) -> aiohttp.FormData | Rejected:
