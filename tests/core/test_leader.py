@@ -70,9 +70,14 @@ async def test_a_leader_that_loses_its_connection_stops_working(
     leader = asyncio.create_task(
         lead(engine, first, key=TEST_KEY, retry_seconds=10, check_seconds=0.05)
     )
-    standby = asyncio.create_task(lead(second_engine, second, key=TEST_KEY, retry_seconds=0.05))
+    tasks = [leader]
     try:
+        # The standby starts once the first leads: started together, either may take the
+        # lock first (on a busy machine the standby's connection can open sooner).
         await asyncio.wait_for(first.running.wait(), 5)
+        tasks.append(
+            asyncio.create_task(lead(second_engine, second, key=TEST_KEY, retry_seconds=0.05))
+        )
         async with second_engine.connect() as connection:
             await connection.execute(
                 text(
@@ -84,9 +89,9 @@ async def test_a_leader_that_loses_its_connection_stops_working(
         await asyncio.wait_for(first.stopped.wait(), 5)
         await asyncio.wait_for(second.running.wait(), 5)
     finally:
-        for task in (leader, standby):
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(leader, standby, return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 async def test_a_leader_whose_work_fails_steps_down(engine: AsyncEngine) -> None:
