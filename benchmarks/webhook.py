@@ -14,7 +14,8 @@ and with two sharing one inbox: a process that keeps each update in PostgreSQL b
 acknowledging it and handles it through aiogram with one handler that does nothing, and no
 segbot code. The one process's ratio to the bare endpoint is as close as any such bot could
 come to it; one bot process's ratio to it is what segbot itself costs. What a second floor
-process adds (`floor_two_to_one`) is the most a second process can add on this machine.
+process adds (`floor_two_to_one`) is about the most a second process can add on this
+machine.
 
 Each measurement also says how busy the machine's cores were (`machine_busy`, all processes
 together): a second process can add only what the first left idle. Hence `two_bots_ceiling`,
