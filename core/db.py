@@ -9,6 +9,8 @@ for them (SEGBOT_LOG_SQL, for debugging).
 """
 
 import enum
+import sqlite3
+import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -84,6 +86,7 @@ class Base(DeclarativeBase):
 # on both (SQLite takes one write at a time); at 5 s and 30 s, a burst of 1,000 /start on a
 # loaded machine lost updates to each of them. Waiting is what should happen.
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+_WAL_RETRY_SECONDS = 0.01  # between two asks to switch a busy new file to WAL
 SQLITE_POOL_TIMEOUT_S = 300.0
 
 
@@ -145,11 +148,28 @@ def create_engine(
 
 def _configure_sqlite(dbapi_connection: Any, _record: object) -> None:
     cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    _into_wal(cursor)
+    cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+def _into_wal(cursor: Any) -> None:
+    """Put the file in WAL mode (it stays so: once one connection has switched it, the
+    others find it done). Switching a new file takes a lock SQLite does not always wait
+    for, busy timeout or not: two connections opening a new file at once (two processes
+    starting, two migrations) would fail with "database is locked". So the switch is asked
+    for again while the file is busy, up to the busy timeout."""
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if error.sqlite_errorcode != sqlite3.SQLITE_BUSY or time.monotonic() > deadline:
+                raise
+        time.sleep(_WAL_RETRY_SECONDS)
 
 
 # SQLite's SQLITE_BUSY and SQLITE_LOCKED (primary codes: extended codes carry them in the

@@ -1,4 +1,6 @@
+import asyncio
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 from sqlalchemy import delete, select, text, update
@@ -30,6 +32,26 @@ async def test_sqlite_runs_in_wal_mode_with_foreign_keys(engine: AsyncEngine) ->
     async with engine.connect() as connection:
         assert (await connection.execute(text("PRAGMA journal_mode"))).scalar() == "wal"
         assert (await connection.execute(text("PRAGMA foreign_keys"))).scalar() == 1
+
+
+async def test_connections_opening_a_new_sqlite_file_at_once_all_get_wal(
+    tmp_path: Path,
+) -> None:
+    """Two processes starting (or two migrations) open a new file at the same moment:
+    every connection waits its turn to switch the file to WAL, none fails as locked."""
+    for attempt in range(10):
+        url = f"sqlite+aiosqlite:///{tmp_path / f'new{attempt}.db'}"
+        engines = [create_engine(url) for _ in range(6)]
+
+        async def mode(engine: AsyncEngine) -> object:
+            async with engine.connect() as connection:
+                return (await connection.execute(text("PRAGMA journal_mode"))).scalar()
+
+        try:
+            assert await asyncio.gather(*(mode(engine) for engine in engines)) == ["wal"] * 6
+        finally:
+            for engine in engines:
+                await engine.dispose()
 
 
 async def test_one_connection_keeps_its_connection_through_commits(
