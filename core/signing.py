@@ -32,11 +32,16 @@ def b64url_decode(text: str) -> bytes:
 
 class Signer:
     def __init__(self, secret: str, *, purpose: str) -> None:
-        self._key = hmac.digest(secret.encode(), purpose.encode(), hashlib.sha256)
+        key = hmac.digest(secret.encode(), purpose.encode(), hashlib.sha256)
+        # Keyed once and copied for each signature: keying hashes the key's two pads,
+        # a third of what signing a short token costs.
+        self._keyed = hmac.new(key, digestmod=hashlib.sha256)
 
     def sign(self, data: bytes) -> str:
         """The signature of `data`, base64url, always SIGNED_LENGTH characters."""
-        return b64url(hmac.digest(self._key, data, hashlib.sha256)[:SIGNATURE_BYTES])
+        mac = self._keyed.copy()
+        mac.update(data)
+        return b64url(mac.digest()[:SIGNATURE_BYTES])
 
     def verify(self, data: bytes, signature: str) -> bool:
         return same_secret(signature, self.sign(data))
