@@ -359,10 +359,9 @@ async def composing_replay(
         campaign = await session.get_one(Campaign, run.campaign_id)
         variants = await prepare_variants(session, campaign=campaign, now=datetime.now(UTC))
         await session.commit()
-    labels = {variant_id: variant.target_label for variant_id, variant in variants.items()}
 
     async def composed(session: AsyncSession, _first: int, keys: list[int]) -> list[Params]:
-        batch = await recipients(session, delivery_ids=keys, campaign=campaign, labels=labels)
+        batch = await recipients(session, delivery_ids=keys, campaign=campaign, variants=variants)
         messages = [
             compose(
                 to,

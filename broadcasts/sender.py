@@ -176,9 +176,8 @@ class Sender:
                 self._prepared.pop(run_id, None)
                 await _log_finished(session, run_id)
                 return BatchResult.FINISHED
-            labels = {variant_id: each.target_label for variant_id, each in variants.items()}
             batch = await recipients(
-                session, delivery_ids=claimed, campaign=campaign, labels=labels
+                session, delivery_ids=claimed, campaign=campaign, variants=variants
             )
         await pipeline.add(
             run_id, [Pending(run_id, campaign, variants[to.variant_id], to, paid) for to in batch]

@@ -36,10 +36,10 @@ a float mix in arithmetic (broadcasts.templates.printing).
 """
 
 import jinja2
-from jinja2 import meta
+from jinja2 import meta, nodes
 
 from broadcasts.telegram_html import plain_text
-from broadcasts.templates import sandbox
+from broadcasts.templates import formats, sandbox
 from broadcasts.templates.context import (
     SAMPLE,
     VARIABLES,
@@ -63,6 +63,7 @@ __all__ = [
     "compile_template",
     "render",
     "sample_text",
+    "variables_read",
 ]
 
 # A tracked link as long as real ones get: long ids and an 80-bit signature.
@@ -109,6 +110,25 @@ def compile_template(source: str) -> jinja2.Template:
         ) from None
     except ValueError as error:  # a number literal Python will not read
         raise TemplateSyntaxError(f"template syntax error: {error}") from None
+
+
+def variables_read(source: str) -> frozenset[str]:
+    """The variables rendering `source`, a template compile_template takes, may read:
+    those it names and those its filters read themselves (formats.READS: the locale, and
+    for `money` the customer's currency). A filter `map` applies by a name the template
+    works out could be any filter: then every variable."""
+    tree = sandbox.parse(source)
+    read = set(meta.find_undeclared_variables(tree))
+    for node in tree.find_all(nodes.Filter):
+        applied = [node.name]
+        if node.name == "map" and (node.args or node.dyn_args):  # map('money') applies one
+            named = node.args[0] if node.args else None
+            if not isinstance(named, nodes.Const):
+                return VARIABLES
+            applied.append(named.value)
+        for name in applied:
+            read |= formats.READS.get(name, frozenset())
+    return frozenset(read)
 
 
 def render(

@@ -110,6 +110,14 @@ FILTERS: dict[str, Callable[..., str]] = {
     "percent": percent,
     "date": calendar_date,
 }
+# The variables each filter reads of the subscriber besides its arguments: the locale,
+# and `money` the customer's currency (broadcasts.templates.variables_read).
+READS: dict[str, frozenset[str]] = {
+    "money": frozenset({"language", "customer"}),
+    "number": frozenset({"language"}),
+    "percent": frozenset({"language"}),
+    "date": frozenset({"language"}),
+}
 
 
 def _number(value: object, name: str) -> Decimal:

@@ -5,6 +5,7 @@ their latest purchase, else the shop's, in previews and sends alike."""
 from datetime import timedelta
 from decimal import Decimal
 
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from broadcasts.compose import subscriber_context
@@ -12,10 +13,22 @@ from broadcasts.pacing import LocalSlots, RateBudget
 from broadcasts.planner import plan_run
 from broadcasts.sender import BatchResult, Sender, SenderSettings
 from broadcasts.templates import CustomerFacts
+from core.models import Subscriber, SubscriberTag
 from crm_sync.facts import refresh_facts
 from crm_sync.models import Customer, Order
+from segments.models import LadderStage
 from tests.broadcasts.audience import NOW, add_subscribers, campaign_from, yaml_lines
 from tests.broadcasts.fake_messenger import FakeMessenger
+
+IN_SPANISH_ONLY = yaml_lines(
+    "name: thanks",
+    "default:",
+    "  text:",
+    "    en: 'Thanks, {{ first_name }}'",
+    "    es: >-",
+    "      {{ first_name }}: {{ customer.orders }} {{ 9.5 | money }} {{ tags | join(',') }}",
+    "      {{ stage }} {{ attr.tier }} {{ city }}",
+)
 
 CAMPAIGN = yaml_lines(
     "name: thanks",
@@ -46,6 +59,16 @@ async def buys(
     await session.flush()
     await refresh_facts(session, customer_ids=[customer.id])
     await session.commit()
+
+
+async def texts_sent(sessionmaker: async_sessionmaker[AsyncSession], run_id: int) -> dict[int, str]:
+    """The run sent to the end: the text each chat got."""
+    messenger = FakeMessenger()
+    settings = SenderSettings(public_url="http://bot.test", secret="s")
+    rate = RateBudget(1000, chat_spacing=0, slots=LocalSlots(start_after=0))
+    sender = Sender(sessionmaker, messenger, rate, settings)
+    assert await sender.deliver(run_id) is BatchResult.FINISHED
+    return {message.chat_id: message.text for message in messenger.sent}
 
 
 async def test_money_reaches_templates_exact_with_its_currency(session: AsyncSession) -> None:
@@ -79,12 +102,7 @@ async def test_what_is_sent_shows_the_exact_amount_in_the_subscribers_money(
     await buys(session, spanish, ("500.47", "EUR", 9, True), ("366.44", "EUR", 5, True))
     await buys(session, american, ("500.47", "USD", 8, True), ("366.44", "USD", 6, True))
     plan = await plan_run(session, campaign=await campaign_from(session, CAMPAIGN), now=NOW)
-    messenger = FakeMessenger()
-    settings = SenderSettings(public_url="http://bot.test", secret="s")
-    rate = RateBudget(1000, chat_spacing=0, slots=LocalSlots(start_after=0))
-    sender = Sender(sessionmaker, messenger, rate, settings)
-    assert await sender.deliver(plan.run.id) is BatchResult.FINISHED
-    assert {message.chat_id: message.text for message in messenger.sent} == {
+    assert await texts_sent(sessionmaker, plan.run.id) == {
         1: "866.91 = 866,91\xa0€",
         2: "866.91 = $866.91",
         3: "0.00 = €0.00",  # no purchases: the currency of the shop's latest order
@@ -97,3 +115,27 @@ async def test_with_no_orders_anywhere_money_has_no_currency(session: AsyncSessi
     context = await subscriber_context(session, subscriber_id=subscriber, campaign=campaign)
     assert context is not None
     assert context.customer == CustomerFacts(total_spent=Decimal("0.00"), currency=None)
+
+
+async def test_a_variable_only_one_language_reads_reaches_its_readers(
+    session: AsyncSession, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    """The sender loads only what a campaign's templates may read: what any of its
+    languages reads is loaded for every recipient."""
+    [spanish] = await add_subscribers(session, 1, first_id=1, language="es")
+    await add_subscribers(session, 1, first_id=2, language="en")
+    await buys(session, spanish, ("500.47", "EUR", 9, True), ("366.44", "EUR", 5, True))
+    session.add(SubscriberTag(subscriber_id=spanish, tag="vip", added_at=NOW))
+    session.add(LadderStage(subscriber_id=spanish, stage=3, evidence_at=NOW, changed_at=NOW))
+    await session.commit()
+    plan = await plan_run(session, campaign=await campaign_from(session, IN_SPANISH_ONLY), now=NOW)
+    await session.execute(  # attributes and city are read as they are when sent
+        update(Subscriber)
+        .where(Subscriber.id == spanish)
+        .values(attributes={"tier": "gold"}, city="Sevilla")
+    )
+    await session.commit()
+    assert await texts_sent(sessionmaker, plan.run.id) == {
+        1: "User1: 2 9,50\xa0€ vip product_aware gold Sevilla",
+        2: "Thanks, User2",
+    }

@@ -10,6 +10,7 @@ from broadcasts.telegram_html import (
 )
 from broadcasts.templates import (
     SAMPLE,
+    VARIABLES,
     CustomerFacts,
     RenderError,
     TemplateContext,
@@ -17,6 +18,7 @@ from broadcasts.templates import (
     UnknownVariableError,
     compile_template,
     render,
+    variables_read,
 )
 from broadcasts.templates.check import check_template
 
@@ -39,6 +41,25 @@ async def test_syntax_errors_say_where() -> None:
 async def test_unknown_variables_are_named() -> None:
     with pytest.raises(UnknownVariableError, match="fist_name"):
         await check_template("Hello {{ fist_name }}", caption=False)
+
+
+@pytest.mark.parametrize(
+    ("source", "read"),
+    [
+        ("Hi {{ first_name }}, {% set n = 2 %}{{ n }}", {"first_name"}),
+        ("{% for tag in tags %}{{ tag }}{% endfor %}{{ attr.tier }}", {"tags", "attr"}),
+        ("{{ 3 | number }} {{ stage }}", {"language", "stage"}),  # the locale's
+        ("{{ 9.5 | money }}", {"language", "customer"}),  # and the customer's currency
+        ("{% filter money %}9.5{% endfilter %}", {"language", "customer"}),
+        ("{{ [9.5] | map('money') | join }}", {"language", "customer"}),
+        ("{{ [9.5] | map(attribute='real') | join }}", set()),
+        ("{{ [9.5] | map(attr.formatter) | join }}", VARIABLES),  # any filter: any variable
+    ],
+)
+def test_what_a_template_may_read_includes_what_its_filters_read(
+    source: str, read: set[str]
+) -> None:
+    assert variables_read(source) == read
 
 
 def test_the_sandbox_refuses_python_internals() -> None:
