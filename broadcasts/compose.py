@@ -227,10 +227,12 @@ async def recipients(
     reads = frozenset().union(*(variant.reads for variant in variants.values()))
     connection = await session.connection()
     found = (await connection.execute(_recipients(reads), {"ids": list(delivery_ids)})).all()
-    tags = await _tags(session, [row[2] for row in found]) if "tags" in reads else {}
+    tags = {}
+    if "tags" in reads:
+        tags = await _tags(session, [subscriber_id for _, _, subscriber_id, *_ in found])
     ready = []
     for delivery_id, variant_id, *facts in found:
-        subscriber_id, chat_id = facts[0], facts[1]
+        subscriber_id, chat_id, *_ = facts
         segment = variants[variant_id].target_label
         context = _context(facts, tags.get(subscriber_id, ()), campaign, segment)
         ready.append(Recipient(delivery_id, subscriber_id, variant_id, chat_id, context))
