@@ -201,8 +201,10 @@ class Attempts:
         may go, else None."""
         prepare = partial(self._mark, pending)
         send = await self._budget.take(chat_id, paid=pending.paid, prepare=prepare)
-        may_go = pending.marked and pending.due and self._sending(pending.run_id)
-        return send if may_go else None
+        if pending.marked and pending.due and self._sending(pending.run_id):
+            return send
+        self._budget.unwritten(send)
+        return None
 
     async def _mark(self, pending: Pending) -> None:
         if not self._sending(pending.run_id):
@@ -221,6 +223,8 @@ class Attempts:
                 outcome = await self._messenger.send(message, on_written=written)
         except TimeoutError:
             return TimedOut(timeout)
+        finally:
+            self._budget.unwritten(send)  # unless written: then it changes nothing
         # The messenger may answer the deadline's cancellation with its own no answer.
         return TimedOut(timeout) if deadline.expired() and isinstance(outcome, Unknown) else outcome
 

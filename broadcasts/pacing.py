@@ -3,9 +3,10 @@ bot, whatever the wake-ups, stalls and restarts; a global pause when Telegram an
 a minimum spacing between two messages to the same chat.
 
 The promise, counted when each request is written to its connection (the messenger says
-when, `went_out`; a send it says nothing of counts from when `take` returned): no window
-of one second holds more than `rate` sends of a lane, for every sender sharing the store
-(a fractional rate counts whole sends: 25.5 is 25; below 1, one send at a time).
+when, `went_out`; a send whose request ended unwritten, `unwritten`, counts from when
+`take` returned): no window of one second holds more than `rate` sends of a lane, for
+every sender sharing the store (a fractional rate counts whole sends: 25.5 is 25; below
+1, one send at a time).
 Why, in two parts:
 - the slots: a lane's slots are at least `interval = (1 + MARGIN) / rate` apart, and
   `take` returns at its slot or at most TOLERANCE after it; a sender that wakes later does
@@ -16,10 +17,10 @@ Why, in two parts:
 - the writes: between the hand-over and the write the process may be busy with other work
   (on a loaded machine that took up to 0.1 s), and the late request then reaches Telegram
   bunched with the ones after it. So `take` also hands over only while this budget's
-  sends of the last WINDOW = 1.04 s, counted at their writes (or their hand-overs, while
-  not yet written), number fewer than the rate; otherwise the slot is skipped as above.
-  The send with the latest hand-over among any rate + 1 writes within WINDOW would have
-  seen the other rate of them, so there are none.
+  sends of the last WINDOW = 1.04 s, counted at their writes, plus those not yet written
+  (which may go at any moment), number fewer than the rate; otherwise the slot is skipped
+  as above. The send with the latest hand-over among any rate + 1 writes within WINDOW
+  would have seen the other rate of them, so there are none.
 The 40 ms between WINDOW and a full second absorb jitter between the write and the request
 reaching Telegram (and being stamped there): against the emulator in another process, on
 a two-core machine with four CPU-bound processes beside, that delay stayed under 7 ms,
@@ -42,8 +43,7 @@ within `shared_pacing.PAUSE_NEWS`, 50 ms), and the slots after it start at its e
 spaced as usual.
 
 Failure cases, where the promise does not hold:
-- network jitter beyond the 40 ms, or one request written more than WINDOW after its
-  hand-over while the process sent others (it has left the window by then);
+- network jitter beyond the 40 ms;
 - the writes are counted per process: with several senders sharing a store through Redis,
   a late write in one is not seen by the others (their slots still keep the spacing);
 - two senders that do not share a store (two processes without Redis) each use the whole
@@ -118,11 +118,13 @@ class LocalSlots:
 
 @dataclass(slots=True)
 class Send:
-    """One send handed over by `RateBudget.take`: its lane, and when it left as far as is
-    known (the hand-over, until `RateBudget.went_out` says when its request was written)."""
+    """One send handed over by `RateBudget.take`: its lane, when it was handed over, and
+    when its request was written once `RateBudget.went_out` says so. Until then, or until
+    `RateBudget.unwritten` says it never will be, it is `pending`: it may go at any moment."""
 
     lane: str
     at: float
+    pending: bool = True
 
 
 def _interval(rate: float) -> float:
@@ -183,7 +185,9 @@ class RateBudget:
     ) -> Send:
         """Wait until a message may go to `chat_id` (in the paid lane when `paid`;
         ValueError if this budget has none); on return, send it at once, and call
-        `went_out` with the returned `Send` when its request is written.
+        `went_out` with the returned `Send` when its request is written, or `unwritten`
+        if it ends without being written (the send holds its place in the window until
+        one of them is called).
 
         `prepare` is awaited once, after the first slot is reserved, while waiting for it
         (to record that the message is about to go); a slot missed meanwhile is replaced by
@@ -219,15 +223,22 @@ class RateBudget:
         """The request of `send` has just been written to its connection: it counts from
         now. Call it at once, from the code that writes (no await in between)."""
         send.at = self._monotonic()
+        send.pending = False
+
+    def unwritten(self, send: Send) -> None:
+        """The request of `send` is over and `went_out` was not called for it (it was not
+        sent after all, could not connect, or was cancelled): it counts from its hand-over,
+        as far as it counts at all. Calling it after `went_out` changes nothing."""
+        send.pending = False
 
     def _window_has_room(self, lane: str, now: float) -> bool:
         """Whether this budget's sends of the last WINDOW seconds, counted at their writes,
-        leave room for one more."""
+        and those still pending, leave room for one more."""
         recent = self._recent[lane]
-        while recent and recent[0].at <= now - WINDOW:
+        while recent and not recent[0].pending and recent[0].at <= now - WINDOW:
             recent.popleft()
-        # In hand-over order: behind a send written late, older sends stay counted until
-        # it leaves, which only ever counts too many.
+        # In hand-over order: behind a pending send, or one written late, older sends stay
+        # counted until it leaves, which only ever counts too many.
         return len(recent) < _most(self._rates[lane])
 
     def _report_struggling(self, now: float) -> None:
