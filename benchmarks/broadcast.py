@@ -36,9 +36,9 @@
     >= 0.90 with held answers, >= 0.90 paid), the 429s it answered (target: 0), and the
     most sends it accepted in any one-second window (never above N). The pacing keeps a
     5 % margin (broadcasts.pacing.MARGIN), so 1/1.05, about 0.952, is every lane's ceiling,
-    just above the free lanes' target. The emulator counts a send when it reads it, so its
-    process runs without the garbage collector, whose pauses would read requests late and
-    in bursts (serve_emulator).
+    just above the free lanes' target. The emulator counts a send when it arrived
+    (telegram_emulator/arrivals.py); its process runs without the garbage collector, whose
+    pauses would hold its answers up (serve_emulator).
 
 Each timed side runs ROUNDS times and its best run counts. Prints one JSON line.
 
@@ -220,11 +220,11 @@ def serve_emulator(users: int, connection: Connection) -> None:
         async with Emulator(Limits(enabled=False)) as emulator:
             for user_id in range(1, users + 1):
                 emulator.add_user(user_id, first_name=f"User{user_id}")
-            # Telegram counts a send when it arrives; the emulator, when it reads it. Its
-            # garbage collector's full collections stopped it reading for 20-160 ms, and
-            # it then read what had queued meanwhile in a burst: sends paced right below
-            # the limit counted as over it (429s a second after each stall). Without the
-            # collector (this process lives for one benchmark) it reads them as they come.
+            # The garbage collector's full collections stopped the emulator for 20-160 ms:
+            # where the kernel does not tell when a request arrived, it then read what had
+            # queued meanwhile as a burst (sends paced right below the limit counted as over
+            # it), and everywhere its answers came late. Without the collector (this
+            # process lives for one benchmark) it reads and answers them as they come.
             gc.freeze()
             gc.disable()
             connection.send(emulator.base_url)

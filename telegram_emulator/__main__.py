@@ -16,9 +16,11 @@ from telegram_emulator.limits import Limits
 
 
 async def serve(host: str, port: int, limits: Limits, bot_username: str) -> None:
-    # The emulator stamps each request when it takes it: a long garbage-collection pause
-    # would stamp the requests that queued meanwhile together, as if sent in a burst. What
-    # exists at start is frozen out of collection, and collections come less often.
+    # Where the kernel does not tell when a request arrived (telegram_emulator/arrivals.py),
+    # the emulator stamps it when it takes it: a long garbage-collection pause would stamp
+    # the requests that queued meanwhile together, as if sent in a burst. Everywhere, such
+    # a pause holds up the answers. What exists at start is frozen out of collection, and
+    # collections come less often.
     gc.freeze()
     gc.set_threshold(50_000, 50, 100)
     stop = asyncio.Event()  # before it says it listens: a stop may come right after

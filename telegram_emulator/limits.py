@@ -1,7 +1,7 @@
 """Telegram-like flood limits: a global sends-per-second ceiling and a per-chat token bucket."""
 
+import bisect
 import math
-from collections import deque
 from dataclasses import dataclass
 
 SENDING_METHODS = frozenset(
@@ -28,7 +28,8 @@ class Limits:
 
     The global limit is exact: at most `global_per_second` sends (`paid_per_second` for a
     paid broadcast) are accepted in any sliding window of one second, a send counting from
-    the moment it is read (`RecordedRequest.at`) until a full second later.
+    the moment it reached the emulator (`RecordedRequest.at`, telegram_emulator/arrivals.py)
+    until a full second later, whatever order the emulator handles them in.
 
     `error_rate`, `delay_seconds`, `hold_rate` and `hold_seconds` are fault injection: the
     fraction of sending calls that fail with 500 (drawn from the emulator's seeded RNG); a
@@ -49,6 +50,10 @@ class Limits:
     hold_seconds: float = 0.0
 
 
+_KEPT = 2.0  # seconds of accepted sends remembered before the latest (handling order may
+# differ from arrival order by a little; never by a second)
+
+
 def _whole_seconds(wait: float) -> int:
     """Telegram's retry_after: whole seconds, at least 1."""
     return max(1, math.ceil(wait))
@@ -59,7 +64,7 @@ class RateLimiter:
 
     def __init__(self, limits: Limits) -> None:
         self.limits = limits
-        self._recent_sends: deque[float] = deque()
+        self._recent_sends: list[float] = []  # when each accepted send arrived, in order
         self._chat_buckets: dict[int, tuple[float, float]] = {}
 
     def acquire(self, chat_id: int, *, paid: bool, now: float) -> int | None:
@@ -70,9 +75,9 @@ class RateLimiter:
         wait = max(self._global_wait(paid=paid, now=now), self._chat_wait(chat_id, now=now))
         if wait > 0:
             return _whole_seconds(wait)
-        self._recent_sends.append(now)
-        tokens, _ = self._chat_buckets[chat_id]
-        self._chat_buckets[chat_id] = (tokens - 1.0, now)
+        bisect.insort(self._recent_sends, now)
+        tokens, updated = self._chat_buckets[chat_id]
+        self._chat_buckets[chat_id] = (tokens - 1.0, updated)
         return None
 
     def reset(self) -> None:
@@ -80,24 +85,32 @@ class RateLimiter:
         self._chat_buckets.clear()
 
     def _global_wait(self, *, paid: bool, now: float) -> float:
-        """Sliding one-second window over all chats."""
+        """Sliding one-second window over all chats: the send arriving at `now` may go if
+        every window (u - 1, u] holding it holds fewer than the ceiling so far. Those are
+        the window ending at `now` and, when sends that arrived later were handled first,
+        the windows ending at each of those within a second."""
         recent = self._recent_sends
-        while recent and recent[0] <= now - 1.0:
-            recent.popleft()
+        if recent and recent[0] <= recent[-1] - _KEPT:
+            del recent[: bisect.bisect_right(recent, recent[-1] - _KEPT)]
         ceiling = self.limits.paid_per_second if paid else self.limits.global_per_second
         if ceiling <= 0:
             return 1.0
-        if len(recent) < ceiling:
-            return 0.0
-        # The send becomes possible once enough of the window has expired.
-        return recent[len(recent) - ceiling] + 1.0 - now
+        later = bisect.bisect_right(recent, now)
+        held = later - bisect.bisect_right(recent, now - 1.0)  # in the window ending now
+        if held >= ceiling:
+            # The send becomes possible once enough of the window has expired.
+            return recent[later - ceiling] + 1.0 - now
+        for end in recent[later : bisect.bisect_left(recent, now + 1.0)]:
+            if bisect.bisect_right(recent, end) - bisect.bisect_right(recent, end - 1.0) >= ceiling:
+                return 1.0  # a window a later send fills: the next second
+        return 0.0
 
     def _chat_wait(self, chat_id: int, *, now: float) -> float:
         """Token bucket per chat: `chat_burst` at once, refilled at `chat_per_second`."""
         rate, burst = self.limits.chat_per_second, float(self.limits.chat_burst)
         tokens, updated = self._chat_buckets.get(chat_id, (burst, now))
-        tokens = min(burst, tokens + (now - updated) * rate)
-        self._chat_buckets[chat_id] = (tokens, now)
+        tokens = min(burst, tokens + max(now - updated, 0.0) * rate)
+        self._chat_buckets[chat_id] = (tokens, max(now, updated))
         if tokens >= 1.0:
             return 0.0
         if rate <= 0:

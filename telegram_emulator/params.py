@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
+from telegram_emulator import arrivals
 from telegram_emulator.errors import bad_request, entity_too_large
 from telegram_emulator.json_types import JSON, JSONList, JSONObject
 
@@ -101,13 +102,20 @@ def _decode(name: str, value: JSON) -> JSON:
 class Params:
     """Typed access to one request's parameters, raising Telegram's 400 answers on bad input.
 
-    `received_at` (time.monotonic) is when the request was read: the one moment its flood
-    limits judge it by and it is recorded at (`RecordedRequest.at`)."""
+    `received_at` (time.monotonic) is when the request reached the emulator (now, unless
+    told): the one moment its flood limits judge it by and it is recorded at
+    (`RecordedRequest.at`)."""
 
-    def __init__(self, values: Mapping[str, JSON], uploads: Mapping[str, Upload] | None = None):
+    def __init__(
+        self,
+        values: Mapping[str, JSON],
+        uploads: Mapping[str, Upload] | None = None,
+        *,
+        received_at: float | None = None,
+    ):
         self._values = {name: _decode(name, value) for name, value in values.items()}
         self._uploads = dict(uploads or {})
-        self.received_at = time.monotonic()
+        self.received_at = time.monotonic() if received_at is None else received_at
 
     def __contains__(self, name: str) -> bool:
         return name in self._values or name in self._uploads
@@ -196,7 +204,7 @@ async def read_params(request: web.Request) -> Params:
                 uploads[name] = _read_upload(value)
             else:
                 values[name] = value if isinstance(value, str) else bytes(value).decode()
-    return Params(values, uploads)
+    return Params(values, uploads, received_at=arrivals.received_at(request))
 
 
 def _read_upload(field: web.FileField) -> Upload:

@@ -36,9 +36,11 @@ class EmulatedUser:
 class RecordedRequest:
     """One Bot API call the bot made and how the emulator answered it.
 
-    `at` (time.monotonic) is when the emulator read the call; an accepted send (`ok`) took
-    its place in the flood limits' one-second window at exactly that moment (an album is one
-    send). `message_ids` are the messages an accepted send delivered (an album's, in order).
+    `at` (time.monotonic) is when the call reached the emulator (telegram_emulator/
+    arrivals.py); an accepted send (`ok`) took its place in the flood limits' one-second
+    window at exactly that moment (an album is one send). Calls are recorded in the order the
+    emulator handled them, which on a busy machine may differ a little from their `at`s.
+    `message_ids` are the messages an accepted send delivered (an album's, in order).
     Uploads appear in `params` as `{"filename": ..., "size": ...}`."""
 
     method: str

@@ -7,6 +7,7 @@ from http import HTTPStatus
 
 from aiohttp import web
 
+from telegram_emulator.arrivals import listening_socket
 from telegram_emulator.errors import ApiError, not_found
 from telegram_emulator.faults import Faults
 from telegram_emulator.json_types import JSON, JSONObject
@@ -28,7 +29,7 @@ async def serve(routes: Iterable[web.RouteDef], host: str, port: int) -> tuple[w
     app.add_routes(routes)
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=SHUTDOWN_TIMEOUT)
     await runner.setup()
-    await web.TCPSite(runner, host, port).start()
+    await web.SockSite(runner, listening_socket(host, port)).start()
     bound_host, bound_port = runner.addresses[0][:2]
     return runner, f"http://{bound_host}:{bound_port}"
 

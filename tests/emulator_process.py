@@ -2,11 +2,13 @@
 limits are kept on its own clock, not on a busy test's.
 
 Telegram is a server that no test's CPU load slows down. On a machine with both cores busy,
-an emulator at ordinary priority is descheduled for tens of milliseconds at a time and then
-reads requests the sender spaced apart as one bunch, stamping them closer together than
-they were sent; under an exact 1-second window that is a 429 the sender did not cause. So
-where the OS allows it (root, or CAP_SYS_NICE), the emulator runs at a higher scheduling
-priority; elsewhere at the ordinary one. Its limits are the same either way.
+an emulator at ordinary priority is descheduled for tens of milliseconds at a time: its
+answers come late, and where the kernel does not tell when a request arrived
+(telegram_emulator/arrivals.py) it reads requests the sender spaced apart as one bunch,
+stamping them closer together than they were sent; under an exact 1-second window that is
+a 429 the sender did not cause. So where the OS allows it (root, or CAP_SYS_NICE), the
+emulator runs at a higher scheduling priority; elsewhere at the ordinary one. Its limits
+are the same either way.
 """
 
 import asyncio

@@ -1,6 +1,8 @@
 """The emulator's global flood limit is exactly the configured rate in a sliding 1-second
 window: no stricter, no looser."""
 
+import itertools
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -49,3 +51,34 @@ def test_a_send_is_accepted_exactly_when_the_last_second_holds_fewer_than_the_ra
         assert granted == (in_window < rate)
         if granted:
             accepted.append(now)
+
+
+def busiest_window(times: list[float]) -> int:
+    """The most of `times` any window (u - 1, u] holds."""
+    return max((sum(end - 1.0 < at <= end for at in times) for end in times), default=0)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    rate=st.integers(1, 6),
+    sends=st.lists(
+        st.tuples(st.sampled_from([0.0, 0.25, 0.5]) | st.floats(0.0, 1.2), st.floats(0.0, 0.9)),
+        max_size=40,
+    ),
+)
+def test_sends_handled_out_of_arrival_order_are_judged_by_when_they_arrived(
+    rate: int, sends: list[tuple[float, float]]
+) -> None:
+    """A send is handled up to 0.9 s after it arrived (the emulator was busy), so later
+    arrivals may be handled first; it is accepted exactly when no window of one second
+    would then hold more than the rate."""
+    arrivals = list(itertools.accumulate(gap for gap, _ in sends))
+    handled = sorted(range(len(sends)), key=lambda send: arrivals[send] + sends[send][1])
+    limits = limiter(rate)
+    accepted: list[float] = []
+    for chat in handled:
+        at = 100.0 + arrivals[chat]
+        granted = limits.acquire(chat, paid=False, now=at) is None
+        assert granted == (busiest_window([*accepted, at]) <= rate)
+        if granted:
+            accepted.append(at)
