@@ -182,6 +182,12 @@ async def test_two_schedulers_on_postgresql_one_leads_and_the_standby_carries_on
                 within=60,
                 what=f"{name} running",
             )
+        # Running first, then one wins the election: on a busy machine, some time after.
+        await until(
+            lambda: any(logged(name, "now the leader") for name in schedulers),
+            within=60,
+            what="a leader",
+        )
         (leader,) = [name for name in schedulers if logged(name, "now the leader")]
         (standby,) = set(schedulers) - {leader}
         await enrolled(session)
