@@ -49,13 +49,12 @@ def listening_socket(host: str, port: int, *, backlog: int = 128) -> socket.sock
 def received_at(request: web.Request) -> float:
     """When `request` reached this machine, on the `time.monotonic` clock: the kernel's
     receive time of the last bytes read for it where known, else now."""
-    now = time.monotonic()
     transport = request.transport
     connection = transport.get_extra_info("socket") if transport is not None else None
     stamped = _connections.get(connection.fileno()) if connection is not None else None
     if stamped is None or stamped.arrived is None:
-        return now
-    return min(stamped.arrived, now)
+        return time.monotonic()
+    return stamped.arrived  # never later than now: taken at a read before it
 
 
 class _StampingListener(socket.socket):
