@@ -15,6 +15,7 @@ a buffered one, which would read with `recv_into`): that is what `_StampedConnec
 answers with the kernel's time.
 """
 
+import contextlib
 import socket
 import struct
 import sys
@@ -37,6 +38,13 @@ def listening_socket(host: str, port: int, *, backlog: int = 128) -> socket.sock
     listener = _StampingListener(family, kind, proto)
     try:
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if sys.platform == "linux":
+            # On the listener, not on each connection once accepted: bytes that arrive
+            # before the accept (a client writes as soon as it is connected) are stamped
+            # too, and every connection inherits the option.
+            with contextlib.suppress(OSError):  # then stamped when read
+                listener.setsockopt(socket.SOL_SOCKET, _SO_TIMESTAMPNS, 1)
+                listener.stamped = True
         listener.bind(address)
         listener.listen(backlog)
         listener.setblocking(False)
@@ -58,15 +66,12 @@ def received_at(request: web.Request) -> float:
 
 
 class _StampingListener(socket.socket):
+    stamped = False  # its connections' bytes say when they arrived
+
     def accept(self) -> tuple[socket.socket, object]:
         descriptor, address = self._accept()  # type: ignore[attr-defined]
         connection = _StampedConnection(self.family, self.type, self.proto, fileno=descriptor)
-        if sys.platform == "linux":
-            try:
-                connection.setsockopt(socket.SOL_SOCKET, _SO_TIMESTAMPNS, 1)
-                connection.stamped = True
-            except OSError:
-                pass  # stamped when read
+        connection.stamped = self.stamped
         _connections[descriptor] = connection
         return connection, address
 
