@@ -11,8 +11,10 @@ BEAT_SECONDS, and settles the claims of senders that stopped beating meanwhile (
 STALE_AFTER). On a stop, the sender abandons what is in flight and settles its own.
 
 `keep_running` restarts it after a crash (logged), so a bad moment of the database does
-not stop broadcasts. A run whose messages cannot be prepared (a link the database refuses)
-is logged and set aside for SET_ASIDE_SECONDS instead: it never holds up the others."""
+not stop broadcasts; a failure while it stops (settling what was in flight) is logged and
+the stop goes on: a worker told to stop never starts again. A run whose messages cannot
+be prepared (a link the database refuses) is logged and set aside for SET_ASIDE_SECONDS
+instead: it never holds up the others."""
 
 import asyncio
 import logging
@@ -68,6 +70,9 @@ class DeliveryWorker:
             try:
                 await self.run()
             except Exception:
+                if _stopping():  # the error replaced the cancellation: it still stands
+                    logger.exception("the delivery worker failed while stopping")
+                    raise asyncio.CancelledError from None
                 self.crashes += 1
                 logger.exception(
                     "the delivery worker crashed; restarting in %.0f s", self._restart_seconds
@@ -137,3 +142,10 @@ def _log_settled(whose: str, settled: Settled) -> None:
             settled.unknown,
             settled.requeued,
         )
+
+
+def _stopping() -> bool:
+    """Whether the task running this was told to stop (cancelled), even if what it
+    raised since is another error."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0

@@ -15,7 +15,7 @@ from sqlalchemy import event, func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from broadcasts.campaigns import PaidBroadcastsDisabledError, save_campaign
-from broadcasts.claims import of_stopped_senders, settle
+from broadcasts.claims import Settled, of_stopped_senders, settle
 from broadcasts.fault_log import FaultLog
 from broadcasts.links import read_token
 from broadcasts.messenger import (
@@ -466,6 +466,40 @@ async def test_the_worker_restarts_after_a_crash_and_finishes_the_run(
     counts = await statuses(session, plan.run.id)
     assert counts[DeliveryStatus.UNKNOWN] == 1  # the request the crash interrupted
     assert counts[DeliveryStatus.SENT] == 5  # the others, claimed too, went after the restart
+
+
+async def test_a_worker_that_fails_while_stopping_still_stops(
+    session: AsyncSession,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Settling the claims in flight fails (the database locked): the stop goes on, and
+    the worker does not start again as after a crash."""
+    await planned(session, 3)
+    messenger = FakeMessenger()
+    failing = sender(sessionmaker, messenger, rate=4)
+    closing = failing.close
+
+    async def close() -> Settled:
+        await closing()  # what was in flight is abandoned; then settling it fails
+        raise RuntimeError("database is locked")
+
+    failing.close = close  # type: ignore[method-assign]
+    worker = DeliveryWorker(failing, sessionmaker, idle_seconds=0.01, restart_seconds=60)
+
+    async def sending() -> bool:
+        return bool(messenger.sent)
+
+    running = asyncio.create_task(worker.keep_running())
+    await until(sending, within=20, what="the worker to send")
+    with caplog.at_level(logging.ERROR, logger="broadcasts.worker"):
+        running.cancel()
+        done, _ = await asyncio.wait({running}, timeout=20)
+
+    assert done
+    assert running.cancelled()
+    assert worker.crashes == 0
+    assert "the delivery worker failed while stopping" in caplog.text
 
 
 async def claimed_by(
