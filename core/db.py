@@ -12,7 +12,7 @@ import enum
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
@@ -132,7 +132,8 @@ def create_engine(
         engine = _create_async_engine(
             parsed,
             hide_parameters=hide_parameters,
-            connect_args={"isolation_level": "IMMEDIATE"},  # the driver's BEGIN, see above
+            # The driver's BEGIN (see above); connections that roll back as they close.
+            connect_args={"isolation_level": "IMMEDIATE", "factory": _RollingBackConnection},
             **waiting,
         )
         event.listen(engine.sync_engine, "connect", _configure_sqlite)
@@ -144,6 +145,25 @@ def create_engine(
         pool_size=pool_size,
         max_overflow=max_overflow,
     )
+
+
+class _RollingBackConnection(sqlite3.Connection):
+    """A SQLite connection that rolls back what it has not committed before it closes.
+
+    A task cancelled during a statement that returns rows (a SELECT in a write
+    transaction, an INSERT ... RETURNING) leaves the statement unfinished: the driver's
+    thread ran it, the task never fetched its rows. SQLAlchemy then closes the connection
+    as broken, without a rollback, and SQLite keeps a connection closed with a statement
+    unfinished alive, transaction and write lock included, until the statement is freed:
+    at the garbage collector's next full pass, minutes later in a big process. Every
+    writer meanwhile waits out its busy timeout and fails ("database is locked"). A
+    rollback first ends the transaction whatever is unfinished
+    (tests/core/test_sqlite_writes.py)."""
+
+    def close(self) -> None:
+        with suppress(sqlite3.Error):  # closing anyway: nothing to roll back
+            self.rollback()
+        super().close()
 
 
 def _configure_sqlite(dbapi_connection: Any, _record: object) -> None:

@@ -3,21 +3,28 @@
 Writers wait for the write lock (the busy timeout) instead of failing; a session that read
 before another committed can still write (its read held no snapshot); and a session that
 only read holds up no writer, so code that reads in one session and writes in another
-cannot wait on itself (as it would if every transaction began with BEGIN IMMEDIATE).
+cannot wait on itself (as it would if every transaction began with BEGIN IMMEDIATE). A task
+cancelled in the middle of a transaction leaves no lock behind.
 """
 
 import asyncio
+import gc
+import sqlite3
 from datetime import UTC, datetime
+from functools import partial
+from random import Random
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.pool import QueuePool
 
 from core.db import SQLITE_BUSY_TIMEOUT_MS, SQLITE_POOL_TIMEOUT_S
 from crm_sync.models import Customer
+from tests.polling import until
 
 NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
+CANCELLED_WRITERS = 100  # about one in ten was left holding the lock before core.db's fix
 
 
 @pytest.fixture(autouse=True)
@@ -87,3 +94,49 @@ async def test_a_session_that_only_read_holds_up_no_writer(
             writing.add(customer("c1"))
             await writing.commit()
     assert await customers(sessionmaker) == ["c1"]
+
+
+async def test_a_writer_cancelled_at_any_moment_leaves_the_write_lock_free(
+    engine: AsyncEngine, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    """A task in a transaction that writes, then reads rows, is cancelled at a random
+    moment: once it has ended, another connection can write at once. The garbage
+    collector is held off, as in a big process where its next full pass is minutes away
+    (it would free what a cancelled statement left)."""
+    async with sessionmaker() as session:
+        session.add(customer("c1"))
+        await session.commit()
+
+    async def write_then_read() -> None:
+        while True:
+            async with sessionmaker() as session:
+                await session.execute(update(Customer).values(name="written"))  # the lock
+                await session.execute(select(Customer.id))  # rows, in the same transaction
+                await session.commit()
+
+    free = partial(_write_lock_free, str(engine.url.database))
+    moments = Random(7)  # noqa: S311  (moments to cancel at, not secrets)
+    gc.disable()
+    try:
+        for _ in range(CANCELLED_WRITERS):
+            writer = asyncio.create_task(write_then_read())
+            await asyncio.sleep(moments.uniform(0, 0.003))
+            writer.cancel()
+            await asyncio.gather(writer, return_exceptions=True)
+            await until(free, what="the cancelled writer's lock to be let go", within=10)
+    finally:
+        gc.enable()
+        gc.collect()  # what a failure left locked, for the tests after this one
+
+
+def _write_lock_free(path: str) -> bool:
+    """Whether a new connection to the file at `path` gets the write lock right away."""
+    connection = sqlite3.connect(path, timeout=0, isolation_level=None)
+    try:
+        connection.execute("BEGIN IMMEDIATE")
+        connection.execute("ROLLBACK")
+    except sqlite3.OperationalError:
+        return False
+    finally:
+        connection.close()
+    return True
