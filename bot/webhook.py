@@ -15,7 +15,9 @@ aiogram cannot read as an update, is logged with its update_id and skipped (the 
 here, unstored; the second as it is handled, `bot.polling.feed_raw`), and acknowledged so
 that Telegram does not post it again.
 
-Updates of one user are handled in order; different users' updates concurrently.
+Updates of one user are handled in order; different users' updates concurrently. When
+the processor stops, what it has not handled stays in the inbox for the next claim: an
+update whose handling fails as it stops ends the batch (core.wakeups.end_if_stopping).
 """
 
 import asyncio
@@ -35,7 +37,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from core import inbox
 from core.clock import Clock
 from core.signing import same_secret
-from core.wakeups import woken_within
+from core.wakeups import end_if_stopping, woken_within
 
 logger = logging.getLogger(__name__)
 
@@ -163,6 +165,7 @@ class InboxProcessor:
                     next_prune = self._clock() + PRUNE_EVERY
                 handled = await self.handle_batch()
             except Exception as error:
+                end_if_stopping(logger, "the webhook inbox")
                 logger.error(
                     "the webhook inbox could not be read (%s); trying again in %g s",
                     type(error).__name__,
@@ -195,4 +198,5 @@ class InboxProcessor:
             try:
                 await self._handle(item.payload)
             except Exception:  # one bad update must not stop the others
+                end_if_stopping(logger, f"update {item.update_id}")
                 logger.exception("update %d could not be handled", item.update_id)

@@ -34,7 +34,7 @@ from broadcasts.claims import (
 )
 from broadcasts.sender import BatchResult, RunNotPreparedError, Sender, sending_runs
 from core.clock import Clock, utcnow
-from core.wakeups import woken_within
+from core.wakeups import end_if_stopping, woken_within
 
 logger = logging.getLogger(__name__)
 SET_ASIDE_SECONDS = 60.0  # a run whose messages cannot be prepared waits this long to retry
@@ -70,9 +70,7 @@ class DeliveryWorker:
             try:
                 await self.run()
             except Exception:
-                if _stopping():  # the error replaced the cancellation: it still stands
-                    logger.exception("the delivery worker failed while stopping")
-                    raise asyncio.CancelledError from None
+                end_if_stopping(logger, "the delivery worker")
                 self.crashes += 1
                 logger.exception(
                     "the delivery worker crashed; restarting in %.0f s", self._restart_seconds
@@ -142,10 +140,3 @@ def _log_settled(whose: str, settled: Settled) -> None:
             settled.unknown,
             settled.requeued,
         )
-
-
-def _stopping() -> bool:
-    """Whether the task running this was told to stop (cancelled), even if what it
-    raised since is another error."""
-    task = asyncio.current_task()
-    return task is not None and task.cancelling() > 0

@@ -7,9 +7,16 @@ is lost, so a loop around it never stops (the webhook inbox did this when an upd
 stored just as the bot stopped: `segbot run` then hung on shutdown). `asyncio.timeout`
 delivers the cancellation however the two coincide. Lint (ruff's banned-api, in
 pyproject.toml) refuses `asyncio.wait_for` outside the tests.
+
+A loop that outlives failures (it logs them and goes on) calls `end_if_stopping` first in
+its `except`. Cleaning up after a cancellation can fail in its turn (a write in a `finally`
+the database refuses), and that error then replaces the cancellation: without the check the
+loop takes it for one more failure and goes on after the process was told to stop (the
+delivery worker did this with SQLite locked: `segbot run` did not stop).
 """
 
 import asyncio
+import logging
 from contextlib import suppress
 
 
@@ -19,3 +26,13 @@ async def woken_within(event: asyncio.Event, seconds: float) -> bool:
         async with asyncio.timeout(seconds):
             await event.wait()
     return event.is_set()
+
+
+def end_if_stopping(logger: logging.Logger, what: str) -> None:
+    """In an `except` clause: if the task running it was cancelled, log the error being
+    handled as "`what` failed while stopping" on `logger` and raise CancelledError, so the
+    stop goes on; else return, and the loop deals with the error as it does."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling() > 0:
+        logger.exception("%s failed while stopping", what)
+        raise asyncio.CancelledError from None

@@ -12,6 +12,7 @@ notices queued (journeys.notices), and wake the sender when messages were queued
 
 `keep_running` restarts a round that failed (logged), starting the feeds again from
 their saved positions: everything a round does is idempotent, so nothing happens twice.
+A round that fails while the runner stops ends it (core.wakeups.end_if_stopping).
 """
 
 import asyncio
@@ -28,7 +29,7 @@ from core.clock import Clock, utcnow
 from core.errors import SegbotError
 from core.events import LoggedEvent
 from core.models import Event
-from core.wakeups import woken_within
+from core.wakeups import end_if_stopping, woken_within
 from journeys.engine import Advanced, Engine
 from journeys.enrol import Candidate, Entered, enrol
 from journeys.feed import journey_feeds
@@ -108,6 +109,7 @@ class JourneyRunner:
             try:
                 await self.run_round()
             except Exception:
+                end_if_stopping(logger, "a journey round")
                 logger.exception("a journey round failed; again in %.0f s", RESTART_SECONDS)
                 self._events.forget()
                 self._purchases.feed.forget()

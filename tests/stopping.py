@@ -4,9 +4,12 @@
 cancellation would otherwise keep the test waiting until pytest's timeout, whose dump
 shows only idle threads; instead the test fails within STOPS_WITHIN seconds, saying where
 each task of the loop is waiting (how the lost cancellation in `core/wakeups.py` was found).
+`fail_when_cancelled` is work whose cleanup fails as it stops, for the loops that must stop
+all the same.
 """
 
 import asyncio
+from typing import NoReturn
 
 import pytest
 
@@ -23,6 +26,17 @@ async def stop(run: asyncio.Task[None]) -> None:
             f"the tasks are waiting here:\n{_where_tasks_wait()}"
         )
     await asyncio.gather(run, return_exceptions=True)
+
+
+async def fail_when_cancelled(started: asyncio.Event) -> NoReturn:
+    """Set `started`, wait until cancelled, then fail as cleaning up after a cancellation
+    can (a write the database refuses): the error replaces the cancellation."""
+    started.set()
+    never: asyncio.Future[NoReturn] = asyncio.get_running_loop().create_future()
+    try:
+        await never
+    except asyncio.CancelledError:
+        raise RuntimeError("database is locked") from None
 
 
 def _where_tasks_wait() -> str:

@@ -1,6 +1,6 @@
 """Webhook mode's receiving side: the secret is checked, an update is stored before the 200,
-and stored updates are handled once each, in order per user, even after a crash. Whatever
-the body, the answer is 200, 400 or 403, never a 500."""
+and stored updates are handled once each, in order per user, even after a crash or a stop.
+Whatever the body, the answer is 200, 400 or 403, never a 500."""
 
 import asyncio
 import logging
@@ -25,6 +25,7 @@ from bot.webhook import (
 from core import inbox
 from core.inbox import InboundUpdate
 from tests.broadcasts.audience import NOW
+from tests.stopping import fail_when_cancelled, stop
 
 SECRET = webhook_secret("test-key")
 
@@ -112,6 +113,34 @@ async def test_updates_are_handled_once_in_order_per_user_and_one_failure_spares
     assert await processor.handle_batch() == 0
     assert [text for user, text in seen if user == 7] == ["a", "b"]
     assert sorted(seen) == [(7, "a"), (7, "b"), (8, "x")]
+
+
+async def test_an_update_failing_as_the_processor_stops_ends_its_batch_and_the_rest_waits(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    """Stopping cancels the handler of update 1, and cleaning up after it fails (the
+    database locked): the processor stops, not handling update 2 of the same user, and
+    both stay in the inbox for the next claim."""
+    async with sessionmaker() as session:
+        for update_id in (1, 2):
+            await inbox.store(session, message(update_id, 7, "hi"), now=NOW)
+    started = asyncio.Event()
+    seen: list[int] = []
+
+    async def handle(update: dict[str, Any]) -> None:
+        seen.append(update["update_id"])
+        await fail_when_cancelled(started)
+
+    processor = InboxProcessor(sessionmaker, handle, clock=lambda: NOW)
+    running = asyncio.create_task(processor.run())
+    await started.wait()
+    await stop(running)
+
+    assert running.cancelled()
+    assert seen == [1]
+    async with sessionmaker() as session:
+        again = await inbox.claim(session, now=NOW + inbox.CLAIM_LEASE + timedelta(seconds=1))
+    assert [item.update_id for item in again] == [1, 2]
 
 
 async def test_a_claim_left_by_a_dead_process_is_taken_again_after_the_lease(

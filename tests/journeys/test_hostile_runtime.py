@@ -1,10 +1,13 @@
 """Journeys at run time under hostile conditions: a segment deleted under an entry rule, a
 /stop stamped before the entry it must end, a click while the journey was paused, a wait
-until a time the clock shows twice, a birthday on 29 February; simulations of a paused
-journey, amid other people's messages and through a step that cannot happen; `segbot
-journey` and `segbot report journey` given files they cannot use."""
+until a time the clock shows twice, a birthday on 29 February, a round failing as the
+runner stops; simulations of a paused journey, amid other people's messages and through a
+step that cannot happen; `segbot journey` and `segbot report journey` given files they
+cannot use."""
 
+import asyncio
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -19,6 +22,7 @@ from journeys.store import CLI_ACTOR, set_status
 from tests.broadcasts.audience import drop_segment
 from tests.cli.conftest import invoke
 from tests.journeys.harness import SETTINGS, Journeys
+from tests.stopping import fail_when_cancelled, stop
 
 FOR_VIPS = """
 name: vips
@@ -168,6 +172,19 @@ async def test_a_wait_until_a_time_the_clock_shows_twice_waits_for_the_next(
     world.clock.advance(minutes=10)
     await world.round()
     assert world.texts(1) == ["Hello", "Later"]
+
+
+async def test_a_round_that_fails_as_the_runner_stops_does_not_start_it_again(
+    world: Journeys,
+) -> None:
+    """Stopping cancels the round, and cleaning up after it fails (the database locked):
+    the runner must stop, not take it for a failed round and run another."""
+    started = asyncio.Event()
+    world.runner.run_round = partial(fail_when_cancelled, started)  # type: ignore[method-assign]
+    running = asyncio.create_task(world.runner.keep_running())
+    await started.wait()
+    await stop(running)
+    assert running.cancelled()
 
 
 async def test_a_paused_journey_is_simulated_as_if_it_were_live(world: Journeys) -> None:
