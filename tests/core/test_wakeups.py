@@ -61,7 +61,6 @@ async def test_a_loop_that_outlives_failures_stops_when_one_replaces_its_cancell
                 await fail_when_cancelled(started)
             except Exception:
                 end_if_stopping(logger, "the round")
-                started.clear()
 
     task = asyncio.create_task(loop())
     await started.wait()
