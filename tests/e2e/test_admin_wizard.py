@@ -30,6 +30,7 @@ from tests.polling import until
 
 pytestmark = [pytest.mark.e2e]
 RATE_LIMIT = 5  # messages a second: slow enough to pause a run while it sends
+AHEAD = 10  # seconds: how far ahead a campaign is scheduled
 
 
 @pytest.fixture(scope="module")
@@ -140,11 +141,15 @@ async def test_query_wizard_switches_approach_and_sends_at_a_time(
     (confirm,) = await chat.say(f"{datetime.now(UTC) + timedelta(seconds=60):%Y-%m-%d %H:%M:%S}")
     (ask_again,) = await chat.press(confirm, "Back")
     assert "date and time" in ask_again.plain_text
-    (confirm,) = await chat.say(f"{datetime.now(UTC) + timedelta(seconds=2):%Y-%m-%d %H:%M:%S}")
+    # Far enough ahead that the answer and Confirm come before it on a busy machine
+    at = datetime.now(UTC) + timedelta(seconds=AHEAD)
+    (confirm,) = await chat.say(f"{at:%Y-%m-%d %H:%M:%S}")
     assert "Audience: 1 subscribers" in confirm.plain_text
     _, view = await chat.press(confirm, "Confirm", replies=2)
     assert "scheduled" in view.plain_text
-    assert (await received(emulator, 1003)).plain_text == "Hello Chloe"
+    await until(lambda: bool(emulator.messages_to(1003)), what="the message", within=AHEAD * 4)
+    assert emulator.messages_to(1003)[-1].plain_text == "Hello Chloe"
+    assert emulator.messages_to(1003)[-1].date >= int(at.timestamp())
     campaign = await session.scalar(select(Campaign).where(Campaign.name == "at_noon"))
     assert campaign is not None
 
