@@ -4,6 +4,8 @@ and blocks write the rule, and the segment is saved, listed with its size, refre
 deleted; a viewer sees it all without an edit control; the live count is rate-limited; bad
 input answers 4xx with the message; AI segments are generated and a persona made."""
 
+import asyncio
+
 import aiohttp
 import pytest
 from playwright.async_api import Page, expect
@@ -40,13 +42,19 @@ async def post(
     console: Console, path: str, user_id: int, form: dict[str, str], *, method: str = "POST"
 ) -> tuple[int, str, dict[str, str]]:
     """A request as the page makes it: credential, then the CSRF token the page got."""
-    signed = {"X-Telegram-Init-Data": init_data(user_id), "HX-Request": "true"}
     async with aiohttp.ClientSession() as http:
-        async with http.get(console.url + "segments", headers=signed) as page:
-            csrf = page.headers["X-CSRF-Token"]
-        headers = {**signed, "X-CSRF-Token": csrf}
+        headers = await page_headers(http, console, user_id)
         async with http.request(method, console.url + path, data=form, headers=headers) as answer:
             return answer.status, await answer.text(), dict(answer.headers)
+
+
+async def page_headers(
+    http: aiohttp.ClientSession, console: Console, user_id: int
+) -> dict[str, str]:
+    """What the Segments page sends with each change: its credential and CSRF token."""
+    signed = {"X-Telegram-Init-Data": init_data(user_id), "HX-Request": "true"}
+    async with http.get(console.url + "segments", headers=signed) as page:
+        return {**signed, "X-CSRF-Token": page.headers["X-CSRF-Token"]}
 
 
 async def test_an_owner_builds_a_segment_and_sees_the_count_change_as_the_rule_changes(
@@ -174,15 +182,22 @@ async def test_a_change_without_its_csrf_token_is_refused_whatever_is_sent(
 
 
 async def test_the_live_count_is_rate_limited(console: Console) -> None:
-    statuses, waits = [], []
-    for _ in range(12):
-        status, _, headers = await post(console, "segments/count", OWNER, {"rule": "lang = es"})
-        statuses.append(status)
-        waits.append(headers.get("Retry-After", ""))
-    assert statuses[0] == 200
-    assert 429 in statuses
-    refused = [wait for status, wait in zip(statuses, waits, strict=True) if status == 429]
-    assert all(int(wait) >= 1 for wait in refused)
+    # All at once: more than the limit lets through in the seconds they take, however
+    # slowly a busy machine answers them.
+    async with aiohttp.ClientSession() as http:
+        headers = await page_headers(http, console, OWNER)
+
+        async def count() -> tuple[int, str]:
+            form = {"rule": "lang = es"}
+            async with http.post(
+                console.url + "segments/count", data=form, headers=headers
+            ) as answer:
+                return answer.status, answer.headers.get("Retry-After", "")
+
+        answers = await asyncio.gather(*(count() for _ in range(30)))
+    statuses = {status for status, _ in answers}
+    assert statuses == {200, 429}
+    assert all(int(wait) >= 1 for status, wait in answers if status == 429)
 
 
 async def test_bad_input_answers_4xx_with_the_message(
