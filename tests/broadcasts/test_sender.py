@@ -380,10 +380,17 @@ async def test_pause_resume_and_cancel(
     the_sender = sender(sessionmaker, messenger, in_flight=2)
     campaign = await session.get(Campaign, plan.run.campaign_id)
     assert campaign is not None
+
+    async def only_two_out() -> bool:
+        """The sender read the run's new status: of what it claimed, only the two requests
+        out are left sending."""
+        async with sessionmaker() as reading:
+            return (await statuses(reading, plan.run.id))[DeliveryStatus.SENDING] == 2
+
     delivering = asyncio.create_task(the_sender.deliver(plan.run.id))
     await until(lambda: len(messenger.calls) == 12, what="two requests out, unanswered")
     await pause(session, campaign=campaign, now=NOW)
-    await asyncio.sleep(0.6)  # the sender reads the run's status every half second
+    await until(only_two_out, what="the sender to put back what it had not sent")
     released.set()  # the two out are answered; nothing else went after the pause
     assert await delivering is BatchResult.STOPPED
     assert len(messenger.calls) == 12
@@ -397,7 +404,7 @@ async def test_pause_resume_and_cancel(
     delivering = asyncio.create_task(the_sender.deliver(plan.run.id))
     await until(lambda: len(messenger.calls) == 22, what="two more requests out")
     assert await cancel(session, campaign=campaign, now=NOW) == 0  # all 28 claimed: none queued
-    await asyncio.sleep(0.6)
+    await until(only_two_out, what="the sender to let go of what it had not sent")
     released.set()
     assert await delivering is BatchResult.STOPPED
     final = await progress(session, run_id=plan.run.id)
