@@ -210,6 +210,7 @@ async def test_a_sender_that_stops_is_noticed_and_send_now_carries_the_run_on(
             await beating.commit()
 
     beating = asyncio.create_task(beat_until_the_run_starts())
+    await until(lambda: has_beaten(session, "elsewhere"), what="the other sender's first beat")
     stopped = await invoke(runner, app, "send-now", "hello")
     await beating
     assert stopped.exit_code == 1
