@@ -1,11 +1,13 @@
 """Fixtures shared by every test: a migrated database (SQLite by default, PostgreSQL when
-SEGBOT_TEST_DATABASE_URL names one), emptied after each test, and a clean environment."""
+SEGBOT_TEST_DATABASE_URL names one), emptied after each test, a clean environment, and
+Hypothesis without its time limit per example."""
 
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 from sqlalchemy import delete, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -16,6 +18,11 @@ from migrations.metadata import metadata
 from tests.databases import temporary_postgres_database
 
 TEST_DATABASE_ENV = "SEGBOT_TEST_DATABASE_URL"
+
+# No time limit on one Hypothesis example: the suite runs on busy machines, where a
+# descheduled example fails as "too slow" for nothing it did.
+settings.register_profile("segbot", deadline=None)
+settings.load_profile("segbot")
 
 
 @pytest.fixture(autouse=True)
