@@ -30,8 +30,10 @@ def jsonable(value: object) -> JsonValue:
         return None
     if isinstance(value, bool | str | int):
         return value
-    if isinstance(value, float):
-        return None if math.isnan(value) else value
+    if isinstance(value, float):  # JSON has no NaN or infinity: PostgreSQL refuses them
+        if math.isfinite(value):
+            return value
+        return None if math.isnan(value) else str(value)
     if isinstance(value, np.generic):
         return jsonable(value.item())
     if isinstance(value, dt.datetime | dt.date | dt.time):

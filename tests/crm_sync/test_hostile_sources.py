@@ -26,7 +26,7 @@ from crm_sync.connectors import FilesConnector, SourceError, SqlConnector, build
 from crm_sync.connectors.http_client import JsonClient
 from crm_sync.identity import normalize_email, normalize_emails
 from crm_sync.matching import match_subscriber
-from crm_sync.models import IdentityConflict
+from crm_sync.models import IdentityConflict, RejectedRow
 from crm_sync.worker import SyncSummary, run_sync
 from tests.cli.conftest import invoke
 from tests.crm_sync.fake_crm import Failure, FakeCrm, retail_config, retail_customer, serve
@@ -201,6 +201,7 @@ class HostileApi:
         app.router.add_get("/no-id", self.no_id)
         app.router.add_get("/next-object", self.next_object)
         app.router.add_get("/structured", self.structured)
+        app.router.add_get("/infinite", self.infinite)
         return app
 
     async def no_id(self, request: web.Request) -> web.Response:
@@ -245,6 +246,16 @@ class HostileApi:
             {"id": 4, "name": "Dee"},
         ]
         return web.json_response({"data": records})
+
+    async def infinite(self, request: web.Request) -> web.Response:
+        """Orders, the first of an amount past what a float holds (valid JSON all the same)."""
+        orders = [
+            '{"id": "O1", "customer_id": "1", "ordered_at": "2025-01-02", "amount": 1e400}',
+            '{"id": "O2", "customer_id": "1", "ordered_at": "2025-01-02", "amount": 10}',
+        ]
+        first = request.query.get("page", "1") == "1"
+        body = f'{{"data": [{", ".join(orders if first else [])}]}}'
+        return web.Response(text=body, content_type="application/json")
 
     async def cursor_then_down(self, request: web.Request) -> web.Response:
         if "after" in request.query:
@@ -545,6 +556,19 @@ async def test_a_field_holding_a_json_object_or_list_rejects_its_row_saying_so(
         ("customers", 2, None, f"customer id is a list, not a value: {mapping}"),
         ("customers", 3, "3", f"name is a JSON object, not a value: {mapping}"),
     ]
+
+
+async def test_an_amount_past_what_a_float_holds_is_rejected_and_the_rest_import(
+    sessionmaker: async_sessionmaker[AsyncSession], session: AsyncSession, hostile_url: str
+) -> None:
+    orders = {"path": "/infinite", "records_path": "data"}
+    summary = await sync_http(sessionmaker, hostile_url, "/paged", orders=orders)
+
+    assert summary.status == "succeeded", summary.error
+    assert sorted(await orders_by_id(session, "hub")) == ["O2"]
+    assert await rejections(session, summary) == [("orders", 1, "O1", "amount too large")]
+    (kept,) = (await session.scalars(select(RejectedRow))).all()
+    assert kept.raw["amount"] == "inf"  # as read, in the JSON a database column holds
 
 
 async def test_a_quantity_past_what_the_column_holds_is_rejected_and_the_rest_import(
