@@ -214,7 +214,15 @@ def load_crm_config(sections: ConfigSections) -> CrmConfig:
 
 
 def secret_from_env(variable: str, *, environ: Mapping[str, str] | None = None) -> str:
-    value = (environ if environ is not None else os.environ).get(variable, "")
+    """The secret in `variable`, without the spaces or line break around it that a secrets
+    file leaves; one holding any other character that prints nothing is refused (it could
+    not go in a header, and would end a header line early). The error never shows it."""
+    value = (environ if environ is not None else os.environ).get(variable, "").strip()
     if not value:
         raise ConfigError(f"crm: environment variable {variable} is not set")
+    if not value.isprintable():
+        raise ConfigError(
+            f"crm: environment variable {variable} holds a control character "
+            "(a line break or a tab inside it?); set it to the secret alone"
+        )
     return value

@@ -21,6 +21,7 @@ from typer.testing import CliRunner
 
 from cli.crm import app
 from core.db import create_engine
+from core.errors import ConfigError
 from crm_sync.config import RecordRules, load_crm_config
 from crm_sync.connectors import FilesConnector, SourceError, SqlConnector, build_connector
 from crm_sync.connectors.http_client import JsonClient
@@ -202,6 +203,7 @@ class HostileApi:
         app.router.add_get("/next-object", self.next_object)
         app.router.add_get("/structured", self.structured)
         app.router.add_get("/infinite", self.infinite)
+        app.router.add_get("/needs-key", self.needs_key)
         return app
 
     async def no_id(self, request: web.Request) -> web.Response:
@@ -246,6 +248,12 @@ class HostileApi:
             {"id": 4, "name": "Dee"},
         ]
         return web.json_response({"data": records})
+
+    async def needs_key(self, request: web.Request) -> web.Response:
+        if request.headers.get("Authorization") != f"Bearer {API_KEY}":
+            return web.json_response({"message": "bad key"}, status=401)
+        first = request.query.get("page", "1") == "1"
+        return web.json_response({"data": [{"id": 1, "name": "Ann"}] if first else []})
 
     async def infinite(self, request: web.Request) -> web.Response:
         """Orders, the first of an amount past what a float holds (valid JSON all the same)."""
@@ -300,7 +308,11 @@ async def hostile_url() -> AsyncIterator[str]:
 
 
 async def sync_http(
-    sessionmaker: async_sessionmaker[AsyncSession], base_url: str, path: str, **extra: object
+    sessionmaker: async_sessionmaker[AsyncSession],
+    base_url: str,
+    path: str,
+    key: str = API_KEY,
+    **extra: object,
 ) -> SyncSummary:
     connector = {
         "name": "hub",
@@ -313,10 +325,30 @@ async def sync_http(
     } | extra
     config = load_crm_config({"crm": {"connectors": [connector]}})
     clock = SteppingClock()
-    built = build_connector(
-        config.connectors[0], crm=config, environ={"HUB_KEY": API_KEY}, clock=clock
-    )
+    built = build_connector(config.connectors[0], crm=config, environ={"HUB_KEY": key}, clock=clock)
     return await run_sync(sessionmaker=sessionmaker, connector=built, clock=clock)
+
+
+async def test_a_key_with_the_line_break_a_secrets_file_leaves_is_read_without_it(
+    sessionmaker: async_sessionmaker[AsyncSession], session: AsyncSession, hostile_url: str
+) -> None:
+    summary = await sync_http(sessionmaker, hostile_url, "/needs-key", key=f" {API_KEY}\n")
+
+    assert summary.status == "succeeded", summary.error
+    assert sorted(await customers_by_id(session, "hub")) == ["1"]
+
+
+@pytest.mark.parametrize("key", [f"{API_KEY}\nX-Injected: 1", f"{API_KEY}\x00", f"a\t{API_KEY}"])
+async def test_a_key_holding_a_control_character_is_refused_never_shown(
+    sessionmaker: async_sessionmaker[AsyncSession], hostile_url: str, key: str
+) -> None:
+    with pytest.raises(ConfigError) as refused:
+        await sync_http(sessionmaker, hostile_url, "/needs-key", key=key)
+
+    assert str(refused.value) == (
+        "crm: environment variable HUB_KEY holds a control character "
+        "(a line break or a tab inside it?); set it to the secret alone"
+    )
 
 
 @pytest.mark.parametrize(
