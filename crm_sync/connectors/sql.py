@@ -73,7 +73,8 @@ class SqlConnector:
         try:
             async with _connected(engine, self._name) as connection:
                 for stream, query in self._queries.items():
-                    no_rows = f"SELECT * FROM ({query.strip().rstrip(';')}) q WHERE 1 = 0"  # noqa: S608
+                    # On a line of its own, the bracket ends the query after a -- comment
+                    no_rows = f"SELECT * FROM ({query.strip().rstrip(';')}\n) q WHERE 1 = 0"  # noqa: S608
                     try:
                         statement = _statement(no_rows, source=self._name, stream=stream)
                         result = await connection.execute(statement, {"since": EPOCH})

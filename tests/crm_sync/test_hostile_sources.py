@@ -133,6 +133,20 @@ async def test_a_colon_in_a_query_literal_fails_the_run_saying_how_to_write_it(
     assert await customers_by_id(session) == {}
 
 
+async def test_a_query_ending_in_a_comment_runs(
+    sessionmaker: async_sessionmaker[AsyncSession], session: AsyncSession, shop_database: str
+) -> None:
+    query = "SELECT id AS customer_id, full_name AS name FROM clients -- everyone, ever\n"
+    connector = SqlConnector(
+        name="shop", url=shop_database, queries={"customers": query}, rules=RULES
+    )
+
+    summary = await run_sync(sessionmaker=sessionmaker, connector=connector)
+
+    assert summary.status == "succeeded", summary.error
+    assert sorted(await customers_by_id(session)) == ["1"]
+
+
 async def test_a_query_naming_a_column_twice_fails_before_anything_is_stored(
     sessionmaker: async_sessionmaker[AsyncSession], session: AsyncSession, shop_database: str
 ) -> None:
