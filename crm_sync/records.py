@@ -28,6 +28,8 @@ DAY_FIRST_FORMATS = tuple(
     for year in ("%Y", "%y")
     for time in ("", " %H:%M", " %H:%M:%S")
 )
+# An ISO 8601 time's offset from UTC, ending it: Z, or a sign and hours, minutes or not.
+ISO_OFFSET = r"(?:Z|[+-]\d{2}(?::?\d{2})?)$"
 # Longest numeral an attribute keeps as a number: longer ones are ids, exact only as text.
 MAX_NUMERAL = 15
 # Longest values the columns hold; a longer id is rejected, longer text is cut.
@@ -241,6 +243,7 @@ def _timestamps(values: pd.Series, *, rules: RecordRules) -> tuple[pd.Series, pd
     text = _date_text(values)
     fmt = rules.date_format or "ISO8601"
     parsed = pd.to_datetime(text, format=fmt, errors="coerce", utc=True)
+    by_format = parsed.notna()  # the day-first forms that read the rest name no offset
     if rules.dayfirst:  # each day-first form in turn, on the values still unread
         parsed = parsed.copy()
         for day_first in DAY_FIRST_FORMATS:
@@ -252,7 +255,7 @@ def _timestamps(values: pd.Series, *, rules: RecordRules) -> tuple[pd.Series, pd
             )
     parsed, outside = _bounded(parsed)  # before a time zone moves one past what it holds
     if rules.timezone != "UTC":
-        naive = _written_without_offset(text)
+        naive = _written_without_offset(text, fmt) | ~by_format
         if naive.any():
             as_utc = parsed[naive].dt.tz_localize(None)
             parsed = parsed.copy()
@@ -327,22 +330,26 @@ def _localize(naive: pd.Series, timezone: str) -> pd.Series:
     return converted
 
 
-def _written_without_offset(values: pd.Series) -> pd.Series:
+def _written_without_offset(values: pd.Series, fmt: str) -> pd.Series:
     if values.dtype == object:  # Python objects from a SQL driver or a spreadsheet
-        return pd.Series([_naive(value) for value in values], index=values.index, dtype=bool)
-    return ~_has_offset(values)
+        return pd.Series([_naive(value, fmt) for value in values], index=values.index, dtype=bool)
+    return ~_has_offset(values, fmt)
 
 
-def _naive(value: object) -> bool:
+def _naive(value: object, fmt: str) -> bool:
     if isinstance(value, str):
-        return not bool(_has_offset(pd.Series([value], dtype="string")).iloc[0])
+        return not bool(_has_offset(pd.Series([value], dtype="string"), fmt).iloc[0])
     return getattr(value, "tzinfo", None) is None
 
 
-def _has_offset(text: pd.Series) -> pd.Series:
-    time_part = text.str.slice(10)
-    offset = time_part.str.contains("+", regex=False) | time_part.str.contains("-", regex=False)
-    return (offset | text.str.endswith("Z")).fillna(False).astype(bool)
+def _has_offset(text: pd.Series, fmt: str) -> pd.Series:
+    """Which texts name their offset from UTC: all or none of those a date_format reads,
+    as it has %z or %Z or not; in ISO 8601, an offset ending the time (after the date's
+    ten characters, whose own dashes are no offset)."""
+    if fmt != "ISO8601":
+        return pd.Series("%z" in fmt or "%Z" in fmt, index=text.index, dtype=bool)
+    ends_in_offset = text.str.slice(10).str.contains(ISO_OFFSET, regex=True)
+    return ends_in_offset.fillna(False).astype(bool)
 
 
 def _without_structures(

@@ -66,6 +66,24 @@ def test_naive_timestamps_are_read_in_the_configured_time_zone() -> None:
     ]
 
 
+@pytest.mark.parametrize(
+    ("date_format", "text"),
+    [
+        ("%d-%B-%Y %H:%M", "03-September-2025 10:00"),
+        ("%d %b %Y - %H:%M", "03 Sep 2025 - 10:00"),
+        ("%A %d-%m-%Y %H:%M", "Wednesday 03-09-2025 10:00"),
+        ("%Y-%m-%d %H:%M %z", "2025-09-03 10:00 +0200"),
+        (None, "2025-09-03T10:00"),
+        (None, "2025-09-03T10:00+02"),
+        (None, "20250903T100000+0200"),
+    ],
+)
+def test_a_dash_in_a_date_is_no_offset_from_utc(date_format: str | None, text: str) -> None:
+    rules = RecordRules(date_format=date_format, timezone="Europe/Madrid")  # UTC+2 then
+    parsed = parse_timestamps(pd.Series([text]), rules=rules)
+    assert str(parsed.iloc[0]) == "2025-09-03 08:00:00+00:00"
+
+
 def test_a_custom_date_format() -> None:
     parsed = parse_timestamps(pd.Series(["31.12.2025"]), rules=RecordRules(date_format="%d.%m.%Y"))
     assert str(parsed.iloc[0]) == "2025-12-31 00:00:00+00:00"
