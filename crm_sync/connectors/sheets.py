@@ -165,13 +165,14 @@ def _not_utf8(path: Path) -> str:
 
 
 def _layout(path: Path) -> tuple[str, int]:
-    """The one of DELIMITERS the header line holds most of, and how many blank lines are
-    above the header."""
+    """The one of DELIMITERS the header line holds most of outside quoted names, and how
+    many blank lines are above the header."""
     above = 0
     with path.open(encoding=ENCODING, newline="") as file:
         while (header := file.readline()) and not header.strip(BLANK):
             above += 1
-    return max(DELIMITERS, key=header.count), above
+    unquoted = "".join(header.split('"')[::2])  # what is outside double quotes
+    return max(DELIMITERS, key=unquoted.count), above
 
 
 def _fast_frames(

@@ -300,6 +300,21 @@ async def test_blank_lines_above_the_header_count_in_the_row_numbers(
     assert (rejected.row_number, rejected.external_id) == (5, "o2")
 
 
+async def test_commas_inside_the_quoted_names_of_a_semicolon_header_are_no_delimiter(
+    sessionmaker: async_sessionmaker[AsyncSession], session: AsyncSession, tmp_path: Path
+) -> None:
+    path = tmp_path / "customers.csv"
+    path.write_text(
+        '"customer_id";"name (last, first, middle)";"email"\n"c1";"Doe, Ann";"ann@example.com"\n',
+        encoding="utf-8",
+    )
+
+    summary = await imported(sessionmaker, customers=path)
+
+    assert summary.status == "succeeded", summary.error
+    assert (await customers_by_id(session))["c1"].email == "ann@example.com"
+
+
 class CrashAfterOneBatch:
     """The files connector, failing after its first batch of orders is stored."""
 
