@@ -2,7 +2,8 @@
 (`crm_sync.connectors.sheets`).
 
 The cursor remembers the file (size and modification time) and how many rows are stored:
-an interrupted import resumes after the last stored row, an unchanged file is not read
+an interrupted import resumes after the last stored row (reading the rows before it again
+only for their ids, so a repeat of one is still rejected), an unchanged file is not read
 again, and a changed file is read from the top (stored rows come back unchanged).
 
 `check` reads every file's header before a run stores anything, so a file without a column
@@ -13,6 +14,7 @@ sheets of a workbook past the first, which are not read, are kept in `unread_she
 
 import asyncio
 from collections.abc import AsyncIterator, Generator
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +33,7 @@ from crm_sync.duplicates import FirstRows
 from crm_sync.fields import Stream
 from crm_sync.mapping import ColumnMapping
 from crm_sync.raw import JsonValue, jsonable_records
-from crm_sync.records import Rejection
+from crm_sync.records import Rejection, Validated
 
 SURPLUS_FIELDS = "(fields past the header)"  # where a rejected overlong row keeps them
 
@@ -123,35 +125,58 @@ class FilesConnector:
     def _chunks(self, stream: Stream, path: Path, skip: int) -> Generator[Batch, None, None]:
         """Validated chunks of the file after its first `skip` data rows (runs in a thread).
         A row with more fields than the header is rejected; an id is checked against
-        every row before it in the file."""
-        columns = self._columns.get(stream)
+        every row before it in the file, those `skip` rows too (`_check_again`)."""
         seen = FirstRows()
+        self._check_again(stream, path, skip, seen)
         for chunk in read_chunks(path, skip=skip, chunk_rows=self._chunk_rows):
-            frame = chunk.frame
-            if columns is None:
-                columns = self._columns[stream] = self._resolve(stream, list(frame.columns), path)
-            read = len(frame)
-            row_numbers = np.arange(read) + chunk.first_row
-            overlong = _overlong(chunk, columns, row_numbers)
-            keep = frame.notna().any(axis=1).to_numpy(copy=True)  # blank rows are skipped
-            keep[list(chunk.surplus)] = False
-            if not keep.all():
-                frame, row_numbers = frame[keep], row_numbers[keep]
-            canonical = frame[list(columns.fields.values())].set_axis(
-                list(columns.fields), axis="columns"
-            )
-            checked = validate(
-                stream, canonical, rules=self._rules, raw=frame, row_numbers=row_numbers, seen=seen
-            )
+            checked = self._checked(stream, path, chunk, seen)
             yield Batch(
                 stream=stream,
                 cursor={},
                 records=checked.records,
-                rejected=sorted(
-                    overlong + checked.rejected, key=lambda rejection: rejection.row_number or 0
-                ),
-                read=read,
+                rejected=checked.rejected,
+                read=len(chunk.frame),
             )
+
+    def _check_again(self, stream: Stream, path: Path, rows: int, seen: FirstRows) -> None:
+        """Check the file's first `rows` data rows again, for the ids they hold, when a pass
+        resumes after them (they were stored by the run before): an id that comes again
+        later is a repeat of theirs."""
+        if rows <= 0:
+            return
+        for chunk in read_chunks(path, skip=0, chunk_rows=self._chunk_rows):
+            if len(chunk.frame) >= rows:
+                surplus = {at: fields for at, fields in chunk.surplus.items() if at < rows}
+                self._checked(
+                    stream, path, replace(chunk, frame=chunk.frame[:rows], surplus=surplus), seen
+                )
+                return
+            self._checked(stream, path, chunk, seen)
+            rows -= len(chunk.frame)
+
+    def _checked(self, stream: Stream, path: Path, chunk: Chunk, seen: FirstRows) -> Validated:
+        """The chunk's records, and its rejections in reading order."""
+        columns = self._columns.get(stream)
+        frame = chunk.frame
+        if columns is None:
+            columns = self._columns[stream] = self._resolve(stream, list(frame.columns), path)
+        row_numbers = np.arange(len(frame)) + chunk.first_row
+        overlong = _overlong(chunk, columns, row_numbers)
+        keep = frame.notna().any(axis=1).to_numpy(copy=True)  # blank rows are skipped
+        keep[list(chunk.surplus)] = False
+        if not keep.all():
+            frame, row_numbers = frame[keep], row_numbers[keep]
+        canonical = frame[list(columns.fields.values())].set_axis(
+            list(columns.fields), axis="columns"
+        )
+        checked = validate(
+            stream, canonical, rules=self._rules, raw=frame, row_numbers=row_numbers, seen=seen
+        )
+        rejected = overlong + checked.rejected
+        return Validated(
+            records=checked.records,
+            rejected=sorted(rejected, key=lambda rejection: rejection.row_number or 0),
+        )
 
     def _resolve(self, stream: Stream, header: list[str], path: Path) -> Columns:
         return resolve_columns(

@@ -19,7 +19,8 @@ from crm_sync.fields import Stream
 from crm_sync.models import Customer, RejectedRow
 from crm_sync.worker import SyncSummary, run_sync
 from tests.cli.conftest import invoke
-from tests.crm_sync.shop import RULES, customers_by_id, orders_by_id
+from tests.crm_sync.shop import CUSTOMER_HEADER, RULES, customers_by_id, orders_by_id, write_csv
+from tests.crm_sync.test_hostile_values import rejections
 
 SAVE_AS = 'save it as "CSV UTF-8" or as XLSX and import that'
 
@@ -326,6 +327,32 @@ class CrashAfterOneBatch:
         async for batch in self.inner.batches(stream, cursor):
             yield batch
             raise SourceError("the disk went away")
+
+
+@pytest.mark.parametrize("chunk_rows_then", [3, 2], ids=["same chunks", "other chunks"])
+async def test_an_import_resumed_still_rejects_a_repeat_of_an_id_stored_before_the_stop(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    session: AsyncSession,
+    tmp_path: Path,
+    chunk_rows_then: int,
+) -> None:
+    rows = [(f"c{n}", f"Name {n}", "", "") for n in range(1, 8)] + [("c1", "Later", "", "")]
+    path = write_csv(tmp_path / "customers.csv", CUSTOMER_HEADER, rows)
+
+    def connector(chunk_rows: int) -> FilesConnector:
+        return FilesConnector(
+            name="shop", customers=path, orders=None, rules=RULES, chunk_rows=chunk_rows
+        )
+
+    crashed = await run_sync(sessionmaker=sessionmaker, connector=CrashAfterOneBatch(connector(3)))
+    assert crashed.status == "failed"
+    resumed = await run_sync(sessionmaker=sessionmaker, connector=connector(chunk_rows_then))
+
+    assert resumed.status == "succeeded", resumed.error
+    assert (await customers_by_id(session))["c1"].name == "Name 1"
+    assert await rejections(session, resumed) == [
+        ("customers", 9, "c1", "same customer id as row 2, which is kept")
+    ]
 
 
 async def test_an_import_resumed_past_blank_lines_stores_each_row_once_and_numbers_it(
