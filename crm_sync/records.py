@@ -28,6 +28,11 @@ DAY_FIRST_FORMATS = tuple(
     for year in ("%Y", "%y")
     for time in ("", " %H:%M", " %H:%M:%S")
 )
+# Amounts written the European way show it so: a comma and one or two digits end one, or
+# dots group thousands before a comma or another group ('1.234,50', '12,5', '2.000.000').
+EUROPEAN_SIGNS = r"\d,\d{1,2}$|\d\.\d{3}[.,]"
+# An amount as the European way writes it: dots grouping thousands, a comma before decimals.
+EUROPEAN_AMOUNT = r"[-+]?(?:\d{1,3}(?:\.\d{3})+|\d+)(?:,\d+)?"
 # An ISO 8601 time's offset from UTC, ending it: Z, or a sign and hours, minutes or not.
 ISO_OFFSET = r"(?:Z|[+-]\d{2}(?::?\d{2})?)$"
 # Longest numeral an attribute keeps as a number: longer ones are ids, exact only as text.
@@ -290,24 +295,40 @@ def _date_value(value: object) -> object:
 
 
 def parse_amounts(values: pd.Series) -> pd.Series:
-    """Floats, NaN where unparsable; '1 234,50', '1,234.50' and '€12' all read as money."""
+    """Floats, NaN where unparsable; '1 234,50', '1,234.50' and '€12' all read as money.
+    A column that shows the European way (an amount ending in a decimal comma, or dots
+    grouping thousands) is read that way throughout: '1.500' is 1500 and '1,500' is 1.5."""
     if pd.api.types.is_numeric_dtype(values.dtype) and values.dtype != bool:
         return values.astype(float)
     text = _text(values)
     amounts = pd.to_numeric(text, errors="coerce").astype(float)
     retry = amounts.isna() & text.notna()
-    if retry.any():
-        amounts[retry] = _lenient_amounts(text[retry])
+    if not retry.any():  # nearly always: plain numbers, each read once
+        return amounts
+    bare = _without_symbols(text[retry])
+    amounts[retry] = _lenient_amounts(bare)
+    if bare.str.contains(EUROPEAN_SIGNS, regex=True).any():
+        written = _without_symbols(text)
+        european = written.str.fullmatch(EUROPEAN_AMOUNT).fillna(False).astype(bool)
+        as_read = (
+            written[european].str.replace(".", "", regex=False).str.replace(",", ".", regex=False)
+        )
+        amounts[european] = pd.to_numeric(as_read, errors="coerce").astype(float)
     return amounts
 
 
-def _lenient_amounts(text: pd.Series) -> pd.Series:
-    """Amounts with spaces, currency symbols or separators. The last of a comma and a dot
-    is the decimal separator, except a single comma three digits from the end: that is a
-    thousands separator ('1,500' is 1500) when a digit 1-9 starts the amount (after its
-    sign), since a 0 cannot start a thousands group ('0,750' is 0.75, '-0,500' is -0.5)."""
+def _without_symbols(text: pd.Series) -> pd.Series:
+    """Amounts without the spaces and currency symbols around or inside them."""
     for symbol in ("\u00a0", "\u202f", " ", "'", "$", "€", "£", "₽", "¥", "₴", "₸"):
         text = text.str.replace(symbol, "", regex=False)
+    return text
+
+
+def _lenient_amounts(text: pd.Series) -> pd.Series:
+    """Amounts with separators. The last of a comma and a dot is the decimal separator,
+    except a single comma three digits from the end: that is a thousands separator
+    ('1,500' is 1500) when a digit 1-9 starts the amount (after its sign), since a 0
+    cannot start a thousands group ('0,750' is 0.75, '-0,500' is -0.5)."""
     comma, dot = text.str.rfind(","), text.str.rfind(".")
     nonzero_start = text.str.match(r"[-+]?[1-9]")
     thousands_only = (dot == -1) & (comma != -1) & (text.str.len() - comma == 4) & nonzero_start

@@ -54,6 +54,18 @@ def test_amounts_in_the_formats_shops_export(text: str, amount: float) -> None:
     assert parse_amounts(pd.Series([text])).iloc[0] == amount
 
 
+def test_a_column_written_the_european_way_is_read_that_way_throughout() -> None:
+    amounts = ["1.500", "1.234,50", "1,500", "2.000.000", "€ 3.000", "12,5", "7"]
+    assert parse_amounts(pd.Series(amounts)).tolist() == [
+        1500.0, 1234.5, 1.5, 2_000_000.0, 3000.0, 12.5, 7.0
+    ]  # fmt: skip
+
+
+def test_a_column_written_the_english_way_keeps_dots_for_decimals() -> None:
+    amounts = ["1.500", "1,234.50", "1,500", "€3.25", "0.5"]
+    assert parse_amounts(pd.Series(amounts)).tolist() == [1.5, 1234.5, 1500.0, 3.25, 0.5]
+
+
 def test_naive_timestamps_are_read_in_the_configured_time_zone() -> None:
     rules = RecordRules(timezone="Europe/Madrid")
     parsed = parse_timestamps(
