@@ -127,9 +127,15 @@ class JsonClient:
                     f"{where} answered with more than {self._max_body_bytes:,} bytes; "
                     "ask for smaller pages (pagination.page_size)"
                 )
+        charset = _charset(answer)
         try:
-            text = body.decode(_charset(answer))
+            text = body.decode(charset)
             parsed: JsonValue = json.loads(text) if text.strip() else None
+        except UnicodeDecodeError as error:
+            raise SourceError(
+                f"{where} answered with bytes that are not {charset.removesuffix('-sig')} text "
+                f"(byte {error.start})"
+            ) from None
         except ValueError:
             raise SourceError(f"{where} did not answer with JSON") from None
         except RecursionError:
@@ -172,14 +178,15 @@ class JsonClient:
 
 def _charset(answer: aiohttp.ClientResponse) -> str:
     """The answer's declared charset when Python knows it as a text encoding, else UTF-8
-    (JSON's own). Python also knows codecs of bytes to bytes (base64, zlib, rot13), which
-    cannot decode text: a server naming one is answered as one naming no charset."""
+    (JSON's own), a byte order mark before it skipped. Python also knows codecs of bytes
+    to bytes (base64, zlib, rot13), which cannot decode text: a server naming one is
+    answered as one naming no charset."""
     try:
         name = codecs.lookup(answer.charset or "utf-8").name
         "".encode(name)  # raises LookupError for a codec that is no text encoding
     except LookupError:
-        return "utf-8"
-    return name
+        name = "utf-8"
+    return "utf-8-sig" if name == "utf-8" else name  # a byte order mark read as none
 
 
 def _where(location: str | None, secrets: Sequence[str]) -> str:

@@ -4,6 +4,7 @@ time out naming it, send NaN for a count, an odd Retry-After or an answer withou
 change paging mid-pass; addresses that only look like emails; matching one subscriber
 that wrongs another; and `segbot crm rejected` showing what a CRM sent, markup included."""
 
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -218,6 +219,8 @@ class HostileApi:
         app.router.add_get("/structured", self.structured)
         app.router.add_get("/infinite", self.infinite)
         app.router.add_get("/needs-key", self.needs_key)
+        app.router.add_get("/bom", self.bom)
+        app.router.add_get("/latin1", self.latin1)
         return app
 
     async def no_id(self, request: web.Request) -> web.Response:
@@ -262,6 +265,16 @@ class HostileApi:
             {"id": 4, "name": "Dee"},
         ]
         return web.json_response({"data": records})
+
+    async def bom(self, request: web.Request) -> web.Response:
+        """JSON after a UTF-8 byte order mark, as some Windows servers write it."""
+        body = b"\xef\xbb\xbf" + json.dumps({"data": [{"id": 1, "name": "Ann"}]}).encode()
+        return web.Response(body=body, content_type="application/json")
+
+    async def latin1(self, request: web.Request) -> web.Response:
+        """JSON in Latin-1 saying nothing of it: not the UTF-8 it then is."""
+        body = '{"data": [{"id": 1, "name": "José"}]}'.encode("latin-1")
+        return web.Response(body=body, content_type="application/json")
 
     async def needs_key(self, request: web.Request) -> web.Response:
         if request.headers.get("Authorization") != f"Bearer {API_KEY}":
@@ -341,6 +354,26 @@ async def sync_http(
     clock = SteppingClock()
     built = build_connector(config.connectors[0], crm=config, environ={"HUB_KEY": key}, clock=clock)
     return await run_sync(sessionmaker=sessionmaker, connector=built, clock=clock)
+
+
+async def test_an_answer_after_a_byte_order_mark_is_read(
+    sessionmaker: async_sessionmaker[AsyncSession], session: AsyncSession, hostile_url: str
+) -> None:
+    summary = await sync_http(sessionmaker, hostile_url, "/bom", pagination={"page_size": 10})
+
+    assert summary.status == "succeeded", summary.error
+    assert (await customers_by_id(session, "hub"))["1"].name == "Ann"
+
+
+async def test_an_answer_that_is_not_its_charsets_text_fails_saying_so(
+    sessionmaker: async_sessionmaker[AsyncSession], hostile_url: str
+) -> None:
+    summary = await sync_http(sessionmaker, hostile_url, "/latin1", pagination={"page_size": 10})
+
+    assert (summary.status, summary.error) == (
+        "failed",
+        "hub: GET /latin1 answered with bytes that are not utf-8 text (byte 32)",
+    )
 
 
 async def test_a_key_with_the_line_break_a_secrets_file_leaves_is_read_without_it(
