@@ -142,7 +142,14 @@ def render(
         raise TemplateLimitError(f"template limit: {error}") from None
     except RecursionError:  # a value nested too deeply to print
         raise TemplateLimitError("template limit: a value nested too deeply to print") from None
-    except (jinja2.TemplateError, TypeError, ValueError, ArithmeticError, LookupError) as error:
+    except (
+        jinja2.TemplateError,
+        AttributeError,  # a filter given a value of the wrong type: dictsort of a name
+        TypeError,
+        ValueError,
+        ArithmeticError,
+        LookupError,
+    ) as error:
         raise RenderError(f"cannot render the template: {error}") from None
     except AssertionError as error:  # how jinja's own filters refuse arguments: truncate(2)
         raise RenderError(f"cannot render the template: a filter's argument: {error}") from None

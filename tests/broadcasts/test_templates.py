@@ -75,6 +75,13 @@ async def test_a_missing_attribute_fails_that_subscriber_only() -> None:
     assert render(defaulted, TemplateContext()) == "unknown"
 
 
+async def test_a_filter_given_a_value_it_cannot_take_is_refused_at_save() -> None:
+    """dictsort of a name fails as Python does for the wrong type of value (an
+    AttributeError): a RenderError like any other, not a crash of the check."""
+    with pytest.raises(RenderError, match=r"^cannot render the template: 'str' object"):
+        await check_template("Hi {{ first_name | dictsort }}", caption=False)
+
+
 async def test_a_filter_argument_jinja_refuses_is_refused_at_save() -> None:
     """jinja's own filters refuse some arguments with an assertion (truncate shorter than
     its "..."): a RenderError like any other, not a crash of the check."""
