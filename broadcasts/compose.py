@@ -327,7 +327,7 @@ def compose(
     if context.segment != variant.target_label:
         context = replace(context, segment=variant.target_label)
     text = rewrite_urls(render(variant.templates[language], context), tracked)
-    _check_fits(text, caption=bool(content.media))
+    check_fits(text, caption=bool(content.media))
     keyboard = tuple(
         tuple(_button(button, tracked) for button in row) for row in variant.keyboards[language]
     )
@@ -352,7 +352,7 @@ def compose(
 _UNSUBSCRIBE_ROW = ((Button(UNSUBSCRIBE_TEXT, data=UNSUBSCRIBE_DATA),),)
 
 
-def _check_fits(text: str, *, caption: bool) -> None:
+def check_fits(text: str, *, caption: bool) -> None:
     """RenderError if this subscriber's own values left a text message empty (`<b>{{
     first_name }}</b>` without one) or made it longer than Telegram takes (saving checked
     a sample subscriber's): skipped, not sent to be refused. A text of at most half the

@@ -23,8 +23,9 @@ from bot.admin.draft import (
     describe_schedule,
 )
 from bot.admin.monospace import bold, code
-from broadcasts.compose import UNSUBSCRIBE_TEXT, subscriber_context
+from broadcasts.compose import UNSUBSCRIBE_TEXT, check_fits, subscriber_context
 from broadcasts.models import Campaign
+from broadcasts.telegram_html import TelegramHtmlError, plain_text
 from broadcasts.templates import SAMPLE, TemplateError, compile_template, render
 from core.ids import Id
 from segments.rules.errors import excerpt
@@ -245,20 +246,28 @@ async def show_preview(step: Step) -> None:
             if member is None
             else (f"{escape(member.first_name or 'a member')} ({member.telegram_id})")
         )
-        try:
+        failed = f"Preview for {bold(target.label)} failed:"
+        try:  # as the sender checks each subscriber's: skipped there, shown failing here
             body = render(
                 compile_template(message.body), replace(context or SAMPLE, segment=target.label)
             )
-        except TemplateError as error:
-            await step.chat.answer(f"Preview for {bold(target.label)} failed: {escape(str(error))}")
+            check_fits(body, caption=message.photo is not None)
+            plain_text(body)
+        except (TemplateError, TelegramHtmlError) as error:
+            await step.chat.answer(f"{failed} {escape(str(error))}")
             continue
         await step.chat.answer(f"Preview for {bold(target.label)}, as {who} will see it:")
         buttons = [[InlineKeyboardButton(text=b.text, url=b.url)] for b in message.buttons if b.url]
         markup = InlineKeyboardMarkup(inline_keyboard=buttons) if buttons else None
-        if message.photo is not None:
-            await step.chat.answer_photo(message.photo, caption=body or None, reply_markup=markup)
-        else:
-            await step.chat.answer(body, reply_markup=markup)
+        try:
+            if message.photo is not None:
+                await step.chat.answer_photo(
+                    message.photo, caption=body or None, reply_markup=markup
+                )
+            else:
+                await step.chat.answer(body, reply_markup=markup)
+        except TelegramBadRequest as error:
+            await step.chat.answer(f"{failed} Telegram refused it: {escape(error.message)}")
     await step.prompted(
         await step.chat.answer(
             f"Every message also gets an {escape(UNSUBSCRIBE_TEXT)} button. Good to go?",

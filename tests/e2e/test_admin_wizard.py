@@ -154,6 +154,39 @@ async def test_query_wizard_switches_approach_and_sends_at_a_time(
     assert campaign is not None
 
 
+@pytest.mark.parametrize(
+    ("template", "why"),
+    [
+        ("{{ last_name | safe }} hello", "a bare &"),
+        ("{{ first_name if first_name | length != 3 else '' }}", "the message is empty"),
+        ("Hi {% for i in range(40) %}{{ last_name }}{% endfor %}", "Telegram allows 4096"),
+    ],
+    ids=["markup", "empty", "too long"],
+)
+async def test_a_preview_that_fails_for_the_member_says_why_and_the_wizard_goes_on(
+    emulator: Emulator, audience: None, session: AsyncSession, template: str, why: str
+) -> None:
+    """A template that passed its check on the sample subscriber, failing for the real
+    member previewed (as the sender would skip them)."""
+    long_name = "<b>Evil & co" + "x" * 100
+    await add_people(
+        session, emulator, {"telegram_id": 1004, "first_name": "Bob", "language_code": "de",
+                            "last_name": long_name},
+    )  # fmt: skip
+    chat = Chat(emulator, MARKETER)
+    await chat.say("/broadcast")
+    (approach,) = await chat.say("germans")
+    await chat.press(approach, "A query")
+    await chat.say("lang = de")
+    (buttons,) = await chat.say(template)
+    failed, prompt = await chat.press(buttons, "No buttons", replies=2)
+    assert failed.plain_text.startswith("Preview for query failed:")
+    assert why in failed.plain_text
+    assert "Good to go?" in prompt.plain_text
+    (when,) = await chat.press(prompt, "Looks good")
+    assert "At a time" in [text for text, _ in when.callback_buttons()]
+
+
 async def test_cancel_leaves_the_wizard_at_any_step(emulator: Emulator, audience: None) -> None:
     chat = Chat(emulator, MARKETER)
     await chat.say("/broadcast")
