@@ -13,7 +13,8 @@ button's action). `/cancel` leaves at any step; "Back" keeps what was entered. A
 of the wrong kind gets told what the step expects.
 """
 
-from html import escape
+import re
+from html import escape, unescape
 
 from aiogram.types import Message
 from sqlalchemy import select
@@ -65,6 +66,18 @@ async def cancel_command(call: Call) -> None:
 
 
 # -- typed input --------------------------------------------------------------------------
+# Jinja's tags: an expression, a statement, a comment
+_TEMPLATE_TAG = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}", re.DOTALL)
+_HTML_TAG = re.compile(r"<[^>]*>")
+
+
+def _template_source(html: str) -> str:
+    """The template a message holds, from its text as Telegram HTML (so that bold and
+    links typed in the chat stay): inside Jinja's tags, the text as typed, without the
+    entities (`&gt;` for `>`) and the formatting HTML puts there, which are no Jinja."""
+    return _TEMPLATE_TAG.sub(lambda tag: unescape(_HTML_TAG.sub("", tag[0])), html)
+
+
 def _text(message: Message, expects: str) -> str:
     if message.text is None:
         raise DraftError(f"I need text here: {expects}")
@@ -107,7 +120,7 @@ async def on_message(step: Step, message: Message) -> None:
         raise DraftError(
             f"I need a text message or a photo with a caption, not a {message.content_type}."
         )
-    body = message.html_text
+    body = _template_source(message.html_text)
     if body.startswith("/"):
         raise DraftError("That looks like a command: send the message itself, or /cancel.")
     if message.photo:

@@ -154,6 +154,20 @@ async def test_query_wizard_switches_approach_and_sends_at_a_time(
     assert campaign is not None
 
 
+async def test_a_template_typed_in_the_chat_may_compare_with_greater_and_less_than(
+    emulator: Emulator, audience: None
+) -> None:
+    chat = Chat(emulator, MARKETER)
+    await chat.say("/broadcast")
+    (approach,) = await chat.say("compare")
+    await chat.press(approach, "A query")
+    await chat.say("lang = en")
+    template = "{% if first_name | length > 3 and 1 < 2 %}Hello{% else %}Hi{% endif %} & welcome"
+    (buttons,) = await chat.say(template)
+    previews = await chat.press(buttons, "No buttons", replies=3)
+    assert previews[1].plain_text == "Hello & welcome"
+
+
 @pytest.mark.parametrize(
     ("template", "why"),
     [
