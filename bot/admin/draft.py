@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, Field, ValidationError
 
+from broadcasts.button_spec import MESSAGE_BUTTONS
 from broadcasts.schedule_spec import ScheduleMissedError
 from broadcasts.spec import (
     NUMBER_NAME,
@@ -243,6 +244,11 @@ def parse_buttons(text: str) -> list[ButtonSpec]:
             raise DraftError(f"Line {number}: {_first_problem(error)}") from None
     if not buttons:
         raise DraftError("Send at least one line `Text | https://link`, or tap No buttons.")
+    if len(buttons) >= MESSAGE_BUTTONS:
+        raise DraftError(
+            f"{len(buttons)} buttons: a message has at most {MESSAGE_BUTTONS - 1} of your own "
+            "(the Unsubscribe button makes it Telegram's 100)."
+        )
     return buttons
 
 

@@ -81,6 +81,13 @@ def test_buttons_one_per_line() -> None:
         parse_buttons("Shop | ftp://shop.example")
 
 
+def test_buttons_up_to_what_telegram_takes_with_the_unsubscribe_one() -> None:
+    lines = [f"Item {n} | https://shop.example/{n}" for n in range(100)]
+    assert len(parse_buttons("\n".join(lines[:99]))) == 99
+    with pytest.raises(DraftError, match=r"^100 buttons: a message has at most 99 of your own"):
+        parse_buttons("\n".join(lines))
+
+
 def test_names() -> None:
     assert check_name(" spring_sale-2 ") == "spring_sale-2"
     with pytest.raises(DraftError, match="no spaces"):
