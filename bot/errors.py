@@ -11,8 +11,8 @@ it had already replied), and its log line says "on a busy database".
 import logging
 import uuid
 
-from aiogram.exceptions import TelegramAPIError
-from aiogram.types import ErrorEvent
+from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
+from aiogram.types import CallbackQuery, ErrorEvent, Message
 from sqlalchemy.exc import StatementError
 
 from core.db import is_contention
@@ -44,6 +44,17 @@ async def on_error(event: ErrorEvent) -> None:
         if update.message is not None:
             await update.message.answer(reply)
         elif update.callback_query is not None:
-            await update.callback_query.answer(reply[:200], show_alert=True)
+            await _tell_presser(update.callback_query, reply)
     except TelegramAPIError as reply_error:  # e.g. the user blocked the bot meanwhile
         logger.warning("could not reply to update %s: %s", update.update_id, reply_error)
+
+
+async def _tell_presser(query: CallbackQuery, reply: str) -> None:
+    """As an alert on the press, or in the chat when the press was answered already (a
+    handler answers it first, then fails) or is too old to answer."""
+    try:
+        await query.answer(reply[:200], show_alert=True)
+    except TelegramBadRequest:
+        if not isinstance(query.message, Message):
+            raise
+        await query.message.answer(reply)

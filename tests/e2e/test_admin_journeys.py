@@ -150,6 +150,20 @@ async def test_only_those_who_change_campaigns_may_press_pause(
     assert await status_of(sessionmaker, welcome) == "paused"
 
 
+async def test_a_press_for_a_journey_that_no_longer_exists_is_answered_in_the_chat(
+    emulator: Emulator, welcome: int
+) -> None:
+    """The press is answered before the view is looked up: the answer the error needs
+    cannot go there, so it goes in the chat."""
+    chat = Chat(emulator, VIEWER)
+    (listing,) = await chat.say("/journeys")
+    before = len(chat.messages)
+    gone = JourneyAction(action="show", journey_id=welcome + 1000).pack()
+    await emulator.press_button(VIEWER, listing.message_id, gone, forged=True)
+    await until(lambda: len(chat.messages) > before, what="a reply in the chat")
+    assert chat.messages[-1].plain_text == "that journey no longer exists"
+
+
 async def test_report_journey_answers_with_a_table_a_chart_and_a_csv(
     emulator: Emulator, welcome: int
 ) -> None:
