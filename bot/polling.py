@@ -10,6 +10,10 @@ and the bot answers nobody again. Here the batch arrives as raw JSON and then, p
   skipped;
 - either way the offset moves past it, so Telegram does not send it again.
 
+A lone UTF-16 surrogate in a string (a JSON "\\ud800" without its pair) is no text, and
+no database stores it: it is read as U+FFFD, so the user's name or message is kept with
+that one character replaced.
+
 A failed getUpdates (the network, Telegram's 5xx, another poller) is logged without the
 response and tried again after aiogram's backoff. Cancelling `poll` stops it gracefully: no
 new batch, the updates being handled get `STOP_GRACE` seconds to finish, then the
@@ -19,6 +23,7 @@ so both modes decode and handle an update alike.
 
 import asyncio
 import logging
+import re
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
@@ -38,6 +43,7 @@ POLLING_TIMEOUT = 10  # seconds Telegram holds a getUpdates open when nothing is
 STOP_GRACE = 10.0  # seconds the updates being handled get to finish when polling stops
 REPORTED_FAULTS = 3  # a skipped update's log line names at most this many faulty fields
 REPORTED_CHARS = 120  # and cuts each name (a path into the update) to this length
+_SURROGATE = re.compile("[\ud800-\udfff]")  # one left in a string decoded from JSON is lone
 
 
 class GetRawUpdates(TelegramMethod[list[Any]]):
@@ -117,7 +123,7 @@ def decode(raw: object, bot: Bot) -> Update | None:
     """`raw` as an `Update` bound to `bot`, or None, logged with its update_id, when aiogram
     cannot read it or knows none of its types (the Dispatcher would only warn, quoting it)."""
     try:
-        update = Update.model_validate(raw, context={"bot": bot})
+        update = Update.model_validate(_readable(raw), context={"bot": bot})
     except ValidationError as error:
         logger.warning("update %s skipped: it does not decode (%s)", _shown_id(raw), _faults(error))
         return None
@@ -189,3 +195,29 @@ def _faults(error: ValidationError) -> str:
     ]
     more = len(faults) - len(shown)
     return "; ".join(shown) + (f"; {more} more" if more else "")
+
+
+def _readable(raw: object) -> object:
+    """`raw` with its lone surrogates as U+FFFD; `raw` itself when it has none (nearly
+    always: looking costs a fraction of building it again)."""
+    return _replaced(raw) if _has_surrogate(raw) else raw
+
+
+def _has_surrogate(value: object) -> bool:
+    if isinstance(value, str):
+        return not value.isascii() and _SURROGATE.search(value) is not None
+    if isinstance(value, dict):
+        value = value.values()
+    elif not isinstance(value, list):
+        return False
+    return any(_has_surrogate(item) for item in value)
+
+
+def _replaced(value: object) -> object:
+    if isinstance(value, str):
+        return _SURROGATE.sub("\ufffd", value)
+    if isinstance(value, dict):
+        return {key: _replaced(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_replaced(item) for item in value]
+    return value

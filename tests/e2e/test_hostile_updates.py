@@ -18,10 +18,12 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import runtime
 from bot.webhook import webhook_secret
+from core.models import Subscriber
 from core.settings import Settings
 from telegram_emulator import JSON, Emulator, JSONObject
 from tests.e2e.conftest import BOT_TOKEN, SECRET_KEY
@@ -90,6 +92,27 @@ async def test_a_schema_invalid_update_is_logged_with_its_id_skipped_and_passed(
     assert f"update {bad['update_id']} skipped: it does not decode" in "\n".join(skipped)
     assert f"update {unknown['update_id']} skipped: no update type" in "\n".join(skipped)
     assert "nowhere" not in caplog.text  # the fields at fault are named, not their values
+    assert_clean(caplog.records)
+
+
+async def test_a_name_holding_a_lone_surrogate_is_kept_with_it_replaced(
+    mode: str,
+    emulator: Emulator,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """JSON may write half a UTF-16 pair ("\\ud800"): no text, and no database keeps it."""
+    user_id = next(users)
+    emulator.add_user(user_id, first_name="\ud800Ann", last_name="Lee\udfff")
+    with caplog.at_level(logging.INFO):
+        await emulator.send_text(user_id, "/start")
+        await until(lambda: welcomed(emulator, user_id), within=WITHIN, what="the welcome")
+    async with sessionmaker() as session:
+        subscriber = await session.scalar(
+            select(Subscriber).where(Subscriber.telegram_id == user_id)
+        )
+    assert subscriber is not None
+    assert (subscriber.first_name, subscriber.last_name) == ("\ufffdAnn", "Lee\ufffd")
     assert_clean(caplog.records)
 
 
