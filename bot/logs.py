@@ -20,7 +20,8 @@ APScheduler's routine reports go to DEBUG (`SchedulerChatter`): each job run, ea
 added or removed, its own start and stop, a run skipped while the last one still goes on,
 a job cancelled by a stop. A missed run time and a job's failure keep their level, and
 segbot's jobs log their own summaries at INFO. So does SQLAlchemy's report of a connection
-thrown away because its task was cancelled mid-query (`AbandonedConnections`).
+thrown away because its task was cancelled mid-query (`AbandonedConnections`), and
+aiohttp's of a request it could not read as HTTP (`BadHttp`).
 """
 
 import asyncio
@@ -30,6 +31,7 @@ import re
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 
+from aiohttp.http_exceptions import HttpProcessingError
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
@@ -49,6 +51,7 @@ DRIVER_LOGGERS = ("sqlalchemy", "aiosqlite", "asyncpg", "redis")
 SQL_LOGGER = "sqlalchemy.engine"  # statements and their parameters at INFO (SEGBOT_LOG_SQL)
 POOL_LOGGER = "sqlalchemy.pool"  # and its children: the connection pools
 SCHEDULER_LOGGER = "apscheduler"  # and its children: apscheduler.scheduler, .executors.*
+HTTP_SERVER_LOGGER = "aiohttp.server"
 # APScheduler's warning that a job's run was skipped because its last run still goes on.
 _STILL_RUNNING = "maximum number of running instances reached"
 
@@ -121,6 +124,21 @@ class AbandonedConnections(logging.Filter):
             return True
         return _as_debug(
             record, "a database connection whose task was cancelled mid-query was thrown away"
+        )
+
+
+class BadHttp(logging.Filter):
+    """aiohttp's server reports a request it cannot read as HTTP (a URL or header past its
+    limits, a line that is no HTTP) as an ERROR with a traceback and the request's first
+    bytes, after answering it 400. Anyone on the internet can send one: such records
+    become DEBUG ones naming the fault, without the bytes."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if record.name != HTTP_SERVER_LOGGER or not isinstance(error, HttpProcessingError):
+            return True
+        return _as_debug(
+            record, f"a request that is not HTTP was answered 400 ({type(error).__name__})"
         )
 
 
@@ -197,6 +215,7 @@ def configure_logging(settings: Settings) -> None:
     handler.setFormatter(formatter)
     handler.addFilter(SchedulerChatter())
     handler.addFilter(AbandonedConnections())
+    handler.addFilter(BadHttp())
     handler.addFilter(Redactor(secrets_of(settings)))
     logging.basicConfig(level=settings.log_level, handlers=[handler], force=True)
     for name in DRIVER_LOGGERS:

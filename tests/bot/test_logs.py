@@ -212,3 +212,28 @@ def test_a_connection_thrown_away_after_its_task_was_cancelled_is_no_error(
     assert "CancelledError" not in log
     assert log.count("Traceback") == 1
     assert "OSError: disk I/O error" in log
+
+
+async def test_a_request_that_is_not_http_is_answered_400_and_no_error(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A URL past aiohttp's limit, from anyone on the internet: no ERROR, no traceback,
+    none of the request's bytes in the log."""
+    configure_logging(load_settings())
+    runner = web.AppRunner(web.Application())
+    await runner.setup()
+    site = web.SockSite(runner, socket.create_server(("127.0.0.1", 0)))
+    await site.start()
+    host, port = runner.addresses[0][:2]
+    try:
+        reader, writer = await asyncio.open_connection(host, port)
+        writer.write(f"GET /r/{'A' * 10_000}{PHONE} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        answer = await reader.readline()
+        writer.close()
+    finally:
+        await runner.cleanup()
+    assert answer.split()[1] == b"400"
+    log = capsys.readouterr().err
+    assert "ERROR" not in log
+    assert "Traceback" not in log
+    assert "AAAA" not in log
