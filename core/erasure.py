@@ -18,8 +18,9 @@ named below. Per table:
   Any other customer record carrying their phone or email loses that phone or email.
 - any other table that refers to them (tags, segment members, ladder stages, activity
   levels, purchase sums): their rows are deleted; refreshes recompute what still applies.
-- `audit_log`: their Telegram id, @username, phone and email become "[erased]" in the
-  entries that name them; the admin's action stays.
+- `audit_log`: their Telegram id, username, phone (however it was typed: `+34 (600)
+  111-222`, `600 111 222`) and email become "[erased]" in the entries that name them;
+  the admin's action stays.
 - `identity_conflicts`, `rejected_rows`: a conflict over their phone or email, or listing
   them, and a rejected CRM row carrying their phone or email, are deleted.
 - other subscribers' first touch: a referrer naming them (Telegram id or @username) is
@@ -36,6 +37,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+import phonenumbers
 from sqlalchemy import JSON, Column, Table, Text, cast, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
@@ -50,6 +52,7 @@ ANONYMOUS_COUNTS = frozenset({"events", "deliveries"})
 OTHERS_RECORDS = {"customers": ("name", "phone", "email", "attributes", "matched_by")}
 CONTACT_COLUMNS = ("phone", "email")  # in `customers`, as in `subscribers`: E.164, lower-case
 SUBSCRIBER_KEY = f"{Subscriber.__tablename__}.id"
+PHONE_GAP = r"[ ().-]*"  # what people put between a phone number's digits
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,16 +66,37 @@ class Person:
     email: str | None
 
     def mentions(self) -> list[str]:
-        """How other records name them: Telegram id, @username, phone (with and without
-        its +) and email."""
+        """How other records name them: Telegram id, username (with and without its @),
+        phone (with and without its +) and email."""
         named = [str(self.telegram_id)]
         if self.username:
-            named.append(f"@{self.username}")
+            named += [f"@{self.username}", self.username]
         if self.phone:
             named += [self.phone, self.phone.removeprefix("+")]
         if self.email:
             named.append(self.email)
         return named
+
+    def national_number(self) -> str | None:
+        """Their phone's digits after the country code: in every way of writing it."""
+        if self.phone is None:
+            return None
+        try:
+            return str(phonenumbers.parse(self.phone).national_number)
+        except phonenumbers.NumberParseException:
+            return None
+
+    def phone_pattern(self) -> str | None:
+        """A regex for their phone as people type it (`/find +34 (600) 111-222`): after
+        its country code (with + or 00, or bare) or not (a trunk 0 before it or not), its
+        digits apart or grouped by spaces, dashes, dots or brackets."""
+        national = self.national_number()
+        if self.phone is None or national is None:
+            return None
+        country = self.phone.removeprefix("+").removesuffix(national)
+        gap = PHONE_GAP
+        before = rf"(?:(?:\+|00)?{gap}{gap.join(country)}{gap}|0{gap})?"
+        return before + gap.join(national)
 
 
 async def erase_person(session: AsyncSession, person: Person) -> None:
@@ -117,10 +141,10 @@ def _empty(column: Column[Any]) -> dict[str, Any] | None:
 
 
 async def _redact_audit_log(session: AsyncSession, person: Person) -> None:
-    entries = await session.scalars(
-        select(AuditLog).where(_mentions_any(AuditLog.detail, person.mentions()))
-    )
-    pattern = _mention_pattern(person.mentions())
+    """An admin names a person by Telegram id, username, email or phone (written any way
+    `/find` reads it)."""
+    named, pattern = _naming(AuditLog.detail, person, person.mentions())
+    entries = await session.scalars(select(AuditLog).where(named))
     for entry in entries:
         redacted = _redacted(entry.detail, pattern, person.telegram_id)
         if redacted != entry.detail:
@@ -151,10 +175,8 @@ async def _erase_crm_mentions(session: AsyncSession, person: Person) -> None:
     rejected = Base.metadata.tables.get("rejected_rows")
     if rejected is not None and contacts:
         mentions = [*contacts, *([person.phone.removeprefix("+")] if person.phone else [])]
-        candidates = await session.execute(
-            select(rejected.c.id, rejected.c.raw).where(_mentions_any(rejected.c.raw, mentions))
-        )
-        pattern = _mention_pattern(mentions)
+        named, pattern = _naming(rejected.c.raw, person, mentions)
+        candidates = await session.execute(select(rejected.c.id, rejected.c.raw).where(named))
         theirs = [key for key, raw in candidates.all() if _redacted(raw, pattern, None) != raw]
         await session.execute(delete(rejected).where(rejected.c.id.in_(theirs)))
 
@@ -189,9 +211,33 @@ def _mentions_any(
     return or_(*(text.contains(needle.lower(), autoescape=True) for needle in needles))
 
 
-def _mention_pattern(mentions: list[str]) -> re.Pattern[str]:
-    """A mention standing on its own: `501` in "/find 501", not in "run 15012"."""
-    alternatives = "|".join(re.escape(mention) for mention in mentions)
+def _naming(
+    column: ColumnElement[Any] | InstrumentedAttribute[Any], person: Person, mentions: list[str]
+) -> tuple[ColumnElement[bool], re.Pattern[str]]:
+    """Which rows of `column` may name the person (by one of `mentions`, or by their phone
+    however it is written: its national digits in the text without what writing it puts
+    between them), and the pattern that finds each mention in them."""
+    named = _mentions_any(column, mentions)
+    national, phone = person.national_number(), person.phone_pattern()
+    if national is not None and phone is not None:
+        named = or_(named, _without_phone_gaps(column).contains(national))
+    return named, _mention_pattern(mentions, *([phone] if phone else []))
+
+
+def _without_phone_gaps(
+    column: ColumnElement[Any] | InstrumentedAttribute[Any],
+) -> ColumnElement[str]:
+    """The column's text without the characters PHONE_GAP allows between a phone's digits."""
+    text: ColumnElement[str] = cast(column, Text)
+    for gap in (" ", "-", ".", "(", ")"):
+        text = func.replace(text, gap, "")
+    return text
+
+
+def _mention_pattern(mentions: list[str], *patterns: str) -> re.Pattern[str]:
+    """A mention (or a match of one of `patterns`) standing on its own: `501` in "/find
+    501", not in "run 15012"."""
+    alternatives = "|".join([*(re.escape(mention) for mention in mentions), *patterns])
     return re.compile(rf"(?<![\w@+.-])(?:{alternatives})(?![\w@-]|\.\w)", re.IGNORECASE)
 
 

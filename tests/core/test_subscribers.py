@@ -178,6 +178,8 @@ async def bran_with_a_past(session: AsyncSession) -> int:
                         reason="missing customer id"),
             RejectedRow(run_id=run.id, kind="customers", raw={"email": f"old{EMAIL}"},
                         reason="missing customer id"),  # someone else's address
+            RejectedRow(run_id=run.id, kind="customers", raw={"phone": "+34 600 777 888"},
+                        reason="missing customer id"),  # PHONE as a shop's export writes it
         ]
     )  # fmt: skip
     await session.commit()
@@ -271,6 +273,10 @@ async def test_forget_redacts_the_audit_log_and_others_referrals(session: AsyncS
         {"args": EMAIL.upper(), "outcome": f"refused: no subscriber {PHONE}"},
         {"target": f"run 1{BRAN.telegram_id}", "count": BRAN.telegram_id},
         {"args": "spanish", "outcome": "ok"},
+        {"args": "+34 (600) 777-888", "outcome": "ok"},  # PHONE as /find reads it
+        {"args": "600 777 888 vip", "outcome": "ok"},
+        {"args": "username = bran_erased", "outcome": "ok"},
+        {"args": "+34 600 777 889", "outcome": "ok"},  # another number stays
     ]
     session.add_all(
         AuditLog(admin_user_id=1, action="find", detail=detail, occurred_at=T0)
@@ -289,6 +295,10 @@ async def test_forget_redacts_the_audit_log_and_others_referrals(session: AsyncS
         {"args": ERASED, "outcome": f"refused: no subscriber {ERASED}"},
         {"target": f"run 1{BRAN.telegram_id}", "count": ERASED},  # another number stays
         {"args": "spanish", "outcome": "ok"},
+        {"args": ERASED, "outcome": "ok"},
+        {"args": f"{ERASED} vip", "outcome": "ok"},
+        {"args": f"username = {ERASED}", "outcome": "ok"},
+        {"args": "+34 600 777 889", "outcome": "ok"},
     ]
     other = await session.get(Subscriber, hodor_id)
     assert other is not None
