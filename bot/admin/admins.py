@@ -76,7 +76,7 @@ async def _list(call: Call) -> None:
 
 async def _user_id(call: Call, ref: str) -> int:
     user_id = as_id(ref)
-    if user_id is not None:
+    if user_id:  # Telegram's user ids start at 1
         return user_id
     if ref.startswith("@") and len(ref) > 1:
         found = await call.session.scalar(

@@ -149,6 +149,7 @@ BAD_INPUT = [
     ("/report 99999999999999999999", "no campaign '99999999999999999999'"),
     ("/admins add ² viewer", "'²' is not a Telegram user id"),
     ("/admins add 99999999999999999999 viewer", "is not a Telegram user id"),
+    ("/admins add 0 viewer", "'0' is not a Telegram user id"),
     ("/audit ²", "'²' is not a number"),
 ]
 LONG = "x" * 5000
