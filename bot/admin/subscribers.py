@@ -26,13 +26,17 @@ class TagError(SegbotError):
 
 
 async def find_subscriber(session: AsyncSession, *, ref: str, region: str) -> Subscriber:
-    """By Telegram id (digits), @username, +phone (or a national number of `region`
-    with spaces or dashes) or email. UnknownSubscriberError names `ref` otherwise."""
+    """By Telegram id (digits, or `tg:` and digits as the CLI writes it), segbot's id
+    (`id:` and digits), @username, +phone (or a national number of `region` with spaces
+    or dashes) or email. UnknownSubscriberError names `ref` otherwise."""
     ref = ref.strip()
     where = None
-    telegram_id = as_id(ref)
+    telegram_id = as_id(ref.removeprefix("tg:"))
     if telegram_id is not None:
         where = Subscriber.telegram_id == telegram_id
+    elif ref.startswith("id:"):
+        subscriber_id = as_id(ref.removeprefix("id:"))
+        where = None if subscriber_id is None else Subscriber.id == subscriber_id
     elif ref.startswith("@") and len(ref) > 1:
         where = func.lower(Subscriber.username) == ref[1:].lower()
     elif "@" in ref:
@@ -44,7 +48,8 @@ async def find_subscriber(session: AsyncSession, *, ref: str, region: str) -> Su
     found = None if where is None else await session.scalar(select(Subscriber).where(where))
     if found is None:
         raise UnknownSubscriberError(
-            f"No subscriber matches {ref!r} (give a Telegram id, @username, +phone or email)."
+            f"No subscriber matches {ref!r} "
+            "(give a Telegram id, id:SEGBOT_ID, @username, +phone or email)."
         )
     return found
 

@@ -12,7 +12,7 @@ from bot.admin import CATALOG
 from broadcasts.campaigns import save_campaign
 from broadcasts.spec import parse_campaign
 from core.clock import utcnow
-from core.models import AuditLog
+from core.models import AuditLog, Subscriber
 from segments.saved import save_segment
 from telegram_emulator import Emulator
 from telegram_emulator.json_types import JSONObject
@@ -197,6 +197,17 @@ async def test_a_long_audit_log_and_a_long_card_come_in_several_messages(
     assert "Sorry, something went wrong" not in replies
     assert "Last 15 admin actions" in replies
     assert "Tags: tag00_" in replies
+
+
+async def test_find_takes_a_subscriber_as_the_cli_names_them_too(
+    emulator: Emulator, shop: int, session: AsyncSession
+) -> None:
+    ana = await session.scalar(select(Subscriber.id).where(Subscriber.telegram_id == 1001))
+    owner = Chat(emulator, OWNER)
+    cards = [await owner.reply(f"/find {who}") for who in ("1001", "tg:1001", f"id:{ana}")]
+    assert cards[0].startswith("Ana")
+    assert cards[1:] == cards[:1] * 2
+    assert "No subscriber matches 'id:999999'" in await owner.reply("/find id:999999")
 
 
 async def test_a_command_in_an_update_without_a_sender_is_skipped(emulator: Emulator) -> None:
