@@ -18,6 +18,7 @@ CSV's (a blank heading "Unnamed: 3", a repeated one "name.1").
 
 import csv
 import itertools
+import re
 import zipfile
 import zlib
 from collections.abc import Iterator
@@ -36,6 +37,8 @@ DELIMITERS = (",", ";", "\t", "|")
 ENCODING = "utf-8-sig"  # a byte-order mark, as Excel writes, is not part of the first name
 OVERLONG = " fields in line "  # in pandas' message for a row with more fields than the header
 BLANK = " \t\r\n"  # what a blank line holds
+# pandas' message for a quote the file ends inside; its row counts from 0, the header's
+_UNCLOSED = re.compile(r"EOF inside string starting at row (\d+)")
 XLSX = (".xlsx", ".xlsm")
 # What openpyxl raises for a file that is not a workbook (a CSV renamed .xlsx) or a damaged
 # one (a truncated download): a broken zip, a missing part, XML that does not parse.
@@ -150,7 +153,10 @@ def _csv_chunks(path: Path, *, skip: int, chunk_rows: int) -> Iterator[Chunk]:
 
 
 def _reason(error: Exception) -> str:
-    return str(error).removeprefix("Error tokenizing data. C error: ").strip()
+    reason = str(error).removeprefix("Error tokenizing data. C error: ").strip()
+    return _UNCLOSED.sub(
+        lambda found: f"a quote opened at row {int(found[1]) + 1} is never closed", reason
+    )
 
 
 def _not_utf8(path: Path) -> str:

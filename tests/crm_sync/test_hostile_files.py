@@ -316,6 +316,18 @@ async def test_commas_inside_the_quoted_names_of_a_semicolon_header_are_no_delim
     assert (await customers_by_id(session))["c1"].email == "ann@example.com"
 
 
+async def test_a_quote_never_closed_fails_the_file_naming_the_row_it_opens_on(
+    sessionmaker: async_sessionmaker[AsyncSession], tmp_path: Path
+) -> None:
+    path = tmp_path / "customers.csv"
+    path.write_text('\ncustomer_id,name\nc1,Ann\nc2,"Bob\nc3,Cy\n', encoding="utf-8")
+
+    summary = await imported(sessionmaker, customers=path)
+
+    assert summary.status == "failed"
+    assert summary.error == f"cannot read {path}: a quote opened at row 4 is never closed"
+
+
 class CrashAfterOneBatch:
     """The files connector, failing after its first batch of orders is stored."""
 
