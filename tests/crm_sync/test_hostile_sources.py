@@ -116,15 +116,21 @@ async def test_a_binary_column_is_read_as_text_not_a_crash(
     }
 
 
+async def sync_customers_query(
+    sessionmaker: async_sessionmaker[AsyncSession], shop_database: str, query: str
+) -> SyncSummary:
+    """A sync of the shop database with `query` for its customers."""
+    connector = SqlConnector(
+        name="shop", url=shop_database, queries={"customers": query}, rules=RULES
+    )
+    return await run_sync(sessionmaker=sessionmaker, connector=connector)
+
+
 async def test_a_colon_in_a_query_literal_fails_the_run_saying_how_to_write_it(
     sessionmaker: async_sessionmaker[AsyncSession], session: AsyncSession, shop_database: str
 ) -> None:
     query = """SELECT id AS customer_id, '{"vip":true}' AS flags FROM clients"""
-    connector = SqlConnector(
-        name="shop", url=shop_database, queries={"customers": query}, rules=RULES
-    )
-
-    summary = await run_sync(sessionmaker=sessionmaker, connector=connector)
+    summary = await sync_customers_query(sessionmaker, shop_database, query)
 
     assert (summary.status, summary.error) == (
         "failed",
@@ -138,11 +144,7 @@ async def test_a_query_ending_in_a_comment_runs(
     sessionmaker: async_sessionmaker[AsyncSession], session: AsyncSession, shop_database: str
 ) -> None:
     query = "SELECT id AS customer_id, full_name AS name FROM clients -- everyone, ever\n"
-    connector = SqlConnector(
-        name="shop", url=shop_database, queries={"customers": query}, rules=RULES
-    )
-
-    summary = await run_sync(sessionmaker=sessionmaker, connector=connector)
+    summary = await sync_customers_query(sessionmaker, shop_database, query)
 
     assert summary.status == "succeeded", summary.error
     assert sorted(await customers_by_id(session)) == ["1"]
@@ -152,11 +154,7 @@ async def test_a_query_naming_a_column_twice_fails_before_anything_is_stored(
     sessionmaker: async_sessionmaker[AsyncSession], session: AsyncSession, shop_database: str
 ) -> None:
     query = "SELECT id AS customer_id, full_name AS name, mobile AS name FROM clients"
-    connector = SqlConnector(
-        name="shop", url=shop_database, queries={"customers": query}, rules=RULES
-    )
-
-    summary = await run_sync(sessionmaker=sessionmaker, connector=connector)
+    summary = await sync_customers_query(sessionmaker, shop_database, query)
 
     assert (summary.status, summary.error) == (
         "failed",
