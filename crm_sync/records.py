@@ -477,6 +477,14 @@ class _Distinct:
         return spread
 
 
+def repeat_reason(noun: str, first: int, *, why_first_is_not_kept: str | None = None) -> str:
+    """Why a row repeating the id of row `first` is rejected: that row is kept, or, when it
+    was rejected as it was stored (an order naming no such customer), why it was not."""
+    if why_first_is_not_kept is None:
+        return f"same {noun} id as row {first}, which is kept"
+    return f"same {noun} id as row {first}, which is rejected too: {why_first_is_not_kept}"
+
+
 class _Reasons:
     """The first failed check of each row, and the values left out of rows kept."""
 
@@ -513,7 +521,7 @@ class _Reasons:
         )
         for hit in np.flatnonzero(first_rows):
             first = first_rows[hit]
-            self._reasons[positions[hit]] = f"same {noun} id as row {first}, which is kept"
+            self._reasons[positions[hit]] = repeat_reason(noun, int(first))
 
     def leave_out(self, failed: pd.Series, field: str, reason: str) -> None:
         """Store the row without `field`, and report that with `reason`."""

@@ -21,7 +21,7 @@ database connection ended) and that another process took over stops at its next 
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 
 from sqlalchemy import Table, insert, select, update
@@ -44,7 +44,7 @@ from crm_sync.models import (
     SyncCursor,
     SyncRun,
 )
-from crm_sync.records import ID_LENGTH, Rejection
+from crm_sync.records import ID_LENGTH, Rejection, repeat_reason
 from crm_sync.run_lock import Lock, connector_lock
 from crm_sync.staging import bulk_writes
 from crm_sync.store import CUSTOMERS, ORDERS, WriteCounts, store_customers, store_orders
@@ -124,6 +124,8 @@ class _Run:
     # When the first batch whose purchase facts were left to `_finish` was stored.
     facts_pending_since: datetime | None = None
     streams: dict[str, StreamCounts] = field(default_factory=dict)
+    # The orders rejected as they were stored: id -> the rejection (its row, its reason).
+    orders_not_stored: dict[str, Rejection] = field(default_factory=dict)
 
 
 async def run_sync(
@@ -285,6 +287,8 @@ async def _store_batch(session: AsyncSession, run: _Run, batch: Batch, clock: Cl
             await follow_order_changes(session)
         elif counts.inserted and run.facts_pending_since is None:
             run.facts_pending_since = now  # new orders only: left to `_finish`
+        run.orders_not_stored |= {r.external_id: r for r in writes.rejected if r.external_id}
+        rejected = [_repeat_of_not_stored(rejection, run) for rejection in rejected]
         rejected = sorted([*rejected, *writes.rejected], key=lambda r: r.row_number or 0)
     if rejected:
         await session.execute(
@@ -320,6 +324,18 @@ async def _store_batch(session: AsyncSession, run: _Run, batch: Batch, clock: Cl
     _count(run, batch, rejected, counts)
     await _update_run(session, run, **_progress(run, now))
     await session.commit()
+
+
+def _repeat_of_not_stored(rejection: Rejection, run: _Run) -> Rejection:
+    """`rejection`, or, when it repeats the id of an order rejected as it was stored (the
+    first row of an id is checked as it is stored), the same saying why that one was."""
+    first = run.orders_not_stored.get(rejection.external_id or "")
+    if first is None or first.row_number is None:
+        return rejection
+    if rejection.reason != repeat_reason("order", first.row_number):
+        return rejection
+    told = repeat_reason("order", first.row_number, why_first_is_not_kept=first.reason)
+    return replace(rejection, reason=told)
 
 
 async def _finish(session: AsyncSession, run: _Run, clock: Clock) -> MatchOutcome:

@@ -24,6 +24,7 @@ from tests.crm_sync.shop import (
     customers_by_id,
     orders_by_id,
     write_csv,
+    write_shop_files,
 )
 
 
@@ -340,6 +341,42 @@ async def test_an_id_repeated_in_a_file_keeps_its_first_row_and_names_it(
         (5, "c1", "same customer id as row 2, which is kept"),
         (6, "c2", "same customer id as row 3, which is kept"),
     ]
+
+
+@pytest.mark.parametrize("chunk_rows", [2, 1000], ids=["in-a-later-chunk", "in-the-first-chunk"])
+async def test_a_repeat_of_an_order_naming_no_such_customer_says_that_one_is_rejected_too(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    session: AsyncSession,
+    tmp_path: Path,
+    chunk_rows: int,
+) -> None:
+    customers, _ = write_shop_files(tmp_path)
+    orders = write_csv(
+        tmp_path / "orders.csv",
+        ORDER_HEADER,
+        [
+            ("o1", "c9", "2026-01-10T10:00:00Z", "100", "EUR", "completed"),
+            ("o2", "c1", "2026-01-11T10:00:00Z", "20", "EUR", "completed"),
+            ("o1", "c1", "2026-01-10T10:00:00Z", "100", "EUR", "completed"),
+        ],
+    )
+
+    await run_sync(
+        sessionmaker=sessionmaker, connector=files(customers, orders, chunk_rows=chunk_rows)
+    )
+
+    assert sorted(await orders_by_id(session)) == ["o2"]
+    rejected = (
+        await session.scalars(
+            select(RejectedRow).where(RejectedRow.kind == "orders").order_by(RejectedRow.row_number)
+        )
+    ).all()
+    no_customer = "no such customer in this source: import the customers first"
+    assert [(r.row_number, r.external_id) for r in rejected] == [(2, "o1"), (4, "o1")]
+    assert rejected[0].reason.startswith(no_customer)
+    assert rejected[1].reason.startswith(
+        "same order id as row 2, which is rejected too: " + no_customer
+    )
 
 
 async def test_a_phone_or_email_that_is_not_one_is_left_out_and_listed(
