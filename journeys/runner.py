@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -87,6 +88,7 @@ class JourneyRunner:
         self._poll_seconds = poll_seconds
         self._periodic_seconds = periodic_seconds
         self.versions = Versions()
+        self._unreadable: set[int] = set()  # versions said to be unreadable, said once
         self.engine = Engine(
             sessionmaker, clock=clock, rfm_segments=rfm_segments, versions=self.versions
         )
@@ -219,9 +221,22 @@ class JourneyRunner:
             )
             found = []
             for journey_id, status, created_at, version_id in rows.all():
-                version = await self.versions.get(session, version_id)
+                try:
+                    version = await self.versions.get(session, version_id)
+                except ValidationError as error:  # one journey must not stop the others
+                    if version_id not in self._unreadable:
+                        self._unreadable.add(version_id)
+                        logger.error(
+                            "journey %d version %d cannot be read (at %s), so it is left out",
+                            journey_id, version_id, _first_place(error),
+                        )  # fmt: skip
+                    continue
                 found.append(LiveJourney(journey_id, status, created_at, version_id, version.spec))
         return found
+
+
+def _first_place(error: ValidationError) -> str:
+    return ".".join(str(part) for part in error.errors(include_input=False)[0]["loc"])
 
 
 def _events_query(where: ColumnElement[bool]) -> Any:

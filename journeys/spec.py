@@ -108,8 +108,13 @@ class JourneySpec(Strict):
         return None if target == END else target
 
     def stored(self) -> dict[str, Any]:
-        """As JSON, for `JourneyVersion.spec` (read back with `stored_spec`)."""
-        return self.model_dump(mode="json", by_alias=True, exclude_none=True)
+        """As JSON, for `JourneyVersion.spec` (read back with `stored_spec`). What is not
+        given is left out, but a `set` step's value of null is a value it sets, and is kept."""
+        data = self.model_dump(mode="json", by_alias=True, exclude_none=True)
+        for step, kept in zip(self.steps, data["steps"], strict=True):
+            if step.set is not None and step.set.value is None:
+                kept["set"]["value"] = None
+        return data
 
 
 def parse_journey(text: str, *, source: str = "journey", base: Path | None = None) -> JourneySpec:
@@ -137,9 +142,16 @@ def stored_spec(data: dict[str, Any]) -> JourneySpec:
     wherever it runs. Targets, variant names and splits stay."""
     steps = [
         {**step, "send": _placeholders(step["send"])} if "send" in step else step
-        for step in data["steps"]
+        for step in map(_null_kept, data["steps"])
     ]
     return JourneySpec.model_validate({**data, "steps": steps}, context={"language": "en"})
+
+
+def _null_kept(step: dict[str, Any]) -> dict[str, Any]:
+    """A stored step; versions saved before `stored` kept a `set` value of null lack it."""
+    if "set" in step and "value" not in step["set"]:
+        return {**step, "set": {**step["set"], "value": None}}
+    return step
 
 
 def _placeholders(send: dict[str, Any]) -> dict[str, Any]:

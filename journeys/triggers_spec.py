@@ -39,7 +39,8 @@ from journeys.happenings import (
 )
 
 _SPAN = re.compile(r"^([1-9][0-9]{0,5})([smhdw])$")
-_ISO_SPAN = re.compile(r"^P[0-9DTHMS.]+$")  # as a stored spec holds durations
+# As a stored spec holds durations: pydantic writes 371 days as P1Y6D (a year of 365 days).
+_ISO_SPAN = re.compile(r"^P[0-9YWDTHMS.]+$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 MAX_SPAN = timedelta(days=3 * 366)
 

@@ -3,13 +3,15 @@ its variants; tags and attributes change; a notice reaches the admins once."""
 
 from collections import Counter
 
+import pytest
 from sqlalchemy import select, update
 
 from broadcasts.models import Run, RunStatus
 from core.models import Admin, AdminRole, EventType, Subscriber, SubscriberTag
-from journeys.models import Notice, NoticeStatus
+from journeys.models import JourneyVersion, Notice, NoticeStatus
 from journeys.notices import Notifier
 from journeys.runner import JourneyRunner
+from journeys.spec import parse_journey, stored_spec
 from tests.broadcasts.fake_messenger import FakeMessenger
 from tests.journeys.harness import Journeys
 
@@ -101,6 +103,76 @@ async def test_tags_attributes_and_a_notice_to_the_admins(world: Journeys) -> No
     assert [(m.chat_id, m.text) for m in admins.sent] == [
         (900, "User1 went pro (pro)"),
         (901, "User1 went pro (pro)"),
+    ]
+
+
+LONGEST = """
+name: longest
+trigger: subscribed
+entry: {reentry: 400d}
+goal: {purchased: any, within: 1098d}
+steps:
+  - id: hello
+    send: {text: Welcome}
+  - id: year
+    wait: 53w
+  - id: again
+    send: {text: A year with us}
+"""
+CLEARS = """
+name: clears
+trigger: replied
+steps:
+  - id: clear
+    set: {attribute: plan, value: null}
+"""
+
+
+async def test_waits_of_a_year_or_more_and_a_null_value_run_as_saved(world: Journeys) -> None:
+    await world.save(LONGEST)
+    await world.save(CLEARS)
+    ana = await world.subscribe(1)
+    async with world.sessionmaker() as session:
+        row = await session.get_one(Subscriber, ana)
+        row.attributes = {"plan": "pro"}
+        await session.commit()
+    await world.log(ana, EventType.MESSAGE, {"kind": "text"})
+    await world.round()
+    await world.round()
+
+    assert world.texts(1) == ["Welcome"]
+    async with world.sessionmaker() as session:
+        row = await session.get_one(Subscriber, ana, populate_existing=True)
+    assert row.attributes == {"plan": None}
+
+
+def test_a_version_stored_without_its_null_value_reads_as_null() -> None:
+    data = parse_journey(CLEARS).stored()
+    assert data["steps"][0]["set"] == {"attribute": "plan", "value": None}
+    del data["steps"][0]["set"]["value"]  # as versions were stored before null was kept
+    step = stored_spec(data).steps[0]
+    assert step.set is not None
+    assert (step.set.attribute, step.set.value) == ("plan", None)
+
+
+async def test_a_journey_whose_stored_version_cannot_be_read_stops_no_other(
+    world: Journeys, caplog: pytest.LogCaptureFixture
+) -> None:
+    saved = await world.save(CLEARS)
+    await world.save(LONGEST)
+    async with world.sessionmaker() as session:
+        broken = await session.get_one(JourneyVersion, saved.version.id)
+        broken.spec = {**broken.spec, "steps": [{"id": "clear", "wait": "soon"}]}
+        await session.commit()
+    await world.subscribe(1)
+    await world.round()
+    await world.round()
+
+    assert world.texts(1) == ["Welcome"]
+    unreadable = [r.message for r in caplog.records if "cannot be read" in r.message]
+    assert unreadable == [
+        f"journey {saved.journey.id} version {saved.version.id} cannot be read "
+        "(at steps.0.wait.duration), so it is left out"
     ]
 
 
