@@ -25,6 +25,7 @@ from sqlalchemy import case, literal, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from broadcasts.models import Delivery, DeliveryStatus, Run
 from broadcasts.templates import SAMPLE_TRACKED_URL
 from broadcasts.templates.check import check_templates
 from core.errors import SegbotError
@@ -193,19 +194,30 @@ async def set_status(
     session: AsyncSession, *, name: str, status: JourneyStatus, now: datetime, actor: int
 ) -> int:
     """Pause, resume (LIVE) or archive the journey; commits. Archiving ends every
-    enrolment inside (exit reason `archived`); returns how many ended (else 0)."""
+    enrolment inside (exit reason `archived`) and cancels the messages its steps queued
+    that the sender has not taken; returns how many enrolments ended (else 0). The status
+    changes only from one it may come from as the database holds it when it changes: of
+    two changes at once, the second is refused if the first made it one it cannot follow."""
     journey = await get_journey(session, name=name)
     allowed, action, which = _CHANGES[status]
-    if journey.status not in allowed:
+    changed = await session.execute(
+        update(Journey)
+        .where(Journey.id == journey.id, Journey.status.in_(allowed))
+        .values(status=status, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    await session.refresh(journey)
+    if not changed.rowcount:  # type: ignore[attr-defined]
+        found = journey.status
+        await session.rollback()
         raise JourneyStateError(
-            f"journey {name!r} is {journey.status.value}: only {which} can be "
+            f"journey {name!r} is {found.value}: only {which} can be "
             f"{action.removeprefix('journey.')}d"
         )
-    journey.status, journey.updated_at = status, now
     if status is JourneyStatus.LIVE:  # what came due while paused is skipped, not sent late
         journey.checked_at = now
         await _look_again(session, journey.id, now)
-    ended = 0
+    ended = cancelled = 0
     if status is JourneyStatus.ARCHIVED:
         result = await session.execute(
             update(Enrolment)
@@ -213,9 +225,27 @@ async def set_status(
             .values(ending(ExitReason.ARCHIVED, now))
         )
         ended = int(result.rowcount)  # type: ignore[attr-defined]
-    audit(session, actor, action, now, journey=name, ended=ended)
+        cancelled = await _cancel_queued(session, journey.id)
+    detail = {"ended": ended} | ({"cancelled": cancelled} if cancelled else {})
+    audit(session, actor, action, now, journey=name, **detail)
     await session.commit()
     return ended
+
+
+async def _cancel_queued(session: AsyncSession, journey_id: int) -> int:
+    """Cancel the messages the journey's steps queued and the sender has not taken yet
+    (those of everyone who left it on archiving); how many."""
+    campaigns = select(JourneyVersion.campaign_id).where(JourneyVersion.journey_id == journey_id)
+    result = await session.execute(
+        update(Delivery)
+        .where(
+            Delivery.run_id.in_(select(Run.id).where(Run.campaign_id.in_(campaigns))),
+            Delivery.status == DeliveryStatus.QUEUED,
+        )
+        .values(status=DeliveryStatus.CANCELLED)
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
 
 
 async def _look_again(session: AsyncSession, journey_id: int, now: datetime) -> None:

@@ -4,7 +4,8 @@ step, archiving. Purchase triggers: first, any, over an amount."""
 
 from sqlalchemy import func, select
 
-from core.models import EventType, SubscriberTag
+from broadcasts.models import Delivery, DeliveryStatus
+from core.models import AuditLog, EventType, SubscriberTag
 from core.subscribers import record_block
 from journeys.models import Enrolment, EnrolmentStatus, ExitReason, Journey, JourneyStatus, Notice
 from journeys.store import CLI_ACTOR, set_status
@@ -157,3 +158,41 @@ async def test_an_exit_step_the_last_step_and_archiving_end_enrolments(world: Jo
     assert notices == 1
     (bob_in,) = await world.enrolments(bob)
     assert bob_in.exit_reason == ExitReason.ARCHIVED
+
+
+PROMO = """
+name: promo
+trigger: subscribed
+steps:
+  - id: hello
+    send: {text: "Spring sale"}
+  - id: later
+    wait: 2d
+  - id: again
+    send: {text: "Last day of the sale"}
+"""
+
+
+async def test_archiving_cancels_the_messages_queued_for_those_inside(world: Journeys) -> None:
+    await world.save(PROMO)
+    ana, bob = await world.subscribe(1), await world.subscribe(2)
+    await world.runner.run_round()  # queued; the sender has not taken them yet
+    async with world.sessionmaker() as session:
+        ended = await set_status(
+            session, name="promo", status=JourneyStatus.ARCHIVED, now=world.clock(),
+            actor=CLI_ACTOR,
+        )  # fmt: skip
+    await world.send_queued()
+
+    assert ended == 2
+    assert (world.texts(1), world.texts(2)) == ([], [])
+    async with world.sessionmaker() as session:
+        statuses = (await session.scalars(select(Delivery.status))).all()
+        detail = await session.scalar(
+            select(AuditLog.detail).where(AuditLog.action == "journey.archive")
+        )
+    assert statuses == [DeliveryStatus.CANCELLED, DeliveryStatus.CANCELLED]
+    assert detail == {"journey": "promo", "ended": 2, "cancelled": 2}
+    for who in (ana, bob):
+        (inside,) = await world.enrolments(who)
+        assert inside.exit_reason == ExitReason.ARCHIVED

@@ -11,7 +11,7 @@ from core.models import AuditLog
 from journeys.checks import JourneyCheckError
 from journeys.models import Journey, JourneyStatus
 from journeys.spec import JourneyFileError, parse_journey
-from journeys.store import JourneyStateError, set_status
+from journeys.store import JourneyStateError, get_journey, set_status
 from tests.broadcasts.audience import campaign_from
 from tests.journeys.harness import Journeys
 
@@ -99,6 +99,29 @@ async def test_a_journeys_messages_are_in_no_campaign_list(world: Journeys) -> N
             await get_campaign(session, ref=saved.version.campaign_id)
         with pytest.raises(UnknownCampaignError):
             await get_campaign(session, ref="journey:good:v1")
+
+
+async def test_a_resume_that_came_while_the_journey_was_archived_is_refused(
+    world: Journeys,
+) -> None:
+    await world.save(GOOD)
+    async with world.sessionmaker() as session:
+        await set_status(
+            session, name="good", status=JourneyStatus.PAUSED, now=world.clock(), actor=7
+        )
+
+    async with world.sessionmaker() as resuming:
+        await get_journey(resuming, name="good")  # as the console reads it before it acts
+        async with world.sessionmaker() as archiving:
+            await set_status(
+                archiving, name="good", status=JourneyStatus.ARCHIVED, now=world.clock(), actor=7
+            )
+        with pytest.raises(JourneyStateError, match="is archived: only a paused journey"):
+            await set_status(
+                resuming, name="good", status=JourneyStatus.LIVE, now=world.clock(), actor=8
+            )
+    async with world.sessionmaker() as session:
+        assert (await get_journey(session, name="good")).status is JourneyStatus.ARCHIVED
 
 
 async def test_status_changes_are_audited_and_refused_when_they_make_no_sense(
