@@ -161,28 +161,32 @@ async def convert(
     conversions: Sequence[tuple[int, int, datetime]],
 ) -> int:
     """The goal happened: it converts the person's entries into the journey within the
-    goal's window (holdout included), and ends the one they are inside; how many
-    enrolments converted (the caller commits)."""
+    goal's window before it (holdout included), and ends the one they are inside wherever
+    they are (exit reason `goal`, converted only within the window, as the holdout's
+    are); how many enrolments converted (the caller commits)."""
     windows = {journey.id: journey.spec.goal.within for journey in journeys if journey.spec.goal}
     converted = 0
     for journey_id, who, when in conversions:
         theirs = (
             (Enrolment.journey_id == journey_id)
             & (Enrolment.subscriber_id == who)
-            & Enrolment.converted_at.is_(None)
             & (Enrolment.entered_at <= when)
         )
-        inside = await session.execute(
+        counted = await session.execute(
             update(Enrolment)
-            .where(theirs, Enrolment.status == EnrolmentStatus.ACTIVE)
-            .values(converted_at=when, **ending(ExitReason.GOAL, when))
-            .execution_options(synchronize_session=False)
-        )
-        earlier = await session.execute(
-            update(Enrolment)
-            .where(theirs, Enrolment.entered_at >= when - windows[journey_id])
+            .where(
+                theirs,
+                Enrolment.converted_at.is_(None),
+                Enrolment.entered_at >= when - windows[journey_id],
+            )
             .values(converted_at=when)
             .execution_options(synchronize_session=False)
         )
-        converted += int(inside.rowcount) + int(earlier.rowcount)  # type: ignore[attr-defined]
+        await session.execute(
+            update(Enrolment)
+            .where(theirs, Enrolment.status == EnrolmentStatus.ACTIVE)
+            .values(ending(ExitReason.GOAL, when))
+            .execution_options(synchronize_session=False)
+        )
+        converted += int(counted.rowcount)  # type: ignore[attr-defined]
     return converted
