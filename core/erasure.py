@@ -11,8 +11,10 @@ here: every table with a column that refers to a subscriber (a foreign key to
 named below. Per table:
 
 - `subscribers`: the row stays, anonymous and unsubscribed (`core.subscribers.forget`).
-- `events`, `deliveries` (ANONYMOUS_COUNTS): kept for the counts; every JSON column is
-  emptied (quiz answers, button data, message texts, link tags, reactions, sources).
+- `events`, `deliveries`, `journey_enrolments` (ANONYMOUS_COUNTS): kept for the counts;
+  every JSON column is emptied (quiz answers, button data, message texts, link tags,
+  reactions, sources). A journey they were inside ends as the forgetting is read
+  (journeys.triggers.STOPS), as an unsubscribe would end it.
 - `customers` (OTHERS_RECORDS): the shop's records matched to them are unlinked and their
   name, phone, email and attributes cleared; their orders and RFM scores stay, anonymous.
   Any other customer record carrying their phone or email loses that phone or email.
@@ -47,7 +49,7 @@ from core.db import Base
 from core.models import AuditLog, Event, EventType, Subscriber
 
 ERASED = "[erased]"
-ANONYMOUS_COUNTS = frozenset({"events", "deliveries"})
+ANONYMOUS_COUNTS = frozenset({"events", "deliveries", "journey_enrolments"})
 # Someone else's record that points at a subscriber: the columns saying who the person is.
 OTHERS_RECORDS = {"customers": ("name", "phone", "email", "attributes", "matched_by")}
 CONTACT_COLUMNS = ("phone", "email")  # in `customers`, as in `subscribers`: E.164, lower-case

@@ -28,6 +28,7 @@ STOPS = {
     EventType.UNSUBSCRIBED.value: ExitReason.UNSUBSCRIBED,
     EventType.BLOCKED.value: ExitReason.BLOCKED,
     EventType.DEACTIVATED.value: ExitReason.DEACTIVATED,
+    EventType.FORGOTTEN.value: ExitReason.UNSUBSCRIBED,  # /forget unsubscribes, then erases
 }
 _KIND_OF_TYPE = {event_type.value: kind.value for kind, event_type in EVENT_TYPES.items()}
 

@@ -6,8 +6,9 @@ from sqlalchemy import func, select
 
 from broadcasts.models import Delivery, DeliveryStatus
 from core.models import AuditLog, EventType, SubscriberTag
-from core.subscribers import record_block
+from core.subscribers import forget, record_block
 from journeys.models import Enrolment, EnrolmentStatus, ExitReason, Journey, JourneyStatus, Notice
+from journeys.reports.report import journey_report
 from journeys.store import CLI_ACTOR, set_status
 from tests.journeys.harness import Journeys
 
@@ -197,3 +198,30 @@ async def test_archiving_cancels_the_messages_queued_for_those_inside(world: Jou
     for who in (ana, bob):
         (inside,) = await world.enrolments(who)
         assert inside.exit_reason == ExitReason.ARCHIVED
+
+
+async def test_a_forgotten_person_leaves_the_journey_and_its_counts_stay(
+    world: Journeys,
+) -> None:
+    await world.save(SERIES.replace("{holdout}", "0"))
+    ana, bob = await world.subscribe(1), await world.subscribe(2)
+    await world.round()
+    await world.buy(ana, "30.00")
+    await world.round()
+    async with world.sessionmaker() as session:
+        before = await journey_report(session, name="series", now=world.clock())
+        for chat in (1, 2):
+            await forget(session, telegram_id=chat, now=world.clock())
+        await session.commit()
+    world.clock.advance(days=3)
+    await world.round()
+
+    assert (world.texts(1), world.texts(2)) == (["Hello"], ["Hello"])
+    (ana_in,) = await world.enrolments(ana)
+    (bob_in,) = await world.enrolments(bob)
+    assert ana_in.exit_reason == ExitReason.GOAL
+    assert (bob_in.status, bob_in.exit_reason) == ("ended", ExitReason.UNSUBSCRIBED)
+    async with world.sessionmaker() as session:
+        after = await journey_report(session, name="series", now=world.clock())
+    assert (before.entries.entered, before.entries.converted) == (2, 1)
+    assert (after.entries.entered, after.entries.converted) == (2, 1)
