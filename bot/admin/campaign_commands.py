@@ -182,11 +182,15 @@ async def draft_reach(
     campaign = await get_campaign(session, ref=campaign_id)
     await session.refresh(campaign)
     if campaign.status is not CampaignStatus.DRAFT:
-        raise RunStateError(
-            f"{campaign.name} is {campaign.status.value}, no longer a draft: "
-            "its card shows where it stands"
-        )
+        raise RunStateError(_no_longer_a_draft(campaign))
     return Reach(campaign, await _reach(session, campaign, now=now, rfm_names=rfm_names))
+
+
+def _no_longer_a_draft(campaign: Campaign) -> str:
+    return (
+        f"{campaign.name} is {campaign.status.value}, no longer a draft: "
+        "its card shows where it stands"
+    )
 
 
 async def send_question(
@@ -262,8 +266,12 @@ async def send_now(
     """Start the campaign's run as `segbot campaign send-now` does
     (broadcasts.planner.start_run), for a draft's Yes in the chat and in the console: a
     second Yes (a double tap, another admin's) finds the run the first started, starts
-    nothing and raises RunStateError saying so. What started, in words."""
+    nothing and raises RunStateError saying so, as it does for a campaign scheduled since
+    the question was asked (it goes at its time). What started, in words."""
     campaign = await get_campaign(session, ref=campaign_id)  # a forged id: told as Pause's
+    await session.refresh(campaign)
+    if campaign.status is CampaignStatus.SCHEDULED:  # a Yes to a question asked before
+        raise RunStateError(_no_longer_a_draft(campaign))
     plan = await start_run(
         session, campaign_id=campaign.id, now=clock(),
         rfm_segments=services.rfm_names, best_hour=services.config.broadcasts.best_hour,

@@ -232,3 +232,14 @@ async def test_yes_on_a_draft_cancelled_meanwhile_points_to_duplicate_not_the_co
     assert "sale-copy is cancelled: a campaign is sent once; ⧉ Duplicate makes a copy" in said
     assert "segbot campaign clone" not in said
     assert await runs_of(sessionmaker, draft.id) == 0
+
+
+async def test_yes_on_a_scheduled_campaign_starts_nothing(
+    client: Client, sessionmaker: async_sessionmaker[AsyncSession], sale: Campaign
+) -> None:
+    headers = await signed_in(client, MARKETER)
+    async with client.post(f"/console/campaigns/{sale.id}/send", headers=headers) as answer:
+        assert answer.status == 409
+        said = await answer.text()
+    assert "sale is scheduled, no longer a draft: its card shows where it stands" in said
+    assert await runs_of(sessionmaker, sale.id) == 0
