@@ -166,16 +166,23 @@ async def _size_chart(call: Call, segment: Segment) -> None:
     )
 
 
+def name_problem(name: str) -> str | None:
+    """Why `name` cannot name a segment saved from the chat or the console, if it cannot."""
+    if NAME.fullmatch(name):
+        return None
+    return (
+        f"{excerpt(name)!r} cannot name a segment: use 1-64 ASCII letters, digits, _ . or - "
+        "(the names the broadcast wizard offers and a campaign's segment: takes)."
+    )
+
+
 async def segment_save_command(call: Call) -> None:
     name, _, rule_text = call.args.partition(" ")
     rule_text = rule_text.strip()
     if not name or not rule_text:
         raise call.usage("Give a one-word name and a query.")
-    if not NAME.fullmatch(name):
-        raise call.usage(
-            f"{excerpt(name)!r} cannot name a segment: use 1-64 ASCII letters, digits, _ . or - "
-            "(the names the broadcast wizard offers and a campaign's segment: takes)."
-        )
+    if (problem := name_problem(name)) is not None:
+        raise call.usage(problem)
     try:
         segment = await save_segment(
             call.session,

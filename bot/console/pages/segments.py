@@ -17,6 +17,7 @@ from aiohttp import web
 from sqlalchemy import select
 
 from bot.admin.permissions import Permission
+from bot.admin.segment_commands import name_problem
 from bot.admin.segment_deletion import delete_segment
 from bot.console.context import admin, audit, posted, render, requires, services
 from bot.console.segment_ai import generate, persona_from, section_context
@@ -132,6 +133,8 @@ async def save(request: web.Request) -> web.Response:
     form = await posted(request)
     name, rule_text = form.get("name", "").strip(), form.get("rule", "")
     now, names = console.clock(), console.services.rfm_names
+    if (problem := name_problem(name)) is not None:
+        return render(request, "segments_saved.html", status=422, error=problem)
     try:
         async with console.sessionmaker() as session:
             segment = await save_segment(

@@ -139,3 +139,20 @@ async def test_a_nul_character_is_refused_before_it_reaches_the_database(
         assert await session.scalar(select(func.count()).select_from(Campaign)) == 0
         assert await session.scalar(select(func.count()).select_from(AuditLog)) == 0
         assert (await session.get(Subscriber, ann.id)) is not None
+
+
+@pytest.mark.parametrize("name", ["summer sale", "<b>vip</b>", "a/b", "x" * 65])
+async def test_a_segment_name_a_campaign_could_not_target_is_refused(
+    client: TestClient[web.Request, web.Application],
+    sessionmaker: async_sessionmaker[AsyncSession],
+    name: str,
+) -> None:
+    headers = await signed_in(client, MARKETER)
+    before = await saved_and_audited(sessionmaker)
+    form = {"name": name, "rule": "lang = es"}
+    async with client.post("/console/segments", headers=headers, data=form) as answer:
+        assert answer.status == 422
+        assert "cannot name a segment: use 1-64 ASCII letters, digits, _ . or -" in (
+            await answer.text()
+        )
+    assert await saved_and_audited(sessionmaker) == before
