@@ -112,7 +112,7 @@ class Settings(BaseSettings):
     llm_api_key: SecretStr | None = None
     # The console (Mini App): seconds a Telegram sign-in (initData) stays good, and
     # minutes a one-time desktop sign-in link stays good.
-    console_max_age: int = Field(default=86_400, gt=0)
+    console_max_age: int = Field(default=86_400, gt=0, le=31_536_000)  # at most a year
     console_link_minutes: int = Field(default=10, gt=0, le=60)
 
     @field_validator(

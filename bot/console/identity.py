@@ -37,6 +37,9 @@ INIT_DATA_KEY = b"WebAppData"
 SESSION_DAYS = 7
 
 
+MAX_USER_ID = 2**63 - 1  # Telegram's user ids fit 64 bits, as the admins table keeps them
+
+
 class SignInError(Exception):
     """The request proves no one (absent, forged, stale or used): the answer is 401."""
 
@@ -64,10 +67,12 @@ def check_init_data(
     try:
         signed_at = int(fields["auth_date"])
         user = json.loads(fields["user"])
-        user_id, first_name = int(user["id"]), str(user.get("first_name", ""))
-    except (KeyError, ValueError, TypeError) as error:
+        user_id, first_name = user["id"], str(user.get("first_name", ""))
+    except (KeyError, ValueError, TypeError, RecursionError) as error:
         raise SignInError("initData has no auth_date or user") from error
-    age = now.timestamp() - signed_at
+    if type(user_id) is not int or not 0 < user_id <= MAX_USER_ID:
+        raise SignInError("initData names no Telegram user")
+    age = int(now.timestamp()) - signed_at  # whole seconds, as auth_date: no float to overflow
     if not -60 <= age <= max_age.total_seconds():  # a minute of clock skew either way
         raise SignInError("initData is stale")
     return TelegramUser(user_id, first_name)

@@ -130,6 +130,7 @@ def test_sql_logging_is_asked_for_explicitly(monkeypatch: pytest.MonkeyPatch) ->
         ("SEGBOT_WEB_PORT", "70000", "less than or equal to 65535"),
         ("SEGBOT_ADMIN_IDS", "1,two", "valid integer"),
         ("SEGBOT_PUBLIC_URL", "ftp://x", "http(s) URL"),
+        ("SEGBOT_CONSOLE_MAX_AGE", str(10**14), "less than or equal to 31536000"),
     ],
 )
 def test_malformed_value_is_one_line_naming_the_variable(

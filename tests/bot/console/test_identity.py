@@ -80,6 +80,33 @@ def test_init_data_not_signed_for_now_by_this_bot_is_refused(init_data: str, rea
         check_init_data(init_data, bot_token=TOKEN, max_age=DAY, now=NOW)
 
 
+def absurd(user: str, *, auth_date: str = str(int(NOW.timestamp()))) -> str:
+    """initData signed with the bot's token holding what Telegram never signs."""
+    return signed({"query_id": "AAH", "user": user, "auth_date": auth_date})
+
+
+@pytest.mark.parametrize(
+    ("init_data", "reason"),
+    [
+        (absurd('{"id": 1e400}'), "names no Telegram user"),
+        (absurd('{"id": 42.5}'), "names no Telegram user"),
+        (absurd(json.dumps({"id": 2**70})), "names no Telegram user"),
+        (absurd('{"id": 0}'), "names no Telegram user"),
+        (absurd('{"id": true}'), "names no Telegram user"),
+        (absurd('{"id": 42}', auth_date="9" * 400), "stale"),
+        (absurd('{"id": 42}', auth_date="-" + "9" * 400), "stale"),
+        (absurd("[" * 100_000), "no auth_date or user"),
+    ],
+    ids=["infinite", "fraction", "past 64 bits", "zero", "boolean", "far future", "far past",
+         "nested too deep"],
+)  # fmt: skip
+def test_signed_init_data_with_absurd_values_is_refused_not_a_crash(
+    init_data: str, reason: str
+) -> None:
+    with pytest.raises(SignInError, match=reason):
+        check_init_data(init_data, bot_token=TOKEN, max_age=DAY, now=NOW)
+
+
 async def test_a_link_signs_in_once_before_it_expires(
     sessionmaker: async_sessionmaker[AsyncSession],
 ) -> None:
