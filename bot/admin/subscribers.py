@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.db import dialect_insert
 from core.errors import SegbotError
 from core.ids import as_id
 from core.models import Subscriber, SubscriberTag
@@ -55,21 +56,26 @@ async def find_subscriber(session: AsyncSession, *, ref: str, region: str) -> Su
 
 
 def check_tag(tag: str) -> str:
-    if not (0 < len(tag) <= MAX_TAG) or any(character.isspace() for character in tag):
-        raise TagError(f"A tag is 1-{MAX_TAG} characters without spaces; got {tag!r}.")
+    if not (0 < len(tag) <= MAX_TAG and tag.isprintable()) or any(c.isspace() for c in tag):
+        raise TagError(f"A tag is 1-{MAX_TAG} printable characters without spaces; got {tag!r}.")
     return tag
 
 
 async def add_tag(
     session: AsyncSession, *, subscriber: Subscriber, tag: str, now: datetime
 ) -> bool:
-    """Tag the subscriber; False if they already had the tag. Commits."""
+    """Tag the subscriber; False if they already had the tag (given twice at once, too:
+    a double click). Commits."""
     check_tag(tag)
     if any(existing.tag == tag for existing in subscriber.tags):
         return False
-    session.add(SubscriberTag(subscriber_id=subscriber.id, tag=tag, added_at=now))
+    added = await session.execute(
+        dialect_insert(session, SubscriberTag)
+        .values(subscriber_id=subscriber.id, tag=tag, added_at=now)
+        .on_conflict_do_nothing()
+    )
     await session.commit()
-    return True
+    return bool(added.rowcount)  # type: ignore[attr-defined]
 
 
 async def remove_tag(session: AsyncSession, *, subscriber: Subscriber, tag: str) -> bool:

@@ -2,6 +2,7 @@
 removed admins, roles doing what they may not, and input no form would send; each gets a
 4xx with a clear message, never a 500, and changes nothing."""
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 
 import pytest
@@ -12,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.console.context import CSRF_HEADER
 from broadcasts.models import Campaign
-from core.models import Admin, AdminRole, AuditLog, Subscriber
+from core.models import Admin, AdminRole, AuditLog, Subscriber, SubscriberTag
 from core.settings import load_settings
 from segments.models import Segment
 from tests.bot.console.bare import NOW, SECRET, TOKEN, console_client, init_data
@@ -156,3 +157,43 @@ async def test_a_segment_name_a_campaign_could_not_target_is_refused(
             await answer.text()
         )
     assert await saved_and_audited(sessionmaker) == before
+
+
+async def test_the_same_tag_given_at_once_tags_once_and_no_request_fails(
+    client: TestClient[web.Request, web.Application],
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    async with sessionmaker() as session:
+        ann = Subscriber(telegram_id=556, chat_id=556, subscribed_at=NOW, last_seen_at=NOW)
+        session.add(ann)
+        await session.commit()
+    headers = await signed_in(client, OWNER)
+    tags = f"/console/audience/subscribers/{ann.id}/tags"
+
+    async def press() -> int:
+        async with client.post(tags, headers=headers, data={"tag": "vip"}) as answer:
+            return answer.status
+
+    assert await asyncio.gather(*(press() for _ in range(6))) == [200] * 6
+    async with sessionmaker() as session:
+        tagged = await session.scalars(select(SubscriberTag.tag))
+        assert list(tagged) == ["vip"]
+
+
+@pytest.mark.parametrize("tag", ["\u202e", "\ufeff", "v\u200bip", "vip\x1b[31m"])
+async def test_a_tag_of_characters_no_one_can_see_is_refused(
+    client: TestClient[web.Request, web.Application],
+    sessionmaker: async_sessionmaker[AsyncSession],
+    tag: str,
+) -> None:
+    async with sessionmaker() as session:
+        ann = Subscriber(telegram_id=557, chat_id=557, subscribed_at=NOW, last_seen_at=NOW)
+        session.add(ann)
+        await session.commit()
+    headers = await signed_in(client, OWNER)
+    tags = f"/console/audience/subscribers/{ann.id}/tags"
+    async with client.post(tags, headers=headers, data={"tag": tag}) as answer:
+        assert answer.status == 400
+        assert "printable characters without spaces" in await answer.text()
+    async with sessionmaker() as session:
+        assert await session.scalar(select(func.count()).select_from(SubscriberTag)) == 0
