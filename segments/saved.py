@@ -11,6 +11,7 @@ from collections.abc import Collection, Mapping
 from datetime import datetime
 
 from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db import for_audience_queries
@@ -19,6 +20,7 @@ from segments.explain import Explanation, explain
 from segments.models import Segment, SegmentKind, SegmentMember, SegmentVersion
 from segments.rfm.scoring import DEFAULT_SEGMENT_MAP
 from segments.rules import (
+    JsonRule,
     Rule,
     RuleError,
     RuleLimitError,
@@ -33,6 +35,7 @@ from segments.rules import (
 from segments.rules.compiler import count
 
 MAX_NAME = 64
+SAVE_ATTEMPTS = 3  # a save that meets another of the same name looks again this often
 RfmNames = Collection[str]
 
 
@@ -139,6 +142,29 @@ async def save_segment(
     check_references(name, rule, others)
     check_expanded_limits(name, rule, others)
     stored = to_json(rule)
+    for _ in range(SAVE_ATTEMPTS):
+        try:
+            return await _store(
+                session, name, stored, to_text(rule), now=now, description=description,
+                owner=owner,
+            )  # fmt: skip
+        except IntegrityError:  # saved at the same moment (a double click): look again
+            await session.rollback()
+    raise SegmentNameError(f"{name!r} is being saved by someone else: try again")
+
+
+async def _store(
+    session: AsyncSession,
+    name: str,
+    stored: JsonRule,
+    rule_text: str,
+    *,
+    now: datetime,
+    description: str | None,
+    owner: str | None,
+) -> Segment:
+    """Create the segment named `name` or give it a new version, unless it holds this
+    rule and description already; commits."""
     segment = await session.scalar(select(Segment).where(Segment.name == name))
     if segment is not None and segment.kind is not SegmentKind.RULE:
         raise SegmentNameError(
@@ -149,7 +175,7 @@ async def save_segment(
     if segment is None:
         segment = Segment(name=name, version=0, created_at=now)
         session.add(segment)
-    segment.rule, segment.rule_text = stored, to_text(rule)
+    segment.rule, segment.rule_text = stored, rule_text
     segment.description, segment.owner = description, owner
     segment.version += 1
     segment.updated_at = now

@@ -15,7 +15,7 @@ from bot.console.context import CSRF_HEADER
 from broadcasts.models import Campaign
 from core.models import Admin, AdminRole, AuditLog, Subscriber, SubscriberTag
 from core.settings import load_settings
-from segments.models import Segment
+from segments.models import Segment, SegmentVersion
 from tests.bot.console.bare import NOW, SECRET, TOKEN, console_client, init_data
 
 OWNER, MARKETER, VIEWER, STRANGER = 7001, 7002, 7004, 7005
@@ -197,3 +197,25 @@ async def test_a_tag_of_characters_no_one_can_see_is_refused(
         assert "printable characters without spaces" in await answer.text()
     async with sessionmaker() as session:
         assert await session.scalar(select(func.count()).select_from(SubscriberTag)) == 0
+
+
+async def test_one_segment_saved_at_once_from_several_pages_is_saved_in_versions(
+    client: TestClient[web.Request, web.Application],
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    headers = await signed_in(client, MARKETER)
+    rules = ["lang = es", "lang = en", "lang = fr"]
+
+    async def save(rule: str) -> int:
+        form = {"name": "spanish", "rule": rule}
+        async with client.post("/console/segments", headers=headers, data=form) as answer:
+            return answer.status
+
+    assert await asyncio.gather(*(save(rule) for rule in rules)) == [200] * 3
+    async with sessionmaker() as session:
+        (segment,) = (await session.scalars(select(Segment))).all()
+        versions = await session.scalars(
+            select(SegmentVersion.version).order_by(SegmentVersion.version)
+        )
+        assert list(versions) == [1, 2, 3]
+    assert segment.version == 3
