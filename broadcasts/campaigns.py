@@ -12,7 +12,7 @@ under its name (replacing it).
 from collections.abc import Collection, Sequence
 from datetime import datetime
 
-from sqlalchemy import exists, select
+from sqlalchemy import delete, exists, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -109,8 +109,10 @@ async def save_campaign(
             )
         if not replace:
             raise _taken(spec.name)
-        await session.delete(existing)
-        await session.flush()
+        # Its targets and variants go with it (ON DELETE CASCADE). A statement, not the
+        # ORM's delete: a second save replacing it at the same moment finds it gone.
+        session.expunge(existing)
+        await session.execute(delete(Campaign).where(Campaign.id == existing.id))
     campaign = _campaign(spec, now)
     session.add(campaign)
     try:
@@ -118,7 +120,12 @@ async def save_campaign(
     except IntegrityError:
         await session.rollback()
         if await session.scalar(select(exists().where(Campaign.name == spec.name))):
-            raise _taken(spec.name) from None  # another save took the name meanwhile
+            if not replace:  # another save took the name meanwhile
+                raise _taken(spec.name) from None
+            raise CampaignStateError(
+                f"campaign {spec.name!r} was saved by another request at the same moment "
+                "(a second press?): that one is kept"
+            ) from None
         raise
     return campaign
 

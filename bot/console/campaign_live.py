@@ -101,8 +101,11 @@ class Live:
 
 async def live(session: AsyncSession, campaign_id: int, *, now: datetime) -> Live:
     """The campaign (UnknownCampaignError if none) and its latest run's progress."""
-    campaign = await get_campaign(session, ref=campaign_id)
-    await session.refresh(campaign)
+    found = await get_campaign(session, ref=campaign_id)
+    # Read afresh: replaced meanwhile (a second Confirm of the same draft), it is gone.
+    campaign = await session.get(Campaign, found.id, populate_existing=True)
+    if campaign is None:
+        raise UnknownCampaignError(f"no campaign with id {campaign_id}")
     run = await latest_run(session, campaign_id=campaign.id)
     state = None if run is None else await progress(session, run_id=run.id)
     # The run finishes first, the campaign just after; a paused run's claims go back to

@@ -219,3 +219,26 @@ async def test_one_segment_saved_at_once_from_several_pages_is_saved_in_versions
         )
         assert list(versions) == [1, 2, 3]
     assert segment.version == 3
+
+
+async def test_a_campaign_confirmed_several_times_at_once_is_saved_once_and_nothing_fails(
+    client: TestClient[web.Request, web.Application],
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    headers = await signed_in(client, MARKETER)
+    form = {
+        **CAMPAIGN, "t0-v0-text-en": "Hi there", "when": "at", "day": f"{NOW.year + 1}-01-05",
+        "time": "10:00",
+    }  # fmt: skip
+
+    async def confirm() -> int:
+        async with client.post("/console/campaigns", headers=headers, data=form) as answer:
+            return answer.status
+
+    for _ in range(3):
+        statuses = await asyncio.gather(*(confirm() for _ in range(5)))
+        assert 500 not in statuses
+        assert 200 in statuses
+        async with sessionmaker() as session:
+            named = select(func.count()).where(Campaign.name == "launch")
+            assert await session.scalar(named) == 1
