@@ -7,8 +7,15 @@ subscriber (broadcasts.templates.SAMPLE, awkward on purpose: a name with quotes,
 `&`) in that language, with links untracked (a preview registers none) and the
 Unsubscribe button when the campaign has one, as subscribers will get it. A message that
 cannot be rendered, or whose markup Telegram would refuse, carries the reason instead.
+
+Each message's template has its own limits (broadcasts.templates.limits: a quarter of a
+second of CPU time); all of one campaign's together have PREVIEW_SECONDS, past which the
+rest carry that reason: ten targets of four variants in nine languages, each as slow as
+its limit lets it be, would otherwise take a minute and a half. The pages render them
+in a thread, so the bot's event loop goes on meanwhile.
 """
 
+import time
 from dataclasses import dataclass, replace
 
 from broadcasts.campaigns import DEFAULT_LABEL
@@ -35,6 +42,11 @@ from core.errors import SegbotError
 LONGEST_WAIT = 10.0  # seconds; a longer wait is reported, not waited out
 NOT_TRIED = "not tried: it would fail the same way"
 MOST_TEST_MESSAGES = 20  # Telegram lets a bot send one chat about one message a second
+PREVIEW_SECONDS = 2.0  # CPU time one campaign's messages may take to render, all together
+OUT_OF_TIME = (
+    f"not rendered: this campaign's messages took more than {PREVIEW_SECONDS:g} s of CPU "
+    "time in all (a template above is slow to render)"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,13 +79,16 @@ def campaign_messages(spec: CampaignSpec, *, chat_id: int) -> list[TargetMessage
         everyone = "everyone no earlier target took"
         targets.append((DEFAULT_LABEL, everyone, spec.default.variants))
     context = replace(SAMPLE, campaign=spec.name)
+    deadline = time.thread_time() + PREVIEW_SECONDS
     found = []
     for label, audience, variants in targets:
         messages = []
         for variant in variants:
             content = MessageContent.of_spec(variant, language=spec.language)
             recipient = Recipient(0, 0, 0, chat_id, context)
-            versions = _versions(content, label, recipient, unsubscribe=spec.unsubscribe_button)
+            versions = _versions(
+                content, label, recipient, unsubscribe=spec.unsubscribe_button, deadline=deadline
+            )
             messages.append(VariantMessages(variant.name, variant.split, versions))
         found.append(TargetMessages(label, audience, messages))
     return found
@@ -84,14 +99,24 @@ def _audience(target: TargetSpec) -> str:
 
 
 def _versions(
-    content: MessageContent, label: str, recipient: Recipient, *, unsubscribe: bool
+    content: MessageContent,
+    label: str,
+    recipient: Recipient,
+    *,
+    unsubscribe: bool,
+    deadline: float,
 ) -> list[Version]:
+    """The variant in each of its languages, rendered until the thread's CPU clock
+    reaches `deadline`."""
     try:
         ready = prepared(content, target_label=label)
     except SegbotError as error:  # a template that does not compile
         return [Version(None, None, str(error))]
     versions = []
     for language, context in in_each_language(content, recipient.context):
+        if time.thread_time() >= deadline:
+            versions.append(Version(language, None, OUT_OF_TIME))
+            continue
         try:
             message = compose(
                 replace(recipient, context=context), ready, public_url="", secret="",

@@ -12,6 +12,7 @@ bot.admin.draft.parse_schedule). Media are URLs or Telegram file_ids only: a pat
 name a file on this server, which no browser should make the bot read and send.
 """
 
+import asyncio
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -67,6 +68,12 @@ async def compose_campaign(session: AsyncSession, form: CampaignForm, *, now: da
         data = await _campaign_data(session, form, now=now)
     except SegbotError as error:
         raise CampaignFormError(str(error)) from None
+    # In a thread: a form of many targets, variants and languages is hundreds of
+    # templates to compile, seconds the bot's event loop goes on meanwhile.
+    return await asyncio.to_thread(_parsed, data)
+
+
+def _parsed(data: dict[str, Any]) -> Composed:
     text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=1000)
     try:
         spec = parse_campaign(text, source="campaign")

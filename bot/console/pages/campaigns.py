@@ -10,6 +10,7 @@ wizard does (broadcasts.campaigns.save_campaign) and wakes the scheduler, so "no
 now. Each test send and each save is audited.
 """
 
+import asyncio
 from collections.abc import Mapping
 from typing import Any
 
@@ -107,7 +108,7 @@ async def preview(request: web.Request) -> web.Response:
             return _refused(request, str(error), composed.yaml_text)
         existing = await session.scalar(select(Campaign).where(Campaign.name == spec.name))
     counts = [*found, *([None] if spec.default is not None else [])]
-    messages = campaign_messages(spec, chat_id=admin(request).user_id)
+    messages = await asyncio.to_thread(campaign_messages, spec, chat_id=admin(request).user_id)
     return render(
         request, "campaigns_preview.html", spec=spec, yaml_text=composed.yaml_text,
         targets=list(zip(messages, counts, strict=True)), effects=_effect_names(),
@@ -124,7 +125,7 @@ async def test_send(request: web.Request) -> web.Response:
         return composed
     me = admin(request).user_id
     try:
-        messages = sendable(campaign_messages(composed.spec, chat_id=me))
+        messages = sendable(await asyncio.to_thread(campaign_messages, composed.spec, chat_id=me))
     except SegbotError as error:
         return _refused(request, str(error), composed.yaml_text)
     results = await send_to_self(services(request).messenger, messages)

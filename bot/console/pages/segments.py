@@ -133,7 +133,7 @@ async def save(request: web.Request) -> web.Response:
     form = await posted(request)
     name, rule_text = form.get("name", "").strip(), form.get("rule", "")
     now, names = console.clock(), console.services.rfm_names
-    if (problem := name_problem(name)) is not None:
+    if name and (problem := name_problem(name)) is not None:  # none: save_segment says so
         return render(request, "segments_saved.html", status=422, error=problem)
     try:
         async with console.sessionmaker() as session:

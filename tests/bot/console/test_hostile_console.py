@@ -242,3 +242,31 @@ async def test_a_campaign_confirmed_several_times_at_once_is_saved_once_and_noth
         async with sessionmaker() as session:
             named = select(func.count()).where(Campaign.name == "launch")
             assert await session.scalar(named) == 1
+
+
+SLOW = (
+    "{% set s = 'ab' * 6000 %}{% for i in range(10000) %}"
+    "{% if s.replace('a', 'bb').upper().lower() %}{% endif %}{% endfor %}x"
+)  # as slow as a message's limit lets it be
+
+
+async def test_a_preview_of_many_slow_templates_stops_rendering_at_its_time_limit(
+    client: TestClient[web.Request, web.Application],
+) -> None:
+    headers = await signed_in(client, MARKETER)
+    form = {
+        **CAMPAIGN, "targets": "2", "other_languages": "es,de",
+        "t1-audience": "query", "t1-query": "lang = en", "t1-label": "english",
+    }  # fmt: skip
+    for target in range(2):
+        form |= {f"t{target}-variants": "4"}
+        for variant in range(4):
+            form |= {
+                f"t{target}-v{variant}-name": "abcd"[variant],
+                f"t{target}-v{variant}-split": "25",
+            }
+            form |= {f"t{target}-v{variant}-text-{lang}": SLOW for lang in ("en", "es", "de")}
+    async with client.post("/console/campaigns/preview", headers=headers, data=form) as answer:
+        assert answer.status == 200
+        page = await answer.text()
+    assert "took more than 2 s of CPU time in all (a template above is slow to render)" in page
