@@ -13,6 +13,7 @@ from segments.rules import (
     Not,
     Op,
     Rule,
+    RuleError,
     RuleSyntaxError,
     RuleTypeError,
     parse,
@@ -62,7 +63,10 @@ def add_condition(
     if negated:
         checked = Not(checked)
     text = to_text(_joined(rule_text, checked, join, rfm_segments))
-    parse(text, rfm_segments=rfm_segments)  # within the limits, as the text box would be
+    try:
+        parse(text, rfm_segments=rfm_segments)  # within the limits, as the text box would be
+    except RuleError as error:  # the rule alone parsed (in _joined): the condition did this
+        raise type(error)(f"this condition cannot be added: {error.reason}") from None
     return text
 
 
@@ -76,6 +80,8 @@ def _literal(text: str, spec: FieldSpec, op: Op) -> Scalar:
         tokens = tokenize(text)[:-1]
     except RuleSyntaxError:  # not one literal (`New York!`): the text as typed
         return text
+    except RuleError as error:  # a number past what a rule holds: the value's, not the rule's
+        raise type(error)(f"{spec.name} {op}: {error.reason}") from None
     literal = tokens[0].value if len(tokens) == 1 and tokens[0].kind in _VALUES else None
     if literal is None:
         return text

@@ -95,5 +95,11 @@ def test_the_rule_added_to_must_be_right_and_stay_within_the_limits() -> None:
     thirty = " and ".join(["buyer"] * 30)
     with pytest.raises(RuleLimitError, match="at most 30 conditions"):
         added(thirty, "age", ">", "30")
-    with pytest.raises(RuleError):
+    with pytest.raises(RuleError) as too_big:
         added("", "age", ">", "1" + "0" * 20)  # beyond the numbers a rule may hold
+    assert too_big.value.position is None  # the condition's fault: the page says so
+    assert str(too_big.value).startswith("age >: a number is between -10^15 and 10^15")
+    with pytest.raises(RuleError) as too_long:
+        added("", "lang", "=", "x" * 10_001)
+    assert too_long.value.position is None
+    assert str(too_long.value).startswith("this condition cannot be added: a rule is at most")
