@@ -29,11 +29,21 @@ class Place:
 
 def place_of(text: str, location: Sequence[int | str]) -> Place:
     """The place the location names in `text`."""
-    parts = list(location)
+    return place_in(composed(text), location)
+
+
+def composed(text: str) -> Node | None:
+    """`text` as YAML nodes (which know their lines), to look for many places in; None if
+    it is not YAML."""
     try:
-        node: Node | None = yaml.compose(text, Loader=yaml.SafeLoader)
+        return yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError:
-        node = None
+        return None
+
+
+def place_in(node: Node | None, location: Sequence[int | str]) -> Place:
+    """The place the location names in the YAML `node` (`composed`)."""
+    parts = list(location)
     if node is None:
         return Place(None, ".".join(str(part) for part in parts))
     line, written = node.start_mark.line, []

@@ -11,7 +11,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.errors import SegbotError
-from journeys.spec import JourneySpec
+from journeys.spec import JourneySpec, SourceLines
 from segments.levels import STAGES
 from segments.rules import RuleError, parse, segments_named_in
 from segments.rules.compiler import condition
@@ -31,33 +31,43 @@ class _Named:
     rule: str | None = None
 
 
-def _named(spec: JourneySpec) -> Iterator[_Named]:
+def _named(spec: JourneySpec, lines: SourceLines | None = None) -> Iterator[_Named]:
     """Every segment and rule the journey names, in its order: the trigger's segments, the
     entry rule, then each step's `if` and its send audiences."""
-    yield _Named("trigger.entered_segment", segment=spec.trigger.entered_segment)
-    yield _Named("trigger.left_segment", segment=spec.trigger.left_segment)
-    yield _Named("entry.rule", rule=spec.entry.rule)
-    for step in spec.steps:
-        yield _Named(f"step {step.id}, if", rule=step.if_)
-        for target in step.send.audience if step.send is not None else ():
-            place = f"step {step.id}, audience {target.name}"
+    lines = lines or SourceLines(None)
+    for key in ("entered_segment", "left_segment"):
+        place = lines.at(f"trigger.{key}", ("trigger", key))
+        yield _Named(place, segment=getattr(spec.trigger, key))
+    yield _Named(lines.at("entry.rule", ("entry", "rule")), rule=spec.entry.rule)
+    for number, step in enumerate(spec.steps):
+        yield _Named(lines.at(f"step {step.id}, if", ("steps", number, "if")), rule=step.if_)
+        for position, target in enumerate(step.send.audience if step.send is not None else ()):
+            path = ("steps", number, "send", "audience", position)
+            place = lines.at(f"step {step.id}, audience {target.name}", path)
             yield _Named(place, segment=target.segment, rule=target.query)
 
 
 async def check_names(
-    session: AsyncSession, spec: JourneySpec, *, now: datetime, rfm_segments: Collection[str]
+    session: AsyncSession,
+    spec: JourneySpec,
+    *,
+    now: datetime,
+    rfm_segments: Collection[str],
+    lines: SourceLines | None = None,
 ) -> None:
     """JourneyCheckError naming every segment, rule, RFM segment or stage that cannot be
-    used, each with its place."""
+    used, each with its place (and line, with the journey's `lines`)."""
+    lines = lines or SourceLines(None)
     rules = await saved_rules(session, rfm_segments=rfm_segments)
     problems: list[str] = []
-    for place, name, known in (
-        ("trigger.rfm", spec.trigger.rfm, rfm_segments),
-        ("trigger.stage", spec.trigger.stage, STAGES),
+    for key, name, known in (
+        ("rfm", spec.trigger.rfm, rfm_segments),
+        ("stage", spec.trigger.stage, STAGES),
     ):
         if name is not None and name not in known:
+            place = lines.at(f"trigger.{key}", ("trigger", key))
             problems.append(f"{place}: no {name!r} (there are {', '.join(known)})")
-    for named in _named(spec):
+    for named in _named(spec, lines):
         if named.segment is not None and named.segment not in rules:
             problems.append(f"{named.place}: no segment named {named.segment!r}")
         if named.rule is not None:

@@ -11,6 +11,7 @@ from datetime import datetime
 
 from broadcasts.campaigns import campaign_targets
 from broadcasts.message_content import MessageContent
+from broadcasts.message_spec import VariantSpec
 from broadcasts.models import (
     Campaign,
     CampaignKind,
@@ -21,7 +22,7 @@ from broadcasts.models import (
 )
 from broadcasts.templates.check import TemplateDraft
 from journeys.happenings import Kind
-from journeys.spec import JourneySpec
+from journeys.spec import JourneySpec, SourceLines
 
 LABEL_LENGTH = 64
 
@@ -76,23 +77,33 @@ def hidden_campaign(spec: JourneySpec, *, version: int, now: datetime) -> Campai
     return campaign
 
 
-def template_drafts(spec: JourneySpec) -> list[TemplateDraft]:
-    """Every template the journey holds, in every language, with its place: what saving
-    checks (broadcasts.templates.check)."""
+def template_drafts(spec: JourneySpec, lines: SourceLines | None = None) -> list[TemplateDraft]:
+    """Every template the journey holds, in every language, with its place (and line,
+    with the journey's `lines`): what saving checks (broadcasts.templates.check)."""
+    lines = lines or SourceLines(None)
     drafts = []
-    for step in spec.steps:
+    for number, step in enumerate(spec.steps):
         if step.notify is not None:
-            place = f"step {step.id}, notify"
+            place = lines.at(f"step {step.id}, notify", ("steps", number, "notify"))
             drafts.append(TemplateDraft(step.notify, caption=False, place=place))
         if step.send is None:
             continue
-        targets = [(target.name, target.variants) for target in step.send.audience]
+        targets: list[tuple[str, tuple[str | int, ...], list[VariantSpec]]] = [
+            (target.name, ("audience", position), target.variants)
+            for position, target in enumerate(step.send.audience)
+        ]
         if step.send.default is not None:
-            targets.append(("default", step.send.default.variants))
-        for label, variants in targets:
-            for variant in variants:
+            targets.append(("default", ("default",), step.send.default.variants))
+        for label, where, variants in targets:
+            for index, variant in enumerate(variants):
                 content = MessageContent.of_spec(variant, language=spec.language)
-                place = f"step {step.id}, {label}, variant {variant.name}"
+                field = "text" if variant.text is not None else "caption"
+                send = ("steps", number, "send")
+                place = lines.at(
+                    f"step {step.id}, {label}, variant {variant.name}",
+                    (*send, *where, "variants", index, field),
+                    (*send, field),  # one message, written inline
+                )
                 drafts += [
                     TemplateDraft(
                         content.template(language),

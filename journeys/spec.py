@@ -18,7 +18,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from broadcasts.languages import LanguageCode
 from broadcasts.schedule_spec import known_zone
 from broadcasts.spec import FrequencyCap, QuietHours
-from broadcasts.yaml_places import problems_at_places
+from broadcasts.yaml_places import composed, place_in, problems_at_places
 from core.errors import SegbotError
 from core.yaml_loading import YamlFileError, load_yaml
 from journeys.happenings import Kind, Strict, name_like
@@ -168,3 +168,19 @@ def _placeholders(send: dict[str, Any]) -> dict[str, Any]:
 
 
 _IN_CAMPAIGN = "(a message of the hidden campaign)"
+
+
+class SourceLines:
+    """Where places are in a journey's YAML (None: not known), so that a mistake found
+    after parsing (a template, a segment name) is told with its line, as parsing's are."""
+
+    def __init__(self, source: str | None) -> None:
+        self._node = None if source is None else composed(source)
+
+    def at(self, place: str, *paths: tuple[str | int, ...]) -> str:
+        """`place` ("step hi, notify"), after "line N, " when the YAML has one of `paths`
+        (("steps", 0, "notify"),): the line of the deepest of them it has, as a thing
+        may be written in more than one way (`send: {text: Hi}`, or with `default`)."""
+        found = [place_in(self._node, path).line for path in paths] if self._node else []
+        line = max((line for line in found if line is not None), default=None)
+        return place if line is None else f"line {line}, {place}"

@@ -42,7 +42,7 @@ from journeys.models import (
     JourneyVersion,
     ending,
 )
-from journeys.spec import JourneySpec
+from journeys.spec import JourneySpec, SourceLines
 from segments.rfm.scoring import DEFAULT_SEGMENT_MAP
 
 CLI_ACTOR = 0  # the audit log's admin for changes made with the `segbot` command
@@ -76,8 +76,9 @@ async def save_journey(
 ) -> SavedJourney:
     """Check and save the journey (live when new), or a new version of it; commits."""
     link = SAMPLE_TRACKED_URL if public_url is None else f"{public_url}/r/{'x' * 40}"
-    await check_templates(template_drafts(spec), link=link)
-    await check_names(session, spec, now=now, rfm_segments=rfm_segments)
+    lines = SourceLines(source)
+    await check_templates(template_drafts(spec, lines), link=link)
+    await check_names(session, spec, now=now, rfm_segments=rfm_segments, lines=lines)
     journey = await _counted_up(session, spec.name, now)
     campaign = hidden_campaign(spec, version=journey.version, now=now)
     session.add(campaign)

@@ -86,8 +86,54 @@ async def test_every_name_that_cannot_be_used_is_named_at_once(world: Journeys) 
         await world.save(
             GOOD.replace("trigger: subscribed", "trigger: {left_segment: gone}\nentry: {rule: 'x'}")
         )
-    assert "trigger.left_segment: no segment named 'gone'" in str(error.value)
-    assert "entry.rule:" in str(error.value)
+    assert "line 3, trigger.left_segment: no segment named 'gone'" in str(error.value)
+    assert "line 4, entry.rule:" in str(error.value)
+
+
+LINED = """
+name: lined
+trigger: subscribed
+steps:
+  - id: hello
+    send: {text: "Hello"}
+  - id: check
+    if: "buyer and lang = = en"
+  - id: again
+    send:
+      audience:
+        - segment: vip
+          variants:
+            - {name: a, split: 100, text: "{{ first_name }}"}
+      default:
+        text: |
+          Hi,
+          {{ first_name | upper }}
+  - id: tell
+    notify: "{{ first_name }}"
+"""
+
+
+@pytest.mark.parametrize(
+    ("broken", "place"),
+    [
+        ('text: "{{ first_name }}"', "line 14, step again, vip, variant a"),
+        ("{{ first_name | upper }}", "line 16, step again, default, variant a"),
+        ('notify: "{{ first_name }}"', "line 20, step tell, notify"),
+    ],
+)
+async def test_a_template_that_cannot_be_used_is_told_with_its_line(
+    world: Journeys, broken: str, place: str
+) -> None:
+    with pytest.raises(SegbotError) as error:
+        await world.save(LINED.replace(broken, broken.replace("}}", "}")))
+    assert str(error.value).startswith(f"{place}: template syntax error")
+
+
+async def test_a_name_or_rule_that_cannot_be_used_is_told_with_its_line(world: Journeys) -> None:
+    with pytest.raises(JourneyCheckError) as error:
+        await world.save(LINED)
+    assert "line 8, step check, if: at column 18" in str(error.value)
+    assert "line 12, step again, audience vip: no segment named 'vip'" in str(error.value)
 
 
 async def test_a_journeys_messages_are_in_no_campaign_list(world: Journeys) -> None:
