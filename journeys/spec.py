@@ -13,7 +13,7 @@ forward, so each step happens at most once per enrolment and every journey ends.
 from pathlib import Path
 from typing import Annotated, Any, Self
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, StrictInt, ValidationError, field_validator, model_validator
 
 from broadcasts.languages import LanguageCode
 from broadcasts.schedule_spec import known_zone
@@ -43,7 +43,7 @@ class JourneySpec(Strict):
     entry: EntrySpec = EntrySpec()
     steps: Annotated[list[StepSpec], Field(min_length=1, max_length=MAX_STEPS)]
     goal: GoalSpec | None = None
-    holdout: Annotated[int, Field(ge=0, le=50)] = 0  # percent kept out, for lift
+    holdout: Annotated[StrictInt, Field(ge=0, le=50)] = 0  # percent kept out, for lift
     frequency_cap: FrequencyCap | None = None  # shared with broadcasts (README)
     quiet_hours: QuietHours | None = None
     timezone: str = "UTC"  # for subscribers whose timezone is unknown

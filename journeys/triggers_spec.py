@@ -23,6 +23,7 @@ from pydantic import (
     AfterValidator,
     BeforeValidator,
     Field,
+    StrictInt,
     TypeAdapter,
     ValidationError,
     field_validator,
@@ -43,6 +44,7 @@ _SPAN = re.compile(r"^([1-9][0-9]{0,5})([smhdw])$")
 _ISO_SPAN = re.compile(r"^P[0-9YWDTHMS.]+$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 MAX_SPAN = timedelta(days=3 * 366)
+YEAR_DAYS = 366  # the most days a yearly date's trigger may come before or after it
 
 
 def _span(value: Any) -> Any:
@@ -98,7 +100,7 @@ class Anchor(enum.StrEnum):
 class DateTrigger(Strict):
     attribute: Annotated[str, Field(pattern=r"^[A-Za-z0-9_]{1,64}$")] | None = None
     after: Anchor | None = None
-    days: Annotated[int, Field(ge=-366, le=3660)] = 0
+    days: Annotated[StrictInt, Field(ge=-366, le=3660)] = 0
 
     @model_validator(mode="after")
     def _one_anchor(self) -> Self:
@@ -106,6 +108,10 @@ class DateTrigger(Strict):
             raise ValueError("date: give either attribute (a date every year) or after")
         if self.after is not None and self.days < 1:
             raise ValueError("date: after needs days of 1 or more")
+        if self.attribute is not None and abs(self.days) > YEAR_DAYS:
+            raise ValueError(
+                f"date: days before or after a date every year are -{YEAR_DAYS} to {YEAR_DAYS}"
+            )
         return self
 
 

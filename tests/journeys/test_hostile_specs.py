@@ -46,3 +46,21 @@ def test_a_reentry_duration_out_of_range_is_told_plainly(reentry: str) -> None:
         f"j.yaml: line 3, entry.reentry: reentry '{reentry}': a duration is longer than 0s "
         "and at most 1098d"
     )
+
+
+@pytest.mark.parametrize(
+    ("field", "said"),
+    [
+        ("holdout: true", "line 3, holdout: Input should be a valid integer"),
+        (
+            "trigger: {date: {attribute: birthday, days: 3660}}",
+            "date: days before or after a date every year are -366 to 366",
+        ),
+        ("trigger: {date: {after: subscribed, days: 1.5}}", "Input should be a valid integer"),
+    ],
+)
+def test_a_number_that_means_something_else_is_refused(field: str, said: str) -> None:
+    text = f"name: x\ntrigger: replied\n{field}\n{STEPS}"
+    if field.startswith("trigger:"):
+        text = f"name: x\n{field}\n{STEPS}"
+    assert said in mistake(text)
