@@ -87,18 +87,23 @@ def tracked_url(public_url: str, ref: LinkRef, *, secret: str) -> str:
 
 
 def with_utm(url: str, *, campaign: str, content: str) -> str:
-    """`url` with UTM parameters added; ones the URL already has are left as they are."""
+    """`url` with UTM parameters added after its own query, which is kept as written (read
+    only to see which UTM parameters it has already: those are left as they are)."""
     parts = urlsplit(url)
-    query = parse_qsl(parts.query, keep_blank_values=True)
-    present = {key for key, _ in query}
+    present = {key for key, _ in parse_qsl(parts.query, keep_blank_values=True)}
     wanted = {
         "utm_source": "telegram",
         "utm_medium": "bot",
         "utm_campaign": campaign,
         "utm_content": content,
     }
-    query += [(key, value) for key, value in wanted.items() if value and key not in present]
-    return urlunsplit(parts._replace(query=urlencode(query)))
+    added = urlencode(
+        [(key, value) for key, value in wanted.items() if value and key not in present]
+    )
+    if not added:
+        return url
+    joined = added if not parts.query else parts.query.removesuffix("&") + "&" + added
+    return urlunsplit(parts._replace(query=joined))
 
 
 def urls_in(text: str) -> list[str]:
@@ -165,21 +170,28 @@ async def follow(
     if machine is not None:
         logger.debug("link %d fetched by a machine (%s): redirected, not counted", link.id, machine)
         return target
-    if await _gone(session, ref.subscriber_id) or await _clicked_just_now(session, ref, now):
+    # Taps at the same moment take turns, each finding the clicks of those before it: on
+    # PostgreSQL the subscriber's row stays locked until the commit, on SQLite the write
+    # transaction (begun by the INSERT) holds the database until then.
+    if await _gone(session, ref.subscriber_id, lock=True):
         return target
-    session.add(
-        Event(
-            subscriber_id=ref.subscriber_id,
-            type=EventType.LINK_CLICK,
-            occurred_at=now,
-            delivery_id=ref.delivery_id,
-            payload={"link": link.id, "tags": link.tags},
-        )
+    click = Event(
+        subscriber_id=ref.subscriber_id,
+        type=EventType.LINK_CLICK,
+        occurred_at=now,
+        delivery_id=ref.delivery_id,
+        payload={"link": link.id, "tags": link.tags},
     )
+    session.add(click)
     try:
-        await session.commit()
+        await session.flush()
     except IntegrityError:  # the row was deleted since `_gone` looked: nobody to log
         await session.rollback()
+        return target
+    if await _clicked_just_now(session, ref, now, besides=click.id):
+        await session.rollback()
+    else:
+        await session.commit()
     return target
 
 
@@ -214,20 +226,25 @@ def _unsafe(url: str, problem: str) -> UnsafeTargetError:
     return UnsafeTargetError(f"the link target {url[:80]!r} {problem}")
 
 
-async def _gone(session: AsyncSession, subscriber_id: int) -> bool:
-    """No such subscriber any more, or only the anonymous row `/forget` leaves."""
-    found = await session.scalar(
-        select(Subscriber.id).where(Subscriber.id == subscriber_id, ~is_erased())
-    )
+async def _gone(session: AsyncSession, subscriber_id: int, *, lock: bool = False) -> bool:
+    """No such subscriber any more, or only the anonymous row `/forget` leaves. With
+    `lock`, their row is locked until the transaction ends (PostgreSQL)."""
+    query = select(Subscriber.id).where(Subscriber.id == subscriber_id, ~is_erased())
+    found = await session.scalar(query.with_for_update() if lock else query)
     return found is None
 
 
-async def _clicked_just_now(session: AsyncSession, ref: LinkRef, now: datetime) -> bool:
+async def _clicked_just_now(
+    session: AsyncSession, ref: LinkRef, now: datetime, *, besides: int
+) -> bool:
+    """Whether the link got a click from the subscriber within DOUBLE_HIT_WINDOW, other
+    than the event `besides`."""
     recent = await session.scalars(
         select(Event.payload).where(
             Event.subscriber_id == ref.subscriber_id,
             Event.type == EventType.LINK_CLICK,
             Event.occurred_at > now - DOUBLE_HIT_WINDOW,
+            Event.id != besides,
         )
     )
     return any(payload.get("link") == ref.link_id for payload in recent)

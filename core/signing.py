@@ -24,10 +24,15 @@ def b64url(data: bytes) -> str:
 
 
 def b64url_decode(text: str) -> bytes:
-    """Decode unpadded base64url; raises ValueError on anything else."""
+    """Decode unpadded base64url, written as `b64url` writes it; raises ValueError on
+    anything else (the decoder alone skips characters outside the alphabet, so a token
+    with `!` or `.` added would read as the token without them)."""
     if not text.isascii():
         raise ValueError("not base64url")
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    data = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    if b64url(data) != text:
+        raise ValueError("not base64url as segbot writes it")
+    return data
 
 
 class Signer:

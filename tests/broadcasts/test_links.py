@@ -1,3 +1,4 @@
+import asyncio
 from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
 
@@ -5,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from broadcasts.click_filter import NotAClick, not_a_click
 from broadcasts.links import (
@@ -54,6 +55,8 @@ def test_tokens_are_short() -> None:
         lambda token: "",
         lambda token: "ñ" * 20,
         lambda token: token[:-SIGNED_LENGTH] + "ñ" * SIGNED_LENGTH,  # a signature outside ASCII
+        lambda token: token[:3] + "!.~" + token[3:],  # outside the alphabet: skipped, it read
+        lambda token: token[:3] + "=" + token[3:],
     ],
 )
 def test_a_tampered_token_reads_as_nothing(mangle: object) -> None:
@@ -78,6 +81,20 @@ def test_utm_parameters_are_added_without_clobbering() -> None:
         "utm_medium": ["bot"],
         "utm_campaign": ["bf"],
     }
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["q=caf%E9", "sid=a;b=2", "flag", "q=a%20b&&z=1", "x=1&", "a=1&a=2"],
+    ids=["latin-1", "semicolons", "a bare key", "an empty pair", "a trailing &", "a key twice"],
+)
+def test_the_targets_own_query_is_kept_as_written(query: str) -> None:
+    tracked = with_utm(f"https://shop.example/p?{query}#top", campaign="bf", content="a")
+    kept = query.removesuffix("&")
+    assert tracked == (
+        f"https://shop.example/p?{kept}&utm_source=telegram&utm_medium=bot&utm_campaign=bf"
+        "&utm_content=a#top"
+    )
 
 
 def test_urls_in_text_and_html_are_found_and_rewritten() -> None:
@@ -282,6 +299,23 @@ async def test_a_click_is_logged_once_and_machines_not_at_all(session: AsyncSess
     ] * 2
     missing = LinkRef(999, subscriber_id)
     assert await follow(session, ref=missing, method="GET", headers=BROWSER, now=NOW) is None
+
+
+async def test_taps_at_the_same_moment_count_once(
+    session: AsyncSession, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    subscriber_id = await subscriber(session)
+    links = await register_links(session, ["https://a.example"], now=NOW)
+    await session.commit()
+    ref = LinkRef(links["https://a.example"], subscriber_id)
+
+    async def tap() -> str | None:
+        async with sessionmaker() as own:
+            return await follow(own, ref=ref, method="GET", headers=BROWSER, now=NOW)
+
+    await asyncio.gather(*(tap() for _ in range(5)))
+    clicks = await session.scalars(select(Event).where(Event.type == EventType.LINK_CLICK))
+    assert len(clicks.all()) == 1
 
 
 async def test_nobody_is_logged_for_a_subscriber_who_is_gone(session: AsyncSession) -> None:
