@@ -12,7 +12,7 @@ from html import escape
 
 import pandas as pd
 from aiogram.types import BufferedInputFile
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 
 from bot.admin import charts
 from bot.admin.draft import NAME
@@ -94,8 +94,8 @@ async def segment_command(call: Call) -> None:
     except RuleError as error:
         raise QueryError(error, text) from None
     active = where & (Subscriber.status == SubscriberStatus.ACTIVE)
-    total = int(await call.session.scalar(select(func.count()).where(where)) or 0)
-    reachable = int(await call.session.scalar(select(func.count()).where(active)) or 0)
+    total = await _counted(call, where)
+    reachable = await _counted(call, active)
     sample = (
         await call.session.scalars(
             select(Subscriber).where(where).order_by(Subscriber.id).limit(SAMPLE)
@@ -166,6 +166,13 @@ async def _size_chart(call: Call, segment: Segment) -> None:
     )
 
 
+async def _counted(call: Call, where: ColumnElement[bool]) -> int:
+    """Subscribers `where` holds for (from the subscribers table: a rule of tags or
+    segments alone names none of its columns)."""
+    counted = select(func.count()).select_from(Subscriber).where(where)
+    return int(await call.session.scalar(counted) or 0)
+
+
 def name_problem(name: str) -> str | None:
     """Why `name` cannot name a segment saved from the chat or the console, if it cannot."""
     if NAME.fullmatch(name):
@@ -196,7 +203,7 @@ async def segment_save_command(call: Call) -> None:
         raise QueryError(error, rule_text) from None
     rules = await saved_rules(call.session, rfm_segments=call.services.rfm_names)
     where = condition(rules[segment.name], now=call.clock(), segments=rules)
-    size = int(await call.session.scalar(select(func.count()).where(where)) or 0)
+    size = await _counted(call, where)
     await call.reply(
         f"Saved {bold(segment.name)} (version {segment.version}): "
         f"{code(excerpt(segment.rule_text, ECHOED))}\n"
