@@ -34,6 +34,14 @@ class SegmentKind(enum.StrEnum):
     LOOKALIKE = "lookalike"  # the subscribers most similar to a seed segment
 
 
+MEMBERSHIP_TAG = "segment:"  # prefix of the tags that hold generated segments' members
+
+
+def membership_tag(segment_id: int) -> str:
+    """The tag a generated segment's members carry (its rule is `tag:"<this>"`)."""
+    return f"{MEMBERSHIP_TAG}{segment_id}"
+
+
 class Segment(Base):
     """A saved rule with a name; `version` counts saves, each kept in SegmentVersion."""
 

@@ -16,8 +16,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db import for_audience_queries
 from core.errors import SegbotError
+from core.models import SubscriberTag
 from segments.explain import Explanation, explain
-from segments.models import Segment, SegmentKind, SegmentMember, SegmentVersion
+from segments.models import (
+    Segment,
+    SegmentKind,
+    SegmentMember,
+    SegmentVersion,
+    membership_tag,
+)
 from segments.rfm.scoring import DEFAULT_SEGMENT_MAP
 from segments.rules import (
     JsonRule,
@@ -197,8 +204,11 @@ async def _store(
 
 async def delete_segments(session: AsyncSession, *, segment_ids: Collection[int]) -> None:
     """Delete the segments with their members, versions, size history and profiles (the
-    members here: their table keeps no foreign keys, see `SegmentMember`). No commit."""
+    members here: their table keeps no foreign keys, see `SegmentMember`), and the tags
+    that held a generated segment's members. No commit."""
     ids = list(segment_ids)
+    tags = [membership_tag(segment_id) for segment_id in ids]
+    await session.execute(delete(SubscriberTag).where(SubscriberTag.tag.in_(tags)))
     await session.execute(delete(SegmentMember).where(SegmentMember.segment_id.in_(ids)))
     await session.execute(delete(Segment).where(Segment.id.in_(ids)))
 

@@ -12,22 +12,23 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import BigInteger, bindparam, delete, func, insert, literal, select
+from sqlalchemy import BigInteger, bindparam, func, insert, literal, select
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.frames import insert_records, stored_times
 from core.models import SubscriberTag
-from segments.ai.tag_columns import MEMBERSHIP_TAG
-from segments.models import Segment, SegmentKind, SegmentProfile, SegmentVersion
+from segments.models import (
+    Segment,
+    SegmentKind,
+    SegmentProfile,
+    SegmentVersion,
+    membership_tag,
+)
 from segments.rules import Tagged, to_json, to_text
 from segments.saved import MAX_NAME, delete_segments
 
 BATCH = 50_000
-
-
-def membership_tag(segment_id: int) -> str:
-    return f"{MEMBERSHIP_TAG}{segment_id}"
 
 
 async def remove_generated(
@@ -42,10 +43,7 @@ async def remove_generated(
     found = (await session.execute(statement)).all()
     if not found:
         return []
-    ids = [segment_id for segment_id, _ in found]
-    tags = [membership_tag(segment_id) for segment_id in ids]
-    await session.execute(delete(SubscriberTag).where(SubscriberTag.tag.in_(tags)))
-    await delete_segments(session, segment_ids=ids)
+    await delete_segments(session, segment_ids=[segment_id for segment_id, _ in found])
     return sorted(name for _, name in found)
 
 

@@ -13,8 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.models import EventType, SubscriberTag
 from segments.ai.columns import Array, positions, read_columns
+from segments.models import MEMBERSHIP_TAG
 
-MEMBERSHIP_TAG = "segment:"  # prefix of the tags that hold generated segments' members
 MAX_TAGS = 20
 MIN_TAG_SHARE = 0.01
 
