@@ -22,6 +22,9 @@ from core.yaml_loading import YamlFileError, load_yaml
 ConfigSections = dict[str, Any]
 Location = tuple[int | str, ...]
 M = TypeVar("M", bound=BaseModel)
+# The longest "every N minutes" a section may ask for: the schedulers that read it keep
+# their next time as a date, and 10**13 minutes is past the last one there is.
+MINUTES_IN_A_WEEK = 7 * 24 * 60
 
 
 def load_config_file(path: Path | None, *, given_as: str = "SEGBOT_CONFIG") -> ConfigSections:

@@ -24,7 +24,7 @@ from typing import Annotated, Literal
 import phonenumbers
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
-from core.config import ConfigSections, validated
+from core.config import MINUTES_IN_A_WEEK, ConfigSections, validated
 from core.errors import ConfigError
 from crm_sync.mapping import Attributes, DateFormat, ReadingOptions, TimeZone
 
@@ -77,7 +77,7 @@ class RecordRules(_Strict):
 
 class _ConnectorBase(ReadingOptions):
     name: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
-    every_minutes: Annotated[int, Field(gt=0)] | None = None
+    every_minutes: Annotated[int, Field(gt=0, le=MINUTES_IN_A_WEEK)] | None = None
 
 
 class FilesConnectorConfig(_ConnectorBase):

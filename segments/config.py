@@ -27,7 +27,7 @@ from typing import Annotated, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from core.config import ConfigSections, validated
+from core.config import MINUTES_IN_A_WEEK, ConfigSections, validated
 from core.errors import ConfigError
 from core.models import EventType
 from segments.levels import STAGES
@@ -160,7 +160,7 @@ class RefreshConfig(_Strict):
     """`segments: {refresh_every_minutes: N}`: how often the running bot rescores RFM,
     restages the ladder, recomputes activity levels and refreshes every saved segment."""
 
-    refresh_every_minutes: Annotated[int, Field(gt=0)] = 15
+    refresh_every_minutes: Annotated[int, Field(gt=0, le=MINUTES_IN_A_WEEK)] = 15
 
 
 class SegmentsConfig(_Strict):

@@ -47,6 +47,14 @@ def test_no_file_is_every_default() -> None:
         ({"activity": {"window_days": -1}}, "activity.window_days: "),
         ({"quiz": {"questions": "none"}}, "quiz.questions: "),
         ({"crm": {"connectors": [{"name": "x"}]}}, "crm.connectors.0"),
+        (
+            {"segments": {"refresh_every_minutes": 5_000_000_000}},
+            "segments.refresh_every_minutes: Input should be less than or equal to 10080",
+        ),
+        (
+            {"crm": {"connectors": [{"name": "x", "type": "files", "every_minutes": 10**13}]}},
+            "less than or equal to 10080",
+        ),
     ],
 )
 def test_a_mistake_is_one_line_naming_its_key(sections: dict[str, object], message: str) -> None:
