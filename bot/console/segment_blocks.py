@@ -19,7 +19,14 @@ from segments.rules import (
     parse,
     to_text,
 )
-from segments.rules.fields import FIXED_FIELDS, FieldSpec, Kind, check_condition, field_spec
+from segments.rules.fields import (
+    FIXED_FIELDS,
+    FieldSpec,
+    Kind,
+    check_condition,
+    field_name,
+    field_spec,
+)
 from segments.rules.tokens import TokenKind, tokenize
 from segments.rules.tree import Scalar
 
@@ -50,7 +57,7 @@ def add_condition(
     if join not in JOINS:
         raise RuleTypeError("join a condition with `and` or `or`")
     field = field.strip()
-    named = field if field.startswith(("attr.", "crm.")) else field.lower()
+    named = field_name(field)
     spec = field_spec(named, rfm_segments=rfm_segments)
     op, negated = OPERATORS[operator]
     operand: Scalar | tuple[Scalar, ...] | None = None

@@ -14,7 +14,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from segments.rules import Action, Flag, Op, RuleError
-from segments.rules.fields import FIXED_FIELDS, FieldSpec, check_operator, field_spec
+from segments.rules.fields import FIXED_FIELDS, FieldSpec, check_operator, field_name, field_spec
 from segments.rules.text_form import name
 from segments.rules.tokens import Token, TokenKind, tokenize
 from segments.rules.tree import COMPARISONS
@@ -176,7 +176,7 @@ class _Walk:
             return Expect.SEGMENT_WORD
         if token.kind is not TokenKind.WORD or keyword is not None:
             return Expect.UNKNOWN
-        word = text if text.startswith(("attr.", "crm.")) else text.lower()
+        word = field_name(text)
         if word in _FLAG_NAMES:
             return Expect.JOIN
         if word in _ACTION_NAMES:

@@ -150,6 +150,16 @@ _KIND_OPS = {
 }
 
 
+def field_name(written: str) -> str:
+    """A field as written (`Lang`, `ATTR.Score`) as rules name it: the fixed fields and the
+    `attr.`/`crm.` of a custom one in lower case, the custom attribute's own name as it
+    is (attributes are keys: `Score` is not `score`)."""
+    namespace, dot, attribute = written.partition(".")
+    if dot and namespace.lower() in ("attr", "crm"):
+        return f"{namespace.lower()}.{attribute}"
+    return written.lower()
+
+
 def field_spec(
     name: str, *, rfm_segments: Collection[str] = DEFAULT_SEGMENT_MAP.names
 ) -> FieldSpec:

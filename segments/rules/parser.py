@@ -13,7 +13,7 @@ from typing import TypeVar
 from segments.rfm.scoring import DEFAULT_SEGMENT_MAP
 from segments.rules import limits
 from segments.rules.errors import RuleError, RuleLimitError, RuleSyntaxError, RuleTypeError
-from segments.rules.fields import check_condition, check_operator, field_spec
+from segments.rules.fields import check_condition, check_operator, field_name, field_spec
 from segments.rules.tokens import Token, TokenKind, tokenize
 from segments.rules.tree import (
     COMPARISONS,
@@ -181,8 +181,7 @@ class _Parser:
         return self.condition(token)
 
     def condition(self, field_token: Token) -> Rule:
-        name = field_token.text
-        name = name if name.startswith(("attr.", "crm.")) else name.lower()
+        name = field_name(field_token.text)
         spec = self.located(field_token, lambda: field_spec(name, rfm_segments=self.rfm_segments))
         operator = self.peek()
         negated, op = self.operator(name)

@@ -48,6 +48,17 @@ def test_the_issue_example_parses_into_the_tree_it_means() -> None:
     assert to_text(parse(ISSUE_EXAMPLE)) == ISSUE_EXAMPLE
 
 
+@pytest.mark.parametrize(
+    ("written", "field"),
+    [("AGE", "age"), ("attr.Score", "attr.Score"), ("ATTR.Score", "attr.Score"),
+     ("Crm.VIP_level", "crm.VIP_level")],
+)  # fmt: skip
+def test_a_fields_name_is_read_whatever_its_case_but_an_attributes_own_name_is_kept(
+    written: str, field: str
+) -> None:
+    assert parse(f"{written} = 1") == Condition(field, Op.EQ, 1)
+
+
 def test_and_binds_tighter_than_or_and_parentheses_group() -> None:
     a, b, c = (Condition("lang", Op.EQ, lang) for lang in ("es", "en", "ru"))
     assert parse("lang = es or lang = en and lang = ru") == AnyOf((a, AllOf((b, c))))
