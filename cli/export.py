@@ -80,9 +80,16 @@ def _stdout() -> Iterator[TextIO]:
 @contextmanager
 def _complete_file(path: Path) -> Iterator[TextIO]:
     """`path` to write a CSV to, written beside it first and moved onto it only when the
-    block ends without an error."""
+    block ends without an error. A symbolic link's target is the file written; what is
+    not a file (a pipe, a device) is written to as it is, having nothing to replace it."""
     if path.is_dir():  # first: ".", "/" and "" (read as ".") have no name to write beside
         raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
+    if path.is_symlink():
+        path = path.resolve()
+    if path.exists() and not path.is_file():
+        with path.open("w", encoding="utf-8", newline="") as stream:
+            yield stream
+        return
     partial = path.with_name(f".{path.name}.partial")
     if path.exists() and not os.access(path, os.W_OK):  # a read-only file stays so
         raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))

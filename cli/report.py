@@ -97,18 +97,19 @@ def campaign(
                 EXIT_FAILURE,
             )
         print_campaign_report(out, report)
-        try:
-            if csv is not None:
-                csv.write_text(report_csv(report), encoding="utf-8")
-                out.print(f"wrote {csv}")
-            if results_csv_file is not None:
-                results_csv_file.write_text(results_csv(report), encoding="utf-8")
-                out.print(f"wrote {results_csv_file}")
-            if png is not None:
-                png.write_bytes(funnel_png(report))
-                out.print(f"wrote {png}")
-        except OSError as error:
-            fail(f"cannot write {error.filename}: {error.strerror}", EXIT_FAILURE)
+        files: list[tuple[Path | None, Callable[[], bytes]]] = [
+            (csv, lambda: report_csv(report).encode("utf-8")),
+            (results_csv_file, lambda: results_csv(report).encode("utf-8")),
+            (png, lambda: funnel_png(report)),
+        ]
+        for path, content in files:
+            if path is None:
+                continue
+            try:
+                path.write_bytes(content())
+            except OSError as error:  # named by its path: an error writing it names no file
+                fail(f"cannot write {path}: {error.strerror}", EXIT_FAILURE)
+            out.print(f"wrote {path}")
 
     _run(work)
 

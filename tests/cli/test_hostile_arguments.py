@@ -3,8 +3,10 @@ file it cannot use is one line on stderr and exit 2, never a traceback; a file i
 write is one line and exit 1; a subscriber's name holding terminal control sequences is
 printed as visible escapes, never sent to the terminal."""
 
+import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -194,6 +196,34 @@ async def test_an_export_to_a_folder_is_one_line(runner: CliRunner, out: str) ->
     result = await invoke(runner, segbot, "export", "anyone", "--out", out)
     assert result.exit_code == 1, result.output
     assert one_line_error(result.stderr) == f"error: cannot use {out or '.'}: Is a directory"
+
+
+async def test_an_export_through_a_link_or_into_a_pipe_writes_where_they_lead(
+    runner: CliRunner, session: AsyncSession, tmp_path: Path
+) -> None:
+    await add_subscribers(session, 2)
+    saved = await invoke(runner, segments.app, "save", "anyone", "lang = en")
+    assert saved.exit_code == 0, saved.output
+    real = tmp_path / "real.csv"
+    real.write_text("old contents\n", encoding="utf-8")
+    (tmp_path / "link.csv").symlink_to(real.name)
+    pipe = tmp_path / "pipe"
+    os.mkfifo(pipe)
+    read: list[str] = []
+    reader = threading.Thread(
+        target=lambda: read.append(pipe.read_text(encoding="utf-8")), daemon=True
+    )
+    reader.start()
+    for out in (tmp_path / "link.csv", pipe):
+        result = await invoke(
+            runner, segbot, "export", "anyone", "--format", "ids", "--out", str(out)
+        )
+        assert result.exit_code == 0, result.output
+    reader.join(timeout=10)
+    assert (tmp_path / "link.csv").is_symlink()
+    assert pipe.is_fifo()
+    assert real.read_text(encoding="utf-8").splitlines()[0] == "telegram_id"
+    assert read[0].splitlines()[0] == "telegram_id"
 
 
 async def test_a_mapping_that_is_a_folder_is_a_usage_error_not_segbot_config(

@@ -29,6 +29,16 @@ async def test_campaign_report_with_csv_and_png(
     assert png.read_bytes().startswith(b"\x89PNG")
 
 
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="no /dev/full to fill")
+async def test_a_file_that_cannot_be_written_is_named(
+    runner: CliRunner, session: AsyncSession
+) -> None:
+    await build(session)
+    result = await invoke(runner, app, "campaign", "spring", "--csv", "/dev/full")
+    assert result.exit_code == 1
+    assert "error: cannot write /dev/full: No space left on device" in result.output
+
+
 async def test_bad_input_is_one_line_and_exit_2(runner: CliRunner, tmp_path: Path) -> None:
     result = await invoke(runner, app, "campaign", "nope")
     assert result.exit_code == 1  # a name nothing has
