@@ -62,11 +62,15 @@ SCANNERS = (
     "applebot",
     "yandexbot",
     "duckduckbot",
-    # General marks of a robot: a "…bot/1.0" product, a "+https://…" contact URL
+    "slurp",  # Yahoo
+    # General marks of a robot: a "…bot/1.0" product or a "; bot;" comment, a contact URL
+    # ("+https://…", or without the +: no browser names a URL)
     "bot/",
+    "bot;",
     "crawler",
     "spider",
-    "+http",
+    "http://",
+    "https://",
 )
 
 # Scripts and servers, and headless browsers (sandboxes that open a link to test it)
@@ -80,6 +84,8 @@ HTTP_LIBRARIES = (
     "go-http-client",
     "okhttp",
     "java/",
+    "java-http-client",
+    "dalvik/",  # Android's HttpURLConnection (its web views say Mozilla)
     "apache-httpclient",
     "jakarta commons-httpclient",
     "libwww-perl",
@@ -90,11 +96,17 @@ HTTP_LIBRARIES = (
     "dart:io",
     "http.rb",
     "reqwest",
+    "httpie/",
+    "deno/",
+    "bun/",
     "postmanruntime",
     "scrapy",
     "headlesschrome",
     "phantomjs",
 )
+
+# Libraries whose whole User-Agent is one word (Ruby's Net::HTTP says "Ruby")
+BARE_LIBRARY_AGENTS = frozenset({"ruby", "java", "python", "perl"})
 
 
 def not_a_click(*, method: str, headers: Mapping[str, str]) -> NotAClick | None:
@@ -109,6 +121,8 @@ def not_a_click(*, method: str, headers: Mapping[str, str]) -> NotAClick | None:
     agent = lowered.get("user-agent", "").strip()
     if not agent:
         return NotAClick.NO_USER_AGENT
+    if agent in BARE_LIBRARY_AGENTS:
+        return NotAClick.HTTP_LIBRARY
     if any(fragment in agent for fragment in SCANNERS):
         return NotAClick.SCANNER
     if any(fragment in agent for fragment in HTTP_LIBRARIES):

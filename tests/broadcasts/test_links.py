@@ -182,8 +182,17 @@ MACHINE_AGENTS = {
         "Wget/1.21.4",
         "okhttp/4.12.0",
         "Mozilla/5.0 (X11; Linux x86_64) HeadlessChrome/126.0.0.0 Safari/537.36",
+        "Java-http-client/17.0.2",
+        "Ruby",
+        "Dalvik/2.1.0 (Linux; U; Android 14; Pixel 8 Build/AP2A.240805.005)",
+        "HTTPie/3.2.2",
+        "Deno/1.44.0",
+        "Bun/1.1.20",
     ],
     NotAClick.SCANNER: [
+        "Mozilla/5.0 (compatible; Yahoo! Slurp; http://help.yahoo.com/help/us/ysearch/slurp)",
+        "Mozilla/5.0 (compatible; Snap URL Preview Service; bot; snapchat; "
+        "https://developers.snap.com/robots)",
         "TelegramBot (like TwitterBot)",
         "facebookexternalhit/1.1 (+http://www.facebook.com/externalhit_uatext.php)",
         "Twitterbot/1.0",
