@@ -75,14 +75,16 @@ async def persona_targets(session: AsyncSession, *, names: Sequence[str]) -> lis
 
 async def persona_audience(session: AsyncSession, persona: Persona) -> PersonaAudience:
     """The persona's source segment or its rule; PersonaError when its source segment
-    was removed (an AI regeneration) and it has no rule."""
+    is gone (deleted, or replaced by a regeneration or a new lookalike of its name) and it
+    has no rule."""
     if persona.rule_text is not None:
         return PersonaAudience(persona.name[:MAX_NAME], None, persona.rule_text)
     segment = None if persona.segment_id is None else await session.get(Segment, persona.segment_id)
     if segment is None:
         raise PersonaError(
             f"persona {persona.name!r} lost its source segment {persona.source_segment!r} "
-            "(AI segments were regenerated): create it again from a segment, or give it a rule"
+            "(it was deleted, or replaced by a regeneration or a new lookalike): create it "
+            "again from a segment, or give it a rule"
         )
     return PersonaAudience(persona.name[:MAX_NAME], segment.name, None)
 

@@ -69,8 +69,9 @@ async def test_personas_from_an_ai_segment_and_by_hand(
     regenerated = await generate_ai_segments(sessionmaker, now=NOW, config=CONFIG)
     assert regenerated.orphaned_personas == [persona.name]
     await session.refresh(persona)
-    with pytest.raises(PersonaError, match="lost its source segment"):
+    with pytest.raises(PersonaError, match="lost its source segment") as lost:
         await persona_audience(session, persona)
+    assert "(it was deleted, or replaced by a regeneration or a new lookalike)" in str(lost.value)
 
 
 async def test_a_lookalike_ranks_the_planted_lookalikes_first(
