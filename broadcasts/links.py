@@ -173,7 +173,7 @@ async def follow(
     # Taps at the same moment take turns, each finding the clicks of those before it: on
     # PostgreSQL the subscriber's row stays locked until the commit, on SQLite the write
     # transaction (begun by the INSERT) holds the database until then.
-    if await _gone(session, ref.subscriber_id, lock=True):
+    if await _gone(session, ref.subscriber_id):
         return target
     click = Event(
         subscriber_id=ref.subscriber_id,
@@ -226,12 +226,11 @@ def _unsafe(url: str, problem: str) -> UnsafeTargetError:
     return UnsafeTargetError(f"the link target {url[:80]!r} {problem}")
 
 
-async def _gone(session: AsyncSession, subscriber_id: int, *, lock: bool = False) -> bool:
-    """No such subscriber any more, or only the anonymous row `/forget` leaves. With
-    `lock`, their row is locked until the transaction ends (PostgreSQL)."""
+async def _gone(session: AsyncSession, subscriber_id: int) -> bool:
+    """No such subscriber any more, or only the anonymous row `/forget` leaves; else
+    their row is locked until the transaction ends (PostgreSQL)."""
     query = select(Subscriber.id).where(Subscriber.id == subscriber_id, ~is_erased())
-    found = await session.scalar(query.with_for_update() if lock else query)
-    return found is None
+    return await session.scalar(query.with_for_update()) is None
 
 
 async def _clicked_just_now(

@@ -11,7 +11,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.errors import SegbotError
-from journeys.spec import JourneySpec, SourceLines
+from journeys.spec import NO_LINES, JourneySpec, SourceLines
 from segments.levels import STAGES
 from segments.rules import RuleError, parse, segments_named_in
 from segments.rules.compiler import condition
@@ -31,10 +31,9 @@ class _Named:
     rule: str | None = None
 
 
-def _named(spec: JourneySpec, lines: SourceLines | None = None) -> Iterator[_Named]:
+def _named(spec: JourneySpec, lines: SourceLines) -> Iterator[_Named]:
     """Every segment and rule the journey names, in its order: the trigger's segments, the
     entry rule, then each step's `if` and its send audiences."""
-    lines = lines or SourceLines(None)
     for key in ("entered_segment", "left_segment"):
         place = lines.at(f"trigger.{key}", ("trigger", key))
         yield _Named(place, segment=getattr(spec.trigger, key))
@@ -53,11 +52,10 @@ async def check_names(
     *,
     now: datetime,
     rfm_segments: Collection[str],
-    lines: SourceLines | None = None,
+    lines: SourceLines,
 ) -> None:
     """JourneyCheckError naming every segment, rule, RFM segment or stage that cannot be
-    used, each with its place (and line, with the journey's `lines`)."""
-    lines = lines or SourceLines(None)
+    used, each with its place and its line in the journey's YAML (`lines`)."""
     rules = await saved_rules(session, rfm_segments=rfm_segments)
     problems: list[str] = []
     for key, name, known in (
@@ -83,7 +81,7 @@ def segments_named(spec: JourneySpec, *, rfm_segments: Collection[str]) -> set[s
     """Every saved segment the journey names: in its trigger, its send audiences, and
     (`in segment`) its entry, if and audience rules."""
     named: set[str] = set()
-    for each in _named(spec):
+    for each in _named(spec, NO_LINES):
         if each.segment is not None:
             named.add(each.segment)
         if each.rule is not None:

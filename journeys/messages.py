@@ -77,10 +77,9 @@ def hidden_campaign(spec: JourneySpec, *, version: int, now: datetime) -> Campai
     return campaign
 
 
-def template_drafts(spec: JourneySpec, lines: SourceLines | None = None) -> list[TemplateDraft]:
-    """Every template the journey holds, in every language, with its place (and line,
-    with the journey's `lines`): what saving checks (broadcasts.templates.check)."""
-    lines = lines or SourceLines(None)
+def template_drafts(spec: JourneySpec, lines: SourceLines) -> list[TemplateDraft]:
+    """Every template the journey holds, in every language, with its place and its line
+    in the journey's YAML (`lines`): what saving checks (broadcasts.templates.check)."""
     drafts = []
     for number, step in enumerate(spec.steps):
         if step.notify is not None:
@@ -88,6 +87,7 @@ def template_drafts(spec: JourneySpec, lines: SourceLines | None = None) -> list
             drafts.append(TemplateDraft(step.notify, caption=False, place=place))
         if step.send is None:
             continue
+        send = ("steps", number, "send")
         targets: list[tuple[str, tuple[str | int, ...], list[VariantSpec]]] = [
             (target.name, ("audience", position), target.variants)
             for position, target in enumerate(step.send.audience)
@@ -98,7 +98,6 @@ def template_drafts(spec: JourneySpec, lines: SourceLines | None = None) -> list
             for index, variant in enumerate(variants):
                 content = MessageContent.of_spec(variant, language=spec.language)
                 field = "text" if variant.text is not None else "caption"
-                send = ("steps", number, "send")
                 place = lines.at(
                     f"step {step.id}, {label}, variant {variant.name}",
                     (*send, *where, "variants", index, field),

@@ -108,13 +108,8 @@ class JourneySpec(Strict):
         return None if target == END else target
 
     def stored(self) -> dict[str, Any]:
-        """As JSON, for `JourneyVersion.spec` (read back with `stored_spec`). What is not
-        given is left out, but a `set` step's value of null is a value it sets, and is kept."""
-        data = self.model_dump(mode="json", by_alias=True, exclude_none=True)
-        for step, kept in zip(self.steps, data["steps"], strict=True):
-            if step.set is not None and step.set.value is None:
-                kept["set"]["value"] = None
-        return data
+        """As JSON, for `JourneyVersion.spec` (read back with `stored_spec`)."""
+        return self.model_dump(mode="json", by_alias=True, exclude_none=True)
 
 
 def parse_journey(text: str, *, source: str = "journey", base: Path | None = None) -> JourneySpec:
@@ -181,6 +176,9 @@ class SourceLines:
         """`place` ("step hi, notify"), after "line N, " when the YAML has one of `paths`
         (("steps", 0, "notify"),): the line of the deepest of them it has, as a thing
         may be written in more than one way (`send: {text: Hi}`, or with `default`)."""
-        found = [place_in(self._node, path).line for path in paths] if self._node else []
+        found = [place_in(self._node, path).line for path in paths]
         line = max((line for line in found if line is not None), default=None)
         return place if line is None else f"line {line}, {place}"
+
+
+NO_LINES = SourceLines(None)  # for a journey known only as a spec (stored, say)

@@ -7,7 +7,13 @@ import enum
 import math
 from typing import Annotated, Any, Self
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import (
+    Field,
+    SerializerFunctionWrapHandler,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 from broadcasts.spec import ClockTime, DefaultSpec, TargetSpec
 from journeys.happenings import Happening, StepId, Strict
@@ -87,6 +93,12 @@ class WaitSpec(Strict):
 class SetAttribute(Strict):
     attribute: AttributeName
     value: str | int | float | bool | None
+
+    @model_serializer(mode="wrap")
+    def _null_kept(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """Null is a value `set` sets, not an absence: kept when a dump leaves out what is
+        None (a journey's stored spec)."""
+        return {**handler(self), "value": self.value}
 
     @field_validator("value")
     @classmethod
