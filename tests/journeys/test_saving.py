@@ -4,6 +4,7 @@ status changes are audited and refused when they make no sense."""
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from broadcasts.campaigns import UnknownCampaignError, get_campaign, list_campaigns
 from core.errors import SegbotError
@@ -147,25 +148,26 @@ async def test_a_journeys_messages_are_in_no_campaign_list(world: Journeys) -> N
             await get_campaign(session, ref="journey:good:v1")
 
 
+async def change_good(
+    session: AsyncSession, world: Journeys, status: JourneyStatus, *, actor: int
+) -> None:
+    """`set_status` of the journey `good`."""
+    await set_status(session, name="good", status=status, now=world.clock(), actor=actor)
+
+
 async def test_a_resume_that_came_while_the_journey_was_archived_is_refused(
     world: Journeys,
 ) -> None:
     await world.save(GOOD)
     async with world.sessionmaker() as session:
-        await set_status(
-            session, name="good", status=JourneyStatus.PAUSED, now=world.clock(), actor=7
-        )
+        await change_good(session, world, JourneyStatus.PAUSED, actor=7)
 
     async with world.sessionmaker() as resuming:
         await get_journey(resuming, name="good")  # as the console reads it before it acts
         async with world.sessionmaker() as archiving:
-            await set_status(
-                archiving, name="good", status=JourneyStatus.ARCHIVED, now=world.clock(), actor=7
-            )
+            await change_good(archiving, world, JourneyStatus.ARCHIVED, actor=7)
         with pytest.raises(JourneyStateError, match="is archived: only a paused journey"):
-            await set_status(
-                resuming, name="good", status=JourneyStatus.LIVE, now=world.clock(), actor=8
-            )
+            await change_good(resuming, world, JourneyStatus.LIVE, actor=8)
     async with world.sessionmaker() as session:
         assert (await get_journey(session, name="good")).status is JourneyStatus.ARCHIVED
 
@@ -175,16 +177,10 @@ async def test_status_changes_are_audited_and_refused_when_they_make_no_sense(
 ) -> None:
     await world.save(GOOD)
     async with world.sessionmaker() as session:
-        await set_status(
-            session, name="good", status=JourneyStatus.PAUSED, now=world.clock(), actor=7
-        )
+        await change_good(session, world, JourneyStatus.PAUSED, actor=7)
         with pytest.raises(JourneyStateError, match="only a live journey can be paused"):
-            await set_status(
-                session, name="good", status=JourneyStatus.PAUSED, now=world.clock(), actor=7
-            )
-        await set_status(
-            session, name="good", status=JourneyStatus.ARCHIVED, now=world.clock(), actor=7
-        )
+            await change_good(session, world, JourneyStatus.PAUSED, actor=7)
+        await change_good(session, world, JourneyStatus.ARCHIVED, actor=7)
         actions = (await session.scalars(select(AuditLog.action).order_by(AuditLog.id))).all()
     assert actions == ["journey.save", "journey.pause", "journey.archive"]
     with pytest.raises(JourneyStateError, match="archived: save it under a new name"):

@@ -45,6 +45,17 @@ async def signed_in(
         return {**headers, CSRF_HEADER: answer.headers[CSRF_HEADER]}
 
 
+async def added_subscriber(sessionmaker: async_sessionmaker[AsyncSession], telegram_id: int) -> int:
+    """A new subscriber's id."""
+    async with sessionmaker() as session:
+        ann = Subscriber(
+            telegram_id=telegram_id, chat_id=telegram_id, subscribed_at=NOW, last_seen_at=NOW
+        )
+        session.add(ann)
+        await session.commit()
+        return ann.id
+
+
 async def saved_and_audited(sessionmaker: async_sessionmaker[AsyncSession]) -> tuple[int, int]:
     """How many segments there are, and audit log entries."""
     async with sessionmaker() as session:
@@ -126,12 +137,9 @@ async def test_a_nul_character_is_refused_before_it_reaches_the_database(
     sessionmaker: async_sessionmaker[AsyncSession],
 ) -> None:
     """PostgreSQL's text holds no NUL: saved, it was a 500 there (and kept on SQLite)."""
-    async with sessionmaker() as session:
-        ann = Subscriber(telegram_id=555, chat_id=555, subscribed_at=NOW, last_seen_at=NOW)
-        session.add(ann)
-        await session.commit()
+    ann = await added_subscriber(sessionmaker, 555)
     headers = await signed_in(client, OWNER)
-    tags = f"/console/audience/subscribers/{ann.id}/tags"
+    tags = f"/console/audience/subscribers/{ann}/tags"
     for path, data in (("/console/campaigns", CAMPAIGN), (tags, {"tag": "vip\x00"})):
         async with client.post(path, headers=headers, data=data) as answer:
             assert answer.status == 400
@@ -139,7 +147,7 @@ async def test_a_nul_character_is_refused_before_it_reaches_the_database(
     async with sessionmaker() as session:
         assert await session.scalar(select(func.count()).select_from(Campaign)) == 0
         assert await session.scalar(select(func.count()).select_from(AuditLog)) == 0
-        assert (await session.get(Subscriber, ann.id)) is not None
+        assert (await session.get(Subscriber, ann)) is not None
 
 
 @pytest.mark.parametrize("name", ["summer sale", "<b>vip</b>", "a/b", "x" * 65])
@@ -163,12 +171,9 @@ async def test_the_same_tag_given_at_once_tags_once_and_no_request_fails(
     client: TestClient[web.Request, web.Application],
     sessionmaker: async_sessionmaker[AsyncSession],
 ) -> None:
-    async with sessionmaker() as session:
-        ann = Subscriber(telegram_id=556, chat_id=556, subscribed_at=NOW, last_seen_at=NOW)
-        session.add(ann)
-        await session.commit()
+    ann = await added_subscriber(sessionmaker, 556)
     headers = await signed_in(client, OWNER)
-    tags = f"/console/audience/subscribers/{ann.id}/tags"
+    tags = f"/console/audience/subscribers/{ann}/tags"
 
     async def press() -> int:
         async with client.post(tags, headers=headers, data={"tag": "vip"}) as answer:
@@ -186,12 +191,9 @@ async def test_a_tag_of_characters_no_one_can_see_is_refused(
     sessionmaker: async_sessionmaker[AsyncSession],
     tag: str,
 ) -> None:
-    async with sessionmaker() as session:
-        ann = Subscriber(telegram_id=557, chat_id=557, subscribed_at=NOW, last_seen_at=NOW)
-        session.add(ann)
-        await session.commit()
+    ann = await added_subscriber(sessionmaker, 557)
     headers = await signed_in(client, OWNER)
-    tags = f"/console/audience/subscribers/{ann.id}/tags"
+    tags = f"/console/audience/subscribers/{ann}/tags"
     async with client.post(tags, headers=headers, data={"tag": tag}) as answer:
         assert answer.status == 400
         assert "printable characters without spaces" in await answer.text()
