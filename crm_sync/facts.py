@@ -7,8 +7,8 @@ customer's facts refreshes its subscriber's sums too. Nothing here commits.
 
 Two ways to bring them up to date: recomputed from the customers' orders
 (`refresh_facts_since`, `refresh_facts`), or moved by a batch of changed orders from what
-each was and is (`follow_order_changes`), which reads none of the customers' other orders
-and so costs the same however long their history.
+each was and is (`follow_order_changes`), which reads at most a customer's first and last
+purchase of their other orders and so costs the same however long their history.
 """
 
 from collections.abc import Iterable
@@ -74,17 +74,18 @@ async def refresh_facts(session: AsyncSession, *, customer_ids: Iterable[int]) -
 
 async def follow_order_changes(session: AsyncSession) -> None:
     """Bring the facts up to date with a batch of orders just written from `ORDERS_MATCHED`
-    (`crm_sync.store`), from what each order was when matched and what it is now, without
-    reading the customers' other orders.
+    (`crm_sync.store`), from what each order was when matched and what it is now, reading
+    no more of the customers' other orders than a first or last purchase.
 
     An order that counts as a purchase as it did (same customer, date and amount), or
     that counted neither then nor now, changes nothing. Else what it counted for is taken
     from its customer then and what it counts for added to its customer now: counts and
     sums by their differences, first and last order dates widened by the dates added. A
     customer losing a purchase on their first or last order date (so also one losing
-    their last purchase) has their facts recomputed from their orders instead: which
-    order is first or last now, only the orders know. The customers' subscribers' sums
-    follow.
+    their last purchase) has those two dates read from their purchases instead: which
+    order is first or last now, only the orders know, and the index of each customer's
+    orders by date finds them without reading the rest. One UPDATE writes every changed
+    customer; their subscribers' sums follow.
     """
     changes = _order_changes()
     removes = changes.c.removed_first.is_not(None)
@@ -97,27 +98,27 @@ async def follow_order_changes(session: AsyncSession) -> None:
             changes.c.removed_last >= Customer.last_order_at,
         ),
     )
-    their_customers = select(changes.c.customer_id).join(
-        Customer, Customer.id == changes.c.customer_id
-    )
-    recompute = (await session.scalars(their_customers.where(reaches_edge))).all()
-    totals = (
-        select(
-            Customer.id.label("customer_id"),
-            (Customer.orders_count + changes.c.orders).label("orders"),
-            func.round(Customer.total_spent + changes.c.spent, 2).label("spent"),
-            _widened(Customer.first_order_at, changes.c.added_first, earlier=True).label(
-                "first_at"
+    their_purchases = and_(Order.customer_id == Customer.id, is_purchase())
+    totals = select(
+        Customer.id.label("customer_id"),
+        (Customer.orders_count + changes.c.orders).label("orders"),
+        func.round(Customer.total_spent + changes.c.spent, 2).label("spent"),
+        case(
+            (
+                reaches_edge,
+                select(func.min(Order.ordered_at)).where(their_purchases).scalar_subquery(),
             ),
-            _widened(Customer.last_order_at, changes.c.added_last, earlier=False).label("last_at"),
-        )
-        .join(changes, Customer.id == changes.c.customer_id)
-        .where(~reaches_edge)
-    )
+            else_=_widened(Customer.first_order_at, changes.c.added_first, earlier=True),
+        ).label("first_at"),
+        case(
+            (
+                reaches_edge,
+                select(func.max(Order.ordered_at)).where(their_purchases).scalar_subquery(),
+            ),
+            else_=_widened(Customer.last_order_at, changes.c.added_last, earlier=False),
+        ).label("last_at"),
+    ).join(changes, Customer.id == changes.c.customer_id)
     await _write_totals(session, totals.subquery("totals"), synchronize=False)
-    chosen = _chosen(recompute)
-    if chosen is not None:
-        await _recompute(session, chosen, synchronize=False)
     await _refresh_their_subscribers(session, Customer.id.in_(select(changes.c.customer_id)))
 
 
