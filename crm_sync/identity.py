@@ -14,9 +14,18 @@ from numpy.dtypes import StringDType
 from phonenumbers import PhoneMetadata
 
 EMAIL_LENGTH = 320
+# Unicode's control and format characters (categories Cc and Cf: a soft hyphen, a
+# direction mark, a zero-width space, ...), which print nothing or reorder what is shown.
+INVISIBLE = (
+    r"\x00-\x1f\x7f-\x9f\xad\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2\u180e"
+    r"\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb\U000110bd"
+    r"\U000110cd\U00013430-\U00013438\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0001"
+    r"\U000e0020-\U000e007f"
+)
 # What no plain address holds: whitespace, the specials of RFC 5322 (so "<a@b.co>",
-# "mailto:a@b.co" and "a@b.co," are not taken for a@b.co) and invisible characters.
-NOT_IN_EMAIL = r'[\s()<>\[\],;:\\"\u200b-\u200d\u2060\ufeff]'
+# "mailto:a@b.co" and "a@b.co," are not taken for a@b.co), invisible characters and lone
+# surrogates (half of a UTF-16 pair, as a JSON API's `\ud800` escape reads).
+NOT_IN_EMAIL = rf'[\s()<>\[\],;:\\"{INVISIBLE}\ud800-\udfff]'
 # Already E.164 in shape: "+" and digits only, the first not 0.
 E164_SHAPE = r"\+[1-9][0-9]{1,19}"
 
@@ -114,6 +123,8 @@ def _strips_national_prefix(code: int, region: str) -> bool:
 def normalize_emails(values: pd.Series) -> pd.Series:
     """`normalize_email` over a column, vectorised (the checks run on numpy strings)."""
     email = values.astype("string").str.strip().str.lower()
+    # First: numpy's strings hold no lone surrogate.
+    email = email.mask(email.str.contains(NOT_IN_EMAIL, regex=True).fillna(False))
     missing = email.isna().to_numpy()
     text = email.to_numpy(dtype=object, na_value="").astype(StringDType())
     at = np.strings.find(text, "@")
@@ -123,7 +134,6 @@ def normalize_emails(values: pd.Series) -> pd.Series:
         & (np.strings.count(text, "@") == 1)
         & (at > 0)
         & (np.strings.find(domain, ".") >= 0)
-        & ~email.str.contains(NOT_IN_EMAIL, regex=True).fillna(False).to_numpy(dtype=bool)
         & (np.strings.str_len(text) <= EMAIL_LENGTH)
     )
     return email.where(valid)

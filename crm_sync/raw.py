@@ -4,6 +4,7 @@ a source names or says, made fit to show."""
 import datetime as dt
 import decimal
 import math
+import re
 from collections.abc import Hashable, Mapping, Sequence
 
 import numpy as np
@@ -11,6 +12,16 @@ import pandas as pd
 
 JsonValue = str | int | float | bool | None | list["JsonValue"] | dict[str, "JsonValue"]
 JsonObject = dict[str, JsonValue]
+# Half of a UTF-16 pair on its own (a JSON API's `\ud800` escape reads as one): no UTF-8
+# text holds it, so no database does.
+LONE_SURROGATE = "[\ud800-\udfff]"
+# Levels of lists and objects a raw record keeps: what an API nests deeper (its JSON
+# reads up to hundreds deep) is shown as TOO_DEEP, so storing the record recurses no
+# deeper than that.
+MAX_DEPTH = 32
+TOO_DEEP = f"[nested deeper than {MAX_DEPTH} levels: left out]"
+# What no text column holds: a lone surrogate, or a NUL (PostgreSQL refuses it).
+UNSTORABLE = "[\x00\ud800-\udfff]"
 
 
 def jsonable_records(
@@ -22,13 +33,18 @@ def jsonable_records(
         records = (rows if positions is None else rows.iloc[positions]).to_dict("records")
     else:
         records = rows if positions is None else [rows[int(i)] for i in positions]
-    return [{str(key): jsonable(value) for key, value in record.items()} for record in records]
+    return [
+        {_text(str(key)): jsonable(value) for key, value in record.items()} for record in records
+    ]
 
 
-def jsonable(value: object) -> JsonValue:
+def jsonable(value: object, *, depth: int = 0) -> JsonValue:
+    """`value` as JSON holds it; `depth`: how many lists and objects hold it."""
     if value is None or value is pd.NA or value is pd.NaT:
         return None
-    if isinstance(value, bool | str | int):
+    if isinstance(value, str):
+        return _text(value)
+    if isinstance(value, bool | int):
         return value
     if isinstance(value, float):  # JSON has no NaN or infinity: PostgreSQL refuses them
         if math.isfinite(value):
@@ -40,11 +56,28 @@ def jsonable(value: object) -> JsonValue:
         return value.isoformat()
     if isinstance(value, decimal.Decimal):
         return str(value)
+    if isinstance(value, Mapping | list | tuple) and depth == MAX_DEPTH:
+        return TOO_DEEP
     if isinstance(value, Mapping):
-        return {str(key): jsonable(item) for key, item in value.items()}
+        return {_text(str(key)): jsonable(item, depth=depth + 1) for key, item in value.items()}
     if isinstance(value, list | tuple):
-        return [jsonable(item) for item in value]
+        return [jsonable(item, depth=depth + 1) for item in value]
     return str(value)
+
+
+def encodes(text: str) -> bool:
+    """Whether `text` is all characters (UTF-8 holds it): false for a lone surrogate."""
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _text(text: str) -> str:
+    """`text` with each lone surrogate shown as U+FFFD, so that JSON holding it can be
+    stored (a NUL is kept: JSON writes it as an escape)."""
+    return text if encodes(text) else re.sub(LONE_SURROGATE, "\ufffd", text)
 
 
 def printable(text: str) -> str:

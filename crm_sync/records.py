@@ -19,7 +19,7 @@ from crm_sync.config import RecordRules
 from crm_sync.currencies import ISO_4217
 from crm_sync.duplicates import FirstRows
 from crm_sync.identity import normalize_emails, normalize_phones
-from crm_sync.raw import JsonObject, jsonable_records
+from crm_sync.raw import LONE_SURROGATE, UNSTORABLE, JsonObject, encodes, jsonable_records
 
 # What `dayfirst: true` reads besides ISO 8601: 31/12/2025, 31.12.25 14:30, 31-12-2025 14:30:59.
 DAY_FIRST_FORMATS = tuple(
@@ -121,7 +121,7 @@ def validate_customers(
     frame = _without_structures(frame, CUSTOMER_FIELDS, reasons)
     external_id = _text(_column(frame, "external_id"))
     attributes = {f"attr:{name}": f"attribute {name}" for name in rules.attributes}
-    reasons.add_nul_characters(frame, CUSTOMER_FIELDS | attributes)
+    reasons.add_unstorable_characters(frame, CUSTOMER_FIELDS | attributes)
     reasons.add(external_id.isna(), "missing customer id")
     reasons.add(external_id.str.len() > ID_LENGTH, f"customer id longer than {ID_LENGTH}")
     reasons.add_repeats("customer", external_id, row_numbers, seen)
@@ -179,7 +179,7 @@ def validate_orders(
     refund_status = status_text.str.lower().isin(rules.refund_statuses).fillna(False)
     is_refund = statuses.expand(refund_status.astype(bool)) | (amount < 0).fillna(False)
 
-    reasons.add_nul_characters(frame, ORDER_FIELDS)
+    reasons.add_unstorable_characters(frame, ORDER_FIELDS)
     reasons.add(external_id.isna(), "missing order id")
     reasons.add(external_id.str.len() > ID_LENGTH, f"order id longer than {ID_LENGTH}")
     reasons.add(customer_id.isna(), "missing customer id")
@@ -496,18 +496,26 @@ class _Reasons:
         mask = failed.fillna(False).to_numpy(dtype=bool) & self._valid()
         self._reasons[mask] = reason
 
-    def add_nul_characters(self, frame: pd.DataFrame, fields: Mapping[str, str]) -> None:
-        """Reject each row with a NUL character in one of `fields` (column: what a reason
-        calls it). PostgreSQL text cannot hold one, SQLite can: a row is rejected on both,
-        and a value holding one is a broken export rather than a way of writing it."""
+    def add_unstorable_characters(self, frame: pd.DataFrame, fields: Mapping[str, str]) -> None:
+        """Reject each row with a character no database text holds in one of `fields`
+        (column: what a reason calls it): a NUL (PostgreSQL refuses it, SQLite does not,
+        and a row is rejected on both) or a lone surrogate (half of a UTF-16 pair, as a
+        JSON API's `\\ud800` escape gives, which no UTF-8 text can hold). Either is a
+        broken export rather than a way of writing a value."""
         for column, label in fields.items():
             if column not in frame or not pd.api.types.is_string_dtype(frame[column].dtype):
                 continue  # absent, or numbers and dates as a spreadsheet or driver typed them
             text = frame[column].astype("string")
             # Nearly every column has none: one look at all its text, not one per row.
-            if "\x00" in "".join(text.to_numpy(dtype=object, na_value="")):
+            joined = "".join(text.to_numpy(dtype=object, na_value=""))
+            if "\x00" in joined:
                 self.add(
                     text.str.contains("\x00", regex=False), f"{label} contains a NUL character"
+                )
+            if not encodes(joined):
+                self.add(
+                    text.str.contains(LONE_SURROGATE, regex=True),
+                    f"{label} contains a lone surrogate (half of a UTF-16 pair), no character",
                 )
 
     def add_repeats(
@@ -562,9 +570,9 @@ def _rejections(
 ) -> list[Rejection]:
     if not len(positions):
         return []
-    # PostgreSQL text holds no NUL character: one in an id is shown as U+FFFD (the raw
-    # record keeps the id as read).
-    ids = records["external_id"].iloc[positions].str.replace("\x00", "\ufffd", regex=False)
+    # No database text holds a NUL or a lone surrogate: one in an id is shown as U+FFFD
+    # (the raw record keeps a NUL as read).
+    ids = records["external_id"].iloc[positions].str.replace(UNSTORABLE, "\ufffd", regex=True)
     return [
         Rejection(
             row_number=int(row_numbers[position]),

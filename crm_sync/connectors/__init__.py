@@ -96,12 +96,14 @@ def _http_connector(
 ) -> HttpConnector:
     headers: dict[str, str] = {}
     params: dict[str, str] = {}
+    secrets: tuple[str, ...] = ()
     if config.auth is not None:
-        secret = config.auth.prefix + secret_from_env(config.auth.value_env, environ=env)
+        secrets = (secret_from_env(config.auth.value_env, environ=env),)
+        value = config.auth.prefix + secrets[0]
         if config.auth.query_param:
-            params[config.auth.query_param] = secret
+            params[config.auth.query_param] = value
         elif config.auth.header:
-            headers[config.auth.header] = secret
+            headers[config.auth.header] = value
     endpoints: dict[Stream, Endpoint] = {}
     if config.customers is not None:
         endpoints["customers"] = config.customers
@@ -114,6 +116,7 @@ def _http_connector(
         fields={"customers": config.columns.customers, "orders": config.columns.orders},
         headers=headers,
         params=params,
+        secrets=secrets,
         updated_since_param=config.updated_since_param,
         updated_since_format=config.updated_since_format,
         **request_settings(config),

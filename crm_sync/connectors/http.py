@@ -55,6 +55,9 @@ class HttpSource:
     fields: dict[Stream, dict[str, str]] = field(default_factory=dict)  # field: JSON path
     headers: dict[str, str] = field(default_factory=dict)
     params: dict[str, str] = field(default_factory=dict)
+    # Credentials as configured (a key without the prefix its header adds): cut out of
+    # what the connector's errors repeat, as its header and query values are.
+    secrets: tuple[str, ...] = ()
     updated_since_param: str | None = None
     updated_since_format: str = "iso"
     max_retries: int = 5
@@ -137,39 +140,43 @@ class HttpConnector:
                 base_url=source.base_url,
                 headers=source.headers,
                 params=source.params,
+                secrets=source.secrets,
                 max_retries=source.max_retries,
                 max_retry_wait=source.max_retry_wait,
                 clock=self._clock,
                 sleep=self._sleep or asyncio.sleep,
             )
-            while True:
-                guard.before_page()
-                params = {**endpoint.params, **self._since_param(since)}
-                params.update(_paging_params(paging, position))
-                body = await client.get(endpoint.path, params)
-                items = _items(body, endpoint, self._name, client)
-                records = [item for item in items if isinstance(item, dict)]
-                paths = self._paths(stream, records) if records else {}
-                guard.check_page(_identities(items, paths.get("external_id")))
-                position, more = _next(paging, body, position, len(items), self._name)
-                if more and paging.style == "cursor":
-                    guard.check_cursor(position)
-                if items:
-                    numbers = np.arange(read, read + len(items)) + 1
-                    read += len(items)
-                    stored, rejected = self._checked(stream, items, paths, numbers)
-                    yield Batch(
-                        stream=stream,
-                        cursor=_cursor(
-                            since, started, position=position, read=read, pages=guard.pages
-                        ),
-                        records=stored,
-                        rejected=rejected,
-                        read=len(items),
-                        total=_int(_dig(body, "pagination.totalCount")),
-                    )
-                if not more:
-                    break
+            try:
+                while True:
+                    guard.before_page()
+                    params = {**endpoint.params, **self._since_param(since)}
+                    params.update(_paging_params(paging, position))
+                    body = await client.get(endpoint.path, params)
+                    items = _items(body, endpoint, self._name, client)
+                    records = [item for item in items if isinstance(item, dict)]
+                    paths = self._paths(stream, records) if records else {}
+                    guard.check_page(_identities(items, paths.get("external_id")))
+                    position, more = _next(paging, body, position, len(items), self._name)
+                    if more and paging.style == "cursor":
+                        guard.check_cursor(position)
+                    if items:
+                        numbers = np.arange(read, read + len(items)) + 1
+                        read += len(items)
+                        stored, rejected = self._checked(stream, items, paths, numbers)
+                        yield Batch(
+                            stream=stream,
+                            cursor=_cursor(
+                                since, started, position=position, read=read, pages=guard.pages
+                            ),
+                            records=stored,
+                            rejected=rejected,
+                            read=len(items),
+                            total=_int(_dig(body, "pagination.totalCount")),
+                        )
+                    if not more:
+                        break
+            except SourceError as error:  # it may repeat what the API sent: an echoed key
+                raise SourceError(client.redacted(str(error))) from None
         yield Batch(stream=stream, cursor=_cursor(started - OVERLAP, started, done=True))
 
     def _checked(
@@ -287,7 +294,8 @@ def _next(
     if paging.style == "offset":
         return current + count, count > 0
     total_pages = _int(_dig(body, paging.total_pages_path)) if paging.total_pages_path else None
-    more = current < total_pages if total_pages is not None else count >= paging.page_size
+    read = current - paging.first_page + 1  # pages of this pass, this one included
+    more = read < total_pages if total_pages is not None else count >= paging.page_size
     return current + 1, more and count > 0
 
 

@@ -17,15 +17,18 @@ API that ignores the page size, or of one that never ends its answer, and readin
 would take the process's memory.
 
 What a server says, and what a failure says, is repeated in those lines with the client's
-credentials (its header and query values, also as a URL writes them) and the query of any
-URL cut out, on one line with what prints nothing escaped, so neither an API that echoes
-the key it was sent (or the address it was asked) nor a timeout naming the URL (a key sent
-in the query with it) puts the key in the run's error or a log.
+credentials (its header and query values, the secrets it is given, each also as a URL or
+HTML writes it) and the query of any URL cut out, on one line with
+what prints nothing escaped, so neither an API that echoes the key it was sent (or the
+address it was asked) nor a timeout naming the URL (a key sent in the query with it) puts
+the key in the run's error or a log. `JsonClient.redacted` cuts them out of the
+connector's own messages that repeat what an API sent (a record's keys, a cursor).
 """
 
 import asyncio
 import codecs
 import email.utils
+import html
 import json
 import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -44,6 +47,7 @@ MAX_BACKOFF_SECONDS = 60.0
 ERROR_KEYS = ("errorMsg", "message", "error_description", "error", "detail")
 MAX_BODY_BYTES = 64 * 2**20
 URL_QUERY = re.compile(r"(\w+://[^\s?#]*)\?[^\s#]*")  # a URL, then its query
+PERCENT_ESCAPE = re.compile("%[0-9A-F]{2}")
 MIN_SECRET = 4  # shorter header or query values are not cut out of what a server says
 
 
@@ -56,6 +60,7 @@ class JsonClient:
         base_url: str,
         headers: Mapping[str, str] | None = None,
         params: Mapping[str, str] | None = None,
+        secrets: Sequence[str] = (),
         max_retries: int = 5,
         max_retry_wait: float = 120.0,
         max_body_bytes: int = MAX_BODY_BYTES,
@@ -72,7 +77,7 @@ class JsonClient:
         self._max_body_bytes = max_body_bytes
         self._sleep = sleep
         self._clock = clock
-        self._secrets = _secrets([*self._headers.values(), *self._params.values()])
+        self._secrets = _secrets([*self._headers.values(), *self._params.values(), *secrets])
 
     async def get(self, path: str, params: Mapping[str, str]) -> JsonValue:
         url = f"{self._base_url}/{path.lstrip('/')}"
@@ -147,8 +152,12 @@ class JsonClient:
         charset if that is a text encoding); None when it has none that reads."""
         try:
             return await self._json(answer, path)
-        except (SourceError, aiohttp.ClientError):
+        except (SourceError, aiohttp.ClientError, TimeoutError):  # the status says enough
             return None
+
+    def redacted(self, text: str) -> str:
+        """`text` with the client's credentials and the query of any URL cut out."""
+        return _redacted(text, self._secrets)
 
     def reason(self, body: JsonValue) -> str:
         """What an API's error body says (`error_reason`), the credentials cut out."""
@@ -194,9 +203,13 @@ def _where(location: str | None, secrets: Sequence[str]) -> str:
     a key)."""
     if not location:
         return ""
-    parts = urlsplit(location)
-    where = f"{parts.scheme}://{parts.netloc}{parts.path}" if parts.netloc else parts.path
-    return f" to {_redacted(where, secrets)}"
+    try:
+        parts = urlsplit(location)
+    except ValueError:  # "http://[::1/x": named as sent, what a URL's query holds cut out
+        where = location.partition("?")[0]
+    else:
+        where = f"{parts.scheme}://{parts.netloc}{parts.path}" if parts.netloc else parts.path
+    return f" to {printable(_redacted(where, secrets))[:200]}"
 
 
 def error_reason(body: JsonValue, *, secrets: Sequence[str] = ()) -> str:
@@ -214,22 +227,34 @@ def _redacted(text: str, secrets: Sequence[str]) -> str:
     """`text` with the query of each URL in it left out, and each of `secrets` replaced
     by [redacted]."""
     text = URL_QUERY.sub(r"\1", text)
+    if "&" in text and _holds_secret(html.unescape(text), secrets):  # an HTML page's "&#43;"
+        text = html.unescape(text)
     for secret in secrets:
         text = text.replace(secret, "[redacted]")
     return text
 
 
+def _holds_secret(text: str, secrets: Sequence[str]) -> bool:
+    return any(secret in text for secret in secrets)
+
+
 def _secrets(values: Sequence[str]) -> tuple[str, ...]:
-    """The credentials among header and query values, longest first: each value, and its
-    last word (the token of "Bearer <token>"), each also as a URL writes it. An API that
-    echoes the address it was asked ("/contacts?apiKey=s3cret%2B42 is not allowed") echoes
-    a query key percent-encoded, as it was sent."""
+    """The credentials among header and query values and secrets, longest first: each
+    value, and its last word (the token of "Bearer <token>"), each also as a URL writes
+    it. An API that echoes the address it was asked ("/contacts?apiKey=s3cret%2B42
+    is not allowed") echoes a query key percent-encoded, as it was sent."""
     found = {part for value in values for part in (value, *value.split()[-1:])}
     forms = {form for part in found for form in _url_forms(part)}
     return tuple(sorted((form for form in forms if len(form) >= MIN_SECRET), key=len, reverse=True))
 
 
 def _url_forms(secret: str) -> set[str]:
-    """`secret` as written, as aiohttp writes it in a query, and percent-encoded whole."""
+    """`secret` as written, as aiohttp writes it in a query, and percent-encoded whole,
+    each escape in either case (`%2B`, or `%2b` as .NET writes it). As HTML escapes it,
+    `_redacted` reads the text unescaped."""
     sent = yarl.URL.build(query={"k": secret}).raw_query_string.removeprefix("k=")
-    return {secret, sent, quote(secret, safe=""), quote_plus(secret)}
+    encoded = {sent, quote(secret, safe=""), quote_plus(secret)}
+    lower_case = {
+        PERCENT_ESCAPE.sub(lambda escape: escape.group().lower(), form) for form in encoded
+    }
+    return {secret, *encoded, *lower_case}

@@ -502,6 +502,12 @@ async def test_an_answer_past_the_size_limit_is_refused_unread(hostile_url: str)
         "ann\t@example.com",
         "ann@example.com\u200b",
         '"ann"@example.com',
+        "an\xadn@example.com",  # a soft hyphen
+        "ann@exa\u200emple.com",  # a direction mark
+        "\u202eann@example.com",
+        "ann\x01@example.com",
+        "ann\x7f@example.com",
+        "ann\udc00@example.com",  # a lone surrogate
     ],
 )
 def test_a_value_that_only_holds_an_email_is_not_one(value: str) -> None:
