@@ -4,7 +4,10 @@ aiogram's own polling decodes a whole getUpdates batch at once, so one update it
 read (a field of a newer Bot API, a broken value) fails the batch, the offset never moves
 and the bot answers nobody again. Here the batch arrives as raw JSON and then, per update:
 
-- one that decodes goes to the Dispatcher as a task of its own, as aiogram's polling does;
+- one that decodes goes to the Dispatcher as a task of its own, as aiogram's polling does,
+  but after its user's update before it has been handled: each user's updates are handled
+  in `update_id` order (a `/stop` sent right after `/start` finds the subscriber), while
+  different users' run side by side;
 - one that does not, or whose type aiogram does not know, is logged at WARNING with its
   update_id and the fields at fault (never their values: they may be personal data) and
   skipped;
@@ -26,6 +29,7 @@ import logging
 import re
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import Any
 
 from aiogram import Bot, Dispatcher
@@ -36,6 +40,8 @@ from aiogram.types import Update
 from aiogram.types.update import UpdateTypeLookupError
 from aiogram.utils.backoff import Backoff
 from pydantic import ValidationError
+
+from core.inbox import user_of
 
 logger = logging.getLogger(__name__)
 
@@ -83,6 +89,7 @@ async def poll(
         request = GetRawUpdates(timeout=timeout, allowed_updates=list(allowed_updates))
         backoff = Backoff(DEFAULT_BACKOFF_CONFIG)
         handling: set[asyncio.Task[None]] = set()
+        latest: dict[int, asyncio.Task[None]] = {}  # per user, the task of their latest update
         logger.info("long polling started")
         try:
             while True:
@@ -91,13 +98,35 @@ async def poll(
                     if update_id is not None and update_id >= (request.offset or 0):
                         request.offset = update_id + 1
                     update = decode(raw, bot)
-                    if update is not None:
-                        task = asyncio.create_task(feed(dispatcher, bot, update))
-                        handling.add(task)
-                        task.add_done_callback(handling.discard)
+                    if update is None:
+                        continue
+                    user = user_of(raw)
+                    before = latest.get(user) if user is not None else None
+                    task = asyncio.create_task(_feed_after(before, dispatcher, bot, update))
+                    handling.add(task)
+                    task.add_done_callback(handling.discard)
+                    if user is not None:
+                        latest[user] = task
+                        task.add_done_callback(partial(_forget, latest, user))
         finally:
             await _finish(handling)
             logger.info("long polling stopped")
+
+
+async def _feed_after(
+    before: asyncio.Task[None] | None, dispatcher: Dispatcher, bot: Bot, update: Update
+) -> None:
+    """Handle `update` once `before` (its user's update before it) is done, however that
+    ended."""
+    if before is not None:
+        await asyncio.wait({before})
+    await feed(dispatcher, bot, update)
+
+
+def _forget(latest: dict[int, asyncio.Task[None]], user: int, task: asyncio.Task[None]) -> None:
+    """Drop `user`'s entry once their latest update is handled (a later one replaced it)."""
+    if latest.get(user) is task:
+        del latest[user]
 
 
 async def feed_raw(dispatcher: Dispatcher, bot: Bot, raw: dict[str, Any]) -> None:

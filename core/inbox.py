@@ -17,7 +17,10 @@ is answered only once the transaction holding its update has committed (or faile
 Each user's updates are handled in order whichever process takes them: an update is stored
 with the user it comes from, and is not claimed while another claim holds one of that
 user's (claims take the oldest first, and a process handles what it claimed before it
-claims again).
+claims again). That rests on Telegram posting one chat's updates one at a time, each once
+the one before was answered, which is only once it is stored: an update posted while an
+earlier one of its user's is still on its way to another process (never by Telegram)
+could be claimed before it.
 """
 
 from collections.abc import Sequence

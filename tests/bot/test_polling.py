@@ -1,6 +1,7 @@
-"""bot.polling: each update of a getUpdates batch is decoded and handled on its own, the
-offset moves past the ones skipped, a failing getUpdates is tried again, and stopping lets
-the updates being handled finish. A small Dispatcher against the emulator."""
+"""bot.polling: each update of a getUpdates batch is decoded and handled on its own (each
+user's in order, different users' side by side), the offset moves past the ones skipped, a
+failing getUpdates is tried again, and stopping lets the updates being handled finish. A
+small Dispatcher against the emulator."""
 
 import asyncio
 import logging
@@ -18,6 +19,7 @@ from telegram_emulator import Emulator
 from tests.polling import until
 
 USER = 4100
+OTHER_USER = 4101
 UPDATE_TYPES = ("message",)
 
 
@@ -38,11 +40,13 @@ async def bot(emulator: Emulator) -> AsyncIterator[Bot]:
 
 
 class Recorder:
-    """A Dispatcher whose one handler records the texts it gets, and its lifecycle hooks."""
+    """A Dispatcher whose one handler records the texts it gets, and its lifecycle hooks.
+    The handler waits for `release` (set at first) on every text, or only on `held` ones."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, held: frozenset[str] | None = None) -> None:
         self.texts: list[str] = []
         self.hooks: list[str] = []
+        self.held = held
         self.release = asyncio.Event()
         self.release.set()
         self.dispatcher = Dispatcher()
@@ -51,7 +55,8 @@ class Recorder:
         self.dispatcher.shutdown.register(self.on_shutdown)
 
     async def on_message(self, message: Message) -> None:
-        await self.release.wait()
+        if self.held is None or message.text in self.held:
+            await self.release.wait()
         self.texts.append(message.text or "")
 
     async def on_startup(self) -> None:
@@ -96,6 +101,28 @@ async def test_an_update_of_a_type_aiogram_does_not_know_is_skipped_without_a_wa
     [line] = [record.getMessage() for record in caplog.records]
     expected = f"update {unknown['update_id']} skipped: no update type aiogram knows"
     assert line == expected + " (fields: 'future_update')"  # aiogram's own warning quotes it
+
+
+async def test_a_users_updates_wait_for_the_one_before_while_other_users_are_handled(
+    emulator: Emulator, bot: Bot
+) -> None:
+    emulator.add_user(OTHER_USER)
+    recorder = Recorder(held=frozenset({"/start"}))
+    recorder.release.clear()  # the user's first update is slow to handle
+    for user, text in [(USER, "/start"), (USER, "/stop"), (OTHER_USER, "hello")]:
+        await emulator.send_text(user, text)  # one getUpdates batch: nothing polled yet
+    task = asyncio.create_task(poll(recorder.dispatcher, bot, allowed_updates=UPDATE_TYPES))
+    try:
+        await until(lambda: recorder.texts == ["hello"], what="the other user's update")
+        await until(lambda: not emulator.updates_pending(), what="the whole batch taken")
+        await asyncio.sleep(0.05)  # time for "/stop" to be handled, were it not waiting
+        assert recorder.texts == ["hello"]
+        recorder.release.set()
+        await until(lambda: len(recorder.texts) == 3, what="the user's two updates")
+        assert recorder.texts == ["hello", "/start", "/stop"]
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
 
 
 async def test_a_failing_get_updates_is_logged_and_tried_again(
