@@ -1,5 +1,6 @@
 """When a campaign goes out, as its file says (`schedule:`), and the names of timezones."""
 
+import re
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any, Self
 from zoneinfo import ZoneInfo
@@ -29,6 +30,12 @@ _LATEST = datetime.max.replace(tzinfo=UTC) - timedelta(days=1)
 _CRON_FROM = datetime(2000, 1, 1, tzinfo=UTC)
 # How a schedule's moment and day are written, for a file that gives a number instead.
 _WRITTEN = {"at": "a date and time, e.g. 2026-11-20T10:00:00", "day": "a date, e.g. 2026-11-20"}
+# A number written as text ("1900000000", "1.9e9"), which pydantic would read as Unix time.
+_NUMBER = re.compile(r"\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*")
+# A running scheduler starts a run up to a minute after its time (it sees a campaign saved
+# by another process at its next sync, every minute; a job fires some milliseconds late):
+# a shorter grace would mark on-time runs missed, so none is shorter.
+SHORTEST_GRACE = timedelta(minutes=2)
 
 
 class ScheduleMissedError(SegbotError):
@@ -98,8 +105,10 @@ class ScheduleSpec(BaseModel):
     @classmethod
     def _not_a_number(cls, value: Any, info: ValidationInfo) -> Any:
         """YAML reads `at: 1700000000` as a number, which pydantic would take for Unix
-        time (and a larger one for milliseconds): nobody writes a moment so."""
-        if isinstance(value, int | float) and not isinstance(value, bool):
+        time (and a larger one for milliseconds), as it would the same in quotes: nobody
+        writes a moment so."""
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        if number or (isinstance(value, str) and _NUMBER.fullmatch(value)):
             name = info.field_name or "at"
             raise ValueError(f"a number is no {name}: give {_WRITTEN[name]}")
         return value
@@ -164,5 +173,11 @@ def _holdable(moment: datetime) -> bool:
 
 
 def missed(occurrence: datetime, now: datetime, *, grace_minutes: int) -> bool:
-    """Whether a run due at `occurrence` is missed at `now`: later than its grace period."""
-    return now - occurrence > timedelta(minutes=grace_minutes)
+    """Whether a run due at `occurrence` is missed at `now`: later than its grace period
+    (`SHORTEST_GRACE` at least)."""
+    return now - occurrence > grace(grace_minutes)
+
+
+def grace(minutes: int) -> timedelta:
+    """How late a run may start: `minutes`, and never less than `SHORTEST_GRACE`."""
+    return max(timedelta(minutes=minutes), SHORTEST_GRACE)

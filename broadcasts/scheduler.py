@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import or_, select, update
@@ -30,7 +29,7 @@ from broadcasts.config import DEFAULT_BEST_HOUR, BestHourConfig
 from broadcasts.local_time import local_run_start, zone
 from broadcasts.models import Campaign, CampaignStatus, Run, RunStatus, ScheduleKind
 from broadcasts.planner import plan_run
-from broadcasts.schedule_spec import missed
+from broadcasts.schedule_spec import grace, missed
 from core.clock import Clock, utcnow
 from segments.rfm.scoring import DEFAULT_SEGMENT_MAP
 from segments.saved import RfmNames
@@ -68,7 +67,7 @@ def start_instant(campaign: Campaign) -> datetime | None:
     return None
 
 
-def cron_trigger(campaign: Campaign) -> CronTrigger:
+def cron_trigger(campaign: Campaign) -> crontab.WallClockCron:
     if campaign.cron is None:
         raise ValueError(f"campaign {campaign.name!r} has no cron schedule")
     return crontab.trigger(campaign.cron, timezone=campaign.schedule_timezone)
@@ -269,7 +268,7 @@ class CampaignScheduler:
             args=[campaign.id],
             id=self._job_id(campaign.id),
             replace_existing=True,
-            misfire_grace_time=campaign.grace_minutes * 60 or None,
+            misfire_grace_time=int(grace(campaign.grace_minutes).total_seconds()),
         )
 
     @staticmethod

@@ -4,12 +4,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.date import DateTrigger
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from broadcasts.config import BestHourConfig
+from broadcasts.crontab import WallClockCron
 from broadcasts.models import Delivery, Run, ScheduleKind
 from broadcasts.scheduler import CampaignScheduler, Decision, handle_due, start_instant
 from broadcasts.spec import CampaignFileError, parse_campaign
@@ -96,7 +96,7 @@ async def test_the_scheduler_sets_each_job_to_its_instant_and_fires_on_time(
     await campaigns.sync()
 
     triggers = {job.id: job.trigger for job in jobs.get_jobs()}
-    assert isinstance(triggers[f"campaign:{cron.id}"], CronTrigger)
+    assert isinstance(triggers[f"campaign:{cron.id}"], WallClockCron)
     dates = {
         name: trigger.run_date
         for name, trigger in triggers.items()

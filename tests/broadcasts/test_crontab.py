@@ -13,10 +13,10 @@ THURSDAY = datetime(2026, 12, 3, 12, 0, tzinfo=UTC)
 def next_days(line: str, count: int = 7) -> list[str]:
     fire, found, moment = trigger(line, timezone="UTC"), [], THURSDAY
     for _ in range(count):
-        moment = fire.get_next_fire_time(None, moment)
-        assert moment is not None
-        found.append(moment.strftime("%a"))
-        moment = moment.replace(minute=moment.minute + 1)
+        fired = fire.get_next_fire_time(None, moment)
+        assert fired is not None
+        found.append(fired.strftime("%a"))
+        moment = fired.replace(minute=fired.minute + 1)
     return found
 
 
