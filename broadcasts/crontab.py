@@ -20,7 +20,7 @@ from apscheduler.triggers.cron import CronTrigger
 
 DAY_NAMES = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
 FULL_DAY_NAMES = ("sunday", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday")
-CRON_LENGTH = 64  # characters a stored line holds (`broadcasts.models.Campaign.cron`)
+CRON_LENGTH = 64  # characters a campaign's stored line holds
 # How far back a time the clocks skipped may lie (no zone moves its clocks by more).
 _LONGEST_JUMP = timedelta(hours=3)
 _TICK = timedelta(microseconds=1)

@@ -21,6 +21,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from broadcasts.crontab import CRON_LENGTH
 from core.db import Base, BigIntId, text_enum
 
 
@@ -122,7 +123,7 @@ class Campaign(Base):
     schedule_kind: Mapped[ScheduleKind] = mapped_column(text_enum(ScheduleKind))
     schedule_timezone: Mapped[str] = mapped_column(String(64), default="UTC")  # of cron, at
     run_at: Mapped[datetime | None]  # AT; LOCAL, BEST_HOUR: the day (its date in `timezone`)
-    cron: Mapped[str | None] = mapped_column(String(64))
+    cron: Mapped[str | None] = mapped_column(String(CRON_LENGTH))
     local_time: Mapped[str | None] = mapped_column(String(5))  # LOCAL: "HH:MM"
     grace_minutes: Mapped[int] = mapped_column(Integer, default=60)
     created_at: Mapped[datetime]

@@ -18,11 +18,11 @@ would take the process's memory.
 
 What a server says, and what a failure says, is repeated in those lines with the client's
 credentials (its header and query values, the secrets it is given, each also as a URL or
-HTML writes it) and the query of any URL cut out, on one line with
-what prints nothing escaped, so neither an API that echoes the key it was sent (or the
-address it was asked) nor a timeout naming the URL (a key sent in the query with it) puts
-the key in the run's error or a log. `JsonClient.redacted` cuts them out of the
-connector's own messages that repeat what an API sent (a record's keys, a cursor).
+HTML writes it) and the query of any URL cut out, on one line with what prints nothing
+escaped, so neither an API that echoes the key it was sent (or the address it was asked)
+nor a timeout naming the URL (a key sent in the query with it) puts the key in the run's
+error or a log. `JsonClient.redacted` cuts them out of the connector's own messages that
+repeat what an API sent (a record's keys, a cursor).
 """
 
 import asyncio
@@ -235,6 +235,7 @@ def _redacted(text: str, secrets: Sequence[str]) -> str:
 
 
 def _holds_secret(text: str, secrets: Sequence[str]) -> bool:
+    """Whether one of `secrets` is in `text`."""
     return any(secret in text for secret in secrets)
 
 
