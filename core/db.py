@@ -11,20 +11,24 @@ for them (SEGBOT_LOG_SQL, for debugging).
 import enum
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager, suppress
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from sqlalchemy import (
     BigInteger,
+    ColumnElement,
     DateTime,
     Dialect,
     Enum,
     Integer,
     MetaData,
+    SQLColumnExpression,
     Table,
+    cast,
     event,
+    func,
     make_url,
     text,
 )
@@ -74,6 +78,21 @@ class UtcDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def epoch_microseconds(dialect: str) -> Callable[[SQLColumnExpression[Any]], ColumnElement[int]]:
+    """A `UtcDateTime` as whole microseconds since the epoch, an integer: exact on both
+    databases, and half a million of them decode many times faster than timestamps.
+
+    SQLite holds the time as the text 'YYYY-MM-DD HH:MM:SS.ffffff': the seconds of the
+    text without its fraction (`strftime` would round a fraction of .9995 or more up to
+    the next second), then the six digits of the fraction."""
+    if dialect == "postgresql":
+        return lambda moment: cast(func.extract("epoch", moment) * 1_000_000, BigInteger)
+    return lambda moment: (
+        cast(func.strftime("%s", func.substr(moment, 1, 19)), BigInteger) * 1_000_000
+        + cast(func.substr(moment, 21, 6), BigInteger)
+    )
 
 
 class Base(DeclarativeBase):

@@ -8,13 +8,15 @@ change of daylight saving time). SQLite keeps a time as the text
 'YYYY-MM-DD HH:MM:SS.ffffff' and has no exact arithmetic on it (`julianday` is a float,
 and `strftime` rounds a fraction of .9995 or more up to the next second), so both times
 become whole microseconds since the epoch: the seconds of the text without its fraction,
-then the six digits of the fraction.
+then the six digits of the fraction (`core.db.epoch_microseconds`).
 """
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import BigInteger, ColumnElement, cast, func
+from sqlalchemy import ColumnElement
 from sqlalchemy.sql.elements import SQLColumnExpression
+
+from core.db import epoch_microseconds
 
 Moment = SQLColumnExpression[datetime | None]
 
@@ -24,9 +26,5 @@ def within(later: Moment, earlier: Moment, span: timedelta, *, dialect: str) -> 
     caller's condition, usually one an index can serve)."""
     if dialect == "postgresql":
         return later - earlier <= span
-    return _microseconds(later) - _microseconds(earlier) <= span // timedelta(microseconds=1)
-
-
-def _microseconds(moment: Moment) -> ColumnElement[int]:
-    seconds = cast(func.strftime("%s", func.substr(moment, 1, 19)), BigInteger)
-    return seconds * 1_000_000 + cast(func.substr(moment, 21, 6), BigInteger)
+    microseconds = epoch_microseconds(dialect)
+    return microseconds(later) - microseconds(earlier) <= span // timedelta(microseconds=1)

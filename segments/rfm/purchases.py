@@ -6,8 +6,8 @@ keeps on each customer (one row per customer) when every counted order was place
 as-of day, as for the rescore after each sync; for an earlier as-of it is summed from the
 orders (one GROUP BY over all of them). `customers_with_orders` counts the customers a
 rescore as of a day would score, by the same rule. Times and money cross from the database
-as integers (`microseconds`, `cents`), which decode many times faster than timestamps and
-numerics.
+as integers (`core.db.epoch_microseconds`, `cents`), which decode many times faster than
+timestamps and numerics.
 """
 
 from collections.abc import Callable
@@ -18,6 +18,7 @@ import pandas as pd
 from sqlalchemy import BigInteger, ColumnElement, Select, SQLColumnExpression, cast, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.db import epoch_microseconds
 from core.frames import read_integers
 from crm_sync.models import Customer, Order
 from segments.rfm.scoring import SUMMARY_COLUMNS
@@ -32,7 +33,7 @@ async def read_purchase_summary(session: AsyncSession, *, as_of: date | datetime
     after `as_of` (they then hold exactly these sums), else summed from the orders.
     """
     placed_by_as_of = _placed_by(as_of)
-    moment = microseconds(session.get_bind().dialect.name)
+    moment = epoch_microseconds(session.get_bind().dialect.name)
     statement: Select[int, Any, int, int]
     if await _facts_hold(session, placed_by_as_of):
         statement = select(
@@ -61,19 +62,6 @@ async def read_purchase_summary(session: AsyncSession, *, as_of: date | datetime
             "monetary": frame["cents"].astype("float64") / 100,
         },
         columns=SUMMARY_COLUMNS,
-    )
-
-
-def microseconds(dialect: str) -> Callable[[SQLColumnExpression[Any]], ColumnElement[int]]:
-    """A time as whole microseconds since the epoch, an integer: half a million of them
-    decode and convert in a fraction of the time timestamps take."""
-    if dialect == "postgresql":
-        return lambda moment: cast(func.extract("epoch", moment) * 1_000_000, BigInteger)
-    # SQLite holds the UTC time as 'YYYY-MM-DD HH:MM:SS.ffffff': its whole seconds since
-    # the epoch, and the six digits of the fraction.
-    return lambda moment: (
-        cast(func.strftime("%s", moment), BigInteger) * 1_000_000
-        + cast(func.substr(moment, 21, 6), BigInteger)
     )
 
 

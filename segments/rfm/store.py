@@ -26,11 +26,11 @@ from sqlalchemy import Column, ColumnElement, case, delete, func, insert, litera
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.schema import DropTable
 
-from core.db import analyze
+from core.db import analyze, epoch_microseconds
 from core.frames import fill_temporary, read_frame, read_integers, stored_times, temporary_table
 from crm_sync.models import Customer
 from segments.models import RfmRun, RfmScore
-from segments.rfm.purchases import cents, microseconds, read_purchase_summary
+from segments.rfm.purchases import cents, read_purchase_summary
 from segments.rfm.scoring import (
     DEFAULT_SEGMENT_MAP,
     MIN_CUSTOMERS,
@@ -148,7 +148,7 @@ async def _stage(session: AsyncSession, rows: pd.DataFrame) -> None:
 
 
 async def _stored_keys(session: AsyncSession, names: Sequence[str]) -> pd.DataFrame:
-    moment = microseconds(session.get_bind().dialect.name)
+    moment = epoch_microseconds(session.get_bind().dialect.name)
     position = case({name: number for number, name in enumerate(names)}, value=RfmScore.segment)
     statement = select(
         RfmScore.customer_id,

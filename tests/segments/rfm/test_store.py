@@ -197,3 +197,35 @@ async def test_customers_with_orders_counts_orders_placed_by_the_day_as_a_rescor
     assert await customers_with_orders(session, as_of=AS_OF) == 3  # b by its June order
     assert await customers_with_orders(session, as_of=date(2026, 6, 1)) == 1  # b alone
     assert await customers_with_orders(session, as_of=date(2026, 5, 31)) == 0
+
+
+async def test_an_order_in_the_last_half_millisecond_of_a_day_is_that_days(
+    session: AsyncSession,
+) -> None:
+    """SQLite's strftime rounds a fraction of .9995 s or more up to the next second: the
+    order read as the next day's, and every rescore rewrote the row it had stored."""
+    customers = await shop(session)
+    late = datetime(2026, 10, 31, 23, 59, 59, 999_900, tzinfo=UTC)
+    session.add(
+        Order(
+            source="shop", external_id="late", customer_id=customers["d"], ordered_at=late,
+            amount=5.0, counts_as_purchase=True, created_at=NOW, updated_at=NOW,
+        )
+    )  # fmt: skip
+    await refresh_facts(session, customer_ids=[customers["d"]])
+    await session.commit()
+
+    for as_of in (AS_OF, date(2026, 11, 3)):  # from the orders, then from the purchase facts
+        first = await rescore_rfm(session, as_of=as_of, now=NOW, min_customers=FEW)
+        again = await rescore_rfm(session, as_of=as_of, now=NOW, min_customers=FEW)
+
+        assert first.changed > 0
+        assert again.changed == 0
+        stored = (await rfm_table(session)).set_index("external_id")
+        assert stored.loc["d", "recency_days"] == (as_of - late.date()).days
+    assert (
+        await session.scalar(
+            select(RfmScore.last_ordered_at).where(RfmScore.customer_id == customers["d"])
+        )
+        == late
+    )
