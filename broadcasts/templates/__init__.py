@@ -149,6 +149,7 @@ def render(
         ValueError,
         ArithmeticError,
         LookupError,
+        RuntimeError,  # how jinja's cycler() refuses no items: cycler(*tags) for no tags
     ) as error:
         raise RenderError(f"cannot render the template: {error}") from None
     except AssertionError as error:  # how jinja's own filters refuse arguments: truncate(2)

@@ -257,6 +257,12 @@ def filters(builtin: Mapping[str, Callable[..., Any]]) -> dict[str, Callable[...
     return {name: _guarded(chosen[name], _FILTER_CHECKS.get(name)) for name in FILTERS}
 
 
+def tests(builtin: Mapping[str, Any]) -> dict[str, Any]:
+    """Jinja's tests, each use counted as an operation: `select('in', items)` runs one for
+    every item of a list, and so is timed as a loop is."""
+    return {name: _guarded(test, None) for name, test in builtin.items()}
+
+
 def _guarded(function: Callable[..., Any], check: Callable[..., None] | None) -> Callable[..., Any]:
     @functools.wraps(function)  # keeps Jinja's pass_context / pass_eval_context marks
     def guarded(*args: Any, **kwargs: Any) -> Any:

@@ -82,12 +82,12 @@ async def check_templates(
     for draft, result in zip(drafts, results, strict=False):
         tracked = set(urls_in(draft.source))  # a URL a variable fills in is sent untracked
 
-        def as_tracked(url: str, tracked: set[str] = tracked) -> str:
-            if url in tracked:
-                check_new_target(url)
+        def as_tracked(url: str) -> str:
             return link
 
         try:
+            for url in tracked:  # each is registered at run start, taken by the sample or not
+                check_new_target(url)
             if isinstance(result, Exception):
                 raise result
             check_length(rewrite_urls(result, as_tracked), caption=draft.caption)

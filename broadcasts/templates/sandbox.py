@@ -40,6 +40,7 @@ from broadcasts.templates.calls import (
     check_binop,
     check_call,
     filters,
+    tests,
 )
 from broadcasts.templates.limits import (
     LimitExceeded,
@@ -88,6 +89,7 @@ class BoundedEnvironment(SandboxedEnvironment):
             finalize=printing.printed,
         )
         self.globals = dict(GLOBALS)
+        self.tests = tests(self.tests)
         self.filters = {
             **filters(self.filters),
             _LOOP: _loop,
@@ -185,6 +187,7 @@ def render(template: jinja2.Template, variables: dict[str, Any], limits: Templat
             length += len(text[-1])
             if length > limits.length:
                 raise LimitExceeded(too_long("the message would have", limits))
+        current().check_time()
         return "".join(text)
     finally:
         stop(token)

@@ -96,6 +96,10 @@ async def test_a_link_no_tracked_link_could_follow_is_refused_at_save() -> None:
         await check_template(f"Go: https://shop.example/{'x' * 2000}", caption=False)
     # filled in by a variable: sent as it is, untracked, so not a tracked link's target
     await check_template("Go: https://shop.example/{{ first_name }}", caption=False)
+    # in a branch the sample subscriber does not take: still a link of the campaign
+    untaken = "{% if customer.orders == 0 %}https://shop.example:99999/{% endif %}Hi"
+    with pytest.raises(UnsafeTargetError, match="is malformed"):
+        await check_template(untaken, caption=False)
 
 
 async def test_a_javascript_link_is_refused_at_save() -> None:
@@ -141,12 +145,31 @@ def test_each_limit_is_kept_while_rendering() -> None:
             render(compile_template(source), context, limits=small)
 
 
-def test_the_time_limit_is_cpu_time_read_as_the_template_runs() -> None:
-    """With no time at all, a template stops at its second reading of the clock."""
+def test_the_time_limit_is_cpu_time_read_as_the_template_runs_and_when_it_ends() -> None:
+    """With no time at all, a template stops at its first reading of the clock, or when it
+    ends: the time counts from the render's start."""
     no_time = TemplateLimits(seconds=0)
-    with pytest.raises(TemplateLimitError, match="CPU time"):
-        render(compile_template("{% for i in range(200) %}{% endfor %}"), SAMPLE, limits=no_time)
-    assert render(compile_template("Hi {{ first_name }}"), SAMPLE, limits=no_time)
+    for source in ("{% for i in range(200) %}{% endfor %}", "Hi {{ first_name }}"):
+        with pytest.raises(TemplateLimitError, match="CPU time"):
+            render(compile_template(source), SAMPLE, limits=no_time)
+
+
+async def test_one_step_no_count_can_stop_still_keeps_to_the_time() -> None:
+    """`select('in', items)` runs its test once per item (each use counted and timed);
+    a template past the time in any one step is refused when saved."""
+    quadratic = "{% set items = (' ' * 9998).split(' ') %}"
+    quadratic += "{{ range(10000)|select('in', items)|list|length }}"
+    with pytest.raises(TemplateLimitError, match=r"more than 0\.25 s of CPU time"):
+        await check_template(quadratic, caption=False)
+
+
+def test_a_template_that_fails_for_one_subscriber_says_why() -> None:
+    """jinja's cycler() raises RuntimeError for no items: a render error like any other,
+    which the preview and the sender name for that subscriber."""
+    template = compile_template("Your pick: {{ cycler(*tags).next() }}")
+    assert render(template, TemplateContext(tags=("a",))) == "Your pick: a"
+    with pytest.raises(RenderError, match="at least one item has to be provided"):
+        render(template, TemplateContext(tags=()))
 
 
 def test_a_limit_reached_by_one_subscriber_fails_that_subscriber_only() -> None:
