@@ -59,7 +59,7 @@ async def test_a_cron_time_the_clocks_skip_at_midnight_still_fires_that_day(
     session: AsyncSession,
 ) -> None:
     """Santiago's clocks go from 00:00 to 01:00 on Sunday 2027-09-05: that day's run comes
-    at 01:00, and a weekly Sunday run is not lost."""
+    at 01:00 (APScheduler's own trigger skipped the day)."""
     await add_subscribers(session, 1)
     start = datetime(2027, 9, 3, 12, tzinfo=UTC)
     campaign = await scheduled(
