@@ -41,6 +41,7 @@ from aiogram.types.update import UpdateTypeLookupError
 from aiogram.utils.backoff import Backoff
 from pydantic import ValidationError
 
+from core.db import LONE_SURROGATE
 from core.inbox import user_of
 
 logger = logging.getLogger(__name__)
@@ -49,7 +50,7 @@ POLLING_TIMEOUT = 10  # seconds Telegram holds a getUpdates open when nothing is
 STOP_GRACE = 10.0  # seconds the updates being handled get to finish when polling stops
 REPORTED_FAULTS = 3  # a skipped update's log line names at most this many faulty fields
 REPORTED_CHARS = 120  # and cuts each name (a path into the update) to this length
-_SURROGATE = re.compile("[\ud800-\udfff]")  # one left in a string decoded from JSON is lone
+_SURROGATE = re.compile(LONE_SURROGATE)  # one left in a string decoded from JSON is lone
 
 
 class GetRawUpdates(TelegramMethod[list[Any]]):

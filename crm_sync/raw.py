@@ -10,18 +10,15 @@ from collections.abc import Hashable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from core.db import LONE_SURROGATE
+
 JsonValue = str | int | float | bool | None | list["JsonValue"] | dict[str, "JsonValue"]
 JsonObject = dict[str, JsonValue]
-# Half of a UTF-16 pair on its own (a JSON API's `\ud800` escape reads as one): no UTF-8
-# text holds it, so no database does.
-LONE_SURROGATE = "[\ud800-\udfff]"
 # Levels of lists and objects a raw record keeps: what an API nests deeper (its JSON
 # reads up to hundreds deep) is shown as TOO_DEEP, so storing the record recurses no
 # deeper than that.
 MAX_DEPTH = 32
 TOO_DEEP = f"[nested deeper than {MAX_DEPTH} levels: left out]"
-# What no text column holds: a lone surrogate, or a NUL (PostgreSQL refuses it).
-UNSTORABLE = "[\x00\ud800-\udfff]"
 
 
 def jsonable_records(

@@ -15,11 +15,12 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 
+from core.db import LONE_SURROGATE, UNSTORABLE
 from crm_sync.config import RecordRules
 from crm_sync.currencies import ISO_4217
 from crm_sync.duplicates import FirstRows
 from crm_sync.identity import normalize_emails, normalize_phones
-from crm_sync.raw import LONE_SURROGATE, UNSTORABLE, JsonObject, encodes, jsonable_records
+from crm_sync.raw import JsonObject, encodes, jsonable_records
 
 # What `dayfirst: true` reads besides ISO 8601: 31/12/2025, 31.12.25 14:30, 31-12-2025 14:30:59.
 DAY_FIRST_FORMATS = tuple(

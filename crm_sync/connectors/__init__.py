@@ -98,8 +98,9 @@ def _http_connector(
     params: dict[str, str] = {}
     secrets: tuple[str, ...] = ()
     if config.auth is not None:
-        secrets = (secret_from_env(config.auth.value_env, environ=env),)
-        value = config.auth.prefix + secrets[0]
+        key = secret_from_env(config.auth.value_env, environ=env)
+        secrets = (key,)
+        value = config.auth.prefix + key
         if config.auth.query_param:
             params[config.auth.query_param] = value
         elif config.auth.header:

@@ -12,13 +12,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from core.db import UNSTORABLE
 from segments.rules import limits
 from segments.rules.errors import RuleLimitError, RuleReferenceError, RuleTypeError
 
 MAX_NAME = 64  # characters in a tag or a segment name
-# What no text in a rule may hold: PostgreSQL text has no NUL, and a lone surrogate is no
-# character UTF-8 can encode.
-_UNSTORABLE = re.compile(r"[\x00\ud800-\udfff]")
+_UNSTORABLE = re.compile(UNSTORABLE)  # what no text in a rule may hold
 UNSTORABLE_TEXT = "text cannot hold \\u0000 or a lone surrogate (\\ud800-\\udfff)"
 
 
