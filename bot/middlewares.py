@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.conversation_state import StatePrefetch
 from bot.flood import Buckets, LocalBuckets
 from bot.i18n import Texts
+from bot.leaving import asks_to_leave
 from bot.touches import touch_of
 from core.clock import Clock
 from core.db import is_contention
@@ -147,9 +148,14 @@ class ThrottleMiddleware(BaseMiddleware):
     """Per-user anti-flood: excess updates from one user are dropped, so one user hammering
     the bot cannot slow everyone else down. The buckets live in this process unless given
     shared ones (bot/flood.py). `exempt` users (the owners, clicking through the admin
-    wizard) are never throttled, nor is a block or an unblock. Given a `prefetch` (of the
-    same buckets), each token is taken through it, reading the update's FSM state along
-    (bot/conversation_state.py)."""
+    wizard) are never throttled, nor is a block or an unblock. A request to leave
+    (`bot.leaving`: /stop, /forget, their buttons) that the flood limit would drop goes
+    through on a small allowance of its own (`LEAVING_BURST`, then one every
+    `LEAVING_EVERY` seconds), so a flooder who asks to stop is stopped and one who floods
+    with /stop is still cut off. Given a `prefetch` (of the same buckets), each token is
+    taken through it, reading the update's FSM state along (bot/conversation_state.py)."""
+
+    LEAVING_BURST, LEAVING_EVERY = 4, 30.0
 
     def __init__(
         self,
@@ -159,18 +165,14 @@ class ThrottleMiddleware(BaseMiddleware):
         prefetch: StatePrefetch | None = None,
     ) -> None:
         self._buckets = buckets or LocalBuckets()
+        self._leaving = LocalBuckets(rate=1 / self.LEAVING_EVERY, burst=self.LEAVING_BURST)
         self._exempt = frozenset(exempt)
         self._prefetch = prefetch
         self.dropped = 0
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         user = data.get("event_from_user")
-        if (
-            isinstance(user, User)
-            and user.id not in self._exempt
-            and not _blocks_or_unblocks(event)
-            and not await self._admit(user.id, data)
-        ):
+        if isinstance(user, User) and not await self._admit(user.id, event, data):
             self.dropped += 1
             # The update, not the person: the log outlives a subscriber's /forget.
             update_id = event.update_id if isinstance(event, Update) else None
@@ -178,17 +180,18 @@ class ThrottleMiddleware(BaseMiddleware):
             return None
         return await handler(event, data)
 
-    async def _admit(self, user_id: int, data: dict[str, Any]) -> bool:
+    async def _admit(self, user_id: int, event: TelegramObject, data: dict[str, Any]) -> bool:
+        update = event if isinstance(event, Update) else None
+        if user_id in self._exempt or (update is not None and update.my_chat_member is not None):
+            # A block or unblock is made by hand: one lost would leave a flooder counted, and
+            # sent to, as active.
+            return True
         if self._prefetch is not None:
-            return await self._prefetch.admit(user_id, data)
-        return await self._buckets.admit(user_id)
-
-
-def _blocks_or_unblocks(event: TelegramObject) -> bool:
-    """Whether `event` says a user blocked or unblocked the bot (or the bot's membership of
-    a chat changed). Never dropped: a block lost to the throttle would leave them counted,
-    and sent to, as active. A user makes these by hand, one at a time."""
-    return isinstance(event, Update) and event.my_chat_member is not None
+            admitted = await self._prefetch.admit(user_id, data)
+        else:
+            admitted = await self._buckets.admit(user_id)
+        leaving = update is not None and asks_to_leave(update)
+        return admitted or (leaving and await self._leaving.admit(user_id))
 
 
 class EventLogMiddleware(BaseMiddleware):

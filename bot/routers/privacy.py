@@ -12,13 +12,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import edits
 from bot.filters import Data
 from bot.i18n import LANGUAGE_NAMES, Texts, Translator
+from bot.leaving import FORGET, FORGET_ASK, FORGET_NO, FORGET_YES
 from core.clock import Clock
 from core.events import EventLog
 from core.profiles import set_language
 from core.subscribers import forget
 from crm_sync.matching import unlink_subscriber
 
-FORGET_ASK, FORGET_YES, FORGET_NO = "forget:ask", "forget:yes", "forget:no"
 LANGUAGE_MENU, LANGUAGE_PREFIX = "lang:menu", "lang:"
 
 
@@ -103,7 +103,7 @@ def register(router: Router) -> None:
     router.message.register(language_menu, Command("language"))
     router.callback_query.register(language_menu, Data(exactly=LANGUAGE_MENU))
     router.callback_query.register(choose_language, Data(prefix=LANGUAGE_PREFIX))
-    router.message.register(ask_to_forget, Command("forget"))
+    router.message.register(ask_to_forget, Command(FORGET))
     router.callback_query.register(ask_to_forget, Data(exactly=FORGET_ASK))
     router.callback_query.register(confirm_forget, Data(exactly=FORGET_YES))
     router.callback_query.register(keep, Data(exactly=FORGET_NO))

@@ -27,6 +27,7 @@ from bot import edits
 from bot.config import AppConfig
 from bot.filters import Data
 from bot.i18n import Translator
+from bot.leaving import FORGET_ASK
 from core.clock import Clock
 from core.models import Subscriber
 from core.profiles import answer_question, subscriber_of
@@ -208,7 +209,7 @@ async def profile(
         for q in config.quiz.questions
     ]
     buttons.append([InlineKeyboardButton(text=t("🌐 Language"), callback_data="lang:menu")])
-    buttons.append([InlineKeyboardButton(text=t("🗑 Forget me"), callback_data="forget:ask")])
+    buttons.append([InlineKeyboardButton(text=t("🗑 Forget me"), callback_data=FORGET_ASK)])
     await message.answer(
         "\n\n".join(lines), reply_markup=InlineKeyboardMarkup(inline_keyboard=buttons)
     )

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.config import AppConfig
 from bot.filters import Data
 from bot.i18n import Translator
+from bot.leaving import STOP
 from bot.routers.quiz import ask
 from broadcasts.button_spec import UNSUBSCRIBE_DATA
 from core.clock import Clock
@@ -132,7 +133,7 @@ async def unblocked(event: ChatMemberUpdated, session: AsyncSession, clock: Cloc
 def register(router: Router) -> None:
     """Adds this feature's handlers to `router` (the private-chat router)."""
     router.message.register(start, CommandStart())
-    router.message.register(stop, Command("stop"))
+    router.message.register(stop, Command(STOP))
     router.callback_query.register(unsubscribe_button, Data(exactly=UNSUBSCRIBE_DATA))
     router.my_chat_member.register(blocked, ChatMemberUpdatedFilter(member_status_changed=KICKED))
     router.my_chat_member.register(unblocked, ChatMemberUpdatedFilter(member_status_changed=MEMBER))

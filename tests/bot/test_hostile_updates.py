@@ -385,6 +385,66 @@ async def test_a_flooder_s_block_or_unblock_is_never_dropped(old: str, new: str)
     assert throttle.dropped == 1
 
 
+LEAVING = [
+    message(42, "/stop"),
+    message(42, "/stop@SegBot now"),
+    message(42, "/forget"),
+    message(
+        42,
+        None,
+        caption="/stop",
+        photo=[{"file_id": "p", "file_unique_id": "p", "width": 1, "height": 1}],
+    ),
+    press(42, "unsubscribe", on=bot_message(private(42))),
+    press(42, "forget:ask", on=bot_message(private(42))),
+    press(42, "forget:yes", on=bot_message(private(42))),
+]
+NOT_LEAVING = [
+    message(42, "/stopped"),
+    message(42, "/ stop"),
+    message(42, "stop"),
+    press(42, "forget:no", on=bot_message(private(42))),
+]
+
+
+@pytest.mark.parametrize("raw", LEAVING + NOT_LEAVING)
+async def test_a_flooder_s_request_to_leave_is_never_dropped(raw: dict[str, Any]) -> None:
+    throttle = ThrottleMiddleware(EmptyBuckets())
+    handled = await through(throttle, [raw])
+    assert handled == (1 if raw in LEAVING else 0)
+
+
+async def test_a_flood_of_stop_is_cut_off_after_a_few() -> None:
+    throttle = ThrottleMiddleware(EmptyBuckets())
+    handled = await through(throttle, [message(42, "/stop")] * 20)
+    assert handled == ThrottleMiddleware.LEAVING_BURST
+    assert await through(throttle, [message(43, "/stop")]) == 1  # another user's own allowance
+
+
+async def test_stop_after_a_flood_unsubscribes_through_the_real_bot(bot: Harness) -> None:
+    await bot.feed(message(37, "/start"))
+    for _ in range(40):  # far past the burst: the bucket is empty however slow the machine
+        await bot.feed(message(37, "spam"))
+    await bot.feed(message(37, "/stop"))
+    assert (await bot.subscriber(37)).status == "unsubscribed"
+    assert bot.texts_to(37)[-1].startswith("You are unsubscribed")
+
+
+async def through(throttle: ThrottleMiddleware, raws: list[dict[str, Any]]) -> int:
+    """How many of `raws` (updates from user 42 or 43) `throttle` lets through."""
+    handled = 0
+
+    async def handler(_event: TelegramObject, _data: dict[str, Any]) -> None:
+        nonlocal handled
+        handled += 1
+
+    for update_id, raw in enumerate(raws, 1):
+        update = Update.model_validate({"update_id": update_id, **raw})
+        sender = (raw.get("message") or raw["callback_query"])["from"]
+        await throttle(handler, update, {"event_from_user": User(**sender)})
+    return handled
+
+
 def member(user_id: int, old: str, new: str) -> dict[str, Any]:
     """The bot's membership of the user's private chat changing: a block or an unblock."""
     me, kicked = {"id": 1, "is_bot": True, "first_name": "B"}, {"until_date": 0}
