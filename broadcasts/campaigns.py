@@ -26,7 +26,8 @@ from broadcasts.models import (
     ScheduleKind,
     Variant,
 )
-from broadcasts.spec import CampaignSpec, DefaultSpec, ScheduleSpec, TargetSpec
+from broadcasts.personas import with_persona_targets
+from broadcasts.spec import DEFAULT_LABEL, CampaignSpec, DefaultSpec, ScheduleSpec, TargetSpec
 from broadcasts.templates import SAMPLE_TRACKED_URL
 from broadcasts.templates.check import TemplateDraft, check_templates
 from core.errors import SegbotError
@@ -35,8 +36,6 @@ from segments.rfm.scoring import DEFAULT_SEGMENT_MAP
 from segments.rules import RuleError, parse
 from segments.rules.compiler import condition
 from segments.saved import UnknownSegmentError, saved_rules
-
-DEFAULT_LABEL = "default"
 
 
 class UnknownCampaignError(SegbotError):
@@ -78,6 +77,7 @@ async def save_campaign(
         )
     if spec.schedule is not None:
         spec.schedule.refuse_missed(now)
+    spec = await with_persona_targets(session, spec)
     link = SAMPLE_TRACKED_URL if public_url is None else f"{public_url}/r/{'x' * 40}"
     drafts = [
         TemplateDraft(

@@ -51,6 +51,7 @@ NAME_PATTERN = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 NUMBER_NAME = "a campaign's name is not digits alone (a number names the campaign of that id)"
 Name = Annotated[str, Field(min_length=1, max_length=64, pattern=NAME_PATTERN.pattern)]
 MAX_PERSONAS = 5
+DEFAULT_LABEL = "default"  # the default target's label: whoever no other target took
 # A count as written: YAML reads yes, on and true as booleans, which pydantic would take for 1.
 Count = StrictInt
 
@@ -85,6 +86,8 @@ def _check_splits(variants: list[VariantSpec], where: str) -> None:
 class TargetSpec(_Strict):
     segment: Name | None = None  # a saved segment
     query: str | None = None  # or a one-off rule
+    # or a persona, by its name: its segment or rule when saved (broadcasts.personas)
+    persona: Annotated[str, Field(min_length=1, max_length=64)] | None = None
     label: Name | None = None  # in reports and utm_content (default: the segment name)
     variants: Annotated[list[VariantSpec], Field(min_length=1)]
 
@@ -92,16 +95,16 @@ class TargetSpec(_Strict):
 
     @model_validator(mode="after")
     def _one_audience(self) -> Self:
-        if (self.segment is None) == (self.query is None):
-            raise ValueError("a target has either segment or query")
-        if self.segment is None and self.label is None:
+        if [self.segment, self.query, self.persona].count(None) != 2:
+            raise ValueError("a target has one of segment, query or persona")
+        if self.query is not None and self.label is None:
             raise ValueError("a query target needs a label")
         _check_splits(self.variants, self.name)
         return self
 
     @property
     def name(self) -> str:
-        return self.label or self.segment or ""
+        return self.label or self.segment or self.persona or ""
 
 
 class DefaultSpec(_Strict):
@@ -168,14 +171,18 @@ class CampaignSpec(_Strict):
     @model_validator(mode="after")
     def _someone_to_message(self) -> Self:
         if self.personas:
-            raise ValueError("personas cannot be targeted yet: use audience segments")
+            raise ValueError(
+                "personas: name each persona as an audience target with its message "
+                "(- persona: NAME), as a segment is"
+            )
         if not self.audience and self.default is None:
             raise ValueError("give an audience, a default, or both")
-        labels = [target.name for target in self.audience]
+        # A persona target without a label gets one unlike the others' when saved.
+        labels = [t.name for t in self.audience if t.persona is None or t.label is not None]
         if len(set(labels)) != len(labels):
             raise ValueError("audience targets need different labels")
-        if "default" in labels:
-            raise ValueError("'default' is the default target's label")
+        if DEFAULT_LABEL in labels:
+            raise ValueError(f"{DEFAULT_LABEL!r} is the default target's label")
         return self
 
     @field_validator("schedule")

@@ -16,8 +16,10 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, Field, ValidationError
 
 from broadcasts.button_spec import MESSAGE_BUTTONS
+from broadcasts.personas import QUERY_LABEL, persona_audience, persona_label
 from broadcasts.schedule_spec import ScheduleMissedError
 from broadcasts.spec import (
+    NAME_PATTERN,
     NUMBER_NAME,
     ButtonSpec,
     CampaignSpec,
@@ -28,14 +30,8 @@ from broadcasts.spec import (
 from core.errors import SegbotError
 from core.zones import zone_or_none
 from segments.ai.personas import MAX_PERSONA_TARGETS, PersonaAudience
-from segments.rules import InSegment, to_text
 
-QUERY_LABEL = "query"
-DEFAULT_LABEL = "default"  # the campaign's own label for whoever no target took
-MAX_LABEL = 64
 MAX_PERSONAS = MAX_PERSONA_TARGETS
-NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
-_NOT_IN_LABEL = re.compile(r"[^A-Za-z0-9_.-]+")
 _ONE_WORD_MOMENT = re.compile(r"^\d{4}-\d{2}-\d{2}T")  # 2026-10-25T02:30+02:00
 _BUTTON_LINE = re.compile(r"^(?P<text>.+?)\s+[|—-]\s+(?P<url>\S+)$")
 
@@ -108,28 +104,10 @@ class Target(BaseModel):
     persona: str | None = None  # the persona this target reaches, on that approach
 
 
-def persona_label(name: str, taken: Collection[str]) -> str:
-    """A campaign label for persona `name` (letters, digits, _ . -), unlike any in `taken`:
-    "Deal hunters" -> "Deal_hunters", then "Deal_hunters_2"."""
-    base = _NOT_IN_LABEL.sub("_", name).strip("_")[:MAX_LABEL] or "persona"
-    if base in (DEFAULT_LABEL, QUERY_LABEL):
-        base = f"{base}_persona"
-    label, number = base, 1
-    while label in taken:
-        number += 1
-        suffix = f"_{number}"
-        label = base[: MAX_LABEL - len(suffix)] + suffix
-    return label
-
-
 def persona_target(name: str, label: str, audience: PersonaAudience) -> Target:
-    """Persona `name` as a campaign target: its source segment when the segment's name can
-    be a campaign target's, else the rule `in segment "..."`, or the persona's own rule."""
-    if audience.segment is not None and NAME.match(audience.segment):
-        return Target(label=label, segment=audience.segment, persona=name)
-    if audience.segment is not None:
-        return Target(label=label, query=to_text(InSegment(audience.segment)), persona=name)
-    return Target(label=label, query=audience.rule_text, persona=name)
+    """Persona `name` as a campaign target (`broadcasts.personas.persona_audience`)."""
+    segment, query = persona_audience(audience)
+    return Target(label=label, segment=segment, query=query, persona=name)
 
 
 class Draft(BaseModel):
@@ -222,7 +200,7 @@ def check_name(text: str) -> str:
     """The name as a campaign file would take it, refused at the first step rather than
     at Confirm (digits alone name the campaign of that id)."""
     name = text.strip()
-    if not NAME.match(name):
+    if not NAME_PATTERN.match(name):
         raise DraftError(
             "A campaign name is 1-64 letters, digits, _ . or - (no spaces). Try again."
         )

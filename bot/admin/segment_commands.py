@@ -15,12 +15,12 @@ from aiogram.types import BufferedInputFile
 from sqlalchemy import ColumnElement, func, select
 
 from bot.admin import charts
-from bot.admin.draft import NAME
 from bot.admin.monospace import bold, code, percent, pieces, table
 from bot.admin.permissions import Permission
 from bot.admin.registry import AdminCommand, Call, QueryError
 from bot.admin.segment_deletion import delete_segment
 from bot.admin.unknown_names import names_text
+from broadcasts.spec import NAME_PATTERN
 from core.models import Subscriber, SubscriberStatus
 from crm_sync.reports import HOW_CUSTOMERS_LINK, why_empty
 from journeys.known_names import Named
@@ -175,7 +175,7 @@ async def _counted(call: Call, where: ColumnElement[bool]) -> int:
 
 def name_problem(name: str) -> str | None:
     """Why `name` cannot name a segment saved from the chat or the console, if it cannot."""
-    if NAME.fullmatch(name):
+    if NAME_PATTERN.fullmatch(name):
         return None
     return (
         f"{excerpt(name)!r} cannot name a segment: use 1-64 ASCII letters, digits, _ . or - "

@@ -14,7 +14,6 @@ from bot.admin.audience import audience_counts, sample_member
 from bot.admin.context import AdminContext, UsesContext
 from bot.admin.draft import (
     APPROACH_LABELS,
-    NAME,
     WHEN_ASKS,
     WHEN_LABELS,
     Approach,
@@ -25,6 +24,7 @@ from bot.admin.draft import (
 from bot.admin.monospace import bold, code
 from broadcasts.compose import UNSUBSCRIBE_TEXT, check_fits, subscriber_context
 from broadcasts.models import Campaign
+from broadcasts.spec import NAME_PATTERN
 from broadcasts.telegram_html import TelegramHtmlError, plain_text
 from broadcasts.templates import SAMPLE, TemplateError, compile_template, render
 from core.ids import Id
@@ -144,7 +144,7 @@ async def ask_approach(step: Step) -> None:
 
 
 async def ask_segments(step: Step) -> None:
-    names = [s.name for s in await list_segments(step.session) if NAME.match(s.name)]
+    names = [s.name for s in await list_segments(step.session) if NAME_PATTERN.match(s.name)]
     step.draft.offered = names[:MAX_OFFERED]
     if not step.draft.offered:
         await step.go(

@@ -18,7 +18,6 @@ in a thread, so the bot's event loop goes on meanwhile.
 import time
 from dataclasses import dataclass, replace
 
-from broadcasts.campaigns import DEFAULT_LABEL
 from broadcasts.compose import Recipient, compose, prepared
 from broadcasts.message_content import MessageContent, in_each_language
 from broadcasts.messenger import (
@@ -34,7 +33,7 @@ from broadcasts.messenger import (
     Unknown,
 )
 from broadcasts.one_chat import send_in_turn
-from broadcasts.spec import CampaignSpec, TargetSpec
+from broadcasts.spec import DEFAULT_LABEL, CampaignSpec, TargetSpec
 from broadcasts.telegram_html import check_length
 from broadcasts.templates import SAMPLE
 from core.errors import SegbotError

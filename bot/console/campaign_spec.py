@@ -7,7 +7,7 @@ may keep as a file).
 What the form writes its own way, and checks here: media (one item a line; several
 make an album), buttons (a row a line), button labels per language (one a line, in the
 buttons' order), personas (each becomes its segment or rule, as the chat wizard does:
-bot.admin.draft.persona_target) and the schedule (read by the wizard's
+broadcasts.personas) and the schedule (read by the wizard's
 bot.admin.draft.parse_schedule). Media are URLs or Telegram file_ids only: a path would
 name a file on this server, which no browser should make the bot read and send.
 """
@@ -21,7 +21,7 @@ from typing import Any
 import yaml
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.admin.draft import When, parse_schedule, persona_label, persona_target
+from bot.admin.draft import When, parse_schedule, persona_target
 from bot.console.campaign_form import (
     DEFAULT,
     PERSONA,
@@ -32,6 +32,7 @@ from bot.console.campaign_form import (
     VariantForm,
 )
 from broadcasts.message_spec import MEDIA_FIELDS
+from broadcasts.personas import persona_label
 from broadcasts.spec import CampaignFileError, CampaignSpec, ScheduleSpec, parse_campaign
 from core.errors import SegbotError
 from segments.ai.personas import persona_targets

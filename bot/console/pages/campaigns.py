@@ -19,7 +19,7 @@ from sqlalchemy import select
 
 from bot.admin.audience import audience_counts
 from bot.admin.campaign_commands import schedule_text
-from bot.admin.draft import NAME, Target, When
+from bot.admin.draft import Target, When
 from bot.admin.permissions import Permission
 from bot.console import campaign_live
 from bot.console.campaign_bubble import bubble_html
@@ -31,6 +31,7 @@ from bot.console.context import admin, audit, posted, render, requires, services
 from broadcasts.campaigns import list_campaigns, save_campaign
 from broadcasts.message_spec import EFFECTS
 from broadcasts.models import Campaign, Goal
+from broadcasts.spec import NAME_PATTERN
 from core.errors import SegbotError
 from segments.ai.personas import list_personas
 from segments.saved import list_segments
@@ -186,7 +187,7 @@ def _refused(request: web.Request, error: str, yaml_text: str | None) -> web.Res
 async def _composer(request: web.Request, form: CampaignForm) -> dict[str, Any]:
     """What the composer's form is drawn with: the form, and what a target may be."""
     async with services(request).sessionmaker() as session:
-        segments = [s.name for s in await list_segments(session) if NAME.match(s.name)]
+        segments = [s.name for s in await list_segments(session) if NAME_PATTERN.match(s.name)]
         personas = [persona.name for persona in await list_personas(session)]
     return {
         "form": form, "segments": segments, "personas": personas, "goals": list(Goal),

@@ -9,9 +9,9 @@ from bot.admin.draft import (
     DraftError,
     DraftMessage,
     Target,
-    persona_label,
     persona_target,
 )
+from broadcasts.personas import persona_label
 from broadcasts.spec import ScheduleSpec
 from segments.ai.personas import PersonaAudience
 
