@@ -111,3 +111,18 @@ def from_segment(
             out.print(f"  {persona.narrative}")
 
     execute(on_database(settings, work))
+
+
+@app.command()
+def delete(name: Annotated[str, typer.Argument(help="The persona's name.")]) -> None:
+    """Delete a persona (campaigns saved with it keep their audience)."""
+    from segments.ai.personas import delete_persona
+
+    settings = settings_or_exit()
+
+    async def work(sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+        async with sessionmaker() as session:
+            await delete_persona(session, name=name)
+        out.print(f"deleted persona {name}")
+
+    execute(on_database(settings, work))

@@ -46,7 +46,7 @@ HELP_ORDER = (
     "stats", "report",
     "segments", "segment", "segment_save", "segment_delete", "rfm", "ladder", "export",
     "ai_segments", "lookalike",
-    "personas", "persona", "persona_from", "persona_create",
+    "personas", "persona", "persona_from", "persona_create", "persona_delete",
     "campaigns", "campaign", "broadcast", "cancel",
     "journeys", "journey",
     "find", "tag", "untag", "sync",

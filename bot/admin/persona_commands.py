@@ -1,6 +1,7 @@
 """Persona commands: `/personas` (the list), `/persona NAME` (the card), `/persona_from
-SEGMENT [NAME]` (from an AI segment's profile) and `/persona_create` (by hand, in one line:
-`NAME | problem | format | tone | offer | segment or rule [| example customer]`).
+SEGMENT [NAME]` (from an AI segment's profile), `/persona_create` (by hand, in one line:
+`NAME | problem | format | tone | offer | segment or rule [| example customer]`) and
+`/persona_delete NAME`.
 
 Segment names may hold spaces: `/persona_from` takes the longest run of leading words that
 names a segment (or `SEGMENT | NAME`). A persona's audience is its source segment or its
@@ -19,6 +20,7 @@ from segments.ai.llm import language_model
 from segments.ai.personas import (
     MAX_PERSONA_TARGETS,
     create_persona,
+    delete_persona,
     get_persona,
     list_personas,
     persona_from_segment,
@@ -175,6 +177,15 @@ async def persona_create_command(call: Call) -> None:
     await call.reply(f"Saved.\n{await card(call, persona)}")
 
 
+async def persona_delete_command(call: Call) -> None:
+    if not call.args:
+        raise call.usage("Give the name of the persona to delete.")
+    await delete_persona(call.session, name=call.args)
+    await call.reply(
+        f"Deleted persona {bold(call.args)}. Campaigns saved with it keep their audience."
+    )
+
+
 COMMANDS = (
     AdminCommand(
         "personas", Permission.REPORTS, "/personas", "The personas, with their audiences",
@@ -191,5 +202,9 @@ COMMANDS = (
         "persona_create", Permission.SEGMENTS,
         "/persona_create NAME | problem | format | tone | offer | segment or rule",
         f"Make a persona by hand (format: {FORMATS})", persona_create_command,
+    ),
+    AdminCommand(
+        "persona_delete", Permission.SEGMENTS, "/persona_delete NAME", "Delete a persona",
+        persona_delete_command,
     ),
 )  # fmt: skip

@@ -2,7 +2,7 @@
 sizes, generating or regenerating them, the personas with their audiences, and a persona
 made from an AI segment.
 
-The same service calls as the chat's /ai_segments and /persona_from
+The same service calls as the chat's /ai_segments, /persona_from and /persona_delete
 (`bot.admin.ai_commands`, `bot.admin.persona_commands`), run within the request as the
 chat runs them: a generation may take a minute on a large audience (the page says so
 while it works). `generate` refuses to replace AI segments; `regenerate` replaces them.
@@ -26,7 +26,13 @@ from core.errors import SegbotError
 from segments.ai.config import AiConfig
 from segments.ai.generate import Generation, generate_ai_segments
 from segments.ai.llm import language_model
-from segments.ai.personas import MAX_PERSONA_TARGETS, list_personas, persona_from_segment
+from segments.ai.personas import (
+    MAX_PERSONA_TARGETS,
+    UnknownPersonaError,
+    delete_persona,
+    list_personas,
+    persona_from_segment,
+)
 from segments.ai.profiles import HOW_TO_READ
 from segments.models import Persona, Segment, SegmentKind, SegmentProfile
 from segments.rules import RuleError
@@ -50,6 +56,7 @@ class AiSegment:
 
 @dataclass(frozen=True, slots=True)
 class PersonaRow:
+    id: int
     name: str
     audience: str  # its segment or rule
     lost: bool  # its source segment is gone (AI segments regenerated)
@@ -84,7 +91,8 @@ def _persona_row(persona: Persona, sources: dict[int, str]) -> PersonaRow:
     else:
         audience = f"segment {sources.get(persona.segment_id or 0, persona.source_segment)}"
     return PersonaRow(
-        persona.name, audience, persona.rule_text is None and persona.segment_id not in sources,
+        persona.id, persona.name, audience,
+        persona.rule_text is None and persona.segment_id not in sources,
         persona.preferred_format.value.replace("_", " "), persona.tone, persona.main_problem,
         persona.best_offer,
     )  # fmt: skip
@@ -194,3 +202,22 @@ async def persona_from(request: web.Request) -> web.Response:
         return await _section(request, status=422, ai_problem=str(error))
     await audit(request, "persona_from", segment=segment, persona=persona.name)
     return await _section(request, made=persona.name)
+
+
+@requires(Permission.SEGMENTS)
+async def persona_delete(request: web.Request) -> web.Response:
+    """DELETE a persona, by id; the section says so, or that it was gone already."""
+    console = services(request)
+    async with console.sessionmaker() as session:
+        persona = await session.get(Persona, int(request.match_info["id"]))
+        name = None if persona is None else persona.name
+        if name is not None:
+            try:
+                await delete_persona(session, name=name)
+            except UnknownPersonaError:  # deleted since it was looked up
+                name = None
+    if name is None:
+        gone = "No such persona: it may have been deleted."
+        return await _section(request, status=404, ai_problem=gone)
+    await audit(request, "persona_delete", persona=name)
+    return await _section(request, deleted_persona=name)

@@ -170,6 +170,13 @@ async def get_persona(session: AsyncSession, *, name: str) -> Persona:
     return persona
 
 
+async def delete_persona(session: AsyncSession, *, name: str) -> None:
+    """Delete persona `name`; commits. UnknownPersonaError if there is none. A campaign
+    that targeted it keeps its audience: that was taken when the campaign was saved."""
+    await session.delete(await get_persona(session, name=name))
+    await session.commit()
+
+
 async def _save(session: AsyncSession, persona: Persona) -> Persona:
     if await session.scalar(select(Persona.id).where(Persona.name == persona.name)) is not None:
         raise PersonaError(f"a persona named {persona.name!r} exists already")

@@ -72,3 +72,21 @@ async def test_at_most_five_personas_and_one_audience_a_target(
     created = await invoke(runner, app, "create", campaign_file(tmp_path, both))
     assert created.exit_code != 0
     assert "a target has one of segment, query or persona" in created.stderr, created.output
+
+
+async def test_a_deleted_persona_leaves_the_campaign_saved_with_it_as_it_was(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    await persona(runner, "Deal hunters", "--rule", "lang = es")
+    text = "name: kept\naudience:\n  - {persona: Deal hunters, text: Hola}\n"
+    assert (await invoke(runner, app, "create", campaign_file(tmp_path, text))).exit_code == 0
+    deleted = await invoke(runner, personas_app, "delete", "Deal hunters")
+    assert deleted.exit_code == 0, deleted.output
+    assert "deleted persona Deal hunters" in deleted.output
+    listed = await invoke(runner, personas_app, "list")
+    assert "Deal hunters" not in listed.output
+    again = await invoke(runner, personas_app, "delete", "Deal hunters")
+    assert again.exit_code != 0
+    assert "no persona named 'Deal hunters'" in again.stderr
+    shown = await invoke(runner, app, "show", "kept")
+    assert "lang = es" in next(line for line in shown.output.splitlines() if "Deal_hunters" in line)

@@ -20,7 +20,7 @@ from bot.admin.permissions import Permission
 from bot.admin.segment_commands import name_problem
 from bot.admin.segment_deletion import delete_segment
 from bot.console.context import admin, audit, posted, render, requires, services
-from bot.console.segment_ai import generate, persona_from, section_context
+from bot.console.segment_ai import generate, persona_delete, persona_from, section_context
 from bot.console.segment_blocks import FIELDS, JOINS, OPERATORS, add_condition
 from bot.console.segment_completion import complete, suggestions
 from bot.console.segment_list import list_context, size_chart
@@ -34,6 +34,7 @@ from segments.saved import UnknownSegmentError, save_segment
 routes = web.RouteTableDef()
 routes.post("/segments/ai")(generate)
 routes.post("/segments/personas")(persona_from)
+routes.delete(r"/segments/personas/{id:\d{1,18}}")(persona_delete)
 EXAMPLE = "lang = es and clicked within 7d"
 SEGMENT = r"/segments/{id:\d{1,18}}"  # longer is no row id (a BIGINT)
 

@@ -67,6 +67,7 @@ async def some_of_each(session: AsyncSession) -> None:
         ("/lookalike nope 5", f"no segment named 'nope'; {SEGMENTS}"),
         ("/persona_from nope", f"no segment named 'nope'; {SEGMENTS}"),
         ("/persona nope", "no persona named 'nope'; the personas are: Ana"),
+        ("/persona_delete nope", "no persona named 'nope'; the personas are: Ana"),
     ],
 )  # fmt: skip
 async def test_an_unknown_name_is_answered_with_the_names_there_are(
@@ -122,3 +123,11 @@ async def test_with_no_names_yet_the_answer_says_how_to_make_one(
 ) -> None:
     answer = await owner.reply(line)
     assert answer.endswith(f"; {none}"), answer
+
+
+async def test_a_deleted_persona_is_gone_from_the_list(owner: Chat, session: AsyncSession) -> None:
+    await some_of_each(session)
+    assert await owner.reply("/persona_delete Ana") == (
+        "Deleted persona Ana. Campaigns saved with it keep their audience."
+    )
+    assert (await owner.reply("/personas")).startswith("No personas yet.")

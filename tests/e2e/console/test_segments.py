@@ -2,7 +2,8 @@
 as the rule changes, a wrong rule shows its error with a caret under the place, completion
 and blocks write the rule, and the segment is saved, listed with its size, refreshed and
 deleted; a viewer sees it all without an edit control; the live count is rate-limited; bad
-input answers 4xx with the message; AI segments are generated and a persona made."""
+input answers 4xx with the message; AI segments are generated and a persona made and
+deleted."""
 
 import asyncio
 
@@ -261,3 +262,11 @@ async def test_a_marketer_generates_ai_segments_and_makes_a_persona(
     await expect(page.get_by_role("button", name="Regenerate")).to_be_visible()
     await page.evaluate("window.scrollTo(0, 0)")  # the sticky tabs at the top of the shot
     await screenshot(page, "segments-ai")
+
+    persona = page.locator(f'#ai [data-persona="{first}"]')
+    await persona.get_by_role("button", name="Delete").click()  # Telegram's confirm says yes
+    await expect(page.locator("#ai")).to_contain_text(f"Deleted the persona {first}")
+    await expect(persona).to_have_count(0)
+    async with sessionmaker() as session:
+        actions = set((await session.scalars(select(AuditLog.action))).all())
+    assert "console persona_delete" in actions
