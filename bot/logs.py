@@ -57,9 +57,19 @@ _STILL_RUNNING = "maximum number of running instances reached"
 
 # The token in a Bot API URL: https://api.telegram.org/bot<id>:<secret>/<method>.
 _TOKEN_IN_URL = re.compile(r"\b(bot\d+:)[A-Za-z0-9_-]+")
+# A bot token written bare: <id>:<secret> (@BotFather's secrets are 35 characters).
+_BARE_TOKEN = re.compile(r"\b(\d{3,}:)[A-Za-z0-9_-]{30,}")
 # The password of a URL with credentials: scheme://user:password@host.
 _URL_PASSWORD = re.compile(r"(\b[A-Za-z][A-Za-z0-9+.-]*://[^\s:/?#@]*:)[^\s/?#@]+(@)")
 _FORMATTER = logging.Formatter()  # renders tracebacks before they are redacted
+
+
+def without_bot_tokens(text: str) -> str:
+    """`text` with the secret of any bot token in it, in a Bot API URL or bare, as `***`:
+    for what a server answered, which may repeat the URL it was sent (`Cannot POST
+    /bot<token>/sendMessage`) and is shown or stored where no log filter reads it."""
+    text = _TOKEN_IN_URL.sub(rf"\1{REDACTED}", text)
+    return _BARE_TOKEN.sub(rf"\1{REDACTED}", text)
 
 
 class Redactor(logging.Filter):
@@ -73,7 +83,7 @@ class Redactor(logging.Filter):
         self._secrets = re.compile("|".join(map(re.escape, searched))) if searched else None
 
     def redact(self, text: str) -> str:
-        text = _TOKEN_IN_URL.sub(rf"\1{REDACTED}", text)
+        text = without_bot_tokens(text)
         text = _URL_PASSWORD.sub(rf"\1{REDACTED}\2", text)
         return text if self._secrets is None else self._secrets.sub(REDACTED, text)
 

@@ -38,6 +38,7 @@ from typing import Any, Self
 
 import aiohttp
 
+from bot.logs import without_bot_tokens
 from bot.telegram_requests import Request, file_ids, form_value, request
 from broadcasts.messenger import (
     Blocked,
@@ -205,8 +206,10 @@ DESCRIPTION_LIMIT = 200  # characters of a server's description kept (Telegram's
 def _said(description: object) -> str:
     """A server's `description` as one log line may carry it: printable characters only
     (a newline or an escape sequence in it could forge or garble log lines), at most
-    DESCRIPTION_LIMIT of them (a megabyte of it would be logged for every message)."""
+    DESCRIPTION_LIMIT of them (a megabyte of it would be logged for every message), and
+    no bot token (a server that repeats the URL it was sent repeats the token in it)."""
     text = "".join(c if c.isprintable() else " " for c in str(description or ""))
+    text = without_bot_tokens(text)
     text = " ".join(text.split())
     return text if len(text) <= DESCRIPTION_LIMIT else text[: DESCRIPTION_LIMIT - 1] + "…"
 

@@ -31,6 +31,8 @@ from typing import Any
 from aiogram import Bot, Dispatcher
 from aiogram.dispatcher.dispatcher import DEFAULT_BACKOFF_CONFIG
 from aiogram.exceptions import (
+    ClientDecodeError,
+    TelegramAPIError,
     TelegramNetworkError,
     TelegramRetryAfter,
     TelegramServerError,
@@ -49,7 +51,8 @@ from bot.config import AppConfig, load_app_config
 from bot.console.app import create_console_app
 from bot.console.context import ConsoleServices
 from bot.dispatcher import ALLOWED_UPDATES, build_bot, build_dispatcher, secret_key
-from bot.messenger import TelegramMessenger
+from bot.logs import without_bot_tokens
+from bot.messenger import DESCRIPTION_LIMIT, TelegramMessenger
 from bot.process_roles import Role
 from bot.redis_outage import TIMEOUTS as REDIS_TIMEOUTS
 from bot.web_server import create_web_app, start_web_server
@@ -329,7 +332,9 @@ async def _until_answered(method: str, call: Callable[[], Coroutine[Any, Any, ob
     """Make a Bot API call the bot cannot start without until Telegram answers it: while
     Telegram cannot be reached, answers 5xx or asks to wait (429), each failure is logged
     and the call tried again after aiogram's backoff (or the wait Telegram asks). A token
-    Telegram refuses is a ConfigError that says so (never the token)."""
+    Telegram refuses is a ConfigError that says so (never the token), and so is any other
+    refusal, or an answer that is no Bot API answer (SEGBOT_TELEGRAM_API_BASE naming
+    another server): one line, what the server said without the token it may repeat."""
     backoff = Backoff(DEFAULT_BACKOFF_CONFIG)
     while True:
         try:
@@ -349,6 +354,14 @@ async def _until_answered(method: str, call: Callable[[], Coroutine[Any, Any, ob
                 wait,
             )
             await asyncio.sleep(wait)
+        except TelegramAPIError as error:
+            said = without_bot_tokens(error.message)[:DESCRIPTION_LIMIT]
+            raise ConfigError(f"the Bot API refused {method}: {said}") from None
+        except ClientDecodeError:
+            raise ConfigError(
+                f"the server at SEGBOT_TELEGRAM_API_BASE answered {method} with no Bot API "
+                "answer (not JSON): is it a Bot API server?"
+            ) from None
         else:
             return
 

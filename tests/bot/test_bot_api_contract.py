@@ -145,6 +145,17 @@ async def test_a_servers_description_is_kept_to_one_short_printable_line(
     assert len(outcome.description) == DESCRIPTION_LIMIT
 
 
+async def test_a_servers_description_never_keeps_a_bot_token(
+    server: tuple[Answers, str],
+) -> None:
+    token = "7654321:AAE-" + "x9" * 16
+    said = f"no such path /bot{token}/sendMessage (token {token})"
+    body = json.dumps({"ok": False, "error_code": 400, "description": said})
+    outcome = await _answer(server, 400, body)
+    assert isinstance(outcome, Rejected)
+    assert outcome.description == "no such path /bot7654321:***/sendMessage (token 7654321:***)"
+
+
 @pytest.mark.parametrize("text", ["\u2800", "<b>\u200b</b> \ufeff"])
 def test_the_emulator_refuses_a_text_that_shows_nothing(text: str) -> None:
     with pytest.raises(ApiError, match="message text is empty"):

@@ -3,10 +3,12 @@ the Bot API failing or refusing the token as the bot starts. It recovers by itse
 the dependency is back, and stops with a clear message when it cannot start."""
 
 import asyncio
+import os
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from aiohttp import web
 from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -18,7 +20,7 @@ from core.db import create_engine, create_sessionmaker
 from core.leader import lead
 from core.settings import Settings
 from telegram_emulator import Emulator
-from tests.e2e.conftest import BOT_TOKEN, segbot_run
+from tests.e2e.conftest import BOT_TOKEN, SEGBOT, segbot_run
 from tests.polling import until
 from tests.stopping import stop
 
@@ -172,3 +174,64 @@ async def test_a_token_telegram_refuses_stops_segbot_run_with_a_clear_error(
     assert last_line.startswith("error: Telegram refuses SEGBOT_BOT_TOKEN")
     assert "Traceback" not in errors.decode()
     assert BOT_TOKEN not in (output + errors).decode()
+
+
+REAL_LOOKING_TOKEN = "7654321:AAE-" + "x9" * 16  # as long as @BotFather's
+
+
+async def echoing_server(answer: str) -> tuple[web.AppRunner, str]:
+    """A server that is no Bot API: it answers every request with its path in it, as an
+    HTML page ("html") or as a Bot API refusal ("json"), repeating the token bare too."""
+
+    async def echo(request: web.Request) -> web.Response:
+        said = f"no such path {request.path} for {REAL_LOOKING_TOKEN}"
+        if answer == "html":
+            return web.Response(status=404, text=f"<pre>Cannot POST {request.path}</pre>")
+        return web.json_response({"ok": False, "error_code": 400, "description": said})
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", echo)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    return runner, f"http://127.0.0.1:{port}"
+
+
+@pytest.mark.parametrize(
+    ("answer", "says"),
+    [
+        ("html", "error: the server at SEGBOT_TELEGRAM_API_BASE answered deleteWebhook with no "),
+        ("json", "error: the Bot API refused deleteWebhook: no such path /bot7654321:***/"),
+    ],
+)
+async def test_a_server_that_repeats_the_token_stops_segbot_run_without_showing_it(
+    database_url: str, answer: str, says: str
+) -> None:
+    runner, base = await echoing_server(answer)
+    environment = os.environ | {
+        "SEGBOT_BOT_TOKEN": REAL_LOOKING_TOKEN,
+        "SEGBOT_SECRET_KEY": "test-secret",
+        "SEGBOT_DATABASE_URL": database_url,
+        "SEGBOT_TELEGRAM_API_BASE": base,
+        "SEGBOT_WEB_PORT": "0",
+    }
+    try:
+        process = await asyncio.create_subprocess_exec(
+            SEGBOT, "run", env=environment,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        try:  # a hang guard, not a speed test
+            output, errors = await asyncio.wait_for(process.communicate(), timeout=90)
+        finally:
+            if process.returncode is None:
+                process.kill()
+                await process.wait()
+    finally:
+        await runner.cleanup()
+    everything = (output + errors).decode()
+    assert process.returncode == 2, everything
+    assert errors.decode().strip().splitlines()[-1].startswith(says), everything
+    assert "Traceback" not in everything
+    assert REAL_LOOKING_TOKEN.partition(":")[2] not in everything
