@@ -26,6 +26,7 @@ repeat what an API sent (a record's keys, a cursor).
 """
 
 import asyncio
+import base64
 import codecs
 import email.utils
 import html
@@ -49,6 +50,9 @@ MAX_BODY_BYTES = 64 * 2**20
 URL_QUERY = re.compile(r"(\w+://[^\s?#]*)\?[^\s#]*")  # a URL, then its query
 PERCENT_ESCAPE = re.compile("%[0-9A-F]{2}")
 MIN_SECRET = 4  # shorter header or query values are not cut out of what a server says
+# A secret this long is cut out in any case (an API may echo a key upper-cased); a shorter
+# one only as written, or it would blank ordinary words ("wrong" in "Wrong key").
+ANY_CASE_SECRET = 12
 
 
 class JsonClient:
@@ -225,18 +229,23 @@ def error_reason(body: JsonValue, *, secrets: Sequence[str] = ()) -> str:
 
 def _redacted(text: str, secrets: Sequence[str]) -> str:
     """`text` with the query of each URL in it left out, and each of `secrets` replaced
-    by [redacted]."""
+    by [redacted] (the longer ones in whatever case they are written)."""
     text = URL_QUERY.sub(r"\1", text)
     if "&" in text and _holds_secret(html.unescape(text), secrets):  # an HTML page's "&#43;"
         text = html.unescape(text)
     for secret in secrets:
-        text = text.replace(secret, "[redacted]")
+        case = re.IGNORECASE if len(secret) >= ANY_CASE_SECRET else re.NOFLAG
+        text = re.sub(re.escape(secret), "[redacted]", text, flags=case)
     return text
 
 
 def _holds_secret(text: str, secrets: Sequence[str]) -> bool:
-    """Whether one of `secrets` is in `text`."""
-    return any(secret in text for secret in secrets)
+    """Whether one of `secrets` is in `text` (the longer ones in any case)."""
+    folded = text.casefold()
+    return any(
+        secret in text or (len(secret) >= ANY_CASE_SECRET and secret.casefold() in folded)
+        for secret in secrets
+    )
 
 
 def _secrets(values: Sequence[str]) -> tuple[str, ...]:
@@ -245,8 +254,16 @@ def _secrets(values: Sequence[str]) -> tuple[str, ...]:
     it. An API that echoes the address it was asked ("/contacts?apiKey=s3cret%2B42
     is not allowed") echoes a query key percent-encoded, as it was sent."""
     found = {part for value in values for part in (value, *value.split()[-1:])}
-    forms = {form for part in found for form in _url_forms(part)}
+    forms = {form for part in found for form in (*_url_forms(part), *_base64_forms(part))}
     return tuple(sorted((form for form in forms if len(form) >= MIN_SECRET), key=len, reverse=True))
+
+
+def _base64_forms(secret: str) -> set[str]:
+    """`secret` in base64 (either alphabet, padded or not), as an API that says which
+    credentials it refused may write them (Basic authentication sends them so)."""
+    raw = secret.encode()
+    coded = {base64.b64encode(raw).decode(), base64.urlsafe_b64encode(raw).decode()}
+    return coded | {form.rstrip("=") for form in coded}
 
 
 def _url_forms(secret: str) -> set[str]:

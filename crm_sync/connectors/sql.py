@@ -16,6 +16,7 @@ Values are read as the database gives them: an integer column holding NULLs stay
 integers (never "1.0"), and bytes are read as UTF-8 text.
 """
 
+import re
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
@@ -75,56 +76,69 @@ class SqlConnector:
                 for stream, query in self._queries.items():
                     # On a line of its own, the bracket ends the query after a -- comment
                     no_rows = f"SELECT * FROM ({query.strip().rstrip(';')}\n) q WHERE 1 = 0"  # noqa: S608
+                    statement = _statement(no_rows, source=self._name, stream=stream)
                     try:
-                        statement = _statement(no_rows, source=self._name, stream=stream)
                         result = await connection.execute(statement, {"since": EPOCH})
-                    except (SQLAlchemyError, OSError) as error:
-                        raise _failed(self._name, stream, error) from None
+                    except Exception as error:  # the driver's own too (asyncpg's: not wrapped)
+                        raise _failed(self._name, stream, error, query) from None
                     self._resolve(stream, list(result.keys()))
         finally:
             await engine.dispose()
 
     async def batches(self, stream: Stream, cursor: Cursor | None) -> AsyncIterator[Batch]:
         since, started = _pass(cursor, self._clock)
-        statement = _statement(self._queries[stream], source=self._name, stream=stream)
         position = 0
         seen = FirstRows()  # an id the query returns twice is rejected the second time
-        engine = create_async_engine(self._url)
-        try:
-            async with _connected(engine, self._name) as connection:
-                result = await connection.stream(statement, {"since": since})
-                header = list(result.keys())
-                columns = self._resolve(stream, header)
-                async for rows in result.partitions(self._chunk_rows):
-                    frame = _frame(rows, header)
-                    row_numbers = np.arange(position, position + len(frame)) + 1
-                    position += len(frame)
-                    checked = validate(
-                        stream,
-                        frame[list(columns.fields.values())].set_axis(
-                            list(columns.fields), axis="columns"
-                        ),
-                        rules=self._rules,
-                        raw=frame,
-                        row_numbers=row_numbers,
-                        seen=seen,
-                    )
-                    yield Batch(
-                        stream=stream,
-                        cursor=_cursor(since, started, done=False),
-                        records=checked.records,
-                        rejected=checked.rejected,
-                        read=len(frame),
-                    )
-        except (SQLAlchemyError, OSError) as error:
-            raise _failed(self._name, stream, error) from None
-        finally:
-            await engine.dispose()
+        columns: Columns | None = None
+        async for header, rows in self._read(stream, since):
+            columns = columns or self._resolve(stream, header)
+            if not rows:
+                continue
+            frame = _frame(rows, header)
+            row_numbers = np.arange(position, position + len(frame)) + 1
+            position += len(frame)
+            checked = validate(
+                stream,
+                frame[list(columns.fields.values())].set_axis(list(columns.fields), axis="columns"),
+                rules=self._rules,
+                raw=frame,
+                row_numbers=row_numbers,
+                seen=seen,
+            )
+            yield Batch(
+                stream=stream,
+                cursor=_cursor(since, started, done=False),
+                records=checked.records,
+                rejected=checked.rejected,
+                read=len(frame),
+            )
         yield Batch(
             stream=stream,
             cursor=_cursor(started - OVERLAP, started, done=True),
-            ignored_columns=columns.ignored,
+            ignored_columns=columns.ignored if columns else (),
         )
+
+    async def _read(
+        self, stream: Stream, since: datetime
+    ) -> AsyncIterator[tuple[list[str], Sequence[Row[Any]]]]:
+        """The query's header (with no rows), then its rows `chunk_rows` at a time. A
+        failure of the database or its driver (asyncpg's own errors reach here unwrapped,
+        as rows stream) is a SourceError (`_failed`)."""
+        query = self._queries[stream]
+        statement = _statement(query, source=self._name, stream=stream)
+        engine = create_async_engine(self._url)
+        try:
+            async with _connected(engine, self._name) as connection:
+                try:
+                    result = await connection.stream(statement, {"since": since})
+                    header = list(result.keys())
+                    yield header, ()  # the header before any row, so it is checked first
+                    async for rows in result.partitions(self._chunk_rows):
+                        yield header, rows
+                except Exception as error:
+                    raise _failed(self._name, stream, error, query) from None
+        finally:
+            await engine.dispose()
 
     def _resolve(self, stream: Stream, header: list[str]) -> Columns:
         """The query's columns for each field; SourceError if it names a column twice (a
@@ -194,9 +208,25 @@ def _statement(query: str, *, source: str, stream: Stream) -> TextClause:
     return statement
 
 
-def _failed(source: str, stream: Stream, error: SQLAlchemyError | OSError) -> SourceError:
+def _failed(source: str, stream: Stream, error: Exception, query: str) -> SourceError:
+    """The query's failure, as the run's error says it (and the log, and the CLI). What the
+    database quotes in its message is kept only where the query names it (a column, a
+    table): a value it quotes comes from a row (`invalid input syntax for type integer:
+    "ana@example.com"`), and may be someone's email or name."""
     reason = getattr(error, "orig", None) or error
-    return SourceError(f"{source}: the {stream} query failed: {type(reason).__name__}: {reason}")
+    said = _QUOTED.sub(lambda quoted: _named_in(quoted, query), str(reason))
+    return SourceError(f"{source}: the {stream} query failed: {type(reason).__name__}: {said}")
+
+
+# A quoted word of a database's error message, with its quotes: "x", 'x' or `x`.
+_QUOTED = re.compile(r"\"[^\"]*\"|'[^']*'|`[^`]*`")
+
+
+def _named_in(quoted: re.Match[str], query: str) -> str:
+    inside = quoted.group()[1:-1]
+    if inside and inside.lower() in query.lower():
+        return quoted.group()
+    return f"{quoted.group()[0]}…{quoted.group()[0]}"
 
 
 def _pass(cursor: Cursor | None, clock: Clock) -> tuple[datetime, datetime]:

@@ -5,6 +5,7 @@ header prefix, lower-case escapes, HTML), a redirect to no address, a page count
 the rest imports, and a failure is one line without the key."""
 
 import asyncio
+import base64
 import re
 from collections.abc import AsyncIterator
 from urllib.parse import quote
@@ -81,6 +82,8 @@ class Api:
                 "%[0-9A-F]{2}", lambda escape: escape.group().lower(), quote(key, safe="")
             ),
             "html": "".join(f"&#{ord(character)};" for character in key),
+            "upper-case": key.upper(),
+            "base64": base64.b64encode(key.encode()).decode(),
         }
         return web.json_response(
             {"message": f"key {forms[request.query['form']]} revoked"}, status=401
@@ -177,7 +180,7 @@ async def test_a_next_link_repeating_the_key_is_cut_out_of_the_error(
     )
 
 
-@pytest.mark.parametrize("form", ["as sent", "lower-case escapes", "html"])
+@pytest.mark.parametrize("form", ["as sent", "lower-case escapes", "html", "upper-case", "base64"])
 async def test_a_key_echoed_after_a_header_prefix_in_any_form_is_cut_out(
     sessionmaker: async_sessionmaker[AsyncSession], api: tuple[Api, str], form: str
 ) -> None:

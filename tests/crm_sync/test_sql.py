@@ -156,7 +156,27 @@ async def test_a_broken_query_fails_the_run_with_the_database_reason(
     assert summary.status == "failed"
     assert summary.error is not None
     assert summary.error.startswith("shop: the orders query failed:")
-    assert "no_such_table" in summary.error
+    assert "no_such_table" in summary.error  # the query names it: it stays
+
+
+async def test_a_value_the_database_quotes_in_its_error_is_left_out_of_the_run_error(
+    sessionmaker: async_sessionmaker[AsyncSession], shop_database: str
+) -> None:
+    if shop_database.startswith("sqlite"):
+        pytest.skip("SQLite casts 'Ann' to 0 rather than failing on the row")
+    query = (
+        "SELECT id AS customer_id, CAST(full_name AS integer) AS name FROM clients "
+        "WHERE modified >= :since"
+    )
+    connector = SqlConnector(
+        name="shop", url=shop_database, queries={"customers": query}, rules=RULES
+    )
+    summary = await run_sync(sessionmaker=sessionmaker, connector=connector)
+    assert summary.status == "failed"
+    assert summary.error == (
+        "shop: the customers query failed: InvalidTextRepresentationError: "
+        'invalid input syntax for type integer: "…"'
+    )
 
 
 async def test_a_query_without_a_needed_column_fails_before_anything_is_stored(
