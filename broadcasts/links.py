@@ -34,10 +34,10 @@ from yarl import URL
 
 from broadcasts.click_filter import not_a_click
 from broadcasts.models import Link
+from core.erasure import is_erased
 from core.errors import SegbotError
 from core.models import Event, EventType, Subscriber
 from core.signing import SIGNED_LENGTH, Signer, b64url, b64url_decode
-from core.subscribers import is_erased
 
 LINK_PURPOSE = "tracked-link"
 DOUBLE_HIT_WINDOW = timedelta(seconds=5)

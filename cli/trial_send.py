@@ -39,10 +39,10 @@ from broadcasts.models import Campaign
 from broadcasts.one_chat import send_in_turn
 from broadcasts.templates import SAMPLE
 from broadcasts.uploads import FileIds, UploadOnce
+from core.erasure import is_erased
 from core.errors import NotPossibleError
 from core.models import Subscriber, SubscriberStatus
 from core.settings import Settings
-from core.subscribers import is_erased
 
 Say = Callable[[str], None]
 

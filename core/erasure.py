@@ -17,18 +17,24 @@ named below. Per table:
   (journeys.triggers.STOPS), as an unsubscribe would end it.
 - `customers` (OTHERS_RECORDS): the shop's records matched to them are unlinked and their
   name, phone, email and attributes cleared; their orders and RFM scores stay, anonymous.
-  Any other customer record carrying their phone or email loses that phone or email.
+  Any other customer record carrying their phone loses it; one carrying their email
+  loses it unless it is linked to another subscriber (an email is only typed: it may be
+  that subscriber's).
 - any other table that refers to them (tags, segment members, ladder stages, activity
   levels, purchase sums): their rows are deleted; refreshes recompute what still applies.
-- `audit_log`: their Telegram id, username, phone (however it was typed: `+34 (600)
-  111-222`, `600 111 222`) and email become "[erased]" in the entries that name them;
-  the admin's action stays.
+- `audit_log`: their Telegram id, @username, phone (however it was typed: `+34 (600)
+  111-222`, `600 111 222`, `600/111/222`) and email become "[erased]" in the entries that
+  name them; the admin's action stays.
 - `identity_conflicts`, `rejected_rows`: a conflict over their phone or email, or listing
   them, and a rejected CRM row carrying their phone or email, are deleted.
-- other subscribers' first touch: a referrer naming them (Telegram id or @username) is
-  cleared from those rows and their /start events.
+- other subscribers' first touch: a referrer naming them (Telegram id, or username with
+  or without its @, in any case) is cleared from those rows and their /start events.
 - `inbound_updates`: the webhook inbox empties an update as soon as it is handled
   (`core.inbox.mark_handled`), so nothing of theirs is kept there to erase.
+
+A process that looked them up before the erasure committed may write after it (the event
+log's touch in hand, a CRM sync's link): it erases its rows again after its commit, and the
+erasure runs once more after its own (`erase_late_rows`).
 
 A table is only seen here if its model was imported: the bot, the CLI and the migrations
 import them all.
@@ -40,21 +46,31 @@ from dataclasses import dataclass
 from typing import Any
 
 import phonenumbers
-from sqlalchemy import JSON, Column, Table, Text, cast, delete, func, or_, select, update
+from sqlalchemy import JSON, Column, Table, Text, and_, cast, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.sql.elements import ColumnElement
 
 from core.db import Base
+from core.id_lists import among
 from core.models import AuditLog, Event, EventType, Subscriber
 
 ERASED = "[erased]"
 ANONYMOUS_COUNTS = frozenset({"events", "deliveries", "journey_enrolments"})
 # Someone else's record that points at a subscriber: the columns saying who the person is.
 OTHERS_RECORDS = {"customers": ("name", "phone", "email", "attributes", "matched_by")}
-CONTACT_COLUMNS = ("phone", "email")  # in `customers`, as in `subscribers`: E.164, lower-case
+# In `customers`: contacts as in `subscribers` (E.164, lower-case), and the link to one.
+PHONE_COLUMN, EMAIL_COLUMN, LINK_COLUMN = "phone", "email", "subscriber_id"
 SUBSCRIBER_KEY = f"{Subscriber.__tablename__}.id"
-PHONE_GAP = r"[ ().-]*"  # what people put between a phone number's digits
+# What people put between a phone number's digits, as the phone parser (phonenumbers)
+# reads past it: spaces of every width, dashes of every length, dots, slashes, brackets,
+# tildes, and the invisible soft hyphen and zero-width characters.
+PHONE_GAPS = (
+    " \u00a0\u3000\u00ad\u200b\u2060"
+    "-\u2010\u2011\u2012\u2013\u2014\u2015\u2212\u30fc\uff0d"
+    "./\uff0f()\uff08\uff09[]\uff3b\uff3d~\u2053\u223c\uff5e"
+)
+PHONE_GAP = f"[{re.escape(PHONE_GAPS)}]*"
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,16 +84,25 @@ class Person:
     email: str | None
 
     def mentions(self) -> list[str]:
-        """How other records name them: Telegram id, username (with and without its @),
-        phone (with and without its +) and email."""
+        """How an admin names them: Telegram id, @username, phone (with and without its
+        +) and email. A bare username is a mention only in a rule (`rule_mention`): it
+        may be any word ("black_friday"), and an admin's tag of that name names no one."""
         named = [str(self.telegram_id)]
         if self.username:
-            named += [f"@{self.username}", self.username]
+            named.append(f"@{self.username}")
         if self.phone:
             named += [self.phone, self.phone.removeprefix("+")]
         if self.email:
             named.append(self.email)
         return named
+
+    def rule_mention(self) -> str | None:
+        """A regex for their bare username where a rule compares a username or referrer
+        with it (`username = bran`, `referrer != "bran"`): what precedes it is the group
+        `keep`, which stays."""
+        if not self.username:
+            return None
+        return rf"(?P<keep>\b(?:username|referrer)\s*!?=\s*[\"']?){re.escape(self.username)}"
 
     def national_number(self) -> str | None:
         """Their phone's digits after the country code: in every way of writing it."""
@@ -101,15 +126,42 @@ class Person:
         return before + gap.join(national)
 
 
+def is_erased() -> ColumnElement[bool]:
+    """Subscribers whose personal data was erased: anonymous counts, nobody to reach (an
+    erased row's Telegram id is minus its row id: `core.subscribers.forget`)."""
+    return Subscriber.telegram_id < 0
+
+
 async def erase_person(session: AsyncSession, person: Person) -> None:
     """Everything above but the subscriber row itself; the caller commits."""
-    for table in Base.metadata.sorted_tables:
-        reference = _subscriber_reference(table)
-        if reference is not None:
-            await _erase_rows(session, table, reference, person.subscriber_id)
+    await _erase_references(session, [person.subscriber_id])
     await _redact_audit_log(session, person)
     await _erase_crm_mentions(session, person)
     await _clear_referrals(session, person)
+
+
+async def erase_late_rows(session: AsyncSession, subscriber_ids: Iterable[int]) -> list[int]:
+    """Those of `subscriber_ids` erased by now, with what refers to them erased again:
+    the rows of a process that looked them up before their erasure committed and wrote
+    after it (a touch the event log had in hand, with its message text; a customer a CRM
+    sync was linking to them). Such a writer calls this after its commit, and the erasure
+    once more after its own, so one of the two sees the other's rows whatever the order.
+    Idempotent; the caller commits."""
+    listed = sorted(set(subscriber_ids))
+    if not listed:
+        return []
+    query = select(Subscriber.id).where(among(Subscriber.id, listed), is_erased())
+    erased = list((await session.scalars(query)).all())
+    if erased:
+        await _erase_references(session, erased)
+    return erased
+
+
+async def _erase_references(session: AsyncSession, subscriber_ids: list[int]) -> None:
+    for table in Base.metadata.sorted_tables:
+        reference = _subscriber_reference(table)
+        if reference is not None:
+            await _erase_rows(session, table, reference, subscriber_ids)
 
 
 def _subscriber_reference(table: Table) -> Column[Any] | None:
@@ -122,9 +174,9 @@ def _subscriber_reference(table: Table) -> Column[Any] | None:
 
 
 async def _erase_rows(
-    session: AsyncSession, table: Table, reference: Column[Any], subscriber_id: int
+    session: AsyncSession, table: Table, reference: Column[Any], subscriber_ids: list[int]
 ) -> None:
-    theirs = reference == subscriber_id
+    theirs = reference.in_(subscriber_ids)
     if table.name in ANONYMOUS_COUNTS:
         emptied: dict[str, Any] = {
             column.name: {} for column in table.columns if isinstance(column.type, JSON)
@@ -145,7 +197,10 @@ def _empty(column: Column[Any]) -> dict[str, Any] | None:
 async def _redact_audit_log(session: AsyncSession, person: Person) -> None:
     """An admin names a person by Telegram id, username, email or phone (written any way
     `/find` reads it)."""
-    named, pattern = _naming(AuditLog.detail, person, person.mentions())
+    rule = person.rule_mention()
+    named, pattern = _naming(AuditLog.detail, person, person.mentions(), rule)
+    if person.username:
+        named = or_(named, _mentions_any(AuditLog.detail, [person.username]))
     entries = await session.scalars(select(AuditLog).where(named))
     for entry in entries:
         redacted = _redacted(entry.detail, pattern, person.telegram_id)
@@ -154,13 +209,19 @@ async def _redact_audit_log(session: AsyncSession, person: Person) -> None:
 
 
 async def _erase_crm_mentions(session: AsyncSession, person: Person) -> None:
+    """Their phone leaves every customer record holding it: Telegram vouches for it (they
+    shared their own contact). Their email was only typed (`/email`), perhaps someone
+    else's: it leaves the records linked to nobody, not those linked to another
+    subscriber (whose email it may well be)."""
     contacts = [value for value in (person.phone, person.email) if value]
     customers = Base.metadata.tables.get("customers")
-    if customers is not None:
-        for name, value in zip(CONTACT_COLUMNS, (person.phone, person.email), strict=True):
-            if value:
-                column = customers.c[name]
-                await session.execute(update(customers).where(column == value).values({name: None}))
+    if customers is not None and person.phone:
+        phone = customers.c[PHONE_COLUMN]
+        await session.execute(update(customers).where(phone == person.phone).values(phone=None))
+    if customers is not None and person.email:
+        email, linked = customers.c[EMAIL_COLUMN], customers.c[LINK_COLUMN]
+        unlinked = and_(email == person.email, linked.is_(None))
+        await session.execute(update(customers).where(unlinked).values(email=None))
     conflicts = Base.metadata.tables.get("identity_conflicts")
     if conflicts is not None:
         listing = await session.execute(
@@ -187,10 +248,10 @@ async def _clear_referrals(session: AsyncSession, person: Person) -> None:
     """A referrer is whatever the deep link said; it names them if it is their Telegram id
     or username."""
     names = [str(person.telegram_id)]
-    if person.username:
-        names += [person.username, f"@{person.username}"]
+    if person.username:  # as Telegram reads usernames: in any case
+        names += [person.username.lower(), f"@{person.username.lower()}"]
     await session.execute(
-        update(Subscriber).where(Subscriber.referrer.in_(names)).values(referrer=None)
+        update(Subscriber).where(func.lower(Subscriber.referrer).in_(names)).values(referrer=None)
     )
     touches = await session.execute(
         select(Event.id, Event.payload).where(
@@ -199,7 +260,7 @@ async def _clear_referrals(session: AsyncSession, person: Person) -> None:
         )
     )
     for event_id, payload in touches.all():
-        if payload.get("referrer") in names:
+        if str(payload.get("referrer")).lower() in names:
             kept = {key: value for key, value in payload.items() if key != "referrer"}
             await session.execute(update(Event).where(Event.id == event_id).values(payload=kept))
 
@@ -214,40 +275,35 @@ def _mentions_any(
 
 
 def _naming(
-    column: ColumnElement[Any] | InstrumentedAttribute[Any], person: Person, mentions: list[str]
+    column: ColumnElement[Any] | InstrumentedAttribute[Any],
+    person: Person,
+    mentions: list[str],
+    *patterns: str | None,
 ) -> tuple[ColumnElement[bool], re.Pattern[str]]:
     """Which rows of `column` may name the person (by one of `mentions`, or by their phone
-    however it is written: its national digits in the text without what writing it puts
-    between them), and the pattern that finds each mention in them."""
+    however it is written: its national digits in order in the text), and the pattern
+    that finds each mention (and each match of `patterns`) in them."""
     named = _mentions_any(column, mentions)
     national, phone = person.national_number(), person.phone_pattern()
     if national is not None and phone is not None:
-        named = or_(named, _without_phone_gaps(column).contains(national))
-    return named, _mention_pattern(mentions, *([phone] if phone else []))
-
-
-def _without_phone_gaps(
-    column: ColumnElement[Any] | InstrumentedAttribute[Any],
-) -> ColumnElement[str]:
-    """The column's text without the characters PHONE_GAP allows between a phone's digits."""
-    text: ColumnElement[str] = cast(column, Text)
-    for gap in (" ", "-", ".", "(", ")"):
-        text = func.replace(text, gap, "")
-    return text
+        # Its digits in order, anything between: a wider cut, which the pattern narrows.
+        named = or_(named, cast(column, Text).like(f"%{'%'.join(national)}%"))
+    found = [each for each in (phone, *patterns) if each is not None]
+    return named, _mention_pattern(mentions, *found)
 
 
 def _mention_pattern(mentions: list[str], *patterns: str) -> re.Pattern[str]:
     """A mention (or a match of one of `patterns`) standing on its own: `501` in "/find
-    501", not in "run 15012"."""
+    501", not in "run 15012". A pattern's group `keep` is kept (`_redacted`)."""
     alternatives = "|".join([*(re.escape(mention) for mention in mentions), *patterns])
     return re.compile(rf"(?<![\w@+.-])(?:{alternatives})(?![\w@-]|\.\w)", re.IGNORECASE)
 
 
 def _redacted(value: Any, pattern: re.Pattern[str], telegram_id: int | None) -> Any:
-    """`value` (JSON) with every mention `pattern` finds, and the Telegram id as a number,
-    replaced by ERASED."""
+    """`value` (JSON) with every mention `pattern` finds (less its group `keep`), and the
+    Telegram id as a number, replaced by ERASED."""
     if isinstance(value, str):
-        return pattern.sub(ERASED, value)
+        return pattern.sub(lambda found: (found.groupdict().get("keep") or "") + ERASED, value)
     if isinstance(value, int) and not isinstance(value, bool) and value == telegram_id:
         return ERASED
     if isinstance(value, list):

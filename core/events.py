@@ -43,6 +43,7 @@ from sqlalchemy.orm import Session
 
 from core.clock import Clock, utcnow
 from core.db import is_contention
+from core.erasure import erase_late_rows
 from core.id_lists import among
 from core.ids import BIGINT
 from core.metrics import EVENTS_LOGGED
@@ -265,7 +266,25 @@ class EventLog:
         self.written += len(written)
         EVENTS_LOGGED.inc(len(written))
         if written:
-            await self._tell(written)
+            await self._tell(await self._without_erased(written))
+
+    async def _without_erased(self, written: list[LoggedEvent]) -> list[LoggedEvent]:
+        """`written`, less the events of people erased since they were looked up, whose
+        payloads are emptied now (`core.erasure.erase_late_rows`). The batch is committed
+        already: a failure here is logged, and the erasure's own second pass is left to
+        empty them."""
+        try:
+            async with self._sessionmaker() as session:
+                erased = set(await erase_late_rows(session, {e.subscriber_id for e in written}))
+                await session.commit()
+        except Exception as error:  # the writer must outlive any failure
+            logger.warning(
+                "could not check the people of %d events for an erasure meanwhile (%s)",
+                len(written),
+                type(error).__name__,
+            )
+            return written
+        return [event for event in written if event.subscriber_id not in erased]
 
     async def _tell(self, written: list[LoggedEvent]) -> None:
         for listener in self._listeners:

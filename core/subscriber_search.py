@@ -18,10 +18,10 @@ from dataclasses import dataclass
 from sqlalchemy import ColumnElement, String, cast, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.erasure import is_erased
 from core.errors import SegbotError
 from core.ids import as_id
 from core.models import Subscriber
-from core.subscribers import is_erased
 
 HOW_TO_NAME = "a subscriber id (42 or id:42), a Telegram id (tg:123456789) or @username"
 # Characters people put inside phone numbers; what is left of a phone fragment is digits.

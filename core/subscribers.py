@@ -6,7 +6,7 @@ import re
 from dataclasses import asdict, astuple, dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -161,11 +161,6 @@ def erased_telegram_id(subscriber_id: int) -> int:
     """The Telegram id an erased subscriber's row carries: minus its row id. Telegram's
     user ids are positive, so it names nobody, and it stays unique."""
     return -subscriber_id
-
-
-def is_erased() -> ColumnElement[bool]:
-    """Subscribers whose personal data was erased: anonymous counts, nobody to reach."""
-    return Subscriber.telegram_id < 0
 
 
 # Letters, then subtags; at most 16 characters in all (the column's width).

@@ -33,6 +33,7 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
 from core.clock import Clock, utcnow
+from core.erasure import erase_late_rows, is_erased
 from core.errors import SegbotError
 from core.models import Subscriber
 from crm_sync.facts import refresh_subscriber_purchases
@@ -304,6 +305,19 @@ def _decide(
             desired[customer] = (subscriber, kind)
             taken.add((subscriber, source))
     return desired, conflicts
+
+
+async def erase_late_links(session: AsyncSession) -> None:
+    """After a rematch's commit: customers linked to a subscriber whose erasure committed
+    while the rematch ran (it had read their phone or email before) lose that link and
+    what the erasure clears (`core.erasure.erase_late_rows`); commits."""
+    linked = select(Customer.subscriber_id).join(
+        Subscriber, Subscriber.id == Customer.subscriber_id
+    )
+    erased = (await session.scalars(linked.where(is_erased()).distinct())).all()
+    if erased:
+        await erase_late_rows(session, [each for each in erased if each is not None])
+        await session.commit()
 
 
 async def unlink_subscriber(session: AsyncSession, *, subscriber_id: int) -> int:

@@ -35,7 +35,7 @@ from crm_sync.bulk_load import filling, restore
 from crm_sync.connectors.base import Batch, Connector, Cursor
 from crm_sync.facts import follow_order_changes, refresh_facts_since
 from crm_sync.fields import Stream
-from crm_sync.matching import MatchOutcome, rematch
+from crm_sync.matching import MatchOutcome, erase_late_links, rematch
 from crm_sync.models import (
     Customer,
     Order,
@@ -362,6 +362,7 @@ async def _finish(session: AsyncSession, run: _Run, clock: Clock) -> MatchOutcom
     values = _progress(run, now, facts_refreshed=True, matching=asdict(matching))
     await _update_run(session, run, status="succeeded", finished_at=now, **values)
     await session.commit()
+    await erase_late_links(session)
     return matching
 
 

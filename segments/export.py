@@ -27,9 +27,9 @@ from typing import TextIO
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.erasure import is_erased
 from core.models import Subscriber
 from core.safe_csv import SafeCsvWriter
-from core.subscribers import is_erased
 from crm_sync.identity import normalize_email, normalize_phone
 from segments.rfm.scoring import DEFAULT_SEGMENT_MAP
 from segments.rules.compiler import condition

@@ -14,6 +14,7 @@ from bot.filters import Data
 from bot.i18n import LANGUAGE_NAMES, Texts, Translator
 from bot.leaving import FORGET, FORGET_ASK, FORGET_NO, FORGET_YES
 from core.clock import Clock
+from core.erasure import erase_late_rows
 from core.events import EventLog
 from core.profiles import set_language
 from core.subscribers import forget
@@ -81,6 +82,9 @@ async def confirm_forget(
         await unlink_subscriber(session, subscriber_id=subscriber_id)
         await session.commit()
     event_log.forget_subscriber(telegram_id)
+    # Once more: what a process that had looked them up wrote as the erasure committed.
+    await erase_late_rows(session, [] if subscriber_id is None else [subscriber_id])
+    await session.commit()
     await query.answer()
     if isinstance(query.message, Message):
         await edits.edit_text(

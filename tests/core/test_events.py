@@ -3,6 +3,7 @@ never written, and their cached row is dropped, so coming back maps to their new
 it loses no touch to a busy database or to closing."""
 
 import asyncio
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -10,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from core.events import MATCH_GRACE, EventLog, Touch
+from core.events import MATCH_GRACE, EventLog, LoggedEvent, Touch
 from core.models import Event, EventType
 from core.subscribers import Profile, forget, subscribe
 from tests.polling import until
@@ -61,6 +62,66 @@ async def test_touches_still_buffered_when_a_person_is_erased_are_never_written(
         ],
         key=str,
     )
+
+
+class ErasingMeanwhile:
+    """A sessionmaker whose first session lets `erase` run between its first statement (the
+    writer looking people up) and its second (writing their touches): an erasure made by
+    another process, committed in that gap."""
+
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        erase: Callable[[], Awaitable[None]],
+    ) -> None:
+        self._sessionmaker = sessionmaker
+        self._erase: Callable[[], Awaitable[None]] | None = erase
+
+    def __call__(self) -> AsyncSession:
+        session = self._sessionmaker()
+        erase, self._erase = self._erase, None
+        if erase is not None:
+            execute, statements = session.execute, 0
+
+            async def erase_before_the_second(*args: Any, **kwargs: Any) -> Any:
+                nonlocal statements
+                statements += 1
+                if statements == 2:
+                    await erase()
+                return await execute(*args, **kwargs)
+
+            session.execute = erase_before_the_second  # type: ignore[method-assign]
+        return session
+
+
+async def test_a_touch_in_hand_as_its_person_is_erased_elsewhere_keeps_nothing_of_them(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    async with sessionmaker() as session:
+        arya, _ = await subscribe(session, profile=Profile(ARYA, ARYA), source=None, now=NOW)
+        arya_id = arya.id
+
+    async def erase() -> None:
+        async with sessionmaker() as other_process:
+            await forget(other_process, telegram_id=ARYA, now=NOW)
+            await other_process.commit()
+
+    told: list[int] = []
+
+    async def listener(written: Sequence[LoggedEvent]) -> None:
+        told.extend(event.subscriber_id for event in written)
+
+    log = EventLog(cast(async_sessionmaker[AsyncSession], ErasingMeanwhile(sessionmaker, erase)))
+    log.listen(listener)
+    log.record(Touch(ARYA, EventType.MESSAGE, NOW, {"kind": "text", "text": "Needle"}))
+    await log.flush()
+
+    async with sessionmaker() as session:
+        rows = await session.execute(select(Event.subscriber_id, Event.type, Event.payload))
+        kept = [tuple(row) for row in rows.all()]
+    assert (arya_id, EventType.MESSAGE, {}) in kept
+    assert not [row for row in kept if row[2]], kept  # no payload of hers is left
+    assert told == []  # nothing of hers went on to journeys
 
 
 class FailingFirst:

@@ -306,3 +306,44 @@ async def test_forget_redacts_the_audit_log_and_others_referrals(session: AsyncS
     touches = await session.scalars(select(Event.payload).where(Event.subscriber_id == hodor_id))
     assert list(touches) == [{"outcome": "new", "source": "friends"}]
     assert sid != hodor_id
+
+
+async def test_forget_leaves_what_only_looks_like_them_alone(session: AsyncSession) -> None:
+    """A word that is also their username (an admin's tag `bran_erased`... of someone else)
+    and a record of another subscriber carrying the email they typed stay; their phone
+    however punctuated, and a referral naming their username in another case, go."""
+    sid = await bran_with_a_past(session)
+    wanda, _ = await subscribe(
+        session, profile=Profile(telegram_id=7_000_333, chat_id=7_000_333), source=None, now=T0
+    )
+    theirs_too = Customer(
+        source="shop", external_id="C-3", name="Wanda", email=EMAIL, attributes={},
+        subscriber_id=wanda.id, matched_by="phone", created_at=T0, updated_at=T0,
+    )  # fmt: skip
+    referred = Profile(telegram_id=7_000_444, chat_id=7_000_444, first_name="Hodor")
+    source = StartSource(name="friends", referrer=BRAN.username.upper() if BRAN.username else "")
+    hodor, _ = await subscribe(session, profile=referred, source=source, now=T0)
+    hodor_id = hodor.id
+    entries = [
+        {"args": f"7000333 {BRAN.username}", "outcome": "ok"},  # a tag of that name
+        {"args": "+34\u00a0600\u00a0777\u00a0888", "outcome": "ok"},
+        {"args": "+34/600/777/888", "outcome": "ok"},
+        {"args": "+34\u2013600\u2013777\u2013888", "outcome": "ok"},
+    ]
+    session.add_all([theirs_too, *(AuditLog(admin_user_id=1, action="find", detail=detail,
+                                            occurred_at=T0) for detail in entries)])  # fmt: skip
+    await session.commit()
+
+    await forget(session, telegram_id=BRAN.telegram_id, now=T0)
+    await session.commit()
+    session.expunge_all()
+
+    details = list(await session.scalars(select(AuditLog.detail).order_by(AuditLog.id)))
+    assert details == [entries[0], *([{"args": ERASED, "outcome": "ok"}] * 3)]
+    wandas = await session.scalar(select(Customer).where(Customer.external_id == "C-3"))
+    assert wandas is not None
+    assert (wandas.email, wandas.subscriber_id) == (EMAIL, wanda.id)
+    other = await session.get(Subscriber, hodor_id)
+    assert other is not None
+    assert other.referrer is None
+    assert sid != hodor_id

@@ -3,12 +3,14 @@
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from core.clock import utcnow
+from core.subscribers import forget
 from crm_sync.connectors import FilesConnector
 from crm_sync.matching import UnknownCustomerError, link_by_deep_link, match_subscriber
-from crm_sync.models import IdentityConflict
+from crm_sync.models import Customer, IdentityConflict
 from crm_sync.reports import crm_status
 from crm_sync.worker import run_sync
 from tests.crm_sync.shop import (
@@ -181,3 +183,31 @@ async def test_a_deep_link_to_an_unknown_customer_is_an_error(
         await link_by_deep_link(
             session, subscriber_id=subscriber.id, source="shop", external_id="nope"
         )
+
+
+async def test_a_link_written_to_someone_erased_meanwhile_is_undone_by_the_sync(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    session: AsyncSession,
+    subscriber_factory: SubscriberFactory,
+    tmp_path: Path,
+) -> None:
+    """A sync that read a subscriber's phone before their /forget committed links the
+    customer to their erased row after it: the sync's end finds the link and undoes it,
+    clearing the customer as the erasure would have."""
+    them = subscriber_factory(phone="+34600000001")
+    await session.commit()
+    await import_customers(sessionmaker, tmp_path / "c.csv", [("c1", "Ann", "600 000 001", "")])
+    assert await links(session) == {"c1": (them.id, "phone")}
+    await forget(session, telegram_id=them.telegram_id, now=utcnow())
+    await session.commit()
+    # the racing sync's write, landing after the erasure
+    await session.execute(
+        update(Customer).values(subscriber_id=them.id, matched_by="phone", name="Ann")
+    )
+    await session.commit()
+
+    await import_customers(sessionmaker, tmp_path / "d.csv", [], source="other")
+
+    session.expunge_all()
+    customer = (await customers_by_id(session))["c1"]
+    assert (customer.subscriber_id, customer.matched_by, customer.name) == (None, None, None)
