@@ -9,6 +9,7 @@ for them (SEGBOT_LOG_SQL, for debugging).
 """
 
 import enum
+import inspect
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
@@ -17,6 +18,7 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from sqlalchemy import (
+    URL,
     BigInteger,
     ColumnElement,
     DateTime,
@@ -42,6 +44,7 @@ from sqlalchemy.orm import DeclarativeBase, Session
 from sqlalchemy.pool import QueuePool
 from sqlalchemy.types import TypeDecorator
 
+from core.errors import ConfigError
 from core.settings import SecretUrl
 
 # Named constraints let Alembic alter them later, SQLite batch mode included.
@@ -164,6 +167,7 @@ def create_engine(
         )
         event.listen(engine.sync_engine, "connect", _configure_sqlite)
         return engine
+    _refuse_unknown_options(parsed)
     return _create_async_engine(
         parsed,
         hide_parameters=hide_parameters,
@@ -171,6 +175,29 @@ def create_engine(
         pool_size=pool_size,
         max_overflow=max_overflow,
     )
+
+
+# What SQLAlchemy's asyncpg dialect takes itself, besides asyncpg.connect's parameters.
+_ASYNCPG_DIALECT_OPTIONS = frozenset(
+    {"prepared_statement_cache_size", "prepared_statement_name_func", "async_creator_fn"}
+)
+
+
+def _refuse_unknown_options(url: URL) -> None:
+    """A ConfigError naming the options of an asyncpg URL that asyncpg has no parameter
+    for (`?foo=bar`), which would otherwise fail every connection with a TypeError."""
+    if url.get_driver_name() != "asyncpg":
+        return
+    import asyncpg  # only where it is the driver
+
+    _, options = url.get_dialect()().create_connect_args(url)
+    taken = set(inspect.signature(asyncpg.connect).parameters) | _ASYNCPG_DIALECT_OPTIONS
+    unknown = sorted(set(options) - taken)
+    if unknown:
+        raise ConfigError(
+            f"SEGBOT_DATABASE_URL: asyncpg takes no option {', '.join(map(repr, unknown))}: "
+            "check what follows the ?"
+        )
 
 
 class _RollingBackConnection(sqlite3.Connection):

@@ -33,6 +33,14 @@ def test_a_database_port_out_of_range_is_one_line_without_the_password(
     refused(result, "SEGBOT_DATABASE_URL: the port must be a number from 1 to 65535")
 
 
+def test_a_database_option_the_driver_does_not_take_is_one_line_naming_it(
+    runner: CliRunner,
+) -> None:
+    url = f"postgresql://u:{PASSWORD}@127.0.0.1:5432/x?foo=bar"
+    result = runner.invoke(app, ["db", "current"], env={"SEGBOT_DATABASE_URL": url})
+    refused(result, "SEGBOT_DATABASE_URL: asyncpg takes no option 'foo': check what follows the ?")
+
+
 @pytest.mark.parametrize("name", ["SEGBOT_RATE_LIMIT", "SEGBOT_SEND_TIMEOUT"])
 def test_an_infinite_rate_or_timeout_is_refused(runner: CliRunner, name: str) -> None:
     result = runner.invoke(app, ["db", "current"], env={name: "inf"})
