@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -27,6 +26,7 @@ from core.profiles import set_email, set_phone
 from core.quiz import PROFILE_FIELDS
 from core.sources import StartSource
 from core.subscribers import Profile, subscribe
+from core.zones import zone_or_none
 from crm_sync.identity import normalize_email, normalize_phone
 
 MAX_PEOPLE = 1_000  # a rehearsal is sent at the real rate: a handful of people, not a list
@@ -178,7 +178,7 @@ def _person(path: Path, line: int, row: Mapping[str | None, Any], region: str) -
         raise PeopleFileError(f"{where}: phone {cells['phone']!r} is not a phone number")
     if "email" in cells and (email := normalize_email(cells["email"])) is None:
         raise PeopleFileError(f"{where}: email {cells['email']!r} is not an e-mail address")
-    if "timezone" in cells and not _is_zone(cells["timezone"]):
+    if "timezone" in cells and not zone_or_none(cells["timezone"]):
         raise PeopleFileError(
             f"{where}: timezone {cells['timezone']!r} is not an IANA time zone (Europe/Madrid)"
         )
@@ -209,14 +209,6 @@ def _source(cells: Mapping[str, str]) -> StartSource:
         utm_content=cells.get("utm_content"),
         referrer=cells.get("referrer"),
     )
-
-
-def _is_zone(name: str) -> bool:
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return False
-    return True
 
 
 def _value(text: str) -> str | int | float:

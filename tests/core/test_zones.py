@@ -9,10 +9,18 @@ from crm_sync.mapping import check_timezone
 from tests.broadcasts.audience import NOW
 
 
-@pytest.mark.parametrize("name", ["Europe", "America/", "Europe/../UTC", "Nowhere/City", "", None])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "Europe", "America/", "Europe/../UTC", "Nowhere/City", "", None,
+        "localtime", "Factory", "posix/Europe/Madrid", "right/UTC", "posixrules",
+    ],
+)  # fmt: skip
 def test_a_name_that_is_no_zone_is_none(name: str | None) -> None:
     """A region such as "Europe" is a folder of zones: Python raises an OSError for it,
-    which every reader of a zone once let through as a crash."""
+    which every reader of a zone once let through as a crash. The zone database's files
+    that are no place's zone (this machine's own, an unset machine's, the copies whose
+    clocks count leap seconds) are no zone either."""
     assert zone_or_none(name) is None
     assert zone(name, "UTC") == zone_or_none("UTC")
 
