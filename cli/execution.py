@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import errno
 import os
+import sys
 from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn, TypeVar
@@ -44,9 +45,11 @@ def fail(message: str, code: int = EXIT_CONFIG) -> NoReturn:
 def text_or_exit(path: Path) -> str:
     """The UTF-8 text of a file the user named (a campaign or journey); one that cannot be
     read, or is not UTF-8, is a bad argument: one line, exit 2, never a traceback."""
+    from core.yaml_loading import read_yaml_file
+
     try:
-        return path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
+        return read_yaml_file(path)
+    except (OSError, UnicodeDecodeError, ValueError) as error:
         fail(f"{path}: cannot be read as UTF-8 text ({error})")
 
 
@@ -106,7 +109,18 @@ def execute(
         reason = error.orig or error
         fail(f"cannot use the database: {type(reason).__name__}: {reason}", EXIT_FAILURE)
     except OSError as error:
+        if error.filename is None and error.errno in _CANNOT_WRITE:
+            output_goes_nowhere()
         fail(_os_error(error), EXIT_FAILURE)
+
+
+def output_goes_nowhere() -> None:
+    """After standard output failed (a full disk, a reader gone): what is left in its
+    buffer, which Python flushes again on its way out, goes nowhere, silently, so the one
+    line that says what happened is the last word."""
+    nowhere = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(nowhere, sys.stdout.fileno())
+    os.close(nowhere)
 
 
 def _os_error(error: OSError) -> str:
@@ -115,7 +129,13 @@ def _os_error(error: OSError) -> str:
     language models answer with theirs, the web server with its own error)."""
     if error.filename is not None:
         return f"cannot use {error.filename}: {error.strerror}"
+    if error.errno in _CANNOT_WRITE:  # the output (standard output, a file being closed)
+        return f"cannot write the output: {error.strerror}"
     return f"cannot use the database: {type(error).__name__}: {error}"
+
+
+# What writing, not a connection, fails with: no space, a read-only file system, a quota.
+_CANNOT_WRITE = frozenset({errno.ENOSPC, errno.EROFS, errno.EDQUOT, errno.EFBIG, errno.EPIPE})
 
 
 def check_sqlite_file(url: str | SecretUrl) -> None:

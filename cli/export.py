@@ -24,6 +24,7 @@ from cli.execution import (
     execute,
     fail,
     on_database,
+    output_goes_nowhere,
     settings_or_exit,
 )
 from core.clock import utcnow
@@ -70,10 +71,7 @@ def _stdout() -> Iterator[TextIO]:
         yield sys.stdout
         sys.stdout.flush()
     except BrokenPipeError:
-        # Python flushes stdout again on its way out: let that go nowhere, silently.
-        nowhere = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(nowhere, sys.stdout.fileno())
-        os.close(nowhere)
+        output_goes_nowhere()
         fail("the CSV's reader stopped reading before its end (broken pipe)", EXIT_FAILURE)
 
 

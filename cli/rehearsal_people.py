@@ -71,6 +71,8 @@ def read_people(path: Path, *, phone_region: str) -> list[Person]:
     """Every person in the CSV file; PeopleFileError at the first value that cannot be used."""
     people: list[Person] = []
     lines: dict[int, int] = {}  # the line each Telegram id is on
+    if path.exists() and not path.is_file():  # read for ever (/dev/zero), or waited on
+        raise PeopleFileError(f"{path}: not a regular file (a pipe or a device)")
     try:
         with path.open(encoding="utf-8-sig", newline="") as file:
             reader = csv.DictReader(file)
@@ -182,7 +184,10 @@ def _person(path: Path, line: int, row: Mapping[str | None, Any], region: str) -
         raise PeopleFileError(
             f"{where}: timezone {cells['timezone']!r} is not an IANA time zone (Europe/Madrid)"
         )
-    tags = tuple(tag.strip() for tag in cells.get(TAGS, "").split(";") if tag.strip())
+    # Each once, in the order given: `vip;vip` is one tag.
+    tags = tuple(
+        dict.fromkeys(tag.strip() for tag in cells.get(TAGS, "").split(";") if tag.strip())
+    )
     bad = [tag for tag in tags if not _TAG.fullmatch(tag)]
     if bad:
         raise PeopleFileError(

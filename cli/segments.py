@@ -403,6 +403,9 @@ def rfm(
     """RFM scores per segment. Without --as-of: rescore now and store the scores."""
     if as_of is not None and as_of.date() == date.max:  # "by that day" ends the day after
         fail(f"--as-of: give a day before {date.max.isoformat()}")
+    if csv is not None and (csv.is_dir() or not csv.parent.is_dir()):  # before storing scores
+        why = "it is a folder" if csv.is_dir() else "its folder does not exist"
+        fail(f"cannot write {csv}: {why}; nothing was scored", EXIT_FAILURE)
 
     from cli.tables import rfm_summary_table
     from core.safe_csv import write_frame

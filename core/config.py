@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from core.errors import ConfigError
-from core.yaml_loading import YamlFileError, load_yaml
+from core.yaml_loading import YamlFileError, load_yaml, read_yaml_file
 
 ConfigSections = dict[str, Any]
 Location = tuple[int | str, ...]
@@ -33,13 +33,15 @@ def load_config_file(path: Path | None, *, given_as: str = "SEGBOT_CONFIG") -> C
     if path is None:
         return {}
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_yaml_file(path)
     except FileNotFoundError:
         raise ConfigError(f"{given_as}: no such file: {path}") from None
     except OSError as error:
         raise ConfigError(f"{given_as}: cannot read {path}: {error.strerror}") from None
     except UnicodeDecodeError as error:
         raise ConfigError(f"{path}: not UTF-8 text (byte {error.start})") from None
+    except ValueError as error:
+        raise ConfigError(f"{given_as}: cannot read {path}: {error}") from None
     try:
         content = load_yaml(text)
     except YamlFileError as error:

@@ -9,7 +9,6 @@ for them (SEGBOT_LOG_SQL, for debugging).
 """
 
 import enum
-import inspect
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
@@ -18,7 +17,6 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from sqlalchemy import (
-    URL,
     BigInteger,
     ColumnElement,
     DateTime,
@@ -44,8 +42,7 @@ from sqlalchemy.orm import DeclarativeBase, Session
 from sqlalchemy.pool import QueuePool
 from sqlalchemy.types import TypeDecorator
 
-from core.errors import ConfigError
-from core.settings import SecretUrl
+from core.settings import SERVER_SETTINGS, SecretUrl
 
 # Named constraints let Alembic alter them later, SQLite batch mode included.
 NAMING_CONVENTION = {
@@ -167,37 +164,16 @@ def create_engine(
         )
         event.listen(engine.sync_engine, "connect", _configure_sqlite)
         return engine
-    _refuse_unknown_options(parsed)
+    # libpq's application_name (in the URL) is a server setting to asyncpg.
+    settings = {name: str(parsed.query[name]) for name in SERVER_SETTINGS if name in parsed.query}
     return _create_async_engine(
-        parsed,
+        parsed.difference_update_query(SERVER_SETTINGS),
         hide_parameters=hide_parameters,
         pool_pre_ping=True,
         pool_size=pool_size,
         max_overflow=max_overflow,
+        connect_args={"server_settings": settings} if settings else {},
     )
-
-
-# What SQLAlchemy's asyncpg dialect takes itself, besides asyncpg.connect's parameters.
-_ASYNCPG_DIALECT_OPTIONS = frozenset(
-    {"prepared_statement_cache_size", "prepared_statement_name_func", "async_creator_fn"}
-)
-
-
-def _refuse_unknown_options(url: URL) -> None:
-    """A ConfigError naming the options of an asyncpg URL that asyncpg has no parameter
-    for (`?foo=bar`), which would otherwise fail every connection with a TypeError."""
-    if url.get_driver_name() != "asyncpg":
-        return
-    import asyncpg  # only where it is the driver
-
-    _, options = url.get_dialect()().create_connect_args(url)
-    taken = set(inspect.signature(asyncpg.connect).parameters) | _ASYNCPG_DIALECT_OPTIONS
-    unknown = sorted(set(options) - taken)
-    if unknown:
-        raise ConfigError(
-            f"SEGBOT_DATABASE_URL: asyncpg takes no option {', '.join(map(repr, unknown))}: "
-            "check what follows the ?"
-        )
 
 
 class _RollingBackConnection(sqlite3.Connection):

@@ -15,6 +15,8 @@ Secrets are held as secrets: the token, the keys and every URL that may carry a 
 masked. Code that needs the value asks for it: `.get_secret_value()`.
 """
 
+import inspect
+import math
 import re
 from collections.abc import Mapping
 from difflib import get_close_matches
@@ -30,7 +32,7 @@ from pydantic_settings import (
     PydanticBaseSettingsSource,
     SettingsConfigDict,
 )
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
 from core.config import config_error
@@ -39,6 +41,7 @@ from core.errors import ConfigError
 ENV_PREFIX = "SEGBOT_"
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./segbot.db"
 DEFAULT_CONFIG_FILE = Path("segbot.yaml")
+DEFAULT_WEB_HOST = "127.0.0.1"
 ENV_FILE = Path(".env")
 WEBHOOK_CONNECTIONS_MOST = 100  # setWebhook's max_connections: 1-100
 # Read by the test suite, not by segbot: known, so never warned about.
@@ -48,7 +51,10 @@ TEST_VARIABLES = frozenset({"SEGBOT_TEST_DATABASE_URL", "SEGBOT_TEST_REDIS_URL"}
 ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg"}
 # A PostgreSQL URL's `sslmode` (libpq's, as hosting providers write it), as asyncpg takes it.
 SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
-_TOKEN = re.compile(r"^\d+:[A-Za-z0-9_-]+$")
+_TOKEN = re.compile(r"[0-9]+:[A-Za-z0-9_-]+")  # matched whole: no line break after it
+TELEGRAM_IDS = (1, 2**63 - 1)  # a user id, as a BIGINT holds it
+SLOWEST_RATE = 0.01  # SEGBOT_RATE_LIMIT's least: a message every 100 s
+SHORTEST_SEND_TIMEOUT = 1.0  # SEGBOT_SEND_TIMEOUT's least, in seconds
 
 
 class SecretUrl(Secret[str]):
@@ -63,10 +69,76 @@ class SecretUrl(Secret[str]):
 
 
 def _http_url(value: str) -> str:
+    """`value` without a trailing slash; ValueError unless it is an http(s) URL with a host
+    (and a port from 1 to 65535 if it gives one), all printable, nothing blank in it."""
     parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
+    if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError(f"expected an http(s) URL, got {value!r}")
+    if _NOT_IN_URL.search(value):
+        raise ValueError("holds a space, a tab or a line break: no URL does")
+    try:
+        port = parts.port
+    except ValueError:  # not a number, or past 65535
+        port = 0
+    if port == 0:
+        raise ValueError("the port must be a number from 1 to 65535")
     return value.rstrip("/")
+
+
+# Options a SQLite URL may give (a file: URI, the driver's busy wait); segbot sets the rest
+# itself (core.db), and the driver would ignore any other without a word.
+SQLITE_OPTIONS = frozenset({"uri", "timeout"})
+# libpq's options that asyncpg takes as server settings (core.db hands them over so).
+SERVER_SETTINGS = ("application_name",)
+# What SQLAlchemy's asyncpg dialect takes itself, besides asyncpg.connect's parameters.
+_ASYNCPG_DIALECT_OPTIONS = frozenset({"prepared_statement_cache_size", *SERVER_SETTINGS})
+# Options that are counts or seconds, never negative (SQLite's timeout, asyncpg's).
+_NUMERIC_OPTIONS = frozenset(
+    {
+        "timeout", "command_timeout", "statement_cache_size", "max_cached_statement_lifetime",
+        "max_cacheable_statement_size", "prepared_statement_cache_size",
+    }
+)  # fmt: skip
+_NOT_IN_URL = re.compile(r"[\s\x00-\x1f\x7f]")
+
+
+def _check_database(url: URL) -> None:
+    """ValueError for a database URL that would lose what is written (SQLite in memory)
+    or fail every connection: an option its driver does not take, or a value it cannot
+    read. Options are named, never their values (a URL may hold a password)."""
+    given = set(url.query)
+    if url.get_backend_name() == "sqlite":
+        if url.query.get("uri") != "true" and url.database in (None, "", ":memory:"):
+            raise ValueError(
+                "an in-memory SQLite database is gone when the command ends: name a file "
+                "(sqlite+aiosqlite:///segbot.db)"
+            )
+        unknown = sorted(given - SQLITE_OPTIONS) if url.query.get("uri") != "true" else []
+    else:
+        import asyncpg  # only where it is the driver
+
+        taken = set(inspect.signature(asyncpg.connect).parameters) | _ASYNCPG_DIALECT_OPTIONS
+        unknown = sorted(given - taken)
+    if unknown:
+        raise ValueError(
+            f"{url.get_driver_name()} takes no option {', '.join(map(repr, unknown))}: "
+            "check what follows the ?"
+        )
+    for name in sorted(given & _NUMERIC_OPTIONS):
+        if not _non_negative_number(url.query[name]):
+            raise ValueError(f"the option {name!r} is a number, 0 or more")
+    try:
+        url.get_dialect()().create_connect_args(url)
+    except (ArgumentError, ValueError, TypeError) as error:
+        raise ValueError(f"an option after ? cannot be read: {type(error).__name__}") from None
+
+
+def _non_negative_number(value: str | tuple[str, ...]) -> bool:
+    try:
+        number = float(value if isinstance(value, str) else "x")
+    except ValueError:
+        return False
+    return math.isfinite(number) and number >= 0
 
 
 class Settings(BaseSettings):
@@ -82,9 +154,11 @@ class Settings(BaseSettings):
     bot_token: SecretStr | None = None
     database_url: SecretUrl = SecretUrl(DEFAULT_DATABASE_URL)
     telegram_api_base: str = "https://api.telegram.org"
-    admin_ids: Annotated[tuple[int, ...], NoDecode] = ()
+    admin_ids: Annotated[
+        tuple[Annotated[int, Field(ge=TELEGRAM_IDS[0], le=TELEGRAM_IDS[1])], ...], NoDecode
+    ] = ()
     public_url: str = "http://127.0.0.1:8080"
-    web_host: str = "127.0.0.1"
+    web_host: str = DEFAULT_WEB_HOST
     web_port: int = Field(default=8080, ge=0, le=65535)
     secret_key: SecretStr | None = None
     # Both finite: `inf` and `nan` read as floats, and the sender's pacing and waits fail on them.
@@ -129,10 +203,44 @@ class Settings(BaseSettings):
     def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value
 
+    @field_validator("rate_limit")
+    @classmethod
+    def _some_pace(cls, value: float) -> float:
+        if value < SLOWEST_RATE:
+            raise ValueError(
+                f"at least {SLOWEST_RATE:g} messages a second (one in {1 / SLOWEST_RATE:g} s): "
+                "slower, a broadcast would look hung"
+            )
+        return value
+
+    @field_validator("send_timeout")
+    @classmethod
+    def _time_to_answer(cls, value: float) -> float:
+        if value < SHORTEST_SEND_TIMEOUT:
+            raise ValueError(
+                f"at least {SHORTEST_SEND_TIMEOUT:g} s: shorter, Telegram could not answer in "
+                "time, every message would be unknown and the campaign spent"
+            )
+        return value
+
+    @field_validator("web_host", mode="before")
+    @classmethod
+    def _empty_is_default(cls, value: object) -> object:
+        """An empty host is the default, as an empty setting is unset elsewhere (to the
+        server, "" would mean every interface)."""
+        return DEFAULT_WEB_HOST if value == "" else value
+
+    @field_validator("web_host")
+    @classmethod
+    def _one_host(cls, value: str) -> str:
+        if not value.strip() or _NOT_IN_URL.search(value):
+            raise ValueError("a host name or address, without spaces or line breaks")
+        return value
+
     @field_validator("bot_token")
     @classmethod
     def _token_shape(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is not None and not _TOKEN.match(value.get_secret_value()):
+        if value is not None and not _TOKEN.fullmatch(value.get_secret_value()):
             raise ValueError("not a bot token (expected the form 123456:ABC-DEF from @BotFather)")
         return value
 
@@ -148,6 +256,8 @@ class Settings(BaseSettings):
                 "not a database URL (expected sqlite+aiosqlite:///FILE or "
                 "postgresql://USER:PASSWORD@HOST/DB)"
             ) from None
+        if _NOT_IN_URL.search(value.get_secret_value()):
+            raise ValueError("holds a space, a tab or a line break: no URL does")
         if url.port is not None and not 1 <= url.port <= 65535:
             raise ValueError("the port must be a number from 1 to 65535")
         driver = ASYNC_DRIVERS.get(url.get_backend_name())
@@ -162,7 +272,9 @@ class Settings(BaseSettings):
                 raise ValueError(f"sslmode must be one of {', '.join(SSL_MODES)}")
             url = url.difference_update_query(["sslmode"])
             url = url if "ssl" in url.query else url.update_query_dict({"ssl": mode})
-        return SecretUrl(url.set(drivername=driver).render_as_string(hide_password=False))
+        url = url.set(drivername=driver)
+        _check_database(url)
+        return SecretUrl(url.render_as_string(hide_password=False))
 
     @field_validator("telegram_api_base", "public_url")
     @classmethod

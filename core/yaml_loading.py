@@ -9,8 +9,10 @@ noticed it: a quote left open is found only where the file ends, or lines later 
 next quote closes it.
 """
 
+import stat
 import sys
 from collections.abc import Hashable
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -23,12 +25,27 @@ from yaml.reader import ReaderError
 from core.errors import SegbotError
 
 MAX_DEPTH = 32  # mappings and lists inside one another; a campaign or journey needs about 8
+MAX_FILE_BYTES = 16 * 2**20  # segbot.yaml, a campaign, a journey or a mapping: far past any
 _MERGE = "tag:yaml.org,2002:merge"  # `<<: *base`, whose keys the mapping's own may replace
 
 
 class YamlFileError(SegbotError):
     """The text is not YAML, repeats a key in a mapping or nests too deeply; the message says
     where: `not valid YAML at line 4, column 1: 'name' is given twice (first on line 1)`."""
+
+
+def read_yaml_file(path: Path) -> str:
+    """The UTF-8 text of the file at `path`. Only a regular file of at most
+    `MAX_FILE_BYTES` is read: a pipe would wait for a writer for ever, and a device such as
+    /dev/zero would fill the memory. OSError when it cannot be opened, UnicodeDecodeError
+    when it is not UTF-8, ValueError saying why for the rest."""
+    if not stat.S_ISREG(path.stat().st_mode):
+        raise ValueError("not a regular file (a folder, a pipe, a socket or a device)")
+    with path.open("rb") as file:
+        data = file.read(MAX_FILE_BYTES + 1)
+    if len(data) > MAX_FILE_BYTES:
+        raise ValueError(f"larger than {MAX_FILE_BYTES // 2**20} MiB: no such file needs to be")
+    return data.decode("utf-8")
 
 
 def load_yaml(text: str) -> Any:

@@ -26,6 +26,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validat
 
 from core.config import MINUTES_IN_A_WEEK, ConfigSections, validated
 from core.errors import ConfigError
+from crm_sync.currencies import ISO_4217
 from crm_sync.mapping import Attributes, DateFormat, ReadingOptions, TimeZone
 
 DEFAULT_REFUND_STATUSES = (
@@ -54,6 +55,16 @@ def _known_region(value: str) -> str:
 Region = Annotated[str, AfterValidator(_known_region)]
 
 
+def _known_currency(code: str) -> str:
+    """An ISO 4217 code, in capitals as the orders' own are read (`eur` is EUR)."""
+    if code.strip().upper() not in ISO_4217:
+        raise ValueError(f"unknown currency code {code!r} (ISO 4217, such as EUR or USD)")
+    return code.strip().upper()
+
+
+Currency = Annotated[str, AfterValidator(_known_currency)]
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -66,7 +77,7 @@ class RecordRules(_Strict):
     timezone: TimeZone = "UTC"  # for timestamps written without an offset
     date_format: DateFormat | None = None  # strptime format; unset means ISO 8601
     dayfirst: bool = False  # with no date_format: 31/12/2025 is the 31st of December
-    default_currency: str | None = None
+    default_currency: Currency | None = None
     attributes: Attributes = Field(default_factory=dict)  # crm.NAME -> its column or path
 
     @field_validator("refund_statuses")
@@ -172,7 +183,7 @@ class CrmConfig(_Strict):
     default_region: Region = "US"
     refund_statuses: tuple[str, ...] = DEFAULT_REFUND_STATUSES
     timezone: TimeZone = "UTC"
-    default_currency: str | None = None
+    default_currency: Currency | None = None
     # Read and ignored: a sync whose process died no longer waits out a staleness time
     # (crm_sync/run_lock.py), but older segbot.yaml files that set it still load.
     stale_run_minutes: Annotated[int, Field(gt=0)] | None = None

@@ -81,6 +81,8 @@ class FilesConnector:
 
     async def check(self) -> None:
         for stream, path in self._paths.items():
+            if path.exists() and not path.is_file():  # read for ever, or waited on
+                raise SourceError(f"cannot read {path}: not a regular file (a pipe or a device)")
             header = await asyncio.to_thread(read_header, path)
             self._columns[stream] = self._resolve(stream, header, path)
             if sheets := await asyncio.to_thread(unread_sheets, path):

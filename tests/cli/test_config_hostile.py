@@ -74,6 +74,7 @@ def test_a_dot_env_that_is_not_utf8_is_one_line(
     [
         ("default_region: ZZ", "crm.default_region: unknown region 'ZZ'; use a two-letter"),
         ("timezone: Mars/Olympus", "crm.timezone: unknown time zone 'Mars/Olympus'"),
+        ("default_currency: EURO", "crm.default_currency: unknown currency code 'EURO'"),
     ],
 )
 def test_a_crm_region_or_time_zone_nothing_has_stops_the_file_loading(
@@ -91,11 +92,51 @@ def test_a_crm_region_or_time_zone_nothing_has_stops_the_file_loading(
     assert len(result.stderr.splitlines()) == 1
 
 
-def test_a_crm_region_in_lower_case_is_read() -> None:
+def test_a_crm_region_or_currency_in_lower_case_is_read() -> None:
     config = Path("segbot.yaml")
-    config.write_text("crm:\n  default_region: es\n  timezone: Europe/Madrid\n")
+    config.write_text(
+        "crm:\n  default_region: es\n  timezone: Europe/Madrid\n  default_currency: eur\n"
+    )
     crm = load_app_config(config).crm
-    assert (crm.default_region, crm.timezone) == ("ES", "Europe/Madrid")
+    assert (crm.default_region, crm.timezone, crm.default_currency) == (
+        "ES",
+        "Europe/Madrid",
+        "EUR",
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["campaign", "create", "/dev/zero"], "error: /dev/zero: cannot be read as UTF-8 text"),
+        (["crm", "import", "--customers", "/dev/zero"], "cannot read /dev/zero: not a regular"),
+        (["segments", "list"], "error: SEGBOT_CONFIG: cannot read /dev/zero: not a regular file"),
+    ],
+)
+def test_a_device_given_for_a_file_is_refused_not_read_for_ever(
+    runner: CliRunner, args: list[str], says: str
+) -> None:
+    """/dev/zero never ends: read whole, it filled the memory until the process was
+    killed (a pipe waited for a writer for ever)."""
+    env = {"SEGBOT_CONFIG": "/dev/zero"} if args == ["segments", "list"] else {}
+    result = runner.invoke(app, args, env=env)
+    assert result.exit_code != 0, result.output
+    assert says in result.stderr, result.output
+    assert "Traceback" not in result.output
+
+
+def test_output_that_cannot_be_written_is_not_blamed_on_the_database(tmp_path: Path) -> None:
+    with Path("/dev/full").open("w") as full:
+        result = subprocess.run(  # noqa: S603  (our own console script)
+            [SEGBOT, "segments", "list"],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+            env={"PATH": "", "SEGBOT_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/x.db"},
+        )
+    assert result.returncode == 1
+    assert result.stderr == "error: cannot write the output: No space left on device\n"
 
 
 @pytest.mark.parametrize("key", ["1", "null", "true"])

@@ -15,6 +15,7 @@ from typer.testing import CliRunner, Result
 from cli import crm
 
 SEGBOT = str(Path(sys.executable).parent / "segbot")
+NOT_A_FILE = "not a regular file (a folder, a pipe, a socket or a device)"
 
 
 def refused(result: Result, message: str) -> None:
@@ -45,12 +46,12 @@ def test_a_mapping_that_cannot_be_read_names_the_option_not_segbot_config(
     given = ["import", "--customers", str(customers), "--mapping", str(unreadable)]
     refused(
         runner.invoke(crm.app, given),
-        f"--mapping: cannot read {unreadable}: No such device or address",
+        f"--mapping: cannot read {unreadable}: {NOT_A_FILE}",
     )
     as_config = runner.invoke(
         crm.app, ["import", "--customers", str(customers)], env={"SEGBOT_CONFIG": str(unreadable)}
     )
-    refused(as_config, f"SEGBOT_CONFIG: cannot read {unreadable}: No such device or address")
+    refused(as_config, f"SEGBOT_CONFIG: cannot read {unreadable}: {NOT_A_FILE}")
 
 
 @pytest.mark.parametrize(
@@ -72,3 +73,17 @@ def test_run_on_a_sqlite_file_it_cannot_open_names_it_in_one_line(
     )  # fmt: skip
     told = f"error: cannot use {tmp_path / named}: {reason}\n"
     assert (result.returncode, result.stdout, result.stderr) == (1, "", told)
+
+
+@pytest.mark.parametrize(
+    ("where", "says"), [("", "it is a folder"), ("no/such/x.csv", "its folder does not exist")]
+)
+def test_rfm_checks_where_its_csv_goes_before_storing_scores(
+    runner: CliRunner, tmp_path: Path, where: str, says: str
+) -> None:
+    from cli.app import app
+
+    target = tmp_path / where if where else tmp_path
+    result = runner.invoke(app, ["rfm", "--csv", str(target)])
+    assert (result.exit_code, result.stdout) == (1, ""), result.output
+    assert result.stderr == f"error: cannot write {target}: {says}; nothing was scored\n"

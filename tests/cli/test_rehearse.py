@@ -148,6 +148,19 @@ async def test_the_holdout_gets_nothing(runner: CliRunner, stage: Stage, tmp_pat
     assert sent
 
 
+async def test_a_tag_given_twice_is_one_tag(
+    runner: CliRunner, stage: Stage, tmp_path: Path
+) -> None:
+    async with stage.sessionmaker() as session:
+        await campaign_from(
+            session, "name: tagged\naudience:\n  - {query: tag:vip, label: vips, text: Hi}\n"
+        )
+    people = people_file(tmp_path, "telegram_id,first_name,tags\n1001,Ana,vip;vip\n")
+    result = await rehearse(runner, stage, "tagged", people)
+    assert result.exit_code == 0, result.output
+    assert "Ana (1001) gets vips / a:" in result.stdout
+
+
 class RefusingEmulator(Emulator):
     """Telegram refuses every message."""
 
@@ -182,6 +195,7 @@ async def test_a_failed_message_is_said_and_exits_1(
         ("telegram_id,first_name,fav color\n1,Ana,red\n", "column 'fav color': an attribute's"),
         ("telegram_id,first_name,tags\n1,Ana,a b\n", "line 2: tag 'a b'"),
         ("telegram_id,first_name,timezone\n1,Ana,Mars/Base\n", "'Mars/Base' is not an IANA"),
+        ("telegram_id,first_name,timezone\n1,Ana,localtime\n", "'localtime' is not an IANA"),
         ("telegram_id,first_name\n1,Ana,extra\n", "line 2: more values than the header has"),
         ("telegram_id,first_name\n", "no people in it"),
     ],

@@ -90,3 +90,51 @@ def test_the_demos_settings_take_nothing_from_the_environment_or_dot_env(
 def test_a_bad_value_given_to_the_demos_settings_is_one_line() -> None:
     with pytest.raises(ConfigError, match=r"^SEGBOT_RATE_LIMIT: Input should be a finite number$"):
         given_settings(rate_limit=float("inf"))
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "says"),
+    [
+        ("SEGBOT_TELEGRAM_API_BASE", "http://127.0.0.1:abc", "the port must be a number from 1"),
+        ("SEGBOT_TELEGRAM_API_BASE", "http://127.0.0.1:99999", "the port must be a number from 1"),
+        ("SEGBOT_PUBLIC_URL", "https://exa mple.com", "holds a space, a tab or a line break"),
+        ("SEGBOT_PUBLIC_URL", "https://x.example\nfoo", "holds a space, a tab or a line break"),
+        ("SEGBOT_ADMIN_IDS", "1000,99999999999999999999999", "less than or equal to"),
+        ("SEGBOT_ADMIN_IDS", "0", "greater than or equal to 1"),
+        ("SEGBOT_WEB_HOST", "127.0.0.1\n", "a host name or address, without spaces"),
+        ("SEGBOT_RATE_LIMIT", "1e-9", "at least 0.01 messages a second"),
+        ("SEGBOT_SEND_TIMEOUT", "1e-6", "at least 1 s"),
+        ("SEGBOT_BOT_TOKEN", "123456:ABC\n", "not a bot token"),
+        ("SEGBOT_BOT_TOKEN", "\u0661\u0662\u0663:abc", "not a bot token"),
+        ("SEGBOT_DATABASE_URL", "sqlite://", "an in-memory SQLite database is gone"),
+        ("SEGBOT_DATABASE_URL", "sqlite+aiosqlite:///x.db\n", "holds a space, a tab or a line"),
+        ("SEGBOT_DATABASE_URL", "sqlite+aiosqlite:///x.db?timeout=abc", "'timeout' is a number"),
+        ("SEGBOT_DATABASE_URL", "sqlite+aiosqlite:///x.db?foo=1", "takes no option 'foo'"),
+        ("SEGBOT_DATABASE_URL", "postgresql://u@h/d?foo=bar", "asyncpg takes no option 'foo'"),
+        ("SEGBOT_DATABASE_URL", "postgresql://u@h/d?command_timeout=abc", "is a number, 0 or"),
+        ("SEGBOT_DATABASE_URL", "postgresql://u@h/d?prepared_statement_cache_size=-5", "0 or"),
+    ],
+)
+def test_a_value_that_would_fail_later_is_refused_naming_the_setting(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str, says: str
+) -> None:
+    """Each was accepted once, then failed at its first use: a campaign spent on a Bot API
+    URL no request could reach, an admin command crashing on an id no column holds, a
+    database that forgot what was saved, a connection failing on every try."""
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    assert str(caught.value).startswith(f"{name}: "), caught.value
+    assert says in str(caught.value)
+
+
+def test_an_empty_web_host_is_the_default_not_every_interface(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SEGBOT_WEB_HOST", "")
+    assert load_settings().web_host == "127.0.0.1"
+
+
+def test_libpqs_application_name_is_kept_for_the_driver() -> None:
+    url = load_settings(database_url="postgresql://u@db/x?application_name=segbot").database_url
+    assert url.get_secret_value() == "postgresql+asyncpg://u@db/x?application_name=segbot"
