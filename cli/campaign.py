@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Annotated, TypeVar
 
 import typer
-from rich.markup import escape
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from broadcasts.campaigns import get_campaign, list_campaigns, save_campaign
@@ -163,7 +162,7 @@ def show(ref: CampaignRef) -> None:
             audience = target.segment or target.rule_text or "everyone else"
             for variant in target.variants:
                 table.add_row(
-                    escape(target.label), escape(audience), escape(variant.name),
+                    target.label, audience, variant.name,
                     f"{variant.split_percent}%",
                     _message(variant, campaign.language),
                 )  # fmt: skip
@@ -189,7 +188,7 @@ def _message(variant: Variant, language: str) -> str:
     kind = variant.kind if variant.kind != "album" else f"album of {len(variant.media)}"
     languages = ", ".join([language, *sorted(variant.translations)])
     head = f"[{kind}; {languages}] " if variant.translations else f"[{kind}] "
-    return escape(head) + escape(variant.body[:60])
+    return head + variant.body[:60]
 
 
 @app.command()
@@ -204,7 +203,7 @@ def clone(
         async with sessionmaker() as session:
             copy = await clone_campaign(session, ref=ref, name=name, now=utcnow())
         out.print(
-            f"cloned {escape(ref)} as campaign {copy.id} {copy.name}: draft "
+            f"cloned {ref} as campaign {copy.id} {copy.name}: draft "
             f"(segbot campaign send-now {copy.name} sends it)"
         )
 
@@ -403,8 +402,8 @@ def unknown_command(
         )  # fmt: skip
         for row in found.deliveries:
             table.add_row(
-                str(row.subscriber_id), str(row.telegram_id), escape(row.name),
-                row.subscriber_status.value, escape(f"{row.target}/{row.variant}"), row.reason,
+                str(row.subscriber_id), str(row.telegram_id), row.name,
+                row.subscriber_status.value, f"{row.target}/{row.variant}", row.reason,
                 _moment(row.claimed_at), "yes" if row.skip is None else f"no: {row.skip}",
             )  # fmt: skip
         out.print(table)

@@ -15,7 +15,6 @@ random member of it (the sample subscriber when a target has none).
 from collections.abc import Sequence
 
 from rich.console import Console
-from rich.markup import escape
 from rich.rule import Rule
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -57,7 +56,7 @@ class Previewer:
         campaign = await get_campaign(session, ref=ref)
         unsubscribe = "with" if campaign.unsubscribe_button else "without"
         console.print(
-            f"[bold]{escape(campaign.name)}[/] ({campaign.status.value}): "
+            f"{campaign.name} ({campaign.status.value}): "
             f"{len(campaign.targets)} targets, in order; {unsubscribe} the Unsubscribe button"
         )
         return cls(session, console, campaign, rfm)
@@ -96,11 +95,9 @@ class Previewer:
                 if member.exclusion is not None:
                     gets += f" (but {_nothing(self.campaign, member)})"
                 who = describe(person)
-                self.console.print(
-                    f"shown for {escape(who)}, a random member, who gets {escape(gets)}"
-                )
+                self.console.print(f"shown for {who}, a random member, who gets {gets}")
             for variant in target.variants:
-                self.console.print(f"variant {escape(variant.name)} ({variant.split_percent}%):")
+                self.console.print(f"variant {variant.name} ({variant.split_percent}%):")
                 await self._message(
                     target, variant, person, every_language=True, sent=_is_sent(member)
                 )
@@ -121,12 +118,12 @@ class Previewer:
 
     def _heading(self, number: int, target: CampaignTarget) -> None:
         title = f"target {number} of {len(self.campaign.targets)}: {_audience(target)}"
-        self.console.print(Rule(escape(title), align="left"))
+        self.console.print(Rule(title, align="left"))
 
     async def _person(self, person: Subscriber, placement: Placement | None) -> None:
-        self.console.print(f"[bold]{escape(describe(person))}[/]")
+        self.console.print(describe(person))
         for line in _why(self.campaign, placement):
-            self.console.print(f"  {escape(line)}")
+            self.console.print(f"  {line}")
         if placement is not None:
             await self._message(
                 placement.target, placement.variant, person, sent=_is_sent(placement)
@@ -193,11 +190,11 @@ class Previewer:
             if sent:
                 self._unrenderable(error)
             else:
-                self.console.print(f"  cannot be rendered for this person: {escape(str(error))}")
+                self.console.print(f"  cannot be rendered for this person: {error!s}")
 
     def _unrenderable(self, error: Exception) -> None:
         self.unrenderable += 1
-        self.console.print(f"  [red]cannot be sent to this person:[/] {escape(str(error))}")
+        self.console.print(f"  cannot be sent to this person: {error}")
 
 
 def _is_sent(placement: Placement | None) -> bool:

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Annotated, TypeVar
 
 import typer
-from rich.markup import escape
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import AppConfig
@@ -107,7 +106,7 @@ def list_command() -> None:
             journey = state.journey
             table.add_row(
                 journey.name, journey.status.value, str(journey.version),
-                escape(state.spec.trigger.describe()), str(state.inside), str(state.entered),
+                state.spec.trigger.describe(), str(state.inside), str(state.entered),
             )  # fmt: skip
         out.print(table if states else "no journeys yet: segbot journey create FILE.yaml")
 
@@ -131,7 +130,7 @@ def show(name: Name) -> None:
         table = FittedTable("step", "does", "then", "here now", "happened")
         for step in spec.steps:
             table.add_row(
-                step.id, escape(step.describe()), escape(spec.where_next(step.id)),
+                step.id, step.describe(), spec.where_next(step.id),
                 str(state.here.get(step.id, 0)), str(state.happened.get(step.id, 0)),
             )  # fmt: skip
         out.print(table)
@@ -144,12 +143,10 @@ def _print_rules(spec: JourneySpec) -> None:
     reentry = (
         entry.reentry if isinstance(entry.reentry, str) else f"once per {span_text(entry.reentry)}"
     )
-    out.print(f"trigger: {escape(spec.trigger.describe())}")
-    out.print(
-        f"entry: {escape(entry.rule or 'anyone')}; re-entry {reentry}; holdout {spec.holdout}%"
-    )
+    out.print(f"trigger: {spec.trigger.describe()}")
+    out.print(f"entry: {entry.rule or 'anyone'}; re-entry {reentry}; holdout {spec.holdout}%")
     if spec.goal is not None:
-        out.print(f"goal: {escape(spec.goal.describe())} within {span_text(spec.goal.within)}")
+        out.print(f"goal: {spec.goal.describe()} within {span_text(spec.goal.within)}")
 
 
 def _status_command(status: JourneyStatus, done: str) -> Callable[[str], None]:

@@ -6,7 +6,6 @@ import secrets
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from broadcasts.sender import SenderSettings
@@ -71,7 +70,7 @@ def simulate_command(
 
 
 def _print_simulation(name: str, person: str, result: Simulation) -> None:
-    out.print(f"journey {name} for {escape(person)} (simulated: nothing is sent)")
+    out.print(f"journey {name} for {person} (simulated: nothing is sent)")
     if result.status is not JourneyStatus.LIVE:
         out.print(f"the journey is {result.status.value}: walked through as if it were live")
     if not result.rule_holds:
@@ -84,9 +83,9 @@ def _print_simulation(name: str, person: str, result: Simulation) -> None:
     for step in result.steps:
         out.print(f"{step.at:%Y-%m-%d %H:%M} UTC  {step.step}  {step.action}: {step.outcome}")
         if step.message is not None:
-            out.print("    " + escape(step.message.text).replace("\n", "\n    "))
+            out.print("    " + step.message.text.replace("\n", "\n    "))
     if result.stuck is not None:
-        out.print(f"stopped: {escape(result.stuck)}")
+        out.print(f"stopped: {result.stuck}")
         return
     out.print(
         f"ends: {result.ended}" if result.ended else "still inside when the simulation stopped"

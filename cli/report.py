@@ -12,7 +12,6 @@ from typing import Annotated, TypeVar
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from broadcasts.campaigns import get_campaign
@@ -140,7 +139,7 @@ def print_campaign_report(console: Console, report: CampaignReport) -> None:
     """The report as terminal tables: the funnel, then lift and A/B results if any."""
     state = "still open" if report.window_open else "closed"
     console.print(
-        f"[bold]{report.campaign}[/] (goal {report.goal.value}): {report.runs} run(s); "
+        f"{report.campaign} (goal {report.goal.value}): {report.runs} run(s); "
         f"orders attributed within {report.window.days} day(s) of a send, last touch "
         f"(window {state}); read is inferred"
     )
@@ -221,7 +220,7 @@ def audience_table(stats: AudienceStats) -> FittedTable:
         table.add_row(f"activity: {level}", str(count))
     table.add_section()
     for source, count in stats.sources:
-        table.add_row(f"source: {escape(source)}", str(count))
+        table.add_row(f"source: {source}", str(count))
     return table
 
 
@@ -237,7 +236,7 @@ def segments_table(
         best = hours.get(trend.segment)
         hour = "-" if best is None or best.hour is None else f"{best.hour:02d}:00 local"
         table.add_row(
-            escape(trend.segment), _number(trend.size), _signed(trend.change), str(trend.entered),
+            trend.segment, _number(trend.size), _signed(trend.change), str(trend.entered),
             str(trend.left), _moment(trend.refreshed_at), hour,
         )  # fmt: skip
     if not trends:

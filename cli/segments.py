@@ -110,17 +110,17 @@ async def _why_none(session: AsyncSession, rule_text: str, config: SegmentsConfi
 def _print_reason(why: str) -> None:
     from crm_sync.reports import HOW_CUSTOMERS_LINK
 
-    out.print(why, markup=False)
-    out.print(HOW_CUSTOMERS_LINK, markup=False)
+    out.print(why)
+    out.print(HOW_CUSTOMERS_LINK)
 
 
 def _print_why_empty(whys: dict[str, str]) -> None:
     from crm_sync.reports import HOW_CUSTOMERS_LINK
 
     for name, why in whys.items():
-        out.print(f"{name}: {why}", markup=False)
+        out.print(f"{name}: {why}")
     if whys:
-        out.print(HOW_CUSTOMERS_LINK, markup=False)
+        out.print(HOW_CUSTOMERS_LINK)
 
 
 # -- segbot segments ------------------------------------------------------------------------
@@ -164,7 +164,7 @@ def show(name: Annotated[str, typer.Argument(help="The segment's name.")]) -> No
         if segment.description:
             out.print(f"description: {segment.description}")
         members = whys.get(segment.name, "-" if segment.size is None else str(segment.size))
-        out.print(f"members: {members}", markup=False)
+        out.print(f"members: {members}")
         history = FittedTable("version", "saved", "owner", "rule")
         for version in versions:
             history.add_row(
@@ -244,7 +244,7 @@ def save(
             why = await _why_none(session, segment.rule_text, config) if size == 0 else None
         out.print(f"saved {segment.name} (version {segment.version}): {segment.rule_text}")
         matching = f"{size} subscribers" if why is None else why
-        out.print(f"{matching} match now; members update on the next refresh", markup=False)
+        out.print(f"{matching} match now; members update on the next refresh")
 
     _run(work, rule_text=rule)
 
@@ -353,7 +353,7 @@ def generate(
         out.print(f"how many: {result.choice.summary()}")
         out.print(HOW_TO_READ)
         for profile in result.profiles:
-            out.print(f"\n[bold]{profile.name}[/]: {profile.size} ({profile.share:.0%})")
+            out.print(f"\n{profile.name}: {profile.size} ({profile.share:.0%})")
             for section in ("demographics", "geography", "interests", "behaviours"):
                 out.print(f"  {section}: {'; '.join(profile.section(section)) or '-'}")
             out.print(f"  pain points: {'; '.join(profile.pain_points)}")

@@ -13,7 +13,6 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.markup import escape
 
 from cli.execution import EXIT_FAILURE, config_or_exit, execute, fail, on_database, settings_or_exit
 from cli.tables import FittedTable, SafeConsole
@@ -87,8 +86,8 @@ def find(
         )
         for person in found.subscribers:
             table.add_row(
-                str(person.id), str(person.telegram_id), _handle(person), escape(_name(person)),
-                person.status.value, person.phone or "", escape(person.email or ""),
+                str(person.id), str(person.telegram_id), _handle(person), _name(person),
+                person.status.value, person.phone or "", person.email or "",
                 f"{person.subscribed_at:%Y-%m-%d}",
             )  # fmt: skip
         out.print(table)
@@ -112,12 +111,12 @@ def show(who: Who) -> None:
         async with sessionmaker() as session:
             person = await subscriber_or_exit(session, who)
             facts = await gather(session, person, now=utcnow(), rfm_names=rfm_names, last=LAST)
-        out.print(f"[bold]{escape(_name(person))}[/] {_handle(person)}")
+        out.print(f"{_name(person)} {_handle(person)}")
         for label, value in _profile(person, facts):
-            out.print(f"  {label}: {escape(value)}")
+            out.print(f"  {label}: {value}")
         out.print("segments (and what holds):" if facts.segments else "segments: none")
         for name, held in facts.segments.items():
-            out.print(f"  {escape(name)}: {escape(', '.join(held))}")
+            out.print(f"  {name}: {', '.join(held)}")
         out.print(_deliveries(facts) if facts.deliveries else "deliveries: none")
         out.print(_events(facts) if facts.events else "events: none")
 
@@ -153,7 +152,7 @@ def _deliveries(facts: Facts) -> FittedTable:
     table = FittedTable("run started", "campaign", "message", "status", "sent", title="deliveries")
     for row in facts.deliveries:
         table.add_row(
-            _moment(row.started_at), escape(row.campaign), escape(row.message),
+            _moment(row.started_at), row.campaign, row.message,
             row.status + (f" ({row.reason})" if row.reason else ""), _moment(row.sent_at),
         )  # fmt: skip
     return table

@@ -24,7 +24,7 @@ tables included.
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rich.console import (
     Console,
@@ -63,7 +63,13 @@ def visible(text: str) -> str:
 
 class SafeConsole(Console):
     """A rich Console on which printed text cannot control the terminal: the control
-    characters of every string (markup too) and Text it renders show as `visible()` escapes."""
+    characters of every string (markup too) and Text it renders show as `visible()` escapes.
+    Strings are not read as markup unless a print asks (`markup=True`, with the data in it
+    escaped): a rule's `tag:"[/]"` or a persona named `[bold]vip[/bold]` is data, printed
+    as written, where markup would fail on the one and print the other as another name."""
+
+    def __init__(self, *args: Any, markup: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, markup=markup, **kwargs)
 
     def render_str(
         self,

@@ -286,3 +286,24 @@ def test_a_customer_link_for_a_source_no_import_could_have_is_refused(
     assert one_line_error(result.stderr) == error
     named = CliRunner().invoke(links.app, ["customer", "C1", "--source", "shop.eu-1"])
     assert named.exit_code == 0, named.output
+
+
+async def test_text_that_looks_like_markup_is_printed_as_written(runner: CliRunner) -> None:
+    """Rich markup once read stored text: `tag:"[/]"` failed `segments list` with a
+    traceback, and a persona named `[bold]vip[/bold]` was printed as `vip`, after saving."""
+    from cli.personas import app as personas
+
+    saved = await invoke(runner, segments.app, "save", "brackets", 'tag:"[/]"')
+    assert saved.exit_code == 0, saved.output
+    listed = await invoke(runner, segments.app, "list")
+    assert listed.exit_code == 0, listed.output
+    assert 'tag:"[/]"' in listed.stdout
+    made = await invoke(
+        runner, personas, "create", "[bold]vip[/bold]", "--rule", "lang = es",
+        "--problem", "[/]", "--offer", "o", "--example", "e",
+    )  # fmt: skip
+    assert made.exit_code == 0, made.output
+    assert made.stdout == "saved persona [bold]vip[/bold]\n"
+    shown = await invoke(runner, personas, "list")
+    assert shown.exit_code == 0, shown.output
+    assert "[bold]vip[/bold]" in shown.stdout
