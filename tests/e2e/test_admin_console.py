@@ -50,6 +50,7 @@ ROUNDS = [
     ("/personas", VIEWER, STRANGER, 1),
     ("/persona es", VIEWER, STRANGER, 1),
     ("/persona_from spanish", MARKETER, VIEWER, 1),
+    ("/persona_delete es", MARKETER, OPERATOR, 1),
     ("/campaigns", VIEWER, STRANGER, 1),
     ("/campaign 1", VIEWER, STRANGER, 1),
     ("/report 1", VIEWER, STRANGER, 3),
