@@ -37,8 +37,9 @@ MAX_K = 50  # as segbot.yaml's ai.k_max allows
 VERBS = ("generate", "regenerate")
 _DESCRIBE = re.compile(r"\bdescribe\b", re.IGNORECASE)
 _WHERE = re.compile(r"\bwhere\b", re.IGNORECASE)
+_SIZE = re.compile(r"\d[\d,_]{0,15}")  # written as people write numbers: 1,000 or 1_000
 _LOOKALIKE = re.compile(
-    r"^(?P<seed>.+?)\s+(?P<size>\d[\d,_]{0,15})(?:\s+(?P<name>.+))?$", re.DOTALL
+    rf"^(?P<seed>.+?)\s+(?P<size>{_SIZE.pattern})(?:\s+(?P<name>.+))?$", re.DOTALL
 )
 _NUMBER_LIKE = re.compile(r"[-+]?[\d.,_]*\d[\d.,_]*")  # what someone meant as a size
 SIZE_RULE = f"the size must be between 1 and {MAX_SIZE:,}, a whole number"
@@ -55,8 +56,9 @@ class Generate:
 
 
 def _texts(data: Mapping[str, Any], key: str) -> list[str]:
+    """The texts under `key`: a list as stored, or a tuple as a fresh profile has them."""
     value = data.get(key)
-    return [str(item) for item in value] if isinstance(value, list) else []
+    return [str(item) for item in value] if isinstance(value, list | tuple) else []
 
 
 def profile_block(name: str, size: int, data: Mapping[str, Any]) -> str:
@@ -227,21 +229,37 @@ def _no_size(words: list[str], names: Collection[str]) -> str:
     return f"{excerpt(wrong)!r} is not a size: {SIZE_RULE}."
 
 
+def _after_a_segment(args: str, names: Collection[str]) -> tuple[str, str, str | None] | None:
+    """(seed, size, name) where SEED is the longest run of leading words (or a quoted
+    text) naming a segment and a size follows it: an AI segment's name holds numbers and
+    commas of its own (`AI 2: age_band 25_34, Madrid`), which the pattern would take."""
+    words = args.split()
+    for end in range(len(words) - 1, 0, -1):
+        seed = _unquoted(" ".join(words[:end]))
+        if seed in names and _SIZE.fullmatch(words[end]):
+            return seed, words[end], " ".join(words[end + 1 :]) or None
+    return None
+
+
 async def parse_lookalike(call: Call) -> tuple[str, int, str | None]:
     """`SEED SIZE [NAME]`; the usage, saying what was wrong, otherwise."""
-    found = _LOOKALIKE.match(call.args)
-    if found is None:
-        names = set((await call.session.scalars(select(Segment.name))).all())
-        raise call.usage(_no_size(call.args.split(), names))
-    size = int(found["size"].replace(",", "").replace("_", ""))
+    names = set((await call.session.scalars(select(Segment.name))).all())
+    split = _after_a_segment(call.args, names)
+    if split is None:
+        found = _LOOKALIKE.match(call.args)
+        if found is None:
+            raise call.usage(_no_size(call.args.split(), names))
+        split = (_unquoted(found["seed"]), found["size"], found["name"])
+    seed, size_text, name_text = split
+    size = int(size_text.replace(",", "").replace("_", ""))
     if not 0 < size <= MAX_SIZE:
-        raise call.usage(f"{excerpt(found['size'])!r} is not a size: {SIZE_RULE}.")
-    name = _unquoted(found["name"]) if found["name"] else None
+        raise call.usage(f"{excerpt(size_text)!r} is not a size: {SIZE_RULE}.")
+    name = _unquoted(name_text) if name_text else None
     if name is not None and len(name) > MAX_NAME:
         raise call.usage(
             f"The NAME is {len(name):,} characters: a segment name is at most {MAX_NAME}."
         )
-    return _unquoted(found["seed"]), size, name
+    return seed, size, name
 
 
 async def lookalike_command(call: Call) -> None:

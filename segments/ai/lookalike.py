@@ -63,6 +63,8 @@ async def build_lookalike(
     """Save the `size` subscribers most like the members of segment `seed`; commits."""
     if not 0 < size <= MAX_SIZE:
         raise LookalikeError(f"the size must be between 1 and {MAX_SIZE:,}; got {size}")
+    if name is not None and len(name.strip()) > MAX_NAME:  # a name given is never cut short
+        raise SegmentNameError(f"a segment name is 1-{MAX_NAME} printable characters")
     name = (name or f"lookalike: {seed}")[:MAX_NAME].strip()
     if not name or not name.isprintable():
         raise SegmentNameError(f"a segment name is 1-{MAX_NAME} printable characters")
@@ -84,6 +86,10 @@ async def build_lookalike(
             select(Subscriber.id).where(Subscriber.status == SubscriberStatus.ACTIVE)
         )
         active_ids = np.array(sorted(active.all()), dtype=np.int64)
+    if not len(np.setdiff1d(active_ids, seed_ids)):
+        raise LookalikeError(
+            f"every active subscriber is in {seed!r} already: nobody is left to look like them"
+        )
     chosen = await asyncio.to_thread(_closest, features, seed_ids, active_ids, size, config.seed)
     async with sessionmaker() as session:
         replaced = bool(await remove_generated(session, kind=SegmentKind.LOOKALIKE, names=[name]))

@@ -148,6 +148,10 @@ async def test_a_lookalike_from_the_chat(
     assert again.startswith("Replaced the segment lookalike: buyers: the 50 subscribers")
     assert "Only 50 active subscribers outside buyers exist." in again
     await audited(session, "lookalike")
+    # a seed whose name holds numbers and commas of its own, as an AI segment's does
+    await save_segment(session, name="AI 2: age 25_34, Madrid, ES", rule_text="buyer", now=utcnow())
+    named = await owner.reply("/lookalike AI 2: age 25_34, Madrid, ES 5 twins")
+    assert named.startswith("Saved the segment twins: the 5 subscribers"), named
 
 
 BAD_INPUT = [

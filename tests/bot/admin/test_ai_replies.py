@@ -27,6 +27,12 @@ def test_a_profile_reads_by_section() -> None:
     assert lines[6] == "Send: short video · casual · offer -15%"
 
 
+def test_a_fresh_profile_s_pain_points_show_as_a_stored_one_s() -> None:
+    """A generation's reply reads the profiles as made (tuples), not as stored (lists)."""
+    block = profile_block("AI 1", 5, {"pain_points": ("no time", "prices")})
+    assert "Pain points: no time; prices" in block.split("\n")
+
+
 def test_long_replies_go_in_as_few_pieces_as_fit() -> None:
     assert pieces(["a" * 10, "b" * 10, "c" * 10], limit=25) == [
         "a" * 10 + "\n\n" + "b" * 10,

@@ -17,7 +17,7 @@ from segments.ai.personas import (
     persona_targets,
 )
 from segments.models import ContentFormat, Segment, SegmentKind, SegmentMember
-from segments.saved import count_matching, save_segment
+from segments.saved import SegmentNameError, count_matching, save_segment
 from tests.segments.ai.planted import NOW, plant
 
 CONFIG = AiConfig(k_min=2, k_max=4)
@@ -99,4 +99,18 @@ async def test_a_lookalike_ranks_the_planted_lookalikes_first(
     with pytest.raises(LookalikeError, match="pick another name"):
         await build_lookalike(
             sessionmaker, seed="buyers", size=5, now=NOW, config=CONFIG, name="buyers"
+        )
+
+
+async def test_a_lookalike_of_everyone_or_with_a_name_too_long_is_refused(
+    sessionmaker: async_sessionmaker[AsyncSession], session: AsyncSession
+) -> None:
+    await plant(session, per_group=10)
+    await save_segment(session, name="everyone", rule_text="status = active", now=NOW)
+    with pytest.raises(LookalikeError, match="nobody is left to look like them"):
+        await build_lookalike(sessionmaker, seed="everyone", size=5, now=NOW, config=CONFIG)
+    await save_segment(session, name="spanish", rule_text="lang = es", now=NOW)
+    with pytest.raises(SegmentNameError, match="1-64 printable characters"):
+        await build_lookalike(
+            sessionmaker, seed="spanish", size=5, now=NOW, config=CONFIG, name="x" * 65
         )
