@@ -8,7 +8,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection
+from sqlalchemy import Connection, inspect, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from core.errors import ConfigError, SegbotError
@@ -16,6 +16,7 @@ from core.errors import ConfigError, SegbotError
 # What opens a migration's transaction. SQLite's driver would begin it only at the first
 # INSERT, UPDATE or DELETE (core.db), committing each table change before that one by one;
 # BEGIN IMMEDIATE also takes the write lock. PostgreSQL: a lock held until the commit.
+VERSION_TABLE = "alembic_version"  # alembic's, holding the database's revision
 MIGRATION_LOCK = 0x5E6B07_0002  # an arbitrary 64-bit key (core.leader has 0x5E6B07_0001)
 _ONE_AT_A_TIME = {
     "sqlite": "BEGIN IMMEDIATE",
@@ -58,6 +59,8 @@ async def make_ready(engine: AsyncEngine, *, upgrade_in_place: bool) -> None:
         await upgrade(engine)
         return
     current, head = await current_revision(engine), head_revision()
+    if current is not None and current not in revisions():
+        raise ConfigError(_newer(current))
     if current != head:
         raise ConfigError(
             f"the database schema is at revision {current or 'none'}, this segbot needs "
@@ -98,22 +101,43 @@ async def _enforce_foreign_keys(connection: AsyncConnection, *, enforce: bool) -
 
 
 async def current_revision(engine: AsyncEngine) -> str | None:
+    """The database's revision; None when it has none yet (RevisionError: see `_revision`)."""
     async with engine.connect() as connection:
-        return await connection.run_sync(
-            lambda sync: MigrationContext.configure(sync).get_current_revision()
+        return await connection.run_sync(_revision)
+
+
+def _revision(connection: Connection) -> str | None:
+    """The revision `alembic_version` holds; None without the table or a row. One that
+    holds no revision, or several (written by hand, or by another tool), is a
+    RevisionError saying so: alembic would fail on it with a traceback, or upgrade as if
+    the database were new and add a row of its own."""
+    if not inspect(connection).has_table(VERSION_TABLE):
+        return None
+    rows = connection.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).scalars().all()  # noqa: S608
+    if len(rows) > 1 or None in rows:
+        held = ", ".join("none" if row is None else repr(row) for row in rows)
+        raise RevisionError(
+            f"the table {VERSION_TABLE} should hold one revision, and holds {held}: "
+            "keep the row of the revision the schema is at, by hand"
         )
+    current = MigrationContext.configure(connection).get_current_revision()
+    return None if current is None else str(current)
+
+
+def _newer(current: str) -> str:
+    return (
+        f"the database is at revision {current!r}, which this segbot does not have: "
+        "is it from a newer version?"
+    )
 
 
 def _check_upgrade(connection: Connection, revision: str) -> None:
     """RevisionError unless the database can be upgraded to `revision`: a revision there is
     (not one of alembic's relative or range forms), at or after the database's own."""
     known = revisions()
-    current = MigrationContext.configure(connection).get_current_revision()
+    current = _revision(connection)
     if current is not None and current not in known:
-        raise RevisionError(
-            f"the database is at revision {current!r}, which this segbot does not have: "
-            "is it from a newer version?"
-        )
+        raise RevisionError(_newer(current))
     if revision == "head":
         return
     if revision not in known:

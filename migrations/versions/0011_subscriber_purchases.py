@@ -28,7 +28,14 @@ def upgrade() -> None:
         ),
         sa.Column("customers", sa.Integer(), nullable=False),
         sa.Column("orders_count", sa.Integer(), nullable=False),
-        sa.Column("total_spent", sa.Numeric(precision=14, scale=2), nullable=False),
+        # 18 digits, as 0017 widens every sum to: two customers' totals of 14 digits each
+        # (as 0001 allowed) add up past 14, and PostgreSQL refused the fill below. SQLite
+        # keeps what it declared (it holds any number; 0017 leaves it).
+        sa.Column(
+            "total_spent",
+            sa.Numeric(precision=18, scale=2).with_variant(sa.Numeric(14, 2), "sqlite"),
+            nullable=False,
+        ),
         sa.Column("last_order_at", sa.DateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["subscriber_id"],

@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 import migrations
 from cli.app import app
 from core.db import UtcDateTime, create_engine
+from core.errors import ConfigError
 from tests.cli.conftest import invoke
 
 MOMENT = datetime(2026, 10, 20, 9, 30, tzinfo=UTC)
@@ -122,3 +123,76 @@ async def test_two_upgrades_at_once_both_succeed(fresh_database_url: str) -> Non
     finally:
         for engine in engines:
             await engine.dispose()
+
+
+VERSIONS = table("alembic_version", column("version_num"))
+
+
+@pytest.mark.parametrize(("rows", "held"), [([None], "none"), (["0019", "0020"], "'0019', '0020'")])
+async def test_a_version_table_without_one_revision_is_said_and_nothing_is_created(
+    fresh_database_url: str, rows: list[str | None], held: str
+) -> None:
+    """A row without a revision read as a new database: upgrade created every table, added
+    its own row beside it, and every command after failed with a traceback."""
+    engine = create_engine(fresh_database_url)
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(text("CREATE TABLE alembic_version (version_num VARCHAR(32))"))
+            await connection.execute(insert(VERSIONS), [{"version_num": row} for row in rows])
+        says = f"the table alembic_version should hold one revision, and holds {held}"
+        with pytest.raises(migrations.RevisionError, match=says):
+            await migrations.upgrade(engine)
+        with pytest.raises(migrations.RevisionError, match=says):
+            await migrations.current_revision(engine)
+        async with engine.connect() as connection:
+            assert not await connection.run_sync(_has_table("subscribers"))
+    finally:
+        await engine.dispose()
+
+
+async def test_a_newer_database_is_not_sent_to_an_upgrade_that_refuses_it(
+    fresh_database_url: str,
+) -> None:
+    engine = create_engine(fresh_database_url)
+    try:
+        await migrations.upgrade(engine)
+        async with engine.begin() as connection:
+            await connection.execute(update(VERSIONS).values(version_num="0999"))
+        with pytest.raises(ConfigError, match="'0999', which this segbot does not have"):
+            await migrations.make_ready(engine, upgrade_in_place=False)
+    finally:
+        await engine.dispose()
+
+
+async def test_sums_of_two_customers_fit_the_purchase_facts_0011_makes(
+    fresh_database_url: str,
+) -> None:
+    """Two customers of 14-digit totals (as 0001 allowed), linked to one subscriber: 0011
+    summed them into a column of 14 digits, and PostgreSQL refused the upgrade for good."""
+    engine = create_engine(fresh_database_url)
+    big = 600_000_000_000
+    try:
+        await migrations.upgrade(engine, "0010")
+        async with engine.begin() as connection:
+            await connection.execute(
+                text(
+                    "INSERT INTO subscribers (id, telegram_id, chat_id, status, subscribed_at, "
+                    "last_seen_at, attributes) VALUES (1, 1, 1, 'active', :at, :at, '{}')"
+                ),
+                {"at": MOMENT},
+            )
+            for number, source in ((1, "shop"), (2, "pos")):
+                await connection.execute(
+                    text(
+                        "INSERT INTO customers (id, source, external_id, attributes, created_at, "
+                        "updated_at, subscriber_id, orders_count, total_spent) VALUES (:id, "
+                        ":source, 'c', '{}', :at, :at, 1, 1, :total)"
+                    ),
+                    {"id": number, "source": source, "at": MOMENT, "total": big},
+                )
+        await migrations.upgrade(engine)
+        async with engine.connect() as connection:
+            summed = await connection.scalar(text("SELECT total_spent FROM subscriber_purchases"))
+        assert summed == 2 * big
+    finally:
+        await engine.dispose()
