@@ -33,6 +33,7 @@ from segments.ai.writing import model_names
 from segments.membership import refresh_memberships
 from segments.models import Persona, Segment, SegmentKind
 from segments.rfm.scoring import DEFAULT_SEGMENT_MAP
+from segments.rules import segments_named_in
 
 logger = logging.getLogger(__name__)
 
@@ -97,7 +98,7 @@ async def generate_ai_segments(
             replace(p, name=titled(p.number, [n])) for p, n in zip(profiles, named, strict=True)
         ]
     removed, orphaned = await _replace(
-        sessionmaker, features, clustering, profiles, now, check_removable
+        sessionmaker, features, clustering, profiles, now, check_removable, rfm_segments
     )
     await refresh_memberships(
         sessionmaker, now=now, names=[profile.name for profile in profiles],
@@ -134,20 +135,31 @@ async def _replace(
     profiles: list[Profile],
     now: datetime,
     check_removable: CheckRemovable | None,
+    rfm_segments: Collection[str],
 ) -> tuple[list[str], list[str]]:
     """Remove the current AI segments and add the new ones, in one transaction; the names
-    of the removed segments and of the personas that lost their source."""
+    of the removed segments and of the personas that lost their source: one made from an
+    AI segment, or one whose rule names one (`in segment "AI 1: ..."`), which would
+    otherwise fail in a campaign, or name whichever new segment takes the old name."""
     ids = features.frame.index.to_numpy(dtype=np.int64)
     async with sessionmaker() as session:
+        current = await _current(session)
         if check_removable is not None:
-            await check_removable(session, await _current(session))
-        orphaned = await session.scalars(
+            await check_removable(session, current)
+        made_from = await session.scalars(
             select(Persona.name)
             .join(Segment, Segment.id == Persona.segment_id)
             .where(Segment.kind == SegmentKind.AI)
-            .order_by(Persona.name)
         )
-        orphaned_names = list(orphaned.all())
+        ruled = await session.execute(
+            select(Persona.name, Persona.rule_text).where(Persona.rule_text.is_not(None))
+        )
+        naming = {
+            name
+            for name, rule in ruled.all()
+            if segments_named_in(rule or "", rfm_segments=rfm_segments) & set(current)
+        }
+        orphaned_names = sorted({*made_from.all(), *naming})
         removed = await remove_generated(session, kind=SegmentKind.AI)
         for cluster, profile in enumerate(profiles):
             named = replace(profile, name=await free_name(session, profile.name))

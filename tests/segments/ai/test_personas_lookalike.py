@@ -66,8 +66,12 @@ async def test_personas_from_an_ai_segment_and_by_hand(
             best_offer="o", example_customer="e", now=NOW,
         )  # fmt: skip
 
+    await create_persona(
+        session, name="Ruled", main_problem="p", preferred_format=ContentFormat.TEXT, tone="t",
+        best_offer="o", example_customer="e", now=NOW, rule_text=f'in segment "{largest.name}"',
+    )  # fmt: skip
     regenerated = await generate_ai_segments(sessionmaker, now=NOW, config=CONFIG)
-    assert regenerated.orphaned_personas == [persona.name]
+    assert regenerated.orphaned_personas == sorted([persona.name, "Ruled"])
     await session.refresh(persona)
     with pytest.raises(PersonaError, match="lost its source segment") as lost:
         await persona_audience(session, persona)
