@@ -1,8 +1,9 @@
 """Tag features, 0/1 columns: `clicked:TAG` for the tags of tracked links a subscriber
 clicked (content), `tag:TAG` for the tags they carry (interests: quiz answers and others).
 
-Tags held by fewer than `MIN_TAG_SHARE` of the audience are left out, at most `MAX_TAGS`
-of each kind, the most held first. Membership tags of generated segments (`segment:<id>`)
+Tags held by fewer than `MIN_TAG_SHARE` of the audience, or by more than `MAX_TAG_SHARE`
+(nearly everyone: such a tag tells nobody apart), are left out; at most `MAX_TAGS` of each
+kind are kept, the most held first. Membership tags of generated segments (`segment:<id>`)
 never count.
 """
 
@@ -17,6 +18,7 @@ from segments.models import MEMBERSHIP_TAG
 
 MAX_TAGS = 20
 MIN_TAG_SHARE = 0.01
+MAX_TAG_SHARE = 0.95  # held by more, a tag tells nobody apart: it would only take a slot
 
 # Each (subscriber, tag) once: numpy drops the repeats, cheaper than the database's
 # GROUP BY (a sort or a temporary B-tree of every click).
@@ -63,8 +65,9 @@ def _binary(owners: Array, tags: pd.Categorical, index: pd.Index, prefix: str) -
     rows, codes = np.divmod(pairs, width)
     holders = np.bincount(codes, minlength=len(tags.categories))
     least = max(2, int(np.ceil(MIN_TAG_SHARE * len(index))))
+    most = MAX_TAG_SHARE * len(index)
     common = [(-int(count), str(tag)) for tag, count in zip(tags.categories, holders, strict=True)
-              if count >= least]  # fmt: skip
+              if least <= count <= most]  # fmt: skip
     kept = [tag for _, tag in sorted(common)[:MAX_TAGS]]
     columns = pd.Index(kept).get_indexer(tags.categories)[codes]  # -1: a tag left out
     held = columns >= 0

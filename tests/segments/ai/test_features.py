@@ -189,3 +189,25 @@ async def test_only_the_audience_is_read(session: AsyncSession) -> None:
     assert frame["reads"].tolist() == chosen["reads"].tolist()
     assert nobody.frame.empty
     assert set(nobody.columns) <= set(nobody.frame.columns)
+
+
+async def test_tags_nearly_everyone_holds_leave_the_slots_to_those_that_tell_people_apart(
+    session: AsyncSession,
+) -> None:
+    """Twenty tags on every subscriber took all twenty tag columns, and the interests the
+    quiz set went out of every profile."""
+    people = await _subscribers(session, *({} for _ in range(40)))
+    everyone = [
+        {"subscriber_id": person, "tag": f"common{number:02}", "added_at": NOW}
+        for person in people
+        for number in range(25)
+    ]
+    some = [
+        {"subscriber_id": person, "tag": "interest:deals", "added_at": NOW}
+        for person in people[:10]
+    ]
+    await session.execute(insert(SubscriberTag), everyone + some)
+    await session.commit()
+    frame = (await build_features(session, now=NOW, window_days=WINDOW)).frame
+    tags = [name for name in frame.columns if name.startswith("tag:")]
+    assert tags == ["tag:interest:deals"]
