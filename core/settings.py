@@ -25,7 +25,7 @@ from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
-from pydantic import Field, Secret, SecretStr, ValidationError, field_validator
+from pydantic import Field, Secret, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -53,8 +53,15 @@ ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg
 SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
 _TOKEN = re.compile(r"[0-9]+:[A-Za-z0-9_-]+")  # matched whole: no line break after it
 TELEGRAM_IDS = (1, 2**63 - 1)  # a user id, as a BIGINT holds it
-SLOWEST_RATE = 0.01  # SEGBOT_RATE_LIMIT's least: a message every 100 s
-SHORTEST_SEND_TIMEOUT = 1.0  # SEGBOT_SEND_TIMEOUT's least, in seconds
+# The least of a setting a number may be, and why: below it nothing would work as meant.
+_LEAST = {
+    "rate_limit": (0.01, "messages a second (one in 100 s): slower, a broadcast would look hung"),
+    "send_timeout": (
+        1.0,
+        "s: shorter, Telegram could not answer in time, every message would be unknown and "
+        "the campaign spent",
+    ),
+}
 
 
 class SecretUrl(Secret[str]):
@@ -203,24 +210,12 @@ class Settings(BaseSettings):
     def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value
 
-    @field_validator("rate_limit")
+    @field_validator("rate_limit", "send_timeout")
     @classmethod
-    def _some_pace(cls, value: float) -> float:
-        if value < SLOWEST_RATE:
-            raise ValueError(
-                f"at least {SLOWEST_RATE:g} messages a second (one in {1 / SLOWEST_RATE:g} s): "
-                "slower, a broadcast would look hung"
-            )
-        return value
-
-    @field_validator("send_timeout")
-    @classmethod
-    def _time_to_answer(cls, value: float) -> float:
-        if value < SHORTEST_SEND_TIMEOUT:
-            raise ValueError(
-                f"at least {SHORTEST_SEND_TIMEOUT:g} s: shorter, Telegram could not answer in "
-                "time, every message would be unknown and the campaign spent"
-            )
+    def _at_least(cls, value: float, info: ValidationInfo) -> float:
+        least, why = _LEAST[str(info.field_name)]
+        if value < least:
+            raise ValueError(f"at least {least:g} {why}")
         return value
 
     @field_validator("web_host", mode="before")
