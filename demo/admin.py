@@ -55,7 +55,7 @@ async def show_admin_console(
     into the existing folder `into` and return it."""
     console = console or SafeConsole()
     emulator.add_user(admin_id, first_name="Owner")
-    console.print("[bold]Admin console[/]: the owner sends /stats")
+    console.print("Admin console: the owner sends /stats")
     stats = await _ask(emulator, admin_id, "/stats", replies=2)
     console.print(stats[0].plain_text)
     charts = _save_charts(stats, into, "stats")
@@ -74,5 +74,5 @@ async def show_admin_console(
         report = await _ask(emulator, admin_id, f"/report journey {journey}", replies=3)
         console.print(report[0].plain_text)
         charts += _save_charts(report, into, f"journey-{journey}")
-    console.print(f"Saved {len(charts)} chart image(s) the admin received to [bold]{into}[/]")
+    console.print(f"Saved {len(charts)} chart image(s) the admin received to {into}")
     return into

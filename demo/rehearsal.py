@@ -236,7 +236,7 @@ async def run(console: Console | None = None, *, output: Path = OUTPUT) -> None:
                 log_level="WARNING",
             )
             configure_logging(settings)
-            console.print(f"[bold]segbot demo[/]: Bot API emulator at {emulator.base_url}")
+            console.print(f"segbot demo: Bot API emulator at {emulator.base_url}")
             export = shop.write_export(Path(workdir), now=datetime.now(UTC))
             await _on_database(
                 database_url,
