@@ -25,20 +25,25 @@ def refused(result: Result, message: str) -> None:
     assert result.stderr == f"error: {message}\n"
 
 
-def test_a_database_port_out_of_range_is_one_line_without_the_password(
-    runner: CliRunner,
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        (
+            f"postgresql://u:{PASSWORD}@127.0.0.1:99999/x",
+            "the port must be a number from 1 to 65535",
+        ),
+        (
+            f"postgresql://u:{PASSWORD}@127.0.0.1:5432/x?foo=bar",
+            "asyncpg takes no option 'foo': check what follows the ?",
+        ),
+    ],
+    ids=["port-out-of-range", "option-the-driver-does-not-take"],
+)
+def test_a_database_url_it_cannot_use_is_one_line_without_the_password(
+    runner: CliRunner, url: str, message: str
 ) -> None:
-    url = f"postgresql://u:{PASSWORD}@127.0.0.1:99999/x"
     result = runner.invoke(app, ["db", "current"], env={"SEGBOT_DATABASE_URL": url})
-    refused(result, "SEGBOT_DATABASE_URL: the port must be a number from 1 to 65535")
-
-
-def test_a_database_option_the_driver_does_not_take_is_one_line_naming_it(
-    runner: CliRunner,
-) -> None:
-    url = f"postgresql://u:{PASSWORD}@127.0.0.1:5432/x?foo=bar"
-    result = runner.invoke(app, ["db", "current"], env={"SEGBOT_DATABASE_URL": url})
-    refused(result, "SEGBOT_DATABASE_URL: asyncpg takes no option 'foo': check what follows the ?")
+    refused(result, f"SEGBOT_DATABASE_URL: {message}")
 
 
 @pytest.mark.parametrize("name", ["SEGBOT_RATE_LIMIT", "SEGBOT_SEND_TIMEOUT"])
