@@ -109,7 +109,7 @@ def execute(
         reason = error.orig or error
         fail(f"cannot use the database: {type(reason).__name__}: {reason}", EXIT_FAILURE)
     except OSError as error:
-        if error.filename is None and error.errno in _CANNOT_WRITE:
+        if _output_failed(error):
             output_goes_nowhere()
         fail(_os_error(error), EXIT_FAILURE)
 
@@ -129,13 +129,19 @@ def _os_error(error: OSError) -> str:
     language models answer with theirs, the web server with its own error)."""
     if error.filename is not None:
         return f"cannot use {error.filename}: {error.strerror}"
-    if error.errno in _CANNOT_WRITE:  # the output (standard output, a file being closed)
+    if _output_failed(error):
         return f"cannot write the output: {error.strerror}"
     return f"cannot use the database: {type(error).__name__}: {error}"
 
 
 # What writing, not a connection, fails with: no space, a read-only file system, a quota.
 _CANNOT_WRITE = frozenset({errno.ENOSPC, errno.EROFS, errno.EDQUOT, errno.EFBIG, errno.EPIPE})
+
+
+def _output_failed(error: OSError) -> bool:
+    """Whether `error` is the output failing (standard output, a file being closed): no
+    file named, and an error writing gives, not a connection."""
+    return error.filename is None and error.errno in _CANNOT_WRITE
 
 
 def check_sqlite_file(url: str | SecretUrl) -> None:
