@@ -11,7 +11,7 @@ import typer
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 import migrations
-from cli.execution import check_sqlite_file, execute, settings_or_exit
+from cli.execution import check_sqlite_file, execute, settings_or_exit, sqlite_file
 from core.db import create_engine
 from core.settings import SecretUrl
 
@@ -52,8 +52,12 @@ def upgrade(
 def current() -> None:
     """Show the revision SEGBOT_DATABASE_URL is at, and whether that is the latest."""
     settings = settings_or_exit()
-    revision = execute(_on_engine(settings.database_url, migrations.current_revision))
     head = migrations.head_revision()
+    file = sqlite_file(settings.database_url)
+    if file is not None and not file.exists():  # looking must not create it
+        typer.echo(f"no database at {file} (latest is {head}: `segbot db upgrade` makes it)")
+        return
+    revision = execute(_on_engine(settings.database_url, migrations.current_revision))
     if revision == head:
         typer.echo(f"{revision} (head)")
     elif revision is not None and revision not in migrations.revisions():

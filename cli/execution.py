@@ -144,19 +144,27 @@ def _output_failed(error: OSError) -> bool:
     return error.filename is None and error.errno in _CANNOT_WRITE
 
 
-def check_sqlite_file(url: str | SecretUrl) -> None:
-    """An OSError naming the SQLite file at `url` if it cannot be opened: it is a folder,
-    or its folder does not exist. The driver would say only "unable to open database
-    file", and its thread, which outlives the command's event loop, a traceback."""
+def sqlite_file(url: str | SecretUrl) -> Path | None:
+    """The file a SQLite `url` names; None for another database, memory, or a `file:` URI
+    (read by SQLite itself)."""
     from sqlalchemy.engine import make_url
 
     parsed = make_url(url.get_secret_value() if isinstance(url, SecretUrl) else url)
     file = parsed.database
     if parsed.get_backend_name() != "sqlite" or not file or file == ":memory:":
+        return None
+    if parsed.query.get("uri") == "true":
+        return None
+    return Path(file)
+
+
+def check_sqlite_file(url: str | SecretUrl) -> None:
+    """An OSError naming the SQLite file at `url` if it cannot be opened: it is a folder,
+    or its folder does not exist. The driver would say only "unable to open database
+    file", and its thread, which outlives the command's event loop, a traceback."""
+    path = sqlite_file(url)
+    if path is None:
         return
-    if parsed.query.get("uri") == "true":  # a file: URI, read by SQLite itself
-        return
-    path = Path(file)
     if path.is_dir():
         raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
     if not path.parent.is_dir():
