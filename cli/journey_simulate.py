@@ -9,18 +9,12 @@ import typer
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from broadcasts.sender import SenderSettings
-from cli.execution import (
-    EXIT_FAILURE,
-    config_or_exit,
-    execute,
-    fail,
-    on_database_at,
-    settings_or_exit,
-)
+from cli.execution import config_or_exit, execute, on_database_at, settings_or_exit
 from cli.rehearsal_database import throwaway_database
+from cli.subscribers import subscriber_or_exit
 from cli.tables import SafeConsole
 from core.clock import utcnow
-from core.subscriber_search import SubscriberRefError, describe, resolve_subscriber
+from core.subscriber_search import describe
 from journeys.models import JourneyStatus
 from journeys.simulate import Simulation, simulate
 
@@ -54,10 +48,7 @@ def simulate_command(
 
     async def work(sessionmaker: async_sessionmaker[AsyncSession]) -> tuple[str, Simulation]:
         async with sessionmaker() as session:
-            try:
-                subscriber = await resolve_subscriber(session, who)
-            except SubscriberRefError as error:
-                fail(str(error), EXIT_FAILURE)
+            subscriber = await subscriber_or_exit(session, who)
         result = await simulate(
             sessionmaker, name=name, subscriber_id=subscriber.id, start=utcnow(),
             settings=sender, rfm_segments=config.rfm_names,

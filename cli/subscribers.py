@@ -3,7 +3,8 @@
 A subscriber is named the same way by every command that takes one (`subscriber_or_exit`,
 over `core.subscriber_search`): id (42 or id:42), Telegram id (tg:123456789) or
 @username. A name that fits nobody, or more than one subscriber, is one line on stderr,
-exit 1; `find` exits 1 when nothing matches, like grep.
+exit 1 (exit 2 if it is written as none of these, `tg:abc`); `find` exits 1 when nothing
+matches, like grep.
 """
 
 from __future__ import annotations
@@ -14,7 +15,15 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from cli.execution import EXIT_FAILURE, config_or_exit, execute, fail, on_database, settings_or_exit
+from cli.execution import (
+    EXIT_CONFIG,
+    EXIT_FAILURE,
+    config_or_exit,
+    execute,
+    fail,
+    on_database,
+    settings_or_exit,
+)
 from cli.tables import FittedTable, SafeConsole
 from core.clock import utcnow
 
@@ -43,13 +52,19 @@ Who = Annotated[
 
 
 async def subscriber_or_exit(session: AsyncSession, ref: str) -> Subscriber:
-    """The one subscriber `ref` names; otherwise why not on stderr, exit 1."""
-    from core.subscriber_search import SubscriberRefError, resolve_subscriber
+    """The one subscriber `ref` names; otherwise why not on stderr, exit 2 when `ref` is
+    not written as a subscriber is named, 1 when it names nobody or several."""
+    from core.subscriber_search import (
+        MalformedSubscriberRefError,
+        SubscriberRefError,
+        resolve_subscriber,
+    )
 
     try:
         return await resolve_subscriber(session, ref)
     except SubscriberRefError as error:
-        fail(str(error), EXIT_FAILURE)
+        malformed = isinstance(error, MalformedSubscriberRefError)
+        fail(str(error), EXIT_CONFIG if malformed else EXIT_FAILURE)
 
 
 def _run(

@@ -24,6 +24,8 @@ from core.ids import as_id
 from core.models import Subscriber
 
 HOW_TO_NAME = "a subscriber id (42 or id:42), a Telegram id (tg:123456789) or @username"
+# What can follow @: Telegram usernames are letters, digits and underscores.
+_USERNAME = re.compile(r"[A-Za-z0-9_]+")
 # Characters people put inside phone numbers; what is left of a phone fragment is digits.
 _PHONE_PUNCTUATION = re.compile(r"[\s()+.-]")
 
@@ -34,6 +36,10 @@ class SubscriberRefError(SegbotError):
 
 class UnknownSubscriberError(SubscriberRefError):
     """Nobody has that id, Telegram id or username."""
+
+
+class MalformedSubscriberRefError(SubscriberRefError):
+    """Not written as any of the ways a subscriber is named (`tg:abc`, `@a b`)."""
 
 
 class AmbiguousSubscriberError(SubscriberRefError):
@@ -64,7 +70,7 @@ async def resolve_subscriber(session: AsyncSession, ref: str) -> Subscriber:
         return await _only(session, given, Subscriber.id == number)
     if kind.lower() == "tg" and number is not None:
         return await _only(session, given, Subscriber.telegram_id == number)
-    if given.startswith("@") and len(given) > 1:
+    if given.startswith("@") and _USERNAME.fullmatch(given[1:]):
         return await _only(session, given, func.lower(Subscriber.username) == given[1:].lower())
     number = as_id(given)
     if number is not None:
@@ -74,7 +80,7 @@ async def resolve_subscriber(session: AsyncSession, ref: str) -> Subscriber:
             or_(Subscriber.id == number, Subscriber.telegram_id == number),
             hint=f"write id:{number} or tg:{number}",
         )
-    raise UnknownSubscriberError(
+    raise MalformedSubscriberRefError(
         f"{given!r} does not name a subscriber: give {HOW_TO_NAME}; "
         f"`segbot subscribers find TEXT` searches names, phones and emails"
     )

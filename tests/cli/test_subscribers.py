@@ -107,9 +107,10 @@ async def test_a_subscriber_is_named_by_id_telegram_id_or_username_everywhere(
     assert unknown.exit_code == 1
     assert "no subscriber is '@nobody'" in unknown.stderr
     assert "`segbot subscribers find TEXT`" in unknown.stderr
-    garbage = await invoke(runner, app, "show", "Ann Lee")
-    assert garbage.exit_code == 1
-    assert "'Ann Lee' does not name a subscriber" in garbage.stderr
+    for garbage in ("Ann Lee", "tg:abc", "id:-1", "@ann lee", "@@annlee"):
+        malformed = await invoke(runner, app, "show", garbage)
+        assert malformed.exit_code == 2  # an argument to fix, not a subscriber missing
+        assert f"{garbage!r} does not name a subscriber" in malformed.stderr
 
     # Bob's Telegram id is Ann's row id: bare digits are ambiguous, id: and tg: are not.
     await session.execute(update(Subscriber).where(Subscriber.id == bob).values(telegram_id=ann))
