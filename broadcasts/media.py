@@ -1,12 +1,15 @@
 """A message's media as a marketer names it, checked before anything is sent.
 
 A media item is given as a URL (http/https: Telegram fetches it), a file on this host
-(anything with a `/` or a `.`: uploaded once, then sent by the file id Telegram returns),
-or a Telegram file id (letters, digits, `_` and `-`). A local file must exist, be within
-the Bot API's upload limits (photos 10 MB, everything else 50 MB) and be what its kind
-says: its first bytes are read, so a PDF named `.jpg` is no photo. A URL is judged by
-its extension when it has a known one (`.pdf` is no photo); its size Telegram judges (5 MB
-for photos, 20 MB otherwise, fetched by URL). A file id is taken as it is.
+(anything with a `/` or a `.`, or a file of that name beside the campaign: uploaded once,
+then sent by the file id Telegram returns), or a Telegram file id (letters, digits, `_`
+and `-`). A local file must exist, be within the Bot API's upload limits (photos 10 MB,
+everything else 50 MB) and be what its kind says: its first bytes are read, so a PDF (or
+a web page) named `.jpg` is no photo, and a photo's width and height are read where its
+header can be. A URL is judged by its extension when it has a known one (`.pdf` is no
+photo; a document only as GIF, PDF or ZIP and a voice message only as OGG, the files
+Telegram fetches for those); its size Telegram judges (5 MB for photos, 20 MB otherwise,
+fetched by URL). A file id is taken as it is.
 
 Albums (`sendMediaGroup`): 2-10 items; photos and videos mix, documents go only with
 documents and audio only with audio; animations and voice messages cannot be in one.
@@ -14,10 +17,13 @@ documents and audio only with audio; animations and voice messages cannot be in 
 
 import hashlib
 import re
+import warnings
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path, PurePosixPath
 from urllib.parse import urlsplit
+
+from PIL import Image
 
 from broadcasts.messenger import Media, MediaKind
 
@@ -26,7 +32,7 @@ PHOTO_UPLOAD_LIMIT = 10 * MB
 UPLOAD_LIMIT = 50 * MB
 ALBUM_SIZE = (2, 10)
 _FILE_ID = re.compile(r"^[A-Za-z0-9_-]+$")
-_HEAD_BYTES = 16
+_HEAD_BYTES = 16  # enough for every signature below (`<!doctype html` is 14)
 # Formats each kind accepts (Bot API: sendPhoto ... sendVoice); a document takes any.
 ACCEPTED: dict[MediaKind, tuple[str, ...]] = {
     MediaKind.PHOTO: ("JPEG image", "PNG image", "WebP image"),
@@ -49,6 +55,19 @@ _EXTENSIONS = {
     ".mov": "QuickTime video",
     ".webm": "WebM video",
 }
+# The extensions Telegram fetches by URL for these kinds (sendDocument, sendVoice).
+URL_ONLY: dict[MediaKind, tuple[str, ...]] = {
+    MediaKind.DOCUMENT: (".gif", ".pdf", ".zip"),
+    MediaKind.VOICE: (".ogg", ".oga", ".opus"),
+}
+# An ISO media file's brand (bytes 8-12), where it is not MPEG-4 video.
+_FTYP_BRANDS = {
+    b"M4A ": "M4A audio",
+    b"qt  ": "QuickTime video",
+    **dict.fromkeys((b"heic", b"heix", b"mif1", b"msf1", b"avif"), "HEIF image"),
+}
+PHOTO_SIDES = 10_000  # width + height
+PHOTO_RATIO = 20
 ALBUM_GROUPS = (
     frozenset({MediaKind.PHOTO, MediaKind.VIDEO}),
     frozenset({MediaKind.DOCUMENT}),
@@ -65,10 +84,12 @@ def media_item(kind: MediaKind, ref: str, *, base: Path) -> Media:
     ref = ref.strip()
     if not ref:
         raise MediaError("give a URL, a file path or a Telegram file_id")
-    if ref.startswith(("http://", "https://")):
-        _check_format(kind, _by_extension(urlsplit(ref).path), ref)
-        return Media(kind, ref)
-    if "/" in ref or "." in ref:
+    scheme = urlsplit(ref).scheme  # lower-cased: HTTPS:// is https://
+    if scheme in ("http", "https"):
+        url = scheme + ref[len(scheme) :]
+        _check_url(kind, url)
+        return Media(kind, url)
+    if "/" in ref or "." in ref or (base / ref).is_file():
         try:
             return _local_file(kind, (base / Path(ref).expanduser()).resolve())
         except RuntimeError:  # `~name/...` of a user this host does not have
@@ -126,7 +147,44 @@ def _local_file(kind: MediaKind, path: Path) -> Media:
     with path.open("rb") as file:
         head = file.read(_HEAD_BYTES)
     _check_format(kind, _by_content(head) or _by_extension(path.name), path.name)
+    if kind is MediaKind.PHOTO:
+        _check_photo_size(path)
     return Media(kind, str(path), local=True)
+
+
+def _check_url(kind: MediaKind, url: str) -> None:
+    """What Telegram will fetch by URL, judged by the extension where there is one (it
+    judges the rest itself): documents only as GIF, PDF or ZIP, voice only as OGG."""
+    suffix = PurePosixPath(urlsplit(url).path).suffix.lower()
+    only = URL_ONLY.get(kind)
+    if suffix and only is not None and suffix not in only:
+        raise MediaError(
+            f"{url}: Telegram fetches a {kind} by URL only as {', '.join(only)}; "
+            "give the file's path instead, to upload it"
+        )
+    found = _EXTENSIONS.get(suffix)
+    if found is not None:
+        _check_format(kind, found, url)
+
+
+def _check_photo_size(path: Path) -> None:
+    """Telegram's rule for photos: width and height at most 10,000 together, and neither
+    more than 20 times the other. A header Pillow cannot read is left to Telegram."""
+    try:
+        with warnings.catch_warnings():  # past 89M pixels: it fails the rule below anyway
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                width, height = image.size
+    except Image.DecompressionBombError:
+        raise MediaError(f"{path.name} has far too many pixels for a photo") from None
+    except (OSError, SyntaxError, ValueError):  # what Pillow raises for a header it cannot read
+        return
+    if width + height > PHOTO_SIDES or max(width, height) > PHOTO_RATIO * min(width, height):
+        raise MediaError(
+            f"{path.name} is {width}x{height}: Telegram takes photos whose width and height "
+            f"add up to at most {PHOTO_SIDES:,}, neither more than {PHOTO_RATIO} times the "
+            "other (send it as a document)"
+        )
 
 
 def _check_format(kind: MediaKind, found: str | None, name: str) -> None:
@@ -159,11 +217,12 @@ def _by_content(head: bytes) -> str | None:
     for signature, name in signatures:
         if head.startswith(signature):
             return name
+    if head.lstrip().lower().startswith((b"<!doctype html", b"<html")):
+        return "web page"  # an error page saved under the name of the file it stood for
     if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
         return "WebP image"
     if head[4:8] == b"ftyp":
-        brand = head[8:12]
-        return {b"M4A ": "M4A audio", b"qt  ": "QuickTime video"}.get(brand, "MPEG-4 video")
+        return _FTYP_BRANDS.get(head[8:12], "MPEG-4 video")
     if len(head) > 1 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0:
         return "MP3 audio"  # an MPEG audio frame without an ID3 tag
     return None

@@ -35,6 +35,7 @@ _ATTRIBUTE = re.compile(r"""([A-Za-z-]+)(?:\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'
 # Mongolian vowel separator, the Braille blank, the byte order mark, the object
 # replacement character; and the Unicode tag characters (U+E0000-U+E00FF).
 _INVISIBLE = frozenset("\u180e\u200b\u200c\u200d\u200e\u200f\u202e\u2800\ufeff\ufffc")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _ENTITY = re.compile(r"&(?:lt|gt|amp|quot|#[0-9]+|#x[0-9A-Fa-f]+);")
 
 
@@ -53,6 +54,12 @@ class EmptyMessageError(TelegramHtmlError):
 
 def plain_text(markup: str) -> str:
     """What the subscriber sees of `markup`; TelegramHtmlError if Telegram would refuse it."""
+    surrogate = _SURROGATE.search(markup)
+    if surrogate:  # it cannot be written as UTF-8, so it cannot be sent
+        raise TelegramHtmlError(
+            f"character {surrogate.start() + 1} is a lone surrogate (\\ud800-\\udfff), "
+            "half of a character"
+        )
     parts: list[str] = []
     open_tags: list[str] = []
     position = 0
@@ -64,6 +71,10 @@ def plain_text(markup: str) -> str:
         if name not in _TAGS or self_closing:
             raise TelegramHtmlError(f"Telegram does not support the tag <{closing}{name}>")
         if closing:
+            if attributes.strip():
+                raise TelegramHtmlError(
+                    f"</{name}{attributes}>: a closing tag has nothing after its name"
+                )
             if not open_tags or open_tags[-1] != name:
                 expected = f"</{open_tags[-1]}>" if open_tags else "no closing tag"
                 raise TelegramHtmlError(f"</{name}> does not close anything here: {expected}")

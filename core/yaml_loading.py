@@ -1,14 +1,17 @@
-"""YAML files people write (segbot.yaml, campaigns, journeys), read as `yaml.safe_load`
+r"""YAML files people write (segbot.yaml, campaigns, journeys), read as `yaml.safe_load`
 reads them but stricter: a key given twice in one mapping is refused, not silently replaced
 by the later one, and so is nesting deeper than any such file needs, before it exhausts
 Python's recursion limit, and a NUL character written as "\0" (no text segbot stores may
-hold one: PostgreSQL refuses it). Every refusal names the line.
+hold one: PostgreSQL refuses it), and a lone surrogate ("\ud800": no character, so no
+text can be stored or sent with it; a pair, "\ud83d\ude00", is read as the one character
+it makes). Every refusal names the line.
 
 A syntax mistake is told where it is (`yaml_mistake`), which is not always where PyYAML
 noticed it: a quote left open is found only where the file ends, or lines later where the
 next quote closes it.
 """
 
+import re
 import stat
 import sys
 from collections.abc import Hashable
@@ -26,6 +29,7 @@ from core.errors import SegbotError
 
 MAX_DEPTH = 32  # mappings and lists inside one another; a campaign or journey needs about 8
 MAX_FILE_BYTES = 16 * 2**20  # segbot.yaml, a campaign, a journey or a mapping: far past any
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _MERGE = "tag:yaml.org,2002:merge"  # `<<: *base`, whose keys the mapping's own may replace
 
 
@@ -88,9 +92,17 @@ class _Loader(yaml.SafeLoader):
 
     def construct_scalar(self, node: Node) -> Any:
         value = super().construct_scalar(node)  # type: ignore[arg-type]
-        if isinstance(value, str) and "\x00" in value:
+        if not isinstance(value, str):
+            return value
+        if "\x00" in value:
             problem = "a NUL character (\\0), which no text may hold"
             raise ConstructorError(None, None, problem, node.start_mark)
+        if _SURROGATE.search(value):
+            # "\ud83d\ude00" is how JSON writes 😀: the pair is that one character.
+            value = value.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "surrogatepass")
+            if _SURROGATE.search(value):
+                problem = "a lone surrogate (\\ud800-\\udfff), which is no character"
+                raise ConstructorError(None, None, problem, node.start_mark)
         return value
 
     def construct_whole_number(self, node: ScalarNode) -> int:

@@ -5,6 +5,7 @@ import hashlib
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from broadcasts.media import MB
 from broadcasts.message_content import MessageContent
@@ -30,6 +31,8 @@ def folder(tmp_path: Path) -> Path:
     media_file(tmp_path, "prices.pdf", PDF_HEAD)
     media_file(tmp_path, "hello.ogg", OGG_HEAD)
     media_file(tmp_path, "song.mp3", MP3_HEAD)
+    media_file(tmp_path, "error.jpg", b"<!DOCTYPE html><title>404</title>")
+    media_file(tmp_path, "iphone.mp4", b"\x00\x00\x00\x18ftypheic")
     return tmp_path
 
 
@@ -94,6 +97,43 @@ def test_a_url_and_a_file_id_are_taken_as_they_are(folder: Path) -> None:
     by_id = default_variant("  animation: CgACAgIAAxkBAAIC_-x\n", folder)
     assert by_url.media == (Media(MediaKind.VIDEO, "https://cdn.example/v.mp4"),)
     assert by_id.media == (Media(MediaKind.ANIMATION, "CgACAgIAAxkBAAIC_-x"),)
+
+
+@pytest.mark.parametrize(
+    ("field", "url"),
+    [
+        ("photo", "https://images.example/photo-1501785888041?w=800"),  # no extension
+        ("document", "https://shop.example/download?id=4"),
+        ("document", "https://shop.example/prices.PDF"),
+        ("voice", "https://cdn.example/hello.ogg"),
+    ],
+)
+def test_a_url_telegram_will_fetch_is_taken(folder: Path, field: str, url: str) -> None:
+    [media] = default_variant(f"  {field}: '{url}'\n", folder).media
+    assert media.ref == url
+
+
+def test_a_url_scheme_in_capitals_is_a_url(folder: Path) -> None:
+    [media] = default_variant("  photo: HTTPS://images.example/a.jpg\n", folder).media
+    assert media.ref == "https://images.example/a.jpg"
+
+
+def test_a_bare_name_is_a_file_beside_the_campaign_when_there_is_one(folder: Path) -> None:
+    media_file(folder, "banner", JPEG_HEAD)
+    [media] = default_variant("  photo: banner\n", folder).media
+    assert (media.ref, media.local) == (str(folder / "banner"), True)
+
+
+def test_a_photo_telegram_would_refuse_for_its_shape_is_refused(folder: Path) -> None:
+    Image.new("RGB", (1, 3000)).save(folder / "strip.png")
+    Image.new("RGB", (6000, 4001)).save(folder / "huge.png")
+    Image.new("RGB", (2000, 100)).save(folder / "banner.png")  # 20:1 exactly
+    assert "strip.png is 1x3000: Telegram takes photos whose width and height add up to at " in (
+        refused("  photo: strip.png\n", folder)
+    )
+    assert "huge.png is 6000x4001" in refused("  photo: huge.png\n", folder)
+    assert default_variant("  photo: banner.png\n", folder).kind == "photo"
+    assert default_variant("  document: strip.png\n", folder).kind == "document"
 
 
 def test_an_album_of_photos_and_videos_has_its_caption_on_the_first(folder: Path) -> None:
@@ -197,6 +237,14 @@ MISTAKES = [
         "default.photo: https://shop.example/menu.pdf is a PDF",
     ),
     ("  voice: song.mp4\n", "line 3, default.voice: no such file: "),
+    (
+        "  document: https://shop.example/prices.xlsx\n",
+        "line 3, default.document: https://shop.example/prices.xlsx: Telegram fetches a "
+        "document by URL only as .gif, .pdf, .zip; give the file's path instead",
+    ),
+    ("  voice: https://cdn.example/hi.mp3\n", "a voice by URL only as .ogg, .oga, .opus"),
+    ("  photo: error.jpg\n", "error.jpg is a web page, not a JPEG image"),
+    ("  video: iphone.mp4\n", "iphone.mp4 is a HEIF image, not a MPEG-4 video"),
     ("  video: 'a b'\n", "is not a URL (http:// or https://), a file path"),
     ("  text: Hi\n  caption: Yo\n", "line 4, default.caption: a text message has no caption"),
     ("  photo: summer.jpg\n  link_preview: off\n", "line 4, default.link_preview: a link preview"),

@@ -95,6 +95,8 @@ async def test_a_filter_argument_jinja_refuses_is_refused_at_save() -> None:
         ("<div>hi</div>", "does not support"),
         ("<b>hi", "never closed"),
         ("<b><i>hi</b></i>", "does not close"),
+        ("<i>hi</i foo>", "a closing tag has nothing after its name"),
+        ("hi \ud83d", "character 4 is a lone surrogate"),
         ("1 < 2", "bare <"),
         ("Fish & chips", "bare &"),
         ('<a title="x" href="https://x.example">x</a>', "cannot have title"),
@@ -120,6 +122,7 @@ def test_html_telegram_accepts_is_accepted() -> None:
         '<pre><code class="language-python">x = 1</code></pre> &lt;3 &#128512;'
     )
     assert plain_text(markup) == "bold link s q x = 1 <3 😀"
+    assert plain_text("<i>hi</i >") == "hi"
     links = '<a href="HTTP://x.example">a</a> <a href="tg://user?id=1">b</a>'
     assert plain_text(links) == "a b"
 

@@ -1,8 +1,8 @@
-"""What YAML may write but segbot cannot keep is refused with its line, wherever segbot
+r"""What YAML may write but segbot cannot keep is refused with its line, wherever segbot
 reads YAML: a NUL character ("\0" in a double-quoted string), which PostgreSQL's text
 cannot hold, so a campaign or journey saved with it would fail in the database instead of
-at the marketer's desk; and a number of more digits than Python reads, which was a
-ValueError with no place."""
+at the marketer's desk; a number of more digits than Python reads, which was a
+ValueError with no place; and a lone surrogate ("\ud800"), which crashed the check."""
 
 import pytest
 
@@ -41,3 +41,21 @@ def test_other_text_and_values_are_read_as_before() -> None:
         "b": 3,
         "c": ["x", None],
     }
+
+
+@pytest.mark.parametrize("text", ['"\\ud800"', '"\\ud83d hi"', '"hi \\ude00"'])
+def test_a_lone_surrogate_is_refused_with_its_line(text: str) -> None:
+    """Half of a character: it can be neither stored nor sent as UTF-8."""
+    with pytest.raises(YamlFileError) as error:
+        load_yaml(f"name: c\ncaption: {text}\n")
+    assert str(error.value) == (
+        "not valid YAML at line 2, column 10: a lone surrogate (\\ud800-\\udfff), "
+        "which is no character"
+    )
+
+
+def test_a_surrogate_pair_is_the_character_it_makes() -> None:
+    """How JSON writes an emoji beyond the first 65,536 characters."""
+    assert load_yaml('text: "\\ud83d\\ude00 hi"\n') == {"text": "\U0001f600 hi"}
+    spec = parse_campaign('name: c\ndefault: {text: "\\ud83d\\ude00 hi"}\n', source="c.yaml")
+    assert spec.default is not None
