@@ -184,6 +184,8 @@ class Attempts:
                 )
                 await self._budget.pause(rules.outage_pause)
                 return Refused() if isinstance(outcome, TransientError) else outcome
+            elif isinstance(outcome, TransientError) and not outcome.sent:
+                pass  # it never went (its file's first upload outlasted the wait): again
             else:
                 attempts += 1
                 if not (

@@ -7,7 +7,10 @@ that id: a plain request, as fast as a text. While that first upload is on its w
 other messages with the same file wait for it (at most `patience` seconds, kept below
 the send timeout; past it they did not go: TransientError, and the sender retries them).
 If the upload does not bring a file id (that recipient blocked the bot, the request
-failed), the next message uploads it.
+failed), the next message uploads it. A file Telegram refused (`Rejected`) for
+REFUSALS recipients before any upload of it went through is at fault, not they (a photo
+Telegram cannot process): this sender does not upload it again, and every later message
+that carries it is refused with Telegram's reason at once, holding nobody.
 
 Messages that took their send slots go out at once when the upload they waited for ends,
 all together; a burst like that would go past Telegram's limit. So with `pause` (the
@@ -32,7 +35,16 @@ from datetime import datetime
 from sqlalchemy import select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from broadcasts.messenger import Media, Messenger, Outcome, OutgoingMessage, Sent, TransientError
+from broadcasts.messenger import (
+    Media,
+    Messenger,
+    Outcome,
+    OutgoingMessage,
+    Rejected,
+    Sent,
+    TransientError,
+    refuses_the_bot,
+)
 from broadcasts.models import UploadedFile
 from core.clock import Clock, utcnow
 from core.db import upsert
@@ -45,6 +57,7 @@ FileKey = tuple[str, str]  # (sha256, kind)
 UPLOAD_PATIENCE = 0.8
 HOLD_SECONDS = 0.5  # each pause while an upload is on its way, renewed every half of it
 SETTLE_SECONDS = 1.0  # after an upload others waited for: their burst has a second alone
+REFUSALS = 3  # a file refused this often is refused for its own sake
 Pause = Callable[[float], Awaitable[None]]
 
 
@@ -97,6 +110,7 @@ class UploadOnce:
         self._uploading: dict[FileKey, asyncio.Future[None]] = {}
         self._running: set[asyncio.Task[Outcome]] = set()
         self._waiting = 0  # messages waiting for an upload now
+        self._refusals: dict[FileKey, list[str]] = {}  # why Telegram refused each upload
 
     async def send(
         self, message: OutgoingMessage, *, on_written: Callable[[], None] | None = None
@@ -121,6 +135,10 @@ class UploadOnce:
         todo = _unknown(keys, self._files)
         if not todo:
             return await self._messenger.send(by_id, on_written=on_written)
+        for key in todo:
+            refusals = self._refusals.get(key, [])
+            if len(refusals) >= REFUSALS:
+                return Rejected(f"{refusals[-1]} (its file was refused {len(refusals)} times)")
         mine = {key: asyncio.get_running_loop().create_future() for key in todo}
         self._uploading |= mine
         upload = asyncio.create_task(self._upload(by_id, mine, on_written))
@@ -149,6 +167,9 @@ class UploadOnce:
                 for item, file_id in zip(message.media, outcome.file_ids, strict=False):
                     if item.local and _key(item) in claimed:
                         await self._files.keep(_key(item), file_id)
+            if isinstance(outcome, Rejected) and not refuses_the_bot(outcome):
+                for key in claimed:
+                    self._refusals.setdefault(key, []).append(outcome.description)
             return outcome
         finally:
             if holding is not None:

@@ -2,6 +2,7 @@
 file id; the id is kept for other senders and restarts."""
 
 import asyncio
+from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -16,11 +17,16 @@ from broadcasts.messenger import (
     MediaKind,
     Outcome,
     OutgoingMessage,
+    Rejected,
     Sent,
     TransientError,
 )
-from broadcasts.models import UploadedFile
+from broadcasts.models import Delivery, DeliveryStatus, UploadedFile
+from broadcasts.pacing import LocalSlots, RateBudget
+from broadcasts.planner import plan_run
+from broadcasts.sender import BatchResult, Sender, SenderSettings
 from broadcasts.uploads import HOLD_SECONDS, SETTLE_SECONDS, FileIds, UploadOnce
+from tests.broadcasts.audience import NOW, add_subscribers, campaign_from
 from tests.broadcasts.media_files import JPEG_HEAD, MP4_HEAD, media_file
 from tests.polling import until
 
@@ -123,6 +129,36 @@ async def test_an_upload_that_brings_no_id_is_made_again_by_the_next_message(
     assert isinstance(await sender.send(video(promo, 3)), Sent)
     assert platform.uploads == 2
     assert platform.sent_by_id() == ["id-2-0"]
+
+
+async def test_a_file_telegram_refused_three_times_is_not_uploaded_again(
+    sessionmaker: async_sessionmaker[AsyncSession], promo: Path
+) -> None:
+    """A photo Telegram cannot process fails for everyone: after three refusals the rest
+    are refused at once, without an upload each that holds every send of the bot."""
+    platform = Platform()
+    refused: list[Outcome] = [Rejected("Bad Request: IMAGE_PROCESS_FAILED")] * 3
+    platform.refuse = [*refused, Blocked()]
+    sender = once(platform, sessionmaker)
+    outcomes = [await sender.send(video(promo, chat)) for chat in range(20)]
+    assert platform.uploads == 3
+    assert outcomes[:3] == [Rejected("Bad Request: IMAGE_PROCESS_FAILED")] * 3
+    assert (
+        outcomes[3:]
+        == [Rejected("Bad Request: IMAGE_PROCESS_FAILED (its file was refused 3 times)")] * 17
+    )
+
+
+async def test_a_refusal_of_the_bot_is_not_held_against_the_file(
+    sessionmaker: async_sessionmaker[AsyncSession], promo: Path
+) -> None:
+    platform = Platform()
+    platform.refuse = [Rejected("Unauthorized")] * 3
+    sender = once(platform, sessionmaker)
+    for chat in range(4):
+        await sender.send(video(promo, chat))
+    assert platform.uploads == 4
+    assert platform.sent_by_id() == []
 
 
 async def test_a_message_that_waits_too_long_for_the_upload_did_not_go(
@@ -234,3 +270,32 @@ async def test_every_send_is_held_while_the_first_upload_is_out_and_a_second_aft
     pauses.clear()
     await alone.send(video(promo, 9))  # by the kept id: nothing held
     assert pauses == []
+
+
+async def test_messages_that_wait_out_a_slow_first_upload_are_sent_not_failed(
+    session: AsyncSession, sessionmaker: async_sessionmaker[AsyncSession], promo: Path
+) -> None:
+    """The first upload takes three times the others' patience: they did not go each time
+    they stopped waiting, so they wait again (no attempt is spent) and go by its file id."""
+    await add_subscribers(session, 12)
+    campaign = await campaign_from(session, f"name: slow\ndefault: {{video: '{promo}'}}\n")
+    plan = await plan_run(session, campaign=campaign, now=NOW)
+    platform = Platform()
+    platform.release.clear()
+    settings = SenderSettings(
+        public_url="http://bot.test", secret="s", send_timeout=0.5, transient_attempts=1
+    )
+    budget = RateBudget(1000, chat_spacing=0, slots=LocalSlots(start_after=0))
+    sending = asyncio.ensure_future(
+        Sender(sessionmaker, platform, budget, settings).deliver(plan.run.id)
+    )
+    await until(lambda: platform.uploads == 1, what="the first upload")
+    await asyncio.sleep(3 * 0.8 * 0.5)
+    platform.release.set()
+    assert await sending is BatchResult.FINISHED
+    statuses = await session.scalars(select(Delivery.status).where(Delivery.run_id == plan.run.id))
+    counted = Counter(statuses.all())
+    # the first upload outlasted its own send timeout: it may have arrived
+    assert counted == {DeliveryStatus.SENT: 11, DeliveryStatus.UNKNOWN: 1}
+    assert platform.uploads == 1
+    assert platform.sent_by_id() == ["id-1-0"] * 11
