@@ -94,7 +94,28 @@ CAST = (
     SimulatedUser(1006, "Farid", "en", "/start promo_spring", then=("/stop", "/start")),
 )
 
+# The quiz's interests in each language (bot/default_quiz.yaml).
+INTERESTS = {
+    "en": ("Deals and discounts", "New products", "How-to guides", "Events"),
+    "es": ("Ofertas", "Novedades", "Guías", "Eventos"),
+    "ru": ("Скидки", "Новинки", "Инструкции", "События"),
+}
 
+
+def _crowd(size: int) -> tuple[SimulatedUser, ...]:
+    """`size` subscribers for the AI segments, each language and set of interests in turn."""
+    crowd = []
+    for number in range(1, size + 1):
+        language = tuple(INTERESTS)[number % len(INTERESTS)]
+        labels = INTERESTS[language]
+        picked = tuple(label for bit, label in enumerate(labels) if number >> bit & 1)
+        crowd.append(
+            SimulatedUser(1100 + number, f"Guest {number}", language, "/start", picked or labels)
+        )
+    return tuple(crowd)
+
+
+CROWD = _crowd(18)
 DEMO_ADMIN = 1000  # the shop's owner, in SEGBOT_ADMIN_IDS
 CAMPAIGN_SAMPLES = (1001, 1005, 1003)  # one of each: Spanish, deal seeker, everyone else
 # The running bot looks for newly saved campaigns this often (60 s in production).
@@ -165,6 +186,12 @@ async def shop_orders_convert(demo: Demo) -> None:
 
 
 async def find_ai_segments(demo: Demo) -> None:
+    """A crowd takes the quiz first: clusters that replicate need more people than six."""
+    await asyncio.gather(*(_act(demo.emulator, user) for user in CROWD))
+    demo.console.print(
+        f"{len(CROWD)} more people subscribed and told the quiz their interests, in English, "
+        "Spanish or Russian."
+    )
     await demo.on_database(lambda sessionmaker: ai.show_ai_segments(sessionmaker, demo.console))
 
 

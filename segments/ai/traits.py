@@ -4,9 +4,11 @@ every kind of feature, and said in words.
 Strength is a standardised difference: for a number, (cluster mean - audience mean) /
 audience standard deviation (counts and rates on a log scale); for a share (a text value,
 a tag, buying at all), (cluster share - audience share) / sqrt(p (1 - p)) with p the
-audience share. A number is a trait when |strength| >= 0.5 and more of the cluster than of
-the audience is on that side of the audience's middle (see below); a value or a tag when
-at least 30% of the cluster has it and its strength is >= 0.5.
+audience share. A number is a trait when |strength| >= 0.5, more of the cluster than of
+the audience is on that side of the audience's middle (see below), and the two means
+differ as shown ("subscribed 0 days (audience 0 days)" says nothing, whatever the
+fractions of a day behind it); a value or a tag when at least 30% of the cluster has it
+and its strength is >= 0.5.
 
 Every trait also says whom it holds for, the `share` of the cluster's members and of the
 whole audience: having the value or the tag; for a number, being above the audience's
@@ -76,9 +78,9 @@ def number_traits(
     ):
         side = 0 if effect > 0 else 1
         share, audience = float(shares[side][cluster]), float(sides[side].mean())
-        if abs(effect) >= MIN_STRENGTH and share > audience:
+        shown = _number(float(mean), unit), _number(overall, unit)
+        if abs(effect) >= MIN_STRENGTH and share > audience and shown[0] != shown[1]:
             label = high if effect > 0 else low
-            shown = _number(float(mean), unit), _number(overall, unit)
             found[cluster] = Trait(
                 f"{column}:{'high' if effect > 0 else 'low'}",
                 group,

@@ -58,6 +58,9 @@ async def test_the_demo_exits_cleanly_and_keeps_its_charts_in_the_working_direct
     assert "Still thinking it over, Ivy" not in said  # clicked and bought: no nudge
     assert "2 entries by 2 people: 0 held out, 0 inside now, 1 converted" in said
     assert "journey-welcome_series-2.png" in [chart.name for chart in charts]
+    # The AI segments: clustered, profiled, and a persona made of the largest.
+    assert "AI 1: " in said
+    assert "Persona Demo persona: " in said
 
 
 async def test_a_folder_it_cannot_write_is_said_before_anything_runs(tmp_path: Path) -> None:

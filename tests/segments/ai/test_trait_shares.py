@@ -36,6 +36,15 @@ def test_a_number_trait_shows_the_share_of_the_cluster_and_of_the_audience() -> 
     assert low.text.startswith("rare clickers: 100% (audience 50%)")
 
 
+def test_a_difference_too_small_to_show_is_no_trait() -> None:
+    """Everyone subscribed minutes ago: "subscribed 0 days (audience 0 days)" says
+    nothing, however far apart in standard deviations the fractions of a day are."""
+    minutes = pd.Series([0.001, 0.001, 0.002, 0.002, 0.02, 0.02, 0.03, 0.03])
+    clusters = pd.Series([0, 0, 0, 0, 1, 1, 1, 1])
+    assert number_traits("tenure", "engagement", minutes, clusters) == {}
+    assert set(number_traits("tenure", "engagement", minutes * 1000, clusters)) == {0, 1}
+
+
 def test_not_buying_holds_for_those_without_an_order() -> None:
     buyer = pd.Series([1, 1, 1, 1, 1, 0, 0, 0, 0, 1])
     clusters = pd.Series([0, 0, 0, 0, 0, 1, 1, 1, 1, 1])
