@@ -19,9 +19,11 @@ comes from the database drivers.
 APScheduler's routine reports go to DEBUG (`SchedulerChatter`): each job run, each job
 added or removed, its own start and stop, a run skipped while the last one still goes on,
 a job cancelled by a stop. A missed run time and a job's failure keep their level, and
-segbot's jobs log their own summaries at INFO. So does SQLAlchemy's report of a connection
-thrown away because its task was cancelled mid-query (`AbandonedConnections`), and
-aiohttp's of a request it could not read as HTTP (`BadHttp`).
+segbot's jobs log their own summaries at INFO. Also to DEBUG: aiogram's line per update
+handled and Alembic's lines at every start (`LibraryRoutine`; a migration it runs stays
+INFO), SQLAlchemy's report of a connection thrown away because its task was cancelled
+mid-query (`AbandonedConnections`), and aiohttp's of a request it could not read as HTTP
+(`BadHttp`).
 """
 
 import asyncio
@@ -52,6 +54,9 @@ SQL_LOGGER = "sqlalchemy.engine"  # statements and their parameters at INFO (SEG
 POOL_LOGGER = "sqlalchemy.pool"  # and its children: the connection pools
 SCHEDULER_LOGGER = "apscheduler"  # and its children: apscheduler.scheduler, .executors.*
 HTTP_SERVER_LOGGER = "aiohttp.server"
+AIOGRAM_EVENTS_LOGGER = "aiogram.event"  # `Update id=... is handled. Duration 9 ms`
+ALEMBIC_LOGGER = "alembic"
+_MIGRATING = re.compile(r"Running (upgrade|downgrade|stamp)")
 # APScheduler's warning that a job's run was skipped because its last run still goes on.
 _STILL_RUNNING = "maximum number of running instances reached"
 
@@ -110,7 +115,7 @@ class SchedulerChatter(logging.Filter):
     """
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.name != SCHEDULER_LOGGER and not record.name.startswith(f"{SCHEDULER_LOGGER}."):
+        if not _under(record.name, SCHEDULER_LOGGER):
             return True
         cancelled = _cancelled(record)
         skipped = _STILL_RUNNING in str(record.msg)
@@ -121,6 +126,23 @@ class SchedulerChatter(logging.Filter):
                 record, f"a job was cancelled as the scheduler stopped ({_message(record)})"
             )
         return _as_debug(record)
+
+
+class LibraryRoutine(logging.Filter):
+    """INFO records libraries write for every update or every start become DEBUG ones:
+    aiogram's line per update handled, and Alembic's plugin setup and database dialect at
+    each start. A migration Alembic runs stays at INFO (`Running upgrade 0019 -> 0020`)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno != logging.INFO:
+            return True
+        per_update = _under(record.name, AIOGRAM_EVENTS_LOGGER)
+        per_start = _under(record.name, ALEMBIC_LOGGER) and not _MIGRATING.match(_message(record))
+        return _as_debug(record) if per_update or per_start else True
+
+
+def _under(name: str, logger: str) -> bool:
+    return name == logger or name.startswith(f"{logger}.")
 
 
 class AbandonedConnections(logging.Filter):
@@ -219,11 +241,12 @@ class JsonFormatter(logging.Formatter):
 def configure_logging(settings: Settings) -> None:
     """Send every record to stderr in the configured format and level, secrets redacted;
     the database drivers say only warnings unless SEGBOT_LOG_SQL asks for the SQL, and
-    APScheduler's chatter only at DEBUG."""
+    APScheduler's, aiogram's and Alembic's routine only at DEBUG."""
     handler = logging.StreamHandler()
     formatter = JsonFormatter() if settings.log_format == "json" else logging.Formatter(TEXT_FORMAT)
     handler.setFormatter(formatter)
     handler.addFilter(SchedulerChatter())
+    handler.addFilter(LibraryRoutine())
     handler.addFilter(AbandonedConnections())
     handler.addFilter(BadHttp())
     handler.addFilter(Redactor(secrets_of(settings)))

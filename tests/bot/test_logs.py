@@ -8,6 +8,7 @@ import logging
 import socket
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import pytest
 from aiogram import Bot, Dispatcher
@@ -16,6 +17,7 @@ from aiogram.client.telegram import TelegramAPIServer
 from aiohttp import web
 from sqlalchemy import text
 
+import migrations
 from bot.logs import DRIVER_LOGGERS, SQL_LOGGER, configure_logging
 from bot.webhook import webhook_secret
 from core.db import create_engine
@@ -237,3 +239,28 @@ async def test_a_request_that_is_not_http_is_answered_400_and_no_error(
     assert "ERROR" not in log
     assert "Traceback" not in log
     assert "AAAA" not in log
+
+
+async def test_at_info_a_start_and_each_update_add_no_library_lines(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Alembic's plugin setup and dialect at every start, and aiogram's line per update,
+    are DEBUG; the migrations Alembic runs are still said at INFO."""
+    configure_logging(load_settings(log_level="INFO"))
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'start.db'}")
+    try:
+        await migrations.upgrade(engine, "0001")
+    finally:
+        await engine.dispose()
+    logging.getLogger("aiogram.event").info(
+        "Update id=%s is %s. Duration %d ms by bot id=%d", 7, "handled", 9, BOT_ID
+    )
+    log = capsys.readouterr().err
+    assert "INFO alembic.runtime.migration Running upgrade  -> 0001" in log
+    assert "plugin" not in log
+    assert "Context impl" not in log
+    assert "aiogram" not in log
+
+    configure_logging(load_settings(log_level="DEBUG"))
+    logging.getLogger("aiogram.event").info("Update id=%s is %s.", 8, "handled")
+    assert "DEBUG aiogram.event Update id=8 is handled." in capsys.readouterr().err
