@@ -30,7 +30,7 @@ from broadcasts.personas import with_persona_targets
 from broadcasts.spec import DEFAULT_LABEL, CampaignSpec, DefaultSpec, ScheduleSpec, TargetSpec
 from broadcasts.templates import SAMPLE_TRACKED_URL
 from broadcasts.templates.check import TemplateDraft, check_templates
-from core.errors import SegbotError
+from core.errors import NotPossibleError, SegbotError
 from core.ids import as_id
 from segments.rfm.scoring import DEFAULT_SEGMENT_MAP
 from segments.rules import RuleError, parse
@@ -42,7 +42,7 @@ class UnknownCampaignError(SegbotError):
     """No campaign has that id or name."""
 
 
-class CampaignStateError(SegbotError):
+class CampaignStateError(NotPossibleError):
     """The campaign is not in a state that allows this (e.g. editing one that already ran)."""
 
 

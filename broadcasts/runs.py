@@ -19,13 +19,13 @@ from broadcasts.models import (
     RunStatus,
     ScheduleKind,
 )
-from core.errors import SegbotError
+from core.errors import NotPossibleError
 
 _PENDING = (DeliveryStatus.QUEUED, DeliveryStatus.SENDING)
 _OVER = (CampaignStatus.DONE, CampaignStatus.CANCELLED, CampaignStatus.MISSED)
 
 
-class RunStateError(SegbotError):
+class RunStateError(NotPossibleError):
     """The campaign has no run in a state that allows this (e.g. resume what is not paused)."""
 
 

@@ -54,7 +54,7 @@ def current() -> None:
     settings = settings_or_exit()
     head = migrations.head_revision()
     file = sqlite_file(settings.database_url)
-    if file is not None and not file.exists():  # looking must not create it
+    if file is not None and file.parent.is_dir() and not file.exists():  # looking makes none
         typer.echo(f"no database at {file} (latest is {head}: `segbot db upgrade` makes it)")
         return
     revision = execute(_on_engine(settings.database_url, migrations.current_revision))

@@ -3,8 +3,9 @@ expected failures said in one line on stderr (never a traceback).
 
 Exit codes: 2 when a setting or an argument is malformed (fix it and try again), 1 when
 the command could not do its work: a name nothing has (the line lists the names there
-are, cli/unknown_names.py), a file or the database that cannot be used, a send that
-failed. A command that did nothing it was asked to never exits 0.
+are, cli/unknown_names.py), a request what there is does not allow (`NotPossibleError`:
+pausing a campaign that is done), a file or the database that cannot be used, a send
+that failed. A command that did nothing it was asked to never exits 0.
 """
 
 from __future__ import annotations

@@ -11,4 +11,5 @@ class ConfigError(SegbotError):
 
 class NotPossibleError(SegbotError):
     """The request is well formed, but what there is does not allow it (too few
-    subscribers to find clusters in); a command exits 1 for it, not 2."""
+    subscribers to find clusters in, a campaign that is done to pause); a command exits 1
+    for it, not 2."""

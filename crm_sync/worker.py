@@ -30,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.clock import Clock, utcnow
 from core.db import analyze_if_due, one_connection, upsert
-from core.errors import SegbotError
+from core.errors import NotPossibleError, SegbotError
 from crm_sync.bulk_load import filling, restore
 from crm_sync.connectors.base import Batch, Connector, Cursor
 from crm_sync.facts import follow_order_changes, refresh_facts_since
@@ -56,7 +56,7 @@ REASON_LENGTH = 255
 STREAM_TABLES: dict[Stream, Table] = {"customers": CUSTOMERS, "orders": ORDERS}
 
 
-class SyncAlreadyRunningError(SegbotError):
+class SyncAlreadyRunningError(NotPossibleError):
     """Another run of the same connector has not finished."""
 
 

@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from broadcasts.models import Delivery, DeliveryStatus, Run
 from broadcasts.templates import SAMPLE_TRACKED_URL
 from broadcasts.templates.check import check_templates
-from core.errors import SegbotError
+from core.errors import NotPossibleError, SegbotError
 from core.models import AuditLog
 from journeys.checks import check_names
 from journeys.feed import begin_feeds
@@ -52,7 +52,7 @@ class UnknownJourneyError(SegbotError):
     """No journey has that name."""
 
 
-class JourneyStateError(SegbotError):
+class JourneyStateError(NotPossibleError):
     """The journey is not in a state that allows this (e.g. resuming a live one)."""
 
 

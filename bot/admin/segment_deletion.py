@@ -13,7 +13,7 @@ from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from broadcasts.models import Campaign, CampaignKind, CampaignStatus, CampaignTarget
-from core.errors import SegbotError
+from core.errors import NotPossibleError
 from journeys.checks import segments_named
 from journeys.models import Enrolment, EnrolmentStatus, Journey, JourneyStatus, JourneyVersion
 from journeys.spec import stored_spec
@@ -28,7 +28,7 @@ OPEN_CAMPAIGNS = (
 )
 
 
-class SegmentInUseError(SegbotError):
+class SegmentInUseError(NotPossibleError):
     """Another segment's rule, an unfinished campaign or a journey uses the segment."""
 
 

@@ -137,14 +137,14 @@ async def test_odd_orders_are_refused_in_words(
         ("resume", "campaign 'sale' is not paused"),
     ]:
         result = await invoke(runner, app, command, "sale")
-        assert (result.exit_code, result.stderr) == (2, f"error: {said}\n")
+        assert (result.exit_code, result.stderr) == (1, f"error: {said}\n")
     assert (await invoke(runner, app, "cancel", "sale")).exit_code == 0
     for command, said in [
         ("cancel", "campaign 'sale' is already cancelled"),
         ("resume", "campaign 'sale' is not paused"),
     ]:
         result = await invoke(runner, app, command, "sale")
-        assert (result.exit_code, result.stderr) == (2, f"error: {said}\n")
+        assert (result.exit_code, result.stderr) == (1, f"error: {said}\n")
     cloned = await invoke(runner, app, "clone", "sale", "Sale")  # differs only in case
     assert cloned.exit_code == 0, cloned.output
     taken = await invoke(runner, app, "clone", "Sale", "sale")

@@ -111,7 +111,7 @@ async def test_send_now_again_after_the_run_is_done_sends_nothing_twice(
     await campaign_from(session, spec)
     assert (await invoke(runner, app, "send-now", "sale")).exit_code == 0
     again = await invoke(runner, app, "send-now", "sale")
-    assert again.exit_code == 2  # refused, as every command the campaign's state forbids
+    assert again.exit_code == 1  # refused, as every command the campaign's state forbids
     assert "sale is done: a campaign is sent once; segbot campaign clone sale" in again.stderr
     assert [m.plain_text for m in emulator.messages_to(1)] == ["Sale today"]
     assert await runs(session) == 1
@@ -159,7 +159,7 @@ async def test_send_now_without_a_sender_or_a_token_starts_nothing(
     assert "waits in the queue until `segbot run` starts" in queued.stdout
     assert (await invoke(runner, app, "pause", "hello")).exit_code == 0
     paused = await invoke(runner, app, "send-now", "hello", "--no-wait")
-    assert paused.exit_code == 2
+    assert paused.exit_code == 1
     assert "is paused: segbot campaign resume hello sends the rest" in paused.stderr
     assert await runs(session) == 1  # never a second run beside it
 

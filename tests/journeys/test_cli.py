@@ -64,7 +64,7 @@ async def test_create_list_show_pause_resume_and_enroll(
     paused = await invoke(runner, app, "journey", "pause", "series")
     assert paused.stdout.strip() == "journey series paused"
     refused = await invoke(runner, app, "journey", "enroll", "series", "everyone")
-    assert refused.exit_code == 2
+    assert refused.exit_code == 1
     assert "journey 'series' is paused: nobody enters it" in refused.stderr
     resumed = await invoke(runner, app, "journey", "resume", "series")
     assert resumed.exit_code == 0
