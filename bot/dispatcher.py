@@ -9,7 +9,6 @@ router's inner middlewares (`bot.routers`).
 
 from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
-from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
 from redis.asyncio import Redis
@@ -24,7 +23,7 @@ from bot.errors import on_error
 from bot.flood import RedisBuckets
 from bot.i18n import Texts
 from bot.middlewares import EventLogMiddleware, ThrottleMiddleware
-from bot.retry import RetryAfterMiddleware
+from bot.retry import BotApiSession, RetryAfterMiddleware
 from bot.routers import get_routers
 from bot.shortcut import Unhandled
 from core.clock import Clock, utcnow
@@ -46,7 +45,7 @@ def build_bot(settings: Settings) -> Bot:
     """An aiogram Bot talking to `SEGBOT_TELEGRAM_API_BASE` (Telegram, or the emulator)."""
     if settings.bot_token is None:
         raise ConfigError("SEGBOT_BOT_TOKEN must be set to run the bot")
-    session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_base))
+    session = BotApiSession(api=TelegramAPIServer.from_base(settings.telegram_api_base))
     session.middleware(RetryAfterMiddleware())
     return Bot(
         token=settings.bot_token.get_secret_value(),

@@ -46,6 +46,7 @@ REDACTED = "***"
 # A secret shorter than this is not searched for in the log: it could not be told apart from
 # ordinary words (a 3-letter test password would blank every word that contains it).
 MIN_SECRET_LENGTH = 6
+DESCRIPTION_LIMIT = 200  # characters of a server's description kept (Telegram's are short)
 
 # Loggers of the database drivers: at INFO and DEBUG they print statements with their
 # parameters, and result rows.
@@ -75,6 +76,16 @@ def without_bot_tokens(text: str) -> str:
     /bot<token>/sendMessage`) and is shown or stored where no log filter reads it."""
     text = _TOKEN_IN_URL.sub(rf"\1{REDACTED}", text)
     return _BARE_TOKEN.sub(rf"\1{REDACTED}", text)
+
+
+def as_said(description: object) -> str:
+    """A server's `description` as one log line may carry it: printable characters only
+    (a newline or an escape sequence in it could forge or garble log lines), at most
+    DESCRIPTION_LIMIT of them (a megabyte of it would be logged for every message), and
+    no bot token (a server that repeats the URL it was sent repeats the token in it)."""
+    text = "".join(c if c.isprintable() else " " for c in str(description or ""))
+    text = " ".join(without_bot_tokens(text).split())
+    return text if len(text) <= DESCRIPTION_LIMIT else text[: DESCRIPTION_LIMIT - 1] + "…"
 
 
 class Redactor(logging.Filter):

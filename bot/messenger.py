@@ -38,7 +38,7 @@ from typing import Any, Self
 
 import aiohttp
 
-from bot.logs import without_bot_tokens
+from bot.logs import as_said
 from bot.telegram_requests import Request, file_ids, form_value, request
 from broadcasts.messenger import (
     Blocked,
@@ -183,7 +183,7 @@ def _outcome(status: int, answer: object, *, media: bool) -> Outcome:
             return Sent(first["message_id"], file_ids(result) if media else ())
         return Unknown("sent, but the answer has no message id")
     code = answer.get("error_code", status)
-    description = _said(answer.get("description"))
+    description = as_said(answer.get("description"))
     parameters = answer.get("parameters")
     if code == 429:
         retry_after = parameters.get("retry_after") if isinstance(parameters, dict) else None
@@ -198,20 +198,6 @@ def _outcome(status: int, answer: object, *, media: bool) -> Outcome:
     if isinstance(migrated, int) and not isinstance(migrated, bool):
         description = f"{description or 'the group moved'}: it is now chat {migrated}"
     return Rejected(description or f"HTTP {code}")
-
-
-DESCRIPTION_LIMIT = 200  # characters of a server's description kept (Telegram's are short)
-
-
-def _said(description: object) -> str:
-    """A server's `description` as one log line may carry it: printable characters only
-    (a newline or an escape sequence in it could forge or garble log lines), at most
-    DESCRIPTION_LIMIT of them (a megabyte of it would be logged for every message), and
-    no bot token (a server that repeats the URL it was sent repeats the token in it)."""
-    text = "".join(c if c.isprintable() else " " for c in str(description or ""))
-    text = without_bot_tokens(text)
-    text = " ".join(text.split())
-    return text if len(text) <= DESCRIPTION_LIMIT else text[: DESCRIPTION_LIMIT - 1] + "…"
 
 
 # How a 400 says the chat is not one the bot can reach: Telegram's own wording, and the

@@ -41,6 +41,7 @@ from aiogram.types.update import UpdateTypeLookupError
 from aiogram.utils.backoff import Backoff
 from pydantic import ValidationError
 
+from bot.logs import as_said
 from core.db import LONE_SURROGATE
 from core.inbox import user_of
 
@@ -180,13 +181,14 @@ async def _fetch(bot: Bot, request: GetRawUpdates, backoff: Backoff) -> list[Any
         batch = await bot(request, request_timeout=request_timeout)
     except AiogramError as error:
         reason = error.message if isinstance(error, TelegramAPIError) else "undecodable answer"
+        wait = max(next(backoff), getattr(error, "retry_after", 0))  # a 429's wait is held
         logger.error(
             "getUpdates failed (%s: %s); trying again in %.1f s",
             type(error).__name__,
-            reason,
-            backoff.next_delay,
+            as_said(reason),
+            wait,
         )
-        await backoff.asleep()
+        await asyncio.sleep(wait)
         return []
     if backoff.counter:
         logger.info("getUpdates works again after %d failures", backoff.counter)

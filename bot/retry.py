@@ -1,16 +1,23 @@
-"""Replies that hit Telegram's flood limit wait `retry_after` and go again.
+"""Bot API answers worth trying again, told apart from those that are final.
 
-A subscriber answering the quiz quickly can make the bot exceed the per-chat rate; the
-right answer to a 429 is to wait as long as Telegram says and retry, a few times at most.
-(The broadcast sender has its own, stricter handling of 429s.)
+- Replies that hit Telegram's flood limit wait `retry_after` and go again
+  (`RetryAfterMiddleware`). A subscriber answering the quiz quickly can make the bot
+  exceed the per-chat rate; the right answer to a 429 is to wait as long as Telegram
+  says and retry, a few times at most. (The broadcast sender has its own, stricter
+  handling of 429s.)
+- A 5xx whose body is no Bot API answer (the HTML page of a proxy in front of Telegram:
+  502 Bad Gateway) is a server error, tried again like any 5xx (`BotApiSession`); aiogram
+  reads the body before the status and would call it an answer from no Bot API server.
 """
 
 import asyncio
 import logging
+from http import HTTPStatus
 
 from aiogram import Bot
+from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.session.middlewares.base import BaseRequestMiddleware, NextRequestMiddlewareType
-from aiogram.exceptions import TelegramRetryAfter
+from aiogram.exceptions import ClientDecodeError, TelegramRetryAfter, TelegramServerError
 from aiogram.methods import Response, TelegramMethod
 from aiogram.methods.base import TelegramType
 
@@ -44,3 +51,19 @@ class RetryAfterMiddleware(BaseRequestMiddleware):
                 )
                 await asyncio.sleep(flood.retry_after)
         raise AssertionError("unreachable: the last attempt returns or raises")
+
+
+class BotApiSession(AiohttpSession):
+    """aiogram's session, with a 5xx that is no Bot API answer a `TelegramServerError`."""
+
+    def check_response(
+        self, bot: Bot, method: TelegramMethod[TelegramType], status_code: int, content: str
+    ) -> Response[TelegramType]:
+        try:
+            return super().check_response(bot, method, status_code, content)
+        except ClientDecodeError:
+            if status_code < HTTPStatus.INTERNAL_SERVER_ERROR:
+                raise
+            raise TelegramServerError(
+                method=method, message=f"HTTP {status_code} without a Bot API answer"
+            ) from None

@@ -51,8 +51,8 @@ from bot.config import AppConfig, load_app_config
 from bot.console.app import create_console_app
 from bot.console.context import ConsoleServices
 from bot.dispatcher import ALLOWED_UPDATES, build_bot, build_dispatcher, secret_key
-from bot.logs import without_bot_tokens
-from bot.messenger import DESCRIPTION_LIMIT, TelegramMessenger
+from bot.logs import as_said
+from bot.messenger import TelegramMessenger
 from bot.process_roles import Role
 from bot.redis_outage import TIMEOUTS as REDIS_TIMEOUTS
 from bot.web_server import create_web_app, start_web_server
@@ -350,13 +350,12 @@ async def _until_answered(method: str, call: Callable[[], Coroutine[Any, Any, ob
                 "%s failed (%s: %s); trying again in %.1f s",
                 method,
                 type(error).__name__,
-                error.message,
+                as_said(error.message),
                 wait,
             )
             await asyncio.sleep(wait)
         except TelegramAPIError as error:
-            said = without_bot_tokens(error.message)[:DESCRIPTION_LIMIT]
-            raise ConfigError(f"the Bot API refused {method}: {said}") from None
+            raise ConfigError(f"the Bot API refused {method}: {as_said(error.message)}") from None
         except ClientDecodeError:
             raise ConfigError(
                 f"the server at SEGBOT_TELEGRAM_API_BASE answered {method} with no Bot API "

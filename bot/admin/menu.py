@@ -9,7 +9,7 @@ import logging
 from collections.abc import Collection
 
 from aiogram import Bot
-from aiogram.exceptions import TelegramAPIError
+from aiogram.exceptions import ClientDecodeError, TelegramAPIError
 from aiogram.types import (
     BotCommand,
     BotCommandScopeChat,
@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.admin.console_command import opens_in_telegram
 from bot.admin.registry import Catalog
 from bot.console.identity import console_url
+from bot.logs import as_said
 from core.models import Admin, AdminRole
 
 logger = logging.getLogger(__name__)
@@ -53,8 +54,10 @@ async def publish_menu(
                     text="Console", web_app=WebAppInfo(url=console_url(public_url))
                 )
                 await bot.set_chat_menu_button(chat_id=user_id, menu_button=button)
-    except TelegramAPIError as error:
-        logger.warning("could not set the command menu of admin %s: %s", user_id, error.message)
+    except (TelegramAPIError, ClientDecodeError) as error:  # the second: not a Bot API answer
+        logger.warning(
+            "could not set the command menu of admin %s: %s", user_id, as_said(error.message)
+        )
 
 
 async def publish_all(

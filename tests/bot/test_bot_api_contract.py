@@ -19,7 +19,8 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 from pydantic import ValidationError
 
-from bot.messenger import DESCRIPTION_LIMIT, TelegramMessenger
+from bot.logs import DESCRIPTION_LIMIT
+from bot.messenger import TelegramMessenger
 from broadcasts.compose import Recipient, compose, prepared
 from broadcasts.message_content import MessageContent
 from broadcasts.message_spec import VariantSpec

@@ -1,11 +1,13 @@
 """What steps do: a send picks the first target whose segment takes the person and splits
 its variants; tags and attributes change; a notice reaches the admins once."""
 
+import asyncio
 from collections import Counter
 
 import pytest
 from sqlalchemy import select, update
 
+from broadcasts.messenger import RetryAfter
 from broadcasts.models import Run, RunStatus
 from core.models import Admin, AdminRole, EventType, Subscriber, SubscriberTag
 from journeys.models import JourneyVersion, Notice, NoticeStatus
@@ -104,6 +106,38 @@ async def test_tags_attributes_and_a_notice_to_the_admins(world: Journeys) -> No
         (900, "User1 went pro (pro)"),
         (901, "User1 went pro (pro)"),
     ]
+
+
+NOTIFY = """
+name: notify
+trigger: replied
+steps:
+  - id: tell
+    notify: "{{ first_name }} replied"
+"""
+
+
+async def test_notices_telegram_asks_to_wait_for_wait_their_turn_and_are_not_lost(
+    world: Journeys,
+) -> None:
+    """Flood control on the first notice: it and the rest go back in the queue, nothing
+    goes during the wait Telegram asked for, and every notice arrives after it."""
+    admins = FakeMessenger()
+    admins.script[900] = [RetryAfter(0.3)]
+    notifier = Notifier(world.sessionmaker, admins, owners=[900], clock=world.clock)
+    world.runner = JourneyRunner(world.sessionmaker, clock=world.clock, notifier=notifier)
+    await world.save(NOTIFY)
+    for chat in (1, 2, 3):
+        await world.log(await world.subscribe(chat), EventType.MESSAGE, {"kind": "text"})
+    await world.round()
+    assert (len(admins.calls), admins.sent) == (1, [])  # the 429, then nothing
+    assert await notifier.send_queued() == 0  # still within the wait
+    await asyncio.sleep(0.3)
+    assert await notifier.send_queued() == 3
+    async with world.sessionmaker() as session:
+        notices = list((await session.scalars(select(Notice.status))).all())
+    assert notices == [NoticeStatus.SENT] * 3
+    assert sorted(m.text for m in admins.sent) == [f"User{n} replied" for n in (1, 2, 3)]
 
 
 LONGEST = """
