@@ -7,8 +7,11 @@ TemplateLimitError naming it; for one subscriber at send time, that fails only t
 A template is checked when it is saved, by broadcasts.templates.check.check_template (in
 a child process with a hard time limit): it must parse, name only the variables below,
 and rendered with a sample subscriber (URLs rewritten to tracked links as the sender
-will) be Telegram HTML of an allowed length, within the limits. Each problem is its own
-error.
+will) be Telegram HTML of an allowed length, within the limits; rendered for a second
+sample unlike the first (OTHER_SAMPLE), Telegram HTML too, if it renders at all (what
+fails only for some subscribers' data is theirs to fail at send time); and a number or
+date filter's written arguments are tried in every branch (`money('XYZ')`). Each
+problem is its own error.
 
 Variables: first_name, last_name, username, language, country, region, city, timezone,
 attr (the subscriber's attributes, `attr.income`), tags, customer (`customer.orders`,
@@ -38,10 +41,14 @@ a float mix in arithmetic (broadcasts.templates.printing).
 import jinja2
 from jinja2 import meta, nodes
 
-from broadcasts.telegram_html import plain_text
+from broadcasts.telegram_html import TelegramHtmlError, plain_text
 from broadcasts.templates import formats, sandbox
 from broadcasts.templates.context import (
+    OTHER_SAMPLE,
+    OTHER_SAMPLE_IS,
     SAMPLE,
+    SAMPLE_DAY,
+    SAMPLE_NUMBER,
     VARIABLES,
     CustomerFacts,
     TemplateContext,
@@ -66,6 +73,11 @@ __all__ = [
     "variables_read",
 ]
 
+# What each number and date filter is applied to when its written arguments are checked.
+_FILTER_SAMPLES = {
+    **dict.fromkeys(("money", "number", "percent"), str(SAMPLE_NUMBER)),
+    "date": repr(SAMPLE_DAY.isoformat()),
+}
 # A tracked link as long as real ones get: long ids and an 80-bit signature.
 SAMPLE_TRACKED_URL = "https://bot.example.com/r/" + "x" * 40
 
@@ -165,8 +177,31 @@ def sample_text(source: str, *, caption: bool) -> str:
             f"template limit: the template is {len(source)} characters; "
             f"a template may have at most {LIMITS.length}"
         )
-    text = render(compile_template(source), SAMPLE)
+    template = compile_template(source)
+    _check_constant_arguments(source)
+    text = render(template, SAMPLE)
     if not text.strip() and not caption:
         raise TemplateError("the message is empty for the sample subscriber")
     plain_text(text)
+    try:
+        other = render(template, OTHER_SAMPLE)
+    except RenderError:  # what fails for some subscribers' data, not for the template's
+        return text
+    try:
+        plain_text(other)
+    except TelegramHtmlError as error:
+        raise TelegramHtmlError(f"for a subscriber {OTHER_SAMPLE_IS}: {error}") from None
     return text
+
+
+def _check_constant_arguments(source: str) -> None:
+    """RenderError for a filter whose arguments are written in the template and wrong
+    (`money('XYZ')`, `number(99)`), in a branch the samples take or not: each such filter
+    is applied to a sample value with those arguments."""
+    for node in sandbox.parse(source).find_all(nodes.Filter):
+        value = _FILTER_SAMPLES.get(node.name)
+        written = [argument for argument in node.args if isinstance(argument, nodes.Const)]
+        if value is None or not written or len(written) < len(node.args) or node.kwargs:
+            continue
+        arguments = ", ".join(repr(argument.value) for argument in written)
+        render(compile_template(f"{{{{ {value} | {node.name}({arguments}) }}}}"), SAMPLE)

@@ -10,7 +10,7 @@ known when a template is saved).
 """
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -109,3 +109,17 @@ SAMPLE = TemplateContext(
     segment="sample_segment",
     campaign="sample_campaign",
 )
+
+# Someone unlike SAMPLE wherever a template may branch on it, to check the HTML of the
+# branches SAMPLE does not take (broadcasts.templates.sample_text).
+OTHER_SAMPLE = replace(
+    SAMPLE,
+    last_name="O'Neil <Jr> & Sons",
+    username="maria_jose",
+    language="en",
+    tags=(),
+    customer=CustomerFacts(),
+    rfm=None,
+    stage="unaware",
+)
+OTHER_SAMPLE_IS = "with a last name and a username, in English, with no orders"

@@ -139,6 +139,43 @@ async def test_a_bad_template_html_is_refused_at_save() -> None:
         await check_template("<b>{{ first_name }}", caption=False)
 
 
+@pytest.mark.parametrize(
+    "template",
+    [
+        "Hi{% if last_name %} <b>{{ last_name }}</b{% endif %}",
+        "{% if language == 'en' %}<b>Hi{% else %}Hola{% endif %}",
+        "{% if not customer.orders %}<i>First order?{% endif %} Hola",
+    ],
+)
+async def test_markup_broken_only_where_the_sample_does_not_go_is_refused_at_save(
+    template: str,
+) -> None:
+    """The sample has no last name, speaks Spanish and has bought: the other sample has a
+    last name, speaks English and has not."""
+    with pytest.raises(TelegramHtmlError, match=r"^for a subscriber with a last name and a"):
+        await check_template(template, caption=False)
+
+
+@pytest.mark.parametrize(
+    ("template", "reason"),
+    [
+        ("{% if last_name %}{{ customer.total_spent | money('XYZ') }}{% endif %}", "'XYZ'"),
+        ("{% if false %}{{ 0.5 | percent(99) }}{% endif %}", "from 0 to 10; got 99"),
+    ],
+)
+async def test_a_written_filter_argument_is_checked_in_every_branch(
+    template: str, reason: str
+) -> None:
+    with pytest.raises(RenderError, match=reason):
+        await check_template(template, caption=False)
+
+
+async def test_what_fails_only_for_some_subscribers_data_is_saved() -> None:
+    """Someone with no purchase has no date to format: their message is a template error
+    at send time, everyone else's goes."""
+    await check_template("Last order: {{ customer.last_purchase | date }}", caption=False)
+
+
 def test_length_counts_utf16_without_markup() -> None:
     check_length("<b>" + "a" * 4096 + "</b>", caption=False)
     with pytest.raises(MessageTooLongError, match="4097"):
