@@ -44,11 +44,11 @@ from pydantic import ValidationError
 from bot.logs import as_said
 from core.db import LONE_SURROGATE
 from core.inbox import user_of
+from core.wakeups import STOP_GRACE, finish_within
 
 logger = logging.getLogger(__name__)
 
 POLLING_TIMEOUT = 10  # seconds Telegram holds a getUpdates open when nothing is pending
-STOP_GRACE = 10.0  # seconds the updates being handled get to finish when polling stops
 REPORTED_FAULTS = 3  # a skipped update's log line names at most this many faulty fields
 REPORTED_CHARS = 120  # and cuts each name (a path into the update) to this length
 _SURROGATE = re.compile(LONE_SURROGATE)  # one left in a string decoded from JSON is lone
@@ -111,7 +111,7 @@ async def poll(
                         latest[user] = task
                         task.add_done_callback(partial(_forget, latest, user))
         finally:
-            await _finish(handling)
+            await finish_within(handling, STOP_GRACE)
             logger.info("long polling stopped")
 
 
@@ -194,16 +194,6 @@ async def _fetch(bot: Bot, request: GetRawUpdates, backoff: Backoff) -> list[Any
         logger.info("getUpdates works again after %d failures", backoff.counter)
         backoff.reset()
     return batch
-
-
-async def _finish(handling: set[asyncio.Task[None]]) -> None:
-    """Let the updates being handled finish; cancel those still running after STOP_GRACE."""
-    if not handling:
-        return
-    _, late = await asyncio.wait(set(handling), timeout=STOP_GRACE)
-    for task in late:
-        task.cancel()
-    await asyncio.gather(*late, return_exceptions=True)
 
 
 def _update_id(raw: object) -> int | None:

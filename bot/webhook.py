@@ -15,9 +15,11 @@ aiogram cannot read as an update, is logged with its update_id and skipped (the 
 here, unstored; the second as it is handled, `bot.polling.feed_raw`), and acknowledged so
 that Telegram does not post it again.
 
-Updates of one user are handled in order; different users' updates concurrently. When
-the processor stops, what it has not handled stays in the inbox for the next claim: an
-update whose handling fails as it stops ends the batch (core.wakeups.end_if_stopping).
+Updates of one user are handled in order; different users' updates concurrently, each
+marked handled as soon as it is (`InboxProcessor`). When the processor stops, the updates
+being handled get a grace period; what it has not handled goes back to the inbox for the
+next claim, at once: an update whose handling fails as it stops ends its user's run
+(core.wakeups.end_if_stopping).
 """
 
 import asyncio
@@ -37,7 +39,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from core import inbox
 from core.clock import Clock
 from core.signing import same_secret
-from core.wakeups import end_if_stopping, woken_within
+from core.wakeups import STOP_GRACE, end_if_stopping, finish_within, woken_within
 
 logger = logging.getLogger(__name__)
 
@@ -132,8 +134,19 @@ def _deeper_than(value: object, limit: int) -> bool:
 
 
 class InboxProcessor:
-    """Claims stored updates and hands each to `handle` (the dispatcher), then marks them
-    handled. Wakes when this process stores one, and polls for the rest."""
+    """Claims stored updates and hands each to `handle` (the dispatcher): each user's in
+    order, different users' side by side, and marks each handled as soon as it is.
+
+    It claims again while earlier updates are still being handled, up to `batch` at
+    once: a slow update (a reply waiting out Telegram's flood control) holds up only its
+    own user's later ones. Once half the room is free it claims more; the updates handled
+    meanwhile are marked together just before, so a claim and a mark serve many updates
+    under load. Wakes when this process stores an update or frees room, and polls for
+    the rest.
+
+    When it stops, the updates being handled get `stop_grace` seconds to finish; those
+    done are marked handled, and the claims of the rest are given up, so whichever
+    process looks next takes them at once rather than after the lease."""
 
     def __init__(
         self,
@@ -143,13 +156,18 @@ class InboxProcessor:
         clock: Clock,
         poll_seconds: float = 1.0,
         batch: int = inbox.CLAIM_BATCH,
+        stop_grace: float = STOP_GRACE,
     ) -> None:
         self._sessionmaker = sessionmaker
         self._handle = handle
         self._clock = clock
         self._poll_seconds = poll_seconds
         self._batch = batch
-        self.stored = asyncio.Event()
+        self._stop_grace = stop_grace
+        self._chains: set[asyncio.Task[None]] = set()  # each a user's claimed updates
+        self._claimed: set[int] = set()  # update ids claimed and not yet marked handled
+        self._done: list[int] = []  # handled, to be marked
+        self.stored = asyncio.Event()  # an update was stored, or room was freed
         self.handled = 0
 
     async def run(self) -> None:
@@ -157,40 +175,52 @@ class InboxProcessor:
         out of reach) is logged and tried again after `poll_seconds`: what was stored
         meanwhile is handled once the database is back."""
         next_prune = self._clock()
-        while True:
-            try:
-                if self._clock() >= next_prune:
-                    async with self._sessionmaker() as session:
-                        await inbox.prune(session, now=self._clock())
-                    next_prune = self._clock() + PRUNE_EVERY
-                handled = await self.handle_batch()
-            except Exception as error:
-                end_if_stopping(logger, "the webhook inbox")
-                logger.error(
-                    "the webhook inbox could not be read (%s); trying again in %g s",
-                    type(error).__name__,
-                    self._poll_seconds,
-                )
-                handled = 0
-            if not handled:
-                await woken_within(self.stored, self._poll_seconds)
-                self.stored.clear()
+        try:
+            while True:
+                try:
+                    if self._clock() >= next_prune:
+                        async with self._sessionmaker() as session:
+                            await inbox.prune(session, now=self._clock())
+                        next_prune = self._clock() + PRUNE_EVERY
+                    await self._mark_done()
+                    claimed = await self._claim_more()
+                except Exception as error:
+                    end_if_stopping(logger, "the webhook inbox")
+                    logger.error(
+                        "the webhook inbox could not be read (%s); trying again in %g s",
+                        type(error).__name__,
+                        self._poll_seconds,
+                    )
+                    claimed = 0
+                if not claimed:
+                    await woken_within(self.stored, self._poll_seconds)
+                    self.stored.clear()
+        finally:
+            await asyncio.shield(self._stop())
 
     async def handle_batch(self) -> int:
-        """Claim and handle one batch; how many updates it held."""
-        async with self._sessionmaker() as session:
-            claimed = await inbox.claim(session, now=self._clock(), limit=self._batch)
-        if not claimed:
+        """Claim one batch, handle it and mark it handled; how many updates it held."""
+        claimed = await self._claim_more()
+        await asyncio.gather(*self._chains)
+        await self._mark_done()
+        return claimed
+
+    async def _claim_more(self) -> int:
+        """Claim what there is room for, once half the room is free, and start handling
+        it; how many updates were claimed."""
+        room = self._batch - len(self._claimed)
+        if room < self._batch / 2:
             return 0
+        async with self._sessionmaker() as session:
+            claimed = await inbox.claim(session, now=self._clock(), limit=room)
         by_user: defaultdict[int | None, list[inbox.Claimed]] = defaultdict(list)
         for item in claimed:
             by_user[inbox.user_of(item.payload)].append(item)
-        await asyncio.gather(*(self._in_order(items) for items in by_user.values()))
-        async with self._sessionmaker() as session:
-            await inbox.mark_handled(
-                session, [item.update_id for item in claimed], now=self._clock()
-            )
-        self.handled += len(claimed)
+            self._claimed.add(item.update_id)
+        for items in by_user.values():
+            chain = asyncio.create_task(self._in_order(items))
+            self._chains.add(chain)
+            chain.add_done_callback(self._chain_ended)
         return len(claimed)
 
     async def _in_order(self, items: list[inbox.Claimed]) -> None:
@@ -200,3 +230,36 @@ class InboxProcessor:
             except Exception:  # one bad update must not stop the others
                 end_if_stopping(logger, f"update {item.update_id}")
                 logger.exception("update %d could not be handled", item.update_id)
+            self._done.append(item.update_id)
+
+    def _chain_ended(self, chain: asyncio.Task[None]) -> None:
+        self._chains.discard(chain)
+        if len(self._claimed) - len(self._done) <= self._batch / 2:
+            self.stored.set()  # room for a claim, and what was handled to mark
+
+    async def _mark_done(self) -> None:
+        """Mark what was handled since the last time (kept to try again if it fails)."""
+        done = self._done[:]
+        if not done:
+            return
+        async with self._sessionmaker() as session:
+            await inbox.mark_handled(session, done, now=self._clock())
+        del self._done[: len(done)]
+        self._claimed.difference_update(done)
+        self.handled += len(done)
+
+    async def _stop(self) -> None:
+        """Let the updates being handled finish (`stop_grace`), mark those done, give up
+        the claims of the rest."""
+        await finish_within(self._chains, self._stop_grace)
+        try:
+            await self._mark_done()
+            left = sorted(self._claimed.difference(self._done))
+            if left:
+                async with self._sessionmaker() as session:
+                    await inbox.release(session, left)
+        except Exception as error:  # the database: the lease gives them up in its time
+            logger.error(
+                "the webhook inbox could not give up its claims as it stopped (%s)",
+                type(error).__name__,
+            )

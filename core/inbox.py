@@ -176,6 +176,11 @@ _CLAIM = (
     .where(among(_COLUMNS.update_id, id_list("ids")))
     .values(claimed_at=bindparam("now"))
 )
+_RELEASE = (
+    update(_TABLE)
+    .where(among(_COLUMNS.update_id, id_list("ids")), _COLUMNS.handled_at.is_(None))
+    .values(claimed_at=None)
+)
 _MARK_HANDLED = (
     update(_TABLE)
     .where(among(_COLUMNS.update_id, id_list("ids")))
@@ -203,6 +208,13 @@ async def mark_handled(session: AsyncSession, update_ids: list[int], *, now: dat
     """Mark updates handled and empty them (committed): what a user sent, and who sent it,
     are needed only to handle it in order, and the id alone recognises a re-post."""
     await session.execute(_MARK_HANDLED, {"ids": update_ids, "now": now})
+    await session.commit()
+
+
+async def release(session: AsyncSession, update_ids: list[int]) -> None:
+    """Give up claims on updates not handled (committed): a process that stops leaves them
+    to the next claim at once, not after the lease."""
+    await session.execute(_RELEASE, {"ids": update_ids})
     await session.commit()
 
 

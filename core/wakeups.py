@@ -8,6 +8,9 @@ stored just as the bot stopped: `segbot run` then hung on shutdown). `asyncio.ti
 delivers the cancellation however the two coincide. Lint (ruff's banned-api, in
 pyproject.toml) refuses `asyncio.wait_for` outside the tests.
 
+A process that stops gives the work in hand `STOP_GRACE` seconds to finish
+(`finish_within`): the updates the bot is handling, in polling and webhook mode alike.
+
 A loop that outlives failures (it logs them and goes on) calls `end_if_stopping` first in
 its `except`. Cleaning up after a cancellation can fail in its turn (a write in a `finally`
 the database refuses), and that error then replaces the cancellation: without the check the
@@ -18,6 +21,18 @@ delivery worker did this with SQLite locked: `segbot run` did not stop).
 import asyncio
 import logging
 from contextlib import suppress
+
+STOP_GRACE = 10.0  # seconds the updates being handled get to finish when the bot stops
+
+
+async def finish_within(tasks: set[asyncio.Task[None]], seconds: float) -> None:
+    """Let `tasks` finish; cancel those still running after `seconds`, and wait for them."""
+    if not tasks:
+        return
+    _, late = await asyncio.wait(set(tasks), timeout=seconds)
+    for task in late:
+        task.cancel()
+    await asyncio.gather(*late, return_exceptions=True)
 
 
 async def woken_within(event: asyncio.Event, seconds: float) -> bool:

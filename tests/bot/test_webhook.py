@@ -25,6 +25,7 @@ from bot.webhook import (
 from core import inbox
 from core.inbox import InboundUpdate
 from tests.broadcasts.audience import NOW
+from tests.polling import until
 from tests.stopping import fail_when_cancelled, stop
 
 SECRET = webhook_secret("test-key")
@@ -131,7 +132,7 @@ async def test_an_update_failing_as_the_processor_stops_ends_its_batch_and_the_r
         seen.append(update["update_id"])
         await fail_when_cancelled(started)
 
-    processor = InboxProcessor(sessionmaker, handle, clock=lambda: NOW)
+    processor = InboxProcessor(sessionmaker, handle, clock=lambda: NOW, stop_grace=0.1)
     running = asyncio.create_task(processor.run())
     await started.wait()
     await stop(running)
@@ -141,6 +142,65 @@ async def test_an_update_failing_as_the_processor_stops_ends_its_batch_and_the_r
     async with sessionmaker() as session:
         again = await inbox.claim(session, now=NOW + inbox.CLAIM_LEASE + timedelta(seconds=1))
     assert [item.update_id for item in again] == [1, 2]
+
+
+async def test_a_slow_update_holds_up_only_its_own_users_later_ones(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    """User 7's reply waits out flood control: user 8, who wrote after, is answered
+    meanwhile, and 7's next update waits for the one before it."""
+    started, release = asyncio.Event(), asyncio.Event()
+    seen: list[str] = []
+
+    async def handle(update: dict[str, Any]) -> None:
+        text = update["message"]["text"]
+        if text == "slow":
+            started.set()
+            await release.wait()
+        seen.append(text)
+
+    processor = InboxProcessor(sessionmaker, handle, clock=lambda: NOW, poll_seconds=0.05)
+    running = asyncio.create_task(processor.run())
+    try:
+        async with sessionmaker() as session:
+            await inbox.store(session, message(1, 7, "slow"), now=NOW)
+            await started.wait()
+            await inbox.store(session, message(2, 8, "hi"), now=NOW)
+            await inbox.store(session, message(3, 7, "after"), now=NOW)
+        await until(lambda: seen == ["hi"], what="8's update, while 7's is still slow")
+        await asyncio.sleep(0.2)
+        assert seen == ["hi"]  # 7's second waits for their first
+        release.set()
+        await until(lambda: seen == ["hi", "slow", "after"], what="7's two, in order")
+        await until(lambda: processor.handled == 3, what="all three marked handled")
+    finally:
+        release.set()
+        await stop(running)
+
+
+async def test_a_stop_marks_what_was_handled_and_gives_up_the_rest_at_once(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    """Stopped while user 8's update is still being handled: user 7's, done, is never
+    handled again, and 8's is claimed by the next process at once, not after the lease."""
+    async with sessionmaker() as session:
+        for update_id, user, text in [(1, 7, "done"), (2, 8, "hangs")]:
+            await inbox.store(session, message(update_id, user, text), now=NOW)
+    hanging = asyncio.Event()
+
+    async def handle(update: dict[str, Any]) -> None:
+        if update["message"]["text"] == "hangs":
+            hanging.set()
+            await asyncio.Event().wait()
+
+    processor = InboxProcessor(sessionmaker, handle, clock=lambda: NOW, stop_grace=0.1)
+    running = asyncio.create_task(processor.run())
+    await hanging.wait()
+    await stop(running)
+
+    async with sessionmaker() as session:
+        again = await inbox.claim(session, now=NOW)
+    assert [item.update_id for item in again] == [2]
 
 
 async def test_a_claim_left_by_a_dead_process_is_taken_again_after_the_lease(
