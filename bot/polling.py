@@ -14,8 +14,8 @@ and the bot answers nobody again. Here the batch arrives as raw JSON and then, p
 - either way the offset moves past it, so Telegram does not send it again.
 
 A lone UTF-16 surrogate in a string (a JSON "\\ud800" without its pair) is no text, and
-no database stores it: it is read as U+FFFD, so the user's name or message is kept with
-that one character replaced.
+no database stores it; PostgreSQL stores no NUL ("\\u0000") either: each is read as
+U+FFFD, so the user's name or message is kept with that one character replaced.
 
 A failed getUpdates (the network, Telegram's 5xx, another poller) is logged without the
 response and tried again after aiogram's backoff. Cancelling `poll` stops it gracefully: no
@@ -42,7 +42,7 @@ from aiogram.utils.backoff import Backoff
 from pydantic import ValidationError
 
 from bot.logs import as_said
-from core.db import LONE_SURROGATE
+from core.db import UNSTORABLE
 from core.inbox import user_of
 from core.wakeups import STOP_GRACE, finish_within
 
@@ -51,7 +51,7 @@ logger = logging.getLogger(__name__)
 POLLING_TIMEOUT = 10  # seconds Telegram holds a getUpdates open when nothing is pending
 REPORTED_FAULTS = 3  # a skipped update's log line names at most this many faulty fields
 REPORTED_CHARS = 120  # and cuts each name (a path into the update) to this length
-_SURROGATE = re.compile(LONE_SURROGATE)  # one left in a string decoded from JSON is lone
+_UNSTORABLE = re.compile(UNSTORABLE)  # a surrogate left in a string decoded from JSON is lone
 
 
 class GetRawUpdates(TelegramMethod[list[Any]]):
@@ -220,24 +220,25 @@ def _faults(error: ValidationError) -> str:
 
 
 def _readable(raw: object) -> object:
-    """`raw` with its lone surrogates as U+FFFD; `raw` itself when it has none (nearly
-    always: looking costs a fraction of building it again)."""
-    return _replaced(raw) if _has_surrogate(raw) else raw
+    """`raw` with its lone surrogates and NULs as U+FFFD; `raw` itself when it has none
+    (nearly always: looking costs a fraction of building it again)."""
+    return _replaced(raw) if _has_unstorable(raw) else raw
 
 
-def _has_surrogate(value: object) -> bool:
+def _has_unstorable(value: object) -> bool:
     if isinstance(value, str):
-        return not value.isascii() and _SURROGATE.search(value) is not None
+        surrogate = not value.isascii() and _UNSTORABLE.search(value) is not None
+        return surrogate or "\x00" in value
     if isinstance(value, dict):
         value = value.values()
     elif not isinstance(value, list):
         return False
-    return any(_has_surrogate(item) for item in value)
+    return any(_has_unstorable(item) for item in value)
 
 
 def _replaced(value: object) -> object:
     if isinstance(value, str):
-        return _SURROGATE.sub("\ufffd", value)
+        return _UNSTORABLE.sub("\ufffd", value)
     if isinstance(value, dict):
         return {key: _replaced(item) for key, item in value.items()}
     if isinstance(value, list):

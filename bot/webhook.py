@@ -4,16 +4,17 @@ The request is checked (the secret token header, compared in constant time: 403 
 it), the update stored in the inbox (core/inbox.py) and only then acknowledged with 200;
 handling happens after, in `InboxProcessor`. Updates posted at the same time share one
 INSERT and one COMMIT (`inbox.GroupCommit`); each is still answered only after the commit
-that holds it. A process that dies between the two loses
-nothing: the stored update is claimed again by whichever bot process looks next.
+that holds it. A process that dies between the two loses nothing: the stored update is
+claimed again by whichever bot process looks next.
 
 Whatever the body, the answer is 200, 400 or 403 (413 past the web server's 1 MiB),
-never a 500 that Telegram would post again and again. A body that is not strict JSON (NaN,
-an infinite number, nesting too deep to read) or has no update_id that fits the inbox is
-refused with 400 and the reason. An update nested deeper than `MAX_DEPTH`, or JSON that
-aiogram cannot read as an update, is logged with its update_id and skipped (the first
-here, unstored; the second as it is handled, `bot.polling.feed_raw`), and acknowledged so
-that Telegram does not post it again.
+never a 500 that Telegram would post again and again. A body that is not strict JSON
+(NaN, an infinite number, nesting too deep to read) or has no update_id that fits the
+inbox is refused with 400 and the reason. An update nested deeper than `MAX_DEPTH`, or
+JSON that aiogram cannot read as an update, is logged with its update_id and skipped (the
+first here, unstored; the second as it is handled, `bot.polling.feed_raw`), and
+acknowledged so that Telegram does not post it again. A database that cannot store the
+update (out of reach, locked) is a 503 and one log line: Telegram posts it again later.
 
 Updates of one user are handled in order; different users' updates concurrently, each
 marked handled as soon as it is (`InboxProcessor`). When the processor stops, the updates
@@ -34,6 +35,7 @@ from hashlib import sha256
 from typing import Any
 
 from aiohttp import web
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core import inbox
@@ -78,7 +80,15 @@ def receiver(
                 "update %d skipped: nested deeper than %d levels", payload["update_id"], MAX_DEPTH
             )
             return web.Response()
-        await writer.store(payload)
+        try:
+            await writer.store(payload)
+        except (SQLAlchemyError, OSError) as error:  # the database out of reach, or locked
+            logger.error(
+                "update %d not stored (%s): answered 503, Telegram posts it again",
+                payload["update_id"],
+                type(error).__name__,
+            )
+            raise web.HTTPServiceUnavailable(text="the update could not be stored") from None
         stored.set()
         return web.Response()
 

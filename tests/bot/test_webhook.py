@@ -6,6 +6,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,6 +24,7 @@ from bot.webhook import (
     webhook_secret,
 )
 from core import inbox
+from core.db import create_engine, create_sessionmaker
 from core.inbox import InboundUpdate
 from tests.broadcasts.audience import NOW
 from tests.polling import until
@@ -307,3 +309,27 @@ async def test_an_update_whose_sender_id_is_not_an_integer_is_still_handled(
     processor = InboxProcessor(sessionmaker, handle, clock=lambda: NOW)
     assert await processor.handle_batch() == len(odd_senders)
     assert sorted(seen) == [1, 2, 3, 4]
+
+
+async def test_an_update_the_database_cannot_store_is_a_503_and_one_line(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A database out of reach (here, a SQLite file in a folder that is gone): Telegram
+    gets a 503 and posts the update again, and the log has one line, no traceback."""
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'gone' / 'segbot.db'}")
+    app = web.Application()
+    receive = receiver(
+        create_sessionmaker(engine), secret=SECRET, clock=lambda: NOW, stored=asyncio.Event()
+    )
+    app.router.add_post(WEBHOOK_PATH, receive)
+    try:
+        with caplog.at_level(logging.ERROR):
+            async with TestClient(TestServer(app)) as client:
+                headers = {SECRET_HEADER: SECRET}
+                answer = await client.post(WEBHOOK_PATH, json=message(5, 7, "hi"), headers=headers)
+                assert answer.status == 503
+    finally:
+        await engine.dispose()
+    [line] = [record for record in caplog.records if record.levelno >= logging.ERROR]
+    assert line.getMessage().startswith("update 5 not stored (OperationalError): answered 503")
+    assert line.exc_info is None

@@ -95,15 +95,21 @@ async def test_a_schema_invalid_update_is_logged_with_its_id_skipped_and_passed(
     assert_clean(caplog.records)
 
 
-async def test_a_name_holding_a_lone_surrogate_is_kept_with_it_replaced(
+@pytest.mark.parametrize(
+    ("first", "last"), [("\ud800Ann", "Lee\udfff"), ("\x00Ann", "Lee\x00")], ids=["half", "nul"]
+)
+async def test_a_name_holding_what_no_database_keeps_is_kept_with_it_replaced(
     mode: str,
     emulator: Emulator,
     sessionmaker: async_sessionmaker[AsyncSession],
     caplog: pytest.LogCaptureFixture,
+    first: str,
+    last: str,
 ) -> None:
-    """JSON may write half a UTF-16 pair ("\\ud800"): no text, and no database keeps it."""
+    """JSON may write half a UTF-16 pair ("\\ud800"): no text, and no database keeps it;
+    nor does PostgreSQL keep a NUL ("\\u0000")."""
     user_id = next(users)
-    emulator.add_user(user_id, first_name="\ud800Ann", last_name="Lee\udfff")
+    emulator.add_user(user_id, first_name=first, last_name=last)
     with caplog.at_level(logging.INFO):
         await emulator.send_text(user_id, "/start")
         await until(lambda: welcomed(emulator, user_id), within=WITHIN, what="the welcome")
