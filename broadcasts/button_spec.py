@@ -6,6 +6,9 @@ for the Unsubscribe button. A button opens a URL, sends callback data back (64 b
 most, logged as a button event), copies a text (256 characters at most) or opens a Mini
 App (https only).
 
+A button is sent as written, the same to everyone: a label or URL written as a template
+(`{{ first_name }}`) is refused rather than sent with its braces.
+
 A button's data may not be one the bot answers itself (`is_bot_data`): a "Yes, give me
 the deal" button carrying `unsubscribe` or `forget:yes` would unsubscribe or erase whoever
 pressed it. Its URL must be one a tracked link can send people to
@@ -35,6 +38,7 @@ _LINKS = {
     ),
     "web_app": (re.compile(r"^https://\S+$"), "a Mini App opens from an https:// URL only"),
 }
+_TEMPLATE = re.compile(r"\{\{|\{%")  # how a Jinja template starts its variables and tags
 BUTTON_TEXT = 64  # characters
 COPY_TEXT = 256  # characters (Bot API: CopyTextButton)
 ROW_BUTTONS = 8  # buttons in one row
@@ -72,6 +76,22 @@ class ButtonSpec(Strict):
             except UnsafeTargetError as error:
                 raise ValueError(str(error)) from None
         return url
+
+    @model_validator(mode="before")
+    @classmethod
+    def _not_templates(cls, data: object) -> object:
+        """A button is sent as written: `{{ first_name }}` in it would reach everyone."""
+        if not isinstance(data, dict):
+            return data
+        for field in ("text", "texts", "url", "web_app", "copy_text"):
+            value = data.get(field)
+            written = value.values() if isinstance(value, dict) else [value]
+            if any(isinstance(each, str) and _TEMPLATE.search(each) for each in written):
+                raise ValueError(
+                    f"a button's {field.removesuffix('s')} is sent as written, not filled "
+                    "in as a template: remove the {{ }} or {% %}"
+                )
+        return data
 
     @model_validator(mode="before")
     @classmethod

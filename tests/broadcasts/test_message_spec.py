@@ -267,6 +267,15 @@ MISTAKES = [
         "a message has at most 100 buttons, the Unsubscribe button included: 99 of your own",
     ),
     ("  text: Hi\n  buttons: [{text: a, data: 'x y'}]\n", "line 4, default.buttons.0: button data"),
+    (
+        "  text: Hi\n  buttons: [{text: '{{ first_name }}, yours', data: b}]\n",
+        "line 4, default.buttons.0: a button's text is sent as written, not filled in",
+    ),
+    (
+        "  text: Hi\n  buttons: [{text: a, url: 'https://shop.example/?u={{ username }}'}]\n",
+        "a button's url is sent as written",
+    ),
+    ("  text: Hi\n  buttons: [{text: {en: a, es: '{% if x %}b{% endif %}'}, data: b}]\n", "text"),
     ("  text: Hi\n  buttons: [{text: a, data: '" + "x" * 65 + "'}]\n", "button data is 1-64"),
     (
         "  text: Hi\n  buttons: [{text: a, web_app: 'http://app.example'}]\n",
