@@ -3,7 +3,8 @@ and arithmetic that mixes a Decimal (customer money) with a float.
 
 A missing value (`None`: no last name, no username, no purchase yet) writes nothing, not
 "None": "Hi {{ first_name }} {{ last_name }}!" greets a subscriber without a last name as
-"Hi Ana !", never "Hi Ana None!".
+"Hi Ana !", never "Hi Ana None!". A list (`{{ tags }}`, a quiz's several answers) writes
+its items joined by ", ".
 
 No float prints its binary noise (1416.3799999999999): `{{ x }}`, `a ~ x` and `join`
 write a float or Decimal in plain digits, rounded to 15 significant digits (all that a
@@ -33,11 +34,14 @@ def printed(context: Context, value: Any) -> Any:
 
 def shown(value: Any) -> Any:
     """What a template writes for a value: nothing for None, a float or Decimal as
-    plain_number, anything else as it is."""
+    plain_number, a list or tuple as its items shown and joined by ", " (`{{ tags }}` is
+    "new, vip", not "('new', 'vip')"), anything else as it is."""
     if value is None:
         return ""
     if isinstance(value, float | Decimal):
         return plain_number(value)
+    if isinstance(value, list | tuple):
+        return ", ".join(str(shown(item)) for item in value)
     return value
 
 

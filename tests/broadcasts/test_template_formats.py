@@ -107,6 +107,7 @@ def test_a_date_takes_a_style_or_a_pattern_and_iso_text() -> None:
         ("{{ attr.spent }}", {"spent": -0.0}, "0"),
         ("{{ attr.all | join(', ') }}", {"all": [0.1 * 3, 2]}, "0.3, 2"),
         ("{{ attr.all | join(attribute='x') }}", {"all": [{"x": 0.1 * 3}]}, "0.3"),
+        ("{{ attr.all }}", {"all": [0.1 * 3, None, "deals"]}, "0.3, , deals"),  # a list
     ],
 )
 def test_a_bare_number_never_prints_a_floats_noise(
@@ -204,3 +205,9 @@ async def test_any_attribute_of_the_sample_is_a_number_or_a_date_to_the_filters(
     source = "{{ attr.balance | money }} {{ attr.rate | percent }} {{ attr.birthday | date }}"
     await check_template(source, caption=False)
     assert render(compile_template(source), SAMPLE) == "1.416,38\xa0€ 141.638\xa0% 31 ene 2026"
+
+
+def test_a_list_prints_as_its_items_not_as_python_writes_it() -> None:
+    assert rendered("{{ tags }}", tags=("new", "vip")) == "new, vip"
+    assert rendered("{{ tags }}", tags=()) == ""
+    assert rendered("{{ attr.likes }}", attr={"likes": ["<b>", "news"]}) == "&lt;b&gt;, news"
