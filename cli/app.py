@@ -39,7 +39,10 @@ COMMANDS = (
         "cancel; list and resend a run's unknown deliveries.",
     ),
     Deferred(
-        "segments", "cli.segments:app", "Saved segments: list, show, count, save, explain, refresh."
+        "segments",
+        "cli.segments:app",
+        "Saved segments: list, show, count, save, explain, refresh; AI segments: "
+        "generate, lookalike.",
     ),
     Deferred(
         "journey",

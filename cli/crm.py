@@ -69,7 +69,7 @@ orders: {default_columns_text("orders")}.
 
 Dates are ISO 8601 (2025-12-31, 2025-12-31T14:30:00+01:00) unless the mapping says
 otherwise. A negative amount is a refund: stored, never counted as a purchase (orders,
-spent, RFM monetary), like an order whose status is refunded, returned or cancelled.
+spent, RFM monetary), like an order whose status is refunded, returned, cancelled or chargeback.
 An order for a customer not imported is rejected unless the mapping sets create_customers.
 Columns nothing reads are listed after the import.
 

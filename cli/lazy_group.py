@@ -13,6 +13,8 @@ the same.
 
 from __future__ import annotations
 
+import inspect
+import re
 from dataclasses import dataclass
 from importlib import import_module
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -23,6 +25,10 @@ from typer.main import get_command, get_group
 
 if TYPE_CHECKING:  # Typer's own copy of Click: what its commands are typed with
     from typer._click import Command, Context
+
+
+# A line break inside a paragraph, unless the next line starts a list item.
+_LINE_BREAK = re.compile(r"\n(?!\s*[-*] )")
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,11 +44,24 @@ class Deferred:
         holder = typer.Typer(add_completion=False)
         if isinstance(found, typer.Typer):
             holder.add_typer(found, name=self.name)
-            return get_group(holder).commands[self.name]
+            return _reflowed(get_group(holder).commands[self.name])
         if callable(found):
             holder.command(name=self.name)(found)
-            return get_command(holder)
+            return _reflowed(get_command(holder))
         raise TypeError(f"{self.target} is neither a Typer app nor a command function")
+
+
+def _reflowed(command: Command) -> Command:
+    """`command` (and each of its subcommands) with its help's paragraphs as flowing text:
+    Typer keeps the line breaks of a docstring's later paragraphs, so a help wrapped at
+    the source's width printed broken lines in the terminal's. A line that starts a list
+    item (`- `) keeps its break."""
+    if command.help:
+        paragraphs = inspect.cleandoc(command.help).split("\n\n")
+        command.help = "\n\n".join(_LINE_BREAK.sub(" ", each) for each in paragraphs)
+    for each in getattr(command, "commands", {}).values():
+        _reflowed(each)
+    return command
 
 
 class _Placeholder(TyperCommand):

@@ -37,7 +37,10 @@ if TYPE_CHECKING:  # pandas and the domain modules load only when a command runs
 T = TypeVar("T")
 
 app = typer.Typer(
-    help="Saved segments: list, show, count, save, explain, refresh.",
+    help=(
+        "Saved segments: list, show, count, save, explain, refresh; AI segments: "
+        "generate, lookalike."
+    ),
     no_args_is_help=True,
     add_completion=False,
 )
@@ -283,7 +286,8 @@ def refresh(
     ] = None,
 ) -> None:
     """Refresh members. Without names: RFM, activity, ladder and every segment first.
-    A name no segment has refreshes nothing; a segment that cannot refresh exits 1."""
+    A name no segment has refreshes nothing and exits 1 listing the names there are; so
+    does a segment that cannot refresh."""
 
     from cli.tables import membership_table
     from segments.jobs import refresh_all

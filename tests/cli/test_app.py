@@ -177,3 +177,11 @@ def test_every_command_has_help(runner: CliRunner, command: list[str]) -> None:
     result = runner.invoke(app, [*command, "--help"])
     assert result.exit_code == 0
     assert "Usage:" in result.output
+
+
+def test_a_commands_help_flows_in_the_terminals_width_not_the_sources() -> None:
+    """Typer kept the line breaks of a docstring's later paragraphs: "...(orders," then
+    "spent, ..." on the next line, wherever the terminal's edge was."""
+    result = segbot("crm", "import", "--help", COLUMNS="200")
+    assert result.returncode == 0, result.stderr
+    assert "never counted as a purchase (orders, spent, RFM monetary)" in result.stdout
