@@ -83,8 +83,10 @@ def print_outcomes(console: Console, rehearsal: Rehearsal) -> None:
         console.print(f"{outcome.person.name}: {reason}", markup=False)
     got = len(rehearsal.outcomes) - sum(why_not.values())
     counted = ", ".join(f"{why} {n}" for why, n in why_not.items())
+    people = len(rehearsal.outcomes)
     console.print(
-        f"\n{rehearsal.campaign}: {len(rehearsal.outcomes)} people, {got} got a message"
+        f"\n{rehearsal.campaign}: {people} {'person' if people == 1 else 'people'}, "
+        f"{got} got a message"
         + (f"; nothing for {sum(why_not.values())} ({counted})" if why_not else "")
         + ". SEGBOT_DATABASE_URL was not written and nothing went to Telegram.",
         markup=False,
