@@ -93,7 +93,8 @@ async def import_export(
     )
     console.print(
         f"Imported the sample shop: {summary.total('inserted')} rows stored, "
-        f"{summary.total('rejected')} rejected with a reason (segbot crm rejected)."
+        f"{summary.total('rejected')} rejected with a reason (on your own database, segbot crm "
+        "rejected lists them)."
     )
 
 
