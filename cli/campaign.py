@@ -8,6 +8,7 @@ command could not do its work (a name nothing has, a message not sent, the datab
 """
 
 import sys
+import textwrap
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -50,6 +51,7 @@ from core.ids import MAX_ID
 from core.settings import Settings
 
 T = TypeVar("T")
+EXCERPT = 60  # characters of a message's text a table shows
 
 app = typer.Typer(
     help=(
@@ -184,11 +186,12 @@ def show(ref: CampaignRef) -> None:
 
 
 def _message(variant: Variant, language: str) -> str:
-    """A variant in a table cell: its kind and languages, then the start of its text."""
+    """A variant in a table cell: its kind and languages, then the start of its text (cut
+    at a word, with an ellipsis, when it is longer)."""
     kind = variant.kind if variant.kind != "album" else f"album of {len(variant.media)}"
     languages = ", ".join([language, *sorted(variant.translations)])
     head = f"[{kind}; {languages}] " if variant.translations else f"[{kind}] "
-    return head + variant.body[:60]
+    return head + textwrap.shorten(variant.body, width=EXCERPT, placeholder=" …")
 
 
 @app.command()

@@ -225,3 +225,13 @@ async def test_resend_unknown_with_yes_and_when_there_is_nothing_to_resend(
     again = await invoke(runner, app, "resend-unknown", str(run_id), "--yes")
     assert again.exit_code == 2
     assert f"none of run {run_id}'s 1 unknown deliveries can be resent: blocked 1" in again.output
+
+
+async def test_show_cuts_a_long_text_at_a_word_and_says_so(
+    runner: CliRunner, session: AsyncSession
+) -> None:
+    text = "Our autumn collection is here with coats, boots, scarves and more for everyone"
+    await campaign_from(session, f"name: autumn\ndefault: {{text: '{text}'}}\n")
+    shown = await invoke(runner, app, "show", "autumn")
+    assert shown.exit_code == 0, shown.output
+    assert "[text] Our autumn collection is here with coats, boots, scarves …" in shown.stdout
