@@ -43,6 +43,10 @@ class TelegramHtmlError(SegbotError):
     """Markup Telegram would refuse: an unsupported or unclosed tag, a stray `<` or `&`."""
 
 
+class LinkTargetError(TelegramHtmlError):
+    """An `<a href>` that is no link Telegram opens (not http://, https:// or tg://)."""
+
+
 class MessageTooLongError(SegbotError):
     """The message, markup removed, is longer than Telegram allows."""
 
@@ -155,6 +159,6 @@ def _check_href(value: str) -> None:
     if not href:
         raise TelegramHtmlError("<a> needs an href")
     if not _LINK.match(href):
-        raise TelegramHtmlError(
+        raise LinkTargetError(
             f"<a href={href[:40]!r}>: a link must start with http://, https:// or tg://"
         )

@@ -38,12 +38,15 @@ significant digits, so none shows its binary noise (1416.3799999999999); a Decim
 a float mix in arithmetic (broadcasts.templates.printing).
 """
 
+from dataclasses import replace
+
 import jinja2
 from jinja2 import meta, nodes
 
-from broadcasts.telegram_html import TelegramHtmlError, plain_text
+from broadcasts.telegram_html import LinkTargetError, TelegramHtmlError, plain_text
 from broadcasts.templates import formats, sandbox
 from broadcasts.templates.context import (
+    LINK_ATTRIBUTES,
     OTHER_SAMPLE,
     OTHER_SAMPLE_IS,
     SAMPLE,
@@ -182,15 +185,28 @@ def sample_text(source: str, *, caption: bool) -> str:
     text = render(template, SAMPLE)
     if not text.strip() and not caption:
         raise TemplateError("the message is empty for the sample subscriber")
-    plain_text(text)
+    text = _as_telegram_html(template, SAMPLE, text)
     try:
         other = render(template, OTHER_SAMPLE)
     except RenderError:  # what fails for some subscribers' data, not for the template's
         return text
     try:
-        plain_text(other)
+        _as_telegram_html(template, OTHER_SAMPLE, other)
     except TelegramHtmlError as error:
         raise TelegramHtmlError(f"for a subscriber {OTHER_SAMPLE_IS}: {error}") from None
+    return text
+
+
+def _as_telegram_html(template: jinja2.Template, context: TemplateContext, text: str) -> str:
+    """`text`, `template` rendered for `context`, if it is Telegram HTML; TelegramHtmlError
+    if not. A link target that is no link may be an attribute's, which the sample's are
+    not (`<a href="{{ attr.cart_url }}">`): rendered with every attribute a link, that
+    text is the one checked and returned."""
+    try:
+        plain_text(text)
+    except LinkTargetError:
+        text = render(template, replace(context, attr=LINK_ATTRIBUTES))
+        plain_text(text)
     return text
 
 

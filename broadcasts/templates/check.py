@@ -27,7 +27,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from broadcasts.links import UnsafeTargetError, check_new_target, rewrite_urls, urls_in
-from broadcasts.telegram_html import MessageTooLongError, TelegramHtmlError, check_length
+from broadcasts.telegram_html import (
+    LinkTargetError,
+    MessageTooLongError,
+    TelegramHtmlError,
+    check_length,
+)
 from broadcasts.templates import (
     SAMPLE_TRACKED_URL,
     RenderError,
@@ -51,6 +56,7 @@ _ERRORS: dict[str, type[Exception]] = {
         RenderError,
         TemplateLimitError,
         TelegramHtmlError,
+        LinkTargetError,
     )
 }
 

@@ -90,6 +90,17 @@ class _AnyAttributes(dict[str, Any]):
         return SampleAttribute("sample")
 
 
+class _LinkAttributes(dict[str, Any]):
+    """Every attribute a link, for a template whose link comes from one
+    (`<a href="{{ attr.cart_url }}">`: broadcasts.templates.sample_text)."""
+
+    def __missing__(self, key: str) -> SampleAttribute:
+        return SampleAttribute("https://shop.example/sample")
+
+
+LINK_ATTRIBUTES = _LinkAttributes()
+
+
 SAMPLE = TemplateContext(
     first_name='María-José "Pepa" O\'Brien de la Fuente <VIP> & Family',
     last_name=None,

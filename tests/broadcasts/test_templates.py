@@ -170,6 +170,14 @@ async def test_a_written_filter_argument_is_checked_in_every_branch(
         await check_template(template, caption=False)
 
 
+async def test_a_link_an_attribute_holds_is_saved_and_one_written_wrong_is_not() -> None:
+    """An abandoned cart's link, kept per subscriber: the sample's attributes are words,
+    so the check tries them as links; a target the template itself writes is refused."""
+    await check_template('Your cart: <a href="{{ attr.cart_url }}">open it</a>', caption=False)
+    with pytest.raises(TelegramHtmlError, match="a link must start with http"):
+        await check_template('<a href="cart/{{ attr.cart_id }}">open it</a>', caption=False)
+
+
 async def test_what_fails_only_for_some_subscribers_data_is_saved() -> None:
     """Someone with no purchase has no date to format: their message is a template error
     at send time, everyone else's goes."""
