@@ -10,8 +10,8 @@ DEV_TOOLS := $(VENV)/.dev-tools
 PG_TEST_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/test
 # A run stops at its 20th failure: what breaks every test (the bot cannot start, a service
 # is gone) then ends in minutes with its first failures printed, not in every test's
-# timeout one after another.
-PYTEST_FLAGS ?= --maxfail=20
+# timeout one after another. Each run ends with its 20 slowest tests: where CI time goes.
+PYTEST_FLAGS ?= --maxfail=20 --durations=20
 
 .PHONY: install dev browser demo test test-sqlite test-postgres lint format bench migration messages clean
 
