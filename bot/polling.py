@@ -42,8 +42,8 @@ from aiogram.utils.backoff import Backoff
 from pydantic import ValidationError
 
 from bot.logs import as_said
-from core.db import UNSTORABLE
 from core.inbox import user_of
+from core.unstorable import UNSTORABLE
 from core.wakeups import STOP_GRACE, finish_within
 
 logger = logging.getLogger(__name__)
@@ -227,8 +227,7 @@ def _readable(raw: object) -> object:
 
 def _has_unstorable(value: object) -> bool:
     if isinstance(value, str):
-        surrogate = not value.isascii() and _UNSTORABLE.search(value) is not None
-        return surrogate or "\x00" in value
+        return "\x00" in value or (not value.isascii() and _UNSTORABLE.search(value) is not None)
     if isinstance(value, dict):
         value = value.values()
     elif not isinstance(value, list):

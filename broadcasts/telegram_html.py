@@ -9,6 +9,7 @@ import html
 import re
 
 from core.errors import SegbotError
+from core.unstorable import LONE_SURROGATE
 
 TEXT_LIMIT = 4096
 CAPTION_LIMIT = 1024
@@ -35,7 +36,7 @@ _ATTRIBUTE = re.compile(r"""([A-Za-z-]+)(?:\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'
 # Mongolian vowel separator, the Braille blank, the byte order mark, the object
 # replacement character; and the Unicode tag characters (U+E0000-U+E00FF).
 _INVISIBLE = frozenset("\u180e\u200b\u200c\u200d\u200e\u200f\u202e\u2800\ufeff\ufffc")
-_SURROGATE = re.compile("[\ud800-\udfff]")
+_SURROGATE = re.compile(LONE_SURROGATE)
 _ENTITY = re.compile(r"&(?:lt|gt|amp|quot|#[0-9]+|#x[0-9A-Fa-f]+);")
 
 

@@ -80,13 +80,6 @@ class UtcDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-# Half of a UTF-16 pair on its own (a JSON `\ud800` escape without its pair reads as one):
-# no UTF-8 text holds it, so no database does. As a regular expression.
-LONE_SURROGATE = "[\ud800-\udfff]"
-# What no database text holds: a lone surrogate, or a NUL (PostgreSQL refuses it).
-UNSTORABLE = "[\x00\ud800-\udfff]"
-
-
 def epoch_microseconds(dialect: str) -> Callable[[SQLColumnExpression[Any]], ColumnElement[int]]:
     """A `UtcDateTime` as whole microseconds since the epoch, an integer: exact on both
     databases, and half a million of them decode many times faster than timestamps.

@@ -26,10 +26,11 @@ from yaml.nodes import MappingNode, Node, ScalarNode
 from yaml.reader import ReaderError
 
 from core.errors import SegbotError
+from core.unstorable import LONE_SURROGATE
 
 MAX_DEPTH = 32  # mappings and lists inside one another; a campaign or journey needs about 8
 MAX_FILE_BYTES = 16 * 2**20  # segbot.yaml, a campaign, a journey or a mapping: far past any
-_SURROGATE = re.compile("[\ud800-\udfff]")
+_SURROGATE = re.compile(LONE_SURROGATE)
 _MERGE = "tag:yaml.org,2002:merge"  # `<<: *base`, whose keys the mapping's own may replace
 
 

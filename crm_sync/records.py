@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 
-from core.db import LONE_SURROGATE, UNSTORABLE
+from core.unstorable import LONE_SURROGATE, UNSTORABLE
 from crm_sync.config import RecordRules
 from crm_sync.currencies import ISO_4217
 from crm_sync.duplicates import FirstRows

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from core.db import UNSTORABLE
+from core.unstorable import UNSTORABLE
 from segments.rules import limits
 from segments.rules.errors import RuleLimitError, RuleReferenceError, RuleTypeError
 
