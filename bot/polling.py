@@ -42,6 +42,7 @@ from aiogram.utils.backoff import Backoff
 from pydantic import ValidationError
 
 from bot.logs import as_said
+from bot.retry import wait_before_retry
 from core.inbox import user_of
 from core.unstorable import UNSTORABLE
 from core.wakeups import STOP_GRACE, finish_within
@@ -181,7 +182,7 @@ async def _fetch(bot: Bot, request: GetRawUpdates, backoff: Backoff) -> list[Any
         batch = await bot(request, request_timeout=request_timeout)
     except AiogramError as error:
         reason = error.message if isinstance(error, TelegramAPIError) else "undecodable answer"
-        wait = max(next(backoff), getattr(error, "retry_after", 0))  # a 429's wait is held
+        wait = wait_before_retry(backoff, error)
         logger.error(
             "getUpdates failed (%s: %s); trying again in %.1f s",
             type(error).__name__,

@@ -5,6 +5,8 @@
   exceed the per-chat rate; the right answer to a 429 is to wait as long as Telegram
   says and retry, a few times at most. (The broadcast sender has its own, stricter
   handling of 429s.)
+- A call the bot cannot do without (its start's calls, getUpdates) is tried again after
+  aiogram's backoff, never sooner than a 429 asks (`wait_before_retry`).
 - A 5xx whose body is no Bot API answer (the HTML page of a proxy in front of Telegram:
   502 Bad Gateway) is a server error, tried again like any 5xx (`BotApiSession`); aiogram
   reads the body before the status and would call it an answer from no Bot API server.
@@ -17,9 +19,15 @@ from http import HTTPStatus
 from aiogram import Bot
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.session.middlewares.base import BaseRequestMiddleware, NextRequestMiddlewareType
-from aiogram.exceptions import ClientDecodeError, TelegramRetryAfter, TelegramServerError
+from aiogram.exceptions import (
+    AiogramError,
+    ClientDecodeError,
+    TelegramRetryAfter,
+    TelegramServerError,
+)
 from aiogram.methods import Response, TelegramMethod
 from aiogram.methods.base import TelegramType
+from aiogram.utils.backoff import Backoff
 
 from core.metrics import RETRY_AFTER
 
@@ -67,3 +75,10 @@ class BotApiSession(AiohttpSession):
             raise TelegramServerError(
                 method=method, message=f"HTTP {status_code} without a Bot API answer"
             ) from None
+
+
+def wait_before_retry(backoff: Backoff, error: AiogramError) -> float:
+    """Seconds before trying again after `error`: the backoff's next delay (it moves on),
+    or the wait a 429 asks if that is longer."""
+    asked = error.retry_after if isinstance(error, TelegramRetryAfter) else 0
+    return max(next(backoff), asked)

@@ -55,6 +55,7 @@ from bot.logs import as_said
 from bot.messenger import TelegramMessenger
 from bot.process_roles import Role
 from bot.redis_outage import TIMEOUTS as REDIS_TIMEOUTS
+from bot.retry import wait_before_retry
 from bot.web_server import create_web_app, start_web_server
 from bot.webhook import WEBHOOK_PATH, InboxProcessor, receiver, webhook_secret
 from broadcasts.pacing import RateBudget
@@ -345,7 +346,7 @@ async def _until_answered(method: str, call: Callable[[], Coroutine[Any, Any, ob
                 "check the token @BotFather gave"
             ) from None
         except (TelegramNetworkError, TelegramServerError, TelegramRetryAfter) as error:
-            wait = max(next(backoff), getattr(error, "retry_after", 0))
+            wait = wait_before_retry(backoff, error)
             logger.error(
                 "%s failed (%s: %s); trying again in %.1f s",
                 method,
