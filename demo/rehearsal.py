@@ -40,6 +40,7 @@ from cli.tables import FittedTable, SafeConsole
 from core.db import create_engine, create_sessionmaker
 from core.errors import SegbotError
 from core.models import Event, EventType, Subscriber
+from core.quiz import Question, localized
 from core.settings import Settings, given_settings
 from core.sources import customer_payload, utm_payload
 from demo import admin, ai, campaign, journeys, report, shop
@@ -94,28 +95,24 @@ CAST = (
     SimulatedUser(1006, "Farid", "en", "/start promo_spring", then=("/stop", "/start")),
 )
 
-# The quiz's interests in each language (bot/default_quiz.yaml).
-INTERESTS = {
-    "en": ("Deals and discounts", "New products", "How-to guides", "Events"),
-    "es": ("Ofertas", "Novedades", "Guías", "Eventos"),
-    "ru": ("Скидки", "Новинки", "Инструкции", "События"),
-}
+CROWD_SIZE = 18
+CROWD_LANGUAGES = ("en", "es", "ru")
 
 
-def _crowd(size: int) -> tuple[SimulatedUser, ...]:
-    """`size` subscribers for the AI segments, each language and set of interests in turn."""
+def _crowd(interests: Question) -> tuple[SimulatedUser, ...]:
+    """CROWD_SIZE subscribers for the AI segments, each language and set of `interests`
+    (the quiz's first question, as the bot shows it in that language) in turn."""
     crowd = []
-    for number in range(1, size + 1):
-        language = tuple(INTERESTS)[number % len(INTERESTS)]
-        labels = INTERESTS[language]
-        picked = tuple(label for bit, label in enumerate(labels) if number >> bit & 1)
+    for number in range(1, CROWD_SIZE + 1):
+        language = CROWD_LANGUAGES[number % len(CROWD_LANGUAGES)]
+        labels = [localized(option.label, language) for option in interests.options]
+        picked = [label for bit, label in enumerate(labels) if number >> bit & 1] or labels
         crowd.append(
-            SimulatedUser(1100 + number, f"Guest {number}", language, "/start", picked or labels)
+            SimulatedUser(1100 + number, f"Guest {number}", language, "/start", tuple(picked))
         )
     return tuple(crowd)
 
 
-CROWD = _crowd(18)
 DEMO_ADMIN = 1000  # the shop's owner, in SEGBOT_ADMIN_IDS
 CAMPAIGN_SAMPLES = (1001, 1005, 1003)  # one of each: Spanish, deal seeker, everyone else
 # The running bot looks for newly saved campaigns this often (60 s in production).
@@ -187,9 +184,10 @@ async def shop_orders_convert(demo: Demo) -> None:
 
 async def find_ai_segments(demo: Demo) -> None:
     """A crowd takes the quiz first: clusters that replicate need more people than six."""
-    await asyncio.gather(*(_act(demo.emulator, user) for user in CROWD))
+    crowd = _crowd(demo.config.quiz.questions[0])
+    await asyncio.gather(*(_act(demo.emulator, user) for user in crowd))
     demo.console.print(
-        f"{len(CROWD)} more people subscribed and told the quiz their interests, in English, "
+        f"{len(crowd)} more people subscribed and told the quiz their interests, in English, "
         "Spanish or Russian."
     )
     await demo.on_database(lambda sessionmaker: ai.show_ai_segments(sessionmaker, demo.console))
