@@ -20,10 +20,15 @@ LANGUAGE_NAMES = {"en": "English", "es": "Español", "ru": "Русский"}
 
 
 class Translator:
-    """`t("text", **fields)`: the text in one language, with `{fields}` filled in."""
+    """`t("text", **fields)`: the text in one language, with `{fields}` filled in.
 
-    def __init__(self, language: str, catalog: Mapping[str, str]) -> None:
+    `language` is the catalog's (en, es or ru); `code` is the user's own language code it
+    was chosen for (`pt-br`, lower case; None when unknown), for texts an operator wrote
+    in more languages than segbot's own (the quiz's)."""
+
+    def __init__(self, language: str, catalog: Mapping[str, str], code: str | None) -> None:
         self.language = language
+        self.code = code
         self._catalog = catalog
 
     def __call__(self, text: str, /, **fields: object) -> str:
@@ -51,9 +56,9 @@ class Texts:
 
     def language_for(self, code: str | None) -> str:
         """The supported language for a Telegram `language_code` like `es-MX`."""
-        base = (code or "").split("-", 1)[0].lower()
+        base = (code or "").replace("_", "-").split("-", 1)[0].lower()
         return base if base in self._catalogs else SOURCE_LANGUAGE
 
     def for_language(self, code: str | None) -> Translator:
         language = self.language_for(code)
-        return Translator(language, self._catalogs[language])
+        return Translator(language, self._catalogs[language], code.lower() if code else None)

@@ -213,8 +213,9 @@ class EventLogMiddleware(BaseMiddleware):
 
 class LanguageMiddleware(BaseMiddleware):
     """Hands handlers `t`, a Translator for the user: the language they chose with
-    /language, else the one their Telegram app uses. Inner: runs only for updates some
-    handler will take, so silent updates cost no query."""
+    /language, else the one their Telegram app uses now (this update's: the stored one
+    is only updated by their next /start), else the one stored. Inner: runs only for
+    updates some handler will take, so silent updates cost no query."""
 
     def __init__(self, texts: Texts) -> None:
         self._texts = texts
@@ -224,11 +225,19 @@ class LanguageMiddleware(BaseMiddleware):
         code = None
         if isinstance(user, User):
             session: AsyncSession = data["session"]
-            code = (
-                await session.scalar(
-                    select(Subscriber.language_code).where(Subscriber.telegram_id == user.id)
+            stored = (
+                await session.execute(
+                    select(
+                        Subscriber.language_code,
+                        Subscriber.attributes["language_chosen"].as_boolean(),
+                    ).where(Subscriber.telegram_id == user.id)
                 )
-                or user.language_code
+            ).first()
+            chosen = stored is not None and stored[1] is True
+            code = (
+                stored[0]
+                if stored is not None and (chosen or not user.language_code)
+                else user.language_code
             )
         data["t"] = self._texts.for_language(code)
         return await handler(event, data)

@@ -20,8 +20,9 @@ from typing import Annotated, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-from broadcasts.languages import context_language, localized, no_default_text
+from broadcasts.languages import context_language, no_default_text
 from broadcasts.links import UnsafeTargetError, check_new_target
+from core.languages import localized
 
 _CALLBACK_DATA = re.compile(r"^[A-Za-z0-9_:.-]{1,64}$")
 # Callback data the bot answers itself: its Unsubscribe button, and the namespaces (before

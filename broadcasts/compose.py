@@ -1,7 +1,7 @@
 """From a claimed delivery to the message itself: the subscriber's template variables
 (those the campaign's templates may read, broadcasts.templates.variables_read, loaded for
 a whole batch in one query), the variant rendered in their language
-(broadcasts.languages.pick_language), and every URL in it (text, buttons, the link
+(core.languages.pick_language), and every URL in it (text, buttons, the link
 preview's) rewritten to a tracked link carrying the subscriber and the delivery. Markup
 Telegram keeps (spoilers, custom emoji) passes through as it is; a Mini App's URL is not
 tracked (it must open as it is). An album carries no buttons, so it has no Unsubscribe
@@ -26,7 +26,6 @@ from sqlalchemy import ColumnElement, Select, func, null, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from broadcasts.button_spec import UNSUBSCRIBE_DATA
-from broadcasts.languages import pick_language
 from broadcasts.links import LinkRef, register_links, rewrite_urls, tracked_url
 from broadcasts.message_content import MessageContent
 from broadcasts.messenger import Button, OutgoingMessage
@@ -49,6 +48,7 @@ from broadcasts.templates import (
     variables_read,
 )
 from core.id_lists import among, id_list
+from core.languages import pick_language
 from core.models import Subscriber, SubscriberTag
 from crm_sync.models import Customer, Order
 from segments.levels import STAGES
@@ -56,8 +56,11 @@ from segments.models import LadderStage
 from segments.rules.fields import PurchaseFact
 from segments.rules.sql_facts import purchase_fact, rfm_segment
 
-# The callback data the bot's Unsubscribe handler answers (bot.routers.subscription).
-UNSUBSCRIBE_TEXT = "Unsubscribe"
+# The Unsubscribe button's words, in the language of the message it is under: one for each
+# language the bot speaks (bot/locales; a test keeps the two sets equal), English for
+# the rest.
+UNSUBSCRIBE_LABELS = {"en": "Unsubscribe", "es": "Darse de baja", "ru": "Отписаться"}
+UNSUBSCRIBE_TEXT = UNSUBSCRIBE_LABELS["en"]
 CENT = Decimal("0.01")  # money columns are NUMERIC(14, 2)
 
 
@@ -332,7 +335,8 @@ def compose(
         tuple(_button(button, tracked) for button in row) for row in variant.keyboards[language]
     )
     if unsubscribe_button:
-        keyboard += _UNSUBSCRIBE_ROW
+        label = UNSUBSCRIBE_LABELS[pick_language(language, list(UNSUBSCRIBE_LABELS), "en")]
+        keyboard += ((Button(label, data=UNSUBSCRIBE_DATA),),)
     preview = content.link_preview
     if preview is not None and preview.url is not None:
         preview = replace(preview, url=tracked(preview.url))
@@ -347,9 +351,6 @@ def compose(
         effect_id=None if group else content.effect_id,
         paid=paid,
     )
-
-
-_UNSUBSCRIBE_ROW = ((Button(UNSUBSCRIBE_TEXT, data=UNSUBSCRIBE_DATA),),)
 
 
 def check_fits(text: str, *, caption: bool) -> None:

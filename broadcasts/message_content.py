@@ -3,7 +3,7 @@ campaign's `Variant` row holds (and a journey step may hold, as `to_json`), and 
 sender composes each subscriber's message from.
 
 Texts are templates, one per language: `body` in the default language, `translations`
-for the others (broadcasts.languages.pick_language chooses a subscriber's).
+for the others (core.languages.pick_language chooses a subscriber's).
 """
 
 from collections.abc import Mapping

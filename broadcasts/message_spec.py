@@ -4,7 +4,7 @@ validated shape, before it meets the database. The README's "Campaigns" section 
 A message is exactly one of: `text`; one `photo`, `video`, `animation`, `document`,
 `audio` or `voice` with an optional `caption`; an `album` of 2-10 items, the caption on
 the first. Texts and captions are templates; they and button labels may be given per
-language (`{en: ..., es: ...}`, broadcasts.languages). Buttons come in rows; an album
+language (`{en: ..., es: ...}`, core.languages). Buttons come in rows; an album
 carries none (Telegram's sendMediaGroup has no buttons). Media are checked as
 broadcasts.media says.
 
@@ -27,11 +27,12 @@ from pydantic import (
 )
 
 from broadcasts.button_spec import MESSAGE_BUTTONS, ROW_BUTTONS, ButtonSpec, Strict, rows
-from broadcasts.languages import Localized, context_language, no_default_text
+from broadcasts.languages import context_language, no_default_text
 from broadcasts.links import UnsafeTargetError, check_new_target
 from broadcasts.media import check_album, media_item, with_digest
 from broadcasts.messenger import Media, MediaKind
 from broadcasts.telegram_html import is_telegram_id
+from core.languages import Localized
 
 # Message effects by name (Bot API: message_effect_id; private chats only).
 EFFECTS = {

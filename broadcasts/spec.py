@@ -23,13 +23,13 @@ from pydantic import (
 )
 
 from broadcasts.button_spec import ButtonSpec
-from broadcasts.languages import LanguageCode
 from broadcasts.local_time import clock_time, is_quiet
 from broadcasts.message_spec import VariantSpec
 from broadcasts.models import Goal
 from broadcasts.schedule_spec import ClockTime, ScheduleSpec, known_zone
 from broadcasts.yaml_places import place_of, problems_at_places
 from core.errors import SegbotError
+from core.languages import LanguageCode
 from core.yaml_loading import YamlFileError, load_yaml
 
 __all__ = [
@@ -240,6 +240,8 @@ def parse_campaign(
     if data.get("schedule") == "now":
         data["schedule"] = {"now": True}
     language = data.get("language", "en")  # checked as the campaign's `language`
+    if isinstance(language, str):
+        language = language.lower()  # as the texts' codes are read
     context = {"base": base or Path.cwd(), "language": language}
     try:
         spec = CampaignSpec.model_validate(data, context=context)

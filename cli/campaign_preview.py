@@ -21,7 +21,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from broadcasts.campaigns import get_campaign
 from broadcasts.compose import PreparedVariant, Recipient, compose, prepared, subscriber_context
-from broadcasts.languages import pick_language
 from broadcasts.message_content import MessageContent, in_each_language
 from broadcasts.models import Campaign, CampaignTarget, Exclusion, Variant
 from broadcasts.planner import Placement, place
@@ -30,6 +29,7 @@ from broadcasts.templates import SAMPLE, RenderError, TemplateContext
 from cli.subscribers import subscriber_or_exit
 from cli.telegram_view import BUBBLE_WIDTH, message_view
 from core.clock import utcnow
+from core.languages import pick_language
 from core.models import Subscriber
 from core.subscriber_search import describe
 
@@ -57,7 +57,8 @@ class Previewer:
         unsubscribe = "with" if campaign.unsubscribe_button else "without"
         console.print(
             f"{campaign.name} ({campaign.status.value}): "
-            f"{len(campaign.targets)} targets, in order; {unsubscribe} the Unsubscribe button"
+            f"{len(campaign.targets)} target{'' if len(campaign.targets) == 1 else 's'}, "
+            f"in order; {unsubscribe} the Unsubscribe button"
         )
         return cls(session, console, campaign, rfm)
 

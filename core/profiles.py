@@ -17,8 +17,11 @@ from core.quiz import PROFILE_FIELDS, Question
 
 
 class NotSubscribedError(SegbotError):
+    """The Telegram user has no subscriber (never started, or erased): the bot asks them
+    to send /start, in their language."""
+
     def __init__(self) -> None:
-        super().__init__("Send /start first.")
+        super().__init__("no subscriber has this Telegram id")
 
 
 async def subscriber_of(session: AsyncSession, telegram_id: int) -> Subscriber:

@@ -4,7 +4,8 @@ segbot.yaml (segbot ships `bot/default_quiz.yaml`).
 Each question has single- or multi-choice options. An answer can set an attribute
 (`attribute: age_band`; the names country, region, city and timezone set those profile
 fields) and add tags (`tags: [interest:sport]`). Texts are given per language
-(`{en: ..., es: ...}`) or as one string for all.
+(`{en: ..., es: ...}`, core.languages: a subscriber reads their own language's, else
+English, else the first) or as one string for all; none may be empty.
 """
 
 import re
@@ -12,19 +13,14 @@ from typing import Annotated, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from core.languages import NonBlankLocalized
+
 # Attributes that are columns of Subscriber rather than entries of its attributes JSON.
 PROFILE_FIELDS = frozenset({"country", "region", "city", "timezone"})
 _ID = r"^[a-z0-9_]{1,24}$"
 _TAG = re.compile(r"^[\w:.-]{1,64}$")
 
-Text = str | dict[str, str]
-
-
-def localized(text: Text, language: str) -> str:
-    """`text` in `language`, else English, else the first one given."""
-    if isinstance(text, str):
-        return text
-    return text.get(language) or text.get("en") or next(iter(text.values()))
+Text = NonBlankLocalized
 
 
 class Option(BaseModel):

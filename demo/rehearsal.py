@@ -39,8 +39,9 @@ from broadcasts.links import LinkRef, register_links, tracked_url
 from cli.tables import FittedTable, SafeConsole
 from core.db import create_engine, create_sessionmaker
 from core.errors import SegbotError
+from core.languages import in_language
 from core.models import Event, EventType, Subscriber
-from core.quiz import Question, localized
+from core.quiz import Question
 from core.settings import Settings, given_settings
 from core.sources import customer_payload, utm_payload
 from demo import admin, ai, campaign, journeys, report, shop
@@ -105,7 +106,7 @@ def _crowd(interests: Question) -> tuple[SimulatedUser, ...]:
     crowd = []
     for number in range(1, CROWD_SIZE + 1):
         language = CROWD_LANGUAGES[number % len(CROWD_LANGUAGES)]
-        labels = [localized(option.label, language) for option in interests.options]
+        labels = [in_language(option.label, language) for option in interests.options]
         picked = [label for bit, label in enumerate(labels) if number >> bit & 1] or labels
         crowd.append(
             SimulatedUser(1100 + number, f"Guest {number}", language, "/start", tuple(picked))

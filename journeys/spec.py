@@ -15,11 +15,11 @@ from typing import Annotated, Any, Self
 
 from pydantic import Field, StrictInt, ValidationError, field_validator, model_validator
 
-from broadcasts.languages import LanguageCode
 from broadcasts.schedule_spec import known_zone
 from broadcasts.spec import FrequencyCap, QuietHours
 from broadcasts.yaml_places import composed, place_in, problems_at_places
 from core.errors import SegbotError
+from core.languages import LanguageCode
 from core.yaml_loading import YamlFileError, load_yaml
 from journeys.happenings import Kind, Strict, name_like
 from journeys.steps_spec import StepSpec
@@ -123,7 +123,11 @@ def parse_journey(text: str, *, source: str = "journey", base: Path | None = Non
         raise JourneyFileError(f"{source}: expected a mapping (name, trigger, steps, ...)")
     # What the messages' own checks need (broadcasts.message_spec): where media files are,
     # and the language of texts given without one.
-    context = {"base": base or Path.cwd(), "language": data.get("language", "en")}
+    language = data.get("language", "en")
+    context = {
+        "base": base or Path.cwd(),
+        "language": language.lower() if isinstance(language, str) else language,
+    }
     try:
         return JourneySpec.model_validate(data, context=context)
     except ValidationError as error:

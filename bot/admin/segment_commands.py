@@ -105,7 +105,7 @@ async def segment_command(call: Call) -> None:
     lines = [bold(title), code(excerpt(segment.rule_text if segment else text, ECHOED))]
     if segment is not None and segment.description:
         lines.append(escape(excerpt(segment.description, ECHOED)))
-    lines.append(f"{total:,} subscribers match now, {reachable:,} of them active.")
+    lines.append(f"{_match(total)} now, {reachable:,} of them active.")
     if sample:
         rows = [
             (
@@ -207,8 +207,12 @@ async def segment_save_command(call: Call) -> None:
     await call.reply(
         f"Saved {bold(segment.name)} (version {segment.version}): "
         f"{code(excerpt(segment.rule_text, ECHOED))}\n"
-        f"{size:,} subscribers match now; members update at the next refresh."
+        f"{_match(size)} now; members update at the next refresh."
     )
+
+
+def _match(count: int) -> str:
+    return "1 subscriber matches" if count == 1 else f"{count:,} subscribers match"
 
 
 async def segment_delete_command(call: Call) -> None:

@@ -29,9 +29,10 @@ from bot.filters import Data
 from bot.i18n import Translator
 from bot.leaving import FORGET_ASK
 from core.clock import Clock
+from core.languages import in_language
 from core.models import Subscriber
 from core.profiles import answer_question, subscriber_of
-from core.quiz import PROFILE_FIELDS, Question, localized
+from core.quiz import PROFILE_FIELDS, Question
 
 CHECK = "✓ "
 
@@ -64,7 +65,7 @@ def question_markup(
     rows = [
         [
             InlineKeyboardButton(
-                text=(CHECK if option.id in chosen else "") + localized(option.label, t.language),
+                text=(CHECK if option.id in chosen else "") + in_language(option.label, t.code),
                 callback_data=Answer(
                     question=question.id, option=option.id, editing=editing
                 ).pack(),
@@ -82,7 +83,7 @@ def question_markup(
 
 async def ask(message: Message, question: Question, t: Translator, *, editing: bool) -> None:
     await message.answer(
-        _html(localized(question.text, t.language)),
+        _html(in_language(question.text, t.code)),
         reply_markup=question_markup(question, t, editing=editing),
     )
 
@@ -202,7 +203,7 @@ async def profile(
     buttons = [
         [
             InlineKeyboardButton(
-                text="✏️ " + localized(q.text, t.language)[:40],
+                text="✏️ " + in_language(q.text, t.code)[:40],
                 callback_data=Ask(question=q.id).pack(),
             )
         ]
@@ -257,8 +258,8 @@ def _stored_answer(subscriber: Subscriber, question: Question) -> set[object]:
 
 def _answered(question: Question, chosen: Collection[object], t: Translator) -> str:
     """The question and the labels of the chosen options, as the HTML of a message."""
-    labels = [localized(o.label, t.language) for o in question.options if o.id in chosen]
-    return _html(f"{localized(question.text, t.language)}\n→ {', '.join(labels) or '—'}")
+    labels = [in_language(o.label, t.code) for o in question.options if o.id in chosen]
+    return _html(f"{in_language(question.text, t.code)}\n→ {', '.join(labels) or '—'}")
 
 
 def _html(text: str) -> str:

@@ -30,6 +30,21 @@ def compare(op: Op, actual: object, value: Value, *, now: datetime) -> bool:
     return _ordered(op, actual, value)
 
 
+def speaks(actual: object, value: Value) -> bool:
+    """`lang = value` (or `lang in (...)`): a language without a region (`es`) is that
+    language in any region (`es`, `es-mx`); one with a region (`es-mx`) is only itself.
+    Codes compare in any case."""
+    if not isinstance(actual, str):
+        return False
+    wanted = value if isinstance(value, tuple) else (value,)
+    code = actual.lower()
+    return any(
+        isinstance(each, str)
+        and (code == each.lower() or ("-" not in each and code.startswith(each.lower() + "-")))
+        for each in wanted
+    )
+
+
 def _ordered(op: Op, actual: object, value: object) -> bool:
     if not isinstance(actual, int | float) or not isinstance(value, int | float):
         return False

@@ -35,6 +35,7 @@ from core.models import Subscriber, SubscriberStatus
 from segments.rules.comparison import compare, day_start
 from segments.rules.errors import RuleReferenceError
 from segments.rules.fields import (
+    LANGUAGE_FIELD,
     CustomerAttribute,
     FieldSpec,
     Kind,
@@ -76,6 +77,7 @@ from segments.rules.tree import (
     Rule,
     Scalar,
     Tagged,
+    Value,
     check_limits,
 )
 
@@ -191,6 +193,8 @@ class _Compiler:
         source = spec.source
         if isinstance(source, SubscriberColumn):
             value = rule.value
+            if spec.name == LANGUAGE_FIELD and rule.op in (Op.EQ, Op.IN):
+                return _speaks(getattr(Subscriber, source.column), value)
             if spec.name == "status":
                 value = _mapped(value, lambda each: SubscriberStatus(str(each)))
             return self.test(getattr(Subscriber, source.column), rule.op, value)
@@ -295,6 +299,19 @@ def _test(column: SQLColumnExpression[Any], op: Op, value: Any) -> ColumnElement
     else:
         raise ValueError(f"{op} is not a comparison")  # the type check rules it out
     return tested
+
+
+def _speaks(column: SQLColumnExpression[Any], value: Value) -> ColumnElement[bool]:
+    """`lang = es` in SQL, as comparison.speaks says: es in any region, es-mx only itself."""
+    code = func.lower(column)
+    tests = [
+        code == each.lower()
+        if "-" in each
+        else or_(code == each.lower(), code.startswith(each.lower() + "-", autoescape=True))
+        for each in (value if isinstance(value, tuple) else (value,))
+        if isinstance(each, str)
+    ]
+    return and_(column.is_not(None), or_(false(), *tests))
 
 
 def _names_in(rule: Condition) -> tuple[str, ...]:

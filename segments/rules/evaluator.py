@@ -8,10 +8,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from segments.rules.comparison import average_money, compare, money
+from segments.rules.comparison import average_money, compare, money, speaks
 from segments.rules.compiler import SegmentRules
 from segments.rules.errors import RuleReferenceError
 from segments.rules.fields import (
+    LANGUAGE_FIELD,
     CustomerAttribute,
     FieldSpec,
     Level,
@@ -153,7 +154,10 @@ class _Evaluator:
         source = spec.source
         customers = self.facts.customers
         if isinstance(source, SubscriberColumn):
-            return self.compare(rule.op, self.facts.columns.get(source.column), rule.value)
+            actual = self.facts.columns.get(source.column)
+            if spec.name == LANGUAGE_FIELD and rule.op in (Op.EQ, Op.IN):
+                return speaks(actual, rule.value)
+            return self.compare(rule.op, actual, rule.value)
         if isinstance(source, SubscriberAttribute):
             return self.attribute(self.facts.attributes, source.key, rule)
         if isinstance(source, CustomerAttribute):

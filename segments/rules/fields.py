@@ -96,10 +96,12 @@ def _column(name: str, about: str, column: str | None = None) -> FieldSpec:
     return FieldSpec(name, Kind.TEXT, SubscriberColumn(column or name), about)
 
 
+LANGUAGE_FIELD = "lang"  # `lang = es` holds for es-mx too (comparison.speaks)
+
 FIXED_FIELDS = {
     spec.name: spec
     for spec in (
-        _column("lang", "language code, e.g. es", "language_code"),
+        _column(LANGUAGE_FIELD, "language code: es (any region), es-mx (only it)", "language_code"),
         _column("country", "country"),
         _column("region", "region"),
         _column("city", "city"),

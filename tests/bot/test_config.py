@@ -46,6 +46,38 @@ def test_no_file_is_every_default() -> None:
         ({"ai": {"k_min": 9, "k_max": 3}}, "ai: k_min must not exceed k_max"),
         ({"activity": {"window_days": -1}}, "activity.window_days: "),
         ({"quiz": {"questions": "none"}}, "quiz.questions: "),
+        (
+            {
+                "quiz": {
+                    "questions": [{"id": "q", "text": {}, "options": [{"id": "a", "label": "A"}]}]
+                }
+            },
+            "quiz.questions.0.text: give a text, or one per language",
+        ),
+        (
+            {
+                "quiz": {
+                    "questions": [
+                        {"id": "q", "text": {"en": " "}, "options": [{"id": "a", "label": "A"}]}
+                    ]
+                }
+            },
+            "quiz.questions.0.text: a text is empty",
+        ),
+        (
+            {
+                "quiz": {
+                    "questions": [
+                        {
+                            "id": "q",
+                            "text": {"spanish": "Hola"},
+                            "options": [{"id": "a", "label": "A"}],
+                        }
+                    ]
+                }
+            },
+            "'spanish' is not a language code",
+        ),
         ({"crm": {"connectors": [{"name": "x"}]}}, "crm.connectors.0"),
         (
             {"segments": {"refresh_every_minutes": 5_000_000_000}},

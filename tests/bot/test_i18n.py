@@ -5,6 +5,7 @@ from babel.messages.extract import extract_from_dir
 
 import bot
 from bot.i18n import Texts
+from broadcasts.compose import UNSUBSCRIBE_LABELS
 
 BOT_PACKAGE = Path(bot.__file__).parent
 
@@ -32,3 +33,7 @@ def test_language_follows_telegram_code_with_english_fallback() -> None:
     assert texts.for_language("es")("Saved.") == "Guardado."
     assert texts.for_language("en")("Phone: {phone}", phone="—") == "Phone: —"
     assert texts.for_language("ru")("Phone: {phone}", phone="—") == "Телефон: —"
+
+
+def test_the_unsubscribe_button_has_words_in_every_language_the_bot_speaks() -> None:
+    assert sorted(UNSUBSCRIBE_LABELS) == list(Texts().languages)

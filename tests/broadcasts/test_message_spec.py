@@ -195,6 +195,14 @@ def test_texts_and_labels_per_language(folder: Path) -> None:
     assert (shop.in_language("en").text, shop.in_language("pt-br").text) == ("Shop", "Tienda")
 
 
+def test_language_codes_are_read_in_any_case(folder: Path) -> None:
+    spec = campaign("name: rich\nlanguage: ES\ndefault:\n  text: {ES: Hola, En: Hello}\n", folder)
+    assert spec.language == "es"
+    assert spec.default is not None
+    content = MessageContent.of_spec(spec.default.variants[0], language=spec.language)
+    assert (content.body, dict(content.translations)) == ("Hola", {"en": "Hello"})
+
+
 def test_content_survives_its_columns_and_json(folder: Path) -> None:
     variant = default_variant(
         "  video: promo.mp4\n  caption: {en: Hi, es: Hola}\n  effect: fire\n"

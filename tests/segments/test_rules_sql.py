@@ -199,3 +199,18 @@ async def test_explain_lists_each_predicate(session: AsyncSession) -> None:
     assert (await explain(session, subscriber_id=ids[0], rule=rule, now=NOW)).matches
     with pytest.raises(UnknownSubscriberError):
         await explain(session, subscriber_id=max(ids) + 1, rule=rule, now=NOW)
+
+
+async def test_a_language_without_a_region_is_that_language_in_every_region(
+    session: AsyncSession,
+) -> None:
+    speakers = [
+        subscriber(columns={"language_code": code})
+        for code in ("es", "es-MX", "pt-br", "est", None, "es_mx")
+    ]
+    assert await matching(session, speakers, "lang = es") == [0, 1]
+    assert await matching(session, speakers, "lang = ES") == [0, 1]
+    assert await matching(session, speakers, "lang = es-mx") == [1]
+    assert await matching(session, speakers, "lang in (pt, est)") == [2, 3]
+    assert await matching(session, speakers, "lang != es") == [2, 3, 4, 5]
+    assert await matching(session, speakers, "lang = e_") == []  # no wildcard

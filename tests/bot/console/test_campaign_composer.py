@@ -81,7 +81,7 @@ async def test_each_message_in_each_language_is_composed_for_the_preview(
     assert album.keyboard == ()  # an album carries no buttons
     assert hola.text == "Hola"
     assert [[b.text for b in row] for row in hola.keyboard] == [
-        ["Tienda", "Rebajas"], ["Ayuda"], ["Unsubscribe"],
+        ["Tienda", "Rebajas"], ["Ayuda"], ["Darse de baja"],
     ]  # fmt: skip
     assert {message.chat_id for _, message in messages} == {7002}
 

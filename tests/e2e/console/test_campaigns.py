@@ -155,7 +155,7 @@ async def test_a_marketer_composes_previews_test_sends_and_confirms(
     assert got == shown  # exactly what the preview showed, in its order
     assert shown[0][1] == 2
     assert shown[0][2] == []
-    assert shown[3][2] == [["Tienda", "Rebajas"], ["Ayuda"], ["Unsubscribe"]]
+    assert shown[3][2] == [["Tienda", "Rebajas"], ["Ayuda"], ["Darse de baja"]]
 
     assert await page.evaluate("Telegram.WebApp.MainButton.text") == "Confirm"
     await page.evaluate("Telegram.WebApp.MainButton.click()")
@@ -177,7 +177,7 @@ async def test_a_marketer_composes_previews_test_sends_and_confirms(
         assert received(text, 0) == (
             f"Hola User{chat}: -20% hoy",
             0,
-            [["Tienda", "Rebajas"], ["Ayuda"], ["Unsubscribe"]],
+            [["Tienda", "Rebajas"], ["Ayuda"], ["Darse de baja"]],
         )
 
     async def done() -> bool:
