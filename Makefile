@@ -49,16 +49,21 @@ demo: install
 # Both runs at once, each one's output shown as it ends: a run waits on sockets, processes
 # and the database most of the time (it keeps under half a core busy), and the two share
 # nothing (the PostgreSQL run makes a database of its own, Redis keys are each test's own).
+# The PostgreSQL run here repeats only the tests that use the database: the others (the
+# rule parser, the emulator, the README walkthrough and the demo, which keep SQLite files
+# of their own) do the same on either, and ran in the SQLite run. `make test-postgres`
+# alone runs them all.
 test: dev
 	@echo "== the suite on SQLite and on PostgreSQL side by side; each run's output follows as it ends"
-	@$(MAKE) --no-print-directory -j2 --output-sync=target test-sqlite test-postgres
+	@$(MAKE) --no-print-directory -j2 --output-sync=target test-sqlite test-postgres \
+		POSTGRES_ONLY=--database-tests-only
 
 test-sqlite: dev
 	$(BIN)/pytest $(PYTEST_FLAGS)
 
 test-postgres: dev
 	@if $(BIN)/python -m tests.postgres_reachable "$(PG_TEST_URL)"; then \
-		SEGBOT_TEST_DATABASE_URL="$(PG_TEST_URL)" $(BIN)/pytest $(PYTEST_FLAGS); \
+		SEGBOT_TEST_DATABASE_URL="$(PG_TEST_URL)" $(BIN)/pytest $(PYTEST_FLAGS) $(POSTGRES_ONLY); \
 	elif [ "$${CI:-}" = "true" ]; then \
 		echo "PostgreSQL at $(PG_TEST_URL) is unreachable, and CI requires it" >&2; exit 1; \
 	else \

@@ -1,6 +1,10 @@
 """Fixtures shared by every test: a migrated database (SQLite by default, PostgreSQL when
 SEGBOT_TEST_DATABASE_URL names one), emptied after each test, a clean environment, and
-Hypothesis without its time limit per example."""
+Hypothesis without its time limit per example.
+
+`--database-tests-only` keeps only the tests that use that database (the `database_url`
+fixture, directly or through another): the PostgreSQL half of `make test` runs those, as
+the tests without a database do the same on either and ran in the SQLite half."""
 
 import os
 from collections.abc import AsyncIterator
@@ -23,6 +27,23 @@ TEST_DATABASE_ENV = "SEGBOT_TEST_DATABASE_URL"
 # descheduled example fails as "too slow" for nothing it did.
 settings.register_profile("segbot", deadline=None)
 settings.load_profile("segbot")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--database-tests-only",
+        action="store_true",
+        help="run only the tests that use the test database (the rest do the same on any)",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not config.getoption("--database-tests-only"):
+        return
+    uses = [item for item in items if "database_url" in getattr(item, "fixturenames", ())]
+    if len(uses) < len(items):
+        config.hook.pytest_deselected(items=[item for item in items if item not in uses])
+        items[:] = uses
 
 
 @pytest.fixture(autouse=True)

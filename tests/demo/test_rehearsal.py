@@ -1,8 +1,10 @@
-"""`segbot demo` as a person runs it: in an 80-column terminal, from a folder of their own.
-It exits 0 without a traceback (a scheduler job stopped mid-run used to print one), its
-tables read whole, its journeys send each newcomer what their clicks and purchase call
-for, and the charts the owner received are in ./segbot-demo/charts, not in the system's
-temporary folder."""
+"""`segbot demo` as a person runs it: in an 80-column terminal, from a folder of their own,
+whose environment and .env hold settings of theirs the demo must not use (a Telegram
+server, a database and a Redis nobody listens at, a rate that is no number, a config file
+that is not there). It exits 0 without a traceback (a scheduler job stopped mid-run used
+to print one), its tables read whole, its journeys send each newcomer what their clicks
+and purchase call for, and the charts the owner received are in ./segbot-demo/charts, not
+in the system's temporary folder."""
 
 import asyncio
 import io
@@ -24,11 +26,20 @@ PNG = b"\x89PNG\r\n\x1a\n"
 async def test_the_demo_exits_cleanly_and_keeps_its_charts_in_the_working_directory(
     tmp_path: Path,
 ) -> None:
+    (tmp_path / ".env").write_text("SEGBOT_TELEGRAM_API_BASE=http://127.0.0.1:9\n")
     process = await asyncio.create_subprocess_exec(
         SEGBOT,
         "demo",
         cwd=tmp_path,
-        env={"PATH": "", "COLUMNS": "80", "HOME": str(tmp_path)},
+        env={
+            "PATH": "",
+            "COLUMNS": "80",
+            "HOME": str(tmp_path),
+            "SEGBOT_RATE_LIMIT": "abc",
+            "SEGBOT_REDIS_URL": "redis://127.0.0.1:9/7",  # nothing listens there
+            "SEGBOT_DATABASE_URL": "postgresql://u@127.0.0.1:9/x",
+            "SEGBOT_CONFIG": str(tmp_path / "missing.yaml"),
+        },
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
