@@ -225,7 +225,7 @@ class LanguageMiddleware(BaseMiddleware):
         code = None
         if isinstance(user, User):
             session: AsyncSession = data["session"]
-            stored = (
+            row = (
                 await session.execute(
                     select(
                         Subscriber.language_code,
@@ -233,11 +233,7 @@ class LanguageMiddleware(BaseMiddleware):
                     ).where(Subscriber.telegram_id == user.id)
                 )
             ).first()
-            chosen = stored is not None and stored[1] is True
-            code = (
-                stored[0]
-                if stored is not None and (chosen or not user.language_code)
-                else user.language_code
-            )
+            stored, chosen = (None, False) if row is None else row
+            code = stored if chosen or not user.language_code else user.language_code
         data["t"] = self._texts.for_language(code)
         return await handler(event, data)

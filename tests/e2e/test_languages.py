@@ -30,7 +30,7 @@ async def test_a_new_app_language_is_spoken_at_once_until_they_choose_one(
     await emulator.send_text(USER, "/start")
     again = (await emulator.wait_for_messages(USER, count=3))[-1]
     assert again.text is not None
-    assert again.text.startswith("Вы уже подписаны")
+    assert again.text.startswith("Вы уже подписаны"), again.text
 
     await emulator.send_text(USER, "/language")
     menu = (await emulator.wait_for_messages(USER, count=4))[-1]
