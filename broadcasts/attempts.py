@@ -218,17 +218,28 @@ class Attempts:
             pending.marked = await self._marks.mark(delivery_id)
 
     async def _request(self, message: OutgoingMessage, send: Send) -> Outcome | TimedOut:
+        """The message's request, given `send_timeout` in all. Past it, the outcome is
+        unknown if the request was written (it may have arrived); if it never was (it
+        waited for its file's first upload, or for a connection), it did not go."""
         timeout = self._rules.send_timeout
-        written = partial(self._budget.went_out, send)
+        written = False
+
+        def went_out() -> None:
+            nonlocal written
+            written = True
+            self._budget.went_out(send)
+
         try:
             async with asyncio.timeout(timeout) as deadline:
-                outcome = await self._messenger.send(message, on_written=written)
+                outcome = await self._messenger.send(message, on_written=went_out)
         except TimeoutError:
-            return TimedOut(timeout)
+            return _past_deadline(timeout, written=written)
         finally:
             self._budget.unwritten(send)  # unless written: then it changes nothing
         # The messenger may answer the deadline's cancellation with its own no answer.
-        return TimedOut(timeout) if deadline.expired() and isinstance(outcome, Unknown) else outcome
+        if deadline.expired() and isinstance(outcome, Unknown):
+            return _past_deadline(timeout, written=written)
+        return outcome
 
     def _log(self, delivery_id: int, outcome: Outcome | TimedOut, attempts: int) -> None:
         """One line per fault (bursts summarised); 403s are counted when the run ends."""
@@ -255,6 +266,12 @@ class Attempts:
         elif isinstance(outcome, Rejected | ChatNotFound):
             why = outcome.description if isinstance(outcome, Rejected) else "chat not found"
             self._faults.note("refusals", warning, f"delivery {delivery_id} refused: {why}")
+
+
+def _past_deadline(timeout: float, *, written: bool) -> TimedOut | TransientError:
+    if written:
+        return TimedOut(timeout)
+    return TransientError(f"not written within {timeout:g} s", sent=False)
 
 
 def _unanswered(outcome: TransientError | Unknown | TimedOut) -> str:

@@ -4,7 +4,7 @@ costing only what was in flight, a hung request holding up nobody else."""
 import asyncio
 import logging
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import timedelta
@@ -21,6 +21,7 @@ from broadcasts.links import read_token
 from broadcasts.messenger import (
     Blocked,
     ChatNotFound,
+    Outcome,
     OutgoingMessage,
     RetryAfter,
     TransientError,
@@ -258,6 +259,35 @@ async def test_a_hung_request_holds_only_its_own_permit_and_ends_unknown(
     )
     assert f"delivery {delivery_3}: no answer within 0.5 s" in caplog.text
     assert f"run {plan.run.id} finished: 19 sent, 0 blocked, 0 failed, 1 unknown" in caplog.text
+
+
+class SlowToWrite(FakeMessenger):
+    """Chat 3's first request waits past the send timeout before it is written (for a
+    connection, or for its file's first upload); every other request goes at once."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.held: list[int] = []
+
+    async def send(
+        self, message: OutgoingMessage, *, on_written: Callable[[], None] | None = None
+    ) -> Outcome:
+        if message.chat_id == 3 and not self.held:
+            self.held.append(message.chat_id)
+            await asyncio.sleep(60)  # cut short by the send timeout: nothing was written
+        return await super().send(message, on_written=on_written)
+
+
+async def test_a_request_never_written_within_the_timeout_goes_again_not_unknown(
+    session: AsyncSession, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    plan = await planned(session, 20)
+    messenger = SlowToWrite()
+    the_sender = sender(sessionmaker, messenger, send_timeout=0.5, transient_attempts=1)
+    assert await the_sender.deliver(plan.run.id) is BatchResult.FINISHED
+    assert messenger.held == [3]
+    assert await statuses(session, plan.run.id) == {DeliveryStatus.SENT: 20}
+    assert len(messenger.to(3)) == 1
 
 
 async def test_requests_in_flight_and_claims_are_bounded_whatever_the_rate(

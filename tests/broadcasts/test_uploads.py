@@ -46,6 +46,8 @@ class Platform:
         self, message: OutgoingMessage, *, on_written: Callable[[], None] | None = None
     ) -> Outcome:
         self.requests.append(message)
+        if on_written is not None:  # as the real one: once its request is on its way
+            on_written()
         if not any(item.local for item in message.media):
             return Sent(len(self.requests), tuple(item.ref for item in message.media))
         self.uploads += 1
