@@ -2,6 +2,9 @@
 handed over, and retried as its answers call for. Nothing here waits on another message:
 a slow answer holds up only its own.
 
+- A message whose subscriber's local clock is in the campaign's quiet hours when it sets
+  off (the run went on, or was resumed, into them) goes back in the queue until they end
+  (`Deferred`); the planner's `not_before` only saw the hour the run was planned at.
 - The mark (broadcasts/recorder.py `Marks`) is committed in the rate budget's `prepare`,
   before `take` returns; a message whose claim is no longer this sender's, whose
   subscriber left since the claim, or whose run stopped meanwhile, is not sent (`Unsent`,
@@ -23,12 +26,14 @@ import functools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from functools import partial
 
 from prometheus_client import Counter
 
 from broadcasts.compose import PreparedVariant, Recipient, compose
 from broadcasts.fault_log import FaultLog
+from broadcasts.local_time import after_quiet_hours, clock_time, zone
 from broadcasts.messenger import (
     ChatNotFound,
     Messenger,
@@ -41,10 +46,11 @@ from broadcasts.messenger import (
     refuses_the_bot,
 )
 from broadcasts.models import Campaign
-from broadcasts.outcomes import Final, Refused, TimedOut, Unrenderable, Unsent
+from broadcasts.outcomes import Deferred, Final, Refused, TimedOut, Unrenderable, Unsent
 from broadcasts.pacing import RateBudget, Send
 from broadcasts.recorder import Marks
 from broadcasts.templates import TemplateLimitError
+from core.clock import Clock
 from core.metrics import MESSAGES, RETRY_AFTER
 
 
@@ -112,8 +118,10 @@ class Attempts:
         ahead: asyncio.Semaphore,
         sending: Callable[[int], bool],
         faults: FaultLog,
+        clock: Clock,
     ) -> None:
         self._messenger = messenger
+        self._clock = clock
         self._budget = budget
         self._marks = marks
         self._rules = rules
@@ -127,6 +135,8 @@ class Attempts:
         caller holds one of `ahead`'s permits for it: given back once its slot is taken."""
         rules, delivery_id = self._rules, pending.recipient.delivery_id
         try:
+            if (until := self._quiet_until(pending)) is not None:
+                return Deferred(until)
             try:
                 message = compose(
                     pending.recipient,
@@ -197,6 +207,18 @@ class Attempts:
             async with self._ahead:
                 send = await self._take(pending, message.chat_id)
         return Refused() if pending.marked else Unsent()
+
+    def _quiet_until(self, pending: Pending) -> datetime | None:
+        """When the subscriber's quiet hours end, if they are on now (their timezone, else
+        the campaign's)."""
+        campaign = pending.campaign
+        if campaign.quiet_start is None or campaign.quiet_end is None:
+            return None
+        now = self._clock()
+        tz = zone(pending.recipient.context.timezone, campaign.timezone)
+        start, end = clock_time(campaign.quiet_start), clock_time(campaign.quiet_end)
+        until = after_quiet_hours(now, tz, start, end)
+        return until if until > now else None
 
     async def _take(self, pending: Pending, chat_id: int) -> Send | None:
         """Wait for a send slot, the message marked attempted meanwhile; the send if it

@@ -118,6 +118,13 @@ async def release(
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 
+async def defer(session: AsyncSession, until: dict[int, datetime], *, sender: str) -> None:
+    """Put `sender`'s unattempted claims back in the queue, each not before its time in
+    `until` (by delivery id); the caller commits."""
+    rows = [{"b_id": id_, "b_until": moment, "sender": sender} for id_, moment in until.items()]
+    await session.execute(_DEFER, rows)
+
+
 def of_sender(sender: str) -> ColumnElement[bool]:
     """The claims of one sender."""
     return Delivery.claimed_by == sender
@@ -249,3 +256,13 @@ _MARK = (
 _STILL_DUE = select(_COLUMNS.id).where(*_CLAIMS_GIVEN, _STILL_ACTIVE)
 _RELEASE_UNSENT = update(DELIVERIES).where(*_CLAIMS_GIVEN, _UNATTEMPTED).values(_QUEUED_AGAIN)
 _RELEASE_REFUSED = update(DELIVERIES).where(*_CLAIMS_GIVEN).values(_QUEUED_AGAIN)
+_DEFER = (
+    update(DELIVERIES)
+    .where(
+        _COLUMNS.id == bindparam("b_id"),
+        _COLUMNS.status == DeliveryStatus.SENDING,
+        _COLUMNS.claimed_by == bindparam("sender"),
+        _UNATTEMPTED,
+    )
+    .values({**_QUEUED_AGAIN, "not_before": bindparam("b_until")})
+)

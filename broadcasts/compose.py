@@ -226,8 +226,11 @@ async def recipients(
     their subscribers' template variables, in id order: those its templates may read (the
     rest keep their empty defaults), and as `segment` their target's label. Rows are read
     by position, through the session's connection: by name, and through the ORM, they
-    cost as much again as the statement itself."""
+    cost as much again as the statement itself. The timezone is read, too, when the
+    campaign has quiet hours: the sender checks them again as each message sets off."""
     reads = frozenset().union(*(variant.reads for variant in variants.values()))
+    if campaign.quiet_start is not None:
+        reads |= {"timezone"}
     connection = await session.connection()
     found = (await connection.execute(_recipients(reads), {"ids": list(delivery_ids)})).all()
     tags = {}

@@ -2,6 +2,7 @@
 (timed out, never sent, refused, unrenderable), as values the writer records."""
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from broadcasts.messenger import Outcome
 
@@ -25,6 +26,14 @@ class Refused:
 
 
 @dataclass(frozen=True, slots=True)
+class Deferred:
+    """Claimed while its subscriber's quiet hours are on (they began after the run was
+    planned, or the run was paused into them): back in the queue, not before `until`."""
+
+    until: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class Unrenderable:
     """Its template cannot be filled in for this subscriber: failed, never sent."""
 
@@ -32,7 +41,7 @@ class Unrenderable:
 
 
 Ended = Outcome | TimedOut | Unrenderable  # a final status (RetryAfter never ends one)
-Final = Ended | Unsent | Refused
+Final = Ended | Unsent | Refused | Deferred
 
 
 @dataclass(frozen=True, slots=True)

@@ -78,7 +78,7 @@ class Pipeline:
         )  # fmt: skip
         self._attempts = Attempts(
             messenger, budget, self._marks, rules,
-            ahead=self._ahead, sending=self._sending, faults=faults,
+            ahead=self._ahead, sending=self._sending, faults=faults, clock=clock,
         )  # fmt: skip
 
     def outstanding(self, run_id: int) -> int:

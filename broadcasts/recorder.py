@@ -28,10 +28,18 @@ from datetime import datetime
 from sqlalchemy import bindparam, insert, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from broadcasts.claims import DELIVERIES, mark_attempted, release, still_due
+from broadcasts.claims import DELIVERIES, defer, mark_attempted, release, still_due
 from broadcasts.messenger import Blocked, ChatNotFound, Rejected, Sent, TransientError
 from broadcasts.models import DeliveryStatus, Run
-from broadcasts.outcomes import Ended, Refused, Result, TimedOut, Unrenderable, Unsent
+from broadcasts.outcomes import (
+    Deferred,
+    Ended,
+    Refused,
+    Result,
+    TimedOut,
+    Unrenderable,
+    Unsent,
+)
 from core.clock import Clock
 from core.models import Event, EventType, Subscriber, SubscriberStatus
 
@@ -158,9 +166,15 @@ class Results:
         now = self._clock()
         finals: list[dict[str, object]] = []
         released: dict[tuple[int, bool, bool], list[int]] = {}  # run, paid, refused: ids
+        deferred: dict[int, datetime] = {}  # by delivery id: not before when
+        unpaid = Counter[int]()  # by run: paid claims back in the queue
         blocked: list[tuple[int, bool]] = []
         for result in batch:
             final = result.final
+            if isinstance(final, Deferred):
+                deferred[result.delivery_id] = final.until
+                unpaid[result.run_id] += result.paid
+                continue
             if isinstance(final, Unsent | Refused):
                 key = (result.run_id, result.paid, isinstance(final, Refused))
                 released.setdefault(key, []).append(result.delivery_id)
@@ -171,7 +185,8 @@ class Results:
         async with self._lock, self._sessionmaker() as session:
             if finals:
                 await session.execute(_FINISH, finals)
-            unpaid = Counter[int]()
+            if deferred:
+                await defer(session, deferred, sender=self._sender)
             for (run_id, paid, refused), ids in released.items():
                 back = await release(session, ids, sender=self._sender, attempted=refused)
                 if paid:

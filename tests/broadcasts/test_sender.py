@@ -7,7 +7,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -259,6 +259,34 @@ async def test_a_hung_request_holds_only_its_own_permit_and_ends_unknown(
     )
     assert f"delivery {delivery_3}: no answer within 0.5 s" in caplog.text
     assert f"run {plan.run.id} finished: 19 sent, 0 blocked, 0 failed, 1 unknown" in caplog.text
+
+
+async def test_a_run_going_on_into_quiet_hours_waits_until_they_end(
+    session: AsyncSession, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    """Planned at 20:30 in Madrid, before the quiet hours: the planner lets it go at once.
+    Still going at midnight (it was paused and resumed, or it is long), its messages go
+    back in the queue until 09:00 there."""
+    quiet = CAMPAIGN + 'timezone: Europe/Madrid\nquiet_hours: {start: "21:00", end: "09:00"}\n'
+    await add_subscribers(session, 5, first_id=1)
+    campaign = await campaign_from(session, quiet)
+    plan = await plan_run(session, campaign=campaign, now=datetime(2026, 11, 2, 19, 30, tzinfo=UTC))
+    assert plan.postponed == 0  # 20:30 in Madrid: nobody waits
+    now = datetime(2026, 11, 2, 23, 0, tzinfo=UTC)  # midnight in Madrid
+    messenger = FakeMessenger()
+    the_sender = Sender(sessionmaker, messenger, budget(), SETTINGS, clock=lambda: now)
+    assert await the_sender.deliver(plan.run.id) is BatchResult.WAITING
+    assert messenger.calls == []
+    waiting = await session.scalars(
+        select(Delivery.not_before)
+        .where(Delivery.run_id == plan.run.id)
+        .execution_options(populate_existing=True)
+    )
+    assert set(waiting.all()) == {datetime(2026, 11, 3, 8, 0, tzinfo=UTC)}  # 09:00 there
+    assert await statuses(session, plan.run.id) == {DeliveryStatus.QUEUED: 5}
+    now = datetime(2026, 11, 3, 8, 1, tzinfo=UTC)
+    assert await the_sender.deliver(plan.run.id) is BatchResult.FINISHED
+    assert await statuses(session, plan.run.id) == {DeliveryStatus.SENT: 5}
 
 
 class SlowToWrite(FakeMessenger):
