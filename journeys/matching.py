@@ -5,10 +5,14 @@ to each other on the same events.
 """
 
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, select, true
+from sqlalchemy import Boolean, ColumnElement, and_, exists, literal, select, true
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import aliased
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
 
 from core.models import Event
 from crm_sync.models import Customer, Order
@@ -57,18 +61,44 @@ def _texts(value: Any) -> list[str]:
     return [item for item in value if isinstance(item, str)] if isinstance(value, list) else []
 
 
-def happened_since_step(happening: Happening) -> ColumnElement[bool]:
+def happened_since_step(happening: Happening, *, within: timedelta) -> ColumnElement[bool]:
     """SQL, per enrolment: the subscriber did it at or after reaching their current step
-    (`step_since`)."""
+    (`step_since`), and no later than `within` after: what came after the wait ended (the
+    runner was down, or the journey paused, when it ended) came too late."""
     if happening.kind is Kind.PURCHASED:
-        return _purchased(happening.detail)  # type: ignore[arg-type]
+        return _purchased(happening.detail, within)  # type: ignore[arg-type]
     conditions = [
         Event.subscriber_id == Enrolment.subscriber_id,
         Event.type == EVENT_TYPES[happening.kind].value,
         Event.occurred_at >= Enrolment.step_since,
+        _NoLaterThan(Event.occurred_at, Enrolment.step_since, within),
         _payload_condition(happening),
     ]
     return exists().where(*conditions)
+
+
+class _NoLaterThan(FunctionElement[bool]):
+    """`moment <= start + span`, in each database's own date arithmetic (SQLite keeps
+    timestamps as text); `span` is bound as seconds."""
+
+    type = Boolean()
+    inherit_cache = True
+    name = "no_later_than"
+
+    def __init__(self, moment: Any, start: Any, span: timedelta) -> None:
+        super().__init__(moment, start, literal(span.total_seconds()))
+
+
+@compiles(_NoLaterThan, "sqlite")
+def _sqlite_no_later_than(element: _NoLaterThan, compiler: SQLCompiler, **kw: Any) -> str:
+    moment, start, seconds = (compiler.process(each, **kw) for each in element.clauses)
+    return f"julianday({moment}) <= julianday({start}) + {seconds} / 86400.0"
+
+
+@compiles(_NoLaterThan, "postgresql")
+def _postgresql_no_later_than(element: _NoLaterThan, compiler: SQLCompiler, **kw: Any) -> str:
+    moment, start, seconds = (compiler.process(each, **kw) for each in element.clauses)
+    return f"{moment} <= {start} + {seconds} * INTERVAL '1 second'"
 
 
 def _payload_condition(happening: Happening) -> ColumnElement[bool]:
@@ -99,11 +129,12 @@ def counted_orders() -> ColumnElement[bool]:
     return Order.counts_as_purchase & (Order.amount > 0)
 
 
-def _purchased(purchase: Purchased) -> ColumnElement[bool]:
+def _purchased(purchase: Purchased, within: timedelta) -> ColumnElement[bool]:
     conditions = [
         Customer.subscriber_id == Enrolment.subscriber_id,
         counted_orders(),
         Order.ordered_at >= Enrolment.step_since,
+        _NoLaterThan(Order.ordered_at, Enrolment.step_since, within),
     ]
     if purchase.over is not None:
         conditions.append(Order.amount > purchase.over)

@@ -105,7 +105,7 @@ async def _branch(context: StepContext) -> int:
         over = true()
     else:
         waited_for, within = _waiting(step)
-        holds = happened_since_step(waited_for)
+        holds = happened_since_step(waited_for, within=within)
         over = Enrolment.step_since <= now - within
     moved = 0
     for outcome, where, target in (

@@ -50,3 +50,22 @@ async def test_a_welcome_series_branches_on_the_click(world: Journeys) -> None:
         (enrolment,) = await world.enrolments(who)
         assert enrolment.status == "ended"
         assert enrolment.exit_reason == "completed"
+
+
+async def test_a_click_after_the_day_is_too_late_though_the_runner_was_down_then(
+    world: Journeys,
+) -> None:
+    """The runner is down as the day ends; the click comes after it and before the runner
+    is back: the wait went unanswered, so the nudge, not the thanks."""
+    await world.save(WELCOME)
+    ana = await world.subscribe(101)
+    bob = await world.subscribe(102)
+    await world.round()
+    world.clock.advance(hours=23)
+    await world.click(bob, step="hello")  # within the day
+    world.clock.advance(hours=4)
+    await world.click(ana, step="hello")  # a day and three hours after the message
+    world.clock.advance(hours=2)
+    await world.round()  # back
+    assert world.texts(101)[1:] == ["Did you see our new things?"]
+    assert world.texts(102)[1:] == ["Glad you liked it"]
