@@ -49,7 +49,7 @@ async def answer_question(
     options = [option for option in question.options if option.id in set(option_ids)]
     subscriber = await subscriber_of(session, telegram_id)
     if question.attribute is not None:
-        chosen = [option.id for option in options]
+        chosen = [option.stored for option in options]
         value: Any = chosen if question.multiple else (chosen[0] if chosen else None)
         if question.attribute in PROFILE_FIELDS:
             setattr(subscriber, question.attribute, value)

@@ -3,9 +3,10 @@ segbot.yaml (segbot ships `bot/default_quiz.yaml`).
 
 Each question has single- or multi-choice options. An answer can set an attribute
 (`attribute: age_band`; the names country, region, city and timezone set those profile
-fields) and add tags (`tags: [interest:sport]`). Texts are given per language
-(`{en: ..., es: ...}`, core.languages: a subscriber reads their own language's, else
-English, else the first) or as one string for all; none may be empty.
+fields, from one choice; an option stores its id, or its `value:`, which a timezone
+option must give as an IANA zone) and add tags (`tags: [interest:sport]`). Texts are
+given per language (`{en: ..., es: ...}`, core.languages: a subscriber reads their own
+language's, else English, else the first) or as one string for all; none may be empty.
 """
 
 import re
@@ -14,6 +15,7 @@ from typing import Annotated, Self
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from core.languages import NonBlankLocalized
+from core.zones import zone_or_none
 
 # Attributes that are columns of Subscriber rather than entries of its attributes JSON.
 PROFILE_FIELDS = frozenset({"country", "region", "city", "timezone"})
@@ -29,6 +31,13 @@ class Option(BaseModel):
     id: Annotated[str, Field(pattern=_ID)]
     label: Text
     tags: tuple[str, ...] = ()
+    # What choosing it stores in the question's attribute (default: the id), e.g. the IANA
+    # zone `Europe/Madrid` for `attribute: timezone`, which an id cannot spell.
+    value: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+
+    @property
+    def stored(self) -> str:
+        return self.value if self.value is not None else self.id
 
     @model_validator(mode="after")
     def _valid_tags(self) -> Self:
@@ -52,6 +61,23 @@ class Question(BaseModel):
         ids = [option.id for option in self.options]
         if len(ids) != len(set(ids)):
             raise ValueError(f"question {self.id!r}: option ids must be unique")
+        return self
+
+    @model_validator(mode="after")
+    def _profile_field_values(self) -> Self:
+        """A profile field holds one value, and `timezone` an IANA zone: quiet hours,
+        local-time sends and journey waits read it."""
+        if self.attribute not in PROFILE_FIELDS:
+            return self
+        if self.multiple:
+            raise ValueError(f"question {self.id!r}: {self.attribute} holds one answer")
+        if self.attribute == "timezone":
+            bad = [o.id for o in self.options if zone_or_none(o.stored) is None]
+            if bad:
+                raise ValueError(
+                    f"question {self.id!r}: options {bad} store no IANA time zone: give each "
+                    "its zone as `value:` (value: Europe/Madrid)"
+                )
         return self
 
     def option(self, option_id: str) -> Option | None:

@@ -246,14 +246,15 @@ def _chosen(query: CallbackQuery) -> frozenset[str]:
     return frozenset(chosen)
 
 
-def _stored_answer(subscriber: Subscriber, question: Question) -> set[object]:
-    """The option ids the subscriber's profile holds for the question."""
+def _stored_answer(subscriber: Subscriber, question: Question) -> set[str]:
+    """The ids of the options whose values the subscriber's profile holds for the question."""
     attribute = question.attribute or ""
     if attribute in PROFILE_FIELDS:
         value = getattr(subscriber, attribute)
     else:
         value = subscriber.attributes.get(attribute)
-    return set(value) if isinstance(value, list) else {value}
+    values = set(value) if isinstance(value, list) else {value}
+    return {option.id for option in question.options if option.stored in values}
 
 
 def _answered(question: Question, chosen: Collection[object], t: Translator) -> str:
