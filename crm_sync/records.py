@@ -8,6 +8,7 @@ E.164 form once per country and length).
 """
 
 import datetime as dt
+import re
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
@@ -261,12 +262,32 @@ def _timestamps(values: pd.Series, *, rules: RecordRules) -> tuple[pd.Series, pd
             )
     parsed, outside = _bounded(parsed)  # before a time zone moves one past what it holds
     if rules.timezone != "UTC":
-        naive = _written_without_offset(text, fmt) | ~by_format
+        naive = (_written_without_offset(text, fmt) | ~by_format) & ~_day_only(text, fmt)
         if naive.any():
             as_utc = parsed[naive].dt.tz_localize(None)
             parsed = parsed.copy()
             parsed[naive] = _localize(as_utc, rules.timezone)
     return parsed, outside
+
+
+# A date written without a time of day: 2025-03-09, 9/3/2025, 09.03.25.
+_DAY = re.compile(r"\d{4}-\d{1,2}-\d{1,2}|\d{1,2}[./-]\d{1,2}[./-]\d{2,4}")
+_TIME_DIRECTIVE = re.compile(r"%[HIMSfpXcTRrz]")
+
+
+def _day_only(text: pd.Series, fmt: str) -> pd.Series:
+    """The values that name a day and no time of it. A calendar day is that day in every
+    time zone, so it is kept as written (midnight UTC, as rules and templates read days),
+    not moved to the timezone's midnight, which is the day before in UTC east of it."""
+    if fmt != "ISO8601" and not _TIME_DIRECTIVE.search(fmt):
+        return pd.Series(True, index=text.index)
+    return text.map(_names_a_day_only).astype(bool)
+
+
+def _names_a_day_only(value: object) -> bool:
+    if isinstance(value, str):
+        return _DAY.fullmatch(value) is not None
+    return isinstance(value, dt.date) and not isinstance(value, dt.datetime)
 
 
 def _bounded(times: pd.Series) -> tuple[pd.Series, pd.Series]:

@@ -108,12 +108,30 @@ def test_day_first_dates_read_in_any_of_the_usual_forms_and_iso_still_reads() ->
         rules=rules,
     )
     assert [str(value) for value in parsed] == [
-        "2025-12-30 23:00:00+00:00",
+        "2025-12-31 00:00:00+00:00",  # a day alone is that day, in any zone
         "2026-02-01 13:30:00+00:00",
         "2025-12-31 13:30:59+00:00",
-        "2026-06-30 22:00:00+00:00",
+        "2026-07-01 00:00:00+00:00",
         "NaT",  # month 31: not day first
     ]
+
+
+def test_a_day_without_a_time_stays_that_day_east_of_utc() -> None:
+    """At Madrid's midnight it would be the day before in UTC, where rules and templates
+    read days: `last_purchase before 2024-02-29` held for an order of that day, and its
+    message said it was bought on 28 February."""
+    rules = RecordRules(timezone="Europe/Madrid")
+    written = ["2024-02-29", "2024-02-29 00:30", "2024-02-29T00:30+01:00"]
+    parsed = parse_timestamps(pd.Series(written), rules=rules)
+    assert [value.date().isoformat() for value in parsed] == [
+        "2024-02-29",
+        "2024-02-28",  # a time of day: Madrid's, 23:30 UTC
+        "2024-02-28",
+    ]
+    by_format = parse_timestamps(
+        pd.Series(["20240229"]), rules=RecordRules(timezone="Europe/Madrid", date_format="%Y%m%d")
+    )
+    assert str(by_format[0]) == "2024-02-29 00:00:00+00:00"
 
 
 @pytest.mark.parametrize(
