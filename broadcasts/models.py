@@ -3,7 +3,7 @@ message variants, runs (one per send of a campaign), the outbox of deliveries an
 heartbeats of the senders working through it."""
 
 import enum
-from datetime import datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -23,6 +23,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from broadcasts.crontab import CRON_LENGTH
 from core.db import Base, BigIntId, text_enum
+from core.zones import zone_or_none
 
 
 class Link(Base):
@@ -122,7 +123,7 @@ class Campaign(Base):
     stars_budget: Mapped[int | None] = mapped_column(Integer)
     schedule_kind: Mapped[ScheduleKind] = mapped_column(text_enum(ScheduleKind))
     schedule_timezone: Mapped[str] = mapped_column(String(64), default="UTC")  # of cron, at
-    run_at: Mapped[datetime | None]  # AT; LOCAL, BEST_HOUR: the day (its date in `timezone`)
+    run_at: Mapped[datetime | None]  # AT; LOCAL, BEST_HOUR: the day's midnight (schedule_day)
     cron: Mapped[str | None] = mapped_column(String(CRON_LENGTH))
     local_time: Mapped[str | None] = mapped_column(String(5))  # LOCAL: "HH:MM"
     grace_minutes: Mapped[int] = mapped_column(Integer, default=60)
@@ -136,6 +137,19 @@ class Campaign(Base):
         order_by="CampaignTarget.position",
         lazy="selectin",
     )
+
+    @property
+    def schedule_day(self) -> date | None:
+        """The day a LOCAL or BEST_HOUR schedule sends on (see `schedule_day`)."""
+        return schedule_day(self.schedule_kind, self.run_at, self.schedule_timezone)
+
+
+def schedule_day(kind: ScheduleKind, run_at: datetime | None, timezone: str) -> date | None:
+    """The day a LOCAL or BEST_HOUR schedule sends on: `run_at` is its midnight in the
+    schedule's `timezone` (its run starts earlier, where that day comes first)."""
+    if run_at is None or kind not in (ScheduleKind.LOCAL, ScheduleKind.BEST_HOUR):
+        return None
+    return run_at.astimezone(zone_or_none(timezone) or UTC).date()
 
 
 class CampaignTarget(Base):

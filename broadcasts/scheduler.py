@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from broadcasts import crontab
 from broadcasts.config import DEFAULT_BEST_HOUR, BestHourConfig
-from broadcasts.local_time import local_run_start, zone
+from broadcasts.local_time import local_run_start
 from broadcasts.models import Campaign, CampaignStatus, Run, RunStatus, ScheduleKind
 from broadcasts.planner import plan_run
 from broadcasts.schedule_spec import grace, missed
@@ -57,9 +57,9 @@ def start_instant(campaign: Campaign) -> datetime | None:
         return campaign.created_at
     if campaign.schedule_kind is ScheduleKind.AT:
         return campaign.run_at
-    if campaign.run_at is None:
+    day = campaign.schedule_day
+    if day is None:
         return None
-    day = campaign.run_at.astimezone(zone(campaign.schedule_timezone, "UTC")).date()
     if campaign.schedule_kind is ScheduleKind.LOCAL and campaign.local_time:
         return local_run_start(day, campaign.local_time)
     if campaign.schedule_kind is ScheduleKind.BEST_HOUR:

@@ -138,10 +138,10 @@ def _schedule(campaign: Campaign) -> str:
     kind = campaign.schedule_kind.value
     if campaign.cron:
         return f"cron {campaign.cron} ({campaign.schedule_timezone})"
-    if campaign.local_time and campaign.run_at:
-        return f"local {campaign.local_time} on {campaign.run_at.date()}"
-    if campaign.schedule_kind is ScheduleKind.BEST_HOUR and campaign.run_at:
-        return f"best hour on {campaign.run_at.date()}"
+    if campaign.local_time and campaign.schedule_day:
+        return f"local {campaign.local_time} on {campaign.schedule_day}"
+    if campaign.schedule_kind is ScheduleKind.BEST_HOUR and campaign.schedule_day:
+        return f"best hour on {campaign.schedule_day}"
     if campaign.run_at:
         return f"at {campaign.run_at:%Y-%m-%d %H:%M} UTC"
     return kind

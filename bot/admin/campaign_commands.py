@@ -62,10 +62,10 @@ class View:
 def schedule_text(campaign: Campaign) -> str:
     if campaign.cron:
         return f"every {campaign.cron} ({campaign.schedule_timezone})"
-    if campaign.local_time and campaign.run_at:
-        return f"{campaign.run_at:%Y-%m-%d} at {campaign.local_time} local time"
-    if campaign.schedule_kind.value == "best_hour" and campaign.run_at:
-        return f"{campaign.run_at:%Y-%m-%d} at each audience's best hour"
+    if campaign.local_time and campaign.schedule_day:
+        return f"{campaign.schedule_day} at {campaign.local_time} local time"
+    if campaign.schedule_kind.value == "best_hour" and campaign.schedule_day:
+        return f"{campaign.schedule_day} at each audience's best hour"
     if campaign.run_at:
         return f"at {campaign.run_at:%Y-%m-%d %H:%M} UTC"
     return campaign.schedule_kind.value

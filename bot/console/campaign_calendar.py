@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from broadcasts.campaigns import list_campaigns
 from broadcasts.local_time import zone
-from broadcasts.models import Campaign, CampaignStatus, Run, ScheduleKind
+from broadcasts.models import Campaign, CampaignStatus, Run, ScheduleKind, schedule_day
 from broadcasts.scheduler import cron_trigger
 
 MONTH_FORMAT = "%Y-%m"
@@ -96,13 +96,22 @@ async def _run_days(session: AsyncSession, *, start: date, end: date) -> dict[in
     since = datetime.combine(start - timedelta(days=1), time(), tzinfo=UTC)
     until = datetime.combine(end + timedelta(days=2), time(), tzinfo=UTC)
     rows = await session.execute(
-        select(Run.campaign_id, Run.scheduled_for, Campaign.schedule_timezone)
+        select(
+            Run.campaign_id,
+            Run.scheduled_for,
+            Campaign.schedule_kind,
+            Campaign.run_at,
+            Campaign.schedule_timezone,
+        )
         .join(Campaign, Campaign.id == Run.campaign_id)
         .where(Run.scheduled_for >= since, Run.scheduled_for < until)
     )
     days: dict[int, set[date]] = defaultdict(set)
-    for campaign_id, moment, timezone in rows.all():
-        day = moment.astimezone(zone(timezone, "UTC")).date()
+    for campaign_id, moment, kind, run_at, timezone in rows.all():
+        # A local-time run starts the day before in UTC+14: its day is the schedule's.
+        day = (
+            schedule_day(kind, run_at, timezone) or moment.astimezone(zone(timezone, "UTC")).date()
+        )
         if start <= day <= end:
             days[campaign_id].add(day)
     return days

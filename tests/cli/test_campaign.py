@@ -235,3 +235,17 @@ async def test_show_cuts_a_long_text_at_a_word_and_says_so(
     shown = await invoke(runner, app, "show", "autumn")
     assert shown.exit_code == 0, shown.output
     assert "[text] Our autumn collection is here with coats, boots, scarves …" in shown.stdout
+
+
+async def test_a_local_time_schedule_is_listed_on_its_own_day_east_of_utc(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    """Its day begins at 23:00 UTC the day before in Madrid; it is listed on its own."""
+    text = (
+        "name: morning\ndefault: {text: Hi}\n"
+        "schedule: {local: '09:00', day: 2027-06-20, timezone: Europe/Madrid}\n"
+    )
+    created = await invoke(runner, app, "create", campaign_file(tmp_path, text))
+    assert created.exit_code == 0, created.output
+    listed = await invoke(runner, app, "list")
+    assert "local 09:00 on 2027-06-20" in listed.output
