@@ -10,7 +10,8 @@ a slow answer holds up only its own.
   subscriber left since the claim, or whose run stopped meanwhile, is not sent (`Unsent`,
   or `Refused` once marked: it never left). Before each retry that is checked again.
 - The request has `send_timeout`; past it the outcome is `TimedOut` (it went out, so it
-  may have arrived: `unknown`).
+  may have arrived: `unknown`), unless it was never written (it waited for its file's
+  first upload, or for a connection): then it goes again, no attempt spent.
 - 429: every send pauses for retry_after (the budget is shared) and the message goes
   again, up to `flood_attempts` times, then back in the queue. 5xx and connections that
   never opened: retried `transient_attempts` times with backoff, then failed.
