@@ -54,11 +54,14 @@ async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
 
 async def make_ready(engine: AsyncEngine, *, upgrade_in_place: bool) -> None:
     """Before a command uses the database: migrate it (SQLite, the one-process default), or
-    insist it is already at the latest revision (PostgreSQL is migrated by an operator)."""
-    if upgrade_in_place:
-        await upgrade(engine)
-        return
+    insist it is already at the latest revision (PostgreSQL is migrated by an operator).
+    A database already at the latest revision is only read: a migration's write lock,
+    taken by every command, would queue a report or a search behind the bot's writes."""
     current, head = await current_revision(engine), head_revision()
+    if upgrade_in_place:
+        if current != head:
+            await upgrade(engine)
+        return
     if current is not None and current not in revisions():
         raise ConfigError(_newer(current))
     if current != head:

@@ -19,6 +19,7 @@ from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.pool import QueuePool
 
+import migrations
 from core.db import SQLITE_BUSY_TIMEOUT_MS, SQLITE_POOL_TIMEOUT_S
 from crm_sync.models import Customer
 from tests.polling import until
@@ -140,3 +141,20 @@ def _write_lock_free(path: str) -> bool:
     finally:
         connection.close()
     return True
+
+
+async def test_a_command_that_only_reads_runs_while_another_process_writes(
+    engine: AsyncEngine,
+) -> None:
+    """Getting a database already at the latest revision ready takes no write lock: a
+    report or a search beside a busy bot does not queue behind its writes."""
+    path = engine.url.database
+    assert path is not None
+    writer = sqlite3.connect(path, isolation_level=None)
+    try:
+        writer.execute("BEGIN IMMEDIATE")  # another process, writing
+        async with asyncio.timeout(10):  # the busy timeout is 30 s
+            await migrations.make_ready(engine, upgrade_in_place=True)
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
