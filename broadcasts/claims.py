@@ -36,6 +36,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from broadcasts.models import Delivery, DeliveryStatus, Run, RunStatus, SenderBeat
+from core.clock import Clock
 from core.db import upsert
 from core.id_lists import among, id_list
 from core.models import Subscriber, SubscriberStatus
@@ -173,10 +174,16 @@ async def settle(session: AsyncSession, claims: ColumnElement[bool]) -> Settled:
     return Settled(int(unknown.rowcount), int(requeued.rowcount))  # type: ignore[attr-defined]
 
 
-async def beat(session: AsyncSession, *, sender: str, now: datetime) -> None:
-    """`sender` is alive; commits."""
+async def beat(session: AsyncSession, *, sender: str, clock: Clock) -> datetime:
+    """`sender` is alive; commits; returns the beat's time. The time is read once the
+    database lets the beat in: on SQLite a write first waits for the write lock (up to
+    30 s behind a long import), and a beat timed before that wait would be stale when it
+    lands, so others would take the sender for stopped and settle its claims."""
+    await session.execute(delete(SenderBeat).where(SenderBeat.id == sender))  # in: locked
+    now = clock()
     await upsert(session, SenderBeat, [{"id": sender, "beat_at": now}], key=["id"])
     await session.commit()
+    return now
 
 
 async def forget_stopped(session: AsyncSession, *, now: datetime) -> None:

@@ -82,7 +82,7 @@ class DeliveryWorker:
         me = self._sender.id
         logger.info("broadcast sender %s starting", me)
         async with self._sessionmaker() as session:
-            await beat(session, sender=me, now=self._clock())  # before claiming anything
+            await beat(session, sender=me, clock=self._clock)  # before claiming anything
             stopped = true() if self._exclusive else of_stopped_senders(self._clock(), but=me)
             _log_settled("left by a stop", await settle(session, stopped | of_sender(me)))
         beating = asyncio.create_task(self._keep_beating())
@@ -105,8 +105,7 @@ class DeliveryWorker:
             await asyncio.sleep(BEAT_SECONDS)
             try:
                 async with self._sessionmaker() as session:
-                    now = self._clock()
-                    await beat(session, sender=self._sender.id, now=now)
+                    now = await beat(session, sender=self._sender.id, clock=self._clock)
                     stopped = of_stopped_senders(now, but=self._sender.id)
                     _log_settled("of a stopped sender", await settle(session, stopped))
                     await forget_stopped(session, now=now)

@@ -162,7 +162,7 @@ async def _send_here(
     async with TelegramMessenger.from_settings(settings) as messenger:
         sender = Sender(sessionmaker, messenger, budget, sender_settings)
         async with sessionmaker() as session:
-            await beat(session, sender=sender.id, now=utcnow())
+            await beat(session, sender=sender.id, clock=utcnow)
         beating = asyncio.create_task(_keep_beating(sessionmaker, sender.id))
         try:
             with _progress_bar(how.err, "sending") as show:
@@ -191,7 +191,7 @@ async def _keep_beating(sessionmaker: async_sessionmaker[AsyncSession], sender: 
     while True:
         await asyncio.sleep(BEAT_SECONDS)
         async with sessionmaker() as session:
-            await beat(session, sender=sender, now=utcnow())
+            await beat(session, sender=sender, clock=utcnow)
 
 
 async def _watch(sessionmaker: async_sessionmaker[AsyncSession], run_id: int, show: Show) -> None:

@@ -202,7 +202,7 @@ async def test_a_sender_that_stops_is_noticed_and_send_now_carries_the_run_on(
     async def beat_until_the_run_starts() -> None:
         async with sessionmaker() as beating:
             while not await runs(beating):
-                await beat(beating, sender="elsewhere", now=utcnow())
+                await beat(beating, sender="elsewhere", clock=utcnow)
                 await asyncio.sleep(0.2)
             await beating.execute(
                 update(SenderBeat).values(beat_at=utcnow() - STALE_AFTER - timedelta(seconds=1))

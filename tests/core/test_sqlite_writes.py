@@ -20,6 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.pool import QueuePool
 
 import migrations
+from broadcasts.claims import beat
+from broadcasts.models import SenderBeat
 from core.db import SQLITE_BUSY_TIMEOUT_MS, SQLITE_POOL_TIMEOUT_S
 from crm_sync.models import Customer
 from tests.polling import until
@@ -158,3 +160,25 @@ async def test_a_command_that_only_reads_runs_while_another_process_writes(
     finally:
         writer.execute("ROLLBACK")
         writer.close()
+
+
+async def test_a_sender_beat_that_waited_for_the_lock_is_timed_when_it_lands(
+    engine: AsyncEngine, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    """A heartbeat timed before its wait for the write lock would land stale, and other
+    processes would take a live sender for stopped."""
+    path = engine.url.database
+    assert path is not None
+    writer = sqlite3.connect(path, isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")  # a long write elsewhere (an import's batch)
+    asked = datetime.now(UTC)
+    async with sessionmaker() as session:
+        beating = asyncio.create_task(beat(session, sender="s1", clock=lambda: datetime.now(UTC)))
+        await asyncio.sleep(1.0)
+        released = datetime.now(UTC)
+        writer.execute("ROLLBACK")
+        writer.close()
+        landed = await beating
+    assert landed >= released > asked
+    async with sessionmaker() as session:
+        assert await session.scalar(select(SenderBeat.beat_at)) == landed
