@@ -21,6 +21,7 @@ from sqlalchemy import (
     Float,
     Select,
     SQLColumnExpression,
+    String,
     Subquery,
     and_,
     false,
@@ -30,6 +31,9 @@ from sqlalchemy import (
     or_,
     select,
 )
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
 
 from core.models import Subscriber, SubscriberStatus
 from segments.rules.comparison import compare, day_start
@@ -302,16 +306,40 @@ def _test(column: SQLColumnExpression[Any], op: Op, value: Any) -> ColumnElement
 
 
 def _speaks(column: SQLColumnExpression[Any], value: Value) -> ColumnElement[bool]:
-    """`lang = es` in SQL, as comparison.speaks says: es in any region, es-mx only itself."""
+    """`lang = es` in SQL, as comparison.speaks says: es in any region, es-mx only itself.
+    Two list parameters whatever the length of an `in` list (an OR per code would be past
+    SQLite's depth at the list's longest)."""
+    given = value if isinstance(value, tuple) else (value,)
+    wanted = [each.lower() for each in given if isinstance(each, str)]  # no number is a code
+    exact = [each for each in wanted if "-" in each]
+    languages = [each for each in wanted if "-" not in each]
     code = func.lower(column)
-    tests = [
-        code == each.lower()
-        if "-" in each
-        else or_(code == each.lower(), code.startswith(each.lower() + "-", autoescape=True))
-        for each in (value if isinstance(value, tuple) else (value,))
-        if isinstance(each, str)
-    ]
+    tests = [in_values(code, exact)] if exact else []
+    if languages:
+        tests.append(in_values(_PrimarySubtag(code), languages))
     return and_(column.is_not(None), or_(false(), *tests))
+
+
+class _PrimarySubtag(FunctionElement[str]):
+    """A language tag's language: what comes before its first `-` (`es-mx`: `es`)."""
+
+    type = String()
+    inherit_cache = True
+    name = "primary_subtag"
+
+
+@compiles(_PrimarySubtag, "sqlite")
+def _sqlite_primary(element: _PrimarySubtag, compiler: SQLCompiler, **kw: Any) -> str:
+    code = compiler.process(element.clauses, **kw)
+    return (
+        f"CASE WHEN instr({code}, '-') > 0 THEN substr({code}, 1, instr({code}, '-') - 1) "
+        f"ELSE {code} END"
+    )
+
+
+@compiles(_PrimarySubtag, "postgresql")
+def _postgresql_primary(element: _PrimarySubtag, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"split_part({compiler.process(element.clauses, **kw)}, '-', 1)"
 
 
 def _names_in(rule: Condition) -> tuple[str, ...]:
