@@ -48,11 +48,12 @@ async def shop_history(session: AsyncSession) -> None:
 
 
 async def test_orders_waiting_for_their_link_become_purchases_once_linked(
-    session: AsyncSession, sessionmaker: async_sessionmaker[AsyncSession]
+    sessionmaker: async_sessionmaker[AsyncSession],
 ) -> None:
-    await begin_feeds(session, NOW)  # journeys follow the orders from here
-    await session.commit()
-    await shop_history(session)
+    async with sessionmaker() as session:
+        await begin_feeds(session, NOW)  # journeys follow the orders from here
+        await session.commit()
+        await shop_history(session)
     clock = FakeClock(NOW)
     _, orders = journey_feeds()
     purchases = Purchases(orders, clock=clock)
@@ -60,13 +61,13 @@ async def test_orders_waiting_for_their_link_become_purchases_once_linked(
     assert (read, bought) == (UNLINKED, [])
     assert await purchases.read(sessionmaker, limit=10) == (0, [])  # all still unlinked
 
-    subscriber = Subscriber(telegram_id=77, chat_id=77, subscribed_at=NOW, last_seen_at=NOW)
-    session.add(subscriber)
-    await session.flush()
-    await session.execute(
-        update(Customer).where(Customer.external_id == "c1000").values(subscriber_id=subscriber.id)
-    )
-    await session.commit()
+    async with sessionmaker() as session:
+        subscriber = Subscriber(telegram_id=77, chat_id=77, subscribed_at=NOW, last_seen_at=NOW)
+        session.add(subscriber)
+        await session.flush()
+        linked = update(Customer).where(Customer.external_id == "c1000")
+        await session.execute(linked.values(subscriber_id=subscriber.id))
+        await session.commit()
     assert await purchases.read(sessionmaker, limit=10) == (0, [])  # looked at now and then
     clock.advance(seconds=RECHECK.total_seconds())
     read, bought = await purchases.read(sessionmaker, limit=10)
