@@ -10,12 +10,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.models import Subscriber
 from crm_sync.models import Customer, Order
-from journeys.feed import begin_feeds, journey_feeds
+from journeys.feed import journey_feeds
 from journeys.purchases import CHUNK, RECHECK, Purchases
 from tests.journeys.harness import FakeClock
 
 NOW = datetime(2026, 11, 2, 12, 0, tzinfo=UTC)
 UNLINKED = 3 * CHUNK + 7  # statements of CHUNK ids each, and a short one
+CHAT = 987_654_321  # nobody else's, nor are the customers' source and ids
 
 
 async def shop_history(session: AsyncSession) -> None:
@@ -24,7 +25,7 @@ async def shop_history(session: AsyncSession) -> None:
     await session.execute(
         insert(Customer),
         [
-            {"source": "shop", "external_id": f"c{n}", "attributes": {}, **stamps}
+            {"source": "history", "external_id": f"c{n}", "attributes": {}, **stamps}
             for n in range(UNLINKED)
         ],
     )
@@ -34,7 +35,7 @@ async def shop_history(session: AsyncSession) -> None:
         insert(Order),
         [
             {
-                "source": "shop",
+                "source": "history",
                 "external_id": f"o{n}",
                 "customer_id": ids[f"c{n}"],
                 "ordered_at": NOW,
@@ -50,19 +51,20 @@ async def shop_history(session: AsyncSession) -> None:
 async def test_orders_waiting_for_their_link_become_purchases_once_linked(
     sessionmaker: async_sessionmaker[AsyncSession],
 ) -> None:
-    async with sessionmaker() as session:
-        await begin_feeds(session, NOW)  # journeys follow the orders from here
-        await session.commit()
-        await shop_history(session)
     clock = FakeClock(NOW)
     _, orders = journey_feeds()
     purchases = Purchases(orders, clock=clock)
+    assert await purchases.read(sessionmaker, limit=10) == (0, [])  # follows from here on
+    async with sessionmaker() as session:
+        await shop_history(session)
     read, bought = await purchases.read(sessionmaker, limit=UNLINKED + 10)
     assert (read, bought) == (UNLINKED, [])
     assert await purchases.read(sessionmaker, limit=10) == (0, [])  # all still unlinked
 
     async with sessionmaker() as session:
-        subscriber = Subscriber(telegram_id=77, chat_id=77, subscribed_at=NOW, last_seen_at=NOW)
+        subscriber = Subscriber(
+            telegram_id=987_654_321, chat_id=987_654_321, subscribed_at=NOW, last_seen_at=NOW
+        )
         session.add(subscriber)
         await session.flush()
         linked = update(Customer).where(Customer.external_id == "c1000")
