@@ -7,8 +7,10 @@ one lookup per row (on PostgreSQL with a row lock): about a quarter of what SQLi
 insert an order. An index built once over the rows loaded (a sort), or a foreign key
 checked once for all of them (a join), costs a fraction of that. So a stream that starts
 writing a table holding no row at all (a first import) sets aside the table's non-unique
-indexes and its foreign keys, and puts them back when the stream ends, an error
-included. The unique indexes stay: the sync looks rows up by them.
+indexes and its foreign keys, and puts them back when the stream ends, an error or a
+cancellation (segbot stopping, Ctrl-C) included: every query on those tables would
+otherwise scan them until the next sync. The unique indexes stay: the sync looks rows up
+by them.
 
 The rows a sync writes hold by construction (an order is stored with the customer its
 join found). On PostgreSQL a foreign key put back is checked over every row all the
@@ -60,8 +62,8 @@ async def filling(session: AsyncSession, table: Table) -> AsyncIterator[None]:
         return
     try:
         yield
-    except Exception:
-        await session.rollback()  # the batch in flight is lost anyway; the indexes must not be
+    except BaseException:  # cancelled too: the batch in flight is lost, the indexes must not be
+        await session.rollback()
         try:
             await restore(session, [table])
         except Exception:  # the error in flight is the one to report; the next run restores

@@ -1,8 +1,9 @@
 """A first import sets the tables' secondary indexes and foreign keys aside (SQLite: its
 connection stops checking the keys) and puts them back: when it succeeds, when it fails
-part way, and at the next run when its process died in between. A table another
-transaction is reading keeps them."""
+or is stopped part way, and at the next run when its process died in between. A table
+another transaction is reading keeps them."""
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -78,6 +79,21 @@ class FailsAfterOneBatch:
             raise SourceError("the disk went away")
 
 
+class HangsAfterOneBatch:
+    """The files connector, whose source stops answering after the first batch of orders."""
+
+    def __init__(self, inner: FilesConnector) -> None:
+        self.inner = inner
+        self.name, self.streams, self.check = inner.name, inner.streams, inner.check
+        self.hanging = asyncio.Event()
+
+    async def batches(self, stream: Stream, cursor: Cursor | None) -> AsyncIterator[Batch]:
+        async for batch in self.inner.batches(stream, cursor):
+            yield batch
+            self.hanging.set()
+            await asyncio.Event().wait()
+
+
 async def test_a_first_import_puts_back_every_index_and_key(
     sessionmaker: async_sessionmaker[AsyncSession],
     session: AsyncSession,
@@ -98,6 +114,25 @@ async def test_a_first_import_that_fails_part_way_puts_them_back(
     summary = await run_sync(sessionmaker=sessionmaker, connector=connector, create_customers=True)
 
     assert (summary.status, summary.error) == ("failed", "the disk went away")
+    assert await session.scalar(select(func.count()).select_from(Order)) == 20
+    assert await schema(session) == DECLARED
+
+
+async def test_a_first_import_stopped_part_way_puts_them_back(
+    sessionmaker: async_sessionmaker[AsyncSession], session: AsyncSession, tmp_path: Path
+) -> None:
+    """segbot stopping (or Ctrl-C) cancels the sync: left aside until the next sync, every
+    query of customers by subscriber or of a customer's orders would scan the table."""
+    connector = HangsAfterOneBatch(shop(None, many_orders(tmp_path, 50), chunk_rows=20))
+    syncing = asyncio.create_task(
+        run_sync(sessionmaker=sessionmaker, connector=connector, create_customers=True)
+    )
+    await connector.hanging.wait()
+
+    syncing.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await syncing
+
     assert await session.scalar(select(func.count()).select_from(Order)) == 20
     assert await schema(session) == DECLARED
 
