@@ -1,12 +1,15 @@
 """Fixtures shared by every test: a migrated database (SQLite by default, PostgreSQL when
-SEGBOT_TEST_DATABASE_URL names one), emptied after each test, a clean environment, and
-Hypothesis without its time limit per example.
+SEGBOT_TEST_DATABASE_URL names one), emptied after each test, a clean environment,
+Hypothesis without its time limit per example, and where each asyncio task waits when a
+test is about to time out.
 
 `--database-tests-only` keeps only the tests that use that database (the `database_url`
 fixture, directly or through another): the PostgreSQL half of `make test` runs those, as
 the tests without a database do the same on either and ran in the SQLite half."""
 
+import asyncio
 import os
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -53,6 +56,26 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
         if name.startswith(ENV_PREFIX) and name != TEST_DATABASE_ENV:
             monkeypatch.delenv(name)
     monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture(autouse=True)
+async def stuck_tasks_shown(request: pytest.FixtureRequest) -> AsyncIterator[None]:
+    """Just before pytest-timeout fails the test, every asyncio task's stack on stderr:
+    its own dump shows threads, and an async test's thread only waits in the event loop."""
+    marker = request.node.get_closest_marker("timeout")
+    timeout = float(marker.args[0] if marker else request.config.getini("timeout") or 0)
+    if not timeout:
+        yield
+        return
+    showing = asyncio.get_running_loop().call_later(max(timeout - 5, 1), _show_tasks)
+    yield
+    showing.cancel()
+
+
+def _show_tasks() -> None:
+    for task in asyncio.all_tasks():
+        print(f"--- {task.get_name()}: {task.get_coro()!r}", file=sys.stderr)
+        task.print_stack(limit=12, file=sys.stderr)
 
 
 @pytest.fixture(scope="session")

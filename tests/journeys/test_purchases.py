@@ -62,9 +62,7 @@ async def test_orders_waiting_for_their_link_become_purchases_once_linked(
     assert await purchases.read(sessionmaker, limit=10) == (0, [])  # all still unlinked
 
     async with sessionmaker() as session:
-        subscriber = Subscriber(
-            telegram_id=987_654_321, chat_id=987_654_321, subscribed_at=NOW, last_seen_at=NOW
-        )
+        subscriber = Subscriber(telegram_id=CHAT, chat_id=CHAT, subscribed_at=NOW, last_seen_at=NOW)
         session.add(subscriber)
         await session.flush()
         linked = update(Customer).where(Customer.external_id == "c1000")
