@@ -3,7 +3,9 @@ react to what subscribers do within seconds and move people on when their steps 
 
 Each round: read what was logged and bought since the last round (journeys.feed; woken
 at once by the event log's listener when a batch of touches is committed in this
-process, else every `poll_seconds`), end the journeys of whoever stopped, convert those
+process, else every `poll_seconds`; at most `feed_batches` batches of each feed, so a
+backlog, such as a shop's history just imported, is read over rounds that each advance
+the due steps too, one after another), end the journeys of whoever stopped, convert those
 whose goal happened, enrol whom the triggers name (journeys.triggers, journeys.enrol),
 with the feeds' positions in the same transaction; move on wait_for steps whose
 happening just came; every `periodic_seconds` look for date, inactivity and RFM triggers
@@ -47,6 +49,7 @@ from segments.saved import saved_rules
 logger = logging.getLogger(__name__)
 
 FEED_BATCH = 1000  # rows read from a feed at once
+FEED_BATCHES = 10  # batches of each feed read in one round, at most
 RESTART_SECONDS = 5.0
 
 
@@ -60,12 +63,14 @@ class Round:
     converted: int = 0
     stopped: int = 0
     advanced: Advanced = field(default_factory=Advanced)
+    behind: bool = False  # a feed had more to read: the next round starts at once
 
     def __add__(self, other: "Round") -> "Round":
         return Round(
             self.events + other.events, self.orders + other.orders,
             self.entered + other.entered, self.converted + other.converted,
             self.stopped + other.stopped, self.advanced + other.advanced,
+            self.behind or other.behind,
         )  # fmt: skip
 
 
@@ -80,6 +85,7 @@ class JourneyRunner:
         rfm_segments: Collection[str] = DEFAULT_SEGMENT_MAP.names,
         poll_seconds: float = 0.5,
         periodic_seconds: float = 60.0,
+        feed_batches: int = FEED_BATCHES,
     ) -> None:
         self._sessionmaker = sessionmaker
         self._clock = clock
@@ -87,6 +93,7 @@ class JourneyRunner:
         self._on_queued = on_queued
         self._poll_seconds = poll_seconds
         self._periodic_seconds = periodic_seconds
+        self._feed_batches = feed_batches
         self.versions = Versions()
         self._unreadable: set[int] = set()  # versions said to be unreadable, said once
         self.engine = Engine(
@@ -109,7 +116,7 @@ class JourneyRunner:
         while True:
             self._wake.clear()  # what is heard from now on wakes the next round
             try:
-                await self.run_round()
+                done = await self.run_round()
             except Exception:
                 end_if_stopping(logger, "a journey round")
                 logger.exception("a journey round failed; again in %.0f s", RESTART_SECONDS)
@@ -117,7 +124,8 @@ class JourneyRunner:
                 self._purchases.feed.forget()
                 await asyncio.sleep(RESTART_SECONDS)
                 continue
-            await woken_within(self._wake, self._poll_seconds)
+            if not done.behind:
+                await woken_within(self._wake, self._poll_seconds)
 
     async def run_round(self) -> Round:
         """One round (see the module docstring)."""
@@ -135,7 +143,7 @@ class JourneyRunner:
 
     async def _follow_feeds(self) -> Round:
         total = Round()
-        while True:
+        for _ in range(self._feed_batches):
             journeys = await self._journeys()
             events = await self._events.read(self._sessionmaker, _events_query, limit=FEED_BATCH)
             orders, bought = await self._purchases.read(self._sessionmaker, limit=FEED_BATCH)
@@ -153,6 +161,7 @@ class JourneyRunner:
             total += Round(len(events), orders, entered, converted, stopped, woken)
             if len(events) < FEED_BATCH and orders < FEED_BATCH:
                 return total
+        return total + Round(behind=True)
 
     async def check_periodic(self) -> Entered:
         """Date, inactivity and RFM triggers of every live journey, since its last check."""

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from broadcasts.messenger import OutgoingMessage
@@ -166,6 +166,30 @@ class Journeys:
     async def deliveries(self) -> int:
         async with self.sessionmaker() as session:
             return int(await session.scalar(select(func.count()).select_from(Delivery)) or 0)
+
+
+async def shop_history(session: AsyncSession, count: int, *, at: datetime) -> None:
+    """`count` customers of the source "history", one order each, none linked to a
+    subscriber: a shop's history just imported; commits."""
+    stamps = {"created_at": at, "updated_at": at}
+    customers = [
+        {"source": "history", "external_id": f"c{n}", "attributes": {}, **stamps}
+        for n in range(count)
+    ]
+    await session.execute(insert(Customer), customers)
+    rows = await session.execute(
+        select(Customer.external_id, Customer.id).where(Customer.source == "history")
+    )
+    ids = dict(rows.all())
+    orders = [
+        {
+            "source": "history", "external_id": f"o{n}", "customer_id": ids[f"c{n}"],
+            "ordered_at": at, "amount": Decimal("20.00"), **stamps,
+        }
+        for n in range(count)
+    ]  # fmt: skip
+    await session.execute(insert(Order), orders)
+    await session.commit()
 
 
 def sent_to(messages: list[OutgoingMessage], chat_id: int) -> list[str]:
