@@ -25,6 +25,17 @@ from tests.broadcasts.test_sender import budget
 
 T0 = datetime(2026, 11, 2, 12, 0, tzinfo=UTC)  # a Monday, noon UTC
 SETTINGS = SenderSettings(public_url="http://bot.test", secret="test-secret")
+SERIES = """
+name: series
+trigger: subscribed
+steps:
+  - id: hello
+    send: {text: Hello}
+  - id: pause
+    wait: 1d
+  - id: later
+    send: {text: Later}
+"""  # a message on subscribing, another a day later
 
 
 @dataclass

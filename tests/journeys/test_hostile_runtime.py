@@ -21,7 +21,7 @@ from journeys.simulate import simulate
 from journeys.store import CLI_ACTOR, set_status
 from tests.broadcasts.audience import drop_segment
 from tests.cli.conftest import invoke
-from tests.journeys.harness import SETTINGS, Journeys
+from tests.journeys.harness import SERIES, SETTINGS, Journeys
 from tests.stopping import fail_when_cancelled, stop
 
 FOR_VIPS = """
@@ -56,19 +56,6 @@ async def test_an_entry_rule_naming_a_deleted_segment_keeps_no_other_journey_wai
 
     assert done.entered.entered == 1  # the welcome; nobody can enter vips
     assert world.texts(1) == ["Hi"]
-
-
-SERIES = """
-name: series
-trigger: subscribed
-steps:
-  - id: hello
-    send: {text: Hello}
-  - id: pause
-    wait: 1d
-  - id: later
-    send: {text: Later}
-"""
 
 
 async def test_a_stop_stamped_before_the_entry_still_ends_it(world: Journeys) -> None:

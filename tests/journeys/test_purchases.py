@@ -13,22 +13,11 @@ from crm_sync.models import Customer
 from journeys.feed import journey_feeds
 from journeys.purchases import CHUNK, RECHECK, Purchases
 from journeys.runner import FEED_BATCH, JourneyRunner
-from tests.journeys.harness import FakeClock, Journeys, shop_history
+from tests.journeys.harness import SERIES, FakeClock, Journeys, shop_history
 
 NOW = datetime(2026, 11, 2, 12, 0, tzinfo=UTC)
 UNLINKED = 3 * CHUNK + 7  # statements of CHUNK ids each, and a short one
 CHAT = 987_654_321  # nobody else's, nor are the customers' source and ids
-SERIES = """
-name: series
-trigger: subscribed
-steps:
-  - id: hello
-    send: {text: Hello}
-  - id: pause
-    wait: 1h
-  - id: later
-    send: {text: Later}
-"""
 
 
 async def test_orders_waiting_for_their_link_become_purchases_once_linked(
@@ -68,7 +57,7 @@ async def test_a_history_being_read_does_not_hold_up_the_steps_due(world: Journe
     await world.round()
     async with world.sessionmaker() as session:
         await shop_history(session, 3 * FEED_BATCH, at=world.clock())
-    world.clock.advance(hours=1)
+    world.clock.advance(days=1)
 
     first = await world.round()
 
