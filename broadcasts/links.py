@@ -34,6 +34,7 @@ from yarl import URL
 
 from broadcasts.click_filter import not_a_click
 from broadcasts.models import Link
+from core.db import upsert
 from core.erasure import is_erased
 from core.errors import SegbotError
 from core.models import Event, EventType, Subscriber
@@ -132,21 +133,16 @@ async def register_links(
     tags: Sequence[str] = (),
     now: datetime,
 ) -> dict[str, int]:
-    """The Link id of each URL for this campaign/content, created where missing; flushes."""
-    existing = await session.execute(
-        select(Link.url, Link.id).where(
-            Link.campaign == campaign, Link.content == content, Link.url.in_(set(urls))
-        )
-    )
-    ids: dict[str, int] = {url: link_id for url, link_id in existing.all()}  # noqa: C416
-    created = [
-        Link(url=url, campaign=campaign, content=content, tags=list(tags), created_at=now)
-        for url in dict.fromkeys(urls)
-        if url not in ids
-    ]
-    session.add_all(created)
-    await session.flush()
-    return ids | {link.url: link.id for link in created}
+    """The Link id of each URL for this campaign/content, created where missing (another
+    session creating the same at once is waited for, and its link is the one)."""
+    where = (Link.campaign == campaign, Link.content == content, Link.url.in_(set(urls)))
+    existing = dict((await session.execute(select(Link.url, Link.id).where(*where))).all())
+    row = {"campaign": campaign, "content": content, "tags": list(tags), "created_at": now}
+    missing = [{"url": url, **row} for url in dict.fromkeys(urls) if url not in existing]
+    if not missing:
+        return existing
+    await upsert(session, Link, missing, key=["campaign", "content", "url"], update=())
+    return dict((await session.execute(select(Link.url, Link.id).where(*where))).all())
 
 
 async def follow(

@@ -281,6 +281,23 @@ async def test_links_are_registered_once_per_campaign_and_content(session: Async
     assert other["https://b.example"] != first["https://b.example"]
 
 
+async def test_two_senders_preparing_one_campaign_at_once_share_its_links(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    """Scaled out, two senders may prepare the same run: the second to write must find
+    the first's links, not fail on them."""
+    urls = ["https://a.example", "https://b.example"]
+    async with sessionmaker() as first, sessionmaker() as second:
+        mine = await register_links(first, urls, campaign="bf", content="vip", now=NOW)
+        theirs = asyncio.create_task(
+            register_links(second, urls, campaign="bf", content="vip", now=NOW)
+        )
+        await asyncio.sleep(0.3)  # it has looked for them, and waits to write its own
+        await first.commit()
+        assert await theirs == mine
+        await second.commit()
+
+
 BROWSER = {"User-Agent": BROWSERS[0]}
 
 
