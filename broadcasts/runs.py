@@ -25,6 +25,20 @@ _PENDING = (DeliveryStatus.QUEUED, DeliveryStatus.SENDING)
 _OVER = (CampaignStatus.DONE, CampaignStatus.CANCELLED, CampaignStatus.MISSED)
 
 
+@dataclass(frozen=True, slots=True)
+class Cancelled:
+    """What a cancel left unsent."""
+
+    dropped: int  # queued: never sent
+    under_way: int  # claimed by a sender: those already on their way may still arrive
+
+    def __str__(self) -> str:
+        said = f"{self.dropped:,} queued messages will not be sent"
+        if self.under_way:
+            said += f"; of {self.under_way:,} being sent, those already on their way may arrive"
+        return said
+
+
 class RunStateError(NotPossibleError):
     """The campaign has no run in a state that allows this (e.g. resume what is not paused)."""
 
@@ -131,14 +145,14 @@ async def resume(session: AsyncSession, *, campaign: Campaign, now: datetime) ->
     )  # fmt: skip
 
 
-async def cancel(session: AsyncSession, *, campaign: Campaign, now: datetime) -> int:
-    """Cancel the campaign: its schedule, and its run's queued deliveries; commits.
-    Returns how many deliveries will now never be sent."""
+async def cancel(session: AsyncSession, *, campaign: Campaign, now: datetime) -> Cancelled:
+    """Cancel the campaign: its schedule, and its run's queued deliveries; commits. The
+    sender puts back what it claimed and has not sent within a second, as cancelled."""
     campaign, run = await take_campaign(session, campaign.id)
     if campaign.status in _OVER:
         await _let_go(session)
         raise RunStateError(f"campaign {campaign.name!r} is already {campaign.status.value}")
-    dropped = 0
+    dropped = under_way = 0
     if run is not None and run.status in (RunStatus.SENDING, RunStatus.PAUSED):
         # The deliveries before the run: the order a sender's claim locks them in.
         result = await session.execute(
@@ -147,10 +161,11 @@ async def cancel(session: AsyncSession, *, campaign: Campaign, now: datetime) ->
             .values(status=DeliveryStatus.CANCELLED)
         )
         dropped = result.rowcount  # type: ignore[attr-defined]
+        under_way = await _count(session, run.id, DeliveryStatus.SENDING)
         run.status, run.finished_at = RunStatus.CANCELLED, now
     campaign.status, campaign.updated_at = CampaignStatus.CANCELLED, now
     await session.commit()
-    return dropped
+    return Cancelled(dropped, under_way)
 
 
 async def finish_if_complete(session: AsyncSession, *, run: Run, now: datetime) -> bool:
@@ -265,7 +280,11 @@ async def _open(session: AsyncSession, run_id: int) -> bool:
 
 
 async def _pending(session: AsyncSession, run_id: int) -> int:
+    return await _count(session, run_id, *_PENDING)
+
+
+async def _count(session: AsyncSession, run_id: int, *statuses: DeliveryStatus) -> int:
     count = await session.scalar(
-        select(func.count()).where(Delivery.run_id == run_id, Delivery.status.in_(_PENDING))
+        select(func.count()).where(Delivery.run_id == run_id, Delivery.status.in_(statuses))
     )
     return count or 0

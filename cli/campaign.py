@@ -368,8 +368,8 @@ def cancel_command(ref: CampaignRef) -> None:
     async def work(sessionmaker: async_sessionmaker[AsyncSession], *_: object) -> None:
         async with sessionmaker() as session:
             campaign = await get_campaign(session, ref=ref)
-            dropped = await cancel(session, campaign=campaign, now=utcnow())
-        out.print(f"{campaign.name} cancelled; {dropped} queued messages will not be sent")
+            cancelled = await cancel(session, campaign=campaign, now=utcnow())
+        out.print(f"{campaign.name} cancelled; {cancelled}")
 
     _run(work)
 

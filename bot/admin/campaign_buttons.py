@@ -40,7 +40,7 @@ from bot.admin.context import AdminContext
 from bot.admin.permissions import Allowed, Permission
 from broadcasts.campaigns import UnknownCampaignError, get_campaign
 from broadcasts.cloning import copy_once
-from broadcasts.runs import SentOnceError, cancel, pause, resume
+from broadcasts.runs import Cancelled, SentOnceError, cancel, pause, resume
 from core.errors import SegbotError
 
 Switch = Callable[..., Awaitable[object]]
@@ -56,9 +56,9 @@ async def _control(query: CallbackQuery, callback_data: CampaignAction, ctx: Adm
     outcome = "ok"
     try:
         campaign = await get_campaign(ctx.session, ref=callback_data.campaign_id)
-        dropped = await switch(ctx.session, campaign=campaign, now=ctx.clock())
-        if isinstance(dropped, int) and dropped:  # a cancel's, as `segbot campaign cancel`
-            done = f"Cancelled: {dropped:,} queued messages will not be sent."
+        switched = await switch(ctx.session, campaign=campaign, now=ctx.clock())
+        if isinstance(switched, Cancelled) and (switched.dropped or switched.under_way):
+            done = f"Cancelled: {switched}."  # as `segbot campaign cancel` says
     except SegbotError as error:
         await ctx.session.rollback()
         outcome = done = str(error)

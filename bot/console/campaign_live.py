@@ -171,8 +171,8 @@ async def control(request: web.Request) -> web.Response:
         async with console.sessionmaker() as session:
             campaign = await get_campaign(session, ref=campaign_id)
             if action == "cancel":
-                dropped = await cancel(session, campaign=campaign, now=console.clock())
-                said = f"Cancelled: {dropped:,} queued messages will not be sent."
+                cancelled = await cancel(session, campaign=campaign, now=console.clock())
+                said = f"Cancelled: {cancelled}."
             else:
                 await _SWITCHES[action](session, campaign=campaign, now=console.clock())
                 said = f"{action.capitalize()}d."

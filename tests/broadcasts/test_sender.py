@@ -461,7 +461,10 @@ async def test_pause_resume_and_cancel(
     released = hang_after(messenger, answered=20)
     delivering = asyncio.create_task(the_sender.deliver(plan.run.id))
     await until(lambda: len(messenger.calls) == 22, what="two more requests out")
-    assert await cancel(session, campaign=campaign, now=NOW) == 0  # all 28 claimed: none queued
+    cancelled = await cancel(session, campaign=campaign, now=NOW)
+    # All 28 were claimed, none is queued; 8 are sent, 2 are out, 18 wait in the sender.
+    assert (cancelled.dropped, cancelled.under_way) == (0, 20)
+    assert str(cancelled).endswith("of 20 being sent, those already on their way may arrive")
     await until(only_two_out, what="the sender to let go of what it had not sent")
     released.set()
     assert await delivering is BatchResult.STOPPED
