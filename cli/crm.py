@@ -8,6 +8,7 @@ run exactly what it stored before it stopped.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -139,7 +140,8 @@ def import_files(
     )
 
     async def work(sessionmaker: async_sessionmaker[AsyncSession]) -> list[SyncReport]:
-        with _progress_bars() as progress:
+        again = "importing the same files again carries on"
+        with _progress_bars("the import", again=again) as progress:
             summary = await run_sync(
                 sessionmaker=sessionmaker,
                 connector=connector,
@@ -178,7 +180,7 @@ def sync(
         fail("no CRM connectors configured (segbot.yaml, section crm.connectors)")
 
     async def work(sessionmaker: async_sessionmaker[AsyncSession]) -> list[SyncReport]:
-        with _progress_bars() as progress:
+        with _progress_bars("the sync", again="segbot crm sync again carries on") as progress:
             summaries = await sync_configured(
                 sessionmaker=sessionmaker,
                 config=config,
@@ -267,8 +269,9 @@ async def _with_reasons(
 
 
 @contextmanager
-def _progress_bars() -> Iterator[Callable[[Batch], None]]:
-    """A Rich progress bar per stream, fed by the worker after each stored batch."""
+def _progress_bars(what: str, *, again: str) -> Iterator[Callable[[Batch], None]]:
+    """A Rich progress bar per stream, fed by the worker after each stored batch; when
+    `what` is interrupted (Ctrl-C), a line says what stays and what carries on."""
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),
@@ -283,7 +286,15 @@ def _progress_bars() -> Iterator[Callable[[Batch], None]]:
                 tasks[batch.stream] = bars.add_task(batch.stream, total=batch.total)
             bars.update(tasks[batch.stream], advance=batch.read, total=batch.total)
 
-        yield advance
+        try:
+            yield advance
+        except asyncio.CancelledError:
+            err.print(
+                f"stopped: {what} was interrupted; the rows it stored stay (segbot crm status "
+                f"counts them), and {again}",
+                markup=False,
+            )
+            raise
 
 
 def _plural(count: int, noun: str) -> str:

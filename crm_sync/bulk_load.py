@@ -57,10 +57,9 @@ LOCK_NOT_AVAILABLE = "55P03"  # PostgreSQL's lock_not_available: lock_timeout ra
 async def filling(session: AsyncSession, table: Table) -> AsyncIterator[None]:
     """Around the writes of one stream into `table`: if `table` holds no row, what
     `restore` puts back is set aside first, and put back after, once."""
-    if not await _set_aside(session, table):
-        yield
-        return
+    aside = False
     try:
+        aside = await _set_aside(session, table)  # cancelled part way, it is put back too
         yield
     except BaseException:  # cancelled too: the batch in flight is lost, the indexes must not be
         await session.rollback()
@@ -69,7 +68,8 @@ async def filling(session: AsyncSession, table: Table) -> AsyncIterator[None]:
         except Exception:  # the error in flight is the one to report; the next run restores
             logger.exception("could not put back the indexes and keys of %s", table.name)
         raise
-    await restore(session, [table])
+    if aside:
+        await restore(session, [table])
 
 
 async def restore(session: AsyncSession, tables: Iterable[Table]) -> None:

@@ -102,7 +102,9 @@ class FilesConnector:
         # at most two chunks are in memory.
         ahead = asyncio.ensure_future(asyncio.to_thread(next, chunks, None))
         try:
-            while (batch := await ahead) is not None:
+            # Shielded: a cancel (Ctrl-C) must not take `ahead` for done while its thread
+            # is still in `chunks`, which cannot be closed until the thread is out.
+            while (batch := await asyncio.shield(ahead)) is not None:
                 ahead = asyncio.ensure_future(asyncio.to_thread(next, chunks, None))
                 done += batch.read
                 yield Batch(

@@ -1,6 +1,8 @@
 """CSV and XLSX imports through the worker: counts, idempotency, resume, rejections (bad
-values, lines with more fields than the header, repeated ids, phones and emails left out)."""
+values, lines with more fields than the header, repeated ids, phones and emails left out),
+and a read cancelled while its next chunk is being read."""
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -408,3 +410,24 @@ async def test_a_phone_or_email_that_is_not_one_is_left_out_and_listed(
     run = await session.get(SyncRun, summary.run_id)
     assert run is not None
     assert (run.rejected_count, run.details["customers"]["fields_dropped"]) == (0, 2)
+
+
+async def test_a_read_cancelled_while_the_next_chunk_is_read_ends_as_cancelled(
+    tmp_path: Path,
+) -> None:
+    """Ctrl-C lands while a thread reads the next chunk: the reader waits for the thread
+    before closing the file (closing it under the thread failed: "generator already
+    executing")."""
+    rows = [(f"c{n}", f"Name {n}", "", f"u{n}@example.com") for n in range(40_000)]
+    customers = write_csv(tmp_path / "customers.csv", CUSTOMER_HEADER, rows)
+    connector = files(customers, None, chunk_rows=20_000)
+    await connector.check()
+    reading = connector.batches("customers", None)
+    await anext(reading)  # the second chunk is being read in a thread from now on
+
+    waiting = asyncio.ensure_future(anext(reading))
+    await asyncio.sleep(0)
+    waiting.cancel()
+
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
