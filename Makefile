@@ -12,6 +12,12 @@ PG_TEST_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/test
 # is gone) then ends in minutes with its first failures printed, not in every test's
 # timeout one after another. Each run ends with its 20 slowest tests: where CI time goes.
 PYTEST_FLAGS ?= --maxfail=20 --durations=20
+# Each run in two worker processes, a test module to one worker (its bot, emulator or
+# browser started once for the module): the suite waits on sockets, processes and the
+# database far more than it computes, so four processes share two cores and a CI run takes
+# about half the time. `make test WORKERS=0` runs each in one process.
+WORKERS ?= 2
+PARALLEL = $(if $(filter 0,$(WORKERS)),,--numprocesses $(WORKERS) --dist loadfile)
 
 .PHONY: install dev browser demo test test-sqlite test-postgres lint format bench migration messages clean
 
@@ -59,11 +65,11 @@ test: dev
 		POSTGRES_ONLY=--database-tests-only
 
 test-sqlite: dev
-	$(BIN)/pytest $(PYTEST_FLAGS)
+	$(BIN)/pytest $(PARALLEL) $(PYTEST_FLAGS)
 
 test-postgres: dev
 	@if $(BIN)/python -m tests.postgres_reachable "$(PG_TEST_URL)"; then \
-		SEGBOT_TEST_DATABASE_URL="$(PG_TEST_URL)" $(BIN)/pytest $(PYTEST_FLAGS) $(POSTGRES_ONLY); \
+		SEGBOT_TEST_DATABASE_URL="$(PG_TEST_URL)" $(BIN)/pytest $(PARALLEL) $(PYTEST_FLAGS) $(POSTGRES_ONLY); \
 	elif [ "$${CI:-}" = "true" ]; then \
 		echo "PostgreSQL at $(PG_TEST_URL) is unreachable, and CI requires it" >&2; exit 1; \
 	else \

@@ -32,6 +32,14 @@ settings.register_profile("segbot", deadline=None)
 settings.load_profile("segbot")
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """No terminal size from the environment: pytest-xdist's workers set COLUMNS=80, which
+    would fix the width of the CLI's consoles as their modules are imported (the CLI tests
+    set a wide terminal per test)."""
+    for name in ("COLUMNS", "LINES"):
+        os.environ.pop(name, None)
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
         "--database-tests-only",
