@@ -1,7 +1,7 @@
 """Fixtures shared by every test: a migrated database (SQLite by default, PostgreSQL when
 SEGBOT_TEST_DATABASE_URL names one), emptied after each test, a clean environment,
-Hypothesis without its time limit per example, and where each asyncio task waits when a
-test is about to time out.
+Hypothesis without its time limit per example, and, when a test is about to time out,
+where each asyncio task waits (and on PostgreSQL what each database session does).
 
 `--database-tests-only` keeps only the tests that use that database (the `database_url`
 fixture, directly or through another): the PostgreSQL half of `make test` runs those, as
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from hypothesis import settings
-from sqlalchemy import delete, make_url
+from sqlalchemy import delete, make_url, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 import migrations
@@ -68,22 +68,48 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
 @pytest.fixture(autouse=True)
 async def stuck_tasks_shown(request: pytest.FixtureRequest) -> AsyncIterator[None]:
-    """Just before pytest-timeout fails the test, every asyncio task's stack on stderr:
-    its own dump shows threads, and an async test's thread only waits in the event loop."""
+    """Just before pytest-timeout fails the test, every asyncio task's stack on stderr
+    (its own dump shows threads, and an async test's thread only waits in the event
+    loop), and on PostgreSQL every session of the test database with who blocks it."""
     marker = request.node.get_closest_marker("timeout")
     timeout = float(marker.args[0] if marker else request.config.getini("timeout") or 0)
     if not timeout:
         yield
         return
-    showing = asyncio.get_running_loop().call_later(max(timeout - 5, 1), _show_tasks)
+    showing = asyncio.get_running_loop().call_later(max(timeout - 5, 1), _show_what_waits)
     yield
     showing.cancel()
 
 
-def _show_tasks() -> None:
+def _show_what_waits() -> None:
     for task in asyncio.all_tasks():
         print(f"--- {task.get_name()}: {task.get_coro()!r}", file=sys.stderr)
         task.print_stack(limit=12, file=sys.stderr)
+    if _POSTGRES:
+        showing = asyncio.ensure_future(_show_sessions(_POSTGRES[0]))
+        _SHOWING.add(showing)
+        showing.add_done_callback(_SHOWING.discard)
+
+
+async def _show_sessions(url: str) -> None:
+    """What each session of the test database is doing, and who blocks it."""
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as connection:
+            rows = await connection.execute(_SESSIONS)
+            for row in rows:
+                print("--- session", *row, file=sys.stderr)
+    finally:
+        await engine.dispose()
+
+
+_POSTGRES: list[str] = []  # the PostgreSQL test database, once made
+_SHOWING: set["asyncio.Future[None]"] = set()  # kept until done
+_SESSIONS = text(
+    "SELECT pid, pg_blocking_pids(pid), state, wait_event_type, wait_event,"
+    " now() - xact_start, left(query, 300) FROM pg_stat_activity"
+    " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+)
 
 
 @pytest.fixture(scope="session")
@@ -97,6 +123,7 @@ async def database_url(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterato
     async with temporary_postgres_database(
         load_settings(database_url=configured).database_url.get_secret_value()
     ) as url:
+        _POSTGRES.append(url)
         yield url
 
 
