@@ -379,9 +379,10 @@ def _scheduler_part(process: Process) -> Part:
 async def _keep_schedule(process: Process) -> None:
     """The scheduler role while this process leads: jobs run until leadership ends."""
     config, sessionmaker, clock = process.config, process.sessionmaker, process.clock
+    syncing: set[asyncio.Task[Any]] = set()
     schedule_syncs(
         process.scheduler, sessionmaker=sessionmaker, config=config.crm, on_synced=process.rescore,
-        clock=clock,
+        clock=clock, running=syncing,
     )  # fmt: skip
     schedule_refresh(
         process.scheduler, sessionmaker=sessionmaker, config=config.segments, clock=clock
@@ -394,7 +395,8 @@ async def _keep_schedule(process: Process) -> None:
     finally:
         journeys.cancel()
         await asyncio.gather(journeys, return_exceptions=True)
-        process.scheduler.shutdown(wait=False)
+        process.scheduler.shutdown(wait=False)  # cancels the jobs running, without waiting
+        await asyncio.gather(*syncing, return_exceptions=True)  # for their indexes
 
 
 async def _until_stopped(parts: list[Part], *, handle_signals: bool) -> None:

@@ -57,19 +57,20 @@ LOCK_NOT_AVAILABLE = "55P03"  # PostgreSQL's lock_not_available: lock_timeout ra
 async def filling(session: AsyncSession, table: Table) -> AsyncIterator[None]:
     """Around the writes of one stream into `table`: if `table` holds no row, what
     `restore` puts back is set aside first, and put back after, once."""
-    aside = False
+    aside: bool | None = None  # None: being set aside
     try:
-        aside = await _set_aside(session, table)  # cancelled part way, it is put back too
+        aside = await _set_aside(session, table)
         yield
-    except BaseException:  # cancelled too: the batch in flight is lost, the indexes must not be
-        await session.rollback()
-        try:
+        if aside:
             await restore(session, [table])
-        except Exception:  # the error in flight is the one to report; the next run restores
-            logger.exception("could not put back the indexes and keys of %s", table.name)
+    except BaseException:  # cancelled too: the batch in flight is lost, the indexes must not be
+        if aside is not False:  # set aside, or stopped as they were being set aside
+            await session.rollback()
+            try:
+                await restore(session, [table])
+            except Exception:  # the error in flight is the one to report; the next run restores
+                logger.exception("could not put back the indexes and keys of %s", table.name)
         raise
-    if aside:
-        await restore(session, [table])
 
 
 async def restore(session: AsyncSession, tables: Iterable[Table]) -> None:

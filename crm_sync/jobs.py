@@ -1,12 +1,15 @@
 """Running configured connectors: on a schedule (APScheduler) and on demand.
 
 The bot's runtime calls `schedule_syncs(scheduler, sessionmaker=..., config=...)` once at
-start; `segbot crm sync` and admin commands call `sync_configured`.
+start; `segbot crm sync` and admin commands call `sync_configured`. Stopping the scheduler
+cancels the syncs running; whoever stops it awaits them (`running`), as a first import
+stopped part way builds back the indexes it set aside before it ends (crm_sync.bulk_load).
 """
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -42,8 +45,10 @@ def schedule_syncs(
     on_synced: SyncedHook = no_hook,
     clock: Clock = utcnow,
     environ: Mapping[str, str] | None = None,
+    running: set["asyncio.Task[Any]"] | None = None,
 ) -> list[str]:
     """Add an interval job for each connector with `every_minutes`; returns the job ids.
+    Each run's task is in `running` while it runs.
 
     Connectors are built now, so a missing secret fails at start, not an hour later.
     Jobs never overlap (max_instances=1) and missed runs collapse into one.
@@ -69,6 +74,7 @@ def schedule_syncs(
                 "on_synced": on_synced,
                 "clock": clock,
                 "create_customers": connector_config.create_customers,
+                "running": running,
             },
         )
         job_ids.append(job_id)
@@ -82,8 +88,13 @@ async def scheduled_sync(
     on_synced: SyncedHook = no_hook,
     clock: Clock = utcnow,
     create_customers: bool = False,
+    running: set["asyncio.Task[Any]"] | None = None,
 ) -> SyncSummary | None:
     """One scheduled run, logged; a connector still busy with the previous run is skipped."""
+    task = asyncio.current_task()
+    if running is not None and task is not None:
+        running.add(task)
+        task.add_done_callback(running.discard)
     try:
         summary = await run_sync(
             sessionmaker=sessionmaker,

@@ -6,6 +6,7 @@ another transaction is reading keeps them."""
 import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Connection, delete, func, inspect, select, text
@@ -16,6 +17,7 @@ from core.db import one_connection
 from crm_sync.bulk_load import filling, restore
 from crm_sync.connectors import Batch, Cursor, FilesConnector, SourceError
 from crm_sync.fields import Stream
+from crm_sync.jobs import scheduled_sync
 from crm_sync.models import Customer, Order
 from crm_sync.store import CUSTOMERS, ORDERS
 from crm_sync.worker import run_sync
@@ -134,6 +136,28 @@ async def test_a_first_import_stopped_part_way_puts_them_back(
         await syncing
 
     assert await session.scalar(select(func.count()).select_from(Order)) == 20
+    assert await schema(session) == DECLARED
+
+
+async def test_a_scheduled_import_stopped_with_the_scheduler_can_be_awaited_to_put_them_back(
+    sessionmaker: async_sessionmaker[AsyncSession], session: AsyncSession, tmp_path: Path
+) -> None:
+    """The scheduler's shutdown cancels the jobs running and does not wait for them:
+    `segbot run` awaits the syncs in `running` before it lets go of the database."""
+    connector = HangsAfterOneBatch(shop(None, many_orders(tmp_path, 50), chunk_rows=20))
+    running: set[asyncio.Task[Any]] = set()
+    job = asyncio.create_task(
+        scheduled_sync(
+            sessionmaker=sessionmaker, connector=connector, create_customers=True, running=running
+        )
+    )
+    await connector.hanging.wait()
+    assert running == {job}
+
+    job.cancel()  # what AsyncIOScheduler.shutdown does to a job running
+    await asyncio.gather(*running, return_exceptions=True)
+
+    assert not running
     assert await schema(session) == DECLARED
 
 
