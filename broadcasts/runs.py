@@ -33,9 +33,11 @@ class Cancelled:
     under_way: int  # claimed by a sender: those already on their way may still arrive
 
     def __str__(self) -> str:
-        said = f"{self.dropped:,} queued messages will not be sent"
+        said = f"{self.dropped:,} queued message{'' if self.dropped == 1 else 's'} will not be sent"
         if self.under_way:
-            said += f"; of {self.under_way:,} being sent, those already on their way may arrive"
+            said += (
+                f"; of {self.under_way:,} being sent, those already out may arrive, the rest not"
+            )
         return said
 
 

@@ -93,6 +93,8 @@ class JourneyRunner:
         self._on_queued = on_queued
         self._poll_seconds = poll_seconds
         self._periodic_seconds = periodic_seconds
+        if feed_batches < 1:
+            raise ValueError(f"feed_batches must be at least 1, not {feed_batches}")
         self._feed_batches = feed_batches
         self.versions = Versions()
         self._unreadable: set[int] = set()  # versions said to be unreadable, said once

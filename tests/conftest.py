@@ -33,8 +33,8 @@ settings.load_profile("segbot")
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """No terminal size from the environment: pytest-xdist's workers set COLUMNS=80, which
-    would fix the width of the CLI's consoles as their modules are imported (the CLI tests
+    """No terminal size from the environment: a pytest-xdist worker has COLUMNS=80 in it,
+    which would fix the width of the CLI's consoles as their modules are imported (the CLI tests
     set a wide terminal per test)."""
     for name in ("COLUMNS", "LINES"):
         os.environ.pop(name, None)
@@ -71,14 +71,23 @@ async def stuck_tasks_shown(request: pytest.FixtureRequest) -> AsyncIterator[Non
     """Just before pytest-timeout fails the test, every asyncio task's stack on stderr
     (its own dump shows threads, and an async test's thread only waits in the event
     loop), and on PostgreSQL every session of the test database with who blocks it."""
-    marker = request.node.get_closest_marker("timeout")
-    timeout = float(marker.args[0] if marker else request.config.getini("timeout") or 0)
+    timeout = _timeout(request)
     if not timeout:
         yield
         return
     showing = asyncio.get_running_loop().call_later(max(timeout - 5, 1), _show_what_waits)
     yield
     showing.cancel()
+
+
+def _timeout(request: pytest.FixtureRequest) -> float:
+    """The test's timeout as pytest-timeout reads it: its mark, else --timeout, else the
+    ini's (0: none)."""
+    marker = request.node.get_closest_marker("timeout")
+    if marker is not None:
+        return float(marker.kwargs.get("timeout", marker.args[0] if marker.args else 0) or 0)
+    given = request.config.getoption("timeout", None)
+    return float(given if given is not None else request.config.getini("timeout") or 0)
 
 
 def _show_what_waits() -> None:

@@ -464,7 +464,10 @@ async def test_pause_resume_and_cancel(
     cancelled = await cancel(session, campaign=campaign, now=NOW)
     # All 28 were claimed, none is queued; 8 are sent, 2 are out, 18 wait in the sender.
     assert (cancelled.dropped, cancelled.under_way) == (0, 20)
-    assert str(cancelled).endswith("of 20 being sent, those already on their way may arrive")
+    assert str(cancelled) == (
+        "0 queued messages will not be sent; of 20 being sent, those already out may arrive,"
+        " the rest not"
+    )
     await until(only_two_out, what="the sender to let go of what it had not sent")
     released.set()
     assert await delivering is BatchResult.STOPPED
