@@ -330,11 +330,8 @@ class _PrimarySubtag(FunctionElement[str]):
 
 @compiles(_PrimarySubtag, "sqlite")
 def _sqlite_primary(element: _PrimarySubtag, compiler: SQLCompiler, **kw: Any) -> str:
-    code = compiler.process(element.clauses, **kw)
-    return (
-        f"CASE WHEN instr({code}, '-') > 0 THEN substr({code}, 1, instr({code}, '-') - 1) "
-        f"ELSE {code} END"
-    )
+    ended = f"({compiler.process(element.clauses, **kw)} || '-')"  # a `-` to stop at, always
+    return f"substr({ended}, 1, instr({ended}, '-') - 1)"
 
 
 @compiles(_PrimarySubtag, "postgresql")

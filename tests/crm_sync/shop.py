@@ -1,8 +1,9 @@
 """A shop's CRM data as the CRM sync tests write and read it: CSV files of its customers
 and orders, a clock that moves, the rows the sync stored. The fixtures are in conftest.py."""
 
+import asyncio
 import csv
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -11,7 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.models import Subscriber
 from crm_sync.config import RecordRules
-from crm_sync.connectors import FilesConnector
+from crm_sync.connectors import Batch, Cursor, FilesConnector
+from crm_sync.fields import Stream
 from crm_sync.models import Customer, Order
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
@@ -102,3 +104,20 @@ def selling(folder: Path, sold: int) -> FilesConnector:
     ]
     sales = write_csv(folder / "orders.csv", ORDER_HEADER, orders)
     return FilesConnector(name="shop", customers=customers, orders=sales, rules=RULES)
+
+
+class HangsAfterOneBatch:
+    """A files connector whose source stops answering after its first batch: `hanging`
+    is set (and `on_hang` called) once the worker asks for more, having stored it."""
+
+    def __init__(self, inner: FilesConnector, *, on_hang: Callable[[], None] = lambda: None):
+        self.name, self.streams, self.check = inner.name, inner.streams, inner.check
+        self._inner, self._on_hang = inner, on_hang
+        self.hanging = asyncio.Event()
+
+    async def batches(self, stream: Stream, cursor: Cursor | None) -> AsyncIterator[Batch]:
+        async for batch in self._inner.batches(stream, cursor):
+            yield batch
+            self.hanging.set()
+            self._on_hang()
+            await asyncio.Event().wait()

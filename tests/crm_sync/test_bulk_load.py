@@ -21,7 +21,7 @@ from crm_sync.jobs import scheduled_sync
 from crm_sync.models import Customer, Order
 from crm_sync.store import CUSTOMERS, ORDERS
 from crm_sync.worker import run_sync
-from tests.crm_sync.shop import ORDER_HEADER, RULES, write_csv
+from tests.crm_sync.shop import ORDER_HEADER, RULES, HangsAfterOneBatch, write_csv
 
 TABLES = (CUSTOMERS, ORDERS)
 # What the models declare: the non-unique indexes and the foreign keys of each table.
@@ -79,21 +79,6 @@ class FailsAfterOneBatch:
         async for batch in self.inner.batches(stream, cursor):
             yield batch
             raise SourceError("the disk went away")
-
-
-class HangsAfterOneBatch:
-    """The files connector, whose source stops answering after the first batch of orders."""
-
-    def __init__(self, inner: FilesConnector) -> None:
-        self.inner = inner
-        self.name, self.streams, self.check = inner.name, inner.streams, inner.check
-        self.hanging = asyncio.Event()
-
-    async def batches(self, stream: Stream, cursor: Cursor | None) -> AsyncIterator[Batch]:
-        async for batch in self.inner.batches(stream, cursor):
-            yield batch
-            self.hanging.set()
-            await asyncio.Event().wait()
 
 
 async def test_a_first_import_puts_back_every_index_and_key(
